@@ -1,0 +1,63 @@
+// The request pipeline, in order, in one place. HTTP-level steps run once per HTTP request;
+// MCP-level steps run once per JSON-RPC request, inside the relay, after routing has named the
+// target (so policy can see `server` and the native tool name).
+import { Hono } from 'hono';
+import type { AppEnv } from './http/env.js';
+import { originGuard } from './http/origin-guard.js';
+import { bodyLimit } from './http/body-limit.js';
+import { apiKeyAuth } from './http/api-key-auth.js';
+import { errorResponse } from './http/respond.js';
+import { streamableHttp } from './mcp/streamable-http.js';
+import { legacySse } from './mcp/legacy-sse.js';
+import type { McpStep } from './relay/scope.js';
+import type { Gateway } from './gateway.js';
+
+/**
+ * MCP-level steps, outermost first. Empty until issues 3–5 add them; the order they will take:
+ * 1. audit     — outermost, so denials and failures of every later step are recorded too.
+ * 2. authorize — the agent's allow-list; cheap and decisive, before anything is spent.
+ * 3. limits    — rate limits and token budgets; only allowed calls consume them.
+ */
+export function mcpSteps(): McpStep[] {
+  return [];
+}
+
+export function buildApp(gw: Gateway): Hono<AppEnv> {
+  const { config } = gw;
+  const app = new Hono<AppEnv>();
+  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents });
+  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages' });
+
+  // Liveness stays open: orchestrators probe it without credentials.
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages'];
+  for (const path of agentRoutes) {
+    // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
+    app.use(path, originGuard({ allowedOrigins: config.server.allowedOrigins, allowedHosts: config.server.allowedHosts, publicUrl: config.server.publicUrl }));
+    // 2. Body cap — before anything reads the body.
+    app.use(path, bodyLimit({ maxBytes: config.server.maxBodyBytes }));
+    // 3. Authentication — every MCP request is made by a known agent.
+    app.use(path, apiKeyAuth({ keys: config.auth.apiKeys, allowAnonymous: config.auth.allowAnonymous }));
+  }
+
+  app.post('/mcp', mcp.post);
+  app.get('/mcp', mcp.get);
+  app.delete('/mcp', mcp.delete);
+  app.all('/mcp', mcp.other);
+  app.post('/mcp/:server', mcp.post);
+  app.get('/mcp/:server', mcp.get);
+  app.delete('/mcp/:server', mcp.delete);
+  app.all('/mcp/:server', mcp.other);
+
+  app.get('/sse', sse.open);
+  app.get('/sse/:server', sse.open);
+  app.post('/messages', sse.message);
+
+  app.notFound((c) => errorResponse(c, 'method_not_found', `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    gw.log.error({ err }, 'unhandled error');
+    return errorResponse(c, 'internal', 'internal gateway error');
+  });
+  return app;
+}

@@ -1,0 +1,16 @@
+export const HELP = `tollgate — an MCP gateway for AI agents
+
+Usage:
+  tollgate serve [--config PATH] [--host H] [--port P]   run the gateway
+  tollgate check [--config PATH]                         validate the config; exit 1 on errors
+  tollgate --help | --version
+
+Options:
+  -c, --config PATH   config file (default ./tollgate.yaml; env TOLLGATE_CONFIG)
+      --host H        listen address (overrides server.host)
+  -p, --port P        listen port (overrides server.port; 0 picks a free port)
+
+Environment:
+  TOLLGATE_CONFIG     config file when --config is not given
+  Any \${VAR} or \${VAR:-default} in the config is read from the environment.
+`;

@@ -1,0 +1,48 @@
+// `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
+import type { LoadedConfig } from '../config/load.js';
+import { Gateway } from '../gateway.js';
+
+export interface ServeOptions {
+  loaded: LoadedConfig;
+  env: Readonly<Record<string, string | undefined>>;
+  host: string | undefined;
+  port: number | undefined;
+  print: (line: string) => void;
+}
+
+export async function serveCommand(o: ServeOptions): Promise<Gateway> {
+  const gw = new Gateway({ config: o.loaded.config, env: o.env });
+  for (const w of o.loaded.warnings) gw.log.warn(w);
+  const startedUpstreams = gw.startUpstreams();
+  const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);
+  await startedUpstreams;
+  const ready = gw.upstreams.filter((u) => u.state === 'ready');
+  const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
+  const firstKey = o.loaded.config.auth.apiKeys[0];
+  o.print(
+    [
+      '',
+      `Tollgate is listening on ${url}/mcp`,
+      `  upstreams: ${gw.upstreams.map((u) => `${u.name} (${u.state})`).join(', ')} — ${tools} tools`,
+      ...gw.upstreams.map((u) => `  ${u.name} alone, un-prefixed: ${url}/mcp/${u.name}`),
+      `  legacy SSE clients: ${url}/sse`,
+      firstKey ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}` : '  (anonymous access)',
+      '',
+      'Try it:',
+      `  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${firstKey?.key ?? '…'}"`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    gw.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void gw.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  return gw;
+}

@@ -1,0 +1,116 @@
+// Parsed config → the frozen runtime objects the gateway runs on (durations in ms, camelCase).
+import { resolve } from 'node:path';
+import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
+
+export function toMs(d: DurationInput): number {
+  if (typeof d === 'number') return d;
+  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`bad duration ${d}`);
+  const n = Number(m[1]);
+  const unit = m[2];
+  return unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+}
+
+interface UpstreamBase {
+  name: string;
+  enabled: boolean;
+  isolation: 'shared' | 'per_session';
+  maxSessions: number;
+  timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
+}
+export interface StdioUpstreamConfig extends UpstreamBase {
+  transport: 'stdio';
+  command: string;
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+}
+export interface HttpUpstreamConfig extends UpstreamBase {
+  transport: 'streamable_http' | 'sse';
+  url: string;
+  headers: Readonly<Record<string, string>>;
+  connections: number;
+}
+export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
+
+export interface RuntimeConfig {
+  server: {
+    host: string;
+    port: number;
+    publicUrl: string | undefined;
+    allowedOrigins: readonly string[] | undefined;
+    allowedHosts: readonly string[] | undefined;
+    maxBodyBytes: number;
+    sessionIdleTimeoutMs: number;
+    sseKeepaliveMs: number;
+    sseReplayEvents: number;
+  };
+  mcp: { nameSeparator: string; prefixResourceUris: boolean; listPageSize: number; serverName: string };
+  upstreams: readonly UpstreamConfig[];
+  auth: { apiKeys: readonly { agent: string; key: string }[]; allowAnonymous: boolean };
+  log: { level: string };
+}
+
+function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): UpstreamConfig {
+  const base: UpstreamBase = {
+    name,
+    enabled: u.enabled,
+    isolation: u.isolation,
+    maxSessions: u.max_sessions,
+    timeouts: {
+      connectMs: toMs(u.timeouts.connect),
+      requestMs: toMs(u.timeouts.request),
+      maxTotalMs: toMs(u.timeouts.max_total),
+    },
+  };
+  if (u.transport === 'stdio') {
+    return {
+      ...base,
+      transport: 'stdio',
+      command: u.command,
+      args: u.args,
+      env: u.env,
+      cwd: resolve(baseDir, u.cwd ?? '.'), // relative paths in args mean the same wherever tollgate runs
+    };
+  }
+  return {
+    ...base,
+    transport: u.transport,
+    url: u.url,
+    headers: u.headers,
+    connections: u.transport === 'streamable_http' ? u.connections : 4,
+  };
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig {
+  return deepFreeze({
+    server: {
+      host: c.server.host,
+      port: c.server.port,
+      publicUrl: c.server.public_url,
+      allowedOrigins: c.server.allowed_origins,
+      allowedHosts: c.server.allowed_hosts,
+      maxBodyBytes: c.server.max_body_bytes,
+      sessionIdleTimeoutMs: toMs(c.server.session_idle_timeout),
+      sseKeepaliveMs: toMs(c.server.sse_keepalive),
+      sseReplayEvents: c.server.sse_replay_events,
+    },
+    mcp: {
+      nameSeparator: c.mcp.name_separator,
+      prefixResourceUris: c.mcp.prefix_resource_uris,
+      listPageSize: c.mcp.list_page_size,
+      serverName: c.mcp.server_name,
+    },
+    upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir)),
+    auth: { apiKeys: c.auth.api_keys, allowAnonymous: c.auth.allow_anonymous },
+    log: { level: c.log.level },
+  });
+}

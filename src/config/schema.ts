@@ -1,0 +1,128 @@
+// The YAML config's shape. Parsed once at start (and on reload), never read raw elsewhere.
+// snake_case keys because operators write YAML; runtime objects use camelCase.
+import { z } from 'zod';
+
+const duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h)$/)])
+  .describe('milliseconds as a number, or a string like "500ms", "30s", "5m", "1h"');
+
+export const serverNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'upstream names are letters, digits and "-", starting with a letter');
+
+const headers = z.record(z.string(), z.string()).describe('static HTTP headers sent to this upstream');
+
+const upstreamCommon = {
+  timeouts: z
+    .object({
+      connect: duration.default('10s').describe('time to establish the upstream MCP session'),
+      request: duration.default('60s').describe('time for one request; progress notifications extend it'),
+      max_total: duration.default('10m').describe('hard cap on a request, progress or not'),
+    })
+    .strict()
+    .default({ connect: '10s', request: '60s', max_total: '10m' }),
+  isolation: z
+    .enum(['shared', 'per_session'])
+    .default('shared')
+    .describe('shared: one upstream session for all agents; per_session: one per agent session'),
+  max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions (per_session)'),
+  enabled: z.boolean().default(true),
+};
+
+const stdioUpstream = z
+  .object({
+    transport: z.literal('stdio'),
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().optional(),
+    ...upstreamCommon,
+  })
+  .strict();
+
+const httpUpstream = z
+  .object({
+    transport: z.literal('streamable_http'),
+    url: z.url(),
+    headers: headers.default({}),
+    connections: z.number().int().positive().default(64).describe('keep-alive connections in the pool'),
+    ...upstreamCommon,
+  })
+  .strict();
+
+const sseUpstream = z
+  .object({
+    transport: z.literal('sse'),
+    url: z.url(),
+    headers: headers.default({}),
+    ...upstreamCommon,
+  })
+  .strict();
+
+export const upstreamSchema = z.discriminatedUnion('transport', [stdioUpstream, httpUpstream, sseUpstream]);
+
+const apiKeyEntry = z
+  .object({
+    agent: z.string().min(1).describe('agent id this key authenticates'),
+    key: z.string().min(8).describe('the bearer token, usually ${ENV_VAR}'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        public_url: z.url().optional().describe('the URL agents use to reach the gateway'),
+        allowed_origins: z
+          .array(z.string())
+          .optional()
+          .describe('Origin values accepted; default: the loopback origins on the listening port'),
+        allowed_hosts: z
+          .array(z.string())
+          .optional()
+          .describe('Host header values accepted; default: loopback names on the listening port'),
+        max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+        session_idle_timeout: duration.default('30m'),
+        sse_keepalive: duration.default('15s'),
+        sse_replay_events: z.number().int().nonnegative().default(256).describe('events kept per stream for Last-Event-ID resumption'),
+      })
+      .strict()
+      .prefault({}),
+    mcp: z
+      .object({
+        name_separator: z.string().regex(/^[A-Za-z0-9_.-]{1,4}$/).default('__'),
+        prefix_resource_uris: z
+          .boolean()
+          .default(true)
+          .describe('rewrite resource URIs as <server>+<uri> on /mcp so equal URIs of two servers stay apart'),
+        list_page_size: z.number().int().positive().default(1000),
+        server_name: z.string().default('tollgate'),
+      })
+      .strict()
+      .prefault({}),
+    upstreams: z.record(serverNameSchema, upstreamSchema).refine((u) => Object.keys(u).length > 0, {
+      message: 'at least one upstream is required',
+    }),
+    auth: z
+      .object({
+        api_keys: z.array(apiKeyEntry).default([]),
+        allow_anonymous: z.boolean().default(false).describe('accept requests without a token as agent "anonymous"'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type UpstreamSpec = z.output<typeof upstreamSchema>;
+export type DurationInput = z.output<typeof duration>;

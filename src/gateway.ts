@@ -1,0 +1,71 @@
+// Assembles a running gateway from config: upstreams, relay, sessions, HTTP server; and stops it.
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { RuntimeConfig } from './config/runtime.js';
+import { Upstream } from './upstream/upstream.js';
+import { Relay } from './relay/relay.js';
+import { SessionStore } from './mcp/session-store.js';
+import { buildApp, mcpSteps } from './app.js';
+import { VERSION } from './version.js';
+
+export interface GatewayOptions {
+  config: RuntimeConfig;
+  /** Environment for stdio children (only main reads process.env; it passes it here). */
+  env: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+}
+
+export class Gateway {
+  readonly config: RuntimeConfig;
+  readonly log: Logger;
+  readonly relay: Relay;
+  readonly sessions: SessionStore;
+  readonly upstreams: Upstream[];
+  private server: ServerType | undefined;
+
+  constructor(opts: GatewayOptions) {
+    this.config = opts.config;
+    this.log = opts.logger ?? pino({ level: opts.config.log.level });
+    const listener = {
+      catalogChanged: (...a: Parameters<Relay['catalogChanged']>) => this.relay.catalogChanged(...a),
+      serverMessage: (...a: Parameters<Relay['serverMessage']>) => this.relay.serverMessage(...a),
+    };
+    this.upstreams = opts.config.upstreams.map(
+      (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener }),
+    );
+    this.relay = new Relay(opts.config, mcpSteps(), this.log, this.upstreams);
+    this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
+      for (const u of this.upstreams) u.release(s.id);
+    });
+    this.relay.attachSessions(this.sessions);
+  }
+
+  /** Connects upstreams (each at most its connect timeout; failures retry in the background). */
+  async startUpstreams(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.start()));
+  }
+
+  async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
+    const app = buildApp(this);
+    await new Promise<void>((resolve, reject) => {
+      this.server = serve({ fetch: app.fetch, port, hostname: host }, () => resolve());
+      this.server.once('error', reject);
+    });
+    const addr = this.server?.address() as AddressInfo;
+    const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
+  }
+
+  async close(): Promise<void> {
+    this.sessions.close();
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    }
+    await Promise.all(this.upstreams.map((u) => u.close()));
+  }
+}

@@ -1,0 +1,62 @@
+// The only module that reads process.env and process.argv.
+import { loadConfigFile, ConfigError } from './config/load.js';
+import { parseCli } from './cli/args.js';
+import { HELP } from './cli/help.js';
+import { serveCommand } from './cli/serve.js';
+import { VERSION } from './version.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.flags.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (args.flags.help || !args.command || args.command === 'help') {
+    process.stdout.write(HELP);
+    return args.command || args.flags.help ? 0 : 2;
+  }
+  const env = process.env;
+  const configPath = typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
+  switch (args.command) {
+    case 'check': {
+      const loaded = loadConfigFile(configPath, env);
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      process.stdout.write(`${configPath}: OK (${loaded.config.upstreams.length} upstreams, ${loaded.config.auth.apiKeys.length} api keys)\n`);
+      return 0;
+    }
+    case 'serve': {
+      const loaded = loadConfigFile(configPath, env);
+      const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+        process.stderr.write(`--port must be 0–65535\n`);
+        return 2;
+      }
+      await serveCommand({ loaded, env, host: typeof args.flags.host === 'string' ? args.flags.host : undefined, port, print: (l) => process.stdout.write(`${l}\n`) });
+      return -1; // keep running
+    }
+    default:
+      process.stderr.write(`unknown command: ${args.command}\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(`tollgate: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

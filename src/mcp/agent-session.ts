@@ -1,0 +1,86 @@
+// A 2025-era agent session: who it is, what it declared at initialize, and the server-to-client
+// plumbing (standalone stream, requests we forwarded and await answers to). 2026-era requests have
+// no session: everything the relay needs per request travels in a RequestScope instead.
+import { randomBytes } from 'node:crypto';
+import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
+import { EventStream } from './event-stream.js';
+import type { UpstreamSession } from '../upstream/session.js';
+
+export interface ForwardedServerRequest {
+  upstreamSession: UpstreamSession;
+  upstreamRequestId: RequestId;
+}
+
+export interface InFlight {
+  abort: AbortController;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+
+export class AgentSession {
+  readonly id = randomBytes(18).toString('base64url');
+  readonly createdAt = Date.now();
+  lastSeen = Date.now();
+  initialized = false;
+  closed = false;
+  logLevel: number | undefined; // index into LOG_LEVELS; undefined = everything
+  readonly subscriptions = new Set<string>(); // agent-facing resource URIs
+  readonly serverRequests = new Map<string, ForwardedServerRequest>();
+  readonly inFlight = new Map<RequestId, InFlight>();
+  /** Streams that may be resumed with Last-Event-ID: the GET stream and recent POST streams. */
+  readonly streams = new Map<string, EventStream>();
+  private nextServerRequest = 1;
+  private nextStream = 1;
+  private standalone: EventStream | undefined;
+
+  constructor(
+    readonly agentId: string,
+    /** '' for the aggregate endpoint, else the server of `/mcp/<server>`. */
+    readonly viewKey: string,
+    public protocolVersion: string,
+    public clientInfo: Record<string, unknown>,
+    public capabilities: Record<string, unknown>,
+    private readonly replayEvents: number,
+  ) {}
+
+  newServerRequestId(): string {
+    return `tg-${this.nextServerRequest++}`;
+  }
+
+  newStream(): EventStream {
+    const s = new EventStream(`${this.nextStream++}`, this.replayEvents);
+    this.streams.set(s.id, s);
+    // Keep only a bounded number of finished streams around for resumption.
+    if (this.streams.size > 64) {
+      for (const [k, v] of this.streams) {
+        if (v.isFinished && v !== this.standalone) {
+          this.streams.delete(k);
+          break;
+        }
+      }
+    }
+    return s;
+  }
+
+  /** The GET stream (made on demand so messages sent before the agent connects can be replayed). */
+  standaloneStream(): EventStream {
+    this.standalone ??= this.newStream();
+    return this.standalone;
+  }
+
+  get hasStandaloneListener(): boolean {
+    return this.standalone?.attached ?? false;
+  }
+
+  /** Server-to-client message not tied to a request: goes on the standalone stream. */
+  send(msg: JsonRpcMessage): void {
+    if (!this.closed) this.standaloneStream().push(msg);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.streams.values()) s.finish();
+    for (const f of this.inFlight.values()) f.abort.abort();
+    this.inFlight.clear();
+  }
+}

@@ -1,0 +1,66 @@
+// The 2024-11-05 HTTP+SSE transport for old clients: GET /sse opens the stream and announces
+// where to POST; every answer goes down the stream.
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/env.js';
+import { errorResponse } from '../http/respond.js';
+import type { Relay } from '../relay/relay.js';
+import type { Exchange, RequestScope } from '../relay/scope.js';
+import { AgentSession } from './agent-session.js';
+import type { SessionStore } from './session-store.js';
+import { sseResponse } from './sse-response.js';
+import { isObject, resultMessage, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
+
+type Ctx = Context<AppEnv>;
+
+export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string }) {
+  const { relay, sessions } = deps;
+
+  function open(c: Ctx): Response {
+    const viewKey = c.req.param('server') ?? '';
+    if (!relay.view(viewKey)) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
+    const session = new AgentSession(c.get('agent').id, viewKey, '2024-11-05', {}, {}, 0);
+    sessions.add(session);
+    const stream = session.standaloneStream();
+    return sseResponse(stream, {
+      keepaliveMs: deps.keepaliveMs,
+      onOpen: (sink) => sink.write(`event: endpoint\ndata: ${deps.messagesPath}?sessionId=${session.id}\n\n`),
+    });
+  }
+
+  async function message(c: Ctx): Promise<Response> {
+    const id = c.req.query('sessionId');
+    const session = id ? sessions.get(id) : undefined;
+    if (!session || session.agentId !== c.get('agent').id) return errorResponse(c, 'session_not_found', 'Session not found');
+    const view = relay.view(session.viewKey);
+    if (!view) return errorResponse(c, 'session_not_found', 'Session not found');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await c.req.text());
+    } catch {
+      return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
+    }
+    const m = validateMessage(parsed);
+    if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`);
+    const scope: RequestScope = { agentId: session.agentId, session, view, capabilities: session.capabilities };
+    dispatch(scope, session, m);
+    return c.text('Accepted', 202);
+  }
+
+  function dispatch(scope: RequestScope, session: AgentSession, m: JsonRpcMessage): void {
+    if (!('method' in m)) return relay.handleResponse(scope, m);
+    if (!('id' in m)) return relay.handleNotification(scope, m);
+    if (m.method === 'initialize') {
+      const p = m.params ?? {};
+      session.protocolVersion = relay.negotiateVersion(p.protocolVersion);
+      session.clientInfo = isObject(p.clientInfo) ? p.clientInfo : {};
+      session.capabilities = isObject(p.capabilities) ? p.capabilities : {};
+      scope.capabilities = session.capabilities;
+      session.send(resultMessage(m.id, relay.initializeResult(scope.view, session.protocolVersion)));
+      return;
+    }
+    const exchange: Exchange = { emit: (msg) => session.send(msg), signal: new AbortController().signal };
+    void relay.handleRequest(scope, m, exchange).then((res) => session.send(res));
+  }
+
+  return { open, message };
+}

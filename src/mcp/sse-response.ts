@@ -1,0 +1,47 @@
+// An SSE HTTP response fed by an EventStream: never buffered (X-Accel-Buffering: no), with
+// keep-alive comments so idle proxies do not cut it.
+import type { EventStream, SseSink } from './event-stream.js';
+
+const encoder = new TextEncoder();
+
+export function sseResponse(
+  stream: EventStream,
+  opts: { keepaliveMs: number; headers?: Record<string, string>; afterSeq?: number | undefined; onOpen?: (sink: SseSink) => void },
+): Response {
+  let sink: SseSink | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let open = true;
+      sink = {
+        write(chunk) {
+          if (open) controller.enqueue(encoder.encode(chunk));
+        },
+        close() {
+          if (!open) return;
+          open = false;
+          clearInterval(timer);
+          controller.close();
+        },
+      };
+      timer = setInterval(() => sink?.write(': keepalive\n\n'), opts.keepaliveMs);
+      timer.unref();
+      opts.onOpen?.(sink);
+      stream.attach(sink, opts.afterSeq);
+    },
+    cancel() {
+      clearInterval(timer);
+      if (sink) stream.detach(sink);
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...opts.headers,
+    },
+  });
+}

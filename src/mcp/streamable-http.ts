@@ -1,0 +1,169 @@
+// Agent-facing Streamable HTTP (MCP 2025-03-26, 2025-06-18, 2025-11-25) on one endpoint:
+// POST carries messages, GET opens the server-to-client stream (or resumes one), DELETE ends a session.
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/env.js';
+import { errorResponse } from '../http/respond.js';
+import type { Relay } from '../relay/relay.js';
+import type { View } from '../relay/view.js';
+import type { RequestScope } from '../relay/scope.js';
+import { AgentSession } from './agent-session.js';
+import type { SessionStore } from './session-store.js';
+import { PostExchange } from './post-exchange.js';
+import { sseResponse } from './sse-response.js';
+import { parseEventId } from './event-stream.js';
+import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.js';
+
+export interface StreamableHttpDeps {
+  relay: Relay;
+  sessions: SessionStore;
+  keepaliveMs: number;
+  replayEvents: number;
+}
+
+type Ctx = Context<AppEnv>;
+
+/** Batches were allowed only in 2025-03-26. */
+const BATCH_VERSIONS = new Set(['2025-03-26']);
+
+export function streamableHttp(deps: StreamableHttpDeps) {
+  const { relay, sessions } = deps;
+
+  const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
+
+  /** The session named by Mcp-Session-Id, bound to this agent and endpoint; or an error response. */
+  function sessionOf(c: Ctx, view: View): AgentSession | Response {
+    const id = c.req.header('mcp-session-id');
+    if (!id) return errorResponse(c, 'session_required', 'Bad Request: Mcp-Session-Id header is required');
+    const s = sessions.get(id);
+    // A session of another agent or endpoint is as unknown to this caller as a made-up one.
+    if (!s || s.agentId !== c.get('agent').id || s.viewKey !== view.key) {
+      return errorResponse(c, 'session_not_found', 'Session not found');
+    }
+    const pv = c.req.header('mcp-protocol-version');
+    if (pv !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(pv)) {
+      return errorResponse(c, 'unsupported_protocol_version', `Bad Request: unsupported MCP-Protocol-Version ${pv} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+    }
+    return s;
+  }
+
+  async function post(c: Ctx): Promise<Response> {
+    const view = viewOf(c);
+    if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
+    const accept = c.req.header('accept') ?? '';
+    const jsonAt = accept.includes('application/json') ? accept.indexOf('application/json') : accept.indexOf('*/*');
+    const sseAt = accept.indexOf('text/event-stream');
+    const acceptsSse = sseAt >= 0;
+    // JSON unless the client cannot take it or lists SSE first (it prefers streams).
+    const acceptsJson = jsonAt >= 0 && !(acceptsSse && sseAt < jsonAt);
+    if (jsonAt < 0 && !acceptsSse) {
+      return errorResponse(c, 'not_acceptable', 'Not Acceptable: Accept must include application/json or text/event-stream');
+    }
+    const type = c.req.header('content-type') ?? '';
+    if (!type.includes('application/json')) {
+      return errorResponse(c, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text());
+    } catch {
+      return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
+    }
+    const batch = Array.isArray(body);
+    const raw: unknown[] = batch ? (body as unknown[]) : [body];
+    if (raw.length === 0) return errorResponse(c, 'invalid_request', 'Invalid Request: empty batch');
+    const messages: JsonRpcMessage[] = [];
+    for (const item of raw) {
+      const m = validateMessage(item);
+      if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`, {}, isObject(item) && (typeof item.id === 'string' || typeof item.id === 'number') ? item.id : null);
+      messages.push(m);
+    }
+    const first = messages[0] as JsonRpcMessage;
+    if ('method' in first && first.method === 'initialize') {
+      if (batch) return errorResponse(c, 'invalid_request', 'Invalid Request: initialize must not be batched');
+      if (c.req.header('mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
+      return initialize(c, view, first as JsonRpcRequest, acceptsJson);
+    }
+    const session = sessionOf(c, view);
+    if (session instanceof Response) return session;
+    if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
+      return errorResponse(c, 'invalid_request', `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`);
+    }
+    const scope: RequestScope = { agentId: session.agentId, session, view, capabilities: session.capabilities };
+    const requests: JsonRpcRequest[] = [];
+    for (const m of messages) {
+      if (!('method' in m)) relay.handleResponse(scope, m);
+      else if (!('id' in m)) relay.handleNotification(scope, m);
+      else requests.push(m);
+    }
+    if (requests.length === 0) return c.body(null, 202);
+    const exchange = new PostExchange(session, {
+      acceptsJson,
+      keepaliveMs: deps.keepaliveMs,
+      headers: { 'mcp-session-id': session.id },
+      batch,
+      count: requests.length,
+    });
+    for (const r of requests) {
+      if (r.method === 'initialize') {
+        exchange.answer(errorMessage(r.id, { code: -32600, message: 'session already initialized' }));
+        continue;
+      }
+      void relay.handleRequest(scope, r, exchange).then((res) => exchange.answer(res));
+    }
+    return exchange.response;
+  }
+
+  function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Response | Promise<Response> {
+    const p = req.params ?? {};
+    const version = relay.negotiateVersion(p.protocolVersion);
+    const session = new AgentSession(
+      c.get('agent').id,
+      view.key,
+      version,
+      isObject(p.clientInfo) ? p.clientInfo : {},
+      isObject(p.capabilities) ? p.capabilities : {},
+      deps.replayEvents,
+    );
+    sessions.add(session);
+    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, headers: { 'mcp-session-id': session.id }, batch: false, count: 1 });
+    exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
+    return exchange.response;
+  }
+
+  function get(c: Ctx): Response {
+    const view = viewOf(c);
+    if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
+    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) {
+      return errorResponse(c, 'not_acceptable', 'Not Acceptable: GET requires Accept: text/event-stream');
+    }
+    const session = sessionOf(c, view);
+    if (session instanceof Response) return session;
+    const headers = { 'mcp-session-id': session.id };
+    const last = c.req.header('last-event-id');
+    if (last) {
+      const at = parseEventId(last);
+      const stream = at && session.streams.get(at.streamId);
+      if (stream) return sseResponse(stream, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq });
+    }
+    if (session.hasStandaloneListener) {
+      return errorResponse(c, 'conflict', 'Conflict: only one standalone SSE stream is allowed per session');
+    }
+    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined });
+  }
+
+  function del(c: Ctx): Response {
+    const view = viewOf(c);
+    if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
+    const session = sessionOf(c, view);
+    if (session instanceof Response) return session;
+    sessions.end(session.id);
+    return c.body(null, 200);
+  }
+
+  function other(c: Ctx): Response {
+    return errorResponse(c, 'method_not_allowed', 'Method Not Allowed', { allow: 'GET, POST, DELETE' });
+  }
+
+  return { post, get, delete: del, other };
+}

@@ -1,0 +1,103 @@
+// Sends one agent request to its upstream and brings back everything it causes: the response,
+// progress (with the agent's own token), logs, and server-to-client requests (sampling,
+// elicitation, roots) which go to this agent and whose answers are routed back.
+import {
+  errorMessage,
+  isObject,
+  progressTokenOf,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
+import { LOG_LEVELS } from '../mcp/agent-session.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { UpstreamSession } from '../upstream/session.js';
+import type { Exchange, RequestScope } from './scope.js';
+import { rewriteResult } from './rewrite.js';
+
+/** Which client capability a server-to-client request needs. */
+const NEEDS_CAPABILITY: Record<string, string> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+export async function forward(
+  scope: RequestScope,
+  req: JsonRpcRequest,
+  upstream: Upstream,
+  params: Record<string, unknown> | undefined,
+  exchange: Exchange,
+): Promise<JsonRpcResponse> {
+  const session = await upstream.sessionFor(scope.session?.id, scope.capabilities);
+  const agentToken = progressTokenOf(req.params);
+  const abort = new AbortController();
+  const onAgentAbort = (): void => abort.abort();
+  exchange.signal.addEventListener('abort', onAgentAbort, { once: true });
+  scope.session?.inFlight.set(req.id, { abort });
+  try {
+    const res = await session.request(req.method, params, {
+      onRelated: (m) => relayRelated(scope, exchange, session, m, agentToken),
+      signal: abort.signal,
+      timeoutMs: upstream.cfg.timeouts.requestMs,
+      maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
+    });
+    if ('error' in res) return errorMessage(req.id, res.error);
+    return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
+  } finally {
+    exchange.signal.removeEventListener('abort', onAgentAbort);
+    scope.session?.inFlight.delete(req.id);
+  }
+}
+
+export function levelAllows(scope: RequestScope, msg: JsonRpcMessage): boolean {
+  const min = scope.session?.logLevel;
+  if (min === undefined || !('method' in msg) || !isObject(msg.params)) return true;
+  const level = LOG_LEVELS.indexOf(msg.params.level as (typeof LOG_LEVELS)[number]);
+  return level < 0 || level >= min;
+}
+
+function relayRelated(
+  scope: RequestScope,
+  exchange: Exchange,
+  upstreamSession: UpstreamSession,
+  m: JsonRpcMessage,
+  agentToken: string | number | undefined,
+): void {
+  if (!('method' in m)) return;
+  if (!('id' in m)) {
+    if (m.method === 'notifications/progress') {
+      if (agentToken === undefined || !isObject(m.params)) return;
+      exchange.emit({ ...m, params: { ...m.params, progressToken: agentToken } });
+      return;
+    }
+    if (m.method === 'notifications/message' && !levelAllows(scope, m)) return;
+    exchange.emit(m);
+    return;
+  }
+  deliverServerRequest(scope, upstreamSession, m, (msg) => exchange.emit(msg));
+}
+
+/** Forwards an upstream's request to the agent, or answers it with a clear error when we cannot. */
+export function deliverServerRequest(
+  scope: RequestScope,
+  upstreamSession: UpstreamSession,
+  m: JsonRpcRequest,
+  send: (msg: JsonRpcMessage) => void,
+): void {
+  if (m.method === 'ping') {
+    upstreamSession.respond({ jsonrpc: '2.0', id: m.id, result: {} });
+    return;
+  }
+  const needed = NEEDS_CAPABILITY[m.method];
+  const session = scope.session;
+  if (!session || (needed !== undefined && !(needed in scope.capabilities))) {
+    upstreamSession.respond(
+      errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }),
+    );
+    return;
+  }
+  const id = session.newServerRequestId();
+  session.serverRequests.set(id, { upstreamSession, upstreamRequestId: m.id });
+  send({ ...m, id });
+}

@@ -1,0 +1,264 @@
+// The message-level relay: decides what each agent message means, answers what the gateway can
+// answer itself (initialize, ping, lists), routes the rest to one upstream, and fans upstream
+// events out to the agent sessions allowed to see them.
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import {
+  errorMessage,
+  isObject,
+  resultMessage,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
+import { LOG_LEVELS, type AgentSession } from '../mcp/agent-session.js';
+import { GatewayError, asGatewayError } from '../errors.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+import type { CatalogKind } from '../upstream/catalog.js';
+import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
+import { aggregateView, singleView, type Target, type View } from './view.js';
+import { listEntries } from './lists.js';
+import { deliverServerRequest, forward, levelAllows } from './forward.js';
+import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
+import { VERSION } from '../version.js';
+
+const LIST_KIND: Record<string, CatalogKind> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
+};
+const CHANGED_NOTIFICATION: Record<CatalogKind, string> = {
+  tools: 'notifications/tools/list_changed',
+  prompts: 'notifications/prompts/list_changed',
+  resources: 'notifications/resources/list_changed',
+  resourceTemplates: 'notifications/resources/list_changed',
+};
+
+export interface SessionDirectory {
+  all(): Iterable<AgentSession>;
+}
+
+export class Relay implements UpstreamListener {
+  readonly aggregate: View;
+  private readonly single = new Map<string, View>();
+  upstreams: readonly Upstream[] = [];
+  private sessions: SessionDirectory = { all: () => [] };
+
+  constructor(
+    private readonly cfg: RuntimeConfig,
+    private readonly steps: readonly McpStep[],
+    private readonly log: Logger,
+    upstreams: readonly Upstream[],
+  ) {
+    this.upstreams = upstreams;
+    this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
+    for (const u of upstreams) this.single.set(u.name, singleView(u));
+  }
+
+  attachSessions(dir: SessionDirectory): void {
+    this.sessions = dir;
+  }
+
+  view(key: string): View | undefined {
+    return key === '' ? this.aggregate : this.single.get(key);
+  }
+
+  negotiateVersion(requested: unknown): string {
+    return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+  }
+
+  initializeResult(view: View, protocolVersion: string): Record<string, unknown> {
+    const only = view.namespaced ? undefined : view.upstreams[0];
+    const upstreamCaps = only?.init?.capabilities;
+    const capabilities: Record<string, unknown> = upstreamCaps
+      ? withListChanged(upstreamCaps)
+      : { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, logging: {}, completions: {} };
+    const notes = view.upstreams
+      .filter((u) => u.init?.instructions)
+      .map((u) => (view.namespaced ? `## ${u.name}\n${u.init?.instructions ?? ''}` : (u.init?.instructions ?? '')));
+    const result: Record<string, unknown> = {
+      protocolVersion,
+      capabilities,
+      serverInfo: { name: this.cfg.mcp.serverName, title: 'Tollgate MCP gateway', version: VERSION },
+    };
+    if (notes.length > 0) result.instructions = notes.join('\n\n');
+    return result;
+  }
+
+  /** Handles one agent request (not initialize, which the transport owns). Never throws. */
+  async handleRequest(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
+    try {
+      return await this.route(scope, req, exchange);
+    } catch (err) {
+      const ge = asGatewayError(err);
+      if (ge.kind === 'internal') this.log.error({ err, method: req.method }, 'relay failure');
+      return ge.toJsonRpc(req.id);
+    }
+  }
+
+  private async route(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
+    const { view } = scope;
+    const params = req.params ?? {};
+    const kind = LIST_KIND[req.method];
+    if (kind) return this.runSteps(scope, req, undefined, async () => resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize)));
+    switch (req.method) {
+      case 'ping':
+        return resultMessage(req.id, {});
+      case 'tools/call':
+      case 'prompts/get': {
+        const t = this.mustResolve(view.resolveName(String(params.name ?? '')), req.method === 'tools/call' ? 'tool' : 'prompt', params.name);
+        return this.routed(scope, req, exchange, t, { ...params, name: t.native });
+      }
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        const uri = String(params.uri ?? '');
+        const t = this.mustResolve(view.resolveUri(uri), 'resource', params.uri);
+        if (req.method !== 'resources/read' && scope.session) {
+          if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
+          else scope.session.subscriptions.delete(uri);
+        }
+        return this.routed(scope, req, exchange, t, { ...params, uri: t.native });
+      }
+      case 'completion/complete':
+        return this.complete(scope, req, exchange, params);
+      case 'logging/setLevel':
+        return this.setLevel(scope, req, params);
+      default: {
+        // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
+        // params name or URI points.
+        const t = view.namespaced
+          ? (typeof params.name === 'string' ? view.resolveName(params.name) : undefined) ??
+            (typeof params.uri === 'string' ? view.resolveUri(params.uri) : undefined)
+          : { upstream: view.upstreams[0] as Upstream, native: '' };
+        if (!t) throw new GatewayError('method_not_found', `method not found: ${req.method}`);
+        const p = !view.namespaced ? req.params : typeof params.name === 'string' ? { ...params, name: t.native } : { ...params, uri: t.native };
+        return this.routed(scope, req, exchange, t, p);
+      }
+    }
+  }
+
+  private mustResolve(t: Target | undefined, what: string, given: unknown): Target {
+    if (!t) throw new GatewayError('unknown_target', `unknown ${what}: ${String(given)}`);
+    return t;
+  }
+
+  private routed(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange, t: Target, params: Record<string, unknown> | undefined): Promise<JsonRpcResponse> {
+    return this.runSteps(scope, req, { server: t.upstream.name, native: t.native }, () => forward(scope, req, t.upstream, params, exchange));
+  }
+
+  /** Runs the message-level pipeline (see app.ts for the order) around the final handler. */
+  private runSteps(scope: RequestScope, request: JsonRpcRequest, target: McpCall['target'], last: () => Promise<JsonRpcResponse>): Promise<JsonRpcResponse> {
+    const call: McpCall = { scope, request, target };
+    const run = (i: number): Promise<JsonRpcResponse> => {
+      const step = this.steps[i];
+      return step ? step(call, () => run(i + 1)) : last();
+    };
+    return run(0);
+  }
+
+  private complete(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange, params: Record<string, unknown>): Promise<JsonRpcResponse> {
+    const ref = isObject(params.ref) ? params.ref : {};
+    if (ref.type === 'ref/prompt') {
+      const t = this.mustResolve(scope.view.resolveName(String(ref.name ?? '')), 'prompt', ref.name);
+      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } });
+    }
+    if (ref.type === 'ref/resource') {
+      const t = this.mustResolve(scope.view.resolveUri(String(ref.uri ?? '')), 'resource', ref.uri);
+      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } });
+    }
+    throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
+  }
+
+  private async setLevel(scope: RequestScope, req: JsonRpcRequest, params: Record<string, unknown>): Promise<JsonRpcResponse> {
+    const level = LOG_LEVELS.indexOf(params.level as (typeof LOG_LEVELS)[number]);
+    if (level < 0) throw new GatewayError('invalid_params', `unknown log level: ${String(params.level)}`);
+    if (scope.session) scope.session.logLevel = level;
+    await Promise.all(
+      scope.view.upstreams
+        .filter((u) => u.init && 'logging' in u.init.capabilities)
+        .map(async (u) => {
+          const s = await u.liveSessionFor(scope.session?.id);
+          await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);
+        }),
+    );
+    return resultMessage(req.id, {});
+  }
+
+  /** Agent notifications: cancellation and roots changes need routing; the rest is relayed. */
+  handleNotification(scope: RequestScope, n: JsonRpcNotification): void {
+    const session = scope.session;
+    if (n.method === 'notifications/cancelled') {
+      const rid = isObject(n.params) ? n.params.requestId : undefined;
+      if (session && (typeof rid === 'string' || typeof rid === 'number')) session.inFlight.get(rid)?.abort.abort();
+      return;
+    }
+    if (n.method === 'notifications/initialized') {
+      if (session) session.initialized = true;
+      return;
+    }
+    for (const u of scope.view.upstreams) {
+      if (u.cfg.isolation === 'shared' && n.method === 'notifications/roots/list_changed') continue;
+      void u.liveSessionFor(session?.id).then((s) => s?.notify(n.method, n.params));
+    }
+  }
+
+  /** An agent's answer to a server-to-client request we forwarded. */
+  handleResponse(scope: RequestScope, r: JsonRpcResponse): void {
+    const pending = scope.session?.serverRequests.get(String(r.id));
+    if (!pending || !scope.session) return;
+    scope.session.serverRequests.delete(String(r.id));
+    pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  }
+
+  // ---- upstream events --------------------------------------------------------------------
+
+  catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void {
+    const methods = new Set(kinds.map((k) => CHANGED_NOTIFICATION[k]));
+    for (const s of this.sessions.all()) {
+      if (!s.initialized || !this.sees(s, upstream)) continue;
+      for (const method of methods) s.send({ jsonrpc: '2.0', method });
+    }
+  }
+
+  serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void {
+    if (!('method' in msg)) return;
+    const targets = [...this.sessions.all()].filter(
+      (s) => this.sees(s, upstream) && (origin.agentSessionId === undefined || s.id === origin.agentSessionId),
+    );
+    if ('id' in msg) {
+      const only = origin.agentSessionId !== undefined ? targets[0] : undefined;
+      if (!only) {
+        origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
+        return;
+      }
+      const scope = { agentId: only.agentId, session: only, view: this.view(only.viewKey) ?? this.aggregate, capabilities: only.capabilities };
+      deliverServerRequest(scope, origin.session, msg, (m) => only.send(m));
+      return;
+    }
+    for (const s of targets) {
+      const view = this.view(s.viewKey) ?? this.aggregate;
+      if (msg.method === 'notifications/resources/updated') {
+        const uri = isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
+        if (uri && s.subscriptions.has(uri)) s.send({ ...msg, params: { ...msg.params, uri } });
+      } else if (msg.method !== 'notifications/message' || levelAllows({ agentId: s.agentId, session: s, view, capabilities: s.capabilities }, msg)) {
+        s.send(msg);
+      }
+    }
+  }
+
+  private sees(s: AgentSession, u: Upstream): boolean {
+    return s.viewKey === '' || s.viewKey === u.name;
+  }
+}
+
+function withListChanged(caps: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...caps };
+  for (const k of ['tools', 'prompts', 'resources'] as const) {
+    const v = caps[k];
+    if (isObject(v)) out[k] = { ...v, listChanged: true };
+  }
+  return out;
+}

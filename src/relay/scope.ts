@@ -1,0 +1,29 @@
+// What the relay knows about the request it is handling, whatever the protocol era.
+import type { AgentSession } from '../mcp/agent-session.js';
+import type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../mcp/jsonrpc.js';
+import type { View } from './view.js';
+
+export interface RequestScope {
+  agentId: string;
+  /** 2025-era session; undefined for stateless requests. */
+  session: AgentSession | undefined;
+  view: View;
+  /** The agent's declared client capabilities (from initialize, or per request in 2026). */
+  capabilities: Record<string, unknown>;
+}
+
+/** The agent side of one request: where related messages go, and how cancellation arrives. */
+export interface Exchange {
+  emit(msg: JsonRpcMessage): void;
+  readonly signal: AbortSignal;
+}
+
+/** A message-level pipeline step (authorization, limits, audit plug in here). */
+export type McpStep = (call: McpCall, next: () => Promise<JsonRpcResponse>) => Promise<JsonRpcResponse>;
+
+export interface McpCall {
+  scope: RequestScope;
+  request: JsonRpcRequest;
+  /** Set for routed methods once the target upstream is known. */
+  target: { server: string; native: string } | undefined;
+}

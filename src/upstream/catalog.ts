@@ -1,0 +1,52 @@
+// What one upstream offers, fetched whole (all pages) after connecting and again on list_changed.
+// Agents' list calls are answered from here: no upstream round trip, and a down upstream simply
+// contributes nothing.
+import { isObject } from '../mcp/jsonrpc.js';
+import type { UpstreamSession } from './session.js';
+
+export type CatalogKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+export const LIST_METHOD: Record<CatalogKind, string> = {
+  tools: 'tools/list',
+  prompts: 'prompts/list',
+  resources: 'resources/list',
+  resourceTemplates: 'resources/templates/list',
+};
+
+/** Which capability an upstream must declare for us to ask for each list. */
+export const CAPABILITY_OF: Record<CatalogKind, string> = {
+  tools: 'tools',
+  prompts: 'prompts',
+  resources: 'resources',
+  resourceTemplates: 'resources',
+};
+
+export type Entry = Record<string, unknown>;
+
+export interface Catalog {
+  tools: readonly Entry[];
+  prompts: readonly Entry[];
+  resources: readonly Entry[];
+  resourceTemplates: readonly Entry[];
+}
+
+export const emptyCatalog = (): Catalog => ({ tools: [], prompts: [], resources: [], resourceTemplates: [] });
+
+const MAX_PAGES = 100;
+
+export async function fetchList(session: UpstreamSession, kind: CatalogKind, timeoutMs: number): Promise<Entry[]> {
+  const out: Entry[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await session.request(LIST_METHOD[kind], cursor ? { cursor } : undefined, { timeoutMs, maxTotalMs: timeoutMs });
+    if ('error' in res) {
+      if (res.error.code === -32601) return out; // declared but not implemented: treat as empty
+      throw new Error(`${LIST_METHOD[kind]} failed: ${res.error.message}`);
+    }
+    const items = res.result[kind];
+    if (Array.isArray(items)) for (const it of items) if (isObject(it)) out.push(it);
+    cursor = typeof res.result.nextCursor === 'string' && res.result.nextCursor ? res.result.nextCursor : undefined;
+    if (!cursor) return out;
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+// A channel is the wire to one upstream MCP session: it moves JSON-RPC messages and knows nothing
+// of their meaning. Streamable HTTP tells which request an incoming message belongs to (it arrives on
+// that request's response stream); stdio and legacy SSE do not, so `relatedTo` is then undefined.
+import type { JsonRpcMessage, RequestId } from '../mcp/jsonrpc.js';
+
+export interface ChannelEvents {
+  message(msg: JsonRpcMessage, relatedTo: RequestId | undefined): void;
+  /** The channel can no longer carry messages (process exited, session expired, stream lost). */
+  closed(reason: string): void;
+}
+
+export interface Channel {
+  /** Opens the transport. Resolves once messages can be sent. */
+  open(events: ChannelEvents): Promise<void>;
+  /**
+   * Sends one message. For HTTP, rejects when the upstream refused it; the request's response
+   * arrives through `events.message`.
+   */
+  send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
+  initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
+  close(): Promise<void>;
+  /** A short description for logs and errors. */
+  readonly describe: string;
+}
+
+export class ChannelError extends Error {
+  constructor(
+    message: string,
+    /** true when the upstream's session is gone and a new one must be made. */
+    readonly sessionLost = false,
+  ) {
+    super(message);
+    this.name = 'ChannelError';
+  }
+}

@@ -1,0 +1,94 @@
+// The 2024-11-05 HTTP+SSE transport: a GET stream announces a POST endpoint in an `endpoint`
+// event; every server message, responses included, arrives on that stream.
+import { Pool } from 'undici';
+import type { Logger } from 'pino';
+import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { readSse } from './sse-reader.js';
+import type { HttpUpstreamConfig } from '../config/runtime.js';
+
+export class LegacySseChannel implements Channel {
+  private readonly pool: Pool;
+  private readonly url: URL;
+  private postPath: string | undefined;
+  private readonly stream = new AbortController();
+  private closed = false;
+  readonly describe: string;
+
+  constructor(
+    private readonly cfg: HttpUpstreamConfig,
+    private readonly log: Logger,
+    private readonly extraHeaders: Readonly<Record<string, string>> = {},
+  ) {
+    this.url = new URL(cfg.url);
+    this.pool = new Pool(this.url.origin, { connections: cfg.connections, connect: { timeout: cfg.timeouts.connectMs }, headersTimeout: 0, bodyTimeout: 0 });
+    this.describe = `sse:${this.url.href}`;
+  }
+
+  async open(events: ChannelEvents): Promise<void> {
+    const res = await this.pool
+      .request({
+        method: 'GET',
+        path: this.url.pathname + this.url.search,
+        headers: { ...this.cfg.headers, ...this.extraHeaders, accept: 'text/event-stream' },
+        signal: this.stream.signal,
+      })
+      .catch((err: Error) => {
+        throw new ChannelError(`cannot reach upstream: ${err.message}`);
+      });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw new ChannelError(`upstream SSE endpoint answered HTTP ${res.statusCode}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ChannelError('upstream sent no endpoint event')), this.cfg.timeouts.connectMs);
+      readSse(res.body, {
+        message: (msg) => events.message(msg, undefined),
+        other: (ev) => {
+          if (ev.event !== 'endpoint') return;
+          const target = new URL(ev.data.trim(), this.url);
+          if (target.origin !== this.url.origin) {
+            reject(new ChannelError('upstream announced an endpoint on another origin'));
+            return;
+          }
+          this.postPath = target.pathname + target.search;
+          clearTimeout(timer);
+          resolve();
+        },
+        invalid: (r) => this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message'),
+      })
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(timer);
+          reject(new ChannelError('upstream SSE stream ended'));
+          if (!this.closed) events.closed('upstream SSE stream ended');
+        });
+    });
+  }
+
+  async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+    if (!this.postPath || this.closed) throw new ChannelError('channel not open', true);
+    const res = await this.pool
+      .request({
+        method: 'POST',
+        path: this.postPath,
+        headers: { ...this.cfg.headers, ...this.extraHeaders, 'content-type': 'application/json' },
+        body: JSON.stringify(msg),
+        signal,
+      })
+      .catch((err: Error) => {
+        throw new ChannelError(`cannot reach upstream: ${err.message}`);
+      });
+    const text = await res.body.text();
+    if (res.statusCode === 404) throw new ChannelError('upstream session expired', true);
+    if (res.statusCode >= 300) throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  }
+
+  initialized(): void {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stream.abort();
+    await this.pool.close().catch(() => this.pool.destroy());
+  }
+}

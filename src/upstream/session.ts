@@ -1,0 +1,210 @@
+// One MCP session with an upstream server over a channel: the handshake, request ids of our own
+// (agents' ids may collide on a shared session), progress tokens of our own (the same reason),
+// deadlines that stretch while progress arrives, and attribution of server messages to the
+// request that caused them.
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import {
+  isObject,
+  progressTokenOf,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '../mcp/jsonrpc.js';
+import { GatewayError } from '../errors.js';
+import { ChannelError, type Channel } from './channel.js';
+
+export interface RequestOptions {
+  /** Messages the upstream sends in the course of this request (progress, logs, sampling…). */
+  onRelated?: (msg: JsonRpcMessage) => void;
+  signal?: AbortSignal;
+  timeoutMs: number;
+  maxTotalMs: number;
+}
+
+interface Pending {
+  resolve(r: JsonRpcResponse): void;
+  reject(e: Error): void;
+  onRelated: ((msg: JsonRpcMessage) => void) | undefined;
+  /** Re-arms the idle deadline; called on progress. */
+  touch(): void;
+}
+
+export interface UpstreamSessionEvents {
+  /** A server message tied to no request of ours: list_changed, resources/updated, GET-stream requests. */
+  unrelated(msg: JsonRpcMessage): void;
+  closed(reason: string): void;
+}
+
+export interface InitializeOutcome {
+  protocolVersion: string;
+  capabilities: Record<string, unknown>;
+  serverInfo: Record<string, unknown>;
+  instructions: string | undefined;
+}
+
+export class UpstreamSession {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private alive = false;
+  init: InitializeOutcome | undefined;
+
+  constructor(
+    readonly channel: Channel,
+    private readonly events: UpstreamSessionEvents,
+  ) {}
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async start(clientInfo: { name: string; version: string }, capabilities: Record<string, unknown>, timeoutMs: number): Promise<InitializeOutcome> {
+    await this.channel.open({
+      message: (msg, related) => this.onMessage(msg, related),
+      closed: (reason) => this.onClosed(reason),
+    });
+    this.alive = true;
+    const res = await this.request(
+      'initialize',
+      { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo },
+      { timeoutMs, maxTotalMs: timeoutMs },
+    );
+    if ('error' in res) throw new ChannelError(`upstream refused initialize: ${res.error.message}`);
+    const r = res.result;
+    const version = typeof r.protocolVersion === 'string' ? r.protocolVersion : '';
+    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      throw new ChannelError(`upstream speaks unsupported protocol version ${JSON.stringify(version)}`);
+    }
+    this.init = {
+      protocolVersion: version,
+      capabilities: isObject(r.capabilities) ? r.capabilities : {},
+      serverInfo: isObject(r.serverInfo) ? r.serverInfo : {},
+      instructions: typeof r.instructions === 'string' ? r.instructions : undefined,
+    };
+    await this.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    this.channel.initialized({ protocolVersion: version });
+    return this.init;
+  }
+
+  /** Sends a request with our own id and progress token; resolves with the upstream's response. */
+  request(method: string, params: Record<string, unknown> | undefined, opts: RequestOptions): Promise<JsonRpcResponse> {
+    if (!this.alive) return Promise.reject(new GatewayError('upstream_unavailable', 'upstream session is not connected'));
+    const id = this.nextId++;
+    let outParams = params;
+    if (progressTokenOf(params) !== undefined && params) {
+      // Our id doubles as our progress token: unique on this session, and maps straight back.
+      outParams = { ...params, _meta: { ...(params._meta as Record<string, unknown>), progressToken: id } };
+    }
+    const msg: JsonRpcRequest = outParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: outParams };
+    return new Promise<JsonRpcResponse>((resolve, reject) => {
+      const abort = new AbortController();
+      const started = Date.now();
+      let idle: NodeJS.Timeout | undefined;
+      const finish = (): void => {
+        clearTimeout(idle);
+        clearTimeout(hard);
+        opts.signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(id);
+      };
+      const fail = (err: Error, notifyUpstream: boolean): void => {
+        if (!this.pending.has(id)) return;
+        finish();
+        abort.abort();
+        if (notifyUpstream) this.cancelUpstream(id, err.message);
+        reject(err);
+      };
+      const arm = (): void => {
+        clearTimeout(idle);
+        const left = Math.min(opts.timeoutMs, opts.maxTotalMs - (Date.now() - started));
+        idle = setTimeout(() => fail(new GatewayError('upstream_timeout', `upstream did not answer ${method} in time`), true), Math.max(left, 0));
+      };
+      const hard = setTimeout(
+        () => fail(new GatewayError('upstream_timeout', `upstream exceeded the ${opts.maxTotalMs} ms cap for ${method}`), true),
+        opts.maxTotalMs,
+      );
+      const onAbort = (): void => fail(new GatewayError('cancelled', 'request cancelled'), true);
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      arm();
+      this.pending.set(id, {
+        resolve: (r) => {
+          finish();
+          resolve(r);
+        },
+        reject: (e) => fail(e, false),
+        onRelated: opts.onRelated,
+        touch: arm,
+      });
+      this.channel.send(msg, abort.signal).catch((err: Error) => {
+        const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
+        fail(new GatewayError(kind, err.message), false);
+      });
+    });
+  }
+
+  notify(method: string, params?: Record<string, unknown>): void {
+    if (!this.alive) return;
+    this.channel.send(params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method }).catch(() => undefined);
+  }
+
+  /** Answers a request the upstream sent us (sampling, elicitation, roots/list, ping). */
+  respond(response: JsonRpcResponse): void {
+    if (!this.alive) return;
+    this.channel.send(response).catch(() => undefined);
+  }
+
+  private cancelUpstream(id: number, reason: string): void {
+    this.notify('notifications/cancelled', { requestId: id, reason });
+  }
+
+  private onMessage(msg: JsonRpcMessage, relatedTo: RequestId | undefined): void {
+    if (!('method' in msg)) {
+      const p = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
+      p?.resolve(msg);
+      return;
+    }
+    let target: Pending | undefined;
+    if (msg.method === 'notifications/progress' && isObject(msg.params)) {
+      const token = msg.params.progressToken;
+      target = typeof token === 'number' ? this.pending.get(token) : undefined;
+      target?.touch();
+    } else if (typeof relatedTo === 'number') {
+      target = this.pending.get(relatedTo);
+    } else if (relatedTo === undefined && 'id' in msg) {
+      target = this.soleListener();
+    }
+    if (target?.onRelated) target.onRelated(msg);
+    else this.events.unrelated(msg);
+  }
+
+  /**
+   * stdio and legacy SSE cannot say which request a server request belongs to. When exactly one
+   * request in flight listens for related messages, it is unambiguous; otherwise we must not guess
+   * (a wrong guess would show one agent's sampling request to another).
+   */
+  private soleListener(): Pending | undefined {
+    let found: Pending | undefined;
+    for (const p of this.pending.values()) {
+      if (!p.onRelated) continue;
+      if (found) return undefined;
+      found = p;
+    }
+    return found;
+  }
+
+  private onClosed(reason: string): void {
+    if (!this.alive) return;
+    this.alive = false;
+    for (const p of [...this.pending.values()]) p.reject(new GatewayError('upstream_unavailable', `upstream connection lost: ${reason}`));
+    this.pending.clear();
+    this.events.closed(reason);
+  }
+
+  async close(): Promise<void> {
+    this.onClosed('closed by gateway');
+    await this.channel.close();
+  }
+}

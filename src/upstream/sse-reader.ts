@@ -1,0 +1,37 @@
+// Reads a text/event-stream body into JSON-RPC messages. Shared by the Streamable HTTP and the
+// legacy SSE upstream channels.
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+
+export interface SseHandlers {
+  message(msg: JsonRpcMessage, eventId: string | undefined): void;
+  /** A non-message event (e.g. legacy `endpoint`), or a malformed message. */
+  other?(event: EventSourceMessage): void;
+  invalid?(reason: string): void;
+}
+
+export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandlers): Promise<void> {
+  const parser = createParser({
+    onEvent(ev) {
+      if (ev.event !== undefined && ev.event !== 'message') {
+        h.other?.(ev);
+        return;
+      }
+      if (ev.data === '') return; // priming event: carries only an id
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(ev.data);
+      } catch {
+        h.invalid?.('SSE data is not JSON');
+        return;
+      }
+      const msg = validateMessage(parsed);
+      if (typeof msg === 'string') h.invalid?.(msg);
+      else h.message(msg, ev.id);
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+  }
+}

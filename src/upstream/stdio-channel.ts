@@ -1,0 +1,126 @@
+// An MCP server as a child process speaking newline-delimited JSON-RPC on stdin/stdout.
+// stderr goes to the log, line by line. The process is killed with the channel, and with the gateway.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Logger } from 'pino';
+import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import type { StdioUpstreamConfig } from '../config/runtime.js';
+
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+const live = new Set<ChildProcessWithoutNullStreams>();
+let exitHookInstalled = false;
+
+/** Children must not outlive the gateway, even when it exits without a graceful shutdown. */
+function killAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+export class StdioChannel implements Channel {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private closing = false;
+  readonly describe: string;
+
+  constructor(
+    private readonly cfg: StdioUpstreamConfig,
+    private readonly baseEnv: Readonly<Record<string, string | undefined>>,
+    private readonly log: Logger,
+  ) {
+    this.describe = `stdio:${cfg.command}`;
+  }
+
+  open(events: ChannelEvents): Promise<void> {
+    killAllOnExit();
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.cfg.command, [...this.cfg.args], {
+        cwd: this.cfg.cwd,
+        env: { ...this.baseEnv, ...this.cfg.env } as NodeJS.ProcessEnv,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      this.child = child;
+      live.add(child);
+      let pending = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        pending += chunk;
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line) this.deliver(line, events);
+        }
+        if (pending.length > MAX_LINE_BYTES) {
+          this.log.error('upstream wrote an oversized line; restarting it');
+          pending = '';
+          child.kill('SIGKILL');
+        }
+      });
+      let stderrTail = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        const lines = (stderrTail + chunk).split('\n');
+        stderrTail = lines.pop() ?? '';
+        for (const l of lines) if (l.trim()) this.log.info({ stderr: l }, 'upstream stderr');
+      });
+      child.once('spawn', () => resolve());
+      child.once('error', (err) => {
+        live.delete(child);
+        reject(new ChannelError(`cannot start ${this.cfg.command}: ${err.message}`));
+        events.closed(`spawn failed: ${err.message}`);
+      });
+      child.once('exit', (code, signal) => {
+        live.delete(child);
+        if (!this.closing) events.closed(`process exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
+      });
+      child.stdin.on('error', () => {
+        /* EPIPE after the child died: reported through 'exit' */
+      });
+    });
+  }
+
+  private deliver(line: string, events: ChannelEvents): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      this.log.warn({ line: line.slice(0, 200) }, 'upstream wrote a non-JSON line; ignored');
+      return;
+    }
+    const msg = validateMessage(parsed);
+    if (typeof msg === 'string') {
+      this.log.warn({ reason: msg }, 'upstream wrote an invalid JSON-RPC message; ignored');
+      return;
+    }
+    events.message(msg, undefined);
+  }
+
+  send(msg: JsonRpcMessage): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || !child.stdin.writable) {
+      return Promise.reject(new ChannelError('upstream process is not running', true));
+    }
+    child.stdin.write(JSON.stringify(msg) + '\n');
+    return Promise.resolve();
+  }
+
+  initialized(): void {}
+
+  async close(): Promise<void> {
+    const child = this.child;
+    this.closing = true;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), 2000);
+      force.unref();
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      child.stdin.end();
+      child.kill('SIGTERM');
+    });
+  }
+}

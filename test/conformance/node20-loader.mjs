@@ -1,0 +1,48 @@
+/**
+ * Node 20 shim for @modelcontextprotocol/conformance.
+ *
+ *   node --import ./test/conformance/node20-loader.mjs node_modules/@modelcontextprotocol/conformance/dist/index.js ...
+ *
+ * The bundled CLI does `import { ..., globSync as X, ... } from "fs"`. `fs.globSync`
+ * only exists from Node 22, so on Node 20 the whole CLI fails to link (SyntaxError:
+ * missing export), although only the `tier-check` subcommand uses it. This file
+ * registers a `load` hook that drops `globSync` from that import and defines X as a
+ * stub that throws if ever called. It is a no-op where `fs.globSync` exists.
+ *
+ * The same file is both the registrar (main thread, via --import) and the hooks
+ * module (loaded by Node on the hooks thread).
+ */
+import fs from 'node:fs';
+import { register } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+
+const NEEDS_SHIM = typeof fs.globSync !== 'function';
+const TARGET = /\/@modelcontextprotocol\/conformance\/dist\/.*\.m?js$/;
+// import{a as b,globSync as o,c as d}from"fs"   (also 'node:fs', with or without spaces)
+const FS_IMPORT = /import\s*\{([^}]*)\}\s*from\s*(["'])(?:node:)?fs\2\s*;?/g;
+const GLOB_SPEC = /(^|,)\s*globSync(?:\s+as\s+([A-Za-z_$][\w$]*))?\s*(?=,|$)/;
+
+/** Rewrite the source; exported for unit tests. */
+export function rewriteGlobSyncImport(source) {
+  return source.replace(FS_IMPORT, (whole, specs, quote) => {
+    const m = GLOB_SPEC.exec(specs);
+    if (!m) return whole;
+    const local = m[2] ?? 'globSync';
+    const rest = specs.replace(GLOB_SPEC, (_s, lead) => lead).replace(/^\s*,|,\s*$/g, '').replace(/,\s*,/g, ',');
+    const stub =
+      `const ${local}=(...a)=>{throw new Error("fs.globSync is unavailable on Node "+process.version+` +
+      `" (conformance tier-check needs Node >= 22)")};`;
+    return `${rest.trim() ? `import{${rest}}from${quote}fs${quote};` : ''}${stub}`;
+  });
+}
+
+export async function load(url, context, nextLoad) {
+  const result = await nextLoad(url, context);
+  if (!NEEDS_SHIM || !TARGET.test(url) || result.format !== 'module' || result.source == null) return result;
+  const source = typeof result.source === 'string' ? result.source : Buffer.from(result.source).toString('utf8');
+  return { ...result, source: rewriteGlobSyncImport(source) };
+}
+
+if (isMainThread && NEEDS_SHIM) {
+  register(import.meta.url);
+}

@@ -1,0 +1,27 @@
+// Starts a real gateway in-process on a free port from a YAML config text.
+import pino from 'pino';
+import { parseConfigText } from '../../src/config/load.js';
+import { Gateway } from '../../src/gateway.js';
+
+export interface TestGateway {
+  gw: Gateway;
+  url: string;
+  close(): Promise<void>;
+}
+
+export const TEST_KEY = 'test-key-0123456789';
+
+export async function startGateway(yaml: string, env: Record<string, string | undefined> = {}): Promise<TestGateway> {
+  const { config } = parseConfigText(yaml, '/virtual/tollgate.yaml', env);
+  const gw = new Gateway({ config, env: { ...process.env, ...env }, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  await gw.startUpstreams();
+  const { url } = await gw.listen(0, '127.0.0.1');
+  return { gw, url, close: () => gw.close() };
+}
+
+/** YAML for an auth block with one test agent (or more). */
+export function authYaml(agents: Record<string, string> = { tester: TEST_KEY }): string {
+  return `auth:\n  api_keys:\n${Object.entries(agents)
+    .map(([agent, key]) => `    - { agent: ${agent}, key: ${key} }`)
+    .join('\n')}\n`;
+}
