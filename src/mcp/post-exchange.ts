@@ -28,11 +28,12 @@ export class PostExchange implements Exchange {
 
   private startSse(): EventStream {
     if (this.stream) return this.stream;
-    this.stream = this.session ? this.session.newStream() : new EventStream('0', 0);
-    if (this.session && this.session.protocolVersion >= '2025-11-25') this.stream.prime(1000);
-    for (const a of this.answers) this.stream.push(a);
-    this.settle(sseResponse(this.stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers }));
-    return this.stream;
+    const stream = this.session ? this.session.newStream() : new EventStream('0', 0);
+    this.stream = stream;
+    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers }));
+    if (this.session && this.session.protocolVersion >= '2025-11-25') stream.prime(1000);
+    for (const a of this.answers) stream.push(a);
+    return stream;
   }
 
   emit(msg: JsonRpcMessage): void {

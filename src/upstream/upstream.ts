@@ -117,17 +117,20 @@ export class Upstream {
     if (hadEntries) this.deps.listener.catalogChanged(this, ['tools', 'prompts', 'resources', 'resourceTemplates']);
   }
 
+  /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
+  private readonly generation: Record<CatalogKind, number> = { tools: 0, prompts: 0, resources: 0, resourceTemplates: 0 };
+
   private async refresh(kinds: readonly CatalogKind[]): Promise<void> {
     const session = this.shared;
-    const caps = session?.init?.capabilities ?? {};
     if (!session) return;
-    const next = { ...this.catalog };
+    const caps = session.init?.capabilities ?? {};
     await Promise.all(
       kinds.map(async (k) => {
-        next[k] = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : [];
+        const gen = ++this.generation[k];
+        const entries = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : [];
+        if (gen === this.generation[k] && this.shared === session) this.catalog = { ...this.catalog, [k]: entries };
       }),
     );
-    this.catalog = next;
   }
 
   private onUnrelated(msg: JsonRpcMessage, origin: ServerMessageOrigin): void {

@@ -12,7 +12,7 @@ export interface TestGateway {
 export const TEST_KEY = 'test-key-0123456789';
 
 export async function startGateway(yaml: string, env: Record<string, string | undefined> = {}): Promise<TestGateway> {
-  const { config } = parseConfigText(yaml, '/virtual/tollgate.yaml', env);
+  const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, env);
   const gw = new Gateway({ config, env: { ...process.env, ...env }, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
   await gw.startUpstreams();
   const { url } = await gw.listen(0, '127.0.0.1');
