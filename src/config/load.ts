@@ -2,7 +2,7 @@
 // Errors name the file, line, column and key so an operator can fix them without guessing.
 import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar } from 'yaml';
 import type { z } from 'zod';
 import { configSchema } from './schema.js';
 import { interpolate } from './interpolate.js';
@@ -45,7 +45,10 @@ export function parseConfigText(
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const where = (path: Path): string => {
-    const node = doc.getIn(path as (string | number)[], true);
+    // Point at the key itself when there is one (an unknown key's value is not where the typo is).
+    const parent = path.length > 0 ? doc.getIn(path.slice(0, -1) as (string | number)[], true) : undefined;
+    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]) : undefined;
+    const node = isScalar(pair?.key) ? pair.key : doc.getIn(path as (string | number)[], true);
     const offset = isNode(node) && node.range ? node.range[0] : undefined;
     if (offset === undefined) return file;
     const { line, col } = lineCounter.linePos(offset);

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from './load.js';
+import { renderJsonSchema } from './json-schema.js';
+
+const minimal = (extra = '') => `
+upstreams:
+  fs: { transport: stdio, command: node }
+auth:
+  api_keys:
+    - agent: a
+      key: \${KEY:-default-key-123}
+${extra}`;
+
+const problems = (text: string, env: Record<string, string> = {}): string[] => {
+  try {
+    parseConfigText(text, '/etc/tollgate.yaml', env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+};
+
+describe('config loading', () => {
+  it('interpolates ${VAR} and ${VAR:-default}, typing whole-value placeholders', () => {
+    const { config, warnings } = parseConfigText(minimal('server:\n  port: ${PORT:-9000}'), '/etc/tollgate.yaml', {});
+    expect(config.server.port).toBe(9000);
+    expect(config.auth.apiKeys[0]?.key).toBe('default-key-123');
+    expect(warnings.join()).toMatch(/KEY is not set/);
+    const set = parseConfigText(minimal('server:\n  port: ${PORT:-9000}'), '/etc/tollgate.yaml', { PORT: '7000', KEY: 'from-env-key-1' });
+    expect(set.config.server.port).toBe(7000);
+    expect(set.config.auth.apiKeys[0]?.key).toBe('from-env-key-1');
+    expect(set.warnings).toEqual([]);
+  });
+
+  it('names file, line, column and key for an unknown key', () => {
+    const p = problems(minimal('server:\n  prot: 1'));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^\/etc\/tollgate\.yaml:9:3 server\.prot: /);
+  });
+
+  it('names the key for a wrong type and for an unset variable without default', () => {
+    expect(problems(minimal('server: { port: "eighty" }'))[0]).toMatch(/:8:\d+ server\.port: .*number/);
+    expect(problems(minimal('mcp:\n  server_name: ${NOPE}')).join()).toMatch(/mcp\.server_name: environment variable NOPE is not set/);
+  });
+
+  it('rejects upstream names that cannot be namespaced, and YAML syntax errors with a line', () => {
+    expect(problems(`upstreams:\n  bad_name: { transport: stdio, command: x }\nauth: { allow_anonymous: true }`).join()).toMatch(/upstreams\.bad_name/);
+    expect(problems('upstreams: [\n')[0]).toMatch(/tollgate\.yaml:\d+:\d+ YAML syntax/);
+  });
+
+  it('produces frozen runtime config with durations in ms', () => {
+    const { config } = parseConfigText(minimal('server: { session_idle_timeout: 5m }'), '/etc/tollgate.yaml', {});
+    expect(config.server.sessionIdleTimeoutMs).toBe(300_000);
+    expect(config.upstreams[0]?.timeouts.requestMs).toBe(60_000);
+    expect(Object.isFrozen(config.server)).toBe(true);
+  });
+
+  it('ships a JSON Schema that matches the zod schema (run npm run schema when this fails)', () => {
+    expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(renderJsonSchema());
+  });
+});

@@ -1,0 +1,66 @@
+// The `tollgate` binary as an operator runs it.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { spawnListening } from '../helpers/spawn.js';
+import { connect } from '../helpers/client.js';
+
+const run = promisify(execFile);
+const BIN = 'bin/tollgate.mjs';
+
+async function tollgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, TOLLGATE_DEMO_KEY: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('tollgate CLI', () => {
+  it('prints help', async () => {
+    const r = await tollgate(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/tollgate serve \[--config PATH\]/);
+  });
+
+  it('check accepts the quickstart config and warns about the default demo key', async () => {
+    const r = await tollgate(['check', '--config', 'examples/quickstart/tollgate.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/OK \(2 upstreams/);
+    expect(r.stderr).toMatch(/TOLLGATE_DEMO_KEY is not set/);
+  });
+
+  it('check rejects a broken config naming file, line and key, with exit code 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'upstreams:\n  a:\n    transport: stdio\n    comand: node\nauth: { allow_anonymous: true }\n');
+    const r = await tollgate(['check', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:4:5 upstreams.a.comand`);
+    expect(r.stderr).toMatch(/upstreams\.a\.command/);
+  });
+
+  it('rejects an unknown command with usage', async () => {
+    const r = await tollgate(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command: frobnicate/);
+  });
+
+  it('serves the quickstart: two real npm MCP servers behind /mcp, demo key works', async () => {
+    const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'], { TOLLGATE_DEMO_KEY: '' });
+    try {
+      const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'demo-key' });
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('everything__echo');
+      expect(names).toContain('memory__read_graph');
+      await client.close();
+    } finally {
+      await gw.kill();
+    }
+  }, 30_000);
+});
