@@ -11,7 +11,8 @@
  * harness itself could not run (e.g. the upstream would not start).
  *
  * Env: BENCH_SECONDS (10) load duration per target; BENCH_WARMUP_SECONDS (2); BENCH_LAT_SECONDS (3)
- * sequential-latency time per target; BENCH_CONNECTIONS (32); BENCH_ROUNDS (1) alternating load rounds.
+ * sequential-latency time per target; BENCH_CONNECTIONS (32); BENCH_ROUNDS (1) alternating load rounds;
+ * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
@@ -164,8 +165,11 @@ process.on('exit', () => {
   for (const c of children) if (!c.exit) signalGroup(c, 'SIGKILL');
   if (tmpDir) rmSync(tmpDir, { recursive: true, force: true });
 });
+let stoppingOnSignal = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    if (stoppingOnSignal) return; // a repeated signal must not cut the cleanup short
+    stoppingOnSignal = true;
     process.stderr.write(`\n${sig}: stopping children…\n`);
     void stopAll().finally(() => process.exit(130));
   });
@@ -376,6 +380,7 @@ interface LoadResult {
   statusCodes: Record<string, number>;
   samples: Sample[];
   cpu: Record<string, number>; // % of one core, per process group, plus "bench" (this process)
+  cpuUsPerReq: Record<string, number>; // CPU µs per completed request, same keys (no "other")
   rssMb: number;
 }
 
@@ -424,6 +429,8 @@ async function load(s: Session, seconds: number, cpuOf: Child[]): Promise<LoadRe
   cpu.other = Math.max(0, Math.round(((machineBusySeconds() - machine0) / wall) * 100 - ours));
   const statusCodes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[k] = v.count;
+  const cpuUsPerReq: Record<string, number> = {};
+  for (const [k, v] of Object.entries(cpu)) if (k !== 'other' && v > 0) cpuUsPerReq[k] = Math.round(((v / 100) * wall * 1e6) / Math.max(1, r.requests.total));
   return {
     rps: r.requests.average,
     p50: r.latency.p50,
@@ -440,6 +447,7 @@ async function load(s: Session, seconds: number, cpuOf: Child[]): Promise<LoadRe
     statusCodes,
     samples,
     cpu,
+    cpuUsPerReq,
     rssMb: rssMb(t.child.pid),
   };
 }
@@ -587,6 +595,8 @@ function aggregate(rounds: LoadResult[]): LoadResult | undefined {
   for (const r of rounds) for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
   const cpu: Record<string, number> = {};
   for (const k of Object.keys(rounds[0]!.cpu)) cpu[k] = Math.round(sum((r) => r.cpu[k] ?? 0) / rounds.length);
+  const cpuUsPerReq: Record<string, number> = {};
+  for (const k of Object.keys(rounds[0]!.cpuUsPerReq)) cpuUsPerReq[k] = Math.round(sum((r) => r.cpuUsPerReq[k] ?? 0) / rounds.length);
   return {
     rps: sum((r) => r.rps) / rounds.length,
     p50: med(rounds.map((r) => r.p50)),
@@ -603,6 +613,7 @@ function aggregate(rounds: LoadResult[]): LoadResult | undefined {
     statusCodes,
     samples: rounds.flatMap((r) => r.samples).slice(0, 5),
     cpu,
+    cpuUsPerReq,
     rssMb: rounds[rounds.length - 1]!.rssMb,
   };
 }
@@ -653,7 +664,8 @@ auth:
     - { agent: bench, key: ${API_KEY} }
 `,
   );
-  const gateway = startChild('gateway', process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--config', cfgPath, '--port', '0']);
+  const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const gateway = startChild('gateway', process.execPath, [...gwNodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--config', cfgPath, '--port', '0']);
   let gatewayPort: number | undefined;
   try {
     gatewayPort = Number((await waitForLine(gateway, /Tollgate is listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/, 30_000))[1]);
@@ -759,6 +771,12 @@ auth:
     );
   }
   if (nginxNote) log(`nginx: ${nginxNote}`);
+  log(
+    `CPU µs per request: ${reports
+      .filter((r) => r.load)
+      .map((r) => `${r.name} [${Object.entries(r.load!.cpuUsPerReq).map(([k, v]) => `${k} ${v}`).join(', ')}]`)
+      .join('; ')}`,
+  );
   log('');
   log('1-connection sequential latency (ms):');
   for (const rep of reports) {
@@ -809,6 +827,7 @@ auth:
           timeouts: r.load?.timeouts ?? null,
           statusCodes: r.load?.statusCodes ?? null,
           cpuPercent: r.load?.cpu ?? null,
+          cpuUsPerReq: r.load?.cpuUsPerReq ?? null,
           rssMb: r.load?.rssMb ?? null,
           rounds: r.rounds.map((x) => ({ rps: x.rps, p50Ms: x.p50, p99Ms: x.p99, non2xx: x.non2xx })),
           seq: r.seq ? { n: r.seq.n, p50Ms: r.seq.p50, p90Ms: r.seq.p90, p99Ms: r.seq.p99, meanMs: r.seq.mean, failures: r.seq.non2xx + r.seq.badBodies + r.seq.errors } : null,

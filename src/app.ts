@@ -25,8 +25,8 @@ export function mcpSteps(): McpStep[] {
 export function buildApp(gw: Gateway): Hono<AppEnv> {
   const { config } = gw;
   const app = new Hono<AppEnv>();
-  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents });
-  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages' });
+  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes });
+  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes });
 
   // Liveness stays open: orchestrators probe it without credentials.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.js';
 import { errorResponse } from './respond.js';
+import { headerOf } from './node-io.js';
 
 export interface ApiKeyAuthOptions {
   keys: readonly { agent: string; key: string }[];
@@ -20,7 +21,7 @@ export function apiKeyAuth(opts: ApiKeyAuthOptions): MiddlewareHandler<AppEnv> {
   // Successful lookups are memoised by token (bounded): hashing is cheap, but free is cheaper.
   const known = new Map<string, string>();
   return async (c, next) => {
-    const header = c.req.header('authorization');
+    const header = headerOf(c, 'authorization');
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (token === undefined) {
       if (opts.allowAnonymous) {

@@ -1,12 +1,16 @@
-// Caps request bodies before they are read whole; answers 413 with a JSON-RPC error body.
+// Refuses bodies whose Content-Length exceeds the cap before anything reads them (413 with a
+// JSON-RPC error body). Bodies without Content-Length are capped while read (see readBody).
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit as honoBodyLimit } from 'hono/body-limit';
 import { errorResponse } from './respond.js';
+import { headerOf } from './node-io.js';
 
 export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler {
   if (!Number.isInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new Error('bodyLimit: maxBytes must be a positive integer');
-  return honoBodyLimit({
-    maxSize: opts.maxBytes,
-    onError: (c) => errorResponse(c, 'payload_too_large', `Payload Too Large: the body exceeds ${opts.maxBytes} bytes`),
-  });
+  return async (c, next) => {
+    const declared = headerOf(c, 'content-length');
+    if (declared !== undefined && Number(declared) > opts.maxBytes) {
+      return errorResponse(c, 'payload_too_large', `Payload Too Large: the body exceeds ${opts.maxBytes} bytes`);
+    }
+    await next();
+  };
 }

@@ -2,6 +2,7 @@
 // own Host and Origin, so both are checked against allow-lists before anything else runs.
 import type { MiddlewareHandler } from 'hono';
 import { errorResponse } from './respond.js';
+import { headerOf } from './node-io.js';
 
 export interface OriginGuardOptions {
   /** Exact Origin values accepted (e.g. "https://agents.example.com"). Requests without Origin pass. */
@@ -46,11 +47,11 @@ export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
   };
   const checkHost = opts.allowedHosts !== undefined || opts.publicUrl !== undefined;
   return async (c, next) => {
-    const origin = c.req.header('origin');
+    const origin = headerOf(c, 'origin');
     if (origin !== undefined && !originAllowed(origin)) {
       return errorResponse(c, 'origin_denied', `Origin ${origin} is not allowed`);
     }
-    const host = c.req.header('host');
+    const host = headerOf(c, 'host');
     // With no configured names, only loopback Hosts are trusted: that is what a rebinding attack
     // cannot fake on a loopback-bound gateway, and it is the default bind.
     if (host !== undefined && !(checkHost ? hostAllowed(host) : LOOPBACK.has(hostOnly(host)) || isIpLiteral(hostOnly(host)))) {

@@ -4,16 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
-import type { UpstreamSession } from '../upstream/session.js';
+import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 
 export interface ForwardedServerRequest {
   upstreamSession: UpstreamSession;
   upstreamRequestId: RequestId;
 }
 
-export interface InFlight {
-  abort: AbortController;
-}
+/** An agent request in flight upstream; `cancel` is set while it can still be cancelled. */
+export type InFlight = Cancellation;
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
@@ -80,7 +79,7 @@ export class AgentSession {
   close(): void {
     this.closed = true;
     for (const s of this.streams.values()) s.finish();
-    for (const f of this.inFlight.values()) f.abort.abort();
+    for (const f of this.inFlight.values()) f.cancel?.();
     this.inFlight.clear();
   }
 }

@@ -2,7 +2,9 @@
 // where to POST; every answer goes down the stream.
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
-import { errorResponse } from '../http/respond.js';
+import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
+import { GatewayError } from '../errors.js';
+import { headerOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
@@ -12,7 +14,7 @@ import { isObject, resultMessage, validateMessage, type JsonRpcMessage } from '.
 
 type Ctx = Context<AppEnv>;
 
-export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string }) {
+export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number }) {
   const { relay, sessions } = deps;
 
   function open(c: Ctx): Response {
@@ -35,8 +37,9 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     if (!view) return errorResponse(c, 'session_not_found', 'Session not found');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await c.req.text());
-    } catch {
+      parsed = JSON.parse(await readBody(c, deps.maxBodyBytes));
+    } catch (err) {
+      if (err instanceof GatewayError) return gatewayErrorResponse(c, err);
       return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
     }
     const m = validateMessage(parsed);
@@ -58,7 +61,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
       session.send(resultMessage(m.id, relay.initializeResult(scope.view, session.protocolVersion)));
       return;
     }
-    const exchange: Exchange = { emit: (msg) => session.send(msg), signal: new AbortController().signal };
+    const exchange: Exchange = { emit: (msg) => session.send(msg) };
     void relay.handleRequest(scope, m, exchange).then((res) => session.send(res));
   }
 

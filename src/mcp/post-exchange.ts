@@ -11,8 +11,6 @@ export class PostExchange implements Exchange {
   private stream: EventStream | undefined;
   private settle!: (r: Response) => void;
   readonly response: Promise<Response>;
-  readonly signal: AbortSignal;
-  private readonly abort = new AbortController();
   private remaining: number;
   private readonly answers: JsonRpcResponse[] = [];
 
@@ -21,7 +19,6 @@ export class PostExchange implements Exchange {
     private readonly opts: { acceptsJson: boolean; keepaliveMs: number; headers: Record<string, string>; batch: boolean; count: number },
   ) {
     this.response = new Promise((r) => (this.settle = r));
-    this.signal = this.abort.signal;
     this.remaining = opts.count;
     if (!opts.acceptsJson) this.startSse();
   }

@@ -3,7 +3,9 @@
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
-import { errorResponse } from '../http/respond.js';
+import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
+import { asGatewayError } from '../errors.js';
+import { headerOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
 import type { RequestScope } from '../relay/scope.js';
@@ -19,6 +21,7 @@ export interface StreamableHttpDeps {
   sessions: SessionStore;
   keepaliveMs: number;
   replayEvents: number;
+  maxBodyBytes: number;
 }
 
 type Ctx = Context<AppEnv>;
@@ -33,14 +36,14 @@ export function streamableHttp(deps: StreamableHttpDeps) {
 
   /** The session named by Mcp-Session-Id, bound to this agent and endpoint; or an error response. */
   function sessionOf(c: Ctx, view: View): AgentSession | Response {
-    const id = c.req.header('mcp-session-id');
+    const id = headerOf(c, 'mcp-session-id');
     if (!id) return errorResponse(c, 'session_required', 'Bad Request: Mcp-Session-Id header is required');
     const s = sessions.get(id);
     // A session of another agent or endpoint is as unknown to this caller as a made-up one.
     if (!s || s.agentId !== c.get('agent').id || s.viewKey !== view.key) {
       return errorResponse(c, 'session_not_found', 'Session not found');
     }
-    const pv = c.req.header('mcp-protocol-version');
+    const pv = headerOf(c, 'mcp-protocol-version');
     if (pv !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(pv)) {
       return errorResponse(c, 'unsupported_protocol_version', `Bad Request: unsupported MCP-Protocol-Version ${pv} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     }
@@ -50,7 +53,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   async function post(c: Ctx): Promise<Response> {
     const view = viewOf(c);
     if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
-    const accept = c.req.header('accept') ?? '';
+    const accept = headerOf(c, 'accept') ?? '';
     const jsonAt = accept.includes('application/json') ? accept.indexOf('application/json') : accept.indexOf('*/*');
     const sseAt = accept.indexOf('text/event-stream');
     const acceptsSse = sseAt >= 0;
@@ -59,13 +62,19 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     if (jsonAt < 0 && !acceptsSse) {
       return errorResponse(c, 'not_acceptable', 'Not Acceptable: Accept must include application/json or text/event-stream');
     }
-    const type = c.req.header('content-type') ?? '';
+    const type = headerOf(c, 'content-type') ?? '';
     if (!type.includes('application/json')) {
       return errorResponse(c, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
     }
+    let text: string;
+    try {
+      text = await readBody(c, deps.maxBodyBytes);
+    } catch (err) {
+      return gatewayErrorResponse(c, asGatewayError(err));
+    }
     let body: unknown;
     try {
-      body = JSON.parse(await c.req.text());
+      body = JSON.parse(text);
     } catch {
       return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
     }
@@ -81,7 +90,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const first = messages[0] as JsonRpcMessage;
     if ('method' in first && first.method === 'initialize') {
       if (batch) return errorResponse(c, 'invalid_request', 'Invalid Request: initialize must not be batched');
-      if (c.req.header('mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
+      if (headerOf(c, 'mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
       return initialize(c, view, first as JsonRpcRequest, acceptsJson);
     }
     const session = sessionOf(c, view);
@@ -134,13 +143,13 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   function get(c: Ctx): Response {
     const view = viewOf(c);
     if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
-    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) {
+    if (!(headerOf(c, 'accept') ?? '').includes('text/event-stream')) {
       return errorResponse(c, 'not_acceptable', 'Not Acceptable: GET requires Accept: text/event-stream');
     }
     const session = sessionOf(c, view);
     if (session instanceof Response) return session;
     const headers = { 'mcp-session-id': session.id };
-    const last = c.req.header('last-event-id');
+    const last = headerOf(c, 'last-event-id');
     if (last) {
       const at = parseEventId(last);
       const stream = at && session.streams.get(at.streamId);

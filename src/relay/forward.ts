@@ -11,7 +11,7 @@ import {
 } from '../mcp/jsonrpc.js';
 import { LOG_LEVELS } from '../mcp/agent-session.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { UpstreamSession } from '../upstream/session.js';
+import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { Exchange, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
 
@@ -31,21 +31,18 @@ export async function forward(
 ): Promise<JsonRpcResponse> {
   const session = await upstream.sessionFor(scope.session?.id, scope.capabilities);
   const agentToken = progressTokenOf(req.params);
-  const abort = new AbortController();
-  const onAgentAbort = (): void => abort.abort();
-  exchange.signal.addEventListener('abort', onAgentAbort, { once: true });
-  scope.session?.inFlight.set(req.id, { abort });
+  const cancellation: Cancellation = { cancel: undefined };
+  scope.session?.inFlight.set(req.id, cancellation);
   try {
     const res = await session.request(req.method, params, {
       onRelated: (m) => relayRelated(scope, exchange, session, m, agentToken),
-      signal: abort.signal,
+      cancellation,
       timeoutMs: upstream.cfg.timeouts.requestMs,
       maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
     });
     if ('error' in res) return errorMessage(req.id, res.error);
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
   } finally {
-    exchange.signal.removeEventListener('abort', onAgentAbort);
     scope.session?.inFlight.delete(req.id);
   }
 }

@@ -192,7 +192,7 @@ export class Relay implements UpstreamListener {
     const session = scope.session;
     if (n.method === 'notifications/cancelled') {
       const rid = isObject(n.params) ? n.params.requestId : undefined;
-      if (session && (typeof rid === 'string' || typeof rid === 'number')) session.inFlight.get(rid)?.abort.abort();
+      if (session && (typeof rid === 'string' || typeof rid === 'number')) session.inFlight.get(rid)?.cancel?.();
       return;
     }
     if (n.method === 'notifications/initialized') {

@@ -12,10 +12,10 @@ export interface RequestScope {
   capabilities: Record<string, unknown>;
 }
 
-/** The agent side of one request: where related messages go, and how cancellation arrives. */
+/** The agent side of one request: where related messages go. (Cancellation arrives as a
+ * notification and reaches the request through the session's in-flight map.) */
 export interface Exchange {
   emit(msg: JsonRpcMessage): void;
-  readonly signal: AbortSignal;
 }
 
 /** A message-level pipeline step (authorization, limits, audit plug in here). */

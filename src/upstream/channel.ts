@@ -16,7 +16,7 @@ export interface Channel {
    * Sends one message. For HTTP, rejects when the upstream refused it; the request's response
    * arrives through `events.message`.
    */
-  send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  send(msg: JsonRpcMessage): Promise<void>;
   /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
   initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
   close(): Promise<void>;

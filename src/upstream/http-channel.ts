@@ -50,14 +50,19 @@ export class HttpChannel implements Channel {
     return Promise.resolve();
   }
 
+  /** POST headers, built once per session state rather than per request. */
+  private postHeaders: Record<string, string> | undefined;
+
   private headers(extra?: Record<string, string>): Record<string, string> {
+    if (!extra && this.postHeaders) return this.postHeaders;
     const h: Record<string, string> = { ...this.baseHeaders, ...extra };
     if (this.sessionId) h['mcp-session-id'] = this.sessionId;
     if (this.protocolVersion) h['mcp-protocol-version'] = this.protocolVersion;
+    if (!extra && this.protocolVersion) this.postHeaders = h;
     return h;
   }
 
-  async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(msg: JsonRpcMessage): Promise<void> {
     if (this.closed) throw new ChannelError('channel closed', true);
     const requestId = isRequest(msg) ? msg.id : undefined;
     let res: Dispatcher.ResponseData;
@@ -67,7 +72,6 @@ export class HttpChannel implements Channel {
         path: this.path,
         headers: this.headers(),
         body: JSON.stringify(msg),
-        signal,
       });
     } catch (err) {
       throw new ChannelError(`cannot reach upstream: ${(err as Error).message}`);

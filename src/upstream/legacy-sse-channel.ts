@@ -66,7 +66,7 @@ export class LegacySseChannel implements Channel {
     });
   }
 
-  async send(msg: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(msg: JsonRpcMessage): Promise<void> {
     if (!this.postPath || this.closed) throw new ChannelError('channel not open', true);
     const res = await this.pool
       .request({
@@ -74,7 +74,6 @@ export class LegacySseChannel implements Channel {
         path: this.postPath,
         headers: { ...this.cfg.headers, ...this.extraHeaders, 'content-type': 'application/json' },
         body: JSON.stringify(msg),
-        signal,
       })
       .catch((err: Error) => {
         throw new ChannelError(`cannot reach upstream: ${err.message}`);

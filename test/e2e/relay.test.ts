@@ -84,8 +84,13 @@ describe('aggregate endpoint /mcp', () => {
   });
 
   it('keeps equal resource URIs of two servers apart', async () => {
-    const list = await client.listResources();
-    const uris = list.resources.map((r) => r.uri);
+    const uris: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listResources(cursor ? { cursor } : {});
+      uris.push(...page.resources.map((r) => r.uri));
+      cursor = page.nextCursor;
+    } while (cursor);
     expect(uris).toContain('feat+mem://a');
     expect(uris).toContain('featio+mem://a');
     const a = await client.readResource({ uri: 'feat+mem://a' });
