@@ -14,7 +14,7 @@
  * sequential-latency time per target; BENCH_CONNECTIONS (32); BENCH_ROUNDS (1) alternating load rounds;
  * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -665,7 +665,11 @@ auth:
 `,
   );
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const gateway = startChild('gateway', process.execPath, [...gwNodeArgs, '--import', 'tsx', 'src/main.ts', 'serve', '--config', cfgPath, '--port', '0']);
+  // Measure what production runs: the compiled JavaScript (tsx adds per-closure helpers), built
+  // into .bench-build/ so a stale dist/ never shadows the sources for `npm start`.
+  log('compiling the gateway (tsc) into .bench-build/ …');
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' });
+  const gateway = startChild('gateway', process.execPath, [...gwNodeArgs, '.bench-build/main.js', 'serve', '--config', cfgPath, '--port', '0']);
   let gatewayPort: number | undefined;
   try {
     gatewayPort = Number((await waitForLine(gateway, /Tollgate is listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/, 30_000))[1]);

@@ -12,6 +12,19 @@ export interface ServeOptions {
 
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const gw = new Gateway({ config: o.loaded.config, env: o.env });
+  // Handlers first: a signal that arrives before they exist kills the process without cleanup
+  // (and leaves stdio children behind).
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    gw.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void gw.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
   for (const w of o.loaded.warnings) gw.log.warn(w);
   const startedUpstreams = gw.startUpstreams();
   const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);
@@ -33,16 +46,5 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    gw.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    void gw.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
   return gw;
 }

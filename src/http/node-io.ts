@@ -23,12 +23,26 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
     if (Buffer.byteLength(text) > maxBytes) throw new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
     return text;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  return readCapped(incoming, maxBytes);
+}
+
+/** Collects a Node stream's bytes up to a cap (event-based: cheaper than an async iterator). */
+export function readCapped(stream: NodeJS.ReadableStream & { destroy?: () => void }, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stream.removeListener('data', onData);
+        stream.resume();
+        reject(new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    stream.once('error', reject);
+  });
 }

@@ -18,6 +18,8 @@ export const formatEvent = (id: string | undefined, data: string, event?: string
 
 export class EventStream {
   private seq = 0;
+  /** The last event written to a connection: events after it were never seen by anyone. */
+  private delivered = 0;
   private readonly buffer: Buffered[] = [];
   private sink: SseSink | undefined;
   /** The stream's last event has been written; the connection closes after it. */
@@ -42,7 +44,10 @@ export class EventStream {
       this.buffer.push({ seq, frame });
       if (this.buffer.length > this.keep) this.buffer.shift();
     }
-    this.sink?.write(frame);
+    if (this.sink) {
+      this.sink.write(frame);
+      this.delivered = seq;
+    }
   }
 
   /**
@@ -53,7 +58,10 @@ export class EventStream {
     const seq = ++this.seq;
     const frame = `id: ${this.id}_${seq}\nretry: ${retryMs}\ndata: \n\n`;
     if (this.keep > 0) this.buffer.push({ seq, frame });
-    this.sink?.write(frame);
+    if (this.sink) {
+      this.sink.write(frame);
+      this.delivered = seq;
+    }
   }
 
   /** Marks the stream done: the current connection closes; a later resume replays then closes. */
@@ -63,11 +71,16 @@ export class EventStream {
     this.sink = undefined;
   }
 
-  /** Attaches a connection; replays events after `afterSeq` (resumption). */
+  /**
+   * Attaches a connection. Replays events after `afterSeq` (resumption), or else the events no
+   * connection has seen yet (e.g. notifications sent before the agent opened its GET stream).
+   */
   attach(sink: SseSink, afterSeq?: number): void {
     this.sink?.close();
     this.sink = sink;
-    if (afterSeq !== undefined) for (const b of this.buffer) if (b.seq > afterSeq) sink.write(b.frame);
+    const from = afterSeq ?? this.delivered;
+    for (const b of this.buffer) if (b.seq > from) sink.write(b.frame);
+    this.delivered = this.seq;
     if (this.finished) {
       sink.close();
       this.sink = undefined;

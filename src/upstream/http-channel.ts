@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { isRequest, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { readSse } from './sse-reader.js';
+import { readCapped } from '../http/node-io.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
 const MAX_JSON_BODY = 32 * 1024 * 1024;
@@ -94,25 +95,20 @@ export class HttpChannel implements Channel {
       void this.consumeStream(res.body, requestId);
       return;
     }
-    const text = await this.readCapped(res.body);
+    const text = await this.readBody(res.body);
     if (type.includes('json')) {
       if (this.deliverJson(text, requestId)) return;
     }
     throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   }
 
-  private async readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-    let size = 0;
-    const parts: Buffer[] = [];
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_JSON_BODY) {
-        body.destroy();
-        throw new ChannelError(`upstream response exceeds ${MAX_JSON_BODY} bytes`);
-      }
-      parts.push(chunk);
+  private async readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
+    try {
+      return await readCapped(body, MAX_JSON_BODY);
+    } catch {
+      body.destroy();
+      throw new ChannelError(`upstream response exceeds ${MAX_JSON_BODY} bytes`);
     }
-    return parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
   }
 
   /** Delivers a JSON body's message(s). false when it holds no JSON-RPC message. */

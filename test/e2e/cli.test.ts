@@ -1,12 +1,13 @@
 // The `tollgate` binary as an operator runs it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { spawnListening } from '../helpers/spawn.js';
 import { connect } from '../helpers/client.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const BIN = 'bin/tollgate.mjs';
@@ -63,4 +64,34 @@ describe('tollgate CLI', () => {
       await gw.kill();
     }
   }, 30_000);
+});
+
+describe('tollgate serve lifecycle', () => {
+  const childrenOf = (pid: number): number[] => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`stops on ${signal} and leaves no stdio children behind`, async () => {
+      const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0']);
+      const kids = childrenOf(gw.child.pid!);
+      expect(kids.length).toBe(2); // the quickstart's two stdio servers
+      const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
+      gw.child.kill(signal);
+      expect(await exited).toBe('0/null');
+      await waitUntil(() => kids.every((k) => !alive(k)));
+    }, 30_000);
+  }
 });

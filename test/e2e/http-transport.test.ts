@@ -10,7 +10,7 @@ const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVe
 
 beforeAll(async () => {
   gw = await startGateway(`
-server: { max_body_bytes: 2048 }
+server: { max_body_bytes: 2048, sse_keepalive: 100ms }
 upstreams:
   featio:
     transport: stdio
@@ -124,6 +124,30 @@ describe('Streamable HTTP transport rules', () => {
     const notSse = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'application/json', 'mcp-session-id': id } });
     expect(notSse.status).toBe(406);
     ac.abort();
+  });
+
+  it('sends keep-alive comments on an idle stream', async () => {
+    const id = await session();
+    const ac = new AbortController();
+    const r = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id }, signal: ac.signal });
+    const reader = r.body!.getReader();
+    let seen = '';
+    while (!seen.includes(': keepalive')) seen += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    expect(seen).toContain(': keepalive\n\n');
+  });
+
+  it('delivers notifications sent before the agent opened its GET stream', async () => {
+    const id = await session();
+    // A catalog change is announced on the standalone stream; nobody is listening yet.
+    await post({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'featio__add_tool', arguments: { text: 'late' } } }, { ...jsonHeaders, 'mcp-session-id': id });
+    const ac = new AbortController();
+    const r = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id }, signal: ac.signal });
+    const reader = r.body!.getReader();
+    let seen = '';
+    while (!seen.includes('list_changed')) seen += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    expect(seen).toContain('notifications/tools/list_changed');
   });
 
   it('resumes a POST stream from Last-Event-ID on GET', async () => {
