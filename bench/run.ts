@@ -15,7 +15,7 @@
  * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -651,6 +651,12 @@ async function main(): Promise<number> {
 
   // 2. gateway
   const cfgPath = join(tmpDir, 'tollgate.yaml');
+  // Every pipeline step on: a policy with an allow-list, a deny rule and an argument constraint.
+  mkdirSync(join(tmpDir, 'policies'));
+  writeFileSync(
+    join(tmpDir, 'policies', 'bench.yaml'),
+    `agent: bench\ntools:\n  allow: ["bench__*"]\n  deny: ["bench__admin_*"]\nconstraints:\n  - tool: bench__echo\n    when: 'size(args.text) < 1000'\n`,
+  );
   writeFileSync(
     cfgPath,
     `server: { host: 127.0.0.1, port: 0 }
@@ -662,6 +668,7 @@ upstreams:
 auth:
   api_keys:
     - { agent: bench, key: ${API_KEY} }
+policies: { dir: policies }
 `,
   );
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);

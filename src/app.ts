@@ -5,7 +5,9 @@ import { Hono } from 'hono';
 import type { AppEnv } from './http/env.js';
 import { originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
-import { apiKeyAuth } from './http/api-key-auth.js';
+import { authenticate } from './http/authenticate.js';
+import { metadataUrlFor, protectedResourceMetadata } from './http/protected-resource.js';
+import { authorize } from './policy/authorize.js';
 import { errorResponse } from './http/respond.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
@@ -13,13 +15,12 @@ import type { McpStep } from './relay/scope.js';
 import type { Gateway } from './gateway.js';
 
 /**
- * MCP-level steps, outermost first. Empty until issues 3–5 add them; the order they will take:
- * 1. audit     — outermost, so denials and failures of every later step are recorded too.
- * 2. authorize — the agent's allow-list; cheap and decisive, before anything is spent.
- * 3. limits    — rate limits and token budgets; only allowed calls consume them.
+ * MCP-level steps, outermost first (issues 4–5 add audit, before, and limits, after):
+ * 1. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
+ *    anything is spent.
  */
 export function mcpSteps(): McpStep[] {
-  return [];
+  return [authorize()];
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {
@@ -30,6 +31,16 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
 
   // Liveness stays open: orchestrators probe it without credentials.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // Protected resource metadata is public by definition: clients read it to learn how to log in.
+  const prm = protectedResourceMetadata({
+    publicBase: config.server.publicUrl,
+    resource: config.auth.resource,
+    authorizationServers: config.auth.authorizationServers,
+    scopes: config.auth.jwt?.requiredScopes ?? [],
+  });
+  app.get('/.well-known/oauth-protected-resource', prm);
+  app.get('/.well-known/oauth-protected-resource/mcp', prm);
+  app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
 
   const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages'];
   for (const path of agentRoutes) {
@@ -38,7 +49,14 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // 2. Body cap — before anything reads the body.
     app.use(path, bodyLimit({ maxBytes: config.server.maxBodyBytes }));
     // 3. Authentication — every MCP request is made by a known agent.
-    app.use(path, apiKeyAuth({ keys: config.auth.apiKeys, allowAnonymous: config.auth.allowAnonymous }));
+    app.use(
+      path,
+      authenticate({
+        authenticators: gw.authenticators,
+        allowAnonymous: config.auth.allowAnonymous,
+        resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+      }),
+    );
   }
 
   app.post('/mcp', mcp.post);

@@ -8,6 +8,9 @@ import { Relay } from './relay/relay.js';
 import { SessionStore } from './mcp/session-store.js';
 import { buildApp, mcpSteps } from './app.js';
 import { VERSION } from './version.js';
+import { PolicyStore } from './policy/store.js';
+import type { Authenticator } from './auth/identity.js';
+import { buildAuthenticators } from './auth/build.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
@@ -22,6 +25,8 @@ export class Gateway {
   readonly relay: Relay;
   readonly sessions: SessionStore;
   readonly upstreams: Upstream[];
+  readonly policies: PolicyStore;
+  readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -34,7 +39,10 @@ export class Gateway {
     this.upstreams = opts.config.upstreams.map(
       (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener }),
     );
-    this.relay = new Relay(opts.config, mcpSteps(), this.log, this.upstreams);
+    this.policies = new PolicyStore({ dir: opts.config.policies?.dir, watch: opts.config.policies?.watch ?? false, log: this.log, env: opts.env });
+    this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
+    this.relay = new Relay(opts.config, mcpSteps(), this.log, this.upstreams, this.policies);
+    this.policies.onChange((prev, next) => this.relay.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
       for (const u of this.upstreams) u.release(s.id);
     });
@@ -58,6 +66,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.policies.close();
     this.sessions.close();
     const server = this.server;
     if (server) {

@@ -3,6 +3,8 @@ import { loadConfigFile, ConfigError } from './config/load.js';
 import { parseCli } from './cli/args.js';
 import { HELP } from './cli/help.js';
 import { serveCommand } from './cli/serve.js';
+import { checkCommand } from './cli/check.js';
+import { keyNewCommand } from './cli/key.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -24,12 +26,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const env = process.env;
   const configPath = typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
   switch (args.command) {
-    case 'check': {
-      const loaded = loadConfigFile(configPath, env);
-      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
-      process.stdout.write(`${configPath}: OK (${loaded.config.upstreams.length} upstreams, ${loaded.config.auth.apiKeys.length} api keys)\n`);
-      return 0;
-    }
+    case 'check':
+      return checkCommand(loadConfigFile(configPath, env), env, configPath, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+    case 'key':
+      if (args.positionals[0] !== 'new') {
+        process.stderr.write(`usage: tollgate key new [--agent NAME]\n`);
+        return 2;
+      }
+      return keyNewCommand(typeof args.flags.agent === 'string' ? args.flags.agent : undefined, (l) => process.stdout.write(l));
     case 'serve': {
       const loaded = loadConfigFile(configPath, env);
       const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;

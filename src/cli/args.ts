@@ -16,6 +16,7 @@ export function parseCli(argv: readonly string[]): ParsedArgs {
       config: { type: 'string', short: 'c' },
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
+      agent: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

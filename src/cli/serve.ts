@@ -25,6 +25,7 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => gw.policies.reload('SIGHUP'));
   for (const w of o.loaded.warnings) gw.log.warn(w);
   const startedUpstreams = gw.startUpstreams();
   const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);

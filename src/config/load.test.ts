@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from './load.js';
-import { renderJsonSchema } from './json-schema.js';
+import { renderJsonSchema, renderPolicyJsonSchema } from './json-schema.js';
 
 const minimal = (extra = '') => `
 upstreams:
@@ -57,7 +57,8 @@ describe('config loading', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
-  it('ships a JSON Schema that matches the zod schema (run npm run schema when this fails)', () => {
+  it('ships JSON Schemas that match the zod schemas (run npm run schema when this fails)', () => {
     expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(renderJsonSchema());
+    expect(readFileSync(new URL('../../schema/policy.schema.json', import.meta.url), 'utf8')).toBe(renderPolicyJsonSchema());
   });
 });

@@ -33,6 +33,19 @@ export interface HttpUpstreamConfig extends UpstreamBase {
 }
 export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
 
+export interface JwtConfig {
+  issuer: string | readonly string[];
+  audience: string | readonly string[] | undefined;
+  jwksUrl: string | undefined;
+  publicKeyFile: string | undefined;
+  jwkFile: string | undefined;
+  hmacSecret: string | undefined;
+  algorithms: readonly string[] | undefined;
+  clockSkewMs: number;
+  agentClaim: string;
+  requiredScopes: readonly string[];
+}
+
 export interface RuntimeConfig {
   server: {
     host: string;
@@ -47,7 +60,15 @@ export interface RuntimeConfig {
   };
   mcp: { nameSeparator: string; prefixResourceUris: boolean; listPageSize: number; serverName: string };
   upstreams: readonly UpstreamConfig[];
-  auth: { apiKeys: readonly { agent: string; key: string }[]; allowAnonymous: boolean };
+  auth: {
+    apiKeys: readonly { agent: string; key: string }[];
+    allowAnonymous: boolean;
+    jwt: JwtConfig | undefined;
+    resource: string | undefined;
+    authorizationServers: readonly string[];
+    forwardIdentityHeader: string | undefined;
+  };
+  policies: { dir: string; watch: boolean } | undefined;
   log: { level: string };
 }
 
@@ -110,7 +131,26 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       serverName: c.mcp.server_name,
     },
     upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir)),
-    auth: { apiKeys: c.auth.api_keys, allowAnonymous: c.auth.allow_anonymous },
+    auth: {
+      apiKeys: c.auth.api_keys,
+      allowAnonymous: c.auth.allow_anonymous,
+      jwt: c.auth.jwt && {
+        issuer: c.auth.jwt.issuer,
+        audience: c.auth.jwt.audience,
+        jwksUrl: c.auth.jwt.jwks_url,
+        publicKeyFile: c.auth.jwt.public_key_file && resolve(baseDir, c.auth.jwt.public_key_file),
+        jwkFile: c.auth.jwt.jwk_file && resolve(baseDir, c.auth.jwt.jwk_file),
+        hmacSecret: c.auth.jwt.hmac_secret,
+        algorithms: c.auth.jwt.algorithms,
+        clockSkewMs: toMs(c.auth.jwt.clock_skew),
+        agentClaim: c.auth.jwt.agent_claim,
+        requiredScopes: c.auth.jwt.required_scopes,
+      },
+      resource: c.auth.resource,
+      authorizationServers: c.auth.authorization_servers,
+      forwardIdentityHeader: c.auth.forward_identity_header,
+    },
+    policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     log: { level: c.log.level },
   });
 }

@@ -68,6 +68,24 @@ const apiKeyEntry = z
   })
   .strict();
 
+const jwtSchema = z
+  .object({
+    issuer: z.union([z.string(), z.array(z.string())]),
+    audience: z.union([z.string(), z.array(z.string())]).optional().describe('default: auth.resource'),
+    jwks_url: z.url().optional(),
+    public_key_file: z.string().optional().describe('SPKI PEM file'),
+    jwk_file: z.string().optional().describe('a JWK (JSON) file'),
+    hmac_secret: z.string().min(32).optional().describe('HS256 secret, usually ${JWT_SECRET}'),
+    algorithms: z.array(z.string()).optional(),
+    clock_skew: duration.default('30s'),
+    agent_claim: z.string().default('sub'),
+    required_scopes: z.array(z.string()).default([]),
+  })
+  .strict()
+  .refine((j) => [j.jwks_url, j.public_key_file, j.jwk_file, j.hmac_secret].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of jwks_url, public_key_file, jwk_file, hmac_secret',
+  });
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
@@ -108,11 +126,27 @@ export const configSchema = z
     }),
     auth: z
       .object({
-        api_keys: z.array(apiKeyEntry).default([]),
+        api_keys: z.array(apiKeyEntry).default([]).describe('plaintext keys from env; policy files hold hashed keys'),
         allow_anonymous: z.boolean().default(false).describe('accept requests without a token as agent "anonymous"'),
+        jwt: jwtSchema.optional(),
+        resource: z.url().optional().describe('this gateway\'s protected resource URL (RFC 8707/9728); default <public_url>/mcp'),
+        authorization_servers: z.array(z.url()).default([]).describe('listed in the protected resource metadata'),
+        forward_identity_header: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/)
+          .optional()
+          .describe('send the agent id to HTTP upstreams in this header (never the agent\'s token)'),
       })
       .strict()
       .prefault({}),
+    policies: z
+      .object({
+        dir: z.string().describe('folder of policy files (*.yaml), relative to this file'),
+        watch: z.boolean().default(true).describe('reload when a file changes'),
+      })
+      .strict()
+      .optional()
+      .describe('per-agent allow-lists; without it every authenticated agent may use everything'),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -1,9 +1,7 @@
 // Hono context variables set by the HTTP-level steps and read by the MCP transports.
-export interface AgentIdentity {
-  id: string;
-  /** How the agent proved who it is (recorded in the audit log). */
-  method: 'api_key' | 'anonymous';
-}
+import type { AgentIdentity } from '../auth/identity.js';
+
+export type { AgentIdentity };
 
 export interface AppEnv {
   Variables: {

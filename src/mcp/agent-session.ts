@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
+import type { AgentIdentity } from '../auth/identity.js';
 
 export interface ForwardedServerRequest {
   upstreamSession: UpstreamSession;
@@ -18,6 +19,7 @@ export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'criti
 
 export class AgentSession {
   readonly id = randomBytes(18).toString('base64url');
+  readonly agentId: string;
   readonly createdAt = Date.now();
   lastSeen = Date.now();
   initialized = false;
@@ -33,14 +35,16 @@ export class AgentSession {
   private standalone: EventStream | undefined;
 
   constructor(
-    readonly agentId: string,
+    readonly identity: AgentIdentity,
     /** '' for the aggregate endpoint, else the server of `/mcp/<server>`. */
     readonly viewKey: string,
     public protocolVersion: string,
     public clientInfo: Record<string, unknown>,
     public capabilities: Record<string, unknown>,
     private readonly replayEvents: number,
-  ) {}
+  ) {
+    this.agentId = identity.id;
+  }
 
   newServerRequestId(): string {
     return `tg-${this.nextServerRequest++}`;

@@ -20,7 +20,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
   function open(c: Ctx): Response {
     const viewKey = c.req.param('server') ?? '';
     if (!relay.view(viewKey)) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
-    const session = new AgentSession(c.get('agent').id, viewKey, '2024-11-05', {}, {}, 0);
+    const session = new AgentSession(c.get('agent'), viewKey, '2024-11-05', {}, {}, 0);
     sessions.add(session);
     const stream = session.standaloneStream();
     return sseResponse(stream, {
@@ -44,7 +44,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     }
     const m = validateMessage(parsed);
     if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`);
-    const scope: RequestScope = { agentId: session.agentId, session, view, capabilities: session.capabilities };
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view);
     dispatch(scope, session, m);
     return c.text('Accepted', 202);
   }

@@ -98,7 +98,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
       return errorResponse(c, 'invalid_request', `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`);
     }
-    const scope: RequestScope = { agentId: session.agentId, session, view, capabilities: session.capabilities };
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view);
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {
       if (!('method' in m)) relay.handleResponse(scope, m);
@@ -127,7 +127,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const p = req.params ?? {};
     const version = relay.negotiateVersion(p.protocolVersion);
     const session = new AgentSession(
-      c.get('agent').id,
+      c.get('agent'),
       view.key,
       version,
       isObject(p.clientInfo) ? p.clientInfo : {},

@@ -28,6 +28,7 @@ export async function forward(
   upstream: Upstream,
   params: Record<string, unknown> | undefined,
   exchange: Exchange,
+  headers: Readonly<Record<string, string>> | undefined,
 ): Promise<JsonRpcResponse> {
   const session = await upstream.sessionFor(scope.session?.id, scope.capabilities);
   const agentToken = progressTokenOf(req.params);
@@ -37,6 +38,7 @@ export async function forward(
     const res = await session.request(req.method, params, {
       onRelated: (m) => relayRelated(scope, exchange, session, m, agentToken),
       cancellation,
+      headers,
       timeoutMs: upstream.cfg.timeouts.requestMs,
       maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
     });
@@ -47,8 +49,7 @@ export async function forward(
   }
 }
 
-export function levelAllows(scope: RequestScope, msg: JsonRpcMessage): boolean {
-  const min = scope.session?.logLevel;
+export function levelAllows(min: number | undefined, msg: JsonRpcMessage): boolean {
   if (min === undefined || !('method' in msg) || !isObject(msg.params)) return true;
   const level = LOG_LEVELS.indexOf(msg.params.level as (typeof LOG_LEVELS)[number]);
   return level < 0 || level >= min;
@@ -68,7 +69,7 @@ function relayRelated(
       exchange.emit({ ...m, params: { ...m.params, progressToken: agentToken } });
       return;
     }
-    if (m.method === 'notifications/message' && !levelAllows(scope, m)) return;
+    if (m.method === 'notifications/message' && !levelAllows(scope.session?.logLevel, m)) return;
     exchange.emit(m);
     return;
   }

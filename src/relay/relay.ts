@@ -15,13 +15,19 @@ import {
 import { LOG_LEVELS, type AgentSession } from '../mcp/agent-session.js';
 import { GatewayError, asGatewayError } from '../errors.js';
 import type { RuntimeConfig } from '../config/runtime.js';
-import type { CatalogKind } from '../upstream/catalog.js';
+import type { CatalogKind, Entry } from '../upstream/catalog.js';
+import type { AccessKind } from '../policy/access.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { AgentIdentity } from '../auth/identity.js';
 import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
 import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
 import { deliverServerRequest, forward, levelAllows } from './forward.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { VERSION } from '../version.js';
+
+const ACCESS_OF: Record<CatalogKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
 
 const LIST_KIND: Record<string, CatalogKind> = {
   'tools/list': 'tools',
@@ -51,6 +57,7 @@ export class Relay implements UpstreamListener {
     private readonly steps: readonly McpStep[],
     private readonly log: Logger,
     upstreams: readonly Upstream[],
+    private readonly policies: PolicyStore,
   ) {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
@@ -63,6 +70,18 @@ export class Relay implements UpstreamListener {
 
   view(key: string): View | undefined {
     return key === '' ? this.aggregate : this.single.get(key);
+  }
+
+  /** The per-request context: who, through which endpoint, with what access right now. */
+  scopeFor(identity: AgentIdentity, session: AgentSession | undefined, view: View): RequestScope {
+    return {
+      agentId: identity.id,
+      identity,
+      access: this.policies.current().access(identity),
+      session,
+      view,
+      capabilities: session?.capabilities ?? {},
+    };
   }
 
   negotiateVersion(requested: unknown): string {
@@ -102,14 +121,18 @@ export class Relay implements UpstreamListener {
     const { view } = scope;
     const params = req.params ?? {};
     const kind = LIST_KIND[req.method];
-    if (kind) return this.runSteps(scope, req, undefined, async () => resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize)));
+    if (kind) {
+      const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean =>
+        scope.access.visible(ACCESS_OF[k], this.canonical(u.name, ACCESS_OF[k], String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name)));
+      return this.runSteps(scope, req, undefined, async () => resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize, visible)));
+    }
     switch (req.method) {
       case 'ping':
         return resultMessage(req.id, {});
       case 'tools/call':
       case 'prompts/get': {
         const t = this.mustResolve(view.resolveName(String(params.name ?? '')), req.method === 'tools/call' ? 'tool' : 'prompt', params.name);
-        return this.routed(scope, req, exchange, t, { ...params, name: t.native });
+        return this.routed(scope, req, exchange, t, { ...params, name: t.native }, req.method === 'tools/call' ? 'tool' : 'prompt', params.arguments);
       }
       case 'resources/read':
       case 'resources/subscribe':
@@ -120,7 +143,7 @@ export class Relay implements UpstreamListener {
           if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
           else scope.session.subscriptions.delete(uri);
         }
-        return this.routed(scope, req, exchange, t, { ...params, uri: t.native });
+        return this.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
       }
       case 'completion/complete':
         return this.complete(scope, req, exchange, params);
@@ -135,7 +158,8 @@ export class Relay implements UpstreamListener {
           : { upstream: view.upstreams[0] as Upstream, native: '' };
         if (!t) throw new GatewayError('method_not_found', `method not found: ${req.method}`);
         const p = !view.namespaced ? req.params : typeof params.name === 'string' ? { ...params, name: t.native } : { ...params, uri: t.native };
-        return this.routed(scope, req, exchange, t, p);
+        // Policies see an unknown method as a tool named after the method (`<server>__custom/x`).
+        return this.routed(scope, req, exchange, { upstream: t.upstream, native: req.method }, p, 'tool', params);
       }
     }
   }
@@ -145,8 +169,24 @@ export class Relay implements UpstreamListener {
     return t;
   }
 
-  private routed(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange, t: Target, params: Record<string, unknown> | undefined): Promise<JsonRpcResponse> {
-    return this.runSteps(scope, req, { server: t.upstream.name, native: t.native }, () => forward(scope, req, t.upstream, params, exchange));
+  private routed(
+    scope: RequestScope,
+    req: JsonRpcRequest,
+    exchange: Exchange,
+    t: Target,
+    params: Record<string, unknown> | undefined,
+    kind: AccessKind,
+    args?: unknown,
+  ): Promise<JsonRpcResponse> {
+    const target = { server: t.upstream.name, native: t.native, kind, canonical: this.canonical(t.upstream.name, kind, t.native), args };
+    const identityHeader = this.cfg.auth.forwardIdentityHeader;
+    const headers = identityHeader ? { [identityHeader.toLowerCase()]: scope.agentId } : undefined;
+    return this.runSteps(scope, req, target, () => forward(scope, req, t.upstream, params, exchange, headers));
+  }
+
+  /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
+  canonical(server: string, kind: AccessKind, native: string): string {
+    return kind === 'resource' ? `${server}+${native}` : `${server}${this.cfg.mcp.nameSeparator}${native}`;
   }
 
   /** Runs the message-level pipeline (see app.ts for the order) around the final handler. */
@@ -163,11 +203,11 @@ export class Relay implements UpstreamListener {
     const ref = isObject(params.ref) ? params.ref : {};
     if (ref.type === 'ref/prompt') {
       const t = this.mustResolve(scope.view.resolveName(String(ref.name ?? '')), 'prompt', ref.name);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } });
+      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } }, 'prompt');
     }
     if (ref.type === 'ref/resource') {
       const t = this.mustResolve(scope.view.resolveUri(String(ref.uri ?? '')), 'resource', ref.uri);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } });
+      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } }, 'resource');
     }
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
   }
@@ -213,6 +253,24 @@ export class Relay implements UpstreamListener {
     pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
   }
 
+  /** After a policy reload: tell each live session whose view changed to list again. */
+  policiesChanged(prev: PolicySet, next: PolicySet): void {
+    for (const s of this.sessions.all()) {
+      if (!s.initialized) continue;
+      const view = this.view(s.viewKey) ?? this.aggregate;
+      const before = prev.access(s.identity);
+      const after = next.access(s.identity);
+      for (const kind of ['tools', 'prompts', 'resources'] as const) {
+        const seen = (a: typeof before): string =>
+          view.upstreams
+            .flatMap((u) => u.catalog[kind].map((e) => this.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name))))
+            .filter((n) => a.visible(ACCESS_OF[kind], n))
+            .join('\n');
+        if (seen(before) !== seen(after)) s.send({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] });
+      }
+    }
+  }
+
   // ---- upstream events --------------------------------------------------------------------
 
   catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void {
@@ -234,7 +292,7 @@ export class Relay implements UpstreamListener {
         origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
         return;
       }
-      const scope = { agentId: only.agentId, session: only, view: this.view(only.viewKey) ?? this.aggregate, capabilities: only.capabilities };
+      const scope = this.scopeFor(only.identity, only, this.view(only.viewKey) ?? this.aggregate);
       deliverServerRequest(scope, origin.session, msg, (m) => only.send(m));
       return;
     }
@@ -243,7 +301,7 @@ export class Relay implements UpstreamListener {
       if (msg.method === 'notifications/resources/updated') {
         const uri = isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
         if (uri && s.subscriptions.has(uri)) s.send({ ...msg, params: { ...msg.params, uri } });
-      } else if (msg.method !== 'notifications/message' || levelAllows({ agentId: s.agentId, session: s, view, capabilities: s.capabilities }, msg)) {
+      } else if (msg.method !== 'notifications/message' || levelAllows(s.logLevel, msg)) {
         s.send(msg);
       }
     }

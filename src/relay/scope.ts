@@ -2,9 +2,14 @@
 import type { AgentSession } from '../mcp/agent-session.js';
 import type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { View } from './view.js';
+import type { AgentIdentity } from '../auth/identity.js';
+import type { AccessKind, AgentAccess } from '../policy/access.js';
 
 export interface RequestScope {
   agentId: string;
+  identity: AgentIdentity;
+  /** The agent's access under the policy set in force when the request arrived. */
+  access: AgentAccess;
   /** 2025-era session; undefined for stateless requests. */
   session: AgentSession | undefined;
   view: View;
@@ -25,5 +30,18 @@ export interface McpCall {
   scope: RequestScope;
   request: JsonRpcRequest;
   /** Set for routed methods once the target upstream is known. */
-  target: { server: string; native: string } | undefined;
+  target: CallTarget | undefined;
+  /** What the policy steps decided, for the audit record. */
+  decision?: { decision: 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded'; rule: string; reason: string };
+}
+
+export interface CallTarget {
+  server: string;
+  /** The name or URI as the upstream knows it. */
+  native: string;
+  /** What policies decide on, and the name they use (namespaced, whatever the endpoint). */
+  kind: AccessKind;
+  canonical: string;
+  /** Arguments that argument constraints see (tools/call only). */
+  args: unknown;
 }

@@ -14,9 +14,9 @@ export interface Channel {
   open(events: ChannelEvents): Promise<void>;
   /**
    * Sends one message. For HTTP, rejects when the upstream refused it; the request's response
-   * arrives through `events.message`.
+   * arrives through `events.message`. `headers` are per-message HTTP headers (ignored by stdio).
    */
-  send(msg: JsonRpcMessage): Promise<void>;
+  send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>): Promise<void>;
   /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
   initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
   close(): Promise<void>;

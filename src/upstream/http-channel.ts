@@ -63,7 +63,7 @@ export class HttpChannel implements Channel {
     return h;
   }
 
-  async send(msg: JsonRpcMessage): Promise<void> {
+  async send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>): Promise<void> {
     if (this.closed) throw new ChannelError('channel closed', true);
     const requestId = isRequest(msg) ? msg.id : undefined;
     let res: Dispatcher.ResponseData;
@@ -71,7 +71,7 @@ export class HttpChannel implements Channel {
       res = await this.pool.request({
         method: 'POST',
         path: this.path,
-        headers: this.headers(),
+        headers: headers ? { ...this.headers(), ...headers } : this.headers(),
         body: JSON.stringify(msg),
       });
     } catch (err) {

@@ -19,6 +19,8 @@ export interface RequestOptions {
   onRelated?: (msg: JsonRpcMessage) => void;
   /** Filled in while the request is in flight: calling it cancels the request upstream. */
   cancellation?: Cancellation;
+  /** Per-request HTTP headers (e.g. the agent identity), for HTTP upstreams. */
+  headers?: Readonly<Record<string, string>>;
   timeoutMs: number;
   maxTotalMs: number;
 }
@@ -139,7 +141,7 @@ export class UpstreamSession {
         onRelated: opts.onRelated,
         touch: arm,
       });
-      this.channel.send(msg).catch((err: Error) => {
+      this.channel.send(msg, opts.headers).catch((err: Error) => {
         const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
         fail(new GatewayError(kind, err.message), false);
       });

@@ -1,6 +1,6 @@
 // The `tollgate` binary as an operator runs it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,6 +44,30 @@ describe('tollgate CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${file}:4:5 upstreams.a.comand`);
     expect(r.stderr).toMatch(/upstreams\.a\.command/);
+  });
+
+  it('key new prints a tg_ key and the policy line with its SHA-256', async () => {
+    const r = await tollgate(['key', 'new', '--agent', 'alice']);
+    expect(r.code).toBe(0);
+    const key = /\n  (tg_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
+    expect(key).toBeDefined();
+    const { hashApiKey } = await import('../../src/auth/api-keys.js');
+    expect(r.stdout).toContain(`- "${hashApiKey(key!)}"`);
+    expect(r.stdout).toContain('policies/alice.yaml');
+  });
+
+  it('check validates policy files: broken files fail with file:line, unknown servers warn', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(join(dir, 'tollgate.yaml'), 'upstreams:\n  fs: { transport: stdio, command: node }\npolicies: { dir: policies }\n');
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["fs__*", "gihub__*"]\n');
+    const ok = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/a\.yaml: tool pattern "gihub__\*" names no configured server/);
+    writeFileSync(join(dir, 'policies', 'b.yaml'), 'agent: b\ntools:\n  alow: ["*"]\n');
+    const bad = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`${join(dir, 'policies', 'b.yaml')}:3:3 tools.alow`);
   });
 
   it('rejects an unknown command with usage', async () => {

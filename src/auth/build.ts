@@ -1,0 +1,48 @@
+// The authenticators config asks for, in the order they are tried.
+import { readFileSync } from 'node:fs';
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+import type { RuntimeConfig } from '../config/runtime.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { Authenticator } from './identity.js';
+import { apiKeyAuthenticator } from './api-keys.js';
+import { createJwtAuthenticator } from './jwt.js';
+
+/** The resource URL tokens must be issued for (RFC 8707 audience). */
+export function resourceUrl(config: RuntimeConfig): string {
+  if (config.auth.resource) return config.auth.resource;
+  const base = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
+  return `${base.replace(/\/$/, '')}/mcp`;
+}
+
+export function buildAuthenticators(config: RuntimeConfig, policies: () => PolicySet, log: Logger): Authenticator[] {
+  const out: Authenticator[] = [];
+  const jwt = config.auth.jwt;
+  if (jwt) {
+    const verifier = createJwtAuthenticator({
+      issuer: jwt.issuer,
+      audience: jwt.audience ?? resourceUrl(config),
+      jwksUrl: jwt.jwksUrl,
+      publicKeyPem: jwt.publicKeyFile ? readFileSync(jwt.publicKeyFile, 'utf8') : undefined,
+      jwk: jwt.jwkFile ? (JSON.parse(readFileSync(jwt.jwkFile, 'utf8')) as JWK) : undefined,
+      hmacSecret: jwt.hmacSecret,
+      algorithms: jwt.algorithms,
+      clockToleranceSec: Math.round(jwt.clockSkewMs / 1000),
+      agentClaim: jwt.agentClaim,
+      requiredScopes: jwt.requiredScopes.length > 0 ? jwt.requiredScopes : undefined,
+      onError: (err, description) => log.warn({ err: (err as Error).message, description }, 'jwt verification problem'),
+    });
+    // The token's subject becomes an agent through the policies (listed subjects, claim matches).
+    out.push({
+      name: 'jwt',
+      async authenticate(token) {
+        const r = await verifier.authenticate(token);
+        if (!r?.ok) return r;
+        return { ok: true, identity: { ...r.identity, id: policies().agentForJwt(r.identity.id, r.identity.claims) } };
+      },
+    });
+  }
+  // API keys last: they claim every token that is not a JWT.
+  if (config.auth.apiKeys.length > 0 || config.policies) out.push(apiKeyAuthenticator({ inline: config.auth.apiKeys, policies }));
+  return out;
+}

@@ -1,0 +1,39 @@
+// OAuth 2.0 Protected Resource Metadata (RFC 9728), served at /.well-known/oauth-protected-resource
+// and at the path-suffixed form for each MCP endpoint, as MCP authorization (2025-06-18+) expects.
+import type { Handler } from 'hono';
+
+export interface ProtectedResourceOptions {
+  /** The gateway's public base URL (no path); derived from the request when not configured. */
+  publicBase: string | undefined;
+  /** Configured resource URL (auth.resource); default `<base>/mcp`. */
+  resource: string | undefined;
+  authorizationServers: readonly string[];
+  scopes: readonly string[];
+}
+
+export function baseUrlOf(requestUrl: string, configured: string | undefined): string {
+  return (configured ?? new URL(requestUrl).origin).replace(/\/$/, '');
+}
+
+/** The metadata URL for the endpoint a request hit (used in WWW-Authenticate). */
+export function metadataUrlFor(requestUrl: string, publicBase: string | undefined): string {
+  const u = new URL(requestUrl);
+  const path = u.pathname.startsWith('/mcp') ? u.pathname : '';
+  return `${baseUrlOf(requestUrl, publicBase)}/.well-known/oauth-protected-resource${path}`;
+}
+
+export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handler {
+  return (c) => {
+    const base = baseUrlOf(c.req.url, opts.publicBase);
+    const suffix = c.req.path.replace(/^\/\.well-known\/oauth-protected-resource/, '');
+    const resource = opts.resource && (suffix === '' || suffix === '/mcp') ? opts.resource : `${base}${suffix || '/mcp'}`;
+    const body: Record<string, unknown> = {
+      resource,
+      authorization_servers: opts.authorizationServers,
+      bearer_methods_supported: ['header'],
+      resource_name: 'Tollgate MCP gateway',
+    };
+    if (opts.scopes.length > 0) body.scopes_supported = opts.scopes;
+    return c.json(body, 200, { 'cache-control': 'max-age=300' });
+  };
+}

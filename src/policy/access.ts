@@ -1,0 +1,96 @@
+// One agent's effective access, compiled: the single decision function behind both list filtering
+// and call checks, so what an agent sees and what it may call cannot drift apart.
+import { parse as parseCel } from '@marcbachmann/cel-js';
+import { compileGlob, compileGlobs, type Matcher } from './glob.js';
+
+export type AccessKind = 'tool' | 'prompt' | 'resource';
+
+export interface Decision {
+  allowed: boolean;
+  /** The rule that decided, e.g. `deny github__delete_*` or `no allow rule matched`. */
+  rule: string;
+  /** A sentence for the agent: names the reason, no internal detail. */
+  reason: string;
+}
+
+export interface AccessRules {
+  allow: readonly string[];
+  deny: readonly string[];
+}
+
+export interface ConstraintRule {
+  tool: string;
+  when: string;
+  message: string | undefined;
+  /** Where it came from (file), for the audit. */
+  source: string;
+}
+
+interface CompiledConstraint {
+  matches: Matcher;
+  rule: ConstraintRule;
+  evaluate: (ctx: Record<string, unknown>) => unknown;
+}
+
+/** Compiles a CEL expression, throwing a readable error for `tollgate check` and reloads. */
+export function compileCel(expr: string): (ctx: Record<string, unknown>) => unknown {
+  const fn = parseCel(expr);
+  return (ctx) => fn(ctx);
+}
+
+export class AgentAccess {
+  private readonly lists: Record<AccessKind, { allow: (s: string) => string | undefined; deny: (s: string) => string | undefined }>;
+  private readonly constraints: CompiledConstraint[];
+
+  constructor(
+    readonly agentId: string,
+    rules: Record<AccessKind, AccessRules>,
+    constraints: readonly ConstraintRule[],
+    private readonly context: Record<string, unknown>,
+  ) {
+    const compile = (r: AccessRules) => ({ allow: compileGlobs(r.allow), deny: compileGlobs(r.deny) });
+    this.lists = { tool: compile(rules.tool), prompt: compile(rules.prompt), resource: compile(rules.resource) };
+    this.constraints = constraints.map((rule) => ({ rule, matches: compileGlob(rule.tool), evaluate: compileCel(rule.when) }));
+  }
+
+  /** Allow/deny by name alone: what list calls show. */
+  byName(kind: AccessKind, name: string): Decision {
+    const lists = this.lists[kind];
+    const denied = lists.deny(name);
+    if (denied !== undefined) return { allowed: false, rule: `deny ${denied}`, reason: `${kind} ${name} is not allowed for agent ${this.agentId}` };
+    const allowed = lists.allow(name);
+    if (allowed === undefined) return { allowed: false, rule: 'no allow rule matched', reason: `${kind} ${name} is not allowed for agent ${this.agentId}` };
+    return { allowed: true, rule: `allow ${allowed}`, reason: 'allowed' };
+  }
+
+  visible(kind: AccessKind, name: string): boolean {
+    return this.byName(kind, name).allowed;
+  }
+
+  /** The full check for a call: the name, then every argument constraint that applies. */
+  decide(kind: AccessKind, name: string, args?: unknown): Decision {
+    const byName = this.byName(kind, name);
+    if (!byName.allowed || kind !== 'tool') return byName;
+    for (const c of this.constraints) {
+      if (!c.matches(name)) continue;
+      let ok: unknown;
+      try {
+        ok = c.evaluate({ ...this.context, args: args ?? {} });
+      } catch {
+        ok = false; // a missing or mistyped argument fails the constraint rather than bypassing it
+      }
+      if (ok !== true) {
+        return {
+          allowed: false,
+          rule: `constraint ${c.rule.when} (${c.rule.source})`,
+          reason: c.rule.message ?? `the arguments of ${name} do not satisfy the policy for agent ${this.agentId}`,
+        };
+      }
+    }
+    return byName;
+  }
+}
+
+/** Everything allowed: the gateway's behaviour when no policies are configured. */
+export const allowAllAccess = (agentId: string): AgentAccess =>
+  new AgentAccess(agentId, { tool: { allow: ['*'], deny: [] }, prompt: { allow: ['*'], deny: [] }, resource: { allow: ['*'], deny: [] } }, [], {});

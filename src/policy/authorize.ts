@@ -1,0 +1,18 @@
+// MCP step: a routed call runs only if the agent's policy allows it (name, then argument
+// constraints). List calls are filtered by the same AgentAccess in the relay.
+import { GatewayError } from '../errors.js';
+import type { McpStep } from '../relay/scope.js';
+
+export function authorize(): McpStep {
+  return async (call, next) => {
+    const t = call.target;
+    if (!t) return next();
+    const d = call.scope.access.decide(t.kind, t.canonical, t.args);
+    if (!d.allowed) {
+      call.decision = { decision: 'denied', rule: d.rule, reason: d.reason };
+      return new GatewayError('forbidden', `access denied: ${d.reason}`, { reason: 'policy', rule: d.rule }).toJsonRpc(call.request.id);
+    }
+    call.decision = { decision: 'allowed', rule: d.rule, reason: d.reason };
+    return next();
+  };
+}

@@ -1,0 +1,149 @@
+// All policy files of a directory, validated together and compiled into lookups. A set is
+// immutable: a reload builds a new one and swaps it in only if every file is valid.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, parseYaml } from '../config/yaml.js';
+import { agentPolicySchema, groupPolicySchema, policyFileSchema, type AgentPolicyFile, type GroupPolicyFile } from './schema.js';
+import { AgentAccess, allowAllAccess, compileCel, type AccessKind, type ConstraintRule } from './access.js';
+import type { AgentIdentity } from '../auth/identity.js';
+
+interface AgentEntry {
+  file: string;
+  policy: AgentPolicyFile;
+  access: AgentAccess;
+}
+
+export class PolicySet {
+  private readonly accessCache = new Map<string, AgentAccess>();
+
+  private constructor(
+    /** undefined: no policies configured, every agent may do everything. */
+    private readonly agents: ReadonlyMap<string, AgentEntry> | undefined,
+    private readonly keyHashes: ReadonlyMap<string, string>,
+    private readonly subjects: ReadonlyMap<string, string>,
+    private readonly claimRules: readonly { claims: Record<string, unknown>; agent: string }[],
+    readonly files: readonly string[],
+  ) {}
+
+  static allowAll(): PolicySet {
+    return new PolicySet(undefined, new Map(), new Map(), [], []);
+  }
+
+  get enforcing(): boolean {
+    return this.agents !== undefined;
+  }
+
+  /** The agent an API key hash (`sha256:<hex>`) belongs to. */
+  agentForKeyHash(hash: string): string | undefined {
+    return this.keyHashes.get(hash);
+  }
+
+  /** Maps a verified JWT identity to an agent: listed subject, then claim match, else the subject. */
+  agentForJwt(subject: string, claims: Readonly<Record<string, unknown>>): string {
+    const bySubject = this.subjects.get(subject);
+    if (bySubject) return bySubject;
+    for (const r of this.claimRules) if (Object.entries(r.claims).every(([k, v]) => claims[k] === v)) return r.agent;
+    return subject;
+  }
+
+  access(identity: Pick<AgentIdentity, 'id'>): AgentAccess {
+    if (!this.agents) {
+      let a = this.accessCache.get(identity.id);
+      if (!a) this.accessCache.set(identity.id, (a = allowAllAccess(identity.id)));
+      return a;
+    }
+    const entry = this.agents.get(identity.id);
+    if (entry) return entry.access;
+    let none = this.accessCache.get(identity.id);
+    if (!none) {
+      // No policy names this agent: it may authenticate but sees and calls nothing.
+      none = new AgentAccess(identity.id, { tool: { allow: [], deny: [] }, prompt: { allow: [], deny: [] }, resource: { allow: [], deny: [] } }, [], {});
+      this.accessCache.set(identity.id, none);
+    }
+    return none;
+  }
+
+  /** Every pattern in every file, for `tollgate check` to compare with the configured servers. */
+  patterns(): { file: string; kind: AccessKind; pattern: string }[] {
+    const out: { file: string; kind: AccessKind; pattern: string }[] = [];
+    for (const e of this.agents?.values() ?? []) {
+      for (const [kind, key] of [['tool', 'tools'], ['prompt', 'prompts'], ['resource', 'resources']] as const) {
+        for (const pattern of [...e.policy[key].allow, ...e.policy[key].deny]) out.push({ file: e.file, kind, pattern });
+      }
+    }
+    return out;
+  }
+
+  static load(dir: string, env: Readonly<Record<string, string | undefined>> = {}): PolicySet {
+    let names: string[];
+    try {
+      names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+    } catch (err) {
+      throw new ConfigError(dir, [`cannot read policies directory: ${(err as Error).message}`]);
+    }
+    const problems: string[] = [];
+    const agents: { file: string; policy: AgentPolicyFile }[] = [];
+    const groups = new Map<string, { file: string; policy: GroupPolicyFile }>();
+    for (const name of names) {
+      const file = join(dir, name);
+      try {
+        const { value } = parseYaml(readFileSync(file, 'utf8'), file, policyFileSchema, env, (raw) =>
+          raw && typeof raw === 'object' && 'group' in raw ? groupPolicySchema : agentPolicySchema,
+        );
+        if ('agent' in value) agents.push({ file, policy: value });
+        else groups.set(value.group, { file, policy: value });
+      } catch (err) {
+        if (err instanceof ConfigError) problems.push(...err.problems);
+        else problems.push(`${file}: ${(err as Error).message}`);
+      }
+    }
+    return PolicySet.build(agents, groups, problems, [...names.map((n) => join(dir, n))]);
+  }
+
+  private static build(
+    agents: { file: string; policy: AgentPolicyFile }[],
+    groups: Map<string, { file: string; policy: GroupPolicyFile }>,
+    problems: string[],
+    files: string[],
+  ): PolicySet {
+    const byId = new Map<string, AgentEntry>();
+    const keyHashes = new Map<string, string>();
+    const subjects = new Map<string, string>();
+    const claimRules: { claims: Record<string, unknown>; agent: string }[] = [];
+    const claim = (map: Map<string, string>, key: string, agent: string, file: string, what: string): void => {
+      const other = map.get(key);
+      if (other !== undefined && other !== agent) problems.push(`${file}: ${what} already belongs to agent ${other}`);
+      map.set(key, agent);
+    };
+    for (const { file, policy } of agents) {
+      if (byId.has(policy.agent)) problems.push(`${file}: agent ${policy.agent} is defined twice`);
+      const parts = [{ file, p: policy }];
+      for (const g of policy.groups) {
+        const group = groups.get(g);
+        if (!group) problems.push(`${file}: unknown group ${g}`);
+        else parts.push({ file: group.file, p: group.policy as unknown as AgentPolicyFile });
+      }
+      const union = (kind: 'tools' | 'prompts' | 'resources') => ({
+        allow: parts.flatMap((x) => x.p[kind].allow),
+        deny: parts.flatMap((x) => x.p[kind].deny),
+      });
+      const constraints: ConstraintRule[] = parts.flatMap((x) => x.p.constraints.map((c) => ({ ...c, message: c.message, source: x.file })));
+      for (const c of constraints) {
+        try {
+          compileCel(c.when);
+        } catch (err) {
+          problems.push(`${c.source}: constraint for ${c.tool}: invalid CEL expression ${JSON.stringify(c.when)}: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+      for (const h of policy.identities.api_key_hashes) claim(keyHashes, h, policy.agent, file, 'api key hash');
+      for (const s of policy.identities.jwt_subjects) claim(subjects, s, policy.agent, file, `jwt subject ${s}`);
+      if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });
+      if (problems.length > 0) continue;
+      const context = { agent: { id: policy.agent, groups: policy.groups } };
+      const access = new AgentAccess(policy.agent, { tool: union('tools'), prompt: union('prompts'), resource: union('resources') }, constraints, context);
+      byId.set(policy.agent, { file, policy, access });
+    }
+    if (problems.length > 0) throw new ConfigError('policies', problems);
+    return new PolicySet(byId, keyHashes, subjects, claimRules, files);
+  }
+}
