@@ -27,7 +27,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const configPath = typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
   switch (args.command) {
     case 'check':
-      return checkCommand(loadConfigFile(configPath, env), env, configPath, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+      return checkCommand(loadConfigFile(configPath, env), env, configPath, {
+        out: (l) => process.stdout.write(`${l}\n`),
+        err: (l) => process.stderr.write(`${l}\n`),
+        connect: args.flags.connect === true,
+      });
     case 'key':
       if (args.positionals[0] !== 'new') {
         process.stderr.write(`usage: tollgate key new [--agent NAME]\n`);

@@ -1,9 +1,20 @@
 // `tollgate check`: validates the config and the policy files, and points out patterns that name
 // no configured server (a typo there silently grants or denies nothing).
+import pino from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { PolicySet } from '../policy/policy-set.js';
+import { compileGlob } from '../policy/glob.js';
+import { Gateway } from '../gateway.js';
 
-export function checkCommand(loaded: LoadedConfig, env: Readonly<Record<string, string | undefined>>, file: string, out: (s: string) => void, err: (s: string) => void): number {
+export interface CheckIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Also connect to the upstreams and compare patterns with the tools they really offer. */
+  connect: boolean;
+}
+
+export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<string, string | undefined>>, file: string, io: CheckIo): Promise<number> {
+  const { out, err } = io;
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
   let summary = `${config.upstreams.length} upstreams, ${config.auth.apiKeys.length} api keys`;
@@ -18,7 +29,37 @@ export function checkCommand(loaded: LoadedConfig, env: Readonly<Record<string, 
       err(`warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`);
     }
     summary += `, ${set.files.length} policy files${unknown ? `, ${unknown} patterns naming unknown servers` : ''}`;
+    if (io.connect) summary += await checkAgainstCatalogs(loaded, env, set, err);
   }
   out(`${file}: OK (${summary})`);
   return 0;
+}
+
+/** Connects every upstream once and warns about exact-name or glob patterns that match nothing. */
+async function checkAgainstCatalogs(loaded: LoadedConfig, env: Readonly<Record<string, string | undefined>>, set: PolicySet, err: (s: string) => void): Promise<string> {
+  const gw = new Gateway({ config: loaded.config, env, logger: pino({ level: 'silent' }) });
+  try {
+    await gw.startUpstreams();
+    const names = { tool: [] as string[], prompt: [] as string[], resource: [] as string[] };
+    for (const u of gw.upstreams) {
+      if (u.state !== 'ready') err(`warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`);
+      for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
+      for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));
+      for (const r of u.catalog.resources) names.resource.push(gw.relay.canonical(u.name, 'resource', String(r.uri)));
+    }
+    const ready = new Set(gw.upstreams.filter((u) => u.state === 'ready').map((u) => u.name));
+    let unmatched = 0;
+    for (const { file, kind, pattern } of set.patterns()) {
+      if (kind === 'resource' || pattern === '*') continue; // resources can be read beyond what is listed
+      const server = [...ready].find((s) => pattern.startsWith(s));
+      if (!server) continue;
+      const m = compileGlob(pattern);
+      if (names[kind].some((n) => m(n))) continue;
+      unmatched++;
+      err(`warning: ${file}: ${kind} pattern ${JSON.stringify(pattern)} matches no ${kind} that ${server} offers`);
+    }
+    return unmatched ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}` : ', every pattern matches';
+  } finally {
+    await gw.close();
+  }
 }

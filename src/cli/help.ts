@@ -2,7 +2,8 @@ export const HELP = `tollgate — an MCP gateway for AI agents
 
 Usage:
   tollgate serve [--config PATH] [--host H] [--port P]   run the gateway
-  tollgate check [--config PATH]                         validate the config and policies; exit 1 on errors
+  tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
+                                                         (--connect: also match patterns against the upstreams' tools)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file
   tollgate --help | --version
 

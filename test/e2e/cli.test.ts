@@ -70,6 +70,21 @@ describe('tollgate CLI', () => {
     expect(bad.stderr).toContain(`${join(dir, 'policies', 'b.yaml')}:3:3 tools.alow`);
   });
 
+  it('check --connect warns about patterns that match none of the upstream tools', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\npolicies: { dir: policies }\n`,
+    );
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["feat__echo", "feat__ecco", "feat__sl*"]\n');
+    const r = await tollgate(['check', '--connect', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/tool pattern "feat__ecco" matches no tool that feat offers/);
+    expect(r.stderr).not.toMatch(/feat__echo"|feat__sl\*/);
+    expect(r.stdout).toMatch(/1 patterns? matching no upstream name/);
+  }, 30_000);
+
   it('rejects an unknown command with usage', async () => {
     const r = await tollgate(['frobnicate']);
     expect(r.code).toBe(2);

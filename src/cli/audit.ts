@@ -1,0 +1,225 @@
+// `tollgate audit …`: read, summarize and verify the audit log.
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { AuditLine } from '../audit/record.js';
+import { auditStats, followAudit, parseTimeSpec, readAudit, targetOf, type AuditQuery, type StatsRow } from '../audit/query.js';
+import { verifyAudit } from '../audit/verify.js';
+
+export const DEFAULT_AUDIT_PATH = './tollgate-audit.jsonl';
+
+export const AUDIT_HELP = `Usage:
+  tollgate audit [FILE|DIR] [filters] [--follow] [--json]   list records (oldest first)
+  tollgate audit stats [FILE|DIR] [filters] [--json]        counts, tokens, latency per agent/tool/decision
+  tollgate audit verify [FILE|DIR] [--partial]              check the hash chain; exit 1 if broken
+
+Filters:
+  --agent A          agent id
+  --tool GLOB        tool, prompt or resource name (namespaced or native); * and ? wildcards
+  --server S         upstream server
+  --decision D       allowed, denied, rate_limited, budget_exceeded, error (comma-separated for several)
+  --since T          30m, 1h, 2d (ago) or an ISO date
+  --until T          same forms; exclusive
+  --limit N          only the last N matching records
+  -f, --follow       keep printing records as they are written (across rotation)
+  --json             JSON Lines (stats: one JSON object)
+  --partial          verify: older files were removed on purpose; do not require the chain's genesis
+`;
+
+export interface AuditIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  isTTY: boolean;
+  now?: () => number;
+  /** Used when no FILE|DIR is given (the caller resolves env); default ./tollgate-audit.jsonl. */
+  defaultPath?: string;
+  /** Ends --follow (e.g. on SIGINT); the command then exits 0. */
+  signal?: AbortSignal;
+}
+
+export async function auditCommand(argv: string[], io: AuditIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        agent: { type: 'string' },
+        tool: { type: 'string' },
+        server: { type: 'string' },
+        decision: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        follow: { type: 'boolean', short: 'f' },
+        json: { type: 'boolean' },
+        partial: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return usage(io, (err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    io.stdout.write(AUDIT_HELP);
+    return 0;
+  }
+  const sub = positionals[0] === 'stats' || positionals[0] === 'verify' ? positionals[0] : 'list';
+  const rest = sub === 'list' ? positionals : positionals.slice(1);
+  if (rest.length > 1) return usage(io, `expected at most one FILE|DIR, got ${rest.join(' ')}`);
+  const path = rest[0] ?? io.defaultPath ?? DEFAULT_AUDIT_PATH;
+  const filtered = ['agent', 'tool', 'server', 'decision', 'since', 'until', 'limit'].some((k) => v[k as keyof typeof v] !== undefined);
+  if (sub === 'verify' && (filtered || v.follow || v.json)) return usage(io, 'verify takes no filters, --follow or --json');
+  if (sub === 'stats' && v.follow) return usage(io, 'stats does not follow');
+  if (sub !== 'verify' && v.partial) return usage(io, '--partial is for verify');
+
+  const q: AuditQuery = {};
+  try {
+    const now = (io.now ?? Date.now)();
+    if (v.agent !== undefined) q.agent = v.agent;
+    if (v.tool !== undefined) q.tool = v.tool;
+    if (v.server !== undefined) q.server = v.server;
+    if (v.decision !== undefined) q.decision = v.decision.split(',').map((d) => d.trim()).filter(Boolean);
+    if (v.since !== undefined) q.since = parseTimeSpec(v.since, now);
+    if (v.until !== undefined) q.until = parseTimeSpec(v.until, now);
+    if (v.limit !== undefined) {
+      if (!/^\d+$/.test(v.limit)) throw new Error(`--limit must be a whole number, got "${v.limit}"`);
+      q.limit = Number(v.limit);
+    }
+  } catch (err) {
+    return usage(io, (err as Error).message);
+  }
+
+  if (!(await stat(path).catch(() => undefined))) {
+    io.stderr.write(`tollgate audit: no audit log at ${path}\n`);
+    return 1;
+  }
+  let bad = 0;
+  const onBadLine = () => void bad++;
+  const out = (s: string) => write(io.stdout, s);
+  try {
+    if (sub === 'verify') {
+      const r = await verifyAudit(path, { requireGenesis: !v.partial });
+      if (r.incompleteTail) io.stderr.write(`note: ${r.incompleteTail.file}:${r.incompleteTail.line} is an incomplete last line (a write cut short by a crash, never acknowledged)\n`);
+      if (!r.ok && r.firstBroken) {
+        await out(`BROKEN at ${r.firstBroken.file}:${r.firstBroken.line}: ${r.firstBroken.reason}\n`);
+        return 1;
+      }
+      await out(`OK: ${r.records} records in ${r.files} files, chain intact\n`);
+      return 0;
+    }
+    if (sub === 'stats') {
+      const s = await auditStats(readAudit(path, q, { onBadLine }));
+      await out(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));
+    } else {
+      const records = v.follow ? followAudit(path, q, { onBadLine, ...(io.signal ? { signal: io.signal } : {}) }) : readAudit(path, q, { onBadLine });
+      const table = v.json ? undefined : new Table(io.isTTY, v.follow === true);
+      for await (const r of records) {
+        if (table) {
+          const text = table.push(r);
+          if (text) await out(text);
+        } else await out(`${JSON.stringify(r)}\n`);
+      }
+      if (table) await out(table.end());
+    }
+  } catch (err) {
+    io.stderr.write(`tollgate audit: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (bad > 0) io.stderr.write(`warning: skipped ${bad} line(s) that are not JSON records\n`);
+  return 0;
+}
+
+function usage(io: AuditIo, message: string): number {
+  io.stderr.write(`tollgate audit: ${message}\n\n${AUDIT_HELP}`);
+  return 2;
+}
+
+async function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
+  if (!stream.write(s)) await once(stream, 'drain');
+}
+
+const COLORS: Record<string, string> = { allowed: '32', denied: '31', rate_limited: '33', budget_exceeded: '33', error: '35' };
+const HEADERS = ['TIME (UTC)', 'AGENT', 'METHOD', 'TARGET', 'DECISION', 'OUTCOME', 'LATENCY', 'REASON'];
+// Column caps; the first rows (up to WIDTH_SAMPLE) narrow them to what they need.
+const MAX_WIDTHS = [23, 16, 16, 40, 15, 20, 9];
+const WIDTH_SAMPLE = 200;
+
+function fmtMs(ms: unknown): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '-';
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)}s`;
+  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
+}
+
+function cells(r: AuditLine): string[] {
+  const s = (x: unknown) => (typeof x === 'string' || typeof x === 'number' ? String(x) : '-');
+  const time = typeof r.timestamp === 'string' ? r.timestamp.replace('T', ' ').replace(/Z$/, '') : '-';
+  const outcome = r['tollgate.outcome'] === 'jsonrpc_error' && r['rpc.response.status_code'] ? `jsonrpc_error ${r['rpc.response.status_code']}` : s(r['tollgate.outcome']);
+  const method = r['mcp.method.name'] ?? (r['gen_ai.operation.name'] ? `llm:${r['gen_ai.operation.name']}` : null);
+  const reason = [r['tollgate.decision_reason'], r['tollgate.decision_rule'] ? `[${r['tollgate.decision_rule']}]` : null].filter((x) => typeof x === 'string' && x).join(' ');
+  return [time, s(r['gen_ai.agent.id']), s(method), targetOf(r), s(r['tollgate.decision']), outcome, fmtMs(r['tollgate.latency.total_ms']), reason];
+}
+
+/** Aligned table, streamed: widths come from the first rows, later cells are cut to fit. */
+class Table {
+  private sample: string[][] | undefined = [];
+  private widths: number[] = MAX_WIDTHS.map((w, i) => Math.min(w, Math.max(HEADERS[i]!.length, 12)));
+  constructor(private readonly color: boolean, private readonly streaming: boolean) {}
+
+  push(r: AuditLine): string {
+    const row = cells(r);
+    if (this.sample && !this.streaming) {
+      this.sample.push(row);
+      return this.sample.length >= WIDTH_SAMPLE ? this.end() : '';
+    }
+    return (this.sample ? this.startFixed() : '') + this.line(row);
+  }
+
+  end(): string {
+    if (!this.sample) return '';
+    const rows = this.sample;
+    if (!this.streaming) this.widths = MAX_WIDTHS.map((max, i) => Math.min(max, Math.max(HEADERS[i]!.length, ...rows.map((row) => row[i]!.length))));
+    return this.startFixed() + rows.map((row) => this.line(row)).join('');
+  }
+
+  private startFixed(): string {
+    this.sample = undefined;
+    return this.line(HEADERS, true);
+  }
+
+  private line(row: string[], header = false): string {
+    const parts = row.map((cell, i) => {
+      const w = this.widths[i];
+      if (w === undefined) return cell; // REASON: last, unpadded
+      const text = cell.length > w ? `${cell.slice(0, w - 1)}…` : cell;
+      const padded = i === 6 ? text.padStart(w) : text.padEnd(w);
+      if (!this.color) return padded;
+      if (header) return `\x1b[1m${padded}\x1b[0m`;
+      const c = i === 4 ? COLORS[cell] : undefined;
+      return c ? `\x1b[${c}m${padded}\x1b[0m` : padded;
+    });
+    return `${parts.join('  ').trimEnd()}\n`;
+  }
+}
+
+function renderStats(s: Awaited<ReturnType<typeof auditStats>>): string {
+  const t = s.total;
+  let out = `${t.count} records, ${t.tokens} tokens charged, latency p50 ${fmtMs(t.latency.p50)} p95 ${fmtMs(t.latency.p95)} p99 ${fmtMs(t.latency.p99)}\n`;
+  const section = (title: string, rows: StatsRow[], withDecisions: boolean) => {
+    const headers = [title, 'COUNT', ...(withDecisions ? ['ALLOWED', 'BLOCKED', 'ERROR'] : []), 'TOKENS', 'P50', 'P95', 'P99'];
+    const body = rows.map((r) => {
+      const d = (k: string) => r.decisions[k] ?? 0;
+      const counts = withDecisions ? [d('allowed'), d('denied') + d('rate_limited') + d('budget_exceeded'), d('error')].map(String) : [];
+      return [r.key, String(r.count), ...counts, String(r.tokens), fmtMs(r.latency.p50), fmtMs(r.latency.p95), fmtMs(r.latency.p99)];
+    });
+    const widths = headers.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+    const fmt = (row: string[]) => `${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
+    return `\n${fmt(headers)}${body.map(fmt).join('')}`;
+  };
+  out += section('AGENT', s.byAgent, true);
+  out += section('TOOL', s.byTool, true);
+  out += section('DECISION', s.byDecision, false);
+  return out;
+}
