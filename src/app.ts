@@ -29,8 +29,12 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes });
   const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes });
 
-  // Liveness stays open: orchestrators probe it without credentials.
+  // Liveness and readiness stay open: orchestrators probe them without credentials.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const r = gw.readiness();
+    return c.json(r, r.ready ? 200 : 503);
+  });
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,

@@ -49,6 +49,15 @@ export class Gateway {
     this.relay.attachSessions(this.sessions);
   }
 
+  /** Ready when at least one upstream is usable; the body says why not. */
+  readiness(): { ready: boolean; reason?: string; upstreams: Record<string, { state: string; error?: string }> } {
+    const upstreams = Object.fromEntries(
+      this.upstreams.map((u) => [u.name, u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state }]),
+    );
+    const ready = this.upstreams.some((u) => u.state === 'ready');
+    return ready ? { ready, upstreams } : { ready, reason: 'no upstream is ready', upstreams };
+  }
+
   /** Connects upstreams (each at most its connect timeout; failures retry in the background). */
   async startUpstreams(): Promise<void> {
     await Promise.all(this.upstreams.map((u) => u.start()));

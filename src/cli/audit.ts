@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { AuditLine } from '../audit/record.js';
-import { auditStats, followAudit, parseTimeSpec, readAudit, targetOf, type AuditQuery, type StatsRow } from '../audit/query.js';
+import { followAudit, parseTimeSpec, readAudit, targetOf, type AuditQuery } from '../audit/query.js';
+import { auditStats, type StatsRow } from '../audit/stats.js';
 import { verifyAudit } from '../audit/verify.js';
 
 export const DEFAULT_AUDIT_PATH = './tollgate-audit.jsonl';
@@ -143,8 +144,10 @@ async function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
 
 const COLORS: Record<string, string> = { allowed: '32', denied: '31', rate_limited: '33', budget_exceeded: '33', error: '35' };
 const HEADERS = ['TIME (UTC)', 'AGENT', 'METHOD', 'TARGET', 'DECISION', 'OUTCOME', 'LATENCY', 'REASON'];
-// Column caps; the first rows (up to WIDTH_SAMPLE) narrow them to what they need.
+// Column caps; the first rows (up to WIDTH_SAMPLE) narrow them to what they need. --follow cannot
+// wait for a sample, so it uses fixed widths.
 const MAX_WIDTHS = [23, 16, 16, 40, 15, 20, 9];
+const FOLLOW_WIDTHS = [23, 12, 14, 32, 15, 20, 9];
 const WIDTH_SAMPLE = 200;
 
 function fmtMs(ms: unknown): string {
@@ -165,7 +168,7 @@ function cells(r: AuditLine): string[] {
 /** Aligned table, streamed: widths come from the first rows, later cells are cut to fit. */
 class Table {
   private sample: string[][] | undefined = [];
-  private widths: number[] = MAX_WIDTHS.map((w, i) => Math.min(w, Math.max(HEADERS[i]!.length, 12)));
+  private widths: number[] = FOLLOW_WIDTHS;
   constructor(private readonly color: boolean, private readonly streaming: boolean) {}
 
   push(r: AuditLine): string {

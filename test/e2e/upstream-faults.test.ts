@@ -71,6 +71,21 @@ describe('upstream faults', () => {
     await expect(client.callTool({ name: 'down__anything', arguments: {} })).rejects.toThrow(/-32050.*down is unavailable/);
   });
 
+  it('reports readiness: ready while one upstream is, and says which are down', async () => {
+    const r = await fetch(`${gw.url}/readyz`);
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { ready: boolean; upstreams: Record<string, { state: string; error?: string }> };
+    expect(body.ready).toBe(true);
+    expect(body.upstreams.steady).toEqual({ state: 'ready' });
+    expect(body.upstreams.down?.state).toBe('down');
+    expect(body.upstreams.down?.error).toMatch(/ECONNREFUSED|reach/);
+    const lonely = await startGateway(`upstreams:\n  down: { transport: streamable_http, url: "http://127.0.0.1:1/mcp", timeouts: { connect: 200ms } }\n${authYaml()}`);
+    const r2 = await fetch(`${lonely.url}/readyz`);
+    expect(r2.status).toBe(503);
+    expect(await r2.json()).toMatchObject({ ready: false, reason: 'no upstream is ready' });
+    await lonely.close();
+  });
+
   it('a crashed stdio server is restarted and its tools come back, while the others keep working', async () => {
     await client.callTool({ name: 'crashy__crash', arguments: {} });
     await waitUntil(() => gw.gw.upstreams.find((u) => u.name === 'crashy')?.state !== 'ready');

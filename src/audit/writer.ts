@@ -1,0 +1,225 @@
+// Audit log writer: JSON Lines through pino, hash-chained, batched, acknowledged only once written.
+//
+// - Serialization: pino, at append time, into a synchronous destination we own (pino calls
+//   `write(line)` before `info()` returns). Serializing at once freezes the record: a caller mutating
+//   its objects later cannot change what is logged, and a bad record fails here, alone.
+// - Chain: every line ends with `"prev":"<hex SHA-256 of the previous line's bytes, without \n>"`;
+//   the first line of a log has GENESIS_HASH; the first line after a rotation chains to the last line
+//   of the rotated file. `prev` is appended when a batch is written, so a failed write is rolled back
+//   (file truncated to its previous size, chain head unchanged) and later records chain correctly.
+// - Batching (group commit): appends made in one event-loop turn form a batch written with ONE write;
+//   while it is in flight, new appends form the next batch. All promises of a batch resolve after
+//   the write returns (and fdatasync, with `fsync: true`), so an acknowledged record survives kill -9.
+// - Rotation (files only), before a batch, never splitting one: by size when the batch would take the
+//   file over `rotateBytes`, and when the UTC day changes. Naming and ordering: see files.ts.
+// - On open, the chain resumes from the last complete line (of the file, else of the newest rotated
+//   file); a torn last line (a crash mid-write, never acknowledged) is truncated away.
+// One writer per log: several processes appending to one file would interleave their chains.
+import * as crypto from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
+import { FileSink, StreamSink, type Sink } from './sinks.js';
+
+export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
+
+export interface AuditWriterOptions {
+  destination: AuditDestination;
+  /** Rotate before a batch that would take the file over this many bytes (files only). */
+  rotateBytes?: number;
+  /** Rotate when the UTC day changes (files only). */
+  rotateDaily?: boolean;
+  /** fdatasync after each batch before acknowledging (survives power loss, not just kill -9). */
+  fsync?: boolean;
+  /** Applied to `tollgate.request.arguments` (e.g. createRedactor(…)). */
+  redact?: (value: unknown) => AuditJson;
+  now?: () => number;
+  /** Non-fatal problems: unserializable records, repaired torn tails, failed writes, failed renames. */
+  onError?: (err: Error) => void;
+}
+
+export interface AuditWriterStats {
+  records: number;
+  writes: number;
+  bytes: number;
+  rotations: number;
+  failedBatches: number;
+}
+
+interface Batch {
+  bodies: string[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export async function openAuditWriter(opts: AuditWriterOptions): Promise<AuditWriter> {
+  const now = opts.now ?? Date.now;
+  const onError = opts.onError ?? (() => {});
+  const d = opts.destination;
+  if (d === 'stdout' || 'stream' in d) return new AuditWriter(new StreamSink(d === 'stdout' ? process.stdout : d.stream), GENESIS_HASH, opts, undefined);
+  const { sink, head } = await FileSink.open(d.path, opts, now, onError);
+  return new AuditWriter(sink, head, opts, d.path);
+}
+
+export class AuditWriter {
+  private readonly counts = { records: 0, writes: 0, bytes: 0, failedBatches: 0 };
+  private head: string;
+  private pending: Batch | undefined;
+  private inflight: Batch | undefined;
+  private draining = false;
+  private scheduled = false;
+  private closed = false;
+  private line = '';
+  private ts = '';
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly onError: (err: Error) => void;
+
+  /** Use openAuditWriter. */
+  constructor(private readonly sink: Sink, head: string, private readonly opts: AuditWriterOptions, readonly path: string | undefined) {
+    this.head = head;
+    this.now = opts.now ?? Date.now;
+    this.onError = opts.onError ?? (() => {});
+    const dest = { write: (s: string) => void (this.line = s) };
+    // pino renders the record's own timestamp as the first key (its "time" slot), no level/pid/host.
+    this.logger = pino(
+      {
+        base: null,
+        level: 'info',
+        timestamp: () => `"timestamp":${JSON.stringify(this.ts)}`,
+        formatters: { level: () => ({}) },
+        serializers: { timestamp: omit, prev: omit },
+      },
+      dest,
+    );
+  }
+
+  get stats(): AuditWriterStats {
+    return { ...this.counts, rotations: this.sink.rotations };
+  }
+
+  /** Hash of the last line written: the `prev` the next record will carry. */
+  get chainHead(): string {
+    return this.head;
+  }
+
+  /** Resolves once the record's line is written to the OS. Rejects only if that write fails. */
+  append(record: AuditRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('audit writer is closed'));
+    const body = this.serialize(record);
+    let batch = this.pending;
+    if (!batch) {
+      batch = this.pending = newBatch();
+      if (!this.draining && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          void this.drain();
+        });
+      }
+    }
+    batch.bodies.push(body);
+    return batch.promise;
+  }
+
+  /** Resolves when everything appended so far is written (or has failed). */
+  async flush(): Promise<void> {
+    const last = this.pending ?? this.inflight;
+    if (last) await last.promise.catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    await this.sink.close();
+  }
+
+  private serialize(record: AuditRecord): string {
+    try {
+      const args = record['tollgate.request.arguments'];
+      const r = this.opts.redact && args !== null && args !== undefined ? { ...record, 'tollgate.request.arguments': this.opts.redact(args) } : record;
+      return this.render(r, r.timestamp);
+    } catch (err) {
+      // Never throw into the request path: keep who/what/decision, say why the rest is missing.
+      this.onError(new Error(`audit record not serializable: ${(err as Error).message}`));
+      const rec = record as unknown as Record<string, unknown>;
+      const s = (k: string) => (typeof rec[k] === 'string' ? (rec[k] as string) : null);
+      const id = rec['jsonrpc.request.id'];
+      return this.render(
+        {
+          'tollgate.record.id': s('tollgate.record.id') ?? newRecordId(this.now()),
+          'service.instance.id': s('service.instance.id'),
+          'mcp.method.name': s('mcp.method.name'),
+          'jsonrpc.request.id': typeof id === 'string' || typeof id === 'number' ? id : null,
+          'gen_ai.agent.id': s('gen_ai.agent.id'),
+          'tollgate.decision': s('tollgate.decision') ?? 'error',
+          'tollgate.outcome': s('tollgate.outcome'),
+          'tollgate.audit_error': `record not serializable: ${String((err as Error)?.message ?? err)}`,
+        },
+        s('timestamp'),
+      );
+    }
+  }
+
+  private render(obj: object, timestamp: unknown): string {
+    this.ts = typeof timestamp === 'string' ? timestamp : new Date(this.now()).toISOString();
+    this.line = '';
+    this.logger.info(obj);
+    if (!this.line.endsWith('}\n')) throw new Error('pino produced no line');
+    return this.line;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.pending) {
+        const batch = (this.inflight = this.pending);
+        this.pending = undefined;
+        let hash = this.head;
+        const lines: string[] = new Array(batch.bodies.length);
+        for (let i = 0; i < batch.bodies.length; i++) {
+          const body = batch.bodies[i]!;
+          const line = `${body.slice(0, -2)},"prev":"${hash}"}`;
+          hash = sha256Hex(line);
+          lines[i] = line;
+        }
+        lines.push('');
+        const buf = Buffer.from(lines.join('\n'), 'utf8');
+        try {
+          await this.sink.write(buf, this.now());
+          this.head = hash;
+          this.counts.records += batch.bodies.length;
+          this.counts.writes++;
+          this.counts.bytes += buf.length;
+          batch.resolve();
+        } catch (err) {
+          this.counts.failedBatches++;
+          const e = err instanceof Error ? err : new Error(String(err));
+          this.onError(e);
+          batch.reject(e);
+        }
+      }
+    } finally {
+      this.inflight = undefined;
+      this.draining = false;
+    }
+  }
+}
+
+const omit = (): undefined => undefined;
+
+// One-shot crypto.hash (Node ≥ 20.12) is ~30% cheaper per line than createHash; fall back on older 20.x.
+const sha256Hex: (s: string) => string =
+  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // a caller that drops the promise must not crash the process
+  return { bodies: [], promise, resolve, reject };
+}

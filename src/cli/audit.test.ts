@@ -1,0 +1,174 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createAuditRecord, type AuditDecision, type AuditOutcome } from '../audit/record.js';
+import { openAuditWriter } from '../audit/writer.js';
+import { auditCommand, type AuditIo } from './audit.js';
+
+const NOW = Date.UTC(2025, 2, 10, 12, 0, 0);
+const MIN = 60_000;
+
+async function fixture(rotateBytes?: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
+  const w = await openAuditWriter({ destination: { path: join(dir, 'tollgate-audit.jsonl') }, ...(rotateBytes ? { rotateBytes } : {}) });
+  const row = (ago: number, agent: string, tool: string, decision: AuditDecision, outcome: AuditOutcome, ms: number, tokens: number, extra = {}) =>
+    w.append(createAuditRecord({ timestamp: new Date(NOW - ago).toISOString(), 'service.instance.id': 'gw', 'gen_ai.agent.id': agent, 'tollgate.auth.method': 'api_key', 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool, 'tollgate.upstream.name': tool.split('__')[0]!, 'tollgate.decision': decision, 'tollgate.outcome': outcome, 'tollgate.latency.total_ms': ms, 'tollgate.tokens.charged': tokens, ...extra }));
+  await row(180 * MIN, 'alice', 'github__search', 'allowed', 'ok', 12.3, 100);
+  await row(90 * MIN, 'bob', 'fs__read', 'denied', 'jsonrpc_error', 0.4, 0, { 'tollgate.decision_reason': 'not allowed', 'tollgate.decision_rule': 'agents.bob', 'rpc.response.status_code': '-32001' });
+  await row(30 * MIN, 'alice', 'github__create_issue', 'rate_limited', 'jsonrpc_error', 1, 0, { 'rpc.response.status_code': '-32002' });
+  await row(10 * MIN, 'alice', 'fs__write', 'allowed', 'timeout', 60_000, 40);
+  await row(1 * MIN, 'carol', 'github__search', 'error', 'jsonrpc_error', 3, 0, { 'rpc.response.status_code': '-32050' });
+  await w.close();
+  return dir;
+}
+
+function io(opts: Partial<AuditIo> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return { io: { stdout, stderr, isTTY: false, now: () => NOW, ...opts }, out: () => out, err: () => err };
+}
+
+async function run(argv: string[], opts: Partial<AuditIo> = {}) {
+  const t = io(opts);
+  const code = await auditCommand(argv, t.io);
+  return { code, out: t.out(), err: t.err() };
+}
+
+describe('tollgate audit', () => {
+  it('prints an aligned table, oldest first, without colour when not a TTY', async () => {
+    const dir = await fixture();
+    const r = await run([dir]);
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatch(/^TIME \(UTC\)\s+AGENT\s+METHOD\s+TARGET\s+DECISION\s+OUTCOME\s+LATENCY\s+REASON$/);
+    expect(lines[1]).toMatch(/^2025-03-10 09:00:00\.000\s+alice\s+tools\/call\s+github__search\s+allowed\s+ok\s+12ms$/);
+    expect(lines[2]).toMatch(/bob .* denied\s+jsonrpc_error -32001\s+0\.4ms\s+not allowed \[agents\.bob\]$/);
+    expect(lines[4]).toMatch(/timeout\s+60\.00s$/);
+    // Aligned: every column starts at the same offset on every line.
+    const col = (l: string, word: string) => l.indexOf(word);
+    expect(col(lines[1]!, 'allowed')).toBe(col(lines[0]!, 'DECISION'));
+    expect(col(lines[2]!, 'denied')).toBe(col(lines[0]!, 'DECISION'));
+    expect(r.out).not.toContain('\x1b[');
+  });
+
+  it('colours decisions on a TTY', async () => {
+    const r = await run([await fixture()], { isTTY: true });
+    expect(r.out).toContain('\x1b[32mallowed');
+    expect(r.out).toContain('\x1b[31mdenied');
+    expect(r.out).toContain('\x1b[33mrate_limited');
+    expect(r.out).toContain('\x1b[35merror');
+  });
+
+  it('filters by agent, tool glob, server, decision, since/until and limit', async () => {
+    const dir = await fixture(1500);
+    const agents = async (args: string[]) => (await run([dir, '--json', ...args])).out.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.tool.name']);
+    expect(await agents(['--agent', 'alice'])).toEqual(['github__search', 'github__create_issue', 'fs__write']);
+    expect(await agents(['--tool', 'github__*'])).toEqual(['github__search', 'github__create_issue', 'github__search']);
+    expect(await agents(['--tool', 'fs__?rite'])).toEqual(['fs__write']);
+    expect(await agents(['--server', 'fs'])).toEqual(['fs__read', 'fs__write']);
+    expect(await agents(['--decision', 'denied,error'])).toEqual(['fs__read', 'github__search']);
+    expect(await agents(['--since', '1h'])).toEqual(['github__create_issue', 'fs__write', 'github__search']);
+    expect(await agents(['--since', '2h', '--until', '2025-03-10T11:40:00Z'])).toEqual(['fs__read', 'github__create_issue']);
+    expect(await agents(['--agent', 'alice', '--limit', '1'])).toEqual(['fs__write']);
+    expect(await agents(['--agent', 'nobody'])).toEqual([]);
+  });
+
+  it('--json prints JSON Lines records with their chain field', async () => {
+    const dir = await fixture();
+    const r = await run([join(dir, 'tollgate-audit.jsonl'), '--json', '--limit', '2']);
+    const lines = r.out.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines).toEqual(readFileSync(join(dir, 'tollgate-audit.jsonl'), 'utf8').trim().split('\n').slice(-2));
+  });
+
+  it('uses the default path, and says when there is no log', async () => {
+    const dir = await fixture();
+    expect((await run(['--json'], { defaultPath: join(dir, 'tollgate-audit.jsonl') })).out.trim().split('\n')).toHaveLength(5);
+    const r = await run([], { defaultPath: join(dir, 'nope.jsonl') });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no audit log at .*nope\.jsonl/);
+  });
+
+  it('rejects bad usage with exit code 2', async () => {
+    const dir = await fixture();
+    for (const argv of [[dir, '--bogus'], [dir, '--since', 'yesterday'], [dir, '--limit', 'x'], ['verify', dir, '--agent', 'a'], ['stats', dir, '--follow'], [dir, dir]]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(/Usage:/);
+    }
+    expect((await run(['--help'])).out).toMatch(/tollgate audit verify/);
+  });
+
+  it('stats: a summary per agent, tool and decision', async () => {
+    const dir = await fixture();
+    const r = await run(['stats', dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^5 records, 140 tokens charged, latency p50 3\.0ms p95 60\.00s p99 60\.00s$/m);
+    expect(r.out).toMatch(/^AGENT\s+COUNT\s+ALLOWED\s+BLOCKED\s+ERROR\s+TOKENS\s+P50\s+P95\s+P99$/m);
+    expect(r.out).toMatch(/^alice\s+3\s+2\s+1\s+0\s+140\s+12ms\s+60\.00s\s+60\.00s$/m);
+    expect(r.out).toMatch(/^github__search\s+2\s+1\s+0\s+1\s+100\s+3\.0ms\s+12ms\s+12ms$/m);
+    expect(r.out).toMatch(/^DECISION\s+COUNT\s+TOKENS/m);
+    const j = await run(['stats', dir, '--agent', 'alice', '--json']);
+    expect(JSON.parse(j.out)).toMatchObject({ total: { count: 3, tokens: 140 }, byDecision: [{ key: 'allowed', count: 2 }, { key: 'rate_limited', count: 1 }] });
+  });
+
+  it('verify: exit 0 when intact, 1 with the position when broken', async () => {
+    const dir = await fixture(1500);
+    const ok = await run(['verify', dir]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^OK: 5 records in \d+ files, chain intact\n$/);
+    const file = join(dir, 'tollgate-audit.jsonl');
+    const single = await fixture();
+    const f = join(single, 'tollgate-audit.jsonl');
+    const lines = readFileSync(f, 'utf8').split('\n');
+    lines[1] = lines[1]!.replace('"bob"', '"eve"');
+    writeFileSync(f, lines.join('\n'));
+    const bad = await run(['verify', f]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toBe(`BROKEN at ${f}:3: prev does not match line 2: line 2 was edited, or records were deleted, inserted or reordered here\n`);
+    expect((await run(['verify', file])).code).toBe(0);
+  });
+
+  it('--follow prints new records until the signal aborts', async () => {
+    const dir = await fixture();
+    const ac = new AbortController();
+    const t = io({ signal: ac.signal });
+    const done = auditCommand([dir, '--follow', '--json', '--limit', '1'], t.io);
+    const until = async (text: string) => {
+      const deadline = Date.now() + 5000;
+      while (!t.out().includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until('"carol"'); // history printed: now following
+    const w = await openAuditWriter({ destination: { path: join(dir, 'tollgate-audit.jsonl') } });
+    await w.append(createAuditRecord({ 'service.instance.id': 'gw', 'gen_ai.agent.id': 'dave', 'tollgate.auth.method': 'jwt', 'tollgate.decision': 'allowed', 'tollgate.outcome': 'ok', 'tollgate.latency.total_ms': 1 }));
+    await w.close();
+    await until('"dave"');
+    ac.abort();
+    expect(await done).toBe(0);
+    const got = t.out().trim().split('\n').map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.agent.id']);
+    expect(got).toEqual(['carol', 'dave']);
+  });
+
+  it('--follow without --json prints table rows with fixed widths', async () => {
+    const dir = await fixture();
+    const ac = new AbortController();
+    const t = io({ signal: ac.signal });
+    const done = auditCommand([dir, '-f', '--limit', '2'], t.io);
+    const deadline = Date.now() + 5000;
+    while (!t.out().includes('carol') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    expect(await done).toBe(0);
+    const lines = t.out().trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^TIME \(UTC\)\s+AGENT/);
+    expect(lines[2]).toMatch(/^2025-03-10 11:59:00\.000\s+carol\s+tools\/call\s+github__search\s+error\s+jsonrpc_error -32050\s+3\.0ms$/);
+    expect(lines[2]!.indexOf('error')).toBe(lines[0]!.indexOf('DECISION'));
+  });
+});
