@@ -8,6 +8,7 @@ import { bodyLimit } from './http/body-limit.js';
 import { authenticate } from './http/authenticate.js';
 import { metadataUrlFor, protectedResourceMetadata } from './http/protected-resource.js';
 import { authorize } from './policy/authorize.js';
+import { auditStep } from './audit/step.js';
 import { errorResponse } from './http/respond.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
@@ -15,12 +16,14 @@ import type { McpStep } from './relay/scope.js';
 import type { Gateway } from './gateway.js';
 
 /**
- * MCP-level steps, outermost first (issues 4–5 add audit, before, and limits, after):
- * 1. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
- *    anything is spent.
+ * MCP-level steps, outermost first:
+ * 1. audit     — outermost, so it records what every later step decided (denials and failures
+ *                too), and it writes the record before the response is released.
+ * 2. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
+ *                anything is spent.
  */
-export function mcpSteps(): McpStep[] {
-  return [authorize()];
+export function mcpSteps(gw: Pick<Gateway, 'recorder'>): McpStep[] {
+  return [auditStep(gw.recorder), authorize()];
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {

@@ -10,10 +10,15 @@ import { buildApp, mcpSteps } from './app.js';
 import { VERSION } from './version.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
+import { AuditRecorder } from './audit/step.js';
+import { openAuditWriter } from './audit/writer.js';
+import { createRedactor } from './audit/redact.js';
 import { buildAuthenticators } from './auth/build.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
+  /** The audit recorder; `Gateway.open` makes one from the config. */
+  recorder?: AuditRecorder;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -26,8 +31,27 @@ export class Gateway {
   readonly sessions: SessionStore;
   readonly upstreams: Upstream[];
   readonly policies: PolicyStore;
+  readonly recorder: AuditRecorder;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
+
+  /** A gateway with its audit log open (the constructor alone records nowhere). */
+  static async open(opts: GatewayOptions): Promise<Gateway> {
+    const a = opts.config.audit;
+    const log = opts.logger ?? pino({ level: opts.config.log.level });
+    const destination = a.stdout ? 'stdout' : a.file ? { path: a.file } : undefined;
+    const writer = destination
+      ? await openAuditWriter({
+          destination,
+          rotateBytes: a.rotateBytes,
+          rotateDaily: a.rotateDaily,
+          fsync: a.fsync,
+          redact: createRedactor({ keys: [...a.redactKeys], maxValueBytes: a.maxValueBytes }),
+          onError: (err) => log.error({ err }, 'audit write failed'),
+        })
+      : undefined;
+    return new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId) });
+  }
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -41,7 +65,8 @@ export class Gateway {
     );
     this.policies = new PolicyStore({ dir: opts.config.policies?.dir, watch: opts.config.policies?.watch ?? false, log: this.log, env: opts.env });
     this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
-    this.relay = new Relay(opts.config, mcpSteps(), this.log, this.upstreams, this.policies);
+    this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);
+    this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     this.policies.onChange((prev, next) => this.relay.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
       for (const u of this.upstreams) u.release(s.id);
@@ -85,5 +110,6 @@ export class Gateway {
       });
     }
     await Promise.all(this.upstreams.map((u) => u.close()));
+    await this.recorder.close();
   }
 }

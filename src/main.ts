@@ -5,9 +5,22 @@ import { HELP } from './cli/help.js';
 import { serveCommand } from './cli/serve.js';
 import { checkCommand } from './cli/check.js';
 import { keyNewCommand } from './cli/key.js';
+import { auditCommand } from './cli/audit.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
+  // `audit` has its own flags (--agent, --tool, …): it parses its own arguments.
+  if (argv[0] === 'audit') {
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    return auditCommand(argv.slice(1), {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      isTTY: process.stdout.isTTY === true,
+      defaultPath: process.env.TOLLGATE_AUDIT_FILE,
+      signal: stop.signal,
+    });
+  }
   let args;
   try {
     args = parseCli(argv);

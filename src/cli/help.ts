@@ -5,6 +5,9 @@ Usage:
   tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
                                                          (--connect: also match patterns against the upstreams' tools)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file
+  tollgate audit [FILE|DIR] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)
+  tollgate audit stats [FILE|DIR] [filters]              counts, tokens and latency per agent/tool/decision
+  tollgate audit verify [FILE|DIR]                       check the hash chain; exit 1 at the first broken link
   tollgate --help | --version
 
 Options:
@@ -14,5 +17,6 @@ Options:
 
 Environment:
   TOLLGATE_CONFIG     config file when --config is not given
+  TOLLGATE_AUDIT_FILE audit log file (overrides audit.file; default path for tollgate audit)
   Any \${VAR} or \${VAR:-default} in the config is read from the environment.
 `;

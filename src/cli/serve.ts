@@ -11,7 +11,7 @@ export interface ServeOptions {
 }
 
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
-  const gw = new Gateway({ config: o.loaded.config, env: o.env });
+  const gw = await Gateway.open({ config: o.loaded.config, env: o.env });
   // Handlers first: a signal that arrives before they exist kills the process without cleanup
   // (and leaves stdio children behind).
   let stopping = false;

@@ -1,5 +1,6 @@
 // Parsed config → the frozen runtime objects the gateway runs on (durations in ms, camelCase).
 import { resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
 
 export function toMs(d: DurationInput): number {
@@ -70,6 +71,16 @@ export interface RuntimeConfig {
   };
   policies: { dir: string; watch: boolean } | undefined;
   log: { level: string };
+  audit: {
+    file: string | undefined;
+    stdout: boolean;
+    rotateBytes: number;
+    rotateDaily: boolean;
+    fsync: boolean;
+    redactKeys: readonly string[];
+    maxValueBytes: number;
+  };
+  instanceId: string;
 }
 
 function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): UpstreamConfig {
@@ -152,5 +163,15 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     log: { level: c.log.level },
+    audit: {
+      file: c.audit.file === null ? undefined : resolve(baseDir, c.audit.file),
+      stdout: c.audit.stdout,
+      rotateBytes: c.audit.rotate_bytes,
+      rotateDaily: c.audit.rotate_daily,
+      fsync: c.audit.fsync,
+      redactKeys: c.audit.redact_keys,
+      maxValueBytes: c.audit.max_value_bytes,
+    },
+    instanceId: c.server.instance_id ?? `${hostname()}-${process.pid}`,
   });
 }

@@ -92,6 +92,7 @@ export const configSchema = z
     server: z
       .object({
         host: z.string().default('127.0.0.1'),
+        instance_id: z.string().optional().describe('names this gateway in audit records; default host-pid'),
         port: z.number().int().min(0).max(65535).default(8080),
         public_url: z.url().optional().describe('the URL agents use to reach the gateway'),
         allowed_origins: z
@@ -147,6 +148,18 @@ export const configSchema = z
       .strict()
       .optional()
       .describe('per-agent allow-lists; without it every authenticated agent may use everything'),
+    audit: z
+      .object({
+        file: z.string().nullable().default('tollgate-audit.jsonl').describe('JSONL file, relative to this config; null disables (env TOLLGATE_AUDIT_FILE overrides)'),
+        stdout: z.boolean().default(false).describe('write records to stdout instead of a file'),
+        rotate_bytes: z.number().int().positive().default(100 * 1024 * 1024),
+        rotate_daily: z.boolean().default(true),
+        fsync: z.boolean().default(false).describe('fsync each batch (survives power loss, not only process death)'),
+        redact_keys: z.array(z.string()).default([]).describe('added to the built-in secret key names'),
+        max_value_bytes: z.number().int().positive().default(2048).describe('longer argument values are truncated'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -10,6 +10,9 @@ import type { AgentIdentity } from '../auth/identity.js';
 export interface ForwardedServerRequest {
   upstreamSession: UpstreamSession;
   upstreamRequestId: RequestId;
+  /** For the audit record of the agent's answer. */
+  method: string;
+  upstream: string;
 }
 
 /** An agent request in flight upstream; `cancel` is set while it can still be cancelled. */

@@ -10,7 +10,7 @@ import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { sseResponse } from './sse-response.js';
-import { isObject, resultMessage, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
+import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
 
 type Ctx = Context<AppEnv>;
 
@@ -50,7 +50,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
   }
 
   function dispatch(scope: RequestScope, session: AgentSession, m: JsonRpcMessage): void {
-    if (!('method' in m)) return relay.handleResponse(scope, m);
+    if (!('method' in m)) return void relay.handleResponse(scope, m);
     if (!('id' in m)) return relay.handleNotification(scope, m);
     if (m.method === 'initialize') {
       const p = m.params ?? {};
@@ -58,7 +58,11 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
       session.clientInfo = isObject(p.clientInfo) ? p.clientInfo : {};
       session.capabilities = isObject(p.capabilities) ? p.capabilities : {};
       scope.capabilities = session.capabilities;
-      session.send(resultMessage(m.id, relay.initializeResult(scope.view, session.protocolVersion)));
+      const result = resultMessage(m.id, relay.initializeResult(scope.view, session.protocolVersion));
+      void relay.recordInitialize(scope, m.id).then(
+        () => session.send(result),
+        () => session.send(errorMessage(m.id, { code: -32603, message: 'audit log unavailable' })),
+      );
       return;
     }
     const exchange: Exchange = { emit: (msg) => session.send(msg) };

@@ -101,7 +101,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view);
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {
-      if (!('method' in m)) relay.handleResponse(scope, m);
+      if (!('method' in m)) void relay.handleResponse(scope, m);
       else if (!('id' in m)) relay.handleNotification(scope, m);
       else requests.push(m);
     }
@@ -123,7 +123,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     return exchange.response;
   }
 
-  function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Response | Promise<Response> {
+  async function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Promise<Response> {
     const p = req.params ?? {};
     const version = relay.negotiateVersion(p.protocolVersion);
     const session = new AgentSession(
@@ -134,6 +134,11 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       isObject(p.capabilities) ? p.capabilities : {},
       deps.replayEvents,
     );
+    try {
+      await relay.recordInitialize(relay.scopeFor(c.get('agent'), session, view), req.id);
+    } catch {
+      return errorResponse(c, 'internal', 'audit log unavailable: the session was not opened');
+    }
     sessions.add(session);
     const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, headers: { 'mcp-session-id': session.id }, batch: false, count: 1 });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));

@@ -12,7 +12,7 @@ import {
 import { LOG_LEVELS } from '../mcp/agent-session.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
-import type { Exchange, RequestScope } from './scope.js';
+import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
 
 /** Which client capability a server-to-client request needs. */
@@ -29,21 +29,27 @@ export async function forward(
   params: Record<string, unknown> | undefined,
   exchange: Exchange,
   headers: Readonly<Record<string, string>> | undefined,
+  call: McpCall,
 ): Promise<JsonRpcResponse> {
   const session = await upstream.sessionFor(scope.session?.id, scope.capabilities);
+  const started = performance.now();
   const agentToken = progressTokenOf(req.params);
   const cancellation: Cancellation = { cancel: undefined };
   scope.session?.inFlight.set(req.id, cancellation);
   try {
     const res = await session.request(req.method, params, {
-      onRelated: (m) => relayRelated(scope, exchange, session, m, agentToken),
+      onRelated: (m) => relayRelated(scope, exchange, session, upstream.name, m, agentToken),
       cancellation,
       headers,
       timeoutMs: upstream.cfg.timeouts.requestMs,
       maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
     });
+    call.upstreamMs = performance.now() - started;
     if ('error' in res) return errorMessage(req.id, res.error);
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
+  } catch (err) {
+    call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
+    throw err;
   } finally {
     scope.session?.inFlight.delete(req.id);
   }
@@ -59,6 +65,7 @@ function relayRelated(
   scope: RequestScope,
   exchange: Exchange,
   upstreamSession: UpstreamSession,
+  upstreamName: string,
   m: JsonRpcMessage,
   agentToken: string | number | undefined,
 ): void {
@@ -73,13 +80,14 @@ function relayRelated(
     exchange.emit(m);
     return;
   }
-  deliverServerRequest(scope, upstreamSession, m, (msg) => exchange.emit(msg));
+  deliverServerRequest(scope, upstreamSession, upstreamName, m, (msg) => exchange.emit(msg));
 }
 
 /** Forwards an upstream's request to the agent, or answers it with a clear error when we cannot. */
 export function deliverServerRequest(
   scope: RequestScope,
   upstreamSession: UpstreamSession,
+  upstreamName: string,
   m: JsonRpcRequest,
   send: (msg: JsonRpcMessage) => void,
 ): void {
@@ -96,6 +104,6 @@ export function deliverServerRequest(
     return;
   }
   const id = session.newServerRequestId();
-  session.serverRequests.set(id, { upstreamSession, upstreamRequestId: m.id });
+  session.serverRequests.set(id, { upstreamSession, upstreamRequestId: m.id, method: m.method, upstream: upstreamName });
   send({ ...m, id });
 }

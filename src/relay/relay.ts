@@ -20,6 +20,7 @@ import type { AccessKind } from '../policy/access.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { AgentIdentity } from '../auth/identity.js';
+import { scopeFields, type AuditRecorder } from '../audit/step.js';
 import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
 import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
@@ -58,6 +59,7 @@ export class Relay implements UpstreamListener {
     private readonly log: Logger,
     upstreams: readonly Upstream[],
     private readonly policies: PolicyStore,
+    readonly recorder: AuditRecorder,
   ) {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
@@ -111,10 +113,16 @@ export class Relay implements UpstreamListener {
     try {
       return await this.route(scope, req, exchange);
     } catch (err) {
-      const ge = asGatewayError(err);
-      if (ge.kind === 'internal') this.log.error({ err, method: req.method }, 'relay failure');
-      return ge.toJsonRpc(req.id);
+      // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
+      // audit records the refused call.
+      return this.runSteps(scope, req, undefined, () => Promise.reject(err));
     }
+  }
+
+  private failure(err: unknown, req: JsonRpcRequest): JsonRpcResponse {
+    const ge = asGatewayError(err);
+    if (ge.kind === 'internal') this.log.error({ err, method: req.method }, 'relay failure');
+    return ge.toJsonRpc(req.id);
   }
 
   private async route(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
@@ -181,7 +189,7 @@ export class Relay implements UpstreamListener {
     const target = { server: t.upstream.name, native: t.native, kind, canonical: this.canonical(t.upstream.name, kind, t.native), args };
     const identityHeader = this.cfg.auth.forwardIdentityHeader;
     const headers = identityHeader ? { [identityHeader.toLowerCase()]: scope.agentId } : undefined;
-    return this.runSteps(scope, req, target, () => forward(scope, req, t.upstream, params, exchange, headers));
+    return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
   }
 
   /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
@@ -190,11 +198,12 @@ export class Relay implements UpstreamListener {
   }
 
   /** Runs the message-level pipeline (see app.ts for the order) around the final handler. */
-  private runSteps(scope: RequestScope, request: JsonRpcRequest, target: McpCall['target'], last: () => Promise<JsonRpcResponse>): Promise<JsonRpcResponse> {
+  private runSteps(scope: RequestScope, request: JsonRpcRequest, target: McpCall['target'], last: (call: McpCall) => Promise<JsonRpcResponse>): Promise<JsonRpcResponse> {
     const call: McpCall = { scope, request, target };
     const run = (i: number): Promise<JsonRpcResponse> => {
       const step = this.steps[i];
-      return step ? step(call, () => run(i + 1)) : last();
+      // Failures become responses here, so every step (the audit above all) sees an answer.
+      return step ? step(call, () => run(i + 1)) : last(call).catch((err: unknown) => this.failure(err, request));
     };
     return run(0);
   }
@@ -245,12 +254,27 @@ export class Relay implements UpstreamListener {
     }
   }
 
-  /** An agent's answer to a server-to-client request we forwarded. */
-  handleResponse(scope: RequestScope, r: JsonRpcResponse): void {
+  /** An agent's answer to a server-to-client request we forwarded: audited, then relayed. */
+  async handleResponse(scope: RequestScope, r: JsonRpcResponse): Promise<void> {
     const pending = scope.session?.serverRequests.get(String(r.id));
     if (!pending || !scope.session) return;
     scope.session.serverRequests.delete(String(r.id));
+    await this.recorder
+      .record({
+        ...scopeFields(scope),
+        'mcp.method.name': pending.method,
+        'jsonrpc.request.id': r.id,
+        'tollgate.upstream.name': pending.upstream,
+        'tollgate.outcome': 'error' in r ? 'jsonrpc_error' : 'ok',
+        'rpc.response.status_code': 'error' in r ? String(r.error.code) : null,
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
     pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  }
+
+  /** Initialize is answered by the transport; its record is written here, before the answer. */
+  recordInitialize(scope: RequestScope, requestId: JsonRpcRequest['id']): Promise<void> {
+    return this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': 'initialize', 'jsonrpc.request.id': requestId });
   }
 
   /** After a policy reload: tell each live session whose view changed to list again. */
@@ -293,7 +317,7 @@ export class Relay implements UpstreamListener {
         return;
       }
       const scope = this.scopeFor(only.identity, only, this.view(only.viewKey) ?? this.aggregate);
-      deliverServerRequest(scope, origin.session, msg, (m) => only.send(m));
+      deliverServerRequest(scope, origin.session, upstream.name, msg, (m) => only.send(m));
       return;
     }
     for (const s of targets) {

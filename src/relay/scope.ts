@@ -33,6 +33,10 @@ export interface McpCall {
   target: CallTarget | undefined;
   /** What the policy steps decided, for the audit record. */
   decision?: { decision: 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded'; rule: string; reason: string };
+  /** Time spent waiting on the upstream, set by the final handler when it forwarded. */
+  upstreamMs?: number;
+  /** Tokens charged against the agent's budgets for this request. */
+  tokensCharged?: number;
 }
 
 export interface CallTarget {

@@ -1,4 +1,7 @@
 // Starts a real gateway in-process on a free port from a YAML config text.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
@@ -11,12 +14,18 @@ export interface TestGateway {
 
 export const TEST_KEY = 'test-key-0123456789';
 
-export async function startGateway(yaml: string, env: Record<string, string | undefined> = {}): Promise<TestGateway> {
-  const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, env);
-  const gw = new Gateway({ config, env: { ...process.env, ...env }, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+export interface TestGatewayOptions {
+  /** Where the audit log goes (default: a fresh temporary file). */
+  auditFile?: string;
+}
+
+export async function startGateway(yaml: string, env: Record<string, string | undefined> = {}, opts: TestGatewayOptions = {}): Promise<TestGateway & { auditFile: string }> {
+  const auditFile = opts.auditFile ?? join(mkdtempSync(join(tmpdir(), 'tollgate-audit-')), 'audit.jsonl');
+  const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, { TOLLGATE_AUDIT_FILE: auditFile, ...env });
+  const gw = await Gateway.open({ config, env: { ...process.env, ...env }, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
   await gw.startUpstreams();
   const { url } = await gw.listen(0, '127.0.0.1');
-  return { gw, url, close: () => gw.close() };
+  return { gw, url, auditFile, close: () => gw.close() };
 }
 
 /** YAML for an auth block with one test agent (or more). */
