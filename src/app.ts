@@ -9,6 +9,7 @@ import { authenticate } from './http/authenticate.js';
 import { metadataUrlFor, protectedResourceMetadata } from './http/protected-resource.js';
 import { authorize } from './policy/authorize.js';
 import { auditStep } from './audit/step.js';
+import { limitsStep } from './limits/step.js';
 import { errorResponse } from './http/respond.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
@@ -21,9 +22,11 @@ import type { Gateway } from './gateway.js';
  *                too), and it writes the record before the response is released.
  * 2. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
  *                anything is spent.
+ * 3. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
+ *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder'>): McpStep[] {
-  return [auditStep(gw.recorder), authorize()];
+export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions'>): McpStep[] {
+  return [auditStep(gw.recorder), authorize(), limitsStep(gw.limitsOptions())];
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {

@@ -25,6 +25,8 @@ export type ErrorKind =
   | 'upstream_timeout'
   | 'upstream_bad_response'
   | 'cancelled'
+  | 'rate_limited'
+  | 'budget_exceeded'
   | 'internal';
 
 /** Tollgate's own JSON-RPC codes live in the implementation-defined server-error range. */
@@ -37,6 +39,8 @@ export const TollgateCode = {
   UpstreamTimeout: -32001, // the SDK's RequestTimeout, so clients already know it
   UpstreamBadResponse: -32052,
   Cancelled: -32800,
+  RateLimited: -32029,
+  BudgetExceeded: -32028,
 } as const;
 
 export function httpStatusOf(kind: ErrorKind): number {
@@ -73,6 +77,9 @@ export function httpStatusOf(kind: ErrorKind): number {
       return 504;
     case 'cancelled':
       return 499;
+    case 'rate_limited':
+    case 'budget_exceeded':
+      return 429;
     case 'internal':
       return 500;
   }
@@ -112,6 +119,10 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return TollgateCode.UpstreamBadResponse;
     case 'cancelled':
       return TollgateCode.Cancelled;
+    case 'rate_limited':
+      return TollgateCode.RateLimited;
+    case 'budget_exceeded':
+      return TollgateCode.BudgetExceeded;
     case 'internal':
       return -32603;
   }

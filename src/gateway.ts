@@ -13,12 +13,20 @@ import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
 import { openAuditWriter } from './audit/writer.js';
 import { createRedactor } from './audit/redact.js';
+import type { LimitStore } from './limits/store.js';
+import { MemoryStore } from './limits/memory-store.js';
+import { openLimitStore } from './limits/open.js';
+import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
+import type { LimitsStepOptions } from './limits/step.js';
+import { agentUsage, type AgentUsage } from './limits/usage.js';
 import { buildAuthenticators } from './auth/build.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
   /** The audit recorder; `Gateway.open` makes one from the config. */
   recorder?: AuditRecorder;
+  /** The limits store; `Gateway.open` makes one from the config (default: in memory). */
+  limitStore?: LimitStore;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -32,6 +40,8 @@ export class Gateway {
   readonly upstreams: Upstream[];
   readonly policies: PolicyStore;
   readonly recorder: AuditRecorder;
+  readonly limitStore: LimitStore;
+  private readonly tokenCounter: TokenCounter | undefined;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
 
@@ -50,7 +60,8 @@ export class Gateway {
           onError: (err) => log.error({ err }, 'audit write failed'),
         })
       : undefined;
-    return new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId) });
+    const limitStore = await openLimitStore(opts.config.limits, log);
+    return new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore });
   }
 
   constructor(opts: GatewayOptions) {
@@ -66,6 +77,9 @@ export class Gateway {
     this.policies = new PolicyStore({ dir: opts.config.policies?.dir, watch: opts.config.policies?.watch ?? false, log: this.log, env: opts.env });
     this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
     this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);
+    this.limitStore = opts.limitStore ?? new MemoryStore();
+    const trt = opts.config.limits.toolResultTokens;
+    this.tokenCounter = trt.enabled ? createTokenCounter(trt.encoding) : undefined;
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     this.policies.onChange((prev, next) => this.relay.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
@@ -111,5 +125,25 @@ export class Gateway {
     }
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.recorder.close();
+    await this.limitStore.close();
+    await this.tokenCounter?.close();
+  }
+
+  /** The MCP-level steps' dependencies (see app.ts for their order). */
+  limitsOptions(): LimitsStepOptions {
+    const rates = new Map(this.config.upstreams.map((u) => [u.name, u.rates]));
+    return {
+      store: this.limitStore,
+      policies: () => this.policies.current(),
+      serverRates: (server) => rates.get(server) ?? [],
+      global: this.config.limits.global,
+      tokenCounter: this.tokenCounter,
+      concurrencyTtlMs: this.config.limits.concurrencyTtlMs,
+    };
+  }
+
+  /** An agent's usage against each of its limits (admin API and page). */
+  async usage(agentId: string): Promise<AgentUsage[]> {
+    return agentUsage(this.limitStore, agentId, this.policies.current().limitsFor(agentId));
   }
 }

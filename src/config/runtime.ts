@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
+import { perToMs, type RateInput } from '../limits/schema.js';
 
 export function toMs(d: DurationInput): number {
   if (typeof d === 'number') return d;
@@ -12,8 +13,15 @@ export function toMs(d: DurationInput): number {
   return unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
 }
 
+export interface Rate {
+  limit: number;
+  periodMs: number;
+}
+
 interface UpstreamBase {
   name: string;
+  /** Requests to this upstream from all agents together. */
+  rates: readonly Rate[];
   enabled: boolean;
   isolation: 'shared' | 'per_session';
   maxSessions: number;
@@ -71,6 +79,13 @@ export interface RuntimeConfig {
   };
   policies: { dir: string; watch: boolean } | undefined;
   log: { level: string };
+  limits: {
+    store: 'memory' | 'redis';
+    redis: { url: string | undefined; cluster: readonly string[] | undefined; timeoutMs: number; failureMode: 'fail_open' | 'fail_closed' | 'local'; prefix: string };
+    global: readonly Rate[];
+    toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base' };
+    concurrencyTtlMs: number;
+  };
   audit: {
     file: string | undefined;
     stdout: boolean;
@@ -86,6 +101,7 @@ export interface RuntimeConfig {
 function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): UpstreamConfig {
   const base: UpstreamBase = {
     name,
+    rates: toRates(u.limits?.requests ?? []),
     enabled: u.enabled,
     isolation: u.isolation,
     maxSessions: u.max_sessions,
@@ -113,6 +129,8 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): Upstrea
     connections: u.transport === 'streamable_http' ? u.connections : 4,
   };
 }
+
+export const toRates = (rs: readonly RateInput[]): Rate[] => rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
@@ -163,6 +181,19 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     log: { level: c.log.level },
+    limits: {
+      store: c.limits.store,
+      redis: {
+        url: c.limits.redis.url,
+        cluster: c.limits.redis.cluster,
+        timeoutMs: toMs(c.limits.redis.timeout),
+        failureMode: c.limits.redis.failure_mode,
+        prefix: c.limits.redis.prefix,
+      },
+      global: toRates(c.limits.global.requests),
+      toolResultTokens: { enabled: c.limits.tool_result_tokens.enabled, encoding: c.limits.tool_result_tokens.encoding },
+      concurrencyTtlMs: toMs(c.limits.concurrency_ttl),
+    },
     audit: {
       file: c.audit.file === null ? undefined : resolve(baseDir, c.audit.file),
       stdout: c.audit.stdout,

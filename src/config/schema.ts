@@ -1,6 +1,7 @@
 // The YAML config's shape. Parsed once at start (and on reload), never read raw elsewhere.
 // snake_case keys because operators write YAML; runtime objects use camelCase.
 import { z } from 'zod';
+import { ratesSchema } from '../limits/schema.js';
 
 const duration = z
   .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h)$/)])
@@ -26,6 +27,7 @@ const upstreamCommon = {
     .default('shared')
     .describe('shared: one upstream session for all agents; per_session: one per agent session'),
   max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions (per_session)'),
+  limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
   enabled: z.boolean().default(true),
 };
 
@@ -148,6 +150,31 @@ export const configSchema = z
       .strict()
       .optional()
       .describe('per-agent allow-lists; without it every authenticated agent may use everything'),
+    limits: z
+      .object({
+        store: z.enum(['memory', 'redis']).default('memory'),
+        redis: z
+          .object({
+            url: z.string().optional().describe('redis://host:port/db (standalone)'),
+            cluster: z.array(z.string()).optional().describe('seed nodes host:port (Redis Cluster)'),
+            timeout: duration.default('50ms').describe('per command; then failure_mode applies'),
+            failure_mode: z.enum(['fail_open', 'fail_closed', 'local']).default('local'),
+            prefix: z.string().regex(/^[^{}]*$/).default('tollgate:'),
+          })
+          .strict()
+          .prefault({}),
+        global: z.object({ requests: ratesSchema }).strict().prefault({}).describe('all agents together'),
+        tool_result_tokens: z
+          .object({
+            enabled: z.boolean().default(false).describe("charge tool results' tokens to the agent's token budget"),
+            encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+          })
+          .strict()
+          .prefault({}),
+        concurrency_ttl: duration.default('10m').describe('an in-flight slot held longer than this (a crashed gateway) is freed'),
+      })
+      .strict()
+      .prefault({}),
     audit: z
       .object({
         file: z.string().nullable().default('tollgate-audit.jsonl').describe('JSONL file, relative to this config; null disables (env TOLLGATE_AUDIT_FILE overrides)'),

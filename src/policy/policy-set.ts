@@ -6,11 +6,13 @@ import { ConfigError, parseYaml } from '../config/yaml.js';
 import { agentPolicySchema, groupPolicySchema, policyFileSchema, type AgentPolicyFile, type GroupPolicyFile } from './schema.js';
 import { AgentAccess, allowAllAccess, compileCel, type AccessKind, type ConstraintRule } from './access.js';
 import type { AgentIdentity } from '../auth/identity.js';
+import { compileAgentLimits, type AgentLimits } from '../limits/plan.js';
 
 interface AgentEntry {
   file: string;
   policy: AgentPolicyFile;
   access: AgentAccess;
+  limits: AgentLimits | undefined;
 }
 
 export class PolicySet {
@@ -61,6 +63,16 @@ export class PolicySet {
       this.accessCache.set(identity.id, none);
     }
     return none;
+  }
+
+  /** The agent's limits: its own, else its first group's that has some. */
+  limitsFor(agentId: string): AgentLimits | undefined {
+    return this.agents?.get(agentId)?.limits;
+  }
+
+  /** Agents the policies name (for the admin page). */
+  agentIds(): string[] {
+    return [...(this.agents?.keys() ?? [])];
   }
 
   /** Every pattern in every file, for `tollgate check` to compare with the configured servers. */
@@ -141,7 +153,8 @@ export class PolicySet {
       if (problems.length > 0) continue;
       const context = { agent: { id: policy.agent, groups: policy.groups } };
       const access = new AgentAccess(policy.agent, { tool: union('tools'), prompt: union('prompts'), resource: union('resources') }, constraints, context);
-      byId.set(policy.agent, { file, policy, access });
+      const limitsInput = policy.limits ?? parts.slice(1).map((x) => x.p.limits).find((l) => l !== undefined);
+      byId.set(policy.agent, { file, policy, access, limits: limitsInput && compileAgentLimits(limitsInput) });
     }
     if (problems.length > 0) throw new ConfigError('policies', problems);
     return new PolicySet(byId, keyHashes, subjects, claimRules, files);

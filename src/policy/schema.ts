@@ -1,5 +1,6 @@
 // One policy file describes one agent or one group (policies/*.yaml).
 import { z } from 'zod';
+import { agentLimitsSchema } from '../limits/schema.js';
 
 const patterns = z.array(z.string().min(1)).default([]);
 const accessList = z
@@ -24,6 +25,7 @@ const common = {
   prompts: accessList,
   resources: accessList,
   constraints: z.array(constraint).default([]),
+  limits: agentLimitsSchema.optional().describe("an agent's own limits replace its groups'; else the first group with limits applies"),
 };
 
 export const agentPolicySchema = z

@@ -1,0 +1,34 @@
+// The limits store the config asks for: in memory (one gateway), or Redis (shared by replicas).
+import { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RuntimeConfig } from '../config/runtime.js';
+import type { LimitStore } from './store.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore, limitsClusterOptions, limitsRedisOptions } from './redis-store.js';
+
+export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger): Promise<LimitStore> {
+  if (cfg.store === 'memory') return new MemoryStore();
+  const r = cfg.redis;
+  const client = r.cluster?.length
+    ? new Cluster(
+        r.cluster.map((n) => {
+          const [host, port] = n.replace(/^redis:\/\//, '').split(':');
+          return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+        }),
+        limitsClusterOptions(),
+      )
+    : new Redis(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions());
+  const store = new RedisStore({
+    client,
+    prefix: r.prefix,
+    timeoutMs: r.timeoutMs,
+    failureMode: r.failureMode,
+    onStateChange: (state, err) =>
+      state === 'healthy'
+        ? log.info('limits store: Redis is back; limits are shared again')
+        : log.warn({ err: err?.message, mode: r.failureMode }, 'limits store: Redis unavailable; applying failure mode'),
+    onError: (err, op) => log.debug({ err: err.message, op }, 'limits store error'),
+  });
+  if (!(await store.ready())) log.warn({ mode: r.failureMode }, 'limits store: Redis not reachable at start; applying failure mode until it is');
+  return store;
+}

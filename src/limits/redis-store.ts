@@ -1,0 +1,315 @@
+// LimitStore on Redis (standalone or Cluster), shared by every gateway instance.
+//
+// Keys: `<prefix>r:{<tag>}:<key>` for buckets (`<prefix>r:{<key>}` without a tag) and
+// `<prefix>c:{<key>}` for lease sets; braces and '%' inside a tag are %-escaped so the hash tag is
+// exactly the tag. One check = one atomic Lua script over its keys, on the Redis clock.
+// Cluster: a script may only touch one slot, so keys are grouped by tag and each group is one
+// atomic script, run in parallel; if any group denies, the groups that admitted are refunded.
+// Trade-off: between charge and refund another request may see those groups fuller than they
+// are and be denied; nothing is ever over-admitted. Give per-agent keys the agent id as tag so
+// the common check is a single group. A standalone Redis has no slots: always one script.
+//
+// Failures: every Redis call is raced against `timeoutMs`. On a timeout or error the store turns
+// `degraded` (onStateChange), answers by `failureMode` without touching Redis, and probes Redis
+// with PING every `probeIntervalMs` until it answers (or the client emits `ready`). A timed-out
+// script may still run on Redis later; that only ever over-charges. While degraded, refunds of
+// Redis charges are dropped and lease releases left to the lease TTL. Needs Redis >= 5.
+// Use limitsRedisOptions()/limitsClusterOptions() for the client so nothing queues offline.
+import { randomUUID } from 'node:crypto';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
+import { MemoryStore } from './memory-store.js';
+import { validateKeys, validateLease, type CheckRequest, type CheckResult, type KeyResult, type LimitKey, type LimitStore, type Lease, type Via } from './store.js';
+
+/** fail_open: allow, charge nothing. fail_closed: deny, reason `store_unavailable`. local: a per-instance MemoryStore. */
+export type FailureMode = 'fail_open' | 'fail_closed' | 'local';
+export type StoreState = 'healthy' | 'degraded';
+
+export interface RedisStoreOptions {
+  client: Redis | Cluster;
+  /** Default 'tollgate:'. Must not contain braces. */
+  prefix?: string;
+  /** Per operation, in ms. Default 50. */
+  timeoutMs?: number;
+  /** Default 'local'. */
+  failureMode?: FailureMode;
+  /** Default 250 ms. */
+  probeIntervalMs?: number;
+  /** One script per tag group (required on a Cluster). Default: true for a Cluster, false otherwise. */
+  splitByTag?: boolean;
+  onStateChange?: (state: StoreState, err?: Error) => void;
+  onError?: (err: Error, op: string) => void;
+  /** Tests only: use this clock instead of Redis TIME. */
+  now?: () => number;
+}
+
+/**
+ * Client options that keep Redis from holding requests: no offline queue (commands fail at once
+ * while disconnected), no resend after a reconnect (a check must not be charged twice, late).
+ */
+export function limitsRedisOptions(extra: RedisOptions = {}): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: 1000,
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+    ...extra,
+  };
+}
+
+/** The same for a Cluster (its offline queue is a top-level option). */
+export function limitsClusterOptions(extra: ClusterOptions = {}): ClusterOptions {
+  const { enableOfflineQueue: _q, retryStrategy: _r, ...node } = limitsRedisOptions();
+  return { enableOfflineQueue: false, clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000), redisOptions: node, ...extra };
+}
+
+type Group = { keys: LimitKey[]; index: number[] };
+
+export class RedisStore implements LimitStore {
+  private readonly client: Redis | Cluster;
+  private readonly prefix: string;
+  private readonly timeoutMs: number;
+  private readonly mode: FailureMode;
+  private readonly probeMs: number;
+  private readonly split: boolean;
+  private readonly opts: RedisStoreOptions;
+  private readonly local = new MemoryStore();
+  private healthy = true;
+  private probe: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly onClientError = (err: Error) => { if (this.healthy) this.fail(err, 'connection'); }; // no log storm while reconnecting
+  private readonly onClientReady = () => { if (!this.healthy) this.schedule(0); };
+
+  constructor(opts: RedisStoreOptions) {
+    this.opts = opts;
+    this.client = opts.client;
+    this.prefix = opts.prefix ?? 'tollgate:';
+    if (/[{}]/.test(this.prefix)) throw new TypeError('prefix must not contain braces');
+    this.timeoutMs = opts.timeoutMs ?? 50;
+    this.mode = opts.failureMode ?? 'local';
+    this.probeMs = opts.probeIntervalMs ?? 250;
+    this.split = opts.splitByTag ?? this.client.isCluster;
+    this.client.on('error', this.onClientError);
+    this.client.on('ready', this.onClientReady);
+  }
+
+  get state(): StoreState {
+    return this.healthy ? 'healthy' : 'degraded';
+  }
+
+  /**
+   * Waits (at most `waitMs`) for the connection, then SCRIPT LOADs on every master. Optional: a
+   * NOSCRIPT falls back to EVAL anyway. False (and degraded) if Redis is not there.
+   */
+  async ready(waitMs = 1000): Promise<boolean> {
+    const c = this.client;
+    try {
+      if (c.status !== 'ready') await this.bounded(new Promise((resolve) => c.once('ready', resolve)), waitMs);
+      const nodes = c.isCluster ? (c as Cluster).nodes('master') : [c as Redis];
+      await this.bounded(Promise.all(nodes.map((n) => n.script('LOAD', LIMITS_LUA))), waitMs);
+      return true;
+    } catch (err) {
+      this.fail(err, 'ready');
+      return false;
+    }
+  }
+
+  async check(req: CheckRequest): Promise<CheckResult> {
+    validateKeys(req.keys);
+    return this.decide('check', req.keys);
+  }
+
+  async peek(keys: LimitKey[]): Promise<CheckResult> {
+    validateKeys(keys);
+    return this.decide('peek', keys);
+  }
+
+  refund(keys: LimitKey[], via: Via = 'store'): Promise<void> {
+    return this.adjust('refund', keys, via);
+  }
+
+  charge(keys: LimitKey[], via: Via = 'store'): Promise<void> {
+    return this.adjust('charge', keys, via);
+  }
+
+  async acquire(key: string, max: number, ttlMs: number): Promise<Lease> {
+    validateLease(key, max, ttlMs);
+    if (this.healthy) {
+      const rkey = `${this.prefix}c:{${esc(key)}}`;
+      const id = randomUUID();
+      try {
+        const ok = (await this.bounded(this.eval([rkey], ['acquire', this.nowArg(), max, ttlMs, id]))) === 1;
+        let released = !ok;
+        return {
+          ok,
+          release: async () => {
+            if (released) return;
+            released = true;
+            if (!this.healthy) return; // don't wait on a dead Redis in a finally path: the TTL reclaims it
+            try { await this.bounded(this.client.zrem(rkey, id)); } catch (err) { this.fail(err, 'release'); }
+          },
+        };
+      } catch (err) {
+        this.fail(err, 'acquire');
+      }
+    }
+    if (this.mode === 'local') return this.local.acquire(key, max, ttlMs);
+    return { ok: this.mode === 'fail_open', release: async () => {} };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probe) clearTimeout(this.probe);
+    this.client.off('error', this.onClientError);
+    this.client.off('ready', this.onClientReady);
+    await this.local.close();
+  }
+
+  private async decide(mode: 'check' | 'peek', keys: LimitKey[]): Promise<CheckResult> {
+    if (keys.length === 0) return { allowed: true, retryAfterMs: 0, results: [], via: 'store' };
+    if (this.healthy) {
+      const groups = this.groups(keys);
+      const settled = await Promise.allSettled(groups.map((g) => this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])).then((raw) => parse(raw, g.keys))));
+      const parsed = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+      const allowed = parsed.every((p) => p?.allowed === true);
+      if (!allowed && mode === 'check') {
+        // Undo the groups that did admit (only possible with more than one group).
+        const undo = groups.filter((_, i) => parsed[i]?.allowed === true).flatMap((g) => g.keys);
+        if (undo.length > 0) await this.adjust('refund', undo, 'store');
+      }
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (!failed) return merge(keys, groups, parsed as CheckResult[], mode === 'check' && !allowed);
+      this.fail(failed.reason, mode);
+    }
+    return this.fallback(mode, keys);
+  }
+
+  private async fallback(mode: 'check' | 'peek', keys: LimitKey[]): Promise<CheckResult> {
+    if (this.mode === 'local') {
+      const r = mode === 'check' ? await this.local.check({ keys }) : await this.local.peek(keys);
+      return { ...r, via: 'fallback', degraded: true };
+    }
+    const open = this.mode === 'fail_open';
+    const results = keys.map((k): KeyResult => ({ key: k.key, limit: k.limit, remaining: open ? k.limit : 0, resetMs: 0, allowed: open }));
+    if (open) return { allowed: true, retryAfterMs: 0, results, via: 'none', degraded: true };
+    return { allowed: false, retryAfterMs: this.probeMs, results, reason: 'store_unavailable', via: 'none', degraded: true };
+  }
+
+  private async adjust(mode: 'refund' | 'charge', keys: LimitKey[], via: Via): Promise<void> {
+    if (via === 'none' || keys.length === 0) return;
+    validateKeys(keys);
+    if (via === 'fallback') return mode === 'refund' ? this.local.refund(keys) : this.local.charge(keys);
+    if (this.healthy) {
+      try {
+        await Promise.all(this.groups(keys).map((g) => this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)]))));
+        return;
+      } catch (err) {
+        this.fail(err, mode);
+      }
+    }
+    // Redis unreachable: a refund is dropped (never refund what we can't see); a charge still
+    // counts against the local fallback, which is what answers until Redis is back.
+    if (mode === 'charge' && this.mode === 'local') await this.local.charge(keys);
+  }
+
+  private groups(keys: LimitKey[]): Group[] {
+    if (!this.split) return [{ keys, index: keys.map((_, i) => i) }];
+    const byTag = new Map<string, Group>();
+    keys.forEach((k, i) => {
+      const tag = k.tag ?? k.key;
+      let g = byTag.get(tag);
+      if (!g) byTag.set(tag, (g = { keys: [], index: [] }));
+      g.keys.push(k);
+      g.index.push(i);
+    });
+    return [...byTag.values()];
+  }
+
+  private names(keys: LimitKey[]): string[] {
+    return keys.map((k) => (k.tag === undefined ? `${this.prefix}r:{${esc(k.key)}}` : `${this.prefix}r:{${esc(k.tag)}}:${k.key}`));
+  }
+
+  private nowArg(): string {
+    return this.opts.now ? String(this.opts.now()) : '';
+  }
+
+  /** EVALSHA; on NOSCRIPT (script cache flushed, failover, new node) EVAL, which also re-caches it. */
+  private async eval(keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.client.evalsha(LIMITS_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
+      return this.client.eval(LIMITS_LUA, keys.length, ...keys, ...args);
+    }
+  }
+
+  private bounded<T>(p: Promise<T>, ms = this.timeoutMs): Promise<T> {
+    p.catch(() => {}); // a late rejection after the timeout is expected, not unhandled
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private fail(err: unknown, op: string): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.opts.onError?.(e, op);
+    if (!this.healthy || this.closed) return;
+    this.healthy = false;
+    this.opts.onStateChange?.('degraded', e);
+    this.schedule(this.probeMs);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    if (this.probe) clearTimeout(this.probe);
+    this.probe = setTimeout(() => {
+      this.probe = undefined;
+      this.bounded(this.client.ping()).then(
+        () => {
+          if (this.healthy || this.closed) return;
+          this.healthy = true;
+          this.opts.onStateChange?.('healthy');
+        },
+        () => this.schedule(this.probeMs),
+      );
+    }, ms);
+    this.probe.unref();
+  }
+}
+
+function esc(s: string): string {
+  return s.replace(/[%{}]/g, (c) => encodeURIComponent(c));
+}
+
+function specArgs(keys: LimitKey[]): number[] {
+  return keys.flatMap((k) => [k.limit, k.periodMs, k.cost]);
+}
+
+function parse(raw: unknown, keys: LimitKey[]): CheckResult {
+  if (!Array.isArray(raw) || raw.length !== 3 + keys.length * 3) throw new Error('unexpected reply from limits script');
+  const n = (i: number): number => Number(raw[i]);
+  const results = keys.map((k, i): KeyResult => ({ key: k.key, limit: k.limit, remaining: n(3 + 3 * i), resetMs: n(4 + 3 * i), allowed: n(5 + 3 * i) === 1 }));
+  const allowed = n(0) === 1;
+  if (allowed) return { allowed, retryAfterMs: 0, results, via: 'store' };
+  return { allowed, retryAfterMs: n(1), reason: n(2) === 2 ? 'cost_exceeds_limit' : 'limited', results, via: 'store' };
+}
+
+/** Joins per-group answers; for a denied multi-group check, admitted groups are shown as refunded. */
+function merge(keys: LimitKey[], groups: Group[], parts: CheckResult[], refunded: boolean): CheckResult {
+  if (parts.length === 1) return parts[0]!;
+  const results: KeyResult[] = new Array<KeyResult>(keys.length);
+  let wait = 0;
+  groups.forEach((g, gi) => {
+    const p = parts[gi]!;
+    g.index.forEach((ki, j) => {
+      const r = p.results[j]!;
+      results[ki] = refunded && p.allowed ? { ...r, remaining: Math.min(r.limit, r.remaining + keys[ki]!.cost) } : r;
+    });
+    if (!p.allowed) wait = wait === -1 || p.retryAfterMs === -1 ? -1 : Math.max(wait, p.retryAfterMs);
+  });
+  if (parts.every((p) => p.allowed)) return { allowed: true, retryAfterMs: 0, results, via: 'store' };
+  return { allowed: false, retryAfterMs: wait, reason: wait === -1 ? 'cost_exceeds_limit' : 'limited', results, via: 'store' };
+}

@@ -1,0 +1,60 @@
+// Token budgets: reserve the estimate before the call, reconcile with the actual count after.
+// Reserving up front is what stops N concurrent calls from each seeing budget left and together
+// overspending it; reconciling keeps the budget exact once the real usage is known.
+import type { CheckResult, LimitKey, LimitStore } from './store.js';
+
+/** A budget key; its cost is the reservation's estimate, then the actual usage. */
+export type BudgetKey = Omit<LimitKey, 'cost'>;
+
+export interface Reservation {
+  readonly allowed: boolean;
+  readonly result: CheckResult;
+  readonly estimate: number;
+  /**
+   * Reconciles with the actual usage: charges actual − estimate more (even past the limit: it was
+   * consumed, so it becomes debt that delays later calls) or refunds estimate − actual. An invalid
+   * `actual` (negative, NaN) keeps the estimate. Fractions round up.
+   */
+  settle(actual: number): Promise<void>;
+  /** The call did not happen: refunds everything, including the `fixed` keys. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * One all-or-nothing check: `estimate` against each budget key plus the `fixed` keys at their own
+ * cost (e.g. a request-count limit), which settle leaves alone and cancel refunds. settle and
+ * cancel take effect once between them (later calls are no-ops), never throw, and do nothing for
+ * a denied reservation — so both are safe in finally/catch paths.
+ */
+export async function reserve(store: LimitStore, keys: BudgetKey[], estimate: number, fixed: LimitKey[] = []): Promise<Reservation> {
+  const budget = keys.map((k): LimitKey => ({ ...k, cost: estimate }));
+  const result = await store.check({ keys: [...budget, ...fixed] });
+  let done = !result.allowed;
+  const via = result.via;
+  const quietly = async (p: () => Promise<void>): Promise<void> => {
+    try {
+      await p();
+    } catch {
+      // Stores report their own failures (onError); a reconcile must not break the caller's path.
+    }
+  };
+  return {
+    allowed: result.allowed,
+    result,
+    estimate,
+    settle: async (actual: number) => {
+      if (done) return;
+      done = true;
+      const used = Number.isFinite(actual) && actual >= 0 ? Math.ceil(actual) : estimate;
+      const delta = used - estimate;
+      if (delta === 0 || budget.length === 0) return;
+      const adjusted = budget.map((k) => ({ ...k, cost: Math.abs(delta) }));
+      await quietly(() => (delta > 0 ? store.charge(adjusted, via) : store.refund(adjusted, via)));
+    },
+    cancel: async () => {
+      if (done) return;
+      done = true;
+      await quietly(() => store.refund([...budget, ...fixed], via));
+    },
+  };
+}

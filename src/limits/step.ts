@@ -1,0 +1,70 @@
+// MCP step (after authorize): rate limits, token budgets and concurrency for routed calls. One
+// all-or-nothing check per call; tool-result tokens are charged after the result, and a call is
+// refused once the budget is spent (it reserves one token up front, then settles the real count).
+import { GatewayError } from '../errors.js';
+import type { McpCall, McpStep } from '../relay/scope.js';
+import type { Rate } from '../config/runtime.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
+import type { LimitStore, CheckResult } from './store.js';
+import { planRequest, type RequestPlan } from './plan.js';
+import { reserve } from './reservation.js';
+import { resultText, type TokenCounter } from './token-counter.js';
+
+export interface LimitsStepOptions {
+  store: LimitStore;
+  policies: () => PolicySet;
+  serverRates: (server: string) => readonly Rate[];
+  global: readonly Rate[];
+  /** Set when tool-result tokens count against budgets. */
+  tokenCounter: TokenCounter | undefined;
+  concurrencyTtlMs: number;
+}
+
+function refusal(call: McpCall, plan: RequestPlan, result: CheckResult): JsonRpcResponse {
+  const hit = result.results.find((r) => !r.allowed);
+  const token = plan.tokens.find((k) => k.key === hit?.key);
+  const limit = plan.requests.find((k) => k.key === hit?.key)?.name ?? token?.name ?? 'limit';
+  const kind = token ? 'budget_exceeded' : 'rate_limited';
+  const retryAfterSeconds = result.retryAfterMs < 0 ? null : Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  const reason =
+    result.reason === 'store_unavailable'
+      ? 'the limits store is unavailable'
+      : token
+        ? `token budget spent (${limit})`
+        : `rate limit reached (${limit})`;
+  call.decision = { decision: kind, rule: limit, reason };
+  return new GatewayError(kind, reason, { retryAfterSeconds, limit, remaining: hit?.remaining ?? 0 }).toJsonRpc(call.request.id);
+}
+
+export function limitsStep(opts: LimitsStepOptions): McpStep {
+  return async (call, next) => {
+    const t = call.target;
+    if (!t) return next();
+    const agentId = call.scope.agentId;
+    const isToolCall = call.request.method === 'tools/call';
+    const plan = planRequest(agentId, opts.policies().limitsFor(agentId), { server: t.server, tool: isToolCall ? t.canonical : undefined }, opts.serverRates(t.server), opts.global);
+    const countTokens = opts.tokenCounter !== undefined && isToolCall && plan.tokens.length > 0;
+    if (plan.requests.length === 0 && !countTokens && !(plan.concurrency && isToolCall)) return next();
+
+    const lease = plan.concurrency && isToolCall ? await opts.store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs) : undefined;
+    if (lease && !lease.ok) {
+      const reason = `too many calls in flight (agent concurrency ${plan.concurrency})`;
+      call.decision = { decision: 'rate_limited', rule: `agent concurrency ${plan.concurrency}`, reason };
+      return new GatewayError('rate_limited', reason, { retryAfterSeconds: 1, limit: `agent concurrency ${plan.concurrency}`, remaining: 0 }).toJsonRpc(call.request.id);
+    }
+    try {
+      const r = await reserve(opts.store, countTokens ? plan.tokens : [], countTokens ? 1 : 0, plan.requests);
+      if (!r.allowed) return refusal(call, plan, r.result);
+      const res = await next();
+      if (countTokens && opts.tokenCounter) {
+        const used = 'result' in res ? await opts.tokenCounter.count(resultText(res.result)) : 0;
+        await r.settle(used);
+        call.tokensCharged = used;
+      }
+      return res;
+    } finally {
+      await lease?.release();
+    }
+  };
+}
