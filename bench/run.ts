@@ -651,11 +651,13 @@ async function main(): Promise<number> {
 
   // 2. gateway
   const cfgPath = join(tmpDir, 'tollgate.yaml');
-  // Every pipeline step on: a policy with an allow-list, a deny rule and an argument constraint.
+  // Every pipeline step on: audit (JSONL file), a policy with an allow-list, a deny rule and an
+  // argument constraint, and rate limits (memory store) that never run out.
   mkdirSync(join(tmpDir, 'policies'));
   writeFileSync(
     join(tmpDir, 'policies', 'bench.yaml'),
-    `agent: bench\ntools:\n  allow: ["bench__*"]\n  deny: ["bench__admin_*"]\nconstraints:\n  - tool: bench__echo\n    when: 'size(args.text) < 1000'\n`,
+    `agent: bench\ntools:\n  allow: ["bench__*"]\n  deny: ["bench__admin_*"]\nconstraints:\n  - tool: bench__echo\n    when: 'size(args.text) < 1000'\n` +
+      `limits:\n  requests: [{ limit: 1000000000, per: 1m }]\n  tools: [{ tool: "bench__*", requests: [{ limit: 1000000000, per: 1h }] }]\n`,
   );
   writeFileSync(
     cfgPath,

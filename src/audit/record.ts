@@ -8,7 +8,7 @@
 //
 // Every key below is always written, in this order; `null` means "does not apply" (so every line has
 // the same columns). The writer appends `prev` — the hex SHA-256 of the previous line (see writer.ts).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
 export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout';
@@ -143,11 +143,19 @@ export function newRecordId(now: number = Date.now()): string {
     time = CROCKFORD[t % 32]! + time;
     t = Math.floor(t / 32);
   }
-  const rnd = randomBytes(16);
+  // Random bytes come from a pool: one randomFillSync per 256 ids, not one call per record.
+  if (poolAt + 16 > POOL.length) {
+    randomFillSync(POOL);
+    poolAt = 0;
+  }
   let rand = '';
-  for (let i = 0; i < 16; i++) rand += CROCKFORD[rnd[i]! & 31]!;
+  for (let i = 0; i < 16; i++) rand += CROCKFORD[POOL[poolAt + i]! & 31]!;
+  poolAt += 16;
   return time + rand;
 }
+
+const POOL = Buffer.alloc(4096);
+let poolAt = POOL.length;
 
 /** Size and SHA-256 of a result: raw bytes/text as received, or a value (hashed as its JSON). */
 export function resultDigest(result: unknown): { bytes: number; sha256: string } {

@@ -1,5 +1,6 @@
 // Where the writer's batches go: a file (with rotation and chain-resume on open) or a stream.
 import { createHash } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH } from './record.js';
@@ -90,8 +91,14 @@ export class FileSink implements Sink {
     const fh = this.fh;
     const before = this.size;
     try {
-      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
-      if (this.opts.fsync) await fh.datasync();
+      if (this.opts.fsync) {
+        for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+        await fh.datasync();
+      } else {
+        // Without fsync the write only reaches the page cache: microseconds for a batch, cheaper
+        // than a round trip through libuv's thread pool (measured: ~0.4 ms added per call).
+        for (let off = 0; off < buf.length; ) off += writeSync(fh.fd, buf, off, buf.length - off);
+      }
       this.size += buf.length;
     } catch (err) {
       await fh.truncate(before).catch(() => {}); // drop a partial batch: its records were never acknowledged

@@ -23,7 +23,8 @@ export class AuditRecorder {
   }
 
   async record(fields: AuditFields): Promise<void> {
-    const rec = createAuditRecord({ ...fields, 'service.instance.id': this.instanceId });
+    (fields as AuditRecordInput)['service.instance.id'] = this.instanceId;
+    const rec = createAuditRecord(fields as AuditRecordInput);
     await this.writer?.append(rec);
     for (const l of this.listeners) l(rec);
   }
