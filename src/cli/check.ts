@@ -23,6 +23,7 @@ export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<st
     const servers = config.upstreams.map((u) => u.name);
     let unknown = 0;
     for (const { file: f, kind, pattern } of set.patterns()) {
+      if (kind === 'model') continue; // model names are not namespaced by server
       const head = kind === 'resource' ? pattern.split('+')[0] ?? '' : pattern.split(config.mcp.nameSeparator)[0] ?? '';
       if (/[*?]/.test(head) || servers.includes(head)) continue;
       unknown++;
@@ -50,7 +51,7 @@ async function checkAgainstCatalogs(loaded: LoadedConfig, env: Readonly<Record<s
     const ready = new Set(gw.upstreams.filter((u) => u.state === 'ready').map((u) => u.name));
     let unmatched = 0;
     for (const { file, kind, pattern } of set.patterns()) {
-      if (kind === 'resource' || pattern === '*') continue; // resources can be read beyond what is listed
+      if (kind === 'resource' || kind === 'model' || pattern === '*') continue; // resources can be read beyond what is listed; models are not MCP
       const server = [...ready].find((s) => pattern.startsWith(s));
       if (!server) continue;
       const m = compileGlob(pattern);

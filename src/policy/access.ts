@@ -3,7 +3,7 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { compileGlob, compileGlobs, type Matcher } from './glob.js';
 
-export type AccessKind = 'tool' | 'prompt' | 'resource';
+export type AccessKind = 'tool' | 'prompt' | 'resource' | 'model';
 
 export interface Decision {
   allowed: boolean;
@@ -49,7 +49,7 @@ export class AgentAccess {
     private readonly context: Record<string, unknown>,
   ) {
     const compile = (r: AccessRules) => ({ allow: compileGlobs(r.allow), deny: compileGlobs(r.deny) });
-    this.lists = { tool: compile(rules.tool), prompt: compile(rules.prompt), resource: compile(rules.resource) };
+    this.lists = { tool: compile(rules.tool), prompt: compile(rules.prompt), resource: compile(rules.resource), model: compile(rules.model) };
     this.constraints = constraints.map((rule) => ({ rule, matches: compileGlob(rule.tool), evaluate: compileCel(rule.when) }));
   }
 
@@ -93,4 +93,4 @@ export class AgentAccess {
 
 /** Everything allowed: the gateway's behaviour when no policies are configured. */
 export const allowAllAccess = (agentId: string): AgentAccess =>
-  new AgentAccess(agentId, { tool: { allow: ['*'], deny: [] }, prompt: { allow: ['*'], deny: [] }, resource: { allow: ['*'], deny: [] } }, [], {});
+  new AgentAccess(agentId, { tool: { allow: ['*'], deny: [] }, prompt: { allow: ['*'], deny: [] }, resource: { allow: ['*'], deny: [] }, model: { allow: ['*'], deny: [] } }, [], {});

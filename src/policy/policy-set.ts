@@ -59,7 +59,7 @@ export class PolicySet {
     let none = this.accessCache.get(identity.id);
     if (!none) {
       // No policy names this agent: it may authenticate but sees and calls nothing.
-      none = new AgentAccess(identity.id, { tool: { allow: [], deny: [] }, prompt: { allow: [], deny: [] }, resource: { allow: [], deny: [] } }, [], {});
+      none = new AgentAccess(identity.id, { tool: { allow: [], deny: [] }, prompt: { allow: [], deny: [] }, resource: { allow: [], deny: [] }, model: { allow: [], deny: [] } }, [], {});
       this.accessCache.set(identity.id, none);
     }
     return none;
@@ -79,7 +79,7 @@ export class PolicySet {
   patterns(): { file: string; kind: AccessKind; pattern: string }[] {
     const out: { file: string; kind: AccessKind; pattern: string }[] = [];
     for (const e of this.agents?.values() ?? []) {
-      for (const [kind, key] of [['tool', 'tools'], ['prompt', 'prompts'], ['resource', 'resources']] as const) {
+      for (const [kind, key] of [['tool', 'tools'], ['prompt', 'prompts'], ['resource', 'resources'], ['model', 'models']] as const) {
         for (const pattern of [...e.policy[key].allow, ...e.policy[key].deny]) out.push({ file: e.file, kind, pattern });
       }
     }
@@ -135,7 +135,7 @@ export class PolicySet {
         if (!group) problems.push(`${file}: unknown group ${g}`);
         else parts.push({ file: group.file, p: group.policy as unknown as AgentPolicyFile });
       }
-      const union = (kind: 'tools' | 'prompts' | 'resources') => ({
+      const union = (kind: 'tools' | 'prompts' | 'resources' | 'models') => ({
         allow: parts.flatMap((x) => x.p[kind].allow),
         deny: parts.flatMap((x) => x.p[kind].deny),
       });
@@ -152,7 +152,7 @@ export class PolicySet {
       if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });
       if (problems.length > 0) continue;
       const context = { agent: { id: policy.agent, groups: policy.groups } };
-      const access = new AgentAccess(policy.agent, { tool: union('tools'), prompt: union('prompts'), resource: union('resources') }, constraints, context);
+      const access = new AgentAccess(policy.agent, { tool: union('tools'), prompt: union('prompts'), resource: union('resources'), model: union('models') }, constraints, context);
       const limitsInput = policy.limits ?? parts.slice(1).map((x) => x.p.limits).find((l) => l !== undefined);
       byId.set(policy.agent, { file, policy, access, limits: limitsInput && compileAgentLimits(limitsInput) });
     }

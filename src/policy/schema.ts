@@ -24,6 +24,7 @@ const common = {
   tools: accessList,
   prompts: accessList,
   resources: accessList,
+  models: accessList.describe('LLM model names or aliases (the /v1 API)'),
   constraints: z.array(constraint).default([]),
   limits: agentLimitsSchema.optional().describe("an agent's own limits replace its groups'; else the first group with limits applies"),
 };
