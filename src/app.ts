@@ -11,10 +11,12 @@ import { authorize } from './policy/authorize.js';
 import { auditStep } from './audit/step.js';
 import { limitsStep } from './limits/step.js';
 import { errorResponse } from './http/respond.js';
+import { headerOf } from './http/node-io.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
 import type { McpStep } from './relay/scope.js';
-import type { Gateway } from './gateway.js';
+import { redactorFor, type Gateway } from './gateway.js';
+import { adminRoutes } from './admin/routes.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -32,8 +34,8 @@ export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions'>): McpSt
 export function buildApp(gw: Gateway): Hono<AppEnv> {
   const { config } = gw;
   const app = new Hono<AppEnv>();
-  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes });
-  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes });
+  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams });
+  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams });
 
   // Liveness and readiness stay open: orchestrators probe them without credentials.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -41,6 +43,16 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     const r = gw.readiness();
     return c.json(r, r.ready ? 200 : 503);
   });
+  if (config.metrics.enabled) {
+    // Metrics have their own credential (never an agent key); open when no token is configured.
+    const token = config.metrics.token;
+    app.get('/metrics', async (c) => {
+      if (token !== undefined && headerOf(c, 'authorization') !== `Bearer ${token}`) {
+        return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
+      }
+      return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
+    });
+  }
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,
@@ -81,6 +93,34 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.get('/sse', sse.open);
   app.get('/sse/:server', sse.open);
   app.post('/messages', sse.message);
+
+  if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
+    // The admin API and page: their own credential, the audit log, usage, upstream health.
+    app.route(
+      '/admin',
+      adminRoutes({
+        tokens: config.admin.tokens,
+        tokenHashes: config.admin.tokenHashes,
+        auditPath: config.audit.stdout ? undefined : config.audit.file,
+        recorder: gw.recorder,
+        redact: redactorFor(config),
+        upstreams: () =>
+          gw.upstreams.map((u) => ({
+            name: u.name,
+            transport: u.cfg.transport,
+            state: u.state,
+            ...(u.lastError && u.state !== 'ready' ? { error: u.lastError } : {}),
+            tools: u.catalog.tools.length,
+            prompts: u.catalog.prompts.length,
+            resources: u.catalog.resources.length,
+          })),
+        agents: () => gw.policies.current().agentIds(),
+        usage: (agent) => gw.usage(agent),
+        reloadPolicies: () => gw.policies.reload('admin API'),
+        sseKeepaliveMs: config.server.sseKeepaliveMs,
+      }),
+    );
+  }
 
   app.notFound((c) => errorResponse(c, 'method_not_found', `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {

@@ -19,6 +19,8 @@ import { openLimitStore } from './limits/open.js';
 import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
 import { agentUsage, type AgentUsage } from './limits/usage.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { liveProcesses } from './upstream/stdio-channel.js';
 import { buildAuthenticators } from './auth/build.js';
 
 export interface GatewayOptions {
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   logger?: Logger;
 }
 
+export const redactorFor = (config: RuntimeConfig) => createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
+
 export class Gateway {
   readonly config: RuntimeConfig;
   readonly log: Logger;
@@ -41,6 +45,9 @@ export class Gateway {
   readonly policies: PolicyStore;
   readonly recorder: AuditRecorder;
   readonly limitStore: LimitStore;
+  readonly metrics: GatewayMetrics;
+  /** SSE connections open to agents. */
+  readonly sseStreams = { open: 0 };
   private readonly tokenCounter: TokenCounter | undefined;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
@@ -56,7 +63,7 @@ export class Gateway {
           rotateBytes: a.rotateBytes,
           rotateDaily: a.rotateDaily,
           fsync: a.fsync,
-          redact: createRedactor({ keys: [...a.redactKeys], maxValueBytes: a.maxValueBytes }),
+          redact: redactorFor(opts.config),
           onError: (err) => log.error({ err }, 'audit write failed'),
         })
       : undefined;
@@ -80,6 +87,15 @@ export class Gateway {
     this.limitStore = opts.limitStore ?? new MemoryStore();
     const trt = opts.config.limits.toolResultTokens;
     this.tokenCounter = trt.enabled ? createTokenCounter(trt.encoding) : undefined;
+    this.metrics = new GatewayMetrics({
+      upstreams: () => this.upstreams,
+      sessions: () => this.sessions.size,
+      sseStreams: () => this.sseStreams.open,
+      stdioProcesses: liveProcesses,
+      limitsDegraded: () => (this.limitStore as { state?: string }).state === 'degraded',
+    });
+    this.recorder.onRecord((r) => this.metrics.observe(r));
+    this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     this.policies.onChange((prev, next) => this.relay.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {

@@ -56,11 +56,11 @@ export const CLIENT_JS = `(() => {
     localize(t);
     timeTd.append(t);
     const target_ = el('td', 'target', target(r));
-    target_.title = r['tollgate.decision_reason'] || '';
+    if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision_reason']) target_.append(el('div', 'reason', r['tollgate.decision_reason']));
     const dec = el('td');
     dec.append(el('span', 'badge d-' + r['tollgate.decision'], cfg.labels[r['tollgate.decision']] || r['tollgate.decision']));
     const out = el('td');
-    out.append(el('span', 'outcome o-' + r['tollgate.outcome'], String(r['tollgate.outcome']).replace('_', ' ')));
+    out.append(el('span', 'outcome o-' + (r['tollgate.decision'] === 'allowed' ? r['tollgate.outcome'] : 'after-refusal'), String(r['tollgate.outcome']).replace('_', ' ')));
     tr.append(timeTd, el('td', 'agent', r['gen_ai.agent.id']), el('td', 'method', r['mcp.method.name'] || r['gen_ai.operation.name'] || '\\u2013'),
       target_, dec, out, el('td', 'num', ms(r['tollgate.latency.total_ms'])));
 

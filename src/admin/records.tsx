@@ -122,14 +122,16 @@ export function RecordRows(props: { records: AuditLine[] }) {
               </td>
               <td class="agent">{r['gen_ai.agent.id']}</td>
               <td class="method">{r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? '–'}</td>
-              <td class="target" title={r['tollgate.decision_reason'] ?? ''}>
+              <td class="target">
                 {targetOf(r)}
+                {decision !== 'allowed' && r['tollgate.decision_reason'] && <div class="reason">{r['tollgate.decision_reason']}</div>}
               </td>
               <td>
                 <span class={`badge d-${decision}`}>{decisionLabel(decision)}</span>
               </td>
               <td>
-                <span class={`outcome o-${outcome}`}>{outcome.replace('_', ' ')}</span>
+                {/* A refused call's outcome follows from its decision: only an allowed call's failure stands out. */}
+                <span class={`outcome o-${decision === 'allowed' ? outcome : 'after-refusal'}`}>{outcome.replace('_', ' ')}</span>
               </td>
               <td class="num">{formatMs(r['tollgate.latency.total_ms'])}</td>
             </tr>

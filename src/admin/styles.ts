@@ -15,7 +15,7 @@ body {
 }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
-h2 { font-size: 15px; margin: 0; letter-spacing: .01em; }
+h2 { font-size: 15px; margin: 0; letter-spacing: .01em; white-space: nowrap; }
 h4 { margin: 0 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); }
 .muted { color: var(--muted); }
 .small { font-size: 12px; }
@@ -80,7 +80,8 @@ h4 { margin: 0 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing
 .s-warn, .d-rate_limited { color: var(--warn); background: var(--warn-bg); }
 .s-bad, .d-denied { color: var(--bad); background: var(--bad-bg); }
 .d-budget_exceeded { color: var(--violet); background: var(--violet-bg); }
-.s-idle, .d-error { color: #545b6b; background: var(--idle-bg); }
+.s-idle { color: #545b6b; background: var(--idle-bg); }
+.d-error { color: #454c5c; background: #fff; box-shadow: inset 0 0 0 1px #c9ced8; }
 
 .agents { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 14px 22px; }
 .agent-name { font-weight: 650; margin-bottom: 6px; font-family: var(--mono); font-size: 13px; }
@@ -120,7 +121,8 @@ tr.rec.new { animation: flash 2s ease-out; }
 .records .time { white-space: nowrap; color: var(--muted); font-variant-numeric: tabular-nums; }
 .records .agent { font-weight: 600; }
 .records .method { color: var(--muted); font-family: var(--mono); font-size: 12.5px; }
-.records .target { font-family: var(--mono); font-size: 12.5px; max-width: 360px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.records .target { font-family: var(--mono); font-size: 12.5px; max-width: 380px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.records .reason { font-family: system-ui, sans-serif; font-size: 12px; color: var(--muted); overflow: hidden; text-overflow: ellipsis; margin-top: 1px; }
 .outcome { font-size: 12.5px; color: var(--muted); }
 .o-is_error, .o-timeout { color: var(--warn); font-weight: 600; }
 .o-jsonrpc_error { color: var(--bad); font-weight: 600; }

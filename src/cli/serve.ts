@@ -41,6 +41,8 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
       ...gw.upstreams.map((u) => `  ${u.name} alone, un-prefixed: ${url}/mcp/${u.name}`),
       `  legacy SSE clients: ${url}/sse`,
       firstKey ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}` : '  (anonymous access)',
+      ...(o.loaded.config.admin.tokens[0] ? [`  admin page: ${url}/admin/  (sign in with the admin token: ${o.loaded.config.admin.tokens[0]})`] : []),
+      ...(o.loaded.config.audit.file && !o.loaded.config.audit.stdout ? [`  audit log: ${o.loaded.config.audit.file}  (tollgate audit ${o.loaded.config.audit.file})`] : []),
       '',
       'Try it:',
       `  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${firstKey?.key ?? '…'}"`,

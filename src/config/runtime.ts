@@ -79,6 +79,8 @@ export interface RuntimeConfig {
   };
   policies: { dir: string; watch: boolean } | undefined;
   log: { level: string };
+  metrics: { enabled: boolean; token: string | undefined };
+  admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
   limits: {
     store: 'memory' | 'redis';
     redis: { url: string | undefined; cluster: readonly string[] | undefined; timeoutMs: number; failureMode: 'fail_open' | 'fail_closed' | 'local'; prefix: string };
@@ -181,6 +183,8 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     log: { level: c.log.level },
+    metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
+    admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
     limits: {
       store: c.limits.store,
       redis: {

@@ -187,6 +187,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        tokens: z.array(z.string().min(8)).default([]).describe('admin API and /admin page credentials (usually ${ENV}); never agent keys'),
+        token_hashes: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).default([]),
+      })
+      .strict()
+      .prefault({})
+      .describe('without tokens the admin API and page are off'),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        token: z.string().min(8).optional().describe('when set, /metrics requires Authorization: Bearer <token>'),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

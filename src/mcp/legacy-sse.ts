@@ -14,7 +14,7 @@ import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMes
 
 type Ctx = Context<AppEnv>;
 
-export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number }) {
+export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number; streams: { open: number } }) {
   const { relay, sessions } = deps;
 
   function open(c: Ctx): Response {
@@ -25,6 +25,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     const stream = session.standaloneStream();
     return sseResponse(stream, {
       keepaliveMs: deps.keepaliveMs,
+      counter: deps.streams,
       onOpen: (sink) => sink.write(`event: endpoint\ndata: ${deps.messagesPath}?sessionId=${session.id}\n\n`),
     });
   }

@@ -16,7 +16,7 @@ export class PostExchange implements Exchange {
 
   constructor(
     private readonly session: AgentSession | undefined,
-    private readonly opts: { acceptsJson: boolean; keepaliveMs: number; headers: Record<string, string>; batch: boolean; count: number },
+    private readonly opts: { acceptsJson: boolean; keepaliveMs: number; counter: { open: number }; headers: Record<string, string>; batch: boolean; count: number },
   ) {
     this.response = new Promise((r) => (this.settle = r));
     this.remaining = opts.count;
@@ -27,7 +27,7 @@ export class PostExchange implements Exchange {
     if (this.stream) return this.stream;
     const stream = this.session ? this.session.newStream() : new EventStream('0', 0);
     this.stream = stream;
-    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers }));
+    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers, counter: this.opts.counter }));
     if (this.session && this.session.protocolVersion >= '2025-11-25') stream.prime(1000);
     for (const a of this.answers) stream.push(a);
     return stream;

@@ -6,13 +6,29 @@ const encoder = new TextEncoder();
 
 export function sseResponse(
   stream: EventStream,
-  opts: { keepaliveMs: number; headers?: Record<string, string>; afterSeq?: number | undefined; onOpen?: (sink: SseSink) => void },
+  opts: {
+    keepaliveMs: number;
+    headers?: Record<string, string>;
+    afterSeq?: number | undefined;
+    onOpen?: (sink: SseSink) => void;
+    /** Counts open connections (a metric). */
+    counter?: { open: number };
+  },
 ): Response {
   let sink: SseSink | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let counted = false;
+  const uncount = (): void => {
+    if (counted && opts.counter) opts.counter.open--;
+    counted = false;
+  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       let open = true;
+      if (opts.counter) {
+        opts.counter.open++;
+        counted = true;
+      }
       sink = {
         write(chunk) {
           if (open) controller.enqueue(encoder.encode(chunk));
@@ -21,6 +37,7 @@ export function sseResponse(
           if (!open) return;
           open = false;
           clearInterval(timer);
+          uncount();
           controller.close();
         },
       };
@@ -31,6 +48,7 @@ export function sseResponse(
     },
     cancel() {
       clearInterval(timer);
+      uncount();
       if (sink) stream.detach(sink);
     },
   });

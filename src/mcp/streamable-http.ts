@@ -22,6 +22,8 @@ export interface StreamableHttpDeps {
   keepaliveMs: number;
   replayEvents: number;
   maxBodyBytes: number;
+  /** Open SSE connections (a metric). */
+  streams: { open: number };
 }
 
 type Ctx = Context<AppEnv>;
@@ -109,6 +111,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const exchange = new PostExchange(session, {
       acceptsJson,
       keepaliveMs: deps.keepaliveMs,
+      counter: deps.streams,
       headers: { 'mcp-session-id': session.id },
       batch,
       count: requests.length,
@@ -140,7 +143,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       return errorResponse(c, 'internal', 'audit log unavailable: the session was not opened');
     }
     sessions.add(session);
-    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, headers: { 'mcp-session-id': session.id }, batch: false, count: 1 });
+    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: { 'mcp-session-id': session.id }, batch: false, count: 1 });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
     return exchange.response;
   }
@@ -158,12 +161,12 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     if (last) {
       const at = parseEventId(last);
       const stream = at && session.streams.get(at.streamId);
-      if (stream) return sseResponse(stream, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq });
+      if (stream) return sseResponse(stream, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, counter: deps.streams });
     }
     if (session.hasStandaloneListener) {
       return errorResponse(c, 'conflict', 'Conflict: only one standalone SSE stream is allowed per session');
     }
-    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined });
+    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined, counter: deps.streams });
   }
 
   function del(c: Ctx): Response {

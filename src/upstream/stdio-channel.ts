@@ -10,6 +10,9 @@ const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const live = new Set<ChildProcessWithoutNullStreams>();
 let exitHookInstalled = false;
 
+/** Upstream server processes running in this gateway process (a metric). */
+export const liveProcesses = (): number => live.size;
+
 /** Children must not outlive the gateway, even when it exits without a graceful shutdown. */
 function killAllOnExit(): void {
   if (exitHookInstalled) return;

@@ -1,0 +1,191 @@
+// The admin API and web page, mounted at /admin. Admin credentials only (never an agent key):
+// a Bearer token for the API and CLI, or the HttpOnly cookie the login form sets for the page.
+import { randomBytes } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { deleteCookie, setCookie } from 'hono/cookie';
+import type { JSX } from 'hono/jsx/jsx-runtime';
+import type { AuditRecord } from '../audit/record.js';
+import { errorResponse } from '../http/respond.js';
+import { readBody } from '../http/node-io.js';
+import { ADMIN_COOKIE, adminAuth, adminTokenChecker } from './admin-auth.js';
+import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
+import { AdminPage, LoginPage, type AgentUsage } from './page.js';
+import { sameOrigin } from './csrf.js';
+
+export const ADMIN_BASE = '/admin';
+
+export interface UsageLimit {
+  name: string;
+  kind: 'requests' | 'tokens' | 'concurrency';
+  limit: number;
+  used: number;
+  remaining: number;
+  periodMs?: number;
+  resetMs?: number;
+}
+
+export interface UpstreamStatus {
+  name: string;
+  transport: string;
+  state: string;
+  error?: string;
+  tools: number;
+  prompts: number;
+  resources: number;
+}
+
+export interface AdminDeps {
+  /** Plaintext admin tokens. */
+  tokens: readonly string[];
+  /** `sha256:<hex>` hashes of admin tokens. */
+  tokenHashes: readonly string[];
+  /** The audit JSONL file or its directory (rotated sets); undefined = audit disabled. */
+  auditPath: string | undefined;
+  /** Live records as they are written (the live tail). */
+  recorder: { onRecord(l: (r: AuditRecord) => void): () => void };
+  upstreams(): UpstreamStatus[];
+  /** Known agent ids (from policies; may be empty). */
+  agents(): string[];
+  usage(agentId: string): Promise<UsageLimit[]>;
+  reloadPolicies(): { ok: true } | { ok: false; problems: string[] };
+  /**
+   * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
+   * without this the live tail would show arguments the log itself hides.
+   */
+  redact?: Redact;
+  now?: () => number;
+  /** Keep-alive comment interval of the live tail (default 15 s). */
+  sseKeepaliveMs?: number;
+  /** Shown in the page header. */
+  name?: string;
+}
+
+const COOKIE_MAX_AGE_S = 12 * 3600;
+const MAX_FORM_BYTES = 8 * 1024;
+const MAX_USAGE_AGENTS = 24;
+
+function query(c: Context, now: number): ParsedQuery {
+  return parseAuditParams((name) => c.req.queries(name) ?? [], now);
+}
+
+const isHttps = (c: Context): boolean => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+
+/** Headers for every admin response: no caching of audit data, no framing, no sniffing. */
+const hardening: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store'); // the live tail sets its own
+  c.header('x-content-type-options', 'nosniff');
+  // Not `no-referrer`: with it Chromium sends `Origin: null` on form POSTs, which CSRF must refuse.
+  c.header('referrer-policy', 'same-origin');
+  c.header('x-frame-options', 'DENY');
+};
+
+function csp(nonce: string | undefined): string {
+  const script = nonce ? `'nonce-${nonce}'` : "'none'";
+  return `default-src 'none'; script-src ${script}; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
+}
+
+async function html(c: Context, node: JSX.Element, status: 200 | 401, nonce?: string): Promise<Response> {
+  const body = await (await node).toString();
+  c.header('content-security-policy', csp(nonce));
+  return c.html(`<!doctype html>${body}`, status);
+}
+
+export function adminRoutes(deps: AdminDeps): Hono {
+  const now = deps.now ?? Date.now;
+  const auth = { tokens: deps.tokens, tokenHashes: deps.tokenHashes };
+  const apiAuth = adminAuth({ ...auth, page: false });
+  const pageAuth = adminAuth({ ...auth, page: true });
+  const validToken = adminTokenChecker(auth);
+  const csrf: MiddlewareHandler = async (c, next) => {
+    if (!sameOrigin(c)) return errorResponse(c, 'forbidden', 'cross-origin request refused (send the Origin header, or a Bearer token)');
+    await next();
+  };
+  const app = new Hono();
+  app.use('*', hardening);
+
+  // --- Login and logout (the page's cookie) ---
+  app.get('/login', (c) => html(c, <LoginPage />, 200));
+  app.post('/login', async (c) => {
+    // Login CSRF: a form posted from another site must not log this browser in.
+    if (!sameOrigin(c, { allowMissing: true })) return errorResponse(c, 'forbidden', 'cross-origin login refused');
+    const form = await readBody(c, MAX_FORM_BYTES).catch(() => undefined);
+    if (form === undefined) return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
+    const token = new URLSearchParams(form).get('token')?.trim() ?? '';
+    if (!validToken(token)) return html(c, <LoginPage error="That token is not an admin token." />, 401);
+    setCookie(c, ADMIN_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: ADMIN_BASE, secure: isHttps(c), maxAge: COOKIE_MAX_AGE_S });
+    return c.redirect(`${ADMIN_BASE}/`, 303);
+  });
+  app.post('/logout', csrf, (c) => {
+    deleteCookie(c, ADMIN_COOKIE, { path: ADMIN_BASE, secure: isHttps(c) });
+    return c.redirect(`${ADMIN_BASE}/login`, 303);
+  });
+
+  // --- JSON API, at /admin/… and /admin/api/… alike ---
+  const api = new Hono();
+  api.get('/audit', apiAuth, async (c) => {
+    const q = query(c, now());
+    if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
+    return c.json(await readAuditPage(deps.auditPath, q.query));
+  });
+  api.get('/audit/stream', apiAuth, (c) => {
+    const q = query(c, now());
+    if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
+    const { limit: _limit, cursor: _cursor, ...filters } = q.query;
+    return liveTailResponse({ recorder: deps.recorder, query: filters, redact: deps.redact, keepaliveMs: deps.sseKeepaliveMs ?? 15_000, signal: c.req.raw.signal });
+  });
+  api.get('/agents/:id/usage', apiAuth, async (c) => {
+    const agent = c.req.param('id');
+    return c.json({ agent, limits: await deps.usage(agent) });
+  });
+  api.get('/upstreams', apiAuth, (c) => c.json(deps.upstreams()));
+  api.post('/policies/reload', csrf, apiAuth, (c) => {
+    const r = deps.reloadPolicies();
+    return r.ok ? c.json(r) : c.json(r, 422);
+  });
+  app.route('/api', api);
+  app.route('/', api);
+
+  // --- The page ---
+  const page = async (c: Context): Promise<Response> => {
+    const at = now();
+    const q = query(c, at);
+    const pageQuery = q.ok ? q.query : { limit: 100 };
+    const result = await readAuditPage(deps.auditPath, pageQuery).catch((err: Error) => ({ records: [], error: err.message }));
+    const known = deps.agents();
+    const seen = result.records.map((r) => r['gen_ai.agent.id']);
+    const agentIds = [...new Set([...known, ...seen])].slice(0, MAX_USAGE_AGENTS);
+    const usage: AgentUsage[] = await Promise.all(
+      agentIds.map((agent) =>
+        deps.usage(agent).then(
+          (limits) => ({ agent, limits }),
+          (err: Error) => ({ agent, limits: [], error: err.message }),
+        ),
+      ),
+    );
+    const nonce = randomBytes(16).toString('base64');
+    const params = new URL(c.req.url).searchParams;
+    return html(
+      c,
+      <AdminPage
+        name={deps.name ?? 'Tollgate'}
+        nonce={nonce}
+        now={at}
+        params={params}
+        problems={q.ok ? [] : q.problems}
+        auditEnabled={deps.auditPath !== undefined}
+        page={result}
+        agents={known}
+        usage={usage}
+        upstreams={deps.upstreams()}
+      />,
+      200,
+      nonce,
+    );
+  };
+  app.get('/', pageAuth, page);
+  // `/admin/` (the strict router keeps it apart from `/admin`); anything else under /admin is unknown.
+  const rootOnly: MiddlewareHandler = async (c, next) => (c.req.path === `${ADMIN_BASE}/` ? next() : c.notFound());
+  app.get('/*', rootOnly, pageAuth, page);
+  return app;
+}

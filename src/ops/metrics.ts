@@ -1,0 +1,86 @@
+// Prometheus metrics. Request metrics are derived from audit records (one source of truth for what
+// happened); gauges are read from live state at scrape time. Label values are bounded: agents past
+// a cap become "other", and nothing per-session or per-argument is ever a label.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditRecord } from '../audit/record.js';
+
+export interface MetricsSources {
+  upstreams(): { name: string; state: string }[];
+  sessions(): number;
+  sseStreams(): number;
+  stdioProcesses(): number;
+  limitsDegraded(): boolean;
+}
+
+const MAX_AGENTS = 500;
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly agents = new Set<string>();
+  private readonly requests: Counter<'agent' | 'server' | 'method' | 'decision'>;
+  private readonly rejections: Counter<'agent' | 'reason'>;
+  private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
+  private readonly toolCall: Histogram<'server' | 'part'>;
+  readonly auditWrite: Histogram;
+  readonly limitsErrors: Counter<'op'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
+    this.requests = new Counter({ name: 'tollgate_mcp_requests_total', help: 'MCP requests and LLM calls by agent, upstream, method and decision', labelNames: ['agent', 'server', 'method', 'decision'], registers });
+    this.rejections = new Counter({ name: 'tollgate_rejections_total', help: 'Requests refused by policy, rate limits or budgets', labelNames: ['agent', 'reason'], registers });
+    this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens charged, by agent, model and direction', labelNames: ['agent', 'model', 'direction'], registers });
+    this.toolCall = new Histogram({
+      name: 'tollgate_tool_call_duration_seconds',
+      help: 'tools/call latency: total, upstream, and overhead (what the gateway added)',
+      labelNames: ['server', 'part'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.auditWrite = new Histogram({ name: 'tollgate_audit_write_seconds', help: 'Time to write one audit record (until it is acknowledged)', buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers });
+    this.limitsErrors = new Counter({ name: 'tollgate_limits_store_errors_total', help: 'Errors talking to the limits store (Redis)', labelNames: ['op'], registers });
+    new Gauge({
+      name: 'tollgate_upstream_up',
+      help: '1 when the upstream is connected and ready',
+      labelNames: ['server'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of sources.upstreams()) this.set({ server: u.name }, u.state === 'ready' ? 1 : 0);
+      },
+    });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    gauge('tollgate_sessions_active', 'Agent sessions open (2025-era MCP)', sources.sessions);
+    gauge('tollgate_sse_streams_active', 'SSE connections open to agents', sources.sseStreams);
+    gauge('tollgate_stdio_processes', 'Upstream MCP server processes running', sources.stdioProcesses);
+    gauge('tollgate_limits_store_degraded', '1 while the limits store is unreachable and its failure mode applies', () => (sources.limitsDegraded() ? 1 : 0));
+  }
+
+  private agent(id: string): string {
+    if (this.agents.has(id)) return id;
+    if (this.agents.size >= MAX_AGENTS) return 'other';
+    this.agents.add(id);
+    return id;
+  }
+
+  /** Feeds one audit record into the request metrics. */
+  observe(r: AuditRecord): void {
+    const agent = this.agent(r['gen_ai.agent.id']);
+    const server = r['tollgate.upstream.name'] ?? '';
+    const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
+    this.requests.inc({ agent, server, method, decision: r['tollgate.decision'] });
+    if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error') this.rejections.inc({ agent, reason: r['tollgate.decision'] });
+    const model = r['gen_ai.request.model'] ?? '';
+    if (r['gen_ai.usage.input_tokens']) this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
+    if (r['gen_ai.usage.output_tokens']) this.tokens.inc({ agent, model, direction: 'output' }, r['gen_ai.usage.output_tokens']);
+    if (r['mcp.method.name'] === 'tools/call' && r['tollgate.tokens.charged'] > 0) this.tokens.inc({ agent, model, direction: 'tool_result' }, r['tollgate.tokens.charged']);
+    if (r['mcp.method.name'] === 'tools/call' && r['tollgate.latency.upstream_ms'] !== null) {
+      const total = r['tollgate.latency.total_ms'] / 1000;
+      const upstream = r['tollgate.latency.upstream_ms'] / 1000;
+      this.toolCall.observe({ server, part: 'total' }, total);
+      this.toolCall.observe({ server, part: 'upstream' }, upstream);
+      this.toolCall.observe({ server, part: 'overhead' }, Math.max(0, total - upstream));
+    }
+  }
+}
