@@ -12,6 +12,7 @@ import { auditStep } from './audit/step.js';
 import { limitsStep } from './limits/step.js';
 import { errorResponse } from './http/respond.js';
 import { headerOf } from './http/node-io.js';
+import { requestContext } from './http/request-context.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
 import type { McpStep } from './relay/scope.js';
@@ -66,6 +67,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
 
   const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages'];
   for (const path of agentRoutes) {
+    // 0. Request id and trace context — first, so every answer (rejections too) carries the id.
+    app.use(path, requestContext());
     // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
     app.use(path, originGuard({ allowedOrigins: config.server.allowedOrigins, allowedHosts: config.server.allowedHosts, publicUrl: config.server.publicUrl }));
     // 2. Body cap — before anything reads the body.

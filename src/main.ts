@@ -58,7 +58,14 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`--port must be 0–65535\n`);
         return 2;
       }
-      await serveCommand({ loaded, env, host: typeof args.flags.host === 'string' ? args.flags.host : undefined, port, print: (l) => process.stdout.write(`${l}\n`) });
+      await serveCommand({
+        loaded,
+        env,
+        host: typeof args.flags.host === 'string' ? args.flags.host : undefined,
+        port,
+        print: (l) => process.stdout.write(`${l}\n`),
+        pretty: process.stdout.isTTY === true,
+      });
       return -1; // keep running
     }
     default:

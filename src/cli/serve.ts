@@ -1,5 +1,7 @@
 // `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
 import type { LoadedConfig } from '../config/load.js';
+import pino from 'pino';
+import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
 
 export interface ServeOptions {
@@ -8,10 +10,15 @@ export interface ServeOptions {
   host: string | undefined;
   port: number | undefined;
   print: (line: string) => void;
+  /** Human-readable logs (stdout is a terminal). */
+  pretty: boolean;
 }
 
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
-  const gw = await Gateway.open({ config: o.loaded.config, env: o.env });
+  const level = o.loaded.config.log.level;
+  // Readable lines for a person at a terminal; JSON for everything else (log shippers).
+  const logger = o.pretty ? pino({ level }, pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })) : pino({ level });
+  const gw = await Gateway.open({ config: o.loaded.config, env: o.env, logger });
   // Handlers first: a signal that arrives before they exist kills the process without cleanup
   // (and leaves stdio children behind).
   let stopping = false;

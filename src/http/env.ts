@@ -6,5 +6,9 @@ export type { AgentIdentity };
 export interface AppEnv {
   Variables: {
     agent: AgentIdentity;
+    /** From X-Request-Id, or made up; echoed back and sent to HTTP upstreams. */
+    requestId: string;
+    /** W3C traceparent for the upstream hop (a child of the agent's, when it sent one). */
+    traceparent: string;
   };
 }

@@ -45,7 +45,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     }
     const m = validateMessage(parsed);
     if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`);
-    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view);
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
     dispatch(scope, session, m);
     return c.text('Accepted', 202);
   }

@@ -100,7 +100,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
       return errorResponse(c, 'invalid_request', `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`);
     }
-    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view);
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {
       if (!('method' in m)) void relay.handleResponse(scope, m);

@@ -75,8 +75,9 @@ export class Relay implements UpstreamListener {
   }
 
   /** The per-request context: who, through which endpoint, with what access right now. */
-  scopeFor(identity: AgentIdentity, session: AgentSession | undefined, view: View): RequestScope {
+  scopeFor(identity: AgentIdentity, session: AgentSession | undefined, view: View, trace?: RequestScope['trace']): RequestScope {
     return {
+      trace,
       agentId: identity.id,
       identity,
       access: this.policies.current().access(identity),
@@ -188,7 +189,9 @@ export class Relay implements UpstreamListener {
   ): Promise<JsonRpcResponse> {
     const target = { server: t.upstream.name, native: t.native, kind, canonical: this.canonical(t.upstream.name, kind, t.native), args };
     const identityHeader = this.cfg.auth.forwardIdentityHeader;
-    const headers = identityHeader ? { [identityHeader.toLowerCase()]: scope.agentId } : undefined;
+    let headers: Record<string, string> | undefined;
+    if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
+    if (identityHeader) headers = { ...headers, [identityHeader.toLowerCase()]: scope.agentId };
     return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
   }
 

@@ -15,6 +15,8 @@ export interface RequestScope {
   view: View;
   /** The agent's declared client capabilities (from initialize, or per request in 2026). */
   capabilities: Record<string, unknown>;
+  /** Request id and trace context to pass to HTTP upstreams (absent for gateway-made scopes). */
+  trace?: { requestId: string; traceparent: string };
 }
 
 /** The agent side of one request: where related messages go. (Cancellation arrives as a

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect, nextNotification } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 
@@ -170,6 +170,28 @@ describe('aggregate endpoint /mcp', () => {
     expect(seen['x-upstream-secret']).toBe('s3cret-from-env');
     expect(seen.authorization).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain('test-key');
+  });
+
+  it('passes X-Request-Id and a child traceparent to HTTP upstreams, and echoes the request id', async () => {
+    const h = { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const init = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    const sid = init.headers.get('mcp-session-id')!;
+    const trace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { ...h, 'mcp-session-id': sid, 'x-request-id': 'req-42', traceparent: trace },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'feat__headers', arguments: {} } }),
+    });
+    expect(r.headers.get('x-request-id')).toBe('req-42');
+    const body = (await r.json()) as { result: CallToolResult };
+    const seen = JSON.parse(textOf(body.result)) as Record<string, string>;
+    expect(seen['x-request-id']).toBe('req-42');
+    expect(seen.traceparent).toMatch(/^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+    expect(seen.traceparent).not.toBe(trace); // our own span
   });
 
   it('lists and gets prompts of the everything server, namespaced', async () => {
