@@ -109,6 +109,7 @@ export class Gateway {
     const upstreams = Object.fromEntries(
       this.upstreams.map((u) => [u.name, u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state }]),
     );
+    if (this.draining) return { ready: false, reason: 'shutting down', upstreams };
     const ready = this.upstreams.some((u) => u.state === 'ready');
     return ready ? { ready, upstreams } : { ready, reason: 'no upstream is ready', upstreams };
   }
@@ -129,16 +130,24 @@ export class Gateway {
     return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
   }
 
-  async close(): Promise<void> {
+  /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */
+  private draining = false;
+
+  /**
+   * Graceful stop: refuse new connections, let calls in flight finish (up to `drainMs`), end
+   * sessions (SSE streams close with a retry hint, so clients reconnect elsewhere), then close
+   * upstreams (stdio children are terminated), the audit log and the limits store.
+   */
+  async close(drainMs = 0): Promise<void> {
+    this.draining = true;
     this.policies.close();
-    this.sessions.close();
     const server = this.server;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
-    }
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const deadline = Date.now() + drainMs;
+    while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.sessions.close();
+    (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+    await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.recorder.close();
     await this.limitStore.close();

@@ -14,6 +14,9 @@ export interface ServeOptions {
   pretty: boolean;
 }
 
+/** How long a shutdown waits for calls in flight. */
+const DRAIN_MS = 10_000;
+
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const level = o.loaded.config.log.level;
   // Readable lines for a person at a terminal; JSON for everything else (log shippers).
@@ -26,9 +29,9 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
     if (stopping) return;
     stopping = true;
     gw.log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => process.exit(1), DRAIN_MS + 5_000);
     force.unref();
-    void gw.close().then(() => process.exit(0));
+    void gw.close(DRAIN_MS).then(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

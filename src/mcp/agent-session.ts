@@ -85,7 +85,7 @@ export class AgentSession {
 
   close(): void {
     this.closed = true;
-    for (const s of this.streams.values()) s.finish();
+    for (const s of this.streams.values()) s.hangUp(1000);
     for (const f of this.inFlight.values()) f.cancel?.();
     this.inFlight.clear();
   }

@@ -64,6 +64,12 @@ export class EventStream {
     }
   }
 
+  /** Ends the connection with a reconnect hint (shutdown): the client resumes on another instance. */
+  hangUp(retryMs: number): void {
+    this.sink?.write(`retry: ${retryMs}\n\n`);
+    this.finish();
+  }
+
   /** Marks the stream done: the current connection closes; a later resume replays then closes. */
   finish(): void {
     this.finished = true;

@@ -110,13 +110,19 @@ export class Relay implements UpstreamListener {
   }
 
   /** Handles one agent request (not initialize, which the transport owns). Never throws. */
+  /** Agent requests being handled now (a graceful shutdown waits for them). */
+  inFlight = 0;
+
   async handleRequest(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
+    this.inFlight++;
     try {
       return await this.route(scope, req, exchange);
     } catch (err) {
       // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
       // audit records the refused call.
       return this.runSteps(scope, req, undefined, () => Promise.reject(err));
+    } finally {
+      this.inFlight--;
     }
   }
 

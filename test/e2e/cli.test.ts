@@ -122,6 +122,29 @@ describe('tollgate serve lifecycle', () => {
     }
   };
 
+  it('drains on SIGTERM: a call in flight still gets its answer, then the process exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
+        `auth: { api_keys: [{ agent: a, key: drain-key-0123456789 }] }\naudit: { file: null }\n`,
+    );
+    const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
+    const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'drain-key-0123456789' });
+    const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
+    let signalled = false;
+    const result = await client.callTool({ name: 'feat__slow', arguments: { ms: 1000 } }, undefined, {
+      onprogress: () => {
+        if (signalled) return;
+        signalled = true;
+        gw.child.kill('SIGTERM'); // mid-call
+      },
+    });
+    expect(signalled).toBe(true);
+    expect(JSON.stringify(result)).toContain('slow done');
+    expect(await exited).toBe('0/null');
+  }, 30_000);
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops on ${signal} and leaves no stdio children behind`, async () => {
       const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0']);
