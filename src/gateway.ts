@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { RuntimeConfig } from './config/runtime.js';
-import { Upstream } from './upstream/upstream.js';
+import { Upstream, type UpstreamListener } from './upstream/upstream.js';
 import { Relay } from './relay/relay.js';
 import { SessionStore } from './mcp/session-store.js';
 import { buildApp, mcpSteps } from './app.js';
@@ -75,8 +75,8 @@ export class Gateway {
     this.config = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
     const listener = {
-      catalogChanged: (...a: Parameters<Relay['catalogChanged']>) => this.relay.catalogChanged(...a),
-      serverMessage: (...a: Parameters<Relay['serverMessage']>) => this.relay.serverMessage(...a),
+      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => this.relay.fanout.catalogChanged(...a),
+      serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
     };
     this.upstreams = opts.config.upstreams.map(
       (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener }),
@@ -97,7 +97,7 @@ export class Gateway {
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
-    this.policies.onChange((prev, next) => this.relay.policiesChanged(prev, next));
+    this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
       for (const u of this.upstreams) u.release(s.id);
     });

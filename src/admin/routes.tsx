@@ -1,6 +1,7 @@
 // The admin API and web page, mounted at /admin. Admin credentials only (never an agent key):
 // a Bearer token for the API and CLI, or the HttpOnly cookie the login form sets for the page.
 import { randomBytes } from 'node:crypto';
+import type { AgentUsage as LimitUsage } from '../limits/usage.js';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
@@ -14,15 +15,8 @@ import { sameOrigin } from './csrf.js';
 
 export const ADMIN_BASE = '/admin';
 
-export interface UsageLimit {
-  name: string;
-  kind: 'requests' | 'tokens' | 'concurrency';
-  limit: number;
-  used: number;
-  remaining: number;
-  periodMs?: number;
-  resetMs?: number;
-}
+/** One limit of an agent with its current use (what the limits store reports). */
+export type UsageLimit = LimitUsage;
 
 export interface UpstreamStatus {
   name: string;

@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
 import { GatewayError } from '../errors.js';
-import { headerOf, readBody } from '../http/node-io.js';
+import { readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';

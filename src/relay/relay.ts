@@ -7,7 +7,6 @@ import {
   errorMessage,
   isObject,
   resultMessage,
-  type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
@@ -18,17 +17,15 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import type { CatalogKind, Entry } from '../upstream/catalog.js';
 import type { AccessKind } from '../policy/access.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { PolicySet } from '../policy/policy-set.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import { scopeFields, type AuditRecorder } from '../audit/step.js';
-import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
+import type { Upstream } from '../upstream/upstream.js';
 import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
-import { deliverServerRequest, forward, levelAllows } from './forward.js';
+import { forward } from './forward.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { VERSION } from '../version.js';
-
-const ACCESS_OF: Record<CatalogKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
+import { ACCESS_OF, Fanout } from './fanout.js';
 
 const LIST_KIND: Record<string, CatalogKind> = {
   'tools/list': 'tools',
@@ -36,18 +33,11 @@ const LIST_KIND: Record<string, CatalogKind> = {
   'resources/list': 'resources',
   'resources/templates/list': 'resourceTemplates',
 };
-const CHANGED_NOTIFICATION: Record<CatalogKind, string> = {
-  tools: 'notifications/tools/list_changed',
-  prompts: 'notifications/prompts/list_changed',
-  resources: 'notifications/resources/list_changed',
-  resourceTemplates: 'notifications/resources/list_changed',
-};
-
 export interface SessionDirectory {
   all(): Iterable<AgentSession>;
 }
 
-export class Relay implements UpstreamListener {
+export class Relay {
   readonly aggregate: View;
   private readonly single = new Map<string, View>();
   upstreams: readonly Upstream[] = [];
@@ -64,7 +54,16 @@ export class Relay implements UpstreamListener {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
     for (const u of upstreams) this.single.set(u.name, singleView(u));
+    this.fanout = new Fanout({
+      sessions: () => this.sessions.all(),
+      view: (key) => this.view(key) ?? this.aggregate,
+      scopeFor: (identity, session, view) => this.scopeFor(identity, session, view),
+      canonical: (server, kind, native) => this.canonical(server, kind, native),
+    });
   }
+
+  /** Upstream events and policy reloads, fanned out to the agent sessions allowed to see them. */
+  readonly fanout: Fanout;
 
   attachSessions(dir: SessionDirectory): void {
     this.sessions = dir;
@@ -286,63 +285,6 @@ export class Relay implements UpstreamListener {
     return this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': 'initialize', 'jsonrpc.request.id': requestId });
   }
 
-  /** After a policy reload: tell each live session whose view changed to list again. */
-  policiesChanged(prev: PolicySet, next: PolicySet): void {
-    for (const s of this.sessions.all()) {
-      if (!s.initialized) continue;
-      const view = this.view(s.viewKey) ?? this.aggregate;
-      const before = prev.access(s.identity);
-      const after = next.access(s.identity);
-      for (const kind of ['tools', 'prompts', 'resources'] as const) {
-        const seen = (a: typeof before): string =>
-          view.upstreams
-            .flatMap((u) => u.catalog[kind].map((e) => this.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name))))
-            .filter((n) => a.visible(ACCESS_OF[kind], n))
-            .join('\n');
-        if (seen(before) !== seen(after)) s.send({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] });
-      }
-    }
-  }
-
-  // ---- upstream events --------------------------------------------------------------------
-
-  catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void {
-    const methods = new Set(kinds.map((k) => CHANGED_NOTIFICATION[k]));
-    for (const s of this.sessions.all()) {
-      if (!s.initialized || !this.sees(s, upstream)) continue;
-      for (const method of methods) s.send({ jsonrpc: '2.0', method });
-    }
-  }
-
-  serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void {
-    if (!('method' in msg)) return;
-    const targets = [...this.sessions.all()].filter(
-      (s) => this.sees(s, upstream) && (origin.agentSessionId === undefined || s.id === origin.agentSessionId),
-    );
-    if ('id' in msg) {
-      const only = origin.agentSessionId !== undefined ? targets[0] : undefined;
-      if (!only) {
-        origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
-        return;
-      }
-      const scope = this.scopeFor(only.identity, only, this.view(only.viewKey) ?? this.aggregate);
-      deliverServerRequest(scope, origin.session, upstream.name, msg, (m) => only.send(m));
-      return;
-    }
-    for (const s of targets) {
-      const view = this.view(s.viewKey) ?? this.aggregate;
-      if (msg.method === 'notifications/resources/updated') {
-        const uri = isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
-        if (uri && s.subscriptions.has(uri)) s.send({ ...msg, params: { ...msg.params, uri } });
-      } else if (msg.method !== 'notifications/message' || levelAllows(s.logLevel, msg)) {
-        s.send(msg);
-      }
-    }
-  }
-
-  private sees(s: AgentSession, u: Upstream): boolean {
-    return s.viewKey === '' || s.viewKey === u.name;
-  }
 }
 
 function withListChanged(caps: Record<string, unknown>): Record<string, unknown> {

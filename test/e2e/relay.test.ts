@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
-import { connect, nextNotification } from '../helpers/client.js';
+import { connect, listAllTools, nextNotification } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
@@ -145,15 +145,7 @@ describe('aggregate endpoint /mcp', () => {
     const changed = nextNotification(client, 'notifications/tools/list_changed');
     await client.callTool({ name: 'feat__add_tool', arguments: { text: 'brand_new' } });
     await changed;
-    const tools = await client.listTools();
-    const all = [...tools.tools.map((t) => t.name)];
-    let cursor = tools.nextCursor;
-    while (cursor) {
-      const p = await client.listTools({ cursor });
-      all.push(...p.tools.map((t) => t.name));
-      cursor = p.nextCursor;
-    }
-    expect(all).toContain('feat__brand_new');
+    expect(await listAllTools(client)).toContain('feat__brand_new');
     expect(textOf(await client.callTool({ name: 'feat__brand_new', arguments: {} }))).toBe('http:brand_new');
   });
 

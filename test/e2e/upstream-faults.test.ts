@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { connect } from '../helpers/client.js';
+import { connect, listAllTools } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
@@ -52,16 +52,7 @@ afterAll(async () => {
   legacy?.kill('SIGKILL');
 });
 
-const toolNames = async (): Promise<string[]> => {
-  const out: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await client.listTools(cursor ? { cursor } : {});
-    out.push(...p.tools.map((t) => t.name));
-    cursor = p.nextCursor;
-  } while (cursor);
-  return out;
-};
+const toolNames = (): Promise<string[]> => listAllTools(client);
 
 describe('upstream faults', () => {
   it('an unreachable upstream contributes no tools and answers a clear error; the others work', async () => {

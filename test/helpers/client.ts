@@ -33,3 +33,15 @@ export function nextNotification(client: Client, method: string): Promise<Record
     };
   });
 }
+
+/** Every tool name, following the gateway's pagination. */
+export async function listAllTools(client: Client): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {});
+    names.push(...page.tools.map((t) => t.name));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return names;
+}

@@ -1,0 +1,91 @@
+// Upstream events and policy reloads, fanned out to the agent sessions that may see them:
+// list_changed after a catalog or policy change, resource updates to subscribers only, log
+// messages by level, and server requests only where one agent can be named.
+import { isObject, errorMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import type { AgentSession } from '../mcp/agent-session.js';
+import type { AgentIdentity } from '../auth/identity.js';
+import type { AccessKind } from '../policy/access.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { CatalogKind } from '../upstream/catalog.js';
+import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
+import { deliverServerRequest, levelAllows } from './forward.js';
+import type { RequestScope } from './scope.js';
+import type { View } from './view.js';
+
+export const ACCESS_OF: Record<CatalogKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
+
+const CHANGED_NOTIFICATION: Record<CatalogKind, string> = {
+  tools: 'notifications/tools/list_changed',
+  prompts: 'notifications/prompts/list_changed',
+  resources: 'notifications/resources/list_changed',
+  resourceTemplates: 'notifications/resources/list_changed',
+};
+
+export interface FanoutContext {
+  sessions(): Iterable<AgentSession>;
+  view(key: string): View;
+  scopeFor(identity: AgentIdentity, session: AgentSession, view: View): RequestScope;
+  canonical(server: string, kind: AccessKind, native: string): string;
+}
+
+export class Fanout implements UpstreamListener {
+  constructor(private readonly ctx: FanoutContext) {}
+
+  /** After a policy reload: tell each live session whose view changed to list again. */
+  policiesChanged(prev: PolicySet, next: PolicySet): void {
+    for (const s of this.ctx.sessions()) {
+      if (!s.initialized) continue;
+      const view = this.ctx.view(s.viewKey);
+      const before = prev.access(s.identity);
+      const after = next.access(s.identity);
+      for (const kind of ['tools', 'prompts', 'resources'] as const) {
+        const seen = (a: typeof before): string =>
+          view.upstreams
+            .flatMap((u) => u.catalog[kind].map((e) => this.ctx.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name))))
+            .filter((n) => a.visible(ACCESS_OF[kind], n))
+            .join('\n');
+        if (seen(before) !== seen(after)) s.send({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] });
+      }
+    }
+  }
+
+  // ---- upstream events --------------------------------------------------------------------
+
+  catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void {
+    const methods = new Set(kinds.map((k) => CHANGED_NOTIFICATION[k]));
+    for (const s of this.ctx.sessions()) {
+      if (!s.initialized || !this.sees(s, upstream)) continue;
+      for (const method of methods) s.send({ jsonrpc: '2.0', method });
+    }
+  }
+
+  serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void {
+    if (!('method' in msg)) return;
+    const targets = [...this.ctx.sessions()].filter(
+      (s) => this.sees(s, upstream) && (origin.agentSessionId === undefined || s.id === origin.agentSessionId),
+    );
+    if ('id' in msg) {
+      const only = origin.agentSessionId !== undefined ? targets[0] : undefined;
+      if (!only) {
+        origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
+        return;
+      }
+      const scope = this.ctx.scopeFor(only.identity, only, this.ctx.view(only.viewKey));
+      deliverServerRequest(scope, origin.session, upstream.name, msg, (m) => only.send(m));
+      return;
+    }
+    for (const s of targets) {
+      const view = this.ctx.view(s.viewKey);
+      if (msg.method === 'notifications/resources/updated') {
+        const uri = isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
+        if (uri && s.subscriptions.has(uri)) s.send({ ...msg, params: { ...msg.params, uri } });
+      } else if (msg.method !== 'notifications/message' || levelAllows(s.logLevel, msg)) {
+        s.send(msg);
+      }
+    }
+  }
+
+  private sees(s: AgentSession, u: Upstream): boolean {
+    return s.viewKey === '' || s.viewKey === u.name;
+  }
+}
