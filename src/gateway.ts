@@ -15,7 +15,7 @@ import { openAuditWriter } from './audit/writer.js';
 import { createRedactor } from './audit/redact.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
-import { openLimitStore } from './limits/open.js';
+import { openLimitStore, type LimitStoreHooks } from './limits/open.js';
 import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
 import { agentUsage, type AgentUsage } from './limits/usage.js';
@@ -67,8 +67,11 @@ export class Gateway {
           onError: (err) => log.error({ err }, 'audit write failed'),
         })
       : undefined;
-    const limitStore = await openLimitStore(opts.config.limits, log);
-    return new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore });
+    const hooks: LimitStoreHooks = {};
+    const limitStore = await openLimitStore(opts.config.limits, log, hooks);
+    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore });
+    hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
+    return gw;
   }
 
   constructor(opts: GatewayOptions) {
@@ -128,6 +131,32 @@ export class Gateway {
     const addr = this.server?.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
+  }
+
+  /**
+   * Applies a re-read config file (SIGHUP) without a restart: agent credentials (API keys, JWT),
+   * the log level and the policies. Sections that shape the running gateway (listen address,
+   * upstreams, limits store, audit, admin) are reported as needing a restart, and keep their values.
+   */
+  applyConfig(next: RuntimeConfig): { applied: string[]; restartNeeded: string[] } {
+    const prev = this.config;
+    const changed = (Object.keys(next) as (keyof RuntimeConfig)[]).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    const applied: string[] = [];
+    const restartNeeded: string[] = [];
+    for (const k of changed) {
+      if (k === 'auth' && next.auth.allowAnonymous === prev.auth.allowAnonymous && JSON.stringify(next.auth.resource) === JSON.stringify(prev.auth.resource)) {
+        // In place: the authentication middleware reads this array on every request.
+        this.authenticators.splice(0, this.authenticators.length, ...buildAuthenticators(next, () => this.policies.current(), this.log));
+        applied.push('auth');
+      } else if (k === 'log') {
+        this.log.level = next.log.level;
+        applied.push('log');
+      } else if (k !== 'instanceId') {
+        restartNeeded.push(k);
+      }
+    }
+    if (this.policies.reload('SIGHUP').ok) applied.push('policies');
+    return { applied, restartNeeded };
   }
 
   /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */

@@ -65,6 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
         port,
         print: (l) => process.stdout.write(`${l}\n`),
         pretty: process.stdout.isTTY === true,
+        reload: () => loadConfigFile(configPath, env),
       });
       return -1; // keep running
     }

@@ -12,6 +12,8 @@ export interface ServeOptions {
   print: (line: string) => void;
   /** Human-readable logs (stdout is a terminal). */
   pretty: boolean;
+  /** Reads and validates the config file again (SIGHUP); throws ConfigError when it is invalid. */
+  reload: () => LoadedConfig;
 }
 
 /** How long a shutdown waits for calls in flight. */
@@ -35,7 +37,15 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGHUP', () => gw.policies.reload('SIGHUP'));
+  process.on('SIGHUP', () => {
+    try {
+      const { applied, restartNeeded } = gw.applyConfig(o.reload().config);
+      gw.log.info({ applied, restartNeeded }, restartNeeded.length ? 'config reloaded; some changes need a restart' : 'config reloaded');
+    } catch (err) {
+      // A broken file never stops a running gateway: the old config stays in force.
+      gw.log.error({ err: (err as Error).message }, 'config reload rejected; the running config stays in force');
+    }
+  });
   for (const w of o.loaded.warnings) gw.log.warn(w);
   const startedUpstreams = gw.startUpstreams();
   const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);

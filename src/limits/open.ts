@@ -6,7 +6,12 @@ import type { LimitStore } from './store.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore, limitsClusterOptions, limitsRedisOptions } from './redis-store.js';
 
-export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger): Promise<LimitStore> {
+/** Late-bound observers (the metrics exist only once the gateway does). */
+export interface LimitStoreHooks {
+  onError?: (op: string) => void;
+}
+
+export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, hooks: LimitStoreHooks = {}): Promise<LimitStore> {
   if (cfg.store === 'memory') return new MemoryStore();
   const r = cfg.redis;
   const client = r.cluster?.length
@@ -27,7 +32,10 @@ export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger):
       state === 'healthy'
         ? log.info('limits store: Redis is back; limits are shared again')
         : log.warn({ err: err?.message, mode: r.failureMode }, 'limits store: Redis unavailable; applying failure mode'),
-    onError: (err, op) => log.debug({ err: err.message, op }, 'limits store error'),
+    onError: (err, op) => {
+      log.debug({ err: err.message, op }, 'limits store error');
+      hooks.onError?.(op);
+    },
   });
   if (!(await store.ready())) log.warn({ mode: r.failureMode }, 'limits store: Redis not reachable at start; applying failure mode until it is');
   return store;

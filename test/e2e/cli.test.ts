@@ -145,6 +145,30 @@ describe('tollgate serve lifecycle', () => {
     expect(await exited).toBe('0/null');
   }, 30_000);
 
+  it('reloads the config on SIGHUP (new agent keys apply) and keeps serving on a broken file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const cfg = join(dir, 'tollgate.yaml');
+    const write = (key: string) =>
+      writeFileSync(cfg, `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`);
+    write('first-key-0123456789');
+    const gw = await spawnListening([BIN, 'serve', '--config', cfg, '--port', '0']);
+    const status = (key: string) =>
+      fetch(`http://127.0.0.1:${gw.port}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}' }).then((r) => r.status);
+    try {
+      expect(await status('first-key-0123456789')).toBe(200);
+      write('second-key-0123456789');
+      gw.child.kill('SIGHUP');
+      await waitUntil(async () => (await status('second-key-0123456789')) === 200);
+      expect(await status('first-key-0123456789')).toBe(401);
+      writeFileSync(cfg, 'upstreams: [broken\n');
+      gw.child.kill('SIGHUP');
+      expect(await status('second-key-0123456789')).toBe(200);
+      expect(gw.child.exitCode).toBeNull();
+    } finally {
+      await gw.kill();
+    }
+  }, 30_000);
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops on ${signal} and leaves no stdio children behind`, async () => {
       const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0']);
