@@ -20,6 +20,9 @@ export type ErrorKind =
   | 'session_required'
   | 'session_not_found'
   | 'unsupported_protocol_version'
+  | 'header_mismatch'
+  | 'missing_capability'
+  | 'version_unsupported'
   | 'unknown_target'
   | 'upstream_unavailable'
   | 'upstream_timeout'
@@ -39,6 +42,9 @@ export const TollgateCode = {
   UpstreamTimeout: -32001, // the SDK's RequestTimeout, so clients already know it
   UpstreamBadResponse: -32052,
   Cancelled: -32800,
+  HeaderMismatch: -32020,
+  MissingCapability: -32021,
+  VersionUnsupported: -32022,
   RateLimited: -32029,
   BudgetExceeded: -32028,
 } as const;
@@ -51,6 +57,9 @@ export function httpStatusOf(kind: ErrorKind): number {
     case 'session_required':
     case 'unsupported_protocol_version':
     case 'unknown_target':
+    case 'header_mismatch':
+    case 'missing_capability':
+    case 'version_unsupported':
       return 400;
     case 'unauthorized':
       return 401;
@@ -105,6 +114,12 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return -32602;
     case 'unknown_target':
       return TollgateCode.UnknownTarget;
+    case 'header_mismatch':
+      return TollgateCode.HeaderMismatch;
+    case 'missing_capability':
+      return TollgateCode.MissingCapability;
+    case 'version_unsupported':
+      return TollgateCode.VersionUnsupported;
     case 'unauthorized':
       return TollgateCode.Unauthorized;
     case 'forbidden':

@@ -37,8 +37,11 @@ export class PostExchange implements Exchange {
     this.startSse().push(msg);
   }
 
-  /** One request's final answer. The exchange ends when every request in the POST is answered. */
-  answer(res: JsonRpcResponse): void {
+  /**
+   * One request's final answer. The exchange ends when every request in the POST is answered.
+   * `status` applies only when the answer still goes out as plain JSON.
+   */
+  answer(res: JsonRpcResponse, status = 200): void {
     this.remaining--;
     if (this.stream) {
       this.stream.push(res);
@@ -48,6 +51,6 @@ export class PostExchange implements Exchange {
     this.answers.push(res);
     if (this.remaining > 0) return;
     const body = this.opts.batch ? JSON.stringify(this.answers) : JSON.stringify(res);
-    this.settle(new Response(body, { status: 200, headers: { 'content-type': 'application/json', ...this.opts.headers } }));
+    this.settle(new Response(body, { status, headers: { 'content-type': 'application/json', ...this.opts.headers } }));
   }
 }

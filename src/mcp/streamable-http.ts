@@ -12,9 +12,11 @@ import type { RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { PostExchange } from './post-exchange.js';
+import { classify } from './era.js';
+import { modernPost } from './modern.js';
 import { sseResponse } from './sse-response.js';
 import { parseEventId } from './event-stream.js';
-import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.js';
+import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from './jsonrpc.js';
 
 export interface StreamableHttpDeps {
   relay: Relay;
@@ -24,6 +26,7 @@ export interface StreamableHttpDeps {
   maxBodyBytes: number;
   /** Open SSE connections (a metric). */
   streams: { open: number };
+  serverName: string;
 }
 
 type Ctx = Context<AppEnv>;
@@ -33,6 +36,7 @@ const BATCH_VERSIONS = new Set(['2025-03-26']);
 
 export function streamableHttp(deps: StreamableHttpDeps) {
   const { relay, sessions } = deps;
+  const modern = modernPost({ relay, keepaliveMs: deps.keepaliveMs, streams: deps.streams, serverName: deps.serverName });
 
   const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
 
@@ -90,6 +94,9 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       messages.push(m);
     }
     const first = messages[0] as JsonRpcMessage;
+    const era = classify(messages, batch, headerOf(c, 'mcp-protocol-version'));
+    if (era.era === 'invalid') return errorResponse(c, 'invalid_params', `Invalid Request: ${era.message}`, {}, 'id' in first ? first.id : null);
+    if (era.era === '2026' && 'method' in first) return modern(c, view, first as JsonRpcRequest | JsonRpcNotification, era.version, era.meta, acceptsJson);
     if ('method' in first && first.method === 'initialize') {
       if (batch) return errorResponse(c, 'invalid_request', 'Invalid Request: initialize must not be batched');
       if (headerOf(c, 'mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');

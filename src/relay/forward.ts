@@ -55,7 +55,8 @@ export async function forward(
   }
 }
 
-export function levelAllows(min: number | undefined, msg: JsonRpcMessage): boolean {
+export function levelAllows(min: number | null | undefined, msg: JsonRpcMessage): boolean {
+  if (min === null) return false;
   if (min === undefined || !('method' in msg) || !isObject(msg.params)) return true;
   const level = LOG_LEVELS.indexOf(msg.params.level as (typeof LOG_LEVELS)[number]);
   return level < 0 || level >= min;
@@ -76,7 +77,7 @@ function relayRelated(
       exchange.emit({ ...m, params: { ...m.params, progressToken: agentToken } });
       return;
     }
-    if (m.method === 'notifications/message' && !levelAllows(scope.session?.logLevel, m)) return;
+    if (m.method === 'notifications/message' && !levelAllows(scope.session ? scope.session.logLevel : scope.logLevel, m)) return;
     exchange.emit(m);
     return;
   }

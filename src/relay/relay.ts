@@ -108,6 +108,26 @@ export class Relay {
     return result;
   }
 
+  /**
+   * `server/discover` (2026): what this agent can use through this endpoint. A capability is
+   * listed only when the agent's policy lets it see something of that kind.
+   */
+  discoverResult(scope: RequestScope, id: JsonRpcRequest['id']): JsonRpcResponse {
+    const base = this.initializeResult(scope.view, '2026-07-28');
+    const caps = { ...(base.capabilities as Record<string, unknown>) };
+    for (const [cap, kind] of [['tools', 'tools'], ['prompts', 'prompts'], ['resources', 'resources']] as const) {
+      const sees = scope.view.upstreams.some((u) =>
+        u.catalog[kind].some((e) => scope.access.visible(ACCESS_OF[kind], this.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)))),
+      );
+      // No subscriptions/listen yet: advertise neither list_changed nor resource subscriptions.
+      if (!sees) delete caps[cap];
+      else caps[cap] = {};
+    }
+    const result: Record<string, unknown> = { supportedVersions: ['2026-07-28'], capabilities: caps };
+    if (base.instructions !== undefined) result.instructions = base.instructions;
+    return resultMessage(id, result);
+  }
+
   /** Handles one agent request (not initialize, which the transport owns). Never throws. */
   /** Agent requests being handled now (a graceful shutdown waits for them). */
   inFlight = 0;

@@ -15,6 +15,11 @@ export interface RequestScope {
   view: View;
   /** The agent's declared client capabilities (from initialize, or per request in 2026). */
   capabilities: Record<string, unknown>;
+  /**
+   * Stateless (2026) requests: the lowest log level to relay (index into LOG_LEVELS), or null for
+   * none (no `logLevel` in the request's envelope). Sessions keep theirs on the session.
+   */
+  logLevel?: number | null;
   /** Request id and trace context to pass to HTTP upstreams (absent for gateway-made scopes). */
   trace?: { requestId: string; traceparent: string };
 }

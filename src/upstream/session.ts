@@ -176,7 +176,8 @@ export class UpstreamSession {
       target?.touch();
     } else if (typeof relatedTo === 'number') {
       target = this.pending.get(relatedTo);
-    } else if (relatedTo === undefined && 'id' in msg) {
+    } else if (relatedTo === undefined && ('id' in msg || msg.method === 'notifications/message')) {
+      // Requests and log lines during a call belong to that call when only one could have caused them.
       target = this.soleListener();
     }
     if (target?.onRelated) target.onRelated(msg);

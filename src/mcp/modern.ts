@@ -1,0 +1,101 @@
+// Agent-facing MCP 2026-07-28 (stateless): every request carries its own envelope (protocol
+// version, client capabilities) and mirrors method and name in headers. No session: the relay gets
+// a scope built from the request alone, so any gateway instance can serve it.
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/env.js';
+import { headerOf } from '../http/node-io.js';
+import { GatewayError } from '../errors.js';
+import type { Relay } from '../relay/relay.js';
+import type { View } from '../relay/view.js';
+import { LOG_LEVELS } from './agent-session.js';
+import { PostExchange } from './post-exchange.js';
+import { META_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, MODERN_VERSIONS, decodeHeaderValue } from './era.js';
+import { isObject, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+import { VERSION } from '../version.js';
+
+type Ctx = Context<AppEnv>;
+
+/** 2025 methods a 2026 client must not use: they answer 404 / -32601 like any unknown method. */
+const REMOVED = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'notifications/initialized']);
+/** Results that carry cache hints in 2026. */
+const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
+/** Which param each method mirrors in `Mcp-Name`. */
+const NAME_PARAM: Record<string, 'name' | 'uri'> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
+export interface ModernDeps {
+  relay: Relay;
+  keepaliveMs: number;
+  streams: { open: number };
+  serverName: string;
+}
+
+const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response =>
+  c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json' });
+
+/** Checks the headers against the body; returns the failure, if any. */
+function checkHeaders(c: Ctx, m: JsonRpcRequest | JsonRpcNotification, version: string): GatewayError | undefined {
+  if (!(MODERN_VERSIONS as readonly string[]).includes(version)) {
+    return new GatewayError('version_unsupported', `unsupported protocol version ${version}`, { supported: [...MODERN_VERSIONS], requested: version });
+  }
+  const header = headerOf(c, 'mcp-protocol-version');
+  if (header !== version) return new GatewayError('header_mismatch', `MCP-Protocol-Version header (${header ?? 'missing'}) must equal the request's ${version}`);
+  if (!('id' in m)) return undefined;
+  const method = headerOf(c, 'mcp-method');
+  if (method !== m.method) return new GatewayError('header_mismatch', `Mcp-Method header (${method ?? 'missing'}) must equal the method ${m.method}`);
+  const param = NAME_PARAM[m.method];
+  if (param) {
+    const raw = headerOf(c, 'mcp-name');
+    const value = m.params?.[param];
+    if (raw === undefined || decodeHeaderValue(raw) !== value) {
+      return new GatewayError('header_mismatch', `Mcp-Name header must equal params.${param}`, { mismatch: { header: 'Mcp-Name' } });
+    }
+  }
+  return undefined;
+}
+
+/** The 2026 envelope leaves with us: upstreams get their own (or none, when they are 2025-era). */
+function stripEnvelope(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!params || !isObject(params._meta)) return params;
+  const meta: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params._meta)) if (!k.startsWith('io.modelcontextprotocol/')) meta[k] = v;
+  const { _meta: _dropped, ...rest } = params;
+  return Object.keys(meta).length > 0 ? { ...rest, _meta: meta } : rest;
+}
+
+export function modernPost(deps: ModernDeps) {
+  const { relay } = deps;
+  const serverInfo = { name: deps.serverName, title: 'Tollgate MCP gateway', version: VERSION };
+
+  const decorate = (method: string, res: JsonRpcResponse): JsonRpcResponse => {
+    if (!('result' in res)) return res;
+    const meta = isObject(res.result._meta) ? res.result._meta : {};
+    const result: Record<string, unknown> = { resultType: 'complete', ...res.result, _meta: { ...meta, [META_SERVER_INFO]: serverInfo } };
+    // Tollgate's answers depend on the agent's policy: never shareable across agents.
+    if (CACHEABLE.has(method)) Object.assign(result, { ttlMs: 0, cacheScope: 'private' });
+    return { ...res, result };
+  };
+
+  return async function handle(c: Ctx, view: View, m: JsonRpcRequest | JsonRpcNotification, version: string, meta: Record<string, unknown>, acceptsJson: boolean): Promise<Response> {
+    const id = 'id' in m ? m.id : null;
+    const bad = checkHeaders(c, m, version);
+    if (bad) return reply(c, bad, id);
+    const caps = meta[META_CAPABILITIES];
+    if (!isObject(caps)) return reply(c, new GatewayError('invalid_params', `params._meta["${META_CAPABILITIES}"] must be an object`), id);
+    if (!('id' in m)) return c.body(null, 202); // 2026 notifications carry nothing we act on over HTTP
+    const req = m as JsonRpcRequest;
+    if (REMOVED.has(req.method)) return reply(c, new GatewayError('method_not_found', `method not found: ${req.method} (not part of ${version})`), req.id);
+    const level = meta[META_LOG_LEVEL];
+    const scope = relay.scopeFor(c.get('agent'), undefined, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
+    scope.capabilities = caps;
+    scope.logLevel = typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]) ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]) : null;
+    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: {}, batch: false, count: 1 });
+    const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
+    void answer.then((res) => {
+      const out = decorate(req.method, res);
+      // An unknown method is 404 in 2026 (when the answer is still plain JSON).
+      exchange.answer(out, 'error' in out && out.error.code === -32601 ? 404 : 200);
+    });
+    return exchange.response;
+  };
+}
+
