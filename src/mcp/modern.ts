@@ -4,7 +4,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { headerOf } from '../http/node-io.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, TollgateCode } from '../errors.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
 import { LOG_LEVELS } from './agent-session.js';
@@ -34,11 +34,12 @@ const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response =>
 
 /** Checks the headers against the body; returns the failure, if any. */
 function checkHeaders(c: Ctx, m: JsonRpcRequest | JsonRpcNotification, version: string): GatewayError | undefined {
+  // Header against body first: a disagreement is a broken request whatever the version.
+  const header = headerOf(c, 'mcp-protocol-version');
+  if (header !== version) return new GatewayError('header_mismatch', `MCP-Protocol-Version header (${header ?? 'missing'}) must equal the request's ${version}`);
   if (!(MODERN_VERSIONS as readonly string[]).includes(version)) {
     return new GatewayError('version_unsupported', `unsupported protocol version ${version}`, { supported: [...MODERN_VERSIONS], requested: version });
   }
-  const header = headerOf(c, 'mcp-protocol-version');
-  if (header !== version) return new GatewayError('header_mismatch', `MCP-Protocol-Version header (${header ?? 'missing'}) must equal the request's ${version}`);
   if (!('id' in m)) return undefined;
   const method = headerOf(c, 'mcp-method');
   if (method !== m.method) return new GatewayError('header_mismatch', `Mcp-Method header (${method ?? 'missing'}) must equal the method ${m.method}`);
@@ -92,8 +93,9 @@ export function modernPost(deps: ModernDeps) {
     const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
     void answer.then((res) => {
       const out = decorate(req.method, res);
-      // An unknown method is 404 in 2026 (when the answer is still plain JSON).
-      exchange.answer(out, 'error' in out && out.error.code === -32601 ? 404 : 200);
+      // 2026 puts some errors in the HTTP status too (when the answer is still plain JSON).
+      const code = 'error' in out ? out.error.code : 0;
+      exchange.answer(out, code === -32601 ? 404 : code === TollgateCode.MissingCapability ? 400 : 200);
     });
     return exchange.response;
   };

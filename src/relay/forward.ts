@@ -14,6 +14,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
+import { GatewayError } from '../errors.js';
 
 /** Which client capability a server-to-client request needs. */
 const NEEDS_CAPABILITY: Record<string, string> = {
@@ -36,9 +37,18 @@ export async function forward(
   const agentToken = progressTokenOf(req.params);
   const cancellation: Cancellation = { cancel: undefined };
   scope.session?.inFlight.set(req.id, cancellation);
+  // A stateless (2026) agent cannot be asked anything mid-call: when the upstream needs a client
+  // capability the agent did not declare, the call ends with -32021 naming it.
+  let missing: GatewayError | undefined;
+  const onMissingCapability = (capability: string): void => {
+    missing ??= new GatewayError('missing_capability', `this call needs the client capability ${capability}, which the request did not declare`, {
+      requiredCapabilities: { [capability]: {} },
+    });
+    cancellation.cancel?.();
+  };
   try {
     const res = await session.request(req.method, params, {
-      onRelated: (m) => relayRelated(scope, exchange, session, upstream.name, m, agentToken),
+      onRelated: (m) => relayRelated(scope, exchange, session, upstream.name, m, agentToken, onMissingCapability),
       cancellation,
       headers,
       timeoutMs: upstream.cfg.timeouts.requestMs,
@@ -49,7 +59,7 @@ export async function forward(
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
   } catch (err) {
     call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
-    throw err;
+    throw missing ?? err;
   } finally {
     scope.session?.inFlight.delete(req.id);
   }
@@ -69,6 +79,7 @@ function relayRelated(
   upstreamName: string,
   m: JsonRpcMessage,
   agentToken: string | number | undefined,
+  onMissingCapability: (capability: string) => void,
 ): void {
   if (!('method' in m)) return;
   if (!('id' in m)) {
@@ -79,6 +90,12 @@ function relayRelated(
     }
     if (m.method === 'notifications/message' && !levelAllows(scope.session ? scope.session.logLevel : scope.logLevel, m)) return;
     exchange.emit(m);
+    return;
+  }
+  const needed = NEEDS_CAPABILITY[m.method];
+  if (!scope.session && needed !== undefined && !(needed in scope.capabilities)) {
+    upstreamSession.respond(errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }));
+    onMissingCapability(needed);
     return;
   }
   deliverServerRequest(scope, upstreamSession, upstreamName, m, (msg) => exchange.emit(msg));

@@ -17,7 +17,7 @@ import { register } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 
 const NEEDS_SHIM = typeof fs.globSync !== 'function';
-const TARGET = /\/@modelcontextprotocol\/conformance\/dist\/.*\.m?js$/;
+const TARGET = /\/(@modelcontextprotocol\/conformance|conformance-next)\/dist\/.*\.m?js$/; // 0.1.x and the 0.2 alpha (installed under an alias)
 // import{a as b,globSync as o,c as d}from"fs"   (also 'node:fs', with or without spaces)
 const FS_IMPORT = /import\s*\{([^}]*)\}\s*from\s*(["'])(?:node:)?fs\2\s*;?/g;
 const GLOB_SPEC = /(^|,)\s*globSync(?:\s+as\s+([A-Za-z_$][\w$]*))?\s*(?=,|$)/;
