@@ -1,5 +1,6 @@
 // Assembles a running gateway from config: upstreams, relay, sessions, HTTP server; and stops it.
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { getRequestListener, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { RuntimeConfig } from './config/runtime.js';
@@ -21,6 +22,7 @@ import type { LimitsStepOptions } from './limits/step.js';
 import { agentUsage, type AgentUsage } from './limits/usage.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
+import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators } from './auth/build.js';
 
 export interface GatewayOptions {
@@ -125,8 +127,14 @@ export class Gateway {
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
     await new Promise<void>((resolve, reject) => {
-      this.server = serve({ fetch: app.fetch, port, hostname: host }, () => resolve());
-      this.server.once('error', reject);
+      // Our own http.Server (not `serve`): requests the adapter cannot turn into a Request (a Host
+      // it cannot parse, a malformed path) still get a JSON-RPC answer through errorHandler.
+      const listener = getRequestListener(app.fetch, { hostname: host, errorHandler: unparseableRequest });
+      const server = createServer({ ...SLOW_CLIENT_LIMITS, requireHostHeader: false }, listener);
+      this.server = server;
+      server.once('error', reject);
+      server.on('clientError', answerClientError);
+      server.listen(port, host, () => resolve());
     });
     const addr = this.server?.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;

@@ -4,7 +4,7 @@ import { createAuditRecord, resultDigest, type AuditDecision, type AuditOutcome,
 import type { AuditWriter } from './writer.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
-import { TollgateCode } from '../errors.js';
+import { GatewayError, TollgateCode } from '../errors.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;
 
@@ -85,22 +85,27 @@ export function auditStep(recorder: AuditRecorder): McpStep {
     // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
     const decision: AuditDecision = decided ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
     const digest = 'result' in res ? resultDigest(res.result) : undefined;
-    await recorder.record({
-      ...scopeFields(call.scope),
-      ...targetFields(call),
-      'mcp.method.name': call.request.method,
-      'jsonrpc.request.id': call.request.id,
-      'tollgate.decision': decision,
-      'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
-      'tollgate.decision_rule': call.decision?.rule ?? null,
-      'tollgate.outcome': outcome,
-      'rpc.response.status_code': code,
-      'tollgate.result.bytes': digest?.bytes ?? null,
-      'tollgate.result.sha256': digest?.sha256 ?? null,
-      'tollgate.tokens.charged': call.tokensCharged ?? 0,
-      'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
-      'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
-    });
+    try {
+      await recorder.record({
+        ...scopeFields(call.scope),
+        ...targetFields(call),
+        'mcp.method.name': call.request.method,
+        'jsonrpc.request.id': call.request.id,
+        'tollgate.decision': decision,
+        'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
+        'tollgate.decision_rule': call.decision?.rule ?? null,
+        'tollgate.outcome': outcome,
+        'rpc.response.status_code': code,
+        'tollgate.result.bytes': digest?.bytes ?? null,
+        'tollgate.result.sha256': digest?.sha256 ?? null,
+        'tollgate.tokens.charged': call.tokensCharged ?? 0,
+        'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
+        'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
+      });
+    } catch {
+      // No record, no result: an answer the audit log cannot show is withheld.
+      return new GatewayError('internal', 'audit log unavailable: the result is withheld').toJsonRpc(call.request.id);
+    }
     return res;
   };
 }

@@ -44,9 +44,25 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 const isId = (v: unknown): v is RequestId =>
   (typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isSafeInteger(v));
 
+/** Deeper values are refused: serialising them again would overflow the stack. */
+export const MAX_DEPTH = 256;
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: deep input cannot hurt it). */
+export function deeperThan(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop() as [unknown, number];
+    if (typeof x !== 'object' || x === null) continue;
+    if (d >= max) return true;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 /** Returns the message, or a reason it is not a valid JSON-RPC 2.0 message. */
 export function validateMessage(v: unknown): JsonRpcMessage | string {
   if (!isObject(v)) return 'message must be a JSON object';
+  if (deeperThan(v, MAX_DEPTH)) return `message nests deeper than ${MAX_DEPTH} levels`;
   if (v.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
   const hasId = 'id' in v;
   if (hasId && !isId(v.id) && !(v.id === null && 'error' in v)) {

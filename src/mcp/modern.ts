@@ -20,7 +20,11 @@ const REMOVED = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/su
 /** Results that carry cache hints in 2026. */
 const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
 /** Which param each method mirrors in `Mcp-Name`. */
-const NAME_PARAM: Record<string, 'name' | 'uri'> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+const NAME_PARAM = new Map<string, 'name' | 'uri'>([
+  ['tools/call', 'name'],
+  ['prompts/get', 'name'],
+  ['resources/read', 'uri'],
+]);
 
 export interface ModernDeps {
   relay: Relay;
@@ -43,7 +47,7 @@ function checkHeaders(c: Ctx, m: JsonRpcRequest | JsonRpcNotification, version: 
   if (!('id' in m)) return undefined;
   const method = headerOf(c, 'mcp-method');
   if (method !== m.method) return new GatewayError('header_mismatch', `Mcp-Method header (${method ?? 'missing'}) must equal the method ${m.method}`);
-  const param = NAME_PARAM[m.method];
+  const param = NAME_PARAM.get(m.method);
   if (param) {
     const raw = headerOf(c, 'mcp-name');
     const value = m.params?.[param];

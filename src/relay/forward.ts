@@ -17,11 +17,11 @@ import { rewriteResult } from './rewrite.js';
 import { GatewayError } from '../errors.js';
 
 /** Which client capability a server-to-client request needs. */
-const NEEDS_CAPABILITY: Record<string, string> = {
-  'sampling/createMessage': 'sampling',
-  'elicitation/create': 'elicitation',
-  'roots/list': 'roots',
-};
+const NEEDS_CAPABILITY = new Map<string, string>([
+  ['sampling/createMessage', 'sampling'],
+  ['elicitation/create', 'elicitation'],
+  ['roots/list', 'roots'],
+]);
 
 export async function forward(
   scope: RequestScope,
@@ -92,7 +92,7 @@ function relayRelated(
     exchange.emit(m);
     return;
   }
-  const needed = NEEDS_CAPABILITY[m.method];
+  const needed = NEEDS_CAPABILITY.get(m.method);
   if (!scope.session && needed !== undefined && !(needed in scope.capabilities)) {
     upstreamSession.respond(errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }));
     onMissingCapability(needed);
@@ -113,7 +113,7 @@ export function deliverServerRequest(
     upstreamSession.respond({ jsonrpc: '2.0', id: m.id, result: {} });
     return;
   }
-  const needed = NEEDS_CAPABILITY[m.method];
+  const needed = NEEDS_CAPABILITY.get(m.method);
   const session = scope.session;
   if (!session || (needed !== undefined && !(needed in scope.capabilities))) {
     upstreamSession.respond(

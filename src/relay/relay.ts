@@ -27,12 +27,13 @@ import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { VERSION } from '../version.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 
-const LIST_KIND: Record<string, CatalogKind> = {
-  'tools/list': 'tools',
-  'prompts/list': 'prompts',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resourceTemplates',
-};
+// Maps, not object literals: method names come from agents (`constructor` is not a list).
+const LIST_KIND = new Map<string, CatalogKind>([
+  ['tools/list', 'tools'],
+  ['prompts/list', 'prompts'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+]);
 export interface SessionDirectory {
   all(): Iterable<AgentSession>;
 }
@@ -138,8 +139,8 @@ export class Relay {
       return await this.route(scope, req, exchange);
     } catch (err) {
       // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
-      // audit records the refused call.
-      return this.runSteps(scope, req, undefined, () => Promise.reject(err));
+      // audit records the refused call. Never rejects: a transport always gets an answer.
+      return this.runSteps(scope, req, undefined, () => Promise.reject(err)).catch((e: unknown) => this.failure(e, req));
     } finally {
       this.inFlight--;
     }
@@ -154,7 +155,7 @@ export class Relay {
   private async route(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
     const { view } = scope;
     const params = req.params ?? {};
-    const kind = LIST_KIND[req.method];
+    const kind = LIST_KIND.get(req.method);
     if (kind) {
       const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean =>
         scope.access.visible(ACCESS_OF[k], this.canonical(u.name, ACCESS_OF[k], String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name)));

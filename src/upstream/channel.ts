@@ -1,6 +1,7 @@
 // A channel is the wire to one upstream MCP session: it moves JSON-RPC messages and knows nothing
 // of their meaning. Streamable HTTP tells which request an incoming message belongs to (it arrives on
 // that request's response stream); stdio and legacy SSE do not, so `relatedTo` is then undefined.
+import { EventEmitter } from 'node:events';
 import type { JsonRpcMessage, RequestId } from '../mcp/jsonrpc.js';
 
 export interface ChannelEvents {
@@ -16,12 +17,27 @@ export interface Channel {
    * Sends one message. For HTTP, rejects when the upstream refused it; the request's response
    * arrives through `events.message`. `headers` are per-message HTTP headers (ignored by stdio).
    */
-  send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>): Promise<void>;
+  send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void>;
+  /** HTTP channels can abandon a request's connection when it times out or is cancelled. */
+  readonly abortable?: boolean;
   /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
   initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
   close(): Promise<void>;
   /** A short description for logs and errors. */
   readonly describe: string;
+}
+
+/**
+ * Aborts one upstream HTTP request. An EventEmitter with `aborted`, which undici accepts as a
+ * signal: cheaper per request than an AbortController (measured on the relay's hot path).
+ */
+export class RequestAbort extends EventEmitter {
+  aborted = false;
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
 }
 
 export class ChannelError extends Error {

@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { isRequest, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
-import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
 import { readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
@@ -63,7 +63,9 @@ export class HttpChannel implements Channel {
     return h;
   }
 
-  async send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>): Promise<void> {
+  readonly abortable = true;
+
+  async send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void> {
     if (this.closed) throw new ChannelError('channel closed', true);
     const requestId = isRequest(msg) ? msg.id : undefined;
     let res: Dispatcher.ResponseData;
@@ -73,6 +75,7 @@ export class HttpChannel implements Channel {
         path: this.path,
         headers: headers ? { ...this.headers(), ...headers } : this.headers(),
         body: JSON.stringify(msg),
+        signal: abort,
       });
     } catch (err) {
       throw new ChannelError(`cannot reach upstream: ${(err as Error).message}`);
@@ -92,7 +95,7 @@ export class HttpChannel implements Channel {
       return;
     }
     if (type.includes('text/event-stream') && res.statusCode === 200) {
-      void this.consumeStream(res.body, requestId);
+      void this.consumeStream(res.body, requestId, abort);
       return;
     }
     const text = await this.readBody(res.body);
@@ -132,7 +135,7 @@ export class HttpChannel implements Channel {
     return delivered;
   }
 
-  private async consumeStream(body: AsyncIterable<Buffer>, requestId: RequestId | undefined): Promise<void> {
+  private async consumeStream(body: AsyncIterable<Buffer>, requestId: RequestId | undefined, abort?: RequestAbort): Promise<void> {
     let lastEventId: string | undefined;
     let answered = false;
     const onMessage = (msg: JsonRpcMessage, id: string | undefined): void => {
@@ -146,7 +149,7 @@ export class HttpChannel implements Channel {
       /* stream broken: resume below */
     }
     // The server may close a POST stream early and let us resume it with Last-Event-ID.
-    for (let attempt = 0; !answered && lastEventId && attempt < 3 && !this.closed; attempt++) {
+    for (let attempt = 0; !answered && lastEventId && attempt < 3 && !this.closed && !abort?.aborted; attempt++) {
       try {
         const res = await this.pool.request({
           method: 'GET',
@@ -162,7 +165,7 @@ export class HttpChannel implements Channel {
         /* try again */
       }
     }
-    if (!answered && requestId !== undefined && !this.closed) {
+    if (!answered && requestId !== undefined && !this.closed && !abort?.aborted) {
       this.events?.message(
         { jsonrpc: '2.0', id: requestId, error: { code: -32052, message: 'upstream closed the stream before answering' } },
         requestId,
@@ -231,7 +234,10 @@ export class HttpChannel implements Channel {
         /* best effort: the upstream will expire the session */
       }
     }
+    // Requests still running (a stuck upstream) must not hold the shutdown.
+    const grace = setTimeout(() => void this.pool.destroy(), 1000);
     await this.pool.close().catch(() => this.pool.destroy());
+    clearTimeout(grace);
   }
 }
 

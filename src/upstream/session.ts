@@ -12,7 +12,7 @@ import {
   type RequestId,
 } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
-import { ChannelError, type Channel } from './channel.js';
+import { ChannelError, RequestAbort, type Channel } from './channel.js';
 
 export interface RequestOptions {
   /** Messages the upstream sends in the course of this request (progress, logs, sampling…). */
@@ -110,10 +110,12 @@ export class UpstreamSession {
       // No AbortController or second timer per request: both showed up in the relay's profile.
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;
+      const abort = this.channel.abortable ? new RequestAbort() : undefined;
       const fail = (err: Error, notifyUpstream: boolean): void => {
         if (!this.pending.has(id)) return;
         clearTimeout(timer);
         this.pending.delete(id);
+        abort?.abort(); // free the upstream connection a stuck request holds
         if (opts.cancellation) opts.cancellation.cancel = undefined;
         if (notifyUpstream) this.cancelUpstream(id, err.message);
         reject(err);
@@ -141,7 +143,7 @@ export class UpstreamSession {
         onRelated: opts.onRelated,
         touch: arm,
       });
-      this.channel.send(msg, opts.headers).catch((err: Error) => {
+      this.sendSafely(msg, opts.headers, abort).catch((err: Error) => {
         const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
         fail(new GatewayError(kind, err.message), false);
       });
@@ -150,13 +152,22 @@ export class UpstreamSession {
 
   notify(method: string, params?: Record<string, unknown>): void {
     if (!this.alive) return;
-    this.channel.send(params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method }).catch(() => undefined);
+    this.sendSafely(params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method }).catch(() => undefined);
   }
 
   /** Answers a request the upstream sent us (sampling, elicitation, roots/list, ping). */
   respond(response: JsonRpcResponse): void {
     if (!this.alive) return;
-    this.channel.send(response).catch(() => undefined);
+    this.sendSafely(response).catch(() => undefined);
+  }
+
+  /** A channel that throws synchronously (e.g. a value it cannot serialise) fails like one that rejects. */
+  private sendSafely(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void> {
+    try {
+      return this.channel.send(msg, headers, abort);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private cancelUpstream(id: number, reason: string): void {

@@ -10,9 +10,16 @@ export interface SseHandlers {
   invalid?(reason: string): void;
 }
 
-export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandlers): Promise<void> {
+/** One event larger than this ends the stream (a runaway upstream must not fill our memory). */
+export const MAX_EVENT_BYTES = 32 * 1024 * 1024;
+
+export class SseEventTooLarge extends Error {}
+
+export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandlers, maxEventBytes = MAX_EVENT_BYTES): Promise<void> {
+  let pending = 0;
   const parser = createParser({
     onEvent(ev) {
+      pending = 0;
       if (ev.event !== undefined && ev.event !== 'message') {
         h.other?.(ev);
         return;
@@ -32,6 +39,8 @@ export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandle
   });
   const decoder = new TextDecoder();
   for await (const chunk of body) {
+    pending += chunk.length;
+    if (pending > maxEventBytes) throw new SseEventTooLarge(`an SSE event exceeds ${maxEventBytes} bytes`);
     parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
   }
 }

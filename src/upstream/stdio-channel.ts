@@ -22,6 +22,19 @@ function killAllOnExit(): void {
   });
 }
 
+/**
+ * What an upstream process inherits from the gateway's environment: what programs need to run,
+ * never the gateway's own secrets (admin and metrics tokens, agent keys, API keys). Anything else
+ * an upstream needs goes in its `env:` in the config.
+ */
+const INHERITED = /^(PATH|HOME|USER|LOGNAME|SHELL|TERM|LANG|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|SYSTEMROOT|APPDATA|PATHEXT|COMSPEC)$/;
+
+export function inheritedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && INHERITED.test(k)) out[k] = v;
+  return out;
+}
+
 export class StdioChannel implements Channel {
   private child: ChildProcessWithoutNullStreams | undefined;
   private closing = false;
@@ -40,7 +53,7 @@ export class StdioChannel implements Channel {
     return new Promise((resolve, reject) => {
       const child = spawn(this.cfg.command, [...this.cfg.args], {
         cwd: this.cfg.cwd,
-        env: { ...this.baseEnv, ...this.cfg.env } as NodeJS.ProcessEnv,
+        env: { ...inheritedEnv(this.baseEnv), ...this.cfg.env } as NodeJS.ProcessEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       this.child = child;

@@ -29,11 +29,12 @@ export interface UpstreamDeps {
   listener: UpstreamListener;
 }
 
-const LIST_CHANGED: Record<string, CatalogKind[]> = {
-  'notifications/tools/list_changed': ['tools'],
-  'notifications/prompts/list_changed': ['prompts'],
-  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
-};
+// A Map: method names come from the upstream.
+const LIST_CHANGED = new Map<string, CatalogKind[]>([
+  ['notifications/tools/list_changed', ['tools']],
+  ['notifications/prompts/list_changed', ['prompts']],
+  ['notifications/resources/list_changed', ['resources', 'resourceTemplates']],
+]);
 
 /** What a shared upstream session may ask of agents: only what we can attribute to one request. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
@@ -139,7 +140,7 @@ export class Upstream {
       origin.session.respond({ jsonrpc: '2.0', id: msg.id, result: {} });
       return;
     }
-    const kinds = LIST_CHANGED[msg.method];
+    const kinds = LIST_CHANGED.get(msg.method);
     if (kinds) {
       this.refresh(kinds).then(
         () => this.deps.listener.catalogChanged(this, kinds),
