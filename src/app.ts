@@ -65,14 +65,14 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.get('/.well-known/oauth-protected-resource/mcp', prm);
   app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
 
-  const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages'];
+  const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages', ...(gw.llm ? ['/v1/*'] : [])];
   for (const path of agentRoutes) {
     // 0. Request id and trace context — first, so every answer (rejections too) carries the id.
     app.use(path, requestContext());
     // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
     app.use(path, originGuard({ allowedOrigins: config.server.allowedOrigins, allowedHosts: config.server.allowedHosts, publicUrl: config.server.publicUrl }));
     // 2. Body cap — before anything reads the body.
-    app.use(path, bodyLimit({ maxBytes: config.server.maxBodyBytes }));
+    app.use(path, bodyLimit({ maxBytes: path.startsWith('/v1') && config.llm ? config.llm.maxBodyBytes : config.server.maxBodyBytes }));
     // 3. Authentication — every MCP request is made by a known agent.
     app.use(
       path,
@@ -92,6 +92,9 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.get('/mcp/:server', mcp.get);
   app.delete('/mcp/:server', mcp.delete);
   app.all('/mcp/:server', mcp.other);
+
+  // The LLM API (issue 6): same agents, same credentials, same policies, limits and audit.
+  if (gw.llm) app.route('/', gw.llm);
 
   app.get('/sse', sse.open);
   app.get('/sse/:server', sse.open);

@@ -21,6 +21,7 @@ import { createTokenCounter, type TokenCounter } from './limits/token-counter.js
 import type { LimitsStepOptions } from './limits/step.js';
 import { agentUsage, type AgentUsage } from './limits/usage.js';
 import { GatewayMetrics } from './ops/metrics.js';
+import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators } from './auth/build.js';
@@ -48,6 +49,8 @@ export class Gateway {
   readonly recorder: AuditRecorder;
   readonly limitStore: LimitStore;
   readonly metrics: GatewayMetrics;
+  /** The /v1 LLM API, when `llm:` is configured. */
+  readonly llm: LlmRoutes | undefined;
   /** SSE connections open to agents. */
   readonly sseStreams = { open: 0 };
   private readonly tokenCounter: TokenCounter | undefined;
@@ -102,6 +105,16 @@ export class Gateway {
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
+    this.llm = opts.config.llm
+      ? llmRoutes({
+          config: opts.config.llm,
+          store: this.limitStore,
+          policies: () => this.policies.current(),
+          recorder: this.recorder,
+          log: this.log,
+          globalRates: opts.config.limits.global,
+        })
+      : undefined;
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
     this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
       for (const u of this.upstreams) u.release(s.id);
@@ -186,6 +199,7 @@ export class Gateway {
     (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));
+    await this.llm?.close();
     await this.recorder.close();
     await this.limitStore.close();
     await this.tokenCounter?.close();

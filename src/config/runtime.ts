@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
 import { perToMs, type RateInput } from '../limits/schema.js';
+import { toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
 
 export function toMs(d: DurationInput): number {
   if (typeof d === 'number') return d;
@@ -81,6 +82,7 @@ export interface RuntimeConfig {
   log: { level: string };
   metrics: { enabled: boolean; token: string | undefined };
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
+  llm: LlmConfig | undefined;
   limits: {
     store: 'memory' | 'redis';
     redis: { url: string | undefined; cluster: readonly string[] | undefined; timeoutMs: number; failureMode: 'fail_open' | 'fail_closed' | 'local'; prefix: string };
@@ -185,6 +187,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
+    llm: c.llm && toLlmRuntime(c.llm),
     limits: {
       store: c.limits.store,
       redis: {

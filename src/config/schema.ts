@@ -2,14 +2,11 @@
 // snake_case keys because operators write YAML; runtime objects use camelCase.
 import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
+import { llmConfigSchema } from '../llm/schema.js';
 
-const duration = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h)$/)])
-  .describe('milliseconds as a number, or a string like "500ms", "30s", "5m", "1h"');
+import { duration, serverNameSchema } from './primitives.js';
 
-export const serverNameSchema = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'upstream names are letters, digits and "-", starting with a letter');
+export { serverNameSchema };
 
 const headers = z.record(z.string(), z.string()).describe('static HTTP headers sent to this upstream');
 
@@ -187,6 +184,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    llm: llmConfigSchema.optional().describe('LLM upstreams behind /v1 (OpenAI- and Anthropic-compatible)'),
     admin: z
       .object({
         tokens: z.array(z.string().min(8)).default([]).describe('admin API and /admin page credentials (usually ${ENV}); never agent keys'),

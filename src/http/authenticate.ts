@@ -29,7 +29,8 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
   };
   return async (c, next) => {
     const header = headerOf(c, 'authorization');
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    // Anthropic's clients send their key as x-api-key; it is the same bearer credential.
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : header === undefined ? headerOf(c, 'x-api-key')?.trim() : undefined;
     if (!token) {
       if (opts.allowAnonymous && header === undefined) {
         c.set('agent', { id: 'anonymous', method: 'anonymous', scopes: [], claims: {} });

@@ -1,0 +1,198 @@
+/**
+ * LLM proxy benchmark: `node --import tsx bench/llm.ts`.
+ *
+ * Starts, as child processes on 127.0.0.1: the mock OpenAI upstream (test/fixtures/mock-llm.ts),
+ * Tollgate's LLM routes in front of it (API-key auth, a token budget on a MemoryStore, a real audit
+ * log in a temp file), and @portkey-ai/gateway in front of the same mock, if it is installed. Each
+ * target gets chat completions, JSON and streaming, from autocannon (32 connections); the table
+ * shows rps / p50 / p99 and ratios. Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (32),
+ * BENCH_MODES (json,stream), BENCH_TARGETS (direct,tollgate,portkey),
+ * BENCH_GATEWAY_NODE_ARGS (extra node flags for the Tollgate child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const num = (name: string, d: number): number => (process.env[name] ? Number(process.env[name]) : d);
+const SECONDS = num('BENCH_SECONDS', 10);
+const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
+const CONNECTIONS = num('BENCH_CONNECTIONS', 32);
+const KEY = 'tg_bench-llm-key-0123456789';
+const PORTKEY = join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+
+// ─────────────── gateway mode: this file, re-run as the Tollgate child ───────────────
+
+async function serveGateway(mockUrl: string): Promise<void> {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const pino = (await import('pino')).default;
+  const { authenticate } = await import('../src/http/authenticate.js');
+  const { apiKeyAuthenticator } = await import('../src/auth/api-keys.js');
+  const { PolicySet } = await import('../src/policy/policy-set.js');
+  const { MemoryStore } = await import('../src/limits/memory-store.js');
+  const { AuditRecorder } = await import('../src/audit/step.js');
+  const { openAuditWriter } = await import('../src/audit/writer.js');
+  const { llmConfigSchema, llmRoutes, toLlmRuntime } = await import('../src/llm/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-bench-'));
+  mkdirSync(join(dir, 'policies'));
+  writeFileSync(join(dir, 'policies', 'bench.yaml'), 'agent: bench\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000000000000, per: 1d }]\n');
+  const policies = PolicySet.load(join(dir, 'policies'));
+  const recorder = new AuditRecorder(await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') } }), 'bench');
+  const config = toLlmRuntime(llmConfigSchema.parse({ upstreams: { mock: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock', models: ['gpt-4o-mini'] } } }));
+  const app = new Hono<import('../src/http/env.js').AppEnv>();
+  app.use('/v1/*', authenticate({ authenticators: [apiKeyAuthenticator({ inline: [{ agent: 'bench', key: KEY }], policies: () => policies })], allowAnonymous: false, resourceMetadataUrl: () => '' }));
+  app.route('/', llmRoutes({ config, store: new MemoryStore(), policies: () => policies, recorder, log: pino({ level: 'warn' }) }));
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => console.log(`GATEWAY_URL http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  process.on('SIGTERM', () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+// ─────────────── harness ───────────────
+
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+function start(name: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} not ready: ${out.slice(-500)}`)), 30_000);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, match: m });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`${name} exited (${code}): ${out.slice(-500)}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+}
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const chatBody = (stream: boolean): string =>
+  JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello to the benchmark in one short sentence.' }], ...(stream ? { stream: true } : {}) });
+
+async function check(t: Target, stream: boolean): Promise<void> {
+  const res = await fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: t.headers, body: chatBody(stream) });
+  const text = await res.text();
+  const ok = res.status === 200 && (stream ? text.includes('data: [DONE]') && text.includes('Hello') : text.includes('"usage"'));
+  if (!ok) throw new Error(`${t.name} (${stream ? 'stream' : 'json'}): ${res.status} ${text.slice(0, 300)}`);
+}
+
+async function load(t: Target, stream: boolean, seconds: number): Promise<Result> {
+  let bad = 0;
+  const r = await autocannon({
+    url: `${t.url}/v1/chat/completions`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    timeout: 10,
+    requests: [{ method: 'POST', path: '/v1/chat/completions', headers: t.headers, body: chatBody(stream), onResponse: (status) => void (status !== 200 && bad++) }],
+  });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: bad + r.errors + r.timeouts };
+}
+
+async function main(): Promise<void> {
+  const mock = await start('mock', ['--import', 'tsx', 'test/fixtures/mock-llm.ts'], /MOCK_LLM_URL (\S+)/);
+  const mockUrl = mock.match[1]!;
+  const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const gw = await start('tollgate', [...extra, '--import', 'tsx', 'bench/llm.ts', '--serve', mockUrl], /GATEWAY_URL (\S+)/);
+  const json = { 'content-type': 'application/json' };
+  const targets: Target[] = [
+    { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' } },
+    { name: 'tollgate', url: gw.match[1]!, headers: { ...json, authorization: `Bearer ${KEY}` } },
+  ];
+  let portkeyNote = '';
+  if (existsSync(PORTKEY)) {
+    try {
+      const port = await freePort();
+      await start('portkey', [PORTKEY, `--port=${port}`, '--headless'], /Ready for connections/, { NODE_ENV: 'production' });
+      targets.push({ name: 'portkey', url: `http://127.0.0.1:${port}`, headers: { ...json, authorization: 'Bearer sk-mock', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mockUrl}/v1` } });
+    } catch (err) {
+      portkeyNote = `portkey did not start: ${(err as Error).message.split('\n')[0]}`;
+    }
+  } else portkeyNote = '@portkey-ai/gateway not installed';
+
+  const rows: { target: string; mode: string; r: Result }[] = [];
+  const notes: string[] = portkeyNote ? [portkeyNote] : [];
+  const modes = (process.env.BENCH_MODES ?? 'json,stream').split(',');
+  const only = process.env.BENCH_TARGETS?.split(',');
+  for (const stream of [false, true]) {
+    const mode = stream ? 'stream' : 'json';
+    if (!modes.includes(mode)) continue;
+    const live: Target[] = [];
+    for (const t of targets) {
+      if (only && !only.includes(t.name)) continue;
+      try {
+        await check(t, stream);
+        await load(t, stream, WARMUP);
+        live.push(t);
+      } catch (err) {
+        notes.push(`${t.name} ${mode}: not measured, it failed its check (${(err as Error).message.slice(0, 200)})`);
+      }
+    }
+    // Alternate targets in two halves so drift (thermal, noisy neighbours) hits all alike.
+    const halves = new Map<string, Result[]>();
+    for (let i = 0; i < 2; i++) for (const t of live) halves.set(t.name, [...(halves.get(t.name) ?? []), await load(t, stream, SECONDS / 2)]);
+    for (const t of live) {
+      const [a, b] = halves.get(t.name)!;
+      rows.push({ target: t.name, mode, r: { rps: (a!.rps + b!.rps) / 2, p50: (a!.p50 + b!.p50) / 2, p99: Math.max(a!.p99, b!.p99), errors: a!.errors + b!.errors } });
+    }
+  }
+
+  const pad = (s: string | number, n: number): string => String(s).padStart(n);
+  console.log(`\nLLM chat completions, ${CONNECTIONS} connections, ${SECONDS}s per target and mode (node ${process.version})`);
+  console.log(`${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`);
+  for (const row of rows) {
+    const direct = rows.find((x) => x.mode === row.mode && x.target === 'direct')?.r.rps ?? NaN;
+    const pk = rows.find((x) => x.mode === row.mode && x.target === 'portkey')?.r.rps;
+    console.log(
+      `${row.mode.padEnd(7)}${row.target.padEnd(10)}${pad(row.r.rps.toFixed(0), 9)}${pad(row.r.p50.toFixed(1), 9)}${pad(row.r.p99.toFixed(1), 9)}${pad(row.r.errors, 8)}` +
+        `${pad(`${(row.r.rps / direct).toFixed(2)}x`, 11)}${pad(pk ? `${(row.r.rps / pk).toFixed(2)}x` : '-', 12)}`,
+    );
+  }
+  for (const n of notes) console.log(n);
+  console.log(`BENCH_JSON ${JSON.stringify(rows)}`);
+}
+
+if (process.argv[2] === '--serve') void serveGateway(process.argv[3]!);
+else
+  main()
+    .then(async () => {
+      // SIGTERM first so children exit cleanly (and write --cpu-prof profiles).
+      await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'), setTimeout(r, 3000).unref())))));
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });

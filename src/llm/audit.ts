@@ -1,0 +1,75 @@
+// One audit record per LLM call, in the same log and shape as MCP calls (gen_ai.* keys).
+import type { AuditDecision, AuditOutcome } from '../audit/record.js';
+import type { AuditFields, AuditRecorder } from '../audit/step.js';
+import type { AgentIdentity } from '../http/env.js';
+import type { Usage } from './dialect.js';
+
+export interface LlmCallRecord {
+  agent: AgentIdentity;
+  op: 'chat' | 'embeddings';
+  /** The model as the agent asked for it. */
+  model: string | null;
+  /** Epoch ms and performance.now() when the gateway received the call. */
+  startedAt: number;
+  started: number;
+  upstream?: string | undefined;
+  /** The model as the upstream knows it. */
+  native?: string | undefined;
+  decision: AuditDecision;
+  reason?: string | null | undefined;
+  rule?: string | null | undefined;
+  outcome: AuditOutcome;
+  /** HTTP status the agent got, when not 2xx. */
+  status?: number | undefined;
+  usage?: Usage | undefined;
+  charged?: number | undefined;
+  digest?: { bytes: number; sha256: string } | undefined;
+  /** performance.now() when the chosen upstream try was sent. */
+  sentAt?: number | undefined;
+}
+
+const ms = (x: number): number => Math.round(x * 1000) / 1000;
+
+export function llmAuditFields(r: LlmCallRecord): AuditFields {
+  const now = performance.now();
+  return {
+    timestamp: new Date(r.startedAt).toISOString(),
+    'gen_ai.operation.name': r.op,
+    'gen_ai.agent.id': r.agent.id,
+    'tollgate.auth.method': r.agent.method,
+    'tollgate.upstream.name': r.upstream ?? null,
+    'tollgate.target.native': r.native ?? null,
+    'gen_ai.request.model': r.model,
+    'tollgate.decision': r.decision,
+    'tollgate.decision_reason': r.reason ?? null,
+    'tollgate.decision_rule': r.rule ?? null,
+    'tollgate.outcome': r.outcome,
+    'rpc.response.status_code': r.status !== undefined && (r.status < 200 || r.status >= 300) ? String(r.status) : null,
+    'tollgate.result.bytes': r.digest?.bytes ?? null,
+    'tollgate.result.sha256': r.digest?.sha256 ?? null,
+    'tollgate.tokens.charged': r.charged ?? 0,
+    'gen_ai.usage.input_tokens': r.usage?.input ?? null,
+    'gen_ai.usage.output_tokens': r.usage?.output ?? null,
+    'tollgate.latency.total_ms': ms(now - r.started),
+    'tollgate.latency.upstream_ms': r.sentAt === undefined ? null : ms(now - r.sentAt),
+  };
+}
+
+/** Writes the record; a failing audit sink is logged by the writer and must not fail a paid call. */
+export async function recordCall(recorder: AuditRecorder, r: LlmCallRecord, onError: (err: unknown) => void): Promise<void> {
+  try {
+    await recorder.record(llmAuditFields(r));
+  } catch (err) {
+    onError(err);
+  }
+}
+
+/** USD for a call, from per-1M-token prices by upstream model name, else by the requested name. */
+export function costUsd(prices: Readonly<Record<string, { input: number; output: number }>>, names: (string | undefined)[], usage: Usage | undefined): number | undefined {
+  if (!usage) return undefined;
+  for (const n of names) {
+    const p = n === undefined ? undefined : prices[n];
+    if (p) return (usage.input * p.input + usage.output * p.output) / 1_000_000;
+  }
+  return undefined;
+}

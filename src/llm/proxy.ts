@@ -1,0 +1,223 @@
+// One LLM call, start to end: parse, check the model allow-list, resolve the pool, reserve tokens,
+// dispatch (with retries and fallback), then settle usage and write the audit record — before the
+// response is released (JSON) or before the final event goes out (streaming).
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+import type { Logger } from 'pino';
+import type { AppEnv } from '../http/env.js';
+import type { AuditRecorder } from '../audit/step.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { LimitStore } from '../limits/store.js';
+import type { Encoding, TokenCounter } from '../limits/token-counter.js';
+import type { Rate } from '../config/runtime.js';
+import type { ApiKind, LlmConfig } from './runtime.js';
+import { Health, Resolver, type Target } from './balancer.js';
+import { Budgets } from './budget.js';
+import { dispatch, type Failure, type Success } from './dispatch.js';
+import { errorBody, isErrorShape, usageFromBody } from './dialect.js';
+import { inspectorFor } from './sse.js';
+import { relayStream } from './stream.js';
+import { Pools, isTimeout, readAll, requestHeaders, responseHeaders } from './upstream.js';
+import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
+
+export interface LlmDeps {
+  config: LlmConfig;
+  store: LimitStore;
+  policies: () => PolicySet;
+  recorder: AuditRecorder;
+  log: Logger;
+  /** Token counter per encoding (share the gateway's); default: made on first use, closed by close(). */
+  tokenCounter?: (encoding: Encoding) => TokenCounter;
+  /** Gateway-wide request limits (config `limits.global`) that LLM calls also count against. */
+  globalRates?: readonly Rate[];
+  /** Clock for circuit-breaker cooldowns and retry waits; default Date.now (tests inject one). */
+  now?: () => number;
+  /** Called after each completed call, e.g. for metrics (cost in USD when a price is configured). */
+  onCall?: (c: { agent: string; model: string; upstream: string; input: number; output: number; costUsd: number | undefined }) => void;
+}
+
+export type Op = 'chat' | 'embeddings';
+type Json = Record<string, unknown>;
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export class LlmProxy {
+  readonly resolver: Resolver;
+  readonly health: Health;
+  private readonly pools = new Pools();
+  private readonly budgets: Budgets;
+
+  constructor(private readonly deps: LlmDeps) {
+    const c = deps.config;
+    this.resolver = new Resolver(c);
+    this.health = new Health(c.breaker.failures, c.breaker.cooldownMs, deps.now ?? Date.now);
+    this.budgets = new Budgets({ store: deps.store, policies: deps.policies, globalRates: deps.globalRates ?? [], defaultMaxTokens: c.defaultMaxTokens, tokenCounter: deps.tokenCounter });
+  }
+
+  async handle(c: Context<AppEnv>, kind: ApiKind, op: Op, path: string): Promise<Response> {
+    const rec: LlmCallRecord = { agent: c.get('agent'), op, model: null, startedAt: Date.now(), started: performance.now(), decision: 'error', outcome: 'is_error' };
+    const fail = async (status: number, message: string, extra: Partial<LlmCallRecord> = {}, headers: Record<string, string> = {}, code: string | null = null): Promise<Response> => {
+      await this.audit({ ...rec, reason: message, status, ...extra });
+      return new Response(JSON.stringify(errorBody(kind, status, message, code)), { status, headers: { ...JSON_HEADERS, ...headers } });
+    };
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    let raw: Buffer;
+    try {
+      raw = await readRequest(c, incoming, this.deps.config.maxBodyBytes);
+    } catch {
+      return fail(413, `request body exceeds ${this.deps.config.maxBodyBytes} bytes`);
+    }
+    let body: Json;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Json;
+    } catch {
+      return fail(400, 'the request body is not valid JSON');
+    }
+    if (typeof body !== 'object' || body === null || typeof body.model !== 'string') return fail(400, 'the request names no model');
+    const model = body.model;
+    rec.model = model;
+
+    const decision = this.deps.policies().access(rec.agent).decide('model', model);
+    if (!decision.allowed) return fail(403, decision.reason, { decision: 'denied', rule: decision.rule }, {}, 'model_not_allowed');
+    const pool = this.resolver.resolve(kind, model);
+    if (!pool) {
+      const why = this.resolver.known(model) ? `model ${model} is not served through this API` : `model ${model} does not exist`;
+      return fail(404, why, {}, {}, 'model_not_found');
+    }
+
+    const admission = await this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body);
+    if (!admission.ok) return fail(429, admission.reason, { decision: admission.decision, rule: admission.rule }, admission.headers, admission.decision);
+    const reservation = admission.reservation;
+    rec.decision = 'allowed';
+
+    const stream = op === 'chat' && body.stream === true;
+    const so = body.stream_options;
+    const agentWantsUsage = typeof so === 'object' && so !== null && (so as Json).include_usage === true;
+    const addUsage = stream && kind === 'openai' && !agentWantsUsage;
+    const bodies = new Map<string, Buffer>();
+    const headers = new Map<string, Record<string, string>>();
+    const agentHeaders: IncomingHttpHeaders = incoming?.headers ?? Object.fromEntries(c.req.raw.headers);
+    const request = (t: Target): { headers: Record<string, string>; body: Buffer } => {
+      let b = bodies.get(t.model);
+      if (!b) {
+        // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as received.
+        b = t.model === model && !addUsage ? raw : Buffer.from(JSON.stringify({ ...body, model: t.model, ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}) }));
+        bodies.set(t.model, b);
+      }
+      let h = headers.get(t.name);
+      if (!h) headers.set(t.name, (h = requestHeaders(agentHeaders, t.upstream.config)));
+      return { headers: h, body: b };
+    };
+
+    let r: Success | Failure;
+    try {
+      r = await dispatch({ pool, health: this.health, pools: this.pools, retries: this.deps.config.retries, stream, path, request });
+    } catch (err) {
+      await reservation?.cancel();
+      this.deps.log.error({ err }, 'llm dispatch failed');
+      return fail(500, 'internal gateway error');
+    }
+    if (!r.ok) {
+      await reservation?.cancel();
+      rec.upstream = r.target?.name;
+      rec.native = r.target?.model;
+      rec.sentAt = r.sentAt;
+      // The upstream answered in the API's shape: the agent gets that answer as it is.
+      if (r.body !== undefined && isErrorShape(kind, r.body)) {
+        await this.audit({ ...rec, decision: 'allowed', outcome: 'is_error', status: r.status, reason: r.message });
+        return new Response(r.body, { status: r.status, headers: responseHeaders(r.headers) });
+      }
+      const extra: Partial<LlmCallRecord> = { decision: r.body !== undefined ? 'allowed' : 'error', outcome: r.timeout ? 'timeout' : 'is_error' };
+      const keep: Record<string, string> = r.headers['retry-after'] !== undefined ? { 'retry-after': String(r.headers['retry-after']) } : {};
+      return fail(r.status, r.message, extra, keep);
+    }
+
+    rec.upstream = r.target.name;
+    rec.native = r.target.model;
+    rec.sentAt = r.sentAt;
+    if (stream && r.first && r.rest) return this.streamResponse(kind, rec, r, reservation?.estimate ?? 0, agentWantsUsage, (n) => reservation?.settle(n) ?? Promise.resolve());
+
+    let out: Buffer;
+    try {
+      out = await readAll(r.body);
+    } catch (err) {
+      r.done();
+      // Consumed upstream, lost on the way: charge the reservation rather than nothing.
+      await reservation?.settle(reservation.estimate);
+      const timeout = isTimeout(err);
+      const why = timeout ? `upstream ${r.target.name} timed out while sending its answer` : `upstream ${r.target.name} failed while sending its answer`;
+      return fail(timeout ? 504 : 502, why, { decision: 'allowed', outcome: timeout ? 'timeout' : 'is_error', charged: reservation?.estimate });
+    }
+    r.done();
+    const usage = usageFromBody(kind, out);
+    const charged = usage ? usage.input + usage.output : (reservation?.estimate ?? 0);
+    await reservation?.settle(charged);
+    await this.audit({ ...rec, outcome: 'ok', status: r.status, usage, charged, digest: { bytes: out.length, sha256: sha256(out) } });
+    return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
+  }
+
+  private streamResponse(kind: ApiKind, rec: LlmCallRecord, r: Success, estimate: number, agentWantsUsage: boolean, settle: (n: number) => Promise<void>): Response {
+    const body = relayStream({
+      kind,
+      first: r.first!,
+      rest: r.rest!,
+      body: r.body,
+      inspector: inspectorFor(kind, agentWantsUsage),
+      drainTimeoutMs: this.deps.config.drainTimeoutMs,
+      finish: async (end) => {
+        r.done();
+        const charged = end.usage ? end.usage.input + end.usage.output : estimate;
+        await settle(charged);
+        const reason = end.agentLeft ? (end.message ?? 'agent disconnected before the end of the stream') : end.message;
+        await this.audit({ ...rec, outcome: end.outcome === 'ok' ? 'ok' : end.outcome === 'timeout' ? 'timeout' : 'is_error', status: r.status, usage: end.usage, charged, reason, digest: { bytes: end.bytes, sha256: end.sha256 } });
+      },
+    });
+    // transfer-encoding set here makes node-server stream at once instead of probing for a length.
+    const headers = { ...responseHeaders(r.headers), 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'transfer-encoding': 'chunked' };
+    return new Response(body, { status: r.status, headers });
+  }
+
+  private async audit(rec: LlmCallRecord): Promise<void> {
+    await recordCall(this.deps.recorder, rec, (err) => this.deps.log.error({ err }, 'llm audit record failed'));
+    if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
+      const cost = costUsd(this.deps.config.prices, [rec.native, rec.model], rec.usage);
+      this.deps.onCall({ agent: rec.agent.id, model: rec.model, upstream: rec.upstream ?? '', input: rec.usage.input, output: rec.usage.output, costUsd: cost });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pools.close();
+    await this.budgets.close();
+  }
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** The request body, refusing more than `max` bytes (event-based: cheaper than an async iterator). */
+function readRequest(c: Context<AppEnv>, incoming: IncomingMessage | undefined, max: number): Promise<Buffer> {
+  if (!incoming) {
+    return c.req.arrayBuffer().then((ab) => {
+      if (ab.byteLength > max) throw new Error('too large');
+      return Buffer.from(ab);
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= max) chunks.push(chunk);
+      else {
+        incoming.removeListener('data', onData);
+        incoming.resume();
+        reject(new Error('too large'));
+      }
+    };
+    incoming.on('data', onData);
+    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    incoming.once('error', reject);
+  });
+}
