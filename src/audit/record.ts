@@ -68,6 +68,8 @@ export interface AuditRecord {
   'tollgate.tokens.charged': number;
   'gen_ai.usage.input_tokens': number | null;
   'gen_ai.usage.output_tokens': number | null;
+  /** LLM calls: estimated cost in USD from the configured prices (null when no price is set). */
+  'tollgate.cost.usd': number | null;
   /** Gateway receipt to response, and the part spent waiting on the upstream (null if not forwarded). */
   'tollgate.latency.total_ms': number;
   'tollgate.latency.upstream_ms': number | null;
@@ -113,6 +115,7 @@ const TEMPLATE: AuditRecord = {
   'tollgate.tokens.charged': 0,
   'gen_ai.usage.input_tokens': null,
   'gen_ai.usage.output_tokens': null,
+  'tollgate.cost.usd': null,
   'tollgate.latency.total_ms': 0,
   'tollgate.latency.upstream_ms': null,
 };

@@ -26,6 +26,8 @@ export interface LlmCallRecord {
   digest?: { bytes: number; sha256: string } | undefined;
   /** performance.now() when the chosen upstream try was sent. */
   sentAt?: number | undefined;
+  /** Estimated cost from the configured prices. */
+  costUsd?: number | undefined;
 }
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
@@ -50,6 +52,7 @@ export function llmAuditFields(r: LlmCallRecord): AuditFields {
     'tollgate.tokens.charged': r.charged ?? 0,
     'gen_ai.usage.input_tokens': r.usage?.input ?? null,
     'gen_ai.usage.output_tokens': r.usage?.output ?? null,
+    'tollgate.cost.usd': r.costUsd ?? null,
     'tollgate.latency.total_ms': ms(now - r.started),
     'tollgate.latency.upstream_ms': r.sentAt === undefined ? null : ms(now - r.sentAt),
   };

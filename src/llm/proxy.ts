@@ -179,9 +179,9 @@ export class LlmProxy {
   }
 
   private async audit(rec: LlmCallRecord): Promise<void> {
-    await recordCall(this.deps.recorder, rec, (err) => this.deps.log.error({ err }, 'llm audit record failed'));
+    const cost = rec.usage ? costUsd(this.deps.config.prices, [rec.native, rec.model ?? undefined], rec.usage) : undefined;
+    await recordCall(this.deps.recorder, { ...rec, costUsd: cost }, (err) => this.deps.log.error({ err }, 'llm audit record failed'));
     if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
-      const cost = costUsd(this.deps.config.prices, [rec.native, rec.model], rec.usage);
       this.deps.onCall({ agent: rec.agent.id, model: rec.model, upstream: rec.upstream ?? '', input: rec.usage.input, output: rec.usage.output, costUsd: cost });
     }
   }

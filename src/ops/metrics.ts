@@ -21,6 +21,7 @@ export class GatewayMetrics {
   private readonly rejections: Counter<'agent' | 'reason'>;
   private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
   private readonly toolCall: Histogram<'server' | 'part'>;
+  private readonly cost: Counter<'agent' | 'model'>;
   readonly auditWrite: Histogram;
   readonly limitsErrors: Counter<'op'>;
 
@@ -30,6 +31,7 @@ export class GatewayMetrics {
     this.requests = new Counter({ name: 'tollgate_mcp_requests_total', help: 'MCP requests and LLM calls by agent, upstream, method and decision', labelNames: ['agent', 'server', 'method', 'decision'], registers });
     this.rejections = new Counter({ name: 'tollgate_rejections_total', help: 'Requests refused by policy, rate limits or budgets', labelNames: ['agent', 'reason'], registers });
     this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens charged, by agent, model and direction', labelNames: ['agent', 'model', 'direction'], registers });
+    this.cost = new Counter({ name: 'tollgate_llm_cost_usd_total', help: 'Estimated LLM spend in USD (configured prices), by agent and model', labelNames: ['agent', 'model'], registers });
     this.toolCall = new Histogram({
       name: 'tollgate_tool_call_duration_seconds',
       help: 'tools/call latency: total, upstream, and overhead (what the gateway added)',
@@ -74,6 +76,7 @@ export class GatewayMetrics {
     const model = r['gen_ai.request.model'] ?? '';
     if (r['gen_ai.usage.input_tokens']) this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
     if (r['gen_ai.usage.output_tokens']) this.tokens.inc({ agent, model, direction: 'output' }, r['gen_ai.usage.output_tokens']);
+    if (r['tollgate.cost.usd']) this.cost.inc({ agent, model }, r['tollgate.cost.usd']);
     if (r['mcp.method.name'] === 'tools/call' && r['tollgate.tokens.charged'] > 0) this.tokens.inc({ agent, model, direction: 'tool_result' }, r['tollgate.tokens.charged']);
     if (r['mcp.method.name'] === 'tools/call' && r['tollgate.latency.upstream_ms'] !== null) {
       const total = r['tollgate.latency.total_ms'] / 1000;

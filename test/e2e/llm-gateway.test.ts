@@ -26,6 +26,7 @@ metrics: { enabled: true }
 llm:
   upstreams:
     oa: { kind: openai, base_url: "${mock.url}/v1", api_key: sk-upstream-secret, models: [gpt-4o, gpt-4o-mini] }
+  prices: { gpt-4o: { input: 2.5, output: 10 } }
 `);
   openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
 }, 30_000);
@@ -44,6 +45,8 @@ describe('LLM API in the gateway', () => {
     const audit = readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
     expect(audit.at(-1)).toMatchObject({ 'gen_ai.agent.id': 'tester', 'gen_ai.request.model': 'gpt-4o', 'tollgate.decision': 'allowed' });
     expect(audit.at(-1)!['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    const usage = r.usage!;
+    expect(audit.at(-1)!['tollgate.cost.usd']).toBeCloseTo((usage.prompt_tokens * 2.5 + usage.completion_tokens * 10) / 1e6, 10);
   });
 
   it('applies the model allow-list from the policy file', async () => {
@@ -60,5 +63,6 @@ describe('LLM API in the gateway', () => {
   it('counts LLM tokens in the metrics', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/tollgate_tokens_total\{agent="tester",model="gpt-4o",direction="input"\} [1-9]/);
+    expect(text).toMatch(/tollgate_llm_cost_usd_total\{agent="tester",model="gpt-4o"\} [0-9.e-]+/);
   });
 });
