@@ -11,12 +11,15 @@ export function errorResponse(
   id: RequestId | null = null,
 ): Response {
   const err = new GatewayError(kind, message);
+  const requestId = (c.var as { requestId?: string }).requestId;
   return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, {
     'content-type': 'application/json',
+    ...(requestId ? { 'x-request-id': requestId } : {}),
     ...extraHeaders,
   });
 }
 
 export function gatewayErrorResponse(c: Context, err: GatewayError, id: RequestId | null = null): Response {
-  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json' });
+  const requestId = (c.var as { requestId?: string }).requestId;
+  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) });
 }

@@ -59,10 +59,17 @@ export function deeperThan(v: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * Whether JSON text could nest deeper than MAX_DEPTH: each level costs at least one byte, so short
+ * texts never can (the common case skips the walk).
+ */
+export const tooDeep = (text: string, parsed: unknown): boolean => text.length > MAX_DEPTH && deeperThan(parsed, MAX_DEPTH);
+
+export const TOO_DEEP = `message nests deeper than ${MAX_DEPTH} levels`;
+
 /** Returns the message, or a reason it is not a valid JSON-RPC 2.0 message. */
 export function validateMessage(v: unknown): JsonRpcMessage | string {
   if (!isObject(v)) return 'message must be a JSON object';
-  if (deeperThan(v, MAX_DEPTH)) return `message nests deeper than ${MAX_DEPTH} levels`;
   if (v.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
   const hasId = 'id' in v;
   if (hasId && !isId(v.id) && !(v.id === null && 'error' in v)) {

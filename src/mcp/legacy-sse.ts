@@ -10,7 +10,7 @@ import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { sseResponse } from './sse-response.js';
-import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
+import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
 
 type Ctx = Context<AppEnv>;
 
@@ -38,7 +38,9 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     if (!view) return errorResponse(c, 'session_not_found', 'Session not found');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readBody(c, deps.maxBodyBytes));
+      const text = await readBody(c, deps.maxBodyBytes);
+      parsed = JSON.parse(text);
+      if (tooDeep(text, parsed)) return errorResponse(c, 'invalid_request', `Invalid Request: ${TOO_DEEP}`);
     } catch (err) {
       if (err instanceof GatewayError) return gatewayErrorResponse(c, err);
       return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');

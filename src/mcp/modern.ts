@@ -9,6 +9,7 @@ import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
 import { LOG_LEVELS } from './agent-session.js';
 import { PostExchange } from './post-exchange.js';
+import { echoHeaders } from '../http/request-context.js';
 import { META_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, MODERN_VERSIONS, decodeHeaderValue } from './era.js';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
 import { VERSION } from '../version.js';
@@ -93,7 +94,7 @@ export function modernPost(deps: ModernDeps) {
     const scope = relay.scopeFor(c.get('agent'), undefined, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
     scope.capabilities = caps;
     scope.logLevel = typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]) ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]) : null;
-    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: {}, batch: false, count: 1 });
+    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: echoHeaders(c), batch: false, count: 1 });
     const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
     void answer.then((res) => {
       const out = decorate(req.method, res);

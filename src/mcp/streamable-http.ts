@@ -13,10 +13,11 @@ import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { PostExchange } from './post-exchange.js';
 import { classify } from './era.js';
+import { echoHeaders } from '../http/request-context.js';
 import { modernPost } from './modern.js';
 import { sseResponse } from './sse-response.js';
 import { parseEventId } from './event-stream.js';
-import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from './jsonrpc.js';
+import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessage, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from './jsonrpc.js';
 
 export interface StreamableHttpDeps {
   relay: Relay;
@@ -84,6 +85,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     } catch {
       return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
     }
+    if (tooDeep(text, body)) return errorResponse(c, 'invalid_request', `Invalid Request: ${TOO_DEEP}`);
     const batch = Array.isArray(body);
     const raw: unknown[] = batch ? (body as unknown[]) : [body];
     if (raw.length === 0) return errorResponse(c, 'invalid_request', 'Invalid Request: empty batch');
@@ -119,7 +121,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       acceptsJson,
       keepaliveMs: deps.keepaliveMs,
       counter: deps.streams,
-      headers: { 'mcp-session-id': session.id },
+      headers: { 'mcp-session-id': session.id, ...echoHeaders(c) },
       batch,
       count: requests.length,
     });
@@ -150,7 +152,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       return errorResponse(c, 'internal', 'audit log unavailable: the session was not opened');
     }
     sessions.add(session);
-    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: { 'mcp-session-id': session.id }, batch: false, count: 1 });
+    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: { 'mcp-session-id': session.id, ...echoHeaders(c) }, batch: false, count: 1 });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
     return exchange.response;
   }
@@ -163,7 +165,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     }
     const session = sessionOf(c, view);
     if (session instanceof Response) return session;
-    const headers = { 'mcp-session-id': session.id };
+    const headers = { 'mcp-session-id': session.id, ...echoHeaders(c) };
     const last = headerOf(c, 'last-event-id');
     if (last) {
       const at = parseEventId(last);

@@ -59,6 +59,16 @@ export class GatewayMetrics {
     gauge('tollgate_limits_store_degraded', '1 while the limits store is unreachable and its failure mode applies', () => (sources.limitsDegraded() ? 1 : 0));
   }
 
+  private readonly toolCallChildren = new Map<string, Record<'total' | 'upstream' | 'overhead', { observe(v: number): void }>>();
+  private histograms(server: string): Record<'total' | 'upstream' | 'overhead', { observe(v: number): void }> {
+    let h = this.toolCallChildren.get(server);
+    if (!h) {
+      h = { total: this.toolCall.labels({ server, part: 'total' }), upstream: this.toolCall.labels({ server, part: 'upstream' }), overhead: this.toolCall.labels({ server, part: 'overhead' }) };
+      this.toolCallChildren.set(server, h);
+    }
+    return h;
+  }
+
   private agent(id: string): string {
     if (this.agents.has(id)) return id;
     if (this.agents.size >= MAX_AGENTS) return 'other';
@@ -66,12 +76,21 @@ export class GatewayMetrics {
     return id;
   }
 
+  // Labelled children, cached: prom-client hashes the label object on every call otherwise.
+  private readonly children = new Map<string, { inc(v?: number): void }>();
+  private requestCounter(agent: string, server: string, method: string, decision: string): { inc(v?: number): void } {
+    const key = `${agent}\u0000${server}\u0000${method}\u0000${decision}`;
+    let child = this.children.get(key);
+    if (!child) this.children.set(key, (child = this.requests.labels({ agent, server, method, decision })));
+    return child;
+  }
+
   /** Feeds one audit record into the request metrics. */
   observe(r: AuditRecord): void {
     const agent = this.agent(r['gen_ai.agent.id']);
     const server = r['tollgate.upstream.name'] ?? '';
     const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
-    this.requests.inc({ agent, server, method, decision: r['tollgate.decision'] });
+    this.requestCounter(agent, server, method, r['tollgate.decision']).inc();
     if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error') this.rejections.inc({ agent, reason: r['tollgate.decision'] });
     const model = r['gen_ai.request.model'] ?? '';
     if (r['gen_ai.usage.input_tokens']) this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
@@ -81,9 +100,10 @@ export class GatewayMetrics {
     if (r['mcp.method.name'] === 'tools/call' && r['tollgate.latency.upstream_ms'] !== null) {
       const total = r['tollgate.latency.total_ms'] / 1000;
       const upstream = r['tollgate.latency.upstream_ms'] / 1000;
-      this.toolCall.observe({ server, part: 'total' }, total);
-      this.toolCall.observe({ server, part: 'upstream' }, upstream);
-      this.toolCall.observe({ server, part: 'overhead' }, Math.max(0, total - upstream));
+      const h = this.histograms(server);
+      h.total.observe(total);
+      h.upstream.observe(upstream);
+      h.overhead.observe(Math.max(0, total - upstream));
     }
   }
 }

@@ -3,7 +3,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { isRequest, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
+import { isRequest, tooDeep, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
 import { ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
 import { readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
@@ -122,6 +122,7 @@ export class HttpChannel implements Channel {
     } catch {
       return false;
     }
+    if (tooDeep(text, parsed)) return false;
     const list = Array.isArray(parsed) ? parsed : [parsed];
     let delivered = false;
     for (const item of list) {

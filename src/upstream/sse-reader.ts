@@ -1,7 +1,7 @@
 // Reads a text/event-stream body into JSON-RPC messages. Shared by the Streamable HTTP and the
 // legacy SSE upstream channels.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
 
 export interface SseHandlers {
   message(msg: JsonRpcMessage, eventId: string | undefined): void;
@@ -32,7 +32,7 @@ export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandle
         h.invalid?.('SSE data is not JSON');
         return;
       }
-      const msg = validateMessage(parsed);
+      const msg = tooDeep(ev.data, parsed) ? TOO_DEEP : validateMessage(parsed);
       if (typeof msg === 'string') h.invalid?.(msg);
       else h.message(msg, ev.id);
     },

@@ -2,7 +2,7 @@
 // stderr goes to the log, line by line. The process is killed with the channel, and with the gateway.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from 'pino';
-import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
 
@@ -105,7 +105,7 @@ export class StdioChannel implements Channel {
       this.log.warn({ line: line.slice(0, 200) }, 'upstream wrote a non-JSON line; ignored');
       return;
     }
-    const msg = validateMessage(parsed);
+    const msg = tooDeep(line, parsed) ? TOO_DEEP : validateMessage(parsed);
     if (typeof msg === 'string') {
       this.log.warn({ reason: msg }, 'upstream wrote an invalid JSON-RPC message; ignored');
       return;
