@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
+import { overheadP50FromMetrics } from './overhead.js';
 import autocannon from 'autocannon';
 
 // ───────────────────────────── settings ─────────────────────────────
@@ -680,6 +681,7 @@ policies: { dir: policies }
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' });
   const gateway = startChild('gateway', process.execPath, [...gwNodeArgs, '.bench-build/main.js', 'serve', '--config', cfgPath, '--port', '0']);
   let gatewayPort: number | undefined;
+  let metricsUrl: string | undefined;
   try {
     gatewayPort = Number((await waitForLine(gateway, /Tollgate is listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/, 30_000))[1]);
     const ups = await waitForLine(gateway, /^\s*upstreams: (.*)$/, 2000).catch(() => undefined);
@@ -691,6 +693,7 @@ policies: { dir: policies }
   }
   if (gatewayPort !== undefined) {
     await addTarget({ name: 'gateway', origin: `http://127.0.0.1:${gatewayPort}`, path: '/mcp', tool: 'bench__echo', auth: true, child: gateway });
+    metricsUrl = `http://127.0.0.1:${gatewayPort}/metrics`;
   }
 
   // 3. nginx (optional)
@@ -791,6 +794,11 @@ policies: { dir: policies }
       .join('; ')}`,
   );
   log('');
+  let gatewayOverheadP50: number | undefined;
+  if (metricsUrl) {
+    const res = await fetch(metricsUrl).catch(() => undefined);
+    if (res?.ok) gatewayOverheadP50 = overheadP50FromMetrics(await res.text());
+  }
   log('1-connection sequential latency (ms):');
   for (const rep of reports) {
     if (!rep.seq) continue;
@@ -799,6 +807,7 @@ policies: { dir: policies }
   }
   const added = (gw?.seq?.p50 ?? NaN) - (direct?.seq?.p50 ?? NaN);
   log(`  gateway-added p50: ${fmt(added, 3)} ms (goal ≤ ${GOAL_ADDED_P50_MS} ms ${added <= GOAL_ADDED_P50_MS ? 'OK' : 'MISS'})`);
+  if (gatewayOverheadP50 !== undefined) log(`  gateway overhead p50 from its own /metrics histogram (total − upstream): ${fmt(gatewayOverheadP50, 3)} ms`);
   const gwRatio = (gw?.load?.rps ?? NaN) / directRps;
 
   const invalidReasons: string[] = [];
