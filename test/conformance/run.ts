@@ -10,7 +10,7 @@
  * Counts come from the per-scenario checks.json files written to <tmpdir> (the CLI has
  * no JSON-to-stdout option in suite mode); stdout's "=== SUMMARY ===" block is the fallback.
  */
-import { spawn } from 'node:child_process';
+import { runCli } from './spawn-cli.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -115,27 +115,7 @@ export async function runConformance(url: string, opts: RunConformanceOptions = 
   else args.push('--suite', opts.suite ?? 'active');
   if (opts.specVersion) args.push('--spec-version', opts.specVersion);
 
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exitCode = await new Promise<number | null>((resolve) => {
-    child.once('error', (err) => {
-      output += `\n[runConformance] spawn error: ${err.message}\n`;
-      resolve(null);
-    });
-    child.once('close', (code) => resolve(code));
-  });
-  clearTimeout(timer);
+  const { output, exitCode, timedOut } = await runCli(args, timeoutMs, opts.env);
 
   const files = await findChecksFiles(outDir);
   let scenarios: ScenarioResult[] = [];

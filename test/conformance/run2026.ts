@@ -17,7 +17,7 @@
  * Node 20: the bundled CLI imports `fs.globSync` (Node >= 22); node20-loader.mjs rewrites that
  * import for both the 0.1 package and this alias.
  */
-import { spawn } from 'node:child_process';
+import { runCli } from './spawn-cli.js';
 import fs from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -110,27 +110,7 @@ export async function runConformance2026(url: string, opts: RunConformance2026Op
   const outDir = await mkdtemp(join(tmpdir(), 'tollgate-conformance2026-'));
   const args = [...nodeImportArgs(), conformanceNextCliPath(), 'server', '--url', url, '--requirements', opts.requirements, '-o', outDir];
 
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exitCode = await new Promise<number | null>((resolve) => {
-    child.once('error', (err) => {
-      output += `\n[runConformance2026] spawn error: ${err.message}\n`;
-      resolve(null);
-    });
-    child.once('close', (code) => resolve(code));
-  });
-  clearTimeout(timer);
+  const { output, exitCode, timedOut } = await runCli(args, timeoutMs, opts.env);
 
   const byName = new Map<string, ScenarioResult>();
   for (const file of (await findChecksFiles(outDir)).sort()) {
