@@ -24,8 +24,8 @@ import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
 import { forward } from './forward.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
-import { VERSION } from '../version.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
+import { discoverResult, initializeResult } from './capabilities.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -92,41 +92,12 @@ export class Relay {
   }
 
   initializeResult(view: View, protocolVersion: string): Record<string, unknown> {
-    const only = view.namespaced ? undefined : view.upstreams[0];
-    const upstreamCaps = only?.init?.capabilities;
-    const capabilities: Record<string, unknown> = upstreamCaps
-      ? withListChanged(upstreamCaps)
-      : { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, logging: {}, completions: {} };
-    const notes = view.upstreams
-      .filter((u) => u.init?.instructions)
-      .map((u) => (view.namespaced ? `## ${u.name}\n${u.init?.instructions ?? ''}` : (u.init?.instructions ?? '')));
-    const result: Record<string, unknown> = {
-      protocolVersion,
-      capabilities,
-      serverInfo: { name: this.cfg.mcp.serverName, title: 'Tollgate MCP gateway', version: VERSION },
-    };
-    if (notes.length > 0) result.instructions = notes.join('\n\n');
-    return result;
+    return initializeResult(this.cfg.mcp.serverName, view, protocolVersion);
   }
 
-  /**
-   * `server/discover` (2026): what this agent can use through this endpoint. A capability is
-   * listed only when the agent's policy lets it see something of that kind.
-   */
+  /** `server/discover` (2026): what this agent can use through this endpoint. */
   discoverResult(scope: RequestScope, id: JsonRpcRequest['id']): JsonRpcResponse {
-    const base = this.initializeResult(scope.view, '2026-07-28');
-    const caps = { ...(base.capabilities as Record<string, unknown>) };
-    for (const [cap, kind] of [['tools', 'tools'], ['prompts', 'prompts'], ['resources', 'resources']] as const) {
-      const sees = scope.view.upstreams.some((u) =>
-        u.catalog[kind].some((e) => scope.access.visible(ACCESS_OF[kind], this.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)))),
-      );
-      // No subscriptions/listen yet: advertise neither list_changed nor resource subscriptions.
-      if (!sees) delete caps[cap];
-      else caps[cap] = {};
-    }
-    const result: Record<string, unknown> = { supportedVersions: ['2026-07-28'], capabilities: caps };
-    if (base.instructions !== undefined) result.instructions = base.instructions;
-    return resultMessage(id, result);
+    return resultMessage(id, discoverResult(this.initializeResult(scope.view, '2026-07-28'), scope, (u, k, n) => this.canonical(u, k, n)));
   }
 
   /** Handles one agent request (not initialize, which the transport owns). Never throws. */
@@ -306,13 +277,4 @@ export class Relay {
     return this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': 'initialize', 'jsonrpc.request.id': requestId });
   }
 
-}
-
-function withListChanged(caps: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...caps };
-  for (const k of ['tools', 'prompts', 'resources'] as const) {
-    const v = caps[k];
-    if (isObject(v)) out[k] = { ...v, listChanged: true };
-  }
-  return out;
 }
