@@ -123,13 +123,23 @@ export class Gateway {
   }
 
   /** Ready when at least one upstream is usable; the body says why not. */
-  readiness(): { ready: boolean; reason?: string; upstreams: Record<string, { state: string; error?: string }> } {
+  readiness(): {
+    ready: boolean;
+    reason?: string;
+    upstreams: Record<string, { state: string; error?: string }>;
+    limits: { store: string; state: string; failureMode?: string };
+  } {
     const upstreams = Object.fromEntries(
       this.upstreams.map((u) => [u.name, u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state }]),
     );
-    if (this.draining) return { ready: false, reason: 'shutting down', upstreams };
+    const cfg = this.config.limits;
+    const state = (this.limitStore as { state?: string }).state ?? 'healthy';
+    const limits = cfg.store === 'redis' ? { store: 'redis', state, failureMode: cfg.redis.failureMode } : { store: 'memory', state };
+    if (this.draining) return { ready: false, reason: 'shutting down', upstreams, limits };
+    // An unreachable Redis is fine while a fallback answers; with fail_closed every call is refused.
+    if (state === 'degraded' && cfg.redis.failureMode === 'fail_closed') return { ready: false, reason: 'limits store unreachable (fail_closed)', upstreams, limits };
     const ready = this.upstreams.some((u) => u.state === 'ready');
-    return ready ? { ready, upstreams } : { ready, reason: 'no upstream is ready', upstreams };
+    return ready ? { ready, upstreams, limits } : { ready, reason: 'no upstream is ready', upstreams, limits };
   }
 
   /** Connects upstreams (each at most its connect timeout; failures retry in the background). */

@@ -131,3 +131,21 @@ describe('two gateway processes sharing Redis', async () => {
     await Promise.all(clients.map((c) => c.close()));
   }, 60_000);
 });
+
+describe('readiness with the limits store down', () => {
+  for (const [mode, status, state] of [['local', 200, 'degraded'], ['fail_closed', 503, 'degraded']] as const) {
+    it(`reports Redis unreachable under ${mode}: ${status}`, async () => {
+      const gw = await startGateway(
+        `upstreams:\n  feat: ${FIXTURE}\nauth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\n` +
+          `limits: { store: redis, redis: { url: "redis://127.0.0.1:1", failure_mode: ${mode}, timeout: 50ms } }\n`,
+      );
+      try {
+        const r = await fetch(`${gw.url}/readyz`);
+        expect(r.status).toBe(status);
+        expect(await r.json()).toMatchObject({ limits: { store: 'redis', state, failureMode: mode } });
+      } finally {
+        await gw.close();
+      }
+    });
+  }
+});

@@ -70,6 +70,7 @@ describe('upstream faults', () => {
     expect(body.upstreams.steady).toEqual({ state: 'ready' });
     expect(body.upstreams.down?.state).toBe('down');
     expect(body.upstreams.down?.error).toMatch(/ECONNREFUSED|reach/);
+    expect((body as unknown as { limits: unknown }).limits).toEqual({ store: 'memory', state: 'healthy' });
     const lonely = await startGateway(`upstreams:\n  down: { transport: streamable_http, url: "http://127.0.0.1:1/mcp", timeouts: { connect: 200ms } }\n${authYaml()}`);
     const r2 = await fetch(`${lonely.url}/readyz`);
     expect(r2.status).toBe(503);
