@@ -671,8 +671,7 @@ upstreams:
 auth:
   api_keys:
     - { agent: bench, key: ${API_KEY} }
-policies: { dir: policies }
-${process.env.BENCH_AUDIT === 'off' ? 'audit: { file: null }\n' : ''}`,
+${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${process.env.BENCH_AUDIT === 'off' ? 'audit: { file: null }\n' : ''}${process.env.BENCH_METRICS === 'off' ? 'metrics: { enabled: false }\n' : ''}`,
   );
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   // Measure what production runs: the compiled JavaScript (tsx adds per-closure helpers), built
