@@ -1,9 +1,9 @@
 // The audit as a pipeline step: the outermost MCP step, so it sees what every later step decided,
 // and writes the record before the response it describes is released to the agent.
-import { createAuditRecord, resultDigest, type AuditDecision, type AuditOutcome, type AuditRecord, type AuditRecordInput } from './record.js';
+import { createAuditRecord, newRecordId, resultDigest, type AuditDecision, type AuditOutcome, type AuditRecord, type AuditRecordInput } from './record.js';
 import type { AuditWriter } from './writer.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
-import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
+import type { McpStep, RequestScope } from '../relay/scope.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;
@@ -26,7 +26,11 @@ export class AuditRecorder {
 
   async record(fields: AuditFields): Promise<void> {
     (fields as AuditRecordInput)['service.instance.id'] = this.instanceId;
-    const rec = createAuditRecord(fields as AuditRecordInput);
+    return this.write(createAuditRecord(fields as AuditRecordInput));
+  }
+
+  /** Writes a record that is already complete (the hot path builds it in one go). */
+  async write(rec: AuditRecord): Promise<void> {
     const started = performance.now();
     await this.writer?.append(rec);
     this.observeWrite?.((performance.now() - started) / 1000);
@@ -58,50 +62,59 @@ function outcomeOf(res: JsonRpcResponse): { outcome: AuditOutcome; code: string 
   return { outcome: res.result.isError === true ? 'is_error' : 'ok', code: null };
 }
 
-function targetFields(call: McpCall): AuditFields | Record<string, never> {
-  const t = call.target;
-  if (!t) {
-    // Not routed (e.g. an unknown tool): keep what the agent asked for.
-    const p = call.request.params ?? {};
-    if (call.request.method === 'tools/call' && typeof p.name === 'string') return { 'gen_ai.tool.name': p.name } as AuditFields;
-    if (typeof p.uri === 'string') return { 'mcp.resource.uri': p.uri } as AuditFields;
-    return {};
-  }
-  const name = t.kind === 'tool' ? 'gen_ai.tool.name' : t.kind === 'prompt' ? 'gen_ai.prompt.name' : 'mcp.resource.uri';
-  return {
-    'tollgate.upstream.name': t.server,
-    [name]: t.canonical,
-    'tollgate.target.native': t.native,
-    'tollgate.request.arguments': (t.args ?? null) as AuditRecordInput['tollgate.request.arguments'],
-  } as AuditFields;
-}
-
 export function auditStep(recorder: AuditRecorder): McpStep {
   return async (call, next) => {
     const started = performance.now();
+    const receivedAt = Date.now();
     const res = await next();
     const { outcome, code } = outcomeOf(res);
-    const decided = call.decision?.decision;
     // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
-    const decision: AuditDecision = decided ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
+    const decision: AuditDecision = call.decision?.decision ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
     const digest = 'result' in res ? resultDigest(res.result) : undefined;
+    const s = call.scope.session;
+    const t = call.target;
+    const p = call.request.params;
+    const kind = t?.kind;
+    // Not routed (e.g. an unknown tool): keep the name or URI the agent asked for.
+    const askedTool = !t && call.request.method === 'tools/call' && typeof p?.name === 'string' ? p.name : null;
+    const askedUri = !t && typeof p?.uri === 'string' ? p.uri : null;
+    // One object literal in the record's key order: this runs on every call (measured).
+    const rec: AuditRecord = {
+      timestamp: new Date(receivedAt).toISOString(),
+      'tollgate.record.id': newRecordId(receivedAt),
+      'service.instance.id': recorder.instanceId,
+      'gen_ai.operation.name': call.request.method === 'tools/call' ? 'execute_tool' : null,
+      'mcp.method.name': call.request.method,
+      'jsonrpc.request.id': call.request.id,
+      'gen_ai.agent.id': call.scope.agentId,
+      'tollgate.auth.method': call.scope.identity.method,
+      'mcp.session.id': s?.id ?? null,
+      'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
+      'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
+      'tollgate.upstream.name': t?.server ?? null,
+      'tollgate.upstream.replica': null,
+      'gen_ai.tool.name': kind === 'tool' ? t!.canonical : askedTool,
+      'gen_ai.prompt.name': kind === 'prompt' ? t!.canonical : null,
+      'mcp.resource.uri': kind === 'resource' ? t!.canonical : askedUri,
+      'tollgate.target.native': t?.native ?? null,
+      'tollgate.request.arguments': (t?.args ?? null) as AuditRecord['tollgate.request.arguments'],
+      'gen_ai.request.model': null,
+      'tollgate.decision': decision,
+      'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
+      'tollgate.decision_rule': call.decision?.rule ?? null,
+      'tollgate.outcome': outcome,
+      'rpc.response.status_code': code,
+      'tollgate.result.bytes': digest?.bytes ?? null,
+      'tollgate.result.sha256': digest?.sha256 ?? null,
+      'tollgate.tokens.charged': call.tokensCharged ?? 0,
+      'gen_ai.usage.input_tokens': null,
+      'gen_ai.usage.output_tokens': null,
+      'tollgate.cost.usd': null,
+      'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
+      'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
+    };
     try {
-      await recorder.record({
-        ...scopeFields(call.scope),
-        ...targetFields(call),
-        'mcp.method.name': call.request.method,
-        'jsonrpc.request.id': call.request.id,
-        'tollgate.decision': decision,
-        'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
-        'tollgate.decision_rule': call.decision?.rule ?? null,
-        'tollgate.outcome': outcome,
-        'rpc.response.status_code': code,
-        'tollgate.result.bytes': digest?.bytes ?? null,
-        'tollgate.result.sha256': digest?.sha256 ?? null,
-        'tollgate.tokens.charged': call.tokensCharged ?? 0,
-        'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
-        'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
-      });
+      await recorder.write(rec);
     } catch {
       // No record, no result: an answer the audit log cannot show is withheld.
       return new GatewayError('internal', 'audit log unavailable: the result is withheld').toJsonRpc(call.request.id);

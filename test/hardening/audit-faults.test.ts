@@ -25,9 +25,10 @@ describe('audit log failures', () => {
   it('a write that fails (ENOSPC) during tools/call: a prompt JSON-RPC error, no result released, no unhandled rejection', async () => {
     const init = await fetch(`${gw.url}/mcp`, { method: 'POST', headers: H, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
     const sid = init.headers.get('mcp-session-id')!;
-    const recorder = gw.gw.recorder as unknown as { record: (...a: unknown[]) => Promise<void> };
-    const original = recorder.record;
-    recorder.record = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    // Every record goes through write() (record() builds one, then writes it): fail it there.
+    const recorder = gw.gw.recorder as unknown as { write: (...a: unknown[]) => Promise<void> };
+    const original = recorder.write;
+    recorder.write = () => Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
     const t0 = Date.now();
     let answer: string;
     try {
@@ -41,7 +42,7 @@ describe('audit log failures', () => {
     } catch (err) {
       answer = `no answer after ${Date.now() - t0} ms (${(err as Error).message})`;
     } finally {
-      recorder.record = original;
+      recorder.write = original;
     }
     await new Promise((r) => setTimeout(r, 100));
     console.log(`[hardening] audit write failure during tools/call: ${answer.slice(0, 200)}; unhandled rejections: ${unhandled.length}`);
