@@ -11,10 +11,11 @@
  * no JSON-to-stdout option in suite mode); stdout's "=== SUMMARY ===" block is the fallback.
  */
 import { runCli } from './spawn-cli.js';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { findChecksFiles, scenarioFromDir, summarise } from './results.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface RunConformanceOptions {
@@ -76,25 +77,6 @@ export function conformanceCliPath(): string {
   return join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist', 'index.js');
 }
 
-async function findChecksFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile() && e.name === 'checks.json')
-    .map((e) => join((e as unknown as { parentPath?: string; path: string }).parentPath ?? e.path, e.name));
-}
-
-/** Result dirs are "<outDir>/server-<scenario>-<ISO timestamp with :/. replaced by ->". */
-function scenarioFromDir(outDir: string, file: string): string {
-  const rel = relative(outDir, dirname(file)).split(sep).join('/');
-  return rel.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/, '');
-}
-
-function summarise(scenario: string, checks: ConformanceCheck[]): ScenarioResult {
-  const count = (s: string) => checks.filter((c) => c.status === s).length;
-  return { scenario, passed: count('SUCCESS'), failed: count('FAILURE'), warnings: count('WARNING'), checks };
-}
-
-/** Fallback parser for the CLI's "=== SUMMARY ===" lines ("✓ name: 3 passed, 0 failed"). */
 export function parseSummary(stdout: string): ScenarioResult[] {
   const out: ScenarioResult[] = [];
   for (const m of stdout.matchAll(/^[✓✗] (\S+): (\d+) passed, (\d+) failed/gmu)) {

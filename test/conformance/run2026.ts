@@ -18,11 +18,12 @@
  * import for both the 0.1 package and this alias.
  */
 import { runCli } from './spawn-cli.js';
+import { findChecksFiles, scenarioFromDir, summarise } from './results.js';
 import fs from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { NODE20_LOADER, parseSummary, type ConformanceCheck, type ScenarioResult } from './run.js';
 
@@ -84,24 +85,6 @@ export function scoredServerScenarios(requirements: Requirements2026): string[] 
 /** `--import` args that let the alpha CLI link on Node 20 (the loader covers both versions). */
 export function nodeImportArgs(): string[] {
   return ['--import', NODE20_LOADER];
-}
-
-async function findChecksFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries
-    .filter((e) => e.isFile() && e.name === 'checks.json')
-    .map((e) => join((e as unknown as { parentPath?: string; path: string }).parentPath ?? e.path, e.name));
-}
-
-/** Result dirs are "<outDir>/server-<scenario>-<ISO timestamp with :/. replaced by ->". */
-function scenarioFromDir(outDir: string, file: string): string {
-  const rel = relative(outDir, dirname(file)).split(sep).join('/');
-  return rel.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/, '');
-}
-
-function summarise(scenario: string, checks: ConformanceCheck[]): ScenarioResult {
-  const count = (s: string) => checks.filter((c) => c.status === s).length;
-  return { scenario, passed: count('SUCCESS'), failed: count('FAILURE'), warnings: count('WARNING'), checks };
 }
 
 export async function runConformance2026(url: string, opts: RunConformance2026Options): Promise<Conformance2026Result> {
