@@ -119,6 +119,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
             tools: u.catalog.tools.length,
             prompts: u.catalog.prompts.length,
             resources: u.catalog.resources.length,
+            ...(u.replicas.length > 1 ? { replicas: u.replicas.map((r) => r.describe()) } : {}),
+            ...(u.cfg.isolation !== 'shared' ? { ownSessions: u.ownSessions } : {}),
           })),
         agents: () => gw.policies.current().agentIds(),
         usage: (agent) => gw.usage(agent),

@@ -85,6 +85,7 @@ export class Gateway {
     const listener = {
       catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => this.relay.fanout.catalogChanged(...a),
       serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
+      reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
     };
     this.upstreams = opts.config.upstreams.map(
       (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener }),

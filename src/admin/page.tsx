@@ -94,7 +94,19 @@ function Upstreams(props: { upstreams: UpstreamStatus[] }) {
             </div>
             <div class="up-meta muted">
               {u.tools} tools · {u.prompts} prompts · {u.resources} resources
+              {u.ownSessions !== undefined && ` · ${u.ownSessions} own sessions`}
             </div>
+            {u.replicas && (
+              <ul class="replicas muted">
+                {u.replicas.map((r) => (
+                  <li>
+                    <span class={`dot ${r.state === 'ready' && r.healthy && !r.ejected ? 'good' : 'bad'}`} /> {r.url} · {r.state}
+                    {!r.healthy && ' · failing checks'}
+                    {r.ejected && ' · ejected'} · {r.sessions} sessions
+                  </li>
+                ))}
+              </ul>
+            )}
             {u.error && u.state !== 'ready' && <div class="up-error">{u.error}</div>}
           </li>
         ))}

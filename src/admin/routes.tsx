@@ -26,6 +26,10 @@ export interface UpstreamStatus {
   tools: number;
   prompts: number;
   resources: number;
+  /** Present when the upstream has several replicas. */
+  replicas?: { url: string; state: string; healthy: boolean; ejected: boolean; sessions: number; error?: string }[];
+  /** Upstream sessions of single agents or sessions (isolation per_agent / per_session). */
+  ownSessions?: number;
 }
 
 export interface AdminDeps {

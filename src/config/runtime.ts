@@ -24,9 +24,20 @@ interface UpstreamBase {
   /** Requests to this upstream from all agents together. */
   rates: readonly Rate[];
   enabled: boolean;
-  isolation: 'shared' | 'per_session';
+  isolation: 'shared' | 'per_agent' | 'per_session';
   maxSessions: number;
+  idleTimeoutMs: number;
   timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
+  balance: BalanceConfig;
+}
+export interface ReplicaConfig {
+  url: string;
+  weight: number;
+}
+export interface BalanceConfig {
+  strategy: 'least_sessions' | 'round_robin' | 'weighted' | 'consistent_hash';
+  healthCheck: { enabled: boolean; intervalMs: number; timeoutMs: number; unhealthyThreshold: number; healthyThreshold: number; path: string | undefined };
+  outlier: { consecutiveFailures: number; ejectionMs: number; maxEjectionPercent: number };
 }
 export interface StdioUpstreamConfig extends UpstreamBase {
   transport: 'stdio';
@@ -37,7 +48,9 @@ export interface StdioUpstreamConfig extends UpstreamBase {
 }
 export interface HttpUpstreamConfig extends UpstreamBase {
   transport: 'streamable_http' | 'sse';
+  /** The first replica's URL (for logs); `replicas` lists them all. */
   url: string;
+  replicas: readonly ReplicaConfig[];
   headers: Readonly<Record<string, string>>;
   connections: number;
 }
@@ -109,11 +122,13 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): Upstrea
     enabled: u.enabled,
     isolation: u.isolation,
     maxSessions: u.max_sessions,
+    idleTimeoutMs: toMs(u.idle_timeout),
     timeouts: {
       connectMs: toMs(u.timeouts.connect),
       requestMs: toMs(u.timeouts.request),
       maxTotalMs: toMs(u.timeouts.max_total),
     },
+    balance: balanceConfig(u.balance),
   };
   if (u.transport === 'stdio') {
     return {
@@ -125,12 +140,24 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): Upstrea
       cwd: resolve(baseDir, u.cwd ?? '.'), // relative paths in args mean the same wherever tollgate runs
     };
   }
+  const replicas = u.transport === 'streamable_http' && u.replicas ? u.replicas : [{ url: u.url ?? '', weight: 1 }];
   return {
     ...base,
     transport: u.transport,
-    url: u.url,
+    url: replicas[0]?.url ?? '',
+    replicas,
     headers: u.headers,
     connections: u.transport === 'streamable_http' ? u.connections : 4,
+  };
+}
+
+function balanceConfig(b: UpstreamSpec['balance']): BalanceConfig {
+  const h = b.health_check;
+  const o = b.outlier_detection;
+  return {
+    strategy: b.strategy,
+    healthCheck: { enabled: h.enabled, intervalMs: toMs(h.interval), timeoutMs: toMs(h.timeout), unhealthyThreshold: h.unhealthy_threshold, healthyThreshold: h.healthy_threshold, path: h.path },
+    outlier: { consecutiveFailures: o.consecutive_failures, ejectionMs: toMs(o.ejection), maxEjectionPercent: o.max_ejection_percent },
   };
 }
 

@@ -5,6 +5,7 @@ import { ratesSchema } from '../limits/schema.js';
 import { llmConfigSchema } from '../llm/schema.js';
 
 import { duration, serverNameSchema } from './primitives.js';
+import { balanceSchema, replicaSchema } from './balance-schema.js';
 
 export { serverNameSchema };
 
@@ -20,10 +21,12 @@ const upstreamCommon = {
     .strict()
     .default({ connect: '10s', request: '60s', max_total: '10m' }),
   isolation: z
-    .enum(['shared', 'per_session'])
+    .enum(['shared', 'per_agent', 'per_session'])
     .default('shared')
-    .describe('shared: one upstream session for all agents; per_session: one per agent session'),
-  max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions (per_session)'),
+    .describe('shared: one upstream session (per replica) for all agents; per_agent: one per agent; per_session: one per agent session'),
+  max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions, i.e. processes for stdio (per_agent, per_session)'),
+  idle_timeout: duration.default('10m').describe('a per_agent/per_session upstream session unused this long is closed (its process ends)'),
+  balance: balanceSchema,
   limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
   enabled: z.boolean().default(true),
 };
@@ -42,12 +45,14 @@ const stdioUpstream = z
 const httpUpstream = z
   .object({
     transport: z.literal('streamable_http'),
-    url: z.url(),
+    url: z.url().optional().describe('the server; or list replicas'),
+    replicas: z.array(replicaSchema).min(1).optional().describe('several URLs serving the same MCP server, balanced per balance.strategy'),
     headers: headers.default({}),
     connections: z.number().int().positive().default(64).describe('keep-alive connections in the pool'),
     ...upstreamCommon,
   })
-  .strict();
+  .strict()
+  .refine((u) => (u.url === undefined) !== (u.replicas === undefined), { message: 'give exactly one of url and replicas' });
 
 const sseUpstream = z
   .object({

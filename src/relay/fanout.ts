@@ -2,7 +2,8 @@
 // list_changed after a catalog or policy change, resource updates to subscribers only, log
 // messages by level, and server requests only where one agent can be named.
 import { isObject, errorMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
-import type { AgentSession } from '../mcp/agent-session.js';
+import { LOG_LEVELS, type AgentSession } from '../mcp/agent-session.js';
+import type { UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { AccessKind } from '../policy/access.js';
 import type { PolicySet } from '../policy/policy-set.js';
@@ -62,10 +63,14 @@ export class Fanout implements UpstreamListener {
   serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void {
     if (!('method' in msg)) return;
     const targets = [...this.ctx.sessions()].filter(
-      (s) => this.sees(s, upstream) && (origin.agentSessionId === undefined || s.id === origin.agentSessionId),
+      (s) =>
+        this.sees(s, upstream) &&
+        (origin.agentSessionId === undefined || s.id === origin.agentSessionId) &&
+        (origin.agentId === undefined || s.agentId === origin.agentId),
     );
     if ('id' in msg) {
-      const only = origin.agentSessionId !== undefined ? targets[0] : undefined;
+      // Only a session of its own can be named as the one asking (per_agent: when the agent has one).
+      const only = origin.agentId !== undefined && targets.length === 1 ? targets[0] : undefined;
       if (!only) {
         origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
         return;
@@ -83,6 +88,23 @@ export class Fanout implements UpstreamListener {
         s.send(msg);
       }
     }
+  }
+
+  /**
+   * The agent session moved to a new upstream session (its replica failed or its process was
+   * restarted): subscribe again to what it had subscribed to there, and set its log level.
+   */
+  reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): void {
+    const s = [...this.ctx.sessions()].find((x) => x.id === agentSessionId);
+    if (!s) return;
+    const view = this.ctx.view(s.viewKey);
+    const opts = { timeoutMs: upstream.cfg.timeouts.requestMs, maxTotalMs: upstream.cfg.timeouts.requestMs };
+    for (const uri of s.subscriptions) {
+      const t = view.resolveUri(uri);
+      if (t?.upstream === upstream) void session.request('resources/subscribe', { uri: t.native }, opts).catch(() => undefined);
+    }
+    const level = s.logLevel === undefined ? undefined : LOG_LEVELS[s.logLevel];
+    if (level && upstream.init && 'logging' in upstream.init.capabilities) void session.request('logging/setLevel', { level }, opts).catch(() => undefined);
   }
 
   private sees(s: AgentSession, u: Upstream): boolean {

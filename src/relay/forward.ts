@@ -11,7 +11,7 @@ import {
 } from '../mcp/jsonrpc.js';
 import { LOG_LEVELS } from '../mcp/agent-session.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { Cancellation, UpstreamSession } from '../upstream/session.js';
+import { UndeliveredError, type Cancellation, type UpstreamSession } from '../upstream/session.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
 import { GatewayError } from '../errors.js';
@@ -32,7 +32,7 @@ export async function forward(
   headers: Readonly<Record<string, string>> | undefined,
   call: McpCall,
 ): Promise<JsonRpcResponse> {
-  const session = await upstream.sessionFor(scope.session?.id, scope.capabilities);
+  let session = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId);
   const started = performance.now();
   const agentToken = progressTokenOf(req.params);
   const cancellation: Cancellation = { cancel: undefined };
@@ -46,19 +46,35 @@ export async function forward(
     });
     cancellation.cancel?.();
   };
-  try {
-    const res = await session.request(req.method, params, {
-      onRelated: (m) => relayRelated(scope, exchange, session, upstream.name, m, agentToken, onMissingCapability),
+  const send = (to: UpstreamSession): Promise<JsonRpcResponse> =>
+    to.request(req.method, params, {
+      onRelated: (m) => relayRelated(scope, exchange, to, upstream.name, m, agentToken, onMissingCapability),
       cancellation,
       headers,
       timeoutMs: upstream.cfg.timeouts.requestMs,
       maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
     });
+  try {
+    let res: JsonRpcResponse;
+    try {
+      res = await send(session);
+    } catch (err) {
+      // A replica that refused the connection never saw the call: the agent's session moves to
+      // another replica and the call goes there, once.
+      if (!(err instanceof UndeliveredError)) throw err;
+      upstream.report(session, 'unreachable');
+      const next = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId);
+      if (next === session) throw err;
+      session = next;
+      res = await send(session);
+    }
     call.upstreamMs = performance.now() - started;
+    upstream.report(session, 'answered');
     if ('error' in res) return errorMessage(req.id, res.error);
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
   } catch (err) {
     call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
+    if (err instanceof GatewayError && (err.kind === 'upstream_unavailable' || err.kind === 'upstream_timeout')) upstream.report(session, 'failed');
     throw missing ?? err;
   } finally {
     scope.session?.inFlight.delete(req.id);

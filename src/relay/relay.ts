@@ -229,7 +229,7 @@ export class Relay {
       scope.view.upstreams
         .filter((u) => u.init && 'logging' in u.init.capabilities)
         .map(async (u) => {
-          const s = await u.liveSessionFor(scope.session?.id);
+          const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
           await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);
         }),
     );
@@ -249,8 +249,8 @@ export class Relay {
       return;
     }
     for (const u of scope.view.upstreams) {
-      if (u.cfg.isolation === 'shared' && n.method === 'notifications/roots/list_changed') continue;
-      void u.liveSessionFor(session?.id).then((s) => s?.notify(n.method, n.params));
+      if (u.cfg.isolation !== 'per_session' && n.method === 'notifications/roots/list_changed') continue;
+      void u.liveSessionFor(session?.id, scope.agentId).then((s) => s?.notify(n.method, n.params));
     }
   }
 

@@ -45,6 +45,8 @@ export class ChannelError extends Error {
     message: string,
     /** true when the upstream's session is gone and a new one must be made. */
     readonly sessionLost = false,
+    /** true when the message certainly never reached the upstream (connection refused): safe to send elsewhere. */
+    readonly undelivered = false,
   ) {
     super(message);
     this.name = 'ChannelError';

@@ -10,6 +10,8 @@ import { readCapped } from '../http/node-io.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
 const MAX_JSON_BODY = 32 * 1024 * 1024;
+/** Errors raised before a connection existed: the request was never sent. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export class HttpChannel implements Channel {
   private readonly pool: Pool;
@@ -26,8 +28,10 @@ export class HttpChannel implements Channel {
     private readonly cfg: HttpUpstreamConfig,
     private readonly log: Logger,
     extraHeaders: Readonly<Record<string, string>> = {},
+    /** One replica of the upstream; default its first. */
+    replicaUrl: string = cfg.url,
   ) {
-    const url = new URL(cfg.url);
+    const url = new URL(replicaUrl);
     this.path = url.pathname + url.search;
     this.pool = new Pool(url.origin, {
       connections: cfg.connections,
@@ -78,7 +82,7 @@ export class HttpChannel implements Channel {
         signal: abort,
       });
     } catch (err) {
-      throw new ChannelError(`cannot reach upstream: ${(err as Error).message}`);
+      throw new ChannelError(`cannot reach upstream: ${(err as Error).message}`, false, NOT_CONNECTED.has((err as { code?: string }).code ?? ''));
     }
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.sessionId && 'method' in msg && msg.method === 'initialize') {

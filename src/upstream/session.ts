@@ -37,6 +37,13 @@ interface Pending {
   touch(): void;
 }
 
+/** The request never reached the upstream (it could not be connected to): another replica may take it. */
+export class UndeliveredError extends GatewayError {
+  constructor(message: string) {
+    super('upstream_unavailable', message);
+  }
+}
+
 export interface UpstreamSessionEvents {
   /** A server message tied to no request of ours: list_changed, resources/updated, GET-stream requests. */
   unrelated(msg: JsonRpcMessage): void;
@@ -144,6 +151,7 @@ export class UpstreamSession {
         touch: arm,
       });
       this.sendSafely(msg, opts.headers, abort).catch((err: Error) => {
+        if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
         const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
         fail(new GatewayError(kind, err.message), false);
       });

@@ -1,12 +1,15 @@
-// One configured upstream MCP server: its connection lifecycle (connect, reconnect with backoff),
-// its catalog, and which upstream session serves which agent session (see isolation in README).
+// One configured upstream MCP server: its replicas (each with the gateway's own session, reconnected
+// with backoff and health-checked), its catalog, and which upstream session serves which agent
+// (isolation and balancing: see README "Replicas and isolation").
 import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/runtime.js';
 import { UpstreamSession, type InitializeOutcome } from './session.js';
 import { CAPABILITY_OF, emptyCatalog, fetchList, type Catalog, type CatalogKind } from './catalog.js';
-import { createChannel } from './create-channel.js';
+import { Replica, type ReplicaHooks } from './replica.js';
+import { BalanceState, pick } from './balance.js';
+import { SessionPool } from './session-pool.js';
 
 export type UpstreamState = 'connecting' | 'ready' | 'down' | 'disabled';
 
@@ -14,12 +17,16 @@ export interface ServerMessageOrigin {
   session: UpstreamSession;
   /** Set when the upstream session belongs to one agent session (isolation: per_session). */
   agentSessionId: string | undefined;
+  /** Set when the upstream session belongs to one agent (isolation: per_agent or per_session). */
+  agentId: string | undefined;
 }
 
 export interface UpstreamListener {
   catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void;
   /** A server message tied to no request: the relay decides who may see it. */
   serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void;
+  /** An agent session now talks to a new upstream session (its replica failed): restore its state. */
+  reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): void;
 }
 
 export interface UpstreamDeps {
@@ -28,6 +35,8 @@ export interface UpstreamDeps {
   clientInfo: { name: string; version: string };
   listener: UpstreamListener;
 }
+
+const ALL_KINDS: readonly CatalogKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
 
 // A Map: method names come from the upstream.
 const LIST_CHANGED = new Map<string, CatalogKind[]>([
@@ -40,101 +49,102 @@ const LIST_CHANGED = new Map<string, CatalogKind[]>([
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
 export class Upstream {
-  state: UpstreamState;
   catalog: Catalog = emptyCatalog();
-  init: InitializeOutcome | undefined;
-  lastError: string | undefined;
-  private shared: UpstreamSession | undefined;
-  private readonly perSession = new Map<string, Promise<UpstreamSession>>();
-  private retryDelay = 500;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  readonly replicas: readonly Replica[];
+  /** The replica the catalog was fetched from (replicas are assumed to serve the same server). */
+  private source: Replica | undefined;
+  /** isolation shared: the replica each agent session is pinned to. */
+  private readonly affinity = new Map<string, Replica>();
+  private readonly pool: SessionPool;
+  private readonly balance = new BalanceState();
+  private readonly replicaOfOwn = new WeakMap<UpstreamSession, Replica>();
   private readonly log: Logger;
 
   constructor(
     readonly cfg: UpstreamConfig,
     private readonly deps: UpstreamDeps,
   ) {
-    this.state = cfg.enabled ? 'connecting' : 'disabled';
     this.log = deps.log.child({ upstream: cfg.name });
+    const hooks: ReplicaHooks = {
+      ready: (r) => this.onReplicaReady(r),
+      lost: (r) => this.onReplicaLost(r),
+      unrelated: (r, msg, session) => this.onUnrelated(msg, { session, agentSessionId: undefined, agentId: undefined }, r),
+      mayEject: () => this.replicas.filter((x) => x.ejected).length + 1 <= Math.floor((this.replicas.length * cfg.balance.outlier.maxEjectionPercent) / 100),
+    };
+    const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
+    this.replicas = urls.map(
+      (u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities: SHARED_CLIENT_CAPABILITIES, hooks }),
+    );
+    this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs);
   }
 
   get name(): string {
     return this.cfg.name;
   }
 
-  /** Connects once; on failure keeps retrying in the background. Never rejects. */
+  get state(): UpstreamState {
+    if (!this.cfg.enabled) return 'disabled';
+    if (this.replicas.some((r) => r.state === 'ready')) return 'ready';
+    return this.replicas.some((r) => r.state === 'connecting') ? 'connecting' : 'down';
+  }
+
+  get init(): InitializeOutcome | undefined {
+    return this.source?.init ?? this.replicas.find((r) => r.init)?.init;
+  }
+
+  get lastError(): string | undefined {
+    return this.replicas.find((r) => r.lastError)?.lastError;
+  }
+
+  /** Upstream sessions opened for single agents or agent sessions (per_agent, per_session). */
+  get ownSessions(): number {
+    return this.pool.size;
+  }
+
+  /** Connects every replica once; failures keep retrying in the background. Never rejects. */
   async start(): Promise<void> {
-    if (this.state === 'disabled') return;
-    await this.connect();
+    if (!this.cfg.enabled) return;
+    await Promise.all(this.replicas.map((r) => r.start()));
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    this.state = 'connecting';
-    const session = new UpstreamSession(createChannel(this.cfg, this.deps.env, this.log), {
-      unrelated: (msg) => this.onUnrelated(msg, { session, agentSessionId: undefined }),
-      closed: (reason) => this.onSharedClosed(session, reason),
-    });
-    this.shared = session;
-    try {
-      this.init = await session.start(this.deps.clientInfo, SHARED_CLIENT_CAPABILITIES, this.cfg.timeouts.connectMs);
-      await this.refresh(['tools', 'prompts', 'resources', 'resourceTemplates']);
-      if (this.shared !== session) return;
-      this.state = 'ready';
-      this.retryDelay = 500;
-      this.lastError = undefined;
-      this.log.info({ protocolVersion: this.init.protocolVersion, tools: this.catalog.tools.length }, 'upstream ready');
-      this.deps.listener.catalogChanged(this, ['tools', 'prompts', 'resources', 'resourceTemplates']);
-    } catch (err) {
-      this.lastError = (err as Error).message;
-      this.log.warn({ err: this.lastError }, 'upstream connect failed');
-      if (this.shared === session) {
-        this.shared = undefined;
-        await session.close().catch(() => undefined);
-        this.scheduleRetry();
-      }
+  private async onReplicaReady(r: Replica): Promise<void> {
+    if (this.source?.state === 'ready' && this.source !== r) return;
+    this.source = r;
+    await this.refresh(ALL_KINDS);
+    this.log.info({ protocolVersion: r.init?.protocolVersion, tools: this.catalog.tools.length }, 'upstream ready');
+    this.deps.listener.catalogChanged(this, ALL_KINDS);
+  }
+
+  private onReplicaLost(r: Replica): void {
+    if (r !== this.source) return;
+    const next = this.replicas.find((x) => x.state === 'ready');
+    if (next) {
+      void this.onReplicaReady(next); // same server elsewhere: refresh, keep serving
+      return;
     }
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped) return;
-    this.state = 'down';
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.connect(), this.retryDelay);
-    this.retryTimer.unref();
-    this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
-  }
-
-  private onSharedClosed(session: UpstreamSession, reason: string): void {
-    if (this.shared !== session || this.stopped) return;
-    this.log.warn({ reason }, 'upstream connection lost; reconnecting');
-    this.shared = undefined;
-    this.lastError = reason;
-    const hadEntries = this.state === 'ready';
+    this.source = undefined;
     this.catalog = emptyCatalog();
-    void session.close().catch(() => undefined);
-    this.scheduleRetry();
-    if (hadEntries) this.deps.listener.catalogChanged(this, ['tools', 'prompts', 'resources', 'resourceTemplates']);
+    this.deps.listener.catalogChanged(this, ALL_KINDS);
   }
 
   /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
   private readonly generation: Record<CatalogKind, number> = { tools: 0, prompts: 0, resources: 0, resourceTemplates: 0 };
 
   private async refresh(kinds: readonly CatalogKind[]): Promise<void> {
-    const session = this.shared;
-    if (!session) return;
+    const source = this.source;
+    const session = source?.shared;
+    if (!source || !session) return;
     const caps = session.init?.capabilities ?? {};
     await Promise.all(
       kinds.map(async (k) => {
         const gen = ++this.generation[k];
         const entries = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : [];
-        if (gen === this.generation[k] && this.shared === session) this.catalog = { ...this.catalog, [k]: entries };
+        if (gen === this.generation[k] && this.source === source) this.catalog = { ...this.catalog, [k]: entries };
       }),
     );
   }
 
-  private onUnrelated(msg: JsonRpcMessage, origin: ServerMessageOrigin): void {
+  private onUnrelated(msg: JsonRpcMessage, origin: ServerMessageOrigin, replica: Replica | undefined): void {
     if (!('method' in msg)) return;
     if (msg.method === 'ping' && 'id' in msg) {
       origin.session.respond({ jsonrpc: '2.0', id: msg.id, result: {} });
@@ -142,6 +152,8 @@ export class Upstream {
     }
     const kinds = LIST_CHANGED.get(msg.method);
     if (kinds) {
+      // Every replica announces the same change: the catalog's own replica speaks for all.
+      if (replica && replica !== this.source) return;
       this.refresh(kinds).then(
         () => this.deps.listener.catalogChanged(this, kinds),
         (err: Error) => this.log.warn({ err: err.message }, 'catalog refresh failed'),
@@ -151,36 +163,53 @@ export class Upstream {
     this.deps.listener.serverMessage(this, msg, origin);
   }
 
-  /**
-   * The upstream session that serves an agent session. `shared`: the one connection. `per_session`:
-   * one made on first use with the agent's own capabilities, so roots, logging level and
-   * subscriptions stay the agent's.
-   */
-  sessionFor(agentSessionId: string | undefined, agentCapabilities: Record<string, unknown>): Promise<UpstreamSession> {
-    if (this.state === 'disabled') return Promise.reject(new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`));
-    if (this.cfg.isolation === 'shared' || agentSessionId === undefined) {
-      const s = this.shared;
-      if (!s?.isAlive || this.state !== 'ready') {
-        return Promise.reject(new GatewayError('upstream_unavailable', `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`));
-      }
-      return Promise.resolve(s);
-    }
-    const existing = this.perSession.get(agentSessionId);
-    if (existing) return existing;
-    if (this.perSession.size >= this.cfg.maxSessions) {
-      return Promise.reject(new GatewayError('upstream_unavailable', `upstream ${this.name} has reached its session cap`));
-    }
-    const made = this.openPerSession(agentSessionId, agentCapabilities);
-    this.perSession.set(agentSessionId, made);
-    made.catch(() => this.perSession.delete(agentSessionId));
-    return made;
+  private pickReplica(key: string): Replica | undefined {
+    return pick(this.replicas, this.cfg.balance.strategy, key, this.balance);
   }
 
-  private async openPerSession(agentSessionId: string, caps: Record<string, unknown>): Promise<UpstreamSession> {
-    const session: UpstreamSession = new UpstreamSession(createChannel(this.cfg, this.deps.env, this.log), {
-      unrelated: (msg) => this.onUnrelated(msg, { session, agentSessionId }),
-      closed: () => this.perSession.delete(agentSessionId),
+  /**
+   * The upstream session that serves an agent. `shared`: the gateway's session with the replica the
+   * agent session is pinned to (re-pinned when that replica stops being usable). `per_agent` /
+   * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
+   * and subscriptions stay the agent's.
+   */
+  async sessionFor(agentSessionId: string | undefined, agentCapabilities: Record<string, unknown>, agentId: string): Promise<UpstreamSession> {
+    if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
+    const own = this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
+    if (own === undefined) return this.sharedFor(agentSessionId, agentId);
+    const { session, reopened } = await this.pool.acquire(
+      own,
+      () => this.pickReplica(agentId),
+      (r) => this.openOwn(r, agentSessionId, agentId, agentCapabilities),
+    );
+    if (reopened && agentSessionId) this.deps.listener.reattached(this, agentSessionId, session);
+    return session;
+  }
+
+  private sharedFor(agentSessionId: string | undefined, agentId: string): UpstreamSession {
+    const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
+    if (pinned?.usable && pinned.shared) return pinned.shared;
+    const next = this.pickReplica(agentId);
+    if (!next?.shared) {
+      throw new GatewayError('upstream_unavailable', `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`);
+    }
+    if (agentSessionId !== undefined) {
+      if (pinned) pinned.assigned--;
+      next.assigned++;
+      this.affinity.set(agentSessionId, next);
+      if (pinned) this.deps.listener.reattached(this, agentSessionId, next.shared);
+    }
+    return next.shared;
+  }
+
+  private async openOwn(r: Replica, agentSessionId: string | undefined, agentId: string, caps: Record<string, unknown>): Promise<UpstreamSession> {
+    const key = agentSessionId ?? agentId;
+    const origin = { agentSessionId: this.cfg.isolation === 'per_session' ? agentSessionId : undefined, agentId };
+    const session: UpstreamSession = new UpstreamSession(r.newChannel(), {
+      unrelated: (msg) => this.onUnrelated(msg, { session, ...origin }, undefined),
+      closed: () => this.pool.forget(this.cfg.isolation === 'per_agent' ? agentId : key, session),
     });
+    this.replicaOfOwn.set(session, r);
     try {
       await session.start(this.deps.clientInfo, caps, this.cfg.timeouts.connectMs);
       return session;
@@ -190,29 +219,33 @@ export class Upstream {
     }
   }
 
-  /** Ends the agent session's own upstream session, if it has one. */
-  release(agentSessionId: string): void {
-    const s = this.perSession.get(agentSessionId);
-    if (!s) return;
-    this.perSession.delete(agentSessionId);
-    s.then((x) => x.close(), () => undefined).catch(() => undefined);
+  /** Passive health: whether a forwarded call got an answer, or could not even be sent. */
+  report(session: UpstreamSession, outcome: 'answered' | 'failed' | 'unreachable'): void {
+    const r = this.replicaOfOwn.get(session) ?? this.replicas.find((x) => x.shared === session);
+    if (outcome === 'answered') r?.callSucceeded();
+    else if (outcome === 'failed') r?.callFailed();
+    else r?.unreachable();
   }
 
-  /** Every live upstream session (for broadcast notifications such as logging/setLevel). */
-  async liveSessionFor(agentSessionId: string | undefined): Promise<UpstreamSession | undefined> {
-    if (this.cfg.isolation === 'per_session' && agentSessionId) return this.perSession.get(agentSessionId);
-    return this.shared?.isAlive ? this.shared : undefined;
+  /** The agent session ended: unpin it, and end its own upstream session if it has one. */
+  release(agentSessionId: string): void {
+    const pinned = this.affinity.get(agentSessionId);
+    if (pinned) {
+      pinned.assigned--;
+      this.affinity.delete(agentSessionId);
+    }
+    if (this.cfg.isolation === 'per_session') this.pool.release(agentSessionId);
+  }
+
+  /** The agent's upstream session if one is open (for notifications, which must not open one). */
+  async liveSessionFor(agentSessionId: string | undefined, agentId: string): Promise<UpstreamSession | undefined> {
+    if (this.cfg.isolation === 'per_session' && agentSessionId) return this.pool.live(agentSessionId);
+    if (this.cfg.isolation === 'per_agent') return this.pool.live(agentId);
+    const r = (agentSessionId && this.affinity.get(agentSessionId)) || this.source;
+    return r?.shared?.isAlive ? r.shared : undefined;
   }
 
   async close(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    const all = [...this.perSession.values()];
-    this.perSession.clear();
-    await Promise.all([
-      this.shared?.close(),
-      ...all.map((p) => p.then((s) => s.close(), () => undefined)),
-    ]);
-    this.shared = undefined;
+    await Promise.all([this.pool.close(), ...this.replicas.map((r) => r.close())]);
   }
 }

@@ -169,6 +169,22 @@ describe('tollgate serve lifecycle', () => {
     }
   }, 30_000);
 
+  it('leaves no pooled stdio children behind, even when the gateway is killed with SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()}, isolation: per_session }\n` +
+        `auth: { api_keys: [{ agent: a, key: pool-key-0123456789 }] }\naudit: { file: null }\n`,
+    );
+    const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
+    const agents = [await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' }), await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' })];
+    for (const a of agents) await a.callTool({ name: 'feat__echo', arguments: { text: 'x' } });
+    const kids = childrenOf(gw.child.pid!);
+    expect(kids.length).toBe(3); // the catalog's process and one per agent session
+    await gw.kill(); // SIGKILL: no exit hook runs; the children see their stdin close
+    await waitUntil(() => kids.every((k) => !alive(k)), 10_000);
+  }, 30_000);
+
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops on ${signal} and leaves no stdio children behind`, async () => {
       const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0']);

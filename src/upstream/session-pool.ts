@@ -1,0 +1,118 @@
+// Upstream sessions owned by one agent or one agent session (isolation per_agent / per_session):
+// opened on first use on a replica, capped, closed when idle, reopened elsewhere when their replica
+// goes bad, and not respawned in a tight loop when opening keeps failing.
+import { GatewayError } from '../errors.js';
+import type { Replica } from './replica.js';
+import type { UpstreamSession } from './session.js';
+
+interface Entry {
+  replica: Replica;
+  session: Promise<UpstreamSession>;
+  lastUsed: number;
+}
+
+export interface Acquired {
+  session: UpstreamSession;
+  /** The session is new for a key that had one before: its state must be restored. */
+  reopened: boolean;
+}
+
+export class SessionPool {
+  private readonly entries = new Map<string, Entry>();
+  /** Keys that had a session (until released): a new one for them must get their state back. */
+  private readonly known = new Set<string>();
+  private readonly reaper: NodeJS.Timeout;
+  private openFailures = 0;
+  private retryAt = 0;
+
+  constructor(
+    private readonly label: string,
+    private readonly cap: number,
+    private readonly idleMs: number,
+  ) {
+    this.reaper = setInterval(() => this.reap(), Math.max(Math.min(idleMs / 2, 30_000), 250));
+    this.reaper.unref();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async acquire(key: string, pick: () => Replica | undefined, open: (r: Replica) => Promise<UpstreamSession>): Promise<Acquired> {
+    const had = this.entries.get(key);
+    if (had) {
+      had.lastUsed = Date.now();
+      const s = await had.session;
+      had.lastUsed = Date.now();
+      if (s.isAlive && had.replica.usable) return { session: s, reopened: false };
+      if (this.entries.get(key) === had) this.drop(key, had);
+    }
+    if (this.entries.size >= this.cap) throw new GatewayError('upstream_unavailable', `upstream ${this.label} has reached its session cap (${this.cap})`);
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) throw new GatewayError('upstream_unavailable', `upstream ${this.label} failed to start; retrying in ${Math.ceil(wait / 1000)} s`);
+    const replica = pick();
+    if (!replica) throw new GatewayError('upstream_unavailable', `upstream ${this.label} has no healthy replica`);
+    const entry: Entry = { replica, session: open(replica), lastUsed: Date.now() };
+    this.entries.set(key, entry);
+    replica.assigned++;
+    try {
+      const session = await entry.session;
+      entry.lastUsed = Date.now(); // a slow start must not look idle
+      this.openFailures = 0;
+      const reopened = this.known.has(key);
+      this.known.add(key);
+      return { session, reopened };
+    } catch (err) {
+      if (this.entries.get(key) === entry) this.drop(key, entry);
+      // Back off a crashing command: 0.5 s, 1 s, 2 s… up to 30 s between attempts.
+      this.retryAt = Date.now() + Math.min(500 * 2 ** this.openFailures++, 30_000);
+      throw err;
+    }
+  }
+
+  /** The key's session if it is open (for notifications that must not open one). */
+  async live(key: string): Promise<UpstreamSession | undefined> {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    const s = await e.session.catch(() => undefined);
+    return s?.isAlive ? s : undefined;
+  }
+
+  /** Forget a session the upstream closed (it is reopened on next use). */
+  forget(key: string, session: UpstreamSession): void {
+    const e = this.entries.get(key);
+    if (e) void e.session.then((s) => s === session && this.entries.get(key) === e && this.drop(key, e), () => undefined);
+  }
+
+  release(key: string): void {
+    this.known.delete(key);
+    const e = this.entries.get(key);
+    if (e) this.drop(key, e);
+  }
+
+  private drop(key: string, e: Entry): void {
+    this.entries.delete(key);
+    e.replica.assigned--;
+    e.session.then((s) => s.close(), () => undefined).catch(() => undefined);
+  }
+
+  private reap(): void {
+    const cutoff = Date.now() - this.idleMs;
+    for (const [key, e] of this.entries) {
+      if (e.lastUsed >= cutoff) continue;
+      void e.session.then(
+        (s) => {
+          if (s.inFlight === 0 && this.entries.get(key) === e && e.lastUsed < cutoff) this.drop(key, e);
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.reaper);
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.session.then((s) => s.close(), () => undefined)));
+  }
+}
