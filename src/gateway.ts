@@ -16,7 +16,9 @@ import { openAuditWriter } from './audit/writer.js';
 import { createRedactor } from './audit/redact.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
-import { openLimitStore, type LimitStoreHooks } from './limits/open.js';
+import { openLimitStore, redisClient, type LimitStoreHooks } from './limits/open.js';
+import { RedisSessionBus, type BusMessage, type SessionBus } from './mcp/session-bus.js';
+import { SessionSealer } from './mcp/session-seal.js';
 import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
 import { agentUsage, type AgentUsage } from './limits/usage.js';
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   recorder?: AuditRecorder;
   /** The limits store; `Gateway.open` makes one from the config (default: in memory). */
   limitStore?: LimitStore;
+  /** Other gateway instances (sessions.shared); `Gateway.open` makes it from the config. */
+  sessionBus?: SessionBus | undefined;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -54,6 +58,7 @@ export class Gateway {
   /** SSE connections open to agents. */
   readonly sseStreams = { open: 0 };
   private readonly tokenCounter: TokenCounter | undefined;
+  private readonly sessionBus: SessionBus | undefined;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
 
@@ -74,7 +79,13 @@ export class Gateway {
       : undefined;
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
-    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore });
+    let deliver: (m: BusMessage) => void = () => undefined;
+    const r = opts.config.limits.redis;
+    const sessionBus = opts.config.sessions.shared
+      ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) => deliver(m))
+      : undefined;
+    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, sessionBus });
+    deliver = (m) => gw.fromOtherInstance(m);
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
     return gw;
   }
@@ -117,10 +128,35 @@ export class Gateway {
         })
       : undefined;
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
-    this.sessions = new SessionStore(opts.config.server.sessionIdleTimeoutMs, (s) => {
-      for (const u of this.upstreams) u.release(s.id);
+    const sc = opts.config.sessions;
+    this.sessionBus = opts.sessionBus;
+    this.sessions = new SessionStore({
+      idleMs: opts.config.server.sessionIdleTimeoutMs,
+      maxAgeMs: sc.maxAgeMs,
+      replayEvents: opts.config.server.sseReplayEvents,
+      sealer: sc.sealKeys.length ? new SessionSealer(sc.sealKeys.map((k) => Buffer.from(k, 'base64')), sc.maxAgeMs) : SessionSealer.ephemeral(sc.maxAgeMs),
+      bus: opts.sessionBus,
+      onEnd: (s) => {
+        for (const u of this.upstreams) u.release(s.id);
+      },
     });
     this.relay.attachSessions(this.sessions);
+  }
+
+  /** A message another gateway instance had for a session this one may hold. */
+  private fromOtherInstance(m: BusMessage): void {
+    const s = this.sessions.peek(m.s);
+    if (m.t === 'end') {
+      this.sessions.end(m.s);
+      return;
+    }
+    if (!s) return;
+    if (m.t === 'notify') s.sendHere(m.m);
+    else if (m.t === 'cancel') s.inFlight.get(m.id)?.cancel?.();
+    else if (s.serverRequests.has(String(m.m.id))) {
+      const view = this.relay.view(s.viewKey);
+      if (view) void this.relay.handleResponse(this.relay.scopeFor(s.identity, s, view), m.m);
+    }
   }
 
   /** Ready when at least one upstream is usable; the body says why not. */
@@ -213,6 +249,7 @@ export class Gateway {
     await this.llm?.close();
     await this.recorder.close();
     await this.limitStore.close();
+    await this.sessionBus?.close();
     await this.tokenCounter?.close();
   }
 

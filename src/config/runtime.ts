@@ -92,6 +92,8 @@ export interface RuntimeConfig {
     forwardIdentityHeader: string | undefined;
   };
   policies: { dir: string; watch: boolean } | undefined;
+  /** Seal keys stay base64 here (a frozen config cannot hold Buffers); the gateway decodes them. */
+  sessions: { sealKeys: readonly string[]; maxAgeMs: number; shared: boolean };
   log: { level: string };
   metrics: { enabled: boolean; token: string | undefined };
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
@@ -211,6 +213,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       forwardIdentityHeader: c.auth.forward_identity_header,
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
+    sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },

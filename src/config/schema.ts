@@ -144,6 +144,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    sessions: z
+      .object({
+        seal_keys: z
+          .array(
+            z.string().refine((k) => Buffer.from(k, 'base64').length === 32, { message: 'a seal key is 32 random bytes in base64 (openssl rand -base64 32)' }),
+          )
+          .default([])
+          .describe('AES-256-GCM keys that seal Mcp-Session-Id, newest first (the first seals, all open). Gateways behind one load balancer share them. Empty: a random key per process'),
+        max_age: duration.default('24h').describe('a session id older than this is refused (the agent initializes again)'),
+        shared: z
+          .boolean()
+          .default(false)
+          .describe('several gateway instances serve one session: server-to-client messages, answers and DELETE travel between them through Redis (limits.redis)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('agent sessions across gateway instances'),
     policies: z
       .object({
         dir: z.string().describe('folder of policy files (*.yaml), relative to this file'),

@@ -1,5 +1,5 @@
 // The limits store the config asks for: in memory (one gateway), or Redis (shared by replicas).
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { LimitStore } from './store.js';
@@ -11,18 +11,23 @@ export interface LimitStoreHooks {
   onError?: (op: string) => void;
 }
 
-export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, hooks: LimitStoreHooks = {}): Promise<LimitStore> {
-  if (cfg.store === 'memory') return new MemoryStore();
-  const r = cfg.redis;
-  const client = r.cluster?.length
+/** A client for the configured Redis (standalone or Cluster), failing fast rather than queueing. */
+export function redisClient(r: RuntimeConfig['limits']['redis'], extra: RedisOptions = {}): Redis | Cluster {
+  return r.cluster?.length
     ? new Cluster(
         r.cluster.map((n) => {
           const [host, port] = n.replace(/^redis:\/\//, '').split(':');
           return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
         }),
-        limitsClusterOptions(),
+        limitsClusterOptions({ redisOptions: { ...limitsClusterOptions().redisOptions, ...extra } }),
       )
-    : new Redis(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions());
+    : new Redis(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions(extra));
+}
+
+export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, hooks: LimitStoreHooks = {}): Promise<LimitStore> {
+  if (cfg.store === 'memory') return new MemoryStore();
+  const r = cfg.redis;
+  const client = redisClient(r);
   const store = new RedisStore({
     client,
     prefix: r.prefix,

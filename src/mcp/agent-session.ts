@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
+import type { SessionBus } from './session-bus.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
 
@@ -20,10 +21,14 @@ export type InFlight = Cancellation;
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 
+/**
+ * Names this process in stream and server-request ids, so ids made by two gateway instances for one
+ * session never collide.
+ */
+const INSTANCE_TAG = randomBytes(3).toString('hex');
+
 export class AgentSession {
-  readonly id = randomBytes(18).toString('base64url');
   readonly agentId: string;
-  readonly createdAt = Date.now();
   lastSeen = Date.now();
   initialized = false;
   closed = false;
@@ -45,16 +50,25 @@ export class AgentSession {
     public clientInfo: Record<string, unknown>,
     public capabilities: Record<string, unknown>,
     private readonly replayEvents: number,
+    /** Sealed (see session-seal.ts) for Streamable HTTP; random for legacy SSE, bound to its connection. */
+    readonly id: string = randomBytes(18).toString('base64url'),
+    readonly createdAt: number = Date.now(),
   ) {
     this.agentId = identity.id;
   }
 
+  /**
+   * Set when other gateway instances may serve this session too: a message with no GET stream
+   * attached here, an answer to another instance's request, a cancellation of its call, go there.
+   */
+  bus: SessionBus | undefined;
+
   newServerRequestId(): string {
-    return `tg-${this.nextServerRequest++}`;
+    return `tg-${INSTANCE_TAG}-${this.nextServerRequest++}`;
   }
 
   newStream(): EventStream {
-    const s = new EventStream(`${this.nextStream++}`, this.replayEvents);
+    const s = new EventStream(`${INSTANCE_TAG}${this.nextStream++}`, this.replayEvents);
     this.streams.set(s.id, s);
     // Keep only a bounded number of finished streams around for resumption.
     if (this.streams.size > 64) {
@@ -80,7 +94,14 @@ export class AgentSession {
 
   /** Server-to-client message not tied to a request: goes on the standalone stream. */
   send(msg: JsonRpcMessage): void {
-    if (!this.closed) this.standaloneStream().push(msg);
+    if (this.closed) return;
+    if (this.bus && !this.hasStandaloneListener) this.bus.publish({ t: 'notify', s: this.id, m: msg });
+    else this.standaloneStream().push(msg);
+  }
+
+  /** A message another instance had for this session (never sent on again). */
+  sendHere(msg: JsonRpcMessage): void {
+    if (!this.closed && this.hasStandaloneListener) this.standaloneStream().push(msg);
   }
 
   close(): void {

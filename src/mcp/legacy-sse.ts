@@ -32,7 +32,7 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
 
   async function message(c: Ctx): Promise<Response> {
     const id = c.req.query('sessionId');
-    const session = id ? sessions.get(id) : undefined;
+    const session = id ? sessions.peek(id) : undefined;
     if (!session || session.agentId !== c.get('agent').id) return errorResponse(c, 'session_not_found', 'Session not found');
     const view = relay.view(session.viewKey);
     if (!view) return errorResponse(c, 'session_not_found', 'Session not found');

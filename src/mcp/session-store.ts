@@ -1,25 +1,78 @@
-// Agent sessions of this gateway instance, with idle expiry. (Issue 7 adds sealed, instance-free ids.)
+// Agent sessions this gateway instance holds, with idle expiry. Session ids are sealed (see
+// session-seal.ts): an instance that has not seen a session adopts it from its id, after checking
+// it is genuine, the caller's, for this endpoint, unexpired and not ended (DELETE) anywhere.
 import { AgentSession } from './agent-session.js';
+import type { SessionBus } from './session-bus.js';
+import type { SessionSealer } from './session-seal.js';
+import type { AgentIdentity } from '../auth/identity.js';
+
+const MAX_ENDED = 100_000;
+
+export interface SessionStoreOptions {
+  idleMs: number;
+  maxAgeMs: number;
+  replayEvents: number;
+  sealer: SessionSealer;
+  /** Other instances (Redis); undefined when this instance is the only one. */
+  bus: SessionBus | undefined;
+  onEnd: (s: AgentSession) => void;
+}
+
+export interface NewSession {
+  identity: AgentIdentity;
+  viewKey: string;
+  protocolVersion: string;
+  clientInfo: Record<string, unknown>;
+  capabilities: Record<string, unknown>;
+}
 
 export class SessionStore {
   private readonly sessions = new Map<string, AgentSession>();
+  /** Ids ended here (DELETE or idle), until their seal would have expired anyway. */
+  private readonly ended = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(
-    private readonly idleMs: number,
-    private readonly onEnd: (s: AgentSession) => void,
-  ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(idleMs, 60_000));
+  constructor(private readonly opts: SessionStoreOptions) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(opts.idleMs, 60_000));
     this.sweeper.unref();
+  }
+
+  /** A new Streamable HTTP session with a sealed id (not yet added: initialize adds it). */
+  create(n: NewSession): AgentSession {
+    const createdAt = Date.now();
+    const id = this.opts.sealer.seal({ agent: n.identity.id, view: n.viewKey, protocolVersion: n.protocolVersion, capabilities: n.capabilities, clientInfo: n.clientInfo, createdAt });
+    return this.wire(new AgentSession(n.identity, n.viewKey, n.protocolVersion, n.clientInfo, n.capabilities, this.opts.replayEvents, id, createdAt));
+  }
+
+  private wire(s: AgentSession): AgentSession {
+    s.bus = this.opts.bus;
+    return s;
   }
 
   add(s: AgentSession): void {
     this.sessions.set(s.id, s);
   }
 
-  get(id: string): AgentSession | undefined {
-    const s = this.sessions.get(id);
-    if (s) s.lastSeen = Date.now();
+  /** This instance's copy, without adopting (for messages from other instances). */
+  peek(id: string): AgentSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** The session for a caller: held here, or adopted from its sealed id. */
+  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | undefined> {
+    const held = this.sessions.get(id);
+    if (held) {
+      held.lastSeen = Date.now();
+      return held;
+    }
+    const c = this.ended.has(id) ? undefined : this.opts.sealer.open(id);
+    if (!c || c.agent !== identity.id || c.view !== viewKey) return undefined;
+    if (await this.opts.bus?.wasEnded(id)) return undefined;
+    const raced = this.sessions.get(id);
+    if (raced) return raced;
+    const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
+    s.initialized = true;
+    this.sessions.set(id, s);
     return s;
   }
 
@@ -31,20 +84,34 @@ export class SessionStore {
     return this.sessions.values();
   }
 
-  end(id: string): boolean {
+  /** Ends a session here; `everywhere` (DELETE) also ends it on every instance. */
+  end(id: string, everywhere = false): boolean {
+    this.forget(id);
+    if (everywhere && this.opts.bus) {
+      this.opts.bus.markEnded(id, this.opts.maxAgeMs);
+      this.opts.bus.publish({ t: 'end', s: id });
+    }
     const s = this.sessions.get(id);
     if (!s) return false;
     this.sessions.delete(id);
     s.close();
-    this.onEnd(s);
+    this.opts.onEnd(s);
     return true;
   }
 
+  private forget(id: string): void {
+    this.ended.set(id, Date.now() + this.opts.maxAgeMs);
+    // Bounded: past this many, the oldest entries go (Redis still knows ids ended by DELETE).
+    if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value as string);
+  }
+
   private sweep(): void {
-    const cutoff = Date.now() - this.idleMs;
+    const now = Date.now();
+    const cutoff = now - this.opts.idleMs;
     for (const s of this.sessions.values()) {
       if (s.lastSeen < cutoff && !s.hasStandaloneListener && s.inFlight.size === 0) this.end(s.id);
     }
+    for (const [id, until] of this.ended) if (until < now) this.ended.delete(id);
   }
 
   close(): void {

@@ -9,7 +9,7 @@ import { headerOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
 import type { RequestScope } from '../relay/scope.js';
-import { AgentSession } from './agent-session.js';
+import type { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { PostExchange } from './post-exchange.js';
 import { classify } from './era.js';
@@ -42,14 +42,17 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
 
   /** The session named by Mcp-Session-Id, bound to this agent and endpoint; or an error response. */
-  function sessionOf(c: Ctx, view: View): AgentSession | Response {
+  async function sessionOf(c: Ctx, view: View): Promise<AgentSession | Response> {
     const id = headerOf(c, 'mcp-session-id');
     if (!id) return errorResponse(c, 'session_required', 'Bad Request: Mcp-Session-Id header is required');
-    const s = sessions.get(id);
+    const s = await sessions.resolve(id, c.get('agent'), view.key);
     // A session of another agent or endpoint is as unknown to this caller as a made-up one.
     if (!s || s.agentId !== c.get('agent').id || s.viewKey !== view.key) {
       return errorResponse(c, 'session_not_found', 'Session not found');
     }
+    // Agents send nothing but initialize before `initialized`; that notification may have reached
+    // another gateway instance.
+    s.initialized = true;
     const pv = headerOf(c, 'mcp-protocol-version');
     if (pv !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(pv)) {
       return errorResponse(c, 'unsupported_protocol_version', `Bad Request: unsupported MCP-Protocol-Version ${pv} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
@@ -104,7 +107,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       if (headerOf(c, 'mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
       return initialize(c, view, first as JsonRpcRequest, acceptsJson);
     }
-    const session = sessionOf(c, view);
+    const session = await sessionOf(c, view);
     if (session instanceof Response) return session;
     if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
       return errorResponse(c, 'invalid_request', `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`);
@@ -138,14 +141,13 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   async function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Promise<Response> {
     const p = req.params ?? {};
     const version = relay.negotiateVersion(p.protocolVersion);
-    const session = new AgentSession(
-      c.get('agent'),
-      view.key,
-      version,
-      isObject(p.clientInfo) ? p.clientInfo : {},
-      isObject(p.capabilities) ? p.capabilities : {},
-      deps.replayEvents,
-    );
+    const session = sessions.create({
+      identity: c.get('agent'),
+      viewKey: view.key,
+      protocolVersion: version,
+      clientInfo: isObject(p.clientInfo) ? p.clientInfo : {},
+      capabilities: isObject(p.capabilities) ? p.capabilities : {},
+    });
     try {
       await relay.recordInitialize(relay.scopeFor(c.get('agent'), session, view), req.id);
     } catch {
@@ -157,13 +159,13 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     return exchange.response;
   }
 
-  function get(c: Ctx): Response {
+  async function get(c: Ctx): Promise<Response> {
     const view = viewOf(c);
     if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
     if (!(headerOf(c, 'accept') ?? '').includes('text/event-stream')) {
       return errorResponse(c, 'not_acceptable', 'Not Acceptable: GET requires Accept: text/event-stream');
     }
-    const session = sessionOf(c, view);
+    const session = await sessionOf(c, view);
     if (session instanceof Response) return session;
     const headers = { 'mcp-session-id': session.id, ...echoHeaders(c) };
     const last = headerOf(c, 'last-event-id');
@@ -178,12 +180,12 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined, counter: deps.streams });
   }
 
-  function del(c: Ctx): Response {
+  async function del(c: Ctx): Promise<Response> {
     const view = viewOf(c);
     if (!view) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
-    const session = sessionOf(c, view);
+    const session = await sessionOf(c, view);
     if (session instanceof Response) return session;
-    sessions.end(session.id);
+    sessions.end(session.id, true);
     return c.body(null, 200);
   }
 

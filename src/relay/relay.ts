@@ -241,7 +241,10 @@ export class Relay {
     const session = scope.session;
     if (n.method === 'notifications/cancelled') {
       const rid = isObject(n.params) ? n.params.requestId : undefined;
-      if (session && (typeof rid === 'string' || typeof rid === 'number')) session.inFlight.get(rid)?.cancel?.();
+      if (!session || (typeof rid !== 'string' && typeof rid !== 'number')) return;
+      const running = session.inFlight.get(rid);
+      if (running) running.cancel?.();
+      else session.bus?.publish({ t: 'cancel', s: session.id, id: rid }); // the call may run on another instance
       return;
     }
     if (n.method === 'notifications/initialized') {
@@ -257,7 +260,11 @@ export class Relay {
   /** An agent's answer to a server-to-client request we forwarded: audited, then relayed. */
   async handleResponse(scope: RequestScope, r: JsonRpcResponse): Promise<void> {
     const pending = scope.session?.serverRequests.get(String(r.id));
-    if (!pending || !scope.session) return;
+    if (!pending || !scope.session) {
+      // Another instance of this gateway may have asked (its request ids carry its tag).
+      if (scope.session && typeof r.id === 'string' && r.id.startsWith('tg-')) scope.session.bus?.publish({ t: 'response', s: scope.session.id, m: r });
+      return;
+    }
     scope.session.serverRequests.delete(String(r.id));
     await this.recorder
       .record({

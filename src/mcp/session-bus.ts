@@ -1,0 +1,99 @@
+// What gateway instances tell each other about agent sessions when a load balancer spreads one
+// session's requests over several of them: a server-to-client message for a session whose GET stream
+// another instance holds, an agent's answer to a server request another instance made, a
+// cancellation of a call running elsewhere, a session ended (DELETE) somewhere. One Redis pub/sub
+// channel, every instance subscribed: fine for a handful of instances (each message reaches each).
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { isObject, validateMessage, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+
+export type BusMessage =
+  | { t: 'notify'; s: string; m: JsonRpcMessage }
+  | { t: 'response'; s: string; m: JsonRpcResponse }
+  | { t: 'cancel'; s: string; id: RequestId }
+  | { t: 'end'; s: string };
+
+export interface SessionBus {
+  publish(msg: BusMessage): void;
+  /** Whether the session was ended (DELETE) on any instance. */
+  wasEnded(sessionId: string): Promise<boolean>;
+  markEnded(sessionId: string, ttlMs: number): void;
+  close(): Promise<void>;
+}
+
+type Client = Redis | Cluster;
+
+export class RedisSessionBus implements SessionBus {
+  /** Tells our own messages apart when they come back. */
+  private readonly from = randomBytes(6).toString('base64url');
+  private readonly channel: string;
+
+  constructor(
+    private readonly pub: Client,
+    private readonly sub: Client,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    deliver: (msg: BusMessage) => void,
+  ) {
+    this.channel = `${prefix}sessions`;
+    sub.on('message', (channel: string, text: string) => {
+      if (channel !== this.channel) return;
+      const msg = parse(text, this.from);
+      if (msg) deliver(msg);
+    });
+    sub.subscribe(this.channel).catch((err: Error) => log.warn({ err: err.message }, 'session bus: subscribe failed (retried on reconnect)'));
+  }
+
+  publish(msg: BusMessage): void {
+    this.pub.publish(this.channel, JSON.stringify({ ...msg, f: this.from })).catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'session bus: publish failed'));
+  }
+
+  private endedKey(sessionId: string): string {
+    return `${this.prefix}ended:${createHash('sha256').update(sessionId).digest('base64url')}`;
+  }
+
+  async wasEnded(sessionId: string): Promise<boolean> {
+    try {
+      return (await this.pub.exists(this.endedKey(sessionId))) === 1;
+    } catch (err) {
+      // Redis down: the seal still proves the id genuine and bound to this agent.
+      this.log.warn({ err: (err as Error).message }, 'session bus: cannot check ended sessions');
+      return false;
+    }
+  }
+
+  markEnded(sessionId: string, ttlMs: number): void {
+    this.pub.set(this.endedKey(sessionId), '1', 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot record an ended session'));
+  }
+
+  async close(): Promise<void> {
+    this.sub.disconnect();
+    await this.pub.quit().catch(() => this.pub.disconnect());
+  }
+}
+
+function parse(text: string, self: string): BusMessage | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v) || v.f === self || typeof v.s !== 'string') return undefined;
+  switch (v.t) {
+    case 'notify':
+    case 'response': {
+      const m = validateMessage(v.m);
+      if (typeof m === 'string') return undefined;
+      if (v.t === 'notify') return { t: 'notify', s: v.s, m };
+      return 'method' in m ? undefined : { t: 'response', s: v.s, m };
+    }
+    case 'cancel':
+      return typeof v.id === 'string' || typeof v.id === 'number' ? { t: 'cancel', s: v.s, id: v.id } : undefined;
+    case 'end':
+      return { t: 'end', s: v.s };
+    default:
+      return undefined;
+  }
+}
