@@ -45,6 +45,29 @@ describe('compose example', () => {
   });
 });
 
+describe('scale-out example', () => {
+  const compose = parse(read('examples/scale-out/docker-compose.yaml'), { merge: true }) as { services: Record<string, Record<string, any>> };
+  it('runs two gateways behind nginx with Redis and two MCP server replicas', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['everything-1', 'everything-2', 'nginx', 'redis', 'tollgate-a', 'tollgate-b']);
+    const files = ['tollgate-a', 'tollgate-b'].map((s) => compose.services[s]!.environment.TOLLGATE_AUDIT_FILE);
+    expect(new Set(files).size).toBe(2); // each instance its own audit file
+    expect(compose.services['tollgate-a']!.environment.TOLLGATE_SESSION_KEY).toMatch(/TOLLGATE_SESSION_KEY/);
+    const nginx = read('examples/scale-out/nginx.conf');
+    expect(nginx).toMatch(/server tollgate-a:8080;[\s\S]*server tollgate-b:8080;/);
+    expect(nginx).toMatch(/proxy_buffering off/);
+  });
+  it('carries a config Tollgate accepts: replicas, sealed shared sessions, Redis', () => {
+    const { config } = parseConfigText(read('examples/scale-out/tollgate.yaml'), `${process.cwd()}/examples/scale-out/tollgate.yaml`, {
+      ...env,
+      TOLLGATE_SESSION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
+    const u = config.upstreams[0]!;
+    expect(u.transport === 'streamable_http' && u.replicas.map((r) => r.url)).toEqual(['http://everything-1:3001/mcp', 'http://everything-2:3001/mcp']);
+    expect(config.sessions).toMatchObject({ shared: true, sealKeys: [Buffer.alloc(32, 7).toString('base64')] });
+    expect(config.limits.store).toBe('redis');
+  });
+});
+
 describe('Kubernetes example', () => {
   const docs = parseAllDocuments(read('examples/kubernetes/tollgate.yaml')).map((d) => d.toJS() as Record<string, any>);
   const byKind = (k: string) => docs.find((d) => d.kind === k)!;
