@@ -25,6 +25,8 @@ import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators } from './auth/build.js';
+import { PinStore } from './pins/store.js';
+import { PinGuard } from './pins/guard.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   recorder?: AuditRecorder;
   /** The limits store; `Gateway.open` makes one from the config (default: in memory). */
   limitStore?: LimitStore;
+  /** The pin file; `Gateway.open` opens it when pinning is on (without it nothing is pinned). */
+  pinStore?: PinStore;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -49,11 +53,14 @@ export class Gateway {
   readonly recorder: AuditRecorder;
   readonly limitStore: LimitStore;
   readonly metrics: GatewayMetrics;
+  /** Tool-definition pinning; undefined when off (and in `tollgate check`, which must not pin). */
+  readonly pins: PinGuard | undefined;
   /** The /v1 LLM API, when `llm:` is configured. */
   readonly llm: LlmRoutes | undefined;
   /** SSE connections open to agents. */
   readonly sseStreams = { open: 0 };
   private readonly tokenCounter: TokenCounter | undefined;
+  private readonly pinStore: PinStore | undefined;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
 
@@ -74,7 +81,9 @@ export class Gateway {
       : undefined;
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
-    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore });
+    const p = opts.config.pins;
+    const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
+    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, pinStore });
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
     return gw;
   }
@@ -82,8 +91,13 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
+    this.pinStore = opts.pinStore;
     const listener = {
-      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => this.relay.fanout.catalogChanged(...a),
+      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => {
+        // Judge the new tools (audit, pending changes) before agents are told to list them.
+        if (a[1].includes('tools')) this.pins?.held(a[0]);
+        this.relay.fanout.catalogChanged(...a);
+      },
       serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
     };
     this.upstreams = opts.config.upstreams.map(
@@ -104,7 +118,18 @@ export class Gateway {
     });
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
+    this.pins = opts.pinStore && new PinGuard({
+      store: opts.pinStore,
+      upstreams: this.upstreams,
+      recorder: this.recorder,
+      log: this.log,
+      autoPinNew: opts.config.pins?.autoPinNew ?? true,
+      canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
+      toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
+    });
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
+    const pins = this.pins;
+    if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
     this.llm = opts.config.llm
       ? llmRoutes({
           config: opts.config.llm,
@@ -187,6 +212,7 @@ export class Gateway {
       }
     }
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
+    void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
   }
 
@@ -210,6 +236,7 @@ export class Gateway {
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.llm?.close();
+    await this.pinStore?.close();
     await this.recorder.close();
     await this.limitStore.close();
     await this.tokenCounter?.close();
