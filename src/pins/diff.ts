@@ -38,10 +38,10 @@ export function diffLines(before: readonly string[], after: readonly string[]): 
       if (i < a.length && j < b.length && a[i] === b[j]) {
         out.push({ op: ' ', text: a[i++]! });
         j++;
-      } else if (j < b.length && (i === a.length || lcs[i * w + j + 1]! >= lcs[(i + 1) * w + j]!)) {
-        out.push({ op: '+', text: b[j++]! });
+      } else if (i < a.length && (j === b.length || lcs[(i + 1) * w + j]! >= lcs[i * w + j + 1]!)) {
+        out.push({ op: '-', text: a[i++]! }); // on a tie, removals first: old line above its new form
       } else {
-        out.push({ op: '-', text: a[i++]! });
+        out.push({ op: '+', text: b[j++]! });
       }
     }
   }
