@@ -122,11 +122,12 @@ export class PinGuard {
   }
 
   private report(e: PinEvent, action: PinAction | undefined, source: string): void {
-    const refused = e.type !== 'tool.pinned' && e.type !== 'tool.pin_approved' && action !== 'warn';
+    const refused = e.type !== 'tool.pin_approved' && action !== 'warn';
     const reason = describe(e, action);
     const log = { upstream: e.server, tool: e.tool, pinned: e.pinnedSha256, sha256: e.sha256, action, source };
-    if (e.type === 'tool.pinned') this.deps.log.debug(log, reason);
-    else if (e.type === 'tool.pin_approved') this.deps.log.info(log, reason);
+    // First-sight pins are routine (every tool at first start): logged, not audited.
+    if (e.type === 'tool.pinned') return void this.deps.log.debug(log, reason);
+    if (e.type === 'tool.pin_approved') this.deps.log.info(log, reason);
     else this.deps.log.warn(log, reason);
     const who = source === 'gateway' ? { agent: '@gateway', method: 'gateway' } : source === 'admin API' ? { agent: '@admin', method: 'admin_token' } : { agent: '@operator', method: 'pin_file' };
     const fields: AuditFields = {

@@ -68,11 +68,13 @@ afterAll(async () => {
 describe('tool pinning', () => {
   it('pins every tool on first sight, in the pin file', async () => {
     expect(await toolNames(agent)).toContain('feat__echo');
-    await waitUntil(() => pinFile().tools?.feat?.echo !== undefined);
+    await waitUntil(() => pinFile().tools?.feat?.echo !== undefined && pinFile().tools?.blocky?.redefine !== undefined);
     const pins = pinFile();
     expect(pins.tools.feat!.echo!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.keys(pins.tools.blocky ?? {})).toContain('redefine');
     expect(pins.pending).toEqual({});
+    // Trust on first use is routine: logged, not audited.
+    expect(auditLines(gw.auditFile).filter((r) => r['tollgate.decision_rule'] === 'tool.pinned')).toEqual([]);
   });
 
   it('hides a changed tool (default action), refuses calls to it, audits it, and approval releases it', async () => {
