@@ -18,6 +18,7 @@ import { legacySse } from './mcp/legacy-sse.js';
 import type { McpStep } from './relay/scope.js';
 import { redactorFor, type Gateway } from './gateway.js';
 import { adminRoutes } from './admin/routes.js';
+import { pinStep } from './pins/step.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -25,11 +26,13 @@ import { adminRoutes } from './admin/routes.js';
  *                too), and it writes the record before the response is released.
  * 2. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
  *                anything is spent.
- * 3. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
+ * 3. pins      — a tool whose definition changed since an operator approved it is refused
+ *                (rug-pull defence); after authorize, so a denied agent learns nothing of pins.
+ * 4. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
  *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions'>): McpStep[] {
-  return [auditStep(gw.recorder), authorize(), limitsStep(gw.limitsOptions())];
+export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins'>): McpStep[] {
+  return [auditStep(gw.recorder), authorize(), ...(gw.pins ? [pinStep(gw.pins)] : []), limitsStep(gw.limitsOptions())];
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {
@@ -125,6 +128,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         agents: () => gw.policies.current().agentIds(),
         usage: (agent) => gw.usage(agent),
         reloadPolicies: () => gw.policies.reload('admin API'),
+        ...(gw.pins ? { pins: gw.pins } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
       }),
     );

@@ -27,6 +27,8 @@ import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators } from './auth/build.js';
+import { PinStore } from './pins/store.js';
+import { PinGuard } from './pins/guard.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
@@ -36,6 +38,8 @@ export interface GatewayOptions {
   limitStore?: LimitStore;
   /** Other gateway instances (sessions.shared); `Gateway.open` makes it from the config. */
   sessionBus?: SessionBus | undefined;
+  /** The pin file; `Gateway.open` opens it when pinning is on (without it nothing is pinned). */
+  pinStore?: PinStore;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
@@ -53,12 +57,15 @@ export class Gateway {
   readonly recorder: AuditRecorder;
   readonly limitStore: LimitStore;
   readonly metrics: GatewayMetrics;
+  /** Tool-definition pinning; undefined when off (and in `tollgate check`, which must not pin). */
+  readonly pins: PinGuard | undefined;
   /** The /v1 LLM API, when `llm:` is configured. */
   readonly llm: LlmRoutes | undefined;
   /** SSE connections open to agents. */
   readonly sseStreams = { open: 0 };
   private readonly tokenCounter: TokenCounter | undefined;
   private readonly sessionBus: SessionBus | undefined;
+  private readonly pinStore: PinStore | undefined;
   readonly authenticators: Authenticator[];
   private server: ServerType | undefined;
 
@@ -84,7 +91,9 @@ export class Gateway {
     const sessionBus = opts.config.sessions.shared
       ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) => deliver(m))
       : undefined;
-    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, sessionBus });
+    const p = opts.config.pins;
+    const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
+    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, sessionBus, pinStore });
     deliver = (m) => gw.fromOtherInstance(m);
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
     return gw;
@@ -93,8 +102,13 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
+    this.pinStore = opts.pinStore;
     const listener = {
-      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => this.relay.fanout.catalogChanged(...a),
+      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => {
+        // Judge the new tools (audit, pending changes) before agents are told to list them.
+        if (a[1].includes('tools')) this.pins?.held(a[0]);
+        this.relay.fanout.catalogChanged(...a);
+      },
       serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
       reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
     };
@@ -116,7 +130,18 @@ export class Gateway {
     });
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
+    this.pins = opts.pinStore && new PinGuard({
+      store: opts.pinStore,
+      upstreams: this.upstreams,
+      recorder: this.recorder,
+      log: this.log,
+      autoPinNew: opts.config.pins?.autoPinNew ?? true,
+      canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
+      toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
+    });
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
+    const pins = this.pins;
+    if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
     this.llm = opts.config.llm
       ? llmRoutes({
           config: opts.config.llm,
@@ -224,6 +249,7 @@ export class Gateway {
       }
     }
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
+    void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
   }
 
@@ -247,6 +273,7 @@ export class Gateway {
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.llm?.close();
+    await this.pinStore?.close();
     await this.recorder.close();
     await this.limitStore.close();
     await this.sessionBus?.close();

@@ -6,6 +6,7 @@ import { serveCommand } from './cli/serve.js';
 import { checkCommand } from './cli/check.js';
 import { keyNewCommand } from './cli/key.js';
 import { auditCommand } from './cli/audit.js';
+import { pinsCommand } from './cli/pins.js';
 import { VERSION } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -19,6 +20,15 @@ async function main(argv: readonly string[]): Promise<number> {
       isTTY: process.stdout.isTTY === true,
       defaultPath: process.env.TOLLGATE_AUDIT_FILE,
       signal: stop.signal,
+    });
+  }
+  // `pins` too (--file, --all, --json).
+  if (argv[0] === 'pins') {
+    return pinsCommand(argv.slice(1), {
+      out: (l) => process.stdout.write(`${l}\n`),
+      err: (l) => process.stderr.write(`${l}\n`),
+      env: process.env,
+      defaultConfig: process.env.TOLLGATE_CONFIG ?? 'tollgate.yaml',
     });
   }
   let args;

@@ -180,6 +180,8 @@ export interface AdminPageProps {
   agents: string[];
   usage: AgentUsage[];
   upstreams: UpstreamStatus[];
+  /** The tool pins section, when pinning is on. */
+  pins?: unknown;
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -227,6 +229,7 @@ export function AdminPage(props: AdminPageProps) {
           <Upstreams upstreams={props.upstreams} />
           <Usage usage={props.usage} />
         </div>
+        {props.pins}
         <section class="card" aria-labelledby="h-audit">
           <div class="card-head">
             <h2 id="h-audit">Audit log</h2>

@@ -12,6 +12,7 @@ import { ADMIN_COOKIE, adminAuth, adminTokenChecker } from './admin-auth.js';
 import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
+import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -46,6 +47,8 @@ export interface AdminDeps {
   agents(): string[];
   usage(agentId: string): Promise<UsageLimit[]>;
   reloadPolicies(): { ok: true } | { ok: false; problems: string[] };
+  /** Tool pinning, when on: pending changes and their approval. */
+  pins?: AdminPins;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -141,6 +144,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const r = deps.reloadPolicies();
     return r.ok ? c.json(r) : c.json(r, 422);
   });
+  if (deps.pins) mountPinRoutes(api, deps.pins, { apiAuth, csrf });
   app.route('/api', api);
   app.route('/', api);
 
@@ -151,7 +155,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const pageQuery = q.ok ? q.query : { limit: 100 };
     const result = await readAuditPage(deps.auditPath, pageQuery).catch((err: Error) => ({ records: [], error: err.message }));
     const known = deps.agents();
-    const seen = result.records.map((r) => r['gen_ai.agent.id']);
+    // `@gateway`, `@admin`, `@operator`: pin events, not agents with budgets.
+    const seen = result.records.map((r) => r['gen_ai.agent.id']).filter((a) => !a.startsWith('@'));
     const agentIds = [...new Set([...known, ...seen])].slice(0, MAX_USAGE_AGENTS);
     const usage: AgentUsage[] = await Promise.all(
       agentIds.map((agent) =>
@@ -176,6 +181,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
         agents={known}
         usage={usage}
         upstreams={deps.upstreams()}
+        pins={deps.pins && <PinsSection view={deps.pins.view()} />}
       />,
       200,
       nonce,

@@ -5,6 +5,8 @@ import type { LoadedConfig } from '../config/load.js';
 import { PolicySet } from '../policy/policy-set.js';
 import { compileGlob } from '../policy/glob.js';
 import { Gateway } from '../gateway.js';
+import { toolDefinition } from '../pins/canonical.js';
+import { injectionMarkers } from '../pins/markers.js';
 
 export interface CheckIo {
   out: (s: string) => void;
@@ -18,8 +20,9 @@ export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<st
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
   let summary = `${config.upstreams.length} upstreams, ${config.auth.apiKeys.length} api keys`;
+  let set: PolicySet | undefined;
   if (config.policies) {
-    const set = PolicySet.load(config.policies.dir, env); // throws ConfigError with every problem
+    set = PolicySet.load(config.policies.dir, env); // throws ConfigError with every problem
     const servers = config.upstreams.map((u) => u.name);
     let unknown = 0;
     for (const { file: f, kind, pattern } of set.patterns()) {
@@ -30,37 +33,54 @@ export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<st
       err(`warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`);
     }
     summary += `, ${set.files.length} policy files${unknown ? `, ${unknown} patterns naming unknown servers` : ''}`;
-    if (io.connect) summary += await checkAgainstCatalogs(loaded, env, set, err);
+  }
+  if (io.connect) {
+    // Without Gateway.open: nothing is pinned or audited by a check.
+    const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
+    try {
+      await gw.startUpstreams();
+      if (set) summary += checkAgainstCatalogs(gw, set, err);
+      summary += flagInjections(gw, err);
+    } finally {
+      await gw.close();
+    }
   }
   out(`${file}: OK (${summary})`);
   return 0;
 }
 
-/** Connects every upstream once and warns about exact-name or glob patterns that match nothing. */
-async function checkAgainstCatalogs(loaded: LoadedConfig, env: Readonly<Record<string, string | undefined>>, set: PolicySet, err: (s: string) => void): Promise<string> {
-  const gw = new Gateway({ config: loaded.config, env, logger: pino({ level: 'silent' }) });
-  try {
-    await gw.startUpstreams();
-    const names = { tool: [] as string[], prompt: [] as string[], resource: [] as string[] };
-    for (const u of gw.upstreams) {
-      if (u.state !== 'ready') err(`warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`);
-      for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
-      for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));
-      for (const r of u.catalog.resources) names.resource.push(gw.relay.canonical(u.name, 'resource', String(r.uri)));
+/** Warns about tool definitions that look like prompt injection (tool poisoning). */
+function flagInjections(gw: Gateway, err: (s: string) => void): string {
+  let flagged = 0;
+  for (const u of gw.upstreams) {
+    for (const t of u.catalog.tools) {
+      const markers = injectionMarkers(toolDefinition(t));
+      if (markers.length > 0) flagged++;
+      for (const m of markers) err(`warning: tool ${gw.relay.canonical(u.name, 'tool', String(t.name))}: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`);
     }
-    const ready = new Set(gw.upstreams.filter((u) => u.state === 'ready').map((u) => u.name));
-    let unmatched = 0;
-    for (const { file, kind, pattern } of set.patterns()) {
-      if (kind === 'resource' || kind === 'model' || pattern === '*') continue; // resources can be read beyond what is listed; models are not MCP
-      const server = [...ready].find((s) => pattern.startsWith(s));
-      if (!server) continue;
-      const m = compileGlob(pattern);
-      if (names[kind].some((n) => m(n))) continue;
-      unmatched++;
-      err(`warning: ${file}: ${kind} pattern ${JSON.stringify(pattern)} matches no ${kind} that ${server} offers`);
-    }
-    return unmatched ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}` : ', every pattern matches';
-  } finally {
-    await gw.close();
   }
+  return flagged ? `, ${flagged} tool${flagged === 1 ? '' : 's'} flagged for prompt-injection markers` : '';
+}
+
+/** Warns about exact-name or glob patterns that match nothing the connected upstreams offer. */
+function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => void): string {
+  const names = { tool: [] as string[], prompt: [] as string[], resource: [] as string[] };
+  for (const u of gw.upstreams) {
+    if (u.state !== 'ready') err(`warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`);
+    for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
+    for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));
+    for (const r of u.catalog.resources) names.resource.push(gw.relay.canonical(u.name, 'resource', String(r.uri)));
+  }
+  const ready = new Set(gw.upstreams.filter((u) => u.state === 'ready').map((u) => u.name));
+  let unmatched = 0;
+  for (const { file, kind, pattern } of set.patterns()) {
+    if (kind === 'resource' || kind === 'model' || pattern === '*') continue; // resources can be read beyond what is listed; models are not MCP
+    const server = [...ready].find((s) => pattern.startsWith(s));
+    if (!server) continue;
+    const m = compileGlob(pattern);
+    if (names[kind].some((n) => m(n))) continue;
+    unmatched++;
+    err(`warning: ${file}: ${kind} pattern ${JSON.stringify(pattern)} matches no ${kind} that ${server} offers`);
+  }
+  return unmatched ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}` : ', every pattern matches';
 }

@@ -8,6 +8,9 @@ Usage:
   tollgate audit [FILE|DIR] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)
   tollgate audit stats [FILE|DIR] [filters]              counts, tokens and latency per agent/tool/decision
   tollgate audit verify [FILE|DIR]                       check the hash chain; exit 1 at the first broken link
+  tollgate pins list [--json]                            pinned tool definitions and changes waiting for approval
+  tollgate pins diff [SERVER[/TOOL]]                     old vs new definition of each pending change
+  tollgate pins approve SERVER[/TOOL]… | --all           approve pending definitions (a running gateway applies it)
   tollgate --help | --version
 
 Options:
@@ -18,5 +21,6 @@ Options:
 Environment:
   TOLLGATE_CONFIG     config file when --config is not given
   TOLLGATE_AUDIT_FILE audit log file (overrides audit.file; default path for tollgate audit)
+  TOLLGATE_PINS_FILE  tool pin file (overrides pins.file)
   Any \${VAR} or \${VAR:-default} in the config is read from the environment.
 `;

@@ -27,6 +27,7 @@ export function loadConfigFile(file: string, env: Readonly<Record<string, string
 export function parseConfigText(text: string, file: string, env: Readonly<Record<string, string | undefined>>): LoadedConfig {
   const { value, defaulted } = parseYaml(text, file, configSchema, env);
   if (env.TOLLGATE_AUDIT_FILE) value.audit.file = env.TOLLGATE_AUDIT_FILE;
+  if (env.TOLLGATE_PINS_FILE) value.pins.file = env.TOLLGATE_PINS_FILE;
   const warnings = defaulted
     .filter((v) => /KEY|SECRET|TOKEN|PASSWORD/i.test(v))
     .map((v) => `${v} is not set: using the default from ${file}. Set it before exposing the gateway.`);

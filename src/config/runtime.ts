@@ -29,6 +29,8 @@ interface UpstreamBase {
   idleTimeoutMs: number;
   timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
   balance: BalanceConfig;
+  /** What happens when one of this upstream's pinned tools changes (pins.action unless overridden). */
+  pinAction: PinAction;
 }
 export interface ReplicaConfig {
   url: string;
@@ -69,6 +71,15 @@ export interface JwtConfig {
   requiredScopes: readonly string[];
 }
 
+export type PinAction = 'hide' | 'block' | 'warn';
+
+export interface PinsConfig {
+  /** Absolute path of the pin file. */
+  file: string;
+  autoPinNew: boolean;
+  watch: boolean;
+}
+
 export interface RuntimeConfig {
   server: {
     host: string;
@@ -94,6 +105,8 @@ export interface RuntimeConfig {
   policies: { dir: string; watch: boolean } | undefined;
   /** Seal keys stay base64 here (a frozen config cannot hold Buffers); the gateway decodes them. */
   sessions: { sealKeys: readonly string[]; maxAgeMs: number; shared: boolean };
+  /** Tool-definition pinning; undefined when disabled. */
+  pins: PinsConfig | undefined;
   log: { level: string };
   metrics: { enabled: boolean; token: string | undefined };
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
@@ -117,9 +130,10 @@ export interface RuntimeConfig {
   instanceId: string;
 }
 
-function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): UpstreamConfig {
+function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string, defaultPinAction: PinAction): UpstreamConfig {
   const base: UpstreamBase = {
     name,
+    pinAction: u.pin_action ?? defaultPinAction,
     rates: toRates(u.limits?.requests ?? []),
     enabled: u.enabled,
     isolation: u.isolation,
@@ -173,6 +187,14 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** The pin file: as configured, else beside the policies (committed with them), else beside the config. */
+function pinFilePath(c: ParsedConfig, baseDir: string): string {
+  if (c.pins.file !== undefined) return resolve(baseDir, c.pins.file);
+  return resolve(c.policies ? resolve(baseDir, c.policies.dir) : baseDir, PIN_FILE_NAME);
+}
+
+export const PIN_FILE_NAME = 'tool-pins.json';
+
 export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig {
   return deepFreeze({
     server: {
@@ -192,7 +214,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       listPageSize: c.mcp.list_page_size,
       serverName: c.mcp.server_name,
     },
-    upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir)),
+    upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir, c.pins.action)),
     auth: {
       apiKeys: c.auth.api_keys,
       allowAnonymous: c.auth.allow_anonymous,
@@ -214,6 +236,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },
+    pins: c.pins.enabled ? { file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch } : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },

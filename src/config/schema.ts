@@ -9,6 +9,10 @@ import { balanceSchema, replicaSchema } from './balance-schema.js';
 
 export { serverNameSchema };
 
+const pinAction = z
+  .enum(['hide', 'block', 'warn'])
+  .describe('when a pinned tool changes: hide (unlisted, calls refused), block (listed, calls refused), warn (allowed, logged)');
+
 const headers = z.record(z.string(), z.string()).describe('static HTTP headers sent to this upstream');
 
 const upstreamCommon = {
@@ -29,6 +33,7 @@ const upstreamCommon = {
   balance: balanceSchema,
   limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
   enabled: z.boolean().default(true),
+  pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
 };
 
 const stdioUpstream = z
@@ -169,6 +174,17 @@ export const configSchema = z
       .strict()
       .optional()
       .describe('per-agent allow-lists; without it every authenticated agent may use everything'),
+    pins: z
+      .object({
+        enabled: z.boolean().default(true).describe('pin each upstream tool definition (SHA-256) and hold changed tools until approved'),
+        file: z.string().optional().describe('the pin file, relative to this file; default <policies.dir>/tool-pins.json, else tool-pins.json beside this file (env TOLLGATE_PINS_FILE overrides)'),
+        action: pinAction.default('hide'),
+        auto_pin_new: z.boolean().default(true).describe('pin tools never seen before on first sight; false: new tools wait for approval like changed ones'),
+        watch: z.boolean().default(true).describe('reload the pin file when it changes (approvals made with tollgate pins approve)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('tool-definition pinning: the rug-pull and tool-poisoning defence'),
     limits: z
       .object({
         store: z.enum(['memory', 'redis']).default('memory'),

@@ -1,9 +1,9 @@
 // The policy set in force, and its hot reload: a file change (watched), SIGHUP or an admin call
 // loads the directory again; a set that fails validation is logged and the old one stays.
-import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/yaml.js';
 import { PolicySet } from './policy-set.js';
+import { watchDir, type DirWatch } from './dir-watch.js';
 
 export interface PolicyStoreOptions {
   /** undefined: no policies configured (everything allowed). */
@@ -15,21 +15,15 @@ export interface PolicyStoreOptions {
 
 export class PolicyStore {
   private set: PolicySet;
-  private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private watcher: DirWatch | undefined;
   private readonly listeners: ((prev: PolicySet, next: PolicySet) => void)[] = [];
 
   constructor(private readonly opts: PolicyStoreOptions) {
     this.set = opts.dir ? PolicySet.load(opts.dir, opts.env) : PolicySet.allowAll();
     if (!opts.dir) opts.log.warn('no policies configured: every authenticated agent may see and call every tool');
     if (opts.dir && opts.watch) {
-      this.watcher = watch(opts.dir, () => {
-        clearTimeout(this.debounce);
-        // Editors write in several steps (truncate, write, rename): settle first.
-        this.debounce = setTimeout(() => this.reload('file change'), 100);
-        this.debounce.unref();
-      });
-      this.watcher.unref();
+      // Only policy files: other files may live here (the pin file), and they reload themselves.
+      this.watcher = watchDir(opts.dir, (name) => /\.ya?ml$/.test(name), () => this.reload('file change'));
     }
   }
 
@@ -61,6 +55,5 @@ export class PolicyStore {
 
   close(): void {
     this.watcher?.close();
-    clearTimeout(this.debounce);
   }
 }

@@ -66,6 +66,9 @@ export class Relay {
   /** Upstream events and policy reloads, fanned out to the agent sessions allowed to see them. */
   readonly fanout: Fanout;
 
+  /** Whether tool lists show a tool at all, whoever asks (pinning hides changed tools). */
+  toolListed: (upstream: Upstream, tool: Entry) => boolean = () => true;
+
   attachSessions(dir: SessionDirectory): void {
     this.sessions = dir;
   }
@@ -129,6 +132,7 @@ export class Relay {
     const kind = LIST_KIND.get(req.method);
     if (kind) {
       const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean =>
+        (k !== 'tools' || this.toolListed(u, e)) &&
         scope.access.visible(ACCESS_OF[k], this.canonical(u.name, ACCESS_OF[k], String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name)));
       return this.runSteps(scope, req, undefined, async () => resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize, visible)));
     }
