@@ -26,6 +26,8 @@ interface UpstreamBase {
   enabled: boolean;
   isolation: 'shared' | 'per_session';
   maxSessions: number;
+  /** Declare roots on the shared session (roots/list then goes to the asking agent). */
+  sharedRoots: boolean;
   timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
 }
 export interface StdioUpstreamConfig extends UpstreamBase {
@@ -68,7 +70,14 @@ export interface RuntimeConfig {
     sseKeepaliveMs: number;
     sseReplayEvents: number;
   };
-  mcp: { nameSeparator: string; prefixResourceUris: boolean; listPageSize: number; serverName: string };
+  mcp: {
+    nameSeparator: string;
+    prefixResourceUris: boolean;
+    listPageSize: number;
+    serverName: string;
+    inputRequired: { ttlMs: number; maxPerAgent: number; maxParked: number };
+    listen: { maxPerAgent: number; maxStreams: number; maxResourceUris: number };
+  };
   upstreams: readonly UpstreamConfig[];
   auth: {
     apiKeys: readonly { agent: string; key: string }[];
@@ -109,6 +118,7 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string): Upstrea
     enabled: u.enabled,
     isolation: u.isolation,
     maxSessions: u.max_sessions,
+    sharedRoots: u.shared_roots,
     timeouts: {
       connectMs: toMs(u.timeouts.connect),
       requestMs: toMs(u.timeouts.request),
@@ -162,6 +172,8 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       prefixResourceUris: c.mcp.prefix_resource_uris,
       listPageSize: c.mcp.list_page_size,
       serverName: c.mcp.server_name,
+      inputRequired: { ttlMs: toMs(c.mcp.input_required.ttl), maxPerAgent: c.mcp.input_required.max_per_agent, maxParked: c.mcp.input_required.max_parked },
+      listen: { maxPerAgent: c.mcp.listen.max_per_agent, maxStreams: c.mcp.listen.max_streams, maxResourceUris: c.mcp.listen.max_resource_uris },
     },
     upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir)),
     auth: {

@@ -78,7 +78,8 @@ export class Upstream {
     });
     this.shared = session;
     try {
-      this.init = await session.start(this.deps.clientInfo, SHARED_CLIENT_CAPABILITIES, this.cfg.timeouts.connectMs);
+      const caps = this.cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
+      this.init = await session.start(this.deps.clientInfo, caps, this.cfg.timeouts.connectMs);
       await this.refresh(['tools', 'prompts', 'resources', 'resourceTemplates']);
       if (this.shared !== session) return;
       this.state = 'ready';
