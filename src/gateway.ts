@@ -205,6 +205,7 @@ export class Gateway {
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     const deadline = Date.now() + drainMs;
     while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.relay.closeStateless();
     this.sessions.close();
     (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
     await closed;

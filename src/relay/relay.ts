@@ -23,6 +23,10 @@ import type { Upstream } from '../upstream/upstream.js';
 import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
 import { forward } from './forward.js';
+import { INPUT_METHODS, forwardWithInput, type InputForwardDeps } from './forward-input.js';
+import { InputFlows } from './input-flows.js';
+import { ListenHub, type ListenFilter, type Listener } from './listen.js';
+import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
@@ -55,16 +59,29 @@ export class Relay {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
     for (const u of upstreams) this.single.set(u.name, singleView(u));
+    this.listen = new ListenHub({
+      canonical: (server, kind, native) => this.canonical(server, kind, native),
+      serverInfo: { name: cfg.mcp.serverName, title: 'Tollgate MCP gateway', version: VERSION },
+      limits: cfg.mcp.listen,
+      log,
+    });
     this.fanout = new Fanout({
       sessions: () => this.sessions.all(),
       view: (key) => this.view(key) ?? this.aggregate,
       scopeFor: (identity, session, view) => this.scopeFor(identity, session, view),
       canonical: (server, kind, native) => this.canonical(server, kind, native),
-    });
+    }, this.listen);
+    this.inputFlows = new InputFlows(cfg.mcp.inputRequired);
+    this.inputDeps = { flows: this.inputFlows, recordAnswers: (scope, req, upstream, answered) => this.recordAnswers(scope, req, upstream, answered) };
   }
 
   /** Upstream events and policy reloads, fanned out to the agent sessions allowed to see them. */
   readonly fanout: Fanout;
+  /** 2026 agents' subscriptions/listen streams. */
+  readonly listen: ListenHub;
+  /** 2026 agents' calls parked on an input_required round. */
+  readonly inputFlows: InputFlows;
+  private readonly inputDeps: InputForwardDeps;
 
   attachSessions(dir: SessionDirectory): void {
     this.sessions = dir;
@@ -189,6 +206,10 @@ export class Relay {
     let headers: Record<string, string> | undefined;
     if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
     if (identityHeader) headers = { ...headers, [identityHeader.toLowerCase()]: scope.agentId };
+    // A stateless (2026) agent is asked for input in input_required rounds, not by requests.
+    if (!scope.session && INPUT_METHODS.has(req.method)) {
+      return this.runSteps(scope, req, target, (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call));
+    }
     return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
   }
 
@@ -270,6 +291,34 @@ export class Relay {
       })
       .catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
     pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  }
+
+  /**
+   * `subscriptions/listen`: runs the pipeline (audited like any request), then opens the listener.
+   * Answers the error, or the listener whose stream carries the acknowledgement first.
+   */
+  async openListen(scope: RequestScope, req: JsonRpcRequest, filter: ListenFilter): Promise<JsonRpcResponse | Listener> {
+    let listener: Listener | undefined;
+    const res = await this.runSteps(scope, req, undefined, async () => {
+      listener = this.listen.open(scope.identity, scope.access, scope.view, req.id, filter);
+      return resultMessage(req.id, { honoured: listener.honoured });
+    });
+    return listener && 'result' in res ? listener : res;
+  }
+
+  /** Shutdown: parked calls are abandoned, listen streams end with their `complete` result. */
+  closeStateless(): void {
+    this.inputFlows.closeAll();
+    this.listen.closeAll();
+  }
+
+  /** A 2026 agent's answers in a retry's inputResponses: one record each, before they go upstream. */
+  private async recordAnswers(scope: RequestScope, req: JsonRpcRequest, upstream: string, answered: readonly { key: string; method: string }[]): Promise<void> {
+    await Promise.all(
+      answered.map((a) =>
+        this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': a.method, 'jsonrpc.request.id': req.id, 'tollgate.upstream.name': upstream, 'tollgate.outcome': 'ok' }),
+      ),
+    ).catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
   }
 
   /** Initialize is answered by the transport; its record is written here, before the answer. */
