@@ -9,14 +9,23 @@ import { InputFlow, type Answered } from './input-flow.js';
 import type { InputFlows } from './input-flows.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
+import { scopeFields, type AuditRecorder } from '../audit/step.js';
+import type { Logger } from 'pino';
 
 /** The requests SEP-2322 lets a server answer with input_required. */
 export const INPUT_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 export interface InputForwardDeps {
   flows: InputFlows;
-  /** Audits each answer the agent gave (one record per answered request, as for 2025 agents). */
-  recordAnswers(scope: RequestScope, req: JsonRpcRequest, upstream: string, answered: readonly Answered[]): Promise<void>;
+  recorder: AuditRecorder;
+  log: Logger;
+}
+
+/** Each answer the agent gave is one record (as for 2025 agents), written before it goes upstream. */
+async function recordAnswers(deps: InputForwardDeps, scope: RequestScope, req: JsonRpcRequest, upstream: string, answered: readonly Answered[]): Promise<void> {
+  await Promise.all(
+    answered.map((a) => deps.recorder.record({ ...scopeFields(scope), 'mcp.method.name': a.method, 'jsonrpc.request.id': req.id, 'tollgate.upstream.name': upstream })),
+  ).catch((err: unknown) => deps.log.error({ err }, 'audit write failed'));
 }
 
 /** `inputResponses` must be an object whose values are result objects. */
@@ -51,7 +60,7 @@ export async function forwardWithInput(
     flow = deps.flows.take(requestState, scope.agentId, req.method, target);
     flow.attach(round);
     const answered = flow.answerable(responses);
-    if (answered.length > 0) await deps.recordAnswers(scope, req, upstream.name, answered);
+    if (answered.length > 0) await recordAnswers(deps, scope, req, upstream.name, answered);
     flow.deliver(responses);
   } else {
     const session = await upstream.sessionFor(undefined, scope.capabilities);

@@ -72,7 +72,7 @@ export class Relay {
       canonical: (server, kind, native) => this.canonical(server, kind, native),
     }, this.listen);
     this.inputFlows = new InputFlows(cfg.mcp.inputRequired);
-    this.inputDeps = { flows: this.inputFlows, recordAnswers: (scope, req, upstream, answered) => this.recordAnswers(scope, req, upstream, answered) };
+    this.inputDeps = { flows: this.inputFlows, recorder, log };
   }
 
   /** Upstream events and policy reloads, fanned out to the agent sessions allowed to see them. */
@@ -310,15 +310,6 @@ export class Relay {
   closeStateless(): void {
     this.inputFlows.closeAll();
     this.listen.closeAll();
-  }
-
-  /** A 2026 agent's answers in a retry's inputResponses: one record each, before they go upstream. */
-  private async recordAnswers(scope: RequestScope, req: JsonRpcRequest, upstream: string, answered: readonly { key: string; method: string }[]): Promise<void> {
-    await Promise.all(
-      answered.map((a) =>
-        this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': a.method, 'jsonrpc.request.id': req.id, 'tollgate.upstream.name': upstream, 'tollgate.outcome': 'ok' }),
-      ),
-    ).catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
   }
 
   /** Initialize is answered by the transport; its record is written here, before the answer. */
