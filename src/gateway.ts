@@ -45,6 +45,12 @@ export interface GatewayOptions {
   logger?: Logger;
 }
 
+/** Open connections after closing the idle ones (a connection that finished its response is idle). */
+function openConnections(server: ServerType): Promise<number> {
+  (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  return new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
+}
+
 export const redactorFor = (config: RuntimeConfig) => createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
 
 export class Gateway {
@@ -268,7 +274,12 @@ export class Gateway {
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     const deadline = Date.now() + drainMs;
     while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.relay.closeStateless();
     this.sessions.close();
+    // Streams just ended with a last frame (listen results, retry hints): let those connections
+    // finish writing (bounded) before the rest are cut.
+    const quietBy = Date.now() + 500;
+    while (server && Date.now() < quietBy && (await openConnections(server)) > 0) await new Promise((r) => setTimeout(r, 10));
     (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));

@@ -11,10 +11,10 @@
 import { createHash, randomFillSync } from 'node:crypto';
 
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
-export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout';
+export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout' | 'input_required';
 
 export const AUDIT_DECISIONS: readonly AuditDecision[] = ['allowed', 'denied', 'rate_limited', 'budget_exceeded', 'error'];
-export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'is_error', 'jsonrpc_error', 'timeout'];
+export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'is_error', 'jsonrpc_error', 'timeout', 'input_required'];
 
 /** JSON that the audit log can hold (arguments after redaction). */
 export type AuditJson = string | number | boolean | null | AuditJson[] | { [key: string]: AuditJson };

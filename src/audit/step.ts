@@ -59,6 +59,8 @@ export function scopeFields(scope: RequestScope): AuditFields {
 
 function outcomeOf(res: JsonRpcResponse): { outcome: AuditOutcome; code: string | null } {
   if ('error' in res) return { outcome: res.error.code === TollgateCode.UpstreamTimeout ? 'timeout' : 'jsonrpc_error', code: String(res.error.code) };
+  // A 2026 round that asked the agent for input: the call goes on in the agent's retry (its own record).
+  if (res.result.resultType === 'input_required') return { outcome: 'input_required', code: null };
   return { outcome: res.result.isError === true ? 'is_error' : 'ok', code: null };
 }
 

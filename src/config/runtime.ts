@@ -27,6 +27,8 @@ interface UpstreamBase {
   isolation: 'shared' | 'per_agent' | 'per_session';
   maxSessions: number;
   idleTimeoutMs: number;
+  /** Declare roots on the shared session (roots/list then goes to the asking agent). */
+  sharedRoots: boolean;
   timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
   balance: BalanceConfig;
   /** What happens when one of this upstream's pinned tools changes (pins.action unless overridden). */
@@ -92,7 +94,14 @@ export interface RuntimeConfig {
     sseKeepaliveMs: number;
     sseReplayEvents: number;
   };
-  mcp: { nameSeparator: string; prefixResourceUris: boolean; listPageSize: number; serverName: string };
+  mcp: {
+    nameSeparator: string;
+    prefixResourceUris: boolean;
+    listPageSize: number;
+    serverName: string;
+    inputRequired: { ttlMs: number; maxPerAgent: number; maxParked: number };
+    listen: { maxPerAgent: number; maxStreams: number; maxResourceUris: number };
+  };
   upstreams: readonly UpstreamConfig[];
   auth: {
     apiKeys: readonly { agent: string; key: string }[];
@@ -139,6 +148,7 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string, defaultP
     isolation: u.isolation,
     maxSessions: u.max_sessions,
     idleTimeoutMs: toMs(u.idle_timeout),
+    sharedRoots: u.shared_roots,
     timeouts: {
       connectMs: toMs(u.timeouts.connect),
       requestMs: toMs(u.timeouts.request),
@@ -213,6 +223,8 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       prefixResourceUris: c.mcp.prefix_resource_uris,
       listPageSize: c.mcp.list_page_size,
       serverName: c.mcp.server_name,
+      inputRequired: { ttlMs: toMs(c.mcp.input_required.ttl), maxPerAgent: c.mcp.input_required.max_per_agent, maxParked: c.mcp.input_required.max_parked },
+      listen: { maxPerAgent: c.mcp.listen.max_per_agent, maxStreams: c.mcp.listen.max_streams, maxResourceUris: c.mcp.listen.max_resource_uris },
     },
     upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir, c.pins.action)),
     auth: {

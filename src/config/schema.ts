@@ -31,6 +31,10 @@ const upstreamCommon = {
   max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions, i.e. processes for stdio (per_agent, per_session)'),
   idle_timeout: duration.default('10m').describe('a per_agent/per_session upstream session unused this long is closed (its process ends)'),
   balance: balanceSchema,
+  shared_roots: z
+    .boolean()
+    .default(false)
+    .describe('declare roots on the shared upstream session; roots/list goes to the agent whose call asked (only for servers that do not cache roots)'),
   limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
@@ -128,6 +132,23 @@ export const configSchema = z
           .describe('rewrite resource URIs as <server>+<uri> on /mcp so equal URIs of two servers stay apart'),
         list_page_size: z.number().int().positive().default(1000),
         server_name: z.string().default('tollgate'),
+        input_required: z
+          .object({
+            ttl: duration.default('5m').describe('how long an upstream call waits for a 2026 agent to answer an input_required round'),
+            max_per_agent: z.number().int().positive().default(16).describe('upstream calls waiting for one agent\'s input'),
+            max_parked: z.number().int().positive().default(1024).describe('upstream calls waiting for input, all agents'),
+          })
+          .strict()
+          .prefault({})
+          .describe('2026 agents: a 2025 upstream\'s sampling/elicitation/roots requests become input_required rounds'),
+        listen: z
+          .object({
+            max_per_agent: z.number().int().positive().default(8).describe('open subscriptions/listen streams per agent'),
+            max_streams: z.number().int().positive().default(1024).describe('open subscriptions/listen streams, all agents'),
+            max_resource_uris: z.number().int().positive().default(64).describe('resourceSubscriptions honoured per stream'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -13,6 +13,8 @@ import { echoHeaders } from '../http/request-context.js';
 import { META_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, MODERN_VERSIONS, decodeHeaderValue } from './era.js';
 import { isObject, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
 import { VERSION } from '../version.js';
+import { sseResponse } from './sse-response.js';
+import type { ListenFilter } from '../relay/listen.js';
 
 type Ctx = Context<AppEnv>;
 
@@ -68,6 +70,24 @@ function stripEnvelope(params: Record<string, unknown> | undefined): Record<stri
   return Object.keys(meta).length > 0 ? { ...rest, _meta: meta } : rest;
 }
 
+/** `params.notifications` of subscriptions/listen, checked by hand; a string says what is wrong. */
+function listenFilter(params: Record<string, unknown> | undefined): ListenFilter | string {
+  const n = params?.notifications;
+  if (!isObject(n)) return 'params.notifications must be an object';
+  const filter: ListenFilter = {};
+  for (const flag of ['toolsListChanged', 'promptsListChanged', 'resourcesListChanged'] as const) {
+    const v = n[flag];
+    if (v !== undefined && typeof v !== 'boolean') return `params.notifications.${flag} must be a boolean`;
+    if (v === true) filter[flag] = true;
+  }
+  const uris = n.resourceSubscriptions;
+  if (uris !== undefined) {
+    if (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string')) return 'params.notifications.resourceSubscriptions must be a list of URIs';
+    filter.resourceSubscriptions = uris as string[];
+  }
+  return filter;
+}
+
 export function modernPost(deps: ModernDeps) {
   const { relay } = deps;
   const serverInfo = { name: deps.serverName, title: 'Tollgate MCP gateway', version: VERSION };
@@ -77,7 +97,7 @@ export function modernPost(deps: ModernDeps) {
     const meta = isObject(res.result._meta) ? res.result._meta : {};
     const result: Record<string, unknown> = { resultType: 'complete', ...res.result, _meta: { ...meta, [META_SERVER_INFO]: serverInfo } };
     // Tollgate's answers depend on the agent's policy: never shareable across agents.
-    if (CACHEABLE.has(method)) Object.assign(result, { ttlMs: 0, cacheScope: 'private' });
+    if (CACHEABLE.has(method) && result.resultType === 'complete') Object.assign(result, { ttlMs: 0, cacheScope: 'private' });
     return { ...res, result };
   };
 
@@ -94,6 +114,13 @@ export function modernPost(deps: ModernDeps) {
     const scope = relay.scopeFor(c.get('agent'), undefined, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
     scope.capabilities = caps;
     scope.logLevel = typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]) ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]) : null;
+    if (req.method === 'subscriptions/listen') {
+      const filter = listenFilter(req.params);
+      if (typeof filter === 'string') return reply(c, new GatewayError('invalid_params', `Invalid params: ${filter}`), req.id);
+      const opened = await relay.openListen(scope, req, filter);
+      if (!('stream' in opened)) return c.body(JSON.stringify(decorate(req.method, opened)), 200, { 'content-type': 'application/json', ...echoHeaders(c) });
+      return sseResponse(opened.stream, { keepaliveMs: deps.keepaliveMs, headers: echoHeaders(c), counter: deps.streams, onCancel: () => relay.listen.close(opened) });
+    }
     const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: echoHeaders(c), batch: false, count: 1 });
     const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
     void answer.then((res) => {

@@ -13,6 +13,8 @@ export function sseResponse(
     onOpen?: (sink: SseSink) => void;
     /** Counts open connections (a metric). */
     counter?: { open: number };
+    /** The agent closed the connection. */
+    onCancel?: () => void;
   },
 ): Response {
   let sink: SseSink | undefined;
@@ -50,6 +52,7 @@ export function sseResponse(
       clearInterval(timer);
       uncount();
       if (sink) stream.detach(sink);
+      opts.onCancel?.();
     },
   });
   return new Response(body, {

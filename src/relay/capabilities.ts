@@ -30,7 +30,7 @@ export function initializeResult(serverName: string, view: View, protocolVersion
 
 /**
  * `server/discover`: a capability is listed only when the agent's policy lets it see something of
- * that kind. No subscriptions/listen yet, so neither list_changed nor resource subscriptions.
+ * that kind, with list_changed (and resource subscriptions) delivered on subscriptions/listen.
  */
 export function discoverResult(
   base: Record<string, unknown>,
@@ -43,8 +43,11 @@ export function discoverResult(
       u.catalog[kind].some((e) => scope.access.visible(ACCESS_OF[kind], canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)))),
     );
     if (!sees) delete caps[kind];
-    else caps[kind] = {};
+    else caps[kind] = { listChanged: true }; // delivered on subscriptions/listen
   }
+  // Resource subscriptions map onto upstream resources/subscribe: only where an upstream has it.
+  const subscribe = scope.view.upstreams.some((u) => isObject(u.init?.capabilities.resources) && u.init.capabilities.resources.subscribe === true);
+  if (isObject(caps.resources) && subscribe) caps.resources = { ...caps.resources, subscribe: true };
   const result: Record<string, unknown> = { supportedVersions: ['2026-07-28'], capabilities: caps };
   if (base.instructions !== undefined) result.instructions = base.instructions;
   return result;

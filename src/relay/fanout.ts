@@ -12,6 +12,7 @@ import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstrea
 import { deliverServerRequest, levelAllows } from './forward.js';
 import type { RequestScope } from './scope.js';
 import type { View } from './view.js';
+import type { ListenHub } from './listen.js';
 
 export const ACCESS_OF: Record<CatalogKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
 
@@ -30,10 +31,15 @@ export interface FanoutContext {
 }
 
 export class Fanout implements UpstreamListener {
-  constructor(private readonly ctx: FanoutContext) {}
+  constructor(
+    private readonly ctx: FanoutContext,
+    /** 2026 agents' subscriptions/listen streams get the same events, filtered their way. */
+    private readonly listen: ListenHub,
+  ) {}
 
   /** After a policy reload: tell each live session whose view changed to list again. */
   policiesChanged(prev: PolicySet, next: PolicySet): void {
+    this.listen.policiesChanged(next);
     for (const s of this.ctx.sessions()) {
       if (!s.initialized) continue;
       const view = this.ctx.view(s.viewKey);
@@ -53,6 +59,7 @@ export class Fanout implements UpstreamListener {
   // ---- upstream events --------------------------------------------------------------------
 
   catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void {
+    this.listen.catalogChanged(upstream, kinds);
     const methods = new Set(kinds.map((k) => CHANGED_NOTIFICATION[k]));
     for (const s of this.ctx.sessions()) {
       if (!s.initialized || !this.sees(s, upstream)) continue;
@@ -79,6 +86,7 @@ export class Fanout implements UpstreamListener {
       deliverServerRequest(scope, origin.session, upstream.name, msg, (m) => only.send(m));
       return;
     }
+    if (msg.method === 'notifications/resources/updated') this.listen.resourceUpdated(upstream, msg);
     for (const s of targets) {
       const view = this.ctx.view(s.viewKey);
       if (msg.method === 'notifications/resources/updated') {

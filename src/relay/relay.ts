@@ -23,6 +23,10 @@ import type { Upstream } from '../upstream/upstream.js';
 import { aggregateView, singleView, type Target, type View } from './view.js';
 import { listEntries } from './lists.js';
 import { forward } from './forward.js';
+import { INPUT_METHODS, forwardWithInput, type InputForwardDeps } from './forward-input.js';
+import { InputFlows } from './input-flows.js';
+import { ListenHub, type ListenFilter, type Listener } from './listen.js';
+import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
@@ -55,16 +59,29 @@ export class Relay {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
     for (const u of upstreams) this.single.set(u.name, singleView(u));
+    this.listen = new ListenHub({
+      canonical: (server, kind, native) => this.canonical(server, kind, native),
+      serverInfo: { name: cfg.mcp.serverName, title: 'Tollgate MCP gateway', version: VERSION },
+      limits: cfg.mcp.listen,
+      log,
+    });
     this.fanout = new Fanout({
       sessions: () => this.sessions.all(),
       view: (key) => this.view(key) ?? this.aggregate,
       scopeFor: (identity, session, view) => this.scopeFor(identity, session, view),
       canonical: (server, kind, native) => this.canonical(server, kind, native),
-    });
+    }, this.listen);
+    this.inputFlows = new InputFlows(cfg.mcp.inputRequired);
+    this.inputDeps = { flows: this.inputFlows, recorder, log };
   }
 
   /** Upstream events and policy reloads, fanned out to the agent sessions allowed to see them. */
   readonly fanout: Fanout;
+  /** 2026 agents' subscriptions/listen streams. */
+  readonly listen: ListenHub;
+  /** 2026 agents' calls parked on an input_required round. */
+  readonly inputFlows: InputFlows;
+  private readonly inputDeps: InputForwardDeps;
 
   /** Whether tool lists show a tool at all, whoever asks (pinning hides changed tools). */
   toolListed: (upstream: Upstream, tool: Entry) => boolean = () => true;
@@ -193,6 +210,10 @@ export class Relay {
     let headers: Record<string, string> | undefined;
     if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
     if (identityHeader) headers = { ...headers, [identityHeader.toLowerCase()]: scope.agentId };
+    // A stateless (2026) agent is asked for input in input_required rounds, not by requests.
+    if (!scope.session && INPUT_METHODS.has(req.method)) {
+      return this.runSteps(scope, req, target, (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call));
+    }
     return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
   }
 
@@ -281,6 +302,25 @@ export class Relay {
       })
       .catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
     pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  }
+
+  /**
+   * `subscriptions/listen`: runs the pipeline (audited like any request), then opens the listener.
+   * Answers the error, or the listener whose stream carries the acknowledgement first.
+   */
+  async openListen(scope: RequestScope, req: JsonRpcRequest, filter: ListenFilter): Promise<JsonRpcResponse | Listener> {
+    let listener: Listener | undefined;
+    const res = await this.runSteps(scope, req, undefined, async () => {
+      listener = this.listen.open(scope.identity, scope.access, scope.view, req.id, filter);
+      return resultMessage(req.id, { honoured: listener.honoured });
+    });
+    return listener && 'result' in res ? listener : res;
+  }
+
+  /** Shutdown: parked calls are abandoned, listen streams end with their `complete` result. */
+  closeStateless(): void {
+    this.inputFlows.closeAll();
+    this.listen.closeAll();
   }
 
   /** Initialize is answered by the transport; its record is written here, before the answer. */

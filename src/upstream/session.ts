@@ -27,6 +27,11 @@ export interface RequestOptions {
 
 export interface Cancellation {
   cancel: (() => void) | undefined;
+  /**
+   * Filled in while the request is in flight: re-arms its idle deadline to `idleMs` (still capped
+   * by maxTotalMs). Lets a call parked on an agent's input wait longer than the upstream idle timeout.
+   */
+  rearm?: ((idleMs: number) => void) | undefined;
 }
 
 interface Pending {
@@ -123,32 +128,35 @@ export class UpstreamSession {
         clearTimeout(timer);
         this.pending.delete(id);
         abort?.abort(); // free the upstream connection a stuck request holds
-        if (opts.cancellation) opts.cancellation.cancel = undefined;
+        if (opts.cancellation) opts.cancellation.cancel = opts.cancellation.rearm = undefined;
         if (notifyUpstream) this.cancelUpstream(id, err.message);
         reject(err);
       };
       // One deadline: the idle timeout, re-armed by progress, never past the total cap.
-      const arm = (): void => {
+      const arm = (idleMs = opts.timeoutMs): void => {
         clearTimeout(timer);
         const elapsed = Date.now() - started;
-        const capped = opts.maxTotalMs - elapsed <= opts.timeoutMs;
+        const capped = opts.maxTotalMs - elapsed <= idleMs;
         timer = setTimeout(
           () => fail(new GatewayError('upstream_timeout', capped ? `upstream exceeded the ${opts.maxTotalMs} ms cap for ${method}` : `upstream did not answer ${method} in time`), true),
-          Math.max(Math.min(opts.timeoutMs, opts.maxTotalMs - elapsed), 0),
+          Math.max(Math.min(idleMs, opts.maxTotalMs - elapsed), 0),
         );
       };
       arm();
-      if (opts.cancellation) opts.cancellation.cancel = () => fail(new GatewayError('cancelled', 'request cancelled'), true);
+      if (opts.cancellation) {
+        opts.cancellation.cancel = () => fail(new GatewayError('cancelled', 'request cancelled'), true);
+        opts.cancellation.rearm = arm;
+      }
       this.pending.set(id, {
         resolve: (r) => {
           clearTimeout(timer);
           this.pending.delete(id);
-          if (opts.cancellation) opts.cancellation.cancel = undefined;
+          if (opts.cancellation) opts.cancellation.cancel = opts.cancellation.rearm = undefined;
           resolve(r);
         },
         reject: (e) => fail(e, false),
         onRelated: opts.onRelated,
-        touch: arm,
+        touch: () => arm(),
       });
       this.sendSafely(msg, opts.headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);

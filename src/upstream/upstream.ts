@@ -73,7 +73,7 @@ export class Upstream {
     };
     const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
     this.replicas = urls.map(
-      (u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities: SHARED_CLIENT_CAPABILITIES, hooks }),
+      (u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities: cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES, hooks }),
     );
     this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs);
   }
@@ -237,10 +237,10 @@ export class Upstream {
     if (this.cfg.isolation === 'per_session') this.pool.release(agentSessionId);
   }
 
-  /** The agent's upstream session if one is open (for notifications, which must not open one). */
-  async liveSessionFor(agentSessionId: string | undefined, agentId: string): Promise<UpstreamSession | undefined> {
+  /** The agent's upstream session if one is open (for notifications, which must not open one); without an agent, the shared one. */
+  async liveSessionFor(agentSessionId: string | undefined, agentId?: string): Promise<UpstreamSession | undefined> {
     if (this.cfg.isolation === 'per_session' && agentSessionId) return this.pool.live(agentSessionId);
-    if (this.cfg.isolation === 'per_agent') return this.pool.live(agentId);
+    if (this.cfg.isolation === 'per_agent' && agentId !== undefined) return this.pool.live(agentId);
     const r = (agentSessionId && this.affinity.get(agentSessionId)) || this.source;
     return r?.shared?.isAlive ? r.shared : undefined;
   }

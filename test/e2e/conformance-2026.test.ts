@@ -1,8 +1,11 @@
 // Conformance 0.2.0-alpha through the gateway, both requirement sets, against a dual-era fixture
-// built on the v2 SDK. The 2025-11-25 set must pass exactly as directly. For 2026-07-28 every
-// scored scenario must pass too, except the multi round-trip (input_required) family: bridging a
-// 2025 upstream's sampling/elicitation into input_required answers is not built yet (see
-// docs/design/mcp-2026.md). The list of those is exact, so the test fails when it changes.
+// built on the v2 SDK. The gateway talks to it as a 2025-era upstream. The 2025-11-25 set must pass
+// exactly as directly. For 2026-07-28 every scored check passes but three, which a 2025 upstream
+// cannot give a bridging gateway: the key names of inputRequests (the 2025 wire has none, so the
+// gateway names them itself, and basic-elicitation asks for "user_name" and ignore-extra-params
+// answers one by that name up front), and the agent's declared capabilities (the upstream sees only
+// the shared session's, so capability-check gets an upstream that never asks). The list is exact,
+// so the test fails when it changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConformance2026Server } from '../fixtures/conformance2026-server.js';
 import { runConformance2026 } from '../conformance/run2026.js';
@@ -13,7 +16,7 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   fixture = await startConformance2026Server(0);
-  gw = await startGateway(`upstreams:\n  c26: { transport: streamable_http, url: "${fixture.url}" }\nauth: { allow_anonymous: true }\n`);
+  gw = await startGateway(`upstreams:\n  c26: { transport: streamable_http, url: "${fixture.url}", shared_roots: true }\nauth: { allow_anonymous: true }\n`);
 }, 30_000);
 afterAll(async () => {
   await gw?.close();
@@ -30,22 +33,18 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
     expect(through.passed).toBe(direct.passed);
   }, 120_000);
 
-  it('2026-07-28 requirements: every scored scenario passes but the input_required family', async () => {
+  it('2026-07-28 requirements: every scored check passes but the three a 2025 upstream cannot carry', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
     const through = await runConformance2026(`${gw.url}/mcp/c26`, { requirements: '2026-07-28' });
-    console.log(`conformance 2026-07-28: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    console.log(`conformance 2026-07-28: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warning)`);
     expect(direct.failures).toEqual([]);
-    const failing = through.scenarios.filter((s) => s.failed > 0).map((s) => s.scenario);
-    expect(failing.filter((s) => !s.startsWith('input-required-result-'))).toEqual([]);
-    const passingDirect = direct.scenarios.filter((s) => !s.scenario.startsWith('input-required-result-'));
-    for (const s of passingDirect) {
-      // Same checks pass, save those the suite skips because we do not offer subscriptions/listen
-      // yet (so we do not advertise list_changed to 2026 agents).
-      const t = through.scenarios.find((x) => x.scenario === s.scenario);
-      expect([s.scenario, t?.failed]).toEqual([s.scenario, 0]);
-      const skipped = t?.checks.filter((c) => c.status === 'SKIPPED').map((c) => c.id) ?? [];
-      expect(skipped.filter((id) => !/subscription|list-changed|notification-filter/.test(id))).toEqual([]);
-      expect(t?.passed).toBeGreaterThanOrEqual(s.passed - skipped.length);
-    }
+    const notPassed = through.scenarios.flatMap((s) => s.checks.filter((c) => c.status !== 'SUCCESS' && c.status !== 'INFO').map((c) => `${s.scenario} ${c.id} ${c.status}`));
+    expect(notPassed.sort()).toEqual([
+      'input-required-result-basic-elicitation sep-2322-elicitation-incomplete FAILURE',
+      'input-required-result-capability-check sep-2322-respect-client-capabilities FAILURE',
+      'input-required-result-ignore-extra-params sep-2322-ignore-unexpected-params WARNING',
+    ]);
+    // basic-elicitation stops after its first check, so one passing check of it never runs.
+    expect(through.passed).toBe(direct.passed - 3);
   }, 120_000);
 });
