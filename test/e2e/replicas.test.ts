@@ -36,6 +36,9 @@ upstreams:
       strategy: least_sessions
       health_check: { interval: 100ms, timeout: 300ms, unhealthy_threshold: 1, healthy_threshold: 1 }
       outlier_detection: { consecutive_failures: 2, ejection: 3s, max_ejection_percent: 50 }
+# The fixture's replicas describe their tools with their tag (r1, r2): to pinning, a failover to
+# the other replica would be a changed definition.
+pins: { enabled: false }
 ${authYaml()}`);
 }, 30_000);
 
