@@ -18,6 +18,14 @@ const KEY = 'scale-key-0123456789';
 const OTHER = 'other-key-0123456789';
 const BUDGET = 6;
 
+/** tools/list on one instance directly, with a session id and a key: the HTTP status. */
+const listOn = (port: number, key: string, sessionId: string): Promise<number> =>
+  fetch(`http://127.0.0.1:${port}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
+    body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+  }).then((r) => r.status);
+
 describe('scale-out: two gateways, a round-robin front, Redis', async () => {
   const redis = await ensureRedis();
   if (!redis) console.warn('\n\n*** REDIS NOT AVAILABLE: skipping the scale-out test (start redis-server on 127.0.0.1:6379) ***\n\n');
@@ -85,25 +93,11 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
     expect(a!.length + b!.length).toBe(BUDGET + 1);
 
     // The session id is bound to its agent on every instance.
-    for (const g of gateways) {
-      const r = await fetch(`http://127.0.0.1:${g.port}/mcp`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${OTHER}`, 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
-        body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
-      });
-      expect(r.status).toBe(404);
-    }
+    for (const g of gateways) expect(await listOn(g.port, OTHER, sessionId)).toBe(404);
 
     // DELETE through one instance ends the session on both.
     await (client.transport as StreamableHTTPClientTransport).terminateSession();
     await client.close();
-    for (const g of gateways) {
-      const r = await fetch(`http://127.0.0.1:${g.port}/mcp`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', accept: 'application/json', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' },
-        body: '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
-      });
-      expect(r.status).toBe(404);
-    }
+    for (const g of gateways) expect(await listOn(g.port, KEY, sessionId)).toBe(404);
   }, 60_000);
 });
