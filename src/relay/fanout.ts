@@ -102,17 +102,20 @@ export class Fanout implements UpstreamListener {
    * The agent session moved to a new upstream session (its replica failed or its process was
    * restarted): subscribe again to what it had subscribed to there, and set its log level.
    */
-  reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): void {
+  async reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): Promise<void> {
     const s = [...this.ctx.sessions()].find((x) => x.id === agentSessionId);
     if (!s) return;
     const view = this.ctx.view(s.viewKey);
     const opts = { timeoutMs: upstream.cfg.timeouts.requestMs, maxTotalMs: upstream.cfg.timeouts.requestMs };
+    const restore: Promise<unknown>[] = [];
     for (const uri of s.subscriptions) {
       const t = view.resolveUri(uri);
-      if (t?.upstream === upstream) void session.request('resources/subscribe', { uri: t.native }, opts).catch(() => undefined);
+      if (t?.upstream === upstream) restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
     }
     const level = s.logLevel === undefined ? undefined : LOG_LEVELS[s.logLevel];
-    if (level && upstream.init && 'logging' in upstream.init.capabilities) void session.request('logging/setLevel', { level }, opts).catch(() => undefined);
+    if (level && upstream.init && 'logging' in upstream.init.capabilities) restore.push(session.request('logging/setLevel', { level }, opts));
+    // Best effort: a failure here must not fail the call that triggered the move.
+    await Promise.allSettled(restore);
   }
 
   private sees(s: AgentSession, u: Upstream): boolean {

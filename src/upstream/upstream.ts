@@ -26,7 +26,7 @@ export interface UpstreamListener {
   /** A server message tied to no request: the relay decides who may see it. */
   serverMessage(upstream: Upstream, msg: JsonRpcMessage, origin: ServerMessageOrigin): void;
   /** An agent session now talks to a new upstream session (its replica failed): restore its state. */
-  reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): void;
+  reattached(upstream: Upstream, agentSessionId: string, session: UpstreamSession): Promise<void>;
 }
 
 export interface UpstreamDeps {
@@ -182,11 +182,12 @@ export class Upstream {
       () => this.pickReplica(agentId),
       (r) => this.openOwn(r, agentSessionId, agentId, agentCapabilities),
     );
-    if (reopened && agentSessionId) this.deps.listener.reattached(this, agentSessionId, session);
+    // Its subscriptions and log level are back before its call goes out.
+    if (reopened && agentSessionId) await this.deps.listener.reattached(this, agentSessionId, session);
     return session;
   }
 
-  private sharedFor(agentSessionId: string | undefined, agentId: string): UpstreamSession {
+  private async sharedFor(agentSessionId: string | undefined, agentId: string): Promise<UpstreamSession> {
     const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
     if (pinned?.usable && pinned.shared) return pinned.shared;
     const next = this.pickReplica(agentId);
@@ -197,7 +198,7 @@ export class Upstream {
       if (pinned) pinned.assigned--;
       next.assigned++;
       this.affinity.set(agentSessionId, next);
-      if (pinned) this.deps.listener.reattached(this, agentSessionId, next.shared);
+      if (pinned) await this.deps.listener.reattached(this, agentSessionId, next.shared);
     }
     return next.shared;
   }
