@@ -38,7 +38,7 @@ export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins'
 export function buildApp(gw: Gateway): Hono<AppEnv> {
   const { config } = gw;
   const app = new Hono<AppEnv>();
-  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams, serverName: config.mcp.serverName });
+  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams, serverName: config.mcp.serverName, sharedSessions: config.sessions.shared });
   const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams });
 
   // Liveness and readiness stay open: orchestrators probe them without credentials.

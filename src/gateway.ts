@@ -119,7 +119,7 @@ export class Gateway {
       reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
     };
     this.upstreams = opts.config.upstreams.map(
-      (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener }),
+      (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener, sharedSessions: opts.config.sessions.shared }),
     );
     this.policies = new PolicyStore({ dir: opts.config.policies?.dir, watch: opts.config.policies?.watch ?? false, log: this.log, env: opts.env });
     this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
@@ -167,8 +167,8 @@ export class Gateway {
       replayEvents: opts.config.server.sseReplayEvents,
       sealer: sc.sealKeys.length ? new SessionSealer(sc.sealKeys.map((k) => Buffer.from(k, 'base64')), sc.maxAgeMs) : SessionSealer.ephemeral(sc.maxAgeMs),
       bus: opts.sessionBus,
-      onEnd: (s) => {
-        for (const u of this.upstreams) u.release(s.id);
+      onEnd: (s, everywhere) => {
+        for (const u of this.upstreams) u.release(s.id, everywhere);
       },
     });
     this.relay.attachSessions(this.sessions);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
 import type { SessionBus } from './session-bus.js';
+import type { Placement } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
 
@@ -62,6 +63,9 @@ export class AgentSession {
    * attached here, an answer to another instance's request, a cancellation of its call, go there.
    */
   bus: SessionBus | undefined;
+
+  /** Replicas and upstream sessions chosen at initialize (sealed in the id when instances share sessions). */
+  placement: Readonly<Record<string, Placement>> | undefined;
 
   newServerRequestId(): string {
     return `tg-${INSTANCE_TAG}-${this.nextServerRequest++}`;

@@ -4,6 +4,7 @@
 // checked against the authenticated caller).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { isObject } from './jsonrpc.js';
+import type { Placement } from '../upstream/upstream.js';
 
 export interface SessionClaims {
   agent: string;
@@ -14,6 +15,8 @@ export interface SessionClaims {
   clientInfo: Record<string, unknown>;
   /** ms since the epoch. */
   createdAt: number;
+  /** Per upstream: replica index and, for per_session HTTP, the upstream session id. */
+  placement?: Readonly<Record<string, Placement>> | undefined;
 }
 
 const AAD = Buffer.from('tollgate-session-v1');
@@ -49,7 +52,7 @@ export class SessionSealer {
     const k = this.keys[0] as SealKey;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', k.key, iv).setAAD(AAD);
-    const plain = JSON.stringify({ a: c.agent, v: c.view, p: c.protocolVersion, c: c.capabilities, i: c.clientInfo, t: c.createdAt });
+    const plain = JSON.stringify({ a: c.agent, v: c.view, p: c.protocolVersion, c: c.capabilities, i: c.clientInfo, t: c.createdAt, u: c.placement });
     const body = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
     return `${k.id}.${body.toString('base64url')}`;
   }
@@ -79,6 +82,16 @@ export class SessionSealer {
       capabilities: isObject(p.c) ? p.c : {},
       clientInfo: isObject(p.i) ? p.i : {},
       createdAt: p.t,
+      ...(isObject(p.u) ? { placement: placementOf(p.u) } : {}),
     };
   }
+}
+
+function placementOf(u: Record<string, unknown>): Record<string, Placement> {
+  const out: Record<string, Placement> = {};
+  for (const [name, v] of Object.entries(u)) {
+    if (!Array.isArray(v) || !Number.isSafeInteger(v[0])) continue;
+    out[name] = typeof v[1] === 'string' ? [v[0] as number, v[1]] : [v[0] as number];
+  }
+  return out;
 }

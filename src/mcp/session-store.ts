@@ -5,6 +5,7 @@ import { AgentSession } from './agent-session.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
+import type { Placement } from '../upstream/upstream.js';
 
 const MAX_ENDED = 100_000;
 
@@ -15,7 +16,8 @@ export interface SessionStoreOptions {
   sealer: SessionSealer;
   /** Other instances (Redis); undefined when this instance is the only one. */
   bus: SessionBus | undefined;
-  onEnd: (s: AgentSession) => void;
+  /** `everywhere`: ended by the agent (DELETE), not only dropped by this instance. */
+  onEnd: (s: AgentSession, everywhere: boolean) => void;
 }
 
 export interface NewSession {
@@ -24,6 +26,7 @@ export interface NewSession {
   protocolVersion: string;
   clientInfo: Record<string, unknown>;
   capabilities: Record<string, unknown>;
+  placement?: Readonly<Record<string, Placement>> | undefined;
 }
 
 export class SessionStore {
@@ -40,8 +43,10 @@ export class SessionStore {
   /** A new Streamable HTTP session with a sealed id (not yet added: initialize adds it). */
   create(n: NewSession): AgentSession {
     const createdAt = Date.now();
-    const id = this.opts.sealer.seal({ agent: n.identity.id, view: n.viewKey, protocolVersion: n.protocolVersion, capabilities: n.capabilities, clientInfo: n.clientInfo, createdAt });
-    return this.wire(new AgentSession(n.identity, n.viewKey, n.protocolVersion, n.clientInfo, n.capabilities, this.opts.replayEvents, id, createdAt));
+    const id = this.opts.sealer.seal({ agent: n.identity.id, view: n.viewKey, protocolVersion: n.protocolVersion, capabilities: n.capabilities, clientInfo: n.clientInfo, createdAt, placement: n.placement });
+    const s = new AgentSession(n.identity, n.viewKey, n.protocolVersion, n.clientInfo, n.capabilities, this.opts.replayEvents, id, createdAt);
+    s.placement = n.placement;
+    return this.wire(s);
   }
 
   private wire(s: AgentSession): AgentSession {
@@ -72,6 +77,7 @@ export class SessionStore {
     if (raced) return raced;
     const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
     s.initialized = true;
+    s.placement = c.placement;
     this.sessions.set(id, s);
     return s;
   }
@@ -95,7 +101,7 @@ export class SessionStore {
     if (!s) return false;
     this.sessions.delete(id);
     s.close();
-    this.opts.onEnd(s);
+    this.opts.onEnd(s, everywhere);
     return true;
   }
 

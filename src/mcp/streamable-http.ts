@@ -15,6 +15,7 @@ import { PostExchange } from './post-exchange.js';
 import { classify } from './era.js';
 import { echoHeaders } from '../http/request-context.js';
 import { modernPost } from './modern.js';
+import { placeSession } from '../relay/placement.js';
 import { sseResponse } from './sse-response.js';
 import { parseEventId } from './event-stream.js';
 import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessage, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from './jsonrpc.js';
@@ -28,6 +29,8 @@ export interface StreamableHttpDeps {
   /** Open SSE connections (a metric). */
   streams: { open: number };
   serverName: string;
+  /** Several gateway instances serve one session: place it on replicas at initialize, sealed in its id. */
+  sharedSessions: boolean;
 }
 
 type Ctx = Context<AppEnv>;
@@ -141,12 +144,14 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   async function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Promise<Response> {
     const p = req.params ?? {};
     const version = relay.negotiateVersion(p.protocolVersion);
+    const capabilities = isObject(p.capabilities) ? p.capabilities : {};
     const session = sessions.create({
       identity: c.get('agent'),
       viewKey: view.key,
       protocolVersion: version,
       clientInfo: isObject(p.clientInfo) ? p.clientInfo : {},
-      capabilities: isObject(p.capabilities) ? p.capabilities : {},
+      capabilities,
+      placement: deps.sharedSessions ? await placeSession(view, c.get('agent').id, capabilities) : undefined,
     });
     try {
       await relay.recordInitialize(relay.scopeFor(c.get('agent'), session, view), req.id);

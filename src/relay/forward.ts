@@ -32,7 +32,7 @@ export async function forward(
   headers: Readonly<Record<string, string>> | undefined,
   call: McpCall,
 ): Promise<JsonRpcResponse> {
-  let session = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId);
+  let session = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId, scope.session?.placement?.[upstream.name]);
   const started = performance.now();
   const agentToken = progressTokenOf(req.params);
   const cancellation: Cancellation = { cancel: undefined };
@@ -63,7 +63,7 @@ export async function forward(
       // another replica and the call goes there, once.
       if (!(err instanceof UndeliveredError)) throw err;
       upstream.report(session, 'unreachable');
-      const next = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId);
+      const next = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId, scope.session?.placement?.[upstream.name]);
       if (next === session) throw err;
       session = next;
       res = await send(session);

@@ -22,7 +22,13 @@ export interface Channel {
   readonly abortable?: boolean;
   /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
   initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
-  close(): Promise<void>;
+  /**
+   * `endSession: false` leaves the upstream's session alive (another gateway instance may use it);
+   * by default an HTTP session is ended with DELETE.
+   */
+  close(opts?: { endSession?: boolean }): Promise<void>;
+  /** The upstream's own session id, when its transport has one (Streamable HTTP). */
+  readonly upstreamSessionId?: string | undefined;
   /** A short description for logs and errors. */
   readonly describe: string;
 }

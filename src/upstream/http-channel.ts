@@ -222,11 +222,15 @@ export class HttpChannel implements Channel {
     }
   }
 
-  async close(): Promise<void> {
+  get upstreamSessionId(): string | undefined {
+    return this.sessionId;
+  }
+
+  async close(opts: { endSession?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.getStream.abort();
-    if (this.sessionId) {
+    if (this.sessionId && opts.endSession !== false) {
       try {
         const res = await this.pool.request({
           method: 'DELETE',

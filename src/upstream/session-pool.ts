@@ -29,6 +29,8 @@ export class SessionPool {
     private readonly label: string,
     private readonly cap: number,
     private readonly idleMs: number,
+    /** Other gateway instances may use the same upstream sessions: idle ones are let go, not ended. */
+    private readonly shared = false,
   ) {
     this.reaper = setInterval(() => this.reap(), Math.max(Math.min(idleMs / 2, 30_000), 250));
     this.reaper.unref();
@@ -70,6 +72,14 @@ export class SessionPool {
     }
   }
 
+  /** A session opened ahead of its first use (at initialize, to seal its id into the agent's). */
+  put(key: string, replica: Replica, session: UpstreamSession): void {
+    if (this.entries.has(key)) return void session.close();
+    this.entries.set(key, { replica, session: Promise.resolve(session), lastUsed: Date.now() });
+    this.known.add(key);
+    replica.assigned++;
+  }
+
   /** The key's session if it is open (for notifications that must not open one). */
   async live(key: string): Promise<UpstreamSession | undefined> {
     const e = this.entries.get(key);
@@ -84,16 +94,17 @@ export class SessionPool {
     if (e) void e.session.then((s) => s === session && this.entries.get(key) === e && this.drop(key, e), () => undefined);
   }
 
-  release(key: string): void {
+  /** `everywhere`: the agent ended its session (DELETE), so the upstream's session ends too. */
+  release(key: string, everywhere = true): void {
     this.known.delete(key);
     const e = this.entries.get(key);
-    if (e) this.drop(key, e);
+    if (e) this.drop(key, e, everywhere || !this.shared);
   }
 
-  private drop(key: string, e: Entry): void {
+  private drop(key: string, e: Entry, endSession = !this.shared): void {
     this.entries.delete(key);
     e.replica.assigned--;
-    e.session.then((s) => s.close(), () => undefined).catch(() => undefined);
+    e.session.then((s) => s.close(endSession), () => undefined).catch(() => undefined);
   }
 
   private reap(): void {

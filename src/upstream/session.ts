@@ -108,6 +108,24 @@ export class UpstreamSession {
     return this.init;
   }
 
+  /**
+   * Takes over an upstream session another gateway instance initialized (its id travels in the
+   * agent's sealed session id): no handshake, the server already knows it.
+   */
+  async adopt(init: InitializeOutcome, upstreamSessionId: string): Promise<void> {
+    await this.channel.open({
+      message: (msg, related) => this.onMessage(msg, related),
+      closed: (reason) => this.onClosed(reason),
+    });
+    this.alive = true;
+    this.init = init;
+    this.channel.initialized({ sessionId: upstreamSessionId, protocolVersion: init.protocolVersion });
+  }
+
+  get upstreamSessionId(): string | undefined {
+    return this.channel.upstreamSessionId;
+  }
+
   /** Sends a request with our own id and progress token; resolves with the upstream's response. */
   request(method: string, params: Record<string, unknown> | undefined, opts: RequestOptions): Promise<JsonRpcResponse> {
     if (!this.alive) return Promise.reject(new GatewayError('upstream_unavailable', 'upstream session is not connected'));
@@ -234,8 +252,9 @@ export class UpstreamSession {
     this.events.closed(reason);
   }
 
-  async close(): Promise<void> {
+  /** `endSession: false` leaves the upstream's session to other gateway instances. */
+  async close(endSession = true): Promise<void> {
     this.onClosed('closed by gateway');
-    await this.channel.close();
+    await this.channel.close({ endSession });
   }
 }

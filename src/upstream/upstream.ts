@@ -10,6 +10,7 @@ import { CAPABILITY_OF, emptyCatalog, fetchList, type Catalog, type CatalogKind 
 import { Replica, type ReplicaHooks } from './replica.js';
 import { BalanceState, pick } from './balance.js';
 import { SessionPool } from './session-pool.js';
+import { OwnSessions } from './own-sessions.js';
 
 export type UpstreamState = 'connecting' | 'ready' | 'down' | 'disabled';
 
@@ -34,7 +35,15 @@ export interface UpstreamDeps {
   env: Readonly<Record<string, string | undefined>>;
   clientInfo: { name: string; version: string };
   listener: UpstreamListener;
+  /** Agent sessions are shared by several gateway instances (sessions.shared). */
+  sharedSessions?: boolean;
 }
+
+/**
+ * Where an agent session's calls to this upstream go, sealed into its session id when several
+ * gateway instances serve it: the replica index, and the upstream session id (per_session HTTP).
+ */
+export type Placement = readonly [number] | readonly [number, string];
 
 const ALL_KINDS: readonly CatalogKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
 
@@ -56,6 +65,7 @@ export class Upstream {
   /** isolation shared: the replica each agent session is pinned to. */
   private readonly affinity = new Map<string, Replica>();
   private readonly pool: SessionPool;
+  private readonly own: OwnSessions;
   private readonly balance = new BalanceState();
   private readonly replicaOfOwn = new WeakMap<UpstreamSession, Replica>();
   private readonly log: Logger;
@@ -75,7 +85,16 @@ export class Upstream {
     this.replicas = urls.map(
       (u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities: cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES, hooks }),
     );
-    this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs);
+    this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
+    this.own = new OwnSessions({
+      upstream: cfg.name,
+      clientInfo: deps.clientInfo,
+      connectMs: cfg.timeouts.connectMs,
+      init: () => this.init,
+      unrelated: (msg, origin) => this.onUnrelated(msg, origin, undefined),
+      closed: (session, origin) => this.pool.forget(this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId), session),
+      opened: (session, r) => this.replicaOfOwn.set(session, r),
+    });
   }
 
   get name(): string {
@@ -173,24 +192,30 @@ export class Upstream {
    * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
    * and subscriptions stay the agent's.
    */
-  async sessionFor(agentSessionId: string | undefined, agentCapabilities: Record<string, unknown>, agentId: string): Promise<UpstreamSession> {
+  async sessionFor(agentSessionId: string | undefined, agentCapabilities: Record<string, unknown>, agentId: string, placement?: Placement): Promise<UpstreamSession> {
     if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
     const own = this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
-    if (own === undefined) return this.sharedFor(agentSessionId, agentId);
+    if (own === undefined) return this.sharedFor(agentSessionId, agentId, placement);
+    const placed = placement && this.replicas[placement[0]];
     const { session, reopened } = await this.pool.acquire(
       own,
-      () => this.pickReplica(agentId),
-      (r) => this.openOwn(r, agentSessionId, agentId, agentCapabilities),
+      () => (placed?.usable ? placed : this.pickReplica(agentId)),
+      (r) => {
+        const origin = { agentSessionId: this.cfg.isolation === 'per_session' ? agentSessionId : undefined, agentId };
+        return r === placed && placement?.[1] ? this.own.claim(r, placement[1], origin) : this.own.open(r, origin, agentCapabilities);
+      },
     );
     // Its subscriptions and log level are back before its call goes out.
     if (reopened && agentSessionId) await this.deps.listener.reattached(this, agentSessionId, session);
     return session;
   }
 
-  private async sharedFor(agentSessionId: string | undefined, agentId: string): Promise<UpstreamSession> {
+  private async sharedFor(agentSessionId: string | undefined, agentId: string, placement: Placement | undefined): Promise<UpstreamSession> {
     const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
     if (pinned?.usable && pinned.shared) return pinned.shared;
-    const next = this.pickReplica(agentId);
+    // First sight of the session on this instance: the replica its seal names, if still usable.
+    const placed = !pinned && placement ? this.replicas[placement[0]] : undefined;
+    const next = placed?.usable ? placed : this.pickReplica(agentId);
     if (!next?.shared) {
       throw new GatewayError('upstream_unavailable', `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`);
     }
@@ -203,21 +228,18 @@ export class Upstream {
     return next.shared;
   }
 
-  private async openOwn(r: Replica, agentSessionId: string | undefined, agentId: string, caps: Record<string, unknown>): Promise<UpstreamSession> {
-    const key = agentSessionId ?? agentId;
-    const origin = { agentSessionId: this.cfg.isolation === 'per_session' ? agentSessionId : undefined, agentId };
-    const session: UpstreamSession = new UpstreamSession(r.newChannel(), {
-      unrelated: (msg) => this.onUnrelated(msg, { session, ...origin }, undefined),
-      closed: () => this.pool.forget(this.cfg.isolation === 'per_agent' ? agentId : key, session),
-    });
-    this.replicaOfOwn.set(session, r);
-    try {
-      await session.start(this.deps.clientInfo, caps, this.cfg.timeouts.connectMs);
-      return session;
-    } catch (err) {
-      await session.close().catch(() => undefined);
-      throw new GatewayError('upstream_unavailable', `upstream ${this.name}: ${(err as Error).message}`);
-    }
+  /**
+   * Where a new agent session will go, for its sealed id (sessions shared across instances): the
+   * replica, and for per_session Streamable HTTP its upstream session, opened now so that every
+   * instance uses that one session.
+   */
+  async place(agentId: string, caps: Record<string, unknown>): Promise<Placement | undefined> {
+    if (!this.cfg.enabled) return undefined;
+    const r = this.pickReplica(agentId);
+    if (!r) return undefined;
+    if (this.cfg.isolation !== 'per_session' || this.cfg.transport !== 'streamable_http') return [r.index];
+    const id = await this.own.prepare(r, agentId, caps);
+    return id ? [r.index, id] : [r.index];
   }
 
   /** Passive health: whether a forwarded call got an answer, or could not even be sent. */
@@ -228,14 +250,17 @@ export class Upstream {
     else r?.unreachable();
   }
 
-  /** The agent session ended: unpin it, and end its own upstream session if it has one. */
-  release(agentSessionId: string): void {
+  /**
+   * The agent session ended here: unpin it and let its own upstream session go; `everywhere` (the
+   * agent's DELETE) ends that upstream session too.
+   */
+  release(agentSessionId: string, everywhere = true): void {
     const pinned = this.affinity.get(agentSessionId);
     if (pinned) {
       pinned.assigned--;
       this.affinity.delete(agentSessionId);
     }
-    if (this.cfg.isolation === 'per_session') this.pool.release(agentSessionId);
+    if (this.cfg.isolation === 'per_session') this.pool.release(agentSessionId, everywhere);
   }
 
   /** The agent's upstream session if one is open (for notifications, which must not open one); without an agent, the shared one. */
@@ -247,6 +272,7 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
+    this.own.close();
     await Promise.all([this.pool.close(), ...this.replicas.map((r) => r.close())]);
   }
 }

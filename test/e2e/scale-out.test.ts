@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type CallToolResult, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
@@ -16,7 +16,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const KEY = 'scale-key-0123456789';
 const OTHER = 'other-key-0123456789';
-const BUDGET = 6;
+const BUDGET = 8;
 
 /** tools/list on one instance directly, with a session id and a key: the HTTP status. */
 const listOn = (port: number, key: string, sessionId: string): Promise<number> =>
@@ -46,6 +46,7 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
     writeFileSync(
       join(root, 'tollgate.yaml'),
       `upstreams:\n  feat: { transport: streamable_http, url: "http://127.0.0.1:${upstream.port}/mcp" }\n` +
+        `  own: { transport: streamable_http, url: "http://127.0.0.1:${upstream.port}/mcp", isolation: per_session }\n` +
         `auth: { api_keys: [{ agent: tester, key: ${KEY} }, { agent: other, key: ${OTHER} }] }\npolicies: { dir: policies }\n` +
         `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "tgtest-${randomBytes(4).toString('hex')}:" } }\n` +
         `sessions: { seal_keys: ["${randomBytes(32).toString('base64')}"], shared: true }\n`,
@@ -76,7 +77,15 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
     const sampled = await client.callTool({ name: 'feat__sample', arguments: { text: 'q' } });
     expect(JSON.stringify(sampled)).toContain('sampled:from the agent');
 
-    for (let i = 0; i < BUDGET - 3; i++) await client.callTool({ name: 'feat__echo', arguments: { text: `call ${i}` } });
+    // per_session upstream: its session was opened at initialize and sealed into the agent's id, so
+    // both instances use that one upstream session (the fixture reports the session id it saw).
+    const upstreamSessionSeen = async () =>
+      (JSON.parse(((await client.callTool({ name: 'own__headers', arguments: {} })) as CallToolResult).content.map((c) => (c as { text: string }).text).join('')) as Record<string, string>)['mcp-session-id'];
+    const seen = [await upstreamSessionSeen(), await upstreamSessionSeen()];
+    expect(seen[0]).toBeTruthy();
+    expect(seen[1]).toBe(seen[0]);
+
+    for (let i = 0; i < BUDGET - 5; i++) await client.callTool({ name: 'feat__echo', arguments: { text: `call ${i}` } });
     const over = await client.callTool({ name: 'feat__echo', arguments: { text: 'one too many' } }).catch((e: McpError) => e);
     expect((over as McpError).code).toBe(-32029);
 
