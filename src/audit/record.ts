@@ -8,8 +8,8 @@
 //
 // Every key below is always written, in this order; `null` means "does not apply" (so every line has
 // the same columns). The writer appends `prev` — the hex SHA-256 of the previous line (see writer.ts).
-import * as crypto from 'node:crypto';
 import { randomFillSync } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
 export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout';
@@ -168,7 +168,3 @@ export function resultDigest(result: unknown): { bytes: number; sha256: string }
   const text = typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null');
   return { bytes: Buffer.byteLength(text, 'utf8'), sha256: sha256Hex(text) };
 }
-
-// One-shot crypto.hash (Node ≥ 20.12) is ~30% cheaper per call than createHash; fall back on older 20.x.
-export const sha256Hex: (data: string | Uint8Array) => string =
-  typeof crypto.hash === 'function' ? (data) => crypto.hash('sha256', data, 'hex') : (data) => crypto.createHash('sha256').update(data).digest('hex');

@@ -17,7 +17,8 @@
 //   file); a torn last line (a crash mid-write, never acknowledged) is truncated away.
 // One writer per log: several processes appending to one file would interleave their chains.
 import pino, { type Logger } from 'pino';
-import { GENESIS_HASH, newRecordId, sha256Hex, type AuditJson, type AuditRecord } from './record.js';
+import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
+import { sha256Hex } from '../sha256.js';
 import { FileSink, StreamSink, type Sink } from './sinks.js';
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
