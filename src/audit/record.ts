@@ -8,7 +8,8 @@
 //
 // Every key below is always written, in this order; `null` means "does not apply" (so every line has
 // the same columns). The writer appends `prev` — the hex SHA-256 of the previous line (see writer.ts).
-import { createHash, randomFillSync } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
 export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout' | 'input_required';
@@ -162,9 +163,8 @@ let poolAt = POOL.length;
 
 /** Size and SHA-256 of a result: raw bytes/text as received, or a value (hashed as its JSON). */
 export function resultDigest(result: unknown): { bytes: number; sha256: string } {
-  let buf: Uint8Array;
-  if (typeof result === 'string') buf = Buffer.from(result, 'utf8');
-  else if (result instanceof Uint8Array) buf = result;
-  else buf = Buffer.from(JSON.stringify(result) ?? 'null', 'utf8');
-  return { bytes: buf.byteLength, sha256: createHash('sha256').update(buf).digest('hex') };
+  if (result instanceof Uint8Array) return { bytes: result.byteLength, sha256: sha256Hex(result) };
+  // Text is hashed as it is (no copy into a Buffer first): this runs on every relayed result.
+  const text = typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null');
+  return { bytes: Buffer.byteLength(text, 'utf8'), sha256: sha256Hex(text) };
 }

@@ -151,6 +151,19 @@ describe('AuditWriter', () => {
     expect(args.password).toBe('p');
   });
 
+  it('writes any text exactly: quotes, backslashes, control characters, non-ASCII, long values', async () => {
+    const file = join(tmp(), 'a.jsonl');
+    const w = await openAuditWriter({ destination: { path: file }, redact: createRedactor({ keys: [], maxValueBytes: 4096 }) });
+    const text = 'say "hi" \\ tab\t nl\n nul\u0000 é 日本 😀 ' + 'x'.repeat(300);
+    const r = rec({ 'tollgate.decision_reason': text, 'tollgate.request.arguments': { text, n: 1.5, ok: true, none: null } });
+    await w.append(r);
+    await w.close();
+    const [line] = lines(file);
+    expect(line).not.toContain('\n');
+    const { prev: _prev, ...written } = parse(line!);
+    expect(written).toEqual(r);
+  });
+
   it('a failed write rejects its batch and rolls the chain back; later records chain correctly', async () => {
     const out: string[] = [];
     let fail = true;

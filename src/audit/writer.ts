@@ -1,8 +1,9 @@
 // Audit log writer: JSON Lines through pino, hash-chained, batched, acknowledged only once written.
 //
-// - Serialization: pino, at append time, into a synchronous destination we own (pino calls
-//   `write(line)` before `info()` returns). Serializing at once freezes the record: a caller mutating
-//   its objects later cannot change what is logged, and a bad record fails here, alone.
+// - Serialization: at append time (a caller mutating its objects later cannot change what is
+//   logged, and a bad record fails here, alone). A record is plain JSON data in key order, so one
+//   native JSON.stringify writes its line; pino, into a synchronous destination we own, renders only
+//   what that cannot (cycles or BigInts in unredacted arguments), as it did for every record before.
 // - Chain: every line ends with `"prev":"<hex SHA-256 of the previous line's bytes, without \n>"`;
 //   the first line of a log has GENESIS_HASH; the first line after a rotation chains to the last line
 //   of the rotated file. `prev` is appended when a batch is written, so a failed write is rolled back
@@ -15,9 +16,9 @@
 // - On open, the chain resumes from the last complete line (of the file, else of the newest rotated
 //   file); a torn last line (a crash mid-write, never acknowledged) is truncated away.
 // One writer per log: several processes appending to one file would interleave their chains.
-import * as crypto from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
+import { sha256Hex } from '../sha256.js';
 import { FileSink, StreamSink, type Sink } from './sinks.js';
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
@@ -135,10 +136,19 @@ export class AuditWriter {
     await this.sink.close();
   }
 
+  /** The record's JSON text (no newline, no `prev`: the batch adds those). */
   private serialize(record: AuditRecord): string {
     try {
       const args = record['tollgate.request.arguments'];
       const r = this.opts.redact && args !== null && args !== undefined ? { ...record, 'tollgate.request.arguments': this.opts.redact(args) } : record;
+      // The fast path, on every call: pino's rendering costs ~1.5x a native stringify (measured).
+      if (typeof r.timestamp === 'string') {
+        try {
+          return JSON.stringify(r);
+        } catch {
+          // a cycle or a BigInt: pino below writes "[Circular]" and the number
+        }
+      }
       return this.render(r, r.timestamp);
     } catch (err) {
       // Never throw into the request path: keep who/what/decision, say why the rest is missing.
@@ -167,7 +177,7 @@ export class AuditWriter {
     this.line = '';
     this.logger.info(obj);
     if (!this.line.endsWith('}\n')) throw new Error('pino produced no line');
-    return this.line;
+    return this.line.slice(0, -1);
   }
 
   private async drain(): Promise<void> {
@@ -180,7 +190,7 @@ export class AuditWriter {
         const lines: string[] = new Array(batch.bodies.length);
         for (let i = 0; i < batch.bodies.length; i++) {
           const body = batch.bodies[i]!;
-          const line = `${body.slice(0, -2)},"prev":"${hash}"}`;
+          const line = `${body.slice(0, -1)},"prev":"${hash}"}`;
           hash = sha256Hex(line);
           lines[i] = line;
         }
@@ -209,9 +219,6 @@ export class AuditWriter {
 
 const omit = (): undefined => undefined;
 
-// One-shot crypto.hash (Node ≥ 20.12) is ~30% cheaper per line than createHash; fall back on older 20.x.
-const sha256Hex: (s: string) => string =
-  typeof crypto.hash === 'function' ? (s) => crypto.hash('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
 
 function newBatch(): Batch {
   let resolve!: () => void;

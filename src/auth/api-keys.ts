@@ -1,6 +1,7 @@
 // API keys: `tg_` + 256 random bits. Policy files store only `sha256:<hex>` of a key. High-entropy
 // keys need no salt or slow hash; lookups go by the digest, so timing reveals nothing about the key.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import type { Authenticator } from './identity.js';
 import type { PolicySet } from '../policy/policy-set.js';
 
@@ -11,7 +12,7 @@ export function generateApiKey(): string {
 }
 
 export function hashApiKey(key: string): string {
-  return `sha256:${createHash('sha256').update(key).digest('hex')}`;
+  return `sha256:${sha256Hex(key)}`; // on every request: one-shot, no Hash object
 }
 
 export interface ApiKeyOptions {
