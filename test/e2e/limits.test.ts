@@ -119,7 +119,7 @@ describe('two gateway processes sharing Redis', async () => {
       join(root, 'tollgate.yaml'),
       `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
         `auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: policies }\naudit: { file: null }\n` +
-        `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "${prefix}" } }\n`,
+        `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "${prefix}", timeout: 2s } }\n`,
     );
     gateways = await Promise.all([0, 1].map(() => spawnListening(['src/main.ts', 'serve', '--config', join(root, 'tollgate.yaml'), '--port', '0'])));
     const clients = await Promise.all(Array.from({ length: 64 }, (_, i) => connect(`http://127.0.0.1:${gateways[i % 2]!.port}/mcp`)));
