@@ -53,6 +53,14 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
     expect(through.passed).toBe(direct.passed - 3);
   }, 120_000);
 
+  it('2025-11-25 requirements through a 2026 upstream: a 2025 agent gets the same checks (input_required bridged)', async () => {
+    const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
+    const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2025-11-25' });
+    console.log(`conformance 2025-11-25 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    expect(through.failures).toEqual([]);
+    expect(through.passed).toBe(direct.passed);
+  }, 120_000);
+
   it('2026-07-28 requirements through a 2026 upstream: every check passes, as directly', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
     const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2026-07-28' });
