@@ -33,7 +33,10 @@ interface UpstreamBase {
   balance: BalanceConfig;
   /** What happens when one of this upstream's pinned tools changes (pins.action unless overridden). */
   pinAction: PinAction;
+  /** The MCP era it speaks; `auto` probes with server/discover (legacy SSE is always 2025). */
+  protocol: UpstreamProtocol;
 }
+export type UpstreamProtocol = 'auto' | '2025' | '2026';
 export interface ReplicaConfig {
   url: string;
   weight: number;
@@ -155,6 +158,7 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string, defaultP
       maxTotalMs: toMs(u.timeouts.max_total),
     },
     balance: balanceConfig(u.balance),
+    protocol: u.transport === 'sse' ? '2025' : (String(u.protocol) as UpstreamProtocol),
   };
   if (u.transport === 'stdio') {
     return {

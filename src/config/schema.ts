@@ -15,6 +15,12 @@ const pinAction = z
 
 const headers = z.record(z.string(), z.string()).describe('static HTTP headers sent to this upstream');
 
+// YAML reads an unquoted 2025 as a number: both spellings mean the same era.
+const protocol = z
+  .union([z.enum(['auto', '2025', '2026']), z.literal(2025), z.literal(2026)])
+  .default('auto')
+  .describe('MCP era the upstream speaks: auto probes with server/discover (2026-07-28) and falls back to initialize (2025)');
+
 const upstreamCommon = {
   timeouts: z
     .object({
@@ -47,6 +53,7 @@ const stdioUpstream = z
     args: z.array(z.string()).default([]),
     env: z.record(z.string(), z.string()).default({}),
     cwd: z.string().optional(),
+    protocol,
     ...upstreamCommon,
   })
   .strict();
@@ -58,6 +65,7 @@ const httpUpstream = z
     replicas: z.array(replicaSchema).min(1).optional().describe('several URLs serving the same MCP server, balanced per balance.strategy'),
     headers: headers.default({}),
     connections: z.number().int().positive().default(64).describe('keep-alive connections in the pool'),
+    protocol,
     ...upstreamCommon,
   })
   .strict()

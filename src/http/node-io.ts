@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
 
-const incomingOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+export const incomingOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
 /** A request header (lower-case name), without materialising web Headers. */
 export function headerOf(c: Context, name: string): string | undefined {

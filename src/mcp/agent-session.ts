@@ -10,7 +10,8 @@ import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
 
 export interface ForwardedServerRequest {
-  upstreamSession: UpstreamSession;
+  /** Where the agent's answer goes: the upstream session that asked, or a bridged input round. */
+  upstreamSession: Pick<UpstreamSession, 'respond'>;
   upstreamRequestId: RequestId;
   /** For the audit record of the agent's answer. */
   method: string;

@@ -3,7 +3,7 @@
 // a scope built from the request alone, so any gateway instance can serve it.
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
-import { headerOf } from '../http/node-io.js';
+import { headerOf, incomingOf } from '../http/node-io.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
@@ -70,6 +70,18 @@ function stripEnvelope(params: Record<string, unknown> | undefined): Record<stri
   return Object.keys(meta).length > 0 ? { ...rest, _meta: meta } : rest;
 }
 
+/** The request's `Mcp-Param-*` headers: a proxy forwards them unchanged, known to it or not. */
+function paramHeaders(c: Ctx): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  const incoming = incomingOf(c);
+  const all: Iterable<[string, string | string[] | undefined]> = incoming ? Object.entries(incoming.headers) : c.req.raw.headers.entries();
+  for (const [k, v] of all) {
+    if (!k.toLowerCase().startsWith('mcp-param-') || v === undefined) continue;
+    (out ??= {})[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
 /** `params.notifications` of subscriptions/listen, checked by hand; a string says what is wrong. */
 function listenFilter(params: Record<string, unknown> | undefined): ListenFilter | string {
   const n = params?.notifications;
@@ -113,6 +125,8 @@ export function modernPost(deps: ModernDeps) {
     const level = meta[META_LOG_LEVEL];
     const scope = relay.scopeFor(c.get('agent'), undefined, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
     scope.capabilities = caps;
+    const mirrored = paramHeaders(c);
+    if (mirrored) scope.paramHeaders = mirrored;
     scope.logLevel = typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]) ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]) : null;
     if (req.method === 'subscriptions/listen') {
       const filter = listenFilter(req.params);

@@ -15,6 +15,8 @@ import { UndeliveredError, type Cancellation, type UpstreamSession } from '../up
 import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
 import { GatewayError } from '../errors.js';
+import { bridgeInput, isInputRequired } from './input-bridge.js';
+import type { AgentEnvelope } from '../upstream/modern-wire.js';
 
 /** Which client capability a server-to-client request needs. */
 const NEEDS_CAPABILITY = new Map<string, string>([
@@ -46,11 +48,13 @@ export async function forward(
     });
     cancellation.cancel?.();
   };
-  const send = (to: UpstreamSession): Promise<JsonRpcResponse> =>
-    to.request(req.method, params, {
+  const agent = agentEnvelope(scope);
+  const send = (to: UpstreamSession, p = params): Promise<JsonRpcResponse> =>
+    to.request(req.method, p, {
       onRelated: (m) => relayRelated(scope, exchange, to, upstream.name, m, agentToken, onMissingCapability),
       cancellation,
       headers,
+      agent,
       timeoutMs: upstream.cfg.timeouts.requestMs,
       maxTotalMs: upstream.cfg.timeouts.maxTotalMs,
     });
@@ -68,10 +72,19 @@ export async function forward(
       session = next;
       res = await send(session);
     }
+    // A 2026 upstream asks a 2025 agent in real requests, round by round (a 2026 agent gets the
+    // input_required result itself and retries on its own).
+    const agentSession = scope.session;
+    if (agentSession && isInputRequired(res)) {
+      const to = session;
+      const ctx = { scope: { ...scope, session: agentSession }, exchange, upstreamName: upstream.name, roundMs: upstream.cfg.timeouts.maxTotalMs, onCancel: (c: (() => void) | undefined) => (cancellation.cancel = c) };
+      res = await bridgeInput(ctx, res, (extra) => send(to, { ...params, ...extra }));
+    }
     call.upstreamMs = performance.now() - started;
     upstream.report(session, 'answered');
     if ('error' in res) return errorMessage(req.id, res.error);
-    return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, res.result, scope.view, upstream) };
+    const result = scope.session && session.isModern ? asLegacyResult(res.result) : res.result;
+    return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, result, scope.view, upstream) };
   } catch (err) {
     call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
     if (err instanceof GatewayError && (err.kind === 'upstream_unavailable' || err.kind === 'upstream_timeout')) upstream.report(session, 'failed');
@@ -79,6 +92,22 @@ export async function forward(
   } finally {
     scope.session?.inFlight.delete(req.id);
   }
+}
+
+/** What a 2026 upstream's envelope says of the agent: its capabilities and log level. */
+function agentEnvelope(scope: RequestScope): AgentEnvelope {
+  const level = scope.session ? scope.session.logLevel : scope.logLevel;
+  return { capabilities: scope.capabilities, logLevel: level === null || level === undefined ? undefined : LOG_LEVELS[level] };
+}
+
+/** 2026-only result fields mean nothing to a 2025 agent (and a strict client may refuse them). */
+function asLegacyResult(result: Record<string, unknown>): Record<string, unknown> {
+  const { resultType: _t, ttlMs: _ttl, cacheScope: _scope, ...rest } = result;
+  if (!isObject(rest._meta)) return rest;
+  const meta: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest._meta)) if (!k.startsWith('io.modelcontextprotocol/')) meta[k] = v;
+  const { _meta: _dropped, ...bare } = rest;
+  return Object.keys(meta).length > 0 ? { ...bare, _meta: meta } : bare;
 }
 
 export function levelAllows(min: number | null | undefined, msg: JsonRpcMessage): boolean {

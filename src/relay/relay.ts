@@ -210,8 +210,10 @@ export class Relay {
     let headers: Record<string, string> | undefined;
     if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
     if (identityHeader) headers = { ...headers, [identityHeader.toLowerCase()]: scope.agentId };
-    // A stateless (2026) agent is asked for input in input_required rounds, not by requests.
-    if (!scope.session && INPUT_METHODS.has(req.method)) {
+    // A stateless (2026) agent of a 2025 upstream is asked for input in input_required rounds, not by requests.
+    // (A 2026 upstream asks in input_required results itself: those pass through unchanged.)
+    if (scope.paramHeaders) headers = { ...scope.paramHeaders, ...headers };
+    if (!scope.session && INPUT_METHODS.has(req.method) && !t.upstream.modern) {
       return this.runSteps(scope, req, target, (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call));
     }
     return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
@@ -252,7 +254,8 @@ export class Relay {
     if (scope.session) scope.session.logLevel = level;
     await Promise.all(
       scope.view.upstreams
-        .filter((u) => u.init && 'logging' in u.init.capabilities)
+        // 2026 upstreams take the level per request, in the envelope.
+        .filter((u) => u.init && 'logging' in u.init.capabilities && !u.modern)
         .map(async (u) => {
           const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
           await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);

@@ -20,6 +20,8 @@ export interface RequestScope {
    * none (no `logLevel` in the request's envelope). Sessions keep theirs on the session.
    */
   logLevel?: number | null;
+  /** 2026 agents' `Mcp-Param-*` headers, passed to the upstream unchanged (the spec asks proxies to). */
+  paramHeaders?: Readonly<Record<string, string>>;
   /** Request id and trace context to pass to HTTP upstreams (absent for gateway-made scopes). */
   trace?: { requestId: string; traceparent: string };
 }

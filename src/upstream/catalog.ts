@@ -34,8 +34,14 @@ export const emptyCatalog = (): Catalog => ({ tools: [], prompts: [], resources:
 
 const MAX_PAGES = 100;
 
-export async function fetchList(session: UpstreamSession, kind: CatalogKind, timeoutMs: number): Promise<Entry[]> {
-  const out: Entry[] = [];
+export interface FetchedList {
+  entries: Entry[];
+  /** 2026 cache hint: the shortest `ttlMs` of its pages (undefined when none gave one). */
+  ttlMs: number | undefined;
+}
+
+export async function fetchList(session: UpstreamSession, kind: CatalogKind, timeoutMs: number): Promise<FetchedList> {
+  const out: FetchedList = { entries: [], ttlMs: undefined };
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const res = await session.request(LIST_METHOD[kind], cursor ? { cursor } : undefined, { timeoutMs, maxTotalMs: timeoutMs });
@@ -44,7 +50,9 @@ export async function fetchList(session: UpstreamSession, kind: CatalogKind, tim
       throw new Error(`${LIST_METHOD[kind]} failed: ${res.error.message}`);
     }
     const items = res.result[kind];
-    if (Array.isArray(items)) for (const it of items) if (isObject(it)) out.push(it);
+    if (Array.isArray(items)) for (const it of items) if (isObject(it)) out.entries.push(it);
+    const ttl = res.result.ttlMs;
+    if (typeof ttl === 'number' && ttl >= 0) out.ttlMs = Math.min(out.ttlMs ?? ttl, ttl);
     cursor = typeof res.result.nextCursor === 'string' && res.result.nextCursor ? res.result.nextCursor : undefined;
     if (!cursor) return out;
   }

@@ -20,8 +20,11 @@ export interface Channel {
   send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void>;
   /** HTTP channels can abandon a request's connection when it times out or is cancelled. */
   readonly abortable?: boolean;
-  /** Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream. */
-  initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void;
+  /**
+   * Called once the MCP handshake is done: lets HTTP attach its session headers and GET stream
+   * (`stateless`: a 2026 upstream, which has neither session nor GET stream).
+   */
+  initialized(info: { sessionId?: string | undefined; protocolVersion: string; stateless?: boolean }): void;
   /**
    * `endSession: false` leaves the upstream's session alive (another gateway instance may use it);
    * by default an HTTP session is ended with DELETE.

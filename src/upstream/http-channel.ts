@@ -178,10 +178,11 @@ export class HttpChannel implements Channel {
     }
   }
 
-  initialized(info: { sessionId?: string | undefined; protocolVersion: string }): void {
+  initialized(info: { sessionId?: string | undefined; protocolVersion: string; stateless?: boolean }): void {
     if (info.sessionId) this.sessionId = info.sessionId;
     this.protocolVersion = info.protocolVersion;
-    void this.listen();
+    this.postHeaders = undefined;
+    if (!info.stateless) void this.listen();
   }
 
   /** The standalone GET stream: unsolicited notifications and requests. Reconnects with backoff. */

@@ -4,7 +4,7 @@
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { Replica } from './replica.js';
-import { UpstreamSession, type InitializeOutcome } from './session.js';
+import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
 
 /** Who an own session's unsolicited messages belong to. */
 export interface Origin {
@@ -16,6 +16,7 @@ export interface OwnSessionsDeps {
   upstream: string;
   clientInfo: { name: string; version: string };
   connectMs: number;
+  sessionHooks: SessionHooks;
   /** The upstream's handshake outcome (from its catalog replica), for adopted sessions. */
   init(): InitializeOutcome | undefined;
   unrelated(msg: JsonRpcMessage, origin: Origin & { session: UpstreamSession }): void;
@@ -38,10 +39,14 @@ export class OwnSessions {
   constructor(private readonly deps: OwnSessionsDeps) {}
 
   private make(r: Replica, origin: Origin): UpstreamSession {
-    const session: UpstreamSession = new UpstreamSession(r.newChannel(), {
-      unrelated: (msg) => this.deps.unrelated(msg, { session, ...origin }),
-      closed: () => this.deps.closed(session, origin),
-    });
+    const session: UpstreamSession = new UpstreamSession(
+      r.newChannel(),
+      {
+        unrelated: (msg) => this.deps.unrelated(msg, { session, ...origin }),
+        closed: () => this.deps.closed(session, origin),
+      },
+      this.deps.sessionHooks,
+    );
     this.deps.opened(session, r);
     return session;
   }
@@ -50,7 +55,7 @@ export class OwnSessions {
   async open(r: Replica, origin: Origin, caps: Record<string, unknown>): Promise<UpstreamSession> {
     const session = this.make(r, origin);
     try {
-      await session.start(this.deps.clientInfo, caps, this.deps.connectMs);
+      await session.start({ clientInfo: this.deps.clientInfo, capabilities: caps, timeoutMs: this.deps.connectMs, protocol: r.protocol, watchLists: false });
       return session;
     } catch (err) {
       await session.close().catch(() => undefined);

@@ -4,10 +4,10 @@
 import { request } from 'undici';
 import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
-import type { UpstreamConfig } from '../config/runtime.js';
+import type { UpstreamConfig, UpstreamProtocol } from '../config/runtime.js';
 import type { Channel } from './channel.js';
 import { createChannel } from './create-channel.js';
-import { UpstreamSession, type InitializeOutcome } from './session.js';
+import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
 
 export type ReplicaState = 'connecting' | 'ready' | 'down';
 
@@ -27,6 +27,7 @@ export interface ReplicaDeps {
   /** Client capabilities of the gateway's own session. */
   capabilities: Record<string, unknown>;
   hooks: ReplicaHooks;
+  sessionHooks: SessionHooks;
 }
 
 const MAX_RETRY_MS = 30_000;
@@ -49,6 +50,8 @@ export class Replica {
   private retryTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A 2025 stdio server that died on the server/discover probe: later connects skip the probe. */
+  private probeKills = false;
   private readonly log: Logger;
 
   constructor(
@@ -75,6 +78,12 @@ export class Replica {
     return this.state === 'ready' && !this.failingChecks && !this.ejected && (this.shared?.isAlive ?? false);
   }
 
+  /** The era the upstream answered in, for sessions opened next to the shared one (no second probe). */
+  get protocol(): UpstreamProtocol {
+    return this.detected ?? (this.probeKills ? '2025' : this.cfg.protocol);
+  }
+  private detected: '2025' | '2026' | undefined;
+
   newChannel(): Channel {
     return createChannel(this.cfg, this.deps.env, this.log, this.url);
   }
@@ -91,20 +100,32 @@ export class Replica {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.state = 'connecting';
-    const session: UpstreamSession = new UpstreamSession(this.newChannel(), {
-      unrelated: (msg) => this.deps.hooks.unrelated(this, msg, session),
-      closed: (reason) => this.onClosed(session, reason),
-    });
+    const session: UpstreamSession = new UpstreamSession(
+      this.newChannel(),
+      {
+        unrelated: (msg) => this.deps.hooks.unrelated(this, msg, session),
+        closed: (reason) => this.onClosed(session, reason),
+      },
+      this.deps.sessionHooks,
+    );
     this.shared = session;
     try {
-      this.init = await session.start(this.deps.clientInfo, this.deps.capabilities, this.cfg.timeouts.connectMs);
+      this.init = await session.start({
+        clientInfo: this.deps.clientInfo,
+        capabilities: this.deps.capabilities,
+        timeoutMs: this.cfg.timeouts.connectMs,
+        protocol: this.probeKills ? '2025' : this.cfg.protocol,
+        watchLists: true,
+      });
       if (this.shared !== session) return;
+      this.detected = session.isModern ? '2026' : '2025';
       this.state = 'ready';
       this.retryDelay = 500;
       this.lastError = undefined;
       await this.deps.hooks.ready(this);
     } catch (err) {
       this.lastError = (err as Error).message;
+      if (session.probeLost && this.cfg.protocol === 'auto' && this.cfg.transport === 'stdio') this.probeKills = true;
       this.log.warn({ err: this.lastError }, 'upstream connect failed');
       if (this.shared === session) {
         this.shared = undefined;
@@ -191,7 +212,8 @@ export class Replica {
       }
       const s = this.shared;
       if (!s?.isAlive) return false;
-      const res = await s.request('ping', undefined, { timeoutMs: hc.timeoutMs, maxTotalMs: hc.timeoutMs });
+      // 2026 has no ping: server/discover is its cheapest request.
+      const res = await s.request(s.isModern ? 'server/discover' : 'ping', undefined, { timeoutMs: hc.timeoutMs, maxTotalMs: hc.timeoutMs });
       return !('error' in res);
     } catch {
       return false;

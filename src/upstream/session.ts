@@ -13,6 +13,9 @@ import {
 } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import { ChannelError, RequestAbort, type Channel } from './channel.js';
+import type { UpstreamProtocol } from '../config/runtime.js';
+import { mirroredHeaders, withEnvelope, type AgentEnvelope } from './modern-wire.js';
+import { ModernLink, probeDiscover } from './modern-link.js';
 
 export interface RequestOptions {
   /** Messages the upstream sends in the course of this request (progress, logs, sampling…). */
@@ -23,6 +26,23 @@ export interface RequestOptions {
   headers?: Readonly<Record<string, string>>;
   timeoutMs: number;
   maxTotalMs: number;
+  /** 2026 upstreams: the agent's capabilities and log level, sent in this request's envelope. */
+  agent?: AgentEnvelope;
+}
+
+export interface StartOptions {
+  clientInfo: { name: string; version: string };
+  /** Declared at a 2025 initialize (a 2026 request carries the agent's own instead). */
+  capabilities: Record<string, unknown>;
+  timeoutMs: number;
+  protocol: UpstreamProtocol;
+  /** Hold a subscriptions/listen stream for list_changed (2026; the catalog's session does). */
+  watchLists: boolean;
+}
+
+export interface SessionHooks {
+  /** A tool's inputSchema, for the Mcp-Param-* headers its `x-mcp-header` declarations ask for. */
+  toolSchema?: (name: string) => unknown;
 }
 
 export interface Cancellation {
@@ -67,11 +87,21 @@ export class UpstreamSession {
   private readonly pending = new Map<number, Pending>();
   private alive = false;
   init: InitializeOutcome | undefined;
+  /** Set when the upstream speaks 2026-07-28: stateless requests, a listen stream. */
+  private modern: ModernLink | undefined;
+  private clientInfo = { name: '', version: '' };
+  /** The channel was lost during the server/discover probe (a 2025 stdio server may exit on it). */
+  probeLost = false;
 
   constructor(
     readonly channel: Channel,
     private readonly events: UpstreamSessionEvents,
+    private readonly hooks: SessionHooks = {},
   ) {}
+
+  get isModern(): boolean {
+    return this.modern !== undefined;
+  }
 
   get isAlive(): boolean {
     return this.alive;
@@ -80,12 +110,28 @@ export class UpstreamSession {
     return this.pending.size;
   }
 
-  async start(clientInfo: { name: string; version: string }, capabilities: Record<string, unknown>, timeoutMs: number): Promise<InitializeOutcome> {
+  async start(opts: StartOptions): Promise<InitializeOutcome> {
+    const { clientInfo, capabilities, timeoutMs } = opts;
+    this.clientInfo = clientInfo;
     await this.channel.open({
       message: (msg, related) => this.onMessage(msg, related),
       closed: (reason) => this.onClosed(reason),
     });
     this.alive = true;
+    if (opts.protocol !== '2025') {
+      const probe = await probeDiscover(this, clientInfo, timeoutMs).catch((err: unknown) => {
+        this.probeLost = !this.alive;
+        throw err;
+      });
+      if (probe.kind === 'modern') {
+        this.init = probe.init;
+        this.modern = new ModernLink(this, probe.init.capabilities, opts.watchLists, (m) => this.events.unrelated(m));
+        this.channel.initialized({ protocolVersion: probe.init.protocolVersion, stateless: true });
+        this.modern.start();
+        return probe.init;
+      }
+      if (opts.protocol === '2026') throw new ChannelError(`upstream does not speak 2026-07-28 (server/discover: ${probe.reason})`);
+    }
     const res = await this.request(
       'initialize',
       { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo },
@@ -135,6 +181,13 @@ export class UpstreamSession {
       // Our id doubles as our progress token: unique on this session, and maps straight back.
       outParams = { ...params, _meta: { ...(params._meta as Record<string, unknown>), progressToken: id } };
     }
+    let headers = opts.headers;
+    if (this.modern) {
+      const local = this.modern.answerLocally(method, params);
+      if (local) return Promise.resolve({ jsonrpc: '2.0', id, result: local });
+      outParams = withEnvelope(outParams, this.clientInfo, opts.agent);
+      headers = { ...opts.headers, ...mirroredHeaders(method, params, this.hooks.toolSchema ?? (() => undefined)) };
+    }
     const msg: JsonRpcRequest = outParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: outParams };
     return new Promise<JsonRpcResponse>((resolve, reject) => {
       // No AbortController or second timer per request: both showed up in the relay's profile.
@@ -176,7 +229,7 @@ export class UpstreamSession {
         onRelated: opts.onRelated,
         touch: () => arm(),
       });
-      this.sendSafely(msg, opts.headers, abort).catch((err: Error) => {
+      this.sendSafely(msg, headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
         const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
         fail(new GatewayError(kind, err.message), false);
@@ -184,8 +237,9 @@ export class UpstreamSession {
     });
   }
 
+  /** 2026 has no session-level notifications to send (cancellation is closing the stream). */
   notify(method: string, params?: Record<string, unknown>): void {
-    if (!this.alive) return;
+    if (!this.alive || this.modern) return;
     this.sendSafely(params ? { jsonrpc: '2.0', method, params } : { jsonrpc: '2.0', method }).catch(() => undefined);
   }
 
@@ -247,6 +301,7 @@ export class UpstreamSession {
   private onClosed(reason: string): void {
     if (!this.alive) return;
     this.alive = false;
+    this.modern?.stop();
     for (const p of [...this.pending.values()]) p.reject(new GatewayError('upstream_unavailable', `upstream connection lost: ${reason}`));
     this.pending.clear();
     this.events.closed(reason);

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/runtime.js';
-import { UpstreamSession, type InitializeOutcome } from './session.js';
+import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
+import { isModernVersion } from '../mcp/era.js';
 import { CAPABILITY_OF, emptyCatalog, fetchList, type Catalog, type CatalogKind } from './catalog.js';
 import { Replica, type ReplicaHooks } from './replica.js';
 import { BalanceState, pick } from './balance.js';
@@ -57,6 +58,9 @@ const LIST_CHANGED = new Map<string, CatalogKind[]>([
 /** What a shared upstream session may ask of agents: only what we can attribute to one request. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
+/** A 2026 list's `ttlMs` below this is not polled (list_changed on the listen stream covers it). */
+const MIN_TTL_REFRESH_MS = 1000;
+
 export class Upstream {
   catalog: Catalog = emptyCatalog();
   readonly replicas: readonly Replica[];
@@ -82,14 +86,14 @@ export class Upstream {
       mayEject: () => this.replicas.filter((x) => x.ejected).length + 1 <= Math.floor((this.replicas.length * cfg.balance.outlier.maxEjectionPercent) / 100),
     };
     const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
-    this.replicas = urls.map(
-      (u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities: cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES, hooks }),
-    );
+    const capabilities = cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
+    this.replicas = urls.map((u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities, hooks, sessionHooks: this.sessionHooks }));
     this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
     this.own = new OwnSessions({
       upstream: cfg.name,
       clientInfo: deps.clientInfo,
       connectMs: cfg.timeouts.connectMs,
+      sessionHooks: this.sessionHooks,
       init: () => this.init,
       unrelated: (msg, origin) => this.onUnrelated(msg, origin, undefined),
       closed: (session, origin) => this.pool.forget(this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId), session),
@@ -110,6 +114,22 @@ export class Upstream {
   get init(): InitializeOutcome | undefined {
     return this.source?.init ?? this.replicas.find((r) => r.init)?.init;
   }
+
+  /** Speaks 2026-07-28: stateless, input_required instead of server-to-client requests. */
+  get modern(): boolean {
+    return isModernVersion(this.init?.protocolVersion);
+  }
+
+  /** Tool schemas by name, rebuilt when the tool list changes (Mcp-Param-* headers need them per call). */
+  private toolIndex: { of: readonly Record<string, unknown>[]; byName: Map<string, unknown> } = { of: [], byName: new Map() };
+  private readonly sessionHooks: SessionHooks = {
+    toolSchema: (name) => {
+      if (this.toolIndex.of !== this.catalog.tools) {
+        this.toolIndex = { of: this.catalog.tools, byName: new Map(this.catalog.tools.map((t) => [String(t.name), t.inputSchema])) };
+      }
+      return this.toolIndex.byName.get(name);
+    },
+  };
 
   get lastError(): string | undefined {
     return this.replicas.find((r) => r.lastError)?.lastError;
@@ -157,10 +177,31 @@ export class Upstream {
     await Promise.all(
       kinds.map(async (k) => {
         const gen = ++this.generation[k];
-        const entries = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : [];
-        if (gen === this.generation[k] && this.source === source) this.catalog = { ...this.catalog, [k]: entries };
+        const fetched = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : { entries: [], ttlMs: undefined };
+        if (gen !== this.generation[k] || this.source !== source) return;
+        this.catalog = { ...this.catalog, [k]: fetched.entries };
+        this.expireAfter(k, fetched.ttlMs);
       }),
     );
+  }
+
+  private readonly ttlTimers = new Map<CatalogKind, NodeJS.Timeout>();
+
+  /** A 2026 list says how long it stays fresh: fetch it again then (and tell agents if it changed). */
+  private expireAfter(kind: CatalogKind, ttlMs: number | undefined): void {
+    clearTimeout(this.ttlTimers.get(kind));
+    if (ttlMs === undefined || ttlMs < MIN_TTL_REFRESH_MS) return;
+    const timer = setTimeout(() => {
+      const before = this.catalog[kind];
+      this.refresh([kind]).then(
+        () => {
+          if (JSON.stringify(before) !== JSON.stringify(this.catalog[kind])) this.deps.listener.catalogChanged(this, [kind]);
+        },
+        (err: Error) => this.log.warn({ err: err.message }, 'catalog refresh failed'),
+      );
+    }, Math.min(ttlMs, 2 ** 31 - 1));
+    timer.unref();
+    this.ttlTimers.set(kind, timer);
   }
 
   private onUnrelated(msg: JsonRpcMessage, origin: ServerMessageOrigin, replica: Replica | undefined): void {
@@ -273,6 +314,7 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.own.close();
+    for (const t of this.ttlTimers.values()) clearTimeout(t);
     await Promise.all([this.pool.close(), ...this.replicas.map((r) => r.close())]);
   }
 }

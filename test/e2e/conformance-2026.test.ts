@@ -1,5 +1,6 @@
 // Conformance 0.2.0-alpha through the gateway, both requirement sets, against a dual-era fixture
-// built on the v2 SDK. The gateway talks to it as a 2025-era upstream. The 2025-11-25 set must pass
+// built on the v2 SDK, reached twice: as a 2025-era upstream (`c26`, protocol "2025") and as a
+// 2026-era one (`c26new`, protocol auto finds 2026). Through the 2025 upstream the 2025-11-25 set must pass
 // exactly as directly. For 2026-07-28 every scored check passes but three, which a 2025 upstream
 // cannot give a bridging gateway: the key names of inputRequests (the 2025 wire has none, so the
 // gateway names them itself, and basic-elicitation asks for "user_name" and ignore-extra-params
@@ -16,7 +17,11 @@ let gw: TestGateway;
 
 beforeAll(async () => {
   fixture = await startConformance2026Server(0);
-  gw = await startGateway(`upstreams:\n  c26: { transport: streamable_http, url: "${fixture.url}", shared_roots: true }\nauth: { allow_anonymous: true }\n`);
+  gw = await startGateway(`upstreams:
+  c26: { transport: streamable_http, url: "${fixture.url}", shared_roots: true, protocol: "2025" }
+  c26new: { transport: streamable_http, url: "${fixture.url}" }
+auth: { allow_anonymous: true }
+`);
 }, 30_000);
 afterAll(async () => {
   await gw?.close();
@@ -46,5 +51,30 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
     ]);
     // basic-elicitation stops after its first check, so one passing check of it never runs.
     expect(through.passed).toBe(direct.passed - 3);
+  }, 120_000);
+
+  it('2025-11-25 requirements through a 2026 upstream: a 2025 agent gets the same checks (input_required bridged)', async () => {
+    const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
+    const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2025-11-25' });
+    console.log(`conformance 2025-11-25 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    expect(through.failures).toEqual([]);
+    expect(through.passed).toBe(direct.passed);
+  }, 120_000);
+
+  it('2026-07-28 requirements through a 2026 upstream: every check passes, as directly', async () => {
+    const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
+    const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2026-07-28' });
+    console.log(`conformance 2026-07-28 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warnings)`);
+    expect(direct.failures).toEqual([]);
+    expect(through.failures).toEqual([]);
+    expect(through.warnings).toBe(0);
+    // Every check passing directly passes through; one more does: server-sse-streams-functional is
+    // INFO against the fixture (it answers that probe with JSON) and SUCCESS through the gateway
+    // (which streams it as SSE).
+    const passing = (r: typeof direct) => r.scenarios.flatMap((s) => s.checks.filter((c) => c.status === 'SUCCESS').map((c) => `${s.scenario} ${c.id}`));
+    const extra = passing(through).filter((c) => !passing(direct).includes(c));
+    expect(passing(direct).filter((c) => !passing(through).includes(c))).toEqual([]);
+    expect(extra).toEqual(['server-sse-multiple-streams server-sse-streams-functional']);
+    expect(through.passed).toBe(direct.passed + 1);
   }, 120_000);
 });
