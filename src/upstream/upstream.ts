@@ -7,7 +7,8 @@ import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/runtime.js';
 import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
 import { isModernVersion } from '../mcp/era.js';
-import { CAPABILITY_OF, emptyCatalog, fetchList, type Catalog, type CatalogKind } from './catalog.js';
+import type { Catalog, CatalogKind } from './catalog.js';
+import { CatalogKeeper } from './catalog-keeper.js';
 import { Replica, type ReplicaHooks } from './replica.js';
 import { BalanceState, pick } from './balance.js';
 import { SessionPool } from './session-pool.js';
@@ -58,11 +59,8 @@ const LIST_CHANGED = new Map<string, CatalogKind[]>([
 /** What a shared upstream session may ask of agents: only what we can attribute to one request. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
-/** A 2026 list's `ttlMs` below this is not polled (list_changed on the listen stream covers it). */
-const MIN_TTL_REFRESH_MS = 1000;
-
 export class Upstream {
-  catalog: Catalog = emptyCatalog();
+  private readonly catalogs: CatalogKeeper;
   readonly replicas: readonly Replica[];
   /** The replica the catalog was fetched from (replicas are assumed to serve the same server). */
   private source: Replica | undefined;
@@ -86,6 +84,12 @@ export class Upstream {
       mayEject: () => this.replicas.filter((x) => x.ejected).length + 1 <= Math.floor((this.replicas.length * cfg.balance.outlier.maxEjectionPercent) / 100),
     };
     const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
+    this.catalogs = new CatalogKeeper({
+      requestMs: cfg.timeouts.requestMs,
+      log: this.log,
+      source: () => this.source?.shared,
+      changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
+    });
     const capabilities = cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
     this.replicas = urls.map((u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities, hooks, sessionHooks: this.sessionHooks }));
     this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
@@ -99,6 +103,14 @@ export class Upstream {
       closed: (session, origin) => this.pool.forget(this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId), session),
       opened: (session, r) => this.replicaOfOwn.set(session, r),
     });
+  }
+
+  get catalog(): Catalog {
+    return this.catalogs.catalog;
+  }
+
+  private refresh(kinds: readonly CatalogKind[]): Promise<void> {
+    return this.catalogs.refresh(kinds);
   }
 
   get name(): string {
@@ -162,46 +174,8 @@ export class Upstream {
       return;
     }
     this.source = undefined;
-    this.catalog = emptyCatalog();
+    this.catalogs.clear();
     this.deps.listener.catalogChanged(this, ALL_KINDS);
-  }
-
-  /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
-  private readonly generation: Record<CatalogKind, number> = { tools: 0, prompts: 0, resources: 0, resourceTemplates: 0 };
-
-  private async refresh(kinds: readonly CatalogKind[]): Promise<void> {
-    const source = this.source;
-    const session = source?.shared;
-    if (!source || !session) return;
-    const caps = session.init?.capabilities ?? {};
-    await Promise.all(
-      kinds.map(async (k) => {
-        const gen = ++this.generation[k];
-        const fetched = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.cfg.timeouts.requestMs) : { entries: [], ttlMs: undefined };
-        if (gen !== this.generation[k] || this.source !== source) return;
-        this.catalog = { ...this.catalog, [k]: fetched.entries };
-        this.expireAfter(k, fetched.ttlMs);
-      }),
-    );
-  }
-
-  private readonly ttlTimers = new Map<CatalogKind, NodeJS.Timeout>();
-
-  /** A 2026 list says how long it stays fresh: fetch it again then (and tell agents if it changed). */
-  private expireAfter(kind: CatalogKind, ttlMs: number | undefined): void {
-    clearTimeout(this.ttlTimers.get(kind));
-    if (ttlMs === undefined || ttlMs < MIN_TTL_REFRESH_MS) return;
-    const timer = setTimeout(() => {
-      const before = this.catalog[kind];
-      this.refresh([kind]).then(
-        () => {
-          if (JSON.stringify(before) !== JSON.stringify(this.catalog[kind])) this.deps.listener.catalogChanged(this, [kind]);
-        },
-        (err: Error) => this.log.warn({ err: err.message }, 'catalog refresh failed'),
-      );
-    }, Math.min(ttlMs, 2 ** 31 - 1));
-    timer.unref();
-    this.ttlTimers.set(kind, timer);
   }
 
   private onUnrelated(msg: JsonRpcMessage, origin: ServerMessageOrigin, replica: Replica | undefined): void {
@@ -314,7 +288,7 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.own.close();
-    for (const t of this.ttlTimers.values()) clearTimeout(t);
+    this.catalogs.close();
     await Promise.all([this.pool.close(), ...this.replicas.map((r) => r.close())]);
   }
 }

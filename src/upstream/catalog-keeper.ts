@@ -1,0 +1,66 @@
+// An upstream's catalog over time: fetched whole from one session, fetched again on list_changed or
+// when a 2026 list's ttlMs runs out, and never overwritten by a slower, older fetch.
+import type { Logger } from 'pino';
+import { CAPABILITY_OF, emptyCatalog, fetchList, type Catalog, type CatalogKind } from './catalog.js';
+import type { UpstreamSession } from './session.js';
+
+/** Shorter ttlMs values are not polled (the listen stream reports changes). */
+const MIN_TTL_REFRESH_MS = 1000;
+
+export interface CatalogKeeperOptions {
+  requestMs: number;
+  log: Logger;
+  /** The session the catalog comes from now (undefined: nothing to fetch from). */
+  source(): UpstreamSession | undefined;
+  /** A ttl refresh found a list changed. */
+  changed(kinds: readonly CatalogKind[]): void;
+}
+
+export class CatalogKeeper {
+  catalog: Catalog = emptyCatalog();
+  /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
+  private readonly generation: Record<CatalogKind, number> = { tools: 0, prompts: 0, resources: 0, resourceTemplates: 0 };
+  private readonly ttlTimers = new Map<CatalogKind, NodeJS.Timeout>();
+
+  constructor(private readonly opts: CatalogKeeperOptions) {}
+
+  async refresh(kinds: readonly CatalogKind[]): Promise<void> {
+    const session = this.opts.source();
+    if (!session) return;
+    const caps = session.init?.capabilities ?? {};
+    await Promise.all(
+      kinds.map(async (k) => {
+        const gen = ++this.generation[k];
+        const fetched = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.opts.requestMs) : { entries: [], ttlMs: undefined };
+        if (gen !== this.generation[k] || this.opts.source() !== session) return;
+        this.catalog = { ...this.catalog, [k]: fetched.entries };
+        this.expireAfter(k, fetched.ttlMs);
+      }),
+    );
+  }
+
+  clear(): void {
+    this.catalog = emptyCatalog();
+  }
+
+  /** A 2026 list says how long it stays fresh: fetch it again then (and tell agents if it changed). */
+  private expireAfter(kind: CatalogKind, ttlMs: number | undefined): void {
+    clearTimeout(this.ttlTimers.get(kind));
+    if (ttlMs === undefined || ttlMs < MIN_TTL_REFRESH_MS) return;
+    const timer = setTimeout(() => {
+      const before = this.catalog[kind];
+      this.refresh([kind]).then(
+        () => {
+          if (JSON.stringify(before) !== JSON.stringify(this.catalog[kind])) this.opts.changed([kind]);
+        },
+        (err: Error) => this.opts.log.warn({ err: err.message }, 'catalog refresh failed'),
+      );
+    }, Math.min(ttlMs, 2 ** 31 - 1));
+    timer.unref();
+    this.ttlTimers.set(kind, timer);
+  }
+
+  close(): void {
+    for (const t of this.ttlTimers.values()) clearTimeout(t);
+  }
+}
