@@ -4,7 +4,6 @@
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import {
-  errorMessage,
   isObject,
   resultMessage,
   type JsonRpcNotification,
@@ -30,6 +29,7 @@ import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
+import { relayAgentAnswer, relayAgentNotification } from './agent-messages.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -266,45 +266,12 @@ export class Relay {
 
   /** Agent notifications: cancellation and roots changes need routing; the rest is relayed. */
   handleNotification(scope: RequestScope, n: JsonRpcNotification): void {
-    const session = scope.session;
-    if (n.method === 'notifications/cancelled') {
-      const rid = isObject(n.params) ? n.params.requestId : undefined;
-      if (!session || (typeof rid !== 'string' && typeof rid !== 'number')) return;
-      const running = session.inFlight.get(rid);
-      if (running) running.cancel?.();
-      else session.bus?.publish({ t: 'cancel', s: session.id, id: rid }); // the call may run on another instance
-      return;
-    }
-    if (n.method === 'notifications/initialized') {
-      if (session) session.initialized = true;
-      return;
-    }
-    for (const u of scope.view.upstreams) {
-      if (u.cfg.isolation !== 'per_session' && n.method === 'notifications/roots/list_changed') continue;
-      void u.liveSessionFor(session?.id, scope.agentId).then((s) => s?.notify(n.method, n.params));
-    }
+    relayAgentNotification(scope, n);
   }
 
   /** An agent's answer to a server-to-client request we forwarded: audited, then relayed. */
-  async handleResponse(scope: RequestScope, r: JsonRpcResponse): Promise<void> {
-    const pending = scope.session?.serverRequests.get(String(r.id));
-    if (!pending || !scope.session) {
-      // Another instance of this gateway may have asked (its request ids carry its tag).
-      if (scope.session && typeof r.id === 'string' && r.id.startsWith('tg-')) scope.session.bus?.publish({ t: 'response', s: scope.session.id, m: r });
-      return;
-    }
-    scope.session.serverRequests.delete(String(r.id));
-    await this.recorder
-      .record({
-        ...scopeFields(scope),
-        'mcp.method.name': pending.method,
-        'jsonrpc.request.id': r.id,
-        'tollgate.upstream.name': pending.upstream,
-        'tollgate.outcome': 'error' in r ? 'jsonrpc_error' : 'ok',
-        'rpc.response.status_code': 'error' in r ? String(r.error.code) : null,
-      })
-      .catch((err: unknown) => this.log.error({ err }, 'audit write failed'));
-    pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  handleResponse(scope: RequestScope, r: JsonRpcResponse): Promise<void> {
+    return relayAgentAnswer(scope, r, this.recorder, this.log);
   }
 
   /**
@@ -330,5 +297,4 @@ export class Relay {
   recordInitialize(scope: RequestScope, requestId: JsonRpcRequest['id']): Promise<void> {
     return this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': 'initialize', 'jsonrpc.request.id': requestId });
   }
-
 }
