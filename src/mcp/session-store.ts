@@ -5,6 +5,8 @@ import { AgentSession } from './agent-session.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
+import type { GatewayError } from '../errors.js';
+import type { ConnectionCap, Slot } from './connection-cap.js';
 
 const MAX_ENDED = 100_000;
 
@@ -15,6 +17,8 @@ export interface SessionStoreOptions {
   sealer: SessionSealer;
   /** Other instances (Redis); undefined when this instance is the only one. */
   bus: SessionBus | undefined;
+  /** Sessions held at once, per agent and in total (adopted ones count too). */
+  cap: ConnectionCap;
   onEnd: (s: AgentSession) => void;
 }
 
@@ -28,6 +32,7 @@ export interface NewSession {
 
 export class SessionStore {
   private readonly sessions = new Map<string, AgentSession>();
+  private readonly slots = new Map<string, Slot>();
   /** Ids ended here (DELETE or idle), until their seal would have expired anyway. */
   private readonly ended = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
@@ -49,8 +54,18 @@ export class SessionStore {
     return s;
   }
 
-  add(s: AgentSession): void {
+  /** Whether a new session for this agent would be refused now (checked before any work). */
+  refusal(agentId: string): GatewayError | undefined {
+    return this.opts.cap.refusal(agentId);
+  }
+
+  /** Holds a session; refused (nothing held) over the caps. */
+  add(s: AgentSession): GatewayError | undefined {
+    const slot = this.opts.cap.take(s.agentId);
+    if (!('release' in slot)) return slot;
     this.sessions.set(s.id, s);
+    this.slots.set(s.id, slot);
+    return undefined;
   }
 
   /** This instance's copy, without adopting (for messages from other instances). */
@@ -58,8 +73,8 @@ export class SessionStore {
     return this.sessions.get(id);
   }
 
-  /** The session for a caller: held here, or adopted from its sealed id. */
-  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | undefined> {
+  /** The session for a caller: held here, or adopted from its sealed id (refused over the caps). */
+  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | GatewayError | undefined> {
     const held = this.sessions.get(id);
     if (held) {
       held.lastSeen = Date.now();
@@ -72,8 +87,7 @@ export class SessionStore {
     if (raced) return raced;
     const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
     s.initialized = true;
-    this.sessions.set(id, s);
-    return s;
+    return this.add(s) ?? s;
   }
 
   get size(): number {
@@ -94,6 +108,8 @@ export class SessionStore {
     const s = this.sessions.get(id);
     if (!s) return false;
     this.sessions.delete(id);
+    this.slots.get(id)?.release();
+    this.slots.delete(id);
     s.close();
     this.opts.onEnd(s);
     return true;
