@@ -5,7 +5,7 @@ const kinds: ErrorKind[] = [
   'parse_error', 'invalid_request', 'method_not_found', 'invalid_params', 'not_acceptable', 'unsupported_media_type',
   'payload_too_large', 'method_not_allowed', 'conflict', 'unauthorized', 'forbidden', 'origin_denied', 'session_required',
   'session_not_found', 'unsupported_protocol_version', 'header_mismatch', 'missing_capability', 'version_unsupported', 'unknown_target', 'upstream_unavailable', 'upstream_timeout',
-  'upstream_bad_response', 'cancelled', 'rate_limited', 'budget_exceeded', 'internal',
+  'upstream_bad_response', 'cancelled', 'rate_limited', 'budget_exceeded', 'over_capacity', 'internal',
 ];
 
 describe('error mapping', () => {

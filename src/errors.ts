@@ -30,6 +30,7 @@ export type ErrorKind =
   | 'cancelled'
   | 'rate_limited'
   | 'budget_exceeded'
+  | 'over_capacity'
   | 'internal';
 
 /** Tollgate's own JSON-RPC codes live in the implementation-defined server-error range. */
@@ -47,6 +48,7 @@ export const TollgateCode = {
   VersionUnsupported: -32022,
   RateLimited: -32029,
   BudgetExceeded: -32028,
+  OverCapacity: -32030,
 } as const;
 
 export function httpStatusOf(kind: ErrorKind): number {
@@ -89,6 +91,8 @@ export function httpStatusOf(kind: ErrorKind): number {
     case 'rate_limited':
     case 'budget_exceeded':
       return 429;
+    case 'over_capacity':
+      return 503;
     case 'internal':
       return 500;
   }
@@ -138,6 +142,8 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return TollgateCode.RateLimited;
     case 'budget_exceeded':
       return TollgateCode.BudgetExceeded;
+    case 'over_capacity':
+      return TollgateCode.OverCapacity;
     case 'internal':
       return -32603;
   }

@@ -29,6 +29,7 @@ import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './htt
 import { buildAuthenticators } from './auth/build.js';
 import { PinStore } from './pins/store.js';
 import { PinGuard } from './pins/guard.js';
+import { ConnectionCap } from './mcp/connection-cap.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
@@ -67,8 +68,8 @@ export class Gateway {
   readonly pins: PinGuard | undefined;
   /** The /v1 LLM API, when `llm:` is configured. */
   readonly llm: LlmRoutes | undefined;
-  /** SSE connections open to agents. */
-  readonly sseStreams = { open: 0 };
+  /** SSE connections open to agents, capped per agent and in total. */
+  readonly sseStreams: ConnectionCap;
   private readonly tokenCounter: TokenCounter | undefined;
   private readonly sessionBus: SessionBus | undefined;
   private readonly pinStore: PinStore | undefined;
@@ -109,6 +110,8 @@ export class Gateway {
     this.config = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
     this.pinStore = opts.pinStore;
+    const srv = opts.config.server;
+    this.sseStreams = new ConnectionCap('SSE streams', srv.maxSseStreams, srv.maxSseStreamsPerAgent);
     const listener = {
       catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => {
         // Judge the new tools (audit, pending changes) before agents are told to list them.
@@ -130,7 +133,7 @@ export class Gateway {
     this.metrics = new GatewayMetrics({
       upstreams: () => this.upstreams,
       sessions: () => this.sessions.size,
-      sseStreams: () => this.sseStreams.open,
+      sseStreams: () => this.sseStreams.total,
       stdioProcesses: liveProcesses,
       limitsDegraded: () => (this.limitStore as { state?: string }).state === 'degraded',
     });
@@ -167,6 +170,7 @@ export class Gateway {
       replayEvents: opts.config.server.sseReplayEvents,
       sealer: sc.sealKeys.length ? new SessionSealer(sc.sealKeys.map((k) => Buffer.from(k, 'base64')), sc.maxAgeMs) : SessionSealer.ephemeral(sc.maxAgeMs),
       bus: opts.sessionBus,
+      cap: new ConnectionCap('sessions', srv.maxSessions, srv.maxSessionsPerAgent),
       onEnd: (s, everywhere) => {
         for (const u of this.upstreams) u.release(s.id, everywhere);
       },

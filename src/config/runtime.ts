@@ -26,6 +26,8 @@ interface UpstreamBase {
   enabled: boolean;
   isolation: 'shared' | 'per_agent' | 'per_session';
   maxSessions: number;
+  /** Largest single message accepted from the upstream (JSON body, SSE event, stdio line). */
+  maxResponseBytes: number;
   idleTimeoutMs: number;
   /** Declare roots on the shared session (roots/list then goes to the asking agent). */
   sharedRoots: boolean;
@@ -96,6 +98,11 @@ export interface RuntimeConfig {
     sessionIdleTimeoutMs: number;
     sseKeepaliveMs: number;
     sseReplayEvents: number;
+    /** Caps on what agents hold open (sessions, SSE streams), per agent and in total. */
+    maxSessions: number;
+    maxSessionsPerAgent: number;
+    maxSseStreams: number;
+    maxSseStreamsPerAgent: number;
   };
   mcp: {
     nameSeparator: string;
@@ -150,6 +157,7 @@ function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string, defaultP
     enabled: u.enabled,
     isolation: u.isolation,
     maxSessions: u.max_sessions,
+    maxResponseBytes: u.max_response_bytes,
     idleTimeoutMs: toMs(u.idle_timeout),
     sharedRoots: u.shared_roots,
     timeouts: {
@@ -221,6 +229,10 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       sessionIdleTimeoutMs: toMs(c.server.session_idle_timeout),
       sseKeepaliveMs: toMs(c.server.sse_keepalive),
       sseReplayEvents: c.server.sse_replay_events,
+      maxSessions: c.server.max_sessions,
+      maxSessionsPerAgent: c.server.max_sessions_per_agent,
+      maxSseStreams: c.server.max_sse_streams,
+      maxSseStreamsPerAgent: c.server.max_sse_streams_per_agent,
     },
     mcp: {
       nameSeparator: c.mcp.name_separator,

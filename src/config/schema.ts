@@ -42,6 +42,12 @@ const upstreamCommon = {
     .default(false)
     .describe('declare roots on the shared upstream session; roots/list goes to the agent whose call asked (only for servers that do not cache roots)'),
   limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
+  max_response_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024)
+    .describe('largest single message accepted from this upstream (a JSON body, an SSE event, a stdio line); beyond: -32052'),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
 };
@@ -128,6 +134,10 @@ export const configSchema = z
         session_idle_timeout: duration.default('30m'),
         sse_keepalive: duration.default('15s'),
         sse_replay_events: z.number().int().nonnegative().default(256).describe('events kept per stream for Last-Event-ID resumption'),
+        max_sessions: z.number().int().positive().default(10_000).describe('agent sessions (Streamable HTTP and legacy SSE) held at once, all agents; beyond: 503'),
+        max_sessions_per_agent: z.number().int().positive().default(1000).describe('agent sessions held at once by one agent; beyond: 429'),
+        max_sse_streams: z.number().int().positive().default(10_000).describe('SSE streams open to agents (GET, POST, legacy, subscriptions/listen), all agents; beyond: 503'),
+        max_sse_streams_per_agent: z.number().int().positive().default(1000).describe('SSE streams open to one agent; beyond: 429'),
       })
       .strict()
       .prefault({}),

@@ -19,7 +19,13 @@ export function errorResponse(
   });
 }
 
+/** A GatewayError as the HTTP answer; a numeric `retryAfterSeconds` in its data becomes Retry-After. */
 export function gatewayErrorResponse(c: Context, err: GatewayError, id: RequestId | null = null): Response {
   const requestId = (c.var as { requestId?: string }).requestId;
-  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) });
+  const retry = err.data?.retryAfterSeconds;
+  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, {
+    'content-type': 'application/json',
+    ...(requestId ? { 'x-request-id': requestId } : {}),
+    ...(typeof retry === 'number' ? { 'retry-after': String(retry) } : {}),
+  });
 }

@@ -30,6 +30,7 @@ export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, 
   const client = redisClient(r);
   const store = new RedisStore({
     client,
+    ownsClient: true,
     prefix: r.prefix,
     timeoutMs: r.timeoutMs,
     failureMode: r.failureMode,

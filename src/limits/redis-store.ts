@@ -39,6 +39,8 @@ export interface RedisStoreOptions {
   splitByTag?: boolean;
   onStateChange?: (state: StoreState, err?: Error) => void;
   onError?: (err: Error, op: string) => void;
+  /** The store made the client: close() disconnects it (else it would reconnect forever). */
+  ownsClient?: boolean;
   /** Tests only: use this clock instead of Redis TIME. */
   now?: () => number;
 }
@@ -163,6 +165,7 @@ export class RedisStore implements LimitStore {
     if (this.probe) clearTimeout(this.probe);
     this.client.off('error', this.onClientError);
     this.client.off('ready', this.onClientReady);
+    if (this.opts.ownsClient) this.client.disconnect();
     await this.local.close();
   }
 

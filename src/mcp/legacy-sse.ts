@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
 import { GatewayError } from '../errors.js';
+import type { ConnectionCap } from './connection-cap.js';
 import { readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { Exchange, RequestScope } from '../relay/scope.js';
@@ -14,19 +15,27 @@ import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessa
 
 type Ctx = Context<AppEnv>;
 
-export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number; streams: { open: number } }) {
+export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number; streams: ConnectionCap }) {
   const { relay, sessions } = deps;
 
   function open(c: Ctx): Response {
     const viewKey = c.req.param('server') ?? '';
     if (!relay.view(viewKey)) return errorResponse(c, 'session_not_found', 'unknown MCP endpoint');
+    const slot = deps.streams.take(c.get('agent').id);
+    if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
     const session = new AgentSession(c.get('agent'), viewKey, '2024-11-05', {}, {}, 0);
-    sessions.add(session);
+    const refused = sessions.add(session);
+    if (refused) {
+      slot.release();
+      return gatewayErrorResponse(c, refused);
+    }
     const stream = session.standaloneStream();
     return sseResponse(stream, {
       keepaliveMs: deps.keepaliveMs,
-      counter: deps.streams,
+      slot,
       onOpen: (sink) => sink.write(`event: endpoint\ndata: ${deps.messagesPath}?sessionId=${session.id}\n\n`),
+      // The session lives as long as its connection: a reconnecting client gets a new one.
+      onCancel: () => sessions.end(session.id),
     });
   }
 

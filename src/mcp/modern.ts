@@ -15,6 +15,7 @@ import { isObject, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcRe
 import { VERSION } from '../version.js';
 import { sseResponse } from './sse-response.js';
 import type { ListenFilter } from '../relay/listen.js';
+import type { ConnectionCap } from './connection-cap.js';
 
 type Ctx = Context<AppEnv>;
 
@@ -32,12 +33,14 @@ const NAME_PARAM = new Map<string, 'name' | 'uri'>([
 export interface ModernDeps {
   relay: Relay;
   keepaliveMs: number;
-  streams: { open: number };
+  streams: ConnectionCap;
   serverName: string;
 }
 
-const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response =>
-  c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json' });
+const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response => {
+  const retry = err.data?.retryAfterSeconds;
+  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json', ...(typeof retry === 'number' ? { 'retry-after': String(retry) } : {}) });
+};
 
 /** Checks the headers against the body; returns the failure, if any. */
 function checkHeaders(c: Ctx, m: JsonRpcRequest | JsonRpcNotification, version: string): GatewayError | undefined {
@@ -131,11 +134,18 @@ export function modernPost(deps: ModernDeps) {
     if (req.method === 'subscriptions/listen') {
       const filter = listenFilter(req.params);
       if (typeof filter === 'string') return reply(c, new GatewayError('invalid_params', `Invalid params: ${filter}`), req.id);
+      const full = deps.streams.refusal(scope.identity.id);
+      if (full) return reply(c, full, req.id);
       const opened = await relay.openListen(scope, req, filter);
       if (!('stream' in opened)) return c.body(JSON.stringify(decorate(req.method, opened)), 200, { 'content-type': 'application/json', ...echoHeaders(c) });
-      return sseResponse(opened.stream, { keepaliveMs: deps.keepaliveMs, headers: echoHeaders(c), counter: deps.streams, onCancel: () => relay.listen.close(opened) });
+      // Checked above; forced here so an await in between cannot lose an opened listener.
+      const slot = deps.streams.force(scope.identity.id);
+      return sseResponse(opened.stream, { keepaliveMs: deps.keepaliveMs, headers: echoHeaders(c), slot, onCancel: () => relay.listen.close(opened) });
     }
-    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: echoHeaders(c), batch: false, count: 1 });
+    const agent = scope.identity.id;
+    const slot = acceptsJson ? undefined : deps.streams.take(agent);
+    if (slot instanceof GatewayError) return reply(c, slot, req.id);
+    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, streams: deps.streams, agent, slot, headers: echoHeaders(c), batch: false, count: 1 });
     const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
     void answer.then((res) => {
       const out = decorate(req.method, res);

@@ -6,6 +6,20 @@ import { sseResponse } from './sse-response.js';
 import type { JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
 import type { AgentSession } from './agent-session.js';
 import type { Exchange } from '../relay/scope.js';
+import type { ConnectionCap, Slot } from './connection-cap.js';
+
+export interface PostExchangeOptions {
+  acceptsJson: boolean;
+  keepaliveMs: number;
+  /** SSE stream caps, and whose stream this would be. */
+  streams: ConnectionCap;
+  agent: string;
+  /** Taken (and checked) by the caller when the agent asked for SSE from the start. */
+  slot?: Slot | undefined;
+  headers: Record<string, string>;
+  batch: boolean;
+  count: number;
+}
 
 export class PostExchange implements Exchange {
   private stream: EventStream | undefined;
@@ -16,7 +30,7 @@ export class PostExchange implements Exchange {
 
   constructor(
     private readonly session: AgentSession | undefined,
-    private readonly opts: { acceptsJson: boolean; keepaliveMs: number; counter: { open: number }; headers: Record<string, string>; batch: boolean; count: number },
+    private readonly opts: PostExchangeOptions,
   ) {
     this.response = new Promise((r) => (this.settle = r));
     this.remaining = opts.count;
@@ -27,7 +41,10 @@ export class PostExchange implements Exchange {
     if (this.stream) return this.stream;
     const stream = this.session ? this.session.newStream() : new EventStream('0', 0);
     this.stream = stream;
-    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers, counter: this.opts.counter }));
+    // Switching mid-call is not refused over the cap: the call was admitted, and its answer must
+    // reach the agent. Such streams are bounded by the agent's calls in flight.
+    const slot = this.opts.slot ?? this.opts.streams.force(this.opts.agent);
+    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers, slot }));
     if (this.session && this.session.protocolVersion >= '2025-11-25') stream.prime(1000);
     for (const a of this.answers) stream.push(a);
     return stream;

@@ -6,6 +6,8 @@ import type { SessionBus } from './session-bus.js';
 import type { SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { Placement } from '../upstream/upstream.js';
+import type { GatewayError } from '../errors.js';
+import type { ConnectionCap, Slot } from './connection-cap.js';
 
 const MAX_ENDED = 100_000;
 
@@ -16,6 +18,8 @@ export interface SessionStoreOptions {
   sealer: SessionSealer;
   /** Other instances (Redis); undefined when this instance is the only one. */
   bus: SessionBus | undefined;
+  /** Sessions held at once, per agent and in total (adopted ones count too). */
+  cap: ConnectionCap;
   /** `everywhere`: ended by the agent (DELETE), not only dropped by this instance. */
   onEnd: (s: AgentSession, everywhere: boolean) => void;
 }
@@ -31,6 +35,7 @@ export interface NewSession {
 
 export class SessionStore {
   private readonly sessions = new Map<string, AgentSession>();
+  private readonly slots = new Map<string, Slot>();
   /** Ids ended here (DELETE or idle), until their seal would have expired anyway. */
   private readonly ended = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
@@ -54,8 +59,18 @@ export class SessionStore {
     return s;
   }
 
-  add(s: AgentSession): void {
+  /** Whether a new session for this agent would be refused now (checked before any work). */
+  refusal(agentId: string): GatewayError | undefined {
+    return this.opts.cap.refusal(agentId);
+  }
+
+  /** Holds a session; refused (nothing held) over the caps. */
+  add(s: AgentSession): GatewayError | undefined {
+    const slot = this.opts.cap.take(s.agentId);
+    if (!('release' in slot)) return slot;
     this.sessions.set(s.id, s);
+    this.slots.set(s.id, slot);
+    return undefined;
   }
 
   /** This instance's copy, without adopting (for messages from other instances). */
@@ -63,8 +78,8 @@ export class SessionStore {
     return this.sessions.get(id);
   }
 
-  /** The session for a caller: held here, or adopted from its sealed id. */
-  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | undefined> {
+  /** The session for a caller: held here, or adopted from its sealed id (refused over the caps). */
+  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | GatewayError | undefined> {
     const held = this.sessions.get(id);
     if (held) {
       held.lastSeen = Date.now();
@@ -78,8 +93,7 @@ export class SessionStore {
     const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
     s.initialized = true;
     s.placement = c.placement;
-    this.sessions.set(id, s);
-    return s;
+    return this.add(s) ?? s;
   }
 
   get size(): number {
@@ -100,6 +114,8 @@ export class SessionStore {
     const s = this.sessions.get(id);
     if (!s) return false;
     this.sessions.delete(id);
+    this.slots.get(id)?.release();
+    this.slots.delete(id);
     s.close();
     this.opts.onEnd(s, everywhere);
     return true;

@@ -1,6 +1,7 @@
 // An SSE HTTP response fed by an EventStream: never buffered (X-Accel-Buffering: no), with
 // keep-alive comments so idle proxies do not cut it.
 import type { EventStream, SseSink } from './event-stream.js';
+import type { Slot } from './connection-cap.js';
 
 const encoder = new TextEncoder();
 
@@ -11,26 +12,18 @@ export function sseResponse(
     headers?: Record<string, string>;
     afterSeq?: number | undefined;
     onOpen?: (sink: SseSink) => void;
-    /** Counts open connections (a metric). */
-    counter?: { open: number };
+    /** This connection's place under the SSE stream caps: given back when it ends. */
+    slot: Slot;
     /** The agent closed the connection. */
     onCancel?: () => void;
   },
 ): Response {
   let sink: SseSink | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let counted = false;
-  const uncount = (): void => {
-    if (counted && opts.counter) opts.counter.open--;
-    counted = false;
-  };
+  const uncount = (): void => opts.slot.release();
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       let open = true;
-      if (opts.counter) {
-        opts.counter.open++;
-        counted = true;
-      }
       sink = {
         write(chunk) {
           if (open) controller.enqueue(encoder.encode(chunk));

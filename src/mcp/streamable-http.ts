@@ -4,7 +4,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
-import { asGatewayError } from '../errors.js';
+import { GatewayError, asGatewayError } from '../errors.js';
+import type { ConnectionCap, Slot } from './connection-cap.js';
 import { headerOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
@@ -26,8 +27,8 @@ export interface StreamableHttpDeps {
   keepaliveMs: number;
   replayEvents: number;
   maxBodyBytes: number;
-  /** Open SSE connections (a metric). */
-  streams: { open: number };
+  /** Caps on SSE streams open to agents (also the metric). */
+  streams: ConnectionCap;
   serverName: string;
   /** Several gateway instances serve one session: place it on replicas at initialize, sealed in its id. */
   sharedSessions: boolean;
@@ -49,6 +50,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const id = headerOf(c, 'mcp-session-id');
     if (!id) return errorResponse(c, 'session_required', 'Bad Request: Mcp-Session-Id header is required');
     const s = await sessions.resolve(id, c.get('agent'), view.key);
+    if (s instanceof GatewayError) return gatewayErrorResponse(c, s);
     // A session of another agent or endpoint is as unknown to this caller as a made-up one.
     if (!s || s.agentId !== c.get('agent').id || s.viewKey !== view.key) {
       return errorResponse(c, 'session_not_found', 'Session not found');
@@ -123,10 +125,14 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       else requests.push(m);
     }
     if (requests.length === 0) return c.body(null, 202);
+    const slot = acceptsJson ? undefined : deps.streams.take(session.agentId);
+    if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
     const exchange = new PostExchange(session, {
       acceptsJson,
       keepaliveMs: deps.keepaliveMs,
-      counter: deps.streams,
+      streams: deps.streams,
+      agent: session.agentId,
+      slot,
       headers: { 'mcp-session-id': session.id, ...echoHeaders(c) },
       batch,
       count: requests.length,
@@ -142,6 +148,10 @@ export function streamableHttp(deps: StreamableHttpDeps) {
   }
 
   async function initialize(c: Ctx, view: View, req: JsonRpcRequest, acceptsJson: boolean): Promise<Response> {
+    const agent = c.get('agent').id;
+    // Refused before anything is recorded; `add` below enforces the cap for real.
+    const full = sessions.refusal(agent) ?? (acceptsJson ? undefined : deps.streams.refusal(agent));
+    if (full) return gatewayErrorResponse(c, full, req.id);
     const p = req.params ?? {};
     const version = relay.negotiateVersion(p.protocolVersion);
     const capabilities = isObject(p.capabilities) ? p.capabilities : {};
@@ -158,8 +168,10 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     } catch {
       return errorResponse(c, 'internal', 'audit log unavailable: the session was not opened');
     }
-    sessions.add(session);
-    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, counter: deps.streams, headers: { 'mcp-session-id': session.id, ...echoHeaders(c) }, batch: false, count: 1 });
+    const refused = sessions.add(session);
+    if (refused) return gatewayErrorResponse(c, refused, req.id);
+    const slot = acceptsJson ? undefined : deps.streams.force(agent);
+    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, streams: deps.streams, agent, slot, headers: { 'mcp-session-id': session.id, ...echoHeaders(c) }, batch: false, count: 1 });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
     return exchange.response;
   }
@@ -174,15 +186,15 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     if (session instanceof Response) return session;
     const headers = { 'mcp-session-id': session.id, ...echoHeaders(c) };
     const last = headerOf(c, 'last-event-id');
-    if (last) {
-      const at = parseEventId(last);
-      const stream = at && session.streams.get(at.streamId);
-      if (stream) return sseResponse(stream, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, counter: deps.streams });
-    }
-    if (session.hasStandaloneListener) {
+    const at = last ? parseEventId(last) : undefined;
+    const resumed = at && session.streams.get(at.streamId);
+    if (!resumed && session.hasStandaloneListener) {
       return errorResponse(c, 'conflict', 'Conflict: only one standalone SSE stream is allowed per session');
     }
-    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined, counter: deps.streams });
+    const slot: Slot | GatewayError = deps.streams.take(session.agentId);
+    if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
+    if (resumed) return sseResponse(resumed, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, slot });
+    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined, slot });
   }
 
   async function del(c: Ctx): Promise<Response> {

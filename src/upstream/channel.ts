@@ -61,3 +61,11 @@ export class ChannelError extends Error {
     this.name = 'ChannelError';
   }
 }
+
+/** The upstream answered, but not with a usable message (invalid JSON, over the size cap): -32052. */
+export class BadResponseError extends ChannelError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadResponseError';
+  }
+}

@@ -4,12 +4,11 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { isRequest, tooDeep, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
-import { ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
-import { readSse } from './sse-reader.js';
+import { BadResponseError, ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
+import { SseEventTooLarge, readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
-const MAX_JSON_BODY = 32 * 1024 * 1024;
 /** Errors raised before a connection existed: the request was never sent. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -103,18 +102,23 @@ export class HttpChannel implements Channel {
       return;
     }
     const text = await this.readBody(res.body);
-    if (type.includes('json')) {
-      if (this.deliverJson(text, requestId)) return;
-    }
+    if (type.includes('json') && this.deliverJson(text, requestId)) return;
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
+    if (ok) throw new BadResponseError(`upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${text.slice(0, 200)}`);
     throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  }
+
+  private tooLarge(): BadResponseError {
+    return new BadResponseError(`upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`);
   }
 
   private async readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
     try {
-      return await readCapped(body, MAX_JSON_BODY);
+      return await readCapped(body, this.cfg.maxResponseBytes);
     } catch {
       body.destroy();
-      throw new ChannelError(`upstream response exceeds ${MAX_JSON_BODY} bytes`);
+      throw this.tooLarge();
     }
   }
 
@@ -143,18 +147,26 @@ export class HttpChannel implements Channel {
   private async consumeStream(body: AsyncIterable<Buffer>, requestId: RequestId | undefined, abort?: RequestAbort): Promise<void> {
     let lastEventId: string | undefined;
     let answered = false;
+    /** Why the answer is unusable, when the stream showed why. */
+    let broken: string | undefined;
     const onMessage = (msg: JsonRpcMessage, id: string | undefined): void => {
       if (id) lastEventId = id;
       if (!('method' in msg) && msg.id === requestId) answered = true;
       this.events?.message(msg, requestId);
     };
+    const invalid = (r: string): void => {
+      broken = `upstream sent an invalid message (${r})`;
+      this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message');
+    };
     try {
-      await readSse(body, { message: onMessage, invalid: (r) => this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message') });
-    } catch {
-      /* stream broken: resume below */
+      await readSse(body, { message: onMessage, invalid }, this.cfg.maxResponseBytes);
+    } catch (err) {
+      // Over the cap: the stream was cut, and resuming would only send the same event again.
+      if (err instanceof SseEventTooLarge) broken = this.tooLarge().message;
+      /* else stream broken: resume below */
     }
     // The server may close a POST stream early and let us resume it with Last-Event-ID.
-    for (let attempt = 0; !answered && lastEventId && attempt < 3 && !this.closed && !abort?.aborted; attempt++) {
+    for (let attempt = 0; !answered && !broken && lastEventId && attempt < 3 && !this.closed && !abort?.aborted; attempt++) {
       try {
         const res = await this.pool.request({
           method: 'GET',
@@ -165,14 +177,14 @@ export class HttpChannel implements Channel {
           await res.body.dump();
           break;
         }
-        await readSse(res.body, { message: onMessage });
+        await readSse(res.body, { message: onMessage, invalid }, this.cfg.maxResponseBytes);
       } catch {
         /* try again */
       }
     }
     if (!answered && requestId !== undefined && !this.closed && !abort?.aborted) {
       this.events?.message(
-        { jsonrpc: '2.0', id: requestId, error: { code: -32052, message: 'upstream closed the stream before answering' } },
+        { jsonrpc: '2.0', id: requestId, error: { code: -32052, message: broken ?? 'upstream closed the stream before answering' } },
         requestId,
       );
     }
@@ -207,12 +219,16 @@ export class HttpChannel implements Channel {
           await res.body.dump();
         } else {
           delay = 500;
-          await readSse(res.body, {
-            message: (msg, id) => {
-              if (id) lastEventId = id;
-              this.events?.message(msg, undefined);
+          await readSse(
+            res.body,
+            {
+              message: (msg, id) => {
+                if (id) lastEventId = id;
+                this.events?.message(msg, undefined);
+              },
             },
-          });
+            this.cfg.maxResponseBytes,
+          );
         }
       } catch {
         /* reconnect */

@@ -3,7 +3,8 @@
 import { Pool } from 'undici';
 import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
-import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { BadResponseError, ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { readCapped } from '../http/node-io.js';
 import { readSse } from './sse-reader.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
@@ -56,7 +57,7 @@ export class LegacySseChannel implements Channel {
           resolve();
         },
         invalid: (r) => this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message'),
-      })
+      }, this.cfg.maxResponseBytes)
         .catch(() => undefined)
         .finally(() => {
           clearTimeout(timer);
@@ -78,7 +79,10 @@ export class LegacySseChannel implements Channel {
       .catch((err: Error) => {
         throw new ChannelError(`cannot reach upstream: ${err.message}`);
       });
-    const text = await res.body.text();
+    const text = await readCapped(res.body, this.cfg.maxResponseBytes).catch(() => {
+      res.body.destroy();
+      throw new BadResponseError(`upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`);
+    });
     if (res.statusCode === 404) throw new ChannelError('upstream session expired', true);
     if (res.statusCode >= 300) throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   }

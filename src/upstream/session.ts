@@ -12,7 +12,7 @@ import {
   type RequestId,
 } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
-import { ChannelError, RequestAbort, type Channel } from './channel.js';
+import { BadResponseError, ChannelError, RequestAbort, type Channel } from './channel.js';
 import type { UpstreamProtocol } from '../config/runtime.js';
 import { mirroredHeaders, withEnvelope } from './modern-wire.js';
 import { UndeliveredError, type Cancellation, type InitializeOutcome, type RequestOptions, type SessionHooks, type StartOptions, type UpstreamSessionEvents } from './session-types.js';
@@ -178,7 +178,7 @@ export class UpstreamSession {
       });
       this.sendSafely(msg, headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
-        const kind = err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
+        const kind = err instanceof BadResponseError ? 'upstream_bad_response' : err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
         fail(new GatewayError(kind, err.message), false);
       });
     });

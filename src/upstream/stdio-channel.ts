@@ -6,7 +6,6 @@ import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
 
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
 const live = new Set<ChildProcessWithoutNullStreams>();
 let exitHookInstalled = false;
 
@@ -68,9 +67,11 @@ export class StdioChannel implements Channel {
           pending = pending.slice(nl + 1);
           if (line) this.deliver(line, events);
         }
-        if (pending.length > MAX_LINE_BYTES) {
-          this.log.error('upstream wrote an oversized line; restarting it');
+        if (pending.length > this.cfg.maxResponseBytes) {
+          const reason = `upstream wrote a message over ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes); restarting it`;
+          this.log.error(reason);
           pending = '';
+          events.closed(reason); // before the exit: calls in flight fail naming the cap
           child.kill('SIGKILL');
         }
       });

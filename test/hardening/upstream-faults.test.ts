@@ -60,6 +60,11 @@ upstreams:
     url: "http://127.0.0.1:${bad.port}/mcp"
     connections: ${POOL}
     timeouts: { request: ${REQUEST_TIMEOUT_MS}ms, max_total: 20s }
+  small:
+    transport: streamable_http
+    url: "http://127.0.0.1:${bad.port}/mcp"
+    max_response_bytes: 1048576
+    timeouts: { request: ${REQUEST_TIMEOUT_MS}ms, max_total: 20s }
   chatty: { transport: stdio, command: node, args: [--import, tsx, ${resolve('test/fixtures/bad-stdio-server.ts')}], cwd: ${resolve('.')} }
 ${authYaml()}admin: { tokens: ["\${TOLLGATE_ADMIN_TOKEN}"] }
 metrics: { token: "\${TOLLGATE_METRICS_TOKEN}" }
@@ -75,16 +80,18 @@ afterAll(async () => {
 });
 
 describe('a Streamable HTTP upstream that misbehaves', () => {
-  it('answering invalid JSON: a clear upstream error at once, and the upstream stays usable', async () => {
+  it('answering invalid JSON: -32052 (bad response, not unavailable) at once, and the upstream stays usable', async () => {
     const o = await call('bad__invalid_json');
     report('invalid JSON body', o);
     expect(o.ok).toBe(false);
-    expect([-32050, -32052]).toContain(o.code);
+    expect(o.code).toBe(-32052);
+    expect(o.message).toMatch(/invalid JSON-RPC/);
     expect(o.ms).toBeLessThan(REQUEST_TIMEOUT_MS);
     const s = await call('bad__invalid_sse');
     report('invalid JSON in an SSE event', s);
     expect(s.ok).toBe(false);
-    expect([-32050, -32052]).toContain(s.code);
+    expect(s.code).toBe(-32052);
+    expect(s.message).toMatch(/invalid message/);
     expect(s.ms).toBeLessThan(REQUEST_TIMEOUT_MS);
     expect(upstream('bad').state).toBe('ready');
     expect((await call('bad__ok')).message).toBe('ok');
@@ -96,7 +103,8 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     const s = (await stats()).huge_json!;
     console.log(`[hardening] huge_json: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB before the gateway hung up (cut: ${s.lastCut}, ${s.lastMs} ms)`);
     expect(o.ok).toBe(false);
-    expect(o.message).toMatch(/exceeds|too large/i);
+    expect(o.code).toBe(-32052);
+    expect(o.message).toMatch(/exceeds 33554432 bytes \(upstreams\.bad\.max_response_bytes\)/);
     expect(o.rssPeakMiB).toBeLessThan(128);
     expect(s.lastCut).toBe(true);
     expect(s.lastWritten).toBeLessThan(256 * 2 ** 20);
@@ -110,10 +118,24 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     const s = (await stats()).huge_sse!;
     console.log(`[hardening] huge_sse: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB (cut by the gateway: ${s.lastCut}, ${s.lastMs} ms)`);
     expect(o.ok).toBe(false);
+    expect(o.code).toBe(-32052);
+    expect(o.message).toMatch(/exceeds 33554432 bytes/);
     expect(o.rssPeakMiB, 'RSS growth while relaying a 256 MiB SSE event (MiB)').toBeLessThan(128);
     expect(s.lastCut, 'the gateway stops reading at the cap').toBe(true);
     expect(s.lastWritten).toBeLessThan(128 * 2 ** 20);
   }, 60_000);
+
+  it('the cap is per upstream (max_response_bytes): 1 MiB refuses a 2 MiB answer, JSON or SSE, and smaller answers still pass', async () => {
+    for (const tool of ['small__huge_json', 'small__huge_sse']) {
+      const o = await call(tool, { mb: 2 });
+      report(`2 MiB answer under a 1 MiB cap (${tool})`, o);
+      expect(o.ok).toBe(false);
+      expect(o.code).toBe(-32052);
+      expect(o.message).toMatch(/exceeds 1048576 bytes \(upstreams\.small\.max_response_bytes\)/);
+    }
+    expect((await call('small__ok')).message).toBe('ok');
+    expect(upstream('small').state).toBe('ready');
+  });
 
   it('a never-ending SSE response ends at the request timeout with -32001, and the upstream stream is released', async () => {
     const o = await call('bad__sse_forever');
