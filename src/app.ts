@@ -16,7 +16,8 @@ import { requestContext } from './http/request-context.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
 import type { McpStep } from './relay/scope.js';
-import { redactorFor, type Gateway } from './gateway.js';
+import type { Gateway } from './gateway.js';
+import { redactorFor } from './audit/open.js';
 import { adminRoutes } from './admin/routes.js';
 import { pinStep } from './pins/step.js';
 

@@ -12,12 +12,11 @@ import { VERSION } from './version.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
-import { openAuditWriter } from './audit/writer.js';
-import { createRedactor } from './audit/redact.js';
+import { openConfiguredAuditWriter } from './audit/open.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
 import { openLimitStore, redisClient, type LimitStoreHooks } from './limits/open.js';
-import { RedisSessionBus, type BusMessage, type SessionBus } from './mcp/session-bus.js';
+import { RedisSessionBus, applyPeerMessage, type BusMessage, type SessionBus } from './mcp/session-bus.js';
 import { SessionSealer } from './mcp/session-seal.js';
 import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
@@ -52,7 +51,6 @@ function openConnections(server: ServerType): Promise<number> {
   return new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
 }
 
-export const redactorFor = (config: RuntimeConfig) => createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
 
 export class Gateway {
   readonly config: RuntimeConfig;
@@ -78,19 +76,8 @@ export class Gateway {
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
-    const a = opts.config.audit;
     const log = opts.logger ?? pino({ level: opts.config.log.level });
-    const destination = a.stdout ? 'stdout' : a.file ? { path: a.file } : undefined;
-    const writer = destination
-      ? await openAuditWriter({
-          destination,
-          rotateBytes: a.rotateBytes,
-          rotateDaily: a.rotateDaily,
-          fsync: a.fsync,
-          redact: redactorFor(opts.config),
-          onError: (err) => log.error({ err }, 'audit write failed'),
-        })
-      : undefined;
+    const writer = await openConfiguredAuditWriter(opts.config, log);
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
     let deliver: (m: BusMessage) => void = () => undefined;
@@ -101,7 +88,11 @@ export class Gateway {
     const p = opts.config.pins;
     const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
     const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, sessionBus, pinStore });
-    deliver = (m) => gw.fromOtherInstance(m);
+    deliver = (m) =>
+      applyPeerMessage(m, gw.sessions, (session, answer) => {
+        const view = gw.relay.view(session.viewKey);
+        if (view) void gw.relay.handleResponse(gw.relay.scopeFor(session.identity, session, view), answer);
+      });
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
     return gw;
   }
@@ -176,22 +167,6 @@ export class Gateway {
       },
     });
     this.relay.attachSessions(this.sessions);
-  }
-
-  /** A message another gateway instance had for a session this one may hold. */
-  private fromOtherInstance(m: BusMessage): void {
-    const s = this.sessions.peek(m.s);
-    if (m.t === 'end') {
-      this.sessions.end(m.s);
-      return;
-    }
-    if (!s) return;
-    if (m.t === 'notify') s.sendHere(m.m);
-    else if (m.t === 'cancel') s.inFlight.get(m.id)?.cancel?.();
-    else if (s.serverRequests.has(String(m.m.id))) {
-      const view = this.relay.view(s.viewKey);
-      if (view) void this.relay.handleResponse(this.relay.scopeFor(s.identity, s, view), m.m);
-    }
   }
 
   /** Ready when at least one upstream is usable; the body says why not. */

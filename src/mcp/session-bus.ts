@@ -7,6 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isObject, validateMessage, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+import type { AgentSession } from './agent-session.js';
+import type { SessionStore } from './session-store.js';
 
 export type BusMessage =
   | { t: 'notify'; s: string; m: JsonRpcMessage }
@@ -71,6 +73,22 @@ export class RedisSessionBus implements SessionBus {
     this.sub.disconnect();
     await this.pub.quit().catch(() => this.pub.disconnect());
   }
+}
+
+/**
+ * A message another instance had for a session: applied to this instance's copy, if it holds one
+ * (`answer` relays an agent's answer to a server request this instance made).
+ */
+export function applyPeerMessage(m: BusMessage, sessions: SessionStore, answer: (s: AgentSession, r: JsonRpcResponse) => void): void {
+  if (m.t === 'end') {
+    sessions.end(m.s);
+    return;
+  }
+  const s = sessions.peek(m.s);
+  if (!s) return;
+  if (m.t === 'notify') s.sendHere(m.m);
+  else if (m.t === 'cancel') s.inFlight.get(m.id)?.cancel?.();
+  else if (s.serverRequests.has(String(m.m.id))) answer(s, m.m);
 }
 
 function parse(text: string, self: string): BusMessage | undefined {
