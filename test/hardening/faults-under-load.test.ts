@@ -95,6 +95,7 @@ upstreams:
     balance:
       strategy: least_sessions
       health_check: { interval: 100ms, timeout: 300ms, unhealthy_threshold: 1, healthy_threshold: 1 }
+      outlier_detection: { ejection: 1s }
 pins: { enabled: false }
 ${authYaml()}`);
     const cs = await clients(`${gw.url}/mcp`);
@@ -115,7 +116,8 @@ ${authYaml()}`);
     expect(successes(outcomes).length).toBeGreaterThan(CLIENTS * 25 - CLIENTS * 2);
     r1Again = await spawnListening([FEATURE, '--tag', 'r1', '--port', String(r1.port)]);
     const replicas = () => gw.gw.upstreams[0]!.replicas.map((r) => r.describe());
-    await waitUntil(() => replicas().every((r) => r.state === 'ready' && r.healthy), 20_000);
+    // Back in rotation: connected, passing checks, and its ejection (refused connections) over.
+    await waitUntil(() => replicas().every((r) => r.state === 'ready' && r.healthy && !r.ejected), 20_000);
     // least_sessions sends new sessions to the replica that came back (it holds none), once its
     // upstream session is up again: a few new agents, one after another, until one lands there.
     const tags: string[] = [];
