@@ -110,7 +110,7 @@ export class Fanout implements UpstreamListener {
     const restore: Promise<unknown>[] = [];
     for (const uri of s.subscriptions) {
       const t = view.resolveUri(uri);
-      if (t?.upstream === upstream) restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
+      if (t?.upstream === upstream && upstream.holds.hold(session, t.native, s.id)) restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
     }
     const level = s.logLevel === undefined ? undefined : LOG_LEVELS[s.logLevel];
     if (level && upstream.init && 'logging' in upstream.init.capabilities) restore.push(session.request('logging/setLevel', { level }, opts));

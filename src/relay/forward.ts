@@ -18,6 +18,12 @@ import { GatewayError } from '../errors.js';
 import { bridgeInput, isInputRequired } from './input-bridge.js';
 import type { AgentEnvelope } from '../upstream/modern-wire.js';
 
+/** resources/subscribe holds a subscription (true), resources/unsubscribe lets it go (false). */
+const SUBSCRIPTION = new Map([
+  ['resources/subscribe', true],
+  ['resources/unsubscribe', false],
+]);
+
 /** Which client capability a server-to-client request needs. */
 const NEEDS_CAPABILITY = new Map<string, string>([
   ['sampling/createMessage', 'sampling'],
@@ -35,6 +41,13 @@ export async function forward(
   call: McpCall,
 ): Promise<JsonRpcResponse> {
   let session = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId, scope.session?.placement?.[upstream.name]);
+  // Agents share upstream sessions: subscribe upstream with the first of them, unsubscribe with the last.
+  const holding = SUBSCRIPTION.get(req.method);
+  const holder = scope.session?.id ?? scope.agentId;
+  const uri = holding === undefined ? '' : String(params?.uri ?? '');
+  if (holding !== undefined && !(holding ? upstream.holds.hold(session, uri, holder) : upstream.holds.release(session, uri, holder))) {
+    return { jsonrpc: '2.0', id: req.id, result: {} };
+  }
   const started = performance.now();
   const agentToken = progressTokenOf(req.params);
   const cancellation: Cancellation = { cancel: undefined };
@@ -82,6 +95,7 @@ export async function forward(
     }
     call.upstreamMs = performance.now() - started;
     upstream.report(session, 'answered');
+    if ('error' in res && holding) upstream.holds.release(session, uri, holder);
     if ('error' in res) return errorMessage(req.id, res.error);
     const result = scope.session && session.isModern ? asLegacyResult(res.result) : res.result;
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, result, scope.view, upstream) };

@@ -47,6 +47,9 @@ export interface ListenHubDeps {
   log: Logger;
 }
 
+/** The hub holds upstream subscriptions for all its listeners together. */
+const LISTEN_HOLDER = '\0listen';
+
 export class ListenHub {
   private readonly listeners = new Set<Listener>();
   /** Upstream resource subscriptions: `<server>\n<native uri>` → listeners and the session used. */
@@ -196,6 +199,9 @@ export class ListenHub {
   private async call(upstream: Upstream, method: string, native: string): Promise<UpstreamSession | undefined> {
     const s = await upstream.liveSessionFor(undefined);
     if (!s) return undefined;
+    // 2025 agents may hold the same subscription on this session: only the first and last count.
+    const first = method === 'resources/subscribe' ? s.isAlive && upstream.holds.hold(s, native, LISTEN_HOLDER) : upstream.holds.release(s, native, LISTEN_HOLDER);
+    if (!first) return s;
     const t = upstream.cfg.timeouts.requestMs;
     const res = await s.request(method, { uri: native }, { timeoutMs: t, maxTotalMs: t }).catch((err: Error) => ({ error: { message: err.message } }));
     if ('error' in res) this.deps.log.warn({ upstream: upstream.name, method, uri: native, err: res.error.message }, 'upstream resource subscription failed');

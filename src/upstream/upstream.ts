@@ -13,6 +13,7 @@ import { Replica, type ReplicaHooks } from './replica.js';
 import { BalanceState, pick } from './balance.js';
 import { SessionPool } from './session-pool.js';
 import { OwnSessions } from './own-sessions.js';
+import { SubscriptionHolds } from './subscription-holds.js';
 
 export type UpstreamState = 'connecting' | 'ready' | 'down' | 'disabled';
 
@@ -70,6 +71,8 @@ export class Upstream {
   private readonly own: OwnSessions;
   private readonly balance = new BalanceState();
   private readonly replicaOfOwn = new WeakMap<UpstreamSession, Replica>();
+  /** Resource subscriptions on this upstream's sessions, by holder (agent session, listen hub). */
+  readonly holds = new SubscriptionHolds();
   private readonly log: Logger;
 
   constructor(
@@ -270,6 +273,10 @@ export class Upstream {
    * agent's DELETE) ends that upstream session too.
    */
   release(agentSessionId: string, everywhere = true): void {
+    const t = this.cfg.timeouts.requestMs;
+    for (const h of this.holds.releaseAll(agentSessionId)) {
+      if (h.session.isAlive) void h.session.request('resources/unsubscribe', { uri: h.uri }, { timeoutMs: t, maxTotalMs: t }).catch(() => undefined);
+    }
     const pinned = this.affinity.get(agentSessionId);
     if (pinned) {
       pinned.assigned--;

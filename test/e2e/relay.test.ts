@@ -157,6 +157,20 @@ describe('aggregate endpoint /mcp', () => {
     await client.unsubscribeResource({ uri: 'feat+mem://a' });
   });
 
+  it('keeps the shared upstream subscription while another agent still holds it', async () => {
+    const other = await connect(`${gw.url}/mcp`);
+    try {
+      await client.subscribeResource({ uri: 'feat+mem://a' });
+      await other.subscribeResource({ uri: 'feat+mem://a' });
+      await client.unsubscribeResource({ uri: 'feat+mem://a' });
+      const updated = nextNotification(other, 'notifications/resources/updated');
+      await client.callTool({ name: 'feat__touch', arguments: {} });
+      expect((await updated).params).toMatchObject({ uri: 'feat+mem://a' });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('sends configured upstream headers and never the agent’s token', async () => {
     const seen = JSON.parse(textOf(await client.callTool({ name: 'feat__headers', arguments: {} }))) as Record<string, string>;
     expect(seen['x-upstream-secret']).toBe('s3cret-from-env');
