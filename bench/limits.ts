@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../src/limits/memory-store.js';
-import { RedisStore, limitsRedisOptions } from '../src/limits/redis-store.js';
+import { RedisStore } from '../src/limits/redis-store.js';
+import { limitsRedisOptions } from '../src/limits/redis-client.js';
 import type { LimitKey, LimitStore } from '../src/limits/store.js';
 
 const N = Number(process.argv[2] ?? 5000);

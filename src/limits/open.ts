@@ -1,27 +1,14 @@
 // The limits store the config asks for: in memory (one gateway), or Redis (shared by replicas).
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { LimitStore } from './store.js';
 import { MemoryStore } from './memory-store.js';
-import { RedisStore, limitsClusterOptions, limitsRedisOptions } from './redis-store.js';
+import { RedisStore } from './redis-store.js';
+import { redisClient } from './redis-client.js';
 
 /** Late-bound observers (the metrics exist only once the gateway does). */
 export interface LimitStoreHooks {
   onError?: (op: string) => void;
-}
-
-/** A client for the configured Redis (standalone or Cluster), failing fast rather than queueing. */
-export function redisClient(r: RuntimeConfig['limits']['redis'], extra: RedisOptions = {}): Redis | Cluster {
-  return r.cluster?.length
-    ? new Cluster(
-        r.cluster.map((n) => {
-          const [host, port] = n.replace(/^redis:\/\//, '').split(':');
-          return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
-        }),
-        limitsClusterOptions({ redisOptions: { ...limitsClusterOptions().redisOptions, ...extra } }),
-      )
-    : new Redis(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions(extra));
 }
 
 export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, hooks: LimitStoreHooks = {}): Promise<LimitStore> {

@@ -14,9 +14,9 @@
 // with PING every `probeIntervalMs` until it answers (or the client emits `ready`). A timed-out
 // script may still run on Redis later; that only ever over-charges. While degraded, refunds of
 // Redis charges are dropped and lease releases left to the lease TTL. Needs Redis >= 5.
-// Use limitsRedisOptions()/limitsClusterOptions() for the client so nothing queues offline.
+// Make the client with redis-client.ts so nothing queues offline.
 import { randomUUID } from 'node:crypto';
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
 import { MemoryStore } from './memory-store.js';
 import { validateKeys, validateLease, type CheckRequest, type CheckResult, type KeyResult, type LimitKey, type LimitStore, type Lease, type Via } from './store.js';
@@ -43,27 +43,6 @@ export interface RedisStoreOptions {
   ownsClient?: boolean;
   /** Tests only: use this clock instead of Redis TIME. */
   now?: () => number;
-}
-
-/**
- * Client options that keep Redis from holding requests: no offline queue (commands fail at once
- * while disconnected), no resend after a reconnect (a check must not be charged twice, late).
- */
-export function limitsRedisOptions(extra: RedisOptions = {}): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: 1000,
-    retryStrategy: (times: number) => Math.min(times * 100, 1000),
-    ...extra,
-  };
-}
-
-/** The same for a Cluster (its offline queue is a top-level option). */
-export function limitsClusterOptions(extra: ClusterOptions = {}): ClusterOptions {
-  const { enableOfflineQueue: _q, retryStrategy: _r, ...node } = limitsRedisOptions();
-  return { enableOfflineQueue: false, clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000), redisOptions: node, ...extra };
 }
 
 type Group = { keys: LimitKey[]; index: number[] };
