@@ -38,7 +38,14 @@ export class SubscriptionHolds {
     return true;
   }
 
-  /** A holder is gone (its agent session ended): the holds nobody else has any more. */
+  /** A holder is gone (its agent session ended): unsubscribe upstream where it was the last. */
+  endHolder(holder: string, timeoutMs: number): void {
+    for (const h of this.releaseAll(holder)) {
+      if (h.session.isAlive) void h.session.request('resources/unsubscribe', { uri: h.uri }, { timeoutMs, maxTotalMs: timeoutMs }).catch(() => undefined);
+    }
+  }
+
+  /** A holder is gone: the holds nobody else has any more. */
   releaseAll(holder: string): Hold[] {
     const mine = this.byHolder.get(holder) ?? [];
     return mine.filter((h) => this.release(h.session, h.uri, holder));

@@ -273,10 +273,7 @@ export class Upstream {
    * agent's DELETE) ends that upstream session too.
    */
   release(agentSessionId: string, everywhere = true): void {
-    const t = this.cfg.timeouts.requestMs;
-    for (const h of this.holds.releaseAll(agentSessionId)) {
-      if (h.session.isAlive) void h.session.request('resources/unsubscribe', { uri: h.uri }, { timeoutMs: t, maxTotalMs: t }).catch(() => undefined);
-    }
+    this.holds.endHolder(agentSessionId, this.cfg.timeouts.requestMs);
     const pinned = this.affinity.get(agentSessionId);
     if (pinned) {
       pinned.assigned--;
