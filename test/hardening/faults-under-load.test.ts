@@ -55,25 +55,33 @@ const summary = (label: string, o: CallOutcome[]): void => {
   console.log(`[faults] ${label}: ${o.length} calls, ${successes(o).length} ok, errors ${JSON.stringify(Object.fromEntries(errors))}`);
 };
 
+/** Each client calls 25 times; `fault` strikes once, after `after` calls have succeeded. */
+async function driveWithFault(cs: readonly Client[], after: number, fault: () => void) {
+  let struck = false;
+  const outcomes = await drive(cs, {
+    tool: 'feat__echo',
+    callsPerClient: 25,
+    onOutcome: (_o, all) => {
+      if (struck || successes(all).length < after) return;
+      struck = true;
+      fault();
+    },
+  });
+  expect(struck).toBe(true);
+  return outcomes;
+}
+
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
 
 describe('faults under load', () => {
   it('a stdio upstream killed mid-load: calls in flight fail at once, the process is restarted, calls succeed again', async () => {
     const gw = await gateway(`upstreams:\n  feat: ${STDIO}\npins: { enabled: false }\n${authYaml()}`);
     const cs = await clients(`${gw.url}/mcp`);
-    let killed = false;
-    const outcomes = await drive(cs, {
-      tool: 'feat__echo',
-      callsPerClient: 25,
-      onOutcome: (_o, all) => {
-        if (killed || successes(all).length < 40) return;
-        killed = true;
-        // The fixture is this process's child (the gateway runs in-process): SIGKILL it.
-        execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-f', 'feature-server.ts --stdio']);
-      },
+    const outcomes = await driveWithFault(cs, 40, () => {
+      // The fixture is this process's child (the gateway runs in-process): SIGKILL it.
+      execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-f', 'feature-server.ts --stdio']);
     });
     summary('stdio upstream killed', outcomes);
-    expect(killed).toBe(true);
     expectSettledAndAudited(outcomes, CLIENTS * 25, gw.auditFile);
     expect(outcomes.filter((o) => !o.ok).every((o) => o.code === -32050)).toBe(true);
     await waitUntil(() => gw.gw.upstreams[0]?.state === 'ready', 20_000);
@@ -99,18 +107,8 @@ upstreams:
 pins: { enabled: false }
 ${authYaml()}`);
     const cs = await clients(`${gw.url}/mcp`);
-    let killed = false;
-    const outcomes = await drive(cs, {
-      tool: 'feat__echo',
-      callsPerClient: 25,
-      onOutcome: (_o, all) => {
-        if (killed || successes(all).length < 40) return;
-        killed = true;
-        void r1.kill();
-      },
-    });
+    const outcomes = await driveWithFault(cs, 40, () => void r1.kill());
     summary('replica killed', outcomes);
-    expect(killed).toBe(true);
     expectSettledAndAudited(outcomes, CLIENTS * 25, gw.auditFile);
     // Only calls in flight on the dead replica may fail; the rest of the load went to r2.
     expect(successes(outcomes).length).toBeGreaterThan(CLIENTS * 25 - CLIENTS * 2);
@@ -225,18 +223,8 @@ ${authYaml()}`);
     let second: Spawned | undefined;
     cleanup.push(() => Promise.all([first.kill(), second?.kill()]));
     const cs = await clients(`http://127.0.0.1:${port}/mcp`);
-    let killed = false;
-    const outcomes = await drive(cs, {
-      tool: 'feat__echo',
-      callsPerClient: 25,
-      onOutcome: (_o, all) => {
-        if (killed || successes(all).length < 60) return;
-        killed = true;
-        first.child.kill('SIGKILL');
-      },
-    });
+    const outcomes = await driveWithFault(cs, 60, () => void first.child.kill('SIGKILL'));
     summary('gateway SIGKILLed', outcomes);
-    expect(killed).toBe(true);
     expectSettledAndAudited(outcomes, CLIENTS * 25, audit);
     expect((await verifyAudit(audit)).ok).toBe(true);
     second = await start();
