@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
-import type { SessionBus } from './session-bus.js';
+import type { SessionBus, SessionState } from './session-bus.js';
 import type { Placement } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
@@ -102,6 +102,18 @@ export class AgentSession {
     if (this.closed) return;
     if (this.bus && !this.hasStandaloneListener) this.bus.publish({ t: 'notify', s: this.id, m: msg });
     else this.standaloneStream().push(msg);
+  }
+
+  /** Tells the other instances what changed (log level, subscriptions). */
+  shareState(ttlMs: number): void {
+    this.bus?.shareState(this.id, { logLevel: this.logLevel, subscriptions: [...this.subscriptions] }, ttlMs);
+  }
+
+  /** What another instance changed. */
+  adoptState(state: SessionState): void {
+    this.logLevel = state.logLevel;
+    this.subscriptions.clear();
+    for (const uri of state.subscriptions) this.subscriptions.add(uri);
   }
 
   /** A message another instance had for this session (never sent on again). */

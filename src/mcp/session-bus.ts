@@ -10,16 +10,25 @@ import { isObject, validateMessage, type JsonRpcMessage, type JsonRpcResponse, t
 import type { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 
+/** What a session changes after initialize: kept in Redis and told to the other instances. */
+export interface SessionState {
+  logLevel: number | undefined;
+  subscriptions: string[];
+}
+
 export type BusMessage =
   | { t: 'notify'; s: string; m: JsonRpcMessage }
+  | { t: 'state'; s: string; state: SessionState }
   | { t: 'response'; s: string; m: JsonRpcResponse }
   | { t: 'cancel'; s: string; id: RequestId }
   | { t: 'end'; s: string };
 
 export interface SessionBus {
   publish(msg: BusMessage): void;
-  /** Whether the session was ended (DELETE) on any instance. */
-  wasEnded(sessionId: string): Promise<boolean>;
+  /** For an instance adopting a session: whether it was ended (DELETE) anywhere, and its state. */
+  lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined }>;
+  /** A session's state changed: stored (for instances that adopt it later) and told to the others. */
+  shareState(sessionId: string, state: SessionState, ttlMs: number): void;
   markEnded(sessionId: string, ttlMs: number): void;
   close(): Promise<void>;
 }
@@ -51,22 +60,28 @@ export class RedisSessionBus implements SessionBus {
     this.pub.publish(this.channel, JSON.stringify({ ...msg, f: this.from })).catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'session bus: publish failed'));
   }
 
-  private endedKey(sessionId: string): string {
-    return `${this.prefix}ended:${createHash('sha256').update(sessionId).digest('base64url')}`;
+  private key(kind: 'ended' | 'state', sessionId: string): string {
+    return `${this.prefix}${kind}:${createHash('sha256').update(sessionId).digest('base64url')}`;
   }
 
-  async wasEnded(sessionId: string): Promise<boolean> {
+  async lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined }> {
     try {
-      return (await this.pub.exists(this.endedKey(sessionId))) === 1;
+      const [ended, state] = await Promise.all([this.pub.exists(this.key('ended', sessionId)), this.pub.get(this.key('state', sessionId))]);
+      return { ended: ended === 1, state: state ? stateOf(JSON.parse(state) as unknown) : undefined };
     } catch (err) {
       // Redis down: the seal still proves the id genuine and bound to this agent.
-      this.log.warn({ err: (err as Error).message }, 'session bus: cannot check ended sessions');
-      return false;
+      this.log.warn({ err: (err as Error).message }, 'session bus: cannot look the session up');
+      return { ended: false, state: undefined };
     }
   }
 
+  shareState(sessionId: string, state: SessionState, ttlMs: number): void {
+    this.pub.set(this.key('state', sessionId), JSON.stringify(state), 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot store session state'));
+    this.publish({ t: 'state', s: sessionId, state });
+  }
+
   markEnded(sessionId: string, ttlMs: number): void {
-    this.pub.set(this.endedKey(sessionId), '1', 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot record an ended session'));
+    this.pub.set(this.key('ended', sessionId), '1', 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot record an ended session'));
   }
 
   async close(): Promise<void> {
@@ -87,6 +102,7 @@ export function applyPeerMessage(m: BusMessage, sessions: SessionStore, answer: 
   const s = sessions.peek(m.s);
   if (!s) return;
   if (m.t === 'notify') s.sendHere(m.m);
+  else if (m.t === 'state') s.adoptState(m.state);
   else if (m.t === 'cancel') s.inFlight.get(m.id)?.cancel?.();
   else if (s.serverRequests.has(String(m.m.id))) answer(s, m.m);
 }
@@ -111,7 +127,19 @@ function parse(text: string, self: string): BusMessage | undefined {
       return typeof v.id === 'string' || typeof v.id === 'number' ? { t: 'cancel', s: v.s, id: v.id } : undefined;
     case 'end':
       return { t: 'end', s: v.s };
+    case 'state': {
+      const state = stateOf(v.state);
+      return state ? { t: 'state', s: v.s, state } : undefined;
+    }
     default:
       return undefined;
   }
+}
+
+function stateOf(v: unknown): SessionState | undefined {
+  if (!isObject(v) || !Array.isArray(v.subscriptions)) return undefined;
+  return {
+    logLevel: typeof v.logLevel === 'number' ? v.logLevel : undefined,
+    subscriptions: v.subscriptions.filter((u): u is string => typeof u === 'string'),
+  };
 }

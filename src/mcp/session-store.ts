@@ -87,12 +87,14 @@ export class SessionStore {
     }
     const c = this.ended.has(id) ? undefined : this.opts.sealer.open(id);
     if (!c || c.agent !== identity.id || c.view !== viewKey) return undefined;
-    if (await this.opts.bus?.wasEnded(id)) return undefined;
+    const known = await this.opts.bus?.lookup(id);
+    if (known?.ended) return undefined;
     const raced = this.sessions.get(id);
     if (raced) return raced;
     const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
     s.initialized = true;
     s.placement = c.placement;
+    if (known?.state) s.adoptState(known.state);
     return this.add(s) ?? s;
   }
 

@@ -1,8 +1,10 @@
-// What agents send that is not a request: notifications (cancellation, roots changes, the rest
-// relayed) and answers to the server-to-client requests we forwarded to them. Either may concern
-// a call another gateway instance runs: then it goes over the session bus.
+// What agents send that is not a call: notifications (cancellation, roots changes, the rest
+// relayed), answers to the server-to-client requests we forwarded to them, and their log level.
+// Each may concern another gateway instance serving the same session: then it goes over the bus.
 import type { Logger } from 'pino';
-import { errorMessage, isObject, resultMessage, type JsonRpcNotification, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import { errorMessage, isObject, resultMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import { LOG_LEVELS } from '../mcp/agent-session.js';
+import { GatewayError } from '../errors.js';
 import { scopeFields, type AuditRecorder } from '../audit/step.js';
 import type { RequestScope } from './scope.js';
 
@@ -45,4 +47,24 @@ export async function relayAgentAnswer(scope: RequestScope, r: JsonRpcResponse, 
     })
     .catch((err: unknown) => log.error({ err }, 'audit write failed'));
   pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+}
+
+/** `logging/setLevel`: the session's own filter, and each upstream session it uses (2025 upstreams). */
+export async function setLogLevel(scope: RequestScope, req: JsonRpcRequest, params: Record<string, unknown>, stateTtlMs: number): Promise<JsonRpcResponse> {
+  const level = LOG_LEVELS.indexOf(params.level as (typeof LOG_LEVELS)[number]);
+  if (level < 0) throw new GatewayError('invalid_params', `unknown log level: ${String(params.level)}`);
+  if (scope.session) {
+    scope.session.logLevel = level;
+    scope.session.shareState(stateTtlMs);
+  }
+  await Promise.all(
+    scope.view.upstreams
+      // 2026 upstreams take the level per request, in the envelope.
+      .filter((u) => u.init && 'logging' in u.init.capabilities && !u.modern)
+      .map(async (u) => {
+        const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
+        await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);
+      }),
+  );
+  return resultMessage(req.id, {});
 }

@@ -10,7 +10,7 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../mcp/jsonrpc.js';
-import { LOG_LEVELS, type AgentSession } from '../mcp/agent-session.js';
+import type { AgentSession } from '../mcp/agent-session.js';
 import { GatewayError, asGatewayError } from '../errors.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { CatalogKind, Entry } from '../upstream/catalog.js';
@@ -29,7 +29,7 @@ import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
-import { relayAgentAnswer, relayAgentNotification } from './agent-messages.js';
+import { relayAgentAnswer, relayAgentNotification, setLogLevel } from './agent-messages.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -169,13 +169,14 @@ export class Relay {
         if (req.method !== 'resources/read' && scope.session) {
           if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
           else scope.session.subscriptions.delete(uri);
+          scope.session.shareState(this.cfg.sessions.maxAgeMs);
         }
         return this.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
       }
       case 'completion/complete':
         return this.complete(scope, req, exchange, params);
       case 'logging/setLevel':
-        return this.setLevel(scope, req, params);
+        return setLogLevel(scope, req, params, this.cfg.sessions.maxAgeMs);
       default: {
         // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
         // params name or URI points.
@@ -246,22 +247,6 @@ export class Relay {
       return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } }, 'resource');
     }
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
-  }
-
-  private async setLevel(scope: RequestScope, req: JsonRpcRequest, params: Record<string, unknown>): Promise<JsonRpcResponse> {
-    const level = LOG_LEVELS.indexOf(params.level as (typeof LOG_LEVELS)[number]);
-    if (level < 0) throw new GatewayError('invalid_params', `unknown log level: ${String(params.level)}`);
-    if (scope.session) scope.session.logLevel = level;
-    await Promise.all(
-      scope.view.upstreams
-        // 2026 upstreams take the level per request, in the envelope.
-        .filter((u) => u.init && 'logging' in u.init.capabilities && !u.modern)
-        .map(async (u) => {
-          const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
-          await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);
-        }),
-    );
-    return resultMessage(req.id, {});
   }
 
   /** Agent notifications: cancellation and roots changes need routing; the rest is relayed. */

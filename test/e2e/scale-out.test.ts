@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateMessageRequestSchema, ToolListChangedNotificationSchema, type CallToolResult, type McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema, type CallToolResult, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
@@ -16,7 +16,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const KEY = 'scale-key-0123456789';
 const OTHER = 'other-key-0123456789';
-const BUDGET = 8;
+const BUDGET = 10;
 
 /** tools/list on one instance directly, with a session id and a key: the HTTP status. */
 const listOn = (port: number, key: string, sessionId: string): Promise<number> =>
@@ -85,7 +85,14 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
     expect(seen[0]).toBeTruthy();
     expect(seen[1]).toBe(seen[0]);
 
-    for (let i = 0; i < BUDGET - 5; i++) await client.callTool({ name: 'feat__echo', arguments: { text: `call ${i}` } });
+    // The log level set through one instance filters on both (session state travels over Redis).
+    const lines: string[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void lines.push(String(n.params.data)));
+    await client.setLoggingLevel('error');
+    for (let i = 0; i < 2; i++) await client.callTool({ name: 'feat__log', arguments: {} });
+    expect(lines).toEqual([]);
+
+    for (let i = 0; i < BUDGET - 7; i++) await client.callTool({ name: 'feat__echo', arguments: { text: `call ${i}` } });
     const over = await client.callTool({ name: 'feat__echo', arguments: { text: 'one too many' } }).catch((e: McpError) => e);
     expect((over as McpError).code).toBe(-32029);
 
