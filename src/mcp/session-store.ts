@@ -3,9 +3,8 @@
 // it is genuine, the caller's, for this endpoint, unexpired and not ended (DELETE) anywhere.
 import { AgentSession } from './agent-session.js';
 import type { SessionBus } from './session-bus.js';
-import type { SessionSealer } from './session-seal.js';
+import type { SessionClaims, SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
-import type { Placement } from '../upstream/upstream.js';
 import type { GatewayError } from '../errors.js';
 import type { ConnectionCap, Slot } from './connection-cap.js';
 
@@ -24,13 +23,10 @@ export interface SessionStoreOptions {
   onEnd: (s: AgentSession, everywhere: boolean) => void;
 }
 
-export interface NewSession {
+/** What initialize learned; sealed into the id (with the agent and endpoint as claims). */
+export interface NewSession extends Pick<SessionClaims, 'protocolVersion' | 'clientInfo' | 'capabilities' | 'placement'> {
   identity: AgentIdentity;
   viewKey: string;
-  protocolVersion: string;
-  clientInfo: Record<string, unknown>;
-  capabilities: Record<string, unknown>;
-  placement?: Readonly<Record<string, Placement>> | undefined;
 }
 
 export class SessionStore {
