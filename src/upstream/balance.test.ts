@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BalanceState, pick, type Candidate } from './balance.js';
 
-const replica = (key: string, over: Partial<Candidate> = {}): Candidate => ({ key, usable: true, assigned: 0, weight: 1, ...over });
+const replica = (key: string, over: Partial<Candidate> = {}): Candidate => ({ key, usable: true, connected: true, assigned: 0, weight: 1, ...over });
 const many = (n: number, f: () => Candidate | undefined): string[] => Array.from({ length: n }, () => f()?.key ?? 'none');
 
 describe('pick', () => {
@@ -16,7 +16,13 @@ describe('pick', () => {
     const st = new BalanceState();
     const rs = [replica('a', { usable: false }), replica('b')];
     for (const s of ['least_sessions', 'round_robin', 'weighted', 'consistent_hash'] as const) expect(pick(rs, s, 'k', st)?.key).toBe('b');
-    expect(pick([replica('a', { usable: false })], 'round_robin', 'k', st)).toBeUndefined();
+    expect(pick([replica('a', { usable: false, connected: false })], 'round_robin', 'k', st)).toBeUndefined();
+  });
+
+  it('with no usable replica, falls back to connected ones (panic routing)', () => {
+    const st = new BalanceState();
+    const rs = [replica('a', { usable: false, connected: false }), replica('b', { usable: false })];
+    expect(pick(rs, 'least_sessions', 'k', st)?.key).toBe('b');
   });
 
   it('round_robin cycles', () => {

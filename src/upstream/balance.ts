@@ -5,7 +5,10 @@ import type { BalanceConfig } from '../config/runtime.js';
 
 export interface Candidate {
   readonly key: string;
+  /** Connected, passing health checks, not ejected. */
   readonly usable: boolean;
+  /** Connected, whatever its health: used when no replica is usable (better a chance than a sure failure). */
+  readonly connected: boolean;
   readonly assigned: number;
   readonly weight: number;
 }
@@ -17,7 +20,8 @@ export class BalanceState {
 }
 
 export function pick<C extends Candidate>(all: readonly C[], strategy: BalanceConfig['strategy'], key: string, st: BalanceState): C | undefined {
-  const usable = all.filter((r) => r.usable);
+  let usable = all.filter((r) => r.usable);
+  if (usable.length === 0) usable = all.filter((r) => r.connected); // panic routing, as Envoy does
   if (usable.length <= 1) return usable[0];
   switch (strategy) {
     case 'least_sessions': {

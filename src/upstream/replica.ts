@@ -73,6 +73,11 @@ export class Replica {
     return this.ejectedUntil > Date.now();
   }
 
+  /** Its session is up, whatever its health. */
+  get connected(): boolean {
+    return this.state === 'ready' && (this.shared?.isAlive ?? false);
+  }
+
   /** May take new work: connected, passing checks, not ejected. */
   get usable(): boolean {
     return this.state === 'ready' && !this.failingChecks && !this.ejected && (this.shared?.isAlive ?? false);

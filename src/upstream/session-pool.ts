@@ -46,7 +46,8 @@ export class SessionPool {
       had.lastUsed = Date.now();
       const s = await had.session;
       had.lastUsed = Date.now();
-      if (s.isAlive && had.replica.usable) return { session: s, reopened: false };
+      // Kept while its replica is usable, or is still the best there is (no healthy replica at all).
+      if (s.isAlive && (had.replica.usable || pick() === had.replica)) return { session: s, reopened: false };
       if (this.entries.get(key) === had) this.drop(key, had);
     }
     if (this.entries.size >= this.cap) throw new GatewayError('upstream_unavailable', `upstream ${this.label} has reached its session cap (${this.cap})`);

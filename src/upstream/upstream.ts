@@ -237,7 +237,7 @@ export class Upstream {
     if (!next?.shared) {
       throw new GatewayError('upstream_unavailable', `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`);
     }
-    if (agentSessionId !== undefined) {
+    if (agentSessionId !== undefined && next !== pinned) {
       if (pinned) pinned.assigned--;
       next.assigned++;
       this.affinity.set(agentSessionId, next);
