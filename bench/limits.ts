@@ -37,7 +37,11 @@ async function measure(store: LimitStore, concurrency: number): Promise<number[]
   return lat.sort((a, b) => a - b);
 }
 
-const client = new Redis({ host: '127.0.0.1', port: 6379, ...limitsRedisOptions({ enableAutoPipelining: process.env.AUTOPIPE === '1' }) });
+const client = new Redis({
+  host: '127.0.0.1',
+  port: 6379,
+  ...limitsRedisOptions({ enableAutoPipelining: process.env.AUTOPIPE === '1' }),
+});
 const redis = new RedisStore({ client, prefix, timeoutMs: 1000 });
 await redis.ready();
 const memory = new MemoryStore();
@@ -48,16 +52,27 @@ for (const c of [1, 32]) {
   await measure(memory, c); // warm-up
   await measure(redis, c);
   // Interleaved rounds, median per percentile: a shared box's noise hits both stores alike.
-  const stats = { m50: [] as number[], m99: [] as number[], r50: [] as number[], r99: [] as number[], rate: [] as number[] };
+  const stats = {
+    m50: [] as number[],
+    m99: [] as number[],
+    r50: [] as number[],
+    r99: [] as number[],
+    rate: [] as number[],
+  };
   for (let i = 0; i < rounds; i++) {
     const m = await measure(memory, c);
     const r = await measure(redis, c);
     stats.rate.push(lastRate);
-    stats.m50.push(pct(m, 50)); stats.m99.push(pct(m, 99)); stats.r50.push(pct(r, 50)); stats.r99.push(pct(r, 99));
+    stats.m50.push(pct(m, 50));
+    stats.m99.push(pct(m, 99));
+    stats.r50.push(pct(r, 50));
+    stats.r99.push(pct(r, 99));
   }
   const f = (x: number) => `${(x * 1000).toFixed(0).padStart(5)} µs`;
   const [m50, m99, r50, r99] = [med(stats.m50), med(stats.m99), med(stats.r50), med(stats.r99)];
-  rows.push(`concurrency ${String(c).padStart(2)}  memory p50 ${f(m50)} p99 ${f(m99)} | redis p50 ${f(r50)} p99 ${f(r99)} | added p50 ${f(r50 - m50)} p99 ${f(r99 - m99)} | redis ${med(stats.rate).toFixed(0)} checks/s`);
+  rows.push(
+    `concurrency ${String(c).padStart(2)}  memory p50 ${f(m50)} p99 ${f(m99)} | redis p50 ${f(r50)} p99 ${f(r99)} | added p50 ${f(r50 - m50)} p99 ${f(r99 - m99)} | redis ${med(stats.rate).toFixed(0)} checks/s`,
+  );
 }
 console.log(`check() with 3 keys, ${N} calls per run, median of ${rounds} rounds, Redis at 127.0.0.1:6379 (loopback)`);
 for (const row of rows) console.log(row);

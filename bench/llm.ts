@@ -40,14 +40,36 @@ async function serveGateway(mockUrl: string): Promise<void> {
   const { llmConfigSchema, llmRoutes, toLlmRuntime } = await import('../src/llm/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-bench-'));
   mkdirSync(join(dir, 'policies'));
-  writeFileSync(join(dir, 'policies', 'bench.yaml'), 'agent: bench\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000000000000, per: 1d }]\n');
+  writeFileSync(
+    join(dir, 'policies', 'bench.yaml'),
+    'agent: bench\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000000000000, per: 1d }]\n',
+  );
   const policies = PolicySet.load(join(dir, 'policies'));
-  const recorder = new AuditRecorder(await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') } }), 'bench');
-  const config = toLlmRuntime(llmConfigSchema.parse({ upstreams: { mock: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock', models: ['gpt-4o-mini'] } } }));
+  const recorder = new AuditRecorder(
+    await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') } }),
+    'bench',
+  );
+  const config = toLlmRuntime(
+    llmConfigSchema.parse({
+      upstreams: { mock: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock', models: ['gpt-4o-mini'] } },
+    }),
+  );
   const app = new Hono<import('../src/http/env.js').AppEnv>();
-  app.use('/v1/*', authenticate({ authenticators: [apiKeyAuthenticator({ inline: [{ agent: 'bench', key: KEY }], policies: () => policies })], allowAnonymous: false, resourceMetadataUrl: () => '' }));
-  app.route('/', llmRoutes({ config, store: new MemoryStore(), policies: () => policies, recorder, log: pino({ level: 'warn' }) }));
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => console.log(`GATEWAY_URL http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  app.use(
+    '/v1/*',
+    authenticate({
+      authenticators: [apiKeyAuthenticator({ inline: [{ agent: 'bench', key: KEY }], policies: () => policies })],
+      allowAnonymous: false,
+      resourceMetadataUrl: () => '',
+    }),
+  );
+  app.route(
+    '/',
+    llmRoutes({ config, store: new MemoryStore(), policies: () => policies, recorder, log: pino({ level: 'warn' }) }),
+  );
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
+    console.log(`GATEWAY_URL http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+  );
   process.on('SIGTERM', () => {
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);
@@ -59,8 +81,17 @@ async function serveGateway(mockUrl: string): Promise<void> {
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-function start(name: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+function start(
+  name: string,
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ proc: ChildProcess; match: RegExpMatchArray }> {
+  const proc = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   children.push(proc);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -100,12 +131,22 @@ interface Result {
 }
 
 const chatBody = (stream: boolean): string =>
-  JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello to the benchmark in one short sentence.' }], ...(stream ? { stream: true } : {}) });
+  JSON.stringify({
+    model: 'gpt-4o-mini',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'Say hello to the benchmark in one short sentence.' }],
+    ...(stream ? { stream: true } : {}),
+  });
 
 async function check(t: Target, stream: boolean): Promise<void> {
-  const res = await fetch(`${t.url}/v1/chat/completions`, { method: 'POST', headers: t.headers, body: chatBody(stream) });
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: t.headers,
+    body: chatBody(stream),
+  });
   const text = await res.text();
-  const ok = res.status === 200 && (stream ? text.includes('data: [DONE]') && text.includes('Hello') : text.includes('"usage"'));
+  const ok =
+    res.status === 200 && (stream ? text.includes('data: [DONE]') && text.includes('Hello') : text.includes('"usage"'));
   if (!ok) throw new Error(`${t.name} (${stream ? 'stream' : 'json'}): ${res.status} ${text.slice(0, 300)}`);
 }
 
@@ -116,7 +157,15 @@ async function load(t: Target, stream: boolean, seconds: number): Promise<Result
     connections: CONNECTIONS,
     duration: seconds,
     timeout: 10,
-    requests: [{ method: 'POST', path: '/v1/chat/completions', headers: t.headers, body: chatBody(stream), onResponse: (status) => void (status !== 200 && bad++) }],
+    requests: [
+      {
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: t.headers,
+        body: chatBody(stream),
+        onResponse: (status) => void (status !== 200 && bad++),
+      },
+    ],
   });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: bad + r.errors + r.timeouts };
 }
@@ -125,7 +174,11 @@ async function main(): Promise<void> {
   const mock = await start('mock', ['--import', 'tsx', 'test/fixtures/mock-llm.ts'], /MOCK_LLM_URL (\S+)/);
   const mockUrl = mock.match[1]!;
   const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const gw = await start('tollgate', [...extra, '--import', 'tsx', 'bench/llm.ts', '--serve', mockUrl], /GATEWAY_URL (\S+)/);
+  const gw = await start(
+    'tollgate',
+    [...extra, '--import', 'tsx', 'bench/llm.ts', '--serve', mockUrl],
+    /GATEWAY_URL (\S+)/,
+  );
   const json = { 'content-type': 'application/json' };
   const targets: Target[] = [
     { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' } },
@@ -135,8 +188,19 @@ async function main(): Promise<void> {
   if (existsSync(PORTKEY)) {
     try {
       const port = await freePort();
-      await start('portkey', [PORTKEY, `--port=${port}`, '--headless'], /Ready for connections/, { NODE_ENV: 'production' });
-      targets.push({ name: 'portkey', url: `http://127.0.0.1:${port}`, headers: { ...json, authorization: 'Bearer sk-mock', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mockUrl}/v1` } });
+      await start('portkey', [PORTKEY, `--port=${port}`, '--headless'], /Ready for connections/, {
+        NODE_ENV: 'production',
+      });
+      targets.push({
+        name: 'portkey',
+        url: `http://127.0.0.1:${port}`,
+        headers: {
+          ...json,
+          authorization: 'Bearer sk-mock',
+          'x-portkey-provider': 'openai',
+          'x-portkey-custom-host': `${mockUrl}/v1`,
+        },
+      });
     } catch (err) {
       portkeyNote = `portkey did not start: ${(err as Error).message.split('\n')[0]}`;
     }
@@ -162,16 +226,30 @@ async function main(): Promise<void> {
     }
     // Alternate targets in two halves so drift (thermal, noisy neighbours) hits all alike.
     const halves = new Map<string, Result[]>();
-    for (let i = 0; i < 2; i++) for (const t of live) halves.set(t.name, [...(halves.get(t.name) ?? []), await load(t, stream, SECONDS / 2)]);
+    for (let i = 0; i < 2; i++)
+      for (const t of live) halves.set(t.name, [...(halves.get(t.name) ?? []), await load(t, stream, SECONDS / 2)]);
     for (const t of live) {
       const [a, b] = halves.get(t.name)!;
-      rows.push({ target: t.name, mode, r: { rps: (a!.rps + b!.rps) / 2, p50: (a!.p50 + b!.p50) / 2, p99: Math.max(a!.p99, b!.p99), errors: a!.errors + b!.errors } });
+      rows.push({
+        target: t.name,
+        mode,
+        r: {
+          rps: (a!.rps + b!.rps) / 2,
+          p50: (a!.p50 + b!.p50) / 2,
+          p99: Math.max(a!.p99, b!.p99),
+          errors: a!.errors + b!.errors,
+        },
+      });
     }
   }
 
   const pad = (s: string | number, n: number): string => String(s).padStart(n);
-  console.log(`\nLLM chat completions, ${CONNECTIONS} connections, ${SECONDS}s per target and mode (node ${process.version})`);
-  console.log(`${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`);
+  console.log(
+    `\nLLM chat completions, ${CONNECTIONS} connections, ${SECONDS}s per target and mode (node ${process.version})`,
+  );
+  console.log(
+    `${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`,
+  );
   for (const row of rows) {
     const direct = rows.find((x) => x.mode === row.mode && x.target === 'direct')?.r.rps ?? NaN;
     const pk = rows.find((x) => x.mode === row.mode && x.target === 'portkey')?.r.rps;
@@ -189,7 +267,14 @@ else
   main()
     .then(async () => {
       // SIGTERM first so children exit cleanly (and write --cpu-prof profiles).
-      await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'), setTimeout(r, 3000).unref())))));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((r) =>
+              c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'), setTimeout(r, 3000).unref()),
+            ),
+        ),
+      );
       process.exit(0);
     })
     .catch((err: unknown) => {

@@ -7,7 +7,7 @@ export function overheadP50FromMetrics(text: string): number | undefined {
   const buckets: { le: number; count: number }[] = [];
   for (const line of text.split('\n')) {
     const m = BUCKET.exec(line);
-    if (!m || !m[1]?.includes('part="overhead"')) continue;
+    if (!m?.[1]?.includes('part="overhead"')) continue;
     const le = /le="([^"]+)"/.exec(m[1])?.[1];
     buckets.push({ le: le === '+Inf' ? Infinity : Number(le), count: Number(m[2]) });
   }

@@ -65,7 +65,12 @@ let tmpDir: string | undefined;
 
 function startChild(name: string, cmd: string, args: string[], onLine?: (line: string, child: Child) => void): Child {
   // Own process group, so cleanup can signal the child and anything it spawned (nginx workers).
-  const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, NO_COLOR: '1' } });
+  const proc = spawn(cmd, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   if (proc.pid === undefined) throw new Error(`${name}: spawn failed`);
   let resolveExited!: () => void;
   const child: Child = {
@@ -119,7 +124,8 @@ function waitForLine(child: Child, re: RegExp, timeoutMs: number): Promise<RegEx
       void chunk;
     };
     const timer = setTimeout(() => done(new Error(`${child.name}: not ready after ${timeoutMs} ms`)), timeoutMs);
-    const onExit = () => setTimeout(() => done(new Error(`${child.name}: exited before ready (${JSON.stringify(child.exit)})`)), 50);
+    const onExit = () =>
+      setTimeout(() => done(new Error(`${child.name}: exited before ready (${JSON.stringify(child.exit)})`)), 50);
     function done(err?: Error, m?: RegExpMatchArray) {
       clearTimeout(timer);
       child.proc.stdout?.off('data', onData);
@@ -256,7 +262,13 @@ class TargetError extends Error {
     super(message);
   }
   toJSON() {
-    return { stage: this.stage, message: this.message, status: this.status, body: this.body, headers: this.responseHeaders };
+    return {
+      stage: this.stage,
+      message: this.message,
+      status: this.status,
+      body: this.body,
+      headers: this.responseHeaders,
+    };
   }
 }
 
@@ -267,10 +279,18 @@ interface HttpReply {
 }
 
 async function post(client: Client, path: string, headers: Record<string, string>, body: unknown): Promise<HttpReply> {
-  const res = await client.request({ method: 'POST', path, headers, body: JSON.stringify(body), headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const res = await client.request({
+    method: 'POST',
+    path,
+    headers,
+    body: JSON.stringify(body),
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   const text = await res.body.text();
   const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(res.headers))
+    if (v !== undefined) h[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return { status: res.statusCode, headers: h, text };
 }
 
@@ -303,7 +323,10 @@ function messageOf(r: HttpReply): { msg: any; sse: boolean } {
 }
 
 function baseHeaders(t: Target): Record<string, string> {
-  const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
   if (t.auth) h.authorization = `Bearer ${API_KEY}`;
   return h;
 }
@@ -324,7 +347,11 @@ async function openSession(t: Target, warnings: string[]): Promise<Session> {
       jsonrpc: '2.0',
       id: 0,
       method: 'initialize',
-      params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'tollgate-bench', version: '1.0.0' } },
+      params: {
+        protocolVersion: PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: 'tollgate-bench', version: '1.0.0' },
+      },
     });
     if (init.status !== 200) fail('initialize', `HTTP ${init.status}`, init);
     const sid = init.headers['mcp-session-id'];
@@ -339,7 +366,8 @@ async function openSession(t: Target, warnings: string[]): Promise<Session> {
 
     const inited = await post(client, t.path, headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
     if (inited.status < 200 || inited.status >= 300) fail('notifications/initialized', `HTTP ${inited.status}`, inited);
-    if (inited.status !== 202) warnings.push(`${t.name}: notifications/initialized answered HTTP ${inited.status} (spec: 202)`);
+    if (inited.status !== 202)
+      warnings.push(`${t.name}: notifications/initialized answered HTTP ${inited.status} (spec: 202)`);
 
     const list = await post(client, t.path, headers, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
     if (list.status !== 200) fail('tools/list', `HTTP ${list.status}`, list);
@@ -351,7 +379,10 @@ async function openSession(t: Target, warnings: string[]): Promise<Session> {
     const { msg, sse } = messageOf(call);
     const text = msg?.result?.content?.[0]?.text;
     if (text !== ECHO_TEXT || msg?.id !== 2) fail('tools/call', `no echo result with id 2 in body`, call);
-    if (sse) warnings.push(`${t.name}: tools/call answered with SSE (content-type ${call.headers['content-type']}), expected JSON`);
+    if (sse)
+      warnings.push(
+        `${t.name}: tools/call answered with SSE (content-type ${call.headers['content-type']}), expected JSON`,
+      );
     return { target: t, id: sid, protocolVersion: initMsg.result.protocolVersion, headers };
   } finally {
     await client.close();
@@ -431,7 +462,8 @@ async function load(s: Session, seconds: number, cpuOf: Child[]): Promise<LoadRe
   const statusCodes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[k] = v.count;
   const cpuUsPerReq: Record<string, number> = {};
-  for (const [k, v] of Object.entries(cpu)) if (k !== 'other' && v > 0) cpuUsPerReq[k] = Math.round(((v / 100) * wall * 1e6) / Math.max(1, r.requests.total));
+  for (const [k, v] of Object.entries(cpu))
+    if (k !== 'other' && v > 0) cpuUsPerReq[k] = Math.round(((v / 100) * wall * 1e6) / Math.max(1, r.requests.total));
   return {
     rps: r.requests.average,
     p50: r.latency.p50,
@@ -472,7 +504,14 @@ async function sequential(s: Session, seconds: number, st: SeqState | undefined)
       const body = JSON.stringify(callBody(t.tool, ++rpcId));
       const a = performance.now();
       try {
-        const res = await client.request({ method: 'POST', path: t.path, headers: s.headers, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const res = await client.request({
+          method: 'POST',
+          path: t.path,
+          headers: s.headers,
+          body,
+          headersTimeout: 10_000,
+          bodyTimeout: 10_000,
+        });
         const text = await res.body.text();
         const ms = performance.now() - a;
         if (!st) continue;
@@ -584,7 +623,17 @@ interface TargetReport {
   error?: unknown;
   rounds: LoadResult[];
   load?: LoadResult; // aggregate over rounds
-  seq?: { n: number; p50: number; p90: number; p99: number; mean: number; non2xx: number; badBodies: number; errors: number; samples: Sample[] };
+  seq?: {
+    n: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    mean: number;
+    non2xx: number;
+    badBodies: number;
+    errors: number;
+    samples: Sample[];
+  };
 }
 
 function aggregate(rounds: LoadResult[]): LoadResult | undefined {
@@ -593,11 +642,13 @@ function aggregate(rounds: LoadResult[]): LoadResult | undefined {
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const sum = (f: (r: LoadResult) => number) => rounds.reduce((a, r) => a + f(r), 0);
   const statusCodes: Record<string, number> = {};
-  for (const r of rounds) for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  for (const r of rounds)
+    for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
   const cpu: Record<string, number> = {};
   for (const k of Object.keys(rounds[0]!.cpu)) cpu[k] = Math.round(sum((r) => r.cpu[k] ?? 0) / rounds.length);
   const cpuUsPerReq: Record<string, number> = {};
-  for (const k of Object.keys(rounds[0]!.cpuUsPerReq)) cpuUsPerReq[k] = Math.round(sum((r) => r.cpuUsPerReq[k] ?? 0) / rounds.length);
+  for (const k of Object.keys(rounds[0]!.cpuUsPerReq))
+    cpuUsPerReq[k] = Math.round(sum((r) => r.cpuUsPerReq[k] ?? 0) / rounds.length);
   return {
     rps: sum((r) => r.rps) / rounds.length,
     p50: med(rounds.map((r) => r.p50)),
@@ -625,8 +676,14 @@ async function main(): Promise<number> {
   tmpDir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
   const warnings: string[] = [];
   const log = (s: string) => process.stdout.write(`${s}\n`);
-  log(`host: ${cpus().length} cores, loadavg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  log(`tollgate bench: ${CONNECTIONS} connections, ${SECONDS}s load × ${ROUNDS} round(s), ${WARMUP_SECONDS}s warm-up, ${LAT_SECONDS}s sequential latency per target`);
+  log(
+    `host: ${cpus().length} cores, loadavg ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  log(
+    `tollgate bench: ${CONNECTIONS} connections, ${SECONDS}s load × ${ROUNDS} round(s), ${WARMUP_SECONDS}s warm-up, ${LAT_SECONDS}s sequential latency per target`,
+  );
 
   // 1. upstream
   const upstream = startChild('upstream', process.execPath, ['--import', 'tsx', 'bench/upstream-server.ts']);
@@ -645,10 +702,19 @@ async function main(): Promise<number> {
       log(`${t.name}: session ${s.id} ok (protocol ${s.protocolVersion}, ${t.tool} → "${ECHO_TEXT}")`);
     } catch (err) {
       rep.error = err instanceof TargetError ? err.toJSON() : { message: String(err) };
-      log(`${t.name}: FAILED ${err instanceof TargetError ? `at ${err.stage}: ${err.message}\n  status: ${err.status}\n  headers: ${JSON.stringify(err.responseHeaders)}\n  body: ${err.body}` : String(err)}`);
+      log(
+        `${t.name}: FAILED ${err instanceof TargetError ? `at ${err.stage}: ${err.message}\n  status: ${err.status}\n  headers: ${JSON.stringify(err.responseHeaders)}\n  body: ${err.body}` : String(err)}`,
+      );
     }
   };
-  await addTarget({ name: 'direct', origin: `http://127.0.0.1:${upstreamPort}`, path: '/mcp', tool: 'echo', auth: false, child: upstream });
+  await addTarget({
+    name: 'direct',
+    origin: `http://127.0.0.1:${upstreamPort}`,
+    path: '/mcp',
+    tool: 'echo',
+    auth: false,
+    child: upstream,
+  });
 
   // 2. gateway
   const cfgPath = join(tmpDir, 'tollgate.yaml');
@@ -677,21 +743,56 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   // Measure what production runs: the compiled JavaScript (tsx adds per-closure helpers), built
   // into .bench-build/ so a stale dist/ never shadows the sources for `npm start`.
   log('compiling the gateway (tsc) into .bench-build/ …');
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', '.bench-build', '--sourceMap', 'false'], { cwd: ROOT, stdio: 'inherit' });
-  const gateway = startChild('gateway', process.execPath, [...gwNodeArgs, '.bench-build/main.js', 'serve', '--config', cfgPath, '--port', '0']);
+  execFileSync(
+    process.execPath,
+    [
+      'node_modules/typescript/bin/tsc',
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      '.bench-build',
+      '--sourceMap',
+      'false',
+    ],
+    { cwd: ROOT, stdio: 'inherit' },
+  );
+  const gateway = startChild('gateway', process.execPath, [
+    ...gwNodeArgs,
+    '.bench-build/main.js',
+    'serve',
+    '--config',
+    cfgPath,
+    '--port',
+    '0',
+  ]);
   let gatewayPort: number | undefined;
   let metricsUrl: string | undefined;
   try {
-    gatewayPort = Number((await waitForLine(gateway, /Tollgate is listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/, 30_000))[1]);
+    gatewayPort = Number(
+      (await waitForLine(gateway, /Tollgate is listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/, 30_000))[1],
+    );
     const ups = await waitForLine(gateway, /^\s*upstreams: (.*)$/, 2000).catch(() => undefined);
     log(`gateway: http://127.0.0.1:${gatewayPort}/mcp (pid ${gateway.pid})${ups ? ` — upstreams: ${ups[1]}` : ''}`);
     if (ups && !/\(ready\)/.test(ups[1]!)) warnings.push(`gateway: upstream not ready at startup: ${ups[1]}`);
   } catch (err) {
     log(`gateway: FAILED to start: ${(err as Error).message}\n  output:\n    ${gateway.tail.join('\n    ')}`);
-    reports.push({ name: 'gateway', url: '', tool: 'bench__echo', rounds: [], error: { stage: 'start', message: (err as Error).message, output: gateway.tail } });
+    reports.push({
+      name: 'gateway',
+      url: '',
+      tool: 'bench__echo',
+      rounds: [],
+      error: { stage: 'start', message: (err as Error).message, output: gateway.tail },
+    });
   }
   if (gatewayPort !== undefined) {
-    await addTarget({ name: 'gateway', origin: `http://127.0.0.1:${gatewayPort}`, path: '/mcp', tool: 'bench__echo', auth: true, child: gateway });
+    await addTarget({
+      name: 'gateway',
+      origin: `http://127.0.0.1:${gatewayPort}`,
+      path: '/mcp',
+      tool: 'bench__echo',
+      auth: true,
+      child: gateway,
+    });
     metricsUrl = `http://127.0.0.1:${gatewayPort}/metrics`;
   }
 
@@ -702,7 +803,14 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     if (typeof n === 'string') nginxNote = n;
     else {
       log(`nginx: http://127.0.0.1:${n.port}/mcp (pid ${n.child.pid}, 1 worker, keepalive upstream)`);
-      await addTarget({ name: 'nginx', origin: `http://127.0.0.1:${n.port}`, path: '/mcp', tool: 'echo', auth: false, child: n.child });
+      await addTarget({
+        name: 'nginx',
+        origin: `http://127.0.0.1:${n.port}`,
+        path: '/mcp',
+        tool: 'echo',
+        auth: false,
+        child: n.child,
+      });
     }
   } catch (err) {
     nginxNote = `failed to start: ${(err as Error).message}`;
@@ -724,7 +832,9 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
       const r = await load(s, SECONDS, cpuOf);
       repOf(s).rounds.push(r);
       if (r.non2xx || r.badBodies || r.errors || r.timeouts) {
-        log(`  ${s.target.name}: non2xx=${r.non2xx} badBodies=${r.badBodies} errors=${r.errors} timeouts=${r.timeouts} status=${JSON.stringify(r.statusCodes)}`);
+        log(
+          `  ${s.target.name}: non2xx=${r.non2xx} badBodies=${r.badBodies} errors=${r.errors} timeouts=${r.timeouts} status=${JSON.stringify(r.statusCodes)}`,
+        );
         for (const x of r.samples.slice(0, 2)) log(`  sample: HTTP ${x.status} ${x.body}`);
       }
     }
@@ -758,26 +868,51 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   }
 
   // Children that died along the way.
-  for (const c of children) if (c.exit) warnings.push(`${c.name} exited during the run: ${JSON.stringify(c.exit)}; last output: ${c.tail.slice(-5).join(' | ')}`);
-  if (gateway.stderrLines > 0) warnings.push(`gateway wrote ${gateway.stderrLines} stderr line(s); last: ${gateway.tail.filter((l) => l.startsWith('[err]')).slice(-2).join(' | ').slice(0, 600)}`);
-  if (upstream.stderrLines > 0) warnings.push(`upstream wrote ${upstream.stderrLines} stderr line(s); last: ${upstream.tail.filter((l) => l.startsWith('[err]')).slice(-2).join(' | ').slice(0, 600)}`);
+  for (const c of children)
+    if (c.exit)
+      warnings.push(
+        `${c.name} exited during the run: ${JSON.stringify(c.exit)}; last output: ${c.tail.slice(-5).join(' | ')}`,
+      );
+  if (gateway.stderrLines > 0)
+    warnings.push(
+      `gateway wrote ${gateway.stderrLines} stderr line(s); last: ${gateway.tail
+        .filter((l) => l.startsWith('[err]'))
+        .slice(-2)
+        .join(' | ')
+        .slice(0, 600)}`,
+    );
+  if (upstream.stderrLines > 0)
+    warnings.push(
+      `upstream wrote ${upstream.stderrLines} stderr line(s); last: ${upstream.tail
+        .filter((l) => l.startsWith('[err]'))
+        .slice(-2)
+        .join(' | ')
+        .slice(0, 600)}`,
+    );
 
   // 6. report
   const direct = reports.find((r) => r.name === 'direct');
   const gw = reports.find((r) => r.name === 'gateway');
   const directRps = direct?.load?.rps ?? NaN;
   log('');
-  log(`${pad('target', 8)} | ${pad('rps', 8, true)} | ${pad('p50 ms', 6, true)} | ${pad('p99 ms', 6, true)} | ${pad('ratio vs direct', 26)} | non2xx | errors | cpu % of one core during the load`);
-  log(`${'-'.repeat(8)}-|-${'-'.repeat(8)}-|-${'-'.repeat(6)}-|-${'-'.repeat(6)}-|-${'-'.repeat(26)}-|--------|--------|-----------------`);
+  log(
+    `${pad('target', 8)} | ${pad('rps', 8, true)} | ${pad('p50 ms', 6, true)} | ${pad('p99 ms', 6, true)} | ${pad('ratio vs direct', 26)} | non2xx | errors | cpu % of one core during the load`,
+  );
+  log(
+    `${'-'.repeat(8)}-|-${'-'.repeat(8)}-|-${'-'.repeat(6)}-|-${'-'.repeat(6)}-|-${'-'.repeat(26)}-|--------|--------|-----------------`,
+  );
   for (const rep of reports) {
     const l = rep.load;
     if (!l) {
-      log(`${pad(rep.name, 8)} | ${pad('FAILED', 8, true)} | ${pad('—', 6, true)} | ${pad('—', 6, true)} | ${pad('—', 26)} |      — |      — | (see error above)`);
+      log(
+        `${pad(rep.name, 8)} | ${pad('FAILED', 8, true)} | ${pad('—', 6, true)} | ${pad('—', 6, true)} | ${pad('—', 26)} |      — |      — | (see error above)`,
+      );
       continue;
     }
     const ratio = l.rps / directRps;
     let ratioStr = `${fmt(ratio, 2)}×`;
-    if (rep.name === 'gateway') ratioStr += ` (goal ≥ ${GOAL_RATIO.toFixed(2)}× ${ratio >= GOAL_RATIO ? 'OK' : 'MISS'})`;
+    if (rep.name === 'gateway')
+      ratioStr += ` (goal ≥ ${GOAL_RATIO.toFixed(2)}× ${ratio >= GOAL_RATIO ? 'OK' : 'MISS'})`;
     const cpu = Object.entries(l.cpu)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
@@ -789,7 +924,12 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   log(
     `CPU µs per request: ${reports
       .filter((r) => r.load)
-      .map((r) => `${r.name} [${Object.entries(r.load!.cpuUsPerReq).map(([k, v]) => `${k} ${v}`).join(', ')}]`)
+      .map(
+        (r) =>
+          `${r.name} [${Object.entries(r.load!.cpuUsPerReq)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}]`,
+      )
       .join('; ')}`,
   );
   log('');
@@ -802,32 +942,48 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   for (const rep of reports) {
     if (!rep.seq) continue;
     const q = rep.seq;
-    log(`  ${pad(rep.name, 8)} p50 ${fmt(q.p50, 3)}  p90 ${fmt(q.p90, 3)}  p99 ${fmt(q.p99, 3)}  (n=${q.n}${q.non2xx + q.badBodies + q.errors ? `, failures=${q.non2xx + q.badBodies + q.errors}` : ''})`);
+    log(
+      `  ${pad(rep.name, 8)} p50 ${fmt(q.p50, 3)}  p90 ${fmt(q.p90, 3)}  p99 ${fmt(q.p99, 3)}  (n=${q.n}${q.non2xx + q.badBodies + q.errors ? `, failures=${q.non2xx + q.badBodies + q.errors}` : ''})`,
+    );
   }
   const added = (gw?.seq?.p50 ?? NaN) - (direct?.seq?.p50 ?? NaN);
-  log(`  gateway-added p50: ${fmt(added, 3)} ms (goal ≤ ${GOAL_ADDED_P50_MS} ms ${added <= GOAL_ADDED_P50_MS ? 'OK' : 'MISS'})`);
-  if (gatewayOverheadP50 !== undefined) log(`  gateway overhead p50 from its own /metrics histogram (total − upstream): ${fmt(gatewayOverheadP50, 3)} ms`);
+  log(
+    `  gateway-added p50: ${fmt(added, 3)} ms (goal ≤ ${GOAL_ADDED_P50_MS} ms ${added <= GOAL_ADDED_P50_MS ? 'OK' : 'MISS'})`,
+  );
+  if (gatewayOverheadP50 !== undefined)
+    log(`  gateway overhead p50 from its own /metrics histogram (total − upstream): ${fmt(gatewayOverheadP50, 3)} ms`);
   const gwRatio = (gw?.load?.rps ?? NaN) / directRps;
 
   const invalidReasons: string[] = [];
   for (const rep of reports) {
     if (rep.error) invalidReasons.push(`${rep.name}: ${JSON.stringify(rep.error).slice(0, 300)}`);
     const l = rep.load;
-    if (l && l.non2xx) invalidReasons.push(`${rep.name}: ${l.non2xx} non-2xx during load (${JSON.stringify(l.statusCodes)})`);
-    if (l && l.badBodies) invalidReasons.push(`${rep.name}: ${l.badBodies} 2xx responses without the echo result`);
-    if (l && l.errors + l.timeouts) invalidReasons.push(`${rep.name}: ${l.errors} connection errors, ${l.timeouts} timeouts during load`);
+    if (l?.non2xx)
+      invalidReasons.push(`${rep.name}: ${l.non2xx} non-2xx during load (${JSON.stringify(l.statusCodes)})`);
+    if (l?.badBodies) invalidReasons.push(`${rep.name}: ${l.badBodies} 2xx responses without the echo result`);
+    if (l && l.errors + l.timeouts)
+      invalidReasons.push(`${rep.name}: ${l.errors} connection errors, ${l.timeouts} timeouts during load`);
     const q = rep.seq;
-    if (q && q.non2xx + q.badBodies + q.errors) invalidReasons.push(`${rep.name}: ${q.non2xx + q.badBodies + q.errors} failures in sequential latency`);
+    if (q && q.non2xx + q.badBodies + q.errors)
+      invalidReasons.push(`${rep.name}: ${q.non2xx + q.badBodies + q.errors} failures in sequential latency`);
   }
   for (const c of children) if (c.exit) invalidReasons.push(`${c.name} exited during the run`);
   const valid = invalidReasons.length === 0;
   log('');
   for (const w of warnings) log(`warning: ${w}`);
-  for (const rep of reports) for (const x of rep.load?.samples ?? []) log(`${rep.name} sample failure: HTTP ${x.status} ${x.body}`);
+  for (const rep of reports)
+    for (const x of rep.load?.samples ?? []) log(`${rep.name} sample failure: HTTP ${x.status} ${x.body}`);
   log(valid ? 'run: VALID' : `run: INVALID\n  - ${invalidReasons.join('\n  - ')}`);
 
   const json = {
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, latSeconds: LAT_SECONDS, connections: CONNECTIONS, rounds: ROUNDS, protocolVersion: PROTOCOL_VERSION },
+    settings: {
+      seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
+      latSeconds: LAT_SECONDS,
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      protocolVersion: PROTOCOL_VERSION,
+    },
     targets: Object.fromEntries(
       reports.map((r) => [
         r.name,
@@ -851,14 +1007,28 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
           cpuUsPerReq: r.load?.cpuUsPerReq ?? null,
           rssMb: r.load?.rssMb ?? null,
           rounds: r.rounds.map((x) => ({ rps: x.rps, p50Ms: x.p50, p99Ms: x.p99, non2xx: x.non2xx })),
-          seq: r.seq ? { n: r.seq.n, p50Ms: r.seq.p50, p90Ms: r.seq.p90, p99Ms: r.seq.p99, meanMs: r.seq.mean, failures: r.seq.non2xx + r.seq.badBodies + r.seq.errors } : null,
+          seq: r.seq
+            ? {
+                n: r.seq.n,
+                p50Ms: r.seq.p50,
+                p90Ms: r.seq.p90,
+                p99Ms: r.seq.p99,
+                meanMs: r.seq.mean,
+                failures: r.seq.non2xx + r.seq.badBodies + r.seq.errors,
+              }
+            : null,
         },
       ]),
     ),
     nginx: nginxNote ?? 'ran',
     gatewayRatio: Number.isFinite(gwRatio) ? gwRatio : null,
     gatewayAddedP50Ms: Number.isFinite(added) ? added : null,
-    goals: { ratioMin: GOAL_RATIO, ratioOk: gwRatio >= GOAL_RATIO, addedP50MaxMs: GOAL_ADDED_P50_MS, addedP50Ok: added <= GOAL_ADDED_P50_MS },
+    goals: {
+      ratioMin: GOAL_RATIO,
+      ratioOk: gwRatio >= GOAL_RATIO,
+      addedP50MaxMs: GOAL_ADDED_P50_MS,
+      addedP50Ok: added <= GOAL_ADDED_P50_MS,
+    },
     valid,
     invalidReasons,
     warnings,
@@ -867,10 +1037,11 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   return 0;
 }
 
-main()
+void main()
   .catch((err: unknown) => {
     process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
-    for (const c of children) if (c.tail.length) process.stderr.write(`--- ${c.name} (pid ${c.pid}) last output:\n${c.tail.join('\n')}\n`);
+    for (const c of children)
+      if (c.tail.length) process.stderr.write(`--- ${c.name} (pid ${c.pid}) last output:\n${c.tail.join('\n')}\n`);
     return 1;
   })
   .then(async (code) => {

@@ -74,7 +74,8 @@ async function sample(url: string, t0: number): Promise<Sample> {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const ms = (s: number): string => `${(s * 1000).toFixed(1)} ms`;
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
 
 async function main(): Promise<void> {
   const spawned: Spawned[] = [];
@@ -91,15 +92,26 @@ async function main(): Promise<void> {
   const gw = await spawnListening(['bin/tollgate.mjs', 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
   spawned.push(gw);
   const url = `http://127.0.0.1:${gw.port}`;
-  console.log(`soak: ${SECONDS} s, ${MCP_CLIENTS} MCP + ${LLM_CLIENTS} LLM clients, gateway pid ${gw.child.pid}, audit ${dir}/audit.jsonl`);
+  console.log(
+    `soak: ${SECONDS} s, ${MCP_CLIENTS} MCP + ${LLM_CLIENTS} LLM clients, gateway pid ${gw.child.pid}, audit ${dir}/audit.jsonl`,
+  );
 
-  const clients: Client[] = await Promise.all(Array.from({ length: MCP_CLIENTS }, () => connect(`${url}/mcp`, { key: KEY })));
+  const clients: Client[] = await Promise.all(
+    Array.from({ length: MCP_CLIENTS }, () => connect(`${url}/mcp`, { key: KEY })),
+  );
   const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
   const t0 = Date.now();
   const deadline = t0 + SECONDS * 1000;
   const samples: Sample[] = [];
   await sample(url, t0); // resets the event-loop histogram: what follows is under load
-  const sampler = setInterval(() => void sample(url, t0).then((s) => samples.push(s), () => count(errors, 'metrics scrape')), SAMPLE_MS);
+  const sampler = setInterval(
+    () =>
+      void sample(url, t0).then(
+        (s) => samples.push(s),
+        () => count(errors, 'metrics scrape'),
+      ),
+    SAMPLE_MS,
+  );
 
   let n = 0;
   await Promise.all([
@@ -107,7 +119,9 @@ async function main(): Promise<void> {
       loop('mcp rounds (list, call, call with 5 progress)', deadline, async () => {
         await c.listTools();
         await c.callTool({ name: 'feat__echo', arguments: { text: `soak ${n++}` } });
-        await c.callTool({ name: 'feat__slow', arguments: { ms: 20 } }, undefined, { onprogress: () => count(counts, 'mcp progress notifications') });
+        await c.callTool({ name: 'feat__slow', arguments: { ms: 20 } }, undefined, {
+          onprogress: () => count(counts, 'mcp progress notifications'),
+        });
       }),
     ),
     ...Array.from({ length: LLM_CLIENTS }, (_, i) =>
@@ -126,12 +140,29 @@ async function main(): Promise<void> {
   const window = Math.min(60, SECONDS / 3);
   const first = samples.filter((s) => s.t <= window);
   const last = samples.filter((s) => s.t >= SECONDS - window);
-  const growth = (k: 'rss' | 'heap'): string => `${mib(mean(first.map((s) => s[k])))} → ${mib(mean(last.map((s) => s[k])))} (${mean(last.map((s) => s[k])) >= mean(first.map((s) => s[k])) ? '+' : ''}${mib(mean(last.map((s) => s[k])) - mean(first.map((s) => s[k])))})`;
-  console.log(`\nmemory (mean of first vs last ${window.toFixed(0)} s): RSS ${growth('rss')}, heap used ${growth('heap')}`);
+  const growth = (k: 'rss' | 'heap'): string =>
+    `${mib(mean(first.map((s) => s[k])))} → ${mib(mean(last.map((s) => s[k])))} (${mean(last.map((s) => s[k])) >= mean(first.map((s) => s[k])) ? '+' : ''}${mib(mean(last.map((s) => s[k])) - mean(first.map((s) => s[k])))})`;
   console.log(
-    `event-loop delay per ${SAMPLE_MS / 1000} s window (includes prom-client's 10 ms sampling resolution): p50 median ${ms(pct(samples.map((s) => s.lagP50), 0.5))}, p99 median ${ms(pct(samples.map((s) => s.lagP99), 0.5))} / worst ${ms(Math.max(...samples.map((s) => s.lagP99)))}, max ${ms(Math.max(...samples.map((s) => s.lagMax)))}`,
+    `\nmemory (mean of first vs last ${window.toFixed(0)} s): RSS ${growth('rss')}, heap used ${growth('heap')}`,
   );
-  console.log('requests:', Object.fromEntries(counts), `(${((counts.get('mcp rounds (list, call, call with 5 progress)') ?? 0) / SECONDS).toFixed(0)} MCP rounds/s)`);
+  console.log(
+    `event-loop delay per ${SAMPLE_MS / 1000} s window (includes prom-client's 10 ms sampling resolution): p50 median ${ms(
+      pct(
+        samples.map((s) => s.lagP50),
+        0.5,
+      ),
+    )}, p99 median ${ms(
+      pct(
+        samples.map((s) => s.lagP99),
+        0.5,
+      ),
+    )} / worst ${ms(Math.max(...samples.map((s) => s.lagP99)))}, max ${ms(Math.max(...samples.map((s) => s.lagMax)))}`,
+  );
+  console.log(
+    'requests:',
+    Object.fromEntries(counts),
+    `(${((counts.get('mcp rounds (list, call, call with 5 progress)') ?? 0) / SECONDS).toFixed(0)} MCP rounds/s)`,
+  );
   console.log('errors:', errors.size ? Object.fromEntries(errors) : 'none');
   for (const s of spawned) await s.kill();
   await mock.close();

@@ -16,9 +16,13 @@ import { z } from 'zod';
 
 function createMcpServer(): McpServer {
   const mcp = new McpServer({ name: 'bench-upstream', version: '1.0.0' });
-  mcp.registerTool('echo', { description: 'Echoes its input text', inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
+  mcp.registerTool(
+    'echo',
+    { description: 'Echoes its input text', inputSchema: { text: z.string() } },
+    async ({ text }) => ({
+      content: [{ type: 'text', text }],
+    }),
+  );
   return mcp;
 }
 

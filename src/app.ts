@@ -39,8 +39,24 @@ export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins'
 export function buildApp(gw: Gateway): Hono<AppEnv> {
   const { config } = gw;
   const app = new Hono<AppEnv>();
-  const mcp = streamableHttp({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, replayEvents: config.server.sseReplayEvents, maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams, serverName: config.mcp.serverName, sharedSessions: config.sessions.shared });
-  const sse = legacySse({ relay: gw.relay, sessions: gw.sessions, keepaliveMs: config.server.sseKeepaliveMs, messagesPath: '/messages', maxBodyBytes: config.server.maxBodyBytes, streams: gw.sseStreams });
+  const mcp = streamableHttp({
+    relay: gw.relay,
+    sessions: gw.sessions,
+    keepaliveMs: config.server.sseKeepaliveMs,
+    replayEvents: config.server.sseReplayEvents,
+    maxBodyBytes: config.server.maxBodyBytes,
+    streams: gw.sseStreams,
+    serverName: config.mcp.serverName,
+    sharedSessions: config.sessions.shared,
+  });
+  const sse = legacySse({
+    relay: gw.relay,
+    sessions: gw.sessions,
+    keepaliveMs: config.server.sseKeepaliveMs,
+    messagesPath: '/messages',
+    maxBodyBytes: config.server.maxBodyBytes,
+    streams: gw.sseStreams,
+  });
 
   // Liveness and readiness stay open: orchestrators probe them without credentials.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -74,9 +90,21 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // 0. Request id and trace context — first, so every answer (rejections too) carries the id.
     app.use(path, requestContext());
     // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
-    app.use(path, originGuard({ allowedOrigins: config.server.allowedOrigins, allowedHosts: config.server.allowedHosts, publicUrl: config.server.publicUrl }));
+    app.use(
+      path,
+      originGuard({
+        allowedOrigins: config.server.allowedOrigins,
+        allowedHosts: config.server.allowedHosts,
+        publicUrl: config.server.publicUrl,
+      }),
+    );
     // 2. Body cap — before anything reads the body.
-    app.use(path, bodyLimit({ maxBytes: path.startsWith('/v1') && config.llm ? config.llm.maxBodyBytes : config.server.maxBodyBytes }));
+    app.use(
+      path,
+      bodyLimit({
+        maxBytes: path.startsWith('/v1') && config.llm ? config.llm.maxBodyBytes : config.server.maxBodyBytes,
+      }),
+    );
     // 3. Authentication — every MCP request is made by a known agent.
     app.use(
       path,

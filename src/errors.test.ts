@@ -2,10 +2,33 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError, asGatewayError, httpStatusOf, rpcCodeOf, type ErrorKind } from './errors.js';
 
 const kinds: ErrorKind[] = [
-  'parse_error', 'invalid_request', 'method_not_found', 'invalid_params', 'not_acceptable', 'unsupported_media_type',
-  'payload_too_large', 'method_not_allowed', 'conflict', 'unauthorized', 'forbidden', 'origin_denied', 'session_required',
-  'session_not_found', 'unsupported_protocol_version', 'header_mismatch', 'missing_capability', 'version_unsupported', 'unknown_target', 'upstream_unavailable', 'upstream_timeout',
-  'upstream_bad_response', 'cancelled', 'rate_limited', 'budget_exceeded', 'over_capacity', 'internal',
+  'parse_error',
+  'invalid_request',
+  'method_not_found',
+  'invalid_params',
+  'not_acceptable',
+  'unsupported_media_type',
+  'payload_too_large',
+  'method_not_allowed',
+  'conflict',
+  'unauthorized',
+  'forbidden',
+  'origin_denied',
+  'session_required',
+  'session_not_found',
+  'unsupported_protocol_version',
+  'header_mismatch',
+  'missing_capability',
+  'version_unsupported',
+  'unknown_target',
+  'upstream_unavailable',
+  'upstream_timeout',
+  'upstream_bad_response',
+  'cancelled',
+  'rate_limited',
+  'budget_exceeded',
+  'over_capacity',
+  'internal',
 ];
 
 describe('error mapping', () => {
@@ -22,7 +45,9 @@ describe('error mapping', () => {
   });
   it('renders a JSON-RPC error with data when present', () => {
     expect(new GatewayError('upstream_timeout', 'slow', { server: 'x' }).toJsonRpc('a')).toEqual({
-      jsonrpc: '2.0', id: 'a', error: { code: -32001, message: 'slow', data: { server: 'x' } },
+      jsonrpc: '2.0',
+      id: 'a',
+      error: { code: -32001, message: 'slow', data: { server: 'x' } },
     });
   });
 });

@@ -52,7 +52,6 @@ function openConnections(server: ServerType): Promise<number> {
   return new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
 }
 
-
 export class Gateway {
   readonly config: RuntimeConfig;
   readonly log: Logger;
@@ -84,11 +83,20 @@ export class Gateway {
     let deliver: (m: BusMessage) => void = () => undefined;
     const r = opts.config.limits.redis;
     const sessionBus = opts.config.sessions.shared
-      ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) => deliver(m))
+      ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) =>
+          deliver(m),
+        )
       : undefined;
     const p = opts.config.pins;
     const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
-    const gw = new Gateway({ ...opts, logger: log, recorder: new AuditRecorder(writer, opts.config.instanceId), limitStore, sessionBus, pinStore });
+    const gw = new Gateway({
+      ...opts,
+      logger: log,
+      recorder: new AuditRecorder(writer, opts.config.instanceId),
+      limitStore,
+      sessionBus,
+      pinStore,
+    });
     deliver = (m) =>
       applyPeerMessage(m, gw.sessions, (session, answer) => {
         const view = gw.relay.view(session.viewKey);
@@ -114,9 +122,21 @@ export class Gateway {
       reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
     };
     this.upstreams = opts.config.upstreams.map(
-      (cfg) => new Upstream(cfg, { log: this.log, env: opts.env, clientInfo: { name: 'tollgate', version: VERSION }, listener, sharedSessions: opts.config.sessions.shared }),
+      (cfg) =>
+        new Upstream(cfg, {
+          log: this.log,
+          env: opts.env,
+          clientInfo: { name: 'tollgate', version: VERSION },
+          listener,
+          sharedSessions: opts.config.sessions.shared,
+        }),
     );
-    this.policies = new PolicyStore({ dir: opts.config.policies?.dir, watch: opts.config.policies?.watch ?? false, log: this.log, env: opts.env });
+    this.policies = new PolicyStore({
+      dir: opts.config.policies?.dir,
+      watch: opts.config.policies?.watch ?? false,
+      log: this.log,
+      env: opts.env,
+    });
     this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
     this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);
     this.limitStore = opts.limitStore ?? new MemoryStore();
@@ -131,15 +151,17 @@ export class Gateway {
     });
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
-    this.pins = opts.pinStore && new PinGuard({
-      store: opts.pinStore,
-      upstreams: this.upstreams,
-      recorder: this.recorder,
-      log: this.log,
-      autoPinNew: opts.config.pins?.autoPinNew ?? true,
-      canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
-      toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
-    });
+    this.pins =
+      opts.pinStore &&
+      new PinGuard({
+        store: opts.pinStore,
+        upstreams: this.upstreams,
+        recorder: this.recorder,
+        log: this.log,
+        autoPinNew: opts.config.pins?.autoPinNew ?? true,
+        canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
+        toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
+      });
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
@@ -160,7 +182,12 @@ export class Gateway {
       idleMs: opts.config.server.sessionIdleTimeoutMs,
       maxAgeMs: sc.maxAgeMs,
       replayEvents: opts.config.server.sseReplayEvents,
-      sealer: sc.sealKeys.length ? new SessionSealer(sc.sealKeys.map((k) => Buffer.from(k, 'base64')), sc.maxAgeMs) : SessionSealer.ephemeral(sc.maxAgeMs),
+      sealer: sc.sealKeys.length
+        ? new SessionSealer(
+            sc.sealKeys.map((k) => Buffer.from(k, 'base64')),
+            sc.maxAgeMs,
+          )
+        : SessionSealer.ephemeral(sc.maxAgeMs),
       bus: opts.sessionBus,
       cap: new ConnectionCap('sessions', srv.maxSessions, srv.maxSessionsPerAgent),
       onEnd: (s, everywhere) => {
@@ -178,14 +205,21 @@ export class Gateway {
     limits: { store: string; state: string; failureMode?: string };
   } {
     const upstreams = Object.fromEntries(
-      this.upstreams.map((u) => [u.name, u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state }]),
+      this.upstreams.map((u) => [
+        u.name,
+        u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state },
+      ]),
     );
     const cfg = this.config.limits;
     const state = (this.limitStore as { state?: string }).state ?? 'healthy';
-    const limits = cfg.store === 'redis' ? { store: 'redis', state, failureMode: cfg.redis.failureMode } : { store: 'memory', state };
+    const limits =
+      cfg.store === 'redis'
+        ? { store: 'redis', state, failureMode: cfg.redis.failureMode }
+        : { store: 'memory', state };
     if (this.draining) return { ready: false, reason: 'shutting down', upstreams, limits };
     // An unreachable Redis is fine while a fallback answers; with fail_closed every call is refused.
-    if (state === 'degraded' && cfg.redis.failureMode === 'fail_closed') return { ready: false, reason: 'limits store unreachable (fail_closed)', upstreams, limits };
+    if (state === 'degraded' && cfg.redis.failureMode === 'fail_closed')
+      return { ready: false, reason: 'limits store unreachable (fail_closed)', upstreams, limits };
     const ready = this.upstreams.some((u) => u.state === 'ready');
     return ready ? { ready, upstreams, limits } : { ready, reason: 'no upstream is ready', upstreams, limits };
   }
@@ -219,13 +253,23 @@ export class Gateway {
    */
   applyConfig(next: RuntimeConfig): { applied: string[]; restartNeeded: string[] } {
     const prev = this.config;
-    const changed = (Object.keys(next) as (keyof RuntimeConfig)[]).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    const changed = (Object.keys(next) as (keyof RuntimeConfig)[]).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
+    );
     const applied: string[] = [];
     const restartNeeded: string[] = [];
     for (const k of changed) {
-      if (k === 'auth' && next.auth.allowAnonymous === prev.auth.allowAnonymous && JSON.stringify(next.auth.resource) === JSON.stringify(prev.auth.resource)) {
+      if (
+        k === 'auth' &&
+        next.auth.allowAnonymous === prev.auth.allowAnonymous &&
+        JSON.stringify(next.auth.resource) === JSON.stringify(prev.auth.resource)
+      ) {
         // In place: the authentication middleware reads this array on every request.
-        this.authenticators.splice(0, this.authenticators.length, ...buildAuthenticators(next, () => this.policies.current(), this.log));
+        this.authenticators.splice(
+          0,
+          this.authenticators.length,
+          ...buildAuthenticators(next, () => this.policies.current(), this.log),
+        );
         applied.push('auth');
       } else if (k === 'log') {
         this.log.level = next.log.level;
@@ -259,7 +303,8 @@ export class Gateway {
     // Streams just ended with a last frame (listen results, retry hints): let those connections
     // finish writing (bounded) before the rest are cut.
     const quietBy = Date.now() + 500;
-    while (server && Date.now() < quietBy && (await openConnections(server)) > 0) await new Promise((r) => setTimeout(r, 10));
+    while (server && Date.now() < quietBy && (await openConnections(server)) > 0)
+      await new Promise((r) => setTimeout(r, 10));
     (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));

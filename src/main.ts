@@ -47,7 +47,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return args.command || args.flags.help ? 0 : 2;
   }
   const env = process.env;
-  const configPath = typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
+  const configPath =
+    typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
   switch (args.command) {
     case 'check':
       return checkCommand(loadConfigFile(configPath, env), env, configPath, {
@@ -60,7 +61,9 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`usage: tollgate key new [--agent NAME]\n`);
         return 2;
       }
-      return keyNewCommand(typeof args.flags.agent === 'string' ? args.flags.agent : undefined, (l) => process.stdout.write(l));
+      return keyNewCommand(typeof args.flags.agent === 'string' ? args.flags.agent : undefined, (l) =>
+        process.stdout.write(l),
+      );
     case 'serve': {
       const loaded = loadConfigFile(configPath, env);
       const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;

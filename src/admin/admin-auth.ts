@@ -30,6 +30,8 @@ export function adminAuth(opts: AdminAuthOptions & { page: boolean }): Middlewar
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : getCookie(c, ADMIN_COOKIE);
     if (valid(token)) return next();
     if (opts.page) return c.redirect('/admin/login', 303);
-    return errorResponse(c, 'unauthorized', 'admin credential required', { 'www-authenticate': 'Bearer realm="tollgate-admin"' });
+    return errorResponse(c, 'unauthorized', 'admin credential required', {
+      'www-authenticate': 'Bearer realm="tollgate-admin"',
+    });
   };
 }

@@ -25,9 +25,13 @@ export function parseAuditParams(get: (name: string) => string[], now: number): 
     const v = one(key);
     if (v !== undefined) query[key] = v;
   }
-  const decisions = get('decision').flatMap((d) => d.split(',')).map((d) => d.trim()).filter((d) => d !== '');
+  const decisions = get('decision')
+    .flatMap((d) => d.split(','))
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
   const unknown = decisions.filter((d) => !(AUDIT_DECISIONS as readonly string[]).includes(d));
-  if (unknown.length > 0) problems.push(`decision: unknown ${unknown.join(', ')} (one of ${AUDIT_DECISIONS.join(', ')})`);
+  if (unknown.length > 0)
+    problems.push(`decision: unknown ${unknown.join(', ')} (one of ${AUDIT_DECISIONS.join(', ')})`);
   else if (decisions.length > 0) query.decision = decisions;
   for (const key of ['since', 'until'] as const) {
     const v = one(key);

@@ -8,7 +8,8 @@ export function sameOrigin(c: Context, opts: { allowMissing?: boolean } = {}): b
   if (site === 'cross-site' || site === 'same-site') return false;
   const origin = c.req.header('origin');
   // No Origin: not a browser form or fetch (CLI, scripts), which must then authenticate by header.
-  if (origin === undefined) return opts.allowMissing === true || c.req.header('authorization')?.startsWith('Bearer ') === true;
+  if (origin === undefined)
+    return opts.allowMissing === true || c.req.header('authorization')?.startsWith('Bearer ') === true;
   let host: string;
   try {
     host = new URL(origin).host;

@@ -100,7 +100,8 @@ function Upstreams(props: { upstreams: UpstreamStatus[] }) {
               <ul class="replicas muted">
                 {u.replicas.map((r) => (
                   <li>
-                    <span class={`dot ${r.state === 'ready' && r.healthy && !r.ejected ? 'good' : 'bad'}`} /> {r.url} · {r.state}
+                    <span class={`dot ${r.state === 'ready' && r.healthy && !r.ejected ? 'good' : 'bad'}`} /> {r.url} ·{' '}
+                    {r.state}
                     {!r.healthy && ' · failing checks'}
                     {r.ejected && ' · ejected'} · {r.sessions} sessions
                   </li>
@@ -133,7 +134,14 @@ function LimitBar(props: { l: UsageLimit }) {
           {num.format(l.used)} / {num.format(l.limit)} <b>{Math.round(pct)}%</b>
         </span>
       </div>
-      <div class="bar" role="meter" aria-valuemin={0} aria-valuemax={l.limit} aria-valuenow={l.used} aria-label={`${l.name}: ${l.used} of ${l.limit}`}>
+      <div
+        class="bar"
+        role="meter"
+        aria-valuemin={0}
+        aria-valuemax={l.limit}
+        aria-valuenow={l.used}
+        aria-label={`${l.name}: ${l.used} of ${l.limit}`}
+      >
         <div class={`fill ${level}`} style={`width:${pct.toFixed(1)}%`} />
       </div>
       <div class="limit-foot muted">{foot.join(' · ')}</div>
@@ -210,7 +218,13 @@ export function AdminPage(props: AdminPageProps) {
           <span id="live-state" class="live off" aria-live="polite">
             Paused
           </span>
-          <button id="live-toggle" type="button" class="btn dark" disabled={paged} title={paged ? 'Live tail follows the newest records: go back to the newest page' : ''}>
+          <button
+            id="live-toggle"
+            type="button"
+            class="btn dark"
+            disabled={paged}
+            title={paged ? 'Live tail follows the newest records: go back to the newest page' : ''}
+          >
             Go live
           </button>
           <button id="reload-policies" type="button" class="btn dark">
@@ -234,7 +248,8 @@ export function AdminPage(props: AdminPageProps) {
           <div class="card-head">
             <h2 id="h-audit">Audit log</h2>
             <span class="muted" id="count">
-              {props.page.records.length} record{props.page.records.length === 1 ? '' : 's'}, newest first · click a row for details
+              {props.page.records.length} record{props.page.records.length === 1 ? '' : 's'}, newest first · click a row
+              for details
             </span>
           </div>
           <Filters params={props.params} agents={props.agents} />

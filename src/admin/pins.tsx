@@ -32,14 +32,24 @@ function selectorOf(body: string, form: boolean): Selector | undefined {
   return typeof v.tool === 'string' && v.tool !== '' ? { server: v.server, tool: v.tool } : { server: v.server };
 }
 
-export function mountPinRoutes(api: Hono, pins: AdminPins, mw: { apiAuth: MiddlewareHandler; csrf: MiddlewareHandler }): void {
+export function mountPinRoutes(
+  api: Hono,
+  pins: AdminPins,
+  mw: { apiAuth: MiddlewareHandler; csrf: MiddlewareHandler },
+): void {
   api.get('/pins', mw.apiAuth, (c) => c.json(pins.view()));
   api.post('/pins/approve', mw.csrf, mw.apiAuth, async (c) => {
     const body = await readBody(c, MAX_APPROVE_BYTES).catch(() => undefined);
-    if (body === undefined) return errorResponse(c, 'payload_too_large', `an approval is limited to ${MAX_APPROVE_BYTES} bytes`);
+    if (body === undefined)
+      return errorResponse(c, 'payload_too_large', `an approval is limited to ${MAX_APPROVE_BYTES} bytes`);
     const form = (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
     const sel = selectorOf(body, form);
-    if (!sel) return errorResponse(c, 'invalid_params', 'send {"server": "...", "tool": "..."} (tool optional) or {"all": true}');
+    if (!sel)
+      return errorResponse(
+        c,
+        'invalid_params',
+        'send {"server": "...", "tool": "..."} (tool optional) or {"all": true}',
+      );
     const approved = pins.approve(sel);
     // The page's form comes back to the pins section; API callers get the result.
     if (form) return c.redirect('/admin/#pins', 303);
@@ -73,7 +83,11 @@ function Markers(props: { markers: PendingView['markers'] }) {
 function ApproveForm(props: { server?: string; tool?: string; label: string }) {
   return (
     <form method="post" action="/admin/pins/approve">
-      {props.server !== undefined ? <input type="hidden" name="server" value={props.server} /> : <input type="hidden" name="all" value="true" />}
+      {props.server !== undefined ? (
+        <input type="hidden" name="server" value={props.server} />
+      ) : (
+        <input type="hidden" name="all" value="true" />
+      )}
       {props.tool !== undefined && <input type="hidden" name="tool" value={props.tool} />}
       <button type="submit" class="btn primary">
         {props.label}
@@ -101,7 +115,9 @@ export function PinsSection(props: { view: PinsView }) {
             <strong>
               {p.server}/{p.tool}
             </strong>
-            <span class={`badge ${p.status === 'changed' ? 's-bad' : 's-warn'}`}>{p.status === 'changed' ? 'definition changed' : 'new tool'}</span>
+            <span class={`badge ${p.status === 'changed' ? 's-bad' : 's-warn'}`}>
+              {p.status === 'changed' ? 'definition changed' : 'new tool'}
+            </span>
             <span class="muted small">
               {short(p.pinnedSha256)} → {short(p.sha256)} · first seen {p.seenAt}
             </span>

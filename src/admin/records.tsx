@@ -25,7 +25,9 @@ export const decisionLabel = (d: string): string => DECISION_LABELS[d] ?? d;
 export function Filters(props: { params: URLSearchParams; agents: string[] }) {
   const p = (k: string) => props.params.get(k) ?? '';
   const since = p('since');
-  const presets = SINCE_PRESETS.some(([v]) => v === since) ? SINCE_PRESETS : [...SINCE_PRESETS, [since, `Since ${since}`] as [string, string]];
+  const presets = SINCE_PRESETS.some(([v]) => v === since)
+    ? SINCE_PRESETS
+    : [...SINCE_PRESETS, [since, `Since ${since}`] as [string, string]];
   const active = ['agent', 'tool', 'server', 'decision', 'since', 'until'].some((k) => p(k) !== '');
   return (
     <form class="filters" method="get" action="/admin/" role="search">
@@ -78,13 +80,22 @@ export function Filters(props: { params: URLSearchParams; agents: string[] }) {
   );
 }
 
-const formatMs = (ms: number | null): string => (ms === null ? '–' : ms < 10 ? `${ms.toFixed(1)} ms` : ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+const formatMs = (ms: number | null): string =>
+  ms === null
+    ? '–'
+    : ms < 10
+      ? `${ms.toFixed(1)} ms`
+      : ms < 10_000
+        ? `${Math.round(ms)} ms`
+        : `${(ms / 1000).toFixed(1)} s`;
 
 const shownTime = (iso: string): string => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
 function Detail(props: { r: AuditLine }) {
   const { r } = props;
-  const shown = [...AUDIT_FIELDS, 'prev' as const].filter((k) => r[k] !== null && r[k] !== undefined && k !== 'tollgate.request.arguments');
+  const shown = [...AUDIT_FIELDS, 'prev' as const].filter(
+    (k) => r[k] !== null && r[k] !== undefined && k !== 'tollgate.request.arguments',
+  );
   const args = r['tollgate.request.arguments'];
   return (
     <tr class="detail" hidden>
@@ -116,7 +127,13 @@ export function RecordRows(props: { records: AuditLine[] }) {
         const outcome = r['tollgate.outcome'];
         return (
           <>
-            <tr class="rec" tabindex={0} aria-expanded="false" data-id={r['tollgate.record.id']} data-agent={r['gen_ai.agent.id']}>
+            <tr
+              class="rec"
+              tabindex={0}
+              aria-expanded="false"
+              data-id={r['tollgate.record.id']}
+              data-agent={r['gen_ai.agent.id']}
+            >
               <td class="time">
                 <time datetime={r.timestamp}>{shownTime(r.timestamp)}</time>
               </td>
@@ -124,14 +141,18 @@ export function RecordRows(props: { records: AuditLine[] }) {
               <td class="method">{r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? '–'}</td>
               <td class="target">
                 {targetOf(r)}
-                {decision !== 'allowed' && r['tollgate.decision_reason'] && <div class="reason">{r['tollgate.decision_reason']}</div>}
+                {decision !== 'allowed' && r['tollgate.decision_reason'] && (
+                  <div class="reason">{r['tollgate.decision_reason']}</div>
+                )}
               </td>
               <td>
                 <span class={`badge d-${decision}`}>{decisionLabel(decision)}</span>
               </td>
               <td>
                 {/* A refused call's outcome follows from its decision: only an allowed call's failure stands out. */}
-                <span class={`outcome o-${decision === 'allowed' ? outcome : 'after-refusal'}`}>{outcome.replace('_', ' ')}</span>
+                <span class={`outcome o-${decision === 'allowed' ? outcome : 'after-refusal'}`}>
+                  {outcome.replace('_', ' ')}
+                </span>
               </td>
               <td class="num">{formatMs(r['tollgate.latency.total_ms'])}</td>
             </tr>

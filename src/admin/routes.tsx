@@ -69,7 +69,8 @@ function query(c: Context, now: number): ParsedQuery {
   return parseAuditParams((name) => c.req.queries(name) ?? [], now);
 }
 
-const isHttps = (c: Context): boolean => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+const isHttps = (c: Context): boolean =>
+  new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 
 /** Headers for every admin response: no caching of audit data, no framing, no sniffing. */
 const hardening: MiddlewareHandler = async (c, next) => {
@@ -99,7 +100,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
   const pageAuth = adminAuth({ ...auth, page: true });
   const validToken = adminTokenChecker(auth);
   const csrf: MiddlewareHandler = async (c, next) => {
-    if (!sameOrigin(c)) return errorResponse(c, 'forbidden', 'cross-origin request refused (send the Origin header, or a Bearer token)');
+    if (!sameOrigin(c))
+      return errorResponse(c, 'forbidden', 'cross-origin request refused (send the Origin header, or a Bearer token)');
     await next();
   };
   const app = new Hono();
@@ -111,10 +113,17 @@ export function adminRoutes(deps: AdminDeps): Hono {
     // Login CSRF: a form posted from another site must not log this browser in.
     if (!sameOrigin(c, { allowMissing: true })) return errorResponse(c, 'forbidden', 'cross-origin login refused');
     const form = await readBody(c, MAX_FORM_BYTES).catch(() => undefined);
-    if (form === undefined) return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
+    if (form === undefined)
+      return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
     const token = new URLSearchParams(form).get('token')?.trim() ?? '';
     if (!validToken(token)) return html(c, <LoginPage error="That token is not an admin token." />, 401);
-    setCookie(c, ADMIN_COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: ADMIN_BASE, secure: isHttps(c), maxAge: COOKIE_MAX_AGE_S });
+    setCookie(c, ADMIN_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      path: ADMIN_BASE,
+      secure: isHttps(c),
+      maxAge: COOKIE_MAX_AGE_S,
+    });
     return c.redirect(`${ADMIN_BASE}/`, 303);
   });
   app.post('/logout', csrf, (c) => {
@@ -133,7 +142,13 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const q = query(c, now());
     if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
     const { limit: _limit, cursor: _cursor, ...filters } = q.query;
-    return liveTailResponse({ recorder: deps.recorder, query: filters, redact: deps.redact, keepaliveMs: deps.sseKeepaliveMs ?? 15_000, signal: c.req.raw.signal });
+    return liveTailResponse({
+      recorder: deps.recorder,
+      query: filters,
+      redact: deps.redact,
+      keepaliveMs: deps.sseKeepaliveMs ?? 15_000,
+      signal: c.req.raw.signal,
+    });
   });
   api.get('/agents/:id/usage', apiAuth, async (c) => {
     const agent = c.req.param('id');
@@ -153,7 +168,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const at = now();
     const q = query(c, at);
     const pageQuery = q.ok ? q.query : { limit: 100 };
-    const result = await readAuditPage(deps.auditPath, pageQuery).catch((err: Error) => ({ records: [], error: err.message }));
+    const result = await readAuditPage(deps.auditPath, pageQuery).catch((err: Error) => ({
+      records: [],
+      error: err.message,
+    }));
     const known = deps.agents();
     // `@gateway`, `@admin`, `@operator`: pin events, not agents with budgets.
     const seen = result.records.map((r) => r['gen_ai.agent.id']).filter((a) => !a.startsWith('@'));

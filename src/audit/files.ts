@@ -23,7 +23,10 @@ export function splitLogPath(path: string): { dir: string; stem: string; ext: st
 }
 
 export function rotatedFileName(stem: string, ext: string, seq: number, at: Date): string {
-  const ts = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const ts = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${stem}.${String(seq).padStart(6, '0')}.${ts}${ext}`;
 }
 
@@ -95,10 +98,17 @@ export interface RawLine {
 }
 
 /** Lines of a file from `start` (a line start) up to `end` (exclusive), as bytes. */
-export async function* readRawLines(file: string, opts: { start?: number; end?: number; firstLineNo?: number } = {}): AsyncGenerator<RawLine> {
+export async function* readRawLines(
+  file: string,
+  opts: { start?: number; end?: number; firstLineNo?: number } = {},
+): AsyncGenerator<RawLine> {
   const start = opts.start ?? 0;
   if (opts.end !== undefined && opts.end <= start) return;
-  const stream = createReadStream(file, { start, end: opts.end === undefined ? undefined : opts.end - 1, highWaterMark: 256 * 1024 });
+  const stream = createReadStream(file, {
+    start,
+    end: opts.end === undefined ? undefined : opts.end - 1,
+    highWaterMark: 256 * 1024,
+  });
   let lineNo = (opts.firstLineNo ?? 1) - 1;
   let rest: Buffer | undefined;
   let offset = start;
@@ -119,7 +129,10 @@ export async function* readRawLines(file: string, opts: { start?: number; end?: 
  * The last complete line of an open file of `size` bytes, and where complete lines end (a torn tail
  * after the last `\n` is not part of it). Reads backwards in chunks, so long lines cost only themselves.
  */
-export async function lastCompleteLine(fh: FileHandle, size: number): Promise<{ line: Buffer | undefined; completeEnd: number }> {
+export async function lastCompleteLine(
+  fh: FileHandle,
+  size: number,
+): Promise<{ line: Buffer | undefined; completeEnd: number }> {
   const chunk = 64 * 1024;
   let parts: Buffer[] = [];
   let completeEnd = -1; // offset just past the last '\n'

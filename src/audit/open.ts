@@ -4,7 +4,8 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import { createRedactor } from './redact.js';
 import { openAuditWriter } from './writer.js';
 
-export const redactorFor = (config: RuntimeConfig) => createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
+export const redactorFor = (config: RuntimeConfig) =>
+  createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
 
 /** undefined when the audit log is off (`audit.file: null` and not stdout). */
 export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logger) {

@@ -9,22 +9,65 @@ import { followAudit, globToRegExp, parseTimeSpec, readAudit } from './query.js'
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const tmp = () => mkdtempSync(join(tmpdir(), 'audit-q-'));
 
-interface Row { agent: string; tool: string | null; server: string; decision: AuditDecision; ms: number; tokens: number; at: number; uri?: string }
+interface Row {
+  agent: string;
+  tool: string | null;
+  server: string;
+  decision: AuditDecision;
+  ms: number;
+  tokens: number;
+  at: number;
+  uri?: string;
+}
 const ROWS: Row[] = [
   { agent: 'alice', tool: 'github__search', server: 'github', decision: 'allowed', ms: 10, tokens: 100, at: T0 },
-  { agent: 'alice', tool: 'github__create_issue', server: 'github', decision: 'denied', ms: 1, tokens: 0, at: T0 + 60_000 },
+  {
+    agent: 'alice',
+    tool: 'github__create_issue',
+    server: 'github',
+    decision: 'denied',
+    ms: 1,
+    tokens: 0,
+    at: T0 + 60_000,
+  },
   { agent: 'bob', tool: 'fs__read', server: 'fs', decision: 'allowed', ms: 30, tokens: 50, at: T0 + 120_000 },
   { agent: 'bob', tool: 'fs__read', server: 'fs', decision: 'rate_limited', ms: 2, tokens: 0, at: T0 + 180_000 },
-  { agent: 'alice', tool: null, uri: 'fs+file:///etc/hosts', server: 'fs', decision: 'allowed', ms: 20, tokens: 10, at: T0 + 240_000 },
+  {
+    agent: 'alice',
+    tool: null,
+    uri: 'fs+file:///etc/hosts',
+    server: 'fs',
+    decision: 'allowed',
+    ms: 20,
+    tokens: 10,
+    at: T0 + 240_000,
+  },
   { agent: 'carol', tool: 'github__search', server: 'github', decision: 'error', ms: 5, tokens: 0, at: T0 + 300_000 },
 ];
 
 const toRecord = (r: Row) =>
-  createAuditRecord({ timestamp: new Date(r.at).toISOString(), 'service.instance.id': 'gw', 'gen_ai.agent.id': r.agent, 'tollgate.auth.method': 'api_key', 'mcp.method.name': r.tool ? 'tools/call' : 'resources/read', 'gen_ai.tool.name': r.tool, 'mcp.resource.uri': r.uri ?? null, 'tollgate.target.native': r.tool?.split('__')[1] ?? r.uri?.slice(3) ?? null, 'tollgate.upstream.name': r.server, 'tollgate.decision': r.decision, 'tollgate.outcome': r.decision === 'allowed' ? 'ok' : 'jsonrpc_error', 'tollgate.tokens.charged': r.tokens, 'tollgate.latency.total_ms': r.ms });
+  createAuditRecord({
+    timestamp: new Date(r.at).toISOString(),
+    'service.instance.id': 'gw',
+    'gen_ai.agent.id': r.agent,
+    'tollgate.auth.method': 'api_key',
+    'mcp.method.name': r.tool ? 'tools/call' : 'resources/read',
+    'gen_ai.tool.name': r.tool,
+    'mcp.resource.uri': r.uri ?? null,
+    'tollgate.target.native': r.tool?.split('__')[1] ?? r.uri?.slice(3) ?? null,
+    'tollgate.upstream.name': r.server,
+    'tollgate.decision': r.decision,
+    'tollgate.outcome': r.decision === 'allowed' ? 'ok' : 'jsonrpc_error',
+    'tollgate.tokens.charged': r.tokens,
+    'tollgate.latency.total_ms': r.ms,
+  });
 
 async function fixture(rotateBytes?: number): Promise<string> {
   const dir = tmp();
-  const w = await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') }, ...(rotateBytes ? { rotateBytes } : {}) });
+  const w = await openAuditWriter({
+    destination: { path: join(dir, 'audit.jsonl') },
+    ...(rotateBytes ? { rotateBytes } : {}),
+  });
   for (const r of ROWS) await w.append(toRecord(r));
   await w.close();
   return dir;

@@ -41,7 +41,10 @@ export function parseTimeSpec(spec: string, now: number): number {
 }
 
 export function globToRegExp(glob: string): RegExp {
-  const src = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const src = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${src}$`, 's');
 }
 
@@ -52,18 +55,31 @@ export const fieldString = (r: AuditLine, k: keyof AuditLine): string | undefine
 
 /** The name a record is about: tool, prompt, resource URI, else the method or LLM model. */
 export function targetOf(r: AuditLine): string {
-  return fieldString(r, 'gen_ai.tool.name') ?? fieldString(r, 'gen_ai.prompt.name') ?? fieldString(r, 'mcp.resource.uri') ?? fieldString(r, 'gen_ai.request.model') ?? fieldString(r, 'mcp.method.name') ?? '-';
+  return (
+    fieldString(r, 'gen_ai.tool.name') ??
+    fieldString(r, 'gen_ai.prompt.name') ??
+    fieldString(r, 'mcp.resource.uri') ??
+    fieldString(r, 'gen_ai.request.model') ??
+    fieldString(r, 'mcp.method.name') ??
+    '-'
+  );
 }
 
 export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
   const tool = q.tool === undefined ? undefined : globToRegExp(q.tool);
-  const decisions = q.decision === undefined ? undefined : new Set(typeof q.decision === 'string' ? [q.decision] : q.decision);
+  const decisions =
+    q.decision === undefined ? undefined : new Set(typeof q.decision === 'string' ? [q.decision] : q.decision);
   return (r) => {
     if (q.agent !== undefined && fieldString(r, 'gen_ai.agent.id') !== q.agent) return false;
     if (q.server !== undefined && fieldString(r, 'tollgate.upstream.name') !== q.server) return false;
     if (decisions && !decisions.has(fieldString(r, 'tollgate.decision') ?? '')) return false;
     if (tool) {
-      const names = [fieldString(r, 'gen_ai.tool.name'), fieldString(r, 'gen_ai.prompt.name'), fieldString(r, 'mcp.resource.uri'), fieldString(r, 'tollgate.target.native')];
+      const names = [
+        fieldString(r, 'gen_ai.tool.name'),
+        fieldString(r, 'gen_ai.prompt.name'),
+        fieldString(r, 'mcp.resource.uri'),
+        fieldString(r, 'tollgate.target.native'),
+      ];
       if (!names.some((n) => n !== undefined && tool.test(n))) return false;
     }
     if (q.since !== undefined || q.until !== undefined) {
@@ -133,7 +149,11 @@ const MAX_PARTIAL = 16 * 1024 * 1024; // a partial line longer than this is drop
  * across rotations, until `signal` aborts or the consumer stops. Woken by fs.watch on the directory
  * (no polling unless fs.watch is unavailable). A directory must hold one log.
  */
-export async function* followAudit(path: string, q: AuditQuery = {}, opts: FollowOptions = {}): AsyncGenerator<AuditLine> {
+export async function* followAudit(
+  path: string,
+  q: AuditQuery = {},
+  opts: FollowOptions = {},
+): AsyncGenerator<AuditLine> {
   const active = await activePathOf(path);
   const match = matcher(q);
   let wakeUp: (() => void) | undefined;
@@ -231,7 +251,10 @@ async function activePathOf(path: string): Promise<string> {
   const st = await stat(path);
   if (!st.isDirectory()) return path;
   const sets = await listLogSets(path);
-  if (sets.length !== 1) throw new Error(`${path}: ${sets.length === 0 ? 'no audit log' : 'several audit logs'} here; name the file to follow`);
+  if (sets.length !== 1)
+    throw new Error(
+      `${path}: ${sets.length === 0 ? 'no audit log' : 'several audit logs'} here; name the file to follow`,
+    );
   const set = sets[0]!;
   const last = set.files.at(-1)!;
   // A set whose active file is missing right now (between rotation steps): follow its active name.

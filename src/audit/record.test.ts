@@ -2,7 +2,15 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AUDIT_FIELDS, GENESIS_HASH, createAuditRecord, newRecordId, resultDigest, type AuditLine, type AuditRecordInput } from './record.js';
+import {
+  AUDIT_FIELDS,
+  GENESIS_HASH,
+  createAuditRecord,
+  newRecordId,
+  resultDigest,
+  type AuditLine,
+  type AuditRecordInput,
+} from './record.js';
 import { openAuditWriter } from './writer.js';
 
 const base: AuditRecordInput = {
@@ -25,17 +33,63 @@ const base: AuditRecordInput = {
 };
 
 const kinds: Record<string, Partial<AuditRecordInput>> = {
-  allowed: { 'tollgate.result.bytes': 120, 'tollgate.result.sha256': 'ab'.repeat(32), 'tollgate.tokens.charged': 30, 'tollgate.latency.upstream_ms': 11 },
-  denied: { 'tollgate.decision': 'denied', 'tollgate.decision_reason': 'tool not in allow-list', 'tollgate.decision_rule': 'agents.alice.tools', 'tollgate.outcome': 'jsonrpc_error', 'rpc.response.status_code': '-32001' },
-  rate_limited: { 'tollgate.decision': 'rate_limited', 'tollgate.decision_reason': '10/min exceeded', 'tollgate.decision_rule': 'limits.alice.rate', 'tollgate.outcome': 'jsonrpc_error', 'rpc.response.status_code': '-32002' },
-  error: { 'tollgate.decision': 'error', 'tollgate.decision_reason': 'upstream github is down', 'tollgate.outcome': 'jsonrpc_error', 'rpc.response.status_code': '-32050' },
-  timeout: { 'tollgate.outcome': 'timeout', 'tollgate.decision_reason': 'no response in 60s', 'tollgate.latency.upstream_ms': 60_000, 'tollgate.latency.total_ms': 60_001 },
-  llm: { 'mcp.method.name': null, 'gen_ai.tool.name': null, 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4.1', 'gen_ai.usage.input_tokens': 1200, 'gen_ai.usage.output_tokens': 300, 'tollgate.tokens.charged': 1500 },
+  allowed: {
+    'tollgate.result.bytes': 120,
+    'tollgate.result.sha256': 'ab'.repeat(32),
+    'tollgate.tokens.charged': 30,
+    'tollgate.latency.upstream_ms': 11,
+  },
+  denied: {
+    'tollgate.decision': 'denied',
+    'tollgate.decision_reason': 'tool not in allow-list',
+    'tollgate.decision_rule': 'agents.alice.tools',
+    'tollgate.outcome': 'jsonrpc_error',
+    'rpc.response.status_code': '-32001',
+  },
+  rate_limited: {
+    'tollgate.decision': 'rate_limited',
+    'tollgate.decision_reason': '10/min exceeded',
+    'tollgate.decision_rule': 'limits.alice.rate',
+    'tollgate.outcome': 'jsonrpc_error',
+    'rpc.response.status_code': '-32002',
+  },
+  error: {
+    'tollgate.decision': 'error',
+    'tollgate.decision_reason': 'upstream github is down',
+    'tollgate.outcome': 'jsonrpc_error',
+    'rpc.response.status_code': '-32050',
+  },
+  timeout: {
+    'tollgate.outcome': 'timeout',
+    'tollgate.decision_reason': 'no response in 60s',
+    'tollgate.latency.upstream_ms': 60_000,
+    'tollgate.latency.total_ms': 60_001,
+  },
+  llm: {
+    'mcp.method.name': null,
+    'gen_ai.tool.name': null,
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.request.model': 'gpt-4.1',
+    'gen_ai.usage.input_tokens': 1200,
+    'gen_ai.usage.output_tokens': 300,
+    'tollgate.tokens.charged': 1500,
+  },
 };
 
 describe('AuditRecord', () => {
   it('createAuditRecord fills every field in canonical order, nulls for what does not apply', () => {
-    const r = createAuditRecord({ 'service.instance.id': 'gw', 'gen_ai.agent.id': 'a', 'tollgate.auth.method': 'jwt', 'tollgate.decision': 'denied', 'tollgate.outcome': 'jsonrpc_error', 'tollgate.latency.total_ms': 1, 'mcp.method.name': 'tools/call' }, Date.UTC(2025, 0, 2));
+    const r = createAuditRecord(
+      {
+        'service.instance.id': 'gw',
+        'gen_ai.agent.id': 'a',
+        'tollgate.auth.method': 'jwt',
+        'tollgate.decision': 'denied',
+        'tollgate.outcome': 'jsonrpc_error',
+        'tollgate.latency.total_ms': 1,
+        'mcp.method.name': 'tools/call',
+      },
+      Date.UTC(2025, 0, 2),
+    );
     expect(Object.keys(r)).toEqual(AUDIT_FIELDS);
     expect(r.timestamp).toBe('2025-01-02T00:00:00.000Z');
     expect(r['tollgate.record.id']).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
@@ -52,7 +106,10 @@ describe('AuditRecord', () => {
   });
 
   it('resultDigest hashes raw bytes, text and values', () => {
-    expect(resultDigest('abc')).toEqual({ bytes: 3, sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' });
+    expect(resultDigest('abc')).toEqual({
+      bytes: 3,
+      sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    });
     expect(resultDigest(Buffer.from('abc'))).toEqual(resultDigest('abc'));
     expect(resultDigest({ a: 1 })).toEqual(resultDigest('{"a":1}'));
   });

@@ -14,7 +14,13 @@ import { sha256Hex } from '../sha256.js';
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
 export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout' | 'input_required';
 
-export const AUDIT_DECISIONS: readonly AuditDecision[] = ['allowed', 'denied', 'rate_limited', 'budget_exceeded', 'error'];
+export const AUDIT_DECISIONS: readonly AuditDecision[] = [
+  'allowed',
+  'denied',
+  'rate_limited',
+  'budget_exceeded',
+  'error',
+];
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'is_error', 'jsonrpc_error', 'timeout', 'input_required'];
 
 /** JSON that the audit log can hold (arguments after redaction). */
@@ -84,7 +90,15 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** The fields a caller must supply; everything else defaults to null (tokens to 0). */
 export type AuditRecordInput = Partial<AuditRecord> &
-  Pick<AuditRecord, 'service.instance.id' | 'gen_ai.agent.id' | 'tollgate.auth.method' | 'tollgate.decision' | 'tollgate.outcome' | 'tollgate.latency.total_ms'>;
+  Pick<
+    AuditRecord,
+    | 'service.instance.id'
+    | 'gen_ai.agent.id'
+    | 'tollgate.auth.method'
+    | 'tollgate.decision'
+    | 'tollgate.outcome'
+    | 'tollgate.latency.total_ms'
+  >;
 
 const TEMPLATE: AuditRecord = {
   timestamp: '',
@@ -133,7 +147,8 @@ export function createAuditRecord(input: AuditRecordInput, now: number = Date.no
   }
   if (!out.timestamp) out.timestamp = new Date(now).toISOString();
   if (!out['tollgate.record.id']) out['tollgate.record.id'] = newRecordId(now);
-  if (out['gen_ai.operation.name'] === null && out['mcp.method.name'] === 'tools/call') out['gen_ai.operation.name'] = 'execute_tool';
+  if (out['gen_ai.operation.name'] === null && out['mcp.method.name'] === 'tools/call')
+    out['gen_ai.operation.name'] = 'execute_tool';
   return out;
 }
 

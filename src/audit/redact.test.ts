@@ -8,7 +8,12 @@ describe('createRedactor', () => {
     const input = {
       user: 'bob',
       Password: 'hunter2',
-      nested: { deeper: [{ API_KEY: 'k1', 'X-Api-Key': 'k2', apiKey: 'k3' }], Authorization: 'Basic abc', githubToken: 'x', db_password: 'y' },
+      nested: {
+        deeper: [{ API_KEY: 'k1', 'X-Api-Key': 'k2', apiKey: 'k3' }],
+        Authorization: 'Basic abc',
+        githubToken: 'x',
+        db_password: 'y',
+      },
       session_cookie: { any: 'shape' },
       max_tokens: 100,
       tokens: ['a'],
@@ -16,7 +21,12 @@ describe('createRedactor', () => {
     expect(redact(input)).toEqual({
       user: 'bob',
       Password: REDACTED,
-      nested: { deeper: [{ API_KEY: REDACTED, 'X-Api-Key': REDACTED, apiKey: REDACTED }], Authorization: REDACTED, githubToken: REDACTED, db_password: REDACTED },
+      nested: {
+        deeper: [{ API_KEY: REDACTED, 'X-Api-Key': REDACTED, apiKey: REDACTED }],
+        Authorization: REDACTED,
+        githubToken: REDACTED,
+        db_password: REDACTED,
+      },
       session_cookie: REDACTED,
       max_tokens: 100,
       tokens: ['a'],
@@ -58,7 +68,11 @@ describe('createRedactor', () => {
     expect(redact('x'.repeat(64))).toBe('x'.repeat(64));
     // A secret straddling the cut is still redacted, not half-kept.
     const r = createRedactor({ keys: [], maxValueBytes: 20 });
-    expect(r(`${'x'.repeat(10)} sk-abcdefghijklmnopqrstuvwxyz`)).toEqual({ __truncated: true, length: 40, head: `${'x'.repeat(10)} ${REDACTED.slice(0, 9)}` });
+    expect(r(`${'x'.repeat(10)} sk-abcdefghijklmnopqrstuvwxyz`)).toEqual({
+      __truncated: true,
+      length: 40,
+      head: `${'x'.repeat(10)} ${REDACTED.slice(0, 9)}`,
+    });
   });
 
   it('never mutates its input', () => {
@@ -79,14 +93,25 @@ describe('createRedactor', () => {
     const out = JSON.stringify(createRedactor({ keys: [], maxValueBytes: 10, maxDepth: 5 })(deep));
     expect(out).toBe('{"d":{"d":{"d":{"d":{"d":"[MaxDepth]"}}}}}');
 
-    const big = createRedactor({ keys: [], maxValueBytes: 10, maxNodes: 10 })(Array.from({ length: 1000 }, (_, i) => i)) as unknown[];
+    const big = createRedactor({ keys: [], maxValueBytes: 10, maxNodes: 10 })(
+      Array.from({ length: 1000 }, (_, i) => i),
+    ) as unknown[];
     expect(big.length).toBeLessThanOrEqual(11);
     expect(big.at(-1)).toBe('[Truncated]');
 
     const shared = { x: 1 };
     expect(redact({ a: shared, b: shared })).toEqual({ a: { x: 1 }, b: { x: 1 } }); // shared is not a cycle
-    expect(redact({ n: 10n, f: () => 1, u: undefined, d: new Date(0), nan: NaN, buf: Buffer.from('hi') })).toEqual({ n: '10', d: '1970-01-01T00:00:00.000Z', nan: 'NaN', buf: { __binary: true, length: 2 } });
-    const throwing = { get boom(): string { throw new Error('no'); } };
+    expect(redact({ n: 10n, f: () => 1, u: undefined, d: new Date(0), nan: NaN, buf: Buffer.from('hi') })).toEqual({
+      n: '10',
+      d: '1970-01-01T00:00:00.000Z',
+      nan: 'NaN',
+      buf: { __binary: true, length: 2 },
+    });
+    const throwing = {
+      get boom(): string {
+        throw new Error('no');
+      },
+    };
     expect(redact({ t: throwing })).toEqual({ t: '[Unreadable]' });
     const proto = JSON.parse('{"__proto__": {"polluted": true}}') as object;
     const r = redact(proto) as Record<string, unknown>;

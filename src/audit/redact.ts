@@ -12,8 +12,19 @@ import type { AuditJson } from './record.js';
 export const REDACTED = '[REDACTED]';
 
 export const DEFAULT_REDACT_KEYS: readonly string[] = [
-  'password', 'passwd', 'token', 'secret', 'api_key', 'apikey', 'authorization', 'access_token',
-  'refresh_token', 'client_secret', 'private_key', 'cookie', 'credentials',
+  'password',
+  'passwd',
+  'token',
+  'secret',
+  'api_key',
+  'apikey',
+  'authorization',
+  'access_token',
+  'refresh_token',
+  'client_secret',
+  'private_key',
+  'cookie',
+  'credentials',
 ];
 
 export const DEFAULT_SECRET_PATTERNS: readonly RegExp[] = [
@@ -47,7 +58,9 @@ const normalizeKey = (k: string): string => k.toLowerCase().replace(/[-_]/g, '')
 
 export function createRedactor(opts: RedactorOptions): Redactor {
   const keys = [...new Set([...DEFAULT_REDACT_KEYS, ...opts.keys].map(normalizeKey).filter((k) => k.length > 0))];
-  const patterns = [...DEFAULT_SECRET_PATTERNS, ...(opts.patterns ?? [])].map((re) => (re.global ? re : new RegExp(re.source, `${re.flags}g`)));
+  const patterns = [...DEFAULT_SECRET_PATTERNS, ...(opts.patterns ?? [])].map((re) =>
+    re.global ? re : new RegExp(re.source, `${re.flags}g`),
+  );
   const maxBytes = Math.max(0, Math.floor(opts.maxValueBytes));
   const maxDepth = opts.maxDepth ?? 32;
   const maxNodes = opts.maxNodes ?? 5000;
@@ -119,7 +132,12 @@ export function createRedactor(opts: RedactorOptions): Redactor {
           }
           return out;
         }
-        const src: Iterable<[unknown, unknown]> = obj instanceof Map ? obj.entries() : obj instanceof Set ? [...obj].map((x, i) => [String(i), x] as [unknown, unknown]) : Object.entries(obj);
+        const src: Iterable<[unknown, unknown]> =
+          obj instanceof Map
+            ? obj.entries()
+            : obj instanceof Set
+              ? [...obj].map((x, i) => [String(i), x] as [unknown, unknown])
+              : Object.entries(obj);
         const out: { [key: string]: AuditJson } = {};
         for (const [k0, item] of src) {
           const k = String(k0);
@@ -150,7 +168,8 @@ export function createRedactor(opts: RedactorOptions): Redactor {
 
 /** Assigns without letting a `__proto__` key (legal in parsed JSON) change the prototype. */
 function set(out: { [key: string]: AuditJson }, key: string, value: AuditJson): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 

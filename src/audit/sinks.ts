@@ -46,13 +46,25 @@ export class FileSink implements Sink {
   private day: string;
   rotations = 0;
 
-  private constructor(private readonly path: string, private readonly opts: SinkOptions, private readonly onError: (err: Error) => void, fh: FileHandle, size: number, day: string) {
+  private constructor(
+    private readonly path: string,
+    private readonly opts: SinkOptions,
+    private readonly onError: (err: Error) => void,
+    fh: FileHandle,
+    size: number,
+    day: string,
+  ) {
     this.fh = fh;
     this.size = size;
     this.day = day;
   }
 
-  static async open(path: string, opts: SinkOptions, now: () => number, onError: (err: Error) => void): Promise<{ sink: FileSink; head: string }> {
+  static async open(
+    path: string,
+    opts: SinkOptions,
+    now: () => number,
+    onError: (err: Error) => void,
+  ): Promise<{ sink: FileSink; head: string }> {
     await mkdir(splitLogPath(path).dir, { recursive: true });
     const fh = await open(path, 'a+', 0o640);
     try {
@@ -60,7 +72,9 @@ export class FileSink implements Sink {
       let { line, completeEnd } = await lastCompleteLine(fh, st.size);
       if (completeEnd < st.size) {
         await fh.truncate(completeEnd);
-        onError(new Error(`${path}: removed ${st.size - completeEnd} bytes of an incomplete last line (a write cut short)`));
+        onError(
+          new Error(`${path}: removed ${st.size - completeEnd} bytes of an incomplete last line (a write cut short)`),
+        );
       }
       if (line === undefined) {
         const rotated = (await rotatedFilesOf(path)).at(-1);
@@ -75,7 +89,10 @@ export class FileSink implements Sink {
       }
       if (opts.fsync && st.size === 0) await syncDir(splitLogPath(path).dir);
       const day = utcDay(completeEnd > 0 ? st.mtimeMs : now());
-      return { sink: new FileSink(path, opts, onError, fh, completeEnd, day), head: line ? sha256(line) : GENESIS_HASH };
+      return {
+        sink: new FileSink(path, opts, onError, fh, completeEnd, day),
+        head: line ? sha256(line) : GENESIS_HASH,
+      };
     } catch (err) {
       await fh.close();
       throw err;
@@ -109,7 +126,10 @@ export class FileSink implements Sink {
   private async maybeRotate(incoming: number, now: number): Promise<void> {
     const today = utcDay(now);
     const max = this.opts.rotateBytes;
-    const due = this.size > 0 && ((max !== undefined && max > 0 && this.size + incoming > max) || (this.opts.rotateDaily === true && today !== this.day));
+    const due =
+      this.size > 0 &&
+      ((max !== undefined && max > 0 && this.size + incoming > max) ||
+        (this.opts.rotateDaily === true && today !== this.day));
     if (!due) {
       if (this.size === 0) this.day = today;
       return;

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createAuditRecord, type AuditDecision, type AuditLine } from './record.js';
 import { auditStats } from './stats.js';
 
-const line = (agent: string, target: { tool?: string; uri?: string; model?: string }, decision: AuditDecision, ms: number, tokens: number): AuditLine => ({
+const line = (
+  agent: string,
+  target: { tool?: string; uri?: string; model?: string },
+  decision: AuditDecision,
+  ms: number,
+  tokens: number,
+): AuditLine => ({
   ...createAuditRecord({
     'service.instance.id': 'gw',
     'gen_ai.agent.id': agent,
@@ -39,12 +45,26 @@ describe('auditStats', () => {
       ['carol', 2, 0, { error: 1, budget_exceeded: 1 }],
     ]);
     expect(s.byAgent[0]!.latency).toEqual({ p50: 10, p95: 20, p99: 20 });
-    expect(s.byTool.map((r) => [r.key, r.count])).toEqual([['fs__read', 2], ['github__search', 2], ['fs+file:///etc/hosts', 1], ['github__create_issue', 1], ['gpt-4.1', 1]]);
-    expect(s.byDecision.map((r) => [r.key, r.count, r.tokens])).toEqual([['allowed', 3, 160], ['budget_exceeded', 1, 0], ['denied', 1, 0], ['error', 1, 0], ['rate_limited', 1, 0]]);
+    expect(s.byTool.map((r) => [r.key, r.count])).toEqual([
+      ['fs__read', 2],
+      ['github__search', 2],
+      ['fs+file:///etc/hosts', 1],
+      ['github__create_issue', 1],
+      ['gpt-4.1', 1],
+    ]);
+    expect(s.byDecision.map((r) => [r.key, r.count, r.tokens])).toEqual([
+      ['allowed', 3, 160],
+      ['budget_exceeded', 1, 0],
+      ['denied', 1, 0],
+      ['error', 1, 0],
+      ['rate_limited', 1, 0],
+    ]);
   });
 
   it('percentiles are nearest-rank', async () => {
-    const many = await auditStats(Array.from({ length: 100 }, (_, i) => line('a', { tool: 't' }, 'allowed', 100 - i, 1)));
+    const many = await auditStats(
+      Array.from({ length: 100 }, (_, i) => line('a', { tool: 't' }, 'allowed', 100 - i, 1)),
+    );
     expect(many.total.latency).toEqual({ p50: 50, p95: 95, p99: 99 });
     expect((await auditStats([])).total).toMatchObject({ count: 0, latency: { p50: 0, p95: 0, p99: 0 } });
   });

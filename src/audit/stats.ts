@@ -42,7 +42,13 @@ class Acc {
   row(key: string): StatsRow {
     const s = Float64Array.from(this.latencies).sort();
     const p = (q: number) => (s.length === 0 ? 0 : s[Math.max(0, Math.ceil(q * s.length) - 1)]!);
-    return { key, count: this.count, decisions: this.decisions, tokens: this.tokens, latency: { p50: p(0.5), p95: p(0.95), p99: p(0.99) } };
+    return {
+      key,
+      count: this.count,
+      decisions: this.decisions,
+      tokens: this.tokens,
+      latency: { p50: p(0.5), p95: p(0.95), p99: p(0.99) },
+    };
   }
 }
 
@@ -61,6 +67,12 @@ export async function auditStats(records: AsyncIterable<AuditLine> | Iterable<Au
     into(groups.tool, targetOf(r), r);
     into(groups.decision, fieldString(r, 'tollgate.decision') ?? '?', r);
   }
-  const rows = (m: Map<string, Acc>) => [...m].map(([k, a]) => a.row(k)).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
-  return { total: total.row('total'), byAgent: rows(groups.agent), byTool: rows(groups.tool), byDecision: rows(groups.decision) };
+  const rows = (m: Map<string, Acc>) =>
+    [...m].map(([k, a]) => a.row(k)).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
+  return {
+    total: total.row('total'),
+    byAgent: rows(groups.agent),
+    byTool: rows(groups.tool),
+    byDecision: rows(groups.decision),
+  };
 }

@@ -1,6 +1,14 @@
 // The audit as a pipeline step: the outermost MCP step, so it sees what every later step decided,
 // and writes the record before the response it describes is released to the agent.
-import { createAuditRecord, newRecordId, resultDigest, type AuditDecision, type AuditOutcome, type AuditRecord, type AuditRecordInput } from './record.js';
+import {
+  createAuditRecord,
+  newRecordId,
+  resultDigest,
+  type AuditDecision,
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditRecordInput,
+} from './record.js';
 import type { AuditWriter } from './writer.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpStep, RequestScope } from '../relay/scope.js';
@@ -58,7 +66,11 @@ export function scopeFields(scope: RequestScope): AuditFields {
 }
 
 function outcomeOf(res: JsonRpcResponse): { outcome: AuditOutcome; code: string | null } {
-  if ('error' in res) return { outcome: res.error.code === TollgateCode.UpstreamTimeout ? 'timeout' : 'jsonrpc_error', code: String(res.error.code) };
+  if ('error' in res)
+    return {
+      outcome: res.error.code === TollgateCode.UpstreamTimeout ? 'timeout' : 'jsonrpc_error',
+      code: String(res.error.code),
+    };
   // A 2026 round that asked the agent for input: the call goes on in the agent's retry (its own record).
   if (res.result.resultType === 'input_required') return { outcome: 'input_required', code: null };
   return { outcome: res.result.isError === true ? 'is_error' : 'ok', code: null };
@@ -71,7 +83,8 @@ export function auditStep(recorder: AuditRecorder): McpStep {
     const res = await next();
     const { outcome, code } = outcomeOf(res);
     // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
-    const decision: AuditDecision = call.decision?.decision ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
+    const decision: AuditDecision =
+      call.decision?.decision ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
     const digest = 'result' in res ? resultDigest(res.result) : undefined;
     const s = call.scope.session;
     const t = call.target;

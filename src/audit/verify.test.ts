@@ -11,7 +11,18 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'audit-v-'));
 async function writeLog(file: string, count: number, rotateBytes?: number): Promise<void> {
   const w = await openAuditWriter({ destination: { path: file }, ...(rotateBytes ? { rotateBytes } : {}) });
   for (let i = 0; i < count; i++) {
-    await w.append(createAuditRecord({ 'service.instance.id': 'gw', 'gen_ai.agent.id': `agent${i % 3}`, 'tollgate.auth.method': 'api_key', 'mcp.method.name': 'tools/call', 'jsonrpc.request.id': i, 'tollgate.decision': 'allowed', 'tollgate.outcome': 'ok', 'tollgate.latency.total_ms': i }));
+    await w.append(
+      createAuditRecord({
+        'service.instance.id': 'gw',
+        'gen_ai.agent.id': `agent${i % 3}`,
+        'tollgate.auth.method': 'api_key',
+        'mcp.method.name': 'tools/call',
+        'jsonrpc.request.id': i,
+        'tollgate.decision': 'allowed',
+        'tollgate.outcome': 'ok',
+        'tollgate.latency.total_ms': i,
+      }),
+    );
   }
   await w.close();
 }
@@ -92,7 +103,11 @@ describe('verifyAudit', () => {
     await writeLog(join(dir, 'a.jsonl'), 20, 2500);
     const files = readdirSync(dir).sort();
     rmSync(join(dir, files[1]!));
-    expect((await verifyAudit(dir)).firstBroken).toMatchObject({ file: join(dir, files[2]!), line: 1, reason: expect.stringContaining(files[0]!) });
+    expect((await verifyAudit(dir)).firstBroken).toMatchObject({
+      file: join(dir, files[2]!),
+      line: 1,
+      reason: expect.stringContaining(files[0]!),
+    });
 
     const dir2 = tmp();
     await writeLog(join(dir2, 'a.jsonl'), 20, 2500);
@@ -113,6 +128,9 @@ describe('verifyAudit', () => {
     expect(r).toMatchObject({ ok: true, records: 10, incompleteTail: { file: join(dir, 'a.jsonl'), bytes: 16 } });
     const first = readdirSync(dir).sort()[0]!;
     appendFileSync(join(dir, first), '{"trunc');
-    expect((await verifyAudit(dir)).firstBroken).toMatchObject({ file: join(dir, first), reason: expect.stringMatching(/incomplete/) });
+    expect((await verifyAudit(dir)).firstBroken).toMatchObject({
+      file: join(dir, first),
+      reason: expect.stringMatching(/incomplete/),
+    });
   });
 });

@@ -69,9 +69,13 @@ export async function verifyAudit(path: string, opts: VerifyOptions = {}): Promi
         if (typeof prev !== 'string' || !HEX64.test(prev)) return fail(result, at('missing or malformed "prev"'));
         if (expected !== undefined && prev !== expected) {
           let reason: string;
-          if (expectedFrom === 'genesis') reason = 'the first record does not start the chain (prev is not the genesis hash): earlier records or files are missing';
-          else if (raw.lineNo === 1) reason = `prev does not match ${expectedFrom}: a file is missing or out of order, or that record was edited`;
-          else reason = `prev does not match line ${raw.lineNo - 1}: line ${raw.lineNo - 1} was edited, or records were deleted, inserted or reordered here`;
+          if (expectedFrom === 'genesis')
+            reason =
+              'the first record does not start the chain (prev is not the genesis hash): earlier records or files are missing';
+          else if (raw.lineNo === 1)
+            reason = `prev does not match ${expectedFrom}: a file is missing or out of order, or that record was edited`;
+          else
+            reason = `prev does not match line ${raw.lineNo - 1}: line ${raw.lineNo - 1} was edited, or records were deleted, inserted or reordered here`;
           return fail(result, at(reason));
         }
         expected = createHash('sha256').update(raw.bytes).digest('hex');

@@ -12,7 +12,17 @@ import { verifyAudit } from './verify.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'audit-w-'));
 let n = 0;
 const rec = (extra: Partial<AuditRecord> = {}): AuditRecord =>
-  createAuditRecord({ 'service.instance.id': 'gw', 'gen_ai.agent.id': 'alice', 'tollgate.auth.method': 'api_key', 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': `t${n++}`, 'tollgate.decision': 'allowed', 'tollgate.outcome': 'ok', 'tollgate.latency.total_ms': 1, ...extra });
+  createAuditRecord({
+    'service.instance.id': 'gw',
+    'gen_ai.agent.id': 'alice',
+    'tollgate.auth.method': 'api_key',
+    'mcp.method.name': 'tools/call',
+    'gen_ai.tool.name': `t${n++}`,
+    'tollgate.decision': 'allowed',
+    'tollgate.outcome': 'ok',
+    'tollgate.latency.total_ms': 1,
+    ...extra,
+  });
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
 const parse = (l: string) => JSON.parse(l) as AuditLine;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -128,14 +138,27 @@ describe('AuditWriter', () => {
     const errors: Error[] = [];
     const w = await openAuditWriter({ destination: { path: file }, onError: (e) => errors.push(e) });
     const bad = rec({ 'gen_ai.agent.id': 'mallory', 'tollgate.decision': 'denied' });
-    Object.defineProperty(bad, 'gen_ai.tool.name', { enumerable: true, get: () => { throw new Error('getter exploded'); } });
+    Object.defineProperty(bad, 'gen_ai.tool.name', {
+      enumerable: true,
+      get: () => {
+        throw new Error('getter exploded');
+      },
+    });
     const cyclic: Record<string, unknown> = {};
     cyclic.me = cyclic;
-    await Promise.all([w.append(rec()), w.append(bad), w.append(rec({ 'tollgate.request.arguments': cyclic as never, 'jsonrpc.request.id': 10n as never }))]);
+    await Promise.all([
+      w.append(rec()),
+      w.append(bad),
+      w.append(rec({ 'tollgate.request.arguments': cyclic as never, 'jsonrpc.request.id': 10n as never })),
+    ]);
     await w.close();
     const all = lines(file).map(parse) as unknown as Record<string, unknown>[];
     expect(all).toHaveLength(3);
-    expect(all[1]).toMatchObject({ 'gen_ai.agent.id': 'mallory', 'tollgate.decision': 'denied', 'tollgate.audit_error': 'record not serializable: getter exploded' });
+    expect(all[1]).toMatchObject({
+      'gen_ai.agent.id': 'mallory',
+      'tollgate.decision': 'denied',
+      'tollgate.audit_error': 'record not serializable: getter exploded',
+    });
     expect(all[2]!['tollgate.request.arguments']).toEqual({ me: '[Circular]' });
     expect(errors).toHaveLength(1);
     expect((await verifyAudit(file)).ok).toBe(true);
@@ -143,7 +166,10 @@ describe('AuditWriter', () => {
 
   it('redacts arguments when given a redactor', async () => {
     const file = join(tmp(), 'a.jsonl');
-    const w = await openAuditWriter({ destination: { path: file }, redact: createRedactor({ keys: [], maxValueBytes: 100 }) });
+    const w = await openAuditWriter({
+      destination: { path: file },
+      redact: createRedactor({ keys: [], maxValueBytes: 100 }),
+    });
     const args = { password: 'p', q: 'x' };
     await w.append(rec({ 'tollgate.request.arguments': args }));
     await w.close();
@@ -153,9 +179,15 @@ describe('AuditWriter', () => {
 
   it('writes any text exactly: quotes, backslashes, control characters, non-ASCII, long values', async () => {
     const file = join(tmp(), 'a.jsonl');
-    const w = await openAuditWriter({ destination: { path: file }, redact: createRedactor({ keys: [], maxValueBytes: 4096 }) });
-    const text = 'say "hi" \\ tab\t nl\n nul\u0000 é 日本 😀 ' + 'x'.repeat(300);
-    const r = rec({ 'tollgate.decision_reason': text, 'tollgate.request.arguments': { text, n: 1.5, ok: true, none: null } });
+    const w = await openAuditWriter({
+      destination: { path: file },
+      redact: createRedactor({ keys: [], maxValueBytes: 4096 }),
+    });
+    const text = `say "hi" \\ tab\t nl\n nul\u0000 é 日本 😀 ${'x'.repeat(300)}`;
+    const r = rec({
+      'tollgate.decision_reason': text,
+      'tollgate.request.arguments': { text, n: 1.5, ok: true, none: null },
+    });
     await w.append(r);
     await w.close();
     const [line] = lines(file);

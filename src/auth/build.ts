@@ -43,6 +43,7 @@ export function buildAuthenticators(config: RuntimeConfig, policies: () => Polic
     });
   }
   // API keys last: they claim every token that is not a JWT.
-  if (config.auth.apiKeys.length > 0 || config.policies) out.push(apiKeyAuthenticator({ inline: config.auth.apiKeys, policies }));
+  if (config.auth.apiKeys.length > 0 || config.policies)
+    out.push(apiKeyAuthenticator({ inline: config.auth.apiKeys, policies }));
   return out;
 }

@@ -7,7 +7,19 @@ import type { JwtAuthOptions } from './jwt.js';
 
 /** Minimum HMAC key length per RFC 7518 §3.2: the hash output size. */
 const HMAC_MIN_BYTES: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
-const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+const ASYMMETRIC = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
 const DEFAULT_ASYMMETRIC = ['RS256', 'ES256', 'PS256', 'EdDSA'];
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -34,7 +46,13 @@ function algorithmsForKey(key: KeyObject): readonly string[] {
       return ['PS256', 'PS384', 'PS512'];
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
-      return curve === 'prime256v1' ? ['ES256'] : curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : [];
+      return curve === 'prime256v1'
+        ? ['ES256']
+        : curve === 'secp384r1'
+          ? ['ES384']
+          : curve === 'secp521r1'
+            ? ['ES512']
+            : [];
     }
     case 'ed25519':
       return ['EdDSA', 'Ed25519'];
@@ -64,7 +82,9 @@ interface Verifier {
 export function buildVerifier(o: JwtAuthOptions): Verifier {
   const sources = (['jwksUrl', 'publicKeyPem', 'jwk', 'hmacSecret'] as const).filter((k) => o[k] !== undefined);
   if (sources.length !== 1) {
-    fail(`configure exactly one key source of jwksUrl, publicKeyPem, jwk, hmacSecret (got ${sources.length === 0 ? 'none' : sources.join(', ')})`);
+    fail(
+      `configure exactly one key source of jwksUrl, publicKeyPem, jwk, hmacSecret (got ${sources.length === 0 ? 'none' : sources.join(', ')})`,
+    );
   }
   let algorithms: string[] | undefined;
   if (o.algorithms !== undefined) {
@@ -103,7 +123,11 @@ export function buildVerifier(o: JwtAuthOptions): Verifier {
     if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && o.allowInsecureJwksUrl !== true) {
       fail('jwksUrl must use https (or set allowInsecureJwksUrl for a trusted network)');
     }
-    for (const [name, v] of [['cooldownMs', o.cooldownMs], ['cacheMaxAgeMs', o.cacheMaxAgeMs], ['jwksTimeoutMs', o.jwksTimeoutMs]] as const) {
+    for (const [name, v] of [
+      ['cooldownMs', o.cooldownMs],
+      ['cacheMaxAgeMs', o.cacheMaxAgeMs],
+      ['jwksTimeoutMs', o.jwksTimeoutMs],
+    ] as const) {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) fail(`${name} must be a non-negative integer`);
     }
     const remote = createRemoteJWKSet(url, {
@@ -128,7 +152,9 @@ export function buildVerifier(o: JwtAuthOptions): Verifier {
   if (o.jwk?.alg !== undefined) for (const a of [...usable]) if (a !== o.jwk.alg) usable.delete(a);
   const narrowed = algorithms.filter((a) => usable.has(a));
   if (narrowed.length === 0) {
-    fail(`the ${sources[0]} key (${key.asymmetricKeyType ?? 'unknown type'}) cannot verify any of ${algorithms.join(', ')}`);
+    fail(
+      `the ${sources[0]} key (${key.asymmetricKeyType ?? 'unknown type'}) cannot verify any of ${algorithms.join(', ')}`,
+    );
   }
   return { key, algorithms: narrowed };
 }

@@ -10,13 +10,31 @@ const clock = { ms: T0 * 1000 };
 const now = () => clock.ms;
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-interface Pair { publicKey: CryptoKey; privateKey: CryptoKey; jwk: JWK; pem: string }
+interface Pair {
+  publicKey: CryptoKey;
+  privateKey: CryptoKey;
+  jwk: JWK;
+  pem: string;
+}
 async function pair(alg: string, kid: string): Promise<Pair> {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  return { publicKey, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg }, pem: await exportSPKI(publicKey) };
+  return {
+    publicKey,
+    privateKey,
+    jwk: { ...(await exportJWK(publicKey)), kid, alg },
+    pem: await exportSPKI(publicKey),
+  };
 }
 
-interface SignOpts { alg?: string; kid?: string; iss?: string; aud?: string; exp?: number | null; nbf?: number; typ?: string }
+interface SignOpts {
+  alg?: string;
+  kid?: string;
+  iss?: string;
+  aud?: string;
+  exp?: number | null;
+  nbf?: number;
+  typ?: string;
+}
 function sign(key: CryptoKey | Uint8Array, claims: JWTPayload = { sub: 'agent-1' }, o: SignOpts = {}): Promise<string> {
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: o.alg ?? 'RS256', ...(o.kid && { kid: o.kid }), ...(o.typ && { typ: o.typ }) })
@@ -33,7 +51,8 @@ let rsaB: Pair;
 let ec: Pair;
 let jwks: JwksServer;
 const base = (): Pick<JwtAuthOptions, 'issuer' | 'audience' | 'now'> => ({ issuer: ISS, audience: AUD, now });
-const pemAuth = (extra: Partial<JwtAuthOptions> = {}) => createJwtAuthenticator({ ...base(), publicKeyPem: rsa.pem, ...extra });
+const pemAuth = (extra: Partial<JwtAuthOptions> = {}) =>
+  createJwtAuthenticator({ ...base(), publicKeyPem: rsa.pem, ...extra });
 
 beforeAll(async () => {
   [rsa, rsaB, ec] = await Promise.all([pair('RS256', 'a'), pair('RS256', 'b'), pair('ES256', 'e')]);
@@ -71,42 +90,67 @@ describe('createJwtAuthenticator: verification', () => {
     expect((await a.authenticate(await sign(rsa.privateKey, undefined, { exp: T0 - 10 })))?.ok).toBe(true);
     expect((await a.authenticate(await sign(rsa.privateKey, undefined, { nbf: T0 + 10 })))?.ok).toBe(true);
     const strict = pemAuth({ clockToleranceSec: 0 });
-    expect(await strict.authenticate(await sign(rsa.privateKey, undefined, { exp: T0 - 10 }))).toMatchObject({ ok: false });
+    expect(await strict.authenticate(await sign(rsa.privateKey, undefined, { exp: T0 - 10 }))).toMatchObject({
+      ok: false,
+    });
   });
 
   it('rejects alg=none', async () => {
     const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'agent-1', iss: ISS, aud: AUD, exp: T0 + 300 })}.`;
-    expect(await pemAuth().authenticate(token)).toEqual({ ok: false, error: 'invalid_token', description: 'algorithm not allowed' });
+    expect(await pemAuth().authenticate(token)).toEqual({
+      ok: false,
+      error: 'invalid_token',
+      description: 'algorithm not allowed',
+    });
   });
 
   it('rejects an HS256 token whose secret is the RSA public key PEM (key confusion)', async () => {
     const token = await sign(new TextEncoder().encode(rsa.pem), undefined, { alg: 'HS256' });
-    expect(await pemAuth().authenticate(token)).toEqual({ ok: false, error: 'invalid_token', description: 'algorithm not allowed' });
+    expect(await pemAuth().authenticate(token)).toEqual({
+      ok: false,
+      error: 'invalid_token',
+      description: 'algorithm not allowed',
+    });
   });
 
   it('rejects a tampered payload', async () => {
     const [h, , s] = (await sign(rsa.privateKey, { sub: 'agent-1' })).split('.');
     const forged = `${h}.${b64({ sub: 'admin', iss: ISS, aud: AUD, exp: T0 + 300 })}.${s}`;
-    expect(await pemAuth().authenticate(forged)).toEqual({ ok: false, error: 'invalid_token', description: 'signature invalid' });
+    expect(await pemAuth().authenticate(forged)).toEqual({
+      ok: false,
+      error: 'invalid_token',
+      description: 'signature invalid',
+    });
   });
 
   it('rejects a token signed by another key', async () => {
-    expect(await pemAuth().authenticate(await sign(rsaB.privateKey))).toMatchObject({ description: 'signature invalid' });
+    expect(await pemAuth().authenticate(await sign(rsaB.privateKey))).toMatchObject({
+      description: 'signature invalid',
+    });
   });
 
   it('requires the agent claim to be a non-empty string', async () => {
     const a = pemAuth();
     for (const claims of [{}, { sub: '' }, { sub: 42 }]) {
-      expect(await a.authenticate(await sign(rsa.privateKey, claims as JWTPayload))).toMatchObject({ ok: false, error: 'invalid_token' });
+      expect(await a.authenticate(await sign(rsa.privateKey, claims as JWTPayload))).toMatchObject({
+        ok: false,
+        error: 'invalid_token',
+      });
     }
     const byClient = pemAuth({ agentClaim: 'client_id' });
-    expect(await byClient.authenticate(await sign(rsa.privateKey, { client_id: 'bot-7' }))).toMatchObject({ ok: true, identity: { id: 'bot-7' } });
+    expect(await byClient.authenticate(await sign(rsa.privateKey, { client_id: 'bot-7' }))).toMatchObject({
+      ok: true,
+      identity: { id: 'bot-7' },
+    });
   });
 
   it('checks the typ header when configured', async () => {
     const a = pemAuth({ typ: 'at+jwt' });
     expect(await a.authenticate(await sign(rsa.privateKey, undefined, { typ: 'at+jwt' }))).toMatchObject({ ok: true });
-    expect(await a.authenticate(await sign(rsa.privateKey))).toMatchObject({ ok: false, description: 'wrong token type' });
+    expect(await a.authenticate(await sign(rsa.privateKey))).toMatchObject({
+      ok: false,
+      description: 'wrong token type',
+    });
   });
 
   it('returns undefined for tokens that are not compact JWS', async () => {
@@ -127,7 +171,9 @@ describe('createJwtAuthenticator: scopes', () => {
     expect(s2).toMatchObject({ identity: { scopes: ['c', 'd'] } });
     expect(s3).toMatchObject({ identity: { scopes: ['e', 'f'] } });
     const custom = pemAuth({ scopeClaim: 'perms' });
-    expect(await custom.authenticate(await sign(rsa.privateKey, { sub: 'x', perms: ['p'], scope: 'ignored' }))).toMatchObject({ identity: { scopes: ['p'] } });
+    expect(
+      await custom.authenticate(await sign(rsa.privateKey, { sub: 'x', perms: ['p'], scope: 'ignored' })),
+    ).toMatchObject({ identity: { scopes: ['p'] } });
   });
 
   it('answers insufficient_scope when a required scope is missing, even from the cache', async () => {
@@ -141,7 +187,9 @@ describe('createJwtAuthenticator: scopes', () => {
         description: 'token lacks required scope: tools:call',
       });
     }
-    expect(await a.authenticate(await sign(rsa.privateKey, { sub: 'x', scp: ['read', 'tools:call'] }))).toMatchObject({ ok: true });
+    expect(await a.authenticate(await sign(rsa.privateKey, { sub: 'x', scp: ['read', 'tools:call'] }))).toMatchObject({
+      ok: true,
+    });
   });
 });
 
@@ -149,8 +197,12 @@ describe('createJwtAuthenticator: key sources', () => {
   it('verifies with an HMAC secret', async () => {
     const secret = 's'.repeat(32);
     const a = createJwtAuthenticator({ ...base(), hmacSecret: secret });
-    expect(await a.authenticate(await sign(new TextEncoder().encode(secret), undefined, { alg: 'HS256' }))).toMatchObject({ ok: true });
-    expect(await a.authenticate(await sign(new TextEncoder().encode('t'.repeat(32)), undefined, { alg: 'HS256' }))).toMatchObject({ description: 'signature invalid' });
+    expect(
+      await a.authenticate(await sign(new TextEncoder().encode(secret), undefined, { alg: 'HS256' })),
+    ).toMatchObject({ ok: true });
+    expect(
+      await a.authenticate(await sign(new TextEncoder().encode('t'.repeat(32)), undefined, { alg: 'HS256' })),
+    ).toMatchObject({ description: 'signature invalid' });
     expect(await a.authenticate(await sign(rsa.privateKey))).toMatchObject({ description: 'algorithm not allowed' });
   });
 
@@ -178,14 +230,20 @@ describe('createJwtAuthenticator: key sources', () => {
     const before = jwks.requests();
     await a.authenticate(await sign(rsa.privateKey, undefined, { kid: 'a' }));
     for (const kid of ['x', 'y', 'z']) {
-      expect(await a.authenticate(await sign(rsaB.privateKey, undefined, { kid }))).toMatchObject({ description: 'unknown key id' });
+      expect(await a.authenticate(await sign(rsaB.privateKey, undefined, { kid }))).toMatchObject({
+        description: 'unknown key id',
+      });
     }
     expect(jwks.requests()).toBe(before + 1);
   });
 
   it('reports an unreachable key set without throwing', async () => {
     const errs: unknown[] = [];
-    const a = createJwtAuthenticator({ ...base(), jwksUrl: 'http://127.0.0.1:1/jwks.json', onError: (e) => errs.push(e) });
+    const a = createJwtAuthenticator({
+      ...base(),
+      jwksUrl: 'http://127.0.0.1:1/jwks.json',
+      onError: (e) => errs.push(e),
+    });
     expect(await a.authenticate(await sign(rsa.privateKey, undefined, { kid: 'a' }))).toEqual({
       ok: false,
       error: 'invalid_token',
@@ -250,14 +308,30 @@ describe('createJwtAuthenticator: verification cache', () => {
 describe('createJwtAuthenticator: build-time validation', () => {
   it.each([
     ['no key source', {}, /exactly one key source/],
-    ['two key sources', { publicKeyPem: 'x', hmacSecret: 'y'.repeat(32) }, /exactly one key source.*publicKeyPem, hmacSecret/],
-    ['HS alg with JWKS', { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['RS256', 'HS256'] }, /HS\* algorithms require hmacSecret/],
+    [
+      'two key sources',
+      { publicKeyPem: 'x', hmacSecret: 'y'.repeat(32) },
+      /exactly one key source.*publicKeyPem, hmacSecret/,
+    ],
+    [
+      'HS alg with JWKS',
+      { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['RS256', 'HS256'] },
+      /HS\* algorithms require hmacSecret/,
+    ],
     ['RS alg with an HMAC secret', { hmacSecret: 'y'.repeat(32), algorithms: ['RS256'] }, /asymmetric algorithms need/],
-    ['none in algorithms', { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['RS256', 'none'] }, /"none" is never/],
+    [
+      'none in algorithms',
+      { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['RS256', 'none'] },
+      /"none" is never/,
+    ],
     ['an unknown algorithm', { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['RS1'] }, /unsupported algorithm/],
     ['a short HMAC secret', { hmacSecret: 'short' }, /at least 32 bytes/],
     ['a bad PEM', { publicKeyPem: 'not a pem' }, /cannot import publicKeyPem/],
-    ['a key that fits none of the algorithms', { publicKeyPem: 'PEM', algorithms: ['ES256'] }, /cannot verify any of ES256/],
+    [
+      'a key that fits none of the algorithms',
+      { publicKeyPem: 'PEM', algorithms: ['ES256'] },
+      /cannot verify any of ES256/,
+    ],
     ['plain-http JWKS on a remote host', { jwksUrl: 'http://idp.example.com/jwks' }, /must use https/],
   ] as const)('throws for %s', (_, extra, message) => {
     const opts = { ...base(), ...extra } as JwtAuthOptions;

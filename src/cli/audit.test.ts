@@ -12,14 +12,49 @@ const MIN = 60_000;
 
 async function fixture(rotateBytes?: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
-  const w = await openAuditWriter({ destination: { path: join(dir, 'tollgate-audit.jsonl') }, ...(rotateBytes ? { rotateBytes } : {}) });
-  const row = (ago: number, agent: string, tool: string, decision: AuditDecision, outcome: AuditOutcome, ms: number, tokens: number, extra = {}) =>
-    w.append(createAuditRecord({ timestamp: new Date(NOW - ago).toISOString(), 'service.instance.id': 'gw', 'gen_ai.agent.id': agent, 'tollgate.auth.method': 'api_key', 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool, 'tollgate.upstream.name': tool.split('__')[0]!, 'tollgate.decision': decision, 'tollgate.outcome': outcome, 'tollgate.latency.total_ms': ms, 'tollgate.tokens.charged': tokens, ...extra }));
+  const w = await openAuditWriter({
+    destination: { path: join(dir, 'tollgate-audit.jsonl') },
+    ...(rotateBytes ? { rotateBytes } : {}),
+  });
+  const row = (
+    ago: number,
+    agent: string,
+    tool: string,
+    decision: AuditDecision,
+    outcome: AuditOutcome,
+    ms: number,
+    tokens: number,
+    extra = {},
+  ) =>
+    w.append(
+      createAuditRecord({
+        timestamp: new Date(NOW - ago).toISOString(),
+        'service.instance.id': 'gw',
+        'gen_ai.agent.id': agent,
+        'tollgate.auth.method': 'api_key',
+        'mcp.method.name': 'tools/call',
+        'gen_ai.tool.name': tool,
+        'tollgate.upstream.name': tool.split('__')[0]!,
+        'tollgate.decision': decision,
+        'tollgate.outcome': outcome,
+        'tollgate.latency.total_ms': ms,
+        'tollgate.tokens.charged': tokens,
+        ...extra,
+      }),
+    );
   await row(180 * MIN, 'alice', 'github__search', 'allowed', 'ok', 12.3, 100);
-  await row(90 * MIN, 'bob', 'fs__read', 'denied', 'jsonrpc_error', 0.4, 0, { 'tollgate.decision_reason': 'not allowed', 'tollgate.decision_rule': 'agents.bob', 'rpc.response.status_code': '-32001' });
-  await row(30 * MIN, 'alice', 'github__create_issue', 'rate_limited', 'jsonrpc_error', 1, 0, { 'rpc.response.status_code': '-32002' });
+  await row(90 * MIN, 'bob', 'fs__read', 'denied', 'jsonrpc_error', 0.4, 0, {
+    'tollgate.decision_reason': 'not allowed',
+    'tollgate.decision_rule': 'agents.bob',
+    'rpc.response.status_code': '-32001',
+  });
+  await row(30 * MIN, 'alice', 'github__create_issue', 'rate_limited', 'jsonrpc_error', 1, 0, {
+    'rpc.response.status_code': '-32002',
+  });
   await row(10 * MIN, 'alice', 'fs__write', 'allowed', 'timeout', 60_000, 40);
-  await row(1 * MIN, 'carol', 'github__search', 'error', 'jsonrpc_error', 3, 0, { 'rpc.response.status_code': '-32050' });
+  await row(1 * MIN, 'carol', 'github__search', 'error', 'jsonrpc_error', 3, 0, {
+    'rpc.response.status_code': '-32050',
+  });
   await w.close();
   return dir;
 }
@@ -68,14 +103,22 @@ describe('tollgate audit', () => {
 
   it('filters by agent, tool glob, server, decision, since/until and limit', async () => {
     const dir = await fixture(1500);
-    const agents = async (args: string[]) => (await run([dir, '--json', ...args])).out.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.tool.name']);
+    const agents = async (args: string[]) =>
+      (await run([dir, '--json', ...args])).out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.tool.name']);
     expect(await agents(['--agent', 'alice'])).toEqual(['github__search', 'github__create_issue', 'fs__write']);
     expect(await agents(['--tool', 'github__*'])).toEqual(['github__search', 'github__create_issue', 'github__search']);
     expect(await agents(['--tool', 'fs__?rite'])).toEqual(['fs__write']);
     expect(await agents(['--server', 'fs'])).toEqual(['fs__read', 'fs__write']);
     expect(await agents(['--decision', 'denied,error'])).toEqual(['fs__read', 'github__search']);
     expect(await agents(['--since', '1h'])).toEqual(['github__create_issue', 'fs__write', 'github__search']);
-    expect(await agents(['--since', '2h', '--until', '2025-03-10T11:40:00Z'])).toEqual(['fs__read', 'github__create_issue']);
+    expect(await agents(['--since', '2h', '--until', '2025-03-10T11:40:00Z'])).toEqual([
+      'fs__read',
+      'github__create_issue',
+    ]);
     expect(await agents(['--agent', 'alice', '--limit', '1'])).toEqual(['fs__write']);
     expect(await agents(['--agent', 'nobody'])).toEqual([]);
   });
@@ -90,7 +133,9 @@ describe('tollgate audit', () => {
 
   it('uses the default path, and says when there is no log', async () => {
     const dir = await fixture();
-    expect((await run(['--json'], { defaultPath: join(dir, 'tollgate-audit.jsonl') })).out.trim().split('\n')).toHaveLength(5);
+    expect(
+      (await run(['--json'], { defaultPath: join(dir, 'tollgate-audit.jsonl') })).out.trim().split('\n'),
+    ).toHaveLength(5);
     const r = await run([], { defaultPath: join(dir, 'nope.jsonl') });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no audit log at .*nope\.jsonl/);
@@ -98,7 +143,14 @@ describe('tollgate audit', () => {
 
   it('rejects bad usage with exit code 2', async () => {
     const dir = await fixture();
-    for (const argv of [[dir, '--bogus'], [dir, '--since', 'yesterday'], [dir, '--limit', 'x'], ['verify', dir, '--agent', 'a'], ['stats', dir, '--follow'], [dir, dir]]) {
+    for (const argv of [
+      [dir, '--bogus'],
+      [dir, '--since', 'yesterday'],
+      [dir, '--limit', 'x'],
+      ['verify', dir, '--agent', 'a'],
+      ['stats', dir, '--follow'],
+      [dir, dir],
+    ]) {
       const r = await run(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err).toMatch(/Usage:/);
@@ -116,7 +168,13 @@ describe('tollgate audit', () => {
     expect(r.out).toMatch(/^github__search\s+2\s+1\s+0\s+1\s+100\s+3\.0ms\s+12ms\s+12ms$/m);
     expect(r.out).toMatch(/^DECISION\s+COUNT\s+TOKENS/m);
     const j = await run(['stats', dir, '--agent', 'alice', '--json']);
-    expect(JSON.parse(j.out)).toMatchObject({ total: { count: 3, tokens: 140 }, byDecision: [{ key: 'allowed', count: 2 }, { key: 'rate_limited', count: 1 }] });
+    expect(JSON.parse(j.out)).toMatchObject({
+      total: { count: 3, tokens: 140 },
+      byDecision: [
+        { key: 'allowed', count: 2 },
+        { key: 'rate_limited', count: 1 },
+      ],
+    });
   });
 
   it('verify: exit 0 when intact, 1 with the position when broken', async () => {
@@ -132,7 +190,9 @@ describe('tollgate audit', () => {
     writeFileSync(f, lines.join('\n'));
     const bad = await run(['verify', f]);
     expect(bad.code).toBe(1);
-    expect(bad.out).toBe(`BROKEN at ${f}:3: prev does not match line 2: line 2 was edited, or records were deleted, inserted or reordered here\n`);
+    expect(bad.out).toBe(
+      `BROKEN at ${f}:3: prev does not match line 2: line 2 was edited, or records were deleted, inserted or reordered here\n`,
+    );
     expect((await run(['verify', file])).code).toBe(0);
   });
 
@@ -147,12 +207,25 @@ describe('tollgate audit', () => {
     };
     await until('"carol"'); // history printed: now following
     const w = await openAuditWriter({ destination: { path: join(dir, 'tollgate-audit.jsonl') } });
-    await w.append(createAuditRecord({ 'service.instance.id': 'gw', 'gen_ai.agent.id': 'dave', 'tollgate.auth.method': 'jwt', 'tollgate.decision': 'allowed', 'tollgate.outcome': 'ok', 'tollgate.latency.total_ms': 1 }));
+    await w.append(
+      createAuditRecord({
+        'service.instance.id': 'gw',
+        'gen_ai.agent.id': 'dave',
+        'tollgate.auth.method': 'jwt',
+        'tollgate.decision': 'allowed',
+        'tollgate.outcome': 'ok',
+        'tollgate.latency.total_ms': 1,
+      }),
+    );
     await w.close();
     await until('"dave"');
     ac.abort();
     expect(await done).toBe(0);
-    const got = t.out().trim().split('\n').map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.agent.id']);
+    const got = t
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as Record<string, unknown>)['gen_ai.agent.id']);
     expect(got).toEqual(['carol', 'dave']);
   });
 
@@ -168,7 +241,9 @@ describe('tollgate audit', () => {
     const lines = t.out().trimEnd().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^TIME \(UTC\)\s+AGENT/);
-    expect(lines[2]).toMatch(/^2025-03-10 11:59:00\.000\s+carol\s+tools\/call\s+github__search\s+error\s+jsonrpc_error -32050\s+3\.0ms$/);
+    expect(lines[2]).toMatch(
+      /^2025-03-10 11:59:00\.000\s+carol\s+tools\/call\s+github__search\s+error\s+jsonrpc_error -32050\s+3\.0ms$/,
+    );
     expect(lines[2]!.indexOf('error')).toBe(lines[0]!.indexOf('DECISION'));
   });
 });

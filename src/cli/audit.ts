@@ -71,8 +71,11 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   const rest = sub === 'list' ? positionals : positionals.slice(1);
   if (rest.length > 1) return usage(io, `expected at most one FILE|DIR, got ${rest.join(' ')}`);
   const path = rest[0] ?? io.defaultPath ?? DEFAULT_AUDIT_PATH;
-  const filtered = ['agent', 'tool', 'server', 'decision', 'since', 'until', 'limit'].some((k) => v[k as keyof typeof v] !== undefined);
-  if (sub === 'verify' && (filtered || v.follow || v.json)) return usage(io, 'verify takes no filters, --follow or --json');
+  const filtered = ['agent', 'tool', 'server', 'decision', 'since', 'until', 'limit'].some(
+    (k) => v[k as keyof typeof v] !== undefined,
+  );
+  if (sub === 'verify' && (filtered || v.follow || v.json))
+    return usage(io, 'verify takes no filters, --follow or --json');
   if (sub === 'stats' && v.follow) return usage(io, 'stats does not follow');
   if (sub !== 'verify' && v.partial) return usage(io, '--partial is for verify');
 
@@ -82,7 +85,11 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
     if (v.agent !== undefined) q.agent = v.agent;
     if (v.tool !== undefined) q.tool = v.tool;
     if (v.server !== undefined) q.server = v.server;
-    if (v.decision !== undefined) q.decision = v.decision.split(',').map((d) => d.trim()).filter(Boolean);
+    if (v.decision !== undefined)
+      q.decision = v.decision
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean);
     if (v.since !== undefined) q.since = parseTimeSpec(v.since, now);
     if (v.until !== undefined) q.until = parseTimeSpec(v.until, now);
     if (v.limit !== undefined) {
@@ -103,7 +110,10 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   try {
     if (sub === 'verify') {
       const r = await verifyAudit(path, { requireGenesis: !v.partial });
-      if (r.incompleteTail) io.stderr.write(`note: ${r.incompleteTail.file}:${r.incompleteTail.line} is an incomplete last line (a write cut short by a crash, never acknowledged)\n`);
+      if (r.incompleteTail)
+        io.stderr.write(
+          `note: ${r.incompleteTail.file}:${r.incompleteTail.line} is an incomplete last line (a write cut short by a crash, never acknowledged)\n`,
+        );
       if (!r.ok && r.firstBroken) {
         await out(`BROKEN at ${r.firstBroken.file}:${r.firstBroken.line}: ${r.firstBroken.reason}\n`);
         return 1;
@@ -115,7 +125,9 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
       const s = await auditStats(readAudit(path, q, { onBadLine }));
       await out(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));
     } else {
-      const records = v.follow ? followAudit(path, q, { onBadLine, ...(io.signal ? { signal: io.signal } : {}) }) : readAudit(path, q, { onBadLine });
+      const records = v.follow
+        ? followAudit(path, q, { onBadLine, ...(io.signal ? { signal: io.signal } : {}) })
+        : readAudit(path, q, { onBadLine });
       const table = v.json ? undefined : new Table(io.isTTY, v.follow === true);
       for await (const r of records) {
         if (table) {
@@ -142,7 +154,13 @@ async function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
   if (!stream.write(s)) await once(stream, 'drain');
 }
 
-const COLORS: Record<string, string> = { allowed: '32', denied: '31', rate_limited: '33', budget_exceeded: '33', error: '35' };
+const COLORS: Record<string, string> = {
+  allowed: '32',
+  denied: '31',
+  rate_limited: '33',
+  budget_exceeded: '33',
+  error: '35',
+};
 const HEADERS = ['TIME (UTC)', 'AGENT', 'METHOD', 'TARGET', 'DECISION', 'OUTCOME', 'LATENCY', 'REASON'];
 // Column caps; the first rows (up to WIDTH_SAMPLE) narrow them to what they need. --follow cannot
 // wait for a sample, so it uses fixed widths.
@@ -159,17 +177,37 @@ function fmtMs(ms: unknown): string {
 function cells(r: AuditLine): string[] {
   const s = (x: unknown) => (typeof x === 'string' || typeof x === 'number' ? String(x) : '-');
   const time = typeof r.timestamp === 'string' ? r.timestamp.replace('T', ' ').replace(/Z$/, '') : '-';
-  const outcome = r['tollgate.outcome'] === 'jsonrpc_error' && r['rpc.response.status_code'] ? `jsonrpc_error ${r['rpc.response.status_code']}` : s(r['tollgate.outcome']);
+  const outcome =
+    r['tollgate.outcome'] === 'jsonrpc_error' && r['rpc.response.status_code']
+      ? `jsonrpc_error ${r['rpc.response.status_code']}`
+      : s(r['tollgate.outcome']);
   const method = r['mcp.method.name'] ?? (r['gen_ai.operation.name'] ? `llm:${r['gen_ai.operation.name']}` : null);
-  const reason = [r['tollgate.decision_reason'], r['tollgate.decision_rule'] ? `[${r['tollgate.decision_rule']}]` : null].filter((x) => typeof x === 'string' && x).join(' ');
-  return [time, s(r['gen_ai.agent.id']), s(method), targetOf(r), s(r['tollgate.decision']), outcome, fmtMs(r['tollgate.latency.total_ms']), reason];
+  const reason = [
+    r['tollgate.decision_reason'],
+    r['tollgate.decision_rule'] ? `[${r['tollgate.decision_rule']}]` : null,
+  ]
+    .filter((x) => typeof x === 'string' && x)
+    .join(' ');
+  return [
+    time,
+    s(r['gen_ai.agent.id']),
+    s(method),
+    targetOf(r),
+    s(r['tollgate.decision']),
+    outcome,
+    fmtMs(r['tollgate.latency.total_ms']),
+    reason,
+  ];
 }
 
 /** Aligned table, streamed: widths come from the first rows, later cells are cut to fit. */
 class Table {
   private sample: string[][] | undefined = [];
   private widths: number[] = FOLLOW_WIDTHS;
-  constructor(private readonly color: boolean, private readonly streaming: boolean) {}
+  constructor(
+    private readonly color: boolean,
+    private readonly streaming: boolean,
+  ) {}
 
   push(r: AuditLine): string {
     const row = cells(r);
@@ -183,7 +221,10 @@ class Table {
   end(): string {
     if (!this.sample) return '';
     const rows = this.sample;
-    if (!this.streaming) this.widths = MAX_WIDTHS.map((max, i) => Math.min(max, Math.max(HEADERS[i]!.length, ...rows.map((row) => row[i]!.length))));
+    if (!this.streaming)
+      this.widths = MAX_WIDTHS.map((max, i) =>
+        Math.min(max, Math.max(HEADERS[i]!.length, ...rows.map((row) => row[i]!.length))),
+      );
     return this.startFixed() + rows.map((row) => this.line(row)).join('');
   }
 
@@ -211,14 +252,33 @@ function renderStats(s: Awaited<ReturnType<typeof auditStats>>): string {
   const t = s.total;
   let out = `${t.count} records, ${t.tokens} tokens charged, latency p50 ${fmtMs(t.latency.p50)} p95 ${fmtMs(t.latency.p95)} p99 ${fmtMs(t.latency.p99)}\n`;
   const section = (title: string, rows: StatsRow[], withDecisions: boolean) => {
-    const headers = [title, 'COUNT', ...(withDecisions ? ['ALLOWED', 'BLOCKED', 'ERROR'] : []), 'TOKENS', 'P50', 'P95', 'P99'];
+    const headers = [
+      title,
+      'COUNT',
+      ...(withDecisions ? ['ALLOWED', 'BLOCKED', 'ERROR'] : []),
+      'TOKENS',
+      'P50',
+      'P95',
+      'P99',
+    ];
     const body = rows.map((r) => {
       const d = (k: string) => r.decisions[k] ?? 0;
-      const counts = withDecisions ? [d('allowed'), d('denied') + d('rate_limited') + d('budget_exceeded'), d('error')].map(String) : [];
-      return [r.key, String(r.count), ...counts, String(r.tokens), fmtMs(r.latency.p50), fmtMs(r.latency.p95), fmtMs(r.latency.p99)];
+      const counts = withDecisions
+        ? [d('allowed'), d('denied') + d('rate_limited') + d('budget_exceeded'), d('error')].map(String)
+        : [];
+      return [
+        r.key,
+        String(r.count),
+        ...counts,
+        String(r.tokens),
+        fmtMs(r.latency.p50),
+        fmtMs(r.latency.p95),
+        fmtMs(r.latency.p99),
+      ];
     });
     const widths = headers.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-    const fmt = (row: string[]) => `${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
+    const fmt = (row: string[]) =>
+      `${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`;
     return `\n${fmt(headers)}${body.map(fmt).join('')}`;
   };
   out += section('AGENT', s.byAgent, true);

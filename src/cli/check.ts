@@ -15,7 +15,12 @@ export interface CheckIo {
   connect: boolean;
 }
 
-export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<string, string | undefined>>, file: string, io: CheckIo): Promise<number> {
+export async function checkCommand(
+  loaded: LoadedConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  file: string,
+  io: CheckIo,
+): Promise<number> {
   const { out, err } = io;
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
@@ -27,10 +32,13 @@ export async function checkCommand(loaded: LoadedConfig, env: Readonly<Record<st
     let unknown = 0;
     for (const { file: f, kind, pattern } of set.patterns()) {
       if (kind === 'model') continue; // model names are not namespaced by server
-      const head = kind === 'resource' ? pattern.split('+')[0] ?? '' : pattern.split(config.mcp.nameSeparator)[0] ?? '';
+      const head =
+        kind === 'resource' ? (pattern.split('+')[0] ?? '') : (pattern.split(config.mcp.nameSeparator)[0] ?? '');
       if (/[*?]/.test(head) || servers.includes(head)) continue;
       unknown++;
-      err(`warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`);
+      err(
+        `warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`,
+      );
     }
     summary += `, ${set.files.length} policy files${unknown ? `, ${unknown} patterns naming unknown servers` : ''}`;
   }
@@ -56,7 +64,10 @@ function flagInjections(gw: Gateway, err: (s: string) => void): string {
     for (const t of u.catalog.tools) {
       const markers = injectionMarkers(toolDefinition(t));
       if (markers.length > 0) flagged++;
-      for (const m of markers) err(`warning: tool ${gw.relay.canonical(u.name, 'tool', String(t.name))}: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`);
+      for (const m of markers)
+        err(
+          `warning: tool ${gw.relay.canonical(u.name, 'tool', String(t.name))}: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`,
+        );
     }
   }
   return flagged ? `, ${flagged} tool${flagged === 1 ? '' : 's'} flagged for prompt-injection markers` : '';
@@ -66,7 +77,10 @@ function flagInjections(gw: Gateway, err: (s: string) => void): string {
 function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => void): string {
   const names = { tool: [] as string[], prompt: [] as string[], resource: [] as string[] };
   for (const u of gw.upstreams) {
-    if (u.state !== 'ready') err(`warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`);
+    if (u.state !== 'ready')
+      err(
+        `warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`,
+      );
     for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
     for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));
     for (const r of u.catalog.resources) names.resource.push(gw.relay.canonical(u.name, 'resource', String(r.uri)));
@@ -82,5 +96,7 @@ function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => v
     unmatched++;
     err(`warning: ${file}: ${kind} pattern ${JSON.stringify(pattern)} matches no ${kind} that ${server} offers`);
   }
-  return unmatched ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}` : ', every pattern matches';
+  return unmatched
+    ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}`
+    : ', every pattern matches';
 }

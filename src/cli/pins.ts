@@ -36,16 +36,24 @@ export async function pinsCommand(argv: string[], io: PinsIo): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { config: { type: 'string', short: 'c' }, file: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        file: { type: 'string' },
+        json: { type: 'boolean' },
+        all: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (err) {
     return usage(io, (err as Error).message);
   }
   const { values: v, positionals } = parsed;
   const [sub, ...targets] = positionals;
-  if (v.help) return io.out(PINS_HELP), 0;
-  if (sub !== 'list' && sub !== 'diff' && sub !== 'approve') return usage(io, sub ? `unknown subcommand ${sub}` : 'a subcommand is required');
-  if (sub === 'approve' && (v.all ? targets.length > 0 : targets.length === 0)) return usage(io, 'approve takes SERVER[/TOOL]… or --all');
+  if (v.help) return (io.out(PINS_HELP), 0);
+  if (sub !== 'list' && sub !== 'diff' && sub !== 'approve')
+    return usage(io, sub ? `unknown subcommand ${sub}` : 'a subcommand is required');
+  if (sub === 'approve' && (v.all ? targets.length > 0 : targets.length === 0))
+    return usage(io, 'approve takes SERVER[/TOOL]… or --all');
   if (sub !== 'approve' && v.all) return usage(io, '--all is for approve');
   if (sub === 'list' && targets.length > 0) return usage(io, 'list takes no arguments');
   if (sub === 'diff' && targets.length > 1) return usage(io, 'diff takes at most one SERVER[/TOOL]');
@@ -78,17 +86,32 @@ function usage(io: PinsIo, message: string): number {
 const short = (sha: string | undefined): string => (sha ? sha.slice(0, 12) : '-');
 
 function list(book: PinBook, file: string, json: boolean, io: PinsIo): number {
-  const rows: { server: string; tool: string; status: string; pinned: string | undefined; pending: string | undefined; since: string }[] = [];
+  const rows: {
+    server: string;
+    tool: string;
+    status: string;
+    pinned: string | undefined;
+    pending: string | undefined;
+    since: string;
+  }[] = [];
   for (const [server, row] of book.pins) {
     for (const [tool, pin] of row) {
       const pending = book.pending.get(server)?.get(tool);
-      rows.push({ server, tool, status: pending ? 'changed' : 'pinned', pinned: pin.sha256, pending: pending?.sha256, since: pending?.seenAt ?? pin.pinnedAt ?? '' });
+      rows.push({
+        server,
+        tool,
+        status: pending ? 'changed' : 'pinned',
+        pinned: pin.sha256,
+        pending: pending?.sha256,
+        since: pending?.seenAt ?? pin.pinnedAt ?? '',
+      });
     }
   }
   for (const { server, tool, change } of pendingList(book)) {
-    if (!pinOf(book, server, tool)) rows.push({ server, tool, status: 'new', pinned: undefined, pending: change.sha256, since: change.seenAt });
+    if (!pinOf(book, server, tool))
+      rows.push({ server, tool, status: 'new', pinned: undefined, pending: change.sha256, since: change.seenAt });
   }
-  rows.sort((a, b) => (a.server + '\0' + a.tool < b.server + '\0' + b.tool ? -1 : 1));
+  rows.sort((a, b) => (`${a.server}\0${a.tool}` < `${b.server}\0${b.tool}` ? -1 : 1));
   if (json) {
     io.out(JSON.stringify({ file, tools: rows }, null, 2));
     return 0;
@@ -97,11 +120,17 @@ function list(book: PinBook, file: string, json: boolean, io: PinsIo): number {
     io.out(`${file}: no pins yet (the gateway pins each tool the first time it sees it)`);
     return 0;
   }
-  const table = [['SERVER', 'TOOL', 'STATUS', 'PINNED', 'PENDING', 'SINCE'], ...rows.map((r) => [r.server, r.tool, r.status, short(r.pinned), short(r.pending), r.since])];
+  const table = [
+    ['SERVER', 'TOOL', 'STATUS', 'PINNED', 'PENDING', 'SINCE'],
+    ...rows.map((r) => [r.server, r.tool, r.status, short(r.pinned), short(r.pending), r.since]),
+  ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
   const waiting = rows.filter((r) => r.status !== 'pinned').length;
-  if (waiting > 0) io.out(`\n${waiting} change${waiting === 1 ? '' : 's'} waiting: tollgate pins diff, then tollgate pins approve SERVER/TOOL`);
+  if (waiting > 0)
+    io.out(
+      `\n${waiting} change${waiting === 1 ? '' : 's'} waiting: tollgate pins diff, then tollgate pins approve SERVER/TOOL`,
+    );
   return 0;
 }
 
@@ -113,11 +142,14 @@ function diff(book: PinBook, sel: Selector, io: PinsIo): number {
   }
   for (const { server, tool, change } of pending) {
     const pin = pinOf(book, server, tool);
-    io.out(`${server}/${tool}: ${pin ? `definition changed (pinned ${short(pin.sha256)}, now ${short(change.sha256)})` : `new tool (${short(change.sha256)})`}, first seen ${change.seenAt}`);
+    io.out(
+      `${server}/${tool}: ${pin ? `definition changed (pinned ${short(pin.sha256)}, now ${short(change.sha256)})` : `new tool (${short(change.sha256)})`}, first seen ${change.seenAt}`,
+    );
     if (pin && !pin.definition) io.out(`  (the pin holds only the hash; the whole new definition follows)`);
     io.out(`--- pinned\n+++ current`);
     for (const l of definitionDiff(pin?.definition, change.definition)) io.out(`${l.op} ${l.text}`);
-    for (const m of injectionMarkers(change.definition)) io.out(`warning: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`);
+    for (const m of injectionMarkers(change.definition))
+      io.out(`warning: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`);
     io.out(`approve with: tollgate pins approve ${server}/${tool}\n`);
   }
   return 0;
@@ -131,9 +163,14 @@ async function approveCommand(book: PinBook, file: string, selectors: Selector[]
     const r = approve(next, sel, now);
     if (r.approved.length === 0) {
       missing++;
-      io.err(sel.server === undefined ? 'no pending changes' : `no pending change for ${sel.server}${sel.tool === undefined ? '' : `/${sel.tool}`}`);
+      io.err(
+        sel.server === undefined
+          ? 'no pending changes'
+          : `no pending change for ${sel.server}${sel.tool === undefined ? '' : `/${sel.tool}`}`,
+      );
     }
-    for (const a of r.approved) io.out(`approved ${a.server}/${a.tool} (${short(a.pinnedSha256 ?? undefined)} → ${short(a.sha256)})`);
+    for (const a of r.approved)
+      io.out(`approved ${a.server}/${a.tool} (${short(a.pinnedSha256 ?? undefined)} → ${short(a.sha256)})`);
     next = r.book;
   }
   if (next !== book) {

@@ -22,7 +22,12 @@ const DRAIN_MS = 10_000;
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const level = o.loaded.config.log.level;
   // Readable lines for a person at a terminal; JSON for everything else (log shippers).
-  const logger = o.pretty ? pino({ level }, pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })) : pino({ level });
+  const logger = o.pretty
+    ? pino(
+        { level },
+        pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+      )
+    : pino({ level });
   const gw = await Gateway.open({ config: o.loaded.config, env: o.env, logger });
   // Handlers first: a signal that arrives before they exist kills the process without cleanup
   // (and leaves stdio children behind).
@@ -40,7 +45,10 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   process.on('SIGHUP', () => {
     try {
       const { applied, restartNeeded } = gw.applyConfig(o.reload().config);
-      gw.log.info({ applied, restartNeeded }, restartNeeded.length ? 'config reloaded; some changes need a restart' : 'config reloaded');
+      gw.log.info(
+        { applied, restartNeeded },
+        restartNeeded.length ? 'config reloaded; some changes need a restart' : 'config reloaded',
+      );
     } catch (err) {
       // A broken file never stops a running gateway: the old config stays in force.
       gw.log.error({ err: (err as Error).message }, 'config reload rejected; the running config stays in force');
@@ -60,9 +68,15 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
       `  upstreams: ${gw.upstreams.map((u) => `${u.name} (${u.state})`).join(', ')} — ${tools} tools`,
       ...gw.upstreams.map((u) => `  ${u.name} alone, un-prefixed: ${url}/mcp/${u.name}`),
       `  legacy SSE clients: ${url}/sse`,
-      firstKey ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}` : '  (anonymous access)',
-      ...(o.loaded.config.admin.tokens[0] ? [`  admin page: ${url}/admin/  (sign in with the admin token: ${o.loaded.config.admin.tokens[0]})`] : []),
-      ...(o.loaded.config.audit.file && !o.loaded.config.audit.stdout ? [`  audit log: ${o.loaded.config.audit.file}  (tollgate audit ${o.loaded.config.audit.file})`] : []),
+      firstKey
+        ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}`
+        : '  (anonymous access)',
+      ...(o.loaded.config.admin.tokens[0]
+        ? [`  admin page: ${url}/admin/  (sign in with the admin token: ${o.loaded.config.admin.tokens[0]})`]
+        : []),
+      ...(o.loaded.config.audit.file && !o.loaded.config.audit.stdout
+        ? [`  audit log: ${o.loaded.config.audit.file}  (tollgate audit ${o.loaded.config.audit.file})`]
+        : []),
       '',
       'Try it:',
       `  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${firstKey?.key ?? '…'}"`,

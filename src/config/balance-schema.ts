@@ -28,7 +28,9 @@ export const balanceSchema = z
           .string()
           .startsWith('/')
           .optional()
-          .describe('GET this path on the replica (2xx = healthy); default: an MCP ping on the gateway\'s session with it'),
+          .describe(
+            "GET this path on the replica (2xx = healthy); default: an MCP ping on the gateway's session with it",
+          ),
       })
       .strict()
       .prefault({}),
@@ -36,7 +38,13 @@ export const balanceSchema = z
       .object({
         consecutive_failures: count.default(5).describe('failed or timed-out calls in a row that eject a replica'),
         ejection: duration.default('30s').describe('first ejection; doubles on each repeat, up to 10x'),
-        max_ejection_percent: z.number().int().min(0).max(100).default(50).describe('never eject more than this share of the replicas'),
+        max_ejection_percent: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .default(50)
+          .describe('never eject more than this share of the replicas'),
       })
       .strict()
       .prefault({}),

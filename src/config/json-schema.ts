@@ -15,7 +15,11 @@ export function configJsonSchema(): Record<string, unknown> {
 
 export function policyJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(policyFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return { ...schema, $id: 'https://tollgate.dev/schema/policy.schema.json', title: 'Tollgate policy file (one agent or group)' };
+  return {
+    ...schema,
+    $id: 'https://tollgate.dev/schema/policy.schema.json',
+    title: 'Tollgate policy file (one agent or group)',
+  };
 }
 
 export const renderJsonSchema = (): string => `${JSON.stringify(configJsonSchema(), null, 2)}\n`;

@@ -28,7 +28,10 @@ describe('config loading', () => {
     expect(config.server.port).toBe(9000);
     expect(config.auth.apiKeys[0]?.key).toBe('default-key-123');
     expect(warnings.join()).toMatch(/KEY is not set/);
-    const set = parseConfigText(minimal('server:\n  port: ${PORT:-9000}'), '/etc/tollgate.yaml', { PORT: '7000', KEY: 'from-env-key-1' });
+    const set = parseConfigText(minimal('server:\n  port: ${PORT:-9000}'), '/etc/tollgate.yaml', {
+      PORT: '7000',
+      KEY: 'from-env-key-1',
+    });
     expect(set.config.server.port).toBe(7000);
     expect(set.config.auth.apiKeys[0]?.key).toBe('from-env-key-1');
     expect(set.warnings).toEqual([]);
@@ -42,11 +45,15 @@ describe('config loading', () => {
 
   it('names the key for a wrong type and for an unset variable without default', () => {
     expect(problems(minimal('server: { port: "eighty" }'))[0]).toMatch(/:8:\d+ server\.port: .*number/);
-    expect(problems(minimal('mcp:\n  server_name: ${NOPE}')).join()).toMatch(/mcp\.server_name: environment variable NOPE is not set/);
+    expect(problems(minimal('mcp:\n  server_name: ${NOPE}')).join()).toMatch(
+      /mcp\.server_name: environment variable NOPE is not set/,
+    );
   });
 
   it('rejects upstream names that cannot be namespaced, and YAML syntax errors with a line', () => {
-    expect(problems(`upstreams:\n  bad_name: { transport: stdio, command: x }\nauth: { allow_anonymous: true }`).join()).toMatch(/upstreams\.bad_name/);
+    expect(
+      problems(`upstreams:\n  bad_name: { transport: stdio, command: x }\nauth: { allow_anonymous: true }`).join(),
+    ).toMatch(/upstreams\.bad_name/);
     expect(problems('upstreams: [\n')[0]).toMatch(/tollgate\.yaml:\d+:\d+ YAML syntax/);
   });
 
@@ -58,7 +65,11 @@ describe('config loading', () => {
   });
 
   it('ships JSON Schemas that match the zod schemas (run npm run schema when this fails)', () => {
-    expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(renderJsonSchema());
-    expect(readFileSync(new URL('../../schema/policy.schema.json', import.meta.url), 'utf8')).toBe(renderPolicyJsonSchema());
+    expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(
+      renderJsonSchema(),
+    );
+    expect(readFileSync(new URL('../../schema/policy.schema.json', import.meta.url), 'utf8')).toBe(
+      renderPolicyJsonSchema(),
+    );
   });
 });

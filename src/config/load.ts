@@ -24,7 +24,11 @@ export function loadConfigFile(file: string, env: Readonly<Record<string, string
   return parseConfigText(text, path, env);
 }
 
-export function parseConfigText(text: string, file: string, env: Readonly<Record<string, string | undefined>>): LoadedConfig {
+export function parseConfigText(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): LoadedConfig {
   const { value, defaulted } = parseYaml(text, file, configSchema, env);
   if (env.TOLLGATE_AUDIT_FILE) value.audit.file = env.TOLLGATE_AUDIT_FILE;
   if (env.TOLLGATE_PINS_FILE) value.pins.file = env.TOLLGATE_PINS_FILE;

@@ -45,7 +45,14 @@ export interface ReplicaConfig {
 }
 export interface BalanceConfig {
   strategy: 'least_sessions' | 'round_robin' | 'weighted' | 'consistent_hash';
-  healthCheck: { enabled: boolean; intervalMs: number; timeoutMs: number; unhealthyThreshold: number; healthyThreshold: number; path: string | undefined };
+  healthCheck: {
+    enabled: boolean;
+    intervalMs: number;
+    timeoutMs: number;
+    unhealthyThreshold: number;
+    healthyThreshold: number;
+    path: string | undefined;
+  };
   outlier: { consecutiveFailures: number; ejectionMs: number; maxEjectionPercent: number };
 }
 export interface StdioUpstreamConfig extends UpstreamBase {
@@ -132,7 +139,13 @@ export interface RuntimeConfig {
   llm: LlmConfig | undefined;
   limits: {
     store: 'memory' | 'redis';
-    redis: { url: string | undefined; cluster: readonly string[] | undefined; timeoutMs: number; failureMode: 'fail_open' | 'fail_closed' | 'local'; prefix: string };
+    redis: {
+      url: string | undefined;
+      cluster: readonly string[] | undefined;
+      timeoutMs: number;
+      failureMode: 'fail_open' | 'fail_closed' | 'local';
+      prefix: string;
+    };
     global: readonly Rate[];
     toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base' };
     concurrencyTtlMs: number;
@@ -194,12 +207,24 @@ function balanceConfig(b: UpstreamSpec['balance']): BalanceConfig {
   const o = b.outlier_detection;
   return {
     strategy: b.strategy,
-    healthCheck: { enabled: h.enabled, intervalMs: toMs(h.interval), timeoutMs: toMs(h.timeout), unhealthyThreshold: h.unhealthy_threshold, healthyThreshold: h.healthy_threshold, path: h.path },
-    outlier: { consecutiveFailures: o.consecutive_failures, ejectionMs: toMs(o.ejection), maxEjectionPercent: o.max_ejection_percent },
+    healthCheck: {
+      enabled: h.enabled,
+      intervalMs: toMs(h.interval),
+      timeoutMs: toMs(h.timeout),
+      unhealthyThreshold: h.unhealthy_threshold,
+      healthyThreshold: h.healthy_threshold,
+      path: h.path,
+    },
+    outlier: {
+      consecutiveFailures: o.consecutive_failures,
+      ejectionMs: toMs(o.ejection),
+      maxEjectionPercent: o.max_ejection_percent,
+    },
   };
 }
 
-export const toRates = (rs: readonly RateInput[]): Rate[] => rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
+export const toRates = (rs: readonly RateInput[]): Rate[] =>
+  rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {
@@ -239,8 +264,16 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       prefixResourceUris: c.mcp.prefix_resource_uris,
       listPageSize: c.mcp.list_page_size,
       serverName: c.mcp.server_name,
-      inputRequired: { ttlMs: toMs(c.mcp.input_required.ttl), maxPerAgent: c.mcp.input_required.max_per_agent, maxParked: c.mcp.input_required.max_parked },
-      listen: { maxPerAgent: c.mcp.listen.max_per_agent, maxStreams: c.mcp.listen.max_streams, maxResourceUris: c.mcp.listen.max_resource_uris },
+      inputRequired: {
+        ttlMs: toMs(c.mcp.input_required.ttl),
+        maxPerAgent: c.mcp.input_required.max_per_agent,
+        maxParked: c.mcp.input_required.max_parked,
+      },
+      listen: {
+        maxPerAgent: c.mcp.listen.max_per_agent,
+        maxStreams: c.mcp.listen.max_streams,
+        maxResourceUris: c.mcp.listen.max_resource_uris,
+      },
     },
     upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir, c.pins.action)),
     auth: {
@@ -264,7 +297,9 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },
-    pins: c.pins.enabled ? { file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch } : undefined,
+    pins: c.pins.enabled
+      ? { file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch }
+      : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
@@ -279,7 +314,10 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
         prefix: c.limits.redis.prefix,
       },
       global: toRates(c.limits.global.requests),
-      toolResultTokens: { enabled: c.limits.tool_result_tokens.enabled, encoding: c.limits.tool_result_tokens.encoding },
+      toolResultTokens: {
+        enabled: c.limits.tool_result_tokens.enabled,
+        encoding: c.limits.tool_result_tokens.encoding,
+      },
       concurrencyTtlMs: toMs(c.limits.concurrency_ttl),
     },
     audit: {

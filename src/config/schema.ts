@@ -11,7 +11,9 @@ export { serverNameSchema };
 
 const pinAction = z
   .enum(['hide', 'block', 'warn'])
-  .describe('when a pinned tool changes: hide (unlisted, calls refused), block (listed, calls refused), warn (allowed, logged)');
+  .describe(
+    'when a pinned tool changes: hide (unlisted, calls refused), block (listed, calls refused), warn (allowed, logged)',
+  );
 
 const headers = z.record(z.string(), z.string()).describe('static HTTP headers sent to this upstream');
 
@@ -19,7 +21,9 @@ const headers = z.record(z.string(), z.string()).describe('static HTTP headers s
 const protocol = z
   .union([z.enum(['auto', '2025', '2026']), z.literal(2025), z.literal(2026)])
   .default('auto')
-  .describe('MCP era the upstream speaks: auto probes with server/discover (2026-07-28) and falls back to initialize (2025)');
+  .describe(
+    'MCP era the upstream speaks: auto probes with server/discover (2026-07-28) and falls back to initialize (2025)',
+  );
 
 const upstreamCommon = {
   timeouts: z
@@ -33,21 +37,38 @@ const upstreamCommon = {
   isolation: z
     .enum(['shared', 'per_agent', 'per_session'])
     .default('shared')
-    .describe('shared: one upstream session (per replica) for all agents; per_agent: one per agent; per_session: one per agent session'),
-  max_sessions: z.number().int().positive().default(64).describe('cap on upstream sessions, i.e. processes for stdio (per_agent, per_session)'),
-  idle_timeout: duration.default('10m').describe('a per_agent/per_session upstream session unused this long is closed (its process ends)'),
+    .describe(
+      'shared: one upstream session (per replica) for all agents; per_agent: one per agent; per_session: one per agent session',
+    ),
+  max_sessions: z
+    .number()
+    .int()
+    .positive()
+    .default(64)
+    .describe('cap on upstream sessions, i.e. processes for stdio (per_agent, per_session)'),
+  idle_timeout: duration
+    .default('10m')
+    .describe('a per_agent/per_session upstream session unused this long is closed (its process ends)'),
   balance: balanceSchema,
   shared_roots: z
     .boolean()
     .default(false)
-    .describe('declare roots on the shared upstream session; roots/list goes to the agent whose call asked (only for servers that do not cache roots)'),
-  limits: z.object({ requests: ratesSchema }).strict().optional().describe('requests to this upstream, all agents together'),
+    .describe(
+      'declare roots on the shared upstream session; roots/list goes to the agent whose call asked (only for servers that do not cache roots)',
+    ),
+  limits: z
+    .object({ requests: ratesSchema })
+    .strict()
+    .optional()
+    .describe('requests to this upstream, all agents together'),
   max_response_bytes: z
     .number()
     .int()
     .positive()
     .default(32 * 1024 * 1024)
-    .describe('largest single message accepted from this upstream (a JSON body, an SSE event, a stdio line); beyond: -32052'),
+    .describe(
+      'largest single message accepted from this upstream (a JSON body, an SSE event, a stdio line); beyond: -32052',
+    ),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
 };
@@ -68,14 +89,20 @@ const httpUpstream = z
   .object({
     transport: z.literal('streamable_http'),
     url: z.url().optional().describe('the server; or list replicas'),
-    replicas: z.array(replicaSchema).min(1).optional().describe('several URLs serving the same MCP server, balanced per balance.strategy'),
+    replicas: z
+      .array(replicaSchema)
+      .min(1)
+      .optional()
+      .describe('several URLs serving the same MCP server, balanced per balance.strategy'),
     headers: headers.default({}),
     connections: z.number().int().positive().default(64).describe('keep-alive connections in the pool'),
     protocol,
     ...upstreamCommon,
   })
   .strict()
-  .refine((u) => (u.url === undefined) !== (u.replicas === undefined), { message: 'give exactly one of url and replicas' });
+  .refine((u) => (u.url === undefined) !== (u.replicas === undefined), {
+    message: 'give exactly one of url and replicas',
+  });
 
 const sseUpstream = z
   .object({
@@ -98,7 +125,10 @@ const apiKeyEntry = z
 const jwtSchema = z
   .object({
     issuer: z.union([z.string(), z.array(z.string())]),
-    audience: z.union([z.string(), z.array(z.string())]).optional().describe('default: auth.resource'),
+    audience: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe('default: auth.resource'),
     jwks_url: z.url().optional(),
     public_key_file: z.string().optional().describe('SPKI PEM file'),
     jwk_file: z.string().optional().describe('a JWK (JSON) file'),
@@ -109,9 +139,12 @@ const jwtSchema = z
     required_scopes: z.array(z.string()).default([]),
   })
   .strict()
-  .refine((j) => [j.jwks_url, j.public_key_file, j.jwk_file, j.hmac_secret].filter((x) => x !== undefined).length === 1, {
-    message: 'give exactly one of jwks_url, public_key_file, jwk_file, hmac_secret',
-  });
+  .refine(
+    (j) => [j.jwks_url, j.public_key_file, j.jwk_file, j.hmac_secret].filter((x) => x !== undefined).length === 1,
+    {
+      message: 'give exactly one of jwks_url, public_key_file, jwk_file, hmac_secret',
+    },
+  );
 
 export const configSchema = z
   .object({
@@ -130,20 +163,52 @@ export const configSchema = z
           .array(z.string())
           .optional()
           .describe('Host header values accepted; default: loopback names on the listening port'),
-        max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+        max_body_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
         session_idle_timeout: duration.default('30m'),
         sse_keepalive: duration.default('15s'),
-        sse_replay_events: z.number().int().nonnegative().default(256).describe('events kept per stream for Last-Event-ID resumption'),
-        max_sessions: z.number().int().positive().default(10_000).describe('agent sessions (Streamable HTTP and legacy SSE) held at once, all agents; beyond: 503'),
-        max_sessions_per_agent: z.number().int().positive().default(1000).describe('agent sessions held at once by one agent; beyond: 429'),
-        max_sse_streams: z.number().int().positive().default(10_000).describe('SSE streams open to agents (GET, POST, legacy, subscriptions/listen), all agents; beyond: 503'),
-        max_sse_streams_per_agent: z.number().int().positive().default(1000).describe('SSE streams open to one agent; beyond: 429'),
+        sse_replay_events: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(256)
+          .describe('events kept per stream for Last-Event-ID resumption'),
+        max_sessions: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('agent sessions (Streamable HTTP and legacy SSE) held at once, all agents; beyond: 503'),
+        max_sessions_per_agent: z
+          .number()
+          .int()
+          .positive()
+          .default(1000)
+          .describe('agent sessions held at once by one agent; beyond: 429'),
+        max_sse_streams: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('SSE streams open to agents (GET, POST, legacy, subscriptions/listen), all agents; beyond: 503'),
+        max_sse_streams_per_agent: z
+          .number()
+          .int()
+          .positive()
+          .default(1000)
+          .describe('SSE streams open to one agent; beyond: 429'),
       })
       .strict()
       .prefault({}),
     mcp: z
       .object({
-        name_separator: z.string().regex(/^[A-Za-z0-9_.-]{1,4}$/).default('__'),
+        name_separator: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,4}$/)
+          .default('__'),
         prefix_resource_uris: z
           .boolean()
           .default(true)
@@ -152,18 +217,45 @@ export const configSchema = z
         server_name: z.string().default('tollgate'),
         input_required: z
           .object({
-            ttl: duration.default('5m').describe('how long an upstream call waits for a 2026 agent to answer an input_required round'),
-            max_per_agent: z.number().int().positive().default(16).describe('upstream calls waiting for one agent\'s input'),
-            max_parked: z.number().int().positive().default(1024).describe('upstream calls waiting for input, all agents'),
+            ttl: duration
+              .default('5m')
+              .describe('how long an upstream call waits for a 2026 agent to answer an input_required round'),
+            max_per_agent: z
+              .number()
+              .int()
+              .positive()
+              .default(16)
+              .describe("upstream calls waiting for one agent's input"),
+            max_parked: z
+              .number()
+              .int()
+              .positive()
+              .default(1024)
+              .describe('upstream calls waiting for input, all agents'),
           })
           .strict()
           .prefault({})
-          .describe('2026 agents: a 2025 upstream\'s sampling/elicitation/roots requests become input_required rounds'),
+          .describe("2026 agents: a 2025 upstream's sampling/elicitation/roots requests become input_required rounds"),
         listen: z
           .object({
-            max_per_agent: z.number().int().positive().default(8).describe('open subscriptions/listen streams per agent'),
-            max_streams: z.number().int().positive().default(1024).describe('open subscriptions/listen streams, all agents'),
-            max_resource_uris: z.number().int().positive().default(64).describe('resourceSubscriptions honoured per stream'),
+            max_per_agent: z
+              .number()
+              .int()
+              .positive()
+              .default(8)
+              .describe('open subscriptions/listen streams per agent'),
+            max_streams: z
+              .number()
+              .int()
+              .positive()
+              .default(1024)
+              .describe('open subscriptions/listen streams, all agents'),
+            max_resource_uris: z
+              .number()
+              .int()
+              .positive()
+              .default(64)
+              .describe('resourceSubscriptions honoured per stream'),
           })
           .strict()
           .prefault({}),
@@ -178,13 +270,16 @@ export const configSchema = z
         api_keys: z.array(apiKeyEntry).default([]).describe('plaintext keys from env; policy files hold hashed keys'),
         allow_anonymous: z.boolean().default(false).describe('accept requests without a token as agent "anonymous"'),
         jwt: jwtSchema.optional(),
-        resource: z.url().optional().describe('this gateway\'s protected resource URL (RFC 8707/9728); default <public_url>/mcp'),
+        resource: z
+          .url()
+          .optional()
+          .describe("this gateway's protected resource URL (RFC 8707/9728); default <public_url>/mcp"),
         authorization_servers: z.array(z.url()).default([]).describe('listed in the protected resource metadata'),
         forward_identity_header: z
           .string()
           .regex(/^[A-Za-z0-9-]+$/)
           .optional()
-          .describe('send the agent id to HTTP upstreams in this header (never the agent\'s token)'),
+          .describe("send the agent id to HTTP upstreams in this header (never the agent's token)"),
       })
       .strict()
       .prefault({}),
@@ -192,15 +287,23 @@ export const configSchema = z
       .object({
         seal_keys: z
           .array(
-            z.string().refine((k) => Buffer.from(k, 'base64').length === 32, { message: 'a seal key is 32 random bytes in base64 (openssl rand -base64 32)' }),
+            z.string().refine((k) => Buffer.from(k, 'base64').length === 32, {
+              message: 'a seal key is 32 random bytes in base64 (openssl rand -base64 32)',
+            }),
           )
           .default([])
-          .describe('AES-256-GCM keys that seal Mcp-Session-Id, newest first (the first seals, all open). Gateways behind one load balancer share them. Empty: a random key per process'),
-        max_age: duration.default('24h').describe('a session id older than this is refused (the agent initializes again)'),
+          .describe(
+            'AES-256-GCM keys that seal Mcp-Session-Id, newest first (the first seals, all open). Gateways behind one load balancer share them. Empty: a random key per process',
+          ),
+        max_age: duration
+          .default('24h')
+          .describe('a session id older than this is refused (the agent initializes again)'),
         shared: z
           .boolean()
           .default(false)
-          .describe('several gateway instances serve one session: server-to-client messages, answers and DELETE travel between them through Redis (limits.redis)'),
+          .describe(
+            'several gateway instances serve one session: server-to-client messages, answers and DELETE travel between them through Redis (limits.redis)',
+          ),
       })
       .strict()
       .prefault({})
@@ -215,11 +318,25 @@ export const configSchema = z
       .describe('per-agent allow-lists; without it every authenticated agent may use everything'),
     pins: z
       .object({
-        enabled: z.boolean().default(true).describe('pin each upstream tool definition (SHA-256) and hold changed tools until approved'),
-        file: z.string().optional().describe('the pin file, relative to this file; default <policies.dir>/tool-pins.json, else tool-pins.json beside this file (env TOLLGATE_PINS_FILE overrides)'),
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('pin each upstream tool definition (SHA-256) and hold changed tools until approved'),
+        file: z
+          .string()
+          .optional()
+          .describe(
+            'the pin file, relative to this file; default <policies.dir>/tool-pins.json, else tool-pins.json beside this file (env TOLLGATE_PINS_FILE overrides)',
+          ),
         action: pinAction.default('hide'),
-        auto_pin_new: z.boolean().default(true).describe('pin tools never seen before on first sight; false: new tools wait for approval like changed ones'),
-        watch: z.boolean().default(true).describe('reload the pin file when it changes (approvals made with tollgate pins approve)'),
+        auto_pin_new: z
+          .boolean()
+          .default(true)
+          .describe('pin tools never seen before on first sight; false: new tools wait for approval like changed ones'),
+        watch: z
+          .boolean()
+          .default(true)
+          .describe('reload the pin file when it changes (approvals made with tollgate pins approve)'),
       })
       .strict()
       .prefault({})
@@ -233,7 +350,10 @@ export const configSchema = z
             cluster: z.array(z.string()).optional().describe('seed nodes host:port (Redis Cluster)'),
             timeout: duration.default('50ms').describe('per command; then failure_mode applies'),
             failure_mode: z.enum(['fail_open', 'fail_closed', 'local']).default('local'),
-            prefix: z.string().regex(/^[^{}]*$/).default('tollgate:'),
+            prefix: z
+              .string()
+              .regex(/^[^{}]*$/)
+              .default('tollgate:'),
           })
           .strict()
           .prefault({}),
@@ -245,15 +365,25 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        concurrency_ttl: duration.default('10m').describe('an in-flight slot held longer than this (a crashed gateway) is freed'),
+        concurrency_ttl: duration
+          .default('10m')
+          .describe('an in-flight slot held longer than this (a crashed gateway) is freed'),
       })
       .strict()
       .prefault({}),
     audit: z
       .object({
-        file: z.string().nullable().default('tollgate-audit.jsonl').describe('JSONL file, relative to this config; null disables (env TOLLGATE_AUDIT_FILE overrides)'),
+        file: z
+          .string()
+          .nullable()
+          .default('tollgate-audit.jsonl')
+          .describe('JSONL file, relative to this config; null disables (env TOLLGATE_AUDIT_FILE overrides)'),
         stdout: z.boolean().default(false).describe('write records to stdout instead of a file'),
-        rotate_bytes: z.number().int().positive().default(100 * 1024 * 1024),
+        rotate_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(100 * 1024 * 1024),
         rotate_daily: z.boolean().default(true),
         fsync: z.boolean().default(false).describe('fsync each batch (survives power loss, not only process death)'),
         redact_keys: z.array(z.string()).default([]).describe('added to the built-in secret key names'),
@@ -264,7 +394,10 @@ export const configSchema = z
     llm: llmConfigSchema.optional().describe('LLM upstreams behind /v1 (OpenAI- and Anthropic-compatible)'),
     admin: z
       .object({
-        tokens: z.array(z.string().min(8)).default([]).describe('admin API and /admin page credentials (usually ${ENV}); never agent keys'),
+        tokens: z
+          .array(z.string().min(8))
+          .default([])
+          .describe('admin API and /admin page credentials (usually ${ENV}); never agent keys'),
         token_hashes: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)).default([]),
       })
       .strict()

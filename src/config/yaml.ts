@@ -35,7 +35,9 @@ export function parseYaml<S extends z.ZodType>(
   const where = (path: Path): string => {
     // Point at the key itself when there is one (an unknown key's value is not where the typo is).
     const parent = path.length > 0 ? doc.getIn(path.slice(0, -1) as (string | number)[], true) : undefined;
-    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]) : undefined;
+    const pair = isMap(parent)
+      ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1])
+      : undefined;
     const node = isScalar(pair?.key) ? pair.key : doc.getIn(path as (string | number)[], true);
     const offset = isNode(node) && node.range ? node.range[0] : undefined;
     if (offset === undefined) return file;
@@ -54,7 +56,8 @@ export function parseYaml<S extends z.ZodType>(
   const raw: unknown = doc.toJS() ?? {};
   const { value, defaulted, missing } = interpolate(raw, env);
   const problems = missing.map(
-    (m) => `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
+    (m) =>
+      `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
   );
   const parsed = (pick?.(value) ?? schema).safeParse(value);
   if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, where));

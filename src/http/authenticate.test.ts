@@ -7,18 +7,29 @@ import type { Authenticator } from '../auth/identity.js';
 const keys: Authenticator = {
   name: 'test',
   authenticate: (t) =>
-    t === 'good' ? { ok: true, identity: { id: 'a', method: 'api_key', scopes: [], claims: {} } }
-    : t === 'narrow' ? { ok: false, error: 'insufficient_scope', scope: 'mcp', description: 'needs mcp' }
-    : t.startsWith('other') ? undefined
-    : { ok: false, error: 'invalid_token', description: 'unknown API key' },
+    t === 'good'
+      ? { ok: true, identity: { id: 'a', method: 'api_key', scopes: [], claims: {} } }
+      : t === 'narrow'
+        ? { ok: false, error: 'insufficient_scope', scope: 'mcp', description: 'needs mcp' }
+        : t.startsWith('other')
+          ? undefined
+          : { ok: false, error: 'invalid_token', description: 'unknown API key' },
 };
 const app = (allowAnonymous = false) => {
   const h = new Hono<AppEnv>();
-  h.use('*', authenticate({ authenticators: [keys], allowAnonymous, resourceMetadataUrl: () => 'https://gw/.well-known/oauth-protected-resource/mcp' }));
+  h.use(
+    '*',
+    authenticate({
+      authenticators: [keys],
+      allowAnonymous,
+      resourceMetadataUrl: () => 'https://gw/.well-known/oauth-protected-resource/mcp',
+    }),
+  );
   h.post('/mcp', (c) => c.json(c.get('agent')));
   return h;
 };
-const call = (h: Hono<AppEnv>, auth?: string) => h.request('/mcp', { method: 'POST', headers: auth ? { authorization: auth } : {} });
+const call = (h: Hono<AppEnv>, auth?: string) =>
+  h.request('/mcp', { method: 'POST', headers: auth ? { authorization: auth } : {} });
 
 describe('authenticate', () => {
   it('sets the identity for a valid token', async () => {
@@ -27,7 +38,9 @@ describe('authenticate', () => {
   it('answers 401 with a resource_metadata challenge, and the RFC 6750 error for a bad token', async () => {
     const none = await call(app());
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer resource_metadata="https://gw/.well-known/oauth-protected-resource/mcp"');
+    expect(none.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="https://gw/.well-known/oauth-protected-resource/mcp"',
+    );
     const bad = await call(app(), 'Bearer nope');
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token", error_description="unknown API key"/);
@@ -45,6 +58,8 @@ describe('authenticate', () => {
     expect((await call(app(true), 'Bearer nope')).status).toBe(401); // a bad token is never anonymous
   });
   it('refuses to build with no way to authenticate', () => {
-    expect(() => authenticate({ authenticators: [], allowAnonymous: false, resourceMetadataUrl: () => '' })).toThrow(/allow_anonymous/);
+    expect(() => authenticate({ authenticators: [], allowAnonymous: false, resourceMetadataUrl: () => '' })).toThrow(
+      /allow_anonymous/,
+    );
   });
 });

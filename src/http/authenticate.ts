@@ -30,7 +30,11 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
   return async (c, next) => {
     const header = headerOf(c, 'authorization');
     // Anthropic's clients send their key as x-api-key; it is the same bearer credential.
-    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : header === undefined ? headerOf(c, 'x-api-key')?.trim() : undefined;
+    const token = header?.startsWith('Bearer ')
+      ? header.slice(7).trim()
+      : header === undefined
+        ? headerOf(c, 'x-api-key')?.trim()
+        : undefined;
     if (!token) {
       if (opts.allowAnonymous && header === undefined) {
         c.set('agent', { id: 'anonymous', method: 'anonymous', scopes: [], claims: {} });
@@ -46,10 +50,19 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
         return next();
       }
       const kind = r.error === 'insufficient_scope' ? 'forbidden' : 'unauthorized';
-      return errorResponse(c, kind, r.error === 'insufficient_scope' ? `insufficient scope: ${r.scope} required` : `invalid bearer token: ${r.description}`, {
-        'www-authenticate': challenge(c.req.url, r),
-      });
+      return errorResponse(
+        c,
+        kind,
+        r.error === 'insufficient_scope'
+          ? `insufficient scope: ${r.scope} required`
+          : `invalid bearer token: ${r.description}`,
+        {
+          'www-authenticate': challenge(c.req.url, r),
+        },
+      );
     }
-    return errorResponse(c, 'unauthorized', 'invalid bearer token', { 'www-authenticate': challenge(c.req.url, { error: 'invalid_token', description: 'unrecognised token' }) });
+    return errorResponse(c, 'unauthorized', 'invalid bearer token', {
+      'www-authenticate': challenge(c.req.url, { error: 'invalid_token', description: 'unrecognised token' }),
+    });
   };
 }

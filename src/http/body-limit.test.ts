@@ -14,7 +14,11 @@ describe('bodyLimit', () => {
   it('answers 413 with a JSON-RPC error when Content-Length is over the cap', async () => {
     const r = await h.request('/', { method: 'POST', body: '0123456789ab', headers: { 'content-length': '12' } });
     expect(r.status).toBe(413);
-    expect(await r.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringMatching(/Payload Too Large/) } });
+    expect(await r.json()).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: expect.stringMatching(/Payload Too Large/) },
+    });
   });
   it('rejects a bad cap when built', () => {
     expect(() => bodyLimit({ maxBytes: 0 })).toThrow();

@@ -5,7 +5,8 @@ import { errorResponse } from './respond.js';
 import { headerOf } from './node-io.js';
 
 export function bodyLimit(opts: { maxBytes: number }): MiddlewareHandler {
-  if (!Number.isInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new Error('bodyLimit: maxBytes must be a positive integer');
+  if (!Number.isInteger(opts.maxBytes) || opts.maxBytes <= 0)
+    throw new Error('bodyLimit: maxBytes must be a positive integer');
   return async (c, next) => {
     const declared = headerOf(c, 'content-length');
     if (declared !== undefined && Number(declared) > opts.maxBytes) {

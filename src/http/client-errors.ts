@@ -4,7 +4,11 @@ import type { Socket } from 'node:net';
 import { errorMessage } from '../mcp/jsonrpc.js';
 
 /** Server options that bound slow clients: headers within 10 s, the whole request within 30 s. */
-export const SLOW_CLIENT_LIMITS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 } as const;
+export const SLOW_CLIENT_LIMITS = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 1_000,
+} as const;
 
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
@@ -17,12 +21,18 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout']
         : [400, 'Bad Request'];
-  const body = JSON.stringify(errorMessage(null, { code: -32600, message: `${reason}: the request could not be parsed as HTTP` }));
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const body = JSON.stringify(
+    errorMessage(null, { code: -32600, message: `${reason}: the request could not be parsed as HTTP` }),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** For requests the adapter could not build (unparseable Host or path): 400 with a JSON-RPC body. */
 export function unparseableRequest(): Response {
-  const body = JSON.stringify(errorMessage(null, { code: -32600, message: 'Bad Request: the request URL or Host header is not valid' }));
+  const body = JSON.stringify(
+    errorMessage(null, { code: -32600, message: 'Bad Request: the request URL or Host header is not valid' }),
+  );
   return new Response(body, { status: 400, headers: { 'content-type': 'application/json' } });
 }

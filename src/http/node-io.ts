@@ -5,7 +5,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
 
-export const incomingOf = (c: Context): IncomingMessage | undefined => (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+export const incomingOf = (c: Context): IncomingMessage | undefined =>
+  (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
 /** A request header (lower-case name), without materialising web Headers. */
 export function headerOf(c: Context, name: string): string | undefined {
@@ -20,14 +21,18 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
   const incoming = incomingOf(c);
   if (!incoming) {
     const text = await c.req.text();
-    if (Buffer.byteLength(text) > maxBytes) throw new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
+    if (Buffer.byteLength(text) > maxBytes)
+      throw new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
     return text;
   }
   return readCapped(incoming, maxBytes);
 }
 
 /** Collects a Node stream's bytes up to a cap (event-based: cheaper than an async iterator). */
-export function readCapped(stream: NodeJS.ReadableStream & { destroy?: () => void }, maxBytes: number): Promise<string> {
+export function readCapped(
+  stream: NodeJS.ReadableStream & { destroy?: () => void },
+  maxBytes: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -42,7 +47,9 @@ export function readCapped(stream: NodeJS.ReadableStream & { destroy?: () => voi
       chunks.push(chunk);
     };
     stream.on('data', onData);
-    stream.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    stream.once('end', () =>
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+    );
     stream.once('error', reject);
   });
 }

@@ -33,9 +33,11 @@ export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
     hosts.add(u.hostname.toLowerCase());
   }
   for (const o of origins) {
-    if (!/^https?:\/\/[^/]+$/.test(o) && o !== 'null') throw new Error(`allowed origin ${o} must look like https://host[:port]`);
+    if (!/^https?:\/\/[^/]+$/.test(o) && o !== 'null')
+      throw new Error(`allowed origin ${o} must look like https://host[:port]`);
   }
-  const hostAllowed = (h: string): boolean => hosts.has(h.toLowerCase()) || hosts.has(hostOnly(h)) || LOOPBACK.has(hostOnly(h));
+  const hostAllowed = (h: string): boolean =>
+    hosts.has(h.toLowerCase()) || hosts.has(hostOnly(h)) || LOOPBACK.has(hostOnly(h));
   const originAllowed = (o: string): boolean => {
     const lower = o.toLowerCase();
     if (origins.has(lower)) return true;
@@ -54,7 +56,10 @@ export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
     const host = headerOf(c, 'host');
     // With no configured names, only loopback Hosts are trusted: that is what a rebinding attack
     // cannot fake on a loopback-bound gateway, and it is the default bind.
-    if (host !== undefined && !(checkHost ? hostAllowed(host) : LOOPBACK.has(hostOnly(host)) || isIpLiteral(hostOnly(host)))) {
+    if (
+      host !== undefined &&
+      !(checkHost ? hostAllowed(host) : LOOPBACK.has(hostOnly(host)) || isIpLiteral(hostOnly(host)))
+    ) {
       return errorResponse(c, 'origin_denied', `Host ${host} is not allowed`);
     }
     await next();

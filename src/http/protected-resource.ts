@@ -26,7 +26,8 @@ export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handl
   return (c) => {
     const base = baseUrlOf(c.req.url, opts.publicBase);
     const suffix = c.req.path.replace(/^\/\.well-known\/oauth-protected-resource/, '');
-    const resource = opts.resource && (suffix === '' || suffix === '/mcp') ? opts.resource : `${base}${suffix || '/mcp'}`;
+    const resource =
+      opts.resource && (suffix === '' || suffix === '/mcp') ? opts.resource : `${base}${suffix || '/mcp'}`;
     const body: Record<string, unknown> = {
       resource,
       authorization_servers: opts.authorizationServers,

@@ -23,8 +23,14 @@ function step(cost: number, periodMs: number, limit: number): [number, number] {
   const cp = cost * periodMs;
   let q = Math.floor(cp / limit);
   let r = cp - q * limit;
-  if (r < 0) { q -= 1; r += limit; }
-  if (r >= limit) { q += 1; r -= limit; }
+  if (r < 0) {
+    q -= 1;
+    r += limit;
+  }
+  if (r >= limit) {
+    q += 1;
+    r -= limit;
+  }
   return [q, r];
 }
 
@@ -33,7 +39,10 @@ function rebase(t: Tat, limit: number): Tat {
   if (t.den === limit) return t;
   let f = Math.ceil((t.frac * limit) / t.den); // round against the caller: never gain allowance
   let ms = t.ms;
-  if (f >= limit) { ms += 1; f -= limit; }
+  if (f >= limit) {
+    ms += 1;
+    f -= limit;
+  }
   return { ms, frac: f, den: limit };
 }
 
@@ -47,7 +56,10 @@ function add(t: Tat, s: Spec): Tat {
   const [q, r] = step(s.cost, s.periodMs, s.limit);
   let ms = t.ms + q;
   let frac = t.frac + r;
-  if (frac >= s.limit) { ms += 1; frac -= s.limit; }
+  if (frac >= s.limit) {
+    ms += 1;
+    frac -= s.limit;
+  }
   return { ms, frac, den: s.limit };
 }
 
@@ -85,7 +97,10 @@ export function refunded(cur: Tat | undefined, s: Spec, now: number): Tat | unde
   const [q, r] = step(s.cost, s.periodMs, s.limit);
   let ms = t.ms - q;
   let frac = t.frac - r;
-  if (frac < 0) { ms -= 1; frac += s.limit; }
+  if (frac < 0) {
+    ms -= 1;
+    frac += s.limit;
+  }
   if (ms < now || (ms === now && frac === 0)) return undefined;
   return { ms, frac, den: s.limit };
 }
@@ -109,7 +124,12 @@ export interface Evaluation {
  * then a lower bound). The request waits for its slowest key: retryAfter = max of per-key waits,
  * -1 if any can never pass.
  */
-export function evaluate(get: (id: string) => Tat | undefined, keys: LimitKey[], now: number, charge: boolean): Evaluation {
+export function evaluate(
+  get: (id: string) => Tat | undefined,
+  keys: LimitKey[],
+  now: number,
+  charge: boolean,
+): Evaluation {
   const pending = new Map<string, Tat>();
   const decisions: Decision[] = [];
   let allowed = true;

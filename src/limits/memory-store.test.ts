@@ -16,13 +16,29 @@ const run = async (name: keyof typeof sequences): Promise<Step[]> => {
   return sequences[name]!(mem(c.now), c, (n) => n);
 };
 const r = (remaining: number, resetMs: number, allowed = true) => ({ remaining, resetMs, allowed });
-const pick = (s: Step) => ({ allowed: s.allowed, retryAfterMs: s.retryAfterMs, reason: s.reason, results: s.results.map(({ remaining, resetMs, allowed }) => r(remaining, resetMs, allowed)) });
+const pick = (s: Step) => ({
+  allowed: s.allowed,
+  retryAfterMs: s.retryAfterMs,
+  reason: s.reason,
+  results: s.results.map(({ remaining, resetMs, allowed }) => r(remaining, resetMs, allowed)),
+});
 
 describe('GCRA (memory store)', () => {
   it('10/s: burst of 10, 11th denied, then exactly one per 100 ms; no second burst at the boundary', async () => {
     const out = await run('edge');
-    for (let i = 0; i < 10; i++) expect(pick(out[i]!)).toEqual({ allowed: true, retryAfterMs: 0, reason: undefined, results: [r(9 - i, 100 * (i + 1))] });
-    expect(pick(out[10]!)).toEqual({ allowed: false, retryAfterMs: 100, reason: 'limited', results: [r(0, 1000, false)] });
+    for (let i = 0; i < 10; i++)
+      expect(pick(out[i]!)).toEqual({
+        allowed: true,
+        retryAfterMs: 0,
+        reason: undefined,
+        results: [r(9 - i, 100 * (i + 1))],
+      });
+    expect(pick(out[10]!)).toEqual({
+      allowed: false,
+      retryAfterMs: 100,
+      reason: 'limited',
+      results: [r(0, 1000, false)],
+    });
     expect(pick(out[11]!)).toMatchObject({ allowed: false, retryAfterMs: 1 }); // t=99
     expect(pick(out[12]!)).toMatchObject({ allowed: true, results: [r(0, 1000)] }); // t=100
     expect(pick(out[13]!)).toMatchObject({ allowed: false, retryAfterMs: 100 });
@@ -40,15 +56,28 @@ describe('GCRA (memory store)', () => {
     const expected = [0, 0, 0, ...Array.from({ length: 15 }, (_, k) => Math.ceil(((k + 1) * 1000) / 3))];
     expect(at).toEqual(expected); // 18 in 5 s: 3 burst + exactly 3/s, last one at t=5000
     for (const w of [1, 100, 1000, 2500]) {
-      for (const start of at) expect(at.filter((t) => t >= start && t < start + w).length).toBeLessThanOrEqual(3 + Math.floor((w * 3) / 1000));
+      for (const start of at)
+        expect(at.filter((t) => t >= start && t < start + w).length).toBeLessThanOrEqual(
+          3 + Math.floor((w * 3) / 1000),
+        );
     }
   });
 
   it('charges integer costs; cost above the limit is never admissible', async () => {
     const out = (await run('costs')).map(pick);
     expect(out.slice(0, 3).map((s) => s.results[0])).toEqual([r(70, 18_000), r(40, 36_000), r(10, 54_000)]);
-    expect(out[3]).toEqual({ allowed: false, retryAfterMs: 12_000, reason: 'limited', results: [r(10, 54_000, false)] });
-    expect(out[4]).toEqual({ allowed: false, retryAfterMs: -1, reason: 'cost_exceeds_limit', results: [r(10, 54_000, false)] });
+    expect(out[3]).toEqual({
+      allowed: false,
+      retryAfterMs: 12_000,
+      reason: 'limited',
+      results: [r(10, 54_000, false)],
+    });
+    expect(out[4]).toEqual({
+      allowed: false,
+      retryAfterMs: -1,
+      reason: 'cost_exceeds_limit',
+      results: [r(10, 54_000, false)],
+    });
     expect(out[5]).toMatchObject({ allowed: true, results: [r(0, 60_000)] });
     expect(out[6]).toMatchObject({ allowed: true, results: [r(0, 60_000)] }); // cost 0 always passes
   });
@@ -56,7 +85,12 @@ describe('GCRA (memory store)', () => {
   it('all-or-nothing across keys; denied keys are named and nothing is charged', async () => {
     const out = (await run('allOrNothing')).map(pick);
     expect(out[1]!.results).toEqual([r(3, 400), r(0, 1000)]);
-    expect(out[2]).toEqual({ allowed: false, retryAfterMs: 500, reason: 'limited', results: [r(3, 400, true), r(0, 1000, false)] });
+    expect(out[2]).toEqual({
+      allowed: false,
+      retryAfterMs: 500,
+      reason: 'limited',
+      results: [r(3, 400, true), r(0, 1000, false)],
+    });
     expect(out[3]).toEqual(out[2]); // peek: a was not charged by the denied check
     expect(out[4]).toMatchObject({ allowed: false, retryAfterMs: -1, reason: 'cost_exceeds_limit' });
     expect(out[5]).toMatchObject({ allowed: false, retryAfterMs: -1, results: [r(1, 0, true), r(1, 0, false)] });
@@ -103,7 +137,9 @@ describe('GCRA (memory store)', () => {
     const s = mem(Date.now);
     await expect(s.check({ keys: [{ key: 'x', limit: 0, periodMs: 1000, cost: 1 }] })).rejects.toThrow(RangeError);
     await expect(s.check({ keys: [{ key: 'x', limit: 1, periodMs: 1000, cost: 1.5 }] })).rejects.toThrow(RangeError);
-    await expect(s.check({ keys: [{ key: 'x', limit: 1, periodMs: 2 ** 40, cost: 2 ** 20 }] })).rejects.toThrow(/too large/);
+    await expect(s.check({ keys: [{ key: 'x', limit: 1, periodMs: 2 ** 40, cost: 2 ** 20 }] })).rejects.toThrow(
+      /too large/,
+    );
   });
 });
 

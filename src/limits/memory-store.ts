@@ -2,7 +2,17 @@
 // Idle state cannot pile up: a bucket whose TAT has passed is identical to a missing one, and a
 // lease past its TTL is dead, so both are dropped on access and by a periodic sweep.
 import { evaluate, charged, refunded, type Tat } from './gcra.js';
-import { bucketId, validateKeys, validateLease, type CheckRequest, type CheckResult, type LimitKey, type LimitStore, type Lease, type Via } from './store.js';
+import {
+  bucketId,
+  validateKeys,
+  validateLease,
+  type CheckRequest,
+  type CheckResult,
+  type LimitKey,
+  type LimitStore,
+  type Lease,
+  type Via,
+} from './store.js';
 
 export interface MemoryStoreOptions {
   /** Clock in integer epoch ms (tests inject one). Default Date.now. */

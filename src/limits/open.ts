@@ -11,7 +11,11 @@ export interface LimitStoreHooks {
   onError?: (op: string) => void;
 }
 
-export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, hooks: LimitStoreHooks = {}): Promise<LimitStore> {
+export async function openLimitStore(
+  cfg: RuntimeConfig['limits'],
+  log: Logger,
+  hooks: LimitStoreHooks = {},
+): Promise<LimitStore> {
   if (cfg.store === 'memory') return new MemoryStore();
   const r = cfg.redis;
   const client = redisClient(r);
@@ -24,12 +28,16 @@ export async function openLimitStore(cfg: RuntimeConfig['limits'], log: Logger, 
     onStateChange: (state, err) =>
       state === 'healthy'
         ? log.info('limits store: Redis is back; limits are shared again')
-        : log.warn({ err: err?.message, mode: r.failureMode }, 'limits store: Redis unavailable; applying failure mode'),
+        : log.warn(
+            { err: err?.message, mode: r.failureMode },
+            'limits store: Redis unavailable; applying failure mode',
+          ),
     onError: (err, op) => {
       log.debug({ err: err.message, op }, 'limits store error');
       hooks.onError?.(op);
     },
   });
-  if (!(await store.ready())) log.warn({ mode: r.failureMode }, 'limits store: Redis not reachable at start; applying failure mode until it is');
+  if (!(await store.ready()))
+    log.warn({ mode: r.failureMode }, 'limits store: Redis not reachable at start; applying failure mode until it is');
   return store;
 }

@@ -16,7 +16,8 @@ export interface AgentLimits {
 }
 
 export function compileAgentLimits(l: AgentLimitsInput): AgentLimits {
-  const rates = (rs: AgentLimitsInput['requests']): Rate[] => rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
+  const rates = (rs: AgentLimitsInput['requests']): Rate[] =>
+    rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
   return {
     requests: rates(l.requests),
     tools: l.tools.map((t) => ({ pattern: t.tool, matches: compileGlob(t.tool), requests: rates(t.requests) })),
@@ -25,7 +26,16 @@ export function compileAgentLimits(l: AgentLimitsInput): AgentLimits {
   };
 }
 
-const span = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+const span = (ms: number): string =>
+  ms % 86_400_000 === 0
+    ? `${ms / 86_400_000}d`
+    : ms % 3_600_000 === 0
+      ? `${ms / 3_600_000}h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000}m`
+        : ms % 1000 === 0
+          ? `${ms / 1000}s`
+          : `${ms}ms`;
 
 /** A bucket with the name shown to agents, operators and the audit (e.g. `agent requests 60/1m`). */
 export interface NamedKey extends LimitKey {
@@ -59,10 +69,12 @@ export function planRequest(
   if (call.tool !== undefined) {
     for (const t of agent?.tools ?? []) {
       if (!t.matches(call.tool)) continue;
-      for (const r of t.requests) requests.push(key(`agent requests to ${t.pattern}`, `a:${agentId}:tool:${t.pattern}`, agentId, r));
+      for (const r of t.requests)
+        requests.push(key(`agent requests to ${t.pattern}`, `a:${agentId}:tool:${t.pattern}`, agentId, r));
     }
   }
-  for (const r of server) requests.push(key(`upstream ${call.server} requests`, `s:${call.server}:req`, `s:${call.server}`, r));
+  for (const r of server)
+    requests.push(key(`upstream ${call.server} requests`, `s:${call.server}:req`, `s:${call.server}`, r));
   for (const r of global) requests.push(key('global requests', 'g:req', 'global', r));
   const tokens = (agent?.tokens ?? []).map((r) => {
     const { cost: _cost, ...k } = key('agent tokens', `a:${agentId}:tok`, agentId, r);

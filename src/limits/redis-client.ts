@@ -21,7 +21,12 @@ export function limitsRedisOptions(extra: RedisOptions = {}): RedisOptions {
 /** The same for a Cluster (its offline queue is a top-level option). */
 export function limitsClusterOptions(extra: ClusterOptions = {}): ClusterOptions {
   const { enableOfflineQueue: _q, retryStrategy: _r, ...node } = limitsRedisOptions();
-  return { enableOfflineQueue: false, clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000), redisOptions: node, ...extra };
+  return {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times: number) => Math.min(times * 100, 1000),
+    redisOptions: node,
+    ...extra,
+  };
 }
 
 /** A client for the configured Redis (standalone or Cluster), failing fast rather than queueing. */

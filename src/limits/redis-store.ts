@@ -19,7 +19,17 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
 import { MemoryStore } from './memory-store.js';
-import { validateKeys, validateLease, type CheckRequest, type CheckResult, type KeyResult, type LimitKey, type LimitStore, type Lease, type Via } from './store.js';
+import {
+  validateKeys,
+  validateLease,
+  type CheckRequest,
+  type CheckResult,
+  type KeyResult,
+  type LimitKey,
+  type LimitStore,
+  type Lease,
+  type Via,
+} from './store.js';
 
 /** fail_open: allow, charge nothing. fail_closed: deny, reason `store_unavailable`. local: a per-instance MemoryStore. */
 export type FailureMode = 'fail_open' | 'fail_closed' | 'local';
@@ -59,8 +69,12 @@ export class RedisStore implements LimitStore {
   private healthy = true;
   private probe: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly onClientError = (err: Error) => { if (this.healthy) this.fail(err, 'connection'); }; // no log storm while reconnecting
-  private readonly onClientReady = () => { if (!this.healthy) this.schedule(0); };
+  private readonly onClientError = (err: Error) => {
+    if (this.healthy) this.fail(err, 'connection');
+  }; // no log storm while reconnecting
+  private readonly onClientReady = () => {
+    if (!this.healthy) this.schedule(0);
+  };
 
   constructor(opts: RedisStoreOptions) {
     this.opts = opts;
@@ -128,7 +142,11 @@ export class RedisStore implements LimitStore {
             if (released) return;
             released = true;
             if (!this.healthy) return; // don't wait on a dead Redis in a finally path: the TTL reclaims it
-            try { await this.bounded(this.client.zrem(rkey, id)); } catch (err) { this.fail(err, 'release'); }
+            try {
+              await this.bounded(this.client.zrem(rkey, id));
+            } catch (err) {
+              this.fail(err, 'release');
+            }
           },
         };
       } catch (err) {
@@ -152,7 +170,13 @@ export class RedisStore implements LimitStore {
     if (keys.length === 0) return { allowed: true, retryAfterMs: 0, results: [], via: 'store' };
     if (this.healthy) {
       const groups = this.groups(keys);
-      const settled = await Promise.allSettled(groups.map((g) => this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])).then((raw) => parse(raw, g.keys))));
+      const settled = await Promise.allSettled(
+        groups.map((g) =>
+          this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])).then((raw) =>
+            parse(raw, g.keys),
+          ),
+        ),
+      );
       const parsed = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
       const allowed = parsed.every((p) => p?.allowed === true);
       if (!allowed && mode === 'check') {
@@ -173,9 +197,18 @@ export class RedisStore implements LimitStore {
       return { ...r, via: 'fallback', degraded: true };
     }
     const open = this.mode === 'fail_open';
-    const results = keys.map((k): KeyResult => ({ key: k.key, limit: k.limit, remaining: open ? k.limit : 0, resetMs: 0, allowed: open }));
+    const results = keys.map(
+      (k): KeyResult => ({ key: k.key, limit: k.limit, remaining: open ? k.limit : 0, resetMs: 0, allowed: open }),
+    );
     if (open) return { allowed: true, retryAfterMs: 0, results, via: 'none', degraded: true };
-    return { allowed: false, retryAfterMs: this.probeMs, results, reason: 'store_unavailable', via: 'none', degraded: true };
+    return {
+      allowed: false,
+      retryAfterMs: this.probeMs,
+      results,
+      reason: 'store_unavailable',
+      via: 'none',
+      degraded: true,
+    };
   }
 
   private async adjust(mode: 'refund' | 'charge', keys: LimitKey[], via: Via): Promise<void> {
@@ -184,7 +217,11 @@ export class RedisStore implements LimitStore {
     if (via === 'fallback') return mode === 'refund' ? this.local.refund(keys) : this.local.charge(keys);
     if (this.healthy) {
       try {
-        await Promise.all(this.groups(keys).map((g) => this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)]))));
+        await Promise.all(
+          this.groups(keys).map((g) =>
+            this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])),
+          ),
+        );
         return;
       } catch (err) {
         this.fail(err, mode);
@@ -209,7 +246,9 @@ export class RedisStore implements LimitStore {
   }
 
   private names(keys: LimitKey[]): string[] {
-    return keys.map((k) => (k.tag === undefined ? `${this.prefix}r:{${esc(k.key)}}` : `${this.prefix}r:{${esc(k.tag)}}:${k.key}`));
+    return keys.map((k) =>
+      k.tag === undefined ? `${this.prefix}r:{${esc(k.key)}}` : `${this.prefix}r:{${esc(k.tag)}}:${k.key}`,
+    );
   }
 
   private nowArg(): string {
@@ -273,7 +312,15 @@ function specArgs(keys: LimitKey[]): number[] {
 function parse(raw: unknown, keys: LimitKey[]): CheckResult {
   if (!Array.isArray(raw) || raw.length !== 3 + keys.length * 3) throw new Error('unexpected reply from limits script');
   const n = (i: number): number => Number(raw[i]);
-  const results = keys.map((k, i): KeyResult => ({ key: k.key, limit: k.limit, remaining: n(3 + 3 * i), resetMs: n(4 + 3 * i), allowed: n(5 + 3 * i) === 1 }));
+  const results = keys.map(
+    (k, i): KeyResult => ({
+      key: k.key,
+      limit: k.limit,
+      remaining: n(3 + 3 * i),
+      resetMs: n(4 + 3 * i),
+      allowed: n(5 + 3 * i) === 1,
+    }),
+  );
   const allowed = n(0) === 1;
   if (allowed) return { allowed, retryAfterMs: 0, results, via: 'store' };
   return { allowed, retryAfterMs: n(1), reason: n(2) === 2 ? 'cost_exceeds_limit' : 'limited', results, via: 'store' };
@@ -293,5 +340,11 @@ function merge(keys: LimitKey[], groups: Group[], parts: CheckResult[], refunded
     if (!p.allowed) wait = wait === -1 || p.retryAfterMs === -1 ? -1 : Math.max(wait, p.retryAfterMs);
   });
   if (parts.every((p) => p.allowed)) return { allowed: true, retryAfterMs: 0, results, via: 'store' };
-  return { allowed: false, retryAfterMs: wait, reason: wait === -1 ? 'cost_exceeds_limit' : 'limited', results, via: 'store' };
+  return {
+    allowed: false,
+    retryAfterMs: wait,
+    reason: wait === -1 ? 'cost_exceeds_limit' : 'limited',
+    results,
+    via: 'store',
+  };
 }

@@ -7,7 +7,8 @@ import { clock } from '../../test/fixtures/limits-sequences.js';
 const budget = { key: 'agent1:tokens', limit: 1000, periodMs: 60_000, tag: 'agent1' };
 const calls: LimitKey = { key: 'agent1:calls', limit: 10, periodMs: 1000, cost: 1, tag: 'agent1' };
 let store: MemoryStore;
-const left = async (k: Omit<LimitKey, 'cost'> = budget) => (await store.peek([{ ...k, cost: 0 }])).results[0]!.remaining;
+const left = async (k: Omit<LimitKey, 'cost'> = budget) =>
+  (await store.peek([{ ...k, cost: 0 }])).results[0]!.remaining;
 
 afterEach(async () => store?.close());
 
@@ -31,7 +32,12 @@ describe('reserve / settle / cancel', () => {
 
   it('cancel refunds the estimate and the fixed keys, exactly once', async () => {
     store = new MemoryStore({ now: clock().now });
-    await store.check({ keys: [{ ...budget, cost: 500 }, { ...calls, cost: 5 }] });
+    await store.check({
+      keys: [
+        { ...budget, cost: 500 },
+        { ...calls, cost: 5 },
+      ],
+    });
     const r = await reserve(store, [budget], 200, [calls]);
     expect([await left(), await left(calls)]).toEqual([300, 4]);
     await Promise.all([r.cancel(), r.cancel(), r.settle(10)]); // racing error paths: one wins
@@ -73,10 +79,23 @@ describe('reserve / settle / cancel', () => {
   it('never throws from settle/cancel, and charges nothing back when nothing was charged', async () => {
     const seen: string[] = [];
     const fake = (via: CheckResult['via']): LimitStore => ({
-      check: async (req) => ({ allowed: true, retryAfterMs: 0, results: req.keys.map((k) => ({ key: k.key, limit: k.limit, remaining: 0, resetMs: 0, allowed: true })), via }),
-      peek: async () => { throw new Error('unused'); },
-      refund: async (_k, v) => { seen.push(`refund:${v}`); if (v !== 'none') throw new Error('redis down'); },
-      charge: async (_k, v) => { seen.push(`charge:${v}`); throw new Error('redis down'); },
+      check: async (req) => ({
+        allowed: true,
+        retryAfterMs: 0,
+        results: req.keys.map((k) => ({ key: k.key, limit: k.limit, remaining: 0, resetMs: 0, allowed: true })),
+        via,
+      }),
+      peek: async () => {
+        throw new Error('unused');
+      },
+      refund: async (_k, v) => {
+        seen.push(`refund:${v}`);
+        if (v !== 'none') throw new Error('redis down');
+      },
+      charge: async (_k, v) => {
+        seen.push(`charge:${v}`);
+        throw new Error('redis down');
+      },
       acquire: async () => ({ ok: true, release: async () => {} }),
       close: async () => {},
     });

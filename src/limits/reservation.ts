@@ -26,7 +26,12 @@ export interface Reservation {
  * cancel take effect once between them (later calls are no-ops), never throw, and do nothing for
  * a denied reservation — so both are safe in finally/catch paths.
  */
-export async function reserve(store: LimitStore, keys: BudgetKey[], estimate: number, fixed: LimitKey[] = []): Promise<Reservation> {
+export async function reserve(
+  store: LimitStore,
+  keys: BudgetKey[],
+  estimate: number,
+  fixed: LimitKey[] = [],
+): Promise<Reservation> {
   const budget = keys.map((k): LimitKey => ({ ...k, cost: estimate }));
   const result = await store.check({ keys: [...budget, ...fixed] });
   let done = !result.allowed;

@@ -13,7 +13,14 @@ export const agentLimitsSchema = z
   .object({
     requests: ratesSchema.describe('routed MCP requests (tools/call, prompts/get, resources/read, …)'),
     tools: z
-      .array(z.object({ tool: z.string().min(1).describe('glob over namespaced tool names; one bucket for all matching tools'), requests: ratesSchema }).strict())
+      .array(
+        z
+          .object({
+            tool: z.string().min(1).describe('glob over namespaced tool names; one bucket for all matching tools'),
+            requests: ratesSchema,
+          })
+          .strict(),
+      )
       .default([]),
     tokens: ratesSchema.describe('token budget: LLM tokens and, when counted, tool-result tokens'),
     concurrency: z.number().int().positive().optional().describe('tool calls in flight at once'),

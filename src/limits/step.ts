@@ -34,7 +34,9 @@ function refusal(call: McpCall, plan: RequestPlan, result: CheckResult): JsonRpc
         ? `token budget spent (${limit})`
         : `rate limit reached (${limit})`;
   call.decision = { decision: kind, rule: limit, reason };
-  return new GatewayError(kind, reason, { retryAfterSeconds, limit, remaining: hit?.remaining ?? 0 }).toJsonRpc(call.request.id);
+  return new GatewayError(kind, reason, { retryAfterSeconds, limit, remaining: hit?.remaining ?? 0 }).toJsonRpc(
+    call.request.id,
+  );
 }
 
 export function limitsStep(opts: LimitsStepOptions): McpStep {
@@ -43,15 +45,28 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     if (!t) return next();
     const agentId = call.scope.agentId;
     const isToolCall = call.request.method === 'tools/call';
-    const plan = planRequest(agentId, opts.policies().limitsFor(agentId), { server: t.server, tool: isToolCall ? t.canonical : undefined }, opts.serverRates(t.server), opts.global);
+    const plan = planRequest(
+      agentId,
+      opts.policies().limitsFor(agentId),
+      { server: t.server, tool: isToolCall ? t.canonical : undefined },
+      opts.serverRates(t.server),
+      opts.global,
+    );
     const countTokens = opts.tokenCounter !== undefined && isToolCall && plan.tokens.length > 0;
     if (plan.requests.length === 0 && !countTokens && !(plan.concurrency && isToolCall)) return next();
 
-    const lease = plan.concurrency && isToolCall ? await opts.store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs) : undefined;
+    const lease =
+      plan.concurrency && isToolCall
+        ? await opts.store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs)
+        : undefined;
     if (lease && !lease.ok) {
       const reason = `too many calls in flight (agent concurrency ${plan.concurrency})`;
       call.decision = { decision: 'rate_limited', rule: `agent concurrency ${plan.concurrency}`, reason };
-      return new GatewayError('rate_limited', reason, { retryAfterSeconds: 1, limit: `agent concurrency ${plan.concurrency}`, remaining: 0 }).toJsonRpc(call.request.id);
+      return new GatewayError('rate_limited', reason, {
+        retryAfterSeconds: 1,
+        limit: `agent concurrency ${plan.concurrency}`,
+        remaining: 0,
+      }).toJsonRpc(call.request.id);
     }
     try {
       const r = await reserve(opts.store, countTokens ? plan.tokens : [], countTokens ? 1 : 0, plan.requests);

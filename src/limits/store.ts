@@ -84,12 +84,16 @@ const MAX = Number.MAX_SAFE_INTEGER;
 export function validateKeys(keys: LimitKey[]): void {
   for (const k of keys) {
     if (typeof k.key !== 'string' || k.key.length === 0) throw new TypeError('limit key must be a non-empty string');
-    if (k.tag !== undefined && (typeof k.tag !== 'string' || k.tag.length === 0)) throw new TypeError(`tag of ${k.key} must be a non-empty string`);
-    if (!Number.isSafeInteger(k.limit) || k.limit < 1) throw new RangeError(`limit of ${k.key} must be a positive integer`);
-    if (!Number.isSafeInteger(k.periodMs) || k.periodMs < 1) throw new RangeError(`periodMs of ${k.key} must be a positive integer`);
+    if (k.tag !== undefined && (typeof k.tag !== 'string' || k.tag.length === 0))
+      throw new TypeError(`tag of ${k.key} must be a non-empty string`);
+    if (!Number.isSafeInteger(k.limit) || k.limit < 1)
+      throw new RangeError(`limit of ${k.key} must be a positive integer`);
+    if (!Number.isSafeInteger(k.periodMs) || k.periodMs < 1)
+      throw new RangeError(`periodMs of ${k.key} must be a positive integer`);
     if (!Number.isSafeInteger(k.cost) || k.cost < 0) throw new RangeError(`cost of ${k.key} must be an integer >= 0`);
     // c·P must be exact in a double (Lua numbers are doubles too).
-    if (k.cost * k.periodMs > MAX || k.limit * 2 > MAX) throw new RangeError(`cost × periodMs (or limit) of ${k.key} is too large`);
+    if (k.cost * k.periodMs > MAX || k.limit * 2 > MAX)
+      throw new RangeError(`cost × periodMs (or limit) of ${k.key} is too large`);
   }
 }
 

@@ -90,6 +90,7 @@ export function resultText(result: Record<string, unknown>): string {
     if (block.type === 'text' && typeof block.text === 'string') parts.push(block.text);
     else if (block.type === 'resource' && typeof block.resource?.text === 'string') parts.push(block.resource.text);
   }
-  if (result.structuredContent !== undefined && parts.length === 0) parts.push(JSON.stringify(result.structuredContent));
+  if (result.structuredContent !== undefined && parts.length === 0)
+    parts.push(JSON.stringify(result.structuredContent));
   return parts.join('\n');
 }

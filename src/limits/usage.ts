@@ -13,11 +13,18 @@ export interface AgentUsage {
   resetMs?: number;
 }
 
-export async function agentUsage(store: LimitStore, agentId: string, limits: AgentLimits | undefined): Promise<AgentUsage[]> {
+export async function agentUsage(
+  store: LimitStore,
+  agentId: string,
+  limits: AgentLimits | undefined,
+): Promise<AgentUsage[]> {
   if (!limits) return [];
   // Every per-agent bucket: plan a call to a tool that matches each per-tool pattern.
   const plan = planRequest(agentId, limits, { server: '', tool: undefined }, [], []);
-  const toolKeys = limits.tools.flatMap((t) => planRequest(agentId, { ...limits, requests: [], tools: [t] }, { server: '', tool: t.pattern }, [], []).requests);
+  const toolKeys = limits.tools.flatMap(
+    (t) =>
+      planRequest(agentId, { ...limits, requests: [], tools: [t] }, { server: '', tool: t.pattern }, [], []).requests,
+  );
   const named = [
     ...[...plan.requests, ...toolKeys].map((k) => ({ ...k, kind: 'requests' as const })),
     ...plan.tokens.map((k) => ({ ...k, cost: 1, kind: 'tokens' as const })),
@@ -27,6 +34,14 @@ export async function agentUsage(store: LimitStore, agentId: string, limits: Age
   return named.map((k, i) => {
     const r = peek.results[i];
     const remaining = Math.max(0, r?.remaining ?? k.limit);
-    return { name: k.name, kind: k.kind, limit: k.limit, used: k.limit - remaining, remaining, periodMs: k.periodMs, resetMs: r?.resetMs ?? 0 };
+    return {
+      name: k.name,
+      kind: k.kind,
+      limit: k.limit,
+      used: k.limit - remaining,
+      remaining,
+      periodMs: k.periodMs,
+      resetMs: r?.resetMs ?? 0,
+    };
   });
 }

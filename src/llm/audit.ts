@@ -59,7 +59,11 @@ export function llmAuditFields(r: LlmCallRecord): AuditFields {
 }
 
 /** Writes the record; a failing audit sink is logged by the writer and must not fail a paid call. */
-export async function recordCall(recorder: AuditRecorder, r: LlmCallRecord, onError: (err: unknown) => void): Promise<void> {
+export async function recordCall(
+  recorder: AuditRecorder,
+  r: LlmCallRecord,
+  onError: (err: unknown) => void,
+): Promise<void> {
   try {
     await recorder.record(llmAuditFields(r));
   } catch (err) {
@@ -68,7 +72,11 @@ export async function recordCall(recorder: AuditRecorder, r: LlmCallRecord, onEr
 }
 
 /** USD for a call, from per-1M-token prices by upstream model name, else by the requested name. */
-export function costUsd(prices: Readonly<Record<string, { input: number; output: number }>>, names: (string | undefined)[], usage: Usage | undefined): number | undefined {
+export function costUsd(
+  prices: Readonly<Record<string, { input: number; output: number }>>,
+  names: (string | undefined)[],
+  usage: Usage | undefined,
+): number | undefined {
   if (!usage) return undefined;
   for (const n of names) {
     const p = n === undefined ? undefined : prices[n];

@@ -20,7 +20,13 @@ export interface BudgetOptions {
 
 export type Admission =
   | { ok: true; reservation: Reservation | undefined }
-  | { ok: false; decision: 'budget_exceeded' | 'rate_limited'; rule: string; reason: string; headers: Record<string, string> };
+  | {
+      ok: false;
+      decision: 'budget_exceeded' | 'rate_limited';
+      rule: string;
+      reason: string;
+      headers: Record<string, string>;
+    };
 
 // Framing tokens per chat message and per reply (OpenAI's documented counting recipe).
 const PER_MESSAGE = 4;
@@ -39,7 +45,12 @@ export class Budgets {
   }
 
   /** Prompt tokens: tiktoken for OpenAI families, ~4 characters per token otherwise. */
-  async promptTokens(kind: ApiKind, op: 'chat' | 'embeddings', model: string, body: Record<string, unknown>): Promise<number> {
+  async promptTokens(
+    kind: ApiKind,
+    op: 'chat' | 'embeddings',
+    model: string,
+    body: Record<string, unknown>,
+  ): Promise<number> {
     const { text, messages } = promptText(kind, op, body);
     const enc = kind === 'openai' ? encodingFor(model) : undefined;
     const n = enc ? await this.counter(enc).count(text) : Math.ceil(text.length / 4);
@@ -50,11 +61,26 @@ export class Budgets {
    * Reserves against the agent's token budgets (and request limits). Counting is skipped when the
    * agent has no budget; `countModel` picks the tokenizer (the upstream model the alias maps to).
    */
-  async admit(agentId: string, kind: ApiKind, op: 'chat' | 'embeddings', countModel: string, body: Record<string, unknown>): Promise<Admission> {
-    const plan = planRequest(agentId, this.o.policies().limitsFor(agentId), { server: 'llm', tool: undefined }, [], this.o.globalRates);
+  async admit(
+    agentId: string,
+    kind: ApiKind,
+    op: 'chat' | 'embeddings',
+    countModel: string,
+    body: Record<string, unknown>,
+  ): Promise<Admission> {
+    const plan = planRequest(
+      agentId,
+      this.o.policies().limitsFor(agentId),
+      { server: 'llm', tool: undefined },
+      [],
+      this.o.globalRates,
+    );
     if (plan.tokens.length === 0 && plan.requests.length === 0) return { ok: true, reservation: undefined };
     const estimate =
-      plan.tokens.length === 0 ? 0 : (await this.promptTokens(kind, op, countModel, body)) + (op === 'chat' ? (maxOutputTokens(body) ?? this.o.defaultMaxTokens) : 0);
+      plan.tokens.length === 0
+        ? 0
+        : (await this.promptTokens(kind, op, countModel, body)) +
+          (op === 'chat' ? (maxOutputTokens(body) ?? this.o.defaultMaxTokens) : 0);
     const r = await reserve(this.o.store, plan.tokens, estimate, plan.requests);
     if (r.allowed) return { ok: true, reservation: r };
 
@@ -76,7 +102,9 @@ export class Budgets {
     if (hit) {
       headers['ratelimit-limit'] = String(hit.limit);
       headers['ratelimit-remaining'] = String(Math.max(0, Math.floor(hit.remaining)));
-      headers['ratelimit-reset'] = String(Math.max(0, Math.ceil((res.retryAfterMs >= 0 ? res.retryAfterMs : hit.resetMs) / 1000)));
+      headers['ratelimit-reset'] = String(
+        Math.max(0, Math.ceil((res.retryAfterMs >= 0 ? res.retryAfterMs : hit.resetMs) / 1000)),
+      );
     }
     return { ok: false, decision, rule, reason, headers };
   }

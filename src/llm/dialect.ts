@@ -70,7 +70,10 @@ export function streamErrorEvent(kind: ApiKind, message: string): Buffer {
 export function usageOf(kind: ApiKind, u: unknown): Usage | undefined {
   if (!isObj(u)) return undefined;
   if (kind === 'anthropic') {
-    return { input: num(u.input_tokens) + num(u.cache_creation_input_tokens) + num(u.cache_read_input_tokens), output: num(u.output_tokens) };
+    return {
+      input: num(u.input_tokens) + num(u.cache_creation_input_tokens) + num(u.cache_read_input_tokens),
+      output: num(u.output_tokens),
+    };
   }
   return { input: num(u.prompt_tokens), output: num(u.completion_tokens) };
 }
@@ -131,7 +134,8 @@ function pushContent(out: string[], content: unknown): void {
   for (const part of content) {
     if (!isObj(part)) continue;
     if (typeof part.text === 'string') out.push(part.text);
-    if (part.type === 'tool_use' || part.type === 'tool_result') out.push(JSON.stringify(part.input ?? part.content ?? ''));
+    if (part.type === 'tool_use' || part.type === 'tool_result')
+      out.push(JSON.stringify(part.input ?? part.content ?? ''));
   }
 }
 
@@ -141,7 +145,8 @@ export function promptText(kind: ApiKind, op: 'chat' | 'embeddings', body: Json)
   if (op === 'embeddings') {
     const input = body.input;
     if (typeof input === 'string') out.push(input);
-    else if (Array.isArray(input)) for (const x of input) out.push(typeof x === 'string' ? x : Array.isArray(x) ? ' '.repeat(x.length * 4) : '');
+    else if (Array.isArray(input))
+      for (const x of input) out.push(typeof x === 'string' ? x : Array.isArray(x) ? ' '.repeat(x.length * 4) : '');
     return { text: out.join('\n'), messages: 0 };
   }
   if (kind === 'anthropic') pushContent(out, body.system);

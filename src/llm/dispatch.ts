@@ -5,7 +5,15 @@
 import type { Health, Member, Pool, Target } from './balancer.js';
 import { rank } from './balancer.js';
 import type { LlmConfig } from './runtime.js';
-import { isTimeout, readAll, retryAfterMs, send, type Pools, type UpstreamBody, type UpstreamHeaders } from './upstream.js';
+import {
+  isTimeout,
+  readAll,
+  retryAfterMs,
+  send,
+  type Pools,
+  type UpstreamBody,
+  type UpstreamHeaders,
+} from './upstream.js';
 
 export interface Success {
   ok: true;
@@ -60,7 +68,8 @@ export async function dispatch(o: DispatchOptions): Promise<Success | Failure> {
     if (!pick) {
       // Everything usable was tried or asked us to wait: the one ready soonest, after its wait.
       const backoff = Math.min(retries.backoffMaxMs, retries.backoffBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2);
-      const readyAt = (m: Member): number => (m.target.blockedUntil > now ? m.target.blockedUntil : tried.has(m.target) ? now + backoff : now);
+      const readyAt = (m: Member): number =>
+        m.target.blockedUntil > now ? m.target.blockedUntil : tried.has(m.target) ? now + backoff : now;
       pick = ranked.reduce((a, b) => (readyAt(b) < readyAt(a) ? b : a));
       const until = readyAt(pick);
       if (until - now > retries.maxRetryAfterMs) return last ?? unavailable(o.pool, health, now);
@@ -85,12 +94,22 @@ async function tryOnce(o: DispatchOptions, t: Target): Promise<Try> {
   const sentAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
   health.begin(t, health.now());
-  const fail = (status: number, h: UpstreamHeaders, b: Buffer | undefined, message: string, opts: { timeout?: boolean; retry: boolean; breaker: boolean }): Try => {
+  const fail = (
+    status: number,
+    h: UpstreamHeaders,
+    b: Buffer | undefined,
+    message: string,
+    opts: { timeout?: boolean; retry: boolean; breaker: boolean },
+  ): Try => {
     clearTimeout(timer);
     health.end(t);
     if (opts.breaker) health.failure(t);
     else health.neutral(t);
-    return { ok: false, retry: opts.retry, failure: { ok: false, target: t, status, headers: h, body: b, message, timeout: opts.timeout ?? false, sentAt } };
+    return {
+      ok: false,
+      retry: opts.retry,
+      failure: { ok: false, target: t, status, headers: h, body: b, message, timeout: opts.timeout ?? false, sentAt },
+    };
   };
   let res;
   try {
@@ -98,18 +117,30 @@ async function tryOnce(o: DispatchOptions, t: Target): Promise<Try> {
   } catch (err) {
     const timeout = isTimeout(err);
     // Connect errors are retried (nothing was processed); a timed-out call may still be running upstream.
-    return fail(timeout ? 504 : 502, {}, undefined, timeout ? `upstream ${u.name} timed out` : `upstream ${u.name} unreachable: ${(err as Error).message}`, { timeout, retry: !timeout, breaker: true });
+    return fail(
+      timeout ? 504 : 502,
+      {},
+      undefined,
+      timeout ? `upstream ${u.name} timed out` : `upstream ${u.name} unreachable: ${(err as Error).message}`,
+      { timeout, retry: !timeout, breaker: true },
+    );
   }
   if (res.statusCode >= 400) {
     const errBody = await readAll(res.body, ERROR_BODY_CAP).catch(() => undefined);
     const wait = retryAfterMs(res.headers);
     if (wait !== undefined && (res.statusCode === 429 || res.statusCode >= 500)) health.block(t, health.now() + wait);
     const retry = res.statusCode === 429 || res.statusCode >= 500;
-    return fail(res.statusCode, res.headers, errBody, `upstream ${u.name} answered ${res.statusCode}`, { retry, breaker: res.statusCode >= 500 });
+    return fail(res.statusCode, res.headers, errBody, `upstream ${u.name} answered ${res.statusCode}`, {
+      retry,
+      breaker: res.statusCode >= 500,
+    });
   }
   // The rest of the total timeout bounds the body (a stream's whole length); undici's timer covered the wait for headers.
   const resBody = res.body;
-  timer = setTimeout(() => resBody.destroy(new DOMException('total timeout', 'TimeoutError')), Math.max(1, u.timeouts.totalMs - (performance.now() - sentAt)));
+  timer = setTimeout(
+    () => resBody.destroy(new DOMException('total timeout', 'TimeoutError')),
+    Math.max(1, u.timeouts.totalMs - (performance.now() - sentAt)),
+  );
   let first: Buffer | undefined;
   let rest: AsyncIterator<Buffer> | undefined;
   if (o.stream) {
@@ -119,7 +150,15 @@ async function tryOnce(o: DispatchOptions, t: Target): Promise<Try> {
       first = n.done ? Buffer.alloc(0) : n.value;
     } catch (err) {
       const timeout = isTimeout(err);
-      return fail(timeout ? 504 : 502, {}, undefined, timeout ? `upstream ${u.name} timed out before the first chunk` : `upstream ${u.name} failed before the first chunk`, { timeout, retry: !timeout, breaker: true });
+      return fail(
+        timeout ? 504 : 502,
+        {},
+        undefined,
+        timeout
+          ? `upstream ${u.name} timed out before the first chunk`
+          : `upstream ${u.name} failed before the first chunk`,
+        { timeout, retry: !timeout, breaker: true },
+      );
     }
   }
   const firstByteAt = performance.now();
@@ -144,7 +183,7 @@ async function tryOnce(o: DispatchOptions, t: Target): Promise<Try> {
   };
 }
 
-function unavailable(pool: Pool, health: Health, now: number): Failure {
+function unavailable(pool: Pool, _health: Health, now: number): Failure {
   const reopen = pool.members.map((m) => m.target.openUntil).filter((x) => x > now);
   const wait = reopen.length > 0 ? Math.min(...reopen) - now : 1000;
   return {

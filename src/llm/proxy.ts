@@ -34,7 +34,14 @@ export interface LlmDeps {
   /** Clock for circuit-breaker cooldowns and retry waits; default Date.now (tests inject one). */
   now?: () => number;
   /** Called after each completed call, e.g. for metrics (cost in USD when a price is configured). */
-  onCall?: (c: { agent: string; model: string; upstream: string; input: number; output: number; costUsd: number | undefined }) => void;
+  onCall?: (c: {
+    agent: string;
+    model: string;
+    upstream: string;
+    input: number;
+    output: number;
+    costUsd: number | undefined;
+  }) => void;
 }
 
 export type Op = 'chat' | 'embeddings';
@@ -52,14 +59,37 @@ export class LlmProxy {
     const c = deps.config;
     this.resolver = new Resolver(c);
     this.health = new Health(c.breaker.failures, c.breaker.cooldownMs, deps.now ?? Date.now);
-    this.budgets = new Budgets({ store: deps.store, policies: deps.policies, globalRates: deps.globalRates ?? [], defaultMaxTokens: c.defaultMaxTokens, tokenCounter: deps.tokenCounter });
+    this.budgets = new Budgets({
+      store: deps.store,
+      policies: deps.policies,
+      globalRates: deps.globalRates ?? [],
+      defaultMaxTokens: c.defaultMaxTokens,
+      tokenCounter: deps.tokenCounter,
+    });
   }
 
   async handle(c: Context<AppEnv>, kind: ApiKind, op: Op, path: string): Promise<Response> {
-    const rec: LlmCallRecord = { agent: c.get('agent'), op, model: null, startedAt: Date.now(), started: performance.now(), decision: 'error', outcome: 'is_error' };
-    const fail = async (status: number, message: string, extra: Partial<LlmCallRecord> = {}, headers: Record<string, string> = {}, code: string | null = null): Promise<Response> => {
+    const rec: LlmCallRecord = {
+      agent: c.get('agent'),
+      op,
+      model: null,
+      startedAt: Date.now(),
+      started: performance.now(),
+      decision: 'error',
+      outcome: 'is_error',
+    };
+    const fail = async (
+      status: number,
+      message: string,
+      extra: Partial<LlmCallRecord> = {},
+      headers: Record<string, string> = {},
+      code: string | null = null,
+    ): Promise<Response> => {
       await this.audit({ ...rec, reason: message, status, ...extra });
-      return new Response(JSON.stringify(errorBody(kind, status, message, code)), { status, headers: { ...JSON_HEADERS, ...headers } });
+      return new Response(JSON.stringify(errorBody(kind, status, message, code)), {
+        status,
+        headers: { ...JSON_HEADERS, ...headers },
+      });
     };
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     let raw: Buffer;
@@ -74,20 +104,31 @@ export class LlmProxy {
     } catch {
       return fail(400, 'the request body is not valid JSON');
     }
-    if (typeof body !== 'object' || body === null || typeof body.model !== 'string') return fail(400, 'the request names no model');
+    if (typeof body !== 'object' || body === null || typeof body.model !== 'string')
+      return fail(400, 'the request names no model');
     const model = body.model;
     rec.model = model;
 
     const decision = this.deps.policies().access(rec.agent).decide('model', model);
-    if (!decision.allowed) return fail(403, decision.reason, { decision: 'denied', rule: decision.rule }, {}, 'model_not_allowed');
+    if (!decision.allowed)
+      return fail(403, decision.reason, { decision: 'denied', rule: decision.rule }, {}, 'model_not_allowed');
     const pool = this.resolver.resolve(kind, model);
     if (!pool) {
-      const why = this.resolver.known(model) ? `model ${model} is not served through this API` : `model ${model} does not exist`;
+      const why = this.resolver.known(model)
+        ? `model ${model} is not served through this API`
+        : `model ${model} does not exist`;
       return fail(404, why, {}, {}, 'model_not_found');
     }
 
     const admission = await this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body);
-    if (!admission.ok) return fail(429, admission.reason, { decision: admission.decision, rule: admission.rule }, admission.headers, admission.decision);
+    if (!admission.ok)
+      return fail(
+        429,
+        admission.reason,
+        { decision: admission.decision, rule: admission.rule },
+        admission.headers,
+        admission.decision,
+      );
     const reservation = admission.reservation;
     rec.decision = 'allowed';
 
@@ -102,7 +143,16 @@ export class LlmProxy {
       let b = bodies.get(t.model);
       if (!b) {
         // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as received.
-        b = t.model === model && !addUsage ? raw : Buffer.from(JSON.stringify({ ...body, model: t.model, ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}) }));
+        b =
+          t.model === model && !addUsage
+            ? raw
+            : Buffer.from(
+                JSON.stringify({
+                  ...body,
+                  model: t.model,
+                  ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}),
+                }),
+              );
         bodies.set(t.model, b);
       }
       let h = headers.get(t.name);
@@ -112,7 +162,15 @@ export class LlmProxy {
 
     let r: Success | Failure;
     try {
-      r = await dispatch({ pool, health: this.health, pools: this.pools, retries: this.deps.config.retries, stream, path, request });
+      r = await dispatch({
+        pool,
+        health: this.health,
+        pools: this.pools,
+        retries: this.deps.config.retries,
+        stream,
+        path,
+        request,
+      });
     } catch (err) {
       await reservation?.cancel();
       this.deps.log.error({ err }, 'llm dispatch failed');
@@ -128,15 +186,27 @@ export class LlmProxy {
         await this.audit({ ...rec, decision: 'allowed', outcome: 'is_error', status: r.status, reason: r.message });
         return new Response(r.body, { status: r.status, headers: responseHeaders(r.headers) });
       }
-      const extra: Partial<LlmCallRecord> = { decision: r.body !== undefined ? 'allowed' : 'error', outcome: r.timeout ? 'timeout' : 'is_error' };
-      const keep: Record<string, string> = r.headers['retry-after'] !== undefined ? { 'retry-after': String(r.headers['retry-after']) } : {};
+      const extra: Partial<LlmCallRecord> = {
+        decision: r.body !== undefined ? 'allowed' : 'error',
+        outcome: r.timeout ? 'timeout' : 'is_error',
+      };
+      const keep: Record<string, string> =
+        r.headers['retry-after'] !== undefined ? { 'retry-after': String(r.headers['retry-after']) } : {};
       return fail(r.status, r.message, extra, keep);
     }
 
     rec.upstream = r.target.name;
     rec.native = r.target.model;
     rec.sentAt = r.sentAt;
-    if (stream && r.first && r.rest) return this.streamResponse(kind, rec, r, reservation?.estimate ?? 0, agentWantsUsage, (n) => reservation?.settle(n) ?? Promise.resolve());
+    if (stream && r.first && r.rest)
+      return this.streamResponse(
+        kind,
+        rec,
+        r,
+        reservation?.estimate ?? 0,
+        agentWantsUsage,
+        (n) => reservation?.settle(n) ?? Promise.resolve(),
+      );
 
     let out: Buffer;
     try {
@@ -146,18 +216,38 @@ export class LlmProxy {
       // Consumed upstream, lost on the way: charge the reservation rather than nothing.
       await reservation?.settle(reservation.estimate);
       const timeout = isTimeout(err);
-      const why = timeout ? `upstream ${r.target.name} timed out while sending its answer` : `upstream ${r.target.name} failed while sending its answer`;
-      return fail(timeout ? 504 : 502, why, { decision: 'allowed', outcome: timeout ? 'timeout' : 'is_error', charged: reservation?.estimate });
+      const why = timeout
+        ? `upstream ${r.target.name} timed out while sending its answer`
+        : `upstream ${r.target.name} failed while sending its answer`;
+      return fail(timeout ? 504 : 502, why, {
+        decision: 'allowed',
+        outcome: timeout ? 'timeout' : 'is_error',
+        charged: reservation?.estimate,
+      });
     }
     r.done();
     const usage = usageFromBody(kind, out);
     const charged = usage ? usage.input + usage.output : (reservation?.estimate ?? 0);
     await reservation?.settle(charged);
-    await this.audit({ ...rec, outcome: 'ok', status: r.status, usage, charged, digest: { bytes: out.length, sha256: sha256(out) } });
+    await this.audit({
+      ...rec,
+      outcome: 'ok',
+      status: r.status,
+      usage,
+      charged,
+      digest: { bytes: out.length, sha256: sha256(out) },
+    });
     return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
   }
 
-  private streamResponse(kind: ApiKind, rec: LlmCallRecord, r: Success, estimate: number, agentWantsUsage: boolean, settle: (n: number) => Promise<void>): Response {
+  private streamResponse(
+    kind: ApiKind,
+    rec: LlmCallRecord,
+    r: Success,
+    estimate: number,
+    agentWantsUsage: boolean,
+    settle: (n: number) => Promise<void>,
+  ): Response {
     const body = relayStream({
       kind,
       first: r.first!,
@@ -170,19 +260,43 @@ export class LlmProxy {
         const charged = end.usage ? end.usage.input + end.usage.output : estimate;
         await settle(charged);
         const reason = end.agentLeft ? (end.message ?? 'agent disconnected before the end of the stream') : end.message;
-        await this.audit({ ...rec, outcome: end.outcome === 'ok' ? 'ok' : end.outcome === 'timeout' ? 'timeout' : 'is_error', status: r.status, usage: end.usage, charged, reason, digest: { bytes: end.bytes, sha256: end.sha256 } });
+        await this.audit({
+          ...rec,
+          outcome: end.outcome === 'ok' ? 'ok' : end.outcome === 'timeout' ? 'timeout' : 'is_error',
+          status: r.status,
+          usage: end.usage,
+          charged,
+          reason,
+          digest: { bytes: end.bytes, sha256: end.sha256 },
+        });
       },
     });
     // transfer-encoding set here makes node-server stream at once instead of probing for a length.
-    const headers = { ...responseHeaders(r.headers), 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'transfer-encoding': 'chunked' };
+    const headers = {
+      ...responseHeaders(r.headers),
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'transfer-encoding': 'chunked',
+    };
     return new Response(body, { status: r.status, headers });
   }
 
   private async audit(rec: LlmCallRecord): Promise<void> {
-    const cost = rec.usage ? costUsd(this.deps.config.prices, [rec.native, rec.model ?? undefined], rec.usage) : undefined;
-    await recordCall(this.deps.recorder, { ...rec, costUsd: cost }, (err) => this.deps.log.error({ err }, 'llm audit record failed'));
+    const cost = rec.usage
+      ? costUsd(this.deps.config.prices, [rec.native, rec.model ?? undefined], rec.usage)
+      : undefined;
+    await recordCall(this.deps.recorder, { ...rec, costUsd: cost }, (err) =>
+      this.deps.log.error({ err }, 'llm audit record failed'),
+    );
     if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
-      this.deps.onCall({ agent: rec.agent.id, model: rec.model, upstream: rec.upstream ?? '', input: rec.usage.input, output: rec.usage.output, costUsd: cost });
+      this.deps.onCall({
+        agent: rec.agent.id,
+        model: rec.model,
+        upstream: rec.upstream ?? '',
+        input: rec.usage.input,
+        output: rec.usage.output,
+        costUsd: cost,
+      });
     }
   }
 

@@ -24,28 +24,36 @@ export function llmRoutes(deps: LlmDeps): LlmRoutes {
   app.get('/v1/models', (c) => listModels(c, proxy, deps));
   app.get('/v1/models/:model{.+}', (c) => oneModel(c, proxy, deps));
   // Anything else under /v1 is ours too: answer in the API's shape, not the MCP one.
-  app.all('/v1/*', (c) => c.json(errorBody(apiOf(c), 404, `no route for ${c.req.method} ${c.req.path}`, 'not_found'), 404));
+  app.all('/v1/*', (c) =>
+    c.json(errorBody(apiOf(c), 404, `no route for ${c.req.method} ${c.req.path}`, 'not_found'), 404),
+  );
 
   return Object.assign(app, { proxy, close: () => proxy.close() });
 }
 
 /** Anthropic's SDK sends `anthropic-version`; it gets Anthropic's list shape and Anthropic models. */
-const apiOf = (c: Context<AppEnv>): ApiKind => (headerOf(c, 'anthropic-version') !== undefined ? 'anthropic' : 'openai');
+const apiOf = (c: Context<AppEnv>): ApiKind =>
+  headerOf(c, 'anthropic-version') !== undefined ? 'anthropic' : 'openai';
 
 function visibleModels(c: Context<AppEnv>, proxy: LlmProxy, deps: LlmDeps, kind: ApiKind): string[] {
   const access = deps.policies().access(c.get('agent'));
-  return proxy.resolver.names.filter((n) => proxy.resolver.resolve(kind, n) !== undefined && access.visible('model', n));
+  return proxy.resolver.names.filter(
+    (n) => proxy.resolver.resolve(kind, n) !== undefined && access.visible('model', n),
+  );
 }
 
 const EPOCH = '1970-01-01T00:00:00Z';
 const entry = (kind: ApiKind, id: string): Record<string, unknown> =>
-  kind === 'anthropic' ? { type: 'model', id, display_name: id, created_at: EPOCH } : { id, object: 'model', created: 0, owned_by: 'tollgate' };
+  kind === 'anthropic'
+    ? { type: 'model', id, display_name: id, created_at: EPOCH }
+    : { id, object: 'model', created: 0, owned_by: 'tollgate' };
 
 function listModels(c: Context<AppEnv>, proxy: LlmProxy, deps: LlmDeps): Response {
   const kind = apiOf(c);
   const names = visibleModels(c, proxy, deps, kind);
   const data = names.map((n) => entry(kind, n));
-  if (kind === 'anthropic') return c.json({ data, has_more: false, first_id: names[0] ?? null, last_id: names[names.length - 1] ?? null });
+  if (kind === 'anthropic')
+    return c.json({ data, has_more: false, first_id: names[0] ?? null, last_id: names[names.length - 1] ?? null });
   return c.json({ object: 'list', data });
 }
 
@@ -53,6 +61,7 @@ function oneModel(c: Context<AppEnv>, proxy: LlmProxy, deps: LlmDeps): Response 
   const kind = apiOf(c);
   const id = c.req.param('model') ?? '';
   // An invisible model is reported as missing, not forbidden: agents learn nothing of others' models.
-  if (!visibleModels(c, proxy, deps, kind).includes(id)) return c.json(errorBody(kind, 404, `model ${id} does not exist`, 'model_not_found'), 404);
+  if (!visibleModels(c, proxy, deps, kind).includes(id))
+    return c.json(errorBody(kind, 404, `model ${id} does not exist`, 'model_not_found'), 404);
   return c.json(entry(kind, id));
 }

@@ -47,7 +47,10 @@ export interface LlmConfig {
   maxBodyBytes: number;
 }
 
-const DEFAULT_BASE: Record<ApiKind, string> = { openai: 'https://api.openai.com/v1', anthropic: 'https://api.anthropic.com' };
+const DEFAULT_BASE: Record<ApiKind, string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+};
 
 export function toLlmRuntime(p: ParsedLlmConfig): LlmConfig {
   const upstreams = Object.entries(p.upstreams).map(([name, u]): LlmUpstreamConfig => {
@@ -62,21 +65,32 @@ export function toLlmRuntime(p: ParsedLlmConfig): LlmConfig {
       models: [...u.models],
       weight: u.weight,
       priority: u.priority,
-      timeouts: { connectMs: toMs(u.timeouts.connect), firstByteMs: toMs(u.timeouts.first_byte), totalMs: toMs(u.timeouts.total) },
+      timeouts: {
+        connectMs: toMs(u.timeouts.connect),
+        firstByteMs: toMs(u.timeouts.first_byte),
+        totalMs: toMs(u.timeouts.total),
+      },
       maxConcurrency: u.max_concurrency,
       connections: u.connections,
     };
   });
   const byName = new Map(upstreams.map((u) => [u.name, u]));
-  const aliases = Object.entries(p.models).map(([name, a]): LlmAliasConfig => ({
-    name,
-    strategy: a.strategy ?? p.strategy,
-    deployments: a.deployments.map((d) => {
-      const u = byName.get(d.upstream);
-      if (!u) throw new Error(`llm.models.${name}: unknown llm upstream ${d.upstream}`);
-      return { upstream: d.upstream, model: d.model, weight: d.weight ?? u.weight, priority: d.priority ?? u.priority };
+  const aliases = Object.entries(p.models).map(
+    ([name, a]): LlmAliasConfig => ({
+      name,
+      strategy: a.strategy ?? p.strategy,
+      deployments: a.deployments.map((d) => {
+        const u = byName.get(d.upstream);
+        if (!u) throw new Error(`llm.models.${name}: unknown llm upstream ${d.upstream}`);
+        return {
+          upstream: d.upstream,
+          model: d.model,
+          weight: d.weight ?? u.weight,
+          priority: d.priority ?? u.priority,
+        };
+      }),
     }),
-  }));
+  );
   return {
     upstreams,
     aliases,

@@ -6,7 +6,9 @@ import { duration, serverNameSchema } from '../config/primitives.js';
 
 export const strategySchema = z
   .enum(['weighted_round_robin', 'least_latency', 'least_in_flight', 'priority'])
-  .describe('weighted_round_robin: split by weight; least_latency: lowest EWMA time to first byte; least_in_flight: fewest calls in flight per weight; priority: lowest priority number first, next tier on failure');
+  .describe(
+    'weighted_round_robin: split by weight; least_latency: lowest EWMA time to first byte; least_in_flight: fewest calls in flight per weight; priority: lowest priority number first, next tier on failure',
+  );
 
 const upstream = z
   .object({
@@ -14,8 +16,13 @@ const upstream = z
     base_url: z
       .url()
       .optional()
-      .describe('as the vendor SDK takes it: openai default https://api.openai.com/v1 (paths appended: /chat/completions), anthropic default https://api.anthropic.com (/v1/messages appended)'),
-    api_key: z.string().optional().describe('sent as `Authorization: Bearer` (openai) or `x-api-key` (anthropic); usually ${ENV_VAR}'),
+      .describe(
+        'as the vendor SDK takes it: openai default https://api.openai.com/v1 (paths appended: /chat/completions), anthropic default https://api.anthropic.com (/v1/messages appended)',
+      ),
+    api_key: z
+      .string()
+      .optional()
+      .describe('sent as `Authorization: Bearer` (openai) or `x-api-key` (anthropic); usually ${ENV_VAR}'),
     headers: z.record(z.string(), z.string()).default({}).describe('extra static headers sent upstream'),
     models: z.array(z.string().min(1)).default([]).describe('model names this upstream serves under their own name'),
     weight: z.number().positive().default(1),
@@ -23,12 +30,19 @@ const upstream = z
     timeouts: z
       .object({
         connect: duration.default('10s'),
-        first_byte: duration.default('2m').describe('until response headers (and, streaming, the first chunk); also the idle limit between chunks'),
+        first_byte: duration
+          .default('2m')
+          .describe('until response headers (and, streaming, the first chunk); also the idle limit between chunks'),
         total: duration.default('10m').describe('hard cap on one call, streaming included'),
       })
       .strict()
       .prefault({}),
-    max_concurrency: z.number().int().positive().optional().describe('calls in flight to this upstream; a full upstream is skipped'),
+    max_concurrency: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('calls in flight to this upstream; a full upstream is skipped'),
     connections: z.number().int().positive().default(128).describe('keep-alive connections per origin'),
   })
   .strict();
@@ -52,8 +66,13 @@ const alias = z
 export const llmConfigSchema = z
   .object({
     upstreams: z.record(serverNameSchema, upstream).describe('LLM API upstreams by name'),
-    models: z.record(z.string().min(1), alias).default({}).describe('model aliases agents may ask for, each a pool of deployments'),
-    strategy: strategySchema.default('weighted_round_robin').describe('for aliases without one and for plain upstream model names'),
+    models: z
+      .record(z.string().min(1), alias)
+      .default({})
+      .describe('model aliases agents may ask for, each a pool of deployments'),
+    strategy: strategySchema
+      .default('weighted_round_robin')
+      .describe('for aliases without one and for plain upstream model names'),
     retries: z
       .object({
         attempts: z.number().int().min(1).max(10).default(3).describe('tries per call, across deployments'),
@@ -65,7 +84,12 @@ export const llmConfigSchema = z
       .prefault({}),
     circuit_breaker: z
       .object({
-        failures: z.number().int().positive().default(5).describe('consecutive failures (connect error, timeout, 5xx) that open the circuit'),
+        failures: z
+          .number()
+          .int()
+          .positive()
+          .default(5)
+          .describe('consecutive failures (connect error, timeout, 5xx) that open the circuit'),
         cooldown: duration.default('30s').describe('then one probe call; success closes the circuit'),
       })
       .strict()
@@ -74,15 +98,31 @@ export const llmConfigSchema = z
       .record(z.string(), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict())
       .default({})
       .describe('USD per 1M tokens, by upstream model name (or alias)'),
-    default_max_tokens: z.number().int().positive().default(4096).describe('output tokens reserved when a request names no max_tokens'),
-    drain_timeout: duration.default('60s').describe('how long an upstream stream is still read (for its usage) after the agent left'),
-    max_body_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+    default_max_tokens: z
+      .number()
+      .int()
+      .positive()
+      .default(4096)
+      .describe('output tokens reserved when a request names no max_tokens'),
+    drain_timeout: duration
+      .default('60s')
+      .describe('how long an upstream stream is still read (for its usage) after the agent left'),
+    max_body_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(16 * 1024 * 1024),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     for (const [name, a] of Object.entries(cfg.models)) {
       a.deployments.forEach((d, i) => {
-        if (!(d.upstream in cfg.upstreams)) ctx.addIssue({ code: 'custom', path: ['models', name, 'deployments', i, 'upstream'], message: `unknown llm upstream ${d.upstream}` });
+        if (!(d.upstream in cfg.upstreams))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', name, 'deployments', i, 'upstream'],
+            message: `unknown llm upstream ${d.upstream}`,
+          });
       });
     }
   });

@@ -68,7 +68,8 @@ export function openaiInspector(agentWantsUsage: boolean): StreamInspector {
       if (ev.indexOf(ERROR_START) !== -1 && fieldsOf(ev).data.startsWith('{"error"')) self.errored = true;
       if (ev.indexOf(USAGE) === -1) return ev;
       const nulled = ev.indexOf(USAGE_NULL);
-      if (nulled !== -1) return agentWantsUsage ? ev : Buffer.concat([ev.subarray(0, nulled), ev.subarray(nulled + USAGE_NULL.length)]);
+      if (nulled !== -1)
+        return agentWantsUsage ? ev : Buffer.concat([ev.subarray(0, nulled), ev.subarray(nulled + USAGE_NULL.length)]);
       let chunk: { usage?: unknown; choices?: unknown };
       try {
         chunk = JSON.parse(fieldsOf(ev).data) as typeof chunk;
@@ -114,7 +115,10 @@ export function anthropicInspector(): StreamInspector {
         const prev = self.usage ?? { input: 0, output: 0 };
         const d = usageOf('anthropic', v.usage)!;
         // Deltas carry the cumulative output count, and input counts only when they were unknown.
-        self.usage = { input: 'input_tokens' in v.usage ? Math.max(prev.input, d.input) : prev.input, output: d.output };
+        self.usage = {
+          input: 'input_tokens' in v.usage ? Math.max(prev.input, d.input) : prev.input,
+          output: d.output,
+        };
       }
       return ev;
     },

@@ -146,7 +146,10 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       cancel() {
         cancelled = true;
         // The bound starts now, also for a pull still waiting on the upstream.
-        const timer = setTimeout(() => o.body.destroy(new DOMException('drain timeout', 'TimeoutError')), o.drainTimeoutMs);
+        const timer = setTimeout(
+          () => o.body.destroy(new DOMException('drain timeout', 'TimeoutError')),
+          o.drainTimeoutMs,
+        );
         // After the pull in progress (it shares the upstream iterator), read the rest for its usage.
         current = current.then(drain, drain).finally(() => clearTimeout(timer));
       },

@@ -13,7 +13,12 @@ export class Pools {
   get(u: LlmUpstreamConfig): Pool {
     let p = this.pools.get(u.origin);
     if (!p) {
-      p = new Pool(u.origin, { connections: u.connections, pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: u.timeouts.connectMs } });
+      p = new Pool(u.origin, {
+        connections: u.connections,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connect: { timeout: u.timeouts.connectMs },
+      });
       this.pools.set(u.origin, p);
     }
     return p;
@@ -155,5 +160,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 /** undici's first-byte/idle timeouts, and our total and drain timeouts (a TimeoutError). */
 export function isTimeout(err: unknown): boolean {
   const e = err as { code?: string; name?: string } | undefined;
-  return e !== undefined && e !== null && (e.name === 'TimeoutError' || (e.code !== undefined && TIMEOUT_CODES.has(e.code)));
+  return (
+    e !== undefined && e !== null && (e.name === 'TimeoutError' || (e.code !== undefined && TIMEOUT_CODES.has(e.code)))
+  );
 }

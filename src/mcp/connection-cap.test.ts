@@ -3,7 +3,7 @@ import { ConnectionCap, type Slot } from './connection-cap.js';
 import { GatewayError } from '../errors.js';
 
 describe('ConnectionCap', () => {
-  it("refuses an agent over its own cap (429) before the total (503), and a release frees exactly one place", () => {
+  it('refuses an agent over its own cap (429) before the total (503), and a release frees exactly one place', () => {
     const cap = new ConnectionCap('streams', 3, 2);
     const a1 = cap.take('a') as Slot;
     cap.take('a');

@@ -33,17 +33,25 @@ export class ConnectionCap {
   refusal(agent: string): GatewayError | undefined {
     // The agent's own cap first: it is the one thing the agent can fix by closing its own.
     if (this.of(agent) >= this.maxPerAgent) {
-      return new GatewayError('rate_limited', `too many open ${this.what} for this agent (limit ${this.maxPerAgent}); close one first`, {
-        limit: `${this.what} per agent`,
-        remaining: 0,
-        retryAfterSeconds: null,
-      });
+      return new GatewayError(
+        'rate_limited',
+        `too many open ${this.what} for this agent (limit ${this.maxPerAgent}); close one first`,
+        {
+          limit: `${this.what} per agent`,
+          remaining: 0,
+          retryAfterSeconds: null,
+        },
+      );
     }
     if (this.count >= this.maxTotal) {
-      return new GatewayError('over_capacity', `the gateway holds its maximum of ${this.maxTotal} ${this.what}; retry later`, {
-        limit: `${this.what} in total`,
-        retryAfterSeconds: FULL_RETRY_AFTER_SECONDS,
-      });
+      return new GatewayError(
+        'over_capacity',
+        `the gateway holds its maximum of ${this.maxTotal} ${this.what}; retry later`,
+        {
+          limit: `${this.what} in total`,
+          retryAfterSeconds: FULL_RETRY_AFTER_SECONDS,
+        },
+      );
     }
     return undefined;
   }

@@ -27,17 +27,24 @@ function envelope(m: unknown): Record<string, unknown> | undefined {
 
 export function classify(messages: readonly JsonRpcMessage[], batch: boolean, headerVersion: string | undefined): Era {
   if (batch) {
-    return messages.some((m) => envelope(m)) ? { era: 'invalid', message: '2026-07-28 messages cannot be batched' } : { era: '2025' };
+    return messages.some((m) => envelope(m))
+      ? { era: 'invalid', message: '2026-07-28 messages cannot be batched' }
+      : { era: '2025' };
   }
   const m = messages[0];
   if (!m || !('method' in m)) return { era: '2025' }; // a response to one of our requests
   const meta = envelope(m);
   if (meta) {
     const version = meta[META_VERSION];
-    return typeof version === 'string' ? { era: '2026', version, meta } : { era: 'invalid', message: `_meta["${META_VERSION}"] must be a string` };
+    return typeof version === 'string'
+      ? { era: '2026', version, meta }
+      : { era: 'invalid', message: `_meta["${META_VERSION}"] must be a string` };
   }
   if (m.method !== 'initialize' && isModernVersion(headerVersion)) {
-    return { era: 'invalid', message: `a ${headerVersion} request needs params._meta["${META_VERSION}"] and ["${META_CAPABILITIES}"]` };
+    return {
+      era: 'invalid',
+      message: `a ${headerVersion} request needs params._meta["${META_VERSION}"] and ["${META_CAPABILITIES}"]`,
+    };
   }
   return { era: '2025' };
 }

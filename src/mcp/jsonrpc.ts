@@ -54,7 +54,8 @@ export function deeperThan(v: unknown, max: number): boolean {
     const [x, d] = stack.pop() as [unknown, number];
     if (typeof x !== 'object' || x === null) continue;
     if (d >= max) return true;
-    for (const child of Array.isArray(x) ? x : Object.values(x)) if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
+    for (const child of Array.isArray(x) ? x : Object.values(x))
+      if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
   }
   return false;
 }
@@ -63,7 +64,8 @@ export function deeperThan(v: unknown, max: number): boolean {
  * Whether JSON text could nest deeper than MAX_DEPTH: each level costs at least one byte, so short
  * texts never can (the common case skips the walk).
  */
-export const tooDeep = (text: string, parsed: unknown): boolean => text.length > MAX_DEPTH && deeperThan(parsed, MAX_DEPTH);
+export const tooDeep = (text: string, parsed: unknown): boolean =>
+  text.length > MAX_DEPTH && deeperThan(parsed, MAX_DEPTH);
 
 export const TOO_DEEP = `message nests deeper than ${MAX_DEPTH} levels`;
 

@@ -11,11 +11,26 @@ import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { sseResponse } from './sse-response.js';
-import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
+import {
+  TOO_DEEP,
+  errorMessage,
+  isObject,
+  resultMessage,
+  tooDeep,
+  validateMessage,
+  type JsonRpcMessage,
+} from './jsonrpc.js';
 
 type Ctx = Context<AppEnv>;
 
-export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliveMs: number; messagesPath: string; maxBodyBytes: number; streams: ConnectionCap }) {
+export function legacySse(deps: {
+  relay: Relay;
+  sessions: SessionStore;
+  keepaliveMs: number;
+  messagesPath: string;
+  maxBodyBytes: number;
+  streams: ConnectionCap;
+}) {
   const { relay, sessions } = deps;
 
   function open(c: Ctx): Response {
@@ -42,7 +57,8 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
   async function message(c: Ctx): Promise<Response> {
     const id = c.req.query('sessionId');
     const session = id ? sessions.peek(id) : undefined;
-    if (!session || session.agentId !== c.get('agent').id) return errorResponse(c, 'session_not_found', 'Session not found');
+    if (!session || session.agentId !== c.get('agent').id)
+      return errorResponse(c, 'session_not_found', 'Session not found');
     const view = relay.view(session.viewKey);
     if (!view) return errorResponse(c, 'session_not_found', 'Session not found');
     let parsed: unknown;
@@ -56,7 +72,10 @@ export function legacySse(deps: { relay: Relay; sessions: SessionStore; keepaliv
     }
     const m = validateMessage(parsed);
     if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`);
-    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, {
+      requestId: c.get('requestId'),
+      traceparent: c.get('traceparent'),
+    });
     dispatch(scope, session, m);
     return c.text('Accepted', 202);
   }

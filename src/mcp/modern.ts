@@ -11,7 +11,13 @@ import { LOG_LEVELS } from './agent-session.js';
 import { PostExchange } from './post-exchange.js';
 import { echoHeaders } from '../http/request-context.js';
 import { META_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, MODERN_VERSIONS, decodeHeaderValue } from './era.js';
-import { isObject, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+import {
+  isObject,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from './jsonrpc.js';
 import { VERSION } from '../version.js';
 import { sseResponse } from './sse-response.js';
 import type { ListenFilter } from '../relay/listen.js';
@@ -20,9 +26,23 @@ import type { ConnectionCap } from './connection-cap.js';
 type Ctx = Context<AppEnv>;
 
 /** 2025 methods a 2026 client must not use: they answer 404 / -32601 like any unknown method. */
-const REMOVED = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe', 'notifications/initialized']);
+const REMOVED = new Set([
+  'initialize',
+  'ping',
+  'logging/setLevel',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'notifications/initialized',
+]);
 /** Results that carry cache hints in 2026. */
-const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover']);
+const CACHEABLE = new Set([
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'server/discover',
+]);
 /** Which param each method mirrors in `Mcp-Name`. */
 const NAME_PARAM = new Map<string, 'name' | 'uri'>([
   ['tools/call', 'name'],
@@ -39,26 +59,42 @@ export interface ModernDeps {
 
 const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response => {
   const retry = err.data?.retryAfterSeconds;
-  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, { 'content-type': 'application/json', ...(typeof retry === 'number' ? { 'retry-after': String(retry) } : {}) });
+  return c.body(JSON.stringify(err.toJsonRpc(id)), err.httpStatus as 400, {
+    'content-type': 'application/json',
+    ...(typeof retry === 'number' ? { 'retry-after': String(retry) } : {}),
+  });
 };
 
 /** Checks the headers against the body; returns the failure, if any. */
 function checkHeaders(c: Ctx, m: JsonRpcRequest | JsonRpcNotification, version: string): GatewayError | undefined {
   // Header against body first: a disagreement is a broken request whatever the version.
   const header = headerOf(c, 'mcp-protocol-version');
-  if (header !== version) return new GatewayError('header_mismatch', `MCP-Protocol-Version header (${header ?? 'missing'}) must equal the request's ${version}`);
+  if (header !== version)
+    return new GatewayError(
+      'header_mismatch',
+      `MCP-Protocol-Version header (${header ?? 'missing'}) must equal the request's ${version}`,
+    );
   if (!(MODERN_VERSIONS as readonly string[]).includes(version)) {
-    return new GatewayError('version_unsupported', `unsupported protocol version ${version}`, { supported: [...MODERN_VERSIONS], requested: version });
+    return new GatewayError('version_unsupported', `unsupported protocol version ${version}`, {
+      supported: [...MODERN_VERSIONS],
+      requested: version,
+    });
   }
   if (!('id' in m)) return undefined;
   const method = headerOf(c, 'mcp-method');
-  if (method !== m.method) return new GatewayError('header_mismatch', `Mcp-Method header (${method ?? 'missing'}) must equal the method ${m.method}`);
+  if (method !== m.method)
+    return new GatewayError(
+      'header_mismatch',
+      `Mcp-Method header (${method ?? 'missing'}) must equal the method ${m.method}`,
+    );
   const param = NAME_PARAM.get(m.method);
   if (param) {
     const raw = headerOf(c, 'mcp-name');
     const value = m.params?.[param];
     if (raw === undefined || decodeHeaderValue(raw) !== value) {
-      return new GatewayError('header_mismatch', `Mcp-Name header must equal params.${param}`, { mismatch: { header: 'Mcp-Name' } });
+      return new GatewayError('header_mismatch', `Mcp-Name header must equal params.${param}`, {
+        mismatch: { header: 'Mcp-Name' },
+      });
     }
   }
   return undefined;
@@ -77,7 +113,9 @@ function stripEnvelope(params: Record<string, unknown> | undefined): Record<stri
 function paramHeaders(c: Ctx): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   const incoming = incomingOf(c);
-  const all: Iterable<[string, string | string[] | undefined]> = incoming ? Object.entries(incoming.headers) : c.req.raw.headers.entries();
+  const all: Iterable<[string, string | string[] | undefined]> = incoming
+    ? Object.entries(incoming.headers)
+    : c.req.raw.headers.entries();
   for (const [k, v] of all) {
     if (!k.toLowerCase().startsWith('mcp-param-') || v === undefined) continue;
     (out ??= {})[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
@@ -97,7 +135,8 @@ function listenFilter(params: Record<string, unknown> | undefined): ListenFilter
   }
   const uris = n.resourceSubscriptions;
   if (uris !== undefined) {
-    if (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string')) return 'params.notifications.resourceSubscriptions must be a list of URIs';
+    if (!Array.isArray(uris) || uris.some((u) => typeof u !== 'string'))
+      return 'params.notifications.resourceSubscriptions must be a list of URIs';
     filter.resourceSubscriptions = uris as string[];
   }
   return filter;
@@ -110,43 +149,89 @@ export function modernPost(deps: ModernDeps) {
   const decorate = (method: string, res: JsonRpcResponse): JsonRpcResponse => {
     if (!('result' in res)) return res;
     const meta = isObject(res.result._meta) ? res.result._meta : {};
-    const result: Record<string, unknown> = { resultType: 'complete', ...res.result, _meta: { ...meta, [META_SERVER_INFO]: serverInfo } };
+    const result: Record<string, unknown> = {
+      resultType: 'complete',
+      ...res.result,
+      _meta: { ...meta, [META_SERVER_INFO]: serverInfo },
+    };
     // Tollgate's answers depend on the agent's policy: never shareable across agents.
-    if (CACHEABLE.has(method) && result.resultType === 'complete') Object.assign(result, { ttlMs: 0, cacheScope: 'private' });
+    if (CACHEABLE.has(method) && result.resultType === 'complete')
+      Object.assign(result, { ttlMs: 0, cacheScope: 'private' });
     return { ...res, result };
   };
 
-  return async function handle(c: Ctx, view: View, m: JsonRpcRequest | JsonRpcNotification, version: string, meta: Record<string, unknown>, acceptsJson: boolean): Promise<Response> {
+  return async function handle(
+    c: Ctx,
+    view: View,
+    m: JsonRpcRequest | JsonRpcNotification,
+    version: string,
+    meta: Record<string, unknown>,
+    acceptsJson: boolean,
+  ): Promise<Response> {
     const id = 'id' in m ? m.id : null;
     const bad = checkHeaders(c, m, version);
     if (bad) return reply(c, bad, id);
     const caps = meta[META_CAPABILITIES];
-    if (!isObject(caps)) return reply(c, new GatewayError('invalid_params', `params._meta["${META_CAPABILITIES}"] must be an object`), id);
+    if (!isObject(caps))
+      return reply(c, new GatewayError('invalid_params', `params._meta["${META_CAPABILITIES}"] must be an object`), id);
     if (!('id' in m)) return c.body(null, 202); // 2026 notifications carry nothing we act on over HTTP
     const req = m as JsonRpcRequest;
-    if (REMOVED.has(req.method)) return reply(c, new GatewayError('method_not_found', `method not found: ${req.method} (not part of ${version})`), req.id);
+    if (REMOVED.has(req.method))
+      return reply(
+        c,
+        new GatewayError('method_not_found', `method not found: ${req.method} (not part of ${version})`),
+        req.id,
+      );
     const level = meta[META_LOG_LEVEL];
-    const scope = relay.scopeFor(c.get('agent'), undefined, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
+    const scope = relay.scopeFor(c.get('agent'), undefined, view, {
+      requestId: c.get('requestId'),
+      traceparent: c.get('traceparent'),
+    });
     scope.capabilities = caps;
     const mirrored = paramHeaders(c);
     if (mirrored) scope.paramHeaders = mirrored;
-    scope.logLevel = typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number]) ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]) : null;
+    scope.logLevel =
+      typeof level === 'string' && LOG_LEVELS.includes(level as (typeof LOG_LEVELS)[number])
+        ? LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number])
+        : null;
     if (req.method === 'subscriptions/listen') {
       const filter = listenFilter(req.params);
-      if (typeof filter === 'string') return reply(c, new GatewayError('invalid_params', `Invalid params: ${filter}`), req.id);
+      if (typeof filter === 'string')
+        return reply(c, new GatewayError('invalid_params', `Invalid params: ${filter}`), req.id);
       const full = deps.streams.refusal(scope.identity.id);
       if (full) return reply(c, full, req.id);
       const opened = await relay.openListen(scope, req, filter);
-      if (!('stream' in opened)) return c.body(JSON.stringify(decorate(req.method, opened)), 200, { 'content-type': 'application/json', ...echoHeaders(c) });
+      if (!('stream' in opened))
+        return c.body(JSON.stringify(decorate(req.method, opened)), 200, {
+          'content-type': 'application/json',
+          ...echoHeaders(c),
+        });
       // Checked above; forced here so an await in between cannot lose an opened listener.
       const slot = deps.streams.force(scope.identity.id);
-      return sseResponse(opened.stream, { keepaliveMs: deps.keepaliveMs, headers: echoHeaders(c), slot, onCancel: () => relay.listen.close(opened) });
+      return sseResponse(opened.stream, {
+        keepaliveMs: deps.keepaliveMs,
+        headers: echoHeaders(c),
+        slot,
+        onCancel: () => relay.listen.close(opened),
+      });
     }
     const agent = scope.identity.id;
     const slot = acceptsJson ? undefined : deps.streams.take(agent);
     if (slot instanceof GatewayError) return reply(c, slot, req.id);
-    const exchange = new PostExchange(undefined, { acceptsJson, keepaliveMs: deps.keepaliveMs, streams: deps.streams, agent, slot, headers: echoHeaders(c), batch: false, count: 1 });
-    const answer = req.method === 'server/discover' ? Promise.resolve(relay.discoverResult(scope, req.id)) : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
+    const exchange = new PostExchange(undefined, {
+      acceptsJson,
+      keepaliveMs: deps.keepaliveMs,
+      streams: deps.streams,
+      agent,
+      slot,
+      headers: echoHeaders(c),
+      batch: false,
+      count: 1,
+    });
+    const answer =
+      req.method === 'server/discover'
+        ? Promise.resolve(relay.discoverResult(scope, req.id))
+        : relay.handleRequest(scope, { ...req, params: stripEnvelope(req.params) }, exchange);
     void answer.then((res) => {
       const out = decorate(req.method, res);
       // 2026 puts some errors in the HTTP status too (when the answer is still plain JSON).
@@ -156,4 +241,3 @@ export function modernPost(deps: ModernDeps) {
     return exchange.response;
   };
 }
-

@@ -53,11 +53,15 @@ export class RedisSessionBus implements SessionBus {
       const msg = parse(text, this.from);
       if (msg) deliver(msg);
     });
-    sub.subscribe(this.channel).catch((err: Error) => log.warn({ err: err.message }, 'session bus: subscribe failed (retried on reconnect)'));
+    sub
+      .subscribe(this.channel)
+      .catch((err: Error) => log.warn({ err: err.message }, 'session bus: subscribe failed (retried on reconnect)'));
   }
 
   publish(msg: BusMessage): void {
-    this.pub.publish(this.channel, JSON.stringify({ ...msg, f: this.from })).catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'session bus: publish failed'));
+    this.pub
+      .publish(this.channel, JSON.stringify({ ...msg, f: this.from }))
+      .catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'session bus: publish failed'));
   }
 
   private key(kind: 'ended' | 'state', sessionId: string): string {
@@ -66,7 +70,10 @@ export class RedisSessionBus implements SessionBus {
 
   async lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined }> {
     try {
-      const [ended, state] = await Promise.all([this.pub.exists(this.key('ended', sessionId)), this.pub.get(this.key('state', sessionId))]);
+      const [ended, state] = await Promise.all([
+        this.pub.exists(this.key('ended', sessionId)),
+        this.pub.get(this.key('state', sessionId)),
+      ]);
       return { ended: ended === 1, state: state ? stateOf(JSON.parse(state) as unknown) : undefined };
     } catch (err) {
       // Redis down: the seal still proves the id genuine and bound to this agent.
@@ -76,12 +83,16 @@ export class RedisSessionBus implements SessionBus {
   }
 
   shareState(sessionId: string, state: SessionState, ttlMs: number): void {
-    this.pub.set(this.key('state', sessionId), JSON.stringify(state), 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot store session state'));
+    this.pub
+      .set(this.key('state', sessionId), JSON.stringify(state), 'PX', Math.max(ttlMs, 1))
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot store session state'));
     this.publish({ t: 'state', s: sessionId, state });
   }
 
   markEnded(sessionId: string, ttlMs: number): void {
-    this.pub.set(this.key('ended', sessionId), '1', 'PX', Math.max(ttlMs, 1)).catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot record an ended session'));
+    this.pub
+      .set(this.key('ended', sessionId), '1', 'PX', Math.max(ttlMs, 1))
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'session bus: cannot record an ended session'));
   }
 
   async close(): Promise<void> {
@@ -94,7 +105,11 @@ export class RedisSessionBus implements SessionBus {
  * A message another instance had for a session: applied to this instance's copy, if it holds one
  * (`answer` relays an agent's answer to a server request this instance made).
  */
-export function applyPeerMessage(m: BusMessage, sessions: SessionStore, answer: (s: AgentSession, r: JsonRpcResponse) => void): void {
+export function applyPeerMessage(
+  m: BusMessage,
+  sessions: SessionStore,
+  answer: (s: AgentSession, r: JsonRpcResponse) => void,
+): void {
   if (m.t === 'end') {
     sessions.end(m.s);
     return;

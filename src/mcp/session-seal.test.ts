@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SessionSealer, type SessionClaims } from './session-seal.js';
 
-const claims: SessionClaims = { agent: 'alice', view: '', protocolVersion: '2025-11-25', capabilities: { roots: {} }, clientInfo: { name: 'c' }, createdAt: Date.now() };
+const claims: SessionClaims = {
+  agent: 'alice',
+  view: '',
+  protocolVersion: '2025-11-25',
+  capabilities: { roots: {} },
+  clientInfo: { name: 'c' },
+  createdAt: Date.now(),
+};
 
 describe('SessionSealer', () => {
   it('round-trips the claims, and the id is header-safe', () => {
@@ -19,7 +26,8 @@ describe('SessionSealer', () => {
     const flipped = id.slice(0, -2) + (id.at(-2) === 'A' ? 'B' : 'A') + id.at(-1);
     expect(s.open(flipped)).toBeUndefined();
     expect(SessionSealer.ephemeral(60_000).open(id)).toBeUndefined();
-    for (const bad of ['', '.', 'x', 'abc.def', `${id.split('.')[0]}.`, '../../etc']) expect(s.open(bad)).toBeUndefined();
+    for (const bad of ['', '.', 'x', 'abc.def', `${id.split('.')[0]}.`, '../../etc'])
+      expect(s.open(bad)).toBeUndefined();
     expect(s.open(s.seal({ ...claims, createdAt: Date.now() - 120_000 }))).toBeUndefined();
   });
 

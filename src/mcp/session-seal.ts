@@ -52,7 +52,15 @@ export class SessionSealer {
     const k = this.keys[0] as SealKey;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', k.key, iv).setAAD(AAD);
-    const plain = JSON.stringify({ a: c.agent, v: c.view, p: c.protocolVersion, c: c.capabilities, i: c.clientInfo, t: c.createdAt, u: c.placement });
+    const plain = JSON.stringify({
+      a: c.agent,
+      v: c.view,
+      p: c.protocolVersion,
+      c: c.capabilities,
+      i: c.clientInfo,
+      t: c.createdAt,
+      u: c.placement,
+    });
     const body = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
     return `${k.id}.${body.toString('base64url')}`;
   }
@@ -68,12 +76,22 @@ export class SessionSealer {
     try {
       const decipher = createDecipheriv('aes-256-gcm', k.key, body.subarray(0, IV_BYTES)).setAAD(AAD);
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-      plain = Buffer.concat([decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      plain = Buffer.concat([
+        decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       return undefined;
     }
     const p: unknown = JSON.parse(plain);
-    if (!isObject(p) || typeof p.a !== 'string' || typeof p.v !== 'string' || typeof p.p !== 'string' || typeof p.t !== 'number') return undefined;
+    if (
+      !isObject(p) ||
+      typeof p.a !== 'string' ||
+      typeof p.v !== 'string' ||
+      typeof p.p !== 'string' ||
+      typeof p.t !== 'number'
+    )
+      return undefined;
     if (Date.now() - p.t > this.maxAgeMs) return undefined;
     return {
       agent: p.a,

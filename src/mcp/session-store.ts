@@ -24,7 +24,8 @@ export interface SessionStoreOptions {
 }
 
 /** What initialize learned; sealed into the id (with the agent and endpoint as claims). */
-export interface NewSession extends Pick<SessionClaims, 'protocolVersion' | 'clientInfo' | 'capabilities' | 'placement'> {
+export interface NewSession
+  extends Pick<SessionClaims, 'protocolVersion' | 'clientInfo' | 'capabilities' | 'placement'> {
   identity: AgentIdentity;
   viewKey: string;
 }
@@ -44,8 +45,25 @@ export class SessionStore {
   /** A new Streamable HTTP session with a sealed id (not yet added: initialize adds it). */
   create(n: NewSession): AgentSession {
     const createdAt = Date.now();
-    const id = this.opts.sealer.seal({ agent: n.identity.id, view: n.viewKey, protocolVersion: n.protocolVersion, capabilities: n.capabilities, clientInfo: n.clientInfo, createdAt, placement: n.placement });
-    const s = new AgentSession(n.identity, n.viewKey, n.protocolVersion, n.clientInfo, n.capabilities, this.opts.replayEvents, id, createdAt);
+    const id = this.opts.sealer.seal({
+      agent: n.identity.id,
+      view: n.viewKey,
+      protocolVersion: n.protocolVersion,
+      capabilities: n.capabilities,
+      clientInfo: n.clientInfo,
+      createdAt,
+      placement: n.placement,
+    });
+    const s = new AgentSession(
+      n.identity,
+      n.viewKey,
+      n.protocolVersion,
+      n.clientInfo,
+      n.capabilities,
+      this.opts.replayEvents,
+      id,
+      createdAt,
+    );
     s.placement = n.placement;
     return this.wire(s);
   }
@@ -75,7 +93,11 @@ export class SessionStore {
   }
 
   /** The session for a caller: held here, or adopted from its sealed id (refused over the caps). */
-  async resolve(id: string, identity: AgentIdentity, viewKey: string): Promise<AgentSession | GatewayError | undefined> {
+  async resolve(
+    id: string,
+    identity: AgentIdentity,
+    viewKey: string,
+  ): Promise<AgentSession | GatewayError | undefined> {
     const held = this.sessions.get(id);
     if (held) {
       held.lastSeen = Date.now();
@@ -87,7 +109,18 @@ export class SessionStore {
     if (known?.ended) return undefined;
     const raced = this.sessions.get(id);
     if (raced) return raced;
-    const s = this.wire(new AgentSession(identity, c.view, c.protocolVersion, c.clientInfo, c.capabilities, this.opts.replayEvents, id, c.createdAt));
+    const s = this.wire(
+      new AgentSession(
+        identity,
+        c.view,
+        c.protocolVersion,
+        c.clientInfo,
+        c.capabilities,
+        this.opts.replayEvents,
+        id,
+        c.createdAt,
+      ),
+    );
     s.initialized = true;
     s.placement = c.placement;
     if (known?.state) s.adoptState(known.state);

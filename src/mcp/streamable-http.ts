@@ -19,7 +19,17 @@ import { modernPost } from './modern.js';
 import { placeSession } from '../relay/placement.js';
 import { sseResponse } from './sse-response.js';
 import { parseEventId } from './event-stream.js';
-import { TOO_DEEP, errorMessage, isObject, resultMessage, tooDeep, validateMessage, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest } from './jsonrpc.js';
+import {
+  TOO_DEEP,
+  errorMessage,
+  isObject,
+  resultMessage,
+  tooDeep,
+  validateMessage,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+} from './jsonrpc.js';
 
 export interface StreamableHttpDeps {
   relay: Relay;
@@ -41,7 +51,12 @@ const BATCH_VERSIONS = new Set(['2025-03-26']);
 
 export function streamableHttp(deps: StreamableHttpDeps) {
   const { relay, sessions } = deps;
-  const modern = modernPost({ relay, keepaliveMs: deps.keepaliveMs, streams: deps.streams, serverName: deps.serverName });
+  const modern = modernPost({
+    relay,
+    keepaliveMs: deps.keepaliveMs,
+    streams: deps.streams,
+    serverName: deps.serverName,
+  });
 
   const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
 
@@ -60,7 +75,11 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     s.initialized = true;
     const pv = headerOf(c, 'mcp-protocol-version');
     if (pv !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(pv)) {
-      return errorResponse(c, 'unsupported_protocol_version', `Bad Request: unsupported MCP-Protocol-Version ${pv} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+      return errorResponse(
+        c,
+        'unsupported_protocol_version',
+        `Bad Request: unsupported MCP-Protocol-Version ${pv} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+      );
     }
     return s;
   }
@@ -75,11 +94,19 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     // JSON unless the client cannot take it or lists SSE first (it prefers streams).
     const acceptsJson = jsonAt >= 0 && !(acceptsSse && sseAt < jsonAt);
     if (jsonAt < 0 && !acceptsSse) {
-      return errorResponse(c, 'not_acceptable', 'Not Acceptable: Accept must include application/json or text/event-stream');
+      return errorResponse(
+        c,
+        'not_acceptable',
+        'Not Acceptable: Accept must include application/json or text/event-stream',
+      );
     }
     const type = headerOf(c, 'content-type') ?? '';
     if (!type.includes('application/json')) {
-      return errorResponse(c, 'unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
+      return errorResponse(
+        c,
+        'unsupported_media_type',
+        'Unsupported Media Type: Content-Type must be application/json',
+      );
     }
     let text: string;
     try {
@@ -100,24 +127,41 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const messages: JsonRpcMessage[] = [];
     for (const item of raw) {
       const m = validateMessage(item);
-      if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`, {}, isObject(item) && (typeof item.id === 'string' || typeof item.id === 'number') ? item.id : null);
+      if (typeof m === 'string')
+        return errorResponse(
+          c,
+          'invalid_request',
+          `Invalid Request: ${m}`,
+          {},
+          isObject(item) && (typeof item.id === 'string' || typeof item.id === 'number') ? item.id : null,
+        );
       messages.push(m);
     }
     const first = messages[0] as JsonRpcMessage;
     const era = classify(messages, batch, headerOf(c, 'mcp-protocol-version'));
-    if (era.era === 'invalid') return errorResponse(c, 'invalid_params', `Invalid Request: ${era.message}`, {}, 'id' in first ? first.id : null);
-    if (era.era === '2026' && 'method' in first) return modern(c, view, first as JsonRpcRequest | JsonRpcNotification, era.version, era.meta, acceptsJson);
+    if (era.era === 'invalid')
+      return errorResponse(c, 'invalid_params', `Invalid Request: ${era.message}`, {}, 'id' in first ? first.id : null);
+    if (era.era === '2026' && 'method' in first)
+      return modern(c, view, first as JsonRpcRequest | JsonRpcNotification, era.version, era.meta, acceptsJson);
     if ('method' in first && first.method === 'initialize') {
       if (batch) return errorResponse(c, 'invalid_request', 'Invalid Request: initialize must not be batched');
-      if (headerOf(c, 'mcp-session-id')) return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
+      if (headerOf(c, 'mcp-session-id'))
+        return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
       return initialize(c, view, first as JsonRpcRequest, acceptsJson);
     }
     const session = await sessionOf(c, view);
     if (session instanceof Response) return session;
     if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
-      return errorResponse(c, 'invalid_request', `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`);
+      return errorResponse(
+        c,
+        'invalid_request',
+        `Invalid Request: batches are not allowed in protocol version ${session.protocolVersion}`,
+      );
     }
-    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, { requestId: c.get('requestId'), traceparent: c.get('traceparent') });
+    const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, {
+      requestId: c.get('requestId'),
+      traceparent: c.get('traceparent'),
+    });
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {
       if (!('method' in m)) void relay.handleResponse(scope, m);
@@ -171,7 +215,16 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const refused = sessions.add(session);
     if (refused) return gatewayErrorResponse(c, refused, req.id);
     const slot = acceptsJson ? undefined : deps.streams.force(agent);
-    const exchange = new PostExchange(session, { acceptsJson, keepaliveMs: deps.keepaliveMs, streams: deps.streams, agent, slot, headers: { 'mcp-session-id': session.id, ...echoHeaders(c) }, batch: false, count: 1 });
+    const exchange = new PostExchange(session, {
+      acceptsJson,
+      keepaliveMs: deps.keepaliveMs,
+      streams: deps.streams,
+      agent,
+      slot,
+      headers: { 'mcp-session-id': session.id, ...echoHeaders(c) },
+      batch: false,
+      count: 1,
+    });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
     return exchange.response;
   }
@@ -194,7 +247,12 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const slot: Slot | GatewayError = deps.streams.take(session.agentId);
     if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
     if (resumed) return sseResponse(resumed, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, slot });
-    return sseResponse(session.standaloneStream(), { keepaliveMs: deps.keepaliveMs, headers, afterSeq: last ? 0 : undefined, slot });
+    return sseResponse(session.standaloneStream(), {
+      keepaliveMs: deps.keepaliveMs,
+      headers,
+      afterSeq: last ? 0 : undefined,
+      slot,
+    });
   }
 
   async function del(c: Ctx): Promise<Response> {

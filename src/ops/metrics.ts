@@ -28,10 +28,30 @@ export class GatewayMetrics {
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
-    this.requests = new Counter({ name: 'tollgate_mcp_requests_total', help: 'MCP requests and LLM calls by agent, upstream, method and decision', labelNames: ['agent', 'server', 'method', 'decision'], registers });
-    this.rejections = new Counter({ name: 'tollgate_rejections_total', help: 'Requests refused by policy, rate limits or budgets', labelNames: ['agent', 'reason'], registers });
-    this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens charged, by agent, model and direction', labelNames: ['agent', 'model', 'direction'], registers });
-    this.cost = new Counter({ name: 'tollgate_llm_cost_usd_total', help: 'Estimated LLM spend in USD (configured prices), by agent and model', labelNames: ['agent', 'model'], registers });
+    this.requests = new Counter({
+      name: 'tollgate_mcp_requests_total',
+      help: 'MCP requests and LLM calls by agent, upstream, method and decision',
+      labelNames: ['agent', 'server', 'method', 'decision'],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'tollgate_rejections_total',
+      help: 'Requests refused by policy, rate limits or budgets',
+      labelNames: ['agent', 'reason'],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'tollgate_tokens_total',
+      help: 'Tokens charged, by agent, model and direction',
+      labelNames: ['agent', 'model', 'direction'],
+      registers,
+    });
+    this.cost = new Counter({
+      name: 'tollgate_llm_cost_usd_total',
+      help: 'Estimated LLM spend in USD (configured prices), by agent and model',
+      labelNames: ['agent', 'model'],
+      registers,
+    });
     this.toolCall = new Histogram({
       name: 'tollgate_tool_call_duration_seconds',
       help: 'tools/call latency: total, upstream, and overhead (what the gateway added)',
@@ -39,8 +59,18 @@ export class GatewayMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.auditWrite = new Histogram({ name: 'tollgate_audit_write_seconds', help: 'Time to write one audit record (until it is acknowledged)', buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05], registers });
-    this.limitsErrors = new Counter({ name: 'tollgate_limits_store_errors_total', help: 'Errors talking to the limits store (Redis)', labelNames: ['op'], registers });
+    this.auditWrite = new Histogram({
+      name: 'tollgate_audit_write_seconds',
+      help: 'Time to write one audit record (until it is acknowledged)',
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers,
+    });
+    this.limitsErrors = new Counter({
+      name: 'tollgate_limits_store_errors_total',
+      help: 'Errors talking to the limits store (Redis)',
+      labelNames: ['op'],
+      registers,
+    });
     new Gauge({
       name: 'tollgate_upstream_up',
       help: '1 when the upstream is connected and ready',
@@ -52,18 +82,36 @@ export class GatewayMetrics {
       },
     });
     const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
     gauge('tollgate_sessions_active', 'Agent sessions open (2025-era MCP)', sources.sessions);
     gauge('tollgate_sse_streams_active', 'SSE connections open to agents', sources.sseStreams);
     gauge('tollgate_stdio_processes', 'Upstream MCP server processes running', sources.stdioProcesses);
-    gauge('tollgate_limits_store_degraded', '1 while the limits store is unreachable and its failure mode applies', () => (sources.limitsDegraded() ? 1 : 0));
+    gauge(
+      'tollgate_limits_store_degraded',
+      '1 while the limits store is unreachable and its failure mode applies',
+      () => (sources.limitsDegraded() ? 1 : 0),
+    );
   }
 
-  private readonly toolCallChildren = new Map<string, Record<'total' | 'upstream' | 'overhead', { observe(v: number): void }>>();
+  private readonly toolCallChildren = new Map<
+    string,
+    Record<'total' | 'upstream' | 'overhead', { observe(v: number): void }>
+  >();
   private histograms(server: string): Record<'total' | 'upstream' | 'overhead', { observe(v: number): void }> {
     let h = this.toolCallChildren.get(server);
     if (!h) {
-      h = { total: this.toolCall.labels({ server, part: 'total' }), upstream: this.toolCall.labels({ server, part: 'upstream' }), overhead: this.toolCall.labels({ server, part: 'overhead' }) };
+      h = {
+        total: this.toolCall.labels({ server, part: 'total' }),
+        upstream: this.toolCall.labels({ server, part: 'upstream' }),
+        overhead: this.toolCall.labels({ server, part: 'overhead' }),
+      };
       this.toolCallChildren.set(server, h);
     }
     return h;
@@ -91,12 +139,16 @@ export class GatewayMetrics {
     const server = r['tollgate.upstream.name'] ?? '';
     const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
     this.requestCounter(agent, server, method, r['tollgate.decision']).inc();
-    if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error') this.rejections.inc({ agent, reason: r['tollgate.decision'] });
+    if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error')
+      this.rejections.inc({ agent, reason: r['tollgate.decision'] });
     const model = r['gen_ai.request.model'] ?? '';
-    if (r['gen_ai.usage.input_tokens']) this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
-    if (r['gen_ai.usage.output_tokens']) this.tokens.inc({ agent, model, direction: 'output' }, r['gen_ai.usage.output_tokens']);
+    if (r['gen_ai.usage.input_tokens'])
+      this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
+    if (r['gen_ai.usage.output_tokens'])
+      this.tokens.inc({ agent, model, direction: 'output' }, r['gen_ai.usage.output_tokens']);
     if (r['tollgate.cost.usd']) this.cost.inc({ agent, model }, r['tollgate.cost.usd']);
-    if (r['mcp.method.name'] === 'tools/call' && r['tollgate.tokens.charged'] > 0) this.tokens.inc({ agent, model, direction: 'tool_result' }, r['tollgate.tokens.charged']);
+    if (r['mcp.method.name'] === 'tools/call' && r['tollgate.tokens.charged'] > 0)
+      this.tokens.inc({ agent, model, direction: 'tool_result' }, r['tollgate.tokens.charged']);
     if (r['mcp.method.name'] === 'tools/call' && r['tollgate.latency.upstream_ms'] !== null) {
       const total = r['tollgate.latency.total_ms'] / 1000;
       const upstream = r['tollgate.latency.upstream_ms'] / 1000;

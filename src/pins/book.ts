@@ -58,7 +58,8 @@ function put<T>(shelf: Shelf<T>, server: string, tool: string, value: T | undefi
 }
 
 export const pinOf = (book: PinBook, server: string, tool: string): Pin | undefined => book.pins.get(server)?.get(tool);
-export const pendingOf = (book: PinBook, server: string, tool: string): PendingChange | undefined => book.pending.get(server)?.get(tool);
+export const pendingOf = (book: PinBook, server: string, tool: string): PendingChange | undefined =>
+  book.pending.get(server)?.get(tool);
 
 /**
  * One tool as an upstream lists it now. A matching pin clears any pending change (the upstream
@@ -66,7 +67,13 @@ export const pendingOf = (book: PinBook, server: string, tool: string): PendingC
  * pinned (trust on first use) or, without auto-pinning, waits for approval like a change.
  * Idempotent: observing the same definition twice changes nothing the second time.
  */
-export function observeTool(book: PinBook, server: string, tool: ObservedTool, autoPinNew: boolean, now: string): { book: PinBook; event?: PinEvent } {
+export function observeTool(
+  book: PinBook,
+  server: string,
+  tool: ObservedTool,
+  autoPinNew: boolean,
+  now: string,
+): { book: PinBook; event?: PinEvent } {
   const pin = pinOf(book, server, tool.name);
   const pending = pendingOf(book, server, tool.name);
   if (pin?.sha256 === tool.sha256) {
@@ -74,12 +81,21 @@ export function observeTool(book: PinBook, server: string, tool: ObservedTool, a
   }
   if (!pin && autoPinNew) {
     const pins = put(book.pins, server, tool.name, { sha256: tool.sha256, pinnedAt: now, definition: tool.definition });
-    return { book: { pins, pending: put(book.pending, server, tool.name, undefined) }, event: { type: 'tool.pinned', server, tool: tool.name, pinnedSha256: null, sha256: tool.sha256 } };
+    return {
+      book: { pins, pending: put(book.pending, server, tool.name, undefined) },
+      event: { type: 'tool.pinned', server, tool: tool.name, pinnedSha256: null, sha256: tool.sha256 },
+    };
   }
   if (pending?.sha256 === tool.sha256) return { book };
-  const next = { ...book, pending: put(book.pending, server, tool.name, { sha256: tool.sha256, seenAt: now, definition: tool.definition }) };
+  const next = {
+    ...book,
+    pending: put(book.pending, server, tool.name, { sha256: tool.sha256, seenAt: now, definition: tool.definition }),
+  };
   const type = pin ? 'tool.pin_mismatch' : 'tool.unpinned';
-  return { book: next, event: { type, server, tool: tool.name, pinnedSha256: pin?.sha256 ?? null, sha256: tool.sha256 } };
+  return {
+    book: next,
+    event: { type, server, tool: tool.name, pinnedSha256: pin?.sha256 ?? null, sha256: tool.sha256 },
+  };
 }
 
 /** Which pending changes an approval covers: all, one server's, or one tool. */
@@ -94,11 +110,15 @@ export function parseSelector(text: string): Selector {
   return slash < 0 ? { server: text } : { server: text.slice(0, slash), tool: text.slice(slash + 1) };
 }
 
-export function pendingList(book: PinBook, sel: Selector = {}): { server: string; tool: string; change: PendingChange }[] {
+export function pendingList(
+  book: PinBook,
+  sel: Selector = {},
+): { server: string; tool: string; change: PendingChange }[] {
   const out: { server: string; tool: string; change: PendingChange }[] = [];
   for (const [server, row] of book.pending) {
     if (sel.server !== undefined && server !== sel.server) continue;
-    for (const [tool, change] of row) if (sel.tool === undefined || tool === sel.tool) out.push({ server, tool, change });
+    for (const [tool, change] of row)
+      if (sel.tool === undefined || tool === sel.tool) out.push({ server, tool, change });
   }
   return out.sort((a, b) => (a.server === b.server ? cmp(a.tool, b.tool) : cmp(a.server, b.server)));
 }
@@ -115,7 +135,13 @@ export function approve(book: PinBook, sel: Selector, now: string): { book: PinB
       pins: put(next.pins, server, tool, { sha256: change.sha256, pinnedAt: now, definition: change.definition }),
       pending: put(next.pending, server, tool, undefined),
     };
-    approved.push({ type: 'tool.pin_approved', server, tool, pinnedSha256: before?.sha256 ?? null, sha256: change.sha256 });
+    approved.push({
+      type: 'tool.pin_approved',
+      server,
+      tool,
+      pinnedSha256: before?.sha256 ?? null,
+      sha256: change.sha256,
+    });
   }
   return { book: next, approved };
 }
@@ -127,5 +153,11 @@ export function approve(book: PinBook, sel: Selector, now: string): { book: PinB
 export function approvalsBetween(prev: PinBook, next: PinBook): PinEvent[] {
   return pendingList(prev)
     .filter(({ server, tool, change }) => pinOf(next, server, tool)?.sha256 === change.sha256)
-    .map(({ server, tool, change }) => ({ type: 'tool.pin_approved', server, tool, pinnedSha256: pinOf(prev, server, tool)?.sha256 ?? null, sha256: change.sha256 }));
+    .map(({ server, tool, change }) => ({
+      type: 'tool.pin_approved',
+      server,
+      tool,
+      pinnedSha256: pinOf(prev, server, tool)?.sha256 ?? null,
+      sha256: change.sha256,
+    }));
 }

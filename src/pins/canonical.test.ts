@@ -3,7 +3,9 @@ import { canonicalJson, definitionHash, toolDefinition } from './canonical.js';
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth, drops undefined, keeps array order, no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' }, u: undefined })).toBe('{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' }, u: undefined })).toBe(
+      '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}',
+    );
   });
 
   it('follows RFC 8785 for numbers, strings and key order by UTF-16 code units', () => {
@@ -24,10 +26,19 @@ describe('canonical JSON', () => {
 });
 
 describe('tool definition hash', () => {
-  const tool = { name: 'read', description: 'Reads a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } } } };
+  const tool = {
+    name: 'read',
+    description: 'Reads a file',
+    inputSchema: { type: 'object', properties: { path: { type: 'string' } } },
+  };
 
   it('ignores key order and fields outside the definition (_meta)', () => {
-    const reordered = { inputSchema: { properties: { path: { type: 'string' } }, type: 'object' }, description: 'Reads a file', name: 'read', _meta: { v: 2 } };
+    const reordered = {
+      inputSchema: { properties: { path: { type: 'string' } }, type: 'object' },
+      description: 'Reads a file',
+      name: 'read',
+      _meta: { v: 2 },
+    };
     expect(definitionHash(reordered)).toBe(definitionHash(tool));
     expect(toolDefinition(reordered)).toEqual(tool);
   });

@@ -39,4 +39,5 @@ export function toolDefinition(entry: Readonly<Record<string, unknown>>): Record
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The fingerprint of a tool definition (or of a tool entry: only the pinned fields count). */
-export const definitionHash = (entry: Readonly<Record<string, unknown>>): string => sha256Hex(canonicalJson(toolDefinition(entry)));
+export const definitionHash = (entry: Readonly<Record<string, unknown>>): string =>
+  sha256Hex(canonicalJson(toolDefinition(entry)));

@@ -102,7 +102,12 @@ export class PinGuard {
     for (const t of seen) {
       const pin = pinOf(book, u.name, t.name);
       if (pin?.sha256 === t.sha256) continue;
-      held.set(t.name, { action: u.cfg.pinAction, reason: pin ? 'changed' : 'new', pinnedSha256: pin?.sha256 ?? null, sha256: t.sha256 });
+      held.set(t.name, {
+        action: u.cfg.pinAction,
+        reason: pin ? 'changed' : 'new',
+        pinnedSha256: pin?.sha256 ?? null,
+        sha256: t.sha256,
+      });
     }
     for (const e of events) this.report(e, u.cfg.pinAction, 'gateway');
     return held;
@@ -129,14 +134,24 @@ export class PinGuard {
     if (e.type === 'tool.pinned') return void this.deps.log.debug(log, reason);
     if (e.type === 'tool.pin_approved') this.deps.log.info(log, reason);
     else this.deps.log.warn(log, reason);
-    const who = source === 'gateway' ? { agent: '@gateway', method: 'gateway' } : source === 'admin API' ? { agent: '@admin', method: 'admin_token' } : { agent: '@operator', method: 'pin_file' };
+    const who =
+      source === 'gateway'
+        ? { agent: '@gateway', method: 'gateway' }
+        : source === 'admin API'
+          ? { agent: '@admin', method: 'admin_token' }
+          : { agent: '@operator', method: 'pin_file' };
     const fields: AuditFields = {
       'gen_ai.agent.id': who.agent,
       'tollgate.auth.method': who.method,
       'tollgate.upstream.name': e.server,
       'gen_ai.tool.name': this.deps.canonical(e.server, e.tool),
       'tollgate.target.native': e.tool,
-      'tollgate.request.arguments': { event: e.type, pinned_sha256: e.pinnedSha256, sha256: e.sha256, ...(action ? { action } : {}) },
+      'tollgate.request.arguments': {
+        event: e.type,
+        pinned_sha256: e.pinnedSha256,
+        sha256: e.sha256,
+        ...(action ? { action } : {}),
+      },
       'tollgate.decision': refused ? 'denied' : 'allowed',
       'tollgate.decision_reason': reason,
       'tollgate.decision_rule': e.type,
@@ -161,7 +176,11 @@ function describe(e: PinEvent, action: PinAction | undefined): string {
 }
 
 const consequence = (action: PinAction | undefined): string =>
-  action === 'warn' ? 'allowed (pin action warn)' : action === 'block' ? 'calls refused until approved' : 'hidden and refused until approved';
+  action === 'warn'
+    ? 'allowed (pin action warn)'
+    : action === 'block'
+      ? 'calls refused until approved'
+      : 'hidden and refused until approved';
 
 function sameHeld(a: ReadonlyMap<string, HeldTool>, b: ReadonlyMap<string, HeldTool>): boolean {
   if (a.size !== b.size) return false;

@@ -13,9 +13,18 @@ export interface InjectionMarker {
 }
 
 const PATTERNS: readonly { kind: string; re: RegExp }[] = [
-  { kind: 'instruction override', re: /\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|other)\s+(?:instructions?|prompts?|messages?|rules?|directions?)/i },
-  { kind: 'secrecy towards the user', re: /\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention|reveal|show|alert|notify)\b[^.\n]{0,40}\buser/i },
-  { kind: 'instruction tag', re: /<\s*\/?\s*(?:important|system|instructions?|secret|hidden|admin|critical|prompt)\b[^>]*>/i },
+  {
+    kind: 'instruction override',
+    re: /\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|other)\s+(?:instructions?|prompts?|messages?|rules?|directions?)/i,
+  },
+  {
+    kind: 'secrecy towards the user',
+    re: /\b(?:do\s+not|don't|never)\s+(?:tell|inform|mention|reveal|show|alert|notify)\b[^.\n]{0,40}\buser/i,
+  },
+  {
+    kind: 'instruction tag',
+    re: /<\s*\/?\s*(?:important|system|instructions?|secret|hidden|admin|critical|prompt)\b[^>]*>/i,
+  },
   { kind: 'role hijack', re: /\b(?:you\s+are\s+now|new\s+instructions?\s*:|system\s+prompt\s*:)/i },
   { kind: 'zero-width character', re: /[\u200B-\u200D\u2060-\u2064\uFEFF\u180E]/u },
   { kind: 'bidirectional control character', re: /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/u },
@@ -23,7 +32,10 @@ const PATTERNS: readonly { kind: string; re: RegExp }[] = [
 ];
 
 const visible = (s: string): string =>
-  s.replace(/[\u200B-\u200F\u2060-\u2064\uFEFF\u180E\u202A-\u202E\u2066-\u2069\u061C\u{E0000}-\u{E007F}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`);
+  s.replace(
+    /[\u200B-\u200F\u2060-\u2064\uFEFF\u180E\u202A-\u202E\u2066-\u2069\u061C\u{E0000}-\u{E007F}]/gu,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase()}}`,
+  );
 
 function excerpt(text: string, at: number, length: number): string {
   const from = Math.max(0, at - 20);

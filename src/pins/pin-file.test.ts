@@ -1,17 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../config/yaml.js';
-import { approve, approvalsBetween, emptyBook, observeTool, parseSelector, pendingOf, pinOf, type ObservedTool } from './book.js';
+import type { ConfigError } from '../config/yaml.js';
+import {
+  approve,
+  approvalsBetween,
+  emptyBook,
+  observeTool,
+  parseSelector,
+  pendingOf,
+  pinOf,
+  type ObservedTool,
+} from './book.js';
 import { parsePinFile, renderPinFile } from './pin-file.js';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 const C = 'c'.repeat(64);
-const tool = (name: string, sha256: string): ObservedTool => ({ name, sha256, definition: { name, description: `${name} ${sha256.slice(0, 1)}` } });
+const tool = (name: string, sha256: string): ObservedTool => ({
+  name,
+  sha256,
+  definition: { name, description: `${name} ${sha256.slice(0, 1)}` },
+});
 const NOW = '2025-03-10T12:00:00.000Z';
 
 describe('pin file', () => {
   it('round-trips, sorted, with only a hash where the operator gave only a hash', () => {
-    const text = JSON.stringify({ version: 1, tools: { gh: { search: { sha256: A }, create: { sha256: B, pinned_at: NOW, definition: { name: 'create', description: 'x' } } } } });
+    const text = JSON.stringify({
+      version: 1,
+      tools: {
+        gh: {
+          search: { sha256: A },
+          create: { sha256: B, pinned_at: NOW, definition: { name: 'create', description: 'x' } },
+        },
+      },
+    });
     const book = parsePinFile(text, 'pins.json');
     expect(pinOf(book, 'gh', 'search')).toEqual({ sha256: A, pinnedAt: undefined, definition: undefined });
     const rendered = renderPinFile(book);
@@ -21,7 +42,12 @@ describe('pin file', () => {
   });
 
   it('names every problem with its path', () => {
-    const text = JSON.stringify({ version: 2, tool: {}, tools: { gh: { a: { sha256: 'nope' }, b: { sha256: A, extra: 1 }, c: 5 } }, pending: { gh: { d: { sha256: A } } } });
+    const text = JSON.stringify({
+      version: 2,
+      tool: {},
+      tools: { gh: { a: { sha256: 'nope' }, b: { sha256: A, extra: 1 }, c: 5 } },
+      pending: { gh: { d: { sha256: A } } },
+    });
     let problems: string[] = [];
     try {
       parsePinFile(text, 'pins.json');
@@ -71,7 +97,11 @@ describe('pin book transitions', () => {
 
   it('approves one tool, one server or everything, and sees approvals made elsewhere', () => {
     let book = emptyBook();
-    for (const [s, t] of [['gh', 'a'], ['gh', 'b'], ['fs', 'c']] as const) {
+    for (const [s, t] of [
+      ['gh', 'a'],
+      ['gh', 'b'],
+      ['fs', 'c'],
+    ] as const) {
       book = observeTool(book, s, tool(t, A), true, NOW).book;
       book = observeTool(book, s, tool(t, B), true, NOW).book;
     }

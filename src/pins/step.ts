@@ -7,13 +7,19 @@ import type { PinGuard } from './guard.js';
 export function pinStep(guard: PinGuard): McpStep {
   return async (call, next) => {
     const t = call.target;
-    if (!t || t.kind !== 'tool' || call.request.method !== 'tools/call') return next();
+    if (t?.kind !== 'tool' || call.request.method !== 'tools/call') return next();
     const held = guard.refusal(t.server, t.native);
     if (!held) return next();
-    const why = held.reason === 'changed' ? 'its definition changed since it was approved' : 'it is new and not approved yet';
+    const why =
+      held.reason === 'changed' ? 'its definition changed since it was approved' : 'it is new and not approved yet';
     const reason = `tool ${t.canonical} is held: ${why}; an operator must approve it (tollgate pins approve ${t.server}/${t.native})`;
     const rule = held.reason === 'changed' ? 'tool.pin_mismatch' : 'tool.unpinned';
     call.decision = { decision: 'denied', rule, reason };
-    return new GatewayError('forbidden', reason, { reason: 'tool_pin', rule, pinnedSha256: held.pinnedSha256, sha256: held.sha256 }).toJsonRpc(call.request.id);
+    return new GatewayError('forbidden', reason, {
+      reason: 'tool_pin',
+      rule,
+      pinnedSha256: held.pinnedSha256,
+      sha256: held.sha256,
+    }).toJsonRpc(call.request.id);
   };
 }

@@ -71,9 +71,16 @@ export class PinStore {
     if (opts.watch) {
       const name = basename(opts.file);
       try {
-        this.watcher = watchDir(dirname(opts.file), (n) => n === name, () => void this.reload('pin file'));
+        this.watcher = watchDir(
+          dirname(opts.file),
+          (n) => n === name,
+          () => void this.reload('pin file'),
+        );
       } catch (err) {
-        opts.log.warn({ err: (err as Error).message, file: opts.file }, 'cannot watch the pin file; approvals apply on SIGHUP or from the admin page');
+        opts.log.warn(
+          { err: (err as Error).message, file: opts.file },
+          'cannot watch the pin file; approvals apply on SIGHUP or from the admin page',
+        );
       }
     }
   }
@@ -96,7 +103,8 @@ export class PinStore {
     if (next === this.book) return;
     this.book = next;
     this.unsaved.push(m);
-    this.serial(() => this.flush());
+    // flush() reports its own failures; the chain only orders writes.
+    void this.serial(() => this.flush());
   }
 
   /** A change others must hear of (approvals from the admin API): like `record`, then announced. */
@@ -117,7 +125,10 @@ export class PinStore {
         this.opts.log.error({ reason, problems }, 'pin file rejected; the pins in force stay');
         return { ok: false as const, problems };
       }
-      this.adopt(this.unsaved.reduce((b, m) => m(b), base), 'pin file');
+      this.adopt(
+        this.unsaved.reduce((b, m) => m(b), base),
+        'pin file',
+      );
       return { ok: true as const };
     });
   }
@@ -148,12 +159,18 @@ export class PinStore {
     try {
       await writePinFile(this.opts.file, merged);
     } catch (err) {
-      this.opts.log.error({ err: (err as Error).message, file: this.opts.file }, 'cannot write the pin file; new pins are kept in memory');
+      this.opts.log.error(
+        { err: (err as Error).message, file: this.opts.file },
+        'cannot write the pin file; new pins are kept in memory',
+      );
       return;
     }
     this.unsaved.splice(0, batch.length);
     // Outside edits merged in (an approval made while we wrote) take effect now.
-    this.adopt(this.unsaved.reduce((b, m) => m(b), merged), 'pin file');
+    this.adopt(
+      this.unsaved.reduce((b, m) => m(b), merged),
+      'pin file',
+    );
   }
 
   private adopt(next: PinBook, source: string): void {

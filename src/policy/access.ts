@@ -39,7 +39,10 @@ export function compileCel(expr: string): (ctx: Record<string, unknown>) => unkn
 }
 
 export class AgentAccess {
-  private readonly lists: Record<AccessKind, { allow: (s: string) => string | undefined; deny: (s: string) => string | undefined }>;
+  private readonly lists: Record<
+    AccessKind,
+    { allow: (s: string) => string | undefined; deny: (s: string) => string | undefined }
+  >;
   private readonly constraints: CompiledConstraint[];
 
   constructor(
@@ -49,17 +52,36 @@ export class AgentAccess {
     private readonly context: Record<string, unknown>,
   ) {
     const compile = (r: AccessRules) => ({ allow: compileGlobs(r.allow), deny: compileGlobs(r.deny) });
-    this.lists = { tool: compile(rules.tool), prompt: compile(rules.prompt), resource: compile(rules.resource), model: compile(rules.model) };
-    this.constraints = constraints.map((rule) => ({ rule, matches: compileGlob(rule.tool), evaluate: compileCel(rule.when) }));
+    this.lists = {
+      tool: compile(rules.tool),
+      prompt: compile(rules.prompt),
+      resource: compile(rules.resource),
+      model: compile(rules.model),
+    };
+    this.constraints = constraints.map((rule) => ({
+      rule,
+      matches: compileGlob(rule.tool),
+      evaluate: compileCel(rule.when),
+    }));
   }
 
   /** Allow/deny by name alone: what list calls show. */
   byName(kind: AccessKind, name: string): Decision {
     const lists = this.lists[kind];
     const denied = lists.deny(name);
-    if (denied !== undefined) return { allowed: false, rule: `deny ${denied}`, reason: `${kind} ${name} is not allowed for agent ${this.agentId}` };
+    if (denied !== undefined)
+      return {
+        allowed: false,
+        rule: `deny ${denied}`,
+        reason: `${kind} ${name} is not allowed for agent ${this.agentId}`,
+      };
     const allowed = lists.allow(name);
-    if (allowed === undefined) return { allowed: false, rule: 'no allow rule matched', reason: `${kind} ${name} is not allowed for agent ${this.agentId}` };
+    if (allowed === undefined)
+      return {
+        allowed: false,
+        rule: 'no allow rule matched',
+        reason: `${kind} ${name} is not allowed for agent ${this.agentId}`,
+      };
     return { allowed: true, rule: `allow ${allowed}`, reason: 'allowed' };
   }
 
@@ -93,4 +115,14 @@ export class AgentAccess {
 
 /** Everything allowed: the gateway's behaviour when no policies are configured. */
 export const allowAllAccess = (agentId: string): AgentAccess =>
-  new AgentAccess(agentId, { tool: { allow: ['*'], deny: [] }, prompt: { allow: ['*'], deny: [] }, resource: { allow: ['*'], deny: [] }, model: { allow: ['*'], deny: [] } }, [], {});
+  new AgentAccess(
+    agentId,
+    {
+      tool: { allow: ['*'], deny: [] },
+      prompt: { allow: ['*'], deny: [] },
+      resource: { allow: ['*'], deny: [] },
+      model: { allow: ['*'], deny: [] },
+    },
+    [],
+    {},
+  );

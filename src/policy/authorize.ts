@@ -10,7 +10,9 @@ export function authorize(): McpStep {
     const d = call.scope.access.decide(t.kind, t.canonical, t.args);
     if (!d.allowed) {
       call.decision = { decision: 'denied', rule: d.rule, reason: d.reason };
-      return new GatewayError('forbidden', `access denied: ${d.reason}`, { reason: 'policy', rule: d.rule }).toJsonRpc(call.request.id);
+      return new GatewayError('forbidden', `access denied: ${d.reason}`, { reason: 'policy', rule: d.rule }).toJsonRpc(
+        call.request.id,
+      );
     }
     call.decision = { decision: 'allowed', rule: d.rule, reason: d.reason };
     return next();

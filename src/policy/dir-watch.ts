@@ -9,7 +9,12 @@ export interface DirWatch {
  * Calls `onChange` once things settle after any change to a file `wanted` accepts (editors and
  * atomic writers touch several names: temp file, rename). A filename the OS does not report counts.
  */
-export function watchDir(dir: string, wanted: (name: string) => boolean, onChange: () => void, settleMs = 100): DirWatch {
+export function watchDir(
+  dir: string,
+  wanted: (name: string) => boolean,
+  onChange: () => void,
+  settleMs = 100,
+): DirWatch {
   let debounce: NodeJS.Timeout | undefined;
   const watcher: FSWatcher = watch(dir, (_event, name) => {
     if (name !== null && !wanted(name.toString())) return;

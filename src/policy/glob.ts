@@ -5,7 +5,10 @@ export type Matcher = (s: string) => boolean;
 export function compileGlob(pattern: string): Matcher {
   if (pattern === '*') return () => true;
   if (!/[*?]/.test(pattern)) return (s) => s === pattern;
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   const re = new RegExp(`^${source}$`, 's');
   return (s) => re.test(s);
 }

@@ -3,7 +3,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, parseYaml } from '../config/yaml.js';
-import { agentPolicySchema, groupPolicySchema, policyFileSchema, type AgentPolicyFile, type GroupPolicyFile } from './schema.js';
+import {
+  agentPolicySchema,
+  groupPolicySchema,
+  policyFileSchema,
+  type AgentPolicyFile,
+  type GroupPolicyFile,
+} from './schema.js';
 import { AgentAccess, allowAllAccess, compileCel, type AccessKind, type ConstraintRule } from './access.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import { compileAgentLimits, type AgentLimits } from '../limits/plan.js';
@@ -59,7 +65,17 @@ export class PolicySet {
     let none = this.accessCache.get(identity.id);
     if (!none) {
       // No policy names this agent: it may authenticate but sees and calls nothing.
-      none = new AgentAccess(identity.id, { tool: { allow: [], deny: [] }, prompt: { allow: [], deny: [] }, resource: { allow: [], deny: [] }, model: { allow: [], deny: [] } }, [], {});
+      none = new AgentAccess(
+        identity.id,
+        {
+          tool: { allow: [], deny: [] },
+          prompt: { allow: [], deny: [] },
+          resource: { allow: [], deny: [] },
+          model: { allow: [], deny: [] },
+        },
+        [],
+        {},
+      );
       this.accessCache.set(identity.id, none);
     }
     return none;
@@ -79,8 +95,14 @@ export class PolicySet {
   patterns(): { file: string; kind: AccessKind; pattern: string }[] {
     const out: { file: string; kind: AccessKind; pattern: string }[] = [];
     for (const e of this.agents?.values() ?? []) {
-      for (const [kind, key] of [['tool', 'tools'], ['prompt', 'prompts'], ['resource', 'resources'], ['model', 'models']] as const) {
-        for (const pattern of [...e.policy[key].allow, ...e.policy[key].deny]) out.push({ file: e.file, kind, pattern });
+      for (const [kind, key] of [
+        ['tool', 'tools'],
+        ['prompt', 'prompts'],
+        ['resource', 'resources'],
+        ['model', 'models'],
+      ] as const) {
+        for (const pattern of [...e.policy[key].allow, ...e.policy[key].deny])
+          out.push({ file: e.file, kind, pattern });
       }
     }
     return out;
@@ -89,7 +111,9 @@ export class PolicySet {
   static load(dir: string, env: Readonly<Record<string, string | undefined>> = {}): PolicySet {
     let names: string[];
     try {
-      names = readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort();
+      names = readdirSync(dir)
+        .filter((n) => /\.ya?ml$/.test(n))
+        .sort();
     } catch (err) {
       throw new ConfigError(dir, [`cannot read policies directory: ${(err as Error).message}`]);
     }
@@ -139,12 +163,16 @@ export class PolicySet {
         allow: parts.flatMap((x) => x.p[kind].allow),
         deny: parts.flatMap((x) => x.p[kind].deny),
       });
-      const constraints: ConstraintRule[] = parts.flatMap((x) => x.p.constraints.map((c) => ({ ...c, message: c.message, source: x.file })));
+      const constraints: ConstraintRule[] = parts.flatMap((x) =>
+        x.p.constraints.map((c) => ({ ...c, message: c.message, source: x.file })),
+      );
       for (const c of constraints) {
         try {
           compileCel(c.when);
         } catch (err) {
-          problems.push(`${c.source}: constraint for ${c.tool}: invalid CEL expression ${JSON.stringify(c.when)}: ${(err as Error).message.split('\n')[0]}`);
+          problems.push(
+            `${c.source}: constraint for ${c.tool}: invalid CEL expression ${JSON.stringify(c.when)}: ${(err as Error).message.split('\n')[0]}`,
+          );
         }
       }
       for (const h of policy.identities.api_key_hashes) claim(keyHashes, h, policy.agent, file, 'api key hash');
@@ -152,8 +180,18 @@ export class PolicySet {
       if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });
       if (problems.length > 0) continue;
       const context = { agent: { id: policy.agent, groups: policy.groups } };
-      const access = new AgentAccess(policy.agent, { tool: union('tools'), prompt: union('prompts'), resource: union('resources'), model: union('models') }, constraints, context);
-      const limitsInput = policy.limits ?? parts.slice(1).map((x) => x.p.limits).find((l) => l !== undefined);
+      const access = new AgentAccess(
+        policy.agent,
+        { tool: union('tools'), prompt: union('prompts'), resource: union('resources'), model: union('models') },
+        constraints,
+        context,
+      );
+      const limitsInput =
+        policy.limits ??
+        parts
+          .slice(1)
+          .map((x) => x.p.limits)
+          .find((l) => l !== undefined);
       byId.set(policy.agent, { file, policy, access, limits: limitsInput && compileAgentLimits(limitsInput) });
     }
     if (problems.length > 0) throw new ConfigError('policies', problems);

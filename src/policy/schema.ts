@@ -26,7 +26,9 @@ const common = {
   resources: accessList,
   models: accessList.describe('LLM model names or aliases (the /v1 API)'),
   constraints: z.array(constraint).default([]),
-  limits: agentLimitsSchema.optional().describe("an agent's own limits replace its groups'; else the first group with limits applies"),
+  limits: agentLimitsSchema
+    .optional()
+    .describe("an agent's own limits replace its groups'; else the first group with limits applies"),
 };
 
 export const agentPolicySchema = z
@@ -35,9 +37,14 @@ export const agentPolicySchema = z
     groups: z.array(z.string()).default([]),
     identities: z
       .object({
-        api_key_hashes: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits> (tollgate key new)')).default([]),
+        api_key_hashes: z
+          .array(z.string().regex(/^sha256:[0-9a-f]{64}$/, 'expected sha256:<64 hex digits> (tollgate key new)'))
+          .default([]),
         jwt_subjects: z.array(z.string().min(1)).default([]).describe('JWT agent-claim values that are this agent'),
-        jwt_claims: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional().describe('a JWT whose claims all equal these is this agent'),
+        jwt_claims: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .optional()
+          .describe('a JWT whose claims all equal these is this agent'),
       })
       .strict()
       .prefault({}),
@@ -45,7 +52,9 @@ export const agentPolicySchema = z
   })
   .strict();
 
-export const groupPolicySchema = z.object({ group: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/), ...common }).strict();
+export const groupPolicySchema = z
+  .object({ group: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/), ...common })
+  .strict();
 
 export const policyFileSchema = z.union([agentPolicySchema, groupPolicySchema]);
 

@@ -23,7 +23,11 @@ export class PolicyStore {
     if (!opts.dir) opts.log.warn('no policies configured: every authenticated agent may see and call every tool');
     if (opts.dir && opts.watch) {
       // Only policy files: other files may live here (the pin file), and they reload themselves.
-      this.watcher = watchDir(opts.dir, (name) => /\.ya?ml$/.test(name), () => this.reload('file change'));
+      this.watcher = watchDir(
+        opts.dir,
+        (name) => /\.ya?ml$/.test(name),
+        () => this.reload('file change'),
+      );
     }
   }
 

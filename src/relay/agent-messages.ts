@@ -2,7 +2,14 @@
 // relayed), answers to the server-to-client requests we forwarded to them, and their log level.
 // Each may concern another gateway instance serving the same session: then it goes over the bus.
 import type { Logger } from 'pino';
-import { errorMessage, isObject, resultMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import {
+  errorMessage,
+  isObject,
+  resultMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
 import { LOG_LEVELS } from '../mcp/agent-session.js';
 import { GatewayError } from '../errors.js';
 import { scopeFields, type AuditRecorder } from '../audit/step.js';
@@ -28,11 +35,17 @@ export function relayAgentNotification(scope: RequestScope, n: JsonRpcNotificati
   }
 }
 
-export async function relayAgentAnswer(scope: RequestScope, r: JsonRpcResponse, recorder: AuditRecorder, log: Logger): Promise<void> {
+export async function relayAgentAnswer(
+  scope: RequestScope,
+  r: JsonRpcResponse,
+  recorder: AuditRecorder,
+  log: Logger,
+): Promise<void> {
   const pending = scope.session?.serverRequests.get(String(r.id));
   if (!pending || !scope.session) {
     // Another instance of this gateway may have asked (its request ids carry its tag).
-    if (scope.session && typeof r.id === 'string' && r.id.startsWith('tg-')) scope.session.bus?.publish({ t: 'response', s: scope.session.id, m: r });
+    if (scope.session && typeof r.id === 'string' && r.id.startsWith('tg-'))
+      scope.session.bus?.publish({ t: 'response', s: scope.session.id, m: r });
     return;
   }
   scope.session.serverRequests.delete(String(r.id));
@@ -46,11 +59,20 @@ export async function relayAgentAnswer(scope: RequestScope, r: JsonRpcResponse, 
       'rpc.response.status_code': 'error' in r ? String(r.error.code) : null,
     })
     .catch((err: unknown) => log.error({ err }, 'audit write failed'));
-  pending.upstreamSession.respond('error' in r ? errorMessage(pending.upstreamRequestId, r.error) : resultMessage(pending.upstreamRequestId, r.result));
+  pending.upstreamSession.respond(
+    'error' in r
+      ? errorMessage(pending.upstreamRequestId, r.error)
+      : resultMessage(pending.upstreamRequestId, r.result),
+  );
 }
 
 /** `logging/setLevel`: the session's own filter, and each upstream session it uses (2025 upstreams). */
-export async function setLogLevel(scope: RequestScope, req: JsonRpcRequest, params: Record<string, unknown>, stateTtlMs: number): Promise<JsonRpcResponse> {
+export async function setLogLevel(
+  scope: RequestScope,
+  req: JsonRpcRequest,
+  params: Record<string, unknown>,
+  stateTtlMs: number,
+): Promise<JsonRpcResponse> {
   const level = LOG_LEVELS.indexOf(params.level as (typeof LOG_LEVELS)[number]);
   if (level < 0) throw new GatewayError('invalid_params', `unknown log level: ${String(params.level)}`);
   if (scope.session) {
@@ -63,7 +85,13 @@ export async function setLogLevel(scope: RequestScope, req: JsonRpcRequest, para
       .filter((u) => u.init && 'logging' in u.init.capabilities && !u.modern)
       .map(async (u) => {
         const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
-        await s?.request('logging/setLevel', { level: params.level }, { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs }).catch(() => undefined);
+        await s
+          ?.request(
+            'logging/setLevel',
+            { level: params.level },
+            { timeoutMs: u.cfg.timeouts.requestMs, maxTotalMs: u.cfg.timeouts.requestMs },
+          )
+          .catch(() => undefined);
       }),
   );
   return resultMessage(req.id, {});

@@ -15,7 +15,13 @@ export function initializeResult(serverName: string, view: View, protocolVersion
   const upstreamCaps = only?.init?.capabilities;
   const capabilities: Record<string, unknown> = upstreamCaps
     ? withListChanged(upstreamCaps)
-    : { tools: { listChanged: true }, prompts: { listChanged: true }, resources: { subscribe: true, listChanged: true }, logging: {}, completions: {} };
+    : {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { subscribe: true, listChanged: true },
+        logging: {},
+        completions: {},
+      };
   const notes = view.upstreams
     .filter((u) => u.init?.instructions)
     .map((u) => (view.namespaced ? `## ${u.name}\n${u.init?.instructions ?? ''}` : (u.init?.instructions ?? '')));
@@ -40,13 +46,20 @@ export function discoverResult(
   const caps = { ...(base.capabilities as Record<string, unknown>) };
   for (const kind of ['tools', 'prompts', 'resources'] as const) {
     const sees = scope.view.upstreams.some((u) =>
-      u.catalog[kind].some((e) => scope.access.visible(ACCESS_OF[kind], canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)))),
+      u.catalog[kind].some((e) =>
+        scope.access.visible(
+          ACCESS_OF[kind],
+          canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)),
+        ),
+      ),
     );
     if (!sees) delete caps[kind];
     else caps[kind] = { listChanged: true }; // delivered on subscriptions/listen
   }
   // Resource subscriptions map onto upstream resources/subscribe: only where an upstream has it.
-  const subscribe = scope.view.upstreams.some((u) => isObject(u.init?.capabilities.resources) && u.init.capabilities.resources.subscribe === true);
+  const subscribe = scope.view.upstreams.some(
+    (u) => isObject(u.init?.capabilities.resources) && u.init.capabilities.resources.subscribe === true,
+  );
   if (isObject(caps.resources) && subscribe) caps.resources = { ...caps.resources, subscribe: true };
   const result: Record<string, unknown> = { supportedVersions: ['2026-07-28'], capabilities: caps };
   if (base.instructions !== undefined) result.instructions = base.instructions;

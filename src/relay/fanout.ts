@@ -14,7 +14,12 @@ import type { RequestScope } from './scope.js';
 import type { View } from './view.js';
 import type { ListenHub } from './listen.js';
 
-export const ACCESS_OF: Record<CatalogKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource', resourceTemplates: 'resource' };
+export const ACCESS_OF: Record<CatalogKind, AccessKind> = {
+  tools: 'tool',
+  prompts: 'prompt',
+  resources: 'resource',
+  resourceTemplates: 'resource',
+};
 
 const CHANGED_NOTIFICATION: Record<CatalogKind, string> = {
   tools: 'notifications/tools/list_changed',
@@ -48,7 +53,11 @@ export class Fanout implements UpstreamListener {
       for (const kind of ['tools', 'prompts', 'resources'] as const) {
         const seen = (a: typeof before): string =>
           view.upstreams
-            .flatMap((u) => u.catalog[kind].map((e) => this.ctx.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name))))
+            .flatMap((u) =>
+              u.catalog[kind].map((e) =>
+                this.ctx.canonical(u.name, ACCESS_OF[kind], String(kind === 'resources' ? e.uri : e.name)),
+              ),
+            )
             .filter((n) => a.visible(ACCESS_OF[kind], n))
             .join('\n');
         if (seen(before) !== seen(after)) s.send({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] });
@@ -79,7 +88,12 @@ export class Fanout implements UpstreamListener {
       // Only a session of its own can be named as the one asking (per_agent: when the agent has one).
       const only = origin.agentId !== undefined && targets.length === 1 ? targets[0] : undefined;
       if (!only) {
-        origin.session.respond(errorMessage(msg.id, { code: -32603, message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session` }));
+        origin.session.respond(
+          errorMessage(msg.id, {
+            code: -32603,
+            message: `Tollgate cannot attribute ${msg.method} to one agent on a shared upstream session`,
+          }),
+        );
         return;
       }
       const scope = this.ctx.scopeFor(only.identity, only, this.ctx.view(only.viewKey));
@@ -90,7 +104,8 @@ export class Fanout implements UpstreamListener {
     for (const s of targets) {
       const view = this.ctx.view(s.viewKey);
       if (msg.method === 'notifications/resources/updated') {
-        const uri = isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
+        const uri =
+          isObject(msg.params) && typeof msg.params.uri === 'string' ? view.uri(upstream, msg.params.uri) : undefined;
         if (uri && s.subscriptions.has(uri)) s.send({ ...msg, params: { ...msg.params, uri } });
       } else if (msg.method !== 'notifications/message' || levelAllows(s.logLevel, msg)) {
         s.send(msg);
@@ -110,10 +125,12 @@ export class Fanout implements UpstreamListener {
     const restore: Promise<unknown>[] = [];
     for (const uri of s.subscriptions) {
       const t = view.resolveUri(uri);
-      if (t?.upstream === upstream && upstream.holds.hold(session, t.native, s.id)) restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
+      if (t?.upstream === upstream && upstream.holds.hold(session, t.native, s.id))
+        restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
     }
     const level = s.logLevel === undefined ? undefined : LOG_LEVELS[s.logLevel];
-    if (level && upstream.init && 'logging' in upstream.init.capabilities) restore.push(session.request('logging/setLevel', { level }, opts));
+    if (level && upstream.init && 'logging' in upstream.init.capabilities)
+      restore.push(session.request('logging/setLevel', { level }, opts));
     // Best effort: a failure here must not fail the call that triggered the move.
     await Promise.allSettled(restore);
   }

@@ -2,7 +2,14 @@
 // the upstream's server-to-client requests into `input_required` rounds (multi round-trip
 // requests). A fresh call starts an InputFlow; a retry with `requestState` resumes the parked one,
 // answers the upstream with the retry's `inputResponses`, and waits for the next step.
-import { errorMessage, isObject, progressTokenOf, resultMessage, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import {
+  errorMessage,
+  isObject,
+  progressTokenOf,
+  resultMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { InputFlow, type Answered } from './input-flow.js';
@@ -22,9 +29,22 @@ export interface InputForwardDeps {
 }
 
 /** Each answer the agent gave is one record (as for 2025 agents), written before it goes upstream. */
-async function recordAnswers(deps: InputForwardDeps, scope: RequestScope, req: JsonRpcRequest, upstream: string, answered: readonly Answered[]): Promise<void> {
+async function recordAnswers(
+  deps: InputForwardDeps,
+  scope: RequestScope,
+  req: JsonRpcRequest,
+  upstream: string,
+  answered: readonly Answered[],
+): Promise<void> {
   await Promise.all(
-    answered.map((a) => deps.recorder.record({ ...scopeFields(scope), 'mcp.method.name': a.method, 'jsonrpc.request.id': req.id, 'tollgate.upstream.name': upstream })),
+    answered.map((a) =>
+      deps.recorder.record({
+        ...scopeFields(scope),
+        'mcp.method.name': a.method,
+        'jsonrpc.request.id': req.id,
+        'tollgate.upstream.name': upstream,
+      }),
+    ),
   ).catch((err: unknown) => deps.log.error({ err }, 'audit write failed'));
 }
 
@@ -33,7 +53,8 @@ function checkResponses(v: unknown): Record<string, Record<string, unknown>> {
   if (v === undefined) return {};
   if (!isObject(v)) throw new GatewayError('invalid_params', 'Invalid params: inputResponses must be an object');
   for (const [k, r] of Object.entries(v)) {
-    if (!isObject(r)) throw new GatewayError('invalid_params', `Invalid params: inputResponses["${k}"] must be a result object`);
+    if (!isObject(r))
+      throw new GatewayError('invalid_params', `Invalid params: inputResponses["${k}"] must be a result object`);
   }
   return v as Record<string, Record<string, unknown>>;
 }
@@ -51,9 +72,15 @@ export async function forwardWithInput(
   // Neither field means anything to a 2025 upstream: they stay here.
   const { requestState, inputResponses, ...upstreamParams } = params ?? {};
   const responses = checkResponses(inputResponses);
-  if (requestState !== undefined && typeof requestState !== 'string') throw new GatewayError('invalid_params', 'Invalid params: requestState must be a string');
+  if (requestState !== undefined && typeof requestState !== 'string')
+    throw new GatewayError('invalid_params', 'Invalid params: requestState must be a string');
   const target = call.target?.canonical ?? '';
-  const round = { exchange, progressToken: progressTokenOf(req.params), capabilities: scope.capabilities, logLevel: scope.logLevel };
+  const round = {
+    exchange,
+    progressToken: progressTokenOf(req.params),
+    capabilities: scope.capabilities,
+    logLevel: scope.logLevel,
+  };
   const started = performance.now();
   let flow: InputFlow;
   if (requestState !== undefined) {
@@ -83,7 +110,11 @@ export async function forwardWithInput(
       flow.abandon(err instanceof Error ? err.message : 'refused');
       throw err;
     }
-    return resultMessage(req.id, { resultType: 'input_required', inputRequests: step.requests, requestState: requestStateOut });
+    return resultMessage(req.id, {
+      resultType: 'input_required',
+      inputRequests: step.requests,
+      requestState: requestStateOut,
+    });
   } catch (err) {
     call.upstreamMs ??= performance.now() - started;
     throw err;

@@ -40,12 +40,20 @@ export async function forward(
   headers: Readonly<Record<string, string>> | undefined,
   call: McpCall,
 ): Promise<JsonRpcResponse> {
-  let session = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId, scope.session?.placement?.[upstream.name]);
+  let session = await upstream.sessionFor(
+    scope.session?.id,
+    scope.capabilities,
+    scope.agentId,
+    scope.session?.placement?.[upstream.name],
+  );
   // Agents share upstream sessions: subscribe upstream with the first of them, unsubscribe with the last.
   const holding = SUBSCRIPTION.get(req.method);
   const holder = scope.session?.id ?? scope.agentId;
   const uri = holding === undefined ? '' : String(params?.uri ?? '');
-  if (holding !== undefined && !(holding ? upstream.holds.hold(session, uri, holder) : upstream.holds.release(session, uri, holder))) {
+  if (
+    holding !== undefined &&
+    !(holding ? upstream.holds.hold(session, uri, holder) : upstream.holds.release(session, uri, holder))
+  ) {
     return { jsonrpc: '2.0', id: req.id, result: {} };
   }
   const started = performance.now();
@@ -56,9 +64,13 @@ export async function forward(
   // capability the agent did not declare, the call ends with -32021 naming it.
   let missing: GatewayError | undefined;
   const onMissingCapability = (capability: string): void => {
-    missing ??= new GatewayError('missing_capability', `this call needs the client capability ${capability}, which the request did not declare`, {
-      requiredCapabilities: { [capability]: {} },
-    });
+    missing ??= new GatewayError(
+      'missing_capability',
+      `this call needs the client capability ${capability}, which the request did not declare`,
+      {
+        requiredCapabilities: { [capability]: {} },
+      },
+    );
     cancellation.cancel?.();
   };
   const agent = agentEnvelope(scope);
@@ -80,7 +92,12 @@ export async function forward(
       // another replica and the call goes there, once.
       if (!(err instanceof UndeliveredError)) throw err;
       upstream.report(session, 'unreachable');
-      const next = await upstream.sessionFor(scope.session?.id, scope.capabilities, scope.agentId, scope.session?.placement?.[upstream.name]);
+      const next = await upstream.sessionFor(
+        scope.session?.id,
+        scope.capabilities,
+        scope.agentId,
+        scope.session?.placement?.[upstream.name],
+      );
       if (next === session) throw err;
       session = next;
       res = await send(session);
@@ -90,7 +107,13 @@ export async function forward(
     const agentSession = scope.session;
     if (agentSession && isInputRequired(res)) {
       const to = session;
-      const ctx = { scope: { ...scope, session: agentSession }, exchange, upstreamName: upstream.name, roundMs: upstream.cfg.timeouts.maxTotalMs, onCancel: (c: (() => void) | undefined) => (cancellation.cancel = c) };
+      const ctx = {
+        scope: { ...scope, session: agentSession },
+        exchange,
+        upstreamName: upstream.name,
+        roundMs: upstream.cfg.timeouts.maxTotalMs,
+        onCancel: (c: (() => void) | undefined) => (cancellation.cancel = c),
+      };
       res = await bridgeInput(ctx, res, (extra) => send(to, { ...params, ...extra }));
     }
     call.upstreamMs = performance.now() - started;
@@ -101,7 +124,8 @@ export async function forward(
     return { jsonrpc: '2.0', id: req.id, result: rewriteResult(req.method, result, scope.view, upstream) };
   } catch (err) {
     call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
-    if (err instanceof GatewayError && (err.kind === 'upstream_unavailable' || err.kind === 'upstream_timeout')) upstream.report(session, 'failed');
+    if (err instanceof GatewayError && (err.kind === 'upstream_unavailable' || err.kind === 'upstream_timeout'))
+      upstream.report(session, 'failed');
     throw missing ?? err;
   } finally {
     scope.session?.inFlight.delete(req.id);
@@ -111,7 +135,10 @@ export async function forward(
 /** What a 2026 upstream's envelope says of the agent: its capabilities and log level. */
 function agentEnvelope(scope: RequestScope): AgentEnvelope {
   const level = scope.session ? scope.session.logLevel : scope.logLevel;
-  return { capabilities: scope.capabilities, logLevel: level === null || level === undefined ? undefined : LOG_LEVELS[level] };
+  return {
+    capabilities: scope.capabilities,
+    logLevel: level === null || level === undefined ? undefined : LOG_LEVELS[level],
+  };
 }
 
 /** 2026-only result fields mean nothing to a 2025 agent (and a strict client may refuse them). */
@@ -147,7 +174,11 @@ function relayRelated(
       exchange.emit({ ...m, params: { ...m.params, progressToken: agentToken } });
       return;
     }
-    if (m.method === 'notifications/message' && !levelAllows(scope.session ? scope.session.logLevel : scope.logLevel, m)) return;
+    if (
+      m.method === 'notifications/message' &&
+      !levelAllows(scope.session ? scope.session.logLevel : scope.logLevel, m)
+    )
+      return;
     exchange.emit(m);
     return;
   }
@@ -175,12 +206,15 @@ export function deliverServerRequest(
   const needed = NEEDS_CAPABILITY.get(m.method);
   const session = scope.session;
   if (!session || (needed !== undefined && !(needed in scope.capabilities))) {
-    upstreamSession.respond(
-      errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }),
-    );
+    upstreamSession.respond(errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }));
     return;
   }
   const id = session.newServerRequestId();
-  session.serverRequests.set(id, { upstreamSession, upstreamRequestId: m.id, method: m.method, upstream: upstreamName });
+  session.serverRequests.set(id, {
+    upstreamSession,
+    upstreamRequestId: m.id,
+    method: m.method,
+    upstream: upstreamName,
+  });
   send({ ...m, id });
 }

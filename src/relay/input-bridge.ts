@@ -18,7 +18,8 @@ const NEEDS = new Map<string, string>([
   ['roots/list', 'roots'],
 ]);
 
-export const isInputRequired = (res: JsonRpcResponse): boolean => 'result' in res && res.result.resultType === 'input_required';
+export const isInputRequired = (res: JsonRpcResponse): boolean =>
+  'result' in res && res.result.resultType === 'input_required';
 
 interface InputRequest {
   method: string;
@@ -28,16 +29,23 @@ interface InputRequest {
 /** The round's requests, checked: a malformed or unaskable one ends the call with a clear error. */
 function requestsOf(result: Record<string, unknown>, capabilities: Record<string, unknown>): [string, InputRequest][] {
   const asked = result.inputRequests;
-  if (!isObject(asked)) throw new GatewayError('upstream_bad_response', 'upstream answered input_required without inputRequests');
+  if (!isObject(asked))
+    throw new GatewayError('upstream_bad_response', 'upstream answered input_required without inputRequests');
   const out: [string, InputRequest][] = [];
   for (const [key, r] of Object.entries(asked)) {
-    if (!isObject(r) || typeof r.method !== 'string') throw new GatewayError('upstream_bad_response', `upstream inputRequests["${key}"] is not a request`);
+    if (!isObject(r) || typeof r.method !== 'string')
+      throw new GatewayError('upstream_bad_response', `upstream inputRequests["${key}"] is not a request`);
     const needed = NEEDS.get(r.method);
-    if (needed === undefined) throw new GatewayError('upstream_bad_response', `upstream asked for ${r.method}, which agents are never asked`);
+    if (needed === undefined)
+      throw new GatewayError('upstream_bad_response', `upstream asked for ${r.method}, which agents are never asked`);
     if (!(needed in capabilities)) {
-      throw new GatewayError('missing_capability', `this call needs the client capability ${needed}, which the agent did not declare at initialize`, {
-        requiredCapabilities: { [needed]: {} },
-      });
+      throw new GatewayError(
+        'missing_capability',
+        `this call needs the client capability ${needed}, which the agent did not declare at initialize`,
+        {
+          requiredCapabilities: { [needed]: {} },
+        },
+      );
     }
     out.push([key, { method: r.method, params: isObject(r.params) ? r.params : undefined }]);
   }
@@ -62,11 +70,14 @@ export async function bridgeInput(
 ): Promise<JsonRpcResponse> {
   let res = first;
   for (let round = 0; 'result' in res && isInputRequired(res); round++) {
-    if (round >= MAX_ROUNDS) throw new GatewayError('upstream_bad_response', `upstream asked for input more than ${MAX_ROUNDS} rounds`);
+    if (round >= MAX_ROUNDS)
+      throw new GatewayError('upstream_bad_response', `upstream asked for input more than ${MAX_ROUNDS} rounds`);
     const asked = requestsOf(res.result, ctx.scope.capabilities);
     const cancels = new Set<() => void>();
     ctx.onCancel(() => [...cancels].forEach((c) => c()));
-    const answers = await Promise.all(asked.map(async ([key, r]) => [key, await ask(ctx, r, cancels)] as const)).finally(() => ctx.onCancel(undefined));
+    const answers = await Promise.all(
+      asked.map(async ([key, r]) => [key, await ask(ctx, r, cancels)] as const),
+    ).finally(() => ctx.onCancel(undefined));
     const failed = answers.find(([, a]) => 'error' in a);
     if (failed) return errorMessage(0, (failed[1] as JsonRpcError).error);
     const inputResponses = Object.fromEntries(answers.map(([k, a]) => [k, 'result' in a ? a.result : {}]));
@@ -91,10 +102,13 @@ function ask(ctx: BridgeContext, r: InputRequest, cancels: Set<() => void>): Pro
       reject(new GatewayError('cancelled', 'request cancelled'));
     };
     cancels.add(cancel);
-    const timer = setTimeout(() => {
-      done();
-      reject(new GatewayError('upstream_timeout', `the agent did not answer ${r.method} in time`));
-    }, Math.min(ctx.roundMs, MAX_ROUND_MS));
+    const timer = setTimeout(
+      () => {
+        done();
+        reject(new GatewayError('upstream_timeout', `the agent did not answer ${r.method} in time`));
+      },
+      Math.min(ctx.roundMs, MAX_ROUND_MS),
+    );
     // The answer comes back through relay.handleResponse (audited there), which calls respond().
     session.serverRequests.set(id, {
       upstreamSession: {
@@ -107,6 +121,10 @@ function ask(ctx: BridgeContext, r: InputRequest, cancels: Set<() => void>): Pro
       method: r.method,
       upstream: ctx.upstreamName,
     });
-    ctx.exchange.emit(r.params === undefined ? { jsonrpc: '2.0', id, method: r.method } : { jsonrpc: '2.0', id, method: r.method, params: r.params });
+    ctx.exchange.emit(
+      r.params === undefined
+        ? { jsonrpc: '2.0', id, method: r.method }
+        : { jsonrpc: '2.0', id, method: r.method, params: r.params },
+    );
   });
 }

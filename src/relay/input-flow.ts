@@ -4,7 +4,14 @@
 // pending here ("parked") across the agent's rounds: each round hands out the requests still
 // unanswered, and the retry's `inputResponses` answer them upstream.
 import { randomBytes } from 'node:crypto';
-import { errorMessage, isObject, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '../mcp/jsonrpc.js';
+import {
+  errorMessage,
+  isObject,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { Exchange } from './scope.js';
@@ -112,7 +119,9 @@ export class InputFlow {
 
   /** The pending requests the retry's `inputResponses` answer (keys we did not ask are ignored). */
   answerable(responses: Record<string, Record<string, unknown>>): Answered[] {
-    return [...this.pending].filter(([key]) => Object.hasOwn(responses, key)).map(([key, a]) => ({ key, method: a.method }));
+    return [...this.pending]
+      .filter(([key]) => Object.hasOwn(responses, key))
+      .map(([key, a]) => ({ key, method: a.method }));
   }
 
   /** Sends those answers upstream; requests left unanswered are asked again in the next round. */
@@ -137,7 +146,8 @@ export class InputFlow {
 
   /** Gives up (TTL, shutdown, over a cap): the upstream's requests fail and its call is cancelled. */
   abandon(reason: string): void {
-    for (const a of this.pending.values()) this.session.respond(errorMessage(a.upstreamId, { code: -32603, message: reason }));
+    for (const a of this.pending.values())
+      this.session.respond(errorMessage(a.upstreamId, { code: -32603, message: reason }));
     this.pending.clear();
     this.cancellation.cancel?.();
   }
@@ -161,7 +171,8 @@ export class InputFlow {
     const round = this.round;
     if (!round) return; // between rounds no agent request is open to carry it
     if (m.method === 'notifications/progress') {
-      if (round.progressToken !== undefined && isObject(m.params)) round.exchange.emit({ ...m, params: { ...m.params, progressToken: round.progressToken } });
+      if (round.progressToken !== undefined && isObject(m.params))
+        round.exchange.emit({ ...m, params: { ...m.params, progressToken: round.progressToken } });
       return;
     }
     if (m.method === 'notifications/message' && !levelAllows(round.logLevel, m)) return;
@@ -171,14 +182,21 @@ export class InputFlow {
   private serverRequest(m: JsonRpcRequest): void {
     if (m.method === 'ping') return this.session.respond({ jsonrpc: '2.0', id: m.id, result: {} });
     const askable = ASKABLE.get(m.method);
-    if (!askable) return this.session.respond(errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }));
+    if (!askable)
+      return this.session.respond(
+        errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }),
+      );
     if (!(askable.capability in this.capabilities)) {
       // Asking would break the 2026 rule (never ask what the client did not declare): the call
       // ends with -32021 naming the capability, and the upstream hears "not supported".
       this.session.respond(errorMessage(m.id, { code: -32601, message: `the agent does not support ${m.method}` }));
-      this.missing ??= new GatewayError('missing_capability', `this call needs the client capability ${askable.capability}, which the request did not declare`, {
-        requiredCapabilities: { [askable.capability]: {} },
-      });
+      this.missing ??= new GatewayError(
+        'missing_capability',
+        `this call needs the client capability ${askable.capability}, which the request did not declare`,
+        {
+          requiredCapabilities: { [askable.capability]: {} },
+        },
+      );
       this.abandon(`the agent does not support ${m.method}`);
       this.poke();
       return;

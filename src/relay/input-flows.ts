@@ -38,8 +38,15 @@ export class InputFlows {
     const count = this.perAgent.get(flow.agentId) ?? 0;
     if (this.closed) throw new GatewayError('upstream_unavailable', 'the gateway is shutting down');
     if (count >= this.limits.maxPerAgent || this.parked.size >= this.limits.maxParked) {
-      const which = count >= this.limits.maxPerAgent ? `${this.limits.maxPerAgent} for this agent` : `${this.limits.maxParked} in all`;
-      throw new GatewayError('rate_limited', `too many calls waiting for input (${which})`, { retryAfterSeconds: null, limit: 'input_required parked calls', remaining: 0 });
+      const which =
+        count >= this.limits.maxPerAgent
+          ? `${this.limits.maxPerAgent} for this agent`
+          : `${this.limits.maxParked} in all`;
+      throw new GatewayError('rate_limited', `too many calls waiting for input (${which})`, {
+        retryAfterSeconds: null,
+        limit: 'input_required parked calls',
+        remaining: 0,
+      });
     }
     const round = (this.rounds.get(flow) ?? 0) + 1;
     this.rounds.set(flow, round);
@@ -58,9 +65,15 @@ export class InputFlows {
     const sealed = this.sealer.open(state, agentId);
     if (typeof sealed === 'string') throw new GatewayError('invalid_params', `Invalid requestState: ${sealed}`);
     const p = this.parked.get(sealed.flow);
-    if (!p) throw new GatewayError('invalid_params', 'Invalid requestState: its call has ended (answered, expired, or held by another gateway instance); call again without it');
-    if (p.round !== sealed.round) throw new GatewayError('invalid_params', 'Invalid requestState: it is from an earlier round of this call');
-    if (p.flow.method !== method || p.flow.target !== target) throw new GatewayError('invalid_params', 'Invalid requestState: it belongs to another request');
+    if (!p)
+      throw new GatewayError(
+        'invalid_params',
+        'Invalid requestState: its call has ended (answered, expired, or held by another gateway instance); call again without it',
+      );
+    if (p.round !== sealed.round)
+      throw new GatewayError('invalid_params', 'Invalid requestState: it is from an earlier round of this call');
+    if (p.flow.method !== method || p.flow.target !== target)
+      throw new GatewayError('invalid_params', 'Invalid requestState: it belongs to another request');
     this.remove(sealed.flow);
     return p.flow;
   }

@@ -25,9 +25,18 @@ export interface ListenFilter {
 }
 
 type ListKind = 'tools' | 'prompts' | 'resources';
-const FLAG: Record<ListKind, 'toolsListChanged' | 'promptsListChanged' | 'resourcesListChanged'> = { tools: 'toolsListChanged', prompts: 'promptsListChanged', resources: 'resourcesListChanged' };
+const FLAG: Record<ListKind, 'toolsListChanged' | 'promptsListChanged' | 'resourcesListChanged'> = {
+  tools: 'toolsListChanged',
+  prompts: 'promptsListChanged',
+  resources: 'resourcesListChanged',
+};
 const ACCESS: Record<ListKind, AccessKind> = { tools: 'tool', prompts: 'prompt', resources: 'resource' };
-const LIST_OF: Partial<Record<CatalogKind, ListKind>> = { tools: 'tools', prompts: 'prompts', resources: 'resources', resourceTemplates: 'resources' };
+const LIST_OF: Partial<Record<CatalogKind, ListKind>> = {
+  tools: 'tools',
+  prompts: 'prompts',
+  resources: 'resources',
+  resourceTemplates: 'resources',
+};
 
 export interface Listener {
   readonly id: RequestId;
@@ -66,7 +75,11 @@ export class ListenHub {
     const { maxPerAgent, maxStreams, maxResourceUris } = this.deps.limits;
     const mine = [...this.listeners].filter((l) => l.identity.id === identity.id).length;
     if (mine >= maxPerAgent || this.listeners.size >= maxStreams) {
-      throw new GatewayError('rate_limited', `too many open subscriptions/listen streams (${mine >= maxPerAgent ? `${maxPerAgent} for this agent` : `${maxStreams} in all`})`, { retryAfterSeconds: null, limit: 'listen streams', remaining: 0 });
+      throw new GatewayError(
+        'rate_limited',
+        `too many open subscriptions/listen streams (${mine >= maxPerAgent ? `${maxPerAgent} for this agent` : `${maxStreams} in all`})`,
+        { retryAfterSeconds: null, limit: 'listen streams', remaining: 0 },
+      );
     }
     const honoured: ListenFilter = {};
     for (const kind of ['tools', 'prompts', 'resources'] as const) if (filter[FLAG[kind]]) honoured[FLAG[kind]] = true;
@@ -76,13 +89,23 @@ export class ListenHub {
       const t = view.resolveUri(uri);
       const caps = t?.upstream.init?.capabilities.resources;
       // Only what the upstream can announce and the policy lets this agent read.
-      if (!t || !isObject(caps) || caps.subscribe !== true || !access.visible('resource', this.deps.canonical(t.upstream.name, 'resource', t.native))) continue;
+      if (
+        !t ||
+        !isObject(caps) ||
+        caps.subscribe !== true ||
+        !access.visible('resource', this.deps.canonical(t.upstream.name, 'resource', t.native))
+      )
+        continue;
       uris.set(uri, { upstream: t.upstream, native: t.native });
     }
     if (uris.size > 0) honoured.resourceSubscriptions = [...uris.keys()];
     // A few events kept: the acknowledgement is queued before the HTTP response attaches.
     const listener: Listener = { id, identity, access, view, honoured, stream: new EventStream('0', 4), uris };
-    this.send(listener, { jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honoured } });
+    this.send(listener, {
+      jsonrpc: '2.0',
+      method: 'notifications/subscriptions/acknowledged',
+      params: { notifications: honoured },
+    });
     this.listeners.add(listener);
     for (const { upstream, native } of uris.values()) this.subscribe(upstream, native);
     return listener;
@@ -97,7 +120,14 @@ export class ListenHub {
   /** Graceful shutdown: each stream ends with its `complete` result, as the spec asks. */
   closeAll(): void {
     for (const l of [...this.listeners]) {
-      l.stream.push({ jsonrpc: '2.0', id: l.id, result: { resultType: 'complete', _meta: { [SUBSCRIPTION_ID]: l.id, 'io.modelcontextprotocol/serverInfo': this.deps.serverInfo } } });
+      l.stream.push({
+        jsonrpc: '2.0',
+        id: l.id,
+        result: {
+          resultType: 'complete',
+          _meta: { [SUBSCRIPTION_ID]: l.id, 'io.modelcontextprotocol/serverInfo': this.deps.serverInfo },
+        },
+      });
       l.stream.finish();
       this.close(l);
     }
@@ -110,7 +140,8 @@ export class ListenHub {
       for (const kind of lists) {
         // Told only when the agent can see something of that kind there (after the change or,
         // when the upstream just went away, the change emptied what it saw).
-        if (l.honoured[FLAG[kind]] && (this.seesAny(l, upstream, kind) || upstream.state !== 'ready')) this.send(l, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        if (l.honoured[FLAG[kind]] && (this.seesAny(l, upstream, kind) || upstream.state !== 'ready'))
+          this.send(l, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }
     }
     if (upstream.state === 'ready') this.resubscribe(upstream);
@@ -122,7 +153,8 @@ export class ListenHub {
       const before = l.access;
       l.access = next.access(l.identity);
       for (const kind of ['tools', 'prompts', 'resources'] as const) {
-        if (l.honoured[FLAG[kind]] && this.visible(l, before, kind) !== this.visible(l, l.access, kind)) this.send(l, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+        if (l.honoured[FLAG[kind]] && this.visible(l, before, kind) !== this.visible(l, l.access, kind))
+          this.send(l, { jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
       }
     }
   }
@@ -134,7 +166,8 @@ export class ListenHub {
     for (const l of this.listeners) {
       if (!l.view.upstreams.includes(upstream)) continue;
       const uri = l.view.uri(upstream, native);
-      if (!l.uris.has(uri) || !l.access.visible('resource', this.deps.canonical(upstream.name, 'resource', native))) continue;
+      if (!l.uris.has(uri) || !l.access.visible('resource', this.deps.canonical(upstream.name, 'resource', native)))
+        continue;
       this.send(l, { ...msg, params: { ...msg.params, uri } });
     }
   }
@@ -147,7 +180,9 @@ export class ListenHub {
 
   private names(l: Listener, access: AgentAccess, kind: ListKind, only?: Upstream): string[] {
     return (only ? [only] : l.view.upstreams).flatMap((u) =>
-      u.catalog[kind].map((e) => this.deps.canonical(u.name, ACCESS[kind], String(kind === 'resources' ? e.uri : e.name))).filter((n) => access.visible(ACCESS[kind], n)),
+      u.catalog[kind]
+        .map((e) => this.deps.canonical(u.name, ACCESS[kind], String(kind === 'resources' ? e.uri : e.name)))
+        .filter((n) => access.visible(ACCESS[kind], n)),
     );
   }
 
@@ -200,11 +235,20 @@ export class ListenHub {
     const s = await upstream.liveSessionFor(undefined);
     if (!s) return undefined;
     // 2025 agents may hold the same subscription on this session: only the first and last count.
-    const first = method === 'resources/subscribe' ? s.isAlive && upstream.holds.hold(s, native, LISTEN_HOLDER) : upstream.holds.release(s, native, LISTEN_HOLDER);
+    const first =
+      method === 'resources/subscribe'
+        ? s.isAlive && upstream.holds.hold(s, native, LISTEN_HOLDER)
+        : upstream.holds.release(s, native, LISTEN_HOLDER);
     if (!first) return s;
     const t = upstream.cfg.timeouts.requestMs;
-    const res = await s.request(method, { uri: native }, { timeoutMs: t, maxTotalMs: t }).catch((err: Error) => ({ error: { message: err.message } }));
-    if ('error' in res) this.deps.log.warn({ upstream: upstream.name, method, uri: native, err: res.error.message }, 'upstream resource subscription failed');
+    const res = await s
+      .request(method, { uri: native }, { timeoutMs: t, maxTotalMs: t })
+      .catch((err: Error) => ({ error: { message: err.message } }));
+    if ('error' in res)
+      this.deps.log.warn(
+        { upstream: upstream.name, method, uri: native, err: res.error.message },
+        'upstream resource subscription failed',
+      );
     return s;
   }
 }

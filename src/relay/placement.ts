@@ -4,7 +4,11 @@
 import type { Placement } from '../upstream/upstream.js';
 import type { View } from './view.js';
 
-export async function placeSession(view: View, agentId: string, caps: Record<string, unknown>): Promise<Record<string, Placement> | undefined> {
+export async function placeSession(
+  view: View,
+  agentId: string,
+  caps: Record<string, unknown>,
+): Promise<Record<string, Placement> | undefined> {
   const placed = await Promise.all(view.upstreams.map(async (u) => [u.name, await u.place(agentId, caps)] as const));
   const out: Record<string, Placement> = {};
   for (const [name, p] of placed) if (p) out[name] = p;

@@ -65,12 +65,15 @@ export class Relay {
       limits: cfg.mcp.listen,
       log,
     });
-    this.fanout = new Fanout({
-      sessions: () => this.sessions.all(),
-      view: (key) => this.view(key) ?? this.aggregate,
-      scopeFor: (identity, session, view) => this.scopeFor(identity, session, view),
-      canonical: (server, kind, native) => this.canonical(server, kind, native),
-    }, this.listen);
+    this.fanout = new Fanout(
+      {
+        sessions: () => this.sessions.all(),
+        view: (key) => this.view(key) ?? this.aggregate,
+        scopeFor: (identity, session, view) => this.scopeFor(identity, session, view),
+        canonical: (server, kind, native) => this.canonical(server, kind, native),
+      },
+      this.listen,
+    );
     this.inputFlows = new InputFlows(cfg.mcp.inputRequired);
     this.inputDeps = { flows: this.inputFlows, recorder, log };
   }
@@ -95,7 +98,12 @@ export class Relay {
   }
 
   /** The per-request context: who, through which endpoint, with what access right now. */
-  scopeFor(identity: AgentIdentity, session: AgentSession | undefined, view: View, trace?: RequestScope['trace']): RequestScope {
+  scopeFor(
+    identity: AgentIdentity,
+    session: AgentSession | undefined,
+    view: View,
+    trace?: RequestScope['trace'],
+  ): RequestScope {
     return {
       trace,
       agentId: identity.id,
@@ -108,7 +116,9 @@ export class Relay {
   }
 
   negotiateVersion(requested: unknown): string {
-    return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+    return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+      ? requested
+      : LATEST_PROTOCOL_VERSION;
   }
 
   initializeResult(view: View, protocolVersion: string): Record<string, unknown> {
@@ -117,7 +127,10 @@ export class Relay {
 
   /** `server/discover` (2026): what this agent can use through this endpoint. */
   discoverResult(scope: RequestScope, id: JsonRpcRequest['id']): JsonRpcResponse {
-    return resultMessage(id, discoverResult(this.initializeResult(scope.view, '2026-07-28'), scope, (u, k, n) => this.canonical(u, k, n)));
+    return resultMessage(
+      id,
+      discoverResult(this.initializeResult(scope.view, '2026-07-28'), scope, (u, k, n) => this.canonical(u, k, n)),
+    );
   }
 
   /** Handles one agent request (not initialize, which the transport owns). Never throws. */
@@ -131,7 +144,9 @@ export class Relay {
     } catch (err) {
       // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
       // audit records the refused call. Never rejects: a transport always gets an answer.
-      return this.runSteps(scope, req, undefined, () => Promise.reject(err)).catch((e: unknown) => this.failure(e, req));
+      return this.runSteps(scope, req, undefined, () => Promise.reject(err)).catch((e: unknown) =>
+        this.failure(e, req),
+      );
     } finally {
       this.inFlight--;
     }
@@ -150,16 +165,37 @@ export class Relay {
     if (kind) {
       const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean =>
         (k !== 'tools' || this.toolListed(u, e)) &&
-        scope.access.visible(ACCESS_OF[k], this.canonical(u.name, ACCESS_OF[k], String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name)));
-      return this.runSteps(scope, req, undefined, async () => resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize, visible)));
+        scope.access.visible(
+          ACCESS_OF[k],
+          this.canonical(
+            u.name,
+            ACCESS_OF[k],
+            String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name),
+          ),
+        );
+      return this.runSteps(scope, req, undefined, async () =>
+        resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize, visible)),
+      );
     }
     switch (req.method) {
       case 'ping':
         return resultMessage(req.id, {});
       case 'tools/call':
       case 'prompts/get': {
-        const t = this.mustResolve(view.resolveName(String(params.name ?? '')), req.method === 'tools/call' ? 'tool' : 'prompt', params.name);
-        return this.routed(scope, req, exchange, t, { ...params, name: t.native }, req.method === 'tools/call' ? 'tool' : 'prompt', params.arguments);
+        const t = this.mustResolve(
+          view.resolveName(String(params.name ?? '')),
+          req.method === 'tools/call' ? 'tool' : 'prompt',
+          params.name,
+        );
+        return this.routed(
+          scope,
+          req,
+          exchange,
+          t,
+          { ...params, name: t.native },
+          req.method === 'tools/call' ? 'tool' : 'prompt',
+          params.arguments,
+        );
       }
       case 'resources/read':
       case 'resources/subscribe':
@@ -181,11 +217,15 @@ export class Relay {
         // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
         // params name or URI points.
         const t = view.namespaced
-          ? (typeof params.name === 'string' ? view.resolveName(params.name) : undefined) ??
-            (typeof params.uri === 'string' ? view.resolveUri(params.uri) : undefined)
+          ? ((typeof params.name === 'string' ? view.resolveName(params.name) : undefined) ??
+            (typeof params.uri === 'string' ? view.resolveUri(params.uri) : undefined))
           : { upstream: view.upstreams[0] as Upstream, native: '' };
         if (!t) throw new GatewayError('method_not_found', `method not found: ${req.method}`);
-        const p = !view.namespaced ? req.params : typeof params.name === 'string' ? { ...params, name: t.native } : { ...params, uri: t.native };
+        const p = !view.namespaced
+          ? req.params
+          : typeof params.name === 'string'
+            ? { ...params, name: t.native }
+            : { ...params, uri: t.native };
         // Policies see an unknown method as a tool named after the method (`<server>__custom/x`).
         return this.routed(scope, req, exchange, { upstream: t.upstream, native: req.method }, p, 'tool', params);
       }
@@ -206,7 +246,13 @@ export class Relay {
     kind: AccessKind,
     args?: unknown,
   ): Promise<JsonRpcResponse> {
-    const target = { server: t.upstream.name, native: t.native, kind, canonical: this.canonical(t.upstream.name, kind, t.native), args };
+    const target = {
+      server: t.upstream.name,
+      native: t.native,
+      kind,
+      canonical: this.canonical(t.upstream.name, kind, t.native),
+      args,
+    };
     const identityHeader = this.cfg.auth.forwardIdentityHeader;
     let headers: Record<string, string> | undefined;
     if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
@@ -215,9 +261,13 @@ export class Relay {
     // (A 2026 upstream asks in input_required results itself: those pass through unchanged.)
     if (scope.paramHeaders) headers = { ...scope.paramHeaders, ...headers };
     if (!scope.session && INPUT_METHODS.has(req.method) && !t.upstream.modern) {
-      return this.runSteps(scope, req, target, (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call));
+      return this.runSteps(scope, req, target, (call) =>
+        forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
+      );
     }
-    return this.runSteps(scope, req, target, (call) => forward(scope, req, t.upstream, params, exchange, headers, call));
+    return this.runSteps(scope, req, target, (call) =>
+      forward(scope, req, t.upstream, params, exchange, headers, call),
+    );
   }
 
   /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
@@ -226,7 +276,12 @@ export class Relay {
   }
 
   /** Runs the message-level pipeline (see app.ts for the order) around the final handler. */
-  private runSteps(scope: RequestScope, request: JsonRpcRequest, target: McpCall['target'], last: (call: McpCall) => Promise<JsonRpcResponse>): Promise<JsonRpcResponse> {
+  private runSteps(
+    scope: RequestScope,
+    request: JsonRpcRequest,
+    target: McpCall['target'],
+    last: (call: McpCall) => Promise<JsonRpcResponse>,
+  ): Promise<JsonRpcResponse> {
     const call: McpCall = { scope, request, target };
     const run = (i: number): Promise<JsonRpcResponse> => {
       const step = this.steps[i];
@@ -236,7 +291,12 @@ export class Relay {
     return run(0);
   }
 
-  private complete(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange, params: Record<string, unknown>): Promise<JsonRpcResponse> {
+  private complete(
+    scope: RequestScope,
+    req: JsonRpcRequest,
+    exchange: Exchange,
+    params: Record<string, unknown>,
+  ): Promise<JsonRpcResponse> {
     const ref = isObject(params.ref) ? params.ref : {};
     if (ref.type === 'ref/prompt') {
       const t = this.mustResolve(scope.view.resolveName(String(ref.name ?? '')), 'prompt', ref.name);
@@ -263,7 +323,11 @@ export class Relay {
    * `subscriptions/listen`: runs the pipeline (audited like any request), then opens the listener.
    * Answers the error, or the listener whose stream carries the acknowledgement first.
    */
-  async openListen(scope: RequestScope, req: JsonRpcRequest, filter: ListenFilter): Promise<JsonRpcResponse | Listener> {
+  async openListen(
+    scope: RequestScope,
+    req: JsonRpcRequest,
+    filter: ListenFilter,
+  ): Promise<JsonRpcResponse | Listener> {
     let listener: Listener | undefined;
     const res = await this.runSteps(scope, req, undefined, async () => {
       listener = this.listen.open(scope.identity, scope.access, scope.view, req.id, filter);
@@ -280,6 +344,10 @@ export class Relay {
 
   /** Initialize is answered by the transport; its record is written here, before the answer. */
   recordInitialize(scope: RequestScope, requestId: JsonRpcRequest['id']): Promise<void> {
-    return this.recorder.record({ ...scopeFields(scope), 'mcp.method.name': 'initialize', 'jsonrpc.request.id': requestId });
+    return this.recorder.record({
+      ...scopeFields(scope),
+      'mcp.method.name': 'initialize',
+      'jsonrpc.request.id': requestId,
+    });
   }
 }

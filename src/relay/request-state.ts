@@ -29,7 +29,8 @@ export class RequestStateSealer {
     // Compare the exact text (constant time): base64url decoding would ignore stray characters.
     const given = Buffer.from(state.slice(dot + 1));
     const expected = Buffer.from(this.mac(payload));
-    if (dot <= 0 || given.length !== expected.length || !timingSafeEqual(given, expected)) return 'requestState failed verification';
+    if (dot <= 0 || given.length !== expected.length || !timingSafeEqual(given, expected))
+      return 'requestState failed verification';
     let fields: unknown;
     try {
       fields = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
@@ -38,7 +39,8 @@ export class RequestStateSealer {
     }
     if (!Array.isArray(fields) || fields.length !== 4) return 'requestState failed verification';
     const [flow, round, agent, exp] = fields as unknown[];
-    if (typeof flow !== 'string' || typeof round !== 'number' || typeof agent !== 'string' || typeof exp !== 'number') return 'requestState failed verification';
+    if (typeof flow !== 'string' || typeof round !== 'number' || typeof agent !== 'string' || typeof exp !== 'number')
+      return 'requestState failed verification';
     if (agent !== agentId) return 'requestState belongs to another agent';
     if (exp <= now) return 'requestState has expired';
     return { flow, round, agent, exp };

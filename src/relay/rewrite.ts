@@ -24,7 +24,12 @@ function rewriteContent(content: unknown, view: View, u: Upstream): unknown {
 }
 
 /** Maps URIs in a result to the view's form. Only methods whose results carry URIs are touched. */
-export function rewriteResult(method: string, result: Record<string, unknown>, view: View, u: Upstream): Record<string, unknown> {
+export function rewriteResult(
+  method: string,
+  result: Record<string, unknown>,
+  view: View,
+  u: Upstream,
+): Record<string, unknown> {
   if (!view.namespaced) return result;
   switch (method) {
     case 'tools/call': {
@@ -35,13 +40,17 @@ export function rewriteResult(method: string, result: Record<string, unknown>, v
       if (!Array.isArray(result.contents)) return result;
       return {
         ...result,
-        contents: result.contents.map((c) => (isObject(c) && typeof c.uri === 'string' ? { ...c, uri: view.uri(u, c.uri) } : c)),
+        contents: result.contents.map((c) =>
+          isObject(c) && typeof c.uri === 'string' ? { ...c, uri: view.uri(u, c.uri) } : c,
+        ),
       };
     case 'prompts/get':
       if (!Array.isArray(result.messages)) return result;
       return {
         ...result,
-        messages: result.messages.map((m) => (isObject(m) ? { ...m, content: rewriteContentBlock(m.content, view, u) } : m)),
+        messages: result.messages.map((m) =>
+          isObject(m) ? { ...m, content: rewriteContentBlock(m.content, view, u) } : m,
+        ),
       };
     default:
       return result;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { aggregateView } from './view.js';
 import type { Upstream } from '../upstream/upstream.js';
 
-const fake = (name: string): Upstream => ({ name, catalog: { tools: [], prompts: [], resources: [], resourceTemplates: [] } }) as unknown as Upstream;
+const fake = (name: string): Upstream =>
+  ({ name, catalog: { tools: [], prompts: [], resources: [], resourceTemplates: [] } }) as unknown as Upstream;
 
 describe('aggregate view naming', () => {
   const a = fake('git');

@@ -38,14 +38,17 @@ export function singleView(upstream: Upstream): View {
 export function aggregateView(upstreams: readonly Upstream[], separator: string, prefixUris: boolean): View {
   const byName = new Map(upstreams.map((u) => [u.name, u]));
   // Longest server name first, so `a-b__x` resolves to server `a-b` even with separator `-`.
-  const prefixes = [...upstreams].sort((a, b) => b.name.length - a.name.length).map((u) => ({ u, p: u.name + separator }));
+  const prefixes = [...upstreams]
+    .sort((a, b) => b.name.length - a.name.length)
+    .map((u) => ({ u, p: u.name + separator }));
   return {
     key: '',
     upstreams,
     namespaced: true,
     name: (u, n) => u.name + separator + n,
     resolveName(agentName) {
-      for (const { u, p } of prefixes) if (agentName.startsWith(p)) return { upstream: u, native: agentName.slice(p.length) };
+      for (const { u, p } of prefixes)
+        if (agentName.startsWith(p)) return { upstream: u, native: agentName.slice(p.length) };
       return undefined;
     },
     uri: (u, n) => (prefixUris ? `${u.name}+${n}` : n),
@@ -55,7 +58,8 @@ export function aggregateView(upstreams: readonly Upstream[], separator: string,
         const u = plus > 0 ? byName.get(agentUri.slice(0, plus)) : undefined;
         return u ? { upstream: u, native: agentUri.slice(plus + 1) } : undefined;
       }
-      for (const u of upstreams) if (u.catalog.resources.some((r) => r.uri === agentUri)) return { upstream: u, native: agentUri };
+      for (const u of upstreams)
+        if (u.catalog.resources.some((r) => r.uri === agentUri)) return { upstream: u, native: agentUri };
       const scheme = agentUri.slice(0, agentUri.indexOf(':') + 1);
       const withTemplate = upstreams.filter((u) =>
         u.catalog.resourceTemplates.some((t) => typeof t.uriTemplate === 'string' && t.uriTemplate.startsWith(scheme)),

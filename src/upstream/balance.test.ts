@@ -1,13 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { BalanceState, pick, type Candidate } from './balance.js';
 
-const replica = (key: string, over: Partial<Candidate> = {}): Candidate => ({ key, usable: true, connected: true, assigned: 0, weight: 1, ...over });
-const many = (n: number, f: () => Candidate | undefined): string[] => Array.from({ length: n }, () => f()?.key ?? 'none');
+const replica = (key: string, over: Partial<Candidate> = {}): Candidate => ({
+  key,
+  usable: true,
+  connected: true,
+  assigned: 0,
+  weight: 1,
+  ...over,
+});
+const many = (n: number, f: () => Candidate | undefined): string[] =>
+  Array.from({ length: n }, () => f()?.key ?? 'none');
 
 describe('pick', () => {
   it('least_sessions takes the replica with fewest sessions, rotating ties', () => {
     const st = new BalanceState();
-    expect(pick([replica('a', { assigned: 3 }), replica('b', { assigned: 1 }), replica('c', { assigned: 2 })], 'least_sessions', 'k', st)?.key).toBe('b');
+    expect(
+      pick(
+        [replica('a', { assigned: 3 }), replica('b', { assigned: 1 }), replica('c', { assigned: 2 })],
+        'least_sessions',
+        'k',
+        st,
+      )?.key,
+    ).toBe('b');
     const tied = [replica('a'), replica('b')];
     expect(new Set(many(2, () => pick(tied, 'least_sessions', 'k', st)))).toEqual(new Set(['a', 'b']));
   });
@@ -15,7 +30,8 @@ describe('pick', () => {
   it('skips replicas that are not usable, and gives none when none is', () => {
     const st = new BalanceState();
     const rs = [replica('a', { usable: false }), replica('b')];
-    for (const s of ['least_sessions', 'round_robin', 'weighted', 'consistent_hash'] as const) expect(pick(rs, s, 'k', st)?.key).toBe('b');
+    for (const s of ['least_sessions', 'round_robin', 'weighted', 'consistent_hash'] as const)
+      expect(pick(rs, s, 'k', st)?.key).toBe('b');
     expect(pick([replica('a', { usable: false, connected: false })], 'round_robin', 'k', st)).toBeUndefined();
   });
 

@@ -19,7 +19,12 @@ export class BalanceState {
   readonly credit = new Map<string, number>();
 }
 
-export function pick<C extends Candidate>(all: readonly C[], strategy: BalanceConfig['strategy'], key: string, st: BalanceState): C | undefined {
+export function pick<C extends Candidate>(
+  all: readonly C[],
+  strategy: BalanceConfig['strategy'],
+  key: string,
+  st: BalanceState,
+): C | undefined {
   let usable = all.filter((r) => r.usable);
   if (usable.length === 0) usable = all.filter((r) => r.connected); // panic routing, as Envoy does
   if (usable.length <= 1) return usable[0];

@@ -19,7 +19,12 @@ export interface CatalogKeeperOptions {
 export class CatalogKeeper {
   catalog: Catalog = emptyCatalog();
   /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
-  private readonly generation: Record<CatalogKind, number> = { tools: 0, prompts: 0, resources: 0, resourceTemplates: 0 };
+  private readonly generation: Record<CatalogKind, number> = {
+    tools: 0,
+    prompts: 0,
+    resources: 0,
+    resourceTemplates: 0,
+  };
   private readonly ttlTimers = new Map<CatalogKind, NodeJS.Timeout>();
 
   constructor(private readonly opts: CatalogKeeperOptions) {}
@@ -31,7 +36,10 @@ export class CatalogKeeper {
     await Promise.all(
       kinds.map(async (k) => {
         const gen = ++this.generation[k];
-        const fetched = CAPABILITY_OF[k] in caps ? await fetchList(session, k, this.opts.requestMs) : { entries: [], ttlMs: undefined };
+        const fetched =
+          CAPABILITY_OF[k] in caps
+            ? await fetchList(session, k, this.opts.requestMs)
+            : { entries: [], ttlMs: undefined };
         if (gen !== this.generation[k] || this.opts.source() !== session) return;
         this.catalog = { ...this.catalog, [k]: fetched.entries };
         this.expireAfter(k, fetched.ttlMs);
@@ -47,15 +55,18 @@ export class CatalogKeeper {
   private expireAfter(kind: CatalogKind, ttlMs: number | undefined): void {
     clearTimeout(this.ttlTimers.get(kind));
     if (ttlMs === undefined || ttlMs < MIN_TTL_REFRESH_MS) return;
-    const timer = setTimeout(() => {
-      const before = this.catalog[kind];
-      this.refresh([kind]).then(
-        () => {
-          if (JSON.stringify(before) !== JSON.stringify(this.catalog[kind])) this.opts.changed([kind]);
-        },
-        (err: Error) => this.opts.log.warn({ err: err.message }, 'catalog refresh failed'),
-      );
-    }, Math.min(ttlMs, 2 ** 31 - 1));
+    const timer = setTimeout(
+      () => {
+        const before = this.catalog[kind];
+        this.refresh([kind]).then(
+          () => {
+            if (JSON.stringify(before) !== JSON.stringify(this.catalog[kind])) this.opts.changed([kind]);
+          },
+          (err: Error) => this.opts.log.warn({ err: err.message }, 'catalog refresh failed'),
+        );
+      },
+      Math.min(ttlMs, 2 ** 31 - 1),
+    );
     timer.unref();
     this.ttlTimers.set(kind, timer);
   }

@@ -44,7 +44,10 @@ export async function fetchList(session: UpstreamSession, kind: CatalogKind, tim
   const out: FetchedList = { entries: [], ttlMs: undefined };
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await session.request(LIST_METHOD[kind], cursor ? { cursor } : undefined, { timeoutMs, maxTotalMs: timeoutMs });
+    const res = await session.request(LIST_METHOD[kind], cursor ? { cursor } : undefined, {
+      timeoutMs,
+      maxTotalMs: timeoutMs,
+    });
     if ('error' in res) {
       if (res.error.code === -32601) return out; // declared but not implemented: treat as empty
       throw new Error(`${LIST_METHOD[kind]} failed: ${res.error.message}`);

@@ -5,7 +5,12 @@ import { HttpChannel } from './http-channel.js';
 import { LegacySseChannel } from './legacy-sse-channel.js';
 import { StdioChannel } from './stdio-channel.js';
 
-export function createChannel(cfg: UpstreamConfig, env: Readonly<Record<string, string | undefined>>, log: Logger, replicaUrl?: string): Channel {
+export function createChannel(
+  cfg: UpstreamConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  log: Logger,
+  replicaUrl?: string,
+): Channel {
   switch (cfg.transport) {
     case 'stdio':
       return new StdioChannel(cfg, env, log);

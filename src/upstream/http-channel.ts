@@ -10,7 +10,14 @@ import { readCapped } from '../http/node-io.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 export class HttpChannel implements Channel {
   private readonly pool: Pool;
@@ -81,7 +88,11 @@ export class HttpChannel implements Channel {
         signal: abort,
       });
     } catch (err) {
-      throw new ChannelError(`cannot reach upstream: ${(err as Error).message}`, false, NOT_CONNECTED.has((err as { code?: string }).code ?? ''));
+      throw new ChannelError(
+        `cannot reach upstream: ${(err as Error).message}`,
+        false,
+        NOT_CONNECTED.has((err as { code?: string }).code ?? ''),
+      );
     }
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.sessionId && 'method' in msg && msg.method === 'initialize') {
@@ -105,12 +116,17 @@ export class HttpChannel implements Channel {
     if (type.includes('json') && this.deliverJson(text, requestId)) return;
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
-    if (ok) throw new BadResponseError(`upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${text.slice(0, 200)}`);
+    if (ok)
+      throw new BadResponseError(
+        `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${text.slice(0, 200)}`,
+      );
     throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   }
 
   private tooLarge(): BadResponseError {
-    return new BadResponseError(`upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`);
+    return new BadResponseError(
+      `upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`,
+    );
   }
 
   private async readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
@@ -144,7 +160,11 @@ export class HttpChannel implements Channel {
     return delivered;
   }
 
-  private async consumeStream(body: AsyncIterable<Buffer>, requestId: RequestId | undefined, abort?: RequestAbort): Promise<void> {
+  private async consumeStream(
+    body: AsyncIterable<Buffer>,
+    requestId: RequestId | undefined,
+    abort?: RequestAbort,
+  ): Promise<void> {
     let lastEventId: string | undefined;
     let answered = false;
     /** Why the answer is unusable, when the stream showed why. */
@@ -166,7 +186,11 @@ export class HttpChannel implements Channel {
       /* else stream broken: resume below */
     }
     // The server may close a POST stream early and let us resume it with Last-Event-ID.
-    for (let attempt = 0; !answered && !broken && lastEventId && attempt < 3 && !this.closed && !abort?.aborted; attempt++) {
+    for (
+      let attempt = 0;
+      !answered && !broken && lastEventId && attempt < 3 && !this.closed && !abort?.aborted;
+      attempt++
+    ) {
       try {
         const res = await this.pool.request({
           method: 'GET',
@@ -184,7 +208,11 @@ export class HttpChannel implements Channel {
     }
     if (!answered && requestId !== undefined && !this.closed && !abort?.aborted) {
       this.events?.message(
-        { jsonrpc: '2.0', id: requestId, error: { code: -32052, message: broken ?? 'upstream closed the stream before answering' } },
+        {
+          jsonrpc: '2.0',
+          id: requestId,
+          error: { code: -32052, message: broken ?? 'upstream closed the stream before answering' },
+        },
         requestId,
       );
     }
@@ -206,7 +234,11 @@ export class HttpChannel implements Channel {
         const res = await this.pool.request({
           method: 'GET',
           path: this.path,
-          headers: this.headers(lastEventId ? { accept: 'text/event-stream', 'last-event-id': lastEventId } : { accept: 'text/event-stream' }),
+          headers: this.headers(
+            lastEventId
+              ? { accept: 'text/event-stream', 'last-event-id': lastEventId }
+              : { accept: 'text/event-stream' },
+          ),
           signal: this.getStream.signal,
         });
         if (res.statusCode === 405) return void (await res.body.dump()); // server offers no GET stream
@@ -266,4 +298,3 @@ export class HttpChannel implements Channel {
     clearTimeout(grace);
   }
 }
-

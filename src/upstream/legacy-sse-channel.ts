@@ -22,7 +22,12 @@ export class LegacySseChannel implements Channel {
     private readonly extraHeaders: Readonly<Record<string, string>> = {},
   ) {
     this.url = new URL(cfg.url);
-    this.pool = new Pool(this.url.origin, { connections: cfg.connections, connect: { timeout: cfg.timeouts.connectMs }, headersTimeout: 0, bodyTimeout: 0 });
+    this.pool = new Pool(this.url.origin, {
+      connections: cfg.connections,
+      connect: { timeout: cfg.timeouts.connectMs },
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     this.describe = `sse:${this.url.href}`;
   }
 
@@ -42,22 +47,29 @@ export class LegacySseChannel implements Channel {
       throw new ChannelError(`upstream SSE endpoint answered HTTP ${res.statusCode}`);
     }
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ChannelError('upstream sent no endpoint event')), this.cfg.timeouts.connectMs);
-      readSse(res.body, {
-        message: (msg) => events.message(msg, undefined),
-        other: (ev) => {
-          if (ev.event !== 'endpoint') return;
-          const target = new URL(ev.data.trim(), this.url);
-          if (target.origin !== this.url.origin) {
-            reject(new ChannelError('upstream announced an endpoint on another origin'));
-            return;
-          }
-          this.postPath = target.pathname + target.search;
-          clearTimeout(timer);
-          resolve();
+      const timer = setTimeout(
+        () => reject(new ChannelError('upstream sent no endpoint event')),
+        this.cfg.timeouts.connectMs,
+      );
+      readSse(
+        res.body,
+        {
+          message: (msg) => events.message(msg, undefined),
+          other: (ev) => {
+            if (ev.event !== 'endpoint') return;
+            const target = new URL(ev.data.trim(), this.url);
+            if (target.origin !== this.url.origin) {
+              reject(new ChannelError('upstream announced an endpoint on another origin'));
+              return;
+            }
+            this.postPath = target.pathname + target.search;
+            clearTimeout(timer);
+            resolve();
+          },
+          invalid: (r) => this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message'),
         },
-        invalid: (r) => this.log.warn({ upstream: this.cfg.name, reason: r }, 'bad SSE message'),
-      }, this.cfg.maxResponseBytes)
+        this.cfg.maxResponseBytes,
+      )
         .catch(() => undefined)
         .finally(() => {
           clearTimeout(timer);
@@ -81,10 +93,13 @@ export class LegacySseChannel implements Channel {
       });
     const text = await readCapped(res.body, this.cfg.maxResponseBytes).catch(() => {
       res.body.destroy();
-      throw new BadResponseError(`upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`);
+      throw new BadResponseError(
+        `upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`,
+      );
     });
     if (res.statusCode === 404) throw new ChannelError('upstream session expired', true);
-    if (res.statusCode >= 300) throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+    if (res.statusCode >= 300)
+      throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
   }
 
   initialized(): void {}

@@ -35,7 +35,8 @@ export async function probeDiscover(
   }
   if ('error' in res) return { kind: 'legacy', reason: res.error.message };
   const r = res.result;
-  if (!Array.isArray(r.supportedVersions) || !r.supportedVersions.includes(MODERN_VERSION)) return { kind: 'legacy', reason: 'server/discover names no supported version of ours' };
+  if (!Array.isArray(r.supportedVersions) || !r.supportedVersions.includes(MODERN_VERSION))
+    return { kind: 'legacy', reason: 'server/discover names no supported version of ours' };
   const meta = isObject(r._meta) ? r._meta : {};
   return {
     kind: 'modern',
@@ -127,10 +128,21 @@ export class ModernLink {
       this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
     };
     this.session
-      .request('subscriptions/listen', { notifications }, { onRelated: (m) => this.onStream(m), cancellation: this.cancellation, timeoutMs: LISTEN_MS, maxTotalMs: LISTEN_MS })
+      .request(
+        'subscriptions/listen',
+        { notifications },
+        {
+          onRelated: (m) => this.onStream(m),
+          cancellation: this.cancellation,
+          timeoutMs: LISTEN_MS,
+          maxTotalMs: LISTEN_MS,
+        },
+      )
       .then(ended, ended);
     // Changes made while no stream was open are lost: have the catalog fetched again.
-    if (reopened) for (const [cap, flag, method] of LIST_CHANGED) if (notifications[flag] === true && cap in this.capabilities) this.unrelated({ jsonrpc: '2.0', method });
+    if (reopened)
+      for (const [cap, flag, method] of LIST_CHANGED)
+        if (notifications[flag] === true && cap in this.capabilities) this.unrelated({ jsonrpc: '2.0', method });
   }
 
   private onStream(m: JsonRpcMessage): void {

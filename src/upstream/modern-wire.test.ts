@@ -26,7 +26,13 @@ describe('2026 request wire', () => {
   });
 
   it('mirrors method, name and declared arguments; absent arguments get no header', () => {
-    const schema = { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' }, on: { type: 'boolean', 'x-mcp-header': 'On' } } };
+    const schema = {
+      type: 'object',
+      properties: {
+        region: { type: 'string', 'x-mcp-header': 'Region' },
+        on: { type: 'boolean', 'x-mcp-header': 'On' },
+      },
+    };
     const h = mirroredHeaders('tools/call', { name: 'größe', arguments: { region: 'eu', on: false } }, () => schema);
     expect(h).toEqual({
       'mcp-protocol-version': '2026-07-28',
@@ -35,12 +41,18 @@ describe('2026 request wire', () => {
       'mcp-param-region': 'eu',
       'mcp-param-on': 'false',
     });
-    expect(mirroredHeaders('tools/call', { name: 't', arguments: {} }, () => schema)).not.toHaveProperty('mcp-param-region');
+    expect(mirroredHeaders('tools/call', { name: 't', arguments: {} }, () => schema)).not.toHaveProperty(
+      'mcp-param-region',
+    );
     expect(mirroredHeaders('resources/read', { uri: 'file:///a' }, () => undefined)['mcp-name']).toBe('file:///a');
   });
 
   it('the envelope keeps other _meta keys and carries the agent capabilities and log level', () => {
-    const p = withEnvelope({ name: 't', _meta: { progressToken: 3 } }, { name: 'tollgate', version: '1' }, { capabilities: { elicitation: {} }, logLevel: 'info' });
+    const p = withEnvelope(
+      { name: 't', _meta: { progressToken: 3 } },
+      { name: 'tollgate', version: '1' },
+      { capabilities: { elicitation: {} }, logLevel: 'info' },
+    );
     expect(p._meta).toEqual({
       progressToken: 3,
       'io.modelcontextprotocol/protocolVersion': '2026-07-28',

@@ -40,7 +40,8 @@ export function withEnvelope(
  * sentinel itself) travels as `=?base64?<utf-8 base64>?=`.
  */
 export function encodeHeaderValue(v: string): string {
-  const plain = v.length > 0 && v === v.trim() && !(v.startsWith('=?base64?') && v.endsWith('?=')) && /^[\t\x20-\x7e]*$/.test(v);
+  const plain =
+    v.length > 0 && v === v.trim() && !(v.startsWith('=?base64?') && v.endsWith('?=')) && /^[\t\x20-\x7e]*$/.test(v);
   return plain ? v : `=?base64?${Buffer.from(v, 'utf8').toString('base64')}?=`;
 }
 
@@ -50,7 +51,8 @@ export function headerDeclarations(inputSchema: unknown): ReadonlyArray<{ header
   const visit = (node: unknown, path: string[]): void => {
     if (!isObject(node)) return;
     const name = node['x-mcp-header'];
-    if (path.length > 0 && typeof name === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) out.push({ header: name, path });
+    if (path.length > 0 && typeof name === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+      out.push({ header: name, path });
     if (!isObject(node.properties)) return;
     for (const [k, child] of Object.entries(node.properties)) visit(child, [...path, k]);
   };
@@ -61,7 +63,8 @@ export function headerDeclarations(inputSchema: unknown): ReadonlyArray<{ header
 function primitive(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number' && Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v))) return String(v);
+  if (typeof v === 'number' && Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v)))
+    return String(v);
   return undefined;
 }
 

@@ -55,7 +55,13 @@ export class OwnSessions {
   async open(r: Replica, origin: Origin, caps: Record<string, unknown>): Promise<UpstreamSession> {
     const session = this.make(r, origin);
     try {
-      await session.start({ clientInfo: this.deps.clientInfo, capabilities: caps, timeoutMs: this.deps.connectMs, protocol: r.protocol, watchLists: false });
+      await session.start({
+        clientInfo: this.deps.clientInfo,
+        capabilities: caps,
+        timeoutMs: this.deps.connectMs,
+        protocol: r.protocol,
+        watchLists: false,
+      });
       return session;
     } catch (err) {
       await session.close().catch(() => undefined);

@@ -62,7 +62,10 @@ export class Replica {
     private readonly cfg: UpstreamConfig,
     private readonly deps: ReplicaDeps,
   ) {
-    this.log = url && cfg.transport === 'streamable_http' && 'replicas' in cfg && cfg.replicas.length > 1 ? deps.log.child({ replica: url }) : deps.log;
+    this.log =
+      url && cfg.transport === 'streamable_http' && 'replicas' in cfg && cfg.replicas.length > 1
+        ? deps.log.child({ replica: url })
+        : deps.log;
   }
 
   get key(): string {
@@ -211,21 +214,35 @@ export class Replica {
     const hc = this.cfg.balance.healthCheck;
     try {
       if (hc.path && this.url) {
-        const res = await request(new URL(hc.path, this.url), { method: 'GET', headersTimeout: hc.timeoutMs, bodyTimeout: hc.timeoutMs });
+        const res = await request(new URL(hc.path, this.url), {
+          method: 'GET',
+          headersTimeout: hc.timeoutMs,
+          bodyTimeout: hc.timeoutMs,
+        });
         await res.body.dump();
         return res.statusCode >= 200 && res.statusCode < 300;
       }
       const s = this.shared;
       if (!s?.isAlive) return false;
       // 2026 has no ping: server/discover is its cheapest request.
-      const res = await s.request(s.isModern ? 'server/discover' : 'ping', undefined, { timeoutMs: hc.timeoutMs, maxTotalMs: hc.timeoutMs });
+      const res = await s.request(s.isModern ? 'server/discover' : 'ping', undefined, {
+        timeoutMs: hc.timeoutMs,
+        maxTotalMs: hc.timeoutMs,
+      });
       return !('error' in res);
     } catch {
       return false;
     }
   }
 
-  describe(): { url: string; state: ReplicaState; healthy: boolean; ejected: boolean; sessions: number; error?: string } {
+  describe(): {
+    url: string;
+    state: ReplicaState;
+    healthy: boolean;
+    ejected: boolean;
+    sessions: number;
+    error?: string;
+  } {
     return {
       url: this.key,
       state: this.state,

@@ -40,7 +40,11 @@ export class SessionPool {
     return this.entries.size;
   }
 
-  async acquire(key: string, pick: () => Replica | undefined, open: (r: Replica) => Promise<UpstreamSession>): Promise<Acquired> {
+  async acquire(
+    key: string,
+    pick: () => Replica | undefined,
+    open: (r: Replica) => Promise<UpstreamSession>,
+  ): Promise<Acquired> {
     const had = this.entries.get(key);
     if (had) {
       had.lastUsed = Date.now();
@@ -50,9 +54,17 @@ export class SessionPool {
       if (s.isAlive && (had.replica.usable || pick() === had.replica)) return { session: s, reopened: false };
       if (this.entries.get(key) === had) this.drop(key, had);
     }
-    if (this.entries.size >= this.cap) throw new GatewayError('upstream_unavailable', `upstream ${this.label} has reached its session cap (${this.cap})`);
+    if (this.entries.size >= this.cap)
+      throw new GatewayError(
+        'upstream_unavailable',
+        `upstream ${this.label} has reached its session cap (${this.cap})`,
+      );
     const wait = this.retryAt - Date.now();
-    if (wait > 0) throw new GatewayError('upstream_unavailable', `upstream ${this.label} failed to start; retrying in ${Math.ceil(wait / 1000)} s`);
+    if (wait > 0)
+      throw new GatewayError(
+        'upstream_unavailable',
+        `upstream ${this.label} failed to start; retrying in ${Math.ceil(wait / 1000)} s`,
+      );
     const replica = pick();
     if (!replica) throw new GatewayError('upstream_unavailable', `upstream ${this.label} has no healthy replica`);
     const entry: Entry = { replica, session: open(replica), lastUsed: Date.now() };
@@ -92,7 +104,11 @@ export class SessionPool {
   /** Forget a session the upstream closed (it is reopened on next use). */
   forget(key: string, session: UpstreamSession): void {
     const e = this.entries.get(key);
-    if (e) void e.session.then((s) => s === session && this.entries.get(key) === e && this.drop(key, e), () => undefined);
+    if (e)
+      void e.session.then(
+        (s) => s === session && this.entries.get(key) === e && this.drop(key, e),
+        () => undefined,
+      );
   }
 
   /** `everywhere`: the agent ended its session (DELETE), so the upstream's session ends too. */
@@ -105,7 +121,12 @@ export class SessionPool {
   private drop(key: string, e: Entry, endSession = !this.shared): void {
     this.entries.delete(key);
     e.replica.assigned--;
-    e.session.then((s) => s.close(endSession), () => undefined).catch(() => undefined);
+    e.session
+      .then(
+        (s) => s.close(endSession),
+        () => undefined,
+      )
+      .catch(() => undefined);
   }
 
   private reap(): void {
@@ -125,6 +146,13 @@ export class SessionPool {
     clearInterval(this.reaper);
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((e) => e.session.then((s) => s.close(), () => undefined)));
+    await Promise.all(
+      all.map((e) =>
+        e.session.then(
+          (s) => s.close(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 }

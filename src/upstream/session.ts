@@ -13,12 +13,25 @@ import {
 } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import { BadResponseError, ChannelError, RequestAbort, type Channel } from './channel.js';
-import type { UpstreamProtocol } from '../config/runtime.js';
 import { mirroredHeaders, withEnvelope } from './modern-wire.js';
-import { UndeliveredError, type Cancellation, type InitializeOutcome, type RequestOptions, type SessionHooks, type StartOptions, type UpstreamSessionEvents } from './session-types.js';
+import {
+  UndeliveredError,
+  type InitializeOutcome,
+  type RequestOptions,
+  type SessionHooks,
+  type StartOptions,
+  type UpstreamSessionEvents,
+} from './session-types.js';
 import { ModernLink, probeDiscover } from './modern-link.js';
 
-export type { RequestOptions, StartOptions, SessionHooks, Cancellation, UpstreamSessionEvents, InitializeOutcome } from './session-types.js';
+export type {
+  RequestOptions,
+  StartOptions,
+  SessionHooks,
+  Cancellation,
+  UpstreamSessionEvents,
+  InitializeOutcome,
+} from './session-types.js';
 export { UndeliveredError } from './session-types.js';
 
 interface Pending {
@@ -77,7 +90,8 @@ export class UpstreamSession {
         this.modern.start();
         return probe.init;
       }
-      if (opts.protocol === '2026') throw new ChannelError(`upstream does not speak 2026-07-28 (server/discover: ${probe.reason})`);
+      if (opts.protocol === '2026')
+        throw new ChannelError(`upstream does not speak 2026-07-28 (server/discover: ${probe.reason})`);
     }
     const res = await this.request(
       'initialize',
@@ -121,7 +135,8 @@ export class UpstreamSession {
 
   /** Sends a request with our own id and progress token; resolves with the upstream's response. */
   request(method: string, params: Record<string, unknown> | undefined, opts: RequestOptions): Promise<JsonRpcResponse> {
-    if (!this.alive) return Promise.reject(new GatewayError('upstream_unavailable', 'upstream session is not connected'));
+    if (!this.alive)
+      return Promise.reject(new GatewayError('upstream_unavailable', 'upstream session is not connected'));
     const id = this.nextId++;
     let outParams = params;
     if (progressTokenOf(params) !== undefined && params) {
@@ -135,7 +150,8 @@ export class UpstreamSession {
       outParams = withEnvelope(outParams, this.clientInfo, opts.agent);
       headers = { ...opts.headers, ...mirroredHeaders(method, params, this.hooks.toolSchema ?? (() => undefined)) };
     }
-    const msg: JsonRpcRequest = outParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: outParams };
+    const msg: JsonRpcRequest =
+      outParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: outParams };
     return new Promise<JsonRpcResponse>((resolve, reject) => {
       // No AbortController or second timer per request: both showed up in the relay's profile.
       const started = Date.now();
@@ -156,7 +172,16 @@ export class UpstreamSession {
         const elapsed = Date.now() - started;
         const capped = opts.maxTotalMs - elapsed <= idleMs;
         timer = setTimeout(
-          () => fail(new GatewayError('upstream_timeout', capped ? `upstream exceeded the ${opts.maxTotalMs} ms cap for ${method}` : `upstream did not answer ${method} in time`), true),
+          () =>
+            fail(
+              new GatewayError(
+                'upstream_timeout',
+                capped
+                  ? `upstream exceeded the ${opts.maxTotalMs} ms cap for ${method}`
+                  : `upstream did not answer ${method} in time`,
+              ),
+              true,
+            ),
           Math.max(Math.min(idleMs, opts.maxTotalMs - elapsed), 0),
         );
       };
@@ -178,7 +203,12 @@ export class UpstreamSession {
       });
       this.sendSafely(msg, headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
-        const kind = err instanceof BadResponseError ? 'upstream_bad_response' : err instanceof ChannelError ? 'upstream_unavailable' : 'internal';
+        const kind =
+          err instanceof BadResponseError
+            ? 'upstream_bad_response'
+            : err instanceof ChannelError
+              ? 'upstream_unavailable'
+              : 'internal';
         fail(new GatewayError(kind, err.message), false);
       });
     });
@@ -197,7 +227,11 @@ export class UpstreamSession {
   }
 
   /** A channel that throws synchronously (e.g. a value it cannot serialise) fails like one that rejects. */
-  private sendSafely(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void> {
+  private sendSafely(
+    msg: JsonRpcMessage,
+    headers?: Readonly<Record<string, string>>,
+    abort?: RequestAbort,
+  ): Promise<void> {
     try {
       return this.channel.send(msg, headers, abort);
     } catch (err) {
@@ -249,7 +283,8 @@ export class UpstreamSession {
     if (!this.alive) return;
     this.alive = false;
     this.modern?.stop();
-    for (const p of [...this.pending.values()]) p.reject(new GatewayError('upstream_unavailable', `upstream connection lost: ${reason}`));
+    for (const p of [...this.pending.values()])
+      p.reject(new GatewayError('upstream_unavailable', `upstream connection lost: ${reason}`));
     this.pending.clear();
     this.events.closed(reason);
   }

@@ -15,7 +15,11 @@ export const MAX_EVENT_BYTES = 32 * 1024 * 1024;
 
 export class SseEventTooLarge extends Error {}
 
-export async function readSse(body: AsyncIterable<Buffer | string>, h: SseHandlers, maxEventBytes = MAX_EVENT_BYTES): Promise<void> {
+export async function readSse(
+  body: AsyncIterable<Buffer | string>,
+  h: SseHandlers,
+  maxEventBytes = MAX_EVENT_BYTES,
+): Promise<void> {
   let pending = 0;
   const parser = createParser({
     onEvent(ev) {

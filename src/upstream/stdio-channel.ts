@@ -26,7 +26,8 @@ function killAllOnExit(): void {
  * never the gateway's own secrets (admin and metrics tokens, agent keys, API keys). Anything else
  * an upstream needs goes in its `env:` in the config.
  */
-const INHERITED = /^(PATH|HOME|USER|LOGNAME|SHELL|TERM|LANG|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|SYSTEMROOT|APPDATA|PATHEXT|COMSPEC)$/;
+const INHERITED =
+  /^(PATH|HOME|USER|LOGNAME|SHELL|TERM|LANG|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|SYSTEMROOT|APPDATA|PATHEXT|COMSPEC)$/;
 
 export function inheritedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -119,7 +120,7 @@ export class StdioChannel implements Channel {
     if (!child || child.exitCode !== null || !child.stdin.writable) {
       return Promise.reject(new ChannelError('upstream process is not running', true));
     }
-    child.stdin.write(JSON.stringify(msg) + '\n');
+    child.stdin.write(`${JSON.stringify(msg)}\n`);
     return Promise.resolve();
   }
 

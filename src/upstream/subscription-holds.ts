@@ -41,7 +41,10 @@ export class SubscriptionHolds {
   /** A holder is gone (its agent session ended): unsubscribe upstream where it was the last. */
   endHolder(holder: string, timeoutMs: number): void {
     for (const h of this.releaseAll(holder)) {
-      if (h.session.isAlive) void h.session.request('resources/unsubscribe', { uri: h.uri }, { timeoutMs, maxTotalMs: timeoutMs }).catch(() => undefined);
+      if (h.session.isAlive)
+        void h.session
+          .request('resources/unsubscribe', { uri: h.uri }, { timeoutMs, maxTotalMs: timeoutMs })
+          .catch(() => undefined);
     }
   }
 

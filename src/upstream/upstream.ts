@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/runtime.js';
-import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
+import type { UpstreamSession, InitializeOutcome, SessionHooks } from './session.js';
 import { isModernVersion } from '../mcp/era.js';
 import type { Catalog, CatalogKind } from './catalog.js';
 import { CatalogKeeper } from './catalog-keeper.js';
@@ -83,8 +83,11 @@ export class Upstream {
     const hooks: ReplicaHooks = {
       ready: (r) => this.onReplicaReady(r),
       lost: (r) => this.onReplicaLost(r),
-      unrelated: (r, msg, session) => this.onUnrelated(msg, { session, agentSessionId: undefined, agentId: undefined }, r),
-      mayEject: () => this.replicas.filter((x) => x.ejected).length + 1 <= Math.floor((this.replicas.length * cfg.balance.outlier.maxEjectionPercent) / 100),
+      unrelated: (r, msg, session) =>
+        this.onUnrelated(msg, { session, agentSessionId: undefined, agentId: undefined }, r),
+      mayEject: () =>
+        this.replicas.filter((x) => x.ejected).length + 1 <=
+        Math.floor((this.replicas.length * cfg.balance.outlier.maxEjectionPercent) / 100),
     };
     const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
     this.catalogs = new CatalogKeeper({
@@ -94,7 +97,17 @@ export class Upstream {
       changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
     });
     const capabilities = cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
-    this.replicas = urls.map((u, i) => new Replica(i, u.url, u.weight, cfg, { log: this.log, env: deps.env, clientInfo: deps.clientInfo, capabilities, hooks, sessionHooks: this.sessionHooks }));
+    this.replicas = urls.map(
+      (u, i) =>
+        new Replica(i, u.url, u.weight, cfg, {
+          log: this.log,
+          env: deps.env,
+          clientInfo: deps.clientInfo,
+          capabilities,
+          hooks,
+          sessionHooks: this.sessionHooks,
+        }),
+    );
     this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
     this.own = new OwnSessions({
       upstream: cfg.name,
@@ -103,7 +116,11 @@ export class Upstream {
       sessionHooks: this.sessionHooks,
       init: () => this.init,
       unrelated: (msg, origin) => this.onUnrelated(msg, origin, undefined),
-      closed: (session, origin) => this.pool.forget(this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId), session),
+      closed: (session, origin) =>
+        this.pool.forget(
+          this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId),
+          session,
+        ),
       opened: (session, r) => this.replicaOfOwn.set(session, r),
     });
   }
@@ -136,11 +153,17 @@ export class Upstream {
   }
 
   /** Tool schemas by name, rebuilt when the tool list changes (Mcp-Param-* headers need them per call). */
-  private toolIndex: { of: readonly Record<string, unknown>[]; byName: Map<string, unknown> } = { of: [], byName: new Map() };
+  private toolIndex: { of: readonly Record<string, unknown>[]; byName: Map<string, unknown> } = {
+    of: [],
+    byName: new Map(),
+  };
   private readonly sessionHooks: SessionHooks = {
     toolSchema: (name) => {
       if (this.toolIndex.of !== this.catalog.tools) {
-        this.toolIndex = { of: this.catalog.tools, byName: new Map(this.catalog.tools.map((t) => [String(t.name), t.inputSchema])) };
+        this.toolIndex = {
+          of: this.catalog.tools,
+          byName: new Map(this.catalog.tools.map((t) => [String(t.name), t.inputSchema])),
+        };
       }
       return this.toolIndex.byName.get(name);
     },
@@ -210,9 +233,15 @@ export class Upstream {
    * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
    * and subscriptions stay the agent's.
    */
-  async sessionFor(agentSessionId: string | undefined, agentCapabilities: Record<string, unknown>, agentId: string, placement?: Placement): Promise<UpstreamSession> {
+  async sessionFor(
+    agentSessionId: string | undefined,
+    agentCapabilities: Record<string, unknown>,
+    agentId: string,
+    placement?: Placement,
+  ): Promise<UpstreamSession> {
     if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
-    const own = this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
+    const own =
+      this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
     if (own === undefined) return this.sharedFor(agentSessionId, agentId, placement);
     const placed = placement && this.replicas[placement[0]];
     const { session, reopened } = await this.pool.acquire(
@@ -220,7 +249,9 @@ export class Upstream {
       () => (placed?.usable ? placed : this.pickReplica(agentId)),
       (r) => {
         const origin = { agentSessionId: this.cfg.isolation === 'per_session' ? agentSessionId : undefined, agentId };
-        return r === placed && placement?.[1] ? this.own.claim(r, placement[1], origin) : this.own.open(r, origin, agentCapabilities);
+        return r === placed && placement?.[1]
+          ? this.own.claim(r, placement[1], origin)
+          : this.own.open(r, origin, agentCapabilities);
       },
     );
     // Its subscriptions and log level are back before its call goes out.
@@ -228,14 +259,21 @@ export class Upstream {
     return session;
   }
 
-  private async sharedFor(agentSessionId: string | undefined, agentId: string, placement: Placement | undefined): Promise<UpstreamSession> {
+  private async sharedFor(
+    agentSessionId: string | undefined,
+    agentId: string,
+    placement: Placement | undefined,
+  ): Promise<UpstreamSession> {
     const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
     if (pinned?.usable && pinned.shared) return pinned.shared;
     // First sight of the session on this instance: the replica its seal names, if still usable.
     const placed = !pinned && placement ? this.replicas[placement[0]] : undefined;
     const next = placed?.usable ? placed : this.pickReplica(agentId);
     if (!next?.shared) {
-      throw new GatewayError('upstream_unavailable', `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`);
+      throw new GatewayError(
+        'upstream_unavailable',
+        `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`,
+      );
     }
     if (agentSessionId !== undefined && next !== pinned) {
       if (pinned) pinned.assigned--;

@@ -28,7 +28,10 @@ export function rewriteGlobSyncImport(source) {
     const m = GLOB_SPEC.exec(specs);
     if (!m) return whole;
     const local = m[2] ?? 'globSync';
-    const rest = specs.replace(GLOB_SPEC, (_s, lead) => lead).replace(/^\s*,|,\s*$/g, '').replace(/,\s*,/g, ',');
+    const rest = specs
+      .replace(GLOB_SPEC, (_s, lead) => lead)
+      .replace(/^\s*,|,\s*$/g, '')
+      .replace(/,\s*,/g, ',');
     const stub =
       `const ${local}=(...a)=>{throw new Error("fs.globSync is unavailable on Node "+process.version+` +
       `" (conformance tier-check needs Node >= 22)")};`;

@@ -84,7 +84,13 @@ export function parseSummary(stdout: string): ScenarioResult[] {
   }
   const single = /^Passed: (\d+)\/\d+, (\d+) failed, (\d+) warnings/m.exec(stdout);
   if (out.length === 0 && single) {
-    out.push({ scenario: '(single)', passed: Number(single[1]), failed: Number(single[2]), warnings: Number(single[3]), checks: [] });
+    out.push({
+      scenario: '(single)',
+      passed: Number(single[1]),
+      failed: Number(single[2]),
+      warnings: Number(single[3]),
+      checks: [],
+    });
   }
   return out;
 }

@@ -75,7 +75,9 @@ export function conformanceNextCliPath(): string {
 
 /** The scored server scenarios of a requirement set, from the installed package. */
 export function scoredServerScenarios(requirements: Requirements2026): string[] {
-  const doc = parseYaml(fs.readFileSync(join(conformanceNextDir(), 'requirements', `${requirements}.yaml`), 'utf8')) as { server?: unknown };
+  const doc = parseYaml(
+    fs.readFileSync(join(conformanceNextDir(), 'requirements', `${requirements}.yaml`), 'utf8'),
+  ) as { server?: unknown };
   if (!Array.isArray(doc.server) || doc.server.some((s) => typeof s !== 'string')) {
     throw new Error(`requirements/${requirements}.yaml: "server" is not a list of scenario names`);
   }
@@ -91,7 +93,17 @@ export async function runConformance2026(url: string, opts: RunConformance2026Op
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const scored = scoredServerScenarios(opts.requirements);
   const outDir = await mkdtemp(join(tmpdir(), 'tollgate-conformance2026-'));
-  const args = [...nodeImportArgs(), conformanceNextCliPath(), 'server', '--url', url, '--requirements', opts.requirements, '-o', outDir];
+  const args = [
+    ...nodeImportArgs(),
+    conformanceNextCliPath(),
+    'server',
+    '--url',
+    url,
+    '--requirements',
+    opts.requirements,
+    '-o',
+    outDir,
+  ];
 
   const { output, exitCode, timedOut } = await runCli(args, timeoutMs, opts.env);
 
@@ -128,7 +140,10 @@ export async function runConformance2026(url: string, opts: RunConformance2026Op
   const passed = scenarios.reduce((n, s) => n + s.passed, 0);
   const warnings = scenarios.reduce((n, s) => n + s.warnings, 0);
   const failed =
-    scenarios.reduce((n, s) => n + s.failed, 0) + (opts.warningsAsFailures ? warnings : 0) + missing + (timedOut ? 1 : 0);
+    scenarios.reduce((n, s) => n + s.failed, 0) +
+    (opts.warningsAsFailures ? warnings : 0) +
+    missing +
+    (timedOut ? 1 : 0);
 
   return {
     passed,

@@ -20,7 +20,12 @@ let listeners = 0;
 let reloadOk = true;
 let app: Hono;
 
-const call = (agent: string, tool: string, decision: AuditFields['tollgate.decision'] = 'allowed', args: AuditFields['tollgate.request.arguments'] = null): AuditFields => ({
+const call = (
+  agent: string,
+  tool: string,
+  decision: AuditFields['tollgate.decision'] = 'allowed',
+  args: AuditFields['tollgate.request.arguments'] = null,
+): AuditFields => ({
   'gen_ai.agent.id': agent,
   'tollgate.auth.method': 'api_key',
   'mcp.method.name': 'tools/call',
@@ -65,8 +70,19 @@ beforeAll(async () => {
     },
     upstreams: () => [{ name: 'github', transport: 'http', state: 'ready', tools: 12, prompts: 0, resources: 1 }],
     agents: () => ['alice', 'bob'],
-    usage: async (agent) => [{ name: 'calls', kind: 'requests', limit: 100, used: agent === 'alice' ? 27 : 1, remaining: agent === 'alice' ? 73 : 99, periodMs: 3_600_000, resetMs: 60_000 }],
-    reloadPolicies: () => (reloadOk ? { ok: true } : { ok: false, problems: ['alice.yaml: tools.allow must be a list'] }),
+    usage: async (agent) => [
+      {
+        name: 'calls',
+        kind: 'requests',
+        limit: 100,
+        used: agent === 'alice' ? 27 : 1,
+        remaining: agent === 'alice' ? 73 : 99,
+        periodMs: 3_600_000,
+        resetMs: 60_000,
+      },
+    ],
+    reloadPolicies: () =>
+      reloadOk ? { ok: true } : { ok: false, problems: ['alice.yaml: tools.allow must be a list'] },
     redact,
     sseKeepaliveMs: 20,
   };
@@ -77,7 +93,12 @@ afterAll(() => recorder.close());
 
 describe('admin credentials', () => {
   it('refuses requests without a credential, with a wrong one, and with an agent key', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Bearer ${AGENT_KEY}` }, { cookie: `tollgate_admin=${AGENT_KEY}` }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token' },
+      { authorization: `Bearer ${AGENT_KEY}` },
+      { cookie: `tollgate_admin=${AGENT_KEY}` },
+    ];
     for (const headers of attempts) {
       const res = await get('/admin/audit', headers);
       expect(res.status).toBe(401);
@@ -176,13 +197,21 @@ describe('live tail', () => {
 
 describe('usage, upstreams, policies', () => {
   it('shows an agent’s usage against each limit', async () => {
-    const body = await json<{ agent: string; limits: Array<{ used: number; limit: number }> }>('/admin/agents/alice/usage');
-    expect(body).toMatchObject({ agent: 'alice', limits: [{ name: 'calls', kind: 'requests', used: 27, limit: 100, remaining: 73 }] });
-    expect(await json('/admin/api/upstreams')).toEqual([{ name: 'github', transport: 'http', state: 'ready', tools: 12, prompts: 0, resources: 1 }]);
+    const body = await json<{ agent: string; limits: Array<{ used: number; limit: number }> }>(
+      '/admin/agents/alice/usage',
+    );
+    expect(body).toMatchObject({
+      agent: 'alice',
+      limits: [{ name: 'calls', kind: 'requests', used: 27, limit: 100, remaining: 73 }],
+    });
+    expect(await json('/admin/api/upstreams')).toEqual([
+      { name: 'github', transport: 'http', state: 'ready', tools: 12, prompts: 0, resources: 1 },
+    ]);
   });
 
   it('reloads policies, 422 with the problems when they do not load', async () => {
-    const post = (headers: Record<string, string>) => app.request('/admin/policies/reload', { method: 'POST', headers });
+    const post = (headers: Record<string, string>) =>
+      app.request('/admin/policies/reload', { method: 'POST', headers });
     expect((await post(bearer)).status).toBe(200);
     reloadOk = false;
     const bad = await post(bearer);
@@ -194,7 +223,11 @@ describe('usage, upstreams, policies', () => {
 
 describe('login cookie and CSRF', () => {
   const login = (token: string, url = 'http://localhost/admin/login', origin?: string) =>
-    app.request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) }, body: new URLSearchParams({ token }).toString() });
+    app.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) },
+      body: new URLSearchParams({ token }).toString(),
+    });
 
   it('sends a browser without the cookie to the login form', async () => {
     for (const path of ['/admin', '/admin/']) {
@@ -223,7 +256,9 @@ describe('login cookie and CSRF', () => {
     expect(cookie).toContain('SameSite=Strict');
     expect(cookie).toContain('Path=/admin');
     expect(cookie).not.toContain('Secure');
-    expect((await login(TOKEN, 'https://localhost/admin/login', 'https://localhost')).headers.get('set-cookie')).toContain('Secure');
+    expect(
+      (await login(TOKEN, 'https://localhost/admin/login', 'https://localhost')).headers.get('set-cookie'),
+    ).toContain('Secure');
     expect((await login(TOKEN, undefined, 'https://evil.example')).status).toBe(403);
 
     const page = await get('/admin/', { cookie: cookie.split(';')[0]! });
@@ -245,7 +280,8 @@ describe('login cookie and CSRF', () => {
 
   it('refuses a cross-site POST even with a valid cookie', async () => {
     const cookie = `tollgate_admin=${TOKEN}`;
-    const post = (headers: Record<string, string>) => app.request('/admin/policies/reload', { method: 'POST', headers: { cookie, ...headers } });
+    const post = (headers: Record<string, string>) =>
+      app.request('/admin/policies/reload', { method: 'POST', headers: { cookie, ...headers } });
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
     expect((await post({ origin: 'null' })).status).toBe(403);
     expect((await post({})).status).toBe(403); // a cookie alone, no Origin: not a same-origin browser request

@@ -24,7 +24,12 @@ let browser: { context: BrowserContext; close(): Promise<void> };
 let page: Page;
 const pageErrors: string[] = [];
 
-const record = (agent: string, tool: string, decision: AuditFields['tollgate.decision'] = 'allowed', extra: Partial<AuditFields> = {}) =>
+const record = (
+  agent: string,
+  tool: string,
+  decision: AuditFields['tollgate.decision'] = 'allowed',
+  extra: Partial<AuditFields> = {},
+) =>
   recorder.record({
     'gen_ai.agent.id': agent,
     'tollgate.auth.method': 'api_key',
@@ -59,18 +64,52 @@ beforeAll(async () => {
       upstreams: () => [
         { name: 'github', transport: 'http', state: 'ready', tools: 38, prompts: 2, resources: 0 },
         { name: 'fs', transport: 'stdio', state: 'ready', tools: 11, prompts: 0, resources: 4 },
-        { name: 'jira', transport: 'sse', state: 'down', error: 'connect ECONNREFUSED 10.0.4.12:8443', tools: 0, prompts: 0, resources: 0 },
+        {
+          name: 'jira',
+          transport: 'sse',
+          state: 'down',
+          error: 'connect ECONNREFUSED 10.0.4.12:8443',
+          tools: 0,
+          prompts: 0,
+          resources: 0,
+        },
       ],
       agents: () => ['alice', 'bob', 'ci-bot'],
       usage: async (agent) =>
         agent === 'alice'
           ? [
-              { name: 'tool calls', kind: 'requests', limit: 600, used: 212, remaining: 388, periodMs: 3_600_000, resetMs: 1_260_000 },
-              { name: 'tokens', kind: 'tokens', limit: 200_000, used: 161_500, remaining: 38_500, periodMs: 86_400_000, resetMs: 30_000_000 },
+              {
+                name: 'tool calls',
+                kind: 'requests',
+                limit: 600,
+                used: 212,
+                remaining: 388,
+                periodMs: 3_600_000,
+                resetMs: 1_260_000,
+              },
+              {
+                name: 'tokens',
+                kind: 'tokens',
+                limit: 200_000,
+                used: 161_500,
+                remaining: 38_500,
+                periodMs: 86_400_000,
+                resetMs: 30_000_000,
+              },
               { name: 'parallel', kind: 'concurrency', limit: 4, used: 1, remaining: 3 },
             ]
           : agent === 'bob'
-            ? [{ name: 'tool calls', kind: 'requests', limit: 100, used: 96, remaining: 4, periodMs: 60_000, resetMs: 21_000 }]
+            ? [
+                {
+                  name: 'tool calls',
+                  kind: 'requests',
+                  limit: 100,
+                  used: 96,
+                  remaining: 4,
+                  periodMs: 60_000,
+                  resetMs: 21_000,
+                },
+              ]
             : [],
       reloadPolicies: () => ({ ok: true }),
     }),
@@ -147,10 +186,17 @@ describe.skipIf(!enabled)('admin page in Chromium', () => {
   });
 
   it('looks right: screenshot of the unfiltered page with a record open', async () => {
-    await record('ci-bot', 'fs+file:///srv/docs/runbook.md', 'allowed', { 'mcp.method.name': 'resources/read', 'gen_ai.tool.name': null, 'gen_ai.operation.name': null, 'mcp.resource.uri': 'fs+file:///srv/docs/runbook.md' });
+    await record('ci-bot', 'fs+file:///srv/docs/runbook.md', 'allowed', {
+      'mcp.method.name': 'resources/read',
+      'gen_ai.tool.name': null,
+      'gen_ai.operation.name': null,
+      'mcp.resource.uri': 'fs+file:///srv/docs/runbook.md',
+    });
     await record('bob', 'github__delete_repo', 'denied', { 'tollgate.decision_rule': 'bob.yaml#tools.deny[0]' });
     await record('alice', 'github__list_pulls', 'budget_exceeded');
-    await record('alice', 'jira__create_ticket', 'error', { 'tollgate.decision_reason': 'upstream jira is unavailable' });
+    await record('alice', 'jira__create_ticket', 'error', {
+      'tollgate.decision_reason': 'upstream jira is unavailable',
+    });
     await record('alice', 'github__get_file', 'allowed', { 'tollgate.outcome': 'is_error' });
     await page.goto(`${base}/admin/`);
     await page.locator('#live-state.on').waitFor();

@@ -16,9 +16,15 @@ import { TSX_NODE } from '../helpers/spawn.js';
 const ULID = /^ACK ([0-9A-HJKMNP-TV-Z]{26})$/;
 
 async function runAndKill(file: string, rotateBytes: number, killAfterAcks: number): Promise<Set<string>> {
-  const child = spawn(process.execPath, [...TSX_NODE, 'test/fixtures/audit-writer-child.ts', file, String(rotateBytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...TSX_NODE, 'test/fixtures/audit-writer-child.ts', file, String(rotateBytes)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const acked = new Set<string>();
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once('exit', (_code, signal) => resolve(signal)),
+  );
   const lines = createInterface({ input: child.stdout! });
   let ready = false;
   lines.on('line', (line) => {
@@ -61,7 +67,16 @@ describe('audit writer under kill -9', () => {
 
     // A new writer continues the chain (truncating any torn tail), and everything verifies.
     const w = await openAuditWriter({ destination: { path: file } });
-    await w.append(createAuditRecord({ 'service.instance.id': 'after', 'gen_ai.agent.id': 'a', 'tollgate.auth.method': 'api_key', 'tollgate.decision': 'allowed', 'tollgate.outcome': 'ok', 'tollgate.latency.total_ms': 0 }));
+    await w.append(
+      createAuditRecord({
+        'service.instance.id': 'after',
+        'gen_ai.agent.id': 'a',
+        'tollgate.auth.method': 'api_key',
+        'tollgate.decision': 'allowed',
+        'tollgate.outcome': 'ok',
+        'tollgate.latency.total_ms': 0,
+      }),
+    );
     await w.close();
     const final = await verifyAudit(dir);
     expect(final.ok).toBe(true);

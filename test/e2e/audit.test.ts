@@ -17,7 +17,11 @@ const run = promisify(execFile);
 let gw: Awaited<ReturnType<typeof startGateway>>;
 let client: Client;
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-audit-policies-'));
-const records = (): AuditLine[] => readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+const records = (): AuditLine[] =>
+  readFileSync(gw.auditFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditLine);
 const last = (): AuditLine => records().at(-1)!;
 
 beforeAll(async () => {
@@ -34,7 +38,11 @@ auth:
 policies: { dir: ${dir} }
 `);
   client = await connect(`${gw.url}/mcp`, { capabilities: { sampling: {} } });
-  client.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'm', content: { type: 'text', text: 'fine' } }));
+  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+    role: 'assistant',
+    model: 'm',
+    content: { type: 'text', text: 'fine' },
+  }));
 }, 30_000);
 afterAll(async () => {
   await client?.close();
@@ -44,11 +52,19 @@ afterAll(async () => {
 describe('audit log', () => {
   it('recorded the initialize with the client’s name', () => {
     const init = records().find((r) => r['mcp.method.name'] === 'initialize')!;
-    expect(init).toMatchObject({ 'gen_ai.agent.id': 'tester', 'tollgate.auth.method': 'api_key', 'tollgate.client.name': 'test-agent', 'tollgate.decision': 'allowed' });
+    expect(init).toMatchObject({
+      'gen_ai.agent.id': 'tester',
+      'tollgate.auth.method': 'api_key',
+      'tollgate.client.name': 'test-agent',
+      'tollgate.decision': 'allowed',
+    });
   });
 
   it('writes an allowed call with every field, before the agent sees the answer', async () => {
-    await client.callTool({ name: 'feat__echo', arguments: { text: 'hello', password: 'hunter2', nested: { api_key: 'sk-abcdefghijklmnopqrstuv' } } });
+    await client.callTool({
+      name: 'feat__echo',
+      arguments: { text: 'hello', password: 'hunter2', nested: { api_key: 'sk-abcdefghijklmnopqrstuv' } },
+    });
     const r = last(); // read right after the answer: no waiting
     for (const f of [...AUDIT_FIELDS, 'prev']) expect(r).toHaveProperty([f]);
     expect(r).toMatchObject({
@@ -74,17 +90,32 @@ describe('audit log', () => {
 
   it('records a denied call with the rule, and no upstream latency', async () => {
     await expect(client.callTool({ name: 'feat__crash', arguments: {} })).rejects.toThrow(/access denied/);
-    expect(last()).toMatchObject({ 'tollgate.decision': 'denied', 'tollgate.decision_rule': 'deny feat__crash', 'tollgate.outcome': 'jsonrpc_error', 'rpc.response.status_code': '-32041', 'tollgate.latency.upstream_ms': null });
+    expect(last()).toMatchObject({
+      'tollgate.decision': 'denied',
+      'tollgate.decision_rule': 'deny feat__crash',
+      'tollgate.outcome': 'jsonrpc_error',
+      'rpc.response.status_code': '-32041',
+      'tollgate.latency.upstream_ms': null,
+    });
   });
 
   it('records an unknown tool as a gateway error', async () => {
     await expect(client.callTool({ name: 'nope__x', arguments: {} })).rejects.toThrow();
-    expect(last()).toMatchObject({ 'mcp.method.name': 'tools/call', 'tollgate.decision': 'error', 'tollgate.outcome': 'jsonrpc_error', 'rpc.response.status_code': '-32602' });
+    expect(last()).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'tollgate.decision': 'error',
+      'tollgate.outcome': 'jsonrpc_error',
+      'rpc.response.status_code': '-32602',
+    });
   });
 
   it('records a timeout, and a tool result flagged isError', async () => {
     await expect(client.callTool({ name: 'feat__slow', arguments: { ms: 2000 } })).rejects.toThrow(/-32001/);
-    expect(last()).toMatchObject({ 'tollgate.decision': 'allowed', 'tollgate.outcome': 'timeout', 'rpc.response.status_code': '-32001' });
+    expect(last()).toMatchObject({
+      'tollgate.decision': 'allowed',
+      'tollgate.outcome': 'timeout',
+      'rpc.response.status_code': '-32001',
+    });
     await client.callTool({ name: 'feat__no_such_tool_here', arguments: {} }); // the fixture answers isError
     expect(last()).toMatchObject({ 'tollgate.outcome': 'is_error' });
   });
@@ -94,13 +125,27 @@ describe('audit log', () => {
     expect(last()).toMatchObject({ 'mcp.method.name': 'tools/list', 'tollgate.decision': 'allowed' });
     await client.callTool({ name: 'feat__sample', arguments: { text: 'x' } });
     const sampling = records().find((r) => r['mcp.method.name'] === 'sampling/createMessage');
-    expect(sampling).toMatchObject({ 'tollgate.upstream.name': 'feat', 'tollgate.outcome': 'ok', 'gen_ai.agent.id': 'tester' });
+    expect(sampling).toMatchObject({
+      'tollgate.upstream.name': 'feat',
+      'tollgate.outcome': 'ok',
+      'gen_ai.agent.id': 'tester',
+    });
   });
 
   it('keeps an intact hash chain, and the CLI reads and filters it', async () => {
     expect((await verifyAudit(gw.auditFile)).ok).toBe(true);
-    const { stdout } = await run(process.execPath, ['bin/tollgate.mjs', 'audit', gw.auditFile, '--decision', 'denied', '--json']);
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+    const { stdout } = await run(process.execPath, [
+      'bin/tollgate.mjs',
+      'audit',
+      gw.auditFile,
+      '--decision',
+      'denied',
+      '--json',
+    ]);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l['tollgate.decision'] === 'denied')).toBe(true);
     const verify = await run(process.execPath, ['bin/tollgate.mjs', 'audit', 'verify', gw.auditFile]);

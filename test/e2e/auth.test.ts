@@ -52,7 +52,10 @@ describe('JWT agents', () => {
   it('accepts a valid token; the agent is the subject; the token never reaches the upstream', async () => {
     const token = await sign({ sub: 'agent-7', scope: 'mcp tools' });
     const c = await connect(`${gw.url}/mcp`, { key: token });
-    const seen = JSON.parse(textOf(await c.callTool({ name: 'feat__headers', arguments: {} }))) as Record<string, string>;
+    const seen = JSON.parse(textOf(await c.callTool({ name: 'feat__headers', arguments: {} }))) as Record<
+      string,
+      string
+    >;
     expect(seen.authorization).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain(token.slice(-20));
     expect(seen['x-tollgate-agent']).toBe('agent-7');
@@ -61,7 +64,11 @@ describe('JWT agents', () => {
 
   it('answers 401 with a resource_metadata challenge for a token for another audience', async () => {
     const token = await sign({ sub: 'a', scope: 'mcp' }, { aud: 'https://elsewhere/mcp' });
-    const r = await fetch(`${gw.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{}' });
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: '{}',
+    });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe(
       'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="wrong audience"',
@@ -70,16 +77,26 @@ describe('JWT agents', () => {
 
   it('answers 403 insufficient_scope when the token lacks the required scope', async () => {
     const token = await sign({ sub: 'a', scope: 'other' });
-    const r = await fetch(`${gw.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{}' });
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: '{}',
+    });
     expect(r.status).toBe(403);
     expect(r.headers.get('www-authenticate')).toMatch(/error="insufficient_scope".*scope="mcp"/);
     expect(await r.json()).toMatchObject({ error: { code: -32041 } });
   });
 
   it('answers 401 with the challenge when no token is sent', async () => {
-    const r = await fetch(`${gw.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(r.status).toBe(401);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"');
+    expect(r.headers.get('www-authenticate')).toBe(
+      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+    );
   });
 
   it('serves protected resource metadata at the root and the path-suffixed forms', async () => {
@@ -94,7 +111,9 @@ describe('JWT agents', () => {
         scopes_supported: ['mcp'],
       });
     }
-    const one = (await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/feat`)).json()) as { resource: string };
+    const one = (await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/feat`)).json()) as {
+      resource: string;
+    };
     expect(one.resource).toBe('https://mcp.example.com/mcp/feat');
   });
 });

@@ -14,7 +14,9 @@ const BIN = 'bin/tollgate.mjs';
 
 async function tollgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, TOLLGATE_DEMO_KEY: '' } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, TOLLGATE_DEMO_KEY: '' },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -49,7 +51,7 @@ describe('tollgate CLI', () => {
   it('key new prints a tg_ key and the policy line with its SHA-256', async () => {
     const r = await tollgate(['key', 'new', '--agent', 'alice']);
     expect(r.code).toBe(0);
-    const key = /\n  (tg_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
+    const key = /\n {2}(tg_[A-Za-z0-9_-]{43})\n/.exec(r.stdout)?.[1];
     expect(key).toBeDefined();
     const { hashApiKey } = await import('../../src/auth/api-keys.js');
     expect(r.stdout).toContain(`- "${hashApiKey(key!)}"`);
@@ -59,7 +61,10 @@ describe('tollgate CLI', () => {
   it('check validates policy files: broken files fail with file:line, unknown servers warn', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
     mkdirSync(join(dir, 'policies'));
-    writeFileSync(join(dir, 'tollgate.yaml'), 'upstreams:\n  fs: { transport: stdio, command: node }\npolicies: { dir: policies }\n');
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      'upstreams:\n  fs: { transport: stdio, command: node }\npolicies: { dir: policies }\n',
+    );
     writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["fs__*", "gihub__*"]\n');
     const ok = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
     expect(ok.code).toBe(0);
@@ -77,7 +82,10 @@ describe('tollgate CLI', () => {
       join(dir, 'tollgate.yaml'),
       `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\npolicies: { dir: policies }\n`,
     );
-    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["feat__echo", "feat__ecco", "feat__sl*"]\n');
+    writeFileSync(
+      join(dir, 'policies', 'a.yaml'),
+      'agent: a\ntools:\n  allow: ["feat__echo", "feat__ecco", "feat__sl*"]\n',
+    );
     const r = await tollgate(['check', '--connect', '--config', join(dir, 'tollgate.yaml')]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/tool pattern "feat__ecco" matches no tool that feat offers/);
@@ -92,7 +100,9 @@ describe('tollgate CLI', () => {
   });
 
   it('serves the quickstart: two real npm MCP servers behind /mcp, demo key works', async () => {
-    const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'], { TOLLGATE_DEMO_KEY: '' });
+    const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'], {
+      TOLLGATE_DEMO_KEY: '',
+    });
     try {
       const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'demo-key' });
       const names = (await client.listTools()).tools.map((t) => t.name);
@@ -149,11 +159,18 @@ describe('tollgate serve lifecycle', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
     const cfg = join(dir, 'tollgate.yaml');
     const write = (key: string) =>
-      writeFileSync(cfg, `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`);
+      writeFileSync(
+        cfg,
+        `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`,
+      );
     write('first-key-0123456789');
     const gw = await spawnListening([BIN, 'serve', '--config', cfg, '--port', '0']);
     const status = (key: string) =>
-      fetch(`http://127.0.0.1:${gw.port}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}' }).then((r) => r.status);
+      fetch(`http://127.0.0.1:${gw.port}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}',
+      }).then((r) => r.status);
     try {
       expect(await status('first-key-0123456789')).toBe(200);
       write('second-key-0123456789');
@@ -177,7 +194,10 @@ describe('tollgate serve lifecycle', () => {
         `auth: { api_keys: [{ agent: a, key: pool-key-0123456789 }] }\naudit: { file: null }\n`,
     );
     const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
-    const agents = [await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' }), await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' })];
+    const agents = [
+      await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' }),
+      await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'pool-key-0123456789' }),
+    ];
     for (const a of agents) await a.callTool({ name: 'feat__echo', arguments: { text: 'x' } });
     const kids = childrenOf(gw.child.pid!);
     expect(kids.length).toBe(3); // the catalog's process and one per agent session

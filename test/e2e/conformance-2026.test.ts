@@ -32,7 +32,9 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   it('2025-11-25 requirements: the same checks pass as directly', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
     const through = await runConformance2026(`${gw.url}/mcp/c26`, { requirements: '2025-11-25' });
-    console.log(`conformance 2025-11-25: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    console.log(
+      `conformance 2025-11-25: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`,
+    );
     expect(direct.failures).toEqual([]);
     expect(through.failures).toEqual([]);
     expect(through.passed).toBe(direct.passed);
@@ -41,9 +43,15 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   it('2026-07-28 requirements: every scored check passes but the three a 2025 upstream cannot carry', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
     const through = await runConformance2026(`${gw.url}/mcp/c26`, { requirements: '2026-07-28' });
-    console.log(`conformance 2026-07-28: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warning)`);
+    console.log(
+      `conformance 2026-07-28: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warning)`,
+    );
     expect(direct.failures).toEqual([]);
-    const notPassed = through.scenarios.flatMap((s) => s.checks.filter((c) => c.status !== 'SUCCESS' && c.status !== 'INFO').map((c) => `${s.scenario} ${c.id} ${c.status}`));
+    const notPassed = through.scenarios.flatMap((s) =>
+      s.checks
+        .filter((c) => c.status !== 'SUCCESS' && c.status !== 'INFO')
+        .map((c) => `${s.scenario} ${c.id} ${c.status}`),
+    );
     expect(notPassed.sort()).toEqual([
       'input-required-result-basic-elicitation sep-2322-elicitation-incomplete FAILURE',
       'input-required-result-capability-check sep-2322-respect-client-capabilities FAILURE',
@@ -56,7 +64,9 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   it('2025-11-25 requirements through a 2026 upstream: a 2025 agent gets the same checks (input_required bridged)', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
     const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2025-11-25' });
-    console.log(`conformance 2025-11-25 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    console.log(
+      `conformance 2025-11-25 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`,
+    );
     expect(through.failures).toEqual([]);
     expect(through.passed).toBe(direct.passed);
   }, 120_000);
@@ -64,14 +74,17 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   it('2026-07-28 requirements through a 2026 upstream: every check passes, as directly', async () => {
     const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
     const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2026-07-28' });
-    console.log(`conformance 2026-07-28 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warnings)`);
+    console.log(
+      `conformance 2026-07-28 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warnings)`,
+    );
     expect(direct.failures).toEqual([]);
     expect(through.failures).toEqual([]);
     expect(through.warnings).toBe(0);
     // Every check passing directly passes through; one more does: server-sse-streams-functional is
     // INFO against the fixture (it answers that probe with JSON) and SUCCESS through the gateway
     // (which streams it as SSE).
-    const passing = (r: typeof direct) => r.scenarios.flatMap((s) => s.checks.filter((c) => c.status === 'SUCCESS').map((c) => `${s.scenario} ${c.id}`));
+    const passing = (r: typeof direct) =>
+      r.scenarios.flatMap((s) => s.checks.filter((c) => c.status === 'SUCCESS').map((c) => `${s.scenario} ${c.id}`));
     const extra = passing(through).filter((c) => !passing(direct).includes(c));
     expect(passing(direct).filter((c) => !passing(through).includes(c))).toEqual([]);
     expect(extra).toEqual(['server-sse-multiple-streams server-sse-streams-functional']);

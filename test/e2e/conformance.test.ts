@@ -35,7 +35,9 @@ describe('conformance suite (active) through the gateway', () => {
   it('passes the same checks through /mcp/conf as against the fixture directly', async () => {
     const direct = await directRun;
     const through = await runConformance(`${gw.url}/mcp/conf`);
-    console.log(`conformance: direct ${direct.passed}/${direct.total} passed; through gateway ${through.passed}/${through.total} passed`);
+    console.log(
+      `conformance: direct ${direct.passed}/${direct.total} passed; through gateway ${through.passed}/${through.total} passed`,
+    );
     expect(direct.failures).toEqual([]);
     expect(through.failures).toEqual([]);
     expect(through.passed).toBe(direct.passed);
@@ -44,7 +46,9 @@ describe('conformance suite (active) through the gateway', () => {
   it('passes the same checks through a stdio upstream with one upstream session per agent session', async () => {
     const direct = await directRun;
     const through = await runConformance(`${gw.url}/mcp/confio`);
-    console.log(`conformance (stdio, per_session): direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`);
+    console.log(
+      `conformance (stdio, per_session): direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`,
+    );
     expect(through.failures).toEqual([]);
     expect(through.passed).toBe(direct.passed);
   }, 240_000);

@@ -6,7 +6,12 @@ import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/g
 let gw: TestGateway;
 const auth = { authorization: `Bearer ${TEST_KEY}` };
 const jsonHeaders = { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const init = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 
 beforeAll(async () => {
   gw = await startGateway(`
@@ -49,18 +54,24 @@ describe('Streamable HTTP transport rules', () => {
 
   it('answers notifications with 202 and no body', async () => {
     const id = await session();
-    const r = await post({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }, { ...jsonHeaders, 'mcp-session-id': id });
+    const r = await post(
+      { jsonrpc: '2.0', method: 'notifications/roots/list_changed' },
+      { ...jsonHeaders, 'mcp-session-id': id },
+    );
     expect(r.status).toBe(202);
     expect(await r.text()).toBe('');
   });
 
   it('streams SSE (unbuffered) when the client lists SSE first', async () => {
     const id = await session();
-    const r = await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'featio__echo', arguments: { text: 'x' } } }, {
-      ...jsonHeaders,
-      accept: 'text/event-stream, application/json',
-      'mcp-session-id': id,
-    });
+    const r = await post(
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'featio__echo', arguments: { text: 'x' } } },
+      {
+        ...jsonHeaders,
+        accept: 'text/event-stream, application/json',
+        'mcp-session-id': id,
+      },
+    );
     expect(r.headers.get('content-type')).toBe('text/event-stream');
     expect(r.headers.get('x-accel-buffering')).toBe('no');
     const text = await r.text();
@@ -79,14 +90,24 @@ describe('Streamable HTTP transport rules', () => {
       ['not JSON-RPC', post({ hello: 1 }, withSession), 400, -32600],
       ['missing session id', post(list, jsonHeaders), 400, -32600],
       ['unknown session id', post(list, { ...jsonHeaders, 'mcp-session-id': 'nope' }), 404, -32044],
-      ['unsupported protocol version', post(list, { ...withSession, 'mcp-protocol-version': '1999-01-01' }), 400, -32600],
+      [
+        'unsupported protocol version',
+        post(list, { ...withSession, 'mcp-protocol-version': '1999-01-01' }),
+        400,
+        -32600,
+      ],
       ['batch on 2025-11-25', post([list, list], withSession), 400, -32600],
       ['body over the limit', post({ ...list, params: { pad: 'x'.repeat(4096) } }, withSession), 413, -32600],
       ['no token', post(list, { ...withSession, authorization: '' }), 401, -32040],
       ['wrong token', post(list, { ...withSession, authorization: 'Bearer wrong-key-0000000' }), 401, -32040],
       ['foreign Origin', post(list, { ...withSession, origin: 'http://evil.example.com' }), 403, -32600],
       ['foreign Host', rawPost(list, { ...withSession, host: 'evil.example.com' }), 403, -32600],
-      ['another agent’s session', post(list, { ...withSession, authorization: 'Bearer other-key-0123456789' }), 404, -32044],
+      [
+        'another agent’s session',
+        post(list, { ...withSession, authorization: 'Bearer other-key-0123456789' }),
+        404,
+        -32044,
+      ],
     ];
     for (const [name, res, status, code] of cases) {
       const r = await res;
@@ -116,12 +137,19 @@ describe('Streamable HTTP transport rules', () => {
   it('opens one standalone GET stream per session, with keep-alive headers, and 409 for a second', async () => {
     const id = await session();
     const ac = new AbortController();
-    const first = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id }, signal: ac.signal });
+    const first = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
+      signal: ac.signal,
+    });
     expect(first.status).toBe(200);
     expect(first.headers.get('content-type')).toBe('text/event-stream');
-    const second = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id } });
+    const second = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
+    });
     expect(second.status).toBe(409);
-    const notSse = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'application/json', 'mcp-session-id': id } });
+    const notSse = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'application/json', 'mcp-session-id': id },
+    });
     expect(notSse.status).toBe(406);
     ac.abort();
   });
@@ -129,7 +157,10 @@ describe('Streamable HTTP transport rules', () => {
   it('sends keep-alive comments on an idle stream', async () => {
     const id = await session();
     const ac = new AbortController();
-    const r = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id }, signal: ac.signal });
+    const r = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
+      signal: ac.signal,
+    });
     const reader = r.body!.getReader();
     let seen = '';
     while (!seen.includes(': keepalive')) seen += new TextDecoder().decode((await reader.read()).value);
@@ -140,9 +171,20 @@ describe('Streamable HTTP transport rules', () => {
   it('delivers notifications sent before the agent opened its GET stream', async () => {
     const id = await session();
     // A catalog change is announced on the standalone stream; nobody is listening yet.
-    await post({ jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'featio__add_tool', arguments: { text: 'late' } } }, { ...jsonHeaders, 'mcp-session-id': id });
+    await post(
+      {
+        jsonrpc: '2.0',
+        id: 11,
+        method: 'tools/call',
+        params: { name: 'featio__add_tool', arguments: { text: 'late' } },
+      },
+      { ...jsonHeaders, 'mcp-session-id': id },
+    );
     const ac = new AbortController();
-    const r = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id }, signal: ac.signal });
+    const r = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
+      signal: ac.signal,
+    });
     const reader = r.body!.getReader();
     let seen = '';
     while (!seen.includes('list_changed')) seen += new TextDecoder().decode((await reader.read()).value);
@@ -153,11 +195,16 @@ describe('Streamable HTTP transport rules', () => {
   it('resumes a POST stream from Last-Event-ID on GET', async () => {
     const id = await session();
     const headers = { ...jsonHeaders, accept: 'text/event-stream', 'mcp-session-id': id };
-    const r = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'featio__echo', arguments: { text: 'resume' } } }, headers);
+    const r = await post(
+      { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'featio__echo', arguments: { text: 'resume' } } },
+      headers,
+    );
     const text = await r.text();
     const firstId = /^id: (\S+)/.exec(text)?.[1];
     expect(firstId).toBeTruthy();
-    const replay = await fetch(`${gw.url}/mcp`, { headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id, 'last-event-id': firstId! } });
+    const replay = await fetch(`${gw.url}/mcp`, {
+      headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id, 'last-event-id': firstId! },
+    });
     expect(await replay.text()).toContain('"feat:resume"');
   });
 

@@ -15,8 +15,11 @@ let gw: TestGateway;
 /** Runs the CLI; it reads its own package.json via `../package.json` from the cwd, so run it one level down. */
 function inspector(args: string[], key = KEY): Promise<{ code: number; out: string; err: string }> {
   return new Promise((done) =>
-    execFile(process.execPath, [CLI, `${gw.url}/mcp`, ...args, '--header', `Authorization: Bearer ${key}`], { cwd: resolve('test') }, (error, out, err) =>
-      done({ code: error ? Number(error.code ?? 1) : 0, out, err }),
+    execFile(
+      process.execPath,
+      [CLI, `${gw.url}/mcp`, ...args, '--header', `Authorization: Bearer ${key}`],
+      { cwd: resolve('test') },
+      (error, out, err) => done({ code: error ? Number(error.code ?? 1) : 0, out, err }),
     ),
   );
 }
@@ -24,7 +27,10 @@ function inspector(args: string[], key = KEY): Promise<{ code: number; out: stri
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-inspector-'));
   mkdirSync(join(dir, 'policies'));
-  writeFileSync(join(dir, 'policies', 'ops.yaml'), 'agent: ops\ntools: { allow: ["everything__*"], deny: ["everything__get-env"] }\n');
+  writeFileSync(
+    join(dir, 'policies', 'ops.yaml'),
+    'agent: ops\ntools: { allow: ["everything__*"], deny: ["everything__get-env"] }\n',
+  );
   gw = await startGateway(`
 upstreams:
   everything: { transport: stdio, command: node, args: [${resolve(EVERYTHING)}, stdio] }
@@ -41,7 +47,14 @@ describe('MCP Inspector CLI as the agent', () => {
     const names = (JSON.parse(list.out) as { tools: { name: string }[] }).tools.map((t) => t.name);
     expect(names).toContain('everything__echo');
     expect(names).not.toContain('everything__get-env');
-    const call = await inspector(['--method', 'tools/call', '--tool-name', 'everything__echo', '--tool-arg', 'message=through tollgate']);
+    const call = await inspector([
+      '--method',
+      'tools/call',
+      '--tool-name',
+      'everything__echo',
+      '--tool-arg',
+      'message=through tollgate',
+    ]);
     expect(call.code).toBe(0);
     expect(JSON.parse(call.out)).toMatchObject({ content: [{ type: 'text', text: 'Echo: through tollgate' }] });
   }, 30_000);

@@ -18,7 +18,9 @@ import { waitUntil } from '../helpers/wait.js';
 
 const available = await ensureRedis();
 if (!available) {
-  console.warn(`\n${'!'.repeat(78)}\n!!! SKIPPING the Redis limit tests: no Redis at ${REDIS_HOST}:${REDIS_PORT} and redis-server could not be started\n${'!'.repeat(78)}\n`);
+  console.warn(
+    `\n${'!'.repeat(78)}\n!!! SKIPPING the Redis limit tests: no Redis at ${REDIS_HOST}:${REDIS_PORT} and redis-server could not be started\n${'!'.repeat(78)}\n`,
+  );
 }
 
 const RUN = `tollgate-test:${randomUUID().slice(0, 8)}:`;
@@ -94,7 +96,14 @@ describe.skipIf(!available)('RedisStore on a real Redis', () => {
     expect((await s.check({ keys: [a, b] })).allowed).toBe(true);
     expect((await s.check({ keys: [a, b] })).allowed).toBe(true);
     const r = await s.check({ keys: [a, b] });
-    expect(r).toMatchObject({ allowed: false, reason: 'limited', results: [{ key: 'a', allowed: true, remaining: 3 }, { key: 'global', allowed: false, remaining: 0 }] });
+    expect(r).toMatchObject({
+      allowed: false,
+      reason: 'limited',
+      results: [
+        { key: 'a', allowed: true, remaining: 3 },
+        { key: 'global', allowed: false, remaining: 0 },
+      ],
+    });
     expect(r.retryAfterMs).toBeGreaterThan(20_000);
     expect((await s.peek([a])).results[0]!.remaining).toBe(3);
   });
@@ -122,7 +131,11 @@ describe.skipIf(!available)('RedisStore on a real Redis', () => {
     const c = await client();
     const p = prefix();
     const s = redisStore({ client: c, prefix: p });
-    const [a, b, d] = [await s.acquire('agent1', 2, 300), await s.acquire('agent1', 2, 300), await s.acquire('agent1', 2, 300)];
+    const [a, b, d] = [
+      await s.acquire('agent1', 2, 300),
+      await s.acquire('agent1', 2, 300),
+      await s.acquire('agent1', 2, 300),
+    ];
     expect([a.ok, b.ok, d.ok]).toEqual([true, true, false]);
     await a.release();
     await a.release();
@@ -137,12 +150,29 @@ describe.skipIf(!available)('RedisStore on a real Redis', () => {
 
   it('two processes, 64 concurrent clients, one key with limit N: exactly N admitted', async () => {
     const N = 500;
-    const env = { ...process.env, LIMITS_PREFIX: prefix(), LIMITS_KEY: 'hammer', LIMITS_LIMIT: String(N), LIMITS_CLIENTS: '32', LIMITS_ATTEMPTS: '25' };
-    const workers = [0, 1].map(() => spawn(process.execPath, [...TSX_NODE, 'test/fixtures/limits-worker.ts'], { env, stdio: ['pipe', 'pipe', 'inherit'] }));
+    const env = {
+      ...process.env,
+      LIMITS_PREFIX: prefix(),
+      LIMITS_KEY: 'hammer',
+      LIMITS_LIMIT: String(N),
+      LIMITS_CLIENTS: '32',
+      LIMITS_ATTEMPTS: '25',
+    };
+    const workers = [0, 1].map(() =>
+      spawn(process.execPath, [...TSX_NODE, 'test/fixtures/limits-worker.ts'], {
+        env,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
     const lines = workers.map((w) => createInterface({ input: w.stdout! })[Symbol.asyncIterator]());
     for (const l of lines) expect((await l.next()).value).toBe('READY');
     for (const w of workers) w.stdin!.write('go\n');
-    const totals = await Promise.all(lines.map(async (l) => JSON.parse((await l.next()).value as string) as { admitted: number; denied: number; degraded: number }));
+    const totals = await Promise.all(
+      lines.map(
+        async (l) =>
+          JSON.parse((await l.next()).value as string) as { admitted: number; denied: number; degraded: number },
+      ),
+    );
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
     expect(totals.reduce((n, t) => n + t.admitted, 0)).toBe(N);
     expect(totals.reduce((n, t) => n + t.denied, 0)).toBe(64 * 25 - N);
@@ -154,47 +184,70 @@ describe.skipIf(!available)('RedisStore when Redis goes away', () => {
   const key: LimitKey = { key: 'outage', limit: 5, periodMs: 60_000, cost: 1 };
   const expectations: Record<FailureMode, (r: CheckResult[]) => void> = {
     fail_open: (rs) => expect(rs.every((r) => r.allowed && r.via === 'none' && r.degraded)).toBe(true),
-    fail_closed: (rs) => expect(rs.every((r) => !r.allowed && r.reason === 'store_unavailable' && r.retryAfterMs > 0)).toBe(true),
+    fail_closed: (rs) =>
+      expect(rs.every((r) => !r.allowed && r.reason === 'store_unavailable' && r.retryAfterMs > 0)).toBe(true),
     // A fresh per-instance bucket: it does not know the 3 already used in Redis.
-    local: (rs) => expect(rs.map((r) => [r.allowed, r.via])).toEqual([...Array(5).fill([true, 'fallback']), ...Array(rs.length - 5).fill([false, 'fallback'])]),
+    local: (rs) =>
+      expect(rs.map((r) => [r.allowed, r.via])).toEqual([
+        ...Array(5).fill([true, 'fallback']),
+        ...Array(rs.length - 5).fill([false, 'fallback']),
+      ]),
   };
 
-  it.each(['fail_open', 'fail_closed', 'local'] as const)('%s: bounded calls while the proxy is down, limits resume when it is back', async (mode) => {
-    const proxy = await startProxy();
-    const states: string[] = [];
-    const s = redisStore({ client: await client(proxy.port), failureMode: mode, timeoutMs: 50, probeIntervalMs: 100, onStateChange: (st) => states.push(st) });
-    for (let i = 0; i < 3; i++) expect(await s.check({ keys: [key] })).toMatchObject({ allowed: true, via: 'store' });
+  it.each(['fail_open', 'fail_closed', 'local'] as const)(
+    '%s: bounded calls while the proxy is down, limits resume when it is back',
+    async (mode) => {
+      const proxy = await startProxy();
+      const states: string[] = [];
+      const s = redisStore({
+        client: await client(proxy.port),
+        failureMode: mode,
+        timeoutMs: 50,
+        probeIntervalMs: 100,
+        onStateChange: (st) => states.push(st),
+      });
+      for (let i = 0; i < 3; i++) expect(await s.check({ keys: [key] })).toMatchObject({ allowed: true, via: 'store' });
 
-    await proxy.close();
-    const during: CheckResult[] = [];
-    let slowest = 0;
-    const until = Date.now() + 600;
-    while (Date.now() < until) {
-      const [r, ms] = await timed(() => s.check({ keys: [key] }));
-      during.push(r);
-      slowest = Math.max(slowest, ms);
-      await sleep(20);
-    }
-    expect(slowest).toBeLessThan(1000);
-    expectations[mode](during);
-    const [lease, leaseMs] = await timed(() => s.acquire('outage', 1, 1000));
-    expect(lease.ok).toBe(mode !== 'fail_closed');
-    expect(leaseMs).toBeLessThan(1000);
-    await lease.release();
-    expect(states).toEqual(['degraded']);
+      await proxy.close();
+      const during: CheckResult[] = [];
+      let slowest = 0;
+      const until = Date.now() + 600;
+      while (Date.now() < until) {
+        const [r, ms] = await timed(() => s.check({ keys: [key] }));
+        during.push(r);
+        slowest = Math.max(slowest, ms);
+        await sleep(20);
+      }
+      expect(slowest).toBeLessThan(1000);
+      expectations[mode](during);
+      const [lease, leaseMs] = await timed(() => s.acquire('outage', 1, 1000));
+      expect(lease.ok).toBe(mode !== 'fail_closed');
+      expect(leaseMs).toBeLessThan(1000);
+      await lease.release();
+      expect(states).toEqual(['degraded']);
 
-    await proxy.reopen();
-    await waitUntil(() => s.state === 'healthy', 5000);
-    expect(states).toEqual(['degraded', 'healthy']);
-    const after = [];
-    for (let i = 0; i < 3; i++) after.push(await s.check({ keys: [key] }));
-    expect(after.map((r) => [r.allowed, r.via])).toEqual([[true, 'store'], [true, 'store'], [false, 'store']]);
-    await proxy.close();
-  });
+      await proxy.reopen();
+      await waitUntil(() => s.state === 'healthy', 5000);
+      expect(states).toEqual(['degraded', 'healthy']);
+      const after = [];
+      for (let i = 0; i < 3; i++) after.push(await s.check({ keys: [key] }));
+      expect(after.map((r) => [r.allowed, r.via])).toEqual([
+        [true, 'store'],
+        [true, 'store'],
+        [false, 'store'],
+      ]);
+      await proxy.close();
+    },
+  );
 
   it('reservations reconcile with the backend that charged them, across an outage', async () => {
     const proxy = await startProxy();
-    const s = redisStore({ client: await client(proxy.port), failureMode: 'local', timeoutMs: 50, probeIntervalMs: 100 });
+    const s = redisStore({
+      client: await client(proxy.port),
+      failureMode: 'local',
+      timeoutMs: 50,
+      probeIntervalMs: 100,
+    });
     const budget = { key: 'tokens', tag: 'agent1', limit: 1000, periodMs: 3_600_000 }; // nothing replenishes meanwhile
     const left = async () => (await s.peek([{ ...budget, cost: 0 }])).results[0]!.remaining;
     const r1 = await reserve(s, [budget], 100);
@@ -214,7 +267,12 @@ describe.skipIf(!available)('RedisStore when Redis goes away', () => {
 
   it('a blackholed Redis (paused proxy) costs one timeout, then nothing until it answers again', async () => {
     const proxy = await startProxy();
-    const s = redisStore({ client: await client(proxy.port), failureMode: 'fail_closed', timeoutMs: 50, probeIntervalMs: 100 });
+    const s = redisStore({
+      client: await client(proxy.port),
+      failureMode: 'fail_closed',
+      timeoutMs: 50,
+      probeIntervalMs: 100,
+    });
     expect((await s.check({ keys: [key] })).allowed).toBe(true);
     proxy.pause();
     const [first, firstMs] = await timed(() => s.check({ keys: [key] }));
@@ -261,10 +319,15 @@ describe.skipIf(!available)('RedisStore on a Redis Cluster', () => {
     if (cc) return cc;
     cluster = await startCluster();
     if (!cluster) {
-      console.warn('!!! SKIPPING the Redis Cluster limit tests: could not start a local cluster (redis-server/redis-cli)');
+      console.warn(
+        '!!! SKIPPING the Redis Cluster limit tests: could not start a local cluster (redis-server/redis-cli)',
+      );
       return undefined;
     }
-    cc = new Cluster(cluster.ports.map((port) => ({ host: REDIS_HOST, port })), limitsClusterOptions());
+    cc = new Cluster(
+      cluster.ports.map((port) => ({ host: REDIS_HOST, port })),
+      limitsClusterOptions(),
+    );
     cc.on('error', () => {});
     await new Promise<void>((resolve) => cc.once('ready', resolve));
     return cc;
@@ -292,9 +355,18 @@ describe.skipIf(!available)('RedisStore on a Redis Cluster', () => {
     const errors: Error[] = [];
     const s = redisStore({ client: c, onError: (e) => errors.push(e) });
     // Many tags land on different masters; a per-agent pair shares one slot (no CROSSSLOT).
-    const keys: LimitKey[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((t) => ({ key: `calls`, tag: `agent-${t}`, limit: 5, periodMs: 60_000, cost: 1 }));
+    const keys: LimitKey[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((t) => ({
+      key: `calls`,
+      tag: `agent-${t}`,
+      limit: 5,
+      periodMs: 60_000,
+      cost: 1,
+    }));
     const global: LimitKey = { key: 'global', limit: 2, periodMs: 60_000, cost: 1 };
-    const pair: LimitKey[] = [{ key: 'calls', tag: 'agent-z', limit: 9, periodMs: 60_000, cost: 1 }, { key: 'tokens', tag: 'agent-z', limit: 900, periodMs: 60_000, cost: 100 }];
+    const pair: LimitKey[] = [
+      { key: 'calls', tag: 'agent-z', limit: 9, periodMs: 60_000, cost: 1 },
+      { key: 'tokens', tag: 'agent-z', limit: 900, periodMs: 60_000, cost: 100 },
+    ];
     expect((await s.check({ keys: pair })).results.map((r) => r.remaining)).toEqual([8, 800]);
     for (let i = 0; i < 2; i++) expect((await s.check({ keys: [...keys, global] })).allowed).toBe(true);
     const denied = await s.check({ keys: [...keys, global] });

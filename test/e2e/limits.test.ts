@@ -22,7 +22,10 @@ function policyDir(policy: string): string {
 }
 
 async function refusal(p: Promise<unknown>): Promise<McpError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(McpError);
   return err as McpError;
 }
@@ -63,13 +66,23 @@ limits: { tool_result_tokens: { enabled: true } }
     expect(err.data).toMatchObject({ limit: 'agent requests to feat__echo 3/1h', remaining: 0 });
     expect((err.data as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(1000);
     await client.ping();
-    const lines = readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
-    expect(lines.at(-1)).toMatchObject({ 'tollgate.decision': 'rate_limited', 'tollgate.decision_rule': 'agent requests to feat__echo 3/1h' });
+    const lines = readFileSync(gw.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
+    expect(lines.at(-1)).toMatchObject({
+      'tollgate.decision': 'rate_limited',
+      'tollgate.decision_rule': 'agent requests to feat__echo 3/1h',
+    });
   });
 
   it('charges tool-result tokens after the result, and refuses once the budget is spent', async () => {
     await client.callTool({ name: 'feat__big', arguments: { ms: 2000 } }); // ~2000 characters back
-    const charged = (readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine).at(-1))!['tollgate.tokens.charged'];
+    const charged = readFileSync(gw.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine)
+      .at(-1)!['tollgate.tokens.charged'];
     expect(charged).toBeGreaterThan(20);
     const err = await refusal(client.callTool({ name: 'feat__big', arguments: { ms: 10 } }));
     expect(err.code).toBe(-32028);
@@ -86,7 +99,9 @@ limits: { tool_result_tokens: { enabled: true } }
 describe('concurrency', () => {
   it('refuses a second call while one is in flight', async () => {
     const dir = policyDir(`agent: tester\ntools: { allow: ["*"] }\nlimits: { concurrency: 1 }\n`);
-    const gw = await startGateway(`upstreams:\n  feat: ${FIXTURE}\nauth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: ${dir} }\n`);
+    const gw = await startGateway(
+      `upstreams:\n  feat: ${FIXTURE}\nauth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: ${dir} }\n`,
+    );
     const c = await connect(`${gw.url}/mcp`);
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
@@ -103,37 +118,61 @@ describe('concurrency', () => {
 
 describe('two gateway processes sharing Redis', async () => {
   const redis = await ensureRedis();
-  if (!redis) console.warn('\n\n*** REDIS NOT AVAILABLE: skipping the shared-limit test (start redis-server on 127.0.0.1:6379) ***\n\n');
+  if (!redis)
+    console.warn(
+      '\n\n*** REDIS NOT AVAILABLE: skipping the shared-limit test (start redis-server on 127.0.0.1:6379) ***\n\n',
+    );
   let gateways: Spawned[] = [];
   afterAll(async () => {
     await Promise.all(gateways.map((g) => g.kill()));
   });
 
-  it.skipIf(!redis)('admits exactly the limit across both under 64 concurrent clients', async () => {
-    const LIMIT = 40;
-    const root = mkdtempSync(join(tmpdir(), 'tollgate-shared-'));
-    mkdirSync(join(root, 'policies'));
-    writeFileSync(join(root, 'policies', 'tester.yaml'), `agent: tester\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: ${LIMIT}, per: 1h }] }\n`);
-    const prefix = `tgtest-${randomBytes(4).toString('hex')}:`;
-    writeFileSync(
-      join(root, 'tollgate.yaml'),
-      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
-        `auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: policies }\naudit: { file: null }\n` +
-        `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "${prefix}", timeout: 2s } }\n`,
-    );
-    gateways = await Promise.all([0, 1].map(() => spawnListening(['src/main.ts', 'serve', '--config', join(root, 'tollgate.yaml'), '--port', '0'])));
-    const clients = await Promise.all(Array.from({ length: 64 }, (_, i) => connect(`http://127.0.0.1:${gateways[i % 2]!.port}/mcp`)));
-    const outcomes = await Promise.all(
-      clients.map((c) => c.callTool({ name: 'feat__echo', arguments: { text: 'x' } }).then(() => 'ok', (e: McpError) => String(e.code))),
-    );
-    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(LIMIT);
-    expect(outcomes.filter((o) => o === '-32029')).toHaveLength(64 - LIMIT);
-    await Promise.all(clients.map((c) => c.close()));
-  }, 60_000);
+  it.skipIf(!redis)(
+    'admits exactly the limit across both under 64 concurrent clients',
+    async () => {
+      const LIMIT = 40;
+      const root = mkdtempSync(join(tmpdir(), 'tollgate-shared-'));
+      mkdirSync(join(root, 'policies'));
+      writeFileSync(
+        join(root, 'policies', 'tester.yaml'),
+        `agent: tester\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: ${LIMIT}, per: 1h }] }\n`,
+      );
+      const prefix = `tgtest-${randomBytes(4).toString('hex')}:`;
+      writeFileSync(
+        join(root, 'tollgate.yaml'),
+        `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
+          `auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: policies }\naudit: { file: null }\n` +
+          `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "${prefix}", timeout: 2s } }\n`,
+      );
+      gateways = await Promise.all(
+        [0, 1].map(() =>
+          spawnListening(['src/main.ts', 'serve', '--config', join(root, 'tollgate.yaml'), '--port', '0']),
+        ),
+      );
+      const clients = await Promise.all(
+        Array.from({ length: 64 }, (_, i) => connect(`http://127.0.0.1:${gateways[i % 2]!.port}/mcp`)),
+      );
+      const outcomes = await Promise.all(
+        clients.map((c) =>
+          c.callTool({ name: 'feat__echo', arguments: { text: 'x' } }).then(
+            () => 'ok',
+            (e: McpError) => String(e.code),
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(LIMIT);
+      expect(outcomes.filter((o) => o === '-32029')).toHaveLength(64 - LIMIT);
+      await Promise.all(clients.map((c) => c.close()));
+    },
+    60_000,
+  );
 });
 
 describe('readiness with the limits store down', () => {
-  for (const [mode, status, state] of [['local', 200, 'degraded'], ['fail_closed', 503, 'degraded']] as const) {
+  for (const [mode, status, state] of [
+    ['local', 200, 'degraded'],
+    ['fail_closed', 503, 'degraded'],
+  ] as const) {
     it(`reports Redis unreachable under ${mode}: ${status}`, async () => {
       const gw = await startGateway(
         `upstreams:\n  feat: ${FIXTURE}\nauth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\n` +

@@ -41,7 +41,11 @@ beforeEach(() => mock.reset());
 describe('LLM budgets and access', () => {
   it('reserves prompt + max_tokens, then settles the reported usage', async () => {
     const before = await remaining(gw);
-    await client.chat.completions.create({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    await client.chat.completions.create({
+      model: 'gpt-4o',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(before - (await remaining(gw))).toBe(18);
     expect(gw.records.at(-1)).toMatchObject({ 'tollgate.tokens.charged': 18, 'tollgate.decision': 'allowed' });
   });
@@ -50,7 +54,12 @@ describe('LLM budgets and access', () => {
     const before = await remaining(gw);
     let release!: () => void;
     mock.next({ kind: 'default', gate: new Promise<void>((r) => (release = r)), usage: { input: 40, output: 60 } });
-    const stream = await client.chat.completions.create({ model: 'smart', stream: true, max_tokens: 500, messages: [{ role: 'user', content: 'hi' }] });
+    const stream = await client.chat.completions.create({
+      model: 'smart',
+      stream: true,
+      max_tokens: 500,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const it = stream[Symbol.asyncIterator]();
     await it.next();
     const closed = gw.agentConnectionClosed();
@@ -58,17 +67,30 @@ describe('LLM budgets and access', () => {
     await closed;
     release();
     const rec = await gw.record((r) => r['tollgate.tokens.charged'] === 100);
-    expect(rec).toMatchObject({ 'gen_ai.request.model': 'smart', 'gen_ai.usage.input_tokens': 40, 'gen_ai.usage.output_tokens': 60, 'tollgate.outcome': 'ok' });
+    expect(rec).toMatchObject({
+      'gen_ai.request.model': 'smart',
+      'gen_ai.usage.input_tokens': 40,
+      'gen_ai.usage.output_tokens': 60,
+      'tollgate.outcome': 'ok',
+    });
     expect(rec['tollgate.decision_reason']).toMatch(/agent disconnected/);
     expect(before - (await remaining(gw))).toBe(100);
   });
 
   it('stops reading an abandoned stream after drain_timeout and keeps the reservation charged', async () => {
-    const g = await startLlmGateway({ upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } }, drain_timeout: 50 }, { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' });
+    const g = await startLlmGateway(
+      { upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } }, drain_timeout: 50 },
+      { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' },
+    );
     try {
       mock.next({ kind: 'default', gate: new Promise<void>(() => undefined) });
       const c = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: AGENT_KEY, maxRetries: 0 });
-      const stream = await c.chat.completions.create({ model: 'gpt-4o', stream: true, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+      const stream = await c.chat.completions.create({
+        model: 'gpt-4o',
+        stream: true,
+        max_tokens: 100,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       await stream[Symbol.asyncIterator]().next();
       const closed = g.agentConnectionClosed();
       stream.controller.abort();
@@ -84,15 +106,25 @@ describe('LLM budgets and access', () => {
 
   it('refuses a call that does not fit the budget: 429, Retry-After and RateLimit-* headers, OpenAI error shape', async () => {
     const left = await remaining(gw);
-    const err = (await client.chat.completions.create({ model: 'gpt-4o', max_tokens: left, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    const err = (await client.chat.completions
+      .create({ model: 'gpt-4o', max_tokens: left, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
     expect(err.headers?.get('ratelimit-limit')).toBe('1000');
     expect(err.headers?.get('ratelimit-remaining')).toBe(String(left));
     expect(Number(err.headers?.get('ratelimit-reset'))).toBeGreaterThan(0);
-    expect(err.error).toMatchObject({ type: 'rate_limit_error', code: 'budget_exceeded', message: 'token budget spent (agent tokens 1000/1d)' });
+    expect(err.error).toMatchObject({
+      type: 'rate_limit_error',
+      code: 'budget_exceeded',
+      message: 'token budget spent (agent tokens 1000/1d)',
+    });
     expect(mock.requests).toHaveLength(0);
-    expect(gw.records.at(-1)).toMatchObject({ 'tollgate.decision': 'budget_exceeded', 'tollgate.decision_rule': 'agent tokens 1000/1d', 'rpc.response.status_code': '429' });
+    expect(gw.records.at(-1)).toMatchObject({
+      'tollgate.decision': 'budget_exceeded',
+      'tollgate.decision_rule': 'agent tokens 1000/1d',
+      'rpc.response.status_code': '429',
+    });
     expect(await remaining(gw)).toBe(left);
   });
 
@@ -110,18 +142,30 @@ describe('LLM budgets and access', () => {
   it('refunds the reservation when the upstream fails', async () => {
     const before = await remaining(gw);
     mock.next({ kind: 'error', status: 400 });
-    await expect(client.chat.completions.create({ model: 'gpt-4o', max_tokens: 10, messages: [] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(
+      client.chat.completions.create({ model: 'gpt-4o', max_tokens: 10, messages: [] }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     expect(await remaining(gw)).toBe(before);
   });
 
   it('enforces the model allow-list: 403 in the API shape, and /v1/models shows only allowed models', async () => {
     for (const model of ['gpt-4o-secret', 'o3']) {
-      const err = (await client.chat.completions.create({ model, messages: [] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      const err = (await client.chat.completions
+        .create({ model, messages: [] })
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
-      expect(err.error).toMatchObject({ type: 'permission_error', code: 'model_not_allowed', message: `model ${model} is not allowed for agent tester` });
+      expect(err.error).toMatchObject({
+        type: 'permission_error',
+        code: 'model_not_allowed',
+        message: `model ${model} is not allowed for agent tester`,
+      });
     }
     expect(mock.requests).toHaveLength(0);
-    expect(gw.records.at(-1)).toMatchObject({ 'tollgate.decision': 'denied', 'gen_ai.request.model': 'o3', 'tollgate.decision_rule': 'no allow rule matched' });
+    expect(gw.records.at(-1)).toMatchObject({
+      'tollgate.decision': 'denied',
+      'gen_ai.request.model': 'o3',
+      'tollgate.decision_rule': 'no allow rule matched',
+    });
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
     expect(ids.sort()).toEqual(['gpt-4o', 'smart']);
@@ -137,7 +181,9 @@ describe('LLM budgets and access', () => {
     try {
       const c = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: AGENT_KEY, maxRetries: 0 });
       for (let i = 0; i < 2; i++) await c.chat.completions.create({ model: 'gpt-4o', messages: [] });
-      const err = (await c.chat.completions.create({ model: 'gpt-4o', messages: [] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      const err = (await c.chat.completions
+        .create({ model: 'gpt-4o', messages: [] })
+        .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
       expect(err.status).toBe(429);
       expect(err.error).toMatchObject({ code: 'rate_limited', message: 'rate limit reached (agent requests 2/1h)' });
       expect(g.records.at(-1)).toMatchObject({ 'tollgate.decision': 'rate_limited' });

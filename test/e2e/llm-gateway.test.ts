@@ -16,7 +16,10 @@ let openai: OpenAI;
 beforeAll(async () => {
   mock = await MockLlm.start();
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-'));
-  writeFileSync(join(dir, 'tester.yaml'), 'agent: tester\nmodels: { allow: ["gpt-4o"] }\nlimits: { tokens: [{ limit: 100000, per: 1d }] }\n');
+  writeFileSync(
+    join(dir, 'tester.yaml'),
+    'agent: tester\nmodels: { allow: ["gpt-4o"] }\nlimits: { tokens: [{ limit: 100000, per: 1d }] }\n',
+  );
   gw = await startGateway(`
 upstreams:
   feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
@@ -42,22 +45,36 @@ describe('LLM API in the gateway', () => {
     const seen = mock.requests.at(-1)!;
     expect(JSON.stringify(seen.headers)).not.toContain(TEST_KEY);
     expect(seen.headers.authorization).toBe('Bearer sk-upstream-secret');
-    const audit = readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
-    expect(audit.at(-1)).toMatchObject({ 'gen_ai.agent.id': 'tester', 'gen_ai.request.model': 'gpt-4o', 'tollgate.decision': 'allowed' });
+    const audit = readFileSync(gw.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
+    expect(audit.at(-1)).toMatchObject({
+      'gen_ai.agent.id': 'tester',
+      'gen_ai.request.model': 'gpt-4o',
+      'tollgate.decision': 'allowed',
+    });
     expect(audit.at(-1)!['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
     const usage = r.usage!;
-    expect(audit.at(-1)!['tollgate.cost.usd']).toBeCloseTo((usage.prompt_tokens * 2.5 + usage.completion_tokens * 10) / 1e6, 10);
+    expect(audit.at(-1)!['tollgate.cost.usd']).toBeCloseTo(
+      (usage.prompt_tokens * 2.5 + usage.completion_tokens * 10) / 1e6,
+      10,
+    );
   });
 
   it('applies the model allow-list from the policy file', async () => {
     const models = await openai.models.list();
     expect(models.data.map((m) => m.id)).toEqual(['gpt-4o']);
-    await expect(openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    ).rejects.toMatchObject({ status: 403 });
   });
 
   it('refuses agents without a valid key', async () => {
     const stranger = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'wrong-key-0123456789', maxRetries: 0 });
-    await expect(stranger.chat.completions.create({ model: 'gpt-4o', messages: [] })).rejects.toMatchObject({ status: 401 });
+    await expect(stranger.chat.completions.create({ model: 'gpt-4o', messages: [] })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('counts LLM tokens in the metrics', async () => {

@@ -13,7 +13,10 @@ let gw: Awaited<ReturnType<typeof startGateway>>;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-modern-'));
-  writeFileSync(join(dir, 'tester.yaml'), 'agent: tester\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\nresources: { allow: ["*"] }\n');
+  writeFileSync(
+    join(dir, 'tester.yaml'),
+    'agent: tester\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\nresources: { allow: ["*"] }\n',
+  );
   gw = await startGateway(`
 upstreams:
   feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
@@ -30,7 +33,11 @@ const envelope = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function call(method: string, params: Record<string, unknown>, opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; accept?: string } = {}) {
+async function call(
+  method: string,
+  params: Record<string, unknown>,
+  opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; accept?: string } = {},
+) {
   const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
   const headers: Record<string, string> = {
     authorization: `Bearer ${TEST_KEY}`,
@@ -41,9 +48,24 @@ async function call(method: string, params: Record<string, unknown>, opts: { hea
     ...(name !== undefined ? { 'mcp-name': name } : {}),
     ...opts.headers,
   };
-  const r = await fetch(`${gw.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, params: { ...params, _meta: opts.meta ?? envelope() } }) });
+  const r = await fetch(`${gw.url}/mcp`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, params: { ...params, _meta: opts.meta ?? envelope() } }),
+  });
   const text = await r.text();
-  return { status: r.status, headers: r.headers, text, body: r.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } }) : undefined };
+  return {
+    status: r.status,
+    headers: r.headers,
+    text,
+    body: r.headers.get('content-type')?.includes('json')
+      ? (JSON.parse(text) as {
+          id: unknown;
+          result?: Record<string, any>;
+          error?: { code: number; message: string; data?: any };
+        })
+      : undefined,
+  };
 }
 
 describe('2026-07-28 agents', () => {
@@ -51,7 +73,13 @@ describe('2026-07-28 agents', () => {
     const r = await call('server/discover', {});
     expect(r.status).toBe(200);
     expect(r.headers.get('mcp-session-id')).toBeNull();
-    expect(r.body?.result).toMatchObject({ supportedVersions: [V], resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'tollgate' } } });
+    expect(r.body?.result).toMatchObject({
+      supportedVersions: [V],
+      resultType: 'complete',
+      ttlMs: 0,
+      cacheScope: 'private',
+      _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'tollgate' } },
+    });
     expect(r.body?.result?.capabilities).toHaveProperty('tools');
     expect(r.body?.result?.capabilities).not.toHaveProperty('prompts'); // the fixture offers none
   });
@@ -59,30 +87,52 @@ describe('2026-07-28 agents', () => {
   it('lists and calls through the pipeline: namespacing, policy, cache hints', async () => {
     const list = await call('tools/list', {});
     expect(list.body?.result).toMatchObject({ cacheScope: 'private', ttlMs: 0, resultType: 'complete' });
-    const names = (list.body?.result?.tools as { name: string }[]).map((t) => t.name);
+    const names = ((list.body?.result?.tools ?? []) as { name: string }[]).map((t) => t.name);
     expect(names).toContain('feat__echo');
     expect(names).not.toContain('feat__crash');
     const ok = await call('tools/call', { name: 'feat__echo', arguments: { text: 'now' } });
     expect(ok.body?.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'feat:now' }] });
     const denied = await call('tools/call', { name: 'feat__crash', arguments: {} });
     expect(denied.body?.error?.code).toBe(-32041);
-    const audit = readFileSync(gw.auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
-    expect(audit.find((a) => a['gen_ai.tool.name'] === 'feat__echo')).toMatchObject({ 'gen_ai.agent.id': 'tester', 'mcp.session.id': null, 'tollgate.decision': 'allowed' });
+    const audit = readFileSync(gw.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
+    expect(audit.find((a) => a['gen_ai.tool.name'] === 'feat__echo')).toMatchObject({
+      'gen_ai.agent.id': 'tester',
+      'mcp.session.id': null,
+      'tollgate.decision': 'allowed',
+    });
   });
 
   it('rejects headers that disagree with the body (400, -32020, id echoed)', async () => {
-    const wrongName = await call('tools/call', { name: 'feat__echo', arguments: {} }, { headers: { 'mcp-name': 'feat__other' } });
+    const wrongName = await call(
+      'tools/call',
+      { name: 'feat__echo', arguments: {} },
+      { headers: { 'mcp-name': 'feat__other' } },
+    );
     expect([wrongName.status, wrongName.body?.error?.code, wrongName.body?.id]).toEqual([400, -32020, 7]);
     const wrongMethod = await call('tools/list', {}, { headers: { 'mcp-method': 'tools/call' } });
     expect([wrongMethod.status, wrongMethod.body?.error?.code]).toEqual([400, -32020]);
     const noVersion = await call('tools/list', {}, { headers: { 'mcp-protocol-version': '' } });
     expect([noVersion.status, noVersion.body?.error?.code]).toEqual([400, -32020]);
-    const encoded = await call('tools/call', { name: 'feat__echo', arguments: { text: 'b64' } }, { headers: { 'mcp-name': `=?base64?${Buffer.from('feat__echo').toString('base64')}?=` } });
+    const encoded = await call(
+      'tools/call',
+      { name: 'feat__echo', arguments: { text: 'b64' } },
+      { headers: { 'mcp-name': `=?base64?${Buffer.from('feat__echo').toString('base64')}?=` } },
+    );
     expect(encoded.status).toBe(200);
   });
 
   it('names unsupported versions (-32022) and missing envelope parts (-32602)', async () => {
-    const future = await call('tools/list', {}, { meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }), headers: { 'mcp-protocol-version': '2099-01-01' } });
+    const future = await call(
+      'tools/list',
+      {},
+      {
+        meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }),
+        headers: { 'mcp-protocol-version': '2099-01-01' },
+      },
+    );
     expect([future.status, future.body?.error?.code]).toEqual([400, -32022]);
     expect(future.body?.error?.data).toEqual({ supported: [V], requested: '2099-01-01' });
     const noCaps = await call('tools/list', {}, { meta: { 'io.modelcontextprotocol/protocolVersion': V } });
@@ -99,7 +149,11 @@ describe('2026-07-28 agents', () => {
   it('relays log messages only when the request asks, at its level', async () => {
     const quiet = await call('tools/call', { name: 'feat__log', arguments: {} });
     expect(quiet.headers.get('content-type')).toContain('application/json');
-    const loud = await call('tools/call', { name: 'feat__log', arguments: {} }, { meta: envelope({ 'io.modelcontextprotocol/logLevel': 'info' }) });
+    const loud = await call(
+      'tools/call',
+      { name: 'feat__log', arguments: {} },
+      { meta: envelope({ 'io.modelcontextprotocol/logLevel': 'info' }) },
+    );
     expect(loud.headers.get('content-type')).toBe('text/event-stream');
     expect(loud.text).toContain('feat log line');
     expect(loud.text).not.toContain('debug line');

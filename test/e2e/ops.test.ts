@@ -42,7 +42,14 @@ describe('/metrics', () => {
     const r = await fetch(`${gw.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-123' } });
     expect(r.status).toBe(200);
     const text = await r.text();
-    expect(metric(text, 'tollgate_mcp_requests_total', { agent: 'tester', server: 'feat', method: 'tools/call', decision: 'allowed' })).toBe(3);
+    expect(
+      metric(text, 'tollgate_mcp_requests_total', {
+        agent: 'tester',
+        server: 'feat',
+        method: 'tools/call',
+        decision: 'allowed',
+      }),
+    ).toBe(3);
     expect(metric(text, 'tollgate_tool_call_duration_seconds_count', { server: 'feat', part: 'overhead' })).toBe(3);
     const overheadSum = metric(text, 'tollgate_tool_call_duration_seconds_sum', { server: 'feat', part: 'overhead' })!;
     const totalSum = metric(text, 'tollgate_tool_call_duration_seconds_sum', { server: 'feat', part: 'total' })!;
@@ -59,8 +66,12 @@ describe('/metrics', () => {
 describe('admin API', () => {
   it('refuses agent keys and no credential; shows the calls with the admin token', async () => {
     expect((await fetch(`${gw.url}/admin/audit`)).status).toBe(401);
-    expect((await fetch(`${gw.url}/admin/audit`, { headers: { authorization: `Bearer ${TEST_KEY}` } })).status).toBe(401);
-    const r = await fetch(`${gw.url}/admin/audit?agent=tester&tool=feat__echo`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect((await fetch(`${gw.url}/admin/audit`, { headers: { authorization: `Bearer ${TEST_KEY}` } })).status).toBe(
+      401,
+    );
+    const r = await fetch(`${gw.url}/admin/audit?agent=tester&tool=feat__echo`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(r.status).toBe(200);
     const body = (await r.json()) as { records: Record<string, unknown>[] };
     expect(body.records.map((x) => x['gen_ai.tool.name'])).toEqual(['feat__echo', 'feat__echo']);

@@ -36,7 +36,10 @@ let bob: Client;
 beforeAll(async () => {
   write('alice.yaml', alicePolicy());
   write('readers.yaml', `group: readers\nresources:\n  allow: ["feat+mem://*"]\n`);
-  write('bob.yaml', `agent: bob\nidentities:\n  api_key_hashes: ["${hashApiKey(BOB)}"]\ntools:\n  allow: ["feat__slow", "feat__last_*"]\n`);
+  write(
+    'bob.yaml',
+    `agent: bob\nidentities:\n  api_key_hashes: ["${hashApiKey(BOB)}"]\ntools:\n  allow: ["feat__slow", "feat__last_*"]\n`,
+  );
   gw = await startGateway(`
 upstreams:
   feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
@@ -62,13 +65,17 @@ describe('policies', () => {
   });
 
   it('refuses a call the list does not show, naming the reason', async () => {
-    await expect(bob.callTool({ name: 'feat__echo', arguments: { text: 'ok' } })).rejects.toThrow(/-32041.*access denied: tool feat__echo is not allowed for agent bob/);
+    await expect(bob.callTool({ name: 'feat__echo', arguments: { text: 'ok' } })).rejects.toThrow(
+      /-32041.*access denied: tool feat__echo is not allowed for agent bob/,
+    );
     await expect(alice.callTool({ name: 'feat__crash', arguments: {} })).rejects.toThrow(/access denied/);
   });
 
   it('applies argument constraints (CEL): one call allowed, another denied', async () => {
     expect(textOf(await alice.callTool({ name: 'feat__echo', arguments: { text: 'ok then' } }))).toBe('feat:ok then');
-    await expect(alice.callTool({ name: 'feat__echo', arguments: { text: 'rm -rf' } })).rejects.toThrow(/alice may only echo text starting with "ok"/);
+    await expect(alice.callTool({ name: 'feat__echo', arguments: { text: 'rm -rf' } })).rejects.toThrow(
+      /alice may only echo text starting with "ok"/,
+    );
     await expect(alice.callTool({ name: 'feat__echo', arguments: {} })).rejects.toThrow(/access denied/); // missing argument fails closed
   });
 

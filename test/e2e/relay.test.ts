@@ -16,7 +16,8 @@ let client: Client;
 
 beforeAll(async () => {
   feat = await spawnListening(['test/fixtures/feature-server.ts', '--port', '0', '--tag', 'http']);
-  gw = await startGateway(`
+  gw = await startGateway(
+    `
 mcp: { list_page_size: 7 }
 upstreams:
   everything: { transport: stdio, command: node, args: [${process.cwd()}/${EVERYTHING}, stdio] }
@@ -34,12 +35,17 @@ upstreams:
     command: node
     args: [--import, tsx, test/fixtures/feature-server.ts, --stdio, --tag, stdio]
     cwd: ${process.cwd()}
-${authYaml()}`, { FEAT_SECRET: 's3cret-from-env' });
+${authYaml()}`,
+    { FEAT_SECRET: 's3cret-from-env' },
+  );
   client = await connect(`${gw.url}/mcp`, { capabilities: { sampling: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
     role: 'assistant',
     model: 'test-model',
-    content: { type: 'text', text: `echo of ${(req.params.messages[0]?.content as { text: string }).text}` },
+    content: {
+      type: 'text',
+      text: `echo of ${(req.params.messages[0]?.content as { text: string } | undefined)?.text}`,
+    },
   }));
 }, 60_000);
 
@@ -74,13 +80,18 @@ describe('aggregate endpoint /mcp', () => {
     expect(textOf(await client.callTool({ name: 'featio__echo', arguments: { text: 'b' } }))).toBe('stdio:b');
     const echo = await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } });
     expect(textOf(echo)).toContain('hi');
-    await client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: 'tollgate', entityType: 'gateway', observations: ['relays MCP'] }] } });
+    await client.callTool({
+      name: 'memory__create_entities',
+      arguments: { entities: [{ name: 'tollgate', entityType: 'gateway', observations: ['relays MCP'] }] },
+    });
     const graph = await client.callTool({ name: 'memory__read_graph', arguments: {} });
     expect(JSON.stringify(graph)).toContain('relays MCP');
   });
 
   it('answers an unknown tool with a JSON-RPC error naming it', async () => {
-    await expect(client.callTool({ name: 'nosuch__tool', arguments: {} })).rejects.toThrow(/unknown tool: nosuch__tool/);
+    await expect(client.callTool({ name: 'nosuch__tool', arguments: {} })).rejects.toThrow(
+      /unknown tool: nosuch__tool/,
+    );
   });
 
   it('keeps equal resource URIs of two servers apart', async () => {
@@ -102,15 +113,21 @@ describe('aggregate endpoint /mcp', () => {
   it('relays progress with the agent’s own token, over HTTP and stdio upstreams', async () => {
     for (const name of ['feat__slow', 'featio__slow']) {
       const seen: number[] = [];
-      const r = await client.callTool({ name, arguments: { ms: 50 } }, undefined, { onprogress: (p) => seen.push(p.progress) });
+      const r = await client.callTool({ name, arguments: { ms: 50 } }, undefined, {
+        onprogress: (p) => seen.push(p.progress),
+      });
       expect(textOf(r)).toMatch(/slow done/);
       expect(seen).toEqual([1, 2, 3, 4, 5]);
     }
   });
 
   it('relays sampling requests to the agent that caused them and routes the answer back', async () => {
-    expect(textOf(await client.callTool({ name: 'feat__sample', arguments: { text: 'ping' } }))).toBe('sampled:echo of ping');
-    expect(textOf(await client.callTool({ name: 'featio__sample', arguments: { text: 'pong' } }))).toBe('sampled:echo of pong');
+    expect(textOf(await client.callTool({ name: 'feat__sample', arguments: { text: 'ping' } }))).toBe(
+      'sampled:echo of ping',
+    );
+    expect(textOf(await client.callTool({ name: 'featio__sample', arguments: { text: 'pong' } }))).toBe(
+      'sampled:echo of pong',
+    );
   });
 
   it('tells a client without sampling that the agent does not support it', async () => {
@@ -121,11 +138,15 @@ describe('aggregate endpoint /mcp', () => {
 
   it('forwards cancellation to the upstream with the upstream’s request id', async () => {
     const ac = new AbortController();
-    const call = client.callTool({ name: 'featio__slow', arguments: { ms: 5000 } }, undefined, { signal: ac.signal, onprogress: () => ac.abort() });
+    const call = client.callTool({ name: 'featio__slow', arguments: { ms: 5000 } }, undefined, {
+      signal: ac.signal,
+      onprogress: () => ac.abort(),
+    });
     await expect(call).rejects.toThrow();
     // The fixture records the id in the cancellation it received; poll its tool until it has one.
     let seen = 'null';
-    for (let i = 0; i < 50 && seen === 'null'; i++) seen = textOf(await client.callTool({ name: 'featio__last_cancelled', arguments: {} }));
+    for (let i = 0; i < 50 && seen === 'null'; i++)
+      seen = textOf(await client.callTool({ name: 'featio__last_cancelled', arguments: {} }));
     expect(seen).toMatch(/^\d+$/);
   });
 
@@ -172,25 +193,42 @@ describe('aggregate endpoint /mcp', () => {
   });
 
   it('sends configured upstream headers and never the agent’s token', async () => {
-    const seen = JSON.parse(textOf(await client.callTool({ name: 'feat__headers', arguments: {} }))) as Record<string, string>;
+    const seen = JSON.parse(textOf(await client.callTool({ name: 'feat__headers', arguments: {} }))) as Record<
+      string,
+      string
+    >;
     expect(seen['x-upstream-secret']).toBe('s3cret-from-env');
     expect(seen.authorization).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain('test-key');
   });
 
   it('passes X-Request-Id and a child traceparent to HTTP upstreams, and echoes the request id', async () => {
-    const h = { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const h = {
+      authorization: `Bearer ${TEST_KEY}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
     const init = await fetch(`${gw.url}/mcp`, {
       method: 'POST',
       headers: h,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
     });
     const sid = init.headers.get('mcp-session-id')!;
     const trace = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const r = await fetch(`${gw.url}/mcp`, {
       method: 'POST',
       headers: { ...h, 'mcp-session-id': sid, 'x-request-id': 'req-42', traceparent: trace },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'feat__headers', arguments: {} } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'feat__headers', arguments: {} },
+      }),
     });
     expect(r.headers.get('x-request-id')).toBe('req-42');
     const body = (await r.json()) as { result: CallToolResult };
@@ -214,7 +252,10 @@ describe('per-server endpoint /mcp/<server>', () => {
     expect(tools.tools.map((t) => t.name)).toContain('echo');
     expect(textOf(await one.callTool({ name: 'echo', arguments: { text: 'x' } }))).toBe('http:x');
     const { z } = await import('zod');
-    const custom = await one.request({ method: 'custom/echo', params: { hello: 'world' } }, z.object({ echoed: z.unknown(), by: z.string() }).passthrough());
+    const custom = await one.request(
+      { method: 'custom/echo', params: { hello: 'world' } },
+      z.object({ echoed: z.unknown(), by: z.string() }).passthrough(),
+    );
     expect(custom).toMatchObject({ echoed: { hello: 'world' }, by: 'http' });
     await one.close();
   });

@@ -9,14 +9,18 @@ import { spawnListening, type Spawned } from '../helpers/spawn.js';
 
 const FEATURE = 'test/fixtures/feature-server.ts';
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
-const home = async (c: Client): Promise<string> => textOf(await c.callTool({ name: 'feat__echo', arguments: { text: 'hi' } })).split(':')[0] ?? '';
+const home = async (c: Client): Promise<string> =>
+  textOf(await c.callTool({ name: 'feat__echo', arguments: { text: 'hi' } })).split(':')[0] ?? '';
 
 let replicas: Record<string, Spawned>;
 let gw: TestGateway;
 let client: Client | undefined;
 
 beforeAll(async () => {
-  const [r1, r2] = await Promise.all([spawnListening([FEATURE, '--tag', 'r1']), spawnListening([FEATURE, '--tag', 'r2'])]);
+  const [r1, r2] = await Promise.all([
+    spawnListening([FEATURE, '--tag', 'r1']),
+    spawnListening([FEATURE, '--tag', 'r2']),
+  ]);
   replicas = { r1: r1!, r2: r2! };
   gw = await startGateway(`
 upstreams:

@@ -10,7 +10,8 @@ import { waitUntil } from '../helpers/wait.js';
 
 const FEATURE = 'test/fixtures/feature-server.ts';
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
-const echo = async (c: Client): Promise<string> => textOf(await c.callTool({ name: 'feat__echo', arguments: { text: 'hi' } })).split(':')[0] ?? '';
+const echo = async (c: Client): Promise<string> =>
+  textOf(await c.callTool({ name: 'feat__echo', arguments: { text: 'hi' } })).split(':')[0] ?? '';
 
 let r1: Spawned;
 let r2: Spawned;
@@ -89,11 +90,13 @@ describe('upstream replicas', () => {
     const other = home === 'r1' ? 'r2' : 'r1';
     const index = home === 'r1' ? 0 : 1;
     // Two timeouts in a row (request timeout 400 ms) eject the session's replica…
-    for (let i = 0; i < 2; i++) await expect(c.callTool({ name: 'feat__slow', arguments: { ms: 2000 } })).rejects.toThrow(/did not answer/);
+    for (let i = 0; i < 2; i++)
+      await expect(c.callTool({ name: 'feat__slow', arguments: { ms: 2000 } })).rejects.toThrow(/did not answer/);
     expect(replicas()[index]!.ejected).toBe(true);
     // …so the session moves, while the other replica, now the only one, cannot be ejected.
     expect(await echo(c)).toBe(other);
-    for (let i = 0; i < 2; i++) await expect(c.callTool({ name: 'feat__slow', arguments: { ms: 2000 } })).rejects.toThrow(/did not answer/);
+    for (let i = 0; i < 2; i++)
+      await expect(c.callTool({ name: 'feat__slow', arguments: { ms: 2000 } })).rejects.toThrow(/did not answer/);
     expect(replicas()[1 - index]!.ejected).toBe(false);
     expect(await echo(c)).toBe(other);
     // The ejection ends on its own.

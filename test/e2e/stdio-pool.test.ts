@@ -29,7 +29,8 @@ const agent = async (name: keyof typeof KEYS): Promise<Client> => {
   clients.push(c);
   return c;
 };
-const echo = async (c: Client) => ((await c.callTool({ name: 'feat__echo', arguments: { text: 'x' } })) as CallToolResult).content;
+const echo = async (c: Client) =>
+  ((await c.callTool({ name: 'feat__echo', arguments: { text: 'x' } })) as CallToolResult).content;
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));

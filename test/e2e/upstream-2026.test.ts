@@ -29,11 +29,18 @@ afterAll(async () => {
   await only2026?.close();
 });
 
-const text = (r: unknown): string => ((r as { content: { type: string; text?: string }[] }).content[0]?.text ?? '');
+const text = (r: unknown): string => (r as { content: { type: string; text?: string }[] }).content[0]?.text ?? '';
 
 async function modernClient(path: string, caps: Record<string, unknown> = {}): Promise<ModernClient> {
-  const client = new ModernClient({ name: 'v2-agent', version: '2.0.0' }, { capabilities: caps, versionNegotiation: { mode: 'auto' } });
-  await client.connect(new ModernTransport(new URL(`${gw.url}${path}`), { requestInit: { headers: { authorization: `Bearer ${TEST_KEY}` } } }));
+  const client = new ModernClient(
+    { name: 'v2-agent', version: '2.0.0' },
+    { capabilities: caps, versionNegotiation: { mode: 'auto' } },
+  );
+  await client.connect(
+    new ModernTransport(new URL(`${gw.url}${path}`), {
+      requestInit: { headers: { authorization: `Bearer ${TEST_KEY}` } },
+    }),
+  );
   return client;
 }
 
@@ -76,7 +83,9 @@ describe('a 2025 agent (v1 SDK client) and a 2026-only upstream', () => {
   it('two rounds and several requests per round (elicitation, sampling, roots) are all bridged', async () => {
     const client = await connect(`${gw.url}/mcp`, { capabilities: { elicitation: {}, roots: {} } });
     client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      const props = Object.keys((req.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {});
+      const props = Object.keys(
+        (req.params as { requestedSchema?: { properties?: object } }).requestedSchema?.properties ?? {},
+      );
       return { action: 'accept', content: props.includes('color') ? { color: 'blue' } : { name: 'Ada' } };
     });
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work', name: 'work' }] }));

@@ -59,7 +59,9 @@ describe('upstream faults', () => {
     const names = await toolNames();
     expect(names.some((n) => n.startsWith('down__'))).toBe(false);
     expect(names).toContain('steady__echo');
-    await expect(client.callTool({ name: 'down__anything', arguments: {} })).rejects.toThrow(/-32050.*down is unavailable/);
+    await expect(client.callTool({ name: 'down__anything', arguments: {} })).rejects.toThrow(
+      /-32050.*down is unavailable/,
+    );
   });
 
   it('reports readiness: ready while one upstream is, and says which are down', async () => {
@@ -71,7 +73,9 @@ describe('upstream faults', () => {
     expect(body.upstreams.down?.state).toBe('down');
     expect(body.upstreams.down?.error).toMatch(/ECONNREFUSED|reach/);
     expect((body as unknown as { limits: unknown }).limits).toEqual({ store: 'memory', state: 'healthy' });
-    const lonely = await startGateway(`upstreams:\n  down: { transport: streamable_http, url: "http://127.0.0.1:1/mcp", timeouts: { connect: 200ms } }\n${authYaml()}`);
+    const lonely = await startGateway(
+      `upstreams:\n  down: { transport: streamable_http, url: "http://127.0.0.1:1/mcp", timeouts: { connect: 200ms } }\n${authYaml()}`,
+    );
     const r2 = await fetch(`${lonely.url}/readyz`);
     expect(r2.status).toBe(503);
     expect(await r2.json()).toMatchObject({ ready: false, reason: 'no upstream is ready' });
@@ -90,7 +94,9 @@ describe('upstream faults', () => {
   it('times out a silent upstream call with -32001, and progress keeps a long call alive', async () => {
     await expect(client.callTool({ name: 'hasty__slow', arguments: { ms: 3000 } })).rejects.toThrow(/-32001/);
     // 1 s in total but progress every 200 ms: each progress re-arms the 300 ms deadline.
-    const r = await client.callTool({ name: 'hasty__slow', arguments: { ms: 1000 } }, undefined, { onprogress: () => undefined });
+    const r = await client.callTool({ name: 'hasty__slow', arguments: { ms: 1000 } }, undefined, {
+      onprogress: () => undefined,
+    });
     expect(textOf(r)).toBe('feat:slow done');
   });
 

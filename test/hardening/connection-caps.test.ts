@@ -2,7 +2,7 @@
 // own cap) or 503 + Retry-After (the gateway's total), the gateway keeps serving everyone else, and
 // the counts go down again when sessions are deleted and streams are closed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -41,11 +41,21 @@ const headers = (agent: Agent, extra: Record<string, string> = {}) => ({
 function post(agent: Agent, body: unknown, extra: Record<string, string> = {}, path = '/mcp'): Promise<Response> {
   const ac = new AbortController();
   open.push(ac);
-  return fetch(`${gw.url}${path}`, { method: 'POST', headers: headers(agent, extra), body: JSON.stringify(body), signal: ac.signal });
+  return fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: headers(agent, extra),
+    body: JSON.stringify(body),
+    signal: ac.signal,
+  });
 }
 
 const initialize = (agent: Agent) =>
-  post(agent, { jsonrpc: '2.0', id: 'init', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+  post(agent, {
+    jsonrpc: '2.0',
+    id: 'init',
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  });
 
 async function session(agent: Agent): Promise<string> {
   const r = await initialize(agent);
@@ -58,21 +68,39 @@ async function session(agent: Agent): Promise<string> {
 async function getStream(agent: Agent, sessionId: string): Promise<{ res: Response; close: () => void }> {
   const ac = new AbortController();
   open.push(ac);
-  const res = await fetch(`${gw.url}/mcp`, { headers: { ...headers(agent), accept: 'text/event-stream', 'mcp-session-id': sessionId }, signal: ac.signal });
+  const res = await fetch(`${gw.url}/mcp`, {
+    headers: { ...headers(agent), accept: 'text/event-stream', 'mcp-session-id': sessionId },
+    signal: ac.signal,
+  });
   return { res, close: () => ac.abort() };
 }
 
 async function legacyStream(agent: Agent): Promise<Response> {
   const ac = new AbortController();
   open.push(ac);
-  return fetch(`${gw.url}/sse`, { headers: { authorization: `Bearer ${KEYS[agent]}`, accept: 'text/event-stream' }, signal: ac.signal });
+  return fetch(`${gw.url}/sse`, {
+    headers: { authorization: `Bearer ${KEYS[agent]}`, accept: 'text/event-stream' },
+    signal: ac.signal,
+  });
 }
 
 const listen = (agent: Agent) =>
   post(
     agent,
-    { jsonrpc: '2.0', id: 'L', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': V2026, 'io.modelcontextprotocol/clientCapabilities': {} } } },
-    { accept: 'text/event-stream, application/json', 'mcp-protocol-version': V2026, 'mcp-method': 'subscriptions/listen' },
+    {
+      jsonrpc: '2.0',
+      id: 'L',
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { toolsListChanged: true },
+        _meta: { 'io.modelcontextprotocol/protocolVersion': V2026, 'io.modelcontextprotocol/clientCapabilities': {} },
+      },
+    },
+    {
+      accept: 'text/event-stream, application/json',
+      'mcp-protocol-version': V2026,
+      'mcp-method': 'subscriptions/listen',
+    },
   );
 
 /** A refusal in the protocol's shape: the status, a JSON-RPC error body with the code. */
@@ -131,7 +159,11 @@ describe('caps on SSE streams', () => {
     expect([s1.res.status, s2.res.status]).toEqual([200, 200]);
     expect(gw.gw.sseStreams.of('alice')).toBe(2);
     // A POST that asks for SSE only, and a legacy SSE connection, count against the same cap.
-    const sseOnly = await post('alice', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { accept: 'text/event-stream', 'mcp-session-id': ids[0]!, 'mcp-protocol-version': '2025-11-25' });
+    const sseOnly = await post(
+      'alice',
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { accept: 'text/event-stream', 'mcp-session-id': ids[0]!, 'mcp-protocol-version': '2025-11-25' },
+    );
     expect(await expectRefused(sseOnly, 429)).toMatch(/too many open SSE streams for this agent \(limit 2\)/);
     await expectRefused(await legacyStream('alice'), 429);
     await expectRefused(await listen('alice'), 429);
@@ -154,7 +186,11 @@ describe('caps on SSE streams', () => {
     await expectRefused(await legacyStream('bob'), 503);
     await expectRefused(await listen('carol'), 503);
     // The gateway still answers plain JSON to everyone.
-    const list = await post('carol', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { 'mcp-session-id': carol, 'mcp-protocol-version': '2025-11-25' });
+    const list = await post(
+      'carol',
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { 'mcp-session-id': carol, 'mcp-protocol-version': '2025-11-25' },
+    );
     expect(list.status).toBe(200);
     get.close();
     await waitUntil(() => gw.gw.sseStreams.total === 2);
@@ -163,7 +199,10 @@ describe('caps on SSE streams', () => {
 
   it('a legacy SSE session ends with its connection: the session and stream counts go back down', async () => {
     const ac = new AbortController();
-    const r = await fetch(`${gw.url}/sse`, { headers: { authorization: `Bearer ${KEYS.alice}`, accept: 'text/event-stream' }, signal: ac.signal });
+    const r = await fetch(`${gw.url}/sse`, {
+      headers: { authorization: `Bearer ${KEYS.alice}`, accept: 'text/event-stream' },
+      signal: ac.signal,
+    });
     expect(r.status).toBe(200);
     expect(gw.gw.sessions.size).toBe(1);
     ac.abort();

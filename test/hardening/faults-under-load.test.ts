@@ -51,8 +51,11 @@ function expectSettledAndAudited(outcomes: CallOutcome[], total: number, auditFi
 
 const summary = (label: string, o: CallOutcome[]): void => {
   const errors = new Map<string, number>();
-  for (const x of o) if (!x.ok) errors.set(String(x.code ?? x.message), (errors.get(String(x.code ?? x.message)) ?? 0) + 1);
-  console.log(`[faults] ${label}: ${o.length} calls, ${successes(o).length} ok, errors ${JSON.stringify(Object.fromEntries(errors))}`);
+  for (const x of o)
+    if (!x.ok) errors.set(String(x.code ?? x.message), (errors.get(String(x.code ?? x.message)) ?? 0) + 1);
+  console.log(
+    `[faults] ${label}: ${o.length} calls, ${successes(o).length} ok, errors ${JSON.stringify(Object.fromEntries(errors))}`,
+  );
 };
 
 /** Each client calls 25 times; `fault` strikes once, after `after` calls have succeeded. */
@@ -91,7 +94,10 @@ describe('faults under load', () => {
   }, 60_000);
 
   it('one HTTP replica of two killed mid-load: its sessions move to the other, and it is used again once back', async () => {
-    const [r1, r2] = await Promise.all([spawnListening([FEATURE, '--tag', 'r1']), spawnListening([FEATURE, '--tag', 'r2'])]);
+    const [r1, r2] = await Promise.all([
+      spawnListening([FEATURE, '--tag', 'r1']),
+      spawnListening([FEATURE, '--tag', 'r2']),
+    ]);
     let r1Again: Spawned | undefined;
     cleanup.push(() => Promise.all([r1.kill(), r2.kill(), r1Again?.kill()]));
     const gw = await gateway(`
@@ -131,12 +137,17 @@ ${authYaml()}`);
     const LIMIT = 60;
     const CALLS = 12; // × CLIENTS = 96 > LIMIT
 
-    async function limitedGateway(mode: 'local' | 'fail_closed'): Promise<{ gw: TestGateway & { auditFile: string }; proxy: TcpProxy }> {
+    async function limitedGateway(
+      mode: 'local' | 'fail_closed',
+    ): Promise<{ gw: TestGateway & { auditFile: string }; proxy: TcpProxy }> {
       const proxy = await startProxy();
       cleanup.push(() => proxy.close());
       const root = mkdtempSync(join(tmpdir(), 'tollgate-faults-'));
       mkdirSync(join(root, 'policies'));
-      writeFileSync(join(root, 'policies', 'tester.yaml'), `agent: tester\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: ${LIMIT}, per: 1h }] }\n`);
+      writeFileSync(
+        join(root, 'policies', 'tester.yaml'),
+        `agent: tester\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: ${LIMIT}, per: 1h }] }\n`,
+      );
       const gw = await gateway(`
 upstreams:
   feat: ${STDIO}
@@ -147,66 +158,74 @@ ${authYaml()}`);
       return { gw, proxy };
     }
 
-    it.skipIf(!redis)('failure_mode fail_closed: refused while Redis is away, never over the limit, and calls succeed again once it is back', async () => {
-      const { gw, proxy } = await limitedGateway('fail_closed');
-      const cs = await clients(`${gw.url}/mcp`);
-      let cut = false;
-      const outcomes = await drive(cs, {
-        tool: 'feat__echo',
-        callsPerClient: CALLS,
-        onOutcome: (_o, all) => {
-          if (cut || successes(all).length < 20) return;
-          cut = true;
-          void proxy.close();
-        },
-      });
-      summary('Redis gone (fail_closed)', outcomes);
-      expectSettledAndAudited(outcomes, CLIENTS * CALLS, gw.auditFile);
-      expect(successes(outcomes).length).toBeLessThanOrEqual(LIMIT);
-      expect(outcomes.filter((o) => !o.ok).every((o) => o.code === -32029)).toBe(true);
-      const before = successes(outcomes).length;
-      await proxy.reopen();
-      await waitUntil(() => (gw.gw.limitStore as { state?: string }).state === 'healthy', 20_000);
-      const after = await drive(cs, { tool: 'feat__echo', callsPerClient: CALLS });
-      summary('Redis back (fail_closed)', after);
-      expectSettledAndAudited(after, CLIENTS * CALLS, gw.auditFile);
-      // Redis still holds what it counted before the outage (and calls charged as the connection
-      // broke, then refused): never more than the limit together.
-      expect(successes(after).length).toBeGreaterThan(0);
-      expect(before + successes(after).length).toBeLessThanOrEqual(LIMIT);
-    }, 60_000);
+    it.skipIf(!redis)(
+      'failure_mode fail_closed: refused while Redis is away, never over the limit, and calls succeed again once it is back',
+      async () => {
+        const { gw, proxy } = await limitedGateway('fail_closed');
+        const cs = await clients(`${gw.url}/mcp`);
+        let cut = false;
+        const outcomes = await drive(cs, {
+          tool: 'feat__echo',
+          callsPerClient: CALLS,
+          onOutcome: (_o, all) => {
+            if (cut || successes(all).length < 20) return;
+            cut = true;
+            void proxy.close();
+          },
+        });
+        summary('Redis gone (fail_closed)', outcomes);
+        expectSettledAndAudited(outcomes, CLIENTS * CALLS, gw.auditFile);
+        expect(successes(outcomes).length).toBeLessThanOrEqual(LIMIT);
+        expect(outcomes.filter((o) => !o.ok).every((o) => o.code === -32029)).toBe(true);
+        const before = successes(outcomes).length;
+        await proxy.reopen();
+        await waitUntil(() => (gw.gw.limitStore as { state?: string }).state === 'healthy', 20_000);
+        const after = await drive(cs, { tool: 'feat__echo', callsPerClient: CALLS });
+        summary('Redis back (fail_closed)', after);
+        expectSettledAndAudited(after, CLIENTS * CALLS, gw.auditFile);
+        // Redis still holds what it counted before the outage (and calls charged as the connection
+        // broke, then refused): never more than the limit together.
+        expect(successes(after).length).toBeGreaterThan(0);
+        expect(before + successes(after).length).toBeLessThanOrEqual(LIMIT);
+      },
+      60_000,
+    );
 
-    it.skipIf(!redis)('failure_mode local: the gateway\'s own limit applies while Redis is away, and Redis\'s count again once it is back', async () => {
-      const { gw, proxy } = await limitedGateway('local');
-      const cs = await clients(`${gw.url}/mcp`);
-      let cutAt = -1;
-      const outcomes = await drive(cs, {
-        tool: 'feat__echo',
-        callsPerClient: CALLS,
-        onOutcome: (_o, all) => {
-          if (cutAt >= 0 || successes(all).length < 20) return;
-          cutAt = all.length;
-          void proxy.close();
-        },
-      });
-      summary('Redis gone (local)', outcomes);
-      expectSettledAndAudited(outcomes, CLIENTS * CALLS, gw.auditFile);
-      // Before the cut Redis counted; after it the local store counts from zero (documented): each
-      // admits at most the limit. Calls settled after the cut include up to one in flight per client
-      // that Redis had admitted.
-      const beforeCut = successes(outcomes.slice(0, cutAt)).length;
-      expect(beforeCut).toBeLessThanOrEqual(LIMIT);
-      expect(successes(outcomes.slice(cutAt)).length).toBeLessThanOrEqual(LIMIT + CLIENTS - 1);
-      expect(successes(outcomes).length).toBeLessThanOrEqual(2 * LIMIT);
-      await proxy.reopen();
-      await waitUntil(() => (gw.gw.limitStore as { state?: string }).state === 'healthy', 20_000);
-      const after = await drive(cs, { tool: 'feat__echo', callsPerClient: CALLS });
-      summary('Redis back (local)', after);
-      expectSettledAndAudited(after, CLIENTS * CALLS, gw.auditFile);
-      expect(successes(after).length).toBeGreaterThan(0);
-      // Calls in flight at the cut may have been charged to Redis, so Redis admits at most the rest.
-      expect(successes(after).length).toBeLessThanOrEqual(LIMIT - beforeCut);
-    }, 60_000);
+    it.skipIf(!redis)(
+      "failure_mode local: the gateway's own limit applies while Redis is away, and Redis's count again once it is back",
+      async () => {
+        const { gw, proxy } = await limitedGateway('local');
+        const cs = await clients(`${gw.url}/mcp`);
+        let cutAt = -1;
+        const outcomes = await drive(cs, {
+          tool: 'feat__echo',
+          callsPerClient: CALLS,
+          onOutcome: (_o, all) => {
+            if (cutAt >= 0 || successes(all).length < 20) return;
+            cutAt = all.length;
+            void proxy.close();
+          },
+        });
+        summary('Redis gone (local)', outcomes);
+        expectSettledAndAudited(outcomes, CLIENTS * CALLS, gw.auditFile);
+        // Before the cut Redis counted; after it the local store counts from zero (documented): each
+        // admits at most the limit. Calls settled after the cut include up to one in flight per client
+        // that Redis had admitted.
+        const beforeCut = successes(outcomes.slice(0, cutAt)).length;
+        expect(beforeCut).toBeLessThanOrEqual(LIMIT);
+        expect(successes(outcomes.slice(cutAt)).length).toBeLessThanOrEqual(LIMIT + CLIENTS - 1);
+        expect(successes(outcomes).length).toBeLessThanOrEqual(2 * LIMIT);
+        await proxy.reopen();
+        await waitUntil(() => (gw.gw.limitStore as { state?: string }).state === 'healthy', 20_000);
+        const after = await drive(cs, { tool: 'feat__echo', callsPerClient: CALLS });
+        summary('Redis back (local)', after);
+        expectSettledAndAudited(after, CLIENTS * CALLS, gw.auditFile);
+        expect(successes(after).length).toBeGreaterThan(0);
+        // Calls in flight at the cut may have been charged to Redis, so Redis admits at most the rest.
+        expect(successes(after).length).toBeLessThanOrEqual(LIMIT - beforeCut);
+      },
+      60_000,
+    );
   });
 
   it('the gateway itself SIGKILLed mid-load: every success is in the audit log, the chain verifies, and a restarted gateway serves the same sessions', async () => {
@@ -218,7 +237,8 @@ ${authYaml()}`);
       `upstreams:\n  feat: ${STDIO}\npins: { enabled: false }\nsessions: { seal_keys: ["${randomBytes(32).toString('base64')}"] }\n` +
         `auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\naudit: { file: ${audit} }\n`,
     );
-    const start = () => spawnListening(['bin/tollgate.mjs', 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', String(port)]);
+    const start = () =>
+      spawnListening(['bin/tollgate.mjs', 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', String(port)]);
     const first = await start();
     let second: Spawned | undefined;
     cleanup.push(() => Promise.all([first.kill(), second?.kill()]));

@@ -36,7 +36,9 @@ export async function drive(clients: readonly Client[], opts: LoadOptions): Prom
         const key = `${run}-${c}-${i}`;
         let o: CallOutcome;
         try {
-          const r = await client.callTool({ name: opts.tool, arguments: { text: key } }, undefined, { timeout: CLIENT_TIMEOUT_MS });
+          const r = await client.callTool({ name: opts.tool, arguments: { text: key } }, undefined, {
+            timeout: CLIENT_TIMEOUT_MS,
+          });
           o = { key, session, ok: r.isError !== true };
         } catch (err) {
           const e = err as { code?: number; message?: string };
@@ -53,7 +55,8 @@ export async function drive(clients: readonly Client[], opts: LoadOptions): Prom
 export const successes = (outcomes: readonly CallOutcome[]): CallOutcome[] => outcomes.filter((o) => o.ok);
 
 /** Calls the client gave up on itself: the gateway never settled them. */
-export const hanging = (outcomes: readonly CallOutcome[]): CallOutcome[] => outcomes.filter((o) => /Request timed out/i.test(o.message ?? ''));
+export const hanging = (outcomes: readonly CallOutcome[]): CallOutcome[] =>
+  outcomes.filter((o) => /Request timed out/i.test(o.message ?? ''));
 
 /** `session|key` of every tools/call the audit log records as answered with success. */
 export function auditedSuccesses(file: string): Set<string> {

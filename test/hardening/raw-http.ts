@@ -19,7 +19,11 @@ export interface RawResponse {
  * Writes `chunks` (strings as latin1, so every byte is exactly what the test says), then reads one
  * response until the server closes the connection or the framing says it is complete.
  */
-export function rawRequest(port: number, chunks: (string | Buffer)[], opts: { timeoutMs?: number; gapMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  chunks: (string | Buffer)[],
+  opts: { timeoutMs?: number; gapMs?: number } = {},
+): Promise<RawResponse> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   return new Promise((resolve) => {
     const sock: Socket = connect(port, '127.0.0.1');
@@ -108,7 +112,8 @@ export function parseResponse(buf: Buffer): Omit<RawResponse, 'ms'> {
 export function rawHttp(method: string, target: string, headers: [string, string][], body = ''): string {
   const hasFraming = headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k));
   const all: [string, string][] = [...headers];
-  if (!hasFraming && (body.length > 0 || method === 'POST')) all.push(['Content-Length', String(Buffer.byteLength(body, 'latin1'))]);
+  if (!hasFraming && (body.length > 0 || method === 'POST'))
+    all.push(['Content-Length', String(Buffer.byteLength(body, 'latin1'))]);
   return `${method} ${target} HTTP/1.1\r\n${all.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -125,14 +130,24 @@ type Id = string | number | null;
  * Never a 5xx, never -32603 (an internal error is an exception the gateway did not expect),
  * never a parser-level answer without a JSON-RPC body, never a hang.
  */
-export function shapeProblem(r: { status: number; headers: Record<string, string>; body: Buffer | string; timedOut?: boolean; noResponse?: boolean }, sentIds: Id[] | undefined): string | undefined {
+export function shapeProblem(
+  r: {
+    status: number;
+    headers: Record<string, string>;
+    body: Buffer | string;
+    timedOut?: boolean;
+    noResponse?: boolean;
+  },
+  sentIds: Id[] | undefined,
+): string | undefined {
   if (r.timedOut) return `no answer before the deadline (hang); got status ${r.status}`;
   if (r.noResponse) return 'connection closed without any HTTP response';
   const text = typeof r.body === 'string' ? r.body : r.body.toString('utf8');
   const brief = `${r.status} ${r.headers['content-type'] ?? '(no content-type)'} ${JSON.stringify(text.slice(0, 200))}`;
   if (r.status === 202) return text === '' ? undefined : `202 with a body: ${brief}`;
   if (r.status !== 200 && (r.status < 400 || r.status >= 500)) return `status outside 2xx/4xx: ${brief}`;
-  if (!(r.headers['content-type'] ?? '').startsWith('application/json')) return `content-type is not application/json: ${brief}`;
+  if (!(r.headers['content-type'] ?? '').startsWith('application/json'))
+    return `content-type is not application/json: ${brief}`;
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -158,11 +173,12 @@ function messageProblem(m: unknown, status: number, sentIds: Id[] | undefined): 
   if (status >= 400) {
     if (id !== null && !known) return `error id ${JSON.stringify(id)} was never sent`;
   } else if (!known) return `response id ${JSON.stringify(id)} was never sent`;
-  if (('result' in o) === ('error' in o)) return 'needs exactly one of result and error';
+  if ('result' in o === 'error' in o) return 'needs exactly one of result and error';
   if (status >= 400 && !('error' in o)) return `${status} without a JSON-RPC error`;
   if ('error' in o) {
     const e = o.error as Record<string, unknown> | null;
-    if (typeof e !== 'object' || e === null || !Number.isInteger(e.code) || typeof e.message !== 'string') return 'malformed error object';
+    if (typeof e !== 'object' || e === null || !Number.isInteger(e.code) || typeof e.message !== 'string')
+      return 'malformed error object';
     if (e.code === -32603) return 'internal error -32603 (an unexpected exception in the gateway)';
   }
   return undefined;

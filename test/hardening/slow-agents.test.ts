@@ -63,38 +63,54 @@ describe('slow agents (slow-loris against the gateway)', () => {
     expect(r!.ms).toBeLessThan(5000);
   });
 
-  it(`every stalled variant is cut off within ${BOUND_MS / 1000} s, and 300 of them do not slow the other agents`, async () => {
-    const variants: Record<string, Stalled> = {
-      'connects and sends nothing': stall(''),
-      'headers never finish': stall(head('X-A: ')),
-      'headers trickle a byte a second': stall(head('X-A: '), 'a'),
-      'authenticated, body never sent': stall(head(`${authed}Content-Length: 100\r\n\r\n{"js`)),
-      'authenticated, body trickles a byte a second': stall(head(`${authed}Content-Length: 100000\r\n\r\n`), ' '),
-      'authenticated, chunked body never ends': stall(head(`${authed}Transfer-Encoding: chunked\r\n\r\n5\r\n{"jso\r\n`)),
-    };
-    // A crowd of stalled bodies: the gateway must keep serving everyone else meanwhile.
-    const crowd = Array.from({ length: 300 }, () => stall(head(`${authed}Content-Length: 100\r\n\r\n{`)));
-    await new Promise((r) => setTimeout(r, 500));
-    const client: Client = await connectClient(`${gw.url}/mcp`);
-    const latencies: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t0 = performance.now();
-      await client.callTool({ name: 'featio__echo', arguments: { text: `c${i}` } });
-      latencies.push(performance.now() - t0);
-    }
-    await client.close();
-    latencies.sort((a, b) => a - b);
-    console.log(`[hardening] tools/call p50 ${latencies[10]!.toFixed(1)} ms, max ${latencies[19]!.toFixed(1)} ms with 306 stalled connections open`);
-    expect(latencies[10]).toBeLessThan(100);
-    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  it(
+    `every stalled variant is cut off within ${BOUND_MS / 1000} s, and 300 of them do not slow the other agents`,
+    async () => {
+      const variants: Record<string, Stalled> = {
+        'connects and sends nothing': stall(''),
+        'headers never finish': stall(head('X-A: ')),
+        'headers trickle a byte a second': stall(head('X-A: '), 'a'),
+        'authenticated, body never sent': stall(head(`${authed}Content-Length: 100\r\n\r\n{"js`)),
+        'authenticated, body trickles a byte a second': stall(head(`${authed}Content-Length: 100000\r\n\r\n`), ' '),
+        'authenticated, chunked body never ends': stall(
+          head(`${authed}Transfer-Encoding: chunked\r\n\r\n5\r\n{"jso\r\n`),
+        ),
+      };
+      // A crowd of stalled bodies: the gateway must keep serving everyone else meanwhile.
+      const crowd = Array.from({ length: 300 }, () => stall(head(`${authed}Content-Length: 100\r\n\r\n{`)));
+      await new Promise((r) => setTimeout(r, 500));
+      const client: Client = await connectClient(`${gw.url}/mcp`);
+      const latencies: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        await client.callTool({ name: 'featio__echo', arguments: { text: `c${i}` } });
+        latencies.push(performance.now() - t0);
+      }
+      await client.close();
+      latencies.sort((a, b) => a - b);
+      console.log(
+        `[hardening] tools/call p50 ${latencies[10]!.toFixed(1)} ms, max ${latencies[19]!.toFixed(1)} ms with 306 stalled connections open`,
+      );
+      expect(latencies[10]).toBeLessThan(100);
+      expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
 
-    const deadline = new Promise<'open'>((r) => setTimeout(() => r('open'), BOUND_MS + 5000));
-    const results = await Promise.all(Object.entries(variants).map(async ([name, s]) => [name, await Promise.race([s.closed, deadline])] as const));
-    const crowdOpen = (await Promise.all(crowd.map((s) => Promise.race([s.closed, Promise.resolve('open' as const)])))).filter((r) => r === 'open').length;
-    for (const s of [...Object.values(variants), ...crowd]) s.socket.destroy();
-    const lines = results.map(([name, r]) => (r === 'open' ? `${name}: still open after ${(BOUND_MS + 5000) / 1000} s` : `${name}: closed after ${(r.ms / 1000).toFixed(1)} s (${r.said.split('\r\n')[0] || 'no answer'})`));
-    console.log(`[hardening] slow-loris:\n  ${lines.join('\n  ')}\n  crowd: ${crowdOpen} of 300 still open`);
-    const open = results.filter(([, r]) => r === 'open').map(([name]) => name);
-    expect(open, `stalled connections not cut off within ${BOUND_MS / 1000} s:\n${lines.join('\n')}`).toEqual([]);
-  }, BOUND_MS + 30_000);
+      const deadline = new Promise<'open'>((r) => setTimeout(() => r('open'), BOUND_MS + 5000));
+      const results = await Promise.all(
+        Object.entries(variants).map(async ([name, s]) => [name, await Promise.race([s.closed, deadline])] as const),
+      );
+      const crowdOpen = (
+        await Promise.all(crowd.map((s) => Promise.race([s.closed, Promise.resolve('open' as const)])))
+      ).filter((r) => r === 'open').length;
+      for (const s of [...Object.values(variants), ...crowd]) s.socket.destroy();
+      const lines = results.map(([name, r]) =>
+        r === 'open'
+          ? `${name}: still open after ${(BOUND_MS + 5000) / 1000} s`
+          : `${name}: closed after ${(r.ms / 1000).toFixed(1)} s (${r.said.split('\r\n')[0] || 'no answer'})`,
+      );
+      console.log(`[hardening] slow-loris:\n  ${lines.join('\n  ')}\n  crowd: ${crowdOpen} of 300 still open`);
+      const open = results.filter(([, r]) => r === 'open').map(([name]) => name);
+      expect(open, `stalled connections not cut off within ${BOUND_MS / 1000} s:\n${lines.join('\n')}`).toEqual([]);
+    },
+    BOUND_MS + 30_000,
+  );
 });

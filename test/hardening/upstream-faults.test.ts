@@ -36,7 +36,12 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<O
   const t0 = Date.now();
   try {
     const r = (await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
-    return { ok: true, message: (r.content[0] as { text: string }).text, ms: Date.now() - t0, rssPeakMiB: (peak - base) / 2 ** 20 };
+    return {
+      ok: true,
+      message: (r.content[0] as { text: string }).text,
+      ms: Date.now() - t0,
+      rssPeakMiB: (peak - base) / 2 ** 20,
+    };
   } catch (err) {
     const e = err as { code?: number; message: string };
     return { ok: false, code: e.code, message: e.message, ms: Date.now() - t0, rssPeakMiB: (peak - base) / 2 ** 20 };
@@ -49,11 +54,15 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<O
 type Stats = Record<string, { started: number; open: number; lastWritten: number; lastCut: boolean; lastMs: number }>;
 const stats = async (): Promise<Stats> => (await (await fetch(`http://127.0.0.1:${bad.port}/stats`)).json()) as Stats;
 const upstream = (name: string) => gw.gw.upstreams.find((u) => u.name === name)!;
-const report = (label: string, o: Outcome) => console.log(`[hardening] ${label}: ${o.ok ? 'ok' : `error ${o.code}`} in ${o.ms} ms, RSS peak +${o.rssPeakMiB.toFixed(0)} MiB — ${o.message.slice(0, 140)}`);
+const report = (label: string, o: Outcome) =>
+  console.log(
+    `[hardening] ${label}: ${o.ok ? 'ok' : `error ${o.code}`} in ${o.ms} ms, RSS peak +${o.rssPeakMiB.toFixed(0)} MiB — ${o.message.slice(0, 140)}`,
+  );
 
 beforeAll(async () => {
   bad = await spawnListening(['test/fixtures/bad-http-server.ts']);
-  gw = await startGateway(`
+  gw = await startGateway(
+    `
 upstreams:
   bad:
     transport: streamable_http
@@ -68,7 +77,9 @@ upstreams:
   chatty: { transport: stdio, command: node, args: [--import, tsx, ${resolve('test/fixtures/bad-stdio-server.ts')}], cwd: ${resolve('.')} }
 ${authYaml()}admin: { tokens: ["\${TOLLGATE_ADMIN_TOKEN}"] }
 metrics: { token: "\${TOLLGATE_METRICS_TOKEN}" }
-`, { TOLLGATE_ADMIN_TOKEN: 'admin-secret-0123456789', TOLLGATE_METRICS_TOKEN: 'metrics-secret-0123456789' });
+`,
+    { TOLLGATE_ADMIN_TOKEN: 'admin-secret-0123456789', TOLLGATE_METRICS_TOKEN: 'metrics-secret-0123456789' },
+  );
   client = await connect(`${gw.url}/mcp`);
 }, 30_000);
 
@@ -101,7 +112,9 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     const o = await call('bad__huge_json', { mb: 1024 });
     report('1 GiB JSON response', o);
     const s = (await stats()).huge_json!;
-    console.log(`[hardening] huge_json: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB before the gateway hung up (cut: ${s.lastCut}, ${s.lastMs} ms)`);
+    console.log(
+      `[hardening] huge_json: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB before the gateway hung up (cut: ${s.lastCut}, ${s.lastMs} ms)`,
+    );
     expect(o.ok).toBe(false);
     expect(o.code).toBe(-32052);
     expect(o.message).toMatch(/exceeds 33554432 bytes \(upstreams\.bad\.max_response_bytes\)/);
@@ -116,7 +129,9 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     report('256 MiB SSE event', o);
     await waitUntil(async () => (await stats()).huge_sse!.open === 0, 5000).catch(() => undefined);
     const s = (await stats()).huge_sse!;
-    console.log(`[hardening] huge_sse: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB (cut by the gateway: ${s.lastCut}, ${s.lastMs} ms)`);
+    console.log(
+      `[hardening] huge_sse: upstream wrote ${(s.lastWritten / 2 ** 20).toFixed(0)} MiB (cut by the gateway: ${s.lastCut}, ${s.lastMs} ms)`,
+    );
     expect(o.ok).toBe(false);
     expect(o.code).toBe(-32052);
     expect(o.message).toMatch(/exceeds 33554432 bytes/);
@@ -144,8 +159,14 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     expect(o.code).toBe(-32001);
     expect(o.ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
     expect(o.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
-    const released = await waitUntil(async () => (await stats()).sse_forever!.open === 0, 3000).then(() => true, () => false);
-    expect(released, `upstream SSE streams still open 3 s after the timeout: ${(await stats()).sse_forever!.open}`).toBe(true);
+    const released = await waitUntil(async () => (await stats()).sse_forever!.open === 0, 3000).then(
+      () => true,
+      () => false,
+    );
+    expect(
+      released,
+      `upstream SSE streams still open 3 s after the timeout: ${(await stats()).sse_forever!.open}`,
+    ).toBe(true);
   });
 
   it('a slow-loris upstream (headers, then a byte a second) ends at the request timeout with -32001, and the connection is released', async () => {
@@ -154,7 +175,10 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     expect(o.ok).toBe(false);
     expect(o.code).toBe(-32001);
     expect(o.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
-    const released = await waitUntil(async () => (await stats()).slow_body!.open === 0, 3000).then(() => true, () => false);
+    const released = await waitUntil(async () => (await stats()).slow_body!.open === 0, 3000).then(
+      () => true,
+      () => false,
+    );
     expect(released, 'slow upstream response still being read 3 s after the timeout').toBe(true);
   });
 
@@ -164,7 +188,10 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     expect(o.ok).toBe(false);
     expect(o.code).toBe(-32001);
     expect(o.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 1500);
-    const released = await waitUntil(async () => (await stats()).no_headers!.open === 0, 3000).then(() => true, () => false);
+    const released = await waitUntil(async () => (await stats()).no_headers!.open === 0, 3000).then(
+      () => true,
+      () => false,
+    );
     expect(released, 'request without response still open 3 s after the timeout').toBe(true);
   });
 
@@ -174,7 +201,12 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     const o = await call('bad__ok');
     report(`ok after ${POOL + 1} timed-out streams`, o);
     const s = await stats();
-    expect(o.ok, `normal call after timeouts (upstream responses still open: ${Object.entries(s).map(([k, v]) => `${k}=${v.open}`).join(', ')})`).toBe(true);
+    expect(
+      o.ok,
+      `normal call after timeouts (upstream responses still open: ${Object.entries(s)
+        .map(([k, v]) => `${k}=${v.open}`)
+        .join(', ')})`,
+    ).toBe(true);
   }, 30_000);
 });
 
@@ -242,10 +274,24 @@ describe('after the faults', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((r) => r['mcp.method.name'] === 'tools/call');
     const failed = calls.filter((r) => r['tollgate.outcome'] !== 'ok');
-    for (const tool of ['bad__invalid_json', 'bad__huge_json', 'bad__sse_forever', 'bad__slow_body', 'bad__no_headers', 'chatty__die']) {
-      expect(failed.some((r) => r['gen_ai.tool.name'] === tool), `audit record for the failed ${tool} call`).toBe(true);
+    for (const tool of [
+      'bad__invalid_json',
+      'bad__huge_json',
+      'bad__sse_forever',
+      'bad__slow_body',
+      'bad__no_headers',
+      'chatty__die',
+    ]) {
+      expect(
+        failed.some((r) => r['gen_ai.tool.name'] === tool),
+        `audit record for the failed ${tool} call`,
+      ).toBe(true);
     }
-    expect(failed.filter((r) => r['gen_ai.tool.name'] === 'bad__sse_forever').every((r) => r['tollgate.outcome'] === 'timeout')).toBe(true);
+    expect(
+      failed
+        .filter((r) => r['gen_ai.tool.name'] === 'bad__sse_forever')
+        .every((r) => r['tollgate.outcome'] === 'timeout'),
+    ).toBe(true);
   });
 
   it('shuts down within 5 s although upstream responses are still open (a never-ending SSE stream)', async () => {
@@ -254,9 +300,14 @@ describe('after the faults', () => {
     void stuck;
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
-    const done = await Promise.race([gw.close().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
+    const done = await Promise.race([
+      gw.close().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 5000)),
+    ]);
     closed = done;
-    console.log(`[hardening] gateway close() with open upstream streams: ${done ? `done in ${Date.now() - t0} ms` : 'not done after 5 s'}`);
+    console.log(
+      `[hardening] gateway close() with open upstream streams: ${done ? `done in ${Date.now() - t0} ms` : 'not done after 5 s'}`,
+    );
     expect(done, 'Gateway.close() finished within 5 s').toBe(true);
   }, 15_000);
 });

@@ -14,7 +14,10 @@ export async function connect(
   const transport = opts.legacy
     ? new SSEClientTransport(new URL(url), {
         requestInit: { headers },
-        eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+        eventSourceInit: {
+          fetch: (u, init) =>
+            fetch(u, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }),
+        },
       })
     : new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
   await client.connect(transport);

@@ -89,11 +89,14 @@ async function startNodeFront(port: number, targets: readonly number[]): Promise
   let next = 0;
   const server: Server = createServer((req, res) => {
     const target = targets[next++ % targets.length] as number;
-    const up = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.headersSent ? res.destroy() : res.writeHead(502).end());
+    const up = request(
+      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers, agent },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
     res.on('close', () => up.destroy());
     req.pipe(up);
   });

@@ -21,11 +21,23 @@ export interface TestGatewayOptions {
   pinsFile?: string;
 }
 
-export async function startGateway(yaml: string, env: Record<string, string | undefined> = {}, opts: TestGatewayOptions = {}): Promise<TestGateway & { auditFile: string; pinsFile: string }> {
+export async function startGateway(
+  yaml: string,
+  env: Record<string, string | undefined> = {},
+  opts: TestGatewayOptions = {},
+): Promise<TestGateway & { auditFile: string; pinsFile: string }> {
   const auditFile = opts.auditFile ?? join(mkdtempSync(join(tmpdir(), 'tollgate-audit-')), 'audit.jsonl');
   const pinsFile = opts.pinsFile ?? join(mkdtempSync(join(tmpdir(), 'tollgate-pins-')), 'tool-pins.json');
-  const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, { TOLLGATE_AUDIT_FILE: auditFile, TOLLGATE_PINS_FILE: pinsFile, ...env });
-  const gw = await Gateway.open({ config, env: { ...process.env, ...env }, logger: pino({ level: process.env.TEST_LOG ?? 'silent' }) });
+  const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, {
+    TOLLGATE_AUDIT_FILE: auditFile,
+    TOLLGATE_PINS_FILE: pinsFile,
+    ...env,
+  });
+  const gw = await Gateway.open({
+    config,
+    env: { ...process.env, ...env },
+    logger: pino({ level: process.env.TEST_LOG ?? 'silent' }),
+  });
   await gw.startUpstreams();
   const { url } = await gw.listen(0, '127.0.0.1');
   return { gw, url, auditFile, pinsFile, close: () => gw.close() };

@@ -28,7 +28,11 @@ function ping(port: number, timeoutMs = 500): Promise<boolean> {
 export async function ensureRedis(): Promise<boolean> {
   if (await ping(REDIS_PORT)) return true;
   const started = await new Promise<boolean>((resolve) =>
-    execFile('redis-server', ['--daemonize', 'yes', '--bind', REDIS_HOST, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no'], (err) => resolve(!err)),
+    execFile(
+      'redis-server',
+      ['--daemonize', 'yes', '--bind', REDIS_HOST, '--port', String(REDIS_PORT), '--save', '', '--appendonly', 'no'],
+      (err) => resolve(!err),
+    ),
   );
   if (!started) return false;
   for (let i = 0; i < 50; i++) {
@@ -72,14 +76,15 @@ export async function startProxy(targetPort = REDIS_PORT): Promise<TcpProxy> {
       upstream.pause();
     }
   });
-  const listen = () => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, REDIS_HOST, () => {
-      server.off('error', reject);
-      port = (server.address() as { port: number }).port;
-      resolve();
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, REDIS_HOST, () => {
+        server.off('error', reject);
+        port = (server.address() as { port: number }).port;
+        resolve();
+      });
     });
-  });
   await listen();
   return {
     get port() {
@@ -140,20 +145,59 @@ export async function startCluster(): Promise<TestCluster | undefined> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-cluster-'));
   const procs = ports.map((p) =>
-    spawn('redis-server', ['--port', String(p), '--bind', REDIS_HOST, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }),
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(p),
+        '--bind',
+        REDIS_HOST,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${p}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
+      { stdio: 'ignore' },
+    ),
   );
   const stop = async () => {
-    await Promise.all(procs.map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null || c.signalCode !== null) return r();
-      c.once('exit', () => r());
-      c.kill('SIGKILL');
-    })));
+    await Promise.all(
+      procs.map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null || c.signalCode !== null) return r();
+            c.once('exit', () => r());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
     rmSync(dir, { recursive: true, force: true });
   };
-  const cli = (args: string[]) => new Promise<string | undefined>((resolve) => execFile('redis-cli', args, { timeout: 20_000 }, (err, out) => resolve(err ? undefined : out)));
+  const cli = (args: string[]) =>
+    new Promise<string | undefined>((resolve) =>
+      execFile('redis-cli', args, { timeout: 20_000 }, (err, out) => resolve(err ? undefined : out)),
+    );
   try {
-    for (const p of ports) for (let i = 0; i < 50 && !(await ping(p)); i++) await new Promise((r) => setTimeout(r, 100));
-    if (ports.length < 3 || (await cli(['--cluster', 'create', ...ports.map((p) => `${REDIS_HOST}:${p}`), '--cluster-replicas', '0', '--cluster-yes'])) === undefined) throw new Error('cluster create failed');
+    for (const p of ports)
+      for (let i = 0; i < 50 && !(await ping(p)); i++) await new Promise((r) => setTimeout(r, 100));
+    if (
+      ports.length < 3 ||
+      (await cli([
+        '--cluster',
+        'create',
+        ...ports.map((p) => `${REDIS_HOST}:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ])) === undefined
+    )
+      throw new Error('cluster create failed');
     for (let i = 0; i < 100; i++) {
       const infos = await Promise.all(ports.map((p) => cli(['-p', String(p), 'cluster', 'info'])));
       if (infos.every((s) => s?.includes('cluster_state:ok'))) return { ports, stop };

@@ -11,7 +11,10 @@ export interface Spawned {
 export const TSX_NODE = ['--import', 'tsx'];
 
 export function spawnListening(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
-  const child = spawn(process.execPath, args[0]?.endsWith('.mjs') ? args : [...TSX_NODE, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, args[0]?.endsWith('.mjs') ? args : [...TSX_NODE, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error(`no LISTENING line from ${args.join(' ')}`)), 20_000);

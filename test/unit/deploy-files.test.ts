@@ -30,7 +30,9 @@ describe('Dockerfile', () => {
 });
 
 describe('compose example', () => {
-  const compose = parse(read('examples/compose/docker-compose.yaml')) as { services: Record<string, Record<string, unknown>> };
+  const compose = parse(read('examples/compose/docker-compose.yaml')) as {
+    services: Record<string, Record<string, unknown>>;
+  };
   it('runs the gateway with Redis and an MCP server, config and policies mounted', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['everything', 'redis', 'tollgate']);
     const gw = compose.services.tollgate!;
@@ -39,16 +41,29 @@ describe('compose example', () => {
     expect(JSON.stringify(gw.volumes)).toMatch(/policies:\/etc\/tollgate\/policies/);
   });
   it('carries a config Tollgate accepts', () => {
-    const { config } = parseConfigText(read('examples/compose/tollgate.yaml'), `${process.cwd()}/examples/compose/tollgate.yaml`, env);
+    const { config } = parseConfigText(
+      read('examples/compose/tollgate.yaml'),
+      `${process.cwd()}/examples/compose/tollgate.yaml`,
+      env,
+    );
     expect(config.limits.store).toBe('redis');
     expect(config.upstreams.map((u) => u.name)).toEqual(['everything']);
   });
 });
 
 describe('scale-out example', () => {
-  const compose = parse(read('examples/scale-out/docker-compose.yaml'), { merge: true }) as { services: Record<string, Record<string, any>> };
+  const compose = parse(read('examples/scale-out/docker-compose.yaml'), { merge: true }) as {
+    services: Record<string, Record<string, any>>;
+  };
   it('runs two gateways behind nginx with Redis and two MCP server replicas', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['everything-1', 'everything-2', 'nginx', 'redis', 'tollgate-a', 'tollgate-b']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'everything-1',
+      'everything-2',
+      'nginx',
+      'redis',
+      'tollgate-a',
+      'tollgate-b',
+    ]);
     const files = ['tollgate-a', 'tollgate-b'].map((s) => compose.services[s]!.environment.TOLLGATE_AUDIT_FILE);
     expect(new Set(files).size).toBe(2); // each instance its own audit file
     expect(compose.services['tollgate-a']!.environment.TOLLGATE_SESSION_KEY).toMatch(/TOLLGATE_SESSION_KEY/);
@@ -57,12 +72,19 @@ describe('scale-out example', () => {
     expect(nginx).toMatch(/proxy_buffering off/);
   });
   it('carries a config Tollgate accepts: replicas, sealed shared sessions, Redis', () => {
-    const { config } = parseConfigText(read('examples/scale-out/tollgate.yaml'), `${process.cwd()}/examples/scale-out/tollgate.yaml`, {
-      ...env,
-      TOLLGATE_SESSION_KEY: Buffer.alloc(32, 7).toString('base64'),
-    });
+    const { config } = parseConfigText(
+      read('examples/scale-out/tollgate.yaml'),
+      `${process.cwd()}/examples/scale-out/tollgate.yaml`,
+      {
+        ...env,
+        TOLLGATE_SESSION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      },
+    );
     const u = config.upstreams[0]!;
-    expect(u.transport === 'streamable_http' && u.replicas.map((r) => r.url)).toEqual(['http://everything-1:3001/mcp', 'http://everything-2:3001/mcp']);
+    expect(u.transport === 'streamable_http' && u.replicas.map((r) => r.url)).toEqual([
+      'http://everything-1:3001/mcp',
+      'http://everything-2:3001/mcp',
+    ]);
     expect(config.sessions).toMatchObject({ shared: true, sealKeys: [Buffer.alloc(32, 7).toString('base64')] });
     expect(config.limits.store).toBe('redis');
   });
