@@ -325,6 +325,7 @@ export class Gateway {
       serverRates: (server) => rates.get(server) ?? [],
       global: this.config.limits.global,
       tokenCounter: this.tokenCounter,
+      defaultResultEstimate: this.config.limits.toolResultTokens.defaultEstimate,
       concurrencyTtlMs: this.config.limits.concurrencyTtlMs,
     };
   }

@@ -147,7 +147,7 @@ export interface RuntimeConfig {
       prefix: string;
     };
     global: readonly Rate[];
-    toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base' };
+    toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base'; defaultEstimate: number };
     concurrencyTtlMs: number;
   };
   audit: {
@@ -317,6 +317,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       toolResultTokens: {
         enabled: c.limits.tool_result_tokens.enabled,
         encoding: c.limits.tool_result_tokens.encoding,
+        defaultEstimate: c.limits.tool_result_tokens.default_estimate,
       },
       concurrencyTtlMs: toMs(c.limits.concurrency_ttl),
     },

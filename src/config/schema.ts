@@ -362,6 +362,14 @@ export const configSchema = z
           .object({
             enabled: z.boolean().default(false).describe("charge tool results' tokens to the agent's token budget"),
             encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+            default_estimate: z
+              .number()
+              .int()
+              .positive()
+              .default(1000)
+              .describe(
+                "tokens a call reserves for its result when the agent has no recent result of that tool (then: their p95); capped at the agent's budget",
+              ),
           })
           .strict()
           .prefault({}),
