@@ -74,7 +74,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
       }).toJsonRpc(call.request.id);
     }
     // Never more than the smallest budget: a guess must not make a tool uncallable for good.
-    const estimateKey = `${agentId}\u0000${t.canonical}`;
+    const estimateKey = countTokens ? `${agentId}\u0000${t.canonical}` : '';
     const estimate = countTokens ? Math.min(estimates.estimate(estimateKey), ...plan.tokens.map((k) => k.limit)) : 0;
     try {
       const r = await reserve(opts.store, countTokens ? plan.tokens : [], estimate, plan.requests);
