@@ -348,7 +348,11 @@ export const configSchema = z
           .object({
             url: z.string().optional().describe('redis://host:port/db (standalone)'),
             cluster: z.array(z.string()).optional().describe('seed nodes host:port (Redis Cluster)'),
-            timeout: duration.default('50ms').describe('per command; then failure_mode applies'),
+            timeout: duration
+              .default('500ms')
+              .describe(
+                'health window: Redis counts as down (failure_mode applies) when it answers nothing at all for this long while commands wait, or at once when the connection fails; a slow reply alone never does',
+              ),
             failure_mode: z.enum(['fail_open', 'fail_closed', 'local']).default('local'),
             prefix: z
               .string()
