@@ -116,3 +116,41 @@ describe('names not exactly in the catalog never reach the upstream (item 4)', (
     });
   });
 });
+
+describe('resource URIs are normalised before matching, and forwarded normalised (item 5)', () => {
+  // Each is an attempt to read srv's /secret/b.txt under alice's `srv+file:///public/*`.
+  const traversals = [
+    'srv+file:///public/../secret/b.txt',
+    'srv+file:///public/%2e%2e/secret/b.txt',
+    'srv+file:///public/%2E%2E/secret/b.txt',
+    'srv+file:///public/.%2e/secret/b.txt',
+    'srv+file:///public/%2e./secret/b.txt',
+    'srv+file:///public/./../secret/b.txt',
+    'srv+file:///public/sub/../../secret/b.txt',
+    'srv+FILE:///public/../secret/b.txt',
+    'srv+file:///public/..%2fsecret/b.txt',
+    'srv+file:///public/..%2Fsecret%2Fb.txt',
+    'srv+file:///public/..\\secret\\b.txt',
+    'srv+file:///public/..%5csecret/b.txt',
+    'srv+file:///public/%252e%252e/secret/b.txt',
+    'srv+file:///public/\uff0e\uff0e/secret/b.txt',
+    'srv+file:///public/%EF%BC%8E%EF%BC%8E/secret/b.txt',
+    'srv+file:///public/..;/secret/b.txt',
+    'srv+file:///public/a.txt%00/../../secret/b.txt',
+  ];
+  it.each(traversals)('%s is refused', async (uri) => {
+    await expect(alice.readResource({ uri })).rejects.toThrow(/-32041|-32602/);
+  });
+
+  it('forwards the normal form: the upstream receives file:///public/a.txt', async () => {
+    for (const uri of ['srv+file:///public/./sub/../a.txt', 'srv+file:///public/%61.txt', 'srv+FILE:///public/a.txt']) {
+      const r = await alice.readResource({ uri });
+      expect(r.contents[0]).toMatchObject({ uri: 'srv+file:///public/a.txt', text: 'public a' });
+    }
+  });
+
+  it('decides on the normal form for an agent allowed everything too', async () => {
+    const r = await ops.readResource({ uri: 'srv+file:///public/../secret/b.txt' });
+    expect(r.contents[0]).toMatchObject({ uri: 'srv+file:///secret/b.txt', text: 'SECRET B' });
+  });
+});
