@@ -51,11 +51,26 @@ export class StdioChannel implements Channel {
   open(events: ChannelEvents): Promise<void> {
     killAllOnExit();
     return new Promise((resolve, reject) => {
-      const child = spawn(this.cfg.command, [...this.cfg.args], {
-        cwd: this.cfg.cwd,
-        env: { ...inheritedEnv(this.baseEnv), ...this.cfg.env } as NodeJS.ProcessEnv,
-        stdio: ['pipe', 'pipe', 'pipe'],
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(this.cfg.command, [...this.cfg.args], {
+          cwd: this.cfg.cwd,
+          env: { ...inheritedEnv(this.baseEnv), ...this.cfg.env } as NodeJS.ProcessEnv,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      } catch (err) {
+        reject(new ChannelError(`cannot start ${this.cfg.command}: ${(err as Error).message}`));
+        return;
+      }
+      // The error listener before anything else: a spawn that fails for want of file descriptors
+      // (EMFILE) emits 'error' on the next tick and has no stdio at all. Unheard, that event would
+      // end the gateway; heard, it is an upstream that failed to start (retried with backoff).
+      child.on('error', (err) => {
+        live.delete(child);
+        reject(new ChannelError(`cannot start ${this.cfg.command}: ${err.message}`));
+        events.closed(`spawn failed: ${err.message}`);
       });
+      if (!child.stdin || !child.stdout || !child.stderr) return; // the 'error' above says why
       this.child = child;
       live.add(child);
       let pending = '';
@@ -84,11 +99,6 @@ export class StdioChannel implements Channel {
         for (const l of lines) if (l.trim()) this.log.info({ stderr: l }, 'upstream stderr');
       });
       child.once('spawn', () => resolve());
-      child.once('error', (err) => {
-        live.delete(child);
-        reject(new ChannelError(`cannot start ${this.cfg.command}: ${err.message}`));
-        events.closed(`spawn failed: ${err.message}`);
-      });
       child.once('exit', (code, signal) => {
         live.delete(child);
         if (!this.closing) events.closed(`process exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
