@@ -4,7 +4,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from 'pino';
 import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { LineSplitter } from './line-splitter.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
+
+/** A log line is for people: longer stderr lines are skipped (counted in the log), not kept. */
+const STDERR_LINE_BYTES = 8 * 1024;
 
 const live = new Set<ChildProcessWithoutNullStreams>();
 let exitHookInstalled = false;
@@ -73,31 +77,23 @@ export class StdioChannel implements Channel {
       if (!child.stdin || !child.stdout || !child.stderr) return; // the 'error' above says why
       this.child = child;
       live.add(child);
-      let pending = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
-        pending += chunk;
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl).trim();
-          pending = pending.slice(nl + 1);
-          if (line) this.deliver(line, events);
-        }
-        if (pending.length > this.cfg.maxResponseBytes) {
-          const reason = `upstream wrote a message over ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes); restarting it`;
-          this.log.error(reason);
-          pending = '';
-          events.closed(reason); // before the exit: calls in flight fail naming the cap
-          child.kill('SIGKILL');
-        }
+      const max = this.cfg.maxResponseBytes;
+      const stdoutLines = new LineSplitter(max, {
+        line: (line) => this.deliver(line, events),
+        cut: ({ bytes, id, response, final }) => {
+          const reason = `upstream message exceeds ${max} bytes (upstreams.${this.cfg.name}.max_response_bytes)`;
+          if (final) this.log.warn({ bytes, id }, `${reason}; skipped, the process carries on`);
+          events.discarded?.(reason, id, response);
+        },
       });
-      let stderrTail = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        const lines = (stderrTail + chunk).split('\n');
-        stderrTail = lines.pop() ?? '';
-        for (const l of lines) if (l.trim()) this.log.info({ stderr: l }, 'upstream stderr');
+      child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+      const stderrLines = new LineSplitter(STDERR_LINE_BYTES, {
+        line: (l) => this.log.info({ stderr: l }, 'upstream stderr'),
+        cut: ({ bytes, final }) => {
+          if (final) this.log.info({ bytes }, `upstream stderr line over ${STDERR_LINE_BYTES} bytes; skipped`);
+        },
       });
+      child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
       child.once('spawn', () => resolve());
       child.once('exit', (code, signal) => {
         live.delete(child);
