@@ -2,9 +2,10 @@
 // stderr goes to the log, line by line. The process is killed with the channel, and with the gateway.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from 'pino';
-import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, headFacts } from './line-splitter.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
 
 /** A log line is for people: longer stderr lines are skipped (counted in the log), not kept. */
@@ -106,14 +107,20 @@ export class StdioChannel implements Channel {
   }
 
   private deliver(line: string, events: ChannelEvents): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
+    const parsed = parseBounded(line, UPSTREAM_JSON);
+    if ('invalid' in parsed) {
       this.log.warn({ line: line.slice(0, 200) }, 'upstream wrote a non-JSON line; ignored');
       return;
     }
-    const msg = tooDeep(line, parsed) ? TOO_DEEP : validateMessage(parsed);
+    if ('shape' in parsed) {
+      // Too deep or too many keys to parse safely: its call fails now rather than at its deadline.
+      const reason = `upstream message refused: ${parsed.shape}`;
+      this.log.warn({ reason }, 'upstream wrote a message over the JSON shape limits; skipped');
+      const { id, response } = headFacts(Buffer.from(line.slice(0, 64 * 1024)));
+      events.discarded?.(reason, id, response);
+      return;
+    }
+    const msg = validateMessage(parsed.value);
     if (typeof msg === 'string') {
       this.log.warn({ reason: msg }, 'upstream wrote an invalid JSON-RPC message; ignored');
       return;
