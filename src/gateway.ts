@@ -239,11 +239,32 @@ export class Gateway {
       this.server = server;
       server.once('error', reject);
       server.on('clientError', answerClientError);
-      server.listen(port, host, () => resolve());
+      server.listen(port, host, () => {
+        // Once listening, a server 'error' is a failed accept (EMFILE when descriptors run out):
+        // the connection is lost, never the gateway (an unheard 'error' event would end the process).
+        server.off('error', reject);
+        server.on('error', (err) => this.acceptFailed(err));
+        resolve();
+      });
     });
     const addr = this.server?.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
     return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
+  }
+
+  private acceptFailures = 0;
+  private acceptWarnedAt = 0;
+
+  /** Logs failed accepts at most every 10 s (under EMFILE they come by the thousand). */
+  private acceptFailed(err: Error): void {
+    this.acceptFailures++;
+    const now = Date.now();
+    if (now - this.acceptWarnedAt < 10_000) return;
+    this.acceptWarnedAt = now;
+    this.log.warn(
+      { err: err.message, failures: this.acceptFailures },
+      'cannot accept connections (out of file descriptors?); raise `ulimit -n` or cap connections in front',
+    );
   }
 
   /**
