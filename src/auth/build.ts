@@ -30,6 +30,7 @@ export function buildAuthenticators(config: RuntimeConfig, policies: () => Polic
       clockToleranceSec: Math.round(jwt.clockSkewMs / 1000),
       agentClaim: jwt.agentClaim,
       requiredScopes: jwt.requiredScopes.length > 0 ? jwt.requiredScopes : undefined,
+      requireExp: jwt.requireExp,
       onError: (err, description) => log.warn({ err: (err as Error).message, description }, 'jwt verification problem'),
     });
     // The token's subject becomes an agent through the policies (listed subjects, claim matches).
