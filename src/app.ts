@@ -20,6 +20,8 @@ import type { Gateway } from './gateway.js';
 import { redactorFor } from './audit/open.js';
 import { adminRoutes } from './admin/routes.js';
 import { pinStep } from './pins/step.js';
+import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
+import { adminSessionKeys } from './admin/admin-session.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -64,11 +66,20 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     const r = gw.readiness();
     return c.json(r, r.ready ? 200 : 503);
   });
+  // Operator routes get the same Host/Origin guard as agent routes: /metrics lists agent ids and
+  // the admin page acts, so a rebinding page must not read or drive them through the browser.
+  const guard = originGuard({
+    allowedOrigins: config.server.allowedOrigins,
+    allowedHosts: config.server.allowedHosts,
+    publicUrl: config.server.publicUrl,
+  });
   if (config.metrics.enabled) {
-    // Metrics have their own credential (never an agent key); open when no token is configured.
-    const token = config.metrics.token;
+    // Metrics have their own credential (never an agent key), compared in constant time; open when
+    // no token is configured.
+    const token = config.metrics.token === undefined ? undefined : operatorTokens([config.metrics.token]);
+    app.use('/metrics', guard);
     app.get('/metrics', async (c) => {
-      if (token !== undefined && headerOf(c, 'authorization') !== `Bearer ${token}`) {
+      if (token !== undefined && token.match(bearerOf(headerOf(c, 'authorization'))) < 0) {
         return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
       }
       return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
@@ -134,6 +145,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
 
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
     // The admin API and page: their own credential, the audit log, usage, upstream health.
+    app.use('/admin', guard);
+    app.use('/admin/*', guard);
     app.route(
       '/admin',
       adminRoutes({
@@ -159,6 +172,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
+        sessionKeys: adminSessionKeys(config.sessions.sealKeys),
+        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
       }),
     );
   }
