@@ -88,7 +88,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,
-    resource: config.auth.resource,
+    // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
+    resource: () => gw.resource(),
     authorizationServers: config.auth.authorizationServers,
     scopes: config.auth.jwt?.requiredScopes ?? [],
   });
