@@ -21,6 +21,8 @@ import { redactorFor } from './audit/open.js';
 import { adminRoutes } from './admin/routes.js';
 import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
+import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
+import { adminSessionKeys } from './admin/admin-session.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -76,11 +78,20 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     const r = gw.readiness();
     return c.json(r, r.ready ? 200 : 503);
   });
+  // Operator routes get the same Host/Origin guard as agent routes: /metrics lists agent ids and
+  // the admin page acts, so a rebinding page must not read or drive them through the browser.
+  const guard = originGuard({
+    allowedOrigins: config.server.allowedOrigins,
+    allowedHosts: config.server.allowedHosts,
+    publicUrl: config.server.publicUrl,
+  });
   if (config.metrics.enabled) {
-    // Metrics have their own credential (never an agent key); open when no token is configured.
-    const token = config.metrics.token;
+    // Metrics have their own credential (never an agent key), compared in constant time; open when
+    // no token is configured.
+    const token = config.metrics.token === undefined ? undefined : operatorTokens([config.metrics.token]);
+    app.use('/metrics', guard);
     app.get('/metrics', async (c) => {
-      if (token !== undefined && headerOf(c, 'authorization') !== `Bearer ${token}`) {
+      if (token !== undefined && token.match(bearerOf(headerOf(c, 'authorization'))) < 0) {
         return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
       }
       return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
@@ -89,7 +100,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,
-    resource: config.auth.resource,
+    // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
+    resource: () => gw.resource(),
     authorizationServers: config.auth.authorizationServers,
     scopes: config.auth.jwt?.requiredScopes ?? [],
   });
@@ -146,6 +158,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
 
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
     // The admin API and page: their own credential, the audit log, usage, upstream health.
+    app.use('/admin', guard);
+    app.use('/admin/*', guard);
     app.route(
       '/admin',
       adminRoutes({
@@ -171,6 +185,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
+        sessionKeys: adminSessionKeys(config.sessions.sealKeys),
+        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
       }),
     );
   }

@@ -26,7 +26,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
-import { buildAuthenticators } from './auth/build.js';
+import { buildAuthenticators, resourceUrl } from './auth/build.js';
 import { PinStore } from './pins/store.js';
 import { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
@@ -249,7 +249,15 @@ export class Gateway {
     });
     const addr = this.server?.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    return { url: `http://${shownHost}:${addr.port}`, port: addr.port };
+    const url = `http://${shownHost}:${addr.port}`;
+    // The JWT audience and the metadata's resource follow the address really listened on.
+    this.listenUrl = url;
+    this.authenticators.splice(
+      0,
+      this.authenticators.length,
+      ...buildAuthenticators(this.config, () => this.policies.current(), this.log, url),
+    );
+    return { url, port: addr.port };
   }
 
   private acceptFailures = 0;
@@ -289,7 +297,7 @@ export class Gateway {
         this.authenticators.splice(
           0,
           this.authenticators.length,
-          ...buildAuthenticators(next, () => this.policies.current(), this.log),
+          ...buildAuthenticators(next, () => this.policies.current(), this.log, this.listenUrl),
         );
         applied.push('auth');
       } else if (k === 'log') {
@@ -335,6 +343,14 @@ export class Gateway {
     await this.limitStore.close();
     await this.sessionBus?.close();
     await this.tokenCounter?.close();
+  }
+
+  /** Where the gateway listens (`http://host:port`), once it does. */
+  private listenUrl: string | undefined;
+
+  /** This gateway's resource URL: the JWT audience and the metadata's `resource` (see resourceUrl). */
+  resource(): string {
+    return resourceUrl(this.config, this.listenUrl);
   }
 
   /** The MCP-level steps' dependencies (see app.ts for their order). */

@@ -3,12 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentUsage as LimitUsage } from '../limits/usage.js';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { AuditRecord } from '../audit/record.js';
 import { errorResponse } from '../http/respond.js';
 import { readBody } from '../http/node-io.js';
-import { ADMIN_COOKIE, adminAuth, adminTokenChecker } from './admin-auth.js';
+import { ADMIN_COOKIE, adminAuth } from './admin-auth.js';
+import { AdminSessions } from './admin-session.js';
+import { operatorTokens } from '../auth/operator-tokens.js';
 import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
@@ -59,9 +61,12 @@ export interface AdminDeps {
   sseKeepaliveMs?: number;
   /** Shown in the page header. */
   name?: string;
+  /** Keys that sign the page's session cookie, newest first (adminSessionKeys); default: random per process. */
+  sessionKeys?: readonly Buffer[];
+  /** Mark the cookie `Secure` on every response (the public URL is https, TLS ends in front of us). */
+  secureCookies?: boolean;
 }
 
-const COOKIE_MAX_AGE_S = 12 * 3600;
 const MAX_FORM_BYTES = 8 * 1024;
 const MAX_USAGE_AGENTS = 24;
 
@@ -69,8 +74,8 @@ function query(c: Context, now: number): ParsedQuery {
   return parseAuditParams((name) => c.req.queries(name) ?? [], now);
 }
 
-const isHttps = (c: Context): boolean =>
-  new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+const isHttps = (c: Context, always = false): boolean =>
+  always || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
 
 /** Headers for every admin response: no caching of audit data, no framing, no sniffing. */
 const hardening: MiddlewareHandler = async (c, next) => {
@@ -95,10 +100,15 @@ async function html(c: Context, node: JSX.Element, status: 200 | 401, nonce?: st
 
 export function adminRoutes(deps: AdminDeps): Hono {
   const now = deps.now ?? Date.now;
-  const auth = { tokens: deps.tokens, tokenHashes: deps.tokenHashes };
-  const apiAuth = adminAuth({ ...auth, page: false });
-  const pageAuth = adminAuth({ ...auth, page: true });
-  const validToken = adminTokenChecker(auth);
+  const tokens = operatorTokens(deps.tokens, deps.tokenHashes);
+  const sessions = new AdminSessions({
+    keys: deps.sessionKeys ?? [randomBytes(32)],
+    tokenDigests: tokens.digests,
+    now,
+  });
+  const apiAuth = adminAuth({ tokens, sessions, page: false });
+  const pageAuth = adminAuth({ tokens, sessions, page: true });
+  const secure = (c: Context) => isHttps(c, deps.secureCookies === true);
   const csrf: MiddlewareHandler = async (c, next) => {
     if (!sameOrigin(c))
       return errorResponse(c, 'forbidden', 'cross-origin request refused (send the Origin header, or a Bearer token)');
@@ -115,19 +125,21 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const form = await readBody(c, MAX_FORM_BYTES).catch(() => undefined);
     if (form === undefined)
       return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
-    const token = new URLSearchParams(form).get('token')?.trim() ?? '';
-    if (!validToken(token)) return html(c, <LoginPage error="That token is not an admin token." />, 401);
-    setCookie(c, ADMIN_COOKIE, token, {
+    const which = tokens.match(new URLSearchParams(form).get('token')?.trim());
+    if (which < 0) return html(c, <LoginPage error="That token is not an admin token." />, 401);
+    // An opaque session, not the token: it expires, and ends when its token is removed.
+    setCookie(c, ADMIN_COOKIE, sessions.issue(which), {
       httpOnly: true,
       sameSite: 'Strict',
       path: ADMIN_BASE,
-      secure: isHttps(c),
-      maxAge: COOKIE_MAX_AGE_S,
+      secure: secure(c),
+      maxAge: sessions.ttlSeconds,
     });
     return c.redirect(`${ADMIN_BASE}/`, 303);
   });
   app.post('/logout', csrf, (c) => {
-    deleteCookie(c, ADMIN_COOKIE, { path: ADMIN_BASE, secure: isHttps(c) });
+    sessions.end(getCookie(c, ADMIN_COOKIE));
+    deleteCookie(c, ADMIN_COOKIE, { path: ADMIN_BASE, secure: secure(c) });
     return c.redirect(`${ADMIN_BASE}/login`, 303);
   });
 

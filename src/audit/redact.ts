@@ -1,46 +1,25 @@
 // Redaction of arguments before they reach the audit log. Returns a new JSON value; never mutates.
 //
-// - Keys: case-insensitive, ignoring `-` and `_`, matching the whole key or its end (`db_password`,
-//   `X-Api-Key`, `githubToken`); the value, whatever its type, becomes "[REDACTED]". `max_tokens`
-//   does not match `token` (ends in "tokens").
-// - Values: secret-looking substrings anywhere in any string become "[REDACTED]".
+// - Keys (secret-keys.ts): split into words (`_`, `-`, camelCase), so `aws_secret_access_key`,
+//   `secretAccessKey`, `db_pass`, `passphrase`, `X-Api-Key` match and `passenger`, `tokenizer`,
+//   `max_tokens`, `token_count`, `password_policy_min_length` do not; the value, whatever its
+//   type, becomes "[REDACTED]". Also the value of a `["PASSWORD", value]` pair, of a CLI flag
+//   (`["--password", value]`) and of an env-style `{name: "DB_PASSWORD", value}` entry.
+// - Strings (secret-text.ts): token shapes (bearer, `sk-…`, `sk_live_…`, AWS, GitHub, JWTs, PEM
+//   keys, …), URL passwords (`postgres://user:[REDACTED]@host`) and `KEY=value` / `key: value` /
+//   `?token=` pairs whose key is secret become "[REDACTED]"; linear time on any input.
 // - Long strings (over maxValueBytes UTF-8 bytes) become
 //   `{"__truncated": true, "length": <original UTF-8 bytes>, "head": "<first ≤ maxValueBytes bytes>"}`.
 // - Cycles become "[Circular]"; beyond maxDepth "[MaxDepth]"; after maxNodes values "[Truncated]".
 import type { AuditJson } from './record.js';
+import { secretKeyMatcher } from './secret-keys.js';
+import { REDACTED, secretTextScrubber } from './secret-text.js';
 
-export const REDACTED = '[REDACTED]';
-
-export const DEFAULT_REDACT_KEYS: readonly string[] = [
-  'password',
-  'passwd',
-  'token',
-  'secret',
-  'api_key',
-  'apikey',
-  'authorization',
-  'access_token',
-  'refresh_token',
-  'client_secret',
-  'private_key',
-  'cookie',
-  'credentials',
-];
-
-export const DEFAULT_SECRET_PATTERNS: readonly RegExp[] = [
-  /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  /\bsk-[A-Za-z0-9_-]{16,}/g, // OpenAI / Anthropic style keys (sk-…, sk-proj-…, sk-ant-…)
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
-  /\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})/g,
-  /\bxox[abposr]-[A-Za-z0-9-]{10,}/g, // Slack
-  /\bAIza[0-9A-Za-z_-]{35}/g, // Google API keys
-  // PEM private keys; an unterminated block (cut by truncation) is redacted to the end.
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
-  /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, // JWTs (header.payload.signature)
-];
+export { REDACTED } from './secret-text.js';
+export { DEFAULT_SECRET_PATTERNS } from './secret-text.js';
 
 export interface RedactorOptions {
-  /** Key names to redact, added to DEFAULT_REDACT_KEYS. */
+  /** Key names to redact (whole key or its end), added to the built-in rules of secret-keys.ts. */
   keys: readonly string[];
   /** Secret patterns, added to DEFAULT_SECRET_PATTERNS (made global if they are not). */
   patterns?: readonly RegExp[];
@@ -52,34 +31,33 @@ export interface RedactorOptions {
   maxNodes?: number;
 }
 
-export type Redactor = (value: unknown) => AuditJson;
+export interface Redactor {
+  (value: unknown): AuditJson;
+  /** The same scrubbing for one string that must stay a string (a resource URI), never truncated. */
+  text(s: string): string;
+}
 
-const normalizeKey = (k: string): string => k.toLowerCase().replace(/[-_]/g, '');
+/** An array element naming a secret, whose next element is its value: `"PASSWORD"`, `"--token"`. */
+const FLAG = /^-{0,2}([A-Za-z][A-Za-z0-9_.-]{0,63})$/;
 
 export function createRedactor(opts: RedactorOptions): Redactor {
-  const keys = [...new Set([...DEFAULT_REDACT_KEYS, ...opts.keys].map(normalizeKey).filter((k) => k.length > 0))];
-  const patterns = [...DEFAULT_SECRET_PATTERNS, ...(opts.patterns ?? [])].map((re) =>
-    re.global ? re : new RegExp(re.source, `${re.flags}g`),
-  );
+  const isSecretKey = secretKeyMatcher(opts.keys);
+  const scrub = secretTextScrubber(isSecretKey, opts.patterns);
   const maxBytes = Math.max(0, Math.floor(opts.maxValueBytes));
   const maxDepth = opts.maxDepth ?? 32;
   const maxNodes = opts.maxNodes ?? 5000;
-  const keyCache = new Map<string, boolean>();
-
-  const isSecretKey = (key: string): boolean => {
-    let hit = keyCache.get(key);
-    if (hit === undefined) {
-      const n = normalizeKey(key);
-      hit = keys.some((k) => n.endsWith(k));
-      if (keyCache.size < 10_000) keyCache.set(key, hit);
-    }
-    return hit;
+  /** Whether an array element names a secret that the next element holds. */
+  const namesSecret = (v: unknown, pairLike: boolean): boolean => {
+    if (typeof v !== 'string' || v.length > 66) return false;
+    const m = FLAG.exec(v);
+    // In a 2-element array any secret name counts; in a longer one (argv) only a flag (`--password`).
+    return m !== null && (pairLike || v.startsWith('-')) && isSecretKey(m[1] as string);
   };
-
-  const scrub = (s: string): string => {
-    let out = s;
-    for (const re of patterns) out = out.replace(re, REDACTED);
-    return out;
+  /** An env-style entry `{name|key: "DB_PASSWORD", value: …}`: its `value` is the secret. */
+  const secretEntry = (o: object): boolean => {
+    if (!('value' in o)) return false;
+    const name = (o as { name?: unknown }).name ?? (o as { key?: unknown }).key;
+    return typeof name === 'string' && name.length <= 256 && isSecretKey(name);
   };
 
   const redactString = (s: string): AuditJson => {
@@ -92,7 +70,7 @@ export function createRedactor(opts: RedactorOptions): Redactor {
     return { __truncated: true, length, head };
   };
 
-  return (value: unknown): AuditJson => {
+  const redact = (value: unknown): AuditJson => {
     let nodes = 0;
     const ancestors = new Set<object>();
     const walk = (v: unknown, depth: number): AuditJson | undefined => {
@@ -122,11 +100,20 @@ export function createRedactor(opts: RedactorOptions): Redactor {
       try {
         if (Array.isArray(obj)) {
           const out: AuditJson[] = [];
+          const pairLike = obj.length === 2;
+          let afterName = false;
           for (const item of obj) {
             if (nodes >= maxNodes) {
               out.push('[Truncated]');
               break;
             }
+            if (afterName && item !== null && typeof item !== 'object') {
+              nodes++;
+              out.push(REDACTED);
+              afterName = false;
+              continue;
+            }
+            afterName = namesSecret(item, pairLike);
             const r = walk(item, depth + 1);
             out.push(r === undefined ? null : r);
           }
@@ -139,13 +126,14 @@ export function createRedactor(opts: RedactorOptions): Redactor {
               ? [...obj].map((x, i) => [String(i), x] as [unknown, unknown])
               : Object.entries(obj);
         const out: { [key: string]: AuditJson } = {};
+        const entry = !(obj instanceof Map) && !(obj instanceof Set) && secretEntry(obj);
         for (const [k0, item] of src) {
           const k = String(k0);
           if (nodes >= maxNodes) {
             set(out, '__truncated', true);
             break;
           }
-          if (isSecretKey(k)) {
+          if (isSecretKey(k) || (entry && k === 'value')) {
             nodes++;
             set(out, k, REDACTED);
             continue;
@@ -164,6 +152,7 @@ export function createRedactor(opts: RedactorOptions): Redactor {
     const r = walk(value, 0);
     return r === undefined ? null : r;
   };
+  return Object.assign(redact, { text: scrub });
 }
 
 /** Assigns without letting a `__proto__` key (legal in parsed JSON) change the prototype. */

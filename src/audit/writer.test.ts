@@ -177,6 +177,27 @@ describe('AuditWriter', () => {
     expect(args.password).toBe('p');
   });
 
+  it('redacts credentials in a resource URI (?token=, user:password@) and leaves other URIs as they are', async () => {
+    const file = join(tmp(), 'a.jsonl');
+    const w = await openAuditWriter({
+      destination: { path: file },
+      redact: createRedactor({ keys: [], maxValueBytes: 100 }),
+    });
+    const uris = [
+      'srv+https://f.example/a.txt?token=s3cr3t&page=2',
+      'db+postgres://app:hunter2@db/x',
+      'fs+file:///a.txt',
+    ];
+    for (const uri of uris) await w.append(rec({ 'mcp.method.name': 'resources/read', 'mcp.resource.uri': uri }));
+    await w.close();
+    expect(lines(file).map((l) => parse(l)['mcp.resource.uri'])).toEqual([
+      'srv+https://f.example/a.txt?token=[REDACTED]&page=2',
+      'db+postgres://app:[REDACTED]@db/x',
+      'fs+file:///a.txt',
+    ]);
+    expect((await verifyAudit(file)).ok).toBe(true);
+  });
+
   it('writes any text exactly: quotes, backslashes, control characters, non-ASCII, long values', async () => {
     const file = join(tmp(), 'a.jsonl');
     const w = await openAuditWriter({

@@ -31,8 +31,11 @@ export interface AuditWriterOptions {
   rotateDaily?: boolean;
   /** fdatasync after each batch before acknowledging (survives power loss, not just kill -9). */
   fsync?: boolean;
-  /** Applied to `tollgate.request.arguments` (e.g. createRedactor(…)). */
-  redact?: (value: unknown) => AuditJson;
+  /**
+   * Applied to `tollgate.request.arguments` (e.g. createRedactor(…)); its `text`, when present, to
+   * `mcp.resource.uri` (a URI can carry `?token=…` or `user:password@`).
+   */
+  redact?: ((value: unknown) => AuditJson) & { text?: (s: string) => string };
   now?: () => number;
   /** Non-fatal problems: unserializable records, repaired torn tails, failed writes, failed renames. */
   onError?: (err: Error) => void;
@@ -146,10 +149,16 @@ export class AuditWriter {
   private serialize(record: AuditRecord): string {
     try {
       const args = record['tollgate.request.arguments'];
-      const r =
+      let r =
         this.opts.redact && args !== null && args !== undefined
           ? { ...record, 'tollgate.request.arguments': this.opts.redact(args) }
           : record;
+      const uri = record['mcp.resource.uri'];
+      const text = this.opts.redact?.text;
+      if (text && uri) {
+        const clean = text(uri);
+        if (clean !== uri) r = { ...r, 'mcp.resource.uri': clean };
+      }
       // The fast path, on every call: pino's rendering costs ~1.5x a native stringify (measured).
       if (typeof r.timestamp === 'string') {
         try {

@@ -8,20 +8,29 @@ import type { Authenticator } from './identity.js';
 import { apiKeyAuthenticator } from './api-keys.js';
 import { createJwtAuthenticator } from './jwt.js';
 
-/** The resource URL tokens must be issued for (RFC 8707 audience). */
-export function resourceUrl(config: RuntimeConfig): string {
+/**
+ * The resource URL tokens must be issued for (RFC 8707 audience) and the protected resource
+ * metadata advertises: `auth.resource`, else `<public_url>/mcp`, else `<listenUrl>/mcp` — the
+ * address the gateway really listens on (`serve --port P`), which the config's port need not be.
+ */
+export function resourceUrl(config: RuntimeConfig, listenUrl?: string): string {
   if (config.auth.resource) return config.auth.resource;
-  const base = config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`;
+  const base = config.server.publicUrl ?? listenUrl ?? `http://${config.server.host}:${config.server.port}`;
   return `${base.replace(/\/$/, '')}/mcp`;
 }
 
-export function buildAuthenticators(config: RuntimeConfig, policies: () => PolicySet, log: Logger): Authenticator[] {
+export function buildAuthenticators(
+  config: RuntimeConfig,
+  policies: () => PolicySet,
+  log: Logger,
+  listenUrl?: string,
+): Authenticator[] {
   const out: Authenticator[] = [];
   const jwt = config.auth.jwt;
   if (jwt) {
     const verifier = createJwtAuthenticator({
       issuer: jwt.issuer,
-      audience: jwt.audience ?? resourceUrl(config),
+      audience: jwt.audience ?? resourceUrl(config, listenUrl),
       jwksUrl: jwt.jwksUrl,
       publicKeyPem: jwt.publicKeyFile ? readFileSync(jwt.publicKeyFile, 'utf8') : undefined,
       jwk: jwt.jwkFile ? (JSON.parse(readFileSync(jwt.jwkFile, 'utf8')) as JWK) : undefined,
@@ -30,6 +39,7 @@ export function buildAuthenticators(config: RuntimeConfig, policies: () => Polic
       clockToleranceSec: Math.round(jwt.clockSkewMs / 1000),
       agentClaim: jwt.agentClaim,
       requiredScopes: jwt.requiredScopes.length > 0 ? jwt.requiredScopes : undefined,
+      requireExp: jwt.requireExp,
       onError: (err, description) => log.warn({ err: (err as Error).message, description }, 'jwt verification problem'),
     });
     // The token's subject becomes an agent through the policies (listed subjects, claim matches).

@@ -85,6 +85,16 @@ describe('createJwtAuthenticator: verification', () => {
     expect(r).toEqual({ ok: false, error: 'invalid_token', description });
   });
 
+  it('rejects a token without exp by default (a leaked token would never expire); requireExp: false allows it', async () => {
+    const token = await sign(rsa.privateKey, undefined, { exp: null });
+    expect(await pemAuth().authenticate(token)).toEqual({
+      ok: false,
+      error: 'invalid_token',
+      description: 'token lacks the exp claim',
+    });
+    expect(await pemAuth({ requireExp: false }).authenticate(token)).toMatchObject({ ok: true });
+  });
+
   it('accepts exp/nbf within the clock tolerance', async () => {
     const a = pemAuth();
     expect((await a.authenticate(await sign(rsa.privateKey, undefined, { exp: T0 - 10 })))?.ok).toBe(true);
@@ -276,8 +286,8 @@ describe('createJwtAuthenticator: verification cache', () => {
     expect(a.stats().verifications).toBe(2);
   });
 
-  it('keeps tokens without exp for at most 60 s, and never caches failures', async () => {
-    const a = pemAuth();
+  it('keeps tokens without exp (when allowed) for at most 60 s, and never caches failures', async () => {
+    const a = pemAuth({ requireExp: false });
     const token = await sign(rsa.privateKey, undefined, { exp: null });
     await a.authenticate(token);
     await a.authenticate(token);

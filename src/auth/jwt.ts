@@ -30,6 +30,11 @@ export interface JwtAuthOptions {
   scopeClaim?: string;
   /** Scopes every token must carry; otherwise `insufficient_scope`. */
   requiredScopes?: readonly string[];
+  /**
+   * Refuse tokens without `exp` (default true): a token that never expires cannot be retired by
+   * waiting, so one leak is forever. Turn off only for an IdP that cannot set it.
+   */
+  requireExp?: boolean;
   /** Required `typ` header (e.g. `at+jwt` for RFC 9068 access tokens); unchecked when unset. */
   typ?: string;
   /** JWKS: minimum ms between refetches triggered by an unknown `kid` (default 30 000). */
@@ -74,6 +79,8 @@ const CLAIM_FAILURES: Readonly<Record<string, string>> = {
 function describe(err: unknown): string {
   if (err instanceof KeySetUnavailable) return 'key set unavailable';
   if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed && err.reason === 'missing')
+    return `token lacks the ${err.claim} claim`;
   if (err instanceof errors.JWTClaimValidationFailed) return CLAIM_FAILURES[err.claim] ?? 'invalid claims';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature invalid';
   if (err instanceof errors.JWKSNoMatchingKey) return 'unknown key id';
@@ -124,6 +131,7 @@ export function createJwtAuthenticator(options: JwtAuthOptions): JwtAuthenticato
         audience,
         clockTolerance: tolerance,
         currentDate: new Date(at),
+        ...(options.requireExp !== false && { requiredClaims: ['exp'] }),
         ...(options.typ !== undefined && { typ: options.typ }),
       }));
     } catch (err) {

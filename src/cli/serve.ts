@@ -74,6 +74,13 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
       ...(o.loaded.config.admin.tokens[0]
         ? [`  admin page: ${url}/admin/  (sign in with the admin token: ${o.loaded.config.admin.tokens[0]})`]
         : []),
+      ...(o.loaded.config.metrics.enabled
+        ? [
+            o.loaded.config.metrics.token === undefined
+              ? `  metrics: ${url}/metrics  (OPEN: no metrics.token set; it lists agent ids and upstream names)`
+              : `  metrics: ${url}/metrics  (Authorization: Bearer <metrics.token>)`,
+          ]
+        : []),
       ...(o.loaded.config.audit.file && !o.loaded.config.audit.stdout
         ? [`  audit log: ${o.loaded.config.audit.file}  (tollgate audit ${o.loaded.config.audit.file})`]
         : []),

@@ -83,6 +83,7 @@ export interface JwtConfig {
   clockSkewMs: number;
   agentClaim: string;
   requiredScopes: readonly string[];
+  requireExp: boolean;
 }
 
 export type PinAction = 'hide' | 'block' | 'warn';
@@ -290,6 +291,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
         clockSkewMs: toMs(c.auth.jwt.clock_skew),
         agentClaim: c.auth.jwt.agent_claim,
         requiredScopes: c.auth.jwt.required_scopes,
+        requireExp: c.auth.jwt.require_exp,
       },
       resource: c.auth.resource,
       authorizationServers: c.auth.authorization_servers,

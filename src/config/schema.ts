@@ -137,6 +137,7 @@ const jwtSchema = z
     clock_skew: duration.default('30s'),
     agent_claim: z.string().default('sub'),
     required_scopes: z.array(z.string()).default([]),
+    require_exp: z.boolean().default(true).describe('refuse tokens without an exp claim'),
   })
   .strict()
   .refine(

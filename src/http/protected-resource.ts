@@ -5,8 +5,8 @@ import type { Handler } from 'hono';
 export interface ProtectedResourceOptions {
   /** The gateway's public base URL (no path); derived from the request when not configured. */
   publicBase: string | undefined;
-  /** Configured resource URL (auth.resource); default `<base>/mcp`. */
-  resource: string | undefined;
+  /** The resource URL of `/mcp` (the JWT audience); default `<base>/mcp`. A function: known once listening. */
+  resource: string | undefined | (() => string | undefined);
   authorizationServers: readonly string[];
   scopes: readonly string[];
 }
@@ -26,8 +26,8 @@ export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handl
   return (c) => {
     const base = baseUrlOf(c.req.url, opts.publicBase);
     const suffix = c.req.path.replace(/^\/\.well-known\/oauth-protected-resource/, '');
-    const resource =
-      opts.resource && (suffix === '' || suffix === '/mcp') ? opts.resource : `${base}${suffix || '/mcp'}`;
+    const own = typeof opts.resource === 'function' ? opts.resource() : opts.resource;
+    const resource = own && (suffix === '' || suffix === '/mcp') ? own : `${base}${suffix || '/mcp'}`;
     const body: Record<string, unknown> = {
       resource,
       authorization_servers: opts.authorizationServers,

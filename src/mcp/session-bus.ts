@@ -25,8 +25,11 @@ export type BusMessage =
 
 export interface SessionBus {
   publish(msg: BusMessage): void;
-  /** For an instance adopting a session: whether it was ended (DELETE) anywhere, and its state. */
-  lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined }>;
+  /**
+   * For an instance adopting a session: whether it was ended (DELETE) anywhere, and its state;
+   * `unreachable` when Redis could not answer (the caller must not assume "not ended").
+   */
+  lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined; unreachable?: boolean }>;
   /** A session's state changed: stored (for instances that adopt it later) and told to the others. */
   shareState(sessionId: string, state: SessionState, ttlMs: number): void;
   markEnded(sessionId: string, ttlMs: number): void;
@@ -68,7 +71,7 @@ export class RedisSessionBus implements SessionBus {
     return `${this.prefix}${kind}:${createHash('sha256').update(sessionId).digest('base64url')}`;
   }
 
-  async lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined }> {
+  async lookup(sessionId: string): Promise<{ ended: boolean; state: SessionState | undefined; unreachable?: boolean }> {
     try {
       const [ended, state] = await Promise.all([
         this.pub.exists(this.key('ended', sessionId)),
@@ -76,9 +79,9 @@ export class RedisSessionBus implements SessionBus {
       ]);
       return { ended: ended === 1, state: state ? stateOf(JSON.parse(state) as unknown) : undefined };
     } catch (err) {
-      // Redis down: the seal still proves the id genuine and bound to this agent.
+      // Redis down: the seal proves the id genuine and this agent's, but not that it was never DELETEd.
       this.log.warn({ err: (err as Error).message }, 'session bus: cannot look the session up');
-      return { ended: false, state: undefined };
+      return { ended: false, state: undefined, unreachable: true };
     }
   }
 

@@ -5,7 +5,7 @@ import { AgentSession } from './agent-session.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionClaims, SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
-import type { GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { ConnectionCap, Slot } from './connection-cap.js';
 
 const MAX_ENDED = 100_000;
@@ -100,6 +100,11 @@ export class SessionStore {
   ): Promise<AgentSession | GatewayError | undefined> {
     const held = this.sessions.get(id);
     if (held) {
+      // max_age holds on the instance that holds the session too, not only for adoption.
+      if (this.expired(held)) {
+        this.end(id);
+        return undefined;
+      }
       held.lastSeen = Date.now();
       return held;
     }
@@ -107,6 +112,14 @@ export class SessionStore {
     if (!c || c.agent !== identity.id || c.view !== viewKey) return undefined;
     const known = await this.opts.bus?.lookup(id);
     if (known?.ended) return undefined;
+    // Shared sessions: a DELETE is remembered in Redis. While Redis cannot be asked, an ended
+    // session cannot be told from a live one, so adoption waits (503) rather than guess.
+    if (known?.unreachable)
+      return new GatewayError(
+        'over_capacity',
+        'Service Unavailable: cannot confirm that this session was not ended (session store unreachable); retry shortly',
+        { retryAfterSeconds: 1 },
+      );
     const raced = this.sessions.get(id);
     if (raced) return raced;
     const s = this.wire(
@@ -158,11 +171,16 @@ export class SessionStore {
     if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value as string);
   }
 
+  private expired(s: AgentSession, now = Date.now()): boolean {
+    return now - s.createdAt > this.opts.maxAgeMs;
+  }
+
   private sweep(): void {
     const now = Date.now();
     const cutoff = now - this.opts.idleMs;
     for (const s of this.sessions.values()) {
-      if (s.lastSeen < cutoff && !s.hasStandaloneListener && s.inFlight.size === 0) this.end(s.id);
+      if ((s.lastSeen < cutoff && !s.hasStandaloneListener && s.inFlight.size === 0) || this.expired(s, now))
+        this.end(s.id);
     }
     for (const [id, until] of this.ended) if (until < now) this.ended.delete(id);
   }

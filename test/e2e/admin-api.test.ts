@@ -279,7 +279,7 @@ describe('login cookie and CSRF', () => {
   });
 
   it('refuses a cross-site POST even with a valid cookie', async () => {
-    const cookie = `tollgate_admin=${TOKEN}`;
+    const cookie = (await login(TOKEN, undefined, 'http://localhost')).headers.get('set-cookie')!.split(';')[0]!;
     const post = (headers: Record<string, string>) =>
       app.request('/admin/policies/reload', { method: 'POST', headers: { cookie, ...headers } });
     expect((await post({ origin: 'https://evil.example' })).status).toBe(403);
@@ -290,5 +290,71 @@ describe('login cookie and CSRF', () => {
     const out = await app.request('/admin/logout', { method: 'POST', headers: { cookie, origin: 'http://localhost' } });
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toMatch(/^tollgate_admin=;.*Max-Age=0/);
+  });
+
+  it('the cookie is an opaque session, not the admin token: the token itself is no cookie, and logout ends the session', async () => {
+    const set = (await login(TOKEN, undefined, 'http://localhost')).headers.get('set-cookie')!;
+    const cookie = set.split(';')[0]!;
+    expect(cookie).not.toContain(TOKEN);
+    expect(set).toContain('Max-Age=43200'); // 12 h
+    expect((await get('/admin/audit', { cookie })).status).toBe(200);
+    expect((await get('/admin/audit', { cookie: `tollgate_admin=${TOKEN}` })).status).toBe(401);
+    const forged = cookie.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A'));
+    expect((await get('/admin/audit', { cookie: forged })).status).toBe(401);
+    await app.request('/admin/logout', { method: 'POST', headers: { cookie, origin: 'http://localhost' } });
+    expect((await get('/admin/audit', { cookie })).status).toBe(401); // a copy kept after logout is dead
+  });
+});
+
+describe('admin sessions', () => {
+  const clock = { ms: Date.UTC(2026, 0, 1) };
+  const appWith = (tokens: string[], extra: Partial<AdminDeps> = {}) => {
+    const a = new Hono();
+    const deps: AdminDeps = {
+      tokens,
+      tokenHashes: [],
+      auditPath: undefined,
+      recorder: { onRecord: () => () => undefined },
+      upstreams: () => [],
+      agents: () => [],
+      usage: async () => [],
+      reloadPolicies: () => ({ ok: true }),
+      now: () => clock.ms,
+      sessionKeys: [Buffer.alloc(32, 7)],
+      ...extra,
+    };
+    a.route('/admin', adminRoutes(deps));
+    return a;
+  };
+  const signIn = async (a: Hono, token: string) =>
+    (
+      await a.request('http://localhost/admin/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost' },
+        body: new URLSearchParams({ token }).toString(),
+      })
+    ).headers.get('set-cookie')!;
+
+  it('expires after 12 hours', async () => {
+    const a = appWith([TOKEN]);
+    const cookie = (await signIn(a, TOKEN)).split(';')[0]!;
+    clock.ms += 12 * 3600_000 - 1000;
+    expect((await a.request('/admin/upstreams', { headers: { cookie } })).status).toBe(200);
+    clock.ms += 2000;
+    expect((await a.request('/admin/upstreams', { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('ends when the admin token that signed in is removed (another instance with the same keys)', async () => {
+    const before = appWith([TOKEN, 'second-admin-token-0123456789']);
+    const cookie = (await signIn(before, TOKEN)).split(';')[0]!;
+    const other = (await signIn(before, 'second-admin-token-0123456789')).split(';')[0]!;
+    const after = appWith(['second-admin-token-0123456789']);
+    expect((await after.request('/admin/upstreams', { headers: { cookie } })).status).toBe(401);
+    expect((await after.request('/admin/upstreams', { headers: { cookie: other } })).status).toBe(200);
+  });
+
+  it('is Secure when the public URL is https, even when TLS ends in front of the gateway', async () => {
+    expect(await signIn(appWith([TOKEN], { secureCookies: true }), TOKEN)).toContain('Secure');
+    expect(await signIn(appWith([TOKEN]), TOKEN)).not.toContain('Secure');
   });
 });

@@ -117,3 +117,50 @@ describe('JWT agents', () => {
     expect(one.resource).toBe('https://mcp.example.com/mcp/feat');
   });
 });
+
+describe('JWT audience without public_url or auth.resource (serve --port P)', () => {
+  const SECRET = 'hmac-secret-0123456789-0123456789-abcdef';
+  let local: TestGateway;
+  const hs = (aud: string) =>
+    new SignJWT({ sub: 'agent-9' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(aud)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
+  const initialize = (token: string) =>
+    fetch(`${local.url}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    });
+
+  beforeAll(async () => {
+    // The config says port 8080 (the default); the gateway listens elsewhere, as with `serve --port P`.
+    local = await startGateway(`
+upstreams:
+  feat: { transport: streamable_http, url: "http://127.0.0.1:${feat.port}/mcp" }
+auth:
+  jwt: { issuer: ${ISSUER}, hmac_secret: ${SECRET} }
+`);
+  }, 30_000);
+  afterAll(() => local?.close());
+
+  it('advertises and requires the same resource: the address listened on, not the config port', async () => {
+    const meta = (await (await fetch(`${local.url}/.well-known/oauth-protected-resource/mcp`)).json()) as {
+      resource: string;
+    };
+    expect(meta.resource).toBe(`${local.url}/mcp`);
+    expect(new URL(local.url).port).not.toBe('8080');
+    expect((await initialize(await hs(meta.resource))).status).toBe(200);
+    const stale = await initialize(await hs('http://127.0.0.1:8080/mcp'));
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('www-authenticate')).toContain('error_description="wrong audience"');
+  });
+});

@@ -1,6 +1,6 @@
 // The `tollgate` binary as an operator runs it.
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -113,6 +113,46 @@ describe('tollgate CLI', () => {
       await gw.kill();
     }
   }, 30_000);
+});
+
+/** Runs `tollgate serve` until its banner is printed; returns the banner and kills the process. */
+async function bannerOf(yaml: string, extraArgs: string[] = []): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-banner-'));
+  const file = join(dir, 'tollgate.yaml');
+  writeFileSync(file, yaml);
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Try it:')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+    });
+    return out;
+  } finally {
+    await new Promise<void>((r) => {
+      if (child.exitCode !== null) return r();
+      child.once('exit', () => r());
+      child.kill('SIGKILL');
+    });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('tollgate serve banner', () => {
+  const upstream = `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, ${process.cwd()}/test/fixtures/feature-server.ts, --stdio] }\nauth: { api_keys: [{ agent: a, key: key-0123456789 }] }\n`;
+
+  it('says when /metrics is open (no metrics.token), and not when it has a token', async () => {
+    const open = await bannerOf(upstream);
+    expect(open).toMatch(/metrics: http:\/\/127\.0\.0\.1:\d+\/metrics {2}\(OPEN: no metrics\.token set/);
+    const closed = await bannerOf(`${upstream}metrics: { token: metrics-token-123 }\n`);
+    expect(closed).toContain('/metrics  (Authorization: Bearer <metrics.token>)');
+    expect(closed).not.toContain('OPEN');
+  }, 60_000);
 });
 
 describe('tollgate serve lifecycle', () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
+import { rawHttp, rawRequest } from '../hardening/raw-http.js';
 
 const ADMIN = 'admin-token-0123456789';
 let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -80,5 +81,28 @@ describe('admin API', () => {
   it('reports upstream health', async () => {
     const r = await fetch(`${gw.url}/admin/upstreams`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(await r.json()).toEqual([expect.objectContaining({ name: 'feat', state: 'ready', tools: 10 })]);
+  });
+});
+
+describe('operator routes behind the Host/Origin guard (DNS rebinding)', () => {
+  const port = () => Number(new URL(gw.url).port);
+  const status = async (path: string, headers: Record<string, string>) =>
+    (await rawRequest(port(), [rawHttp('GET', path, [...Object.entries(headers), ['Connection', 'close']])])).status;
+
+  it('refuses /metrics and /admin from a foreign Host or Origin, even with the right credential', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['/metrics', { authorization: 'Bearer metrics-token-123' }],
+      ['/admin/audit', { authorization: `Bearer ${ADMIN}` }],
+      ['/admin/', {}],
+      ['/admin/login', {}],
+    ];
+    for (const [path, auth] of cases) {
+      expect(await status(path, { host: 'evil.example', ...auth })).toBe(403);
+      expect(await status(path, { host: `127.0.0.1:${port()}`, origin: 'http://evil.example', ...auth })).toBe(403);
+    }
+    expect(await status('/metrics', { host: `127.0.0.1:${port()}`, authorization: 'Bearer metrics-token-123' })).toBe(
+      200,
+    );
+    expect(await status('/admin/audit', { host: `localhost:${port()}`, authorization: `Bearer ${ADMIN}` })).toBe(200);
   });
 });
