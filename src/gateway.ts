@@ -27,7 +27,8 @@ import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators } from './auth/build.js';
-import { PinStore } from './pins/store.js';
+import type { PinStore } from './pins/store.js';
+import { openPinStore } from './pins/open.js';
 import { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
 
@@ -88,7 +89,7 @@ export class Gateway {
         )
       : undefined;
     const p = opts.config.pins;
-    const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
+    const pinStore = p ? await openPinStore(p, r, log) : undefined;
     const gw = new Gateway({
       ...opts,
       logger: log,
