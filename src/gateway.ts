@@ -78,7 +78,14 @@ export class Gateway {
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger ?? pino({ level: opts.config.log.level });
-    const writer = await openConfiguredAuditWriter(opts.config, log);
+    // Pins first: with pins.store redis the start may wait for Redis and fail, and must then leave
+    // nothing open (an open Redis client would keep a failed process alive instead of exiting).
+    const p = opts.config.pins;
+    const pinStore = p ? await openPinStore(p, opts.config.limits.redis, log) : undefined;
+    const writer = await openConfiguredAuditWriter(opts.config, log).catch(async (err: unknown) => {
+      await pinStore?.close();
+      throw err;
+    });
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
     let deliver: (m: BusMessage) => void = () => undefined;
@@ -88,8 +95,6 @@ export class Gateway {
           deliver(m),
         )
       : undefined;
-    const p = opts.config.pins;
-    const pinStore = p ? await openPinStore(p, r, log) : undefined;
     const gw = new Gateway({
       ...opts,
       logger: log,

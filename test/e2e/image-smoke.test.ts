@@ -348,6 +348,26 @@ describe.runIf(redisUp)('the image, as scale-out runs it (examples/scale-out)', 
     for (const f of ['audit-a.jsonl', 'audit-b.jsonl']) expect(existsSync(img.at(`/var/lib/tollgate/${f}`))).toBe(true);
     expect(await Promise.all([a!.stop(), b!.stop()])).toEqual([0, 0]);
   });
+  it.runIf(asRoot)(
+    'with pins in Redis on an unprepared (root-owned) data volume, exits rather than hang on the Redis pin store it opened',
+    async () => {
+      const compose = parse(read('examples/scale-out/docker-compose.yaml'), { merge: true }) as {
+        services: Record<string, { environment: Record<string, string> }>;
+      };
+      const img = imageRoot({ freshVolume: true });
+      mountReadOnly(img, {
+        '/etc/tollgate/tollgate.yaml': localConfig(img, read('examples/scale-out/tollgate.yaml'), `${RUN}scale-fresh:`),
+        ...policiesDir(),
+      });
+      const failed = await startLikeImage(img, composeEnv(img, compose.services['tollgate-a']!)).then(
+        async (gw) => (await gw.stop(), undefined),
+        (err: ExitedError) => err,
+      );
+      expect(failed?.code).not.toBe(0);
+      expect(failed?.stderr).toMatch(/EACCES/);
+      expect(failed?.stderr).toContain(img.at('/var/lib/tollgate/audit-a.jsonl'));
+    },
+  );
 });
 
 describe.runIf(redisUp)('the image, as the Kubernetes Deployment runs it (examples/kubernetes)', () => {
