@@ -30,7 +30,8 @@ USER node
 # 8080: MCP endpoint (/mcp, /sse), /admin, /metrics, /healthz, /readyz
 EXPOSE 8080
 # Healthy = ready to serve (/readyz: an upstream is usable and the process is not draining); compose's
-# `depends_on: condition: service_healthy` waits for it.
+# `depends_on: condition: service_healthy` waits for it. Port 8080: keep server.port at 8080 in the
+# container (publish it elsewhere with -p).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/tollgate.mjs"]
