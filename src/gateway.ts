@@ -27,7 +27,8 @@ import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators, resourceUrl } from './auth/build.js';
-import { PinStore } from './pins/store.js';
+import type { PinStore } from './pins/store.js';
+import { openPinStore } from './pins/open.js';
 import { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
 
@@ -77,7 +78,14 @@ export class Gateway {
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger ?? pino({ level: opts.config.log.level });
-    const writer = await openConfiguredAuditWriter(opts.config, log);
+    // Pins first: with pins.store redis the start may wait for Redis and fail, and must then leave
+    // nothing open (an open Redis client would keep a failed process alive instead of exiting).
+    const p = opts.config.pins;
+    const pinStore = p ? await openPinStore(p, opts.config.limits.redis, log) : undefined;
+    const writer = await openConfiguredAuditWriter(opts.config, log).catch(async (err: unknown) => {
+      await pinStore?.close();
+      throw err;
+    });
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
     let deliver: (m: BusMessage) => void = () => undefined;
@@ -87,8 +95,6 @@ export class Gateway {
           deliver(m),
         )
       : undefined;
-    const p = opts.config.pins;
-    const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
     const gw = new Gateway({
       ...opts,
       logger: log,

@@ -89,6 +89,8 @@ export interface JwtConfig {
 export type PinAction = 'hide' | 'block' | 'warn';
 
 export interface PinsConfig {
+  /** `file`: the pin file; `redis`: one book in Redis (limits.redis) shared by every instance. */
+  store: 'file' | 'redis';
   /** Absolute path of the pin file. */
   file: string;
   autoPinNew: boolean;
@@ -300,7 +302,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },
     pins: c.pins.enabled
-      ? { file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch }
+      ? { store: c.pins.store, file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch }
       : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },

@@ -323,6 +323,12 @@ export const configSchema = z
           .boolean()
           .default(true)
           .describe('pin each upstream tool definition (SHA-256) and hold changed tools until approved'),
+        store: z
+          .enum(['file', 'redis'])
+          .default('file')
+          .describe(
+            'where pins live: file (pins.file; one instance) or redis (limits.redis; shared by every instance, an approval on one applies on all)',
+          ),
         file: z
           .string()
           .optional()
