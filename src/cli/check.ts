@@ -8,6 +8,9 @@ import { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
 
+/** How long `--connect` waits for upstreams that keep announcing catalog changes. */
+const CATALOG_WAIT_MS = 10_000;
+
 export interface CheckIo {
   out: (s: string) => void;
   err: (s: string) => void;
@@ -47,6 +50,7 @@ export async function checkCommand(
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
     try {
       await gw.startUpstreams();
+      await gw.catalogsSettled(CATALOG_WAIT_MS);
       if (set) summary += checkAgainstCatalogs(gw, set, err);
       summary += flagInjections(gw, err);
     } finally {

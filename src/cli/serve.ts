@@ -58,6 +58,7 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const startedUpstreams = gw.startUpstreams();
   const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);
   await startedUpstreams;
+  await gw.catalogsSettled(5_000); // the banner's tool count is the current one
   const ready = gw.upstreams.filter((u) => u.state === 'ready');
   const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
   const firstKey = o.loaded.config.auth.apiKeys[0];

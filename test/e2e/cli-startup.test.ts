@@ -1,0 +1,55 @@
+// The `tollgate` binary at start-up and in its small commands: what an operator sees when something
+// is wrong, and commands that must not race the upstreams they connect to.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BIN = 'bin/tollgate.mjs';
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function tollgate(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('tollgate check --connect', () => {
+  it('waits for the catalog an upstream announces while its first list is fetched', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      `upstreams:\n  late: { transport: stdio, command: node, args: [test/fixtures/late-tools-server.mjs], cwd: ${process.cwd()} }\npolicies: { dir: policies }\nauth: { allow_anonymous: true }\n`,
+    );
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["late__late"]\n');
+    const r = await tollgate(['check', '--connect', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/matches no tool/);
+    expect(r.stdout).toMatch(/every pattern matches/);
+    // The prompt-injection scan reads the same catalog.
+    expect(r.stderr).toMatch(/tool late__late: possible prompt injection in description: instruction override/);
+  }, 30_000);
+});
