@@ -1,4 +1,5 @@
 // The only module that reads process.env and process.argv.
+import { existsSync } from 'node:fs';
 import { loadConfigFile, ConfigError } from './config/load.js';
 import { parseCli } from './cli/args.js';
 import { HELP } from './cli/help.js';
@@ -19,6 +20,11 @@ async function main(argv: readonly string[]): Promise<number> {
       stderr: process.stderr,
       isTTY: process.stdout.isTTY === true,
       defaultPath: process.env.TOLLGATE_AUDIT_FILE,
+      env: process.env,
+      defaultConfig: {
+        path: process.env.TOLLGATE_CONFIG ?? 'tollgate.yaml',
+        exists: existsSync(process.env.TOLLGATE_CONFIG ?? 'tollgate.yaml'),
+      },
       signal: stop.signal,
     });
   }
