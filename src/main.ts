@@ -67,8 +67,10 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`usage: tollgate key new [--agent NAME]\n`);
         return 2;
       }
-      return keyNewCommand(typeof args.flags.agent === 'string' ? args.flags.agent : undefined, (l) =>
-        process.stdout.write(l),
+      return keyNewCommand(
+        typeof args.flags.agent === 'string' ? args.flags.agent : undefined,
+        (l) => process.stdout.write(l),
+        (l) => process.stderr.write(l),
       );
     case 'serve': {
       const loaded = loadConfigFile(configPath, env);

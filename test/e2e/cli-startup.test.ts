@@ -53,3 +53,29 @@ describe('tollgate check --connect', () => {
     expect(r.stderr).toMatch(/tool late__late: possible prompt injection in description: instruction override/);
   }, 30_000);
 });
+
+describe('tollgate key new and check wording', () => {
+  it('refuses an agent name a policy file would refuse, naming the allowed pattern', async () => {
+    const r = await tollgate(['key', 'new', '--agent', 'bad name!']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('--agent "bad name!" is not a valid agent id');
+    expect(r.stderr).toContain('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$');
+    const ok = await tollgate(['key', 'new', '--agent', 'ci-bot@team.a']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('agent: ci-bot@team.a');
+  });
+
+  it('check counts in the singular when there is one', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth: { api_keys: [{ agent: a, key: "key-0123456789abcdef" }] }\npolicies: { dir: policies }\n',
+    );
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["fs__*"]\n');
+    const r = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/OK \(1 upstream, 1 api key, 1 policy file\)$/m);
+  });
+});
