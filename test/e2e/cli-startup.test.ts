@@ -1,7 +1,8 @@
 // The `tollgate` binary at start-up and in its small commands: what an operator sees when something
 // is wrong, and commands that must not race the upstreams they connect to.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -77,5 +78,67 @@ describe('tollgate key new and check wording', () => {
     const r = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/OK \(1 upstream, 1 api key, 1 policy file\)$/m);
+  });
+});
+
+describe('tollgate serve start-up failures: one line, a hint, exit 1, no stack', () => {
+  /** A config whose stdio upstream leaves a file behind when it is spawned. */
+  function config(dir: string, audit: string): { file: string; spawned: string } {
+    const spawned = join(dir, 'spawned');
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      file,
+      `upstreams:\n  a: { transport: stdio, command: node, args: [-e, "require('fs').writeFileSync(process.argv[1], '')", ${JSON.stringify(spawned)}] }\nauth: { allow_anonymous: true }\naudit: { file: ${audit} }\n`,
+    );
+    return { file, spawned };
+  }
+  const noStack = (r: Outcome) => {
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toHaveLength(2);
+  };
+
+  it('a port in use is refused before any stdio upstream is spawned', async () => {
+    const dir = tempDir();
+    const { file, spawned } = config(dir, 'null');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = await tollgate(['serve', '--config', file, '--port', String(port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`tollgate: cannot listen on 127.0.0.1:${port}: the port is in use`);
+      expect(r.stderr).toMatch(/hint: .*--port P/);
+      noStack(r);
+      expect(existsSync(spawned)).toBe(false);
+    } finally {
+      busy.close();
+    }
+  }, 30_000);
+
+  it('an audit log that cannot be written', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const { file, spawned } = config(dir, 'not-a-folder/audit.jsonl');
+    const r = await tollgate(['serve', '--config', file, '--port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tollgate: cannot write the audit log ${join(dir, 'not-a-folder', 'audit.jsonl')}:`);
+    expect(r.stderr).toMatch(/hint: .* must be a folder that this user .* can write.*TOLLGATE_AUDIT_FILE/);
+    noStack(r);
+    expect(existsSync(spawned)).toBe(false);
+  }, 30_000);
+
+  it('no config file: points to the quickstart config and --config', async () => {
+    const dir = tempDir();
+    const r = await tollgate(['serve', '--config', join(dir, 'missing.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tollgate: no config file at ${join(dir, 'missing.yaml')}`);
+    expect(r.stderr).toContain("hint: try the quickstart's: tollgate serve --config examples/quickstart/tollgate.yaml");
+    expect(r.stderr).toContain('--config PATH or TOLLGATE_CONFIG');
+    noStack(r);
   });
 });
