@@ -142,3 +142,25 @@ describe('tollgate serve start-up failures: one line, a hint, exit 1, no stack',
     noStack(r);
   });
 });
+
+describe('tollgate check: policy files that cannot both be right', () => {
+  it('an agent defined in two files names both; a CEL syntax error names file:line', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth: { allow_anonymous: true }\npolicies: { dir: policies }\n',
+    );
+    writeFileSync(join(dir, 'policies', 'alice.yaml'), 'agent: alice\ntools:\n  allow: ["fs__*"]\n');
+    writeFileSync(join(dir, 'policies', 'alice-copy.yaml'), 'agent: alice\ntools:\n  allow: ["fs__read"]\n');
+    writeFileSync(
+      join(dir, 'policies', 'bob.yaml'),
+      'agent: bob\ntools:\n  allow: ["fs__*"]\nconstraints:\n  - tool: fs__write\n    when: args.path.startsWith("/tmp" &&\n',
+    );
+    const r = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(1);
+    const p = (f: string) => join(dir, 'policies', f);
+    expect(r.stderr).toContain(`${p('alice.yaml')}: agent alice is already defined in ${p('alice-copy.yaml')}`);
+    expect(r.stderr).toContain(`${p('bob.yaml')}:6:5 constraints.0.when: invalid CEL expression`);
+  });
+});
