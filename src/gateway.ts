@@ -235,6 +235,15 @@ export class Gateway {
     await Promise.all(this.upstreams.map((u) => u.start()));
   }
 
+  /**
+   * Waits for each upstream's current catalog: a server may announce list_changed while its first
+   * list is being fetched (server-everything registers tools on `initialized`), which makes that
+   * first answer stale. `tollgate check --connect` and the start banner read the catalogs.
+   */
+  async catalogsSettled(timeoutMs: number): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.catalogSettled(timeoutMs)));
+  }
+
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
     await new Promise<void>((resolve, reject) => {

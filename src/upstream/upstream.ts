@@ -129,6 +129,11 @@ export class Upstream {
     return this.catalogs.catalog;
   }
 
+  /** Waits (at most `timeoutMs`) until catalog fetches in flight are done: the catalog is current. */
+  catalogSettled(timeoutMs: number): Promise<void> {
+    return this.catalogs.settled(timeoutMs);
+  }
+
   private refresh(kinds: readonly CatalogKind[]): Promise<void> {
     return this.catalogs.refresh(kinds);
   }
