@@ -69,7 +69,8 @@ export async function pinsCommand(argv: string[], io: PinsIo): Promise<number> {
     book = await backend.load();
   } catch (err) {
     await backend?.close();
-    io.err(`tollgate pins: ${(err as Error).message}`);
+    const where = backend?.source === 'pin store' ? `${backend.where}: ` : ''; // a file's errors name it already
+    io.err(`tollgate pins: ${where}${(err as Error).message}`);
     return 1;
   }
   try {

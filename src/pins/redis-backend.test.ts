@@ -116,7 +116,9 @@ describe.runIf(available)('pins in Redis (pins.store: redis)', () => {
       () => undefined,
       (err: Error) => err,
     );
-    expect(failed?.message).toMatch(/^cannot read the tool pins from Redis key \S+ \(pins\.store: redis\): /);
+    expect(failed?.message).toMatch(
+      /^cannot read the tool pins from Redis key \S+ \(pins\.store: redis\): Redis is not reachable$/,
+    );
     expect(failed?.message).not.toContain('\n');
   });
 

@@ -87,7 +87,10 @@ export class RedisPinBackend implements PinBackend {
   }
 
   private async read(): Promise<{ version: string; book: PinBook; text: string | null }> {
-    const [version, text] = await this.opts.client.hmget(this.key, 'v', 'book');
+    const [version, text] = await this.opts.client.hmget(this.key, 'v', 'book').catch((err: Error) => {
+      // ioredis says "Reached the max retries per request limit" when it cannot connect at all.
+      throw new Error(/max retries|ECONNREFUSED|ENOTFOUND/i.test(err.message) ? 'Redis is not reachable' : err.message);
+    });
     return { version: version ?? '0', book: parsePinFile(text ?? '', this.where), text: text ?? null };
   }
 }

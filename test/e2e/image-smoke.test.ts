@@ -183,7 +183,8 @@ interface Started {
 function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<Started> {
   let argv = [...stage.entrypoint, ...stage.cmd, '--port', '0'];
   // tini, when this machine has it; else node is started directly (the signal handling under test is node's).
-  if (!existsSync(argv[0]!)) argv = argv.slice(argv.indexOf('--') + 1);
+  const init = existsSync(argv[0]!);
+  if (!init) argv = argv.slice(argv.indexOf('--') + 1);
   argv = argv.map((a) => (a === 'node' ? process.execPath : a));
   if (asRoot) argv = ['setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', ...argv];
   const child = spawn(argv[0]!, argv.slice(1), {
@@ -192,6 +193,8 @@ function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<St
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: img.at('/home/node'),
       ...Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, rootPaths(img, v)])),
+      // Not PID 1 here: as a subreaper tini still reaps orphans, as it does in the container.
+      ...(init ? { TINI_SUBREAPER: '1' } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
