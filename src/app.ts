@@ -20,6 +20,7 @@ import type { Gateway } from './gateway.js';
 import { redactorFor } from './audit/open.js';
 import { adminRoutes } from './admin/routes.js';
 import { pinStep } from './pins/step.js';
+import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
 
@@ -27,6 +28,10 @@ import { adminSessionKeys } from './admin/admin-session.js';
  * MCP-level steps, outermost first:
  * 1. audit     — outermost, so it records what every later step decided (denials and failures
  *                too), and it writes the record before the response is released.
+ * 1b. known names — a tool/prompt name (or completion ref) not exactly in its upstream's catalog
+ *                is refused as unknown: policies match exact strings, and an upstream that matches
+ *                names case-insensitively or after Unicode normalisation would run a denied tool
+ *                under a spelling no deny rule names. Before authorize, so policy judges real names.
  * 2. authorize — the agent's allow-list and argument constraints; cheap and decisive, before
  *                anything is spent.
  * 3. pins      — a tool whose definition changed since an operator approved it is refused
@@ -34,8 +39,15 @@ import { adminSessionKeys } from './admin/admin-session.js';
  * 4. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
  *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins'>): McpStep[] {
-  return [auditStep(gw.recorder), authorize(), ...(gw.pins ? [pinStep(gw.pins)] : []), limitsStep(gw.limitsOptions())];
+export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams'>): McpStep[] {
+  const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
+  return [
+    auditStep(gw.recorder),
+    knownNames({ upstream: (server) => upstreams.get(server) }),
+    authorize(),
+    ...(gw.pins ? [pinStep(gw.pins)] : []),
+    limitsStep(gw.limitsOptions()),
+  ];
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {

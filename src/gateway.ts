@@ -27,7 +27,8 @@ import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
 import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators, resourceUrl } from './auth/build.js';
-import { PinStore } from './pins/store.js';
+import type { PinStore } from './pins/store.js';
+import { openPinStore } from './pins/open.js';
 import { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
 
@@ -77,7 +78,14 @@ export class Gateway {
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger ?? pino({ level: opts.config.log.level });
-    const writer = await openConfiguredAuditWriter(opts.config, log);
+    // Pins first: with pins.store redis the start may wait for Redis and fail, and must then leave
+    // nothing open (an open Redis client would keep a failed process alive instead of exiting).
+    const p = opts.config.pins;
+    const pinStore = p ? await openPinStore(p, opts.config.limits.redis, log) : undefined;
+    const writer = await openConfiguredAuditWriter(opts.config, log).catch(async (err: unknown) => {
+      await pinStore?.close();
+      throw err;
+    });
     const hooks: LimitStoreHooks = {};
     const limitStore = await openLimitStore(opts.config.limits, log, hooks);
     let deliver: (m: BusMessage) => void = () => undefined;
@@ -87,8 +95,6 @@ export class Gateway {
           deliver(m),
         )
       : undefined;
-    const p = opts.config.pins;
-    const pinStore = p ? new PinStore({ file: p.file, watch: p.watch, log }) : undefined;
     const gw = new Gateway({
       ...opts,
       logger: log,
@@ -229,6 +235,15 @@ export class Gateway {
     await Promise.all(this.upstreams.map((u) => u.start()));
   }
 
+  /**
+   * Waits for each upstream's current catalog: a server may announce list_changed while its first
+   * list is being fetched (server-everything registers tools on `initialized`), which makes that
+   * first answer stale. `tollgate check --connect` and the start banner read the catalogs.
+   */
+  async catalogsSettled(timeoutMs: number): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.catalogSettled(timeoutMs)));
+  }
+
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
     await new Promise<void>((resolve, reject) => {
@@ -239,7 +254,13 @@ export class Gateway {
       this.server = server;
       server.once('error', reject);
       server.on('clientError', answerClientError);
-      server.listen(port, host, () => resolve());
+      server.listen(port, host, () => {
+        // Once listening, a server 'error' is a failed accept (EMFILE when descriptors run out):
+        // the connection is lost, never the gateway (an unheard 'error' event would end the process).
+        server.off('error', reject);
+        server.on('error', (err) => this.acceptFailed(err));
+        resolve();
+      });
     });
     const addr = this.server?.address() as AddressInfo;
     const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
@@ -252,6 +273,21 @@ export class Gateway {
       ...buildAuthenticators(this.config, () => this.policies.current(), this.log, url),
     );
     return { url, port: addr.port };
+  }
+
+  private acceptFailures = 0;
+  private acceptWarnedAt = 0;
+
+  /** Logs failed accepts at most every 10 s (under EMFILE they come by the thousand). */
+  private acceptFailed(err: Error): void {
+    this.acceptFailures++;
+    const now = Date.now();
+    if (now - this.acceptWarnedAt < 10_000) return;
+    this.acceptWarnedAt = now;
+    this.log.warn(
+      { err: err.message, failures: this.acceptFailures },
+      'cannot accept connections (out of file descriptors?); raise `ulimit -n` or cap connections in front',
+    );
   }
 
   /**
@@ -341,6 +377,7 @@ export class Gateway {
       serverRates: (server) => rates.get(server) ?? [],
       global: this.config.limits.global,
       tokenCounter: this.tokenCounter,
+      defaultResultEstimate: this.config.limits.toolResultTokens.defaultEstimate,
       concurrencyTtlMs: this.config.limits.concurrencyTtlMs,
     };
   }

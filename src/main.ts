@@ -1,4 +1,6 @@
 // The only module that reads process.env and process.argv.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadConfigFile, ConfigError } from './config/load.js';
 import { parseCli } from './cli/args.js';
 import { HELP } from './cli/help.js';
@@ -8,6 +10,17 @@ import { keyNewCommand } from './cli/key.js';
 import { auditCommand } from './cli/audit.js';
 import { pinsCommand } from './cli/pins.js';
 import { VERSION } from './version.js';
+import { StartupError, formatStartupError, quickstartConfig } from './cli/startup-error.js';
+
+/** The config file, or a one-line error naming the quickstart's when there is none. */
+function loadConfig(path: string, env: NodeJS.ProcessEnv, given: boolean) {
+  if (!existsSync(path))
+    throw new StartupError(
+      `no config file at ${path}${given ? '' : ' (the default: no --config or TOLLGATE_CONFIG given)'}`,
+      `try the quickstart's: tollgate serve --config ${quickstartConfig(fileURLToPath(new URL('..', import.meta.url)))} (or npm start in the repository); choose a file with --config PATH or TOLLGATE_CONFIG`,
+    );
+  return loadConfigFile(path, env);
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   // `audit` has its own flags (--agent, --tool, …): it parses its own arguments.
@@ -19,6 +32,11 @@ async function main(argv: readonly string[]): Promise<number> {
       stderr: process.stderr,
       isTTY: process.stdout.isTTY === true,
       defaultPath: process.env.TOLLGATE_AUDIT_FILE,
+      env: process.env,
+      defaultConfig: {
+        path: process.env.TOLLGATE_CONFIG ?? 'tollgate.yaml',
+        exists: existsSync(process.env.TOLLGATE_CONFIG ?? 'tollgate.yaml'),
+      },
       signal: stop.signal,
     });
   }
@@ -47,11 +65,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return args.command || args.flags.help ? 0 : 2;
   }
   const env = process.env;
+  const configGiven = typeof args.flags.config === 'string' || env.TOLLGATE_CONFIG !== undefined;
   const configPath =
     typeof args.flags.config === 'string' ? args.flags.config : (env.TOLLGATE_CONFIG ?? 'tollgate.yaml');
   switch (args.command) {
     case 'check':
-      return checkCommand(loadConfigFile(configPath, env), env, configPath, {
+      return checkCommand(loadConfig(configPath, env, configGiven), env, configPath, {
         out: (l) => process.stdout.write(`${l}\n`),
         err: (l) => process.stderr.write(`${l}\n`),
         connect: args.flags.connect === true,
@@ -61,11 +80,13 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stderr.write(`usage: tollgate key new [--agent NAME]\n`);
         return 2;
       }
-      return keyNewCommand(typeof args.flags.agent === 'string' ? args.flags.agent : undefined, (l) =>
-        process.stdout.write(l),
+      return keyNewCommand(
+        typeof args.flags.agent === 'string' ? args.flags.agent : undefined,
+        (l) => process.stdout.write(l),
+        (l) => process.stderr.write(l),
       );
     case 'serve': {
-      const loaded = loadConfigFile(configPath, env);
+      const loaded = loadConfig(configPath, env, configGiven);
       const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
         process.stderr.write(`--port must be 0–65535\n`);
@@ -78,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
         port,
         print: (l) => process.stdout.write(`${l}\n`),
         pretty: process.stdout.isTTY === true,
-        reload: () => loadConfigFile(configPath, env),
+        reload: () => loadConfig(configPath, env, configGiven),
       });
       return -1; // keep running
     }
@@ -93,6 +114,11 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof StartupError) {
+      process.stderr.write(formatStartupError(err));
+      process.exitCode = 1;
+      return;
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 1;

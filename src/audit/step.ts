@@ -56,7 +56,7 @@ export function scopeFields(scope: RequestScope): AuditFields {
   return {
     'gen_ai.agent.id': scope.agentId,
     'tollgate.auth.method': scope.identity.method,
-    'mcp.session.id': s?.id ?? null,
+    'mcp.session.id': s?.ref ?? null,
     'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
     'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
     'tollgate.decision': 'allowed',
@@ -103,7 +103,7 @@ export function auditStep(recorder: AuditRecorder): McpStep {
       'jsonrpc.request.id': call.request.id,
       'gen_ai.agent.id': call.scope.agentId,
       'tollgate.auth.method': call.scope.identity.method,
-      'mcp.session.id': s?.id ?? null,
+      'mcp.session.id': s?.ref ?? null,
       'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
       'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
       'tollgate.upstream.name': t?.server ?? null,

@@ -246,4 +246,26 @@ describe('tollgate audit', () => {
     );
     expect(lines[2]!.indexOf('error')).toBe(lines[0]!.indexOf('DECISION'));
   });
+
+  it('-c/--config reads the audit.file of that config (relative to it), like the gateway does', async () => {
+    const dir = await fixture();
+    const config = join(dir, 'gw.yaml');
+    writeFileSync(
+      config,
+      'upstreams:\n  a: { transport: stdio, command: node }\naudit: { file: tollgate-audit.jsonl }\n',
+    );
+    for (const flag of ['-c', '--config']) {
+      const r = await run(['--json', flag, config], { env: {} });
+      expect(r.code).toBe(0);
+      expect(r.out.trim().split('\n')).toHaveLength(5);
+    }
+    // The config found by default ($TOLLGATE_CONFIG or ./tollgate.yaml) when no path is given.
+    const byDefault = await run(['stats', '--json'], { env: {}, defaultConfig: { path: config, exists: true } });
+    expect(byDefault.code).toBe(0);
+    expect(JSON.parse(byDefault.out).total.count).toBe(5);
+    writeFileSync(config, 'upstreams:\n  a: { transport: stdio, command: node }\naudit: { file: null }\n');
+    const off = await run(['-c', config], { env: {} });
+    expect(off.code).toBe(1);
+    expect(off.err).toContain('writes no audit file (audit.file: null)');
+  });
 });

@@ -6,6 +6,7 @@ import type { AuditLine } from '../audit/record.js';
 import { followAudit, parseTimeSpec, readAudit, targetOf, type AuditQuery } from '../audit/query.js';
 import { auditStats, type StatsRow } from '../audit/stats.js';
 import { verifyAudit } from '../audit/verify.js';
+import { loadConfigFile } from '../config/load.js';
 
 export const DEFAULT_AUDIT_PATH = './tollgate-audit.jsonl';
 
@@ -13,6 +14,12 @@ export const AUDIT_HELP = `Usage:
   tollgate audit [FILE|DIR] [filters] [--follow] [--json]   list records (oldest first)
   tollgate audit stats [FILE|DIR] [filters] [--json]        counts, tokens, latency per agent/tool/decision
   tollgate audit verify [FILE|DIR] [--partial]              check the hash chain; exit 1 if broken
+
+Without FILE|DIR: the audit.file of --config, else $TOLLGATE_AUDIT_FILE, else the audit.file of
+$TOLLGATE_CONFIG or ./tollgate.yaml when it exists, else ./tollgate-audit.jsonl.
+
+Options:
+  -c, --config PATH  gateway config whose audit.file to read
 
 Filters:
   --agent A          agent id
@@ -34,6 +41,10 @@ export interface AuditIo {
   now?: () => number;
   /** Used when no FILE|DIR is given (the caller resolves env); default ./tollgate-audit.jsonl. */
   defaultPath?: string;
+  /** For --config's ${VAR}s; the caller passes process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** A config file whose audit.file is read when neither FILE|DIR, --config nor defaultPath is given. */
+  defaultConfig?: { path: string; exists: boolean };
   /** Ends --follow (e.g. on SIGINT); the command then exits 0. */
   signal?: AbortSignal;
 }
@@ -46,6 +57,7 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
       allowPositionals: true,
       strict: true,
       options: {
+        config: { type: 'string', short: 'c' },
         agent: { type: 'string' },
         tool: { type: 'string' },
         server: { type: 'string' },
@@ -70,7 +82,14 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   const sub = positionals[0] === 'stats' || positionals[0] === 'verify' ? positionals[0] : 'list';
   const rest = sub === 'list' ? positionals : positionals.slice(1);
   if (rest.length > 1) return usage(io, `expected at most one FILE|DIR, got ${rest.join(' ')}`);
-  const path = rest[0] ?? io.defaultPath ?? DEFAULT_AUDIT_PATH;
+  if (rest[0] !== undefined && v.config !== undefined) return usage(io, 'give FILE|DIR or --config, not both');
+  let path: string;
+  try {
+    path = rest[0] ?? auditPathOf(v.config, io);
+  } catch (err) {
+    io.stderr.write(`tollgate audit: ${(err as Error).message}\n`);
+    return 1;
+  }
   const filtered = ['agent', 'tool', 'server', 'decision', 'since', 'until', 'limit'].some(
     (k) => v[k as keyof typeof v] !== undefined,
   );
@@ -143,6 +162,16 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   }
   if (bad > 0) io.stderr.write(`warning: skipped ${bad} line(s) that are not JSON records\n`);
   return 0;
+}
+
+/** The audit file the gateway writes, as the running gateway would find it. */
+function auditPathOf(configFlag: string | undefined, io: AuditIo): string {
+  const configPath =
+    configFlag ?? (io.defaultPath === undefined && io.defaultConfig?.exists ? io.defaultConfig.path : undefined);
+  if (configPath === undefined) return io.defaultPath ?? DEFAULT_AUDIT_PATH;
+  const { config } = loadConfigFile(configPath, io.env ?? {});
+  if (!config.audit.file) throw new Error(`${configPath} writes no audit file (audit.file: null)`);
+  return config.audit.file;
 }
 
 function usage(io: AuditIo, message: string): number {

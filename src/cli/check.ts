@@ -8,6 +8,9 @@ import { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
 
+/** How long `--connect` waits for upstreams that keep announcing catalog changes. */
+const CATALOG_WAIT_MS = 10_000;
+
 export interface CheckIo {
   out: (s: string) => void;
   err: (s: string) => void;
@@ -24,7 +27,7 @@ export async function checkCommand(
   const { out, err } = io;
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
-  let summary = `${config.upstreams.length} upstreams, ${config.auth.apiKeys.length} api keys`;
+  let summary = `${count(config.upstreams.length, 'upstream')}, ${count(config.auth.apiKeys.length, 'api key')}`;
   let set: PolicySet | undefined;
   if (config.policies) {
     set = PolicySet.load(config.policies.dir, env); // throws ConfigError with every problem
@@ -40,13 +43,14 @@ export async function checkCommand(
         `warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`,
       );
     }
-    summary += `, ${set.files.length} policy files${unknown ? `, ${unknown} patterns naming unknown servers` : ''}`;
+    summary += `, ${count(set.files.length, 'policy file')}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
   }
   if (io.connect) {
     // Without Gateway.open: nothing is pinned or audited by a check.
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
     try {
       await gw.startUpstreams();
+      await gw.catalogsSettled(CATALOG_WAIT_MS);
       if (set) summary += checkAgainstCatalogs(gw, set, err);
       summary += flagInjections(gw, err);
     } finally {
@@ -70,7 +74,7 @@ function flagInjections(gw: Gateway, err: (s: string) => void): string {
         );
     }
   }
-  return flagged ? `, ${flagged} tool${flagged === 1 ? '' : 's'} flagged for prompt-injection markers` : '';
+  return flagged ? `, ${count(flagged, 'tool')} flagged for prompt-injection markers` : '';
 }
 
 /** Warns about exact-name or glob patterns that match nothing the connected upstreams offer. */
@@ -96,7 +100,8 @@ function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => v
     unmatched++;
     err(`warning: ${file}: ${kind} pattern ${JSON.stringify(pattern)} matches no ${kind} that ${server} offers`);
   }
-  return unmatched
-    ? `, ${unmatched} patterns matching no upstream ${unmatched === 1 ? 'name' : 'names'}`
-    : ', every pattern matches';
+  return unmatched ? `, ${count(unmatched, 'pattern')} matching no upstream name` : ', every pattern matches';
 }
+
+/** "1 api key", "2 api keys". */
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -7,7 +7,10 @@ import { ConfigError } from '../config/yaml.js';
 import { approve, parseSelector, pendingList, pinOf, type PinBook, type Selector } from '../pins/book.js';
 import { definitionDiff } from '../pins/diff.js';
 import { injectionMarkers } from '../pins/markers.js';
-import { loadPinFile, writePinFile } from '../pins/store.js';
+import pino from 'pino';
+import { FilePinBackend } from '../pins/file-backend.js';
+import { redisPinBackend } from '../pins/open.js';
+import type { PinBackend } from '../pins/store.js';
 
 export const PINS_HELP = `Usage:
   tollgate pins list [--json]                      pinned tools and changes waiting for approval
@@ -16,6 +19,7 @@ export const PINS_HELP = `Usage:
 
 Options:
   -c, --config PATH   gateway config (default ./tollgate.yaml; env TOLLGATE_CONFIG): finds the pin file
+                      (or, with pins.store: redis, the pins in Redis; running gateways apply approvals at once)
       --file PATH     the pin file itself (instead of --config)
       --json          list: one JSON object
       --all           approve: every pending change
@@ -58,24 +62,33 @@ export async function pinsCommand(argv: string[], io: PinsIo): Promise<number> {
   if (sub === 'list' && targets.length > 0) return usage(io, 'list takes no arguments');
   if (sub === 'diff' && targets.length > 1) return usage(io, 'diff takes at most one SERVER[/TOOL]');
 
-  let file: string;
+  let backend: PinBackend | undefined;
   let book: PinBook;
   try {
-    file = v.file ?? pinFileOf(v.config ?? io.defaultConfig, io.env);
-    book = await loadPinFile(file);
+    backend = v.file ? new FilePinBackend(v.file, fileOpts) : pinBackendOf(v.config ?? io.defaultConfig, io.env);
+    book = await backend.load();
   } catch (err) {
+    await backend?.close();
     io.err(`tollgate pins: ${(err as Error).message}`);
     return 1;
   }
-  if (sub === 'list') return list(book, file, v.json === true, io);
-  if (sub === 'diff') return diff(book, targets[0] === undefined ? {} : parseSelector(targets[0]), io);
-  return approveCommand(book, file, v.all ? [{}] : targets.map(parseSelector), io);
+  try {
+    if (sub === 'list') return list(book, backend.where, v.json === true, io);
+    if (sub === 'diff') return diff(book, targets[0] === undefined ? {} : parseSelector(targets[0]), io);
+    return await approveCommand(book, backend, v.all ? [{}] : targets.map(parseSelector), io);
+  } finally {
+    await backend.close();
+  }
 }
 
-function pinFileOf(configPath: string, env: Readonly<Record<string, string | undefined>>): string {
+const fileOpts = { watch: false, log: pino({ level: 'silent' }) };
+
+function pinBackendOf(configPath: string, env: Readonly<Record<string, string | undefined>>): PinBackend {
   const { config } = loadConfigFile(configPath, env);
   if (!config.pins) throw new ConfigError(configPath, ['pinning is off in this config (pins.enabled: false)']);
-  return config.pins.file;
+  return config.pins.store === 'redis'
+    ? redisPinBackend(config.limits.redis, fileOpts.log, false)
+    : new FilePinBackend(config.pins.file, fileOpts);
 }
 
 function usage(io: PinsIo, message: string): number {
@@ -155,7 +168,7 @@ function diff(book: PinBook, sel: Selector, io: PinsIo): number {
   return 0;
 }
 
-async function approveCommand(book: PinBook, file: string, selectors: Selector[], io: PinsIo): Promise<number> {
+async function approveCommand(book: PinBook, backend: PinBackend, selectors: Selector[], io: PinsIo): Promise<number> {
   const now = new Date().toISOString();
   let next = book;
   let missing = 0;
@@ -174,8 +187,18 @@ async function approveCommand(book: PinBook, file: string, selectors: Selector[]
     next = r.book;
   }
   if (next !== book) {
-    await writePinFile(file, next);
-    io.out(`wrote ${file}; a running gateway applies it when it sees the file change (or on SIGHUP)`);
+    // Applied to the pins as they are now (the gateway may have saved since we read them).
+    try {
+      await backend.save([(b) => selectors.reduce((acc, sel) => approve(acc, sel, now).book, b)]);
+    } catch (err) {
+      io.err(`tollgate pins: cannot save to ${backend.where}: ${(err as Error).message}`);
+      return 1;
+    }
+    io.out(
+      backend.source === 'pin store'
+        ? `saved in ${backend.where}; running gateways apply it at once`
+        : `wrote ${backend.where}; a running gateway applies it when it sees the file change (or on SIGHUP)`,
+    );
   }
   return missing > 0 ? 1 : 0;
 }

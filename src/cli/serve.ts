@@ -1,8 +1,9 @@
 // `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
 import type { LoadedConfig } from '../config/load.js';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
+import { StartupError, reasonOf } from './startup-error.js';
 
 export interface ServeOptions {
   loaded: LoadedConfig;
@@ -28,7 +29,7 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
         pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
       )
     : pino({ level });
-  const gw = await Gateway.open({ config: o.loaded.config, env: o.env, logger });
+  const gw = await openGateway(o, logger);
   // Handlers first: a signal that arrives before they exist kills the process without cleanup
   // (and leaves stdio children behind).
   let stopping = false;
@@ -55,9 +56,10 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
     }
   });
   for (const w of o.loaded.warnings) gw.log.warn(w);
-  const startedUpstreams = gw.startUpstreams();
-  const { url } = await gw.listen(o.port ?? o.loaded.config.server.port, o.host ?? o.loaded.config.server.host);
-  await startedUpstreams;
+  // Listen before any stdio upstream is spawned: a port in use stops the start with nothing to clean up.
+  const { url } = await listen(gw, o);
+  await gw.startUpstreams();
+  await gw.catalogsSettled(5_000); // the banner's tool count is the current one
   const ready = gw.upstreams.filter((u) => u.state === 'ready');
   const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
   const firstKey = o.loaded.config.auth.apiKeys[0];
@@ -91,4 +93,47 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
     ].join('\n'),
   );
   return gw;
+}
+
+/** Gateway.open, with the audit log's open failure said in one line. */
+async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
+  const file = o.loaded.config.audit.stdout ? undefined : o.loaded.config.audit.file;
+  try {
+    return await Gateway.open({ config: o.loaded.config, env: o.env, logger });
+  } catch (err) {
+    const path = (err as NodeJS.ErrnoException).path;
+    if (!file || path === undefined || !file.startsWith(path)) throw err;
+    throw new StartupError(
+      `cannot write the audit log ${file}: ${reasonOf(err)}`,
+      `${path} must be a ${path === file ? 'file' : 'folder'} that this user (uid ${process.getuid?.() ?? '?'}) can write, or point audit.file (env TOLLGATE_AUDIT_FILE) elsewhere; audit.file: null turns the log off`,
+    );
+  }
+}
+
+async function listen(gw: Gateway, o: ServeOptions): Promise<{ url: string }> {
+  const port = o.port ?? o.loaded.config.server.port;
+  const host = o.host ?? o.loaded.config.server.host;
+  try {
+    return await gw.listen(port, host);
+  } catch (err) {
+    await gw.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (code === 'EADDRINUSE')
+      throw new StartupError(
+        `cannot listen on ${where}: the port is in use (another tollgate?)`,
+        'stop it, or choose another port: --port P (0 picks a free one), server.port in the config, or TOLLGATE_PORT for the quickstart',
+      );
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new StartupError(
+        `cannot listen on ${where}: ${reasonOf(err)}`,
+        'ports below 1024 need privileges: choose --port 1024 or higher',
+      );
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+      throw new StartupError(
+        `cannot listen on ${where}: ${reasonOf(err)}`,
+        'choose an address of this machine with --host (127.0.0.1 locally, 0.0.0.0 for every interface) or server.host',
+      );
+    throw err;
+  }
 }

@@ -89,6 +89,8 @@ export interface JwtConfig {
 export type PinAction = 'hide' | 'block' | 'warn';
 
 export interface PinsConfig {
+  /** `file`: the pin file; `redis`: one book in Redis (limits.redis) shared by every instance. */
+  store: 'file' | 'redis';
   /** Absolute path of the pin file. */
   file: string;
   autoPinNew: boolean;
@@ -148,7 +150,7 @@ export interface RuntimeConfig {
       prefix: string;
     };
     global: readonly Rate[];
-    toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base' };
+    toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base'; defaultEstimate: number };
     concurrencyTtlMs: number;
   };
   audit: {
@@ -300,7 +302,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },
     pins: c.pins.enabled
-      ? { file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch }
+      ? { store: c.pins.store, file: pinFilePath(c, baseDir), autoPinNew: c.pins.auto_pin_new, watch: c.pins.watch }
       : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
@@ -319,6 +321,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       toolResultTokens: {
         enabled: c.limits.tool_result_tokens.enabled,
         encoding: c.limits.tool_result_tokens.encoding,
+        defaultEstimate: c.limits.tool_result_tokens.default_estimate,
       },
       concurrencyTtlMs: toMs(c.limits.concurrency_ttl),
     },

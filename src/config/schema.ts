@@ -323,6 +323,12 @@ export const configSchema = z
           .boolean()
           .default(true)
           .describe('pin each upstream tool definition (SHA-256) and hold changed tools until approved'),
+        store: z
+          .enum(['file', 'redis'])
+          .default('file')
+          .describe(
+            'where pins live: file (pins.file; one instance) or redis (limits.redis; shared by every instance, an approval on one applies on all)',
+          ),
         file: z
           .string()
           .optional()
@@ -349,7 +355,11 @@ export const configSchema = z
           .object({
             url: z.string().optional().describe('redis://host:port/db (standalone)'),
             cluster: z.array(z.string()).optional().describe('seed nodes host:port (Redis Cluster)'),
-            timeout: duration.default('50ms').describe('per command; then failure_mode applies'),
+            timeout: duration
+              .default('500ms')
+              .describe(
+                'health window: Redis counts as down (failure_mode applies) when it answers nothing at all for this long while commands wait, or at once when the connection fails; a slow reply alone never does',
+              ),
             failure_mode: z.enum(['fail_open', 'fail_closed', 'local']).default('local'),
             prefix: z
               .string()
@@ -363,6 +373,14 @@ export const configSchema = z
           .object({
             enabled: z.boolean().default(false).describe("charge tool results' tokens to the agent's token budget"),
             encoding: z.enum(['o200k_base', 'cl100k_base']).default('o200k_base'),
+            default_estimate: z
+              .number()
+              .int()
+              .positive()
+              .default(1000)
+              .describe(
+                "tokens a call reserves for its result when the agent has no recent result of that tool (then: their p95); capped at the agent's budget",
+              ),
           })
           .strict()
           .prefault({}),

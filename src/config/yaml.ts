@@ -20,6 +20,8 @@ export interface ParsedYaml<T> {
   value: T;
   /** Variables that were unset and fell back to their `${VAR:-default}`. */
   defaulted: string[];
+  /** `file:line:col` of a key path, for problems found after parsing (e.g. a CEL expression). */
+  where: (path: Path) => string;
 }
 
 export function parseYaml<S extends z.ZodType>(
@@ -62,7 +64,7 @@ export function parseYaml<S extends z.ZodType>(
   const parsed = (pick?.(value) ?? schema).safeParse(value);
   if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, where));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
-  return { value: parsed.data as z.output<S>, defaulted };
+  return { value: parsed.data as z.output<S>, defaulted, where };
 }
 
 function formatIssues(issues: z.core.$ZodIssue[], where: (p: Path) => string): string[] {

@@ -10,6 +10,14 @@ export const SLOW_CLIENT_LIMITS = {
   connectionsCheckingInterval: 1_000,
 } as const;
 
+/**
+ * How long an answered connection may linger before it is destroyed. Ending a socket only
+ * half-closes it (the HTTP server allows half-open sockets): a client that never reads nor closes
+ * would keep the descriptor for ever (1 000 such sockets were seen held 90 s+). A second lets a
+ * real client read the answer.
+ */
+export const ANSWERED_LINGER_MS = 1_000;
+
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
@@ -27,6 +35,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+  setTimeout(() => socket.destroy(), ANSWERED_LINGER_MS).unref();
 }
 
 /** For requests the adapter could not build (unparseable Host or path): 400 with a JSON-RPC body. */

@@ -4,7 +4,7 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import type { LimitStore } from './store.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
-import { redisClient } from './redis-client.js';
+import { limitsStoreClient } from './redis-client.js';
 
 /** Late-bound observers (the metrics exist only once the gateway does). */
 export interface LimitStoreHooks {
@@ -18,7 +18,7 @@ export async function openLimitStore(
 ): Promise<LimitStore> {
   if (cfg.store === 'memory') return new MemoryStore();
   const r = cfg.redis;
-  const client = redisClient(r);
+  const client = limitsStoreClient(r);
   const store = new RedisStore({
     client,
     ownsClient: true,

@@ -9,14 +9,17 @@
 // are and be denied; nothing is ever over-admitted. Give per-agent keys the agent id as tag so
 // the common check is a single group. A standalone Redis has no slots: always one script.
 //
-// Failures: every Redis call is raced against `timeoutMs`. On a timeout or error the store turns
-// `degraded` (onStateChange), answers by `failureMode` without touching Redis, and probes Redis
-// with PING every `probeIntervalMs` until it answers (or the client emits `ready`). A timed-out
-// script may still run on Redis later; that only ever over-charges. While degraded, refunds of
-// Redis charges are dropped and lease releases left to the lease TTL. Needs Redis >= 5.
-// Make the client with redis-client.ts so nothing queues offline.
+// Failures: a command waits for its reply while Redis counts as up; breaker.ts decides when it is
+// down (connection failed, or no reply at all for `timeoutMs` with a probe unanswered, or repeated
+// error replies) — a slow reply under load never changes a decision. While down the store answers
+// by `failureMode` without touching Redis, and PINGs every `probeIntervalMs` (or at once on
+// reconnect) until it answers. A command abandoned when the breaker opened may still run on Redis:
+// a late admitted check is refunded and a late lease removed when their reply comes. Lease releases
+// Redis could not take are retried once it is back (else the lease TTL reclaims them). Needs
+// Redis >= 5. Make the client with redis-client.ts so nothing queues offline.
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { RedisBreaker, RedisDownError } from './breaker.js';
 import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
 import { MemoryStore } from './memory-store.js';
 import {
@@ -39,7 +42,7 @@ export interface RedisStoreOptions {
   client: Redis | Cluster;
   /** Default 'tollgate:'. Must not contain braces. */
   prefix?: string;
-  /** Per operation, in ms. Default 50. */
+  /** Health window in ms: no reply at all for this long (and an unanswered probe) = Redis is down. Default 500. */
   timeoutMs?: number;
   /** Default 'local'. */
   failureMode?: FailureMode;
@@ -57,6 +60,9 @@ export interface RedisStoreOptions {
 
 type Group = { keys: LimitKey[]; index: number[] };
 
+/** Lease releases kept for when Redis is back (beyond this, the lease TTL reclaims them). */
+const MAX_UNRELEASED = 10_000;
+
 export class RedisStore implements LimitStore {
   private readonly client: Redis | Cluster;
   private readonly prefix: string;
@@ -66,31 +72,42 @@ export class RedisStore implements LimitStore {
   private readonly split: boolean;
   private readonly opts: RedisStoreOptions;
   private readonly local = new MemoryStore();
-  private healthy = true;
-  private probe: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly breaker: RedisBreaker;
+  /** Lease set key → ids whose release Redis did not take: removed once it is back. */
+  private readonly unreleased = new Map<string, Set<string>>();
+  private unreleasedCount = 0;
   private readonly onClientError = (err: Error) => {
-    if (this.healthy) this.fail(err, 'connection');
-  }; // no log storm while reconnecting
-  private readonly onClientReady = () => {
-    if (!this.healthy) this.schedule(0);
+    if (!this.breaker.isOpen) this.opts.onError?.(err, 'connection'); // no log storm while reconnecting
+    this.breaker.trip(err);
   };
+  private readonly onClientReady = () => this.breaker.reconnected();
 
   constructor(opts: RedisStoreOptions) {
     this.opts = opts;
     this.client = opts.client;
     this.prefix = opts.prefix ?? 'tollgate:';
     if (/[{}]/.test(this.prefix)) throw new TypeError('prefix must not contain braces');
-    this.timeoutMs = opts.timeoutMs ?? 50;
+    this.timeoutMs = opts.timeoutMs ?? 500;
     this.mode = opts.failureMode ?? 'local';
     this.probeMs = opts.probeIntervalMs ?? 250;
     this.split = opts.splitByTag ?? this.client.isCluster;
+    this.breaker = new RedisBreaker({
+      windowMs: this.timeoutMs,
+      // A Cluster has a connection per node: other nodes' replies prove nothing about this one.
+      ...(this.client.isCluster ? { maxWaitMs: 10 * this.timeoutMs } : {}),
+      probeIntervalMs: this.probeMs,
+      ping: () => this.client.ping(),
+      onStateChange: (state, err) => {
+        if (state === 'closed') this.flushUnreleased();
+        opts.onStateChange?.(state === 'open' ? 'degraded' : 'healthy', err);
+      },
+    });
     this.client.on('error', this.onClientError);
     this.client.on('ready', this.onClientReady);
   }
 
   get state(): StoreState {
-    return this.healthy ? 'healthy' : 'degraded';
+    return this.breaker.isOpen ? 'degraded' : 'healthy';
   }
 
   /**
@@ -105,7 +122,9 @@ export class RedisStore implements LimitStore {
       await this.bounded(Promise.all(nodes.map((n) => n.script('LOAD', LIMITS_LUA))), waitMs);
       return true;
     } catch (err) {
-      this.fail(err, 'ready');
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.opts.onError?.(e, 'ready');
+      this.breaker.trip(e);
       return false;
     }
   }
@@ -130,27 +149,34 @@ export class RedisStore implements LimitStore {
 
   async acquire(key: string, max: number, ttlMs: number): Promise<Lease> {
     validateLease(key, max, ttlMs);
-    if (this.healthy) {
+    if (!this.breaker.isOpen) {
       const rkey = `${this.prefix}c:{${esc(key)}}`;
       const id = randomUUID();
       try {
-        const ok = (await this.bounded(this.eval([rkey], ['acquire', this.nowArg(), max, ttlMs, id]))) === 1;
+        const ok =
+          (await this.breaker.run(
+            () => this.eval([rkey], ['acquire', this.nowArg(), max, ttlMs, id]),
+            // Abandoned (Redis counted as down): if it still ran, give the place back.
+            (late) => void late.then((r) => (r === 1 ? this.client.zrem(rkey, id) : 0)).catch(() => {}),
+          )) === 1;
         let released = !ok;
         return {
           ok,
           release: async () => {
             if (released) return;
             released = true;
-            if (!this.healthy) return; // don't wait on a dead Redis in a finally path: the TTL reclaims it
+            // Never wait on a dead Redis in a finally path: keep it for when Redis is back.
+            if (this.breaker.isOpen) return this.keepUnreleased(rkey, id);
             try {
-              await this.bounded(this.client.zrem(rkey, id));
+              await this.breaker.run(() => this.client.zrem(rkey, id));
             } catch (err) {
-              this.fail(err, 'release');
+              this.report(err, 'release');
+              this.keepUnreleased(rkey, id);
             }
           },
         };
       } catch (err) {
-        this.fail(err, 'acquire');
+        this.report(err, 'acquire');
       }
     }
     if (this.mode === 'local') return this.local.acquire(key, max, ttlMs);
@@ -158,8 +184,7 @@ export class RedisStore implements LimitStore {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    if (this.probe) clearTimeout(this.probe);
+    this.breaker.stop();
     this.client.off('error', this.onClientError);
     this.client.off('ready', this.onClientReady);
     if (this.opts.ownsClient) this.client.disconnect();
@@ -168,13 +193,16 @@ export class RedisStore implements LimitStore {
 
   private async decide(mode: 'check' | 'peek', keys: LimitKey[]): Promise<CheckResult> {
     if (keys.length === 0) return { allowed: true, retryAfterMs: 0, results: [], via: 'store' };
-    if (this.healthy) {
+    if (!this.breaker.isOpen) {
       const groups = this.groups(keys);
       const settled = await Promise.allSettled(
         groups.map((g) =>
-          this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])).then((raw) =>
-            parse(raw, g.keys),
-          ),
+          this.breaker
+            .run(
+              () => this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)]),
+              mode === 'check' ? (late) => this.refundLate(late, g.keys) : undefined,
+            )
+            .then((raw) => parse(raw, g.keys)),
         ),
       );
       const parsed = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
@@ -186,7 +214,7 @@ export class RedisStore implements LimitStore {
       }
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (!failed) return merge(keys, groups, parsed as CheckResult[], mode === 'check' && !allowed);
-      this.fail(failed.reason, mode);
+      this.report(failed.reason, mode);
     }
     return this.fallback(mode, keys);
   }
@@ -215,16 +243,16 @@ export class RedisStore implements LimitStore {
     if (via === 'none' || keys.length === 0) return;
     validateKeys(keys);
     if (via === 'fallback') return mode === 'refund' ? this.local.refund(keys) : this.local.charge(keys);
-    if (this.healthy) {
+    if (!this.breaker.isOpen) {
       try {
         await Promise.all(
           this.groups(keys).map((g) =>
-            this.bounded(this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])),
+            this.breaker.run(() => this.eval(this.names(g.keys), [mode, this.nowArg(), ...specArgs(g.keys)])),
           ),
         );
         return;
       } catch (err) {
-        this.fail(err, mode);
+        this.report(err, mode);
       }
     }
     // Redis unreachable: a refund is dropped (never refund what we can't see); a charge still
@@ -274,30 +302,41 @@ export class RedisStore implements LimitStore {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private fail(err: unknown, op: string): void {
-    const e = err instanceof Error ? err : new Error(String(err));
+  /** An error talking to Redis, for logs and metrics (a call not sent because Redis is down is none). */
+  private report(err: unknown, op: string): void {
+    if (err instanceof RedisDownError && err.notSent) return;
+    const e = err instanceof RedisDownError ? err.reason : err instanceof Error ? err : new Error(String(err));
     this.opts.onError?.(e, op);
-    if (!this.healthy || this.closed) return;
-    this.healthy = false;
-    this.opts.onStateChange?.('degraded', e);
-    this.schedule(this.probeMs);
   }
 
-  private schedule(ms: number): void {
-    if (this.closed) return;
-    if (this.probe) clearTimeout(this.probe);
-    this.probe = setTimeout(() => {
-      this.probe = undefined;
-      this.bounded(this.client.ping()).then(
-        () => {
-          if (this.healthy || this.closed) return;
-          this.healthy = true;
-          this.opts.onStateChange?.('healthy');
-        },
-        () => this.schedule(this.probeMs),
-      );
-    }, ms);
-    this.probe.unref();
+  /** A check abandoned when Redis counted as down was answered by the failure mode: undo it if it ran. */
+  private refundLate(late: Promise<unknown>, keys: LimitKey[]): void {
+    late
+      .then((raw) => {
+        if (!parse(raw, keys).allowed) return;
+        return this.eval(this.names(keys), ['refund', this.nowArg(), ...specArgs(keys)]);
+      })
+      .catch(() => {});
+  }
+
+  private keepUnreleased(rkey: string, id: string): void {
+    if (this.unreleasedCount >= MAX_UNRELEASED) return;
+    let ids = this.unreleased.get(rkey);
+    if (!ids) this.unreleased.set(rkey, (ids = new Set()));
+    ids.add(id);
+    this.unreleasedCount++;
+  }
+
+  private flushUnreleased(): void {
+    const pending = [...this.unreleased];
+    this.unreleased.clear();
+    this.unreleasedCount = 0;
+    for (const [rkey, ids] of pending)
+      this.breaker
+        .run(() => this.client.zrem(rkey, ...ids))
+        .catch(() => {
+          for (const id of ids) this.keepUnreleased(rkey, id);
+        });
   }
 }
 

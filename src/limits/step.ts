@@ -1,6 +1,7 @@
 // MCP step (after authorize): rate limits, token budgets and concurrency for routed calls. One
-// all-or-nothing check per call; tool-result tokens are charged after the result, and a call is
-// refused once the budget is spent (it reserves one token up front, then settles the real count).
+// all-or-nothing check per call. With tool-result tokens counted, a call reserves an estimate of its
+// result (result-estimate.ts: the agent's recent p95 for that tool, or `default_estimate`), is refused when that
+// does not fit, and settles to the counted result afterwards.
 import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
 import type { Rate } from '../config/runtime.js';
@@ -10,6 +11,7 @@ import type { LimitStore, CheckResult } from './store.js';
 import { planRequest, type RequestPlan } from './plan.js';
 import { reserve } from './reservation.js';
 import { resultText, type TokenCounter } from './token-counter.js';
+import { ResultEstimator } from './result-estimate.js';
 
 export interface LimitsStepOptions {
   store: LimitStore;
@@ -18,10 +20,12 @@ export interface LimitsStepOptions {
   global: readonly Rate[];
   /** Set when tool-result tokens count against budgets. */
   tokenCounter: TokenCounter | undefined;
+  /** Tokens a call to a tool with no recorded result reserves (`limits.tool_result_tokens.default_estimate`). */
+  defaultResultEstimate: number;
   concurrencyTtlMs: number;
 }
 
-function refusal(call: McpCall, plan: RequestPlan, result: CheckResult): JsonRpcResponse {
+function refusal(call: McpCall, plan: RequestPlan, result: CheckResult, reserved: number): JsonRpcResponse {
   const hit = result.results.find((r) => !r.allowed);
   const token = plan.tokens.find((k) => k.key === hit?.key);
   const limit = plan.requests.find((k) => k.key === hit?.key)?.name ?? token?.name ?? 'limit';
@@ -31,7 +35,7 @@ function refusal(call: McpCall, plan: RequestPlan, result: CheckResult): JsonRpc
     result.reason === 'store_unavailable'
       ? 'the limits store is unavailable'
       : token
-        ? `token budget spent (${limit})`
+        ? `token budget spent (${limit}): this call reserves ${reserved} tokens for its result`
         : `rate limit reached (${limit})`;
   call.decision = { decision: kind, rule: limit, reason };
   return new GatewayError(kind, reason, { retryAfterSeconds, limit, remaining: hit?.remaining ?? 0 }).toJsonRpc(
@@ -40,6 +44,7 @@ function refusal(call: McpCall, plan: RequestPlan, result: CheckResult): JsonRpc
 }
 
 export function limitsStep(opts: LimitsStepOptions): McpStep {
+  const estimates = new ResultEstimator({ defaultTokens: opts.defaultResultEstimate });
   return async (call, next) => {
     const t = call.target;
     if (!t) return next();
@@ -68,16 +73,27 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
         remaining: 0,
       }).toJsonRpc(call.request.id);
     }
+    // Never more than the smallest budget: a guess must not make a tool uncallable for good.
+    const estimateKey = countTokens ? `${agentId}\u0000${t.canonical}` : '';
+    const estimate = countTokens ? Math.min(estimates.estimate(estimateKey), ...plan.tokens.map((k) => k.limit)) : 0;
     try {
-      const r = await reserve(opts.store, countTokens ? plan.tokens : [], countTokens ? 1 : 0, plan.requests);
-      if (!r.allowed) return refusal(call, plan, r.result);
-      const res = await next();
-      if (countTokens && opts.tokenCounter) {
-        const used = 'result' in res ? await opts.tokenCounter.count(resultText(res.result)) : 0;
-        await r.settle(used);
-        call.tokensCharged = used;
+      const r = await reserve(opts.store, countTokens ? plan.tokens : [], estimate, plan.requests);
+      if (!r.allowed) return refusal(call, plan, r.result, estimate);
+      let settled = false;
+      try {
+        const res = await next();
+        if (countTokens && opts.tokenCounter) {
+          const used = 'result' in res ? await opts.tokenCounter.count(resultText(res.result)) : 0;
+          if ('result' in res) estimates.observe(estimateKey, used);
+          settled = true;
+          await r.settle(used);
+          call.tokensCharged = used;
+        }
+        return res;
+      } finally {
+        // No result reached the agent (the relay threw): give the token estimate back.
+        if (countTokens && !settled) await r.settle(0);
       }
-      return res;
     } finally {
       await lease?.release();
     }

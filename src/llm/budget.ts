@@ -1,19 +1,20 @@
-// Token budgets for LLM calls: count the prompt, reserve prompt + the output ceiling (and one unit
-// of each request limit) in one all-or-nothing check, settle with the reported usage afterwards.
+// Token budgets for LLM calls: count the prompt, reserve prompt + the output ceiling (choices ×
+// tokens per choice, ceiling.ts) and one unit of each request limit in one all-or-nothing check,
+// settle with the reported usage afterwards.
 import type { Rate } from '../config/runtime.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import { planRequest } from '../limits/plan.js';
 import { reserve, type Reservation } from '../limits/reservation.js';
 import type { LimitStore } from '../limits/store.js';
 import { createTokenCounter, type Encoding, type TokenCounter } from '../limits/token-counter.js';
-import { encodingFor, maxOutputTokens, promptText } from './dialect.js';
+import { encodingFor, promptText } from './dialect.js';
+import type { Ceiling } from './ceiling.js';
 import type { ApiKind } from './runtime.js';
 
 export interface BudgetOptions {
   store: LimitStore;
   policies: () => PolicySet;
   globalRates: readonly Rate[];
-  defaultMaxTokens: number;
   /** A counter per encoding; default: made on first use and closed by `close`. */
   tokenCounter: ((encoding: Encoding) => TokenCounter) | undefined;
 }
@@ -31,6 +32,9 @@ export type Admission =
 // Framing tokens per chat message and per reply (OpenAI's documented counting recipe).
 const PER_MESSAGE = 4;
 const PER_REPLY = 3;
+
+const breakdown = (prompt: number, o: Extract<Ceiling, { ok: true }>): string =>
+  o.tokens === 0 ? `prompt ${prompt}` : `prompt ${prompt} + ${o.choices} × ${o.perChoice} output`;
 
 export class Budgets {
   private readonly own = new Map<Encoding, TokenCounter>();
@@ -51,15 +55,16 @@ export class Budgets {
     model: string,
     body: Record<string, unknown>,
   ): Promise<number> {
-    const { text, messages } = promptText(kind, op, body);
+    const { text, messages, tokenIds } = promptText(kind, op, body);
     const enc = kind === 'openai' ? encodingFor(model) : undefined;
-    const n = enc ? await this.counter(enc).count(text) : Math.ceil(text.length / 4);
+    const n = tokenIds + (enc ? await this.counter(enc).count(text) : Math.ceil(text.length / 4));
     return op === 'chat' ? n + PER_MESSAGE * messages + PER_REPLY : n;
   }
 
   /**
-   * Reserves against the agent's token budgets (and request limits). Counting is skipped when the
-   * agent has no budget; `countModel` picks the tokenizer (the upstream model the alias maps to).
+   * Reserves against the agent's token budgets (and request limits): prompt + `output.tokens`.
+   * Counting is skipped when the agent has no budget; `countModel` picks the tokenizer (the
+   * upstream model the alias maps to).
    */
   async admit(
     agentId: string,
@@ -67,6 +72,7 @@ export class Budgets {
     op: 'chat' | 'embeddings',
     countModel: string,
     body: Record<string, unknown>,
+    output: Extract<Ceiling, { ok: true }>,
   ): Promise<Admission> {
     const plan = planRequest(
       agentId,
@@ -76,12 +82,12 @@ export class Budgets {
       this.o.globalRates,
     );
     if (plan.tokens.length === 0 && plan.requests.length === 0) return { ok: true, reservation: undefined };
-    const estimate =
-      plan.tokens.length === 0
-        ? 0
-        : (await this.promptTokens(kind, op, countModel, body)) +
-          (op === 'chat' ? (maxOutputTokens(body) ?? this.o.defaultMaxTokens) : 0);
-    const r = await reserve(this.o.store, plan.tokens, estimate, plan.requests);
+    const prompt = plan.tokens.length === 0 ? 0 : await this.promptTokens(kind, op, countModel, body);
+    const estimate = plan.tokens.length === 0 ? 0 : prompt + output.tokens;
+    // A reservation above the smallest budget can never fit: ask the store for one token more than
+    // that (it answers "never", with the usual headers) instead of an unbounded cost.
+    const smallest = Math.min(...plan.tokens.map((k) => k.limit));
+    const r = await reserve(this.o.store, plan.tokens, Math.min(estimate, smallest + 1), plan.requests);
     if (r.allowed) return { ok: true, reservation: r };
 
     const res = r.result;
@@ -93,7 +99,7 @@ export class Budgets {
       res.reason === 'store_unavailable'
         ? 'the limits store is unavailable'
         : res.reason === 'cost_exceeds_limit' || res.retryAfterMs < 0
-          ? `the request needs up to ${estimate} tokens, more than the budget allows (${rule}); lower max_tokens`
+          ? `the request needs up to ${estimate} tokens (${breakdown(prompt, output)}), more than the budget allows (${rule}); ${output.tokens > 0 ? `lower max_tokens${output.choices > 1 ? ' or n' : ''}` : 'send less input'}`
           : token
             ? `token budget spent (${rule})`
             : `rate limit reached (${rule})`;

@@ -119,12 +119,6 @@ function matchingBrace(b: Buffer, open: number): number {
   return -1;
 }
 
-/** Ceiling on output tokens the request allows, if it names one. */
-export function maxOutputTokens(body: Json): number | undefined {
-  const n = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.ceil(n) : undefined;
-}
-
 function pushContent(out: string[], content: unknown): void {
   if (typeof content === 'string') {
     out.push(content);
@@ -139,15 +133,28 @@ function pushContent(out: string[], content: unknown): void {
   }
 }
 
-/** The prompt's text as the model will read it (roughly: tokens for message framing are added by the caller). */
-export function promptText(kind: ApiKind, op: 'chat' | 'embeddings', body: Json): { text: string; messages: number } {
+/**
+ * The prompt's text as the model will read it (roughly: tokens for message framing are added by the
+ * caller), and the count of inputs already given as token ids (embeddings: an array of token ids,
+ * or an array of such arrays, each id one token).
+ */
+export function promptText(
+  kind: ApiKind,
+  op: 'chat' | 'embeddings',
+  body: Json,
+): { text: string; messages: number; tokenIds: number } {
   const out: string[] = [];
   if (op === 'embeddings') {
     const input = body.input;
+    let tokenIds = 0;
     if (typeof input === 'string') out.push(input);
     else if (Array.isArray(input))
-      for (const x of input) out.push(typeof x === 'string' ? x : Array.isArray(x) ? ' '.repeat(x.length * 4) : '');
-    return { text: out.join('\n'), messages: 0 };
+      for (const x of input) {
+        if (typeof x === 'string') out.push(x);
+        else if (Array.isArray(x)) tokenIds += x.length;
+        else if (typeof x === 'number') tokenIds++;
+      }
+    return { text: out.join('\n'), messages: 0, tokenIds };
   }
   if (kind === 'anthropic') pushContent(out, body.system);
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -157,7 +164,7 @@ export function promptText(kind: ApiKind, op: 'chat' | 'embeddings', body: Json)
     if (Array.isArray(m.tool_calls)) out.push(JSON.stringify(m.tool_calls));
   }
   if (Array.isArray(body.tools)) out.push(JSON.stringify(body.tools));
-  return { text: out.join('\n'), messages: messages.length };
+  return { text: out.join('\n'), messages: messages.length, tokenIds: 0 };
 }
 
 /** The tiktoken encoding for an OpenAI model family; undefined means estimate (Claude, unknown). */

@@ -14,6 +14,7 @@ import type { Rate } from '../config/runtime.js';
 import type { ApiKind, LlmConfig } from './runtime.js';
 import { Health, Resolver, type Target } from './balancer.js';
 import { Budgets } from './budget.js';
+import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
 import { errorBody, isErrorShape, usageFromBody } from './dialect.js';
 import { inspectorFor } from './sse.js';
@@ -63,7 +64,6 @@ export class LlmProxy {
       store: deps.store,
       policies: deps.policies,
       globalRates: deps.globalRates ?? [],
-      defaultMaxTokens: c.defaultMaxTokens,
       tokenCounter: deps.tokenCounter,
     });
   }
@@ -120,7 +120,9 @@ export class LlmProxy {
       return fail(404, why, {}, {}, 'model_not_found');
     }
 
-    const admission = await this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body);
+    const ceiling = outputCeiling(op, body, this.deps.config.defaultMaxTokens);
+    if (!ceiling.ok) return fail(400, ceiling.message, {}, {}, 'invalid_request');
+    const admission = await this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body, ceiling);
     if (!admission.ok)
       return fail(
         429,

@@ -8,6 +8,7 @@ import type { SessionBus, SessionState } from './session-bus.js';
 import type { Placement } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
 import type { AgentIdentity } from '../auth/identity.js';
+import { sha256Hex } from '../sha256.js';
 
 export interface ForwardedServerRequest {
   /** Where the agent's answer goes: the upstream session that asked, or a bridged input round. */
@@ -57,7 +58,14 @@ export class AgentSession {
     readonly createdAt: number = Date.now(),
   ) {
     this.agentId = identity.id;
+    this.ref = sha256Hex(this.id).slice(0, 16);
   }
+
+  /**
+   * What people read (audit records): the id is hundreds of characters when sealed, and a
+   * credential for the session; the first 16 hex of its SHA-256 name it as well. Computed once.
+   */
+  readonly ref: string;
 
   /**
    * Set when other gateway instances may serve this session too: a message with no GET stream

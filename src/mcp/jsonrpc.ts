@@ -44,31 +44,6 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 const isId = (v: unknown): v is RequestId =>
   (typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isSafeInteger(v));
 
-/** Deeper values are refused: serialising them again would overflow the stack. */
-export const MAX_DEPTH = 256;
-
-/** Whether a parsed JSON value nests deeper than `max` (iterative: deep input cannot hurt it). */
-export function deeperThan(v: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[v, 0]];
-  while (stack.length > 0) {
-    const [x, d] = stack.pop() as [unknown, number];
-    if (typeof x !== 'object' || x === null) continue;
-    if (d >= max) return true;
-    for (const child of Array.isArray(x) ? x : Object.values(x))
-      if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
-  }
-  return false;
-}
-
-/**
- * Whether JSON text could nest deeper than MAX_DEPTH: each level costs at least one byte, so short
- * texts never can (the common case skips the walk).
- */
-export const tooDeep = (text: string, parsed: unknown): boolean =>
-  text.length > MAX_DEPTH && deeperThan(parsed, MAX_DEPTH);
-
-export const TOO_DEEP = `message nests deeper than ${MAX_DEPTH} levels`;
-
 /** Returns the message, or a reason it is not a valid JSON-RPC 2.0 message. */
 export function validateMessage(v: unknown): JsonRpcMessage | string {
   if (!isObject(v)) return 'message must be a JSON object';

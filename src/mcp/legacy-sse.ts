@@ -3,7 +3,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, asGatewayError } from '../errors.js';
+import { AGENT_JSON, parseBounded } from './json-shape.js';
 import type { ConnectionCap } from './connection-cap.js';
 import { readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
@@ -11,15 +12,7 @@ import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { sseResponse } from './sse-response.js';
-import {
-  TOO_DEEP,
-  errorMessage,
-  isObject,
-  resultMessage,
-  tooDeep,
-  validateMessage,
-  type JsonRpcMessage,
-} from './jsonrpc.js';
+import { errorMessage, isObject, resultMessage, validateMessage, type JsonRpcMessage } from './jsonrpc.js';
 
 type Ctx = Context<AppEnv>;
 
@@ -61,16 +54,16 @@ export function legacySse(deps: {
       return errorResponse(c, 'session_not_found', 'Session not found');
     const view = relay.view(session.viewKey);
     if (!view) return errorResponse(c, 'session_not_found', 'Session not found');
-    let parsed: unknown;
+    let text: string;
     try {
-      const text = await readBody(c, deps.maxBodyBytes);
-      parsed = JSON.parse(text);
-      if (tooDeep(text, parsed)) return errorResponse(c, 'invalid_request', `Invalid Request: ${TOO_DEEP}`);
+      text = await readBody(c, deps.maxBodyBytes);
     } catch (err) {
-      if (err instanceof GatewayError) return gatewayErrorResponse(c, err);
-      return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
+      return gatewayErrorResponse(c, asGatewayError(err));
     }
-    const m = validateMessage(parsed);
+    const parsed = parseBounded(text, AGENT_JSON);
+    if ('shape' in parsed) return errorResponse(c, 'invalid_request', `Invalid Request: ${parsed.shape}`);
+    if ('invalid' in parsed) return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
+    const m = validateMessage(parsed.value);
     if (typeof m === 'string') return errorResponse(c, 'invalid_request', `Invalid Request: ${m}`);
     const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, {
       requestId: c.get('requestId'),

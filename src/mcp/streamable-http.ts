@@ -13,6 +13,7 @@ import type { RequestScope } from '../relay/scope.js';
 import type { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { PostExchange } from './post-exchange.js';
+import { AGENT_JSON, parseBounded } from './json-shape.js';
 import { classify } from './era.js';
 import { echoHeaders } from '../http/request-context.js';
 import { modernPost } from './modern.js';
@@ -20,11 +21,9 @@ import { placeSession } from '../relay/placement.js';
 import { sseResponse } from './sse-response.js';
 import { parseEventId } from './event-stream.js';
 import {
-  TOO_DEEP,
   errorMessage,
   isObject,
   resultMessage,
-  tooDeep,
   validateMessage,
   type JsonRpcMessage,
   type JsonRpcNotification,
@@ -114,13 +113,11 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     } catch (err) {
       return gatewayErrorResponse(c, asGatewayError(err));
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
-    }
-    if (tooDeep(text, body)) return errorResponse(c, 'invalid_request', `Invalid Request: ${TOO_DEEP}`);
+    // Shape bounds before the parse: one deep or key-heavy body must not stall the other agents.
+    const parsed = parseBounded(text, AGENT_JSON);
+    if ('shape' in parsed) return errorResponse(c, 'invalid_request', `Invalid Request: ${parsed.shape}`);
+    if ('invalid' in parsed) return errorResponse(c, 'parse_error', 'Parse error: body is not valid JSON');
+    const body = parsed.value;
     const batch = Array.isArray(body);
     const raw: unknown[] = batch ? (body as unknown[]) : [body];
     if (raw.length === 0) return errorResponse(c, 'invalid_request', 'Invalid Request: empty batch');

@@ -14,6 +14,9 @@ export interface MetricsSources {
 
 const MAX_AGENTS = 500;
 
+/** The audit decision_rule of pin events (src/pins/guard.ts), recorded under `@` ids. */
+const PIN_EVENTS = new Set(['tool.pin_mismatch', 'tool.unpinned', 'tool.pin_approved']);
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly agents = new Set<string>();
@@ -22,6 +25,7 @@ export class GatewayMetrics {
   private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
   private readonly toolCall: Histogram<'server' | 'part'>;
   private readonly cost: Counter<'agent' | 'model'>;
+  private readonly pinEvents: Counter<'server' | 'kind'>;
   readonly auditWrite: Histogram;
   readonly limitsErrors: Counter<'op'>;
 
@@ -50,6 +54,12 @@ export class GatewayMetrics {
       name: 'tollgate_llm_cost_usd_total',
       help: 'Estimated LLM spend in USD (configured prices), by agent and model',
       labelNames: ['agent', 'model'],
+      registers,
+    });
+    this.pinEvents = new Counter({
+      name: 'tollgate_pin_events_total',
+      help: 'Tool-pinning events by upstream and kind (pin_mismatch, unpinned, pin_approved); not agent traffic',
+      labelNames: ['server', 'kind'],
       registers,
     });
     this.toolCall = new Histogram({
@@ -135,8 +145,15 @@ export class GatewayMetrics {
 
   /** Feeds one audit record into the request metrics. */
   observe(r: AuditRecord): void {
-    const agent = this.agent(r['gen_ai.agent.id']);
     const server = r['tollgate.upstream.name'] ?? '';
+    // Pin events are audited by the gateway itself (@gateway, @admin, @operator), not by an agent:
+    // counted apart, so agent traffic and rejection rates stay about agents.
+    const rule = r['tollgate.decision_rule'];
+    if (rule !== null && PIN_EVENTS.has(rule) && r['gen_ai.agent.id']?.startsWith('@')) {
+      this.pinEvents.inc({ server, kind: rule.slice('tool.'.length) });
+      return;
+    }
+    const agent = this.agent(r['gen_ai.agent.id']);
     const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
     this.requestCounter(agent, server, method, r['tollgate.decision']).inc();
     if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error')

@@ -139,7 +139,9 @@ export class PinGuard {
         ? { agent: '@gateway', method: 'gateway' }
         : source === 'admin API'
           ? { agent: '@admin', method: 'admin_token' }
-          : { agent: '@operator', method: 'pin_file' };
+          : source === 'pin store'
+            ? { agent: '@operator', method: 'pin_store' } // Redis: the CLI, or another instance's admin page
+            : { agent: '@operator', method: 'pin_file' };
     const fields: AuditFields = {
       'gen_ai.agent.id': who.agent,
       'tollgate.auth.method': who.method,

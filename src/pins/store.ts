@@ -1,15 +1,14 @@
-// The pin file on disk and the book in memory. Observations change memory at once (verdicts must
-// not wait for a disk) and are written in order, each batch merged into the file as it is at that
-// moment, so a `tollgate pins approve` made meanwhile is kept, not overwritten. Writes are atomic
-// (temp file + rename). Edits from outside (CLI, editor) come back through the directory watch.
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+// The pins in force, in memory, over a backend that keeps them (the pin file, or Redis shared by
+// every instance). Observations change memory at once (verdicts must not wait for a disk or a
+// network) and are saved in order, each batch applied to the stored book as it is at that moment,
+// so an approval made meanwhile (CLI, another instance) is kept, not overwritten. Changes made
+// elsewhere come back through the backend's watch.
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/yaml.js';
-import { watchDir, type DirWatch } from '../policy/dir-watch.js';
-import { approvalsBetween, emptyBook, type PinBook, type PinEvent } from './book.js';
-import { parsePinFile, renderPinFile } from './pin-file.js';
+import { approvalsBetween, type PinBook, type PinEvent } from './book.js';
+import { renderPinFile } from './pin-file.js';
+
+export { loadPinFile, loadPinFileSync, writePinFile } from './file-backend.js';
 
 export type Mutation = (book: PinBook) => PinBook;
 
@@ -22,71 +21,46 @@ export interface PinChange {
   source: string;
 }
 
-export interface PinStoreOptions {
-  file: string;
-  watch: boolean;
-  log: Logger;
+/** Where pins are kept. */
+export interface PinBackend {
+  /** For people: the pin file's path, or the Redis key. */
+  readonly where: string;
+  /** How changes read back from it are named in logs and audit records (`pin file`, `pin store`). */
+  readonly source: string;
+  /** The stored book (nothing stored yet: an empty book); ConfigError when what is stored is invalid. */
+  load(): Promise<PinBook>;
+  /** Applies the mutations to the stored book as it is now, stores the result and returns it. */
+  save(batch: readonly Mutation[]): Promise<PinBook>;
+  /** Calls `changed` when the stored book may have changed from elsewhere. */
+  watch(changed: () => void): void;
+  close(): Promise<void>;
 }
 
-const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
-
-/** The pin file's book; a missing file is an empty book. Throws ConfigError when it is invalid. */
-export function loadPinFileSync(file: string): PinBook {
-  try {
-    return parsePinFile(readFileSync(file, 'utf8'), file);
-  } catch (err) {
-    if (isMissing(err)) return emptyBook();
-    throw err;
-  }
-}
-
-export async function loadPinFile(file: string): Promise<PinBook> {
-  try {
-    return parsePinFile(await readFile(file, 'utf8'), file);
-  } catch (err) {
-    if (isMissing(err)) return emptyBook();
-    throw err;
-  }
-}
-
-/** Atomic replace: readers (the gateway's watch, the CLI) never see half a file. */
-export async function writePinFile(file: string, book: PinBook): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, renderPinFile(book));
-  await rename(tmp, file);
-}
+/** Unsaved changes kept while the backend cannot be written; older ones are dropped beyond this. */
+const MAX_UNSAVED = 1000;
 
 export class PinStore {
-  private book: PinBook;
-  /** Mutations applied in memory but not yet in the file. */
+  /** Mutations applied in memory but not yet stored. */
   private unsaved: Mutation[] = [];
   private chain: Promise<unknown> = Promise.resolve();
-  private readonly watcher: DirWatch | undefined;
   private readonly listeners: ((c: PinChange) => void)[] = [];
 
-  /** Reads the file (startup: synchronously; an invalid file stops the start with its problems). */
-  constructor(private readonly opts: PinStoreOptions) {
-    this.book = loadPinFileSync(opts.file);
-    if (opts.watch) {
-      const name = basename(opts.file);
-      try {
-        this.watcher = watchDir(
-          dirname(opts.file),
-          (n) => n === name,
-          () => void this.reload('pin file'),
-        );
-      } catch (err) {
-        opts.log.warn(
-          { err: (err as Error).message, file: opts.file },
-          'cannot watch the pin file; approvals apply on SIGHUP or from the admin page',
-        );
-      }
-    }
+  /** Reads the backend once (an invalid book stops the start with its problems), then watches it. */
+  static async open(backend: PinBackend, log: Logger): Promise<PinStore> {
+    const store = new PinStore(backend, log, await backend.load());
+    backend.watch(() => void store.reload('changed elsewhere'));
+    return store;
   }
 
+  private constructor(
+    private readonly backend: PinBackend,
+    private readonly log: Logger,
+    private book: PinBook,
+  ) {}
+
+  /** Where the pins are kept (shown on the admin page). */
   get file(): string {
-    return this.opts.file;
+    return this.backend.where;
   }
 
   current(): PinBook {
@@ -97,12 +71,16 @@ export class PinStore {
     this.listeners.push(listener);
   }
 
-  /** A change the caller accounts for itself (observations): memory now, the file soon. */
+  /** A change the caller accounts for itself (observations): memory now, the backend soon. */
   record(m: Mutation): void {
     const next = m(this.book);
     if (next === this.book) return;
     this.book = next;
     this.unsaved.push(m);
+    if (this.unsaved.length > MAX_UNSAVED) {
+      this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
+      this.log.warn({ where: this.backend.where }, 'pins: too many unsaved changes; the oldest are dropped');
+    }
     // flush() reports its own failures; the chain only orders writes.
     void this.serial(() => this.flush());
   }
@@ -114,62 +92,59 @@ export class PinStore {
     this.announce(prev, this.book, source);
   }
 
-  /** Reads the file again (watch, SIGHUP); an invalid file is logged and the book in force stays. */
+  /** Reads the backend again (watch, SIGHUP); an invalid book is logged and the book in force stays. */
   reload(reason: string): Promise<{ ok: true } | { ok: false; problems: string[] }> {
     return this.serial(async () => {
       let base: PinBook;
       try {
-        base = await loadPinFile(this.opts.file);
+        base = await this.backend.load();
       } catch (err) {
         const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-        this.opts.log.error({ reason, problems }, 'pin file rejected; the pins in force stay');
+        this.log.error({ reason, problems, where: this.backend.where }, 'pins rejected; the pins in force stay');
         return { ok: false as const, problems };
       }
       this.adopt(
         this.unsaved.reduce((b, m) => m(b), base),
-        'pin file',
+        this.backend.source,
       );
+      // Changes kept while the backend could not be written go out now (the file fixed, Redis back).
+      if (this.unsaved.length > 0) await this.flush();
       return { ok: true as const };
     });
   }
 
-  /** Resolves when every change so far is in the file. */
+  /** Resolves when every change so far is stored (or has failed to be). */
   flushed(): Promise<void> {
     return this.serial(async () => undefined);
   }
 
   async close(): Promise<void> {
-    this.watcher?.close();
     await this.flushed();
+    await this.backend.close();
   }
 
   private async flush(): Promise<void> {
     const batch = this.unsaved.slice();
     if (batch.length === 0) return;
-    let base: PinBook;
+    let merged: PinBook;
     try {
-      base = await loadPinFile(this.opts.file);
+      merged = await this.backend.save(batch);
     } catch (err) {
-      // Never overwrite a file an operator is in the middle of fixing: keep the changes in memory.
-      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
-      this.opts.log.error({ problems }, 'pin file invalid: new pins are kept in memory until it is fixed');
-      return;
-    }
-    const merged = batch.reduce((b, m) => m(b), base);
-    try {
-      await writePinFile(this.opts.file, merged);
-    } catch (err) {
-      this.opts.log.error(
-        { err: (err as Error).message, file: this.opts.file },
-        'cannot write the pin file; new pins are kept in memory',
-      );
+      // Never overwrite pins an operator is in the middle of fixing: keep the changes in memory.
+      if (err instanceof ConfigError)
+        this.log.error({ problems: err.problems }, 'pin file invalid: new pins are kept in memory until it is fixed');
+      else
+        this.log.error(
+          { err: (err as Error).message, where: this.backend.where },
+          'cannot save the pins; new pins are kept in memory',
+        );
       return;
     }
     this.unsaved.splice(0, batch.length);
-    // Outside edits merged in (an approval made while we wrote) take effect now.
+    // Changes made elsewhere meanwhile (an approval) take effect now.
     this.adopt(
       this.unsaved.reduce((b, m) => m(b), merged),
-      'pin file',
+      this.backend.source,
     );
   }
 

@@ -1,7 +1,8 @@
 // One agent's effective access, compiled: the single decision function behind both list filtering
 // and call checks, so what an agent sees and what it may call cannot drift apart.
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { Environment } from '@marcbachmann/cel-js';
 import { compileGlob, compileGlobs, type Matcher } from './glob.js';
+import { normalizePath } from './normalize.js';
 
 export type AccessKind = 'tool' | 'prompt' | 'resource' | 'model';
 
@@ -32,9 +33,24 @@ interface CompiledConstraint {
   evaluate: (ctx: Record<string, unknown>) => unknown;
 }
 
+/**
+ * The CEL environment of constraints: variables are dynamic (`args` is whatever the agent sent), plus
+ * `normalizePath(string)`: a string prefix rule on a raw path admits `/srv/docs/../../etc/passwd`,
+ * on `normalizePath(args.path)` it does not. A path it refuses (backslash, percent-escape, NUL,
+ * look-alike dots) makes the expression fail, and a failing constraint denies.
+ */
+const celEnvironment = new Environment({ unlistedVariablesAreDyn: true }).registerFunction(
+  'normalizePath(string): string',
+  (path: string) => {
+    const n = normalizePath(path);
+    if (!n.ok) throw new Error(`normalizePath: ${n.reason}`);
+    return n.value;
+  },
+);
+
 /** Compiles a CEL expression, throwing a readable error for `tollgate check` and reloads. */
 export function compileCel(expr: string): (ctx: Record<string, unknown>) => unknown {
-  const fn = parseCel(expr);
+  const fn = celEnvironment.parse(expr);
   return (ctx) => fn(ctx);
 }
 

@@ -123,9 +123,19 @@ export class PolicySet {
     for (const name of names) {
       const file = join(dir, name);
       try {
-        const { value } = parseYaml(readFileSync(file, 'utf8'), file, policyFileSchema, env, (raw) =>
+        const { value, where } = parseYaml(readFileSync(file, 'utf8'), file, policyFileSchema, env, (raw) =>
           raw && typeof raw === 'object' && 'group' in raw ? groupPolicySchema : agentPolicySchema,
         );
+        // Checked here, where positions are known: file:line:col, once per file (groups are shared).
+        value.constraints.forEach((c, i) => {
+          try {
+            compileCel(c.when);
+          } catch (err) {
+            problems.push(
+              `${where(['constraints', i, 'when'])} constraints.${i}.when: invalid CEL expression ${JSON.stringify(c.when)} (constraint for ${c.tool}): ${(err as Error).message.split('\n')[0]}`,
+            );
+          }
+        });
         if ('agent' in value) agents.push({ file, policy: value });
         else groups.set(value.group, { file, policy: value });
       } catch (err) {
@@ -143,6 +153,8 @@ export class PolicySet {
     files: string[],
   ): PolicySet {
     const byId = new Map<string, AgentEntry>();
+    /** The file that defines each agent (byId is only filled while there are no problems). */
+    const fileOf = new Map<string, string>();
     const keyHashes = new Map<string, string>();
     const subjects = new Map<string, string>();
     const claimRules: { claims: Record<string, unknown>; agent: string }[] = [];
@@ -152,7 +164,10 @@ export class PolicySet {
       map.set(key, agent);
     };
     for (const { file, policy } of agents) {
-      if (byId.has(policy.agent)) problems.push(`${file}: agent ${policy.agent} is defined twice`);
+      const first = fileOf.get(policy.agent);
+      if (first !== undefined)
+        problems.push(`${file}: agent ${policy.agent} is already defined in ${first}; one file per agent`);
+      else fileOf.set(policy.agent, file);
       const parts = [{ file, p: policy }];
       for (const g of policy.groups) {
         const group = groups.get(g);
@@ -166,15 +181,6 @@ export class PolicySet {
       const constraints: ConstraintRule[] = parts.flatMap((x) =>
         x.p.constraints.map((c) => ({ ...c, message: c.message, source: x.file })),
       );
-      for (const c of constraints) {
-        try {
-          compileCel(c.when);
-        } catch (err) {
-          problems.push(
-            `${c.source}: constraint for ${c.tool}: invalid CEL expression ${JSON.stringify(c.when)}: ${(err as Error).message.split('\n')[0]}`,
-          );
-        }
-      }
       for (const h of policy.identities.api_key_hashes) claim(keyHashes, h, policy.agent, file, 'api key hash');
       for (const s of policy.identities.jwt_subjects) claim(subjects, s, policy.agent, file, `jwt subject ${s}`);
       if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });

@@ -31,9 +31,12 @@ const common = {
     .describe("an agent's own limits replace its groups'; else the first group with limits applies"),
 };
 
+/** An agent id: also a policy file name and a metrics label, hence no spaces, slashes or quotes. */
+export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
+
 export const agentPolicySchema = z
   .object({
-    agent: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/),
+    agent: z.string().regex(AGENT_ID),
     groups: z.array(z.string()).default([]),
     identities: z
       .object({

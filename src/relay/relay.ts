@@ -30,6 +30,7 @@ import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
 import { relayAgentAnswer, relayAgentNotification, setLogLevel } from './agent-messages.js';
+import { listedUri, normalizedTarget } from './resource-uris.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -163,16 +164,12 @@ export class Relay {
     const params = req.params ?? {};
     const kind = LIST_KIND.get(req.method);
     if (kind) {
-      const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean =>
-        (k !== 'tools' || this.toolListed(u, e)) &&
-        scope.access.visible(
-          ACCESS_OF[k],
-          this.canonical(
-            u.name,
-            ACCESS_OF[k],
-            String(k === 'resources' ? e.uri : k === 'resourceTemplates' ? e.uriTemplate : e.name),
-          ),
-        );
+      const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean => {
+        if (k === 'tools' && !this.toolListed(u, e)) return false;
+        // Resources are judged in normal form, as reads are (a URI that cannot be normalised is hidden).
+        const native = k === 'resources' ? listedUri(e) : String(k === 'resourceTemplates' ? e.uriTemplate : e.name);
+        return native !== null && scope.access.visible(ACCESS_OF[k], this.canonical(u.name, ACCESS_OF[k], native));
+      };
       return this.runSteps(scope, req, undefined, async () =>
         resultMessage(req.id, listEntries(view, kind, params.cursor, this.cfg.mcp.listPageSize, visible)),
       );
@@ -200,8 +197,11 @@ export class Relay {
       case 'resources/read':
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
-        const uri = stringParam(params.uri, 'params.uri');
-        const t = this.mustResolve(view.resolveUri(uri), 'resource', params.uri);
+        // Policy judges, and the upstream receives, the normal form (no `..`, no escaped dots).
+        const t = normalizedTarget(
+          this.mustResolve(view.resolveUri(stringParam(params.uri, 'params.uri')), 'resource', params.uri),
+        );
+        const uri = view.uri(t.upstream, t.native); // what its resources/updated will be matched against
         if (req.method !== 'resources/read' && scope.session) {
           if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
           else scope.session.subscriptions.delete(uri);

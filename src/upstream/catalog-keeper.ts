@@ -26,10 +26,37 @@ export class CatalogKeeper {
     resourceTemplates: 0,
   };
   private readonly ttlTimers = new Map<CatalogKind, NodeJS.Timeout>();
+  /** Fetches in flight: a list_changed during the first fetch makes that fetch's answer stale. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly opts: CatalogKeeperOptions) {}
 
-  async refresh(kinds: readonly CatalogKind[]): Promise<void> {
+  refresh(kinds: readonly CatalogKind[]): Promise<void> {
+    const p = this.fetch(kinds);
+    this.inFlight.add(p);
+    const done = (): void => void this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Resolves once no fetch is in flight (each is bounded by requestMs), so the catalog is the
+   * newest the upstream announced; a server that keeps announcing changes is waited on at most
+   * `timeoutMs`.
+   */
+  async settled(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => {
+        timer = setTimeout(r, deadline - Date.now());
+      });
+      await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+      clearTimeout(timer);
+    }
+  }
+
+  private async fetch(kinds: readonly CatalogKind[]): Promise<void> {
     const session = this.opts.source();
     if (!session) return;
     const caps = session.init?.capabilities ?? {};

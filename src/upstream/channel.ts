@@ -8,6 +8,11 @@ export interface ChannelEvents {
   message(msg: JsonRpcMessage, relatedTo: RequestId | undefined): void;
   /** The channel can no longer carry messages (process exited, session expired, stream lost). */
   closed(reason: string): void;
+  /**
+   * A message was dropped unread (stdio: a line over max_response_bytes) and the channel carries on.
+   * `relatedTo`: the request it answered, when that could be read; `response`: it was an answer.
+   */
+  discarded?(reason: string, relatedTo: RequestId | undefined, response: boolean): void;
 }
 
 export interface Channel {

@@ -3,7 +3,8 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { isRequest, tooDeep, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
+import { isRequest, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
+import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
 import { SseEventTooLarge, readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
@@ -143,13 +144,9 @@ export class HttpChannel implements Channel {
 
   /** Delivers a JSON body's message(s). false when it holds no JSON-RPC message. */
   private deliverJson(text: string, requestId: RequestId | undefined): boolean {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return false;
-    }
-    if (tooDeep(text, parsed)) return false;
+    const bounded = parseBounded(text, UPSTREAM_JSON);
+    if (!('value' in bounded)) return false;
+    const parsed = bounded.value;
     const list = Array.isArray(parsed) ? parsed : [parsed];
     let delivered = false;
     for (const item of list) {

@@ -76,6 +76,7 @@ export class UpstreamSession {
     await this.channel.open({
       message: (msg, related) => this.onMessage(msg, related),
       closed: (reason) => this.onClosed(reason),
+      discarded: (reason, related, response) => this.onDiscarded(reason, related, response),
     });
     this.alive = true;
     if (opts.protocol !== '2025') {
@@ -123,6 +124,7 @@ export class UpstreamSession {
     await this.channel.open({
       message: (msg, related) => this.onMessage(msg, related),
       closed: (reason) => this.onClosed(reason),
+      discarded: (reason, related, response) => this.onDiscarded(reason, related, response),
     });
     this.alive = true;
     this.init = init;
@@ -277,6 +279,17 @@ export class UpstreamSession {
       found = p;
     }
     return found;
+  }
+
+  /**
+   * An answer too big to read fails its call with -32052 (bad response). When it did not say which
+   * call, it can only be the one in flight, if there is exactly one; otherwise the call waits for its
+   * deadline (never guess between agents).
+   */
+  private onDiscarded(reason: string, relatedTo: RequestId | undefined, response: boolean): void {
+    let p = typeof relatedTo === 'number' ? this.pending.get(relatedTo) : undefined;
+    if (!p && relatedTo === undefined && response && this.pending.size === 1) p = this.pending.values().next().value;
+    p?.reject(new GatewayError('upstream_bad_response', reason));
   }
 
   private onClosed(reason: string): void {

@@ -1,7 +1,8 @@
 // Reads a text/event-stream body into JSON-RPC messages. Shared by the Streamable HTTP and the
 // legacy SSE upstream channels.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 
 export interface SseHandlers {
   message(msg: JsonRpcMessage, eventId: string | undefined): void;
@@ -29,14 +30,12 @@ export async function readSse(
         return;
       }
       if (ev.data === '') return; // priming event: carries only an id
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(ev.data);
-      } catch {
+      const parsed = parseBounded(ev.data, UPSTREAM_JSON);
+      if ('invalid' in parsed) {
         h.invalid?.('SSE data is not JSON');
         return;
       }
-      const msg = tooDeep(ev.data, parsed) ? TOO_DEEP : validateMessage(parsed);
+      const msg = 'shape' in parsed ? parsed.shape : validateMessage(parsed.value);
       if (typeof msg === 'string') h.invalid?.(msg);
       else h.message(msg, ev.id);
     },

@@ -2,9 +2,14 @@
 // stderr goes to the log, line by line. The process is killed with the channel, and with the gateway.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { Logger } from 'pino';
-import { TOO_DEEP, tooDeep, validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
+import { LineSplitter, headFacts } from './line-splitter.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
+
+/** A log line is for people: longer stderr lines are skipped (counted in the log), not kept. */
+const STDERR_LINE_BYTES = 8 * 1024;
 
 const live = new Set<ChildProcessWithoutNullStreams>();
 let exitHookInstalled = false;
@@ -51,44 +56,46 @@ export class StdioChannel implements Channel {
   open(events: ChannelEvents): Promise<void> {
     killAllOnExit();
     return new Promise((resolve, reject) => {
-      const child = spawn(this.cfg.command, [...this.cfg.args], {
-        cwd: this.cfg.cwd,
-        env: { ...inheritedEnv(this.baseEnv), ...this.cfg.env } as NodeJS.ProcessEnv,
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      this.child = child;
-      live.add(child);
-      let pending = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => {
-        pending += chunk;
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl).trim();
-          pending = pending.slice(nl + 1);
-          if (line) this.deliver(line, events);
-        }
-        if (pending.length > this.cfg.maxResponseBytes) {
-          const reason = `upstream wrote a message over ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes); restarting it`;
-          this.log.error(reason);
-          pending = '';
-          events.closed(reason); // before the exit: calls in flight fail naming the cap
-          child.kill('SIGKILL');
-        }
-      });
-      let stderrTail = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        const lines = (stderrTail + chunk).split('\n');
-        stderrTail = lines.pop() ?? '';
-        for (const l of lines) if (l.trim()) this.log.info({ stderr: l }, 'upstream stderr');
-      });
-      child.once('spawn', () => resolve());
-      child.once('error', (err) => {
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(this.cfg.command, [...this.cfg.args], {
+          cwd: this.cfg.cwd,
+          env: { ...inheritedEnv(this.baseEnv), ...this.cfg.env } as NodeJS.ProcessEnv,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      } catch (err) {
+        reject(new ChannelError(`cannot start ${this.cfg.command}: ${(err as Error).message}`));
+        return;
+      }
+      // The error listener before anything else: a spawn that fails for want of file descriptors
+      // (EMFILE) emits 'error' on the next tick and has no stdio at all. Unheard, that event would
+      // end the gateway; heard, it is an upstream that failed to start (retried with backoff).
+      child.on('error', (err) => {
         live.delete(child);
         reject(new ChannelError(`cannot start ${this.cfg.command}: ${err.message}`));
         events.closed(`spawn failed: ${err.message}`);
       });
+      if (!child.stdin || !child.stdout || !child.stderr) return; // the 'error' above says why
+      this.child = child;
+      live.add(child);
+      const max = this.cfg.maxResponseBytes;
+      const stdoutLines = new LineSplitter(max, {
+        line: (line) => this.deliver(line, events),
+        cut: ({ bytes, id, response, final }) => {
+          const reason = `upstream message exceeds ${max} bytes (upstreams.${this.cfg.name}.max_response_bytes)`;
+          if (final) this.log.warn({ bytes, id }, `${reason}; skipped, the process carries on`);
+          events.discarded?.(reason, id, response);
+        },
+      });
+      child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
+      const stderrLines = new LineSplitter(STDERR_LINE_BYTES, {
+        line: (l) => this.log.info({ stderr: l }, 'upstream stderr'),
+        cut: ({ bytes, final }) => {
+          if (final) this.log.info({ bytes }, `upstream stderr line over ${STDERR_LINE_BYTES} bytes; skipped`);
+        },
+      });
+      child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk));
+      child.once('spawn', () => resolve());
       child.once('exit', (code, signal) => {
         live.delete(child);
         if (!this.closing) events.closed(`process exited (code ${code ?? 'none'}, signal ${signal ?? 'none'})`);
@@ -100,14 +107,20 @@ export class StdioChannel implements Channel {
   }
 
   private deliver(line: string, events: ChannelEvents): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
+    const parsed = parseBounded(line, UPSTREAM_JSON);
+    if ('invalid' in parsed) {
       this.log.warn({ line: line.slice(0, 200) }, 'upstream wrote a non-JSON line; ignored');
       return;
     }
-    const msg = tooDeep(line, parsed) ? TOO_DEEP : validateMessage(parsed);
+    if ('shape' in parsed) {
+      // Too deep or too many keys to parse safely: its call fails now rather than at its deadline.
+      const reason = `upstream message refused: ${parsed.shape}`;
+      this.log.warn({ reason }, 'upstream wrote a message over the JSON shape limits; skipped');
+      const { id, response } = headFacts(Buffer.from(line.slice(0, 64 * 1024)));
+      events.discarded?.(reason, id, response);
+      return;
+    }
+    const msg = validateMessage(parsed.value);
     if (typeof msg === 'string') {
       this.log.warn({ reason: msg }, 'upstream wrote an invalid JSON-RPC message; ignored');
       return;

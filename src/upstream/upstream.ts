@@ -129,8 +129,21 @@ export class Upstream {
     return this.catalogs.catalog;
   }
 
+  /** Waits (at most `timeoutMs`) until catalog fetches in flight are done: the catalog is current. */
+  catalogSettled(timeoutMs: number): Promise<void> {
+    return this.catalogs.settled(timeoutMs);
+  }
+
   private refresh(kinds: readonly CatalogKind[]): Promise<void> {
     return this.catalogs.refresh(kinds);
+  }
+
+  /** Fetches these lists again on demand (an agent named something they lack); agents hear of a change. */
+  async refreshCatalog(kinds: readonly CatalogKind[]): Promise<void> {
+    const before = kinds.map((k) => this.catalog[k]);
+    await this.refresh(kinds);
+    if (kinds.some((k, i) => JSON.stringify(before[i]) !== JSON.stringify(this.catalog[k])))
+      this.deps.listener.catalogChanged(this, kinds);
   }
 
   get name(): string {

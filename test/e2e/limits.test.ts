@@ -49,7 +49,7 @@ upstreams:
   feat: ${FIXTURE}
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 policies: { dir: ${dir} }
-limits: { tool_result_tokens: { enabled: true } }
+limits: { tool_result_tokens: { enabled: true, default_estimate: 5 } }
 `);
     client = await connect(`${gw.url}/mcp`);
   }, 30_000);

@@ -15,7 +15,7 @@ let upstream: Spawned;
 // Over Streamable HTTP each server request names the call it belongs to, so concurrent parked
 // calls stay apart (over stdio only a lone call in flight can be asked; see README).
 beforeAll(async () => {
-  upstream = await spawnListening(['test/fixtures/feature-server.ts', '--port', '0']);
+  upstream = await spawnListening(['test/fixtures/feature-server.ts', '--port', '0', '--elicit']);
   gw = await startGateway(`
 upstreams:
   feat: { transport: streamable_http, url: "http://127.0.0.1:${upstream.port}/mcp" }

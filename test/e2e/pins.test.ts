@@ -235,7 +235,7 @@ ${authYaml()}`);
     );
     expect(r.stderr).toContain('warning: tool feat__echo: possible prompt injection in description: instruction tag');
     expect(r.stderr).toContain('zero-width character: Echoes. \\u{200B}<IMPORTANT>');
-    expect(r.stdout).toMatch(/OK \(1 upstreams, 0 api keys, 1 tool flagged for prompt-injection markers\)/);
+    expect(r.stdout).toMatch(/OK \(1 upstream, 0 api keys, 1 tool flagged for prompt-injection markers\)/);
     expect(readdirSync(dir)).toEqual(['tollgate.yaml']); // a check pins nothing
   });
 

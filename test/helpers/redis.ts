@@ -185,7 +185,7 @@ export async function startCluster(): Promise<TestCluster | undefined> {
     );
   try {
     for (const p of ports)
-      for (let i = 0; i < 50 && !(await ping(p)); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 300 && !(await ping(p)); i++) await new Promise((r) => setTimeout(r, 100)); // bounded, generous under load
     if (
       ports.length < 3 ||
       (await cli([
@@ -198,7 +198,7 @@ export async function startCluster(): Promise<TestCluster | undefined> {
       ])) === undefined
     )
       throw new Error('cluster create failed');
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       const infos = await Promise.all(ports.map((p) => cli(['-p', String(p), 'cluster', 'info'])));
       if (infos.every((s) => s?.includes('cluster_state:ok'))) return { ports, stop };
       await new Promise((r) => setTimeout(r, 100));

@@ -17,7 +17,11 @@ export function spawnListening(args: string[], env: Record<string, string> = {})
   });
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`no LISTENING line from ${args.join(' ')}`)), 20_000);
+    // Generous: on a loaded 2-core machine compiling and starting a gateway can take tens of seconds.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave it running behind a failed test
+      reject(new Error(`no LISTENING line from ${args.join(' ')}`));
+    }, 90_000);
     lines.on('line', (line) => {
       const m = /LISTENING (\d+)/.exec(line) ?? /listening on http:\/\/[^:]+:(\d+)/i.exec(line);
       if (!m) return;

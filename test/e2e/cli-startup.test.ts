@@ -1,0 +1,166 @@
+// The `tollgate` binary at start-up and in its small commands: what an operator sees when something
+// is wrong, and commands that must not race the upstreams they connect to.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BIN = 'bin/tollgate.mjs';
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function tollgate(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('tollgate check --connect', () => {
+  it('waits for the catalog an upstream announces while its first list is fetched', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      `upstreams:\n  late: { transport: stdio, command: node, args: [test/fixtures/late-tools-server.mjs], cwd: ${process.cwd()} }\npolicies: { dir: policies }\nauth: { allow_anonymous: true }\n`,
+    );
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["late__late"]\n');
+    const r = await tollgate(['check', '--connect', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/matches no tool/);
+    expect(r.stdout).toMatch(/every pattern matches/);
+    // The prompt-injection scan reads the same catalog.
+    expect(r.stderr).toMatch(/tool late__late: possible prompt injection in description: instruction override/);
+  }, 30_000);
+});
+
+describe('tollgate key new and check wording', () => {
+  it('refuses an agent name a policy file would refuse, naming the allowed pattern', async () => {
+    const r = await tollgate(['key', 'new', '--agent', 'bad name!']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('--agent "bad name!" is not a valid agent id');
+    expect(r.stderr).toContain('^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$');
+    const ok = await tollgate(['key', 'new', '--agent', 'ci-bot@team.a']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('agent: ci-bot@team.a');
+  });
+
+  it('check counts in the singular when there is one', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth: { api_keys: [{ agent: a, key: "key-0123456789abcdef" }] }\npolicies: { dir: policies }\n',
+    );
+    writeFileSync(join(dir, 'policies', 'a.yaml'), 'agent: a\ntools:\n  allow: ["fs__*"]\n');
+    const r = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/OK \(1 upstream, 1 api key, 1 policy file\)$/m);
+  });
+});
+
+describe('tollgate serve start-up failures: one line, a hint, exit 1, no stack', () => {
+  /** A config whose stdio upstream leaves a file behind when it is spawned. */
+  function config(dir: string, audit: string): { file: string; spawned: string } {
+    const spawned = join(dir, 'spawned');
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      file,
+      `upstreams:\n  a: { transport: stdio, command: node, args: [-e, "require('fs').writeFileSync(process.argv[1], '')", ${JSON.stringify(spawned)}] }\nauth: { allow_anonymous: true }\naudit: { file: ${audit} }\n`,
+    );
+    return { file, spawned };
+  }
+  const noStack = (r: Outcome) => {
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toHaveLength(2);
+  };
+
+  it('a port in use is refused before any stdio upstream is spawned', async () => {
+    const dir = tempDir();
+    const { file, spawned } = config(dir, 'null');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const r = await tollgate(['serve', '--config', file, '--port', String(port)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`tollgate: cannot listen on 127.0.0.1:${port}: the port is in use`);
+      expect(r.stderr).toMatch(/hint: .*--port P/);
+      noStack(r);
+      expect(existsSync(spawned)).toBe(false);
+    } finally {
+      busy.close();
+    }
+  }, 30_000);
+
+  it('an audit log that cannot be written', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const { file, spawned } = config(dir, 'not-a-folder/audit.jsonl');
+    const r = await tollgate(['serve', '--config', file, '--port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tollgate: cannot write the audit log ${join(dir, 'not-a-folder', 'audit.jsonl')}:`);
+    expect(r.stderr).toMatch(/hint: .* must be a folder that this user .* can write.*TOLLGATE_AUDIT_FILE/);
+    noStack(r);
+    expect(existsSync(spawned)).toBe(false);
+  }, 30_000);
+
+  it('no config file: points to the quickstart config and --config', async () => {
+    const dir = tempDir();
+    const r = await tollgate(['serve', '--config', join(dir, 'missing.yaml')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tollgate: no config file at ${join(dir, 'missing.yaml')}`);
+    expect(r.stderr).toContain("hint: try the quickstart's: tollgate serve --config examples/quickstart/tollgate.yaml");
+    expect(r.stderr).toContain('--config PATH or TOLLGATE_CONFIG');
+    noStack(r);
+  });
+});
+
+describe('tollgate check: policy files that cannot both be right', () => {
+  it('an agent defined in two files names both; a CEL syntax error names file:line', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    writeFileSync(
+      join(dir, 'tollgate.yaml'),
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth: { allow_anonymous: true }\npolicies: { dir: policies }\n',
+    );
+    writeFileSync(join(dir, 'policies', 'alice.yaml'), 'agent: alice\ntools:\n  allow: ["fs__*"]\n');
+    writeFileSync(join(dir, 'policies', 'alice-copy.yaml'), 'agent: alice\ntools:\n  allow: ["fs__read"]\n');
+    writeFileSync(
+      join(dir, 'policies', 'bob.yaml'),
+      'agent: bob\ntools:\n  allow: ["fs__*"]\nconstraints:\n  - tool: fs__write\n    when: args.path.startsWith("/tmp" &&\n',
+    );
+    const r = await tollgate(['check', '--config', join(dir, 'tollgate.yaml')]);
+    expect(r.code).toBe(1);
+    const p = (f: string) => join(dir, 'policies', f);
+    expect(r.stderr).toContain(`${p('alice.yaml')}: agent alice is already defined in ${p('alice-copy.yaml')}`);
+    expect(r.stderr).toContain(`${p('bob.yaml')}:6:5 constraints.0.when: invalid CEL expression`);
+  });
+});

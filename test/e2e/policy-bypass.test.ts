@@ -1,0 +1,156 @@
+// Policies hold against an upstream that is lenient where policies are exact (issue 14, items 4–7):
+// the fixture matches names case-insensitively after NFKC, reads `file:` URIs after decoding and
+// resolving `..`, records the notifications it receives, and completes with values naming secrets.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { connect } from '../helpers/client.js';
+import { waitUntil } from '../helpers/wait.js';
+import { hashApiKey } from '../../src/auth/api-keys.js';
+
+const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
+const ALICE = 'tg_alice-bypass-0123456789abcdef';
+const OPS = 'tg_ops-bypass-0123456789abcdef';
+const fixture = (tag: string, extra = '') =>
+  `{ transport: stdio, protocol: "2025", timeouts: { connect: 60s }, command: node, args: [--import, tsx, test/fixtures/lenient-server.ts, --tag, ${tag}]${extra} }`;
+
+let dir: string;
+let gw: TestGateway & { auditFile: string };
+const clients: Client[] = [];
+let alice: Client;
+let ops: Client;
+const open = async (path: string, key: string, opts: Parameters<typeof connect>[1] = {}) => {
+  const c = await connect(`${gw.url}${path}`, { key, ...opts });
+  clients.push(c);
+  return c;
+};
+const audit = (): Record<string, unknown>[] =>
+  readFileSync(gw.auditFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-bypass-'));
+  writeFileSync(
+    join(dir, 'alice.yaml'),
+    `agent: alice
+identities: { api_key_hashes: ["${hashApiKey(ALICE)}"] }
+tools: { allow: ["srv__*", "own__*"], deny: ["srv__denied"] }
+prompts: { allow: ["srv__*"], deny: ["srv__secret_prompt"] }
+resources: { allow: ["srv+file:///public/*"] }
+`,
+  );
+  writeFileSync(
+    join(dir, 'ops.yaml'),
+    `agent: ops
+identities: { api_key_hashes: ["${hashApiKey(OPS)}"] }
+tools: { allow: ["*"] }
+prompts: { allow: ["*"] }
+resources: { allow: ["*"] }
+`,
+  );
+  gw = await startGateway(`
+upstreams:
+  srv: ${fixture('srv')}
+  hid: ${fixture('hid')}
+  own: ${fixture('own', ', isolation: per_session')}
+policies: { dir: ${dir}, watch: false }
+`);
+  // A loaded machine starts three tsx children slowly: wait for every catalog before the first call.
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready' && u.catalog.tools.length > 0), 60_000);
+  alice = await open('/mcp', ALICE, { capabilities: { sampling: {}, roots: { listChanged: true } } });
+  ops = await open('/mcp', OPS);
+}, 60_000);
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await gw?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('names not exactly in the catalog never reach the upstream (item 4)', () => {
+  // First: a miss refreshes a list at most every 5 s, and the refusals below are misses too.
+  it('fetches a stale catalog again before calling a name unknown (the upstream added a tool silently)', async () => {
+    await ops.callTool({ name: 'srv__add_silently', arguments: {} });
+    expect(textOf(await alice.callTool({ name: 'srv__late', arguments: {} }))).toBe('srv:late ran');
+  });
+
+  it.each(['srv__DENIED', 'srv__Denied', 'srv__ｄｅｎｉｅｄ', 'srv__ＤＥＮＩＥＤ', 'srv__denieD'])(
+    'refuses %s as an unknown tool (-32602)',
+    async (name) => {
+      await expect(alice.callTool({ name, arguments: {} })).rejects.toThrow(/-32602.*Unknown tool/);
+    },
+  );
+
+  it('still refuses the exact name by policy, and runs an allowed one', async () => {
+    await expect(alice.callTool({ name: 'srv__denied', arguments: {} })).rejects.toThrow(/-32041.*access denied/);
+    expect(textOf(await alice.callTool({ name: 'srv__allowed', arguments: {} }))).toBe('srv:allowed ran');
+  });
+
+  it('holds on the per-server endpoint /mcp/srv, for tools and prompts', async () => {
+    const single = await open('/mcp/srv', ALICE);
+    await expect(single.callTool({ name: 'DENIED', arguments: {} })).rejects.toThrow(/-32602.*Unknown tool: DENIED/);
+    await expect(single.callTool({ name: 'denied', arguments: {} })).rejects.toThrow(/-32041/);
+    await expect(single.getPrompt({ name: 'SECRET_PROMPT' })).rejects.toThrow(/-32602.*Unknown prompt/);
+  });
+
+  it('refuses prompt name variants on /mcp', async () => {
+    await expect(alice.getPrompt({ name: 'srv__Secret_Prompt' })).rejects.toThrow(/-32602.*Unknown prompt/);
+    await expect(alice.getPrompt({ name: 'srv__secret_prompt' })).rejects.toThrow(/-32041/);
+    const ok = await alice.getPrompt({ name: 'srv__open_prompt' });
+    expect(JSON.stringify(ok.messages)).toContain('srv:open_prompt text');
+  });
+
+  it('records each refusal in the audit log as denied, naming the catalog', async () => {
+    const rec = audit().find((r) => r['gen_ai.tool.name'] === 'srv__DENIED');
+    expect(rec).toMatchObject({
+      'tollgate.decision': 'denied',
+      'tollgate.decision_rule': 'not in the srv catalog',
+      'tollgate.outcome': 'jsonrpc_error',
+      'rpc.response.status_code': '-32602',
+      'tollgate.latency.upstream_ms': null, // never forwarded
+    });
+  });
+});
+
+describe('resource URIs are normalised before matching, and forwarded normalised (item 5)', () => {
+  // Each is an attempt to read srv's /secret/b.txt under alice's `srv+file:///public/*`.
+  const traversals = [
+    'srv+file:///public/../secret/b.txt',
+    'srv+file:///public/%2e%2e/secret/b.txt',
+    'srv+file:///public/%2E%2E/secret/b.txt',
+    'srv+file:///public/.%2e/secret/b.txt',
+    'srv+file:///public/%2e./secret/b.txt',
+    'srv+file:///public/./../secret/b.txt',
+    'srv+file:///public/sub/../../secret/b.txt',
+    'srv+FILE:///public/../secret/b.txt',
+    'srv+file:///public/..%2fsecret/b.txt',
+    'srv+file:///public/..%2Fsecret%2Fb.txt',
+    'srv+file:///public/..\\secret\\b.txt',
+    'srv+file:///public/..%5csecret/b.txt',
+    'srv+file:///public/%252e%252e/secret/b.txt',
+    'srv+file:///public/\uff0e\uff0e/secret/b.txt',
+    'srv+file:///public/%EF%BC%8E%EF%BC%8E/secret/b.txt',
+    'srv+file:///public/..;/secret/b.txt',
+    'srv+file:///public/a.txt%00/../../secret/b.txt',
+  ];
+  it.each(traversals)('%s is refused', async (uri) => {
+    await expect(alice.readResource({ uri })).rejects.toThrow(/-32041|-32602/);
+  });
+
+  it('forwards the normal form: the upstream receives file:///public/a.txt', async () => {
+    for (const uri of ['srv+file:///public/./sub/../a.txt', 'srv+file:///public/%61.txt', 'srv+FILE:///public/a.txt']) {
+      const r = await alice.readResource({ uri });
+      expect(r.contents[0]).toMatchObject({ uri: 'srv+file:///public/a.txt', text: 'public a' });
+    }
+  });
+
+  it('decides on the normal form for an agent allowed everything too', async () => {
+    const r = await ops.readResource({ uri: 'srv+file:///public/../secret/b.txt' });
+    expect(r.contents[0]).toMatchObject({ uri: 'srv+file:///secret/b.txt', text: 'SECRET B' });
+  });
+});
