@@ -74,7 +74,11 @@ export async function setLogLevel(
   stateTtlMs: number,
 ): Promise<JsonRpcResponse> {
   const level = LOG_LEVELS.indexOf(params.level as (typeof LOG_LEVELS)[number]);
-  if (level < 0) throw new GatewayError('invalid_params', `unknown log level: ${String(params.level)}`);
+  if (level < 0)
+    throw new GatewayError(
+      'invalid_params',
+      `unknown log level: ${typeof params.level === 'string' ? params.level.slice(0, 64) : typeof params.level}`,
+    );
   if (scope.session) {
     scope.session.logLevel = level;
     scope.session.shareState(stateTtlMs);

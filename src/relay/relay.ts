@@ -180,7 +180,7 @@ export class Relay {
       case 'tools/call':
       case 'prompts/get': {
         const t = this.mustResolve(
-          view.resolveName(String(params.name ?? '')),
+          view.resolveName(stringParam(params.name, 'params.name')),
           req.method === 'tools/call' ? 'tool' : 'prompt',
           params.name,
         );
@@ -198,7 +198,9 @@ export class Relay {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         // Policy judges, and the upstream receives, the normal form (no `..`, no escaped dots).
-        const t = normalizedTarget(this.mustResolve(view.resolveUri(String(params.uri ?? '')), 'resource', params.uri));
+        const t = normalizedTarget(
+          this.mustResolve(view.resolveUri(stringParam(params.uri, 'params.uri')), 'resource', params.uri),
+        );
         const uri = view.uri(t.upstream, t.native); // what its resources/updated will be matched against
         if (req.method !== 'resources/read' && scope.session) {
           if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
@@ -297,11 +299,11 @@ export class Relay {
   ): Promise<JsonRpcResponse> {
     const ref = isObject(params.ref) ? params.ref : {};
     if (ref.type === 'ref/prompt') {
-      const t = this.mustResolve(scope.view.resolveName(String(ref.name ?? '')), 'prompt', ref.name);
+      const t = this.mustResolve(scope.view.resolveName(stringParam(ref.name, 'params.ref.name')), 'prompt', ref.name);
       return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } }, 'prompt');
     }
     if (ref.type === 'ref/resource') {
-      const t = this.mustResolve(scope.view.resolveUri(String(ref.uri ?? '')), 'resource', ref.uri);
+      const t = this.mustResolve(scope.view.resolveUri(stringParam(ref.uri, 'params.ref.uri')), 'resource', ref.uri);
       return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } }, 'resource');
     }
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
@@ -348,4 +350,10 @@ export class Relay {
       'jsonrpc.request.id': requestId,
     });
   }
+}
+
+/** A name or URI param as a string; anything else (an object, a number) is the agent's error, -32602. */
+function stringParam(v: unknown, where: string): string {
+  if (typeof v !== 'string') throw new GatewayError('invalid_params', `Invalid params: ${where} must be a string`);
+  return v;
 }

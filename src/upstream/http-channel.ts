@@ -8,6 +8,7 @@ import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
 import { SseEventTooLarge, readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
+import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
@@ -133,9 +134,11 @@ export class HttpChannel implements Channel {
   private async readBody(body: Dispatcher.ResponseData['body']): Promise<string> {
     try {
       return await readCapped(body, this.cfg.maxResponseBytes);
-    } catch {
+    } catch (err) {
       body.destroy();
-      throw this.tooLarge();
+      if (err instanceof GatewayError && err.kind === 'payload_too_large') throw this.tooLarge();
+      // Not the cap: the body broke off (shorter than its Content-Length, connection reset).
+      throw new BadResponseError(`upstream response body incomplete: ${(err as Error).message}`);
     }
   }
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { readCapped } from '../http/node-io.js';
+import { GatewayError } from '../errors.js';
 import { readSse } from './sse-reader.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
@@ -91,8 +92,10 @@ export class LegacySseChannel implements Channel {
       .catch((err: Error) => {
         throw new ChannelError(`cannot reach upstream: ${err.message}`);
       });
-    const text = await readCapped(res.body, this.cfg.maxResponseBytes).catch(() => {
+    const text = await readCapped(res.body, this.cfg.maxResponseBytes).catch((err: unknown) => {
       res.body.destroy();
+      if (!(err instanceof GatewayError && err.kind === 'payload_too_large'))
+        throw new BadResponseError(`upstream response body incomplete: ${(err as Error).message}`);
       throw new BadResponseError(
         `upstream response exceeds ${this.cfg.maxResponseBytes} bytes (upstreams.${this.cfg.name}.max_response_bytes)`,
       );
