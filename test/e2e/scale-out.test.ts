@@ -1,7 +1,7 @@
 // Two gateway processes behind a round-robin front and one Redis: one agent session whose requests
 // alternate between the instances lists and calls tools, gets its notifications whichever instance
 // holds its GET stream, stays within one budget, and ends everywhere on DELETE.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,12 +138,14 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
       expect((over as McpError).code).toBe(-32029);
 
       // Both instances served calls of this one session, and each wrote its own audit records.
+      // Records name the session by a short reference: the first 16 hex of SHA-256 of its id.
+      const sessionRef = createHash('sha256').update(sessionId).digest('hex').slice(0, 16);
       const callsIn = (file: string) =>
         readFileSync(file, 'utf8')
           .trim()
           .split('\n')
           .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .filter((r) => r['mcp.session.id'] === sessionId && r['mcp.method.name'] === 'tools/call');
+          .filter((r) => r['mcp.session.id'] === sessionRef && r['mcp.method.name'] === 'tools/call');
       const [a, b] = audits.map(callsIn);
       expect(a!.length).toBeGreaterThan(0);
       expect(b!.length).toBeGreaterThan(0);
