@@ -12,13 +12,14 @@
 // - when commands are waiting and NOTHING came back from Redis for the whole health window
 //   (`windowMs`), and a PING written half a window ago is unanswered too (the probe starts the clock
 //   from a write that certainly happened, whatever our own lag before the first write was). Before
-//   judging, the breaker yields once to the event loop's I/O phase, so replies already received are
-//   read first: our own lag is never counted as Redis's silence;
+//   judging, the breaker yields to the event loop's I/O phase (twice), so replies already received
+//   are read first: our own lag is never counted as Redis's silence;
 // - after `failuresToOpen` consecutive failed commands (error replies such as OOM or READONLY, or a
 //   Cluster command that waited `maxWaitMs` while other nodes answered: one dead node among live ones).
 // While closed, a command waits for its reply (bounded by the rules above); when the breaker opens,
 // every waiting command is abandoned at once and answered by the failure mode. While open, nothing
-// is sent; a PING every `probeIntervalMs` (and at once when the client reconnects) closes it again.
+// is sent but one PING at a time (every `probeIntervalMs` after a failed one, at once when the client
+// reconnects); its answer closes the breaker again.
 
 export interface BreakerOptions {
   /** No reply at all for this long while commands wait (and an unanswered probe) = Redis is down. */
@@ -72,6 +73,7 @@ export class RedisBreaker {
   private watchdog: NodeJS.Timeout | undefined;
   private recovery: NodeJS.Timeout | undefined;
   private opened = false;
+  private probing = false;
   private stopped = false;
 
   constructor(private readonly opts: BreakerOptions) {
@@ -167,10 +169,13 @@ export class RedisBreaker {
     this.watchdog = setTimeout(
       () => {
         // Read what already arrived before judging Redis: the check phase runs after the I/O poll.
-        setImmediate(() => {
-          this.watchdog = undefined;
-          this.judge();
-        });
+        // Two turns, so one local hop in between (a sidecar proxy, a TLS tunnel) is read through too.
+        setImmediate(() =>
+          setImmediate(() => {
+            this.watchdog = undefined;
+            this.judge();
+          }),
+        );
       },
       Math.max(1, ms),
     );
@@ -207,29 +212,27 @@ export class RedisBreaker {
   }
 
   private scheduleRecovery(ms: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.probing) return;
     if (this.recovery) clearTimeout(this.recovery);
     this.recovery = setTimeout(() => {
       this.recovery = undefined;
-      // A late answer to a recovery PING only delays recovery, so a plain timer is fine here.
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('probe timed out')), this.windowMs);
-      });
-      const ping = this.opts.ping();
-      ping.catch(() => {});
-      Promise.race([ping, late])
-        .finally(() => clearTimeout(timer))
-        .then(
-          () => {
-            if (!this.opened || this.stopped) return;
-            this.opened = false;
-            this.failures = 0;
-            this.replied();
-            this.opts.onStateChange?.('closed');
-          },
-          () => this.scheduleRecovery(this.opts.probeIntervalMs),
-        );
+      // One recovery PING at a time and no deadline: however late its answer (a loaded host), it
+      // proves Redis reads this connection again; a dead connection rejects it (then retry later).
+      this.probing = true;
+      this.opts.ping().then(
+        () => {
+          this.probing = false;
+          if (!this.opened || this.stopped) return;
+          this.opened = false;
+          this.failures = 0;
+          this.replied();
+          this.opts.onStateChange?.('closed');
+        },
+        () => {
+          this.probing = false;
+          if (this.opened) this.scheduleRecovery(this.opts.probeIntervalMs);
+        },
+      );
     }, ms);
     this.recovery.unref();
   }

@@ -9,11 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Redis } from 'ioredis';
-import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { burnCpu } from '../helpers/cpu.js';
+import { connectFresh } from '../helpers/fresh-client.js';
 import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 
@@ -25,24 +22,6 @@ const LIMIT = 100;
 const CONCURRENCY = 4;
 const CLIENTS = 64;
 const CALLS = 10;
-
-// A fresh connection per request (pipelining 0 = no keep-alive): under this much load a pooled
-// idle socket can be reused just as the gateway's keep-alive timeout closes it ("other side
-// closed"), a client-side race that has nothing to do with limits and would blur the counts.
-const noKeepAlive = new Agent({ pipelining: 0 });
-const freshFetch = ((url: string | URL, init?: RequestInit) =>
-  undiciFetch(url, { ...(init as object), dispatcher: noKeepAlive })) as unknown as FetchLike;
-
-async function connect(url: string, key: string): Promise<Client> {
-  const client = new McpClient({ name: 'limits-exact', version: '1.0.0' }, { capabilities: {} });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { authorization: `Bearer ${key}` } },
-      fetch: freshFetch,
-    }),
-  );
-  return client;
-}
 
 interface Stats {
   inFlight: number;
@@ -100,7 +79,6 @@ describe('two gateway processes on one busy Redis: limits are exact', async () =
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
     await Promise.all(spawned.map((s) => s.kill()));
-    await noKeepAlive.close();
     rmSync(root, { recursive: true, force: true });
     if (redis) {
       const admin = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
@@ -113,7 +91,7 @@ describe('two gateway processes on one busy Redis: limits are exact', async () =
   /** `n` SDK clients of one agent, alternating between the two instances. */
   const agents = async (n: number, key: string): Promise<Client[]> => {
     const list = await Promise.all(
-      Array.from({ length: n }, (_, i) => connect(`http://127.0.0.1:${ports[i % 2]}/mcp`, key)),
+      Array.from({ length: n }, (_, i) => connectFresh(`http://127.0.0.1:${ports[i % 2]}/mcp`, key)),
     );
     clients.push(...list);
     return list;

@@ -9,6 +9,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
+import { connectFresh } from '../helpers/fresh-client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { ensureRedis } from '../helpers/redis.js';
 import type { AuditLine } from '../../src/audit/record.js';
@@ -150,7 +151,7 @@ describe('two gateway processes sharing Redis', async () => {
         ),
       );
       const clients = await Promise.all(
-        Array.from({ length: 64 }, (_, i) => connect(`http://127.0.0.1:${gateways[i % 2]!.port}/mcp`)),
+        Array.from({ length: 64 }, (_, i) => connectFresh(`http://127.0.0.1:${gateways[i % 2]!.port}/mcp`, TEST_KEY)),
       );
       const outcomes = await Promise.all(
         clients.map((c) =>

@@ -153,7 +153,7 @@ upstreams:
   feat: ${STDIO}
 pins: { enabled: false }
 policies: { dir: ${join(root, 'policies')}, watch: false }
-limits: { store: redis, redis: { url: "redis://127.0.0.1:${proxy.port}", timeout: 100ms, failure_mode: ${mode}, prefix: "tgfault-${randomBytes(4).toString('hex')}:" } }
+limits: { store: redis, redis: { url: "redis://127.0.0.1:${proxy.port}", failure_mode: ${mode}, prefix: "tgfault-${randomBytes(4).toString('hex')}:" } }
 ${authYaml()}`);
       return { gw, proxy };
     }
