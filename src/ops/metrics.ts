@@ -24,6 +24,7 @@ export class GatewayMetrics {
   private readonly cost: Counter<'agent' | 'model'>;
   readonly auditWrite: Histogram;
   readonly limitsErrors: Counter<'op'>;
+  readonly notificationsDropped: Counter<'reason'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -69,6 +70,12 @@ export class GatewayMetrics {
       name: 'tollgate_limits_store_errors_total',
       help: 'Errors talking to the limits store (Redis)',
       labelNames: ['op'],
+      registers,
+    });
+    this.notificationsDropped = new Counter({
+      name: 'tollgate_agent_notifications_dropped_total',
+      help: 'Agent notifications forwarded nowhere: not one the gateway relays, or not about the agent’s own request',
+      labelNames: ['reason'],
       registers,
     });
     new Gauge({

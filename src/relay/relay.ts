@@ -29,7 +29,7 @@ import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
-import { relayAgentAnswer, relayAgentNotification, setLogLevel } from './agent-messages.js';
+import { relayAgentAnswer, relayAgentNotification, setLogLevel, type DroppedNotification } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
@@ -307,9 +307,15 @@ export class Relay {
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
   }
 
-  /** Agent notifications: cancellation and roots changes need routing; the rest is relayed. */
+  /** Counts agent notifications that went nowhere (see relayAgentNotification). */
+  notificationDropped: (reason: DroppedNotification) => void = () => undefined;
+
+  /** Agent notifications: only those about the agent's own requests and sessions go anywhere. */
   handleNotification(scope: RequestScope, n: JsonRpcNotification): void {
-    relayAgentNotification(scope, n);
+    relayAgentNotification(scope, n, (reason) => {
+      this.notificationDropped(reason);
+      this.log.debug({ agent: scope.agentId, method: n.method.slice(0, 200), reason }, 'agent notification dropped');
+    });
   }
 
   /** An agent's answer to a server-to-client request we forwarded: audited, then relayed. */
