@@ -31,6 +31,7 @@ import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
 import { relayAgentAnswer, relayAgentNotification, setLogLevel, type DroppedNotification } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
+import { completionShaper } from './completion-filter.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -243,6 +244,8 @@ export class Relay {
     params: Record<string, unknown> | undefined,
     kind: AccessKind,
     args?: unknown,
+    /** Reshapes a successful result inside the pipeline (so the audit records what the agent gets). */
+    shape?: (result: Record<string, unknown>) => Record<string, unknown>,
   ): Promise<JsonRpcResponse> {
     const target = {
       server: t.upstream.name,
@@ -263,9 +266,10 @@ export class Relay {
         forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
       );
     }
-    return this.runSteps(scope, req, target, (call) =>
-      forward(scope, req, t.upstream, params, exchange, headers, call),
-    );
+    return this.runSteps(scope, req, target, async (call) => {
+      const res = await forward(scope, req, t.upstream, params, exchange, headers, call);
+      return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
+    });
   }
 
   /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
@@ -296,13 +300,18 @@ export class Relay {
     params: Record<string, unknown>,
   ): Promise<JsonRpcResponse> {
     const ref = isObject(params.ref) ? params.ref : {};
+    // Values are filtered as lists are; a ref/resource template must be exactly one the upstream
+    // lists (the known-names step), so it is not normalised here.
+    const shape = completionShaper(params, scope.access, (u, uri) => this.canonical(u.name, 'resource', uri));
     if (ref.type === 'ref/prompt') {
       const t = this.mustResolve(scope.view.resolveName(String(ref.name ?? '')), 'prompt', ref.name);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } }, 'prompt');
+      const p = { ...params, ref: { ...ref, name: t.native } };
+      return this.routed(scope, req, exchange, t, p, 'prompt', undefined, shape(t, undefined));
     }
     if (ref.type === 'ref/resource') {
       const t = this.mustResolve(scope.view.resolveUri(String(ref.uri ?? '')), 'resource', ref.uri);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } }, 'resource');
+      const p = { ...params, ref: { ...ref, uri: t.native } };
+      return this.routed(scope, req, exchange, t, p, 'resource', undefined, shape(t, t.native));
     }
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
   }

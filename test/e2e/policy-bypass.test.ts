@@ -190,3 +190,33 @@ describe('agent notifications reach only what concerns the agent (item 6)', () =
     expect(await seen(ops, 'hid')).toEqual([]);
   });
 });
+
+describe('completion values pass the same decision as lists (item 7)', () => {
+  const complete = (ref: Record<string, string>, client = alice) =>
+    client.complete({ ref: ref as never, argument: { name: ref.type === 'ref/prompt' ? 'topic' : 'name', value: '' } });
+
+  it('removes URI values the agent may not read from a prompt completion', async () => {
+    const r = await complete({ type: 'ref/prompt', name: 'srv__open_prompt' });
+    expect(r.completion.values).toEqual(['file:///public/a.txt', 'plain: text', 'https://x/y']);
+    expect(r.completion.total).toBe(3);
+  });
+
+  it('removes template values that would leave what the agent may read', async () => {
+    const r = await complete({ type: 'ref/resource', uri: 'srv+file:///public/{name}' });
+    expect(r.completion.values).toEqual(['a.txt', 'sub/c.txt']);
+    const all = await complete({ type: 'ref/resource', uri: 'srv+file:///public/{name}' }, ops);
+    // allowed everything, ops keeps the traversals too, but not a value that makes no valid URI (`\`)
+    expect(all.completion.values).toEqual(['a.txt', 'sub/c.txt', '../secret/b.txt', '%2e%2e/secret/b.txt']);
+  });
+
+  it('refuses refs to denied, unknown or variant prompts and templates', async () => {
+    await expect(complete({ type: 'ref/prompt', name: 'srv__secret_prompt' })).rejects.toThrow(/-32041/);
+    await expect(complete({ type: 'ref/prompt', name: 'srv__SECRET_PROMPT' })).rejects.toThrow(
+      /-32602.*Unknown prompt/,
+    );
+    await expect(complete({ type: 'ref/resource', uri: 'srv+file:///{path}' })).rejects.toThrow(/-32041/);
+    await expect(complete({ type: 'ref/resource', uri: 'srv+file:///public/../{path}' })).rejects.toThrow(
+      /-32602.*Unknown resource template/,
+    );
+  });
+});
