@@ -171,6 +171,7 @@ export class Gateway {
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
+    this.relay.notificationDropped = (reason) => this.metrics.notificationsDropped.inc({ reason });
     this.llm = opts.config.llm
       ? llmRoutes({
           config: opts.config.llm,

@@ -17,6 +17,8 @@ export interface ForwardedServerRequest {
   /** For the audit record of the agent's answer. */
   method: string;
   upstream: string;
+  /** Relays the agent's progress on this request to the upstream that asked (under its own token). */
+  progress?: (update: { progress: number; total?: number; message?: string }) => void;
 }
 
 /** An agent request in flight upstream; `cancel` is set while it can still be cancelled. */

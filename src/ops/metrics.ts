@@ -28,6 +28,7 @@ export class GatewayMetrics {
   private readonly pinEvents: Counter<'server' | 'kind'>;
   readonly auditWrite: Histogram;
   readonly limitsErrors: Counter<'op'>;
+  readonly notificationsDropped: Counter<'reason'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -79,6 +80,12 @@ export class GatewayMetrics {
       name: 'tollgate_limits_store_errors_total',
       help: 'Errors talking to the limits store (Redis)',
       labelNames: ['op'],
+      registers,
+    });
+    this.notificationsDropped = new Counter({
+      name: 'tollgate_agent_notifications_dropped_total',
+      help: 'Agent notifications forwarded nowhere: not one the gateway relays, or not about the agent’s own request',
+      labelNames: ['reason'],
       registers,
     });
     new Gauge({

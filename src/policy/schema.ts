@@ -14,7 +14,12 @@ const accessList = z
 const constraint = z
   .object({
     tool: z.string().min(1).describe('glob over namespaced tool names'),
-    when: z.string().min(1).describe('CEL expression over `args` (the call arguments) and `agent`; must be true'),
+    when: z
+      .string()
+      .min(1)
+      .describe(
+        'CEL expression over `args` (the call arguments) and `agent`; must be true. Compare paths through `normalizePath(args.path)`',
+      ),
     message: z.string().optional().describe('shown to the agent when the constraint fails'),
   })
   .strict();

@@ -15,23 +15,60 @@ import { GatewayError } from '../errors.js';
 import { scopeFields, type AuditRecorder } from '../audit/step.js';
 import type { RequestScope } from './scope.js';
 
-export function relayAgentNotification(scope: RequestScope, n: JsonRpcNotification): void {
+/** Why an agent notification went nowhere (a metric label: a fixed set, never the method). */
+export type DroppedNotification = 'not_forwarded' | 'unknown_request' | 'no_own_upstream';
+
+/**
+ * Agent notifications go only where the protocol sends them and only for the agent's own business:
+ * `cancelled` to its own call in flight (here or, over the bus, on another instance), `progress` to
+ * the upstream whose request to this agent it reports on, `roots/list_changed` to its own
+ * per_session upstream sessions. Everything else is dropped (and counted): an agent must not be able
+ * to send arbitrary messages to upstreams, least of all to ones its policy hides.
+ */
+export function relayAgentNotification(
+  scope: RequestScope,
+  n: JsonRpcNotification,
+  dropped: (reason: DroppedNotification) => void,
+): void {
   const session = scope.session;
-  if (n.method === 'notifications/cancelled') {
-    const rid = isObject(n.params) ? n.params.requestId : undefined;
-    if (!session || (typeof rid !== 'string' && typeof rid !== 'number')) return;
-    const running = session.inFlight.get(rid);
-    if (running) running.cancel?.();
-    else session.bus?.publish({ t: 'cancel', s: session.id, id: rid }); // the call may run on another instance
-    return;
-  }
-  if (n.method === 'notifications/initialized') {
-    if (session) session.initialized = true;
-    return;
-  }
-  for (const u of scope.view.upstreams) {
-    if (u.cfg.isolation !== 'per_session' && n.method === 'notifications/roots/list_changed') continue;
-    void u.liveSessionFor(session?.id, scope.agentId).then((s) => s?.notify(n.method, n.params));
+  const p = isObject(n.params) ? n.params : {};
+  switch (n.method) {
+    case 'notifications/initialized':
+      if (session) session.initialized = true;
+      return;
+    case 'notifications/cancelled': {
+      const rid = p.requestId;
+      if (!session || (typeof rid !== 'string' && typeof rid !== 'number')) return dropped('unknown_request');
+      const running = session.inFlight.get(rid);
+      if (running) running.cancel?.();
+      else if (session.bus)
+        session.bus.publish({ t: 'cancel', s: session.id, id: rid }); // the call may run on another instance
+      else dropped('unknown_request');
+      return;
+    }
+    case 'notifications/progress': {
+      const token = p.progressToken;
+      const pending =
+        session && (typeof token === 'string' || typeof token === 'number')
+          ? session.serverRequests.get(String(token))
+          : undefined;
+      if (!pending?.progress || typeof p.progress !== 'number') return dropped('unknown_request');
+      pending.progress({
+        progress: p.progress,
+        ...(typeof p.total === 'number' ? { total: p.total } : {}),
+        ...(typeof p.message === 'string' ? { message: p.message } : {}),
+      });
+      return;
+    }
+    case 'notifications/roots/list_changed': {
+      // Roots are one client's: only upstream sessions that belong to this agent session hear of them.
+      const own = session ? scope.view.upstreams.filter((u) => u.cfg.isolation === 'per_session') : [];
+      if (!session || own.length === 0) return dropped('no_own_upstream');
+      for (const u of own) void u.liveSessionFor(session.id, scope.agentId).then((s) => s?.notify(n.method));
+      return;
+    }
+    default:
+      dropped('not_forwarded');
   }
 }
 

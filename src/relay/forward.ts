@@ -210,11 +210,19 @@ export function deliverServerRequest(
     return;
   }
   const id = session.newServerRequestId();
+  // The agent reports progress under our token (the request id, unique in its session), which maps
+  // back to this upstream and its token; progress under any other token reaches no upstream.
+  const meta = isObject(m.params) && isObject(m.params._meta) ? m.params._meta : undefined;
+  const token = meta?.progressToken;
+  const tracked = typeof token === 'string' || typeof token === 'number';
   session.serverRequests.set(id, {
     upstreamSession,
     upstreamRequestId: m.id,
     method: m.method,
     upstream: upstreamName,
+    ...(tracked
+      ? { progress: (u) => upstreamSession.notify('notifications/progress', { ...u, progressToken: token }) }
+      : {}),
   });
-  send({ ...m, id });
+  send(tracked ? { ...m, id, params: { ...m.params, _meta: { ...meta, progressToken: id } } } : { ...m, id });
 }

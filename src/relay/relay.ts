@@ -29,8 +29,9 @@ import { VERSION } from '../version.js';
 import type { Exchange, McpCall, McpStep, RequestScope } from './scope.js';
 import { ACCESS_OF, Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
-import { relayAgentAnswer, relayAgentNotification, setLogLevel } from './agent-messages.js';
+import { relayAgentAnswer, relayAgentNotification, setLogLevel, type DroppedNotification } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
+import { completionShaper } from './completion-filter.js';
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -245,6 +246,8 @@ export class Relay {
     params: Record<string, unknown> | undefined,
     kind: AccessKind,
     args?: unknown,
+    /** Reshapes a successful result inside the pipeline (so the audit records what the agent gets). */
+    shape?: (result: Record<string, unknown>) => Record<string, unknown>,
   ): Promise<JsonRpcResponse> {
     const target = {
       server: t.upstream.name,
@@ -265,9 +268,10 @@ export class Relay {
         forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
       );
     }
-    return this.runSteps(scope, req, target, (call) =>
-      forward(scope, req, t.upstream, params, exchange, headers, call),
-    );
+    return this.runSteps(scope, req, target, async (call) => {
+      const res = await forward(scope, req, t.upstream, params, exchange, headers, call);
+      return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
+    });
   }
 
   /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
@@ -298,20 +302,31 @@ export class Relay {
     params: Record<string, unknown>,
   ): Promise<JsonRpcResponse> {
     const ref = isObject(params.ref) ? params.ref : {};
+    // Values are filtered as lists are; a ref/resource template must be exactly one the upstream
+    // lists (the known-names step), so it is not normalised here.
+    const shape = completionShaper(params, scope.access, (u, uri) => this.canonical(u.name, 'resource', uri));
     if (ref.type === 'ref/prompt') {
       const t = this.mustResolve(scope.view.resolveName(stringParam(ref.name, 'params.ref.name')), 'prompt', ref.name);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, name: t.native } }, 'prompt');
+      const p = { ...params, ref: { ...ref, name: t.native } };
+      return this.routed(scope, req, exchange, t, p, 'prompt', undefined, shape(t, undefined));
     }
     if (ref.type === 'ref/resource') {
       const t = this.mustResolve(scope.view.resolveUri(stringParam(ref.uri, 'params.ref.uri')), 'resource', ref.uri);
-      return this.routed(scope, req, exchange, t, { ...params, ref: { ...ref, uri: t.native } }, 'resource');
+      const p = { ...params, ref: { ...ref, uri: t.native } };
+      return this.routed(scope, req, exchange, t, p, 'resource', undefined, shape(t, t.native));
     }
     throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
   }
 
-  /** Agent notifications: cancellation and roots changes need routing; the rest is relayed. */
+  /** Counts agent notifications that went nowhere (see relayAgentNotification). */
+  notificationDropped: (reason: DroppedNotification) => void = () => undefined;
+
+  /** Agent notifications: only those about the agent's own requests and sessions go anywhere. */
   handleNotification(scope: RequestScope, n: JsonRpcNotification): void {
-    relayAgentNotification(scope, n);
+    relayAgentNotification(scope, n, (reason) => {
+      this.notificationDropped(reason);
+      this.log.debug({ agent: scope.agentId, method: n.method.slice(0, 200), reason }, 'agent notification dropped');
+    });
   }
 
   /** An agent's answer to a server-to-client request we forwarded: audited, then relayed. */

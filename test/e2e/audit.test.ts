@@ -116,8 +116,15 @@ describe('audit log', () => {
       'tollgate.outcome': 'timeout',
       'rpc.response.status_code': '-32001',
     });
-    await client.callTool({ name: 'feat__no_such_tool_here', arguments: {} }); // the fixture answers isError
+    await client.callTool({ name: 'feat__echo', arguments: { text: '!is_error' } }); // the fixture answers isError
     expect(last()).toMatchObject({ 'tollgate.outcome': 'is_error' });
+    // A name the upstream never listed does not reach it: refused as unknown, recorded as denied.
+    await expect(client.callTool({ name: 'feat__no_such_tool_here', arguments: {} })).rejects.toThrow(/-32602/);
+    expect(last()).toMatchObject({
+      'tollgate.decision': 'denied',
+      'tollgate.decision_rule': 'not in the feat catalog',
+      'tollgate.latency.upstream_ms': null,
+    });
   });
 
   it('records list calls and the agent’s answer to a sampling request', async () => {

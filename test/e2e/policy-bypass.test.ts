@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -152,5 +152,71 @@ describe('resource URIs are normalised before matching, and forwarded normalised
   it('decides on the normal form for an agent allowed everything too', async () => {
     const r = await ops.readResource({ uri: 'srv+file:///public/../secret/b.txt' });
     expect(r.contents[0]).toMatchObject({ uri: 'srv+file:///secret/b.txt', text: 'SECRET B' });
+  });
+});
+
+describe('agent notifications reach only what concerns the agent (item 6)', () => {
+  const seen = async (client: Client, server: string) =>
+    (JSON.parse(textOf(await client.callTool({ name: `${server}__seen`, arguments: {} }))) as { method: string }[])
+      .map((n) => n.method)
+      .filter((m) => m !== 'notifications/initialized');
+
+  it('drops arbitrary notifications, stray progress and shared-upstream roots changes; relays the agent’s own', async () => {
+    await alice.notification({ method: 'notifications/whatever', params: { x: 1 } } as never);
+    await alice.notification({ method: 'notifications/progress', params: { progressToken: 1, progress: 5 } });
+    await alice.notification({ method: 'notifications/cancelled', params: { requestId: 4242 } });
+    await alice.callTool({ name: 'own__allowed', arguments: {} }); // opens alice's own per_session upstream
+    await alice.sendRootsListChanged();
+    // Calls after the notifications travel the same ordered pipes: what `seen` lacks was never sent.
+    expect(await seen(ops, 'hid')).toEqual([]);
+    expect(await seen(ops, 'srv')).toEqual([]);
+    expect(await seen(alice, 'own')).toEqual(['notifications/roots/list_changed']);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/tollgate_agent_notifications_dropped_total\{reason="not_forwarded"\} [1-9]/);
+    expect(metrics).toMatch(/tollgate_agent_notifications_dropped_total\{reason="unknown_request"\} [1-9]/);
+  });
+
+  it('relays progress on an upstream’s request to the agent, to that upstream only', async () => {
+    alice.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
+      const token = req.params._meta?.progressToken;
+      if (token !== undefined)
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: 7 },
+        });
+      return { role: 'assistant', content: { type: 'text', text: 'ok' }, model: 'm' };
+    });
+    expect(textOf(await alice.callTool({ name: 'srv__sample', arguments: {} }))).toBe('progress:[7]');
+    expect(await seen(ops, 'hid')).toEqual([]);
+  });
+});
+
+describe('completion values pass the same decision as lists (item 7)', () => {
+  const complete = (ref: Record<string, string>, client = alice) =>
+    client.complete({ ref: ref as never, argument: { name: ref.type === 'ref/prompt' ? 'topic' : 'name', value: '' } });
+
+  it('removes URI values the agent may not read from a prompt completion', async () => {
+    const r = await complete({ type: 'ref/prompt', name: 'srv__open_prompt' });
+    expect(r.completion.values).toEqual(['file:///public/a.txt', 'plain: text', 'https://x/y']);
+    expect(r.completion.total).toBe(3);
+  });
+
+  it('removes template values that would leave what the agent may read', async () => {
+    const r = await complete({ type: 'ref/resource', uri: 'srv+file:///public/{name}' });
+    expect(r.completion.values).toEqual(['a.txt', 'sub/c.txt']);
+    const all = await complete({ type: 'ref/resource', uri: 'srv+file:///public/{name}' }, ops);
+    // allowed everything, ops keeps the traversals too, but not a value that makes no valid URI (`\`)
+    expect(all.completion.values).toEqual(['a.txt', 'sub/c.txt', '../secret/b.txt', '%2e%2e/secret/b.txt']);
+  });
+
+  it('refuses refs to denied, unknown or variant prompts and templates', async () => {
+    await expect(complete({ type: 'ref/prompt', name: 'srv__secret_prompt' })).rejects.toThrow(/-32041/);
+    await expect(complete({ type: 'ref/prompt', name: 'srv__SECRET_PROMPT' })).rejects.toThrow(
+      /-32602.*Unknown prompt/,
+    );
+    await expect(complete({ type: 'ref/resource', uri: 'srv+file:///{path}' })).rejects.toThrow(/-32041/);
+    await expect(complete({ type: 'ref/resource', uri: 'srv+file:///public/../{path}' })).rejects.toThrow(
+      /-32602.*Unknown resource template/,
+    );
   });
 });
