@@ -90,4 +90,38 @@ describe('initialize declarations', () => {
     const res = (await r.client.callTool({ name: 'lines__echo', arguments: { text: 'ok' } })) as CallToolResult;
     expect((res.content[0] as { text: string }).text).toMatch(/: ok$/);
   });
+
+  it('a 2026 request whose envelope declares over 8 KiB is refused with -32602; a normal envelope is served', async () => {
+    const post = (caps: Record<string, unknown>) =>
+      fetch(`${gw.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${TEST_KEY}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/list',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 9,
+          method: 'tools/list',
+          params: {
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': caps,
+              'io.modelcontextprotocol/clientInfo': { name: 'modern', version: '1' },
+            },
+          },
+        }),
+      }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { error?: { code: number; message: string } },
+      }));
+    const big = await post({ experimental: { blob: 'b'.repeat(9000) } });
+    expect(big.status).toBe(400);
+    expect(big.body.error?.code).toBe(-32602);
+    expect(big.body.error?.message).toMatch(/clientCapabilities"\] is 90\d\d bytes serialized; at most 8192/);
+    expect((await post({ roots: {} })).status).toBe(200);
+  });
 });
