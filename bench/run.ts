@@ -23,6 +23,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
 import { overheadP50FromMetrics } from './overhead.js';
+import { measureIdleSessions, type IdleSessionsResult } from './idle-sessions.js';
 import autocannon from 'autocannon';
 
 // ───────────────────────────── settings ─────────────────────────────
@@ -728,7 +729,7 @@ async function main(): Promise<number> {
   );
   writeFileSync(
     cfgPath,
-    `server: { host: 127.0.0.1, port: 0 }
+    `server: { host: 127.0.0.1, port: 0, max_sessions: 20000, max_sessions_per_agent: 20000 }
 log: { level: warn }
 upstreams:
   bench:
@@ -867,6 +868,23 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     };
   }
 
+  // 5b. memory per idle session: N more sessions (initialize only) left idle.
+  const IDLE_SESSIONS = envNum('BENCH_IDLE_SESSIONS', 10_000);
+  let idle: IdleSessionsResult | undefined;
+  if (gatewayPort !== undefined && IDLE_SESSIONS > 0 && gateway.pid !== undefined) {
+    log(`idle sessions: opening ${IDLE_SESSIONS}…`);
+    idle = await measureIdleSessions(
+      `http://127.0.0.1:${gatewayPort}`,
+      API_KEY,
+      gateway.pid,
+      IDLE_SESSIONS,
+      PROTOCOL_VERSION,
+    ).catch((err: unknown) => {
+      warnings.push(`idle sessions: ${(err as Error).message}`);
+      return undefined;
+    });
+  }
+
   // Children that died along the way.
   for (const c of children)
     if (c.exit)
@@ -953,6 +971,10 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   if (gatewayOverheadP50 !== undefined)
     log(`  gateway overhead p50 from its own /metrics histogram (total − upstream): ${fmt(gatewayOverheadP50, 3)} ms`);
   const gwRatio = (gw?.load?.rps ?? NaN) / directRps;
+  if (idle)
+    log(
+      `idle sessions: ${idle.sessions} open (${idle.refused} refused): gateway RSS ${fmt(idle.rssBeforeMiB, 0)} → ${fmt(idle.rssAfterMiB, 0)} MiB (+${fmt(idle.rssAfterMiB - idle.rssBeforeMiB, 1)} MiB, ${fmt(((idle.rssAfterMiB - idle.rssBeforeMiB) * 1024) / (idle.sessions || 1), 1)} KiB per session); session id ≤ ${idle.maxIdChars} characters`,
+    );
 
   const invalidReasons: string[] = [];
   for (const rep of reports) {
@@ -1023,6 +1045,7 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     nginx: nginxNote ?? 'ran',
     gatewayRatio: Number.isFinite(gwRatio) ? gwRatio : null,
     gatewayAddedP50Ms: Number.isFinite(added) ? added : null,
+    idleSessions: idle ?? null,
     goals: {
       ratioMin: GOAL_RATIO,
       ratioOk: gwRatio >= GOAL_RATIO,

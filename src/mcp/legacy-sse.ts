@@ -5,6 +5,7 @@ import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
 import { GatewayError, asGatewayError } from '../errors.js';
 import { AGENT_JSON, parseBounded } from './json-shape.js';
+import { declarationProblem, keptClientInfo } from './declarations.js';
 import type { ConnectionCap } from './connection-cap.js';
 import { readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
@@ -78,8 +79,11 @@ export function legacySse(deps: {
     if (!('id' in m)) return relay.handleNotification(scope, m);
     if (m.method === 'initialize') {
       const p = m.params ?? {};
+      const declared =
+        declarationProblem('clientInfo', p.clientInfo) ?? declarationProblem('capabilities', p.capabilities);
+      if (declared) return session.send(errorMessage(m.id, { code: -32602, message: `Invalid params: ${declared}` }));
       session.protocolVersion = relay.negotiateVersion(p.protocolVersion);
-      session.clientInfo = isObject(p.clientInfo) ? p.clientInfo : {};
+      session.clientInfo = keptClientInfo(p.clientInfo);
       session.capabilities = isObject(p.capabilities) ? p.capabilities : {};
       scope.capabilities = session.capabilities;
       const result = resultMessage(m.id, relay.initializeResult(scope.view, session.protocolVersion));

@@ -10,7 +10,15 @@ import type { View } from '../relay/view.js';
 import { LOG_LEVELS } from './agent-session.js';
 import { PostExchange } from './post-exchange.js';
 import { echoHeaders } from '../http/request-context.js';
-import { META_CAPABILITIES, META_LOG_LEVEL, META_SERVER_INFO, MODERN_VERSIONS, decodeHeaderValue } from './era.js';
+import {
+  META_CAPABILITIES,
+  META_CLIENT_INFO,
+  META_LOG_LEVEL,
+  META_SERVER_INFO,
+  MODERN_VERSIONS,
+  decodeHeaderValue,
+} from './era.js';
+import { declarationProblem } from './declarations.js';
 import {
   isObject,
   type JsonRpcNotification,
@@ -174,6 +182,11 @@ export function modernPost(deps: ModernDeps) {
     const caps = meta[META_CAPABILITIES];
     if (!isObject(caps))
       return reply(c, new GatewayError('invalid_params', `params._meta["${META_CAPABILITIES}"] must be an object`), id);
+    // Forwarded in every upstream envelope: capped like an initialize's declarations.
+    const declared =
+      declarationProblem(`params._meta["${META_CAPABILITIES}"]`, caps) ??
+      declarationProblem(`params._meta["${META_CLIENT_INFO}"]`, meta[META_CLIENT_INFO]);
+    if (declared) return reply(c, new GatewayError('invalid_params', declared), id);
     if (!('id' in m)) return c.body(null, 202); // 2026 notifications carry nothing we act on over HTTP
     const req = m as JsonRpcRequest;
     if (REMOVED.has(req.method))

@@ -2,6 +2,7 @@
 // session-seal.ts): an instance that has not seen a session adopts it from its id, after checking
 // it is genuine, the caller's, for this endpoint, unexpired and not ended (DELETE) anywhere.
 import { AgentSession } from './agent-session.js';
+import { keptClientInfo, sealedCapabilities } from './declarations.js';
 import type { SessionBus } from './session-bus.js';
 import type { SessionClaims, SessionSealer } from './session-seal.js';
 import type { AgentIdentity } from '../auth/identity.js';
@@ -45,12 +46,13 @@ export class SessionStore {
   /** A new Streamable HTTP session with a sealed id (not yet added: initialize adds it). */
   create(n: NewSession): AgentSession {
     const createdAt = Date.now();
+    // What the client declared is sealed reduced, so the id stays small whatever it sent.
     const id = this.opts.sealer.seal({
       agent: n.identity.id,
       view: n.viewKey,
       protocolVersion: n.protocolVersion,
-      capabilities: n.capabilities,
-      clientInfo: n.clientInfo,
+      capabilities: sealedCapabilities(n.capabilities),
+      clientInfo: keptClientInfo(n.clientInfo),
       createdAt,
       placement: n.placement,
     });

@@ -14,6 +14,7 @@ import type { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
 import { PostExchange } from './post-exchange.js';
 import { AGENT_JSON, parseBounded } from './json-shape.js';
+import { declarationProblem, keptClientInfo } from './declarations.js';
 import { classify } from './era.js';
 import { echoHeaders } from '../http/request-context.js';
 import { modernPost } from './modern.js';
@@ -194,13 +195,17 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const full = sessions.refusal(agent) ?? (acceptsJson ? undefined : deps.streams.refusal(agent));
     if (full) return gatewayErrorResponse(c, full, req.id);
     const p = req.params ?? {};
+    // Declarations are capped before anything keeps them (memory, the sealed id, the audit log).
+    const declared =
+      declarationProblem('clientInfo', p.clientInfo) ?? declarationProblem('capabilities', p.capabilities);
+    if (declared) return errorResponse(c, 'invalid_params', `Invalid params: ${declared}`, {}, req.id);
     const version = relay.negotiateVersion(p.protocolVersion);
     const capabilities = isObject(p.capabilities) ? p.capabilities : {};
     const session = sessions.create({
       identity: c.get('agent'),
       viewKey: view.key,
       protocolVersion: version,
-      clientInfo: isObject(p.clientInfo) ? p.clientInfo : {},
+      clientInfo: keptClientInfo(p.clientInfo),
       capabilities,
       placement: deps.sharedSessions ? await placeSession(view, c.get('agent').id, capabilities) : undefined,
     });
