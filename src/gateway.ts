@@ -227,8 +227,21 @@ export class Gateway {
     // An unreachable Redis is fine while a fallback answers; with fail_closed every call is refused.
     if (state === 'degraded' && cfg.redis.failureMode === 'fail_closed')
       return { ready: false, reason: 'limits store unreachable (fail_closed)', upstreams, limits };
-    const ready = this.upstreams.some((u) => u.state === 'ready');
+    // A gateway for LLM traffic only has no MCP upstream to wait for.
+    const ready = this.upstreams.length === 0 || this.upstreams.some((u) => u.state === 'ready');
     return ready ? { ready, upstreams, limits } : { ready, reason: 'no upstream is ready', upstreams, limits };
+  }
+
+  /**
+   * Loads the tokenizers LLM budgets and tool-result token limits count with (tiktoken: ~2 s,
+   * synchronous), so no agent's first call pays for it. Called at start, before listening.
+   */
+  warmTokenizers(): void {
+    const started = performance.now();
+    const encodings = this.llm?.proxy.warmTokenizers() ?? [];
+    this.tokenCounter?.warm();
+    if (encodings.length > 0 || this.tokenCounter)
+      this.log.info({ encodings, ms: Math.round(performance.now() - started) }, 'tokenizers loaded');
   }
 
   /** Connects upstreams (each at most its connect timeout; failures retry in the background). */

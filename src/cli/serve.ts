@@ -56,42 +56,12 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
     }
   });
   for (const w of o.loaded.warnings) gw.log.warn(w);
+  gw.warmTokenizers(); // off the request path: an agent's first LLM call would wait ~2 s
   // Listen before any stdio upstream is spawned: a port in use stops the start with nothing to clean up.
   const { url } = await listen(gw, o);
   await gw.startUpstreams();
   await gw.catalogsSettled(5_000); // the banner's tool count is the current one
-  const ready = gw.upstreams.filter((u) => u.state === 'ready');
-  const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
-  const firstKey = o.loaded.config.auth.apiKeys[0];
-  o.print(
-    [
-      '',
-      `Tollgate is listening on ${url}/mcp`,
-      `  upstreams: ${gw.upstreams.map((u) => `${u.name} (${u.state})`).join(', ')} — ${tools} tools`,
-      ...gw.upstreams.map((u) => `  ${u.name} alone, un-prefixed: ${url}/mcp/${u.name}`),
-      `  legacy SSE clients: ${url}/sse`,
-      firstKey
-        ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}`
-        : '  (anonymous access)',
-      ...(o.loaded.config.admin.tokens[0]
-        ? [`  admin page: ${url}/admin/  (sign in with the admin token: ${o.loaded.config.admin.tokens[0]})`]
-        : []),
-      ...(o.loaded.config.metrics.enabled
-        ? [
-            o.loaded.config.metrics.token === undefined
-              ? `  metrics: ${url}/metrics  (OPEN: no metrics.token set; it lists agent ids and upstream names)`
-              : `  metrics: ${url}/metrics  (Authorization: Bearer <metrics.token>)`,
-          ]
-        : []),
-      ...(o.loaded.config.audit.file && !o.loaded.config.audit.stdout
-        ? [`  audit log: ${o.loaded.config.audit.file}  (tollgate audit ${o.loaded.config.audit.file})`]
-        : []),
-      '',
-      'Try it:',
-      `  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${firstKey?.key ?? '…'}"`,
-      '',
-    ].join('\n'),
-  );
+  o.print(banner(gw, url, o.loaded).join('\n'));
   return gw;
 }
 
@@ -136,4 +106,57 @@ async function listen(gw: Gateway, o: ServeOptions): Promise<{ url: string }> {
       );
     throw err;
   }
+}
+
+/** How to connect, printed once the gateway listens. Shows no secret but the config's own demo defaults. */
+function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
+  const { config, demoSecrets } = loaded;
+  const ready = gw.upstreams.filter((u) => u.state === 'ready');
+  const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
+  const firstKey = config.auth.apiKeys[0];
+  const demo = firstKey !== undefined && demoSecrets.has(firstKey.key);
+  const bearer = demo ? firstKey.key : '<its API key>';
+  const adminToken = config.admin.tokens[0];
+  const mcp = gw.upstreams.length > 0;
+  const lines = [''];
+  if (mcp)
+    lines.push(
+      `Tollgate is listening on ${url}/mcp`,
+      `  upstreams: ${gw.upstreams.map((u) => `${u.name} (${u.state})`).join(', ')} — ${tools} tools`,
+      ...gw.upstreams.map((u) => `  ${u.name} alone, un-prefixed: ${url}/mcp/${u.name}`),
+      `  legacy SSE clients: ${url}/sse`,
+    );
+  else lines.push(`Tollgate is listening on ${url} (LLM traffic only: no MCP upstreams)`);
+  if (config.llm)
+    lines.push(
+      `  LLM API: ${url}/v1 (OpenAI: /v1/chat/completions, /v1/embeddings; Anthropic: /v1/messages) — models: ${gw.llm?.proxy.resolver.names.join(', ') || 'none'}`,
+    );
+  lines.push(
+    firstKey
+      ? demo
+        ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}  (the demo key: set its variable before exposing the gateway)`
+        : `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer <its API key>  (keys are not printed)`
+      : '  (anonymous access)',
+  );
+  if (adminToken)
+    lines.push(
+      `  admin page: ${url}/admin/  (sign in with the admin token${demoSecrets.has(adminToken) ? `: ${adminToken}, the demo token` : ''})`,
+    );
+  if (config.metrics.enabled)
+    lines.push(
+      config.metrics.token === undefined
+        ? `  metrics: ${url}/metrics  (OPEN: no metrics.token set; it lists agent ids and upstream names)`
+        : `  metrics: ${url}/metrics  (Authorization: Bearer <metrics.token>)`,
+    );
+  if (config.audit.file && !config.audit.stdout)
+    lines.push(`  audit log: ${config.audit.file}  (tollgate audit ${config.audit.file})`);
+  lines.push('', 'Try it:');
+  if (mcp)
+    lines.push(`  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${bearer}"`);
+  if (config.llm)
+    lines.push(
+      `  curl ${url}/v1/models -H "Authorization: Bearer ${bearer}"   (OpenAI SDK: base_url ${url}/v1, api_key: the agent key)`,
+    );
+  lines.push('');
+  return lines;
 }

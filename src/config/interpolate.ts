@@ -4,6 +4,8 @@ export interface InterpolationResult<T> {
   value: T;
   /** Variables that were unset and fell back to their default. */
   defaulted: string[];
+  /** The default each of those took. */
+  defaults: Record<string, string>;
   /** Variables that were unset with no default (an error for the caller to report). */
   missing: { variable: string; path: (string | number)[] }[];
 }
@@ -16,6 +18,7 @@ const typed = (s: string): string | number | boolean =>
 
 export function interpolate<T>(input: T, env: Readonly<Record<string, string | undefined>>): InterpolationResult<T> {
   const defaulted = new Set<string>();
+  const defaults: Record<string, string> = {};
   const missing: InterpolationResult<T>['missing'] = [];
 
   const walk = (v: unknown, path: (string | number)[]): unknown => {
@@ -27,6 +30,7 @@ export function interpolate<T>(input: T, env: Readonly<Record<string, string | u
         if (set !== undefined && set !== '') return set;
         if (fallback !== undefined) {
           defaulted.add(name_);
+          defaults[name_] = fallback;
           return fallback;
         }
         missing.push({ variable: name_, path });
@@ -45,5 +49,5 @@ export function interpolate<T>(input: T, env: Readonly<Record<string, string | u
     return v;
   };
 
-  return { value: walk(input, []) as T, defaulted: [...defaulted], missing };
+  return { value: walk(input, []) as T, defaulted: [...defaulted], defaults, missing };
 }

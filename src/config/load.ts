@@ -4,6 +4,7 @@ import { resolve, dirname } from 'node:path';
 import { configSchema } from './schema.js';
 import { ConfigError, parseYaml } from './yaml.js';
 import { toRuntimeConfig, type RuntimeConfig } from './runtime.js';
+import { keylessUpstreams } from '../llm/runtime.js';
 
 export { ConfigError };
 
@@ -11,6 +12,11 @@ export interface LoadedConfig {
   config: RuntimeConfig;
   /** Human-readable warnings (e.g. a secret that fell back to its default). */
   warnings: string[];
+  /**
+   * Secrets that are the config file's own defaults (`${TOLLGATE_DEMO_KEY:-demo-key}` with the
+   * variable unset): public anyway, so the start banner may show them; it shows no other secret.
+   */
+  demoSecrets: ReadonlySet<string>;
 }
 
 export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>>): LoadedConfig {
@@ -29,11 +35,17 @@ export function parseConfigText(
   file: string,
   env: Readonly<Record<string, string | undefined>>,
 ): LoadedConfig {
-  const { value, defaulted } = parseYaml(text, file, configSchema, env);
+  const { value, defaulted, defaults } = parseYaml(text, file, configSchema, env);
   if (env.TOLLGATE_AUDIT_FILE) value.audit.file = env.TOLLGATE_AUDIT_FILE;
   if (env.TOLLGATE_PINS_FILE) value.pins.file = env.TOLLGATE_PINS_FILE;
-  const warnings = defaulted
-    .filter((v) => /KEY|SECRET|TOKEN|PASSWORD/i.test(v))
-    .map((v) => `${v} is not set: using the default from ${file}. Set it before exposing the gateway.`);
-  return { config: toRuntimeConfig(value, dirname(file)), warnings };
+  // `${OPENAI_API_KEY:-}`: empty on purpose (that LLM upstream is off), not a weak default.
+  const secrets = defaulted.filter((v) => /KEY|SECRET|TOKEN|PASSWORD/i.test(v) && defaults[v] !== '');
+  const warnings = secrets.map(
+    (v) => `${v} is not set: using the default from ${file}. Set it before exposing the gateway.`,
+  );
+  if (value.llm)
+    for (const name of keylessUpstreams(value.llm))
+      warnings.push(`llm upstream ${name} is off: its api_key is empty (set its variable to serve it on /v1)`);
+  const demoSecrets = new Set(secrets.map((v) => defaults[v] ?? '').filter((d) => d !== ''));
+  return { config: toRuntimeConfig(value, dirname(file)), warnings, demoSecrets };
 }

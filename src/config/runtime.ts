@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
 import { perToMs, type RateInput } from '../limits/schema.js';
-import { toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
+import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
 
 export function toMs(d: DurationInput): number {
   if (typeof d === 'number') return d;
@@ -307,7 +307,8 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
-    llm: c.llm && toLlmRuntime(c.llm),
+    llm:
+      c.llm && keylessUpstreams(c.llm).length < Object.keys(c.llm.upstreams).length ? toLlmRuntime(c.llm) : undefined,
     limits: {
       store: c.limits.store,
       redis: {

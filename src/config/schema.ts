@@ -263,9 +263,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    upstreams: z.record(serverNameSchema, upstreamSchema).refine((u) => Object.keys(u).length > 0, {
-      message: 'at least one upstream is required',
-    }),
+    upstreams: z
+      .record(serverNameSchema, upstreamSchema)
+      .default({})
+      .describe('MCP servers behind /mcp; may be empty when llm: is set (a gateway for LLM traffic only)'),
     auth: z
       .object({
         api_keys: z.array(apiKeyEntry).default([]).describe('plaintext keys from env; policy files hold hashed keys'),
@@ -436,7 +437,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A gateway with nothing behind it is a mistake; one for LLM traffic only is not.
+    if (Object.keys(c.upstreams).length === 0 && !c.llm)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstreams'],
+        message: 'at least one upstream (or an llm: block) is required',
+      });
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

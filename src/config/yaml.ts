@@ -20,6 +20,8 @@ export interface ParsedYaml<T> {
   value: T;
   /** Variables that were unset and fell back to their `${VAR:-default}`. */
   defaulted: string[];
+  /** The default each of those took. */
+  defaults: Record<string, string>;
   /** `file:line:col` of a key path, for problems found after parsing (e.g. a CEL expression). */
   where: (path: Path) => string;
 }
@@ -56,7 +58,7 @@ export function parseYaml<S extends z.ZodType>(
     );
   }
   const raw: unknown = doc.toJS() ?? {};
-  const { value, defaulted, missing } = interpolate(raw, env);
+  const { value, defaulted, defaults, missing } = interpolate(raw, env);
   const problems = missing.map(
     (m) =>
       `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
@@ -64,7 +66,7 @@ export function parseYaml<S extends z.ZodType>(
   const parsed = (pick?.(value) ?? schema).safeParse(value);
   if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, where));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
-  return { value: parsed.data as z.output<S>, defaulted, where };
+  return { value: parsed.data as z.output<S>, defaulted, defaults, where };
 }
 
 function formatIssues(issues: z.core.$ZodIssue[], where: (p: Path) => string): string[] {

@@ -7,6 +7,8 @@ export type Encoding = 'o200k_base' | 'cl100k_base';
 
 export interface TokenCounter {
   count(text: string): Promise<number>;
+  /** Loads the encoder now (~2 s, synchronous) so that the first count does not pay for it. */
+  warm(): void;
   close(): Promise<void>;
 }
 
@@ -62,11 +64,17 @@ export function createTokenCounter(encoding: Encoding): TokenCounter {
     });
   };
 
+  const load = (): Tiktoken =>
+    (inline ??= (require('tiktoken') as { get_encoding(e: string): Tiktoken }).get_encoding(encoding));
+
   return {
+    warm() {
+      load();
+    },
     count(text) {
       if (text.length === 0) return Promise.resolve(0);
       if (text.length > INLINE_LIMIT_CHARS) return offThread(text);
-      inline ??= (require('tiktoken') as { get_encoding(e: string): Tiktoken }).get_encoding(encoding);
+      inline = load();
       try {
         return Promise.resolve(inline.encode(text, 'all').length);
       } catch {

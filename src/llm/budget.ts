@@ -48,6 +48,11 @@ export class Budgets {
     return c;
   }
 
+  /** Loads these encoders now (start-up), not on an agent's first call. */
+  warm(encodings: Iterable<Encoding>): void {
+    for (const e of encodings) this.counter(e).warm();
+  }
+
   /** Prompt tokens: tiktoken for OpenAI families, ~4 characters per token otherwise. */
   async promptTokens(
     kind: ApiKind,

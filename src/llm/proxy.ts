@@ -16,7 +16,7 @@ import { Health, Resolver, type Target } from './balancer.js';
 import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
-import { errorBody, isErrorShape, usageFromBody } from './dialect.js';
+import { encodingFor, errorBody, isErrorShape, usageFromBody } from './dialect.js';
 import { inspectorFor } from './sse.js';
 import { relayStream } from './stream.js';
 import { Pools, isTimeout, readAll, requestHeaders, responseHeaders } from './upstream.js';
@@ -300,6 +300,22 @@ export class LlmProxy {
         costUsd: cost,
       });
     }
+  }
+
+  /**
+   * Loads the tokenizers the configured OpenAI models count with (an upstream without a model list
+   * may serve any: the current family's o200k_base). Returns the encodings loaded.
+   */
+  warmTokenizers(): Encoding[] {
+    const c = this.deps.config;
+    const models = [
+      ...c.upstreams.flatMap((u) => (u.kind === 'openai' ? u.models : [])),
+      ...c.aliases.flatMap((a) => a.deployments.map((d) => d.model)),
+    ];
+    const encodings = new Set(models.map(encodingFor).filter((e): e is Encoding => e !== undefined));
+    if (c.upstreams.some((u) => u.kind === 'openai' && u.models.length === 0)) encodings.add('o200k_base');
+    this.budgets.warm(encodings);
+    return [...encodings];
   }
 
   async close(): Promise<void> {

@@ -52,43 +52,57 @@ const DEFAULT_BASE: Record<ApiKind, string> = {
   anthropic: 'https://api.anthropic.com',
 };
 
+/**
+ * An upstream whose api_key came out empty (`${OPENAI_API_KEY:-}` with the variable unset) is left
+ * out, and so are alias deployments on it: one config serves /v1 for whichever keys are set.
+ */
+export const keylessUpstreams = (p: ParsedLlmConfig): string[] =>
+  Object.entries(p.upstreams)
+    .filter(([, u]) => u.api_key === '')
+    .map(([name]) => name);
+
 export function toLlmRuntime(p: ParsedLlmConfig): LlmConfig {
-  const upstreams = Object.entries(p.upstreams).map(([name, u]): LlmUpstreamConfig => {
-    const url = new URL(u.base_url ?? DEFAULT_BASE[u.kind]);
-    return {
-      name,
-      kind: u.kind,
-      origin: url.origin,
-      basePath: url.pathname.replace(/\/+$/, ''),
-      apiKey: u.api_key,
-      headers: { ...u.headers },
-      models: [...u.models],
-      weight: u.weight,
-      priority: u.priority,
-      timeouts: {
-        connectMs: toMs(u.timeouts.connect),
-        firstByteMs: toMs(u.timeouts.first_byte),
-        totalMs: toMs(u.timeouts.total),
-      },
-      maxConcurrency: u.max_concurrency,
-      connections: u.connections,
-    };
-  });
+  const off = new Set(keylessUpstreams(p));
+  const upstreams = Object.entries(p.upstreams)
+    .filter(([name]) => !off.has(name))
+    .map(([name, u]): LlmUpstreamConfig => {
+      const url = new URL(u.base_url ?? DEFAULT_BASE[u.kind]);
+      return {
+        name,
+        kind: u.kind,
+        origin: url.origin,
+        basePath: url.pathname.replace(/\/+$/, ''),
+        apiKey: u.api_key,
+        headers: { ...u.headers },
+        models: [...u.models],
+        weight: u.weight,
+        priority: u.priority,
+        timeouts: {
+          connectMs: toMs(u.timeouts.connect),
+          firstByteMs: toMs(u.timeouts.first_byte),
+          totalMs: toMs(u.timeouts.total),
+        },
+        maxConcurrency: u.max_concurrency,
+        connections: u.connections,
+      };
+    });
   const byName = new Map(upstreams.map((u) => [u.name, u]));
   const aliases = Object.entries(p.models).map(
     ([name, a]): LlmAliasConfig => ({
       name,
       strategy: a.strategy ?? p.strategy,
-      deployments: a.deployments.map((d) => {
-        const u = byName.get(d.upstream);
-        if (!u) throw new Error(`llm.models.${name}: unknown llm upstream ${d.upstream}`);
-        return {
-          upstream: d.upstream,
-          model: d.model,
-          weight: d.weight ?? u.weight,
-          priority: d.priority ?? u.priority,
-        };
-      }),
+      deployments: a.deployments
+        .filter((d) => !off.has(d.upstream))
+        .map((d) => {
+          const u = byName.get(d.upstream);
+          if (!u) throw new Error(`llm.models.${name}: unknown llm upstream ${d.upstream}`);
+          return {
+            upstream: d.upstream,
+            model: d.model,
+            weight: d.weight ?? u.weight,
+            priority: d.priority ?? u.priority,
+          };
+        }),
     }),
   );
   return {

@@ -1,6 +1,6 @@
 // The `tollgate` binary at start-up and in its small commands: what an operator sees when something
 // is wrong, and commands that must not race the upstreams they connect to.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -163,4 +163,93 @@ describe('tollgate check: policy files that cannot both be right', () => {
     expect(r.stderr).toContain(`${p('alice.yaml')}: agent alice is already defined in ${p('alice-copy.yaml')}`);
     expect(r.stderr).toContain(`${p('bob.yaml')}:6:5 constraints.0.when: invalid CEL expression`);
   });
+});
+
+/** Runs `tollgate serve` until its banner is complete; returns the output so far and a stopper. */
+async function serveUntilBanner(
+  args: string[],
+  env: Record<string, string | undefined>,
+  /** Also wait for this in the output (log lines may come after the banner). */
+  until = /(?:)/,
+): Promise<{ out: string; url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', ...env },
+  });
+  const stop = () =>
+    new Promise<void>((r) => {
+      if (child.exitCode !== null || child.signalCode !== null) return r();
+      child.once('exit', () => r());
+      child.kill('SIGKILL');
+    });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/Try it:\n(.*\n)*\n/.test(out) && until.test(out)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const url = /listening on (http:\/\/[^\s/]+)/.exec(out)?.[1] ?? '';
+  return { out, url, stop };
+}
+
+describe('tollgate serve: LLM traffic and the banner', () => {
+  it('serves LLM traffic only (no MCP upstream): ready, /v1 in the banner, tokenizer loaded at start, key not printed', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(
+      file,
+      'auth: { api_keys: [{ agent: bot, key: "${BOT_KEY}" }] }\nllm:\n  upstreams:\n    oa: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-x, models: [gpt-4o-mini] }\naudit: { file: null }\n',
+    );
+    const key = 'bot-secret-key-0123456789';
+    // The tokenizer is loaded at start (not on the first call): its log line comes without any call.
+    const gw = await serveUntilBanner(['--config', file], { BOT_KEY: key }, /tokenizers loaded/);
+    try {
+      expect(gw.out).toMatch(/"encodings":\["o200k_base"\].*"msg":"tokenizers loaded"/);
+      expect(gw.out).toContain(`Tollgate is listening on ${gw.url} (LLM traffic only: no MCP upstreams)`);
+      expect(gw.out).toContain(`LLM API: ${gw.url}/v1`);
+      expect(gw.out).not.toContain(key);
+      expect(gw.out).toContain('Authorization: Bearer <its API key>');
+      expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+      const models = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(['gpt-4o-mini']);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('the quickstart serves /v1 when OPENAI_API_KEY is set and says so; the demo key is flagged as the demo key', async () => {
+    const memory = join(tempDir(), 'memory.jsonl');
+    const quickstart = ['--config', 'examples/quickstart/tollgate.yaml'];
+    const env = {
+      TOLLGATE_DEMO_KEY: '',
+      TOLLGATE_MEMORY_FILE: memory,
+      TOLLGATE_AUDIT_FILE: join(tempDir(), 'a.jsonl'),
+    };
+    const plain = await serveUntilBanner(quickstart, env);
+    try {
+      expect(plain.out).not.toContain('LLM API');
+      expect(plain.out).toMatch(/Authorization: Bearer demo-key {2}\(the demo key/);
+    } finally {
+      await plain.stop();
+    }
+    const withLlm = await serveUntilBanner(quickstart, { ...env, OPENAI_API_KEY: 'sk-quickstart' });
+    try {
+      expect(withLlm.out).toContain(`LLM API: ${withLlm.url}/v1`);
+      expect(withLlm.out).toMatch(/models: gpt-4o-mini, gpt-4o, text-embedding-3-small/);
+      expect(withLlm.out).not.toContain('sk-quickstart');
+      const models = await fetch(`${withLlm.url}/v1/models`, { headers: { authorization: 'Bearer demo-key' } });
+      expect(models.status).toBe(200);
+    } finally {
+      await withLlm.stop();
+    }
+  }, 90_000);
 });
