@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 let gw: TestGateway;
 const auth = { authorization: `Bearer ${TEST_KEY}` };
@@ -20,7 +21,7 @@ upstreams:
   featio:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/feature-server.ts, --stdio]
+    args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]
 ${authYaml({ tester: TEST_KEY, other: 'other-key-0123456789' })}`);
 }, 30_000);
 afterAll(() => gw?.close());
