@@ -22,7 +22,9 @@ const RUN_ALONE = [
   // Loads the CPU (8 clients in tight loops) and kills upstream processes mid-load.
   'test/hardening/faults-under-load.test.ts',
 ];
-const PARALLEL_WORKERS = 3;
+// Files at a time in the parallel group; TOLLGATE_TEST_WORKERS overrides it (e.g. 2 on a machine busy
+// with other work, 1 to run every file in turn).
+const PARALLEL_WORKERS = Number(process.env.TOLLGATE_TEST_WORKERS) || 3;
 
 // Options every project shares (projects do not use `extends: true`: it would concatenate `include`).
 const shared = {

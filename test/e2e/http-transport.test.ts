@@ -35,6 +35,22 @@ async function rawPost(body: unknown, headers: Record<string, string>): Promise<
   return new Response(await r.body.text(), { status: r.statusCode });
 }
 
+/**
+ * Reads a stream until `text` shows up. Fails when the stream ends first: a loop that kept reading an
+ * ended stream spun on already-resolved promises, starving the timers, so the test timeout never fired
+ * and the whole run hung.
+ */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: string): Promise<string> {
+  const decoder = new TextDecoder();
+  let seen = '';
+  while (!seen.includes(text)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`stream ended before ${JSON.stringify(text)}; got ${JSON.stringify(seen)}`);
+    seen += decoder.decode(value, { stream: true });
+  }
+  return seen;
+}
+
 async function session(headers = jsonHeaders): Promise<string> {
   const r = await post(init, headers);
   expect(r.status).toBe(200);
@@ -162,9 +178,7 @@ describe('Streamable HTTP transport rules', () => {
       headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
       signal: ac.signal,
     });
-    const reader = r.body!.getReader();
-    let seen = '';
-    while (!seen.includes(': keepalive')) seen += new TextDecoder().decode((await reader.read()).value);
+    const seen = await readUntil(r.body!.getReader(), ': keepalive');
     ac.abort();
     expect(seen).toContain(': keepalive\n\n');
   });
@@ -186,9 +200,7 @@ describe('Streamable HTTP transport rules', () => {
       headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
       signal: ac.signal,
     });
-    const reader = r.body!.getReader();
-    let seen = '';
-    while (!seen.includes('list_changed')) seen += new TextDecoder().decode((await reader.read()).value);
+    const seen = await readUntil(r.body!.getReader(), 'list_changed');
     ac.abort();
     expect(seen).toContain('notifications/tools/list_changed');
   });
