@@ -28,8 +28,10 @@ const PARALLEL_WORKERS = Number(process.env.TOLLGATE_TEST_WORKERS) || 3;
 
 // Options every project shares (projects do not use `extends: true`: it would concatenate `include`).
 const shared = {
-  testTimeout: 30_000,
-  hookTimeout: 60_000,
+  // Bounds, not synchronisation: a test that passes never waits for them, and a machine loaded by other
+  // work can take tens of seconds to start a few processes.
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
   pool: 'forks',
   setupFiles: ['test/setup/each-file.ts'],
 } as const;

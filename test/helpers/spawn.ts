@@ -25,7 +25,7 @@ export function spawnListening(args: string[], env: Record<string, string> = {})
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // never leave a half-started child behind
       reject(new Error(`no LISTENING line from ${args.join(' ')}`));
-    }, 20_000);
+    }, 60_000); // a bound for a stuck child, not a wait: a loaded machine can take long to start one
     lines.on('line', (line) => {
       const m = /LISTENING (\d+)/.exec(line) ?? /listening on http:\/\/[^:]+:(\d+)/i.exec(line);
       if (!m) return;
