@@ -1,13 +1,13 @@
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditRecord, type AuditDecision, type AuditLine } from './record.js';
 import { openAuditWriter } from './writer.js';
 import { followAudit, globToRegExp, parseTimeSpec, readAudit } from './query.js';
+import { tempDir } from '../../test/helpers/tmp.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
-const tmp = () => mkdtempSync(join(tmpdir(), 'audit-q-'));
+const tmp = () => tempDir('audit-q-');
 
 interface Row {
   agent: string;

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +11,7 @@ import {
   type AuditRecordInput,
 } from './record.js';
 import { openAuditWriter } from './writer.js';
+import { tempDir } from '../../test/helpers/tmp.js';
 
 const base: AuditRecordInput = {
   'service.instance.id': 'gw-1',
@@ -115,7 +115,7 @@ describe('AuditRecord', () => {
   });
 
   it.each(Object.entries(kinds))('a %s record is written with every field', async (_kind, extra) => {
-    const dir = mkdtempSync(join(tmpdir(), 'audit-rec-'));
+    const dir = tempDir('audit-rec-');
     const w = await openAuditWriter({ destination: { path: join(dir, 'a.jsonl') } });
     const rec = createAuditRecord({ ...base, ...extra });
     await w.append(rec);

@@ -1,12 +1,12 @@
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditRecord } from './record.js';
 import { openAuditWriter } from './writer.js';
 import { verifyAudit } from './verify.js';
+import { tempDir } from '../../test/helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'audit-v-'));
+const tmp = () => tempDir('audit-v-');
 
 async function writeLog(file: string, count: number, rotateBytes?: number): Promise<void> {
   const w = await openAuditWriter({ destination: { path: file }, ...(rotateBytes ? { rotateBytes } : {}) });

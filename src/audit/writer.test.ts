@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +7,9 @@ import { GENESIS_HASH, createAuditRecord, type AuditLine, type AuditRecord } fro
 import { createRedactor } from './redact.js';
 import { openAuditWriter } from './writer.js';
 import { verifyAudit } from './verify.js';
+import { tempDir } from '../../test/helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'audit-w-'));
+const tmp = () => tempDir('audit-w-');
 let n = 0;
 const rec = (extra: Partial<AuditRecord> = {}): AuditRecord =>
   createAuditRecord({

@@ -1,17 +1,17 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createAuditRecord, type AuditDecision, type AuditOutcome } from '../audit/record.js';
 import { openAuditWriter } from '../audit/writer.js';
 import { auditCommand, type AuditIo } from './audit.js';
+import { tempDir } from '../../test/helpers/tmp.js';
 
 const NOW = Date.UTC(2025, 2, 10, 12, 0, 0);
 const MIN = 60_000;
 
 async function fixture(rotateBytes?: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'audit-cli-'));
+  const dir = tempDir('audit-cli-');
   const w = await openAuditWriter({
     destination: { path: join(dir, 'tollgate-audit.jsonl') },
     ...(rotateBytes ? { rotateBytes } : {}),

@@ -20,7 +20,7 @@ const budgetKey = {
   cost: 0,
 };
 // One token per character: result sizes are exact and obvious.
-const counter: TokenCounter = { count: async (t) => t.length, close: async () => undefined };
+const counter: TokenCounter = { count: async (t) => t.length, warm: () => undefined, close: async () => undefined };
 
 function setup(defaultResultEstimate: number, extra: Record<string, unknown> = {}) {
   const store = new MemoryStore({ now: () => 1_000_000, sweepIntervalMs: 0 }); // frozen clock: no refill

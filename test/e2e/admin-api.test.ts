@@ -1,7 +1,5 @@
 // The admin API as an operator's tools use it: admin credentials only, audit queries over a real
 // audit file, the live tail, usage, and the login cookie the web page relies on.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +8,7 @@ import { AuditRecorder, type AuditFields } from '../../src/audit/step.js';
 import { openAuditWriter } from '../../src/audit/writer.js';
 import { createRedactor } from '../../src/audit/redact.js';
 import type { AuditLine, AuditRecord } from '../../src/audit/record.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 const AGENT_KEY = 'tg_agentkey0123456789abcdefghijklmnop';
@@ -46,7 +45,7 @@ const json = async <T>(path: string): Promise<T> => {
 type Page = { records: AuditLine[]; nextCursor?: string };
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-admin-api-'));
+  const dir = tempDir('tollgate-admin-api-');
   const redact = createRedactor({ keys: ['password'], maxValueBytes: 1024 });
   const writer = await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') }, redact });
   recorder = new AuditRecorder(writer, 'test-instance');

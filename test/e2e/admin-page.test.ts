@@ -1,7 +1,5 @@
 // The admin page in a real browser (headless Chromium) against a real HTTP server and a real audit
 // file: log in through the form, see records, filter, watch the live tail, open a record.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -12,9 +10,11 @@ import { adminRoutes } from '../../src/admin/routes.js';
 import { AuditRecorder, type AuditFields } from '../../src/audit/step.js';
 import { openAuditWriter } from '../../src/audit/writer.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const TOKEN = 'admin-token-for-the-browser-test';
-const SCREENSHOT = '/tmp/tollgate-admin.png';
+// A look at the page for people (set TOLLGATE_ADMIN_SCREENSHOT=path to keep it); by default it goes with the run's temp files.
+const SCREENSHOT = process.env.TOLLGATE_ADMIN_SCREENSHOT ?? join(tempDir('tollgate-admin-shot-'), 'admin.png');
 const enabled = chromiumAvailable();
 
 let recorder: AuditRecorder;
@@ -50,7 +50,7 @@ const rowsOf = (p: Page) => p.locator('#rows tr.rec');
 
 beforeAll(async () => {
   if (!enabled) return;
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-admin-page-'));
+  const dir = tempDir('tollgate-admin-page-');
   const auditPath = join(dir, 'audit.jsonl');
   recorder = new AuditRecorder(await openAuditWriter({ destination: { path: auditPath } }), 'browser-test');
   const app = new Hono();

@@ -2,8 +2,7 @@
 // each append resolves; we SIGKILL it mid-run, then every ACKed record must be in the log, the chain
 // must verify, and a new writer must continue the chain (repairing a torn tail if the kill left one).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -11,14 +10,15 @@ import { createAuditRecord } from '../../src/audit/record.js';
 import { openAuditWriter } from '../../src/audit/writer.js';
 import { readAudit } from '../../src/audit/query.js';
 import { verifyAudit } from '../../src/audit/verify.js';
-import { TSX_NODE } from '../helpers/spawn.js';
+import { nodeArgs } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const ULID = /^ACK ([0-9A-HJKMNP-TV-Z]{26})$/;
 
 async function runAndKill(file: string, rotateBytes: number, killAfterAcks: number): Promise<Set<string>> {
   const child = spawn(
     process.execPath,
-    [...TSX_NODE, 'test/fixtures/audit-writer-child.ts', file, String(rotateBytes)],
+    [...nodeArgs('test/fixtures/audit-writer-child.ts'), file, String(rotateBytes)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const acked = new Set<string>();
@@ -46,7 +46,7 @@ async function runAndKill(file: string, rotateBytes: number, killAfterAcks: numb
 
 describe('audit writer under kill -9', () => {
   it('every acknowledged record is in the log and the chain verifies, across rotation and restarts', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'audit-kill-'));
+    const dir = tempDir('audit-kill-');
     const file = join(dir, 'audit.jsonl');
     const allAcked = new Set<string>();
     for (const killAfter of [3000, 1777, 5003]) {

@@ -1,7 +1,6 @@
 // The audit log as an operator reads it after agents used the gateway: one record per decision,
 // every field present, secrets redacted, written before the agent saw the answer.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,11 +11,13 @@ import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { AUDIT_FIELDS, type AuditLine } from '../../src/audit/record.js';
 import { verifyAudit } from '../../src/audit/verify.js';
+import { nodeArgs, nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 let gw: Awaited<ReturnType<typeof startGateway>>;
 let client: Client;
-const dir = mkdtempSync(join(tmpdir(), 'tollgate-audit-policies-'));
+const dir = tempDir('tollgate-audit-policies-');
 const records = (): AuditLine[] =>
   readFileSync(gw.auditFile, 'utf8')
     .trim()
@@ -31,7 +32,7 @@ upstreams:
   feat:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/feature-server.ts, --stdio]
+    args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]
     timeouts: { request: 300ms }
 auth:
   api_keys: [{ agent: tester, key: ${TEST_KEY} }]
@@ -142,7 +143,7 @@ describe('audit log', () => {
   it('keeps an intact hash chain, and the CLI reads and filters it', async () => {
     expect((await verifyAudit(gw.auditFile)).ok).toBe(true);
     const { stdout } = await run(process.execPath, [
-      'bin/tollgate.mjs',
+      ...nodeArgs('bin/tollgate.mjs'),
       'audit',
       gw.auditFile,
       '--decision',
@@ -155,7 +156,7 @@ describe('audit log', () => {
       .map((l) => JSON.parse(l) as AuditLine);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l['tollgate.decision'] === 'denied')).toBe(true);
-    const verify = await run(process.execPath, ['bin/tollgate.mjs', 'audit', 'verify', gw.auditFile]);
+    const verify = await run(process.execPath, [...nodeArgs('bin/tollgate.mjs'), 'audit', 'verify', gw.auditFile]);
     expect(verify.stdout).toMatch(/^OK: \d+ records in 1 file/);
   });
 });

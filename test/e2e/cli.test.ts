@@ -8,13 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { spawnListening } from '../helpers/spawn.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { nodeArgs, nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
+// The real bin script; the helpers run it from this run's compiled copy (no tsx compile per process).
 const BIN = 'bin/tollgate.mjs';
 
 async function tollgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgs(BIN), ...args], {
       env: { ...process.env, TOLLGATE_DEMO_KEY: '' },
     });
     return { code: 0, stdout, stderr };
@@ -39,7 +42,7 @@ describe('tollgate CLI', () => {
   });
 
   it('check rejects a broken config naming file, line and key, with exit code 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'upstreams:\n  a:\n    transport: stdio\n    comand: node\nauth: { allow_anonymous: true }\n');
     const r = await tollgate(['check', '--config', file]);
@@ -59,7 +62,7 @@ describe('tollgate CLI', () => {
   });
 
   it('check validates policy files: broken files fail with file:line, unknown servers warn', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     mkdirSync(join(dir, 'policies'));
     writeFileSync(
       join(dir, 'tollgate.yaml'),
@@ -76,11 +79,11 @@ describe('tollgate CLI', () => {
   });
 
   it('check --connect warns about patterns that match none of the upstream tools', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     mkdirSync(join(dir, 'policies'));
     writeFileSync(
       join(dir, 'tollgate.yaml'),
-      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\npolicies: { dir: policies }\n`,
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\npolicies: { dir: policies }\n`,
     );
     writeFileSync(
       join(dir, 'policies', 'a.yaml'),
@@ -173,10 +176,10 @@ describe('tollgate serve lifecycle', () => {
   };
 
   it('drains on SIGTERM: a call in flight still gets its answer, then the process exits 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     writeFileSync(
       join(dir, 'tollgate.yaml'),
-      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\n` +
         `auth: { api_keys: [{ agent: a, key: drain-key-0123456789 }] }\naudit: { file: null }\n`,
     );
     const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
@@ -196,12 +199,12 @@ describe('tollgate serve lifecycle', () => {
   }, 30_000);
 
   it('reloads the config on SIGHUP (new agent keys apply) and keeps serving on a broken file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     const cfg = join(dir, 'tollgate.yaml');
     const write = (key: string) =>
       writeFileSync(
         cfg,
-        `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`,
+        `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`,
       );
     write('first-key-0123456789');
     const gw = await spawnListening([BIN, 'serve', '--config', cfg, '--port', '0']);
@@ -227,10 +230,10 @@ describe('tollgate serve lifecycle', () => {
   }, 30_000);
 
   it('leaves no pooled stdio children behind, even when the gateway is killed with SIGKILL', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-'));
+    const dir = tempDir('tollgate-');
     writeFileSync(
       join(dir, 'tollgate.yaml'),
-      `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()}, isolation: per_session }\n` +
+      `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()}, isolation: per_session }\n` +
         `auth: { api_keys: [{ agent: a, key: pool-key-0123456789 }] }\naudit: { file: null }\n`,
     );
     const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConformanceServer, type ConformanceServerHandle } from '../fixtures/conformance-server.js';
 import { runConformance } from '../conformance/run.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 let fixture: ConformanceServerHandle;
 let gw: TestGateway;
@@ -19,7 +20,7 @@ upstreams:
   confio:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/conformance-server.ts, --stdio]
+    args: [${nodeArgsYaml('test/fixtures/conformance-server.ts')}, --stdio]
     isolation: per_session
 auth:
   allow_anonymous: true

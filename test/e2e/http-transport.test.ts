@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 let gw: TestGateway;
 const auth = { authorization: `Bearer ${TEST_KEY}` };
@@ -20,7 +21,7 @@ upstreams:
   featio:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/feature-server.ts, --stdio]
+    args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]
 ${authYaml({ tester: TEST_KEY, other: 'other-key-0123456789' })}`);
 }, 30_000);
 afterAll(() => gw?.close());
@@ -32,6 +33,22 @@ const post = (body: unknown, headers: Record<string, string> = jsonHeaders, path
 async function rawPost(body: unknown, headers: Record<string, string>): Promise<Response> {
   const r = await request(`${gw.url}/mcp`, { method: 'POST', headers, body: JSON.stringify(body) });
   return new Response(await r.body.text(), { status: r.statusCode });
+}
+
+/**
+ * Reads a stream until `text` shows up. Fails when the stream ends first: a loop that kept reading an
+ * ended stream spun on already-resolved promises, starving the timers, so the test timeout never fired
+ * and the whole run hung.
+ */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: string): Promise<string> {
+  const decoder = new TextDecoder();
+  let seen = '';
+  while (!seen.includes(text)) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`stream ended before ${JSON.stringify(text)}; got ${JSON.stringify(seen)}`);
+    seen += decoder.decode(value, { stream: true });
+  }
+  return seen;
 }
 
 async function session(headers = jsonHeaders): Promise<string> {
@@ -161,9 +178,7 @@ describe('Streamable HTTP transport rules', () => {
       headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
       signal: ac.signal,
     });
-    const reader = r.body!.getReader();
-    let seen = '';
-    while (!seen.includes(': keepalive')) seen += new TextDecoder().decode((await reader.read()).value);
+    const seen = await readUntil(r.body!.getReader(), ': keepalive');
     ac.abort();
     expect(seen).toContain(': keepalive\n\n');
   });
@@ -185,9 +200,7 @@ describe('Streamable HTTP transport rules', () => {
       headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': id },
       signal: ac.signal,
     });
-    const reader = r.body!.getReader();
-    let seen = '';
-    while (!seen.includes('list_changed')) seen += new TextDecoder().decode((await reader.read()).value);
+    const seen = await readUntil(r.body!.getReader(), 'list_changed');
     ac.abort();
     expect(seen).toContain('notifications/tools/list_changed');
   });

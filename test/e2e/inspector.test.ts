@@ -1,11 +1,11 @@
 // The MCP Inspector CLI (@modelcontextprotocol/inspector-cli, the one that runs on Node 20) as the
 // agent: lists and calls through the gateway, and gets the gateway's errors as an operator would.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CLI = resolve('node_modules/@modelcontextprotocol/inspector-cli/build/index.js');
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
@@ -25,7 +25,7 @@ function inspector(args: string[], key = KEY): Promise<{ code: number; out: stri
 }
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-inspector-'));
+  const dir = tempDir('tollgate-inspector-');
   mkdirSync(join(dir, 'policies'));
   writeFileSync(
     join(dir, 'policies', 'ops.yaml'),

@@ -1,7 +1,6 @@
 // Rate limits, token budgets and concurrency as an agent meets them, on one gateway (memory store)
 // and on two gateway processes sharing Redis.
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,11 +12,13 @@ import { connectFresh } from '../helpers/fresh-client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { ensureRedis } from '../helpers/redis.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const FIXTURE = '{ transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }';
+const FIXTURE = `{ transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }`;
 
 function policyDir(policy: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-limits-'));
+  const dir = tempDir('tollgate-limits-');
   writeFileSync(join(dir, 'tester.yaml'), policy);
   return dir;
 }
@@ -132,7 +133,7 @@ describe('two gateway processes sharing Redis', async () => {
     'admits exactly the limit across both under 64 concurrent clients',
     async () => {
       const LIMIT = 40;
-      const root = mkdtempSync(join(tmpdir(), 'tollgate-shared-'));
+      const root = tempDir('tollgate-shared-');
       mkdirSync(join(root, 'policies'));
       writeFileSync(
         join(root, 'policies', 'tester.yaml'),
@@ -141,7 +142,7 @@ describe('two gateway processes sharing Redis', async () => {
       const prefix = `tgtest-${randomBytes(4).toString('hex')}:`;
       writeFileSync(
         join(root, 'tollgate.yaml'),
-        `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio], cwd: ${process.cwd()} }\n` +
+        `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\n` +
           `auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }\npolicies: { dir: policies }\naudit: { file: null }\n` +
           `limits: { store: redis, redis: { url: "redis://127.0.0.1:6379", prefix: "${prefix}", timeout: 2s } }\n`,
       );

@@ -1,13 +1,14 @@
 // The LLM API mounted in the real gateway: the same agent keys, policies, budgets, audit and
 // metrics as MCP, with the openai client as the agent.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockLlm } from '../fixtures/mock-llm.js';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let mock: MockLlm;
 let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -15,14 +16,14 @@ let openai: OpenAI;
 
 beforeAll(async () => {
   mock = await MockLlm.start();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-'));
+  const dir = tempDir('tollgate-llm-');
   writeFileSync(
     join(dir, 'tester.yaml'),
     'agent: tester\nmodels: { allow: ["gpt-4o"] }\nlimits: { tokens: [{ limit: 100000, per: 1d }] }\n',
   );
   gw = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 policies: { dir: ${dir} }
 metrics: { enabled: true }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const V = '2026-07-28';
 type Body = { id: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: any } };
@@ -232,7 +233,7 @@ describe('2026 agents and a 2025 upstream that asks for input', () => {
   it('ends listen streams with a complete result when the gateway drains', async () => {
     const own = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 auth: { allow_anonymous: true }
 `);
     const res = await fetch(`${own.url}/mcp`, {

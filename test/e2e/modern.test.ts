@@ -1,25 +1,26 @@
 // MCP 2026-07-28 agents on the same /mcp endpoint: stateless requests with their own envelope,
 // mirrored headers checked against the body, 2025-era upstreams behind.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const V = '2026-07-28';
 let gw: Awaited<ReturnType<typeof startGateway>>;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-modern-'));
+  const dir = tempDir('tollgate-modern-');
   writeFileSync(
     join(dir, 'tester.yaml'),
     'agent: tester\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\nresources: { allow: ["*"] }\n',
   );
   gw = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 policies: { dir: ${dir} }
 `);

@@ -4,6 +4,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { rawHttp, rawRequest } from '../hardening/raw-http.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const ADMIN = 'admin-token-0123456789';
 let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -12,7 +13,7 @@ let client: Client;
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 admin: { tokens: [${ADMIN}] }
 metrics: { token: metrics-token-123 }

@@ -1,6 +1,5 @@
 // Per-agent policies through the gateway: what each agent sees, what it may call, hot reload.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,11 +7,13 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect, nextNotification } from '../helpers/client.js';
 import { hashApiKey } from '../../src/auth/api-keys.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
 const ALICE = 'tg_alice-key-0123456789abcdef';
 const BOB = 'tg_bob-key-0123456789abcdef';
-const dir = mkdtempSync(join(tmpdir(), 'tollgate-policies-'));
+const dir = tempDir('tollgate-policies-');
 const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
 
 const alicePolicy = (extraDeny = '') => `
@@ -42,7 +43,7 @@ beforeAll(async () => {
   );
   gw = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 policies: { dir: ${dir}, watch: true }
 `);
   alice = await connect(`${gw.url}/mcp`, { key: ALICE });

@@ -5,6 +5,7 @@ import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextpr
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect, listAllTools, nextNotification } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const MEMORY = 'node_modules/@modelcontextprotocol/server-memory/dist/index.js';
@@ -33,7 +34,7 @@ upstreams:
   featio:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/feature-server.ts, --stdio, --tag, stdio]
+    args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio, --tag, stdio]
     cwd: ${process.cwd()}
 ${authYaml()}`,
     { FEAT_SECRET: 's3cret-from-env' },

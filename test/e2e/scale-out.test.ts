@@ -2,8 +2,7 @@
 // alternate between the instances lists and calls tools, gets its notifications whichever instance
 // holds its GET stream, stays within one budget, and ends everywhere on DELETE.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +18,7 @@ import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { ensureRedis } from '../helpers/redis.js';
 import { freePort, startFront, type Front } from '../helpers/front.js';
 import { waitUntil } from '../helpers/wait.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const KEY = 'scale-key-0123456789';
 const OTHER = 'other-key-0123456789';
@@ -54,7 +54,7 @@ describe('scale-out: two gateways, a round-robin front, Redis', async () => {
   it.skipIf(!redis)(
     'serves one session from both instances, with notifications, one budget and DELETE everywhere',
     async () => {
-      const root = mkdtempSync(join(tmpdir(), 'tollgate-scale-'));
+      const root = tempDir('tollgate-scale-');
       mkdirSync(join(root, 'policies'));
       writeFileSync(
         join(root, 'policies', 'agents.yaml'),

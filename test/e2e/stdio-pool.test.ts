@@ -7,6 +7,7 @@ import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js'
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { liveProcesses } from '../../src/upstream/stdio-channel.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const KEYS = { alice: 'alice-key-0123456789', bob: 'bob-key-0123456789', carol: 'carol-key-0123456789' };
 let gw: TestGateway | undefined;
@@ -18,7 +19,7 @@ upstreams:
   feat:
     transport: stdio
     command: node
-    args: [--import, tsx, test/fixtures/feature-server.ts, --stdio]
+    args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]
     isolation: per_agent
     max_sessions: ${maxSessions}
     idle_timeout: ${idle}

@@ -7,9 +7,10 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect, listAllTools } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
-const FIXTURE = 'args: [--import, tsx, test/fixtures/feature-server.ts, --stdio]';
+const FIXTURE = `args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]`;
 
 let gw: TestGateway;
 let client: Client;

@@ -3,6 +3,7 @@
 // clear JSON-RPC error promptly, the unaudited result is not released, and the process survives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 let gw: TestGateway;
 const H = { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', accept: 'application/json' };
@@ -13,7 +14,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   gw = await startGateway(`
 upstreams:
-  featio: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  featio: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
 }, 30_000);
 afterAll(async () => {

@@ -6,6 +6,7 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const KEYS = { alice: 'alice-key-0123456789', bob: 'bob-key-0123456789', carol: 'carol-key-0123456789' };
 type Agent = keyof typeof KEYS;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   gw = await startGateway(`
 server: { max_sessions_per_agent: 2, max_sessions: 4, max_sse_streams_per_agent: 2, max_sse_streams: 3 }
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 pins: { enabled: false }
 ${authYaml(KEYS)}`);
 }, 30_000);

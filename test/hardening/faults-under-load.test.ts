@@ -4,9 +4,8 @@
 // answer or an error, none left hanging), every success is in the audit log, budgets are not
 // overshot, and once the part is back calls succeed again without restarting the gateway.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,10 +18,12 @@ import { waitUntil } from '../helpers/wait.js';
 import { ensureRedis, startProxy, type TcpProxy } from '../helpers/redis.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { drive, hanging, missingFromAudit, successes, type CallOutcome } from './load.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CLIENTS = 8;
 const FEATURE = 'test/fixtures/feature-server.ts';
-const STDIO = `{ transport: stdio, command: node, args: [--import, tsx, ${FEATURE}, --stdio], cwd: ${process.cwd()}, timeouts: { request: 5s } }`;
+const STDIO = `{ transport: stdio, command: node, args: [${nodeArgsYaml(FEATURE)}, --stdio], cwd: ${process.cwd()}, timeouts: { request: 5s } }`;
 
 let cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -82,7 +83,7 @@ describe('faults under load', () => {
     const cs = await clients(`${gw.url}/mcp`);
     const outcomes = await driveWithFault(cs, 40, () => {
       // The fixture is this process's child (the gateway runs in-process): SIGKILL it.
-      execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-f', 'feature-server.ts --stdio']);
+      execFileSync('pkill', ['-KILL', '-P', String(process.pid), '-f', 'feature-server\\.[jt]s --stdio']);
     });
     summary('stdio upstream killed', outcomes);
     expectSettledAndAudited(outcomes, CLIENTS * 25, gw.auditFile);
@@ -142,7 +143,7 @@ ${authYaml()}`);
     ): Promise<{ gw: TestGateway & { auditFile: string }; proxy: TcpProxy }> {
       const proxy = await startProxy();
       cleanup.push(() => proxy.close());
-      const root = mkdtempSync(join(tmpdir(), 'tollgate-faults-'));
+      const root = tempDir('tollgate-faults-');
       mkdirSync(join(root, 'policies'));
       writeFileSync(
         join(root, 'policies', 'tester.yaml'),
@@ -230,7 +231,7 @@ ${authYaml()}`);
 
   it('the gateway itself SIGKILLed mid-load: every success is in the audit log, the chain verifies, and a restarted gateway serves the same sessions', async () => {
     const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-kill-'));
+    const dir = tempDir('tollgate-kill-');
     const audit = join(dir, 'audit.jsonl');
     writeFileSync(
       join(dir, 'tollgate.yaml'),

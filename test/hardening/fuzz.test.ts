@@ -3,8 +3,7 @@
 // error body), never a crash, a hang or lost audit data. Runs are bounded and seeded: set
 // FUZZ_SEED to replay a failure (fast-check prints the seed and path of a counterexample) and
 // FUZZ_RUNS to explore more.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
@@ -16,6 +15,8 @@ import { connect } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { rawHttp, rawRequest, shapeProblem, type RawResponse } from './raw-http.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_905);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -28,7 +29,7 @@ const FEATURE = resolve('test/fixtures/feature-server.ts');
 const config = `
 server: { max_body_bytes: ${MAX_BODY} }
 upstreams:
-  featio: { transport: stdio, command: node, args: [--import, tsx, ${FEATURE}, --stdio], cwd: ${resolve('.')} }
+  featio: { transport: stdio, command: node, args: [${nodeArgsYaml(FEATURE)}, --stdio], cwd: ${resolve('.')} }
 admin: { tokens: [${ADMIN_TOKEN}] }
 ${authYaml({ tester: TEST_KEY, other: OTHER_KEY })}`;
 
@@ -923,7 +924,7 @@ describe('deep nesting (10 000 levels) against a gateway process', () => {
   }
 
   beforeAll(() => {
-    const dir = mkdtempSync(join(tmpdir(), 'tollgate-fuzz-'));
+    const dir = tempDir('tollgate-fuzz-');
     file = join(dir, 'tollgate.yaml');
     writeFileSync(
       file,

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect as connectClient } from '../helpers/client.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const BOUND_MS = 30_000;
 let gw: TestGateway;
@@ -18,7 +19,7 @@ let port: number;
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  featio: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  featio: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
   port = Number(new URL(gw.url).port);
 }, 30_000);

@@ -11,6 +11,7 @@ import { connect } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
 import { verifyAudit } from '../../src/audit/verify.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const REQUEST_TIMEOUT_MS = 2000;
 const POOL = 4;
@@ -74,7 +75,7 @@ upstreams:
     url: "http://127.0.0.1:${bad.port}/mcp"
     max_response_bytes: 1048576
     timeouts: { request: ${REQUEST_TIMEOUT_MS}ms, max_total: 20s }
-  chatty: { transport: stdio, command: node, args: [--import, tsx, ${resolve('test/fixtures/bad-stdio-server.ts')}], cwd: ${resolve('.')} }
+  chatty: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/bad-stdio-server.ts')}], cwd: ${resolve('.')} }
 ${authYaml()}admin: { tokens: ["\${TOLLGATE_ADMIN_TOKEN}"] }
 metrics: { token: "\${TOLLGATE_METRICS_TOKEN}" }
 `,

@@ -1,9 +1,8 @@
 // Headless Chromium for browser tests: the system's Debian `chromium` driven by playwright-core (which
 // never downloads a browser). Tests skip, loudly, only when that binary is missing.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import type { BrowserContext } from 'playwright-core';
+import { tempDir } from './tmp.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -28,7 +27,7 @@ export function chromiumAvailable(): boolean {
 /** A browser with a fresh, empty profile; `close` removes the profile too. */
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const { chromium } = await import('playwright-core');
-  const profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
+  const profile = tempDir('tollgate-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,

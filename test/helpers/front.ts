@@ -1,12 +1,12 @@
 // A round-robin HTTP front for several gateway instances, request by request: Debian's nginx when
 // it is installed (what operators run), else a small Node proxy doing the same.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, request, Agent, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from './wait.js';
+import { tempDir } from './tmp.js';
 
 export interface Front {
   url: string;
@@ -47,7 +47,7 @@ export async function startFront(port: number, targets: readonly number[]): Prom
 }
 
 async function startNginx(bin: string, port: number, targets: readonly number[]): Promise<Front> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-nginx-'));
+  const dir = tempDir('tollgate-nginx-');
   writeFileSync(
     join(dir, 'nginx.conf'),
     `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;

@@ -1,10 +1,9 @@
 // Starts a real gateway in-process on a free port from a YAML config text.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfigText } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway.js';
+import { tempDir } from './tmp.js';
 
 export interface TestGateway {
   gw: Gateway;
@@ -26,8 +25,8 @@ export async function startGateway(
   env: Record<string, string | undefined> = {},
   opts: TestGatewayOptions = {},
 ): Promise<TestGateway & { auditFile: string; pinsFile: string }> {
-  const auditFile = opts.auditFile ?? join(mkdtempSync(join(tmpdir(), 'tollgate-audit-')), 'audit.jsonl');
-  const pinsFile = opts.pinsFile ?? join(mkdtempSync(join(tmpdir(), 'tollgate-pins-')), 'tool-pins.json');
+  const auditFile = opts.auditFile ?? join(tempDir('tollgate-audit-'), 'audit.jsonl');
+  const pinsFile = opts.pinsFile ?? join(tempDir('tollgate-pins-'), 'tool-pins.json');
   const { config } = parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, {
     TOLLGATE_AUDIT_FILE: auditFile,
     TOLLGATE_PINS_FILE: pinsFile,

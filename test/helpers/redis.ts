@@ -2,10 +2,9 @@
 // can pause, close and reopen to simulate an outage without touching the real server; and a
 // throwaway Redis Cluster of our own.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tempDir } from './tmp.js';
 
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
@@ -143,7 +142,7 @@ export async function startCluster(): Promise<TestCluster | undefined> {
   for (let p = 20000 + Math.floor(Math.random() * 9000); ports.length < 3 && p < 29990; p++) {
     if ((await portFree(p)) && (await portFree(p + 10000))) ports.push(p); // +10000: the cluster bus
   }
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cluster-'));
+  const dir = tempDir('tollgate-cluster-');
   const procs = ports.map((p) =>
     spawn(
       'redis-server',

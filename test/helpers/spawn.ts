@@ -1,6 +1,9 @@
 // Spawns a fixture server process that prints `LISTENING <port>`, and kills it after the test.
+// args[0] is a path in the repo (a test/fixtures/*.ts, src/main.ts, bin/tollgate.mjs): it runs from the
+// run's compiled copy when there is one (see compiled.ts), else through tsx.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { nodeArgs } from './compiled.js';
 
 export interface Spawned {
   port: number;
@@ -8,10 +11,12 @@ export interface Spawned {
   kill(): Promise<void>;
 }
 
+/** Node flags that run TypeScript through tsx; prefer nodeArgs(file) from compiled.ts for children. */
 export const TSX_NODE = ['--import', 'tsx'];
 
 export function spawnListening(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
-  const child = spawn(process.execPath, args[0]?.endsWith('.mjs') ? args : [...TSX_NODE, ...args], {
+  const [file = '', ...rest] = args;
+  const child = spawn(process.execPath, [...nodeArgs(file), ...rest], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -37,6 +42,9 @@ export function spawnListening(args: string[], env: Record<string, string> = {})
           }),
       });
     });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}`));
+    });
   });
 }
