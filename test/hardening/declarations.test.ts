@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult, ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { TSX_NODE } from '../helpers/spawn.js';
+import { waitUntil } from '../helpers/wait.js';
 import { SessionSealer } from '../../src/mcp/session-seal.js';
 
 const KEY = randomBytes(32);
@@ -18,10 +19,11 @@ const clients: Client[] = [];
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')} }
+  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }
 sessions: { seal_keys: ["${KEY.toString('base64')}"] }
 ${authYaml()}`);
-}, 30_000);
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready'), 90_000);
+}, 120_000);
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
   await gw?.close();

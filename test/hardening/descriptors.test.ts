@@ -61,7 +61,7 @@ async function cliGateway(configYaml: string, fds: number): Promise<CliGateway> 
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  await waitUntil(() => /listening on http:\/\/[^:]+:\d+/i.test(out) || child.exitCode !== null, 30_000);
+  await waitUntil(() => /listening on http:\/\/[^:]+:\d+/i.test(out) || child.exitCode !== null, 90_000);
   const port = Number(/listening on http:\/\/[^:]+:(\d+)/i.exec(out)?.[1]);
   expect(port, out).toBeGreaterThan(0);
   return { child, port, output: () => out };
@@ -101,7 +101,7 @@ function holdStream(port: number): Promise<{ socket: Socket; accepted: boolean }
 describe('out of file descriptors', () => {
   it('a stdio upstream restart failing with EMFILE is an upstream error, never a gateway exit; it comes back with the descriptors', async () => {
     const gw = await cliGateway(
-      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')} }\n` +
+      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n` +
         `pins: { enabled: false }\n${authYaml()}`,
       256,
     );
@@ -156,7 +156,7 @@ describe('out of file descriptors', () => {
 describe('connections answered with an error', () => {
   it('are closed by the gateway even when the client never reads (400 at once, 408 after the header timeout)', async () => {
     const gw: TestGateway = await startGateway(
-      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')} }\n${authYaml()}`,
+      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n${authYaml()}`,
     );
     cleanup.push(() => gw.close());
     const server = (gw.gw as unknown as { server: Server }).server;

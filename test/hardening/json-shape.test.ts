@@ -9,6 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { TSX_NODE } from '../helpers/spawn.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let gw: TestGateway;
 let other: Client;
@@ -23,9 +24,10 @@ const headers = () => ({
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { request: 10s } }
+  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 10s } }
 server: { max_body_bytes: 8388608 }
 ${authYaml()}`);
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready'), 90_000);
   other = await connect(`${gw.url}/mcp`);
   const r = await fetch(`${gw.url}/mcp`, {
     method: 'POST',
@@ -39,7 +41,7 @@ ${authYaml()}`);
   });
   session = r.headers.get('mcp-session-id') as string;
   expect(session).toBeTruthy();
-}, 30_000);
+}, 120_000);
 afterAll(async () => {
   await other?.close();
   await gw?.close();

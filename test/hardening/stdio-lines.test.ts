@@ -9,8 +9,9 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { TSX_NODE } from '../helpers/spawn.js';
+import { waitUntil } from '../helpers/wait.js';
 
-const LINES = `{ transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { request: 60s } }`;
+const LINES = `{ transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 60s } }`;
 let gw: TestGateway;
 let agent: Client;
 let other: Client;
@@ -22,8 +23,10 @@ upstreams:
   small: ${LINES.replace(/ }$/, ', max_response_bytes: 1048576 }')}
   bystander: ${LINES}
 ${authYaml()}`);
+  // On a loaded machine three tsx-started servers may take a while: wait until all are up.
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready'), 90_000);
   [agent, other] = await Promise.all([connect(`${gw.url}/mcp`), connect(`${gw.url}/mcp`)]);
-}, 30_000);
+}, 120_000);
 afterAll(async () => {
   await agent?.close();
   await other?.close();
