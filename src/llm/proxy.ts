@@ -1,6 +1,7 @@
 // One LLM call, start to end: parse, check the model allow-list, resolve the pool, reserve tokens,
 // dispatch (with retries and fallback), then settle usage and write the audit record — before the
 // response is released (JSON) or before the final event goes out (streaming).
+import { jsonShapeProblem, LLM_JSON } from '../mcp/json-shape.js';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
@@ -99,8 +100,11 @@ export class LlmProxy {
       return fail(413, `request body exceeds ${this.deps.config.maxBodyBytes} bytes`);
     }
     let body: Json;
+    const text = raw.toString('utf8');
+    const shapeProblem = jsonShapeProblem(text, LLM_JSON);
+    if (shapeProblem !== undefined) return fail(400, `the request body is refused: ${shapeProblem}`);
     try {
-      body = JSON.parse(raw.toString('utf8')) as Json;
+      body = JSON.parse(text) as Json;
     } catch {
       return fail(400, 'the request body is not valid JSON');
     }

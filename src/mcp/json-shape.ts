@@ -17,6 +17,11 @@ export interface JsonShapeLimits {
 export const AGENT_JSON: JsonShapeLimits = { maxDepth: 128, maxKeys: 10_000, maxValues: 100_000 };
 /** What an upstream may send in one message: results can be large (max_response_bytes bounds their bytes). */
 export const UPSTREAM_JSON: JsonShapeLimits = { maxDepth: 128, maxKeys: 10_000, maxValues: 1_000_000 };
+/**
+ * What an agent may send to the LLM API: embeddings carry long token-id arrays (cheap to parse), so
+ * values are bounded by the body cap alone; depth and keys per object are what stall a parse.
+ */
+export const LLM_JSON: JsonShapeLimits = { maxDepth: 128, maxKeys: 10_000, maxValues: Number.MAX_SAFE_INTEGER };
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

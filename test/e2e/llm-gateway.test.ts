@@ -40,6 +40,19 @@ afterAll(async () => {
 });
 
 describe('LLM API in the gateway', () => {
+  it('refuses a body nested too deep before parsing it, and keeps serving', async () => {
+    const deep = `{"model":"gpt-4o","messages":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: deep,
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(await r.json())).toContain('nests deeper than 128 levels');
+    const ok = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    expect(ok.choices.length).toBeGreaterThan(0);
+  });
+
   it('answers a chat completion with the agent’s key, never forwarding it, and audits it', async () => {
     const r = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     expect(r.usage?.total_tokens).toBeGreaterThan(0);
