@@ -33,6 +33,13 @@ import { relayAgentAnswer, relayAgentNotification, setLogLevel, type DroppedNoti
 import { listedUri, normalizedTarget } from './resource-uris.js';
 import { completionShaper } from './completion-filter.js';
 
+/** MCP request methods, folded (lower case, NFKC): other spellings of them are never relayed. */
+const MCP_METHODS = new Set(
+  'initialize ping tools/list tools/call prompts/list prompts/get resources/list resources/templates/list resources/read resources/subscribe resources/unsubscribe completion/complete logging/setlevel server/discover subscriptions/listen sampling/createmessage elicitation/create roots/list tasks/get tasks/list tasks/result tasks/cancel'.split(
+    ' ',
+  ),
+);
+
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
   ['tools/list', 'tools'],
@@ -215,6 +222,10 @@ export class Relay {
       case 'logging/setLevel':
         return setLogLevel(scope, req, params, this.cfg.sessions.maxAgeMs);
       default: {
+        // A spelling of an MCP method (`Tools/Call`) is not relayed: an upstream matching methods
+        // loosely would run it without the checks the gateway gives the real one.
+        if (MCP_METHODS.has(req.method.normalize('NFKC').toLowerCase()))
+          throw new GatewayError('method_not_found', `method not found: ${req.method}`);
         // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
         // params name or URI points.
         const t = view.namespaced

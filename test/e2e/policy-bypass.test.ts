@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -96,6 +100,11 @@ describe('names not exactly in the catalog never reach the upstream (item 4)', (
     await expect(single.callTool({ name: 'DENIED', arguments: {} })).rejects.toThrow(/-32602.*Unknown tool: DENIED/);
     await expect(single.callTool({ name: 'denied', arguments: {} })).rejects.toThrow(/-32041/);
     await expect(single.getPrompt({ name: 'SECRET_PROMPT' })).rejects.toThrow(/-32602.*Unknown prompt/);
+  });
+
+  it('does not relay another spelling of an MCP method (an upstream matching methods loosely)', async () => {
+    const call = { method: 'Tools/Call', params: { name: 'srv__denied', arguments: {} } };
+    await expect(alice.request(call as never, CallToolResultSchema)).rejects.toThrow(/-32601/);
   });
 
   it('refuses prompt name variants on /mcp', async () => {
