@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisBreaker, RedisDownError } from './breaker.js';
 import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
+import { esc, merge, parse, specArgs, type Group } from './redis-replies.js';
 import { MemoryStore } from './memory-store.js';
 import {
   validateKeys,
@@ -57,8 +58,6 @@ export interface RedisStoreOptions {
   /** Tests only: use this clock instead of Redis TIME. */
   now?: () => number;
 }
-
-type Group = { keys: LimitKey[]; index: number[] };
 
 /** Lease releases kept for when Redis is back (beyond this, the lease TTL reclaims them). */
 const MAX_UNRELEASED = 10_000;
@@ -338,52 +337,4 @@ export class RedisStore implements LimitStore {
           for (const id of ids) this.keepUnreleased(rkey, id);
         });
   }
-}
-
-function esc(s: string): string {
-  return s.replace(/[%{}]/g, (c) => encodeURIComponent(c));
-}
-
-function specArgs(keys: LimitKey[]): number[] {
-  return keys.flatMap((k) => [k.limit, k.periodMs, k.cost]);
-}
-
-function parse(raw: unknown, keys: LimitKey[]): CheckResult {
-  if (!Array.isArray(raw) || raw.length !== 3 + keys.length * 3) throw new Error('unexpected reply from limits script');
-  const n = (i: number): number => Number(raw[i]);
-  const results = keys.map(
-    (k, i): KeyResult => ({
-      key: k.key,
-      limit: k.limit,
-      remaining: n(3 + 3 * i),
-      resetMs: n(4 + 3 * i),
-      allowed: n(5 + 3 * i) === 1,
-    }),
-  );
-  const allowed = n(0) === 1;
-  if (allowed) return { allowed, retryAfterMs: 0, results, via: 'store' };
-  return { allowed, retryAfterMs: n(1), reason: n(2) === 2 ? 'cost_exceeds_limit' : 'limited', results, via: 'store' };
-}
-
-/** Joins per-group answers; for a denied multi-group check, admitted groups are shown as refunded. */
-function merge(keys: LimitKey[], groups: Group[], parts: CheckResult[], refunded: boolean): CheckResult {
-  if (parts.length === 1) return parts[0]!;
-  const results: KeyResult[] = new Array<KeyResult>(keys.length);
-  let wait = 0;
-  groups.forEach((g, gi) => {
-    const p = parts[gi]!;
-    g.index.forEach((ki, j) => {
-      const r = p.results[j]!;
-      results[ki] = refunded && p.allowed ? { ...r, remaining: Math.min(r.limit, r.remaining + keys[ki]!.cost) } : r;
-    });
-    if (!p.allowed) wait = wait === -1 || p.retryAfterMs === -1 ? -1 : Math.max(wait, p.retryAfterMs);
-  });
-  if (parts.every((p) => p.allowed)) return { allowed: true, retryAfterMs: 0, results, via: 'store' };
-  return {
-    allowed: false,
-    retryAfterMs: wait,
-    reason: wait === -1 ? 'cost_exceeds_limit' : 'limited',
-    results,
-    via: 'store',
-  };
 }
