@@ -53,7 +53,7 @@ policies: { dir: ${dir} }
 limits: { tool_result_tokens: { enabled: true } }
 `);
     client = await connect(`${gw.url}/mcp`);
-  }, 30_000);
+  });
   afterAll(async () => {
     await client?.close();
     await gw?.close();
