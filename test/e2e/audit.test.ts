@@ -44,7 +44,7 @@ policies: { dir: ${dir} }
     model: 'm',
     content: { type: 'text', text: 'fine' },
   }));
-}, 30_000);
+});
 afterAll(async () => {
   await client?.close();
   await gw?.close();

@@ -41,7 +41,7 @@ auth:
   authorization_servers: [${ISSUER}]
   forward_identity_header: X-Tollgate-Agent
 `);
-}, 30_000);
+});
 afterAll(async () => {
   await gw?.close();
   await feat?.kill();

@@ -94,7 +94,7 @@ describe('tollgate CLI', () => {
     expect(r.stderr).toMatch(/tool pattern "feat__ecco" matches no tool that feat offers/);
     expect(r.stderr).not.toMatch(/feat__echo"|feat__sl\*/);
     expect(r.stdout).toMatch(/1 patterns? matching no upstream name/);
-  }, 30_000);
+  });
 
   it('rejects an unknown command with usage', async () => {
     const r = await tollgate(['frobnicate']);
@@ -115,7 +115,7 @@ describe('tollgate CLI', () => {
     } finally {
       await gw.kill();
     }
-  }, 30_000);
+  });
 });
 
 /** Runs `tollgate serve` until its banner is printed; returns the banner and kills the process. */
@@ -196,7 +196,7 @@ describe('tollgate serve lifecycle', () => {
     expect(signalled).toBe(true);
     expect(JSON.stringify(result)).toContain('slow done');
     expect(await exited).toBe('0/null');
-  }, 30_000);
+  });
 
   it('reloads the config on SIGHUP (new agent keys apply) and keeps serving on a broken file', async () => {
     const dir = tempDir('tollgate-');
@@ -227,7 +227,7 @@ describe('tollgate serve lifecycle', () => {
     } finally {
       await gw.kill();
     }
-  }, 30_000);
+  });
 
   it('leaves no pooled stdio children behind, even when the gateway is killed with SIGKILL', async () => {
     const dir = tempDir('tollgate-');
@@ -246,7 +246,7 @@ describe('tollgate serve lifecycle', () => {
     expect(kids.length).toBe(3); // the catalog's process and one per agent session
     await gw.kill(); // SIGKILL: no exit hook runs; the children see their stdin close
     await waitUntil(() => kids.every((k) => !alive(k)), 10_000);
-  }, 30_000);
+  });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops on ${signal} and leaves no stdio children behind`, async () => {
@@ -257,6 +257,6 @@ describe('tollgate serve lifecycle', () => {
       gw.child.kill(signal);
       expect(await exited).toBe('0/null');
       await waitUntil(() => kids.every((k) => !alive(k)));
-    }, 30_000);
+    });
   }
 });

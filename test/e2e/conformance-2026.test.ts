@@ -22,7 +22,7 @@ beforeAll(async () => {
   c26new: { transport: streamable_http, url: "${fixture.url}" }
 auth: { allow_anonymous: true }
 `);
-}, 30_000);
+});
 afterAll(async () => {
   await gw?.close();
   await fixture?.close();

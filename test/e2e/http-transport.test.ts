@@ -23,7 +23,7 @@ upstreams:
     command: node
     args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio]
 ${authYaml({ tester: TEST_KEY, other: 'other-key-0123456789' })}`);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 
 const post = (body: unknown, headers: Record<string, string> = jsonHeaders, path = '/mcp') =>

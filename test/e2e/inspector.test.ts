@@ -37,7 +37,7 @@ upstreams:
 auth: { api_keys: [{ agent: ops, key: ${KEY} }] }
 policies: { dir: ${join(dir, 'policies')} }
 `);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 
 describe('MCP Inspector CLI as the agent', () => {
@@ -57,7 +57,7 @@ describe('MCP Inspector CLI as the agent', () => {
     ]);
     expect(call.code).toBe(0);
     expect(JSON.parse(call.out)).toMatchObject({ content: [{ type: 'text', text: 'Echo: through tollgate' }] });
-  }, 30_000);
+  });
 
   it('gets the policy refusal and a bad key as errors', async () => {
     const denied = await inspector(['--method', 'tools/call', '--tool-name', 'everything__get-env']);
@@ -66,5 +66,5 @@ describe('MCP Inspector CLI as the agent', () => {
     const badKey = await inspector(['--method', 'tools/list'], 'not-a-key-0123456789');
     expect(badKey.code).not.toBe(0);
     expect(badKey.out + badKey.err).toMatch(/-32040.*unknown API key/);
-  }, 30_000);
+  });
 });

@@ -21,7 +21,7 @@ upstreams:
     isolation: per_session
     max_sessions: 2
 ${authYaml({ alice: 'alice-key-0123456789', bob: 'bob-key-0123456789' })}`);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 
 async function agentWithRoots(key: string, root: string) {

@@ -54,7 +54,7 @@ policies: { dir: ${dir} }
 limits: { tool_result_tokens: { enabled: true, default_estimate: 5 } }
 `);
     client = await connect(`${gw.url}/mcp`);
-  }, 30_000);
+  });
   afterAll(async () => {
     await client?.close();
     await gw?.close();

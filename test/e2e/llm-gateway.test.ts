@@ -33,7 +33,7 @@ llm:
   prices: { gpt-4o: { input: 2.5, output: 10 } }
 `);
   openai = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: TEST_KEY, maxRetries: 0 });
-}, 30_000);
+});
 afterAll(async () => {
   await gw?.close();
   await mock?.close();

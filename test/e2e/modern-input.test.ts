@@ -23,7 +23,7 @@ upstreams:
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 mcp: { input_required: { ttl: 1m, max_per_agent: 2 } }
 `);
-}, 30_000);
+});
 afterAll(async () => {
   await gw?.close();
   await upstream?.kill();

@@ -24,7 +24,7 @@ upstreams:
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 policies: { dir: ${dir} }
 `);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 
 const envelope = (extra: Record<string, unknown> = {}) => ({

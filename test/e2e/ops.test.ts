@@ -22,7 +22,7 @@ metrics: { token: metrics-token-123 }
   await client.callTool({ name: 'feat__echo', arguments: { text: 'one' } });
   await client.callTool({ name: 'feat__echo', arguments: { text: 'two' } });
   await expect(client.callTool({ name: 'feat__echo', arguments: { text: '!is_error' } })).resolves.toBeDefined(); // isError result
-}, 30_000);
+});
 afterAll(async () => {
   await client?.close();
   await gw?.close();

@@ -48,7 +48,7 @@ policies: { dir: ${dir}, watch: true }
 `);
   alice = await connect(`${gw.url}/mcp`, { key: ALICE });
   bob = await connect(`${gw.url}/mcp`, { key: BOB });
-}, 30_000);
+});
 afterAll(async () => {
   await alice?.close();
   await bob?.close();

@@ -33,7 +33,7 @@ upstreams:
     balance: { health_check: { interval: 100ms, timeout: 300ms, unhealthy_threshold: 1 } }
 pins: { enabled: false }
 ${authYaml()}`);
-}, 30_000);
+});
 
 afterAll(async () => {
   await client?.close();
@@ -53,5 +53,5 @@ describe('per_session over replicas', () => {
     const updated = nextNotification(client, 'notifications/resources/updated');
     await client.callTool({ name: 'feat__touch', arguments: {} });
     expect((await updated).params).toMatchObject({ uri: 'feat+mem://a' });
-  }, 30_000);
+  });
 });

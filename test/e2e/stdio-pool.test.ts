@@ -49,7 +49,7 @@ describe('stdio pool (per_agent)', () => {
     await echo(b);
     expect(liveProcesses()).toBe(base + 2);
     await expect(echo(await agent('carol'))).rejects.toThrow(/session cap \(2\)/);
-  }, 30_000);
+  });
 
   it('ends idle processes, which frees their slot', async () => {
     await start(1, '1s');
@@ -59,5 +59,5 @@ describe('stdio pool (per_agent)', () => {
     await waitUntil(() => liveProcesses() === base, 10_000);
     await echo(await agent('carol'));
     expect(liveProcesses()).toBe(base + 1);
-  }, 30_000);
+  });
 });

@@ -22,7 +22,7 @@ upstreams:
   old: { transport: streamable_http, url: "http://127.0.0.1:${legacy.port}/mcp" }
 auth: { api_keys: [{ agent: tester, key: ${TEST_KEY} }] }
 `);
-}, 30_000);
+});
 afterAll(async () => {
   await gw?.close();
   await legacy?.kill();

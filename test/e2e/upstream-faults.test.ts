@@ -45,7 +45,7 @@ upstreams:
   legacy: { transport: sse, url: "http://127.0.0.1:${legacyPort}/sse" }
 ${authYaml()}`);
   client = await connect(`${gw.url}/mcp`);
-}, 30_000);
+});
 
 afterAll(async () => {
   await client?.close();

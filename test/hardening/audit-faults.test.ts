@@ -16,7 +16,7 @@ beforeAll(async () => {
 upstreams:
   featio: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
-}, 30_000);
+});
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
   await gw?.close();

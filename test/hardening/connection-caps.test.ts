@@ -23,7 +23,7 @@ upstreams:
   feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 pins: { enabled: false }
 ${authYaml(KEYS)}`);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 afterEach(async () => {
   for (const a of open) a.abort();

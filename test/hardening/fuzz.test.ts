@@ -153,7 +153,7 @@ beforeAll(async () => {
   sessions.old = await openSession(TEST_KEY, '2025-03-26');
   sessions.other = await openSession(OTHER_KEY, '2025-11-25');
   sessions.single = await openSession(TEST_KEY, '2025-11-25', '/mcp/featio');
-}, 30_000);
+});
 
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);

@@ -22,7 +22,7 @@ upstreams:
   featio: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
   port = Number(new URL(gw.url).port);
-}, 30_000);
+});
 afterAll(() => gw?.close());
 
 interface Stalled {

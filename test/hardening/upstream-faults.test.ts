@@ -82,7 +82,7 @@ metrics: { token: "\${TOLLGATE_METRICS_TOKEN}" }
     { TOLLGATE_ADMIN_TOKEN: 'admin-secret-0123456789', TOLLGATE_METRICS_TOKEN: 'metrics-secret-0123456789' },
   );
   client = await connect(`${gw.url}/mcp`);
-}, 30_000);
+});
 
 let closed = false;
 afterAll(async () => {
@@ -208,7 +208,7 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
         .map(([k, v]) => `${k}=${v.open}`)
         .join(', ')})`,
     ).toBe(true);
-  }, 30_000);
+  });
 });
 
 describe('a stdio upstream that misbehaves', () => {
@@ -250,7 +250,7 @@ describe('a stdio upstream that misbehaves', () => {
     console.log(`[hardening] stdio server restarted and answering after ${Date.now() - t0} ms`);
     expect(after.message).toMatch(/^pid \d+: back$/);
     expect(pidOf(after)).not.toBe(before);
-  }, 30_000);
+  });
 
   it('a server that writes half an answer and dies: a clear error, then it is restarted and works', async () => {
     await waitUntil(() => upstream('chatty').state === 'ready', 15_000);
@@ -261,7 +261,7 @@ describe('a stdio upstream that misbehaves', () => {
     expect(o.ms).toBeLessThan(2000);
     await waitUntil(() => upstream('chatty').state === 'ready', 15_000);
     expect((await call('chatty__echo', { text: 'again' })).message).toMatch(/^pid \d+: again$/);
-  }, 30_000);
+  });
 });
 
 describe('after the faults', () => {
