@@ -8,6 +8,7 @@ import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/cl
 import { authYaml, startGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 let gw: Awaited<ReturnType<typeof startGateway>>;
 let client: Client;
@@ -15,7 +16,7 @@ let client: Client;
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  feat: { transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
   client = await connect(`${gw.url}/mcp`);
 }, 30_000);

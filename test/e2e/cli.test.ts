@@ -147,7 +147,7 @@ async function bannerOf(yaml: string, extraArgs: string[] = []): Promise<string>
 }
 
 describe('tollgate serve banner', () => {
-  const upstream = `upstreams:\n  feat: { transport: stdio, command: node, args: [--import, tsx, ${process.cwd()}/test/fixtures/feature-server.ts, --stdio] }\nauth: { api_keys: [{ agent: a, key: key-0123456789 }] }\n`;
+  const upstream = `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }\nauth: { api_keys: [{ agent: a, key: key-0123456789 }] }\n`;
 
   it('says when /metrics is open (no metrics.token), and not when it has a token', async () => {
     const open = await bannerOf(upstream);

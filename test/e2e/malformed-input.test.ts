@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const FEATURE = resolve('test/fixtures/feature-server.ts');
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
   upstream = await shortBodyServer();
   gw = await startGateway(`
 upstreams:
-  featio: { transport: stdio, command: node, args: [--import, tsx, ${FEATURE}, --stdio], cwd: ${resolve('.')} }
+  featio: { transport: stdio, command: node, args: [${nodeArgsYaml(FEATURE)}, --stdio], cwd: ${resolve('.')} }
   short: { transport: streamable_http, url: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp" }
 ${authYaml()}`);
 }, 30_000);

@@ -15,12 +15,13 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { hashApiKey } from '../../src/auth/api-keys.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
 const ALICE = 'tg_alice-bypass-0123456789abcdef';
 const OPS = 'tg_ops-bypass-0123456789abcdef';
 const fixture = (tag: string, extra = '') =>
-  `{ transport: stdio, protocol: "2025", timeouts: { connect: 60s }, command: node, args: [--import, tsx, test/fixtures/lenient-server.ts, --tag, ${tag}]${extra} }`;
+  `{ transport: stdio, protocol: "2025", timeouts: { connect: 60s }, command: node, args: [${nodeArgsYaml('test/fixtures/lenient-server.ts')}, --tag, ${tag}]${extra} }`;
 
 let dir: string;
 let gw: TestGateway & { auditFile: string };

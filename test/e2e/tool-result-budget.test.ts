@@ -14,8 +14,9 @@ import { startGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 import type { AuditLine } from '../../src/audit/record.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
-const FIXTURE = '{ transport: stdio, command: node, args: [--import, tsx, test/fixtures/feature-server.ts, --stdio] }';
+const FIXTURE = `{ transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }`;
 const BUDGET = 2000;
 const CALLS = 64;
 // feat__big returns 'x' × ms characters: 1 200 of them are exactly 150 o200k tokens.

@@ -8,9 +8,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
-import { TSX_NODE } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
 import { SessionSealer } from '../../src/mcp/session-seal.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const KEY = randomBytes(32);
 let gw: TestGateway;
@@ -19,7 +19,7 @@ const clients: Client[] = [];
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }
+  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }
 sessions: { seal_keys: ["${KEY.toString('base64')}"] }
 ${authYaml()}`);
   await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready'), 90_000);

@@ -13,8 +13,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
-import { TSX_NODE } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
 const LINE_SERVER = resolve('test/fixtures/line-server.ts');
 const cleanup: (() => unknown)[] = [];
@@ -101,7 +101,7 @@ function holdStream(port: number): Promise<{ socket: Socket; accepted: boolean }
 describe('out of file descriptors', () => {
   it('a stdio upstream restart failing with EMFILE is an upstream error, never a gateway exit; it comes back with the descriptors', async () => {
     const gw = await cliGateway(
-      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n` +
+      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml(LINE_SERVER)}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n` +
         `pins: { enabled: false }\n${authYaml()}`,
       256,
     );
@@ -156,7 +156,7 @@ describe('out of file descriptors', () => {
 describe('connections answered with an error', () => {
   it('are closed by the gateway even when the client never reads (400 at once, 408 after the header timeout)', async () => {
     const gw: TestGateway = await startGateway(
-      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${LINE_SERVER}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n${authYaml()}`,
+      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml(LINE_SERVER)}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n${authYaml()}`,
     );
     cleanup.push(() => gw.close());
     const server = (gw.gw as unknown as { server: Server }).server;

@@ -2,13 +2,13 @@
 // 220 000 keys is refused with -32600 before it is parsed (V8 takes seconds on such bodies, and
 // every later walk recurses), while another agent's calls are answered. Upstream messages have
 // the same bounds: a too-deep stdio answer fails its call with -32052 instead of timing it out.
+import { nodeArgsYaml } from '../helpers/compiled.js';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
-import { TSX_NODE } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
 
 let gw: TestGateway;
@@ -24,7 +24,7 @@ const headers = () => ({
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
-  lines: { transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 10s } }
+  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 10s } }
 server: { max_body_bytes: 8388608 }
 ${authYaml()}`);
   await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready'), 90_000);

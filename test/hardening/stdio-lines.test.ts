@@ -8,10 +8,10 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
-import { TSX_NODE } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
 
-const LINES = `{ transport: stdio, command: ${process.execPath}, args: [${TSX_NODE.join(', ')}, ${resolve('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 60s } }`;
+const LINES = `{ transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml('test/fixtures/line-server.ts')}], cwd: ${resolve('.')}, timeouts: { connect: 60s, request: 60s } }`;
 let gw: TestGateway;
 let agent: Client;
 let other: Client;
