@@ -25,9 +25,11 @@ export function metadataUrlFor(requestUrl: string, publicBase: string | undefine
 export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handler {
   return (c) => {
     const base = baseUrlOf(c.req.url, opts.publicBase);
-    const suffix = c.req.path.replace(/^\/\.well-known\/oauth-protected-resource/, '');
     const own = typeof opts.resource === 'function' ? opts.resource() : opts.resource;
-    const resource = own && (suffix === '' || suffix === '/mcp') ? own : `${base}${suffix || '/mcp'}`;
+    // One resource (the JWT audience) for /mcp and every /mcp/<server>: advertising `/mcp/<server>`
+    // sent clients after tokens the gateway then refused as "wrong audience". Clients accept a
+    // resource that is a path prefix of the endpoint they use (RFC 9728 §3.3, MCP SDK).
+    const resource = own ?? `${base}/mcp`;
     const body: Record<string, unknown> = {
       resource,
       authorization_servers: opts.authorizationServers,

@@ -114,7 +114,7 @@ describe('JWT agents', () => {
     const one = (await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/feat`)).json()) as {
       resource: string;
     };
-    expect(one.resource).toBe('https://mcp.example.com/mcp/feat');
+    expect(one.resource).toBe('https://mcp.example.com/mcp' /* one resource for every endpoint */);
   });
 });
 
@@ -129,8 +129,8 @@ describe('JWT audience without public_url or auth.resource (serve --port P)', ()
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(SECRET));
-  const initialize = (token: string) =>
-    fetch(`${local.url}/mcp`, {
+  const initialize = (token: string, path = '/mcp') =>
+    fetch(`${local.url}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({
@@ -162,5 +162,14 @@ auth:
     const stale = await initialize(await hs('http://127.0.0.1:8080/mcp'));
     expect(stale.status).toBe(401);
     expect(stale.headers.get('www-authenticate')).toContain('error_description="wrong audience"');
+  });
+
+  it('advertises, for a per-server endpoint, the resource its tokens are accepted for', async () => {
+    const meta = (await (await fetch(`${local.url}/.well-known/oauth-protected-resource/mcp/feat`)).json()) as {
+      resource: string;
+    };
+    // One resource for the whole gateway: a token for it opens /mcp and every /mcp/<server>.
+    expect(meta.resource).toBe(`${local.url}/mcp`);
+    expect((await initialize(await hs(meta.resource), '/mcp/feat')).status).toBe(200);
   });
 });
