@@ -14,6 +14,8 @@ export interface CatalogSource {
   readonly name: string;
   readonly catalog: Catalog;
   readonly state: string;
+  /** Why it is not ready, when it failed (what the agent is told). */
+  readonly lastError?: string | undefined;
   /** Fetches these lists again (agents are told if they changed). */
   refreshCatalog(kinds: readonly CatalogKind[]): Promise<void>;
   /**
@@ -124,6 +126,9 @@ export function catalogSourceOf(u: Upstream): CatalogSource {
     get state() {
       return u.state;
     },
+    get lastError() {
+      return u.lastError;
+    },
     refreshCatalog: (kinds) => u.refreshCatalog(kinds),
     requestMs: u.cfg.timeouts.requestMs,
     ...(own
@@ -168,7 +173,7 @@ export function knownNames(options: KnownNamesOptions): McpStep {
     if (u?.state !== 'ready') {
       return new GatewayError(
         'upstream_unavailable',
-        `upstream ${t.server} is not ready: its ${l.what}s are not known yet`,
+        `upstream ${t.server} is unavailable${u?.lastError ? `: ${u.lastError}` : ''} (its ${l.what}s are not known yet)`,
       ).toJsonRpc(call.request.id);
     }
     await refresh(

@@ -1,6 +1,6 @@
 // A bounded load of SDK clients calling one tool in a loop, and the checks the reliability goals
 // ask of it: every call settles, and every call answered with success is in the audit log.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -79,7 +79,9 @@ export function auditedSuccesses(file: string): Set<string> {
 /** Successes missing from the audit log (must be none). */
 export function missingFromAudit(outcomes: readonly CallOutcome[], auditFile: string): string[] {
   const audited = auditedSuccesses(auditFile);
+  // Records name the session by its short reference: the first 16 hex of SHA-256 of its id.
+  const ref = (session: unknown) => createHash('sha256').update(String(session)).digest('hex').slice(0, 16);
   return successes(outcomes)
-    .map((o) => `${String(o.session)}|${o.key}`)
+    .map((o) => `${ref(o.session)}|${o.key}`)
     .filter((k) => !audited.has(k));
 }

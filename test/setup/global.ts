@@ -11,7 +11,16 @@
 //
 // Both are handed to the test workers (and their children) through the environment; the workers are
 // forked after this runs.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +65,9 @@ async function buildGateway(out: string): Promise<void> {
 
 export default async function setup(): Promise<() => void> {
   const run = mkdtempSync(join(tmpdir(), 'tollgate-run-'));
+  // Traversable by others (not listable): the image smoke test runs the gateway as the image's
+  // non-root user from a folder inside this run's TMPDIR; mkdtemp makes it 0700.
+  chmodSync(run, 0o711);
   const build = join(run, 'build');
   const tmp = join(run, 'tmp');
   mkdirSync(tmp);
