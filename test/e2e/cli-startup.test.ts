@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nodeArgs } from '../helpers/compiled.js';
 
 const run = promisify(execFile);
 const BIN = 'bin/tollgate.mjs';
@@ -19,7 +20,9 @@ interface Outcome {
 
 async function tollgate(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgs(BIN), ...args], {
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -137,7 +140,10 @@ describe('tollgate serve start-up failures: one line, a hint, exit 1, no stack',
     const r = await tollgate(['serve', '--config', join(dir, 'missing.yaml')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`tollgate: no config file at ${join(dir, 'missing.yaml')}`);
-    expect(r.stderr).toContain("hint: try the quickstart's: tollgate serve --config examples/quickstart/tollgate.yaml");
+    // Relative to the working directory when the quickstart is below it (a compiled copy names its own).
+    expect(r.stderr).toMatch(
+      /hint: try the quickstart's: tollgate serve --config \S*examples\/quickstart\/tollgate\.yaml/,
+    );
     expect(r.stderr).toContain('--config PATH or TOLLGATE_CONFIG');
     noStack(r);
   });
@@ -172,7 +178,7 @@ async function serveUntilBanner(
   /** Also wait for this in the output (log lines may come after the banner). */
   until = /(?:)/,
 ): Promise<{ out: string; url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs(BIN), 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', ...env },
   });

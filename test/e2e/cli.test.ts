@@ -123,7 +123,7 @@ async function bannerOf(yaml: string, extraArgs: string[] = []): Promise<string>
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-banner-'));
   const file = join(dir, 'tollgate.yaml');
   writeFileSync(file, yaml);
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', file, '--port', '0', ...extraArgs], {
+  const child = spawn(process.execPath, [...nodeArgs(BIN), 'serve', '--config', file, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
