@@ -1,7 +1,5 @@
 // Assembles a running gateway from config: upstreams, relay, sessions, HTTP server; and stops it.
-import { createServer } from 'node:http';
-import { getRequestListener, type ServerType } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
+import type { ServerType } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import type { RuntimeConfig } from './config/runtime.js';
 import { Upstream, type UpstreamListener } from './upstream/upstream.js';
@@ -12,12 +10,9 @@ import { VERSION } from './version.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
-import { openConfiguredAuditWriter } from './audit/open.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
-import { openLimitStore, type LimitStoreHooks } from './limits/open.js';
-import { redisClient } from './limits/redis-client.js';
-import { RedisSessionBus, applyPeerMessage, type BusMessage, type SessionBus } from './mcp/session-bus.js';
+import { applyPeerMessage, type BusMessage, type SessionBus } from './mcp/session-bus.js';
 import { SessionSealer } from './mcp/session-seal.js';
 import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
@@ -25,33 +20,15 @@ import { agentUsage, type AgentUsage } from './limits/usage.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { llmRoutes, type LlmRoutes } from './llm/routes.js';
 import { liveProcesses } from './upstream/stdio-channel.js';
-import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
 import { buildAuthenticators, resourceUrl } from './auth/build.js';
 import type { PinStore } from './pins/store.js';
-import { openPinStore } from './pins/open.js';
 import { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
+import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, listenOn } from './gateway-server.js';
+import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
+import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
 
-export interface GatewayOptions {
-  config: RuntimeConfig;
-  /** The audit recorder; `Gateway.open` makes one from the config. */
-  recorder?: AuditRecorder;
-  /** The limits store; `Gateway.open` makes one from the config (default: in memory). */
-  limitStore?: LimitStore;
-  /** Other gateway instances (sessions.shared); `Gateway.open` makes it from the config. */
-  sessionBus?: SessionBus | undefined;
-  /** The pin file; `Gateway.open` opens it when pinning is on (without it nothing is pinned). */
-  pinStore?: PinStore;
-  /** Environment for stdio children (only main reads process.env; it passes it here). */
-  env: Readonly<Record<string, string | undefined>>;
-  logger?: Logger;
-}
-
-/** Open connections after closing the idle ones (a connection that finished its response is idle). */
-function openConnections(server: ServerType): Promise<number> {
-  (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-  return new Promise((resolve) => server.getConnections((_err, n) => resolve(n)));
-}
+export type { GatewayOptions } from './gateway-open.js';
 
 export class Gateway {
   readonly config: RuntimeConfig;
@@ -78,23 +55,10 @@ export class Gateway {
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger ?? pino({ level: opts.config.log.level });
-    // Pins first: with pins.store redis the start may wait for Redis and fail, and must then leave
-    // nothing open (an open Redis client would keep a failed process alive instead of exiting).
-    const p = opts.config.pins;
-    const pinStore = p ? await openPinStore(p, opts.config.limits.redis, log) : undefined;
-    const writer = await openConfiguredAuditWriter(opts.config, log).catch(async (err: unknown) => {
-      await pinStore?.close();
-      throw err;
-    });
-    const hooks: LimitStoreHooks = {};
-    const limitStore = await openLimitStore(opts.config.limits, log, hooks);
     let deliver: (m: BusMessage) => void = () => undefined;
-    const r = opts.config.limits.redis;
-    const sessionBus = opts.config.sessions.shared
-      ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) =>
-          deliver(m),
-        )
-      : undefined;
+    const { pinStore, writer, hooks, limitStore, sessionBus } = await openGatewayStores(opts.config, log, (m) =>
+      deliver(m),
+    );
     const gw = new Gateway({
       ...opts,
       logger: log,
@@ -115,6 +79,7 @@ export class Gateway {
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
+    this.acceptFailures = new AcceptFailureLog(this.log);
     this.pinStore = opts.pinStore;
     const srv = opts.config.server;
     this.sseStreams = new ConnectionCap('SSE streams', srv.maxSseStreams, srv.maxSseStreamsPerAgent);
@@ -205,31 +170,8 @@ export class Gateway {
   }
 
   /** Ready when at least one upstream is usable; the body says why not. */
-  readiness(): {
-    ready: boolean;
-    reason?: string;
-    upstreams: Record<string, { state: string; error?: string }>;
-    limits: { store: string; state: string; failureMode?: string };
-  } {
-    const upstreams = Object.fromEntries(
-      this.upstreams.map((u) => [
-        u.name,
-        u.lastError && u.state !== 'ready' ? { state: u.state, error: u.lastError } : { state: u.state },
-      ]),
-    );
-    const cfg = this.config.limits;
-    const state = (this.limitStore as { state?: string }).state ?? 'healthy';
-    const limits =
-      cfg.store === 'redis'
-        ? { store: 'redis', state, failureMode: cfg.redis.failureMode }
-        : { store: 'memory', state };
-    if (this.draining) return { ready: false, reason: 'shutting down', upstreams, limits };
-    // An unreachable Redis is fine while a fallback answers; with fail_closed every call is refused.
-    if (state === 'degraded' && cfg.redis.failureMode === 'fail_closed')
-      return { ready: false, reason: 'limits store unreachable (fail_closed)', upstreams, limits };
-    // A gateway for LLM traffic only has no MCP upstream to wait for.
-    const ready = this.upstreams.length === 0 || this.upstreams.some((u) => u.state === 'ready');
-    return ready ? { ready, upstreams, limits } : { ready, reason: 'no upstream is ready', upstreams, limits };
+  readiness(): Readiness {
+    return readinessOf(this.upstreams, this.config.limits, this.limitStore, this.draining);
   }
 
   /**
@@ -260,25 +202,10 @@ export class Gateway {
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
-    await new Promise<void>((resolve, reject) => {
-      // Our own http.Server (not `serve`): requests the adapter cannot turn into a Request (a Host
-      // it cannot parse, a malformed path) still get a JSON-RPC answer through errorHandler.
-      const listener = getRequestListener(app.fetch, { hostname: host, errorHandler: unparseableRequest });
-      const server = createServer({ ...SLOW_CLIENT_LIMITS, requireHostHeader: false }, listener);
-      this.server = server;
-      server.once('error', reject);
-      server.on('clientError', answerClientError);
-      server.listen(port, host, () => {
-        // Once listening, a server 'error' is a failed accept (EMFILE when descriptors run out):
-        // the connection is lost, never the gateway (an unheard 'error' event would end the process).
-        server.off('error', reject);
-        server.on('error', (err) => this.acceptFailed(err));
-        resolve();
-      });
-    });
-    const addr = this.server?.address() as AddressInfo;
-    const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    const url = `http://${shownHost}:${addr.port}`;
+    const server = createGatewayServer(app.fetch, host);
+    this.server = server;
+    await listenOn(server, port, host, (err) => this.acceptFailures.failed(err));
+    const { url, port: listenedPort } = listenedAt(server, host);
     // The JWT audience and the metadata's resource follow the address really listened on.
     this.listenUrl = url;
     this.authenticators.splice(
@@ -286,23 +213,10 @@ export class Gateway {
       this.authenticators.length,
       ...buildAuthenticators(this.config, () => this.policies.current(), this.log, url),
     );
-    return { url, port: addr.port };
+    return { url, port: listenedPort };
   }
 
-  private acceptFailures = 0;
-  private acceptWarnedAt = 0;
-
-  /** Logs failed accepts at most every 10 s (under EMFILE they come by the thousand). */
-  private acceptFailed(err: Error): void {
-    this.acceptFailures++;
-    const now = Date.now();
-    if (now - this.acceptWarnedAt < 10_000) return;
-    this.acceptWarnedAt = now;
-    this.log.warn(
-      { err: err.message, failures: this.acceptFailures },
-      'cannot accept connections (out of file descriptors?); raise `ulimit -n` or cap connections in front',
-    );
-  }
+  private readonly acceptFailures: AcceptFailureLog;
 
   /**
    * Applies a re-read config file (SIGHUP) without a restart: agent credentials (API keys, JWT),
@@ -310,32 +224,18 @@ export class Gateway {
    * upstreams, limits store, audit, admin) are reported as needing a restart, and keep their values.
    */
   applyConfig(next: RuntimeConfig): { applied: string[]; restartNeeded: string[] } {
-    const prev = this.config;
-    const changed = (Object.keys(next) as (keyof RuntimeConfig)[]).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]),
-    );
-    const applied: string[] = [];
-    const restartNeeded: string[] = [];
-    for (const k of changed) {
-      if (
-        k === 'auth' &&
-        next.auth.allowAnonymous === prev.auth.allowAnonymous &&
-        JSON.stringify(next.auth.resource) === JSON.stringify(prev.auth.resource)
-      ) {
-        // In place: the authentication middleware reads this array on every request.
+    const { applied, restartNeeded } = applyChangedSections(this.config, next, {
+      // In place: the authentication middleware reads this array on every request.
+      auth: () =>
         this.authenticators.splice(
           0,
           this.authenticators.length,
           ...buildAuthenticators(next, () => this.policies.current(), this.log, this.listenUrl),
-        );
-        applied.push('auth');
-      } else if (k === 'log') {
+        ),
+      log: () => {
         this.log.level = next.log.level;
-        applied.push('log');
-      } else if (k !== 'instanceId') {
-        restartNeeded.push(k);
-      }
-    }
+      },
+    });
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
     void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
@@ -358,12 +258,7 @@ export class Gateway {
     while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.relay.closeStateless();
     this.sessions.close();
-    // Streams just ended with a last frame (listen results, retry hints): let those connections
-    // finish writing (bounded) before the rest are cut.
-    const quietBy = Date.now() + 500;
-    while (server && Date.now() < quietBy && (await openConnections(server)) > 0)
-      await new Promise((r) => setTimeout(r, 10));
-    (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+    await drainConnections(server);
     await closed;
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.llm?.close();

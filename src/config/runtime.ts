@@ -1,76 +1,21 @@
 // Parsed config → the frozen runtime objects the gateway runs on (durations in ms, camelCase).
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import type { DurationInput, ParsedConfig, UpstreamSpec } from './schema.js';
-import { perToMs, type RateInput } from '../limits/schema.js';
+import type { ParsedConfig } from './schema.js';
+import { toMs, toRates, type Rate } from './runtime-units.js';
+import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
 
-export function toMs(d: DurationInput): number {
-  if (typeof d === 'number') return d;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(d);
-  if (!m) throw new Error(`bad duration ${d}`);
-  const n = Number(m[1]);
-  const unit = m[2];
-  return unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
-}
-
-export interface Rate {
-  limit: number;
-  periodMs: number;
-}
-
-interface UpstreamBase {
-  name: string;
-  /** Requests to this upstream from all agents together. */
-  rates: readonly Rate[];
-  enabled: boolean;
-  isolation: 'shared' | 'per_agent' | 'per_session';
-  maxSessions: number;
-  /** Largest single message accepted from the upstream (JSON body, SSE event, stdio line). */
-  maxResponseBytes: number;
-  idleTimeoutMs: number;
-  /** Declare roots on the shared session (roots/list then goes to the asking agent). */
-  sharedRoots: boolean;
-  timeouts: { connectMs: number; requestMs: number; maxTotalMs: number };
-  balance: BalanceConfig;
-  /** What happens when one of this upstream's pinned tools changes (pins.action unless overridden). */
-  pinAction: PinAction;
-  /** The MCP era it speaks; `auto` probes with server/discover (legacy SSE is always 2025). */
-  protocol: UpstreamProtocol;
-}
-export type UpstreamProtocol = 'auto' | '2025' | '2026';
-export interface ReplicaConfig {
-  url: string;
-  weight: number;
-}
-export interface BalanceConfig {
-  strategy: 'least_sessions' | 'round_robin' | 'weighted' | 'consistent_hash';
-  healthCheck: {
-    enabled: boolean;
-    intervalMs: number;
-    timeoutMs: number;
-    unhealthyThreshold: number;
-    healthyThreshold: number;
-    path: string | undefined;
-  };
-  outlier: { consecutiveFailures: number; ejectionMs: number; maxEjectionPercent: number };
-}
-export interface StdioUpstreamConfig extends UpstreamBase {
-  transport: 'stdio';
-  command: string;
-  args: readonly string[];
-  env: Readonly<Record<string, string>>;
-  cwd: string;
-}
-export interface HttpUpstreamConfig extends UpstreamBase {
-  transport: 'streamable_http' | 'sse';
-  /** The first replica's URL (for logs); `replicas` lists them all. */
-  url: string;
-  replicas: readonly ReplicaConfig[];
-  headers: Readonly<Record<string, string>>;
-  connections: number;
-}
-export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
+export { toMs, toRates, type Rate } from './runtime-units.js';
+export type {
+  BalanceConfig,
+  HttpUpstreamConfig,
+  PinAction,
+  ReplicaConfig,
+  StdioUpstreamConfig,
+  UpstreamConfig,
+  UpstreamProtocol,
+} from './runtime-upstreams.js';
 
 export interface JwtConfig {
   issuer: string | readonly string[];
@@ -85,8 +30,6 @@ export interface JwtConfig {
   requiredScopes: readonly string[];
   requireExp: boolean;
 }
-
-export type PinAction = 'hide' | 'block' | 'warn';
 
 export interface PinsConfig {
   /** `file`: the pin file; `redis`: one book in Redis (limits.redis) shared by every instance. */
@@ -164,70 +107,6 @@ export interface RuntimeConfig {
   };
   instanceId: string;
 }
-
-function upstreamConfig(name: string, u: UpstreamSpec, baseDir: string, defaultPinAction: PinAction): UpstreamConfig {
-  const base: UpstreamBase = {
-    name,
-    pinAction: u.pin_action ?? defaultPinAction,
-    rates: toRates(u.limits?.requests ?? []),
-    enabled: u.enabled,
-    isolation: u.isolation,
-    maxSessions: u.max_sessions,
-    maxResponseBytes: u.max_response_bytes,
-    idleTimeoutMs: toMs(u.idle_timeout),
-    sharedRoots: u.shared_roots,
-    timeouts: {
-      connectMs: toMs(u.timeouts.connect),
-      requestMs: toMs(u.timeouts.request),
-      maxTotalMs: toMs(u.timeouts.max_total),
-    },
-    balance: balanceConfig(u.balance),
-    protocol: u.transport === 'sse' ? '2025' : (String(u.protocol) as UpstreamProtocol),
-  };
-  if (u.transport === 'stdio') {
-    return {
-      ...base,
-      transport: 'stdio',
-      command: u.command,
-      args: u.args,
-      env: u.env,
-      cwd: resolve(baseDir, u.cwd ?? '.'), // relative paths in args mean the same wherever tollgate runs
-    };
-  }
-  const replicas = u.transport === 'streamable_http' && u.replicas ? u.replicas : [{ url: u.url ?? '', weight: 1 }];
-  return {
-    ...base,
-    transport: u.transport,
-    url: replicas[0]?.url ?? '',
-    replicas,
-    headers: u.headers,
-    connections: u.transport === 'streamable_http' ? u.connections : 4,
-  };
-}
-
-function balanceConfig(b: UpstreamSpec['balance']): BalanceConfig {
-  const h = b.health_check;
-  const o = b.outlier_detection;
-  return {
-    strategy: b.strategy,
-    healthCheck: {
-      enabled: h.enabled,
-      intervalMs: toMs(h.interval),
-      timeoutMs: toMs(h.timeout),
-      unhealthyThreshold: h.unhealthy_threshold,
-      healthyThreshold: h.healthy_threshold,
-      path: h.path,
-    },
-    outlier: {
-      consecutiveFailures: o.consecutive_failures,
-      ejectionMs: toMs(o.ejection),
-      maxEjectionPercent: o.max_ejection_percent,
-    },
-  };
-}
-
-export const toRates = (rs: readonly RateInput[]): Rate[] =>
-  rs.map((r) => ({ limit: r.limit, periodMs: perToMs(r.per) }));
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object' && !Object.isFrozen(o)) {

@@ -23,6 +23,10 @@ import { RedisBreaker, RedisDownError } from './breaker.js';
 import { LIMITS_LUA, LIMITS_SHA } from './lua.js';
 import { esc, merge, parse, specArgs, type Group } from './redis-replies.js';
 import { MemoryStore } from './memory-store.js';
+import type { FailureMode, RedisStoreOptions, StoreState } from './redis-store-options.js';
+import { UnreleasedLeases } from './unreleased-leases.js';
+
+export type { FailureMode, RedisStoreOptions, StoreState } from './redis-store-options.js';
 import {
   validateKeys,
   validateLease,
@@ -35,33 +39,6 @@ import {
   type Via,
 } from './store.js';
 
-/** fail_open: allow, charge nothing. fail_closed: deny, reason `store_unavailable`. local: a per-instance MemoryStore. */
-export type FailureMode = 'fail_open' | 'fail_closed' | 'local';
-export type StoreState = 'healthy' | 'degraded';
-
-export interface RedisStoreOptions {
-  client: Redis | Cluster;
-  /** Default 'tollgate:'. Must not contain braces. */
-  prefix?: string;
-  /** Health window in ms: no reply at all for this long (and an unanswered probe) = Redis is down. Default 500. */
-  timeoutMs?: number;
-  /** Default 'local'. */
-  failureMode?: FailureMode;
-  /** Default 250 ms. */
-  probeIntervalMs?: number;
-  /** One script per tag group (required on a Cluster). Default: true for a Cluster, false otherwise. */
-  splitByTag?: boolean;
-  onStateChange?: (state: StoreState, err?: Error) => void;
-  onError?: (err: Error, op: string) => void;
-  /** The store made the client: close() disconnects it (else it would reconnect forever). */
-  ownsClient?: boolean;
-  /** Tests only: use this clock instead of Redis TIME. */
-  now?: () => number;
-}
-
-/** Lease releases kept for when Redis is back (beyond this, the lease TTL reclaims them). */
-const MAX_UNRELEASED = 10_000;
-
 export class RedisStore implements LimitStore {
   private readonly client: Redis | Cluster;
   private readonly prefix: string;
@@ -72,9 +49,8 @@ export class RedisStore implements LimitStore {
   private readonly opts: RedisStoreOptions;
   private readonly local = new MemoryStore();
   private readonly breaker: RedisBreaker;
-  /** Lease set key → ids whose release Redis did not take: removed once it is back. */
-  private readonly unreleased = new Map<string, Set<string>>();
-  private unreleasedCount = 0;
+  /** Lease releases Redis did not take: removed once it is back. */
+  private readonly unreleased = new UnreleasedLeases();
   private readonly onClientError = (err: Error) => {
     if (!this.breaker.isOpen) this.opts.onError?.(err, 'connection'); // no log storm while reconnecting
     this.breaker.trip(err);
@@ -97,7 +73,8 @@ export class RedisStore implements LimitStore {
       probeIntervalMs: this.probeMs,
       ping: () => this.client.ping(),
       onStateChange: (state, err) => {
-        if (state === 'closed') this.flushUnreleased();
+        if (state === 'closed')
+          this.unreleased.flush((rkey, ids) => this.breaker.run(() => this.client.zrem(rkey, ...ids)));
         opts.onStateChange?.(state === 'open' ? 'degraded' : 'healthy', err);
       },
     });
@@ -165,12 +142,12 @@ export class RedisStore implements LimitStore {
             if (released) return;
             released = true;
             // Never wait on a dead Redis in a finally path: keep it for when Redis is back.
-            if (this.breaker.isOpen) return this.keepUnreleased(rkey, id);
+            if (this.breaker.isOpen) return this.unreleased.keep(rkey, id);
             try {
               await this.breaker.run(() => this.client.zrem(rkey, id));
             } catch (err) {
               this.report(err, 'release');
-              this.keepUnreleased(rkey, id);
+              this.unreleased.keep(rkey, id);
             }
           },
         };
@@ -316,25 +293,5 @@ export class RedisStore implements LimitStore {
         return this.eval(this.names(keys), ['refund', this.nowArg(), ...specArgs(keys)]);
       })
       .catch(() => {});
-  }
-
-  private keepUnreleased(rkey: string, id: string): void {
-    if (this.unreleasedCount >= MAX_UNRELEASED) return;
-    let ids = this.unreleased.get(rkey);
-    if (!ids) this.unreleased.set(rkey, (ids = new Set()));
-    ids.add(id);
-    this.unreleasedCount++;
-  }
-
-  private flushUnreleased(): void {
-    const pending = [...this.unreleased];
-    this.unreleased.clear();
-    this.unreleasedCount = 0;
-    for (const [rkey, ids] of pending)
-      this.breaker
-        .run(() => this.client.zrem(rkey, ...ids))
-        .catch(() => {
-          for (const id of ids) this.keepUnreleased(rkey, id);
-        });
   }
 }

@@ -2,7 +2,6 @@
 // dispatch (with retries and fallback), then settle usage and write the audit record — before the
 // response is released (JSON) or before the final event goes out (streaming).
 import { jsonShapeProblem, LLM_JSON } from '../mcp/json-shape.js';
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
@@ -18,10 +17,10 @@ import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
 import { encodingFor, errorBody, isErrorShape, usageFromBody } from './dialect.js';
-import { inspectorFor } from './sse.js';
-import { relayStream } from './stream.js';
 import { Pools, isTimeout, readAll, requestHeaders, responseHeaders } from './upstream.js';
 import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
+import { readRequest, sha256 } from './request-body.js';
+import { streamResponse } from './stream-response.js';
 
 export interface LlmDeps {
   config: LlmConfig;
@@ -205,7 +204,8 @@ export class LlmProxy {
     rec.native = r.target.model;
     rec.sentAt = r.sentAt;
     if (stream && r.first && r.rest)
-      return this.streamResponse(
+      return streamResponse(
+        { drainTimeoutMs: this.deps.config.drainTimeoutMs, audit: (rec) => this.audit(rec) },
         kind,
         rec,
         r,
@@ -244,47 +244,6 @@ export class LlmProxy {
       digest: { bytes: out.length, sha256: sha256(out) },
     });
     return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
-  }
-
-  private streamResponse(
-    kind: ApiKind,
-    rec: LlmCallRecord,
-    r: Success,
-    estimate: number,
-    agentWantsUsage: boolean,
-    settle: (n: number) => Promise<void>,
-  ): Response {
-    const body = relayStream({
-      kind,
-      first: r.first!,
-      rest: r.rest!,
-      body: r.body,
-      inspector: inspectorFor(kind, agentWantsUsage),
-      drainTimeoutMs: this.deps.config.drainTimeoutMs,
-      finish: async (end) => {
-        r.done();
-        const charged = end.usage ? end.usage.input + end.usage.output : estimate;
-        await settle(charged);
-        const reason = end.agentLeft ? (end.message ?? 'agent disconnected before the end of the stream') : end.message;
-        await this.audit({
-          ...rec,
-          outcome: end.outcome === 'ok' ? 'ok' : end.outcome === 'timeout' ? 'timeout' : 'is_error',
-          status: r.status,
-          usage: end.usage,
-          charged,
-          reason,
-          digest: { bytes: end.bytes, sha256: end.sha256 },
-        });
-      },
-    });
-    // transfer-encoding set here makes node-server stream at once instead of probing for a length.
-    const headers = {
-      ...responseHeaders(r.headers),
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-      'transfer-encoding': 'chunked',
-    };
-    return new Response(body, { status: r.status, headers });
   }
 
   private async audit(rec: LlmCallRecord): Promise<void> {
@@ -326,34 +285,4 @@ export class LlmProxy {
     await this.pools.close();
     await this.budgets.close();
   }
-}
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-/** The request body, refusing more than `max` bytes (event-based: cheaper than an async iterator). */
-function readRequest(c: Context<AppEnv>, incoming: IncomingMessage | undefined, max: number): Promise<Buffer> {
-  if (!incoming) {
-    return c.req.arrayBuffer().then((ab) => {
-      if (ab.byteLength > max) throw new Error('too large');
-      return Buffer.from(ab);
-    });
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= max) chunks.push(chunk);
-      else {
-        incoming.removeListener('data', onData);
-        incoming.resume();
-        reject(new Error('too large'));
-      }
-    };
-    incoming.on('data', onData);
-    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    incoming.once('error', reject);
-  });
 }

@@ -61,3 +61,12 @@ export async function fetchList(session: UpstreamSession, kind: CatalogKind, tim
   }
   return out;
 }
+
+export const ALL_KINDS: readonly CatalogKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
+
+// A Map: method names come from the upstream.
+export const LIST_CHANGED = new Map<string, CatalogKind[]>([
+  ['notifications/tools/list_changed', ['tools']],
+  ['notifications/prompts/list_changed', ['prompts']],
+  ['notifications/resources/list_changed', ['resources', 'resourceTemplates']],
+]);

@@ -23,6 +23,7 @@ import {
   type UpstreamSessionEvents,
 } from './session-types.js';
 import { ModernLink, probeDiscover } from './modern-link.js';
+import { soleListener, type Pending } from './pending.js';
 
 export type {
   RequestOptions,
@@ -33,14 +34,6 @@ export type {
   InitializeOutcome,
 } from './session-types.js';
 export { UndeliveredError } from './session-types.js';
-
-interface Pending {
-  resolve(r: JsonRpcResponse): void;
-  reject(e: Error): void;
-  onRelated: ((msg: JsonRpcMessage) => void) | undefined;
-  /** Re-arms the idle deadline; called on progress. */
-  touch(): void;
-}
 
 export class UpstreamSession {
   private nextId = 1;
@@ -260,25 +253,10 @@ export class UpstreamSession {
       target = this.pending.get(relatedTo);
     } else if (relatedTo === undefined && ('id' in msg || msg.method === 'notifications/message')) {
       // Requests and log lines during a call belong to that call when only one could have caused them.
-      target = this.soleListener();
+      target = soleListener(this.pending);
     }
     if (target?.onRelated) target.onRelated(msg);
     else this.events.unrelated(msg);
-  }
-
-  /**
-   * stdio and legacy SSE cannot say which request a server request belongs to. When exactly one
-   * request in flight listens for related messages, it is unambiguous; otherwise we must not guess
-   * (a wrong guess would show one agent's sampling request to another).
-   */
-  private soleListener(): Pending | undefined {
-    let found: Pending | undefined;
-    for (const p of this.pending.values()) {
-      if (!p.onRelated) continue;
-      if (found) return undefined;
-      found = p;
-    }
-    return found;
   }
 
   /**

@@ -7,23 +7,18 @@ import { GatewayError } from '../errors.js';
 import type { UpstreamConfig } from '../config/runtime.js';
 import type { UpstreamSession, InitializeOutcome, SessionHooks } from './session.js';
 import { isModernVersion } from '../mcp/era.js';
-import type { Catalog, CatalogKind } from './catalog.js';
+import { ALL_KINDS, LIST_CHANGED, type Catalog, type CatalogKind } from './catalog.js';
+import { ToolSchemaIndex } from './tool-schema-index.js';
 import { CatalogKeeper } from './catalog-keeper.js';
 import { Replica, type ReplicaHooks } from './replica.js';
 import { BalanceState, pick } from './balance.js';
 import { SessionPool } from './session-pool.js';
 import { OwnSessions } from './own-sessions.js';
 import { SubscriptionHolds } from './subscription-holds.js';
+import type { Placement, ServerMessageOrigin, UpstreamState } from './upstream-types.js';
+import { SharedAffinity } from './shared-affinity.js';
 
-export type UpstreamState = 'connecting' | 'ready' | 'down' | 'disabled';
-
-export interface ServerMessageOrigin {
-  session: UpstreamSession;
-  /** Set when the upstream session belongs to one agent session (isolation: per_session). */
-  agentSessionId: string | undefined;
-  /** Set when the upstream session belongs to one agent (isolation: per_agent or per_session). */
-  agentId: string | undefined;
-}
+export type { Placement, ServerMessageOrigin, UpstreamState } from './upstream-types.js';
 
 export interface UpstreamListener {
   catalogChanged(upstream: Upstream, kinds: readonly CatalogKind[]): void;
@@ -42,21 +37,6 @@ export interface UpstreamDeps {
   sharedSessions?: boolean;
 }
 
-/**
- * Where an agent session's calls to this upstream go, sealed into its session id when several
- * gateway instances serve it: the replica index, and the upstream session id (per_session HTTP).
- */
-export type Placement = readonly [number] | readonly [number, string];
-
-const ALL_KINDS: readonly CatalogKind[] = ['tools', 'prompts', 'resources', 'resourceTemplates'];
-
-// A Map: method names come from the upstream.
-const LIST_CHANGED = new Map<string, CatalogKind[]>([
-  ['notifications/tools/list_changed', ['tools']],
-  ['notifications/prompts/list_changed', ['prompts']],
-  ['notifications/resources/list_changed', ['resources', 'resourceTemplates']],
-]);
-
 /** What a shared upstream session may ask of agents: only what we can attribute to one request. */
 const SHARED_CLIENT_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
@@ -66,7 +46,7 @@ export class Upstream {
   /** The replica the catalog was fetched from (replicas are assumed to serve the same server). */
   private source: Replica | undefined;
   /** isolation shared: the replica each agent session is pinned to. */
-  private readonly affinity = new Map<string, Replica>();
+  private readonly affinity: SharedAffinity;
   private readonly pool: SessionPool;
   private readonly own: OwnSessions;
   private readonly balance = new BalanceState();
@@ -80,6 +60,16 @@ export class Upstream {
     private readonly deps: UpstreamDeps,
   ) {
     this.log = deps.log.child({ upstream: cfg.name });
+    this.affinity = new SharedAffinity({
+      replicas: () => this.replicas,
+      pick: (key) => this.pickReplica(key),
+      unavailable: () =>
+        new GatewayError(
+          'upstream_unavailable',
+          `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`,
+        ),
+      reattached: (agentSessionId, session) => this.deps.listener.reattached(this, agentSessionId, session),
+    });
     const hooks: ReplicaHooks = {
       ready: (r) => this.onReplicaReady(r),
       lost: (r) => this.onReplicaLost(r),
@@ -166,21 +156,8 @@ export class Upstream {
   }
 
   /** Tool schemas by name, rebuilt when the tool list changes (Mcp-Param-* headers need them per call). */
-  private toolIndex: { of: readonly Record<string, unknown>[]; byName: Map<string, unknown> } = {
-    of: [],
-    byName: new Map(),
-  };
-  private readonly sessionHooks: SessionHooks = {
-    toolSchema: (name) => {
-      if (this.toolIndex.of !== this.catalog.tools) {
-        this.toolIndex = {
-          of: this.catalog.tools,
-          byName: new Map(this.catalog.tools.map((t) => [String(t.name), t.inputSchema])),
-        };
-      }
-      return this.toolIndex.byName.get(name);
-    },
-  };
+  private readonly toolIndex = new ToolSchemaIndex(() => this.catalog.tools);
+  private readonly sessionHooks: SessionHooks = { toolSchema: (name) => this.toolIndex.schema(name) };
 
   get lastError(): string | undefined {
     return this.replicas.find((r) => r.lastError)?.lastError;
@@ -255,7 +232,7 @@ export class Upstream {
     if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
     const own =
       this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
-    if (own === undefined) return this.sharedFor(agentSessionId, agentId, placement);
+    if (own === undefined) return this.affinity.sessionFor(agentSessionId, agentId, placement);
     const placed = placement && this.replicas[placement[0]];
     const { session, reopened } = await this.pool.acquire(
       own,
@@ -270,31 +247,6 @@ export class Upstream {
     // Its subscriptions and log level are back before its call goes out.
     if (reopened && agentSessionId) await this.deps.listener.reattached(this, agentSessionId, session);
     return session;
-  }
-
-  private async sharedFor(
-    agentSessionId: string | undefined,
-    agentId: string,
-    placement: Placement | undefined,
-  ): Promise<UpstreamSession> {
-    const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
-    if (pinned?.usable && pinned.shared) return pinned.shared;
-    // First sight of the session on this instance: the replica its seal names, if still usable.
-    const placed = !pinned && placement ? this.replicas[placement[0]] : undefined;
-    const next = placed?.usable ? placed : this.pickReplica(agentId);
-    if (!next?.shared) {
-      throw new GatewayError(
-        'upstream_unavailable',
-        `upstream ${this.name} is unavailable${this.lastError ? `: ${this.lastError}` : ''}`,
-      );
-    }
-    if (agentSessionId !== undefined && next !== pinned) {
-      if (pinned) pinned.assigned--;
-      next.assigned++;
-      this.affinity.set(agentSessionId, next);
-      if (pinned) await this.deps.listener.reattached(this, agentSessionId, next.shared);
-    }
-    return next.shared;
   }
 
   /**
@@ -325,11 +277,7 @@ export class Upstream {
    */
   release(agentSessionId: string, everywhere = true): void {
     this.holds.endHolder(agentSessionId, this.cfg.timeouts.requestMs);
-    const pinned = this.affinity.get(agentSessionId);
-    if (pinned) {
-      pinned.assigned--;
-      this.affinity.delete(agentSessionId);
-    }
+    this.affinity.unpin(agentSessionId);
     if (this.cfg.isolation === 'per_session') this.pool.release(agentSessionId, everywhere);
   }
 
@@ -337,7 +285,7 @@ export class Upstream {
   async liveSessionFor(agentSessionId: string | undefined, agentId?: string): Promise<UpstreamSession | undefined> {
     if (this.cfg.isolation === 'per_session' && agentSessionId) return this.pool.live(agentSessionId);
     if (this.cfg.isolation === 'per_agent' && agentId !== undefined) return this.pool.live(agentId);
-    const r = (agentSessionId && this.affinity.get(agentSessionId)) || this.source;
+    const r = (agentSessionId && this.affinity.pinned(agentSessionId)) || this.source;
     return r?.shared?.isAlive ? r.shared : undefined;
   }
 

@@ -1,0 +1,105 @@
+// The schemas of the `server:` (listening, HTTP limits) and `mcp:` (naming, paging, 2026 rounds) config sections; separate so schema.ts stays short.
+import { z } from 'zod';
+import { duration } from './primitives.js';
+
+/** `server:` where and how the gateway listens, and its caps on agent sessions and streams. */
+export const serverSectionSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    instance_id: z.string().optional().describe('names this gateway in audit records; default host-pid'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    public_url: z.url().optional().describe('the URL agents use to reach the gateway'),
+    allowed_origins: z
+      .array(z.string())
+      .optional()
+      .describe('Origin values accepted; default: the loopback origins on the listening port'),
+    allowed_hosts: z
+      .array(z.string())
+      .optional()
+      .describe('Host header values accepted; default: loopback names on the listening port'),
+    max_body_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
+    session_idle_timeout: duration.default('30m'),
+    sse_keepalive: duration.default('15s'),
+    sse_replay_events: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(256)
+      .describe('events kept per stream for Last-Event-ID resumption'),
+    max_sessions: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('agent sessions (Streamable HTTP and legacy SSE) held at once, all agents; beyond: 503'),
+    max_sessions_per_agent: z
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe('agent sessions held at once by one agent; beyond: 429'),
+    max_sse_streams: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('SSE streams open to agents (GET, POST, legacy, subscriptions/listen), all agents; beyond: 503'),
+    max_sse_streams_per_agent: z
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe('SSE streams open to one agent; beyond: 429'),
+  })
+  .strict()
+  .prefault({});
+
+/** `mcp:` how the gateway presents the servers behind it to agents. */
+export const mcpSectionSchema = z
+  .object({
+    name_separator: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,4}$/)
+      .default('__'),
+    prefix_resource_uris: z
+      .boolean()
+      .default(true)
+      .describe('rewrite resource URIs as <server>+<uri> on /mcp so equal URIs of two servers stay apart'),
+    list_page_size: z.number().int().positive().default(1000),
+    server_name: z.string().default('tollgate'),
+    input_required: z
+      .object({
+        ttl: duration
+          .default('5m')
+          .describe('how long an upstream call waits for a 2026 agent to answer an input_required round'),
+        max_per_agent: z.number().int().positive().default(16).describe("upstream calls waiting for one agent's input"),
+        max_parked: z.number().int().positive().default(1024).describe('upstream calls waiting for input, all agents'),
+      })
+      .strict()
+      .prefault({})
+      .describe("2026 agents: a 2025 upstream's sampling/elicitation/roots requests become input_required rounds"),
+    listen: z
+      .object({
+        max_per_agent: z.number().int().positive().default(8).describe('open subscriptions/listen streams per agent'),
+        max_streams: z
+          .number()
+          .int()
+          .positive()
+          .default(1024)
+          .describe('open subscriptions/listen streams, all agents'),
+        max_resource_uris: z
+          .number()
+          .int()
+          .positive()
+          .default(64)
+          .describe('resourceSubscriptions honoured per stream'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});

@@ -1,0 +1,49 @@
+// The streaming (SSE) response of an LLM call: relayed, then usage settled and the call audited at its end; separate so proxy.ts keeps to the call's flow.
+import type { ApiKind } from './runtime.js';
+import type { Success } from './dispatch.js';
+import { inspectorFor } from './sse.js';
+import { relayStream } from './stream.js';
+import { responseHeaders } from './upstream.js';
+import type { LlmCallRecord } from './audit.js';
+
+export function streamResponse(
+  deps: { drainTimeoutMs: number; audit: (rec: LlmCallRecord) => Promise<void> },
+  kind: ApiKind,
+  rec: LlmCallRecord,
+  r: Success,
+  estimate: number,
+  agentWantsUsage: boolean,
+  settle: (n: number) => Promise<void>,
+): Response {
+  const body = relayStream({
+    kind,
+    first: r.first!,
+    rest: r.rest!,
+    body: r.body,
+    inspector: inspectorFor(kind, agentWantsUsage),
+    drainTimeoutMs: deps.drainTimeoutMs,
+    finish: async (end) => {
+      r.done();
+      const charged = end.usage ? end.usage.input + end.usage.output : estimate;
+      await settle(charged);
+      const reason = end.agentLeft ? (end.message ?? 'agent disconnected before the end of the stream') : end.message;
+      await deps.audit({
+        ...rec,
+        outcome: end.outcome === 'ok' ? 'ok' : end.outcome === 'timeout' ? 'timeout' : 'is_error',
+        status: r.status,
+        usage: end.usage,
+        charged,
+        reason,
+        digest: { bytes: end.bytes, sha256: end.sha256 },
+      });
+    },
+  });
+  // transfer-encoding set here makes node-server stream at once instead of probing for a length.
+  const headers = {
+    ...responseHeaders(r.headers),
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    'transfer-encoding': 'chunked',
+  };
+  return new Response(body, { status: r.status, headers });
+}

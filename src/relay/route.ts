@@ -1,0 +1,170 @@
+// Routing of one agent request to its handler (lists, ping, named targets, completion, unknown methods); separate so relay.ts keeps to the relay's state and pipeline.
+import { isObject, resultMessage, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import { GatewayError } from '../errors.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+import type { CatalogKind, Entry } from '../upstream/catalog.js';
+import type { AccessKind } from '../policy/access.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { Target } from './view.js';
+import { listEntries } from './lists.js';
+import type { Exchange, McpCall, RequestScope } from './scope.js';
+import { ACCESS_OF } from './fanout.js';
+import { setLogLevel } from './agent-messages.js';
+import { listedUri, normalizedTarget } from './resource-uris.js';
+import { completionShaper } from './completion-filter.js';
+
+/** MCP request methods, folded (lower case, NFKC): other spellings of them are never relayed. */
+const MCP_METHODS = new Set(
+  'initialize ping tools/list tools/call prompts/list prompts/get resources/list resources/templates/list resources/read resources/subscribe resources/unsubscribe completion/complete logging/setlevel server/discover subscriptions/listen sampling/createmessage elicitation/create roots/list tasks/get tasks/list tasks/result tasks/cancel'.split(
+    ' ',
+  ),
+);
+
+// Maps, not object literals: method names come from agents (`constructor` is not a list).
+const LIST_KIND = new Map<string, CatalogKind>([
+  ['tools/list', 'tools'],
+  ['prompts/list', 'prompts'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+]);
+
+/** What routing needs from the relay. */
+export interface RouteHost {
+  readonly cfg: RuntimeConfig;
+  /** Whether tool lists show a tool at all, whoever asks (pinning hides changed tools). */
+  toolListed(upstream: Upstream, tool: Entry): boolean;
+  canonical(server: string, kind: AccessKind, native: string): string;
+  runSteps(
+    scope: RequestScope,
+    request: JsonRpcRequest,
+    target: McpCall['target'],
+    last: (call: McpCall) => Promise<JsonRpcResponse>,
+  ): Promise<JsonRpcResponse>;
+  routed(
+    scope: RequestScope,
+    req: JsonRpcRequest,
+    exchange: Exchange,
+    t: Target,
+    params: Record<string, unknown> | undefined,
+    kind: AccessKind,
+    args?: unknown,
+    shape?: (result: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<JsonRpcResponse>;
+}
+
+export async function routeRequest(
+  r: RouteHost,
+  scope: RequestScope,
+  req: JsonRpcRequest,
+  exchange: Exchange,
+): Promise<JsonRpcResponse> {
+  const { view } = scope;
+  const params = req.params ?? {};
+  const kind = LIST_KIND.get(req.method);
+  if (kind) {
+    const visible = (u: Upstream, k: CatalogKind, e: Entry): boolean => {
+      if (k === 'tools' && !r.toolListed(u, e)) return false;
+      // Resources are judged in normal form, as reads are (a URI that cannot be normalised is hidden).
+      const native = k === 'resources' ? listedUri(e) : String(k === 'resourceTemplates' ? e.uriTemplate : e.name);
+      return native !== null && scope.access.visible(ACCESS_OF[k], r.canonical(u.name, ACCESS_OF[k], native));
+    };
+    return r.runSteps(scope, req, undefined, async () =>
+      resultMessage(req.id, listEntries(view, kind, params.cursor, r.cfg.mcp.listPageSize, visible)),
+    );
+  }
+  switch (req.method) {
+    case 'ping':
+      return resultMessage(req.id, {});
+    case 'tools/call':
+    case 'prompts/get': {
+      const t = mustResolve(
+        view.resolveName(stringParam(params.name, 'params.name')),
+        req.method === 'tools/call' ? 'tool' : 'prompt',
+        params.name,
+      );
+      return r.routed(
+        scope,
+        req,
+        exchange,
+        t,
+        { ...params, name: t.native },
+        req.method === 'tools/call' ? 'tool' : 'prompt',
+        params.arguments,
+      );
+    }
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe': {
+      // Policy judges, and the upstream receives, the normal form (no `..`, no escaped dots).
+      const t = normalizedTarget(
+        mustResolve(view.resolveUri(stringParam(params.uri, 'params.uri')), 'resource', params.uri),
+      );
+      const uri = view.uri(t.upstream, t.native); // what its resources/updated will be matched against
+      if (req.method !== 'resources/read' && scope.session) {
+        if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
+        else scope.session.subscriptions.delete(uri);
+        scope.session.shareState(r.cfg.sessions.maxAgeMs);
+      }
+      return r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
+    }
+    case 'completion/complete':
+      return complete(r, scope, req, exchange, params);
+    case 'logging/setLevel':
+      return setLogLevel(scope, req, params, r.cfg.sessions.maxAgeMs);
+    default: {
+      // A spelling of an MCP method (`Tools/Call`) is not relayed: an upstream matching methods
+      // loosely would run it without the checks the gateway gives the real one.
+      if (MCP_METHODS.has(req.method.normalize('NFKC').toLowerCase()))
+        throw new GatewayError('method_not_found', `method not found: ${req.method}`);
+      // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
+      // params name or URI points.
+      const t = view.namespaced
+        ? ((typeof params.name === 'string' ? view.resolveName(params.name) : undefined) ??
+          (typeof params.uri === 'string' ? view.resolveUri(params.uri) : undefined))
+        : { upstream: view.upstreams[0] as Upstream, native: '' };
+      if (!t) throw new GatewayError('method_not_found', `method not found: ${req.method}`);
+      const p = !view.namespaced
+        ? req.params
+        : typeof params.name === 'string'
+          ? { ...params, name: t.native }
+          : { ...params, uri: t.native };
+      // Policies see an unknown method as a tool named after the method (`<server>__custom/x`).
+      return r.routed(scope, req, exchange, { upstream: t.upstream, native: req.method }, p, 'tool', params);
+    }
+  }
+}
+
+function mustResolve(t: Target | undefined, what: string, given: unknown): Target {
+  if (!t) throw new GatewayError('unknown_target', `unknown ${what}: ${String(given)}`);
+  return t;
+}
+
+function complete(
+  r: RouteHost,
+  scope: RequestScope,
+  req: JsonRpcRequest,
+  exchange: Exchange,
+  params: Record<string, unknown>,
+): Promise<JsonRpcResponse> {
+  const ref = isObject(params.ref) ? params.ref : {};
+  // Values are filtered as lists are; a ref/resource template must be exactly one the upstream
+  // lists (the known-names step), so it is not normalised here.
+  const shape = completionShaper(params, scope.access, (u, uri) => r.canonical(u.name, 'resource', uri));
+  if (ref.type === 'ref/prompt') {
+    const t = mustResolve(scope.view.resolveName(stringParam(ref.name, 'params.ref.name')), 'prompt', ref.name);
+    const p = { ...params, ref: { ...ref, name: t.native } };
+    return r.routed(scope, req, exchange, t, p, 'prompt', undefined, shape(t, undefined));
+  }
+  if (ref.type === 'ref/resource') {
+    const t = mustResolve(scope.view.resolveUri(stringParam(ref.uri, 'params.ref.uri')), 'resource', ref.uri);
+    const p = { ...params, ref: { ...ref, uri: t.native } };
+    return r.routed(scope, req, exchange, t, p, 'resource', undefined, shape(t, t.native));
+  }
+  throw new GatewayError('invalid_params', 'completion/complete needs ref/prompt or ref/resource');
+}
+
+/** A name or URI param as a string; anything else (an object, a number) is the agent's error, -32602. */
+function stringParam(v: unknown, where: string): string {
+  if (typeof v !== 'string') throw new GatewayError('invalid_params', `Invalid params: ${where} must be a string`);
+  return v;
+}
