@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/setup/sequencer.js';
 
 // How the suite runs (2-core CI machine, usually shared with other work):
 //
@@ -50,7 +51,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
           exclude: [...configDefaults.exclude, ...RUN_ALONE],
           maxWorkers: PARALLEL_WORKERS,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 0, sequencer: SlowFirstSequencer },
         },
       },
       {
