@@ -84,7 +84,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  // The whole process group: SIGKILL to tini (or setpriv's exec of it) does not reach node, which
+  // was left running as an orphan after a failed test.
+  for (const c of children) killGroup(c);
   await Promise.all(upstreams.map((u) => u.kill()));
   for (const r of roots) {
     // Read-only copies must be writable again before they can be removed (when not root).
@@ -181,6 +183,15 @@ interface Started {
   stop(): Promise<number | null>;
 }
 
+function killGroup(c: ChildProcess): void {
+  if (c.pid === undefined) return;
+  try {
+    process.kill(-c.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /** ENTRYPOINT + CMD as the image runs them, as the image user, in WORKDIR, on a free port. */
 function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<Started> {
   let argv = [...stage.entrypoint, ...stage.cmd, '--port', '0'];
@@ -200,6 +211,7 @@ function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<St
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so cleanup reaches node under tini
   });
   children.push(child);
   const stdout: string[] = [];
