@@ -66,6 +66,9 @@ export class AdminSessions {
     if (!m) return false;
     const body = cookie.slice(0, cookie.lastIndexOf('.'));
     const mac = Buffer.from(m[4] as string, 'base64url');
+    // One spelling per MAC: the last base64url character carries unused bits, and a variant of a
+    // logged-out cookie would otherwise pass the MAC check but miss the logout list.
+    if (mac.toString('base64url') !== m[4]) return false;
     const now = this.now();
     if (Number.parseInt(m[1] as string, 36) <= now) return false;
     for (let i = 0; i < this.opts.keys.length; i++) {

@@ -196,7 +196,12 @@ describe('agent notifications reach only what concerns the agent (item 6)', () =
         });
       return { role: 'assistant', content: { type: 'text', text: 'ok' }, model: 'm' };
     });
-    expect(textOf(await alice.callTool({ name: 'srv__sample', arguments: {} }))).toBe('progress:[7]');
+    // The agent's progress and its answer are two HTTP POSTs: on a loaded machine the answer can
+    // overtake the progress, so the tool may finish before it arrives. It reaches that upstream all the same.
+    expect(['progress:[7]', 'progress:[]']).toContain(
+      textOf(await alice.callTool({ name: 'srv__sample', arguments: {} })),
+    );
+    expect(await seen(ops, 'srv')).toContain('notifications/progress');
     expect(await seen(ops, 'hid')).toEqual([]);
   });
 });
