@@ -1,12 +1,18 @@
-// The MCP Inspector CLI (@modelcontextprotocol/inspector-cli, the one that runs on Node 20) as the
-// agent: lists and calls through the gateway, and gets the gateway's errors as an operator would.
+// Outside clients as the agent, one gateway for both:
+// - the MCP Inspector CLI (@modelcontextprotocol/inspector-cli, the one that runs on Node 20): lists
+//   and calls through the gateway, and gets the gateway's errors as an operator would;
+// - mcp-remote, the stdio-to-HTTP bridge stdio-only clients (Claude Desktop) use, started the way such
+//   a client starts it (a child process speaking MCP on stdin/stdout) by the SDK's stdio client.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
+const MCP_REMOTE = resolve('node_modules/mcp-remote/dist/proxy.js');
 const CLI = resolve('node_modules/@modelcontextprotocol/inspector-cli/build/index.js');
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const KEY = 'inspector-key-0123456789';
@@ -66,5 +72,31 @@ describe('MCP Inspector CLI as the agent', () => {
     const badKey = await inspector(['--method', 'tools/list'], 'not-a-key-0123456789');
     expect(badKey.code).not.toBe(0);
     expect(badKey.out + badKey.err).toMatch(/-32040.*unknown API key/);
+  });
+});
+
+describe('mcp-remote as the bridge of a stdio-only client', () => {
+  it('lists, calls, and passes the policy refusal on as the JSON-RPC error', async () => {
+    const client = new Client({ name: 'desktop-like', version: '1.0.0' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [MCP_REMOTE, `${gw.url}/mcp`, '--allow-http', '--header', `Authorization: Bearer ${KEY}`],
+      // mcp-remote keeps OAuth state under this folder (unused with a header, created anyway).
+      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: tempDir('tollgate-mcp-remote-') } as Record<string, string>,
+      stderr: 'pipe',
+    });
+    await client.connect(transport);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('everything__echo');
+      expect(names).not.toContain('everything__get-env');
+      const echo = await client.callTool({ name: 'everything__echo', arguments: { message: 'via mcp-remote' } });
+      expect(echo.content).toEqual([{ type: 'text', text: 'Echo: via mcp-remote' }]);
+      await expect(client.callTool({ name: 'everything__get-env', arguments: {} })).rejects.toThrow(
+        /-32041.*not allowed for agent ops/,
+      );
+    } finally {
+      await client.close();
+    }
   });
 });
