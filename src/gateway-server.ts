@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { SLOW_CLIENT_LIMITS, answerClientError, unparseableRequest } from './http/client-errors.js';
+import { slowClientLimits, answerClientError, unparseableRequest } from './http/client-errors.js';
 
 /** Open connections after closing the idle ones (a connection that finished its response is idle). */
 function openConnections(server: ServerType): Promise<number> {
@@ -15,9 +15,14 @@ function openConnections(server: ServerType): Promise<number> {
  * Our own http.Server (not `serve`): requests the adapter cannot turn into a Request (a Host
  * it cannot parse, a malformed path) still get a JSON-RPC answer through errorHandler.
  */
-export function createGatewayServer(fetch: Parameters<typeof getRequestListener>[0], host: string): ServerType {
+export function createGatewayServer(
+  fetch: Parameters<typeof getRequestListener>[0],
+  host: string,
+  timeouts: { headersTimeoutMs: number; requestTimeoutMs: number },
+): ServerType {
   const listener = getRequestListener(fetch, { hostname: host, errorHandler: unparseableRequest });
-  return createServer({ ...SLOW_CLIENT_LIMITS, requireHostHeader: false }, listener);
+  const limits = slowClientLimits(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  return createServer({ ...limits, requireHostHeader: false }, listener);
 }
 
 /** Listens on port/host; resolves once listening. */

@@ -202,7 +202,7 @@ export class Gateway {
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
-    const server = createGatewayServer(app.fetch, host);
+    const server = createGatewayServer(app.fetch, host, this.config.server);
     this.server = server;
     await listenOn(server, port, host, (err) => this.acceptFailures.failed(err));
     const { url, port: listenedPort } = listenedAt(server, host);

@@ -64,6 +64,15 @@ describe('config loading', () => {
     expect(Object.isFrozen(config.server)).toBe(true);
   });
 
+  it('bounds slow clients by default (headers 10 s, whole request 30 s) and refuses bounds Node cannot keep', () => {
+    const { config } = parseConfigText(minimal(''), '/etc/tollgate.yaml', {});
+    expect([config.server.headersTimeoutMs, config.server.requestTimeoutMs]).toEqual([10_000, 30_000]);
+    expect(problems(minimal('server: { headers_timeout: 40s }')).join('\n')).toMatch(
+      /server\.headers_timeout.*at most request_timeout/,
+    );
+    expect(problems(minimal('server: { headers_timeout: 0 }')).join('\n')).toMatch(/server\.headers_timeout/);
+  });
+
   it('ships JSON Schemas that match the zod schemas (run npm run schema when this fails)', () => {
     expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(
       renderJsonSchema(),

@@ -48,6 +48,9 @@ export interface RuntimeConfig {
     allowedOrigins: readonly string[] | undefined;
     allowedHosts: readonly string[] | undefined;
     maxBodyBytes: number;
+    /** Slow-client bounds of the HTTP server: headers, and the whole request. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
     sessionIdleTimeoutMs: number;
     sseKeepaliveMs: number;
     sseReplayEvents: number;
@@ -133,6 +136,8 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       allowedOrigins: c.server.allowed_origins,
       allowedHosts: c.server.allowed_hosts,
       maxBodyBytes: c.server.max_body_bytes,
+      headersTimeoutMs: toMs(c.server.headers_timeout),
+      requestTimeoutMs: toMs(c.server.request_timeout),
       sessionIdleTimeoutMs: toMs(c.server.session_idle_timeout),
       sseKeepaliveMs: toMs(c.server.sse_keepalive),
       sseReplayEvents: c.server.sse_replay_events,

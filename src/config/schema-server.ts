@@ -1,6 +1,7 @@
 // The schemas of the `server:` (listening, HTTP limits) and `mcp:` (naming, paging, 2026 rounds) config sections; separate so schema.ts stays short.
 import { z } from 'zod';
 import { duration } from './primitives.js';
+import { toMs } from './runtime-units.js';
 
 /** `server:` where and how the gateway listens, and its caps on agent sessions and streams. */
 export const serverSectionSchema = z
@@ -22,6 +23,12 @@ export const serverSectionSchema = z
       .int()
       .positive()
       .default(4 * 1024 * 1024),
+    headers_timeout: duration
+      .default('10s')
+      .describe('a client must send its request headers within this (slow-loris bound); beyond: 408 and closed'),
+    request_timeout: duration
+      .default('30s')
+      .describe('a client must send its whole request (headers and body) within this; beyond: 408 and closed'),
     session_idle_timeout: duration.default('30m'),
     sse_keepalive: duration.default('15s'),
     sse_replay_events: z
@@ -56,6 +63,11 @@ export const serverSectionSchema = z
       .describe('SSE streams open to one agent; beyond: 429'),
   })
   .strict()
+  // Node refuses a header bound above the request bound, and 0 would switch the bound off.
+  .refine((s) => toMs(s.headers_timeout) >= 1000 && toMs(s.headers_timeout) <= toMs(s.request_timeout), {
+    path: ['headers_timeout'],
+    message: 'headers_timeout must be at least 1s and at most request_timeout',
+  })
   .prefault({});
 
 /** `mcp:` how the gateway presents the servers behind it to agents. */

@@ -3,12 +3,14 @@
 import type { Socket } from 'node:net';
 import { errorMessage } from '../mcp/jsonrpc.js';
 
-/** Server options that bound slow clients: headers within 10 s, the whole request within 30 s. */
-export const SLOW_CLIENT_LIMITS = {
-  headersTimeout: 10_000,
-  requestTimeout: 30_000,
-  connectionsCheckingInterval: 1_000,
-} as const;
+/**
+ * Server options that bound slow clients: headers within `server.headers_timeout` (10 s), the whole
+ * request within `server.request_timeout` (30 s), checked every second (Node's default checks every
+ * 30 s, so a stalled request could live 30 s past its bound).
+ */
+export function slowClientLimits(headersTimeoutMs: number, requestTimeoutMs: number) {
+  return { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: 1_000 };
+}
 
 /**
  * How long an answered connection may linger before it is destroyed. Ending a socket only

@@ -9,7 +9,7 @@
 // so the test fails when it changes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConformance2026Server } from '../fixtures/conformance2026-server.js';
-import { runConformance2026 } from '../conformance/run2026.js';
+import { runConformance2026, type Requirements2026 } from '../conformance/run2026.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 let fixture: Awaited<ReturnType<typeof startConformance2026Server>>;
@@ -23,6 +23,23 @@ beforeAll(async () => {
 auth: { allow_anonymous: true }
 `);
 });
+
+// The fixture answers each requirement set the same way every time: run each set against it once,
+// and at the same time as the first run through the gateway (separate sessions, separate processes).
+const directRuns = new Map<Requirements2026, ReturnType<typeof runConformance2026>>();
+function directly(requirements: Requirements2026): ReturnType<typeof runConformance2026> {
+  let run = directRuns.get(requirements);
+  if (!run) directRuns.set(requirements, (run = runConformance2026(fixture.url, { requirements })));
+  return run;
+}
+async function bothWays(path: string, requirements: Requirements2026) {
+  const [direct, through] = await Promise.all([
+    directly(requirements),
+    runConformance2026(`${gw.url}${path}`, { requirements }),
+  ]);
+  return { direct, through };
+}
+
 afterAll(async () => {
   await gw?.close();
   await fixture?.close();
@@ -30,8 +47,7 @@ afterAll(async () => {
 
 describe('conformance 0.2.0-alpha through the gateway', () => {
   it('2025-11-25 requirements: the same checks pass as directly', async () => {
-    const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
-    const through = await runConformance2026(`${gw.url}/mcp/c26`, { requirements: '2025-11-25' });
+    const { direct, through } = await bothWays('/mcp/c26', '2025-11-25');
     console.log(
       `conformance 2025-11-25: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`,
     );
@@ -41,8 +57,7 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   }, 120_000);
 
   it('2026-07-28 requirements: every scored check passes but the three a 2025 upstream cannot carry', async () => {
-    const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
-    const through = await runConformance2026(`${gw.url}/mcp/c26`, { requirements: '2026-07-28' });
+    const { direct, through } = await bothWays('/mcp/c26', '2026-07-28');
     console.log(
       `conformance 2026-07-28: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warning)`,
     );
@@ -62,8 +77,7 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   }, 120_000);
 
   it('2025-11-25 requirements through a 2026 upstream: a 2025 agent gets the same checks (input_required bridged)', async () => {
-    const direct = await runConformance2026(fixture.url, { requirements: '2025-11-25' });
-    const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2025-11-25' });
+    const { direct, through } = await bothWays('/mcp/c26new', '2025-11-25');
     console.log(
       `conformance 2025-11-25 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total}`,
     );
@@ -72,8 +86,7 @@ describe('conformance 0.2.0-alpha through the gateway', () => {
   }, 120_000);
 
   it('2026-07-28 requirements through a 2026 upstream: every check passes, as directly', async () => {
-    const direct = await runConformance2026(fixture.url, { requirements: '2026-07-28' });
-    const through = await runConformance2026(`${gw.url}/mcp/c26new`, { requirements: '2026-07-28' });
+    const { direct, through } = await bothWays('/mcp/c26new', '2026-07-28');
     console.log(
       `conformance 2026-07-28 via a 2026 upstream: direct ${direct.passed}/${direct.total}; through gateway ${through.passed}/${through.total} (${through.warnings} warnings)`,
     );

@@ -156,7 +156,7 @@ describe('out of file descriptors', () => {
 describe('connections answered with an error', () => {
   it('are closed by the gateway even when the client never reads (400 at once, 408 after the header timeout)', async () => {
     const gw: TestGateway = await startGateway(
-      `upstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml(LINE_SERVER)}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n${authYaml()}`,
+      `server: { headers_timeout: 2s, request_timeout: 4s }\nupstreams:\n  lines: { transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml(LINE_SERVER)}], cwd: ${resolve('.')}, timeouts: { connect: 60s } }\n${authYaml()}`,
     );
     cleanup.push(() => gw.close());
     const server = (gw.gw as unknown as { server: Server }).server;

@@ -4,7 +4,10 @@
 //
 // Node's HTTP server bounds this only loosely by default: headersTimeout 60 s and requestTimeout
 // 300 s, checked every 30 s (connectionsCheckingInterval), so a stalled request lives up to 90 s
-// (headers) or 330 s (body). The bound asserted here is 30 s (+5 s slack) for every variant.
+// (headers) or 330 s (body). The gateway's bounds are `server.headers_timeout` (10 s) and
+// `server.request_timeout` (30 s), checked every second; this file sets them to 3 s and 10 s so the
+// suite does not wait out the defaults, and asserts every variant is cut off within 10 s (+5 s slack).
+// src/config/load.test.ts checks the defaults.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,12 +15,13 @@ import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/g
 import { connect as connectClient } from '../helpers/client.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 
-const BOUND_MS = 30_000;
+const BOUND_MS = 10_000;
 let gw: TestGateway;
 let port: number;
 
 beforeAll(async () => {
   gw = await startGateway(`
+server: { headers_timeout: 3s, request_timeout: ${BOUND_MS}ms }
 upstreams:
   featio: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
 ${authYaml()}`);
@@ -88,11 +92,16 @@ describe('slow agents (slow-loris against the gateway)', () => {
         latencies.push(performance.now() - t0);
       }
       await client.close();
+      // Served while the crowd was held, not after it was cut off (no latency threshold: a loaded
+      // machine is slow for everyone; what matters is that nobody waits for the stalled ones).
+      const heldDuringCalls = (
+        await Promise.all(crowd.map((s) => Promise.race([s.closed.then(() => 'closed'), Promise.resolve('open')])))
+      ).filter((r) => r === 'open').length;
+      expect(heldDuringCalls).toBe(300);
       latencies.sort((a, b) => a - b);
       console.log(
         `[hardening] tools/call p50 ${latencies[10]!.toFixed(1)} ms, max ${latencies[19]!.toFixed(1)} ms with 306 stalled connections open`,
       );
-      expect(latencies[10]).toBeLessThan(100);
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
 
       const deadline = new Promise<'open'>((r) => setTimeout(() => r('open'), BOUND_MS + 5000));
