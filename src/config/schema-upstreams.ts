@@ -23,12 +23,14 @@ const protocol = z
 const upstreamCommon = {
   timeouts: z
     .object({
-      connect: duration.default('10s').describe('time to establish the upstream MCP session'),
+      connect: duration
+        .default('30s')
+        .describe('time to establish the upstream MCP session (a stdio server started by npx may download first)'),
       request: duration.default('60s').describe('time for one request; progress notifications extend it'),
       max_total: duration.default('10m').describe('hard cap on a request, progress or not'),
     })
     .strict()
-    .default({ connect: '10s', request: '60s', max_total: '10m' }),
+    .default({ connect: '30s', request: '60s', max_total: '10m' }),
   isolation: z
     .enum(['shared', 'per_agent', 'per_session'])
     .default('shared')
