@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from './config/runtime.js';
 import type { AuditRecorder } from './audit/step.js';
-import { openConfiguredAuditWriter } from './audit/open.js';
+import { openConfiguredAudit, type OpenedAudit } from './audit/open.js';
 import type { LimitStore } from './limits/store.js';
 import { openLimitStore, type LimitStoreHooks } from './limits/open.js';
 import { redisClient } from './limits/redis-client.js';
@@ -32,7 +32,7 @@ export async function openGatewayStores(
   deliver: (m: BusMessage) => void,
 ): Promise<{
   pinStore: PinStore | undefined;
-  writer: Awaited<ReturnType<typeof openConfiguredAuditWriter>>;
+  audit: OpenedAudit;
   hooks: LimitStoreHooks;
   limitStore: LimitStore;
   sessionBus: SessionBus | undefined;
@@ -41,7 +41,7 @@ export async function openGatewayStores(
   // nothing open (an open Redis client would keep a failed process alive instead of exiting).
   const p = config.pins;
   const pinStore = p ? await openPinStore(p, config.limits.redis, log) : undefined;
-  const writer = await openConfiguredAuditWriter(config, log).catch(async (err: unknown) => {
+  const audit = await openConfiguredAudit(config, log).catch(async (err: unknown) => {
     await pinStore?.close();
     throw err;
   });
@@ -53,5 +53,5 @@ export async function openGatewayStores(
         deliver(m),
       )
     : undefined;
-  return { pinStore, writer, hooks, limitStore, sessionBus };
+  return { pinStore, audit, hooks, limitStore, sessionBus };
 }
