@@ -130,7 +130,7 @@ export class PgShipper {
         this.fail(err);
         if (this.closed) break;
         await this.sleep(delay);
-        delay = Math.min(delay * 2, this.o.retryMaxMs ?? 5000);
+        delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2000);
       }
     }
   }
