@@ -88,7 +88,10 @@ describe.skipIf(!enabled)('fleet audit in PostgreSQL: two gateway processes', ()
       for (let i = 0; i < 3; i++) await c.callTool({ name: 'feat__echo', arguments: { text: `hello-${name}-${i}` } });
       await c.close();
     }
-    await waitUntil(async () => (await adminRecords(gw.a!.port)).filter((r) => r['gen_ai.tool.name']).length >= 6, 30_000);
+    await waitUntil(
+      async () => (await adminRecords(gw.a!.port)).filter((r) => r['gen_ai.tool.name']).length >= 6,
+      30_000,
+    );
     for (const name of ['a', 'b'] as const) {
       const records = await adminRecords(gw[name]!.port);
       expect(instancesOf(records)).toEqual(new Set(['gw-a', 'gw-b']));
@@ -100,15 +103,19 @@ describe.skipIf(!enabled)('fleet audit in PostgreSQL: two gateway processes', ()
 
     const byUrl = await cli(['--postgres', db.url, '--table', TABLE, '--json', '--tool', 'feat__echo']);
     expect(byUrl.err).toBe('');
-    const lines = byUrl.out.trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+    const lines = byUrl.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditLine);
     expect(instancesOf(lines)).toEqual(new Set(['gw-a', 'gw-b']));
     expect(lines).toHaveLength(6);
     const byConfig = await cli(['--config', configOf('b'), '--json', '--tool', 'feat__echo', '--instance', 'gw-a']);
-    expect(byConfig.out.trim().split('\n').map((l) => (JSON.parse(l) as AuditLine)['service.instance.id'])).toEqual([
-      'gw-a',
-      'gw-a',
-      'gw-a',
-    ]);
+    expect(
+      byConfig.out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as AuditLine)['service.instance.id']),
+    ).toEqual(['gw-a', 'gw-a', 'gw-a']);
   });
 
   it.skipIf(!browserOk)('the admin page shows both instances, the charts, and the other instance live', async () => {

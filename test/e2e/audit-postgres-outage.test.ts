@@ -39,7 +39,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   proxy = await startProxy(5432);
   upstream = await spawnListening(['test/fixtures/feature-server.ts', '--tag', 'outage']);
-  [spool, closed] = await Promise.all([startGateway(yaml('gw-spool', 'spool')), startGateway(yaml('gw-closed', 'fail_closed'))]);
+  [spool, closed] = await Promise.all([
+    startGateway(yaml('gw-spool', 'spool')),
+    startGateway(yaml('gw-closed', 'fail_closed')),
+  ]);
 }, 120_000);
 
 afterAll(async () => {

@@ -10,7 +10,9 @@ const load = (audit: string) => parseConfigText(`${base}audit:\n${audit}`, '/tmp
 
 describe('audit.postgres config', () => {
   it('takes url, table, batch, mode and retention; defaults spool mode and table tollgate_audit', () => {
-    const { config } = load(`  file: a.jsonl\n  postgres: { url: "postgres://u@db/x" }\n  retention: 90d\n  retention_files: 30\n`);
+    const { config } = load(
+      `  file: a.jsonl\n  postgres: { url: "postgres://u@db/x" }\n  retention: 90d\n  retention_files: 30\n`,
+    );
     expect(config.audit.postgres).toEqual({
       url: 'postgres://u@db/x',
       table: 'tollgate_audit',
