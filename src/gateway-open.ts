@@ -46,7 +46,13 @@ export async function openGatewayStores(
     throw err;
   });
   const hooks: LimitStoreHooks = {};
-  const limitStore = await openLimitStore(config.limits, log, hooks);
+  const limitStore = await openLimitStore(config.limits, log, hooks).catch(async (err: unknown) => {
+    // Leave nothing open (the audit store's pool would keep a failed process alive).
+    await audit.writer?.close();
+    await audit.close();
+    await pinStore?.close();
+    throw err;
+  });
   const r = config.limits.redis;
   const sessionBus = config.sessions.shared
     ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) =>

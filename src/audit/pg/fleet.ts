@@ -1,7 +1,7 @@
 // The fleet audit store as one piece: a pool, the schema, the spool shipper, the reader (store), the
 // live feed and the retention of rows. Opened by audit/open.ts when `audit.postgres` is configured.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -47,6 +47,7 @@ async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<stri
   const file = join(dir, `${stem}.chain-id`);
   const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (/^[A-Za-z0-9._:-]{1,128}$/.test(existing)) return existing;
+  await mkdir(dir, { recursive: true });
   const id = `${hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')
     .slice(0, 60)}-${randomBytes(6).toString('hex')}`;

@@ -1,7 +1,10 @@
 // The PostgreSQL audit store against the real server (a database of its own, dropped after): the spool
 // shipped in chain order with exact lines, idempotent re-shipping, rotation, hostile values, fleet
 // reads and filters, charts, chain verification, and retention in batches.
-import { utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import pino from 'pino';
+import { parseConfigText } from '../../config/load.js';
+import { openConfiguredAudit } from '../open.js';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +174,23 @@ describe.skipIf(!enabled)('PostgreSQL audit store', () => {
     const fromJs = await chartsFromRecords(all, range);
     expect(fromPg).toEqual(fromJs);
     expect(fromPg.total).toBe(all.length);
+  });
+
+  it('as the config opens it: a chain id kept beside a spool in a new folder, records shipped', async () => {
+    const dir = join(tempDir('pg-open-'), 'not', 'yet');
+    const { config } = parseConfigText(
+      `upstreams:\n  a: { transport: streamable_http, url: "http://127.0.0.1:1/mcp" }\naudit:\n  file: ${dir}/audit.jsonl\n  postgres: { url: "${db.url}", table: ${TABLE} }\n`,
+      '/x/tollgate.yaml',
+      {},
+    );
+    const opened = await openConfiguredAudit(config, pino({ level: 'silent' }));
+    await opened.writer!.append(rec('gw-open'));
+    await opened.fleet!.shipper.drained();
+    const chain = readFileSync(join(dir, 'audit.chain-id'), 'utf8').trim();
+    expect(opened.fleet!.chain).toBe(chain);
+    expect(await count('chain = $1', [chain])).toBe(1);
+    await opened.writer!.close();
+    await opened.close();
   });
 
   it('verify finds an edited row; retention deletes old rows in batches and old rotated files', async () => {
