@@ -47,6 +47,8 @@ export class PgShipper {
   lastError: Error | undefined;
   private pos: Position | undefined;
   private dirty = true;
+  /** A shipment is running (its lines may not be committed yet). */
+  private busy = false;
   private closed = false;
   private wakeUp: (() => void) | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -74,7 +76,7 @@ export class PgShipper {
 
   /** Resolves when everything in the spool so far is shipped (or the shipper stops). For tests and shutdown. */
   drained(): Promise<void> {
-    if (!this.dirty && this.state === 'up') return Promise.resolve();
+    if (!this.dirty && !this.busy && this.state === 'up') return Promise.resolve();
     return new Promise((r) => this.idle.push(r));
   }
 
@@ -107,6 +109,7 @@ export class PgShipper {
   private async run(): Promise<void> {
     let delay = this.o.retryMinMs ?? 250;
     while (!this.closed) {
+      this.busy = false;
       if (!this.dirty && this.state === 'up') {
         for (const r of this.idle.splice(0)) r();
         const beat = await this.sleep(this.o.heartbeatMs ?? 5000);
@@ -120,6 +123,7 @@ export class PgShipper {
         continue;
       }
       this.dirty = false;
+      this.busy = true;
       try {
         await this.o.prepare?.();
         if (!this.pos) await this.findStart();
@@ -129,6 +133,7 @@ export class PgShipper {
       } catch (err) {
         this.fail(err);
         if (this.closed) break;
+        this.busy = false;
         await this.sleep(delay);
         delay = Math.min(delay * 2, this.o.retryMaxMs ?? 2000);
       }
