@@ -5,12 +5,14 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditLine } from '../../src/audit/record.js';
 import { PgAuditStore } from '../../src/audit/pg/store.js';
 import { verifyPgChains } from '../../src/cli/audit-postgres.js';
+import { auditCommand } from '../../src/cli/audit.js';
 import { echoRows, startLoad } from '../helpers/audit-load.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { connect } from '../helpers/client.js';
@@ -109,9 +111,20 @@ describe.skipIf(!enabled)('fleet audit in PostgreSQL: two gateway processes', ()
       .map((l) => JSON.parse(l) as AuditLine);
     expect(instancesOf(lines)).toEqual(new Set(['gw-a', 'gw-b']));
     expect(lines).toHaveLength(6);
-    const byConfig = await cli(['--config', configOf('b'), '--json', '--tool', 'feat__echo', '--instance', 'gw-a']);
+    // The same command in process, from the gateway's config (its audit.postgres): the fleet again.
+    let out = '';
+    const stdout = new PassThrough().on('data', (d) => (out += d));
+    const code = await auditCommand(
+      ['--config', configOf('b'), '--json', '--tool', 'feat__echo', '--instance', 'gw-a'],
+      {
+        stdout,
+        stderr: process.stderr,
+        isTTY: false,
+      },
+    );
+    expect(code).toBe(0);
     expect(
-      byConfig.out
+      out
         .trim()
         .split('\n')
         .map((l) => (JSON.parse(l) as AuditLine)['service.instance.id']),
