@@ -23,8 +23,6 @@ export interface FleetAudit {
   feed: { onRecord(l: (r: AuditRecord) => void): () => void };
 }
 
-const INSTANCES_SINCE_MS = 7 * 86_400_000;
-
 /** Chart data for the range, from the fleet store or the local file. */
 async function chartsOf(deps: AdminDeps, q: AuditQuery, range: ChartRange): Promise<ChartData | undefined> {
   const { limit: _l, since: _s, until: _u, ...filters } = q as AuditQuery & { cursor?: string };
@@ -214,9 +212,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
       (data) => ({ data }),
       (err: Error) => ({ error: err.message }),
     );
-    const instances = deps.fleet
-      ? await deps.fleet.store.instances(at - INSTANCES_SINCE_MS).catch(() => [])
-      : undefined;
+    const instances = deps.fleet ? await deps.fleet.store.instances().catch(() => []) : undefined;
     const rangeLabel =
       pageQuery.since === undefined
         ? 'Last hour'

@@ -141,6 +141,7 @@ describe.skipIf(!enabled)('PostgreSQL audit store', () => {
     const all: AuditLine[] = [];
     for await (const r of store.records({})) all.push(r);
     expect(new Set(all.map((r) => r['service.instance.id']))).toEqual(new Set(['gw-a', 'gw-b', 'gw-b2']));
+    expect(await store.instances()).toEqual(['gw-a', 'gw-b', 'gw-b2']);
     const first = await store.page({ limit: 10 });
     expect(first.records.map((r) => r['tollgate.record.id'])).toEqual(
       all

@@ -92,11 +92,14 @@ export class PgAuditStore {
     }
   }
 
-  /** Instances that wrote records lately (for the page's filter), newest first. */
-  async instances(sinceMs: number): Promise<string[]> {
+  /** Instances in the table (for the page's filter), at most 100: one index probe each, not a scan. */
+  async instances(): Promise<string[]> {
     const r = await this.pool.query<{ instance: string }>(
-      `SELECT instance FROM ${this.t} WHERE ts >= $1 AND instance IS NOT NULL GROUP BY instance ORDER BY max(ts) DESC LIMIT 50`,
-      [new Date(sinceMs).toISOString()],
+      `WITH RECURSIVE i AS (
+         (SELECT instance FROM ${this.t} WHERE instance IS NOT NULL ORDER BY instance LIMIT 1)
+         UNION ALL
+         SELECT (SELECT instance FROM ${this.t} WHERE instance > i.instance ORDER BY instance LIMIT 1) FROM i WHERE i.instance IS NOT NULL
+       ) SELECT instance FROM i WHERE instance IS NOT NULL LIMIT 100`,
     );
     return r.rows.map((x) => x.instance);
   }
