@@ -167,6 +167,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         tokenHashes: config.admin.tokenHashes,
         auditPath: config.audit.stdout ? undefined : config.audit.file,
         recorder: gw.recorder,
+        ...(gw.recorder.fleet ? { fleet: { store: gw.recorder.fleet.store, feed: gw.recorder.fleet.feed } } : {}),
         redact: redactorFor(config),
         upstreams: () =>
           gw.upstreams.map((u) => ({

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from './config/runtime.js';
 import type { AuditRecorder } from './audit/step.js';
-import { openConfiguredAuditWriter } from './audit/open.js';
+import { openConfiguredAudit, type OpenedAudit } from './audit/open.js';
 import type { LimitStore } from './limits/store.js';
 import { openLimitStore, type LimitStoreHooks } from './limits/open.js';
 import { redisClient } from './limits/redis-client.js';
@@ -32,7 +32,7 @@ export async function openGatewayStores(
   deliver: (m: BusMessage) => void,
 ): Promise<{
   pinStore: PinStore | undefined;
-  writer: Awaited<ReturnType<typeof openConfiguredAuditWriter>>;
+  audit: OpenedAudit;
   hooks: LimitStoreHooks;
   limitStore: LimitStore;
   sessionBus: SessionBus | undefined;
@@ -41,17 +41,23 @@ export async function openGatewayStores(
   // nothing open (an open Redis client would keep a failed process alive instead of exiting).
   const p = config.pins;
   const pinStore = p ? await openPinStore(p, config.limits.redis, log) : undefined;
-  const writer = await openConfiguredAuditWriter(config, log).catch(async (err: unknown) => {
+  const audit = await openConfiguredAudit(config, log).catch(async (err: unknown) => {
     await pinStore?.close();
     throw err;
   });
   const hooks: LimitStoreHooks = {};
-  const limitStore = await openLimitStore(config.limits, log, hooks);
+  const limitStore = await openLimitStore(config.limits, log, hooks).catch(async (err: unknown) => {
+    // Leave nothing open (the audit store's pool would keep a failed process alive).
+    await audit.writer?.close();
+    await audit.close();
+    await pinStore?.close();
+    throw err;
+  });
   const r = config.limits.redis;
   const sessionBus = config.sessions.shared
     ? new RedisSessionBus(redisClient(r), redisClient(r, { enableOfflineQueue: true }), r.prefix, log, (m) =>
         deliver(m),
       )
     : undefined;
-  return { pinStore, writer, hooks, limitStore, sessionBus };
+  return { pinStore, audit, hooks, limitStore, sessionBus };
 }

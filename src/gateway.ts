@@ -56,13 +56,13 @@ export class Gateway {
   static async open(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger ?? pino({ level: opts.config.log.level });
     let deliver: (m: BusMessage) => void = () => undefined;
-    const { pinStore, writer, hooks, limitStore, sessionBus } = await openGatewayStores(opts.config, log, (m) =>
+    const { pinStore, audit, hooks, limitStore, sessionBus } = await openGatewayStores(opts.config, log, (m) =>
       deliver(m),
     );
     const gw = new Gateway({
       ...opts,
       logger: log,
-      recorder: new AuditRecorder(writer, opts.config.instanceId),
+      recorder: new AuditRecorder(audit.writer, opts.config.instanceId, audit),
       limitStore,
       sessionBus,
       pinStore,

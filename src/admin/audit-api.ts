@@ -21,7 +21,7 @@ export function parseAuditParams(get: (name: string) => string[], now: number): 
   };
   const problems: string[] = [];
   const query: PageQuery = { limit: DEFAULT_LIMIT };
-  for (const key of ['agent', 'tool', 'server', 'cursor'] as const) {
+  for (const key of ['agent', 'tool', 'server', 'instance', 'cursor'] as const) {
     const v = one(key);
     if (v !== undefined) query[key] = v;
   }

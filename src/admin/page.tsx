@@ -4,6 +4,8 @@ import { AUDIT_DECISIONS, AUDIT_FIELDS, type AuditLine } from '../audit/record.j
 import { CLIENT_JS } from './client.js';
 import { decisionLabel, Filters, RecordsTable } from './records.js';
 import { CSS } from './styles.js';
+import { ChartsSection } from './charts.js';
+import type { ChartData } from '../audit/charts.js';
 import type { UpstreamStatus, UsageLimit } from './routes.js';
 
 export interface AgentUsage {
@@ -190,6 +192,10 @@ export interface AdminPageProps {
   upstreams: UpstreamStatus[];
   /** The tool pins section, when pinning is on. */
   pins?: unknown;
+  /** Charts for the selected time range. */
+  charts?: { data?: ChartData; error?: string; rangeLabel: string };
+  /** Instances known to the fleet store (audit.postgres): the page offers a filter by instance. */
+  instances?: string[];
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -244,6 +250,7 @@ export function AdminPage(props: AdminPageProps) {
           <Usage usage={props.usage} />
         </div>
         {props.pins}
+        {props.charts && <ChartsSection {...props.charts} />}
         <section class="card" aria-labelledby="h-audit">
           <div class="card-head">
             <h2 id="h-audit">Audit log</h2>
@@ -252,7 +259,11 @@ export function AdminPage(props: AdminPageProps) {
               for details
             </span>
           </div>
-          <Filters params={props.params} agents={props.agents} />
+          <Filters
+            params={props.params}
+            agents={props.agents}
+            {...(props.instances ? { instances: props.instances } : {})}
+          />
           {props.problems.map((p) => (
             <p class="alert">{p}</p>
           ))}

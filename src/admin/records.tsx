@@ -22,13 +22,13 @@ const DECISION_LABELS: Record<string, string> = {
 
 export const decisionLabel = (d: string): string => DECISION_LABELS[d] ?? d;
 
-export function Filters(props: { params: URLSearchParams; agents: string[] }) {
+export function Filters(props: { params: URLSearchParams; agents: string[]; instances?: string[] }) {
   const p = (k: string) => props.params.get(k) ?? '';
   const since = p('since');
   const presets = SINCE_PRESETS.some(([v]) => v === since)
     ? SINCE_PRESETS
     : [...SINCE_PRESETS, [since, `Since ${since}`] as [string, string]];
-  const active = ['agent', 'tool', 'server', 'decision', 'since', 'until'].some((k) => p(k) !== '');
+  const active = ['agent', 'tool', 'server', 'instance', 'decision', 'since', 'until'].some((k) => p(k) !== '');
   return (
     <form class="filters" method="get" action="/admin/" role="search">
       <label>
@@ -44,6 +44,23 @@ export function Filters(props: { params: URLSearchParams; agents: string[] }) {
         <span>Tool or resource</span>
         <input name="tool" value={p('tool')} placeholder="e.g. github__*" autocomplete="off" />
       </label>
+      {props.instances !== undefined && (
+        <label>
+          <span>Instance</span>
+          <input
+            name="instance"
+            list="instance-list"
+            value={p('instance')}
+            placeholder="every instance"
+            autocomplete="off"
+          />
+          <datalist id="instance-list">
+            {props.instances.map((a) => (
+              <option value={a} />
+            ))}
+          </datalist>
+        </label>
+      )}
       <label>
         <span>Decision</span>
         <select name="decision">

@@ -14,6 +14,27 @@ import { operatorTokens } from '../auth/operator-tokens.js';
 import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
+import { chartRange, chartsFromRecords, type ChartData, type ChartRange } from '../audit/charts.js';
+import { readAudit, type AuditQuery } from '../audit/query.js';
+import type { PgAuditStore } from '../audit/pg/store.js';
+
+export interface FleetAudit {
+  store: Pick<PgAuditStore, 'page' | 'charts' | 'instances'>;
+  feed: { onRecord(l: (r: AuditRecord) => void): () => void };
+}
+
+/** Chart data for the range, from the fleet store or the local file. */
+async function chartsOf(deps: AdminDeps, q: AuditQuery, range: ChartRange): Promise<ChartData | undefined> {
+  const { limit: _l, since: _s, until: _u, ...filters } = q as AuditQuery & { cursor?: string };
+  delete (filters as { cursor?: string }).cursor;
+  if (deps.fleet) return deps.fleet.store.charts(filters, range);
+  if (deps.auditPath === undefined) return undefined;
+  const records = readAudit(deps.auditPath, { ...filters, since: range.from, until: range.to });
+  return chartsFromRecords(records, range).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return chartsFromRecords([], range);
+    throw err;
+  });
+}
 import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
 
 export const ADMIN_BASE = '/admin';
@@ -44,6 +65,8 @@ export interface AdminDeps {
   auditPath: string | undefined;
   /** Live records as they are written (the live tail). */
   recorder: { onRecord(l: (r: AuditRecord) => void): () => void };
+  /** The fleet's records (audit.postgres): read and tailed there instead of the local file. */
+  fleet?: FleetAudit;
   upstreams(): UpstreamStatus[];
   /** Known agent ids (from policies; may be empty). */
   agents(): string[];
@@ -148,14 +171,14 @@ export function adminRoutes(deps: AdminDeps): Hono {
   api.get('/audit', apiAuth, async (c) => {
     const q = query(c, now());
     if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
-    return c.json(await readAuditPage(deps.auditPath, q.query));
+    return c.json(deps.fleet ? await deps.fleet.store.page(q.query) : await readAuditPage(deps.auditPath, q.query));
   });
   api.get('/audit/stream', apiAuth, (c) => {
     const q = query(c, now());
     if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
     const { limit: _limit, cursor: _cursor, ...filters } = q.query;
     return liveTailResponse({
-      recorder: deps.recorder,
+      recorder: deps.fleet?.feed ?? deps.recorder,
       query: filters,
       redact: deps.redact,
       keepaliveMs: deps.sseKeepaliveMs ?? 15_000,
@@ -180,10 +203,20 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const at = now();
     const q = query(c, at);
     const pageQuery = q.ok ? q.query : { limit: 100 };
-    const result = await readAuditPage(deps.auditPath, pageQuery).catch((err: Error) => ({
-      records: [],
-      error: err.message,
-    }));
+    const result = await (deps.fleet
+      ? deps.fleet.store.page(pageQuery)
+      : readAuditPage(deps.auditPath, pageQuery)
+    ).catch((err: Error) => ({ records: [], error: err.message }));
+    const range = chartRange(pageQuery, at);
+    const charts: { data?: ChartData | undefined; error?: string } = await chartsOf(deps, pageQuery, range).then(
+      (data) => ({ data }),
+      (err: Error) => ({ error: err.message }),
+    );
+    const instances = deps.fleet ? await deps.fleet.store.instances().catch(() => []) : undefined;
+    const rangeLabel =
+      pageQuery.since === undefined
+        ? 'Last hour'
+        : `${new Date(range.from).toISOString().slice(0, 16)}Z – ${pageQuery.until === undefined ? 'now' : `${new Date(range.to).toISOString().slice(0, 16)}Z`}`;
     const known = deps.agents();
     // `@gateway`, `@admin`, `@operator`: pin events, not agents with budgets.
     const seen = result.records.map((r) => r['gen_ai.agent.id']).filter((a) => !a.startsWith('@'));
@@ -206,7 +239,9 @@ export function adminRoutes(deps: AdminDeps): Hono {
         now={at}
         params={params}
         problems={q.ok ? [] : q.problems}
-        auditEnabled={deps.auditPath !== undefined}
+        auditEnabled={deps.auditPath !== undefined || deps.fleet !== undefined}
+        {...(charts.data || charts.error ? { charts: { ...charts, rangeLabel } } : {})}
+        {...(instances ? { instances } : {})}
         page={result}
         agents={known}
         usage={usage}

@@ -147,4 +147,10 @@ body.login { min-height: 100vh; display: grid; place-items: center; background: 
 .login-card p { margin: 0; }
 .login-card form { display: flex; flex-direction: column; gap: 14px; }
 .login-card input { height: 38px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px 22px; }
+.chart-box { margin: 0; }
+.chart-box figcaption { font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .05em; margin-bottom: 4px; }
+.chart { width: 100%; height: auto; display: block; }
+.legend { list-style: none; display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 4px 0 0; padding: 0; font-size: 12px; color: var(--muted); }
+.legend .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
 `;

@@ -10,6 +10,8 @@ export interface AuditQuery {
   /** Glob (`*`, `?`) over the tool, prompt or resource name, namespaced or upstream-native. */
   tool?: string;
   server?: string;
+  /** The gateway instance that wrote the record (`service.instance.id`). */
+  instance?: string;
   /** One decision or several. */
   decision?: string | readonly string[];
   /** Epoch ms, inclusive. */
@@ -72,6 +74,7 @@ export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
   return (r) => {
     if (q.agent !== undefined && fieldString(r, 'gen_ai.agent.id') !== q.agent) return false;
     if (q.server !== undefined && fieldString(r, 'tollgate.upstream.name') !== q.server) return false;
+    if (q.instance !== undefined && fieldString(r, 'service.instance.id') !== q.instance) return false;
     if (decisions && !decisions.has(fieldString(r, 'tollgate.decision') ?? '')) return false;
     if (tool) {
       const names = [

@@ -10,6 +10,7 @@ import {
   type AuditRecordInput,
 } from './record.js';
 import type { AuditWriter } from './writer.js';
+import type { AuditFleet } from './pg/fleet.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpStep, RequestScope } from '../relay/scope.js';
 import { GatewayError, TollgateCode } from '../errors.js';
@@ -22,10 +23,16 @@ export class AuditRecorder {
   /** Told how long each write took (seconds), e.g. for a histogram. */
   observeWrite: ((seconds: number) => void) | undefined;
 
+  /** The fleet store (audit.postgres): its live feed, reads, and whether tool calls must be refused. */
+  readonly fleet: AuditFleet | undefined;
+
   constructor(
     private readonly writer: AuditWriter | undefined,
     readonly instanceId: string,
-  ) {}
+    private readonly extra?: { fleet: AuditFleet | undefined; close(): Promise<void> },
+  ) {
+    this.fleet = extra?.fleet;
+  }
 
   onRecord(l: (r: AuditRecord) => void): () => void {
     this.listeners.add(l);
@@ -45,8 +52,9 @@ export class AuditRecorder {
     for (const l of this.listeners) l(rec);
   }
 
-  close(): Promise<void> {
-    return this.writer?.close() ?? Promise.resolve();
+  async close(): Promise<void> {
+    await this.writer?.close();
+    await this.extra?.close();
   }
 }
 
@@ -80,7 +88,9 @@ export function auditStep(recorder: AuditRecorder): McpStep {
   return async (call, next) => {
     const started = performance.now();
     const receivedAt = Date.now();
-    const res = await next();
+    // audit.postgres.mode fail_closed: no tool runs while its record cannot reach the fleet store.
+    const refusal = call.request.method === 'tools/call' ? recorder.fleet?.refusal() : undefined;
+    const res = refusal ? new GatewayError('over_capacity', refusal).toJsonRpc(call.request.id) : await next();
     const { outcome, code } = outcomeOf(res);
     // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
     const decision: AuditDecision =

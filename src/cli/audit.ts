@@ -7,6 +7,7 @@ import { auditStats } from '../audit/stats.js';
 import { verifyAudit } from '../audit/verify.js';
 import { Table, renderStats } from './audit-format.js';
 import { loadConfigFile } from '../config/load.js';
+import { pgAuditCommand, type PgSource } from './audit-postgres.js';
 
 export const DEFAULT_AUDIT_PATH = './tollgate-audit.jsonl';
 
@@ -14,17 +15,21 @@ export const AUDIT_HELP = `Usage:
   tollgate audit [FILE|DIR] [filters] [--follow] [--json]   list records (oldest first)
   tollgate audit stats [FILE|DIR] [filters] [--json]        counts, tokens, latency per agent/tool/decision
   tollgate audit verify [FILE|DIR] [--partial]              check the hash chain; exit 1 if broken
+  tollgate audit [stats|verify] --postgres URL [--table T]  the fleet's records in PostgreSQL (every instance)
 
 Without FILE|DIR: the audit.file of --config, else $TOLLGATE_AUDIT_FILE, else the audit.file of
 $TOLLGATE_CONFIG or ./tollgate.yaml when it exists, else ./tollgate-audit.jsonl.
 
 Options:
-  -c, --config PATH  gateway config whose audit.file to read
+  -c, --config PATH  gateway config whose audit.file to read (its audit.postgres when set: the fleet)
+  --postgres URL     read the fleet's records from PostgreSQL (audit.postgres.url)
+  --table T          the audit table (default tollgate_audit)
 
 Filters:
   --agent A          agent id
   --tool GLOB        tool, prompt or resource name (namespaced or native); * and ? wildcards
   --server S         upstream server
+  --instance I       gateway instance (service.instance.id)
   --decision D       allowed, denied, rate_limited, budget_exceeded, error (comma-separated for several)
   --since T          30m, 1h, 2d (ago) or an ISO date
   --until T          same forms; exclusive
@@ -61,6 +66,9 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
         agent: { type: 'string' },
         tool: { type: 'string' },
         server: { type: 'string' },
+        instance: { type: 'string' },
+        postgres: { type: 'string' },
+        table: { type: 'string' },
         decision: { type: 'string' },
         since: { type: 'string' },
         until: { type: 'string' },
@@ -83,14 +91,20 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   const rest = sub === 'list' ? positionals : positionals.slice(1);
   if (rest.length > 1) return usage(io, `expected at most one FILE|DIR, got ${rest.join(' ')}`);
   if (rest[0] !== undefined && v.config !== undefined) return usage(io, 'give FILE|DIR or --config, not both');
-  let path: string;
+  if (v.postgres !== undefined && (rest[0] !== undefined || v.config !== undefined))
+    return usage(io, 'give --postgres, FILE|DIR or --config, one of them');
+  let path = '';
+  let pg: PgSource | undefined;
   try {
-    path = rest[0] ?? auditPathOf(v.config, io);
+    pg = v.postgres !== undefined ? { url: v.postgres, table: v.table ?? 'tollgate_audit' } : undefined;
+    if (!pg && rest[0] === undefined) pg = pgSourceOf(v.config, io);
+    if (!pg) path = rest[0] ?? auditPathOf(v.config, io);
   } catch (err) {
     io.stderr.write(`tollgate audit: ${(err as Error).message}\n`);
     return 1;
   }
-  const filtered = ['agent', 'tool', 'server', 'decision', 'since', 'until', 'limit'].some(
+  if (v.table !== undefined && v.postgres === undefined) return usage(io, '--table goes with --postgres');
+  const filtered = ['agent', 'tool', 'server', 'instance', 'decision', 'since', 'until', 'limit'].some(
     (k) => v[k as keyof typeof v] !== undefined,
   );
   if (sub === 'verify' && (filtered || v.follow || v.json))
@@ -104,6 +118,7 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
     if (v.agent !== undefined) q.agent = v.agent;
     if (v.tool !== undefined) q.tool = v.tool;
     if (v.server !== undefined) q.server = v.server;
+    if (v.instance !== undefined) q.instance = v.instance;
     if (v.decision !== undefined)
       q.decision = v.decision
         .split(',')
@@ -119,6 +134,14 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
     return usage(io, (err as Error).message);
   }
 
+  if (pg)
+    return pgAuditCommand(
+      pg,
+      sub,
+      q,
+      { follow: v.follow === true, json: v.json === true, partial: v.partial === true },
+      { stdout: io.stdout, stderr: io.stderr, isTTY: io.isTTY, ...(io.signal ? { signal: io.signal } : {}) },
+    );
   if (!(await stat(path).catch(() => undefined))) {
     io.stderr.write(`tollgate audit: no audit log at ${path}\n`);
     return 1;
@@ -172,6 +195,15 @@ function auditPathOf(configFlag: string | undefined, io: AuditIo): string {
   const { config } = loadConfigFile(configPath, io.env ?? {});
   if (!config.audit.file) throw new Error(`${configPath} writes no audit file (audit.file: null)`);
   return config.audit.file;
+}
+
+/** With --config (or the default config) whose audit.postgres is set: read the fleet from there. */
+function pgSourceOf(configFlag: string | undefined, io: AuditIo): PgSource | undefined {
+  const configPath =
+    configFlag ?? (io.defaultPath === undefined && io.defaultConfig?.exists ? io.defaultConfig.path : undefined);
+  if (configPath === undefined) return undefined;
+  const p = loadConfigFile(configPath, io.env ?? {}).config.audit.postgres;
+  return p ? { url: p.url, table: p.table } : undefined;
 }
 
 function usage(io: AuditIo, message: string): number {

@@ -1,5 +1,6 @@
 // Parsed config → the frozen runtime objects the gateway runs on (durations in ms, camelCase).
 import { resolve } from 'node:path';
+import { ageToMs, toPostgresConfig, type AuditPostgresConfig } from '../audit/pg/config.js';
 import { hostname } from 'node:os';
 import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
@@ -107,6 +108,9 @@ export interface RuntimeConfig {
     fsync: boolean;
     redactKeys: readonly string[];
     maxValueBytes: number;
+    postgres: AuditPostgresConfig | undefined;
+    retentionMs: number | undefined;
+    retentionFiles: number | undefined;
   };
   instanceId: string;
 }
@@ -218,6 +222,9 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       fsync: c.audit.fsync,
       redactKeys: c.audit.redact_keys,
       maxValueBytes: c.audit.max_value_bytes,
+      postgres: toPostgresConfig(c.audit.postgres, c.server.instance_id),
+      retentionMs: c.audit.retention === undefined ? undefined : ageToMs(c.audit.retention),
+      retentionFiles: c.audit.retention_files,
     },
     instanceId: c.server.instance_id ?? `${hostname()}-${process.pid}`,
   });

@@ -7,6 +7,7 @@ import { llmConfigSchema } from '../llm/schema.js';
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
+import { ageSchema, auditPostgresSchema, checkAuditSpool } from '../audit/pg/config.js';
 
 export { serverNameSchema };
 
@@ -194,8 +195,12 @@ export const configSchema = z
         fsync: z.boolean().default(false).describe('fsync each batch (survives power loss, not only process death)'),
         redact_keys: z.array(z.string()).default([]).describe('added to the built-in secret key names'),
         max_value_bytes: z.number().int().positive().default(2048).describe('longer argument values are truncated'),
+        postgres: auditPostgresSchema.optional(),
+        retention: ageSchema.optional().describe('delete records older than this (PostgreSQL rows, rotated files)'),
+        retention_files: z.number().int().positive().optional().describe('keep at most this many rotated files'),
       })
       .strict()
+      .superRefine(checkAuditSpool)
       .prefault({}),
     llm: llmConfigSchema.optional().describe('LLM upstreams behind /v1 (OpenAI- and Anthropic-compatible)'),
     admin: z

@@ -1,0 +1,131 @@
+// The fleet audit store as one piece: a pool, the schema, the spool shipper, the reader (store), the
+// live feed and the retention of rows. Opened by audit/open.ts when `audit.postgres` is configured.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { splitLogPath } from '../files.js';
+import type { Sink } from '../sinks.js';
+import type { AuditPostgresConfig } from './config.js';
+import { PgFeed } from './feed.js';
+import { migrate } from './migrate.js';
+import { PgShipper, type ShipperState } from './shipper.js';
+import { PgAuditStore } from './store.js';
+
+export interface AuditFleet {
+  readonly store: PgAuditStore;
+  readonly feed: PgFeed;
+  readonly shipper: PgShipper;
+  readonly chain: string;
+  readonly mode: 'spool' | 'fail_closed';
+  /** Why a tool call must be refused now (fail_closed and PostgreSQL unreachable), else undefined. */
+  refusal(): string | undefined;
+  close(): Promise<void>;
+}
+
+/** A pool that never crashes the process: idle clients that lose the server report, not throw. */
+export function auditPool(url: string, onError: (err: Error) => void, max = 4): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    query_timeout: 30_000,
+    keepAlive: true,
+    application_name: 'tollgate-audit',
+  });
+  pool.on('error', onError);
+  return pool;
+}
+
+/** The chain id: configured, else one kept beside the spool (made once, when the spool is new). */
+async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<string> {
+  if (cfg.chainId) return cfg.chainId;
+  const { dir, stem } = splitLogPath(spool);
+  const file = join(dir, `${stem}.chain-id`);
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (/^[A-Za-z0-9._:-]{1,128}$/.test(existing)) return existing;
+  await mkdir(dir, { recursive: true });
+  const id = `${hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 60)}-${randomBytes(6).toString('hex')}`;
+  await writeFile(file, `${id}\n`, { mode: 0o640 });
+  return id;
+}
+
+/** A sink that tells the shipper after each batch reaches the spool. */
+export class SpoolSink implements Sink {
+  constructor(
+    private readonly inner: Sink,
+    private readonly written: () => void,
+  ) {}
+  get rotations(): number {
+    return this.inner.rotations;
+  }
+  async write(buf: Buffer, now: number): Promise<void> {
+    await this.inner.write(buf, now);
+    this.written();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, log: Logger): Promise<AuditFleet> {
+  const pool = auditPool(cfg.url, (err) => log.warn({ err }, 'audit PostgreSQL connection lost'));
+  const chain = await chainIdFor(cfg, spool);
+  const store = new PgAuditStore(pool, cfg.table);
+  let migrated = false;
+  const shipper = new PgShipper({
+    pool,
+    table: cfg.table,
+    chain,
+    spool,
+    batch: cfg.batch,
+    prepare: async () => {
+      if (migrated) return;
+      await migrate(pool, cfg.table);
+      migrated = true;
+    },
+    onState: (state: ShipperState, err?: Error) => {
+      if (state === 'down')
+        log.warn(
+          { err, mode: cfg.mode },
+          cfg.mode === 'fail_closed'
+            ? 'audit PostgreSQL unreachable: tool calls are refused until it is back (records wait in the spool)'
+            : 'audit PostgreSQL unreachable: records wait in the local spool and are shipped when it is back',
+        );
+      else if (state === 'up') log.info({ chain }, 'audit records are shipped to PostgreSQL');
+    },
+  });
+  const feed = new PgFeed({
+    pool,
+    url: cfg.url,
+    table: cfg.table,
+    onError: (err) => log.debug({ err }, 'audit live feed'),
+  });
+  return {
+    store,
+    feed,
+    shipper,
+    chain,
+    mode: cfg.mode,
+    refusal: () =>
+      cfg.mode === 'fail_closed' && shipper.state !== 'up'
+        ? `the audit store (PostgreSQL) is unreachable: tool calls are refused until it is back (audit.postgres.mode: fail_closed)`
+        : undefined,
+    async close() {
+      // A clean stop ships what the writer last wrote (bounded: the rest waits in the spool for the next start).
+      if (shipper.state === 'up') {
+        let t: NodeJS.Timeout | undefined;
+        await Promise.race([shipper.drained(), new Promise((r) => (t = setTimeout(r, 5000)))]);
+        clearTimeout(t);
+      }
+      await shipper.close();
+      await feed.stop();
+      await pool.end().catch(() => {});
+    },
+  };
+}
