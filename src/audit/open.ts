@@ -3,15 +3,39 @@ import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { createRedactor } from './redact.js';
 import { openAuditWriter } from './writer.js';
+import { loadSigningKey } from './checkpoint.js';
+import { BatchExporter, type AuditExporter } from './export/queue.js';
+import { otlpLogsEncoder, webhookEncoder } from './export/otlp.js';
 
 export const redactorFor = (config: RuntimeConfig) =>
   createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
+
+/** The export sinks of `audit.export`. */
+export function openExporters(config: RuntimeConfig, log: Logger): AuditExporter[] {
+  const x = config.audit.sign.export;
+  const onError = (err: Error) => log.warn({ err: err.message }, 'audit export');
+  const out: AuditExporter[] = [];
+  if (x.otlp) out.push(new BatchExporter('otlp', x.otlp, otlpLogsEncoder(x.otlp.serviceName, config.instanceId), onError));
+  if (x.webhook) {
+    const only = x.webhook.onlyCheckpoints;
+    out.push(
+      new BatchExporter('webhook', x.webhook, webhookEncoder, onError, (l) =>
+        only ? l.includes('"tollgate.record.kind":"checkpoint"') : true,
+      ),
+    );
+  }
+  return out;
+}
 
 /** undefined when the audit log is off (`audit.file: null` and not stdout). */
 export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logger) {
   const a = config.audit;
   const destination = a.stdout ? ('stdout' as const) : a.file ? { path: a.file } : undefined;
   if (!destination) return undefined;
+  const cp = a.sign.checkpoint;
+  const key = a.sign.signingKeyFile === undefined ? undefined : loadSigningKey(a.sign.signingKeyFile);
+  // The anchor in the gateway's own log, whatever log.level says.
+  const anchor = cp.anchor === 'log' ? log.child({}, { level: 'info' }) : undefined;
   return openAuditWriter({
     destination,
     rotateBytes: a.rotateBytes,
@@ -19,5 +43,16 @@ export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logg
     fsync: a.fsync,
     redact: redactorFor(config),
     onError: (err) => log.error({ err }, 'audit write failed'),
+    instanceId: config.instanceId,
+    ...(key && {
+      checkpoints: {
+        key,
+        everyRecords: cp.everyRecords,
+        everyMs: cp.everyMs,
+        heartbeatMs: cp.heartbeatMs,
+        ...(anchor && { onCheckpoint: (_line: string, checkpoint: object) => anchor.info({ checkpoint }, 'audit checkpoint') }),
+      },
+    }),
+    exporters: openExporters(config, log),
   });
 }

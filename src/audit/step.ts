@@ -10,6 +10,7 @@ import {
   type AuditRecordInput,
 } from './record.js';
 import type { AuditWriter } from './writer.js';
+import type { AuditExporter } from './export/queue.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpStep, RequestScope } from '../relay/scope.js';
 import { GatewayError, TollgateCode } from '../errors.js';
@@ -47,6 +48,11 @@ export class AuditRecorder {
 
   close(): Promise<void> {
     return this.writer?.close() ?? Promise.resolve();
+  }
+
+  /** The writer's export sinks (for their metrics). */
+  get exporters(): readonly AuditExporter[] {
+    return this.writer?.exporters ?? [];
   }
 }
 

@@ -17,8 +17,8 @@
 //   file); a torn last line (a crash mid-write, never acknowledged) is truncated away.
 // - Signed checkpoints (checkpointer.ts), when a key is configured: a checkpoint line goes into the
 //   chain with the batch that reaches `everyRecords`, alone when a timer asks, before a rotation (the
-//   rotated file's last line) and at close. Every written line, checkpoints too, then goes to
-//   `onWritten` (export sinks: they queue, never block).
+//   rotated file's last line) and at close. Every written line, checkpoints too, then goes to the
+//   exporters (they queue, never block; export/queue.ts).
 // One writer per log: several processes appending to one file would interleave their chains.
 import pino, { type Logger } from 'pino';
 import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
@@ -26,6 +26,7 @@ import { sha256Hex } from '../sha256.js';
 import { FileSink, StreamSink, type Sink } from './sinks.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import type { CheckpointReason } from './checkpoint.js';
+import type { AuditExporter } from './export/queue.js';
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
 
@@ -49,8 +50,8 @@ export interface AuditWriterOptions {
   checkpoints?: CheckpointOptions;
   /** The instance id checkpoints carry (records carry their own). */
   instanceId?: string;
-  /** Every batch of lines once written (checkpoints included), e.g. for export. Must not block. */
-  onWritten?: (lines: readonly string[]) => void;
+  /** Get every batch of lines once written (checkpoints included); they only queue. Closed with the writer. */
+  exporters?: readonly AuditExporter[];
 }
 
 export interface AuditWriterStats {
@@ -185,6 +186,7 @@ export class AuditWriter {
       this.cp.stop();
     }
     await this.sink.close();
+    await Promise.all(this.exporters.map((e) => e.close()));
   }
 
   /** The record's JSON text (no newline, no `prev`: the batch adds those). */
@@ -311,11 +313,17 @@ export class AuditWriter {
   }
 
   private written(lines: string[]): void {
-    try {
-      this.opts.onWritten?.(lines);
-    } catch (err) {
-      this.onError(err instanceof Error ? err : new Error(String(err)));
+    for (const e of this.exporters) {
+      try {
+        e.offer(lines);
+      } catch (err) {
+        this.onError(err instanceof Error ? err : new Error(String(err)));
+      }
     }
+  }
+
+  get exporters(): readonly AuditExporter[] {
+    return this.opts.exporters ?? [];
   }
 }
 

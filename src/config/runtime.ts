@@ -5,6 +5,7 @@ import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
+import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -104,6 +105,7 @@ export interface RuntimeConfig {
     fsync: boolean;
     redactKeys: readonly string[];
     maxValueBytes: number;
+    sign: AuditSignRuntime;
   };
   instanceId: string;
 }
@@ -213,6 +215,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       fsync: c.audit.fsync,
       redactKeys: c.audit.redact_keys,
       maxValueBytes: c.audit.max_value_bytes,
+      sign: toAuditSignRuntime(c.audit, baseDir),
     },
     instanceId: c.server.instance_id ?? `${hostname()}-${process.pid}`,
   });

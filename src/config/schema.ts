@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
 import { llmConfigSchema } from '../llm/schema.js';
+import { auditSignKeys } from '../audit/sign-schema.js';
 
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
@@ -194,6 +195,7 @@ export const configSchema = z
         fsync: z.boolean().default(false).describe('fsync each batch (survives power loss, not only process death)'),
         redact_keys: z.array(z.string()).default([]).describe('added to the built-in secret key names'),
         max_value_bytes: z.number().int().positive().default(2048).describe('longer argument values are truncated'),
+        ...auditSignKeys,
       })
       .strict()
       .prefault({}),
