@@ -15,7 +15,8 @@ export function openExporters(config: RuntimeConfig, log: Logger): AuditExporter
   const x = config.audit.sign.export;
   const onError = (err: Error) => log.warn({ err: err.message }, 'audit export');
   const out: AuditExporter[] = [];
-  if (x.otlp) out.push(new BatchExporter('otlp', x.otlp, otlpLogsEncoder(x.otlp.serviceName, config.instanceId), onError));
+  if (x.otlp)
+    out.push(new BatchExporter('otlp', x.otlp, otlpLogsEncoder(x.otlp.serviceName, config.instanceId), onError));
   if (x.webhook) {
     const only = x.webhook.onlyCheckpoints;
     out.push(
@@ -50,7 +51,9 @@ export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logg
         everyRecords: cp.everyRecords,
         everyMs: cp.everyMs,
         heartbeatMs: cp.heartbeatMs,
-        ...(anchor && { onCheckpoint: (_line: string, checkpoint: object) => anchor.info({ checkpoint }, 'audit checkpoint') }),
+        ...(anchor && {
+          onCheckpoint: (_line: string, checkpoint: object) => anchor.info({ checkpoint }, 'audit checkpoint'),
+        }),
       },
     }),
     exporters: openExporters(config, log),

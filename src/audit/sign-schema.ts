@@ -56,10 +56,7 @@ export const auditSignKeys = {
       webhook: z
         .object({
           url: z.url().describe('receives POST {"records":[…audit lines…]}'),
-          only_checkpoints: z
-            .boolean()
-            .default(false)
-            .describe('send only signed checkpoints (an anchor endpoint)'),
+          only_checkpoints: z.boolean().default(false).describe('send only signed checkpoints (an anchor endpoint)'),
           ...exportQueue,
         })
         .strict()

@@ -117,7 +117,10 @@ export async function verifyChain(
           'the first record does not start the chain (prev is not the genesis hash): earlier records or files are missing',
         );
       if (expectedFrom !== 'previous')
-        return fail(l, `prev does not match ${expectedFrom}: a file is missing or out of order, or that record was edited`);
+        return fail(
+          l,
+          `prev does not match ${expectedFrom}: a file is missing or out of order, or that record was edited`,
+        );
       if (before && before.file !== l.file)
         return fail(
           l,

@@ -181,7 +181,11 @@ describe('signed checkpoints', () => {
     expect(r.firstBroken?.reason).toMatch(/checkpoint #2 says \d+ lines precede it, the chain has \d+/);
     // The attacker fixes the count too: the sequence has a hole, and the signature fails.
     const fixed = recompute(
-      without.map((l) => (isCp(l) ? l.replace(/"tollgate.checkpoint.records":(\d+)/, (_, n) => `"tollgate.checkpoint.records":${Number(n) - 1}`) : l)),
+      without.map((l) =>
+        isCp(l)
+          ? l.replace(/"tollgate.checkpoint.records":(\d+)/, (_, n) => `"tollgate.checkpoint.records":${Number(n) - 1}`)
+          : l,
+      ),
       first,
     );
     save(file, fixed);
@@ -201,8 +205,17 @@ describe('signed checkpoints', () => {
     save(file, recompute(rewritten, 1));
     expect(await verifyAudit(file)).toMatchObject({ ok: true }); // the chain alone: passes
     let r = await verifyAudit(file, { publicKeys: keys });
-    expect(r.firstBroken).toMatchObject({ line: lines.findIndex(isCp) + 1, reason: expect.stringMatching(/signature does not verify/) });
-    save(file, recompute(rewritten.filter((l) => !isCp(l)), 1));
+    expect(r.firstBroken).toMatchObject({
+      line: lines.findIndex(isCp) + 1,
+      reason: expect.stringMatching(/signature does not verify/),
+    });
+    save(
+      file,
+      recompute(
+        rewritten.filter((l) => !isCp(l)),
+        1,
+      ),
+    );
     r = await verifyAudit(file, { publicKeys: keys });
     expect(r).toMatchObject({ ok: true, checkpoints: 0 });
     expect(r.sets[0]!.unsignedTail).toMatchObject({ records: 12 });

@@ -43,7 +43,8 @@ describe('tollgate audit keygen / verify --public-key', () => {
         everyMs: 3_600_000,
         heartbeatMs: 3_600_000,
         // as the gateway log has them (audit.checkpoint.anchor: log)
-        onCheckpoint: (_l, checkpoint) => anchorLines.push(JSON.stringify({ level: 30, checkpoint, msg: 'audit checkpoint' })),
+        onCheckpoint: (_l, checkpoint) =>
+          anchorLines.push(JSON.stringify({ level: 30, checkpoint, msg: 'audit checkpoint' })),
       },
     });
     for (let i = 0; i < 14; i++)
@@ -62,7 +63,9 @@ describe('tollgate audit keygen / verify --public-key', () => {
     writeFileSync(anchor, `{"level":30,"msg":"listening"}\n${anchorLines.join('\n')}\n`);
 
     const ok = await run(['verify', logDir, '--public-key', pub, '--anchor', anchor]);
-    expect(ok.out).toMatch(/OK: 14 records in \d+ files, chain intact, every record signed, \d+ anchored checkpoints agree\n$/);
+    expect(ok.out).toMatch(
+      /OK: 14 records in \d+ files, chain intact, every record signed, \d+ anchored checkpoints agree\n$/,
+    );
     expect(ok.code).toBe(0);
     expect((await run(['verify', logDir])).out).toMatch(/chain intact \(\d+ checkpoints; signatures not checked/);
 
@@ -71,7 +74,9 @@ describe('tollgate audit keygen / verify --public-key', () => {
     const lines = readFileSync(active, 'utf8').split('\n').slice(0, -1);
     writeFileSync(active, `${lines.slice(0, -2).join('\n')}\n`);
     const tail = await run(['verify', logDir, '--public-key', pub]);
-    expect(tail.out).toMatch(/UNSIGNED TAIL: 1 record after checkpoint #\d+, from .*tollgate-audit\.jsonl:\d+, the oldest \d+ s old/);
+    expect(tail.out).toMatch(
+      /UNSIGNED TAIL: 1 record after checkpoint #\d+, from .*tollgate-audit\.jsonl:\d+, the oldest \d+ s old/,
+    );
     expect(tail.code).toBe(3);
     const later = await run(['verify', logDir, '--public-key', pub], Date.now() + 86_400_000);
     expect(later.out).toMatch(/OVERDUE: unsigned for longer than the writer's interval/);

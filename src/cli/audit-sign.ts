@@ -10,7 +10,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isCheckpointObject, keyIdOf, loadPublicKeys, parseCheckpoint, type CheckpointLine } from '../audit/checkpoint.js';
+import {
+  isCheckpointObject,
+  keyIdOf,
+  loadPublicKeys,
+  parseCheckpoint,
+  type CheckpointLine,
+} from '../audit/checkpoint.js';
 import { checkAnchors } from '../audit/verify-chain.js';
 import { verifyAudit } from '../audit/verify.js';
 
@@ -103,7 +109,11 @@ export interface VerifyCommandOptions {
 }
 
 const age = (ms: number) =>
-  ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
+  ms < 120_000
+    ? `${Math.round(ms / 1000)} s`
+    : ms < 7_200_000
+      ? `${Math.round(ms / 60_000)} min`
+      : `${(ms / 3_600_000).toFixed(1)} h`;
 
 export async function auditVerify(
   path: string,

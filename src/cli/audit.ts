@@ -55,7 +55,11 @@ export interface AuditIo {
 
 export async function auditCommand(argv: string[], io: AuditIo): Promise<number> {
   if (argv[0] === 'keygen')
-    return auditKeygen(argv.slice(1), (s) => io.stdout.write(s), (s) => io.stderr.write(s));
+    return auditKeygen(
+      argv.slice(1),
+      (s) => io.stdout.write(s),
+      (s) => io.stderr.write(s),
+    );
   let parsed;
   try {
     parsed = parseArgs({

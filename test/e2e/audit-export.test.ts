@@ -143,9 +143,7 @@ describe('audit export', () => {
     expect(otlpLogs.map((l) => attr(l, 'tollgate.record.id')?.stringValue)).toEqual(expect.arrayContaining(ids));
     // every_records: 5 — a signed checkpoint reached the collector.
     for (let i = 0; i < 5; i++) await call(`more-${i}`);
-    await until(() =>
-      otlpLogs.some((l) => attr(l, 'event.name')?.stringValue === 'tollgate.audit.checkpoint'),
-    );
+    await until(() => otlpLogs.some((l) => attr(l, 'event.name')?.stringValue === 'tollgate.audit.checkpoint'));
     const cp = otlpLogs.find((l) => attr(l, 'event.name')?.stringValue === 'tollgate.audit.checkpoint')!;
     expect(attr(cp, 'tollgate.checkpoint.signature')?.stringValue).toMatch(/^[A-Za-z0-9_-]{86}$/);
   });
@@ -156,7 +154,9 @@ describe('audit export', () => {
     for (let i = 0; i < 3; i++) expect((await call(`fail-${i}`)).isError).toBeFalsy();
     await until(async () => (await metric('tollgate_audit_export_failures_total')) >= 2 && hookRequests >= before + 2);
     hookMode = 'ok';
-    await until(() => hookRecords.some((r) => (r['tollgate.request.arguments'] as { text?: string })?.text === 'fail-2'));
+    await until(() =>
+      hookRecords.some((r) => (r['tollgate.request.arguments'] as { text?: string })?.text === 'fail-2'),
+    );
     // Exactly the lines of the log (re-verifiable bytes), none twice.
     const lines = readFileSync(gw.auditFile, 'utf8').trim().split('\n');
     for (const r of hookRecords) expect(lines).toContain(JSON.stringify(r));

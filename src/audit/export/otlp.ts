@@ -61,7 +61,10 @@ function logRecord(line: string, observed: string): Record<string, unknown> {
     rec['mcp.method.name'] ??
     '';
   const attrs = attributes(rest);
-  attrs.push({ key: 'event.name', value: { stringValue: checkpoint ? 'tollgate.audit.checkpoint' : 'tollgate.audit.record' } });
+  attrs.push({
+    key: 'event.name',
+    value: { stringValue: checkpoint ? 'tollgate.audit.checkpoint' : 'tollgate.audit.record' },
+  });
   if (typeof prev === 'string') attrs.push({ key: 'tollgate.chain.prev', value: { stringValue: prev } });
   return {
     timeUnixNano: Number.isFinite(ms) ? `${ms}000000` : observed,
@@ -80,7 +83,11 @@ function logRecord(line: string, observed: string): Record<string, unknown> {
 /** An OTLP ExportLogsServiceRequest (JSON) for a batch of audit lines. */
 export function otlpLogsEncoder(serviceName: string, instanceId: string): (lines: readonly string[]) => Encoded {
   const resource = {
-    attributes: attributes({ 'service.name': serviceName, 'service.version': VERSION, 'service.instance.id': instanceId }),
+    attributes: attributes({
+      'service.name': serviceName,
+      'service.version': VERSION,
+      'service.instance.id': instanceId,
+    }),
   };
   return (lines) => {
     const observed = `${Date.now()}000000`;
@@ -92,7 +99,9 @@ export function otlpLogsEncoder(serviceName: string, instanceId: string): (lines
         // every written line is JSON; a line that is not is not exported
       }
     }
-    const body = { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'tollgate.audit', version: VERSION }, logRecords }] }] };
+    const body = {
+      resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'tollgate.audit', version: VERSION }, logRecords }] }],
+    };
     return { body: JSON.stringify(body), contentType: 'application/json' };
   };
 }

@@ -79,7 +79,8 @@ export class BatchExporter implements AuditExporter {
       const outcome = await this.send(batch, this.target.timeoutMs);
       if (outcome === 'retry') {
         this.counts.failures++;
-        this.backoff = this.backoff === 0 ? this.target.retryInitialMs : Math.min(this.backoff * 2, this.target.retryMaxMs);
+        this.backoff =
+          this.backoff === 0 ? this.target.retryInitialMs : Math.min(this.backoff * 2, this.target.retryMaxMs);
         const delay = Math.round(this.backoff * (0.5 + Math.random() / 2));
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;
@@ -114,7 +115,9 @@ export class BatchExporter implements AuditExporter {
       if (res.ok) return 'ok';
       const retry = res.status === 408 || res.status === 429 || res.status >= 500;
       this.onError(
-        new Error(`audit export ${this.name}: HTTP ${res.status}${retry ? ', will retry' : ': refused, batch dropped'}`),
+        new Error(
+          `audit export ${this.name}: HTTP ${res.status}${retry ? ', will retry' : ': refused, batch dropped'}`,
+        ),
       );
       return retry ? 'retry' : 'refused';
     } catch (err) {
