@@ -126,7 +126,10 @@ export class FileSink implements Sink {
     } finally {
       this.sealing = false;
     }
-    await this.maybeRotate(0, now, true);
+    // The line is written: a failed rotation must not make the writer think otherwise.
+    await this.maybeRotate(0, now, true).catch((err: unknown) =>
+      this.onError(new Error(`audit rotation failed: ${(err as Error).message}`)),
+    );
   }
 
   private sealing = false;
