@@ -75,16 +75,19 @@ export function keyIdOf(key: KeyObject): string {
     .slice(0, 16);
 }
 
+/** The signing key cannot be used (the gateway does not start). */
+export class SigningKeyError extends Error {}
+
 /** A PKCS#8 PEM Ed25519 private key (as `tollgate audit keygen` writes it). */
 export function loadSigningKey(file: string): SigningKey {
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(readFileSync(file));
   } catch (err) {
-    throw new Error(`audit.signing_key_file ${file}: ${(err as Error).message}`);
+    throw new SigningKeyError(`audit.signing_key_file ${file}: ${(err as Error).message}`);
   }
   if (privateKey.asymmetricKeyType !== 'ed25519')
-    throw new Error(`audit.signing_key_file ${file}: not an Ed25519 private key (make one: tollgate audit keygen)`);
+    throw new SigningKeyError(`audit.signing_key_file ${file}: not an Ed25519 private key`);
   return { privateKey, keyId: keyIdOf(privateKey) };
 }
 

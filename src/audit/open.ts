@@ -1,4 +1,5 @@
 // The audit writer and redactor the config asks for.
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { createRedactor } from './redact.js';
@@ -34,7 +35,12 @@ export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logg
   const destination = a.stdout ? ('stdout' as const) : a.file ? { path: a.file } : undefined;
   if (!destination) return undefined;
   const cp = a.sign.checkpoint;
-  const key = a.sign.signingKeyFile === undefined ? undefined : loadSigningKey(a.sign.signingKeyFile);
+  const keyFile = a.sign.signingKeyFile;
+  const key = keyFile === undefined ? undefined : loadSigningKey(keyFile);
+  if (keyFile && (statSync(keyFile).mode & 0o077) !== 0)
+    log.warn(
+      `audit.signing_key_file ${keyFile} is readable by other users: whoever reads it can sign a rewritten log (chmod 600)`,
+    );
   // The anchor in the gateway's own log, whatever log.level says.
   const anchor = cp.anchor === 'log' ? log.child({}, { level: 'info' }) : undefined;
   return openAuditWriter({
