@@ -7,7 +7,8 @@
 // --public-key: intact, but records at the end are not signed (an unsigned tail: a running writer's
 // last records, or a crash, or a cut) or the end is stale.
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -77,14 +78,16 @@ export function auditKeygen(argv: string[], out: (s: string) => void, err: (s: s
 }
 
 /** Checkpoints in an anchor file: checkpoint lines, gateway log lines with a `checkpoint`, webhook bodies. */
-export function readAnchorFile(file: string): CheckpointLine[] {
+export async function readAnchorFile(file: string): Promise<CheckpointLine[]> {
   const out: CheckpointLine[] = [];
   const take = (v: unknown) => {
     if (!isCheckpointObject(v)) return;
     const c = parseCheckpoint(v as Record<string, unknown>);
     if (typeof c !== 'string') out.push(c);
   };
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
+  // Streamed: a gateway log can be large; only lines that mention a checkpoint are parsed.
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
     if (!line.includes('tollgate.checkpoint.seq')) continue;
     let v: unknown;
     try {
@@ -125,7 +128,7 @@ export async function auditVerify(
   let anchors: CheckpointLine[] = [];
   try {
     keys = o.publicKeys.length > 0 ? loadPublicKeys(o.publicKeys) : undefined;
-    for (const f of o.anchors) anchors = anchors.concat(readAnchorFile(f));
+    for (const f of o.anchors) anchors = anchors.concat(await readAnchorFile(f));
   } catch (e) {
     err(`tollgate audit verify: ${(e as Error).message}\n`);
     return 2;

@@ -109,6 +109,7 @@ export class BatchExporter implements AuditExporter {
         method: 'POST',
         headers: { ...this.target.headers, 'content-type': encoded.contentType },
         body: encoded.body,
+        redirect: 'manual', // a redirect is an answer (refused), not somewhere else to send the log
         signal: AbortSignal.timeout(timeoutMs),
       });
       await res.body?.cancel().catch(() => {});
