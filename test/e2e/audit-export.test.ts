@@ -2,7 +2,7 @@
 // collector, and a webhook that fails, is slow, and comes back — calls never wait for it, the
 // primary log has every record, and what could not be queued is counted on /metrics. Signed
 // checkpoints travel with the records (the collector holds the anchor).
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { connect } from '../helpers/client.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
+import { keyIdOf } from '../../src/audit/checkpoint.js';
+import { verifyAudit } from '../../src/audit/verify.js';
 
 // Bounded waits on a loaded machine (they end as soon as the condition holds).
 const until = (cond: () => boolean | Promise<boolean>) => waitUntil(cond, 30_000);
@@ -37,6 +39,7 @@ const otlpResources: OtlpAttr[][] = [];
 const hookRecords: Record<string, unknown>[] = [];
 let hookMode: 'ok' | 'fail' | 'hold' = 'ok';
 let hookRequests = 0;
+let publicKeys: Map<string, KeyObject>;
 const held: ServerResponse[] = [];
 
 async function body(req: IncomingMessage): Promise<string> {
@@ -83,7 +86,9 @@ beforeAll(async () => {
   const [otlpUrl, hookUrl] = await Promise.all([listen(otlp), listen(hook)]);
   const dir = tempDir('tollgate-export-');
   const key = join(dir, 'audit-key.pem');
-  writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const pair = generateKeyPairSync('ed25519');
+  writeFileSync(key, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  publicKeys = new Map([[keyIdOf(pair.publicKey), pair.publicKey]]);
   gw = await startGateway(`
 upstreams:
   feat:
@@ -179,5 +184,16 @@ describe('audit export', () => {
     for (const r of held.splice(0)) r.writeHead(204).end();
     await call('back');
     await until(() => hookRecords.some((r) => (r['tollgate.request.arguments'] as { text?: string })?.text === 'back'));
+  });
+
+  it("the gateway's log is signed: it verifies with the public key, the checkpoints the collector got are the log's", async () => {
+    const r = await verifyAudit(gw.auditFile, { publicKeys });
+    expect(r).toMatchObject({ ok: true });
+    expect(r.checkpoints).toBeGreaterThanOrEqual(2);
+    const seqs = otlpLogs
+      .filter((l) => attr(l, 'event.name')?.stringValue === 'tollgate.audit.checkpoint')
+      .map((l) => Number(attr(l, 'tollgate.checkpoint.seq')?.intValue));
+    expect(seqs.length).toBeGreaterThan(0);
+    expect(r.sets[0]!.signed.map((c) => c.seq)).toEqual(expect.arrayContaining(seqs));
   });
 });
