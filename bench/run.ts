@@ -15,6 +15,7 @@
  * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -727,6 +728,12 @@ async function main(): Promise<number> {
     `agent: bench\ntools:\n  allow: ["bench__*"]\n  deny: ["bench__admin_*"]\nconstraints:\n  - tool: bench__echo\n    when: 'size(args.text) < 1000'\n` +
       `limits:\n  requests: [{ limit: 1000000000, per: 1m }]\n  tools: [{ tool: "bench__*", requests: [{ limit: 1000000000, per: 1h }] }]\n`,
   );
+  // BENCH_AUDIT=signed: the audit log with signed checkpoints (default schedule).
+  if (process.env.BENCH_AUDIT === 'signed')
+    writeFileSync(
+      join(tmpDir, 'audit-key.pem'),
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    );
   writeFileSync(
     cfgPath,
     `server: { host: 127.0.0.1, port: 0, max_sessions: 20000, max_sessions_per_agent: 20000 }
@@ -738,7 +745,7 @@ upstreams:
 auth:
   api_keys:
     - { agent: bench, key: ${API_KEY} }
-${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${process.env.BENCH_AUDIT === 'off' ? 'audit: { file: null }\n' : ''}${process.env.BENCH_METRICS === 'off' ? 'metrics: { enabled: false }\n' : ''}`,
+${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${process.env.BENCH_AUDIT === 'off' ? 'audit: { file: null }\n' : ''}${process.env.BENCH_AUDIT === 'signed' ? 'audit: { signing_key_file: audit-key.pem }\n' : ''}${process.env.BENCH_METRICS === 'off' ? 'metrics: { enabled: false }\n' : ''}`,
   );
   const gwNodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   // Measure what production runs: the compiled JavaScript (tsx adds per-closure helpers), built

@@ -10,6 +10,7 @@ import { VERSION } from './version.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
+import { registerExportMetrics } from './audit/export/metrics.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
 import { applyPeerMessage, type BusMessage, type SessionBus } from './mcp/session-bus.js';
@@ -122,6 +123,7 @@ export class Gateway {
     });
     this.recorder.onRecord((r) => this.metrics.observe(r));
     this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
+    registerExportMetrics(this.metrics.registry, () => this.recorder.exporters);
     this.pins =
       opts.pinStore &&
       new PinGuard({

@@ -1,5 +1,7 @@
 // The audit writer and redactor the config asks for, and with `audit.postgres` the fleet store that
-// the writer's file (then the spool) is shipped to; retention of rotated files and rows.
+// the writer's file (then the spool) is shipped to; retention of rotated files and rows; signed
+// checkpoints (audit.signing_key_file) and the export sinks (audit.export).
+import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { RuntimeConfig } from '../config/runtime.js';
 import { createRedactor } from './redact.js';
@@ -8,6 +10,9 @@ import { FileSink } from './sinks.js';
 import { AuditWriter, openAuditWriter, type AuditWriterOptions } from './writer.js';
 import { openAuditFleet, SpoolSink, type AuditFleet } from './pg/fleet.js';
 import { pruneFiles, pruneRows } from './retention.js';
+import { loadSigningKey } from './checkpoint.js';
+import { BatchExporter, type AuditExporter } from './export/queue.js';
+import { otlpLogsEncoder, webhookEncoder } from './export/otlp.js';
 
 export const redactorFor = (config: RuntimeConfig) =>
   createRedactor({ keys: [...config.audit.redactKeys], maxValueBytes: config.audit.maxValueBytes });
@@ -22,6 +27,49 @@ export interface OpenedAudit {
 }
 
 const RETENTION_EVERY_MS = 3_600_000;
+
+/** The export sinks of `audit.export`. */
+export function openExporters(config: RuntimeConfig, log: Logger): AuditExporter[] {
+  const x = config.audit.sign.export;
+  const onError = (err: Error) => log.warn({ err: err.message }, 'audit export');
+  const out: AuditExporter[] = [];
+  if (x.otlp)
+    out.push(new BatchExporter('otlp', x.otlp, otlpLogsEncoder(x.otlp.serviceName, config.instanceId), onError));
+  if (x.webhook) {
+    const only = x.webhook.onlyCheckpoints;
+    out.push(
+      new BatchExporter('webhook', x.webhook, webhookEncoder, onError, (l) =>
+        only ? l.includes('"tollgate.record.kind":"checkpoint"') : true,
+      ),
+    );
+  }
+  return out;
+}
+
+/** The writer's checkpoint options from `audit.signing_key_file` and `audit.checkpoint`. */
+function checkpointOptions(config: RuntimeConfig, log: Logger): Pick<AuditWriterOptions, 'checkpoints'> {
+  const cp = config.audit.sign.checkpoint;
+  const keyFile = config.audit.sign.signingKeyFile;
+  if (keyFile === undefined) return {};
+  const key = loadSigningKey(keyFile);
+  if ((statSync(keyFile).mode & 0o077) !== 0)
+    log.warn(
+      `audit.signing_key_file ${keyFile} is readable by other users: whoever reads it can sign a rewritten log (chmod 600)`,
+    );
+  // The anchor in the gateway's own log, whatever log.level says.
+  const anchor = cp.anchor === 'log' ? log.child({}, { level: 'info' }) : undefined;
+  return {
+    checkpoints: {
+      key,
+      everyRecords: cp.everyRecords,
+      everyMs: cp.everyMs,
+      heartbeatMs: cp.heartbeatMs,
+      ...(anchor && {
+        onCheckpoint: (_line: string, checkpoint: object) => anchor.info({ checkpoint }, 'audit checkpoint'),
+      }),
+    },
+  };
+}
 
 /** undefined when the audit log is off (`audit.file: null` and not stdout). */
 export async function openConfiguredAuditWriter(config: RuntimeConfig, log: Logger) {
@@ -39,6 +87,9 @@ export async function openConfiguredAudit(config: RuntimeConfig, log: Logger): P
     fsync: a.fsync,
     redact: redactorFor(config),
     onError: (err) => log.error({ err }, 'audit write failed'),
+    instanceId: config.instanceId,
+    ...checkpointOptions(config, log),
+    exporters: openExporters(config, log),
   };
   let writer: AuditWriter;
   let fleet: AuditFleet | undefined;

@@ -72,6 +72,8 @@ export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
   const decisions =
     q.decision === undefined ? undefined : new Set(typeof q.decision === 'string' ? [q.decision] : q.decision);
   return (r) => {
+    // Signed checkpoints (checkpoint.ts) are lines of the chain, not records of calls.
+    if ((r as { 'tollgate.record.kind'?: unknown })['tollgate.record.kind'] === 'checkpoint') return false;
     if (q.agent !== undefined && fieldString(r, 'gen_ai.agent.id') !== q.agent) return false;
     if (q.server !== undefined && fieldString(r, 'tollgate.upstream.name') !== q.server) return false;
     if (q.instance !== undefined && fieldString(r, 'service.instance.id') !== q.instance) return false;

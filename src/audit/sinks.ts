@@ -4,6 +4,7 @@ import { writeSync } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH } from './record.js';
+import { logLinesBackward } from './files-backward.js';
 import { lastCompleteLine, rotatedFileName, rotatedFilesOf, splitLogPath } from './files.js';
 
 export interface SinkOptions {
@@ -16,6 +17,12 @@ export interface Sink {
   readonly rotations: number;
   write(buf: Buffer, now: number): Promise<void>;
   close(): Promise<void>;
+  /** The chain's lines, newest first (for signed checkpoints: the writer resumes from the last one). */
+  lastLines?(): AsyncIterable<Buffer>;
+  /** Would writing `incoming` bytes now rotate first? (The writer then seals the file: see seal.) */
+  rotationDue?(incoming: number, now: number): boolean;
+  /** Appends `buf` (a checkpoint line) to the current file, then rotates: each rotated file ends signed. */
+  seal?(buf: Buffer, now: number): Promise<void>;
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -99,8 +106,36 @@ export class FileSink implements Sink {
     }
   }
 
+  lastLines(): AsyncIterable<Buffer> {
+    return logLinesBackward(this.path);
+  }
+
+  rotationDue(incoming: number, now: number): boolean {
+    const max = this.opts.rotateBytes;
+    return (
+      this.size > 0 &&
+      ((max !== undefined && max > 0 && this.size + incoming > max) ||
+        (this.opts.rotateDaily === true && utcDay(now) !== this.day))
+    );
+  }
+
+  async seal(buf: Buffer, now: number): Promise<void> {
+    this.sealing = true;
+    try {
+      await this.write(buf, now);
+    } finally {
+      this.sealing = false;
+    }
+    // The line is written: a failed rotation must not make the writer think otherwise.
+    await this.maybeRotate(0, now, true).catch((err: unknown) =>
+      this.onError(new Error(`audit rotation failed: ${(err as Error).message}`)),
+    );
+  }
+
+  private sealing = false;
+
   async write(buf: Buffer, now: number): Promise<void> {
-    await this.maybeRotate(buf.length, now);
+    if (!this.sealing) await this.maybeRotate(buf.length, now);
     if (!this.fh) {
       this.fh = await open(this.path, 'a+', 0o640);
       if (this.opts.fsync) await syncDir(splitLogPath(this.path).dir); // the new name must survive too
@@ -123,13 +158,9 @@ export class FileSink implements Sink {
     }
   }
 
-  private async maybeRotate(incoming: number, now: number): Promise<void> {
+  private async maybeRotate(incoming: number, now: number, force = false): Promise<void> {
     const today = utcDay(now);
-    const max = this.opts.rotateBytes;
-    const due =
-      this.size > 0 &&
-      ((max !== undefined && max > 0 && this.size + incoming > max) ||
-        (this.opts.rotateDaily === true && today !== this.day));
+    const due = (force && this.size > 0) || this.rotationDue(incoming, now);
     if (!due) {
       if (this.size === 0) this.day = today;
       return;

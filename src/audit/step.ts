@@ -11,6 +11,7 @@ import {
 } from './record.js';
 import type { AuditWriter } from './writer.js';
 import type { AuditFleet } from './pg/fleet.js';
+import type { AuditExporter } from './export/queue.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpStep, RequestScope } from '../relay/scope.js';
 import { GatewayError, TollgateCode } from '../errors.js';
@@ -55,6 +56,11 @@ export class AuditRecorder {
   async close(): Promise<void> {
     await this.writer?.close();
     await this.extra?.close();
+  }
+
+  /** The writer's export sinks (for their metrics). */
+  get exporters(): readonly AuditExporter[] {
+    return this.writer?.exporters ?? [];
   }
 }
 

@@ -1,95 +1,78 @@
-// Verifies the hash chain of an audit log: every line is a JSON object whose `prev` is the SHA-256 of
-// the previous line's bytes (across files in rotation order); the first line of a log has GENESIS_HASH.
+// Verifies audit log files: each log set (a file and its rotated predecessors, in rotation order) is
+// one chain, checked by verifyChain (verify-chain.ts: links, signed checkpoints, the unsigned tail).
 //
 // The reported position is the first line whose link is broken. An edited line k shows up at line k+1
 // (its `prev` no longer matches); a deleted, inserted or moved line at its own position. Removing
-// records from the very end of a log cannot be seen from the log alone: compare with a chain head kept
-// elsewhere (AuditWriter.chainHead) for that.
+// records from the very end is visible only with signed checkpoints (an unsigned or stale end) and,
+// for an end cut exactly at a checkpoint, against an anchor (checkAnchors).
 import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { GENESIS_HASH } from './record.js';
 import { lastCompleteLine, listLogSets, parseRotatedName, readRawLines, rotatedFilesOf } from './files.js';
+import { verifyChain, type ChainLine, type ChainReport } from './verify-chain.js';
 
 export interface VerifyResult {
   ok: boolean;
   files: number;
+  /** Audit records (checkpoint lines not included). */
   records: number;
+  checkpoints: number;
   firstBroken?: { file: string; line: number; reason: string };
   /** A last line without `\n` at the end of a log: a write cut short by a crash, never acknowledged. */
   incompleteTail?: { file: string; line: number; bytes: number };
+  /** One report per log set (chain), in the order read. */
+  sets: (ChainReport & { stem: string })[];
 }
 
 export interface VerifyOptions {
   /** Require the first record to carry GENESIS_HASH (default true). False when older files were
    *  deliberately removed (retention): the chain is then checked from the first record present. */
   requireGenesis?: boolean;
+  /** Check checkpoint signatures with these keys (by key id). */
+  publicKeys?: ReadonlyMap<string, KeyObject>;
+  now?: number;
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
 export async function verifyAudit(path: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
-  const requireGenesis = opts.requireGenesis ?? true;
   const isFile = !(await stat(path)).isDirectory();
-  const sets = await listLogSets(path);
-  const result: VerifyResult = { ok: true, files: 0, records: 0 };
-  for (const set of sets) {
+  const result: VerifyResult = { ok: true, files: 0, records: 0, checkpoints: 0, sets: [] };
+  for (const set of await listLogSets(path)) {
     // A single file may be a rotated part: its first record then chains to its predecessor's last line.
-    let expected: string | undefined = requireGenesis ? GENESIS_HASH : undefined;
-    let expectedFrom = 'genesis';
-    if (isFile) {
-      const pred = await predecessorOf(path);
-      if (pred) {
-        expected = pred.hash;
-        expectedFrom = `the last record of ${basename(pred.file)}`;
-      }
-    }
-    for (let f = 0; f < set.files.length; f++) {
-      const file = set.files[f]!;
-      const lastFile = f === set.files.length - 1;
-      result.files++;
-      for await (const raw of readRawLines(file)) {
-        const at = (reason: string) => ({ file, line: raw.lineNo, reason });
-        if (!raw.complete) {
-          if (lastFile) {
-            result.incompleteTail = { file, line: raw.lineNo, bytes: raw.bytes.length };
-            break;
-          }
-          return fail(result, at('incomplete last line in a file that is not the newest'));
-        }
-        if (raw.bytes.length === 0) return fail(result, at('empty line'));
-        let rec: unknown;
-        try {
-          rec = JSON.parse(raw.bytes.toString('utf8'));
-        } catch {
-          return fail(result, at('not valid JSON'));
-        }
-        if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return fail(result, at('not a JSON object'));
-        const prev = (rec as { prev?: unknown }).prev;
-        if (typeof prev !== 'string' || !HEX64.test(prev)) return fail(result, at('missing or malformed "prev"'));
-        if (expected !== undefined && prev !== expected) {
-          let reason: string;
-          if (expectedFrom === 'genesis')
-            reason =
-              'the first record does not start the chain (prev is not the genesis hash): earlier records or files are missing';
-          else if (raw.lineNo === 1)
-            reason = `prev does not match ${expectedFrom}: a file is missing or out of order, or that record was edited`;
-          else
-            reason = `prev does not match line ${raw.lineNo - 1}: line ${raw.lineNo - 1} was edited, or records were deleted, inserted or reordered here`;
-          return fail(result, at(reason));
-        }
-        expected = createHash('sha256').update(raw.bytes).digest('hex');
-        expectedFrom = 'previous';
-        result.records++;
-      }
-      expectedFrom = `the last record of ${basename(file)}`;
+    const pred = isFile ? await predecessorOf(path) : undefined;
+    const report = await verifyChain(linesOf(set.files, result), {
+      ...(pred ? { start: { hash: pred.hash, from: `the last record of ${basename(pred.file)}` } } : {}),
+      ...(opts.requireGenesis !== undefined ? { requireGenesis: opts.requireGenesis } : {}),
+      ...(opts.publicKeys ? { publicKeys: opts.publicKeys } : {}),
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
+    });
+    // A rotated file read alone ends with its rotation checkpoint, however old: not a stale end.
+    if (isFile && parseRotatedName(basename(path))) delete report.stale;
+    result.sets.push({ ...report, stem: set.stem });
+    result.records += report.records;
+    result.checkpoints += report.checkpoints;
+    if (report.incompleteTail) result.incompleteTail = { file: '', ...report.incompleteTail };
+    if (!report.ok) {
+      result.ok = false;
+      result.firstBroken = { file: '', ...report.firstBroken! };
+      return result;
     }
   }
   return result;
 }
 
-function fail(result: VerifyResult, broken: { file: string; line: number; reason: string }): VerifyResult {
-  return { ...result, ok: false, firstBroken: broken };
+/** The lines of a log set's files in order; a torn line is only allowed at the very end. */
+async function* linesOf(files: readonly string[], counts: { files: number }): AsyncGenerator<ChainLine> {
+  for (let f = 0; f < files.length; f++) {
+    const file = files[f]!;
+    counts.files++;
+    for await (const raw of readRawLines(file)) {
+      const line: ChainLine = { bytes: raw.bytes, file, line: raw.lineNo, complete: raw.complete };
+      if (!raw.complete && f < files.length - 1) line.broken = 'incomplete last line in a file that is not the newest';
+      yield line;
+      if (!raw.complete) return;
+    }
+  }
 }
 
 /** For a file with rotated files before it (a rotated part, or the active file): the last line's hash. */

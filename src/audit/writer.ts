@@ -15,11 +15,18 @@
 //   file over `rotateBytes`, and when the UTC day changes. Naming and ordering: see files.ts.
 // - On open, the chain resumes from the last complete line (of the file, else of the newest rotated
 //   file); a torn last line (a crash mid-write, never acknowledged) is truncated away.
+// - Signed checkpoints (checkpointer.ts), when a key is configured: a checkpoint line goes into the
+//   chain with the batch that reaches `everyRecords`, alone when a timer asks, before a rotation (the
+//   rotated file's last line) and at close. Every written line, checkpoints too, then goes to the
+//   exporters (they queue, never block; export/queue.ts).
 // One writer per log: several processes appending to one file would interleave their chains.
 import pino, { type Logger } from 'pino';
 import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
 import { sha256Hex } from '../sha256.js';
 import { FileSink, StreamSink, type Sink } from './sinks.js';
+import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
+import type { CheckpointReason } from './checkpoint.js';
+import type { AuditExporter } from './export/queue.js';
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
 
@@ -39,6 +46,12 @@ export interface AuditWriterOptions {
   now?: () => number;
   /** Non-fatal problems: unserializable records, repaired torn tails, failed writes, failed renames. */
   onError?: (err: Error) => void;
+  /** Signed checkpoints into the chain; none without. */
+  checkpoints?: CheckpointOptions;
+  /** The instance id checkpoints carry (records carry their own). */
+  instanceId?: string;
+  /** Get every batch of lines once written (checkpoints included); they only queue. Closed with the writer. */
+  exporters?: readonly AuditExporter[];
 }
 
 export interface AuditWriterStats {
@@ -47,6 +60,7 @@ export interface AuditWriterStats {
   bytes: number;
   rotations: number;
   failedBatches: number;
+  checkpoints: number;
 }
 
 interface Batch {
@@ -67,7 +81,8 @@ export async function openAuditWriter(opts: AuditWriterOptions): Promise<AuditWr
 }
 
 export class AuditWriter {
-  private readonly counts = { records: 0, writes: 0, bytes: 0, failedBatches: 0 };
+  private readonly counts = { records: 0, writes: 0, bytes: 0, failedBatches: 0, checkpoints: 0 };
+  private readonly cp: Checkpointer | undefined;
   private head: string;
   private pending: Batch | undefined;
   private inflight: Batch | undefined;
@@ -102,6 +117,18 @@ export class AuditWriter {
       },
       dest,
     );
+    const c = opts.checkpoints;
+    this.cp =
+      c &&
+      new Checkpointer(
+        c,
+        opts.instanceId ?? 'tollgate',
+        this.now,
+        (reason) => this.requestCheckpoint(reason),
+        sink.lastLines?.(),
+        head === GENESIS_HASH,
+        this.onError,
+      );
   }
 
   get stats(): AuditWriterStats {
@@ -120,16 +147,25 @@ export class AuditWriter {
     let batch = this.pending;
     if (!batch) {
       batch = this.pending = newBatch();
-      if (!this.draining && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          void this.drain();
-        });
-      }
+      this.kick();
     }
     batch.bodies.push(body);
     return batch.promise;
+  }
+
+  private kick(): void {
+    if (this.draining || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  private requestCheckpoint(reason: CheckpointReason): void {
+    if (!this.cp || this.closed) return;
+    this.cp.due = reason;
+    this.kick();
   }
 
   /** Resolves when everything appended so far is written (or has failed). */
@@ -142,7 +178,15 @@ export class AuditWriter {
     if (this.closed) return;
     this.closed = true;
     await this.flush();
+    if (this.cp) {
+      // A shutdown checkpoint: the log ends signed (its absence means a crash, or a cut).
+      while (this.draining || this.scheduled) await new Promise((r) => setImmediate(r));
+      this.cp.due = 'shutdown';
+      await this.drain();
+      this.cp.stop();
+    }
     await this.sink.close();
+    await Promise.all(this.exporters.map((e) => e.close()));
   }
 
   /** The record's JSON text (no newline, no `prev`: the batch adds those). */
@@ -201,38 +245,105 @@ export class AuditWriter {
   private async drain(): Promise<void> {
     this.draining = true;
     try {
-      while (this.pending) {
+      if (this.cp) await this.cp.ready;
+      while (this.pending || this.cp?.due) {
         const batch = (this.inflight = this.pending);
         this.pending = undefined;
-        let hash = this.head;
-        const lines: string[] = new Array(batch.bodies.length);
-        for (let i = 0; i < batch.bodies.length; i++) {
-          const body = batch.bodies[i]!;
-          const line = `${body.slice(0, -1)},"prev":"${hash}"}`;
-          hash = sha256Hex(line);
-          lines[i] = line;
-        }
-        lines.push('');
-        const buf = Buffer.from(lines.join('\n'), 'utf8');
-        try {
-          await this.sink.write(buf, this.now());
-          this.head = hash;
-          this.counts.records += batch.bodies.length;
-          this.counts.writes++;
-          this.counts.bytes += buf.length;
-          batch.resolve();
-        } catch (err) {
-          this.counts.failedBatches++;
-          const e = err instanceof Error ? err : new Error(String(err));
-          this.onError(e);
-          batch.reject(e);
-        }
+        await this.writeBatch(batch?.bodies ?? [], batch);
       }
     } finally {
       this.inflight = undefined;
       this.draining = false;
     }
   }
+
+  private async writeBatch(bodies: string[], batch: Batch | undefined): Promise<void> {
+    const cp = this.cp;
+    let { lines, hash } = chain(bodies, this.head);
+    if (cp && bodies.length > 0 && this.sink.seal && this.sink.rotationDue?.(byteLength(lines), this.now())) {
+      await this.seal(cp);
+      ({ lines, hash } = chain(bodies, this.head));
+    }
+    const due = cp?.due;
+    if (cp) cp.due = undefined;
+    const reason = cp?.reasonFor(bodies.length, due);
+    const signed = reason && cp ? cp.line(hash, cp.count + bodies.length, reason) : undefined;
+    if (signed) {
+      lines.push(signed.line);
+      hash = sha256Hex(signed.line);
+    }
+    if (lines.length === 0) return;
+    const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    try {
+      await this.sink.write(buf, this.now());
+    } catch (err) {
+      this.counts.failedBatches++;
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.onError(e);
+      if (reason) cp?.retryLater(reason);
+      batch?.reject(e);
+      return;
+    }
+    this.head = hash;
+    this.counts.records += bodies.length;
+    this.counts.writes++;
+    this.counts.bytes += buf.length;
+    if (signed) this.counts.checkpoints++;
+    cp?.committed(lines.length, signed);
+    batch?.resolve();
+    this.written(lines);
+  }
+
+  /** Before a rotation: a checkpoint as the last line of the file being rotated. */
+  private async seal(cp: Checkpointer): Promise<void> {
+    const signed = cp.line(this.head, cp.count, 'rotation');
+    const buf = Buffer.from(`${signed.line}\n`, 'utf8');
+    try {
+      await this.sink.seal!(buf, this.now());
+    } catch (err) {
+      this.onError(new Error(`audit rotation checkpoint not written: ${(err as Error).message}`));
+      return;
+    }
+    this.head = sha256Hex(signed.line);
+    this.counts.writes++;
+    this.counts.bytes += buf.length;
+    this.counts.checkpoints++;
+    cp.committed(1, signed);
+    this.written([signed.line]);
+  }
+
+  private written(lines: string[]): void {
+    for (const e of this.exporters) {
+      try {
+        e.offer(lines);
+      } catch (err) {
+        this.onError(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  get exporters(): readonly AuditExporter[] {
+    return this.opts.exporters ?? [];
+  }
+}
+
+/** Lines with their `prev` links from `head`, and the hash of the last. */
+function chain(bodies: readonly string[], head: string): { lines: string[]; hash: string } {
+  let hash = head;
+  const lines: string[] = new Array(bodies.length);
+  for (let i = 0; i < bodies.length; i++) {
+    const body = bodies[i]!;
+    const line = `${body.slice(0, -1)},"prev":"${hash}"}`;
+    hash = sha256Hex(line);
+    lines[i] = line;
+  }
+  return { lines, hash };
+}
+
+function byteLength(lines: readonly string[]): number {
+  let n = lines.length;
+  for (const l of lines) n += Buffer.byteLength(l, 'utf8');
+  return n;
 }
 
 const omit = (): undefined => undefined;

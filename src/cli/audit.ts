@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { followAudit, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
 import { auditStats } from '../audit/stats.js';
-import { verifyAudit } from '../audit/verify.js';
+import { auditKeygen, auditVerify } from './audit-sign.js';
 import { Table, renderStats } from './audit-format.js';
 import { loadConfigFile } from '../config/load.js';
 import { pgAuditCommand, type PgSource } from './audit-postgres.js';
@@ -15,7 +15,9 @@ export const AUDIT_HELP = `Usage:
   tollgate audit [FILE|DIR] [filters] [--follow] [--json]   list records (oldest first)
   tollgate audit stats [FILE|DIR] [filters] [--json]        counts, tokens, latency per agent/tool/decision
   tollgate audit verify [FILE|DIR] [--partial]              check the hash chain; exit 1 if broken
+        [--public-key PUB.pem]… [--anchor FILE]…           and the signed checkpoints: exit 3 if records are unsigned
   tollgate audit [stats|verify] --postgres URL [--table T]  the fleet's records in PostgreSQL (every instance)
+  tollgate audit keygen [--out FILE]                        an Ed25519 key pair for signed checkpoints
 
 Without FILE|DIR: the audit.file of --config, else $TOLLGATE_AUDIT_FILE, else the audit.file of
 $TOLLGATE_CONFIG or ./tollgate.yaml when it exists, else ./tollgate-audit.jsonl.
@@ -37,6 +39,8 @@ Filters:
   -f, --follow       keep printing records as they are written (across rotation)
   --json             JSON Lines (stats: one JSON object)
   --partial          verify: older files were removed on purpose; do not require the chain's genesis
+  --public-key F     verify: check checkpoint signatures with this public key (repeat for older keys)
+  --anchor F         verify: checkpoints kept elsewhere (gateway log, webhook bodies): a cut-off log shows
 `;
 
 export interface AuditIo {
@@ -55,6 +59,12 @@ export interface AuditIo {
 }
 
 export async function auditCommand(argv: string[], io: AuditIo): Promise<number> {
+  if (argv[0] === 'keygen')
+    return auditKeygen(
+      argv.slice(1),
+      (s) => io.stdout.write(s),
+      (s) => io.stderr.write(s),
+    );
   let parsed;
   try {
     parsed = parseArgs({
@@ -76,6 +86,8 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
         follow: { type: 'boolean', short: 'f' },
         json: { type: 'boolean' },
         partial: { type: 'boolean' },
+        'public-key': { type: 'string', multiple: true },
+        anchor: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -110,7 +122,8 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   if (sub === 'verify' && (filtered || v.follow || v.json))
     return usage(io, 'verify takes no filters, --follow or --json');
   if (sub === 'stats' && v.follow) return usage(io, 'stats does not follow');
-  if (sub !== 'verify' && v.partial) return usage(io, '--partial is for verify');
+  if (sub !== 'verify' && (v.partial || v['public-key'] || v.anchor))
+    return usage(io, '--partial, --public-key and --anchor are for verify');
 
   const q: AuditQuery = {};
   try {
@@ -150,19 +163,18 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   const onBadLine = () => void bad++;
   const out = (s: string) => write(io.stdout, s);
   try {
-    if (sub === 'verify') {
-      const r = await verifyAudit(path, { requireGenesis: !v.partial });
-      if (r.incompleteTail)
-        io.stderr.write(
-          `note: ${r.incompleteTail.file}:${r.incompleteTail.line} is an incomplete last line (a write cut short by a crash, never acknowledged)\n`,
-        );
-      if (!r.ok && r.firstBroken) {
-        await out(`BROKEN at ${r.firstBroken.file}:${r.firstBroken.line}: ${r.firstBroken.reason}\n`);
-        return 1;
-      }
-      await out(`OK: ${r.records} records in ${r.files} files, chain intact\n`);
-      return 0;
-    }
+    if (sub === 'verify')
+      return await auditVerify(
+        path,
+        {
+          partial: v.partial === true,
+          publicKeys: v['public-key'] ?? [],
+          anchors: v.anchor ?? [],
+          ...(io.now && { now: io.now() }),
+        },
+        out,
+        (s) => io.stderr.write(s),
+      );
     if (sub === 'stats') {
       const s = await auditStats(readAudit(path, q, { onBadLine }));
       await out(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));

@@ -8,6 +8,8 @@ Usage:
   tollgate audit [FILE|DIR | -c PATH] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)
   tollgate audit stats [FILE|DIR] [filters]              counts, tokens and latency per agent/tool/decision
   tollgate audit verify [FILE|DIR]                       check the hash chain; exit 1 at the first broken link
+                       [--public-key PUB] [--anchor F]   and the signed checkpoints (exit 3: unsigned records)
+  tollgate audit keygen [--out FILE]                     an Ed25519 key pair for signed audit checkpoints
   tollgate pins list [--json]                            pinned tool definitions and changes waiting for approval
   tollgate pins diff [SERVER[/TOOL]]                     old vs new definition of each pending change
   tollgate pins approve SERVER[/TOOL]… | --all           approve pending definitions (a running gateway applies it)

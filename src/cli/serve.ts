@@ -1,4 +1,5 @@
 // `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
+import { SigningKeyError } from '../audit/checkpoint.js';
 import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -71,6 +72,11 @@ async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
   try {
     return await Gateway.open({ config: o.loaded.config, env: o.env, logger });
   } catch (err) {
+    if (err instanceof SigningKeyError)
+      throw new StartupError(
+        err.message,
+        'make a key pair: tollgate audit keygen --out FILE, and set audit.signing_key_file to FILE',
+      );
     const path = (err as NodeJS.ErrnoException).path;
     if (!file || path === undefined || !file.startsWith(path)) throw err;
     throw new StartupError(

@@ -6,6 +6,7 @@ import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
+import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -111,6 +112,7 @@ export interface RuntimeConfig {
     postgres: AuditPostgresConfig | undefined;
     retentionMs: number | undefined;
     retentionFiles: number | undefined;
+    sign: AuditSignRuntime;
   };
   instanceId: string;
 }
@@ -225,6 +227,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       postgres: toPostgresConfig(c.audit.postgres, c.server.instance_id),
       retentionMs: c.audit.retention === undefined ? undefined : ageToMs(c.audit.retention),
       retentionFiles: c.audit.retention_files,
+      sign: toAuditSignRuntime(c.audit, baseDir),
     },
     instanceId: c.server.instance_id ?? `${hostname()}-${process.pid}`,
   });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
 import { llmConfigSchema } from '../llm/schema.js';
+import { auditSignKeys } from '../audit/sign-schema.js';
 
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
@@ -198,6 +199,7 @@ export const configSchema = z
         postgres: auditPostgresSchema.optional(),
         retention: ageSchema.optional().describe('delete records older than this (PostgreSQL rows, rotated files)'),
         retention_files: z.number().int().positive().optional().describe('keep at most this many rotated files'),
+        ...auditSignKeys,
       })
       .strict()
       .superRefine(checkAuditSpool)

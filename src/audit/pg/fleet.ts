@@ -71,6 +71,17 @@ export class SpoolSink implements Sink {
   close(): Promise<void> {
     return this.inner.close();
   }
+  // Signed checkpoints: the file's own lines, its rotation and sealing (see Sink).
+  lastLines(): AsyncIterable<Buffer> {
+    return this.inner.lastLines?.() ?? (async function* () {})();
+  }
+  rotationDue(incoming: number, now: number): boolean {
+    return this.inner.rotationDue?.(incoming, now) ?? false;
+  }
+  async seal(buf: Buffer, now: number): Promise<void> {
+    await this.inner.seal?.(buf, now);
+    this.written();
+  }
 }
 
 export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, log: Logger): Promise<AuditFleet> {
