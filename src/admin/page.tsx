@@ -190,6 +190,8 @@ export interface AdminPageProps {
   upstreams: UpstreamStatus[];
   /** The tool pins section, when pinning is on. */
   pins?: unknown;
+  /** The approvals section (live). */
+  approvals?: unknown;
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -243,6 +245,7 @@ export function AdminPage(props: AdminPageProps) {
           <Upstreams upstreams={props.upstreams} />
           <Usage usage={props.usage} />
         </div>
+        {props.approvals}
         {props.pins}
         <section class="card" aria-labelledby="h-audit">
           <div class="card-head">

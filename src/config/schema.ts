@@ -7,6 +7,7 @@ import { llmConfigSchema } from '../llm/schema.js';
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
+import { approvalsConfigSchema } from '../approvals/schema.js';
 
 export { serverNameSchema };
 
@@ -177,6 +178,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    approvals: approvalsConfigSchema,
     audit: z
       .object({
         file: z
