@@ -45,6 +45,8 @@ export class RedisApprovalStore implements ApprovalStore {
   private readonly watchers = new Map<string, Set<(a: Approval) => void>>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly heartbeatMs: number;
+  /** Settles once the first subscription is in place (or failed; it is renewed on reconnection). */
+  readonly subscribed: Promise<void>;
 
   constructor(private readonly opts: RedisApprovalStoreOptions) {
     this.key = `${opts.prefix}{approvals}`;
@@ -59,9 +61,10 @@ export class RedisApprovalStore implements ApprovalStore {
     opts.subscriber.on('ready', () => {
       for (const id of this.watchers.keys()) this.changed(id);
     });
-    opts.subscriber
-      .subscribe(this.key)
-      .catch((err: Error) => opts.log.warn({ err: err.message }, 'approvals: subscribe failed'));
+    this.subscribed = opts.subscriber.subscribe(this.key).then(
+      () => undefined,
+      (err: Error) => opts.log.warn({ err: err.message }, 'approvals: subscribe failed'),
+    );
     const beat = (): void => {
       opts.client
         .set(this.holderKey(opts.instance), '1', 'PX', this.heartbeatMs * 3)

@@ -179,9 +179,12 @@ export class ApprovalService {
       expiresAt: at + rule.timeoutMs,
       status: 'pending',
     };
+    // The slot is taken now, before anything waits: a burst of calls cannot all pass the cap.
+    this.held.set(a.id, { agent, void: async () => undefined });
     try {
       await this.store.add(a);
     } catch (err) {
+      this.held.delete(a.id);
       this.opts.log.error({ err: (err as Error).message }, 'approvals: store unavailable');
       return { id: a.id, status: 'unavailable', ...base, reason: 'the approvals store is unavailable' };
     }
@@ -248,6 +251,7 @@ export class ApprovalService {
       };
       session?.inFlight.set(call.request.id, cancellation);
       this.held.set(a.id, { agent: a.agent, void: (reason) => decide('void', '@gateway', reason) });
+      if (this.closing) void decide('void', '@gateway', 'the gateway instance holding the call shut down');
       // Decided before the watch was in place (another instance was quick): look once.
       void this.store.get(a.id).then(finish, () => undefined);
     });

@@ -3,7 +3,9 @@
 // client as a 2026 agent through input_required, and calls held for operators on two gateway
 // instances sharing Redis (shown and decided on B, held on A): argument binding, cancel while
 // pending, concurrent approvals of one agent, a restart of the holding instance, the webhook notice
-// and the audit. One upstream, one pair of gateways, one webhook receiver for the whole file.
+// and the audit; and the operator's page in a real browser (headless Chromium): a call held on A
+// appears by itself on B's admin page, Approve releases it, Deny gives the agent the reason.
+// One upstream, one pair of gateways, one webhook receiver, one browser for the whole file.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -20,6 +22,8 @@ import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
+import type { Page } from 'playwright-core';
 
 const available = await ensureRedis();
 if (!available) console.warn('!!! SKIPPING the approvals tests: no Redis at 127.0.0.1:6379');
@@ -244,6 +248,30 @@ ${authYaml()}`;
       expect(text(await call)).toBe('feat:ops-bound');
     });
 
+    it('refuses decisions without a credential, from another origin, or with a malformed body', async () => {
+      const call = agent.callTool({ name: 'feat__echo', arguments: { text: 'ops-hostile' } });
+      const p = await pendingOn(b, 'ops-hostile');
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(`${b.url}/admin/approvals/${p.id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body,
+        });
+      const good = JSON.stringify({ decision: 'approve' });
+      expect((await post({}, good)).status).toBe(403); // no Origin and no Bearer: not a form this page sent
+      expect((await post({ authorization: `Bearer ${TEST_KEY}` }, good)).status).toBe(401); // an agent key is no admin token
+      expect((await post({ origin: 'http://evil.example' }, good)).status).toBe(403);
+      expect((await post({ ...admin, 'sec-fetch-site': 'cross-site' }, good)).status).toBe(403);
+      expect((await post(admin, '{"decision":"yes"}')).status).toBe(400);
+      expect((await post(admin, JSON.stringify({ decision: 'deny', reason: 'x'.repeat(501) }))).status).toBe(400);
+      expect((await post(admin, 'x'.repeat(9000))).status).toBe(413);
+      expect((await decide(b, 'apr_AAAAAAAAAAAAAAAA', { decision: 'approve' })).status).toBe(404);
+      expect((await decide(b, '../pins', { decision: 'approve' })).status).toBe(404);
+      expect((await approvals(a)).find((x) => x.id === p.id)?.status).toBe('pending');
+      await decide(b, p.id, { decision: 'deny' });
+      await expect(call).rejects.toThrow(/-32043|approval denied/);
+    });
+
     it("the agent's cancel withdraws the approval", async () => {
       const ac = new AbortController();
       const call = agent.callTool({ name: 'feat__echo', arguments: { text: 'ops-cancel' } }, undefined, {
@@ -368,6 +396,68 @@ ${authYaml()}`;
         inputResponses: { tollgate_approval: { action: 'accept' } },
       });
       expect(changed.error).toMatchObject({ code: -32043, data: { approval: { status: 'mismatch' } } });
+    });
+  });
+
+  describe.skipIf(!chromiumAvailable())('the admin page (Chromium): held on A, decided on B', () => {
+    let browser: Awaited<ReturnType<typeof launchChromium>>;
+    let page: Page;
+    let agent: Client;
+    const pageErrors: string[] = [];
+    beforeAll(async () => {
+      agent = await connect(`${a.url}/mcp`);
+      browser = await launchChromium();
+      page = await browser.context.newPage();
+      page.setDefaultTimeout(30_000);
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(m.text());
+      });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`${b.url}/admin/login`);
+      await page.fill('input[name="token"]', ADMIN);
+      await page.click('button[type="submit"]');
+      await page.waitForURL(`${b.url}/admin/`);
+    }, 60_000);
+    afterAll(async () => {
+      await browser?.close();
+      await agent?.close();
+    });
+
+    it('a held call appears by itself; Approve releases it and the agent gets the result', async () => {
+      await page.locator('#approvals-count').filter({ hasText: 'waiting' }).waitFor();
+      const call = agent.callTool({
+        name: 'feat__echo',
+        arguments: { text: 'ops-page', password: 'pw-secret-1', note: '<img src=x onerror="window.__pwned=1">' },
+      });
+      const row = page.locator('#approvals-list .apr[data-status="pending"]', { hasText: '"ops-page"' });
+      await row.waitFor();
+      expect(await row.locator('strong').textContent()).toBe('feat__echo');
+      expect(await row.textContent()).toContain('Needs an operator');
+      const args = await row.locator('.apr-args').textContent();
+      expect(args).toContain('ops-page');
+      expect(args).not.toContain('pw-secret-1'); // redacted as in the audit
+      // Agent-supplied text is shown as text, never run as HTML.
+      expect(args).toContain('<img src=x');
+      expect(await page.evaluate('typeof globalThis.__pwned')).toBe('undefined');
+      expect(await page.locator('#approvals-list img').count()).toBe(0);
+      await row.getByRole('button', { name: 'Approve' }).click();
+      expect(text(await call)).toBe('feat:ops-page');
+      const done = page.locator('#approvals-list .apr[data-status="approved"]', { hasText: '"ops-page"' });
+      await done.waitFor();
+      expect(await done.textContent()).toContain('by admin (page)');
+    });
+
+    it('Deny with a reason gives the agent -32043 with that reason', async () => {
+      const call = refusal(agent.callTool({ name: 'feat__echo', arguments: { text: 'ops-page-deny' } }));
+      const row = page.locator('#approvals-list .apr[data-status="pending"]', { hasText: 'ops-page-deny' });
+      await row.waitFor();
+      await row.locator('input[name="reason"]').fill('not on a Friday');
+      await row.getByRole('button', { name: 'Deny' }).click();
+      const e = await call;
+      expect(e.code).toBe(-32043);
+      expect(e.message).toContain('not on a Friday');
+      expect(e.data).toMatchObject({ approval: { status: 'denied', reason: 'not on a Friday' } });
+      expect(pageErrors).toEqual([]);
     });
   });
 
