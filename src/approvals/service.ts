@@ -108,13 +108,14 @@ export class ApprovalService {
     return this.opts.redact(call.target?.args ?? {});
   }
 
-  /** One audit record for a step of an approval (the call's own record carries its final decision). */
+  /** The record of an approval being asked (the call's own record, written when it ends, carries the outcome). */
   async record(call: McpCall, decision: ApprovalDecision, rule: string, reason: string): Promise<void> {
     const t = call.target;
     await this.opts.recorder
       .record({
         ...scopeFields(call.scope),
-        'gen_ai.operation.name': 'execute_tool',
+        // Marks a step of the call, not a request of its own (metrics skip it; see ops/metrics.ts).
+        'gen_ai.operation.name': 'request_approval',
         'mcp.method.name': call.request.method,
         'jsonrpc.request.id': call.request.id,
         'tollgate.upstream.name': t?.server ?? null,

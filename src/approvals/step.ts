@@ -130,12 +130,6 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     const responses = isObject(p.inputResponses) ? p.inputResponses : {};
     if (s.k === 'ask') {
       const answer = answerOf(isObject(responses[INPUT_KEY]) ? responses[INPUT_KEY] : undefined);
-      await svc.record(
-        call,
-        answer === 'accept' ? 'approval_approved' : 'approval_denied',
-        s.r,
-        `the agent's user answered ${answer} (approval ${s.id})`,
-      );
       if (answer !== 'accept') {
         const r = USER_REFUSALS[answer];
         return svc.refuse(
