@@ -10,6 +10,9 @@ import { KEEP_DECIDED, type Approval, type ApprovalStore, type Decision } from '
 
 type Client = Redis | Cluster;
 
+/** A pending approval this long past its timeout has no holder any more. */
+const ORPHAN_GRACE_MS = 60_000;
+
 /** Decides once: [1, decision] when this call decided, [0, earlier decision], or nil (no such approval). */
 const DECIDE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
@@ -45,6 +48,7 @@ export class RedisApprovalStore implements ApprovalStore {
   private readonly watchers = new Map<string, Set<(a: Approval) => void>>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly heartbeatMs: number;
+  private readonly startedAt = Date.now();
   /** Settles once the first subscription is in place (or failed; it is renewed on reconnection). */
   readonly subscribed: Promise<void>;
 
@@ -66,6 +70,8 @@ export class RedisApprovalStore implements ApprovalStore {
       (err: Error) => opts.log.warn({ err: err.message }, 'approvals: subscribe failed'),
     );
     const beat = (): void => {
+      // Also tidies: old decisions go, a dead instance's approvals are marked void without a page visit.
+      this.list().catch((err: Error) => opts.log.debug({ err: err.message }, 'approvals: tidy failed'));
       opts.client
         .set(this.holderKey(opts.instance), '1', 'PX', this.heartbeatMs * 3)
         .catch((err: Error) => opts.log.debug({ err: err.message }, 'approvals: heartbeat failed'));
@@ -124,17 +130,22 @@ export class RedisApprovalStore implements ApprovalStore {
 
   /** Pending approvals held by an instance whose heartbeat lapsed: that call is gone; say so. */
   private async voidOrphans(list: Approval[]): Promise<void> {
-    const pending = list.filter((a) => a.status === 'pending' && a.holder !== this.opts.instance);
-    if (pending.length === 0) return;
-    const holders = [...new Set(pending.map((a) => a.holder))];
-    const alive = await this.opts.client.mget(...holders.map((h) => this.holderKey(h)));
+    const now = Date.now();
+    // A holder is gone when its heartbeat lapsed, when the approval is well past its own timeout (the
+    // holder would have decided it), or when it is this instance id's earlier life (a restart that
+    // kept the id: host name and pid 1 in a container).
+    const others = list.filter((a) => a.status === 'pending' && a.holder !== this.opts.instance);
+    const holders = [...new Set(others.map((a) => a.holder))];
+    const alive = holders.length ? await this.opts.client.mget(...holders.map((h) => this.holderKey(h))) : [];
     const dead = new Set(holders.filter((_, i) => alive[i] === null));
     for (const [i, a] of list.entries()) {
-      if (a.status !== 'pending' || !dead.has(a.holder)) continue;
+      if (a.status !== 'pending') continue;
+      const earlierLife = a.holder === this.opts.instance && a.requestedAt < this.startedAt;
+      if (!dead.has(a.holder) && !earlierLife && a.expiresAt + ORPHAN_GRACE_MS > now) continue;
       const d = await this.decide(
         a.id,
         { status: 'void', by: '@gateway', reason: `the gateway instance holding the call (${a.holder}) stopped` },
-        Date.now(),
+        now,
       );
       if (d) list[i] = d;
     }
@@ -148,6 +159,11 @@ export class RedisApprovalStore implements ApprovalStore {
     if (!r) return undefined;
     const raw = await this.opts.client.hget(this.key, id);
     return raw ? merge(raw, r[1]) : undefined;
+  }
+
+  async spend(nonce: string, untilMs: number): Promise<boolean> {
+    const ttl = Math.max(1, untilMs - Date.now());
+    return (await this.opts.client.set(`${this.opts.prefix}{approvals}:spent:${nonce}`, '1', 'PX', ttl, 'NX')) === 'OK';
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {

@@ -23,6 +23,9 @@ export interface ApprovalState {
   i?: string;
 }
 
+/** An opened state: with its nonce, which the shared store spends once across instances. */
+export type OpenedState = ApprovalState & { n: string };
+
 /** Keys from `sessions.seal_keys` (newest first), or one random key for this process. */
 export function stateKeys(sealKeysBase64: readonly string[]): Buffer[] {
   if (sealKeysBase64.length === 0) return [randomBytes(32)];
@@ -48,7 +51,7 @@ export class StateSealer {
   }
 
   /** The state, or why not: `invalid` (forged, malformed), `expired`, `spent` (used before). */
-  open(token: string): ApprovalState | 'invalid' | 'expired' | 'spent' {
+  open(token: string): OpenedState | 'invalid' | 'expired' | 'spent' {
     if (token.length > MAX_STATE_CHARS) return 'invalid';
     const dot = token.lastIndexOf('.');
     const body = token.slice(PREFIX.length, dot);
@@ -71,8 +74,7 @@ export class StateSealer {
     if (this.spent.has(s.n)) return 'spent';
     if (this.spent.size >= MAX_SPENT) this.spent.delete(this.spent.keys().next().value as string);
     this.spent.set(s.n, s.e);
-    const { n: _n, ...state } = s;
-    return state;
+    return s;
   }
 }
 

@@ -11,6 +11,9 @@ import { ApprovalService, argsHash } from './service.js';
 import { answerOf, askAgent, canElicitForm, elicitationParams, INPUT_KEY, type UserAnswer } from './ask-user.js';
 import { isApprovalState, type StateSealer } from './state.js';
 
+/** How long an approved call's carried upstream round stays good (the upstream bounds its own too). */
+const CARRIED_STATE_MS = 10 * 60_000;
+
 export interface ApprovalsStepOptions {
   service: ApprovalService;
   policies: () => PolicySet;
@@ -85,7 +88,7 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
       a: call.scope.agentId,
       t: call.target!.canonical,
       h: sha256,
-      e: Date.now() + 3_600_000,
+      e: Date.now() + CARRIED_STATE_MS,
       r: rule,
       i: res.result.requestState,
     });
@@ -106,6 +109,9 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
         'invalid_params',
         `Invalid params: requestState is ${opened === 'spent' ? 'already used' : 'not valid'}`,
       );
+    // Good once for every instance that shares the store (the sealer alone knows only this one).
+    if (opened !== 'expired' && !(await svc.store.spend(opened.n, opened.e)))
+      throw new GatewayError('invalid_params', 'Invalid params: requestState is already used');
     const base = { ask: 'user' as const };
     if (opened === 'expired') {
       return svc.refuse(

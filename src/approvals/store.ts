@@ -45,6 +45,11 @@ export interface ApprovalStore {
    * another decision won), or undefined when there is no such approval.
    */
   decide(id: string, d: Decision, at: number): Promise<Approval | undefined>;
+  /**
+   * Spends a single-use token (a 2026 approval state's nonce) for every instance sharing the store:
+   * true the first time. The memory store leaves it to the state sealer (one instance).
+   */
+  spend(nonce: string, untilMs: number): Promise<boolean>;
   /** Told when this approval is decided, wherever. Returns the unsubscribe. */
   watch(id: string, onDecided: (a: Approval) => void): () => void;
   close(): Promise<void>;
@@ -86,6 +91,10 @@ export class MemoryApprovalStore implements ApprovalStore {
     this.prune();
     for (const w of this.watchers.get(id) ?? []) w(decided);
     return decided;
+  }
+
+  async spend(): Promise<boolean> {
+    return true;
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {

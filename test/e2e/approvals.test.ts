@@ -123,6 +123,7 @@ approvals:
   keepalive: 1s
   webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook" }
 limits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }
+sessions: { seal_keys: ["${Buffer.alloc(32, 7).toString('base64')}"] }
 admin: { tokens: ["${ADMIN}"] }
 ${authYaml()}`;
     a = await startGateway(yaml);
@@ -360,8 +361,8 @@ ${authYaml()}`;
         await client.close();
       }
       // By hand: the state is bound to the arguments it asked about.
-      const post = (params: Record<string, unknown>) =>
-        fetch(`${a.url}/mcp`, {
+      const post = (params: Record<string, unknown>, gw: TestGateway = a) =>
+        fetch(`${gw.url}/mcp`, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${TEST_KEY}`,
@@ -396,6 +397,18 @@ ${authYaml()}`;
         inputResponses: { tollgate_approval: { action: 'accept' } },
       });
       expect(changed.error).toMatchObject({ code: -32043, data: { approval: { status: 'mismatch' } } });
+      // An accepted state is good once, on every instance sharing the store (B opens A's state).
+      const again = await post({ arguments: { text: 'user-once' } });
+      const accepted = {
+        arguments: { text: 'user-once' },
+        requestState: again.result.requestState,
+        inputResponses: { tollgate_approval: { action: 'accept' } },
+      };
+      expect((await post(accepted)).result).toMatchObject({ content: [{ text: 'feat:user-once' }] });
+      expect((await post(accepted, b)).error).toMatchObject({
+        code: -32602,
+        message: expect.stringContaining('already used'),
+      });
     });
   });
 
