@@ -10,10 +10,13 @@ import type { McpCall } from '../relay/scope.js';
 import type { ApprovalDecision, AuditJson } from '../audit/record.js';
 import { scopeFields, type AuditRecorder } from '../audit/step.js';
 import type { Redactor } from '../audit/redact.js';
-import { canonicalJson, sha256Hex } from '../pins/canonical.js';
 import type { ApprovalRule } from './rules.js';
-import type { Approval, ApprovalStatus, ApprovalStore } from './store.js';
-import { approverName, mayApprove, type ApproverIdentity } from './approver.js';
+import type { Approval, ApprovalStore } from './store.js';
+import type { ApproverIdentity } from './approver.js';
+import { decideApproval, type AdminDecision } from './decide.js';
+import type { ApprovalData } from './outcome.js';
+
+export { argsHash, type ApprovalData } from './outcome.js';
 import { notifyWebhook, type WebhookConfig } from './webhook.js';
 
 export interface ApprovalsConfig {
@@ -38,33 +41,6 @@ export interface ApprovalServiceOptions {
   registry: Registry;
   log: Logger;
   now?: () => number;
-}
-
-const STATUS_DECISION: Record<Exclude<ApprovalStatus, 'pending'>, ApprovalDecision> = {
-  approved: 'approval_approved',
-  denied: 'approval_denied',
-  timed_out: 'approval_timed_out',
-  withdrawn: 'approval_withdrawn',
-  void: 'approval_void',
-};
-
-/** The SHA-256 of arguments in canonical form (key order does not matter), or undefined when they cannot be hashed. */
-export function argsHash(args: unknown): string | undefined {
-  try {
-    return sha256Hex(canonicalJson(args ?? {}));
-  } catch {
-    return undefined; // nested beyond what can be serialised
-  }
-}
-
-/** What the agent is told about its approval in `error.data.approval`. */
-export interface ApprovalData {
-  id: string;
-  status: Exclude<ApprovalStatus, 'pending' | 'approved'> | 'declined' | 'unavailable' | 'mismatch';
-  ask: 'user' | 'operators';
-  rule: string;
-  reason?: string;
-  decidedBy?: string;
 }
 
 interface Held {
@@ -258,38 +234,15 @@ export class ApprovalService {
     });
   }
 
-  /** Decisions from the admin side. `sha256`, when given, must be the arguments the decider saw. */
-  async decide(
+  /** Decisions from the admin side (decide.ts). */
+  decide(
     id: string,
     who: ApproverIdentity,
     decision: 'approve' | 'deny',
     reason: string | undefined,
     sha256: string | undefined,
-  ): Promise<
-    { ok: true; approval: Approval } | { ok: false; status: 403 | 404 | 409; error: string; approval?: Approval }
-  > {
-    const a = await this.store.get(id);
-    if (!a) return { ok: false, status: 404, error: `no approval ${id}` };
-    if (!mayApprove(who, a.approvers))
-      return { ok: false, status: 403, error: `${approverName(who)} may not decide this approval` };
-    if (sha256 !== undefined && sha256 !== a.sha256)
-      return {
-        ok: false,
-        status: 409,
-        error: 'the arguments differ from the ones shown: reload and look again',
-        approval: a,
-      };
-    if (a.status !== 'pending')
-      return { ok: false, status: 409, error: `approval ${id} is already ${a.status}`, approval: a };
-    const d = await this.store.decide(
-      id,
-      { status: decision === 'approve' ? 'approved' : 'denied', by: approverName(who), ...(reason ? { reason } : {}) },
-      this.now(),
-    );
-    if (!d) return { ok: false, status: 404, error: `no approval ${id}` };
-    if (d.decidedBy !== approverName(who) || d.status !== (decision === 'approve' ? 'approved' : 'denied'))
-      return { ok: false, status: 409, error: `approval ${id} is already ${d.status}`, approval: d };
-    return { ok: true, approval: d };
+  ): Promise<AdminDecision> {
+    return decideApproval(this.store, this.now(), { id, who, decision, reason, sha256 });
   }
 
   /** Shutdown: held calls are refused at once and their approvals marked void (for every admin page). */
@@ -298,21 +251,5 @@ export class ApprovalService {
     // The void decisions reach the store (and the other instances) before it closes.
     await Promise.all([...this.held.values()].map((h) => h.void('the gateway instance holding the call shut down')));
     await this.store.close();
-  }
-
-  /** What the agent learns from a decided approval that was not an approval. */
-  static dataOf(a: Approval, ask: 'user' | 'operators'): ApprovalData {
-    return {
-      id: a.id,
-      status: a.status === 'pending' || a.status === 'approved' ? 'void' : a.status,
-      ask,
-      rule: a.rule,
-      ...(a.reason ? { reason: a.reason } : {}),
-      ...(a.decidedBy ? { decidedBy: a.decidedBy } : {}),
-    };
-  }
-
-  static decisionOf(a: Approval): ApprovalDecision {
-    return a.status === 'pending' ? 'approval_void' : STATUS_DECISION[a.status];
   }
 }

@@ -7,7 +7,8 @@ import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { ApprovalRule } from './rules.js';
-import { ApprovalService, argsHash } from './service.js';
+import { ApprovalService } from './service.js';
+import { argsHash, dataOf, decisionOf } from './outcome.js';
 import { answerOf, askAgent, canElicitForm, elicitationParams, INPUT_KEY, type UserAnswer } from './ask-user.js';
 import { isApprovalState, type StateSealer } from './state.js';
 
@@ -211,17 +212,12 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
       return svc.refuse(call, outcome, 'approval_denied', msg);
     }
     if (outcome.status !== 'approved') {
-      const data = ApprovalService.dataOf(outcome, 'operators');
+      const data = dataOf(outcome, 'operators');
       const verb =
         outcome.status === 'denied'
           ? `approval denied by ${outcome.decidedBy ?? 'an operator'}`
           : `approval ${outcome.status.replace('_', ' ')}`;
-      return svc.refuse(
-        call,
-        data,
-        ApprovalService.decisionOf(outcome),
-        outcome.reason ? `${verb}: ${outcome.reason}` : verb,
-      );
+      return svc.refuse(call, data, decisionOf(outcome), outcome.reason ? `${verb}: ${outcome.reason}` : verb);
     }
     // Bound to the arguments approved: what goes upstream must hash the same.
     if (argsHash(call.target?.args) !== outcome.sha256) {
