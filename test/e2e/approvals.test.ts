@@ -32,8 +32,9 @@ const prefix = `tollgate-test:approvals:${randomUUID().slice(0, 8)}:`;
 const ADMIN = 'admin-token-approvals-1';
 const POLICY = `
 agent: tester
-tools: { allow: ["feat__*"] }
+tools: { allow: ["feat__*"], deny: ["feat__headers"] }
 approvals:
+  - { tool: feat__headers, ask: operators }
   - { tool: feat__echo, when: 'args.text.startsWith("user")', ask: user, timeout: 2m }
   - { tool: feat__echo, when: 'args.text.startsWith("brief")', ask: user, timeout: 1s }
   - { tool: feat__echo, when: 'args.text.startsWith("fallback")', ask: user, fallback: operators }
@@ -296,6 +297,13 @@ ${authYaml()}`;
       await decide(b, pending[2]!.id, { decision: 'approve' });
       await decide(b, pending[0]!.id, { decision: 'approve' });
       expect(await Promise.all(calls)).toEqual(['feat:ops-c1', -32043, 'feat:ops-c3']);
+    });
+
+    it('a call the policy refuses never asks anyone (approvals come after the allow-list)', async () => {
+      const before = (await approvals(b)).length;
+      const e = await refusal(agent.callTool({ name: 'feat__headers', arguments: {} }));
+      expect(e.code).toBe(-32041);
+      expect((await approvals(b)).length).toBe(before);
     });
 
     it('a user not in the approvers may not decide (the approver check); admin tokens may', async () => {
