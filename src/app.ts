@@ -23,6 +23,7 @@ import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
+import { approvalsStep } from './approvals/step.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -36,16 +37,23 @@ import { adminSessionKeys } from './admin/admin-session.js';
  *                anything is spent.
  * 3. pins      — a tool whose definition changed since an operator approved it is refused
  *                (rug-pull defence); after authorize, so a denied agent learns nothing of pins.
+ * 3b. approvals — a call an approval rule names waits for a person's yes (the agent's user by
+ *                elicitation, or an operator on the admin page). After authorize and pins, so a call
+ *                the policy refuses (or a held tool) never asks anyone; before limits, so a call that
+ *                waits minutes for a person holds no concurrency slot and spends no budget until it runs.
  * 4. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
  *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams'>): McpStep[] {
+export function mcpSteps(
+  gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'approvals' | 'approvalStates' | 'policies'>,
+): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
   return [
     auditStep(gw.recorder),
     knownNames({ upstream: (server) => upstreams.get(server) }),
     authorize(),
     ...(gw.pins ? [pinStep(gw.pins)] : []),
+    approvalsStep({ service: gw.approvals, policies: () => gw.policies.current(), sealer: gw.approvalStates }),
     limitsStep(gw.limitsOptions()),
   ];
 }
@@ -185,6 +193,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         usage: (agent) => gw.usage(agent),
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
+        approvals: gw.approvals,
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

@@ -28,6 +28,7 @@ const kinds: ErrorKind[] = [
   'rate_limited',
   'budget_exceeded',
   'over_capacity',
+  'approval_refused',
   'internal',
 ];
 
@@ -37,6 +38,10 @@ describe('error mapping', () => {
       expect(httpStatusOf(k)).toBeGreaterThanOrEqual(400);
       expect(rpcCodeOf(k)).toBeLessThan(-32000 + 1);
     }
+  });
+  it('a refused approval is -32043 (403), apart from policy denials', () => {
+    expect(rpcCodeOf('approval_refused')).toBe(-32043);
+    expect(httpStatusOf('approval_refused')).toBe(403);
   });
   it('hides unexpected errors behind a generic internal error', () => {
     const e = asGatewayError(new Error('database password is hunter2'));

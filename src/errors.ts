@@ -31,6 +31,7 @@ export type ErrorKind =
   | 'rate_limited'
   | 'budget_exceeded'
   | 'over_capacity'
+  | 'approval_refused'
   | 'internal';
 
 /** Tollgate's own JSON-RPC codes live in the implementation-defined server-error range. */
@@ -49,6 +50,7 @@ export const TollgateCode = {
   RateLimited: -32029,
   BudgetExceeded: -32028,
   OverCapacity: -32030,
+  ApprovalRefused: -32043, // a person declined, or no one decided in time (data.approval says which)
 } as const;
 
 export function httpStatusOf(kind: ErrorKind): number {
@@ -67,6 +69,7 @@ export function httpStatusOf(kind: ErrorKind): number {
       return 401;
     case 'forbidden':
     case 'origin_denied':
+    case 'approval_refused':
       return 403;
     case 'method_not_found':
     case 'session_not_found':
@@ -144,6 +147,8 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return TollgateCode.BudgetExceeded;
     case 'over_capacity':
       return TollgateCode.OverCapacity;
+    case 'approval_refused':
+      return TollgateCode.ApprovalRefused;
     case 'internal':
       return -32603;
   }

@@ -9,6 +9,7 @@ import { redisClient } from './limits/redis-client.js';
 import { RedisSessionBus, type BusMessage, type SessionBus } from './mcp/session-bus.js';
 import type { PinStore } from './pins/store.js';
 import { openPinStore } from './pins/open.js';
+import type { ApprovalStore } from './approvals/store.js';
 
 export interface GatewayOptions {
   config: RuntimeConfig;
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   sessionBus?: SessionBus | undefined;
   /** The pin file; `Gateway.open` opens it when pinning is on (without it nothing is pinned). */
   pinStore?: PinStore;
+  /** Pending approvals (approvals.store); `Gateway.open` makes it from the config (default: in memory). */
+  approvalStore?: ApprovalStore;
   /** Environment for stdio children (only main reads process.env; it passes it here). */
   env: Readonly<Record<string, string | undefined>>;
   logger?: Logger;

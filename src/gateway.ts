@@ -28,6 +28,11 @@ import { ConnectionCap } from './mcp/connection-cap.js';
 import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, listenOn } from './gateway-server.js';
 import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
 import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
+import { ApprovalService } from './approvals/service.js';
+import { MemoryApprovalStore } from './approvals/store.js';
+import { openApprovalStore } from './approvals/open.js';
+import { StateSealer, stateKeys } from './approvals/state.js';
+import { redactorFor } from './audit/open.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -51,6 +56,9 @@ export class Gateway {
   private readonly sessionBus: SessionBus | undefined;
   private readonly pinStore: PinStore | undefined;
   readonly authenticators: Authenticator[];
+  /** Human approval of tool calls (policy `approvals:` rules). */
+  readonly approvals: ApprovalService;
+  readonly approvalStates: StateSealer;
   private server: ServerType | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
@@ -67,6 +75,7 @@ export class Gateway {
       limitStore,
       sessionBus,
       pinStore,
+      approvalStore: openApprovalStore(opts.config, log),
     });
     deliver = (m) =>
       applyPeerMessage(m, gw.sessions, (session, answer) => {
@@ -135,6 +144,23 @@ export class Gateway {
         canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
         toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
       });
+    this.approvals = new ApprovalService({
+      store: opts.approvalStore ?? new MemoryApprovalStore(),
+      config: opts.config.approvals,
+      recorder: this.recorder,
+      redact: redactorFor(opts.config),
+      describe: (server, native) => {
+        const d = this.upstreams
+          .find((u) => u.name === server)
+          ?.catalog.tools.find((t) => t.name === native)?.description;
+        return typeof d === 'string' ? d : undefined;
+      },
+      instance: opts.config.instanceId,
+      baseUrl: () => this.config.server.publicUrl ?? this.listenUrl,
+      registry: this.metrics.registry,
+      log: this.log,
+    });
+    this.approvalStates = new StateSealer(stateKeys(opts.config.sessions.sealKeys));
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
@@ -257,6 +283,8 @@ export class Gateway {
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     const deadline = Date.now() + drainMs;
+    // Calls held for an approval would hold the drain: they are refused (void) first.
+    await this.approvals.close();
     while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.relay.closeStateless();
     this.sessions.close();

@@ -1,7 +1,7 @@
 // The audit as the admin API serves it: query parameters, newest-first pages with a cursor, and the
 // live tail as Server-Sent Events.
 import { AUDIT_DECISIONS, type AuditJson, type AuditLine, type AuditRecord } from '../audit/record.js';
-import { matcher, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
+import { globToRegExp, matcher, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -29,7 +29,8 @@ export function parseAuditParams(get: (name: string) => string[], now: number): 
     .flatMap((d) => d.split(','))
     .map((d) => d.trim())
     .filter((d) => d !== '');
-  const unknown = decisions.filter((d) => !(AUDIT_DECISIONS as readonly string[]).includes(d));
+  // A glob (`approval_*`) is fine when it names at least one decision.
+  const unknown = decisions.filter((d) => !AUDIT_DECISIONS.some((k) => globToRegExp(d).test(k)));
   if (unknown.length > 0)
     problems.push(`decision: unknown ${unknown.join(', ')} (one of ${AUDIT_DECISIONS.join(', ')})`);
   else if (decisions.length > 0) query.decision = decisions;

@@ -196,6 +196,8 @@ export interface AdminPageProps {
   charts?: { data?: ChartData; error?: string; rangeLabel: string };
   /** Instances known to the fleet store (audit.postgres): the page offers a filter by instance. */
   instances?: string[];
+  /** The approvals section (live). */
+  approvals?: unknown;
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -249,6 +251,7 @@ export function AdminPage(props: AdminPageProps) {
           <Upstreams upstreams={props.upstreams} />
           <Usage usage={props.usage} />
         </div>
+        {props.approvals}
         {props.pins}
         {props.charts && <ChartsSection {...props.charts} />}
         <section class="card" aria-labelledby="h-audit">

@@ -18,6 +18,12 @@ const DECISION_LABELS: Record<string, string> = {
   rate_limited: 'Rate limited',
   budget_exceeded: 'Over budget',
   error: 'Error',
+  approval_requested: 'Approval asked',
+  approval_approved: 'Approved',
+  approval_denied: 'Approval denied',
+  approval_timed_out: 'Approval timed out',
+  approval_withdrawn: 'Approval withdrawn',
+  approval_void: 'Approval void',
 };
 
 export const decisionLabel = (d: string): string => DECISION_LABELS[d] ?? d;

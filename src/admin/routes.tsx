@@ -36,6 +36,10 @@ async function chartsOf(deps: AdminDeps, q: AuditQuery, range: ChartRange): Prom
   });
 }
 import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
+import { ApprovalsSection, mountApprovalRoutes } from '../approvals/admin.js';
+import type { ApprovalService } from '../approvals/service.js';
+import { bearerOf } from '../auth/operator-tokens.js';
+import { headerOf } from '../http/node-io.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -74,6 +78,8 @@ export interface AdminDeps {
   reloadPolicies(): { ok: true } | { ok: false; problems: string[] };
   /** Tool pinning, when on: pending changes and their approval. */
   pins?: AdminPins;
+  /** Human approval of tool calls: pending approvals and their decision. */
+  approvals?: ApprovalService;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -195,6 +201,16 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return r.ok ? c.json(r) : c.json(r, 422);
   });
   if (deps.pins) mountPinRoutes(api, deps.pins, { apiAuth, csrf });
+  if (deps.approvals)
+    mountApprovalRoutes(api, deps.approvals, {
+      apiAuth,
+      csrf,
+      // An admin token decides anything (approver.ts); named by its position, never by its value.
+      who: (c) => {
+        const i = tokens.match(bearerOf(headerOf(c, 'authorization')));
+        return { kind: 'admin', id: i >= 0 ? `admin#${i + 1}` : 'admin (page)', groups: [] };
+      },
+    });
   app.route('/api', api);
   app.route('/', api);
 
@@ -247,6 +263,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
         usage={usage}
         upstreams={deps.upstreams()}
         pins={deps.pins && <PinsSection view={deps.pins.view()} />}
+        approvals={deps.approvals && <ApprovalsSection nonce={nonce} />}
       />,
       200,
       nonce,

@@ -67,17 +67,22 @@ export function targetOf(r: AuditLine): string {
   );
 }
 
+/** Decisions by name or glob (`approval_*`). */
+function decisionMatcher(d: string | readonly string[]): (decision: string) => boolean {
+  const globs = (typeof d === 'string' ? [d] : d).map((x) => globToRegExp(x));
+  return (decision) => globs.some((g) => g.test(decision));
+}
+
 export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
   const tool = q.tool === undefined ? undefined : globToRegExp(q.tool);
-  const decisions =
-    q.decision === undefined ? undefined : new Set(typeof q.decision === 'string' ? [q.decision] : q.decision);
+  const decisions = q.decision === undefined ? undefined : decisionMatcher(q.decision);
   return (r) => {
     // Signed checkpoints (checkpoint.ts) are lines of the chain, not records of calls.
     if ((r as { 'tollgate.record.kind'?: unknown })['tollgate.record.kind'] === 'checkpoint') return false;
     if (q.agent !== undefined && fieldString(r, 'gen_ai.agent.id') !== q.agent) return false;
     if (q.server !== undefined && fieldString(r, 'tollgate.upstream.name') !== q.server) return false;
     if (q.instance !== undefined && fieldString(r, 'service.instance.id') !== q.instance) return false;
-    if (decisions && !decisions.has(fieldString(r, 'tollgate.decision') ?? '')) return false;
+    if (decisions && !decisions(fieldString(r, 'tollgate.decision') ?? '')) return false;
     if (tool) {
       const names = [
         fieldString(r, 'gen_ai.tool.name'),

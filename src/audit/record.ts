@@ -11,7 +11,16 @@
 import { randomFillSync } from 'node:crypto';
 import { sha256Hex } from '../sha256.js';
 
-export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error';
+export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error' | ApprovalDecision;
+
+/** Human approval (src/approvals): asked, then one of the outcomes. `tollgate audit --decision 'approval_*'`. */
+export type ApprovalDecision =
+  | 'approval_requested'
+  | 'approval_approved'
+  | 'approval_denied'
+  | 'approval_timed_out'
+  | 'approval_withdrawn'
+  | 'approval_void';
 export type AuditOutcome = 'ok' | 'is_error' | 'jsonrpc_error' | 'timeout' | 'input_required';
 
 export const AUDIT_DECISIONS: readonly AuditDecision[] = [
@@ -20,6 +29,12 @@ export const AUDIT_DECISIONS: readonly AuditDecision[] = [
   'rate_limited',
   'budget_exceeded',
   'error',
+  'approval_requested',
+  'approval_approved',
+  'approval_denied',
+  'approval_timed_out',
+  'approval_withdrawn',
+  'approval_void',
 ];
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['ok', 'is_error', 'jsonrpc_error', 'timeout', 'input_required'];
 

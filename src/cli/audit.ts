@@ -32,7 +32,7 @@ Filters:
   --tool GLOB        tool, prompt or resource name (namespaced or native); * and ? wildcards
   --server S         upstream server
   --instance I       gateway instance (service.instance.id)
-  --decision D       allowed, denied, rate_limited, budget_exceeded, error (comma-separated for several)
+  --decision D       allowed, denied, rate_limited, budget_exceeded, error, approval_* (globs; comma-separated for several)
   --since T          30m, 1h, 2d (ago) or an ISO date
   --until T          same forms; exclusive
   --limit N          only the last N matching records

@@ -7,6 +7,8 @@ import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
 import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.js';
+import { approvalsRuntime } from '../approvals/schema.js';
+import type { ApprovalsConfig } from '../approvals/service.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -101,6 +103,8 @@ export interface RuntimeConfig {
     toolResultTokens: { enabled: boolean; encoding: 'o200k_base' | 'cl100k_base'; defaultEstimate: number };
     concurrencyTtlMs: number;
   };
+  /** Human approval of tool calls (rules in policy files). */
+  approvals: ApprovalsConfig;
   audit: {
     file: string | undefined;
     stdout: boolean;
@@ -216,6 +220,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       },
       concurrencyTtlMs: toMs(c.limits.concurrency_ttl),
     },
+    approvals: approvalsRuntime(c.approvals),
     audit: {
       file: c.audit.file === null ? undefined : resolve(baseDir, c.audit.file),
       stdout: c.audit.stdout,

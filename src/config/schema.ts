@@ -9,6 +9,7 @@ import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
 import { ageSchema, auditPostgresSchema, checkAuditSpool } from '../audit/pg/config.js';
+import { approvalsConfigSchema } from '../approvals/schema.js';
 
 export { serverNameSchema };
 
@@ -179,6 +180,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    approvals: approvalsConfigSchema,
     audit: z
       .object({
         file: z

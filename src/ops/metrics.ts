@@ -160,11 +160,15 @@ export class GatewayMetrics {
       this.pinEvents.inc({ server, kind: rule.slice('tool.'.length) });
       return;
     }
+    // A call's approval being asked is a step of that call (its own record follows), not a request;
+    // tollgate_approvals_total counts it.
+    if (r['gen_ai.operation.name'] === 'request_approval') return;
     const agent = this.agent(r['gen_ai.agent.id']);
     const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
     this.requestCounter(agent, server, method, r['tollgate.decision']).inc();
-    if (r['tollgate.decision'] !== 'allowed' && r['tollgate.decision'] !== 'error')
-      this.rejections.inc({ agent, reason: r['tollgate.decision'] });
+    const d = r['tollgate.decision'];
+    if (d !== 'allowed' && d !== 'error' && d !== 'approval_approved' && d !== 'approval_requested')
+      this.rejections.inc({ agent, reason: d });
     const model = r['gen_ai.request.model'] ?? '';
     if (r['gen_ai.usage.input_tokens'])
       this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);

@@ -13,12 +13,14 @@ import {
 import { AgentAccess, allowAllAccess, compileCel, type AccessKind, type ConstraintRule } from './access.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import { compileAgentLimits, type AgentLimits } from '../limits/plan.js';
+import { ApprovalRules, approvalRuleProblems } from '../approvals/rules.js';
 
 interface AgentEntry {
   file: string;
   policy: AgentPolicyFile;
   access: AgentAccess;
   limits: AgentLimits | undefined;
+  approvals: ApprovalRules;
 }
 
 export class PolicySet {
@@ -86,6 +88,12 @@ export class PolicySet {
     return this.agents?.get(agentId)?.limits;
   }
 
+  /** The agent's approval rules (its own first, then its groups'); undefined: none apply. */
+  approvalsFor(agentId: string): { rules: ApprovalRules; groups: readonly string[] } | undefined {
+    const e = this.agents?.get(agentId);
+    return e && e.approvals.size > 0 ? { rules: e.approvals, groups: e.policy.groups } : undefined;
+  }
+
   /** Agents the policies name (for the admin page). */
   agentIds(): string[] {
     return [...(this.agents?.keys() ?? [])];
@@ -136,6 +144,7 @@ export class PolicySet {
             );
           }
         });
+        problems.push(...approvalRuleProblems(value.approvals, where));
         if ('agent' in value) agents.push({ file, policy: value });
         else groups.set(value.group, { file, policy: value });
       } catch (err) {
@@ -198,7 +207,16 @@ export class PolicySet {
           .slice(1)
           .map((x) => x.p.limits)
           .find((l) => l !== undefined);
-      byId.set(policy.agent, { file, policy, access, limits: limitsInput && compileAgentLimits(limitsInput) });
+      const approvals = new ApprovalRules(
+        parts.flatMap((x) => x.p.approvals.map((r, index) => ({ ...r, index, source: x.file }))),
+      );
+      byId.set(policy.agent, {
+        file,
+        policy,
+        access,
+        limits: limitsInput && compileAgentLimits(limitsInput),
+        approvals,
+      });
     }
     if (problems.length > 0) throw new ConfigError('policies', problems);
     return new PolicySet(byId, keyHashes, subjects, claimRules, files);

@@ -1,6 +1,7 @@
 // One policy file describes one agent or one group (policies/*.yaml).
 import { z } from 'zod';
 import { agentLimitsSchema } from '../limits/schema.js';
+import { approvalRuleSchema } from '../approvals/schema.js';
 
 const patterns = z.array(z.string().min(1)).default([]);
 const accessList = z
@@ -31,6 +32,10 @@ const common = {
   resources: accessList,
   models: accessList.describe('LLM model names or aliases (the /v1 API)'),
   constraints: z.array(constraint).default([]),
+  approvals: z
+    .array(approvalRuleSchema)
+    .default([])
+    .describe('calls that need a person to say yes first (first match applies)'),
   limits: agentLimitsSchema
     .optional()
     .describe("an agent's own limits replace its groups'; else the first group with limits applies"),

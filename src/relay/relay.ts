@@ -184,14 +184,24 @@ export class Relay {
     // (A 2026 upstream asks in input_required results itself: those pass through unchanged.)
     if (scope.paramHeaders) headers = { ...scope.paramHeaders, ...headers };
     if (!scope.session && INPUT_METHODS.has(req.method) && !t.upstream.modern) {
-      return this.runSteps(scope, req, target, (call) =>
-        forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
+      return this.runSteps(
+        scope,
+        req,
+        target,
+        (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
+        { exchange, params },
       );
     }
-    return this.runSteps(scope, req, target, async (call) => {
-      const res = await forward(scope, req, t.upstream, params, exchange, headers, call);
-      return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
-    });
+    return this.runSteps(
+      scope,
+      req,
+      target,
+      async (call) => {
+        const res = await forward(scope, req, t.upstream, params, exchange, headers, call);
+        return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
+      },
+      { exchange, params },
+    );
   }
 
   /** The name policies use: namespaced as on /mcp, whichever endpoint the request came to. */
@@ -205,8 +215,9 @@ export class Relay {
     request: JsonRpcRequest,
     target: McpCall['target'],
     last: (call: McpCall) => Promise<JsonRpcResponse>,
+    routed?: Pick<McpCall, 'exchange' | 'params'>,
   ): Promise<JsonRpcResponse> {
-    const call: McpCall = { scope, request, target };
+    const call: McpCall = { scope, request, target, ...routed };
     const run = (i: number): Promise<JsonRpcResponse> => {
       const step = this.steps[i];
       // Failures become responses here, so every step (the audit above all) sees an answer.

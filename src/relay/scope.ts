@@ -4,6 +4,7 @@ import type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../mcp/jso
 import type { View } from './view.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { AccessKind, AgentAccess } from '../policy/access.js';
+import type { AuditDecision } from '../audit/record.js';
 
 export interface RequestScope {
   agentId: string;
@@ -41,7 +42,11 @@ export interface McpCall {
   /** Set for routed methods once the target upstream is known. */
   target: CallTarget | undefined;
   /** What the policy steps decided, for the audit record. */
-  decision?: { decision: 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded'; rule: string; reason: string };
+  decision?: { decision: Exclude<AuditDecision, 'error'>; rule: string; reason: string };
+  /** Routed calls: where related messages go (an approval asks the agent through it). */
+  exchange?: Exchange;
+  /** Routed calls: the params the final handler sends upstream (a step may take its own fields out). */
+  params?: Record<string, unknown> | undefined;
   /** Time spent waiting on the upstream, set by the final handler when it forwarded. */
   upstreamMs?: number;
   /** Tokens charged against the agent's budgets for this request. */

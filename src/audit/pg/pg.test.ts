@@ -167,6 +167,9 @@ describe.skipIf(!enabled)('PostgreSQL audit store', () => {
     expect(await pick({ tool: 'rea?' })()).toEqual(ids((r) => r['tollgate.target.native'] === 'read'));
     expect(await pick({ tool: '%' })()).toEqual([]); // LIKE's wildcard is literal in a glob
     expect(await pick({ decision: ['denied'] })()).toEqual(ids((r) => r['tollgate.decision'] === 'denied'));
+    // Globs as the JSONL filter takes them (`approval_*`); `_` is literal there, not LIKE's one character.
+    expect(await pick({ decision: ['den*'] })()).toEqual(ids((r) => r['tollgate.decision'] === 'denied'));
+    expect(await pick({ decision: ['allowe_'] })()).toEqual([]);
     expect(await pick({ instance: 'gw-b' })()).toEqual(ids((r) => r['service.instance.id'] === 'gw-b'));
     expect(await pick({ limit: 3 })()).toEqual(all.slice(-3).map((r) => r['tollgate.record.id']));
 

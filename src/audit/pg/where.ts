@@ -26,7 +26,8 @@ export function whereOf(q: AuditQuery, params: unknown[] = []): Where {
   if (q.instance !== undefined) parts.push(`instance = ${p(q.instance)}`);
   if (q.decision !== undefined) {
     const list = typeof q.decision === 'string' ? [q.decision] : [...q.decision];
-    parts.push(`decision = ANY(${p(list)}::text[])`);
+    // Names or globs (`approval_*`), as the JSONL filter takes them.
+    parts.push(`decision LIKE ANY(${p(list.map(globToLike))}::text[])`);
   }
   if (q.tool !== undefined) {
     if (/[*?]/.test(q.tool)) {

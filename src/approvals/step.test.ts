@@ -1,0 +1,157 @@
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { AuditRecorder } from '../audit/step.js';
+import { createRedactor } from '../audit/redact.js';
+import type { PolicySet } from '../policy/policy-set.js';
+import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
+import type { McpCall } from '../relay/scope.js';
+import type { AgentAccess } from '../policy/access.js';
+import { ApprovalRules } from './rules.js';
+import { approvalRuleSchema } from './schema.js';
+import { ApprovalService, type ApprovalsConfig } from './service.js';
+import { MemoryApprovalStore } from './store.js';
+import { approvalsStep } from './step.js';
+import { StateSealer, stateKeys } from './state.js';
+import { waitUntil } from '../../test/helpers/wait.js';
+
+function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> = {}) {
+  const store = new MemoryApprovalStore();
+  const svc = new ApprovalService({
+    store,
+    config: {
+      store: 'memory',
+      keepaliveMs: 15_000,
+      maxPending: 100,
+      maxPendingPerAgent: 5,
+      webhook: undefined,
+      ...config,
+    },
+    recorder: new AuditRecorder(undefined, 'unit'),
+    redact: createRedactor({ keys: [], maxValueBytes: 2048 }),
+    describe: () => 'Sends money',
+    instance: 'unit',
+    baseUrl: () => undefined,
+    registry: new Registry(),
+    log: pino({ level: 'silent' }),
+  });
+  const rules = new ApprovalRules([{ ...approvalRuleSchema.parse(rule), index: 0, source: 'a.yaml' }]);
+  const policies = { approvalsFor: () => ({ rules, groups: [] }) } as unknown as PolicySet;
+  const step = approvalsStep({ service: svc, policies: () => policies, sealer: new StateSealer(stateKeys([])) });
+  let ran = 0;
+  const seen: Record<string, unknown>[] = [];
+  const run = (args: Record<string, unknown>, extra: Partial<McpCall> = {}, params: Record<string, unknown> = {}) => {
+    const p = { name: 'pay__send', arguments: args, ...params };
+    const call: McpCall = {
+      scope: {
+        agentId: 'a',
+        identity: { id: 'a', method: 'api_key', scopes: [], claims: {} },
+        access: {} as AgentAccess,
+        session: undefined,
+        view: {} as McpCall['scope']['view'],
+        capabilities: {},
+      },
+      request: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: p },
+      target: { server: 'pay', native: 'send', kind: 'tool', canonical: 'pay__send', args },
+      exchange: { emit: () => undefined },
+      params: p,
+      ...extra,
+    };
+    const res = step(call, async (): Promise<JsonRpcResponse> => {
+      ran++;
+      seen.push({ ...p });
+      return { jsonrpc: '2.0', id: 1, result: { content: [] } };
+    });
+    return { call, res };
+  };
+  return { svc, store, run, ran: () => ran, seen };
+}
+
+const admin = { kind: 'admin' as const, id: 'admin#1', groups: [] };
+
+describe('approvals step', () => {
+  it('is built only with a service', () => {
+    expect(() => approvalsStep({} as Parameters<typeof approvalsStep>[0])).toThrow(/service/);
+  });
+
+  it('holds a call for operators until approved, then runs it once', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators' });
+    const { call, res } = t.run({ amount: 500 });
+    await waitUntil(async () => (await t.store.list()).length === 1);
+    const [a] = await t.store.list();
+    expect(t.ran()).toBe(0);
+    expect(await t.svc.decide(a!.id, admin, 'approve', 'ok', a!.sha256)).toMatchObject({ ok: true });
+    expect('result' in (await res)).toBe(true);
+    expect(t.ran()).toBe(1);
+    expect(call.decision?.decision).toBe('approval_approved');
+  });
+
+  it('an agent flooding approvals is refused beyond its cap while the first waits', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators' }, { maxPendingPerAgent: 1 });
+    const first = t.run({ amount: 1 });
+    await waitUntil(async () => (await t.store.list()).length === 1);
+    const second = await t.run({ amount: 2 }).res;
+    expect(second).toMatchObject({ error: { code: -32043, data: { approval: { status: 'unavailable' } } } });
+    const [a] = await t.store.list();
+    await t.svc.decide(a!.id, admin, 'deny', undefined, undefined);
+    expect(await first.res).toMatchObject({ error: { code: -32043, data: { approval: { status: 'denied' } } } });
+    expect(t.ran()).toBe(0);
+  });
+
+  it('only admin tokens or the named approvers decide', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators', approvers: ['group:finance'] });
+    const { res } = t.run({ amount: 1 });
+    await waitUntil(async () => (await t.store.list()).length === 1);
+    const [a] = await t.store.list();
+    expect(
+      await t.svc.decide(a!.id, { kind: 'user', id: 'eve', groups: ['eng'] }, 'approve', undefined, undefined),
+    ).toMatchObject({
+      ok: false,
+      status: 403,
+    });
+    expect(
+      await t.svc.decide(a!.id, { kind: 'user', id: 'fay', groups: ['finance'] }, 'approve', undefined, undefined),
+    ).toMatchObject({
+      ok: true,
+    });
+    expect('result' in (await res)).toBe(true);
+  });
+
+  it('no decision within the timeout: -32043 timed_out, marked so in the store', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators', timeout: '50ms' });
+    expect(await t.run({ amount: 1 }).res).toMatchObject({
+      error: { code: -32043, data: { approval: { status: 'timed_out' } } },
+    });
+    expect((await t.store.list())[0]?.status).toBe('timed_out');
+  });
+
+  it('ask: user without an elicitation capability falls back to deny', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'user' });
+    expect(await t.run({ amount: 1 }).res).toMatchObject({
+      error: { code: -32043, data: { approval: { status: 'unavailable', ask: 'user' } } },
+    });
+    expect(t.ran()).toBe(0);
+  });
+
+  it('2026: input_required, then the accepted retry runs without our fields; a forged state is refused', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'user' });
+    const caps = (c: McpCall) => ({ scope: { ...c.scope, capabilities: { elicitation: {} } } });
+    const probe = t.run({ amount: 1 });
+    await probe.res.catch(() => undefined);
+    const first = await t.run({ amount: 1 }, caps(probe.call)).res;
+    expect(first).toMatchObject({
+      result: { resultType: 'input_required', inputRequests: { tollgate_approval: { method: 'elicitation/create' } } },
+    });
+    const state = (first as unknown as { result: { requestState: string } }).result.requestState;
+    const retry = await t.run({ amount: 1 }, caps(probe.call), {
+      requestState: state,
+      inputResponses: { tollgate_approval: { action: 'accept' } },
+    }).res;
+    expect('result' in retry).toBe(true);
+    expect(t.seen.at(-1)).not.toHaveProperty('requestState');
+    expect(t.seen.at(-1)).not.toHaveProperty('inputResponses');
+    await expect(
+      t.run({ amount: 1 }, caps(probe.call), { requestState: `${state.slice(0, -2)}xx`, inputResponses: {} }).res,
+    ).rejects.toThrow(/requestState is not valid/);
+  });
+});

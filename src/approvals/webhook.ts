@@ -1,0 +1,44 @@
+// A notice to a webhook for each approval asked of operators: JSON (the approval as the admin API
+// lists it, plus a link to the admin page) or a body Slack incoming webhooks accept. Best effort:
+// bounded by a timeout, failures logged, never holding the call.
+import type { Logger } from 'pino';
+import type { Approval } from './store.js';
+
+export interface WebhookConfig {
+  url: string;
+  format: 'json' | 'slack';
+  timeoutMs: number;
+}
+
+export function webhookBody(a: Approval, link: string | undefined, format: WebhookConfig['format']): unknown {
+  if (format === 'json') return { type: 'approval_requested', approval: a, ...(link ? { url: link } : {}) };
+  const args = JSON.stringify(a.args);
+  const lines = [
+    `*Approval needed*: agent \`${a.agent}\` wants to call \`${a.tool}\``,
+    ...(a.message ? [a.message] : []),
+    `Arguments: \`${args.length > 500 ? `${args.slice(0, 499)}…` : args}\``,
+    `Expires ${new Date(a.expiresAt).toISOString()}${link ? ` · <${link}|Decide on the admin page>` : ''}`,
+  ];
+  return { text: lines.join('\n') };
+}
+
+export async function notifyWebhook(
+  cfg: WebhookConfig,
+  a: Approval,
+  link: string | undefined,
+  log: Logger,
+): Promise<void> {
+  try {
+    const res = await fetch(cfg.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(webhookBody(a, link, cfg.format)),
+      signal: AbortSignal.timeout(cfg.timeoutMs),
+      redirect: 'error',
+    });
+    await res.body?.cancel();
+    if (!res.ok) log.warn({ status: res.status, approval: a.id }, 'approvals: webhook refused the notice');
+  } catch (err) {
+    log.warn({ err: (err as Error).message, approval: a.id }, 'approvals: webhook notice failed');
+  }
+}
