@@ -23,6 +23,8 @@ import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
+import { traceSteps } from './telemetry/steps.js';
+import { traceAuth, traceHttp } from './telemetry/http.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -39,15 +41,25 @@ import { adminSessionKeys } from './admin/admin-session.js';
  * 4. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
  *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams'>): McpStep[] {
+export function mcpSteps(
+  gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'tracing'>,
+): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
-  return [
-    auditStep(gw.recorder),
-    knownNames({ upstream: (server) => upstreams.get(server) }),
-    authorize(),
-    ...(gw.pins ? [pinStep(gw.pins)] : []),
-    limitsStep(gw.limitsOptions()),
-  ];
+  // Tracing (src/telemetry/steps.ts), when on, adds the request span outside audit and the upstream
+  // span inside limits, and gives each named step its own child span (consecutive names share one).
+  // Off, this is exactly the list below. A plain step (no name) runs untimed.
+  return traceSteps(
+    gw.tracing,
+    [
+      ['audit', auditStep(gw.recorder)],
+      ['policy', knownNames({ upstream: (server) => upstreams.get(server) })],
+      ['policy', authorize()],
+      ...(gw.pins ? [['policy', pinStep(gw.pins)] as const] : []),
+      // approvals (issue 18) goes here, as ['approvals', approvalStep(...)]: its own span.
+      ['limits', limitsStep(gw.limitsOptions())],
+    ],
+    gw.upstreams,
+  );
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {
@@ -113,6 +125,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   for (const path of agentRoutes) {
     // 0. Request id and trace context — first, so every answer (rejections too) carries the id.
     app.use(path, requestContext());
+    // 0b. Tracing (when on): arrival time and the agent's trace context, for the MCP request span.
+    if (gw.tracing) app.use(path, traceHttp(gw.tracing));
     // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
     app.use(
       path,
@@ -132,11 +146,14 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // 3. Authentication — every MCP request is made by a known agent.
     app.use(
       path,
-      authenticate({
-        authenticators: gw.authenticators,
-        allowAnonymous: config.auth.allowAnonymous,
-        resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
-      }),
+      traceAuth(
+        gw.tracing,
+        authenticate({
+          authenticators: gw.authenticators,
+          allowAnonymous: config.auth.allowAnonymous,
+          resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+        }),
+      ),
     );
   }
 

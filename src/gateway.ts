@@ -27,6 +27,7 @@ import { ConnectionCap } from './mcp/connection-cap.js';
 import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, listenOn } from './gateway-server.js';
 import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
 import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
+import { Tracing } from './telemetry/tracing.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -50,6 +51,8 @@ export class Gateway {
   private readonly sessionBus: SessionBus | undefined;
   private readonly pinStore: PinStore | undefined;
   readonly authenticators: Authenticator[];
+  /** OpenTelemetry traces; undefined when off (then no tracing code runs at all). */
+  readonly tracing: Tracing | undefined;
   private server: ServerType | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
@@ -133,6 +136,7 @@ export class Gateway {
         canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
         toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
       });
+    this.tracing = opts.config.telemetry && new Tracing(opts.config.telemetry, this.log, opts.config.instanceId);
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
@@ -267,6 +271,7 @@ export class Gateway {
     await this.limitStore.close();
     await this.sessionBus?.close();
     await this.tokenCounter?.close();
+    await this.tracing?.close();
   }
 
   /** Where the gateway listens (`http://host:port`), once it does. */

@@ -5,6 +5,7 @@ import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
+import { toTelemetryRuntime, type TelemetryConfig } from '../telemetry/config.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -81,6 +82,8 @@ export interface RuntimeConfig {
   pins: PinsConfig | undefined;
   log: { level: string };
   metrics: { enabled: boolean; token: string | undefined };
+  /** OpenTelemetry traces; undefined when off. */
+  telemetry: TelemetryConfig | undefined;
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
   llm: LlmConfig | undefined;
   limits: {
@@ -185,6 +188,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
+    telemetry: toTelemetryRuntime(c.telemetry),
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
     llm:
       c.llm && keylessUpstreams(c.llm).length < Object.keys(c.llm.upstreams).length ? toLlmRuntime(c.llm) : undefined,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
 import { llmConfigSchema } from '../llm/schema.js';
+import { telemetrySchema } from '../telemetry/schema.js';
 
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
@@ -216,6 +217,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    telemetry: telemetrySchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

@@ -4,6 +4,9 @@ import type { JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../mcp/jso
 import type { View } from './view.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { AccessKind, AgentAccess } from '../policy/access.js';
+import type { HttpTrace } from '../telemetry/http.js';
+import type { TraceCarrier } from '../telemetry/context.js';
+import type { UpstreamSession } from '../upstream/session.js';
 
 export interface RequestScope {
   agentId: string;
@@ -23,7 +26,7 @@ export interface RequestScope {
   /** 2026 agents' `Mcp-Param-*` headers, passed to the upstream unchanged (the spec asks proxies to). */
   paramHeaders?: Readonly<Record<string, string>>;
   /** Request id and trace context to pass to HTTP upstreams (absent for gateway-made scopes). */
-  trace?: { requestId: string; traceparent: string };
+  trace?: { requestId: string; traceparent: string; http?: HttpTrace | undefined };
 }
 
 /** The agent side of one request: where related messages go. (Cancellation arrives as a
@@ -46,6 +49,10 @@ export interface McpCall {
   upstreamMs?: number;
   /** Tokens charged against the agent's budgets for this request. */
   tokensCharged?: number;
+  /** Tracing (src/telemetry): the upstream call's trace context, sent in headers and params._meta. */
+  upstreamTrace?: TraceCarrier;
+  /** The upstream session the call was last sent on (tracing names its replica). */
+  upstreamSession?: UpstreamSession;
 }
 
 export interface CallTarget {
