@@ -37,7 +37,7 @@ export function remoteParent(traceparent: unknown, tracestate: unknown): SpanCon
 /** tracestate as given when well-formed and small; otherwise none (it is advisory). */
 function validTracestate(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > TRACESTATE_MAX) return undefined;
-  const members = v.split(',').map((s) => s.trim());
+  const members = v.split(',').map((s) => s.replace(/^[ \t]+|[ \t]+$/g, ''));
   if (members.length > 32 || !members.every((s) => s === '' || TRACESTATE_MEMBER.test(s))) return undefined;
   return members.filter((s) => s !== '').join(',');
 }
