@@ -28,6 +28,7 @@ import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, li
 import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
 import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
 import { Tracing } from './telemetry/tracing.js';
+import { llmSpans } from './telemetry/llm.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -149,6 +150,7 @@ export class Gateway {
           recorder: this.recorder,
           log: this.log,
           globalRates: opts.config.limits.global,
+          traced: this.tracing && llmSpans(this.tracing),
         })
       : undefined;
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));

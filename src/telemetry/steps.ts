@@ -11,6 +11,7 @@ import type { McpCall, McpStep } from '../relay/scope.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { carrierOf, hr, parentContext, remoteParent } from './context.js';
 import type { Tracing } from './tracing.js';
+import type { HttpTrace } from './http.js';
 
 /** The steps that get a span; consecutive steps with one name share it (policy = names + authorize + pins). */
 export type StepSpan = 'audit' | 'policy' | 'approvals' | 'limits';
@@ -65,36 +66,53 @@ const short = (s: string, n = 120): string => (s.length > n ? s.slice(0, n) : s)
 /** The MCP request's SERVER span: continues the agent's trace (params._meta first, then HTTP headers). */
 function requestSpan(tracing: Tracing): McpStep {
   const tracer = tracing.tracer;
-  return async (call, next) => {
+  return (call, next) => {
     const http = call.scope.trace?.http;
     if (http) http.spanned = true;
     const meta = isObject(call.request.params?._meta) ? call.request.params._meta : undefined;
     const parent =
       remoteParent(meta?.traceparent, meta?.tracestate) ?? remoteParent(http?.traceparent, http?.tracestate);
-    const method = short(call.request.method, 100);
-    const t = call.target;
     const span = tracer.startSpan(
-      t && t.kind !== 'resource' ? `${method} ${short(t.canonical)}` : method,
+      call.request.method,
       { kind: SpanKind.SERVER, startTime: hr(http?.at ?? performance.now()) },
       parentContext(parent),
     );
-    const ctx = trace.setSpan(parentContext(undefined), span);
-    calls.set(call, { span, ctx });
-    if (span.isRecording() && http?.authFrom !== undefined && http.authTo !== undefined) {
-      tracer
-        .startSpan(
-          'authenticate',
-          { startTime: hr(http.authFrom), attributes: { 'tollgate.auth.method': call.scope.identity.method } },
-          ctx,
-        )
-        .end(hr(http.authTo));
+    if (!span.isRecording()) {
+      // Not sampled: nothing to record, no child spans, no wrapper work (calls has no entry); the
+      // upstream still continues the trace, unsampled.
+      call.upstreamTrace = carrierOf(span.spanContext());
+      return next();
     }
-    const res = await next();
-    if (span.isRecording()) span.setAttributes(requestAttributes(call, res));
-    if ('error' in res) span.setStatus({ code: SpanStatusCode.ERROR, message: short(res.error.message, 200) });
-    span.end(hr(performance.now()));
-    return res;
+    return recorded(tracer, call, next, span, http);
   };
+}
+
+async function recorded(
+  tracer: Tracing['tracer'],
+  call: McpCall,
+  next: () => Promise<JsonRpcResponse>,
+  span: Span,
+  http: HttpTrace | undefined,
+): Promise<JsonRpcResponse> {
+  const t = call.target;
+  const method = short(call.request.method, 100);
+  span.updateName(t && t.kind !== 'resource' ? `${method} ${short(t.canonical)}` : method);
+  const ctx = trace.setSpan(parentContext(undefined), span);
+  calls.set(call, { span, ctx });
+  if (http?.authFrom !== undefined && http.authTo !== undefined) {
+    tracer
+      .startSpan(
+        'authenticate',
+        { startTime: hr(http.authFrom), attributes: { 'tollgate.auth.method': call.scope.identity.method } },
+        ctx,
+      )
+      .end(hr(http.authTo));
+  }
+  const res = await next();
+  span.setAttributes(requestAttributes(call, res));
+  if ('error' in res) span.setStatus({ code: SpanStatusCode.ERROR, message: short(res.error.message, 200) });
+  span.end(hr(performance.now()));
+  return res;
 }
 
 function requestAttributes(call: McpCall, res: JsonRpcResponse): Attributes {
@@ -131,77 +149,97 @@ function requestAttributes(call: McpCall, res: JsonRpcResponse): Attributes {
 function timed(tracing: Tracing, name: StepSpan, step: McpStep): McpStep {
   const tracer = tracing.tracer;
   const after = name === 'audit' ? 'audit write' : name === 'limits' ? 'limits settle' : undefined;
-  return async (call, next) => {
+  return (call, next) => {
     const c = calls.get(call);
-    if (!c?.span.isRecording()) return step(call, next);
-    const from = performance.now();
-    let passed: number | undefined;
-    let back: number | undefined;
-    const res = await step(call, async () => {
-      passed = performance.now();
-      try {
-        return await next();
-      } finally {
-        back = performance.now();
-      }
-    });
-    const end = performance.now();
-    if (name !== 'audit') {
-      const span = tracer.startSpan(name, { startTime: hr(from) }, c.ctx);
-      if (passed === undefined && call.decision) {
-        // This step decided: the call goes no further.
-        span.setAttributes({
-          'tollgate.decision': call.decision.decision,
-          'tollgate.decision_rule': call.decision.rule,
-        });
-        span.setStatus({ code: SpanStatusCode.ERROR, message: short(call.decision.reason, 200) });
-      }
-      span.end(hr(passed ?? end));
-    }
-    if (after && back !== undefined) tracer.startSpan(after, { startTime: hr(back) }, c.ctx).end(hr(end));
-    return res;
+    return c ? timedRun(tracer, name, after, step, c, call, next) : step(call, next);
   };
+}
+
+async function timedRun(
+  tracer: Tracing['tracer'],
+  name: StepSpan,
+  after: string | undefined,
+  step: McpStep,
+  c: CallSpans,
+  call: McpCall,
+  next: () => Promise<JsonRpcResponse>,
+): Promise<JsonRpcResponse> {
+  const from = performance.now();
+  let passed: number | undefined;
+  let back: number | undefined;
+  const res = await step(call, async () => {
+    passed = performance.now();
+    try {
+      return await next();
+    } finally {
+      back = performance.now();
+    }
+  });
+  const end = performance.now();
+  if (name !== 'audit') {
+    const span = tracer.startSpan(name, { startTime: hr(from) }, c.ctx);
+    if (passed === undefined && call.decision) {
+      // This step decided: the call goes no further.
+      span.setAttributes({
+        'tollgate.decision': call.decision.decision,
+        'tollgate.decision_rule': call.decision.rule,
+      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: short(call.decision.reason, 200) });
+    }
+    span.end(hr(passed ?? end));
+  }
+  if (after && back !== undefined) tracer.startSpan(after, { startTime: hr(back) }, c.ctx).end(hr(end));
+  return res;
 }
 
 /** The upstream call: a CLIENT span around the relay's final handler, for routed calls only. */
 function upstreamSpan(tracing: Tracing, upstreams: ReadonlyMap<string, Upstream>): McpStep {
   const tracer = tracing.tracer;
-  return async (call, next) => {
+  return (call, next) => {
     const c = calls.get(call);
-    const t = call.target;
-    if (!c || !t) return next();
-    const u = upstreams.get(t.server);
-    const span = tracer.startSpan(
-      `${short(call.request.method, 100)} ${short(t.native)}`,
-      { kind: SpanKind.CLIENT, startTime: hr(performance.now()) },
-      c.ctx,
-    );
-    call.upstreamTrace = carrierOf(span.spanContext());
-    const res = await next();
-    if (span.isRecording()) {
-      const replica = u && call.upstreamSession ? u.replicaOf(call.upstreamSession) : undefined;
-      const a: Attributes = {
-        'mcp.method.name': short(call.request.method, 100),
-        'tollgate.upstream.name': t.server,
-        'tollgate.upstream.transport': u?.cfg.transport ?? 'unknown',
-        'tollgate.target.native': short(t.native, 200),
-      };
-      const url = replica?.url ? safeUrl(replica.url) : undefined;
-      if (url) {
-        a['server.address'] = url.hostname;
-        a['server.port'] = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-        a['tollgate.upstream.replica'] = replica!.index;
-      } else if (u?.cfg.transport === 'stdio') a['network.transport'] = 'pipe';
-      if ('error' in res) {
-        a['rpc.response.status_code'] = String(res.error.code);
-        a['error.type'] = String(res.error.code);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: short(res.error.message, 200) });
-      }
-      span.setAttributes(a);
-    }
-    span.end(hr(performance.now()));
-    return res;
+    return c && call.target ? clientSpan(tracer, upstreams, c, call, next) : next();
   };
+}
+
+async function clientSpan(
+  tracer: Tracing['tracer'],
+  upstreams: ReadonlyMap<string, Upstream>,
+  c: CallSpans,
+  call: McpCall,
+  next: () => Promise<JsonRpcResponse>,
+): Promise<JsonRpcResponse> {
+  const t = call.target!;
+  const u = upstreams.get(t.server);
+  const span = tracer.startSpan(
+    `${short(call.request.method, 100)} ${short(t.native)}`,
+    { kind: SpanKind.CLIENT, startTime: hr(performance.now()) },
+    c.ctx,
+  );
+  call.upstreamTrace = carrierOf(span.spanContext());
+  const res = await next();
+  if (span.isRecording()) {
+    const replica = u && call.upstreamSession ? u.replicaOf(call.upstreamSession) : undefined;
+    const a: Attributes = {
+      'mcp.method.name': short(call.request.method, 100),
+      'tollgate.upstream.name': t.server,
+      'tollgate.upstream.transport': u?.cfg.transport ?? 'unknown',
+      'tollgate.target.native': short(t.native, 200),
+    };
+    const url = replica?.url ? safeUrl(replica.url) : undefined;
+    if (url) {
+      a['server.address'] = url.hostname;
+      a['server.port'] = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+      a['tollgate.upstream.replica'] = replica!.index;
+    } else if (u?.cfg.transport === 'stdio') a['network.transport'] = 'pipe';
+    if ('error' in res) {
+      a['rpc.response.status_code'] = String(res.error.code);
+      a['error.type'] = String(res.error.code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: short(res.error.message, 200) });
+    }
+    span.setAttributes(a);
+  }
+  span.end(hr(performance.now()));
+  return res;
 }
 
 function safeUrl(u: string): URL | undefined {

@@ -53,7 +53,7 @@ async function exported(): Promise<Map<string, Set<string>>> {
     // Labels declared but not yet observed: prom-client keeps them on the metric object.
     const declared = (m.registry.getSingleMetric(f.name) as unknown as { labelNames?: string[] }).labelNames ?? [];
     for (const l of declared) labels.add(l);
-    if (f.type === 'histogram') {
+    if (String(f.type) === 'histogram') {
       out.set(`${f.name}_bucket`, new Set([...labels, 'le']));
       out.set(`${f.name}_sum`, labels);
       out.set(`${f.name}_count`, labels);
