@@ -10,18 +10,24 @@ import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 import { attrs, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { hashApiKey } from '../../src/auth/api-keys.js';
+import { MockLlm } from '../fixtures/mock-llm.js';
 
 const FIXTURE = 'test/fixtures/trace-upstream.ts';
 const MALLORY = 'tg_mallory-key-0123456789abcdef';
 let up: Spawned;
 let otlp: OtlpReceiver;
 let gw: TestGateway;
+let llm: MockLlm;
 
 beforeAll(async () => {
   otlp = await startOtlpReceiver();
+  llm = await MockLlm.start();
   up = await spawnListening([FIXTURE, '--port', '0']);
   const dir = tempDir('tollgate-trace-policies-');
-  writeFileSync(join(dir, 'tester.yaml'), 'agent: tester\ntools:\n  allow: ["*"]\n  deny: ["up__secret"]\n');
+  writeFileSync(
+    join(dir, 'tester.yaml'),
+    'agent: tester\ntools:\n  allow: ["*"]\n  deny: ["up__secret"]\nmodels:\n  allow: ["gpt-4o"]\n',
+  );
   writeFileSync(
     join(dir, 'mallory.yaml'),
     `agent: mallory\nidentities:\n  api_key_hashes: ["${hashApiKey(MALLORY)}"]\ntools:\n  allow: ["*"]\n`,
@@ -31,6 +37,9 @@ upstreams:
   up: { transport: streamable_http, url: http://127.0.0.1:${up.port}/mcp }
   io: { transport: stdio, command: node, args: [${nodeArgsYaml(FIXTURE)}, --stdio] }
 policies: { dir: ${dir}, watch: false }
+llm:
+  upstreams:
+    oa: { kind: openai, base_url: "${llm.url}/v1", api_key: sk-upstream-0123456789, models: [gpt-4o] }
 telemetry:
   service_name: tollgate-test
   otlp: { endpoint: ${otlp.url}, headers: { x-collector-key: "k-123" } }
@@ -42,6 +51,7 @@ afterAll(async () => {
   await gw?.close();
   await up?.kill();
   await otlp?.close();
+  await llm?.close();
 });
 
 const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -201,5 +211,36 @@ describe('traces', () => {
     const root = spans.find((s) => s.kind === 2)!;
     expect(attrs(root)['http.response.status_code']).toBe(401);
     expect(spans.map((s) => s.name).sort()).toEqual(['POST /mcp', 'authenticate']);
+  });
+
+  it('an LLM call is a GenAI span: operation, model, token counts, and its upstream try', async () => {
+    const traceId = 'eef92f3577b34da6a3ce929d0e0e4736';
+    const r = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${TEST_KEY}`,
+        traceparent: `00-${traceId}-5555555555555555-01`,
+      },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 }),
+    });
+    expect(r.status).toBe(200);
+    await r.text();
+    const spans = await traceOf(traceId);
+    const root = spans.find((s) => s.kind === 2)!;
+    expect(root.name).toBe('chat gpt-4o');
+    expect(root.parentSpanId).toBe('5555555555555555');
+    expect(attrs(root)).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'gpt-4o',
+      'gen_ai.usage.input_tokens': 11,
+      'gen_ai.usage.output_tokens': 7,
+      'gen_ai.agent.id': 'tester',
+      'tollgate.decision': 'allowed',
+    });
+    expect(childrenOf(spans, root).map((s) => [s.name, s.kind])).toEqual([
+      ['authenticate', 1],
+      ['chat gpt-4o', 3],
+    ]);
   });
 });
