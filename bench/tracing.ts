@@ -103,6 +103,7 @@ interface Result {
  */
 async function micro(): Promise<Record<string, number>> {
   const { traceSteps } = await import('../src/telemetry/steps.js');
+  const { MemoryStore } = await import('../src/limits/memory-store.js');
   const { Tracing } = await import('../src/telemetry/tracing.js');
   const { toTelemetryRuntime } = await import('../src/telemetry/config.js');
   const { telemetrySchema } = await import('../src/telemetry/schema.js');
@@ -130,7 +131,7 @@ async function micro(): Promise<Record<string, number>> {
         ['policy', pass],
         ['limits', pass],
       ],
-      [],
+      { upstreams: [], limitsStore: new MemoryStore() },
     );
     const run = (i: number, call: Call): Promise<unknown> => {
       const s = steps[i];

@@ -45,6 +45,7 @@ export function mcpSteps(
   gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'tracing'>,
 ): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
+  const limits = gw.limitsOptions();
   // Tracing (src/telemetry/steps.ts), when on, adds the request span outside audit and the upstream
   // span inside limits, and gives each named step its own child span (consecutive names share one).
   // Off, this is exactly the list below. A plain step (no name) runs untimed.
@@ -56,9 +57,9 @@ export function mcpSteps(
       ['policy', authorize()],
       ...(gw.pins ? [['policy', pinStep(gw.pins)] as const] : []),
       // approvals (issue 18) goes here, as ['approvals', approvalStep(...)]: its own span.
-      ['limits', limitsStep(gw.limitsOptions())],
+      ['limits', limitsStep(limits)],
     ],
-    gw.upstreams,
+    { upstreams: gw.upstreams, limitsStore: limits.store },
   );
 }
 

@@ -7,6 +7,7 @@ import type { AccessKind, AgentAccess } from '../policy/access.js';
 import type { HttpTrace } from '../telemetry/http.js';
 import type { TraceCarrier } from '../telemetry/context.js';
 import type { UpstreamSession } from '../upstream/session.js';
+import type { LimitStore } from '../limits/store.js';
 
 export interface RequestScope {
   agentId: string;
@@ -53,6 +54,8 @@ export interface McpCall {
   upstreamTrace?: TraceCarrier;
   /** The upstream session the call was last sent on (tracing names its replica). */
   upstreamSession?: UpstreamSession;
+  /** The limits store for this call when tracing times its round trips (else the step's own). */
+  limitsStore?: LimitStore;
 }
 
 export interface CallTarget {

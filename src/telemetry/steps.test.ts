@@ -11,7 +11,7 @@ const b: McpStep = (_c, next) => next();
 
 describe('traceSteps', () => {
   it('with tracing off returns the very steps given: no wrapper, nothing per call', () => {
-    const out = traceSteps(undefined, [['audit', a], b], []);
+    const out = traceSteps(undefined, [['audit', a], b], { upstreams: [] });
     expect(out).toEqual([a, b]);
     expect(out[0]).toBe(a);
   });
@@ -19,7 +19,7 @@ describe('traceSteps', () => {
   it('with tracing on adds the request and upstream steps around the (grouped) named steps', async () => {
     const cfg = toTelemetryRuntime(telemetrySchema.parse({ otlp: { endpoint: 'http://127.0.0.1:9' } }))!;
     const t = new Tracing(cfg, pino({ level: 'silent' }), 'test');
-    const out = traceSteps(t, [['audit', a], ['policy', a], ['policy', b], b], []);
+    const out = traceSteps(t, [['audit', a], ['policy', a], ['policy', b], b], { upstreams: [] });
     expect(out).toHaveLength(5); // request span, audit, policy (a+b), b, upstream span
     await t.close();
   });

@@ -12,6 +12,8 @@ import type { Upstream } from '../upstream/upstream.js';
 import { carrierOf, hr, parentContext, remoteParent } from './context.js';
 import type { Tracing } from './tracing.js';
 import type { HttpTrace } from './http.js';
+import type { LimitStore } from '../limits/store.js';
+import { type StoreTime, timedStore } from './store-time.js';
 
 /** The steps that get a span; consecutive steps with one name share it (policy = names + authorize + pins). */
 export type StepSpan = 'audit' | 'policy' | 'approvals' | 'limits';
@@ -28,7 +30,7 @@ const calls = new WeakMap<McpCall, CallSpans>();
 export function traceSteps(
   tracing: Tracing | undefined,
   steps: readonly TracedStep[],
-  upstreams: readonly Upstream[],
+  deps: { upstreams: readonly Upstream[]; limitsStore?: LimitStore },
 ): McpStep[] {
   const plain = (s: TracedStep): McpStep => (typeof s === 'function' ? s : s[1]);
   if (!tracing) return steps.map(plain);
@@ -46,9 +48,9 @@ export function traceSteps(
       if (typeof n === 'function' || n[0] !== s[0]) break;
       group.push(n[1]);
     }
-    out.push(timed(tracing, s[0], chain(group)));
+    out.push(timed(tracing, s[0], chain(group), deps.limitsStore));
   }
-  out.push(upstreamSpan(tracing, new Map(upstreams.map((u) => [u.name, u]))));
+  out.push(upstreamSpan(tracing, new Map(deps.upstreams.map((u) => [u.name, u]))));
   return out;
 }
 
@@ -146,14 +148,26 @@ function requestAttributes(call: McpCall, res: JsonRpcResponse): Attributes {
 }
 
 /** A step's own work as a child span: before it passes the call on, and (audit, limits) after. */
-function timed(tracing: Tracing, name: StepSpan, step: McpStep): McpStep {
+function timed(tracing: Tracing, name: StepSpan, step: McpStep, limitsStore: LimitStore | undefined): McpStep {
   const tracer = tracing.tracer;
   const after = name === 'audit' ? 'audit write' : name === 'limits' ? 'limits settle' : undefined;
+  const store = name === 'limits' ? limitsStore : undefined;
   return (call, next) => {
     const c = calls.get(call);
-    return c ? timedRun(tracer, name, after, step, c, call, next) : step(call, next);
+    if (!c) return step(call, next);
+    let time: StoreTime | undefined;
+    if (store) {
+      time = { ms: 0, ops: 0 };
+      call.limitsStore = timedStore(store, time);
+    }
+    return timedRun(tracer, name, after, step, c, call, next, time);
   };
 }
+
+const storeAttrs = (t: StoreTime): Attributes => ({
+  'tollgate.limits.store_ms': Math.round(t.ms * 1000) / 1000,
+  'tollgate.limits.store_ops': t.ops,
+});
 
 async function timedRun(
   tracer: Tracing['tracer'],
@@ -163,12 +177,15 @@ async function timedRun(
   c: CallSpans,
   call: McpCall,
   next: () => Promise<JsonRpcResponse>,
+  time: StoreTime | undefined,
 ): Promise<JsonRpcResponse> {
   const from = performance.now();
+  let before: StoreTime | undefined;
   let passed: number | undefined;
   let back: number | undefined;
   const res = await step(call, async () => {
     passed = performance.now();
+    if (time) before = { ...time };
     try {
       return await next();
     } finally {
@@ -186,9 +203,14 @@ async function timedRun(
       });
       span.setStatus({ code: SpanStatusCode.ERROR, message: short(call.decision.reason, 200) });
     }
+    if (time) span.setAttributes(storeAttrs(before ?? time));
     span.end(hr(passed ?? end));
   }
-  if (after && back !== undefined) tracer.startSpan(after, { startTime: hr(back) }, c.ctx).end(hr(end));
+  if (after && back !== undefined) {
+    const settle = tracer.startSpan(after, { startTime: hr(back) }, c.ctx);
+    if (time && before) settle.setAttributes(storeAttrs({ ms: time.ms - before.ms, ops: time.ops - before.ops }));
+    settle.end(hr(end));
+  }
   return res;
 }
 

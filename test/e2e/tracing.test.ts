@@ -26,7 +26,7 @@ beforeAll(async () => {
   const dir = tempDir('tollgate-trace-policies-');
   writeFileSync(
     join(dir, 'tester.yaml'),
-    'agent: tester\ntools:\n  allow: ["*"]\n  deny: ["up__secret"]\nmodels:\n  allow: ["gpt-4o"]\n',
+    'agent: tester\ntools:\n  allow: ["*"]\n  deny: ["up__secret"]\nmodels:\n  allow: ["gpt-4o"]\nlimits:\n  requests: [{ limit: 100000, per: 1m }]\n',
   );
   writeFileSync(
     join(dir, 'mallory.yaml'),
@@ -129,6 +129,9 @@ describe('traces', () => {
       'limits settle',
       'audit write',
     ]);
+    // The limits span says how long the limits store took (Redis round trips with limits.store: redis).
+    expect(attrs(children[2]!)['tollgate.limits.store_ops']).toBeGreaterThan(0);
+    expect(attrs(children[2]!)['tollgate.limits.store_ms']).toBeGreaterThanOrEqual(0);
     const client = children.find((s) => s.kind === 3)!;
     expect(attrs(client)).toMatchObject({
       'server.address': '127.0.0.1',
