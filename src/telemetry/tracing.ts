@@ -55,7 +55,11 @@ export class Tracing {
     return this.provider.forceFlush();
   }
 
+  /** Flushes what is queued and stops; a collector that does not answer holds a shutdown up 5 s at most. */
   close(): Promise<void> {
-    return this.provider.shutdown();
+    return Promise.race([
+      this.provider.shutdown(),
+      new Promise<void>((resolve) => setTimeout(resolve, 5000).unref()),
+    ]);
   }
 }

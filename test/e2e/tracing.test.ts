@@ -161,6 +161,45 @@ describe('traces', () => {
     expect(seen.meta.traceparent).toBe(`00-${traceId}-${client.spanId}-01`);
   });
 
+  it('a stateless 2026-07-28 request: trace context in its _meta envelope, continued to the HTTP upstream', async () => {
+    const traceId = 'abf92f3577b34da6a3ce929d0e0e4736';
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        ...H,
+        authorization: `Bearer ${TEST_KEY}`,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'up__whoami',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'tools/call',
+        params: {
+          name: 'up__whoami',
+          arguments: {},
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'modern-agent', version: '2.0.0' },
+            traceparent: `00-${traceId}-6666666666666666-01`,
+            tracestate: 'modern=1',
+          },
+        },
+      }),
+    });
+    const body = (await r.json()) as { result: { content: { text: string }[] } };
+    const seen = JSON.parse(body.result.content[0]!.text) as { traceparent: string; meta: { traceparent: string } };
+    const spans = await traceOf(traceId);
+    const root = spans.find((s) => s.kind === 2)!;
+    expect(root.parentSpanId).toBe('6666666666666666');
+    expect(root.traceState).toBe('modern=1');
+    const client = spans.find((s) => s.kind === 3)!;
+    expect(seen.traceparent).toBe(`00-${traceId}-${client.spanId}-01`);
+    expect(seen.meta.traceparent).toBe(`00-${traceId}-${client.spanId}-01`);
+  });
+
   it('a denied call: the request span carries the decision, and there is no upstream span', async () => {
     const traceId = 'bbf92f3577b34da6a3ce929d0e0e4736';
     const h = await session();
