@@ -57,9 +57,6 @@ export class Tracing {
 
   /** Flushes what is queued and stops; a collector that does not answer holds a shutdown up 5 s at most. */
   close(): Promise<void> {
-    return Promise.race([
-      this.provider.shutdown(),
-      new Promise<void>((resolve) => setTimeout(resolve, 5000).unref()),
-    ]);
+    return Promise.race([this.provider.shutdown(), new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]);
   }
 }
