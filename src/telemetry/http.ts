@@ -32,12 +32,12 @@ export function traceHttp(tracing: Tracing): MiddlewareHandler<AppEnv> {
     c.set('telemetry', t);
     await next();
     const status = c.res.status;
-    if (!t.spanned && status >= 400) refusedSpan(tracing.tracer, t, c.req.method, c.req.path, status);
+    // The route pattern (`/mcp/:server`), not the path: span names stay few and free of agent text.
+    if (!t.spanned && status >= 400) refusedSpan(tracing.tracer, t, c.req.method.slice(0, 16), c.req.routePath, status);
   };
 }
 
-function refusedSpan(tracer: Tracer, t: HttpTrace, method: string, path: string, status: number): void {
-  const route = path.startsWith('/v1/') ? '/v1' : path.split('/').slice(0, 3).join('/').slice(0, 64);
+function refusedSpan(tracer: Tracer, t: HttpTrace, method: string, route: string, status: number): void {
   const span: Span = tracer.startSpan(
     `${method} ${route}`,
     {
