@@ -24,6 +24,8 @@ import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
 import { approvalsStep } from './approvals/step.js';
+import { traceSteps } from './telemetry/steps.js';
+import { traceAuth, traceHttp } from './telemetry/http.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -45,17 +47,31 @@ import { approvalsStep } from './approvals/step.js';
  *                tool-result tokens are charged once the result is known.
  */
 export function mcpSteps(
-  gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'approvals' | 'approvalStates' | 'policies'>,
+  gw: Pick<
+    Gateway,
+    'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'approvals' | 'approvalStates' | 'policies' | 'tracing'
+  >,
 ): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
-  return [
-    auditStep(gw.recorder),
-    knownNames({ upstream: (server) => upstreams.get(server) }),
-    authorize(),
-    ...(gw.pins ? [pinStep(gw.pins)] : []),
-    approvalsStep({ service: gw.approvals, policies: () => gw.policies.current(), sealer: gw.approvalStates }),
-    limitsStep(gw.limitsOptions()),
-  ];
+  const limits = gw.limitsOptions();
+  // Tracing (src/telemetry/steps.ts), when on, adds the request span outside audit and the upstream
+  // span inside limits, and gives each named step its own child span (consecutive names share one).
+  // Off, this is exactly the list below. A plain step (no name) runs untimed.
+  return traceSteps(
+    gw.tracing,
+    [
+      ['audit', auditStep(gw.recorder)],
+      ['policy', knownNames({ upstream: (server) => upstreams.get(server) })],
+      ['policy', authorize()],
+      ...(gw.pins ? [['policy', pinStep(gw.pins)] as const] : []),
+      [
+        'approvals',
+        approvalsStep({ service: gw.approvals, policies: () => gw.policies.current(), sealer: gw.approvalStates }),
+      ],
+      ['limits', limitsStep(limits)],
+    ],
+    { upstreams: gw.upstreams, limitsStore: limits.store },
+  );
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {
@@ -121,6 +137,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   for (const path of agentRoutes) {
     // 0. Request id and trace context — first, so every answer (rejections too) carries the id.
     app.use(path, requestContext());
+    // 0b. Tracing (when on): arrival time and the agent's trace context, for the MCP request span.
+    if (gw.tracing) app.use(path, traceHttp(gw.tracing));
     // 1. Host/Origin allow-list — DNS rebinding: reject forged browser requests before any work.
     app.use(
       path,
@@ -140,11 +158,14 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // 3. Authentication — every MCP request is made by a known agent.
     app.use(
       path,
-      authenticate({
-        authenticators: gw.authenticators,
-        allowAnonymous: config.auth.allowAnonymous,
-        resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
-      }),
+      traceAuth(
+        gw.tracing,
+        authenticate({
+          authenticators: gw.authenticators,
+          allowAnonymous: config.auth.allowAnonymous,
+          resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+        }),
+      ),
     );
   }
 

@@ -33,6 +33,8 @@ import { MemoryApprovalStore } from './approvals/store.js';
 import { openApprovalStore } from './approvals/open.js';
 import { StateSealer, stateKeys } from './approvals/state.js';
 import { redactorFor } from './audit/open.js';
+import { Tracing } from './telemetry/tracing.js';
+import { llmSpans } from './telemetry/llm.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -59,6 +61,8 @@ export class Gateway {
   /** Human approval of tool calls (policy `approvals:` rules). */
   readonly approvals: ApprovalService;
   readonly approvalStates: StateSealer;
+  /** OpenTelemetry traces; undefined when off (then no tracing code runs at all). */
+  readonly tracing: Tracing | undefined;
   private server: ServerType | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
@@ -161,6 +165,7 @@ export class Gateway {
       log: this.log,
     });
     this.approvalStates = new StateSealer(stateKeys(opts.config.sessions.sealKeys));
+    this.tracing = opts.config.telemetry && new Tracing(opts.config.telemetry, this.log, opts.config.instanceId);
     this.relay = new Relay(opts.config, mcpSteps(this), this.log, this.upstreams, this.policies, this.recorder);
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
@@ -173,6 +178,7 @@ export class Gateway {
           recorder: this.recorder,
           log: this.log,
           globalRates: opts.config.limits.global,
+          traced: this.tracing && llmSpans(this.tracing),
         })
       : undefined;
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
@@ -297,6 +303,7 @@ export class Gateway {
     await this.limitStore.close();
     await this.sessionBus?.close();
     await this.tokenCounter?.close();
+    await this.tracing?.close();
   }
 
   /** Where the gateway listens (`http://host:port`), once it does. */

@@ -154,6 +154,11 @@ function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
         ? `  metrics: ${url}/metrics  (OPEN: no metrics.token set; it lists agent ids and upstream names)`
         : `  metrics: ${url}/metrics  (Authorization: Bearer <metrics.token>)`,
     );
+  const tel = config.telemetry;
+  if (tel)
+    lines.push(
+      `  traces: OTLP/HTTP to ${tel.tracesUrl}  (sampling ${tel.ratio}${tel.parentBased ? ", or the agent's sampled flag" : ''})`,
+    );
   if (config.audit.file && !config.audit.stdout)
     lines.push(`  audit log: ${config.audit.file}  (tollgate audit ${config.audit.file})`);
   lines.push('', 'Try it:');

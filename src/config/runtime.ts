@@ -9,6 +9,7 @@ import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.j
 import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.js';
 import { approvalsRuntime } from '../approvals/schema.js';
 import type { ApprovalsConfig } from '../approvals/service.js';
+import { toTelemetryRuntime, type TelemetryConfig } from '../telemetry/config.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -88,6 +89,8 @@ export interface RuntimeConfig {
   pins: PinsConfig | undefined;
   log: { level: string };
   metrics: { enabled: boolean; token: string | undefined };
+  /** OpenTelemetry traces; undefined when off. */
+  telemetry: TelemetryConfig | undefined;
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
   llm: LlmConfig | undefined;
   limits: {
@@ -200,6 +203,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       : undefined,
     log: { level: c.log.level },
     metrics: { enabled: c.metrics.enabled, token: c.metrics.token },
+    telemetry: toTelemetryRuntime(c.telemetry),
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
     llm:
       c.llm && keylessUpstreams(c.llm).length < Object.keys(c.llm.upstreams).length ? toLlmRuntime(c.llm) : undefined,

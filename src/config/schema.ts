@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
 import { llmConfigSchema } from '../llm/schema.js';
 import { auditSignKeys } from '../audit/sign-schema.js';
+import { telemetrySchema } from '../telemetry/schema.js';
 
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
@@ -225,6 +226,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    telemetry: telemetrySchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

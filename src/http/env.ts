@@ -1,5 +1,6 @@
 // Hono context variables set by the HTTP-level steps and read by the MCP transports.
 import type { AgentIdentity } from '../auth/identity.js';
+import type { HttpTrace } from '../telemetry/http.js';
 
 export type { AgentIdentity };
 
@@ -10,5 +11,7 @@ export interface AppEnv {
     requestId: string;
     /** W3C traceparent for the upstream hop (a child of the agent's, when it sent one). */
     traceparent: string;
+    /** Set only when tracing is on (src/telemetry/http.ts). */
+    telemetry?: HttpTrace;
   };
 }

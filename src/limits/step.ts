@@ -49,6 +49,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     const t = call.target;
     if (!t) return next();
     const agentId = call.scope.agentId;
+    const store = call.limitsStore ?? opts.store;
     const isToolCall = call.request.method === 'tools/call';
     const plan = planRequest(
       agentId,
@@ -62,7 +63,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
 
     const lease =
       plan.concurrency && isToolCall
-        ? await opts.store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs)
+        ? await store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs)
         : undefined;
     if (lease && !lease.ok) {
       const reason = `too many calls in flight (agent concurrency ${plan.concurrency})`;
@@ -77,7 +78,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     const estimateKey = countTokens ? `${agentId}\u0000${t.canonical}` : '';
     const estimate = countTokens ? Math.min(estimates.estimate(estimateKey), ...plan.tokens.map((k) => k.limit)) : 0;
     try {
-      const r = await reserve(opts.store, countTokens ? plan.tokens : [], estimate, plan.requests);
+      const r = await reserve(store, countTokens ? plan.tokens : [], estimate, plan.requests);
       if (!r.allowed) return refusal(call, plan, r.result, estimate);
       let settled = false;
       try {

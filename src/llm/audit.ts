@@ -3,6 +3,7 @@ import type { AuditDecision, AuditOutcome } from '../audit/record.js';
 import type { AuditFields, AuditRecorder } from '../audit/step.js';
 import type { AgentIdentity } from '../http/env.js';
 import type { Usage } from './dialect.js';
+import type { HttpTrace } from '../telemetry/http.js';
 
 export interface LlmCallRecord {
   agent: AgentIdentity;
@@ -28,6 +29,8 @@ export interface LlmCallRecord {
   sentAt?: number | undefined;
   /** Estimated cost from the configured prices. */
   costUsd?: number | undefined;
+  /** Tracing (when on): the HTTP request's arrival, trace context and authentication times. */
+  http?: HttpTrace | undefined;
 }
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;

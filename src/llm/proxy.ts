@@ -34,6 +34,8 @@ export interface LlmDeps {
   globalRates?: readonly Rate[];
   /** Clock for circuit-breaker cooldowns and retry waits; default Date.now (tests inject one). */
   now?: () => number;
+  /** Tracing (src/telemetry/llm.ts): told of every call as its record is written. */
+  traced?: ((rec: LlmCallRecord) => void) | undefined;
   /** Called after each completed call, e.g. for metrics (cost in USD when a price is configured). */
   onCall?: (c: {
     agent: string;
@@ -77,6 +79,7 @@ export class LlmProxy {
       started: performance.now(),
       decision: 'error',
       outcome: 'is_error',
+      http: c.get('telemetry'),
     };
     const fail = async (
       status: number,
@@ -253,6 +256,7 @@ export class LlmProxy {
     await recordCall(this.deps.recorder, { ...rec, costUsd: cost }, (err) =>
       this.deps.log.error({ err }, 'llm audit record failed'),
     );
+    this.deps.traced?.(rec);
     if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
       this.deps.onCall({
         agent: rec.agent.id,

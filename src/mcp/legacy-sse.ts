@@ -69,6 +69,7 @@ export function legacySse(deps: {
     const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, {
       requestId: c.get('requestId'),
       traceparent: c.get('traceparent'),
+      http: c.get('telemetry'),
     });
     dispatch(scope, session, m);
     return c.text('Accepted', 202);

@@ -199,6 +199,7 @@ export function modernPost(deps: ModernDeps) {
     const scope = relay.scopeFor(c.get('agent'), undefined, view, {
       requestId: c.get('requestId'),
       traceparent: c.get('traceparent'),
+      http: c.get('telemetry'),
     });
     scope.capabilities = caps;
     const mirrored = paramHeaders(c);

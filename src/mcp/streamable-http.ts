@@ -159,6 +159,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     const scope: RequestScope = relay.scopeFor(c.get('agent'), session, view, {
       requestId: c.get('requestId'),
       traceparent: c.get('traceparent'),
+      http: c.get('telemetry'),
     });
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {

@@ -129,6 +129,7 @@ export async function forward(
     throw missing ?? err;
   } finally {
     scope.session?.inFlight.delete(req.id);
+    call.upstreamSession = session;
   }
 }
 

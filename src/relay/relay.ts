@@ -24,6 +24,7 @@ import { Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
 import { relayAgentAnswer, relayAgentNotification, type DroppedNotification } from './agent-messages.js';
 import { routeRequest, type RouteHost } from './route.js';
+import { tracedHeaders, tracedParams } from '../telemetry/propagate.js';
 
 export interface SessionDirectory {
   all(): Iterable<AgentSession>;
@@ -188,7 +189,17 @@ export class Relay {
         scope,
         req,
         target,
-        (call) => forwardWithInput(this.inputDeps, scope, req, t.upstream, params, exchange, headers, call),
+        (call) =>
+          forwardWithInput(
+            this.inputDeps,
+            scope,
+            req,
+            t.upstream,
+            tracedParams(params, call),
+            exchange,
+            tracedHeaders(headers, call),
+            call,
+          ),
         { exchange, params },
       );
     }
@@ -197,7 +208,15 @@ export class Relay {
       req,
       target,
       async (call) => {
-        const res = await forward(scope, req, t.upstream, params, exchange, headers, call);
+        const res = await forward(
+          scope,
+          req,
+          t.upstream,
+          tracedParams(params, call),
+          exchange,
+          tracedHeaders(headers, call),
+          call,
+        );
         return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
       },
       { exchange, params },

@@ -5,6 +5,10 @@ import type { View } from './view.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { AccessKind, AgentAccess } from '../policy/access.js';
 import type { AuditDecision } from '../audit/record.js';
+import type { HttpTrace } from '../telemetry/http.js';
+import type { TraceCarrier } from '../telemetry/context.js';
+import type { UpstreamSession } from '../upstream/session.js';
+import type { LimitStore } from '../limits/store.js';
 
 export interface RequestScope {
   agentId: string;
@@ -24,7 +28,7 @@ export interface RequestScope {
   /** 2026 agents' `Mcp-Param-*` headers, passed to the upstream unchanged (the spec asks proxies to). */
   paramHeaders?: Readonly<Record<string, string>>;
   /** Request id and trace context to pass to HTTP upstreams (absent for gateway-made scopes). */
-  trace?: { requestId: string; traceparent: string };
+  trace?: { requestId: string; traceparent: string; http?: HttpTrace | undefined };
 }
 
 /** The agent side of one request: where related messages go. (Cancellation arrives as a
@@ -51,6 +55,12 @@ export interface McpCall {
   upstreamMs?: number;
   /** Tokens charged against the agent's budgets for this request. */
   tokensCharged?: number;
+  /** Tracing (src/telemetry): the upstream call's trace context, sent in headers and params._meta. */
+  upstreamTrace?: TraceCarrier;
+  /** The upstream session the call was last sent on (tracing names its replica). */
+  upstreamSession?: UpstreamSession;
+  /** The limits store for this call when tracing times its round trips (else the step's own). */
+  limitsStore?: LimitStore;
 }
 
 export interface CallTarget {

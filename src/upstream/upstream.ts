@@ -263,9 +263,14 @@ export class Upstream {
     return id ? [r.index, id] : [r.index];
   }
 
+  /** The replica an upstream session talks to. */
+  replicaOf(session: UpstreamSession): Replica | undefined {
+    return this.replicaOfOwn.get(session) ?? this.replicas.find((x) => x.shared === session);
+  }
+
   /** Passive health: whether a forwarded call got an answer, or could not even be sent. */
   report(session: UpstreamSession, outcome: 'answered' | 'failed' | 'unreachable'): void {
-    const r = this.replicaOfOwn.get(session) ?? this.replicas.find((x) => x.shared === session);
+    const r = this.replicaOf(session);
     if (outcome === 'answered') r?.callSucceeded();
     else if (outcome === 'failed') r?.callFailed();
     else r?.unreachable();
