@@ -32,7 +32,8 @@ function envNum(name: string, dflt: number, allowZero = false): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero))
+    throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -810,7 +811,10 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   // 2b. the minimal Node relay (bench/minimal-relay.mjs): node:http → undici Pool, no steps. The
   // floor for any Node proxy; Tollgate's CPU per call is compared with it in the same run.
   try {
-    const relayChild = startChild('relay', process.execPath, ['bench/minimal-relay.mjs', `http://127.0.0.1:${upstreamPort}`]);
+    const relayChild = startChild('relay', process.execPath, [
+      'bench/minimal-relay.mjs',
+      `http://127.0.0.1:${upstreamPort}`,
+    ]);
     const relayPort = Number((await waitForLine(relayChild, /^LISTENING (\d+)$/, 30_000))[1]);
     log(`minimal relay: http://127.0.0.1:${relayPort}/mcp (pid ${relayChild.pid})`);
     await addTarget({
