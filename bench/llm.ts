@@ -285,7 +285,9 @@ async function main(): Promise<void> {
   console.log(
     `${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('CPU µs/call', 13)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`,
   );
-  rows.sort((a, b) => Number(a.mode === 'stream') - Number(b.mode === 'stream'));
+  rows.sort(
+    (a, b) => Number(a.mode === 'stream') - Number(b.mode === 'stream') || Number(!!a.failed) - Number(!!b.failed),
+  );
   for (const row of rows) {
     if (row.failed) {
       console.log(`${row.mode.padEnd(7)}${row.target.padEnd(10)}  ${row.failed} — tried again every run`);
