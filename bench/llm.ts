@@ -10,7 +10,7 @@
  * BENCH_GATEWAY_NODE_ARGS (extra node flags for the Tollgate child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,12 +122,28 @@ interface Target {
   name: string;
   url: string;
   headers: Record<string, string>;
+  /** The process whose CPU time is this target's. */
+  pid: number | undefined;
 }
 interface Result {
   rps: number;
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time of the target's process per completed request (µs); NaN when unknown. */
+  cpuUs: number;
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return NaN;
+  }
 }
 
 const chatBody = (stream: boolean): string =>
@@ -152,6 +168,7 @@ async function check(t: Target, stream: boolean): Promise<void> {
 
 async function load(t: Target, stream: boolean, seconds: number): Promise<Result> {
   let bad = 0;
+  const cpu0 = cpuSeconds(t.pid);
   const r = await autocannon({
     url: `${t.url}/v1/chat/completions`,
     connections: CONNECTIONS,
@@ -167,7 +184,14 @@ async function load(t: Target, stream: boolean, seconds: number): Promise<Result
       },
     ],
   });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: bad + r.errors + r.timeouts };
+  const cpuUs = ((cpuSeconds(t.pid) - cpu0) * 1e6) / Math.max(1, r.requests.total);
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: bad + r.errors + r.timeouts,
+    cpuUs,
+  };
 }
 
 async function main(): Promise<void> {
@@ -181,19 +205,20 @@ async function main(): Promise<void> {
   );
   const json = { 'content-type': 'application/json' };
   const targets: Target[] = [
-    { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' } },
-    { name: 'tollgate', url: gw.match[1]!, headers: { ...json, authorization: `Bearer ${KEY}` } },
+    { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' }, pid: mock.proc.pid },
+    { name: 'tollgate', url: gw.match[1]!, headers: { ...json, authorization: `Bearer ${KEY}` }, pid: gw.proc.pid },
   ];
   let portkeyNote = '';
   if (existsSync(PORTKEY)) {
     try {
       const port = await freePort();
-      await start('portkey', [PORTKEY, `--port=${port}`, '--headless'], /Ready for connections/, {
+      const pk = await start('portkey', [PORTKEY, `--port=${port}`, '--headless'], /Ready for connections/, {
         NODE_ENV: 'production',
       });
       targets.push({
         name: 'portkey',
         url: `http://127.0.0.1:${port}`,
+        pid: pk.proc.pid,
         headers: {
           ...json,
           authorization: 'Bearer sk-mock',
@@ -206,7 +231,7 @@ async function main(): Promise<void> {
     }
   } else portkeyNote = '@portkey-ai/gateway not installed';
 
-  const rows: { target: string; mode: string; r: Result }[] = [];
+  const rows: { target: string; mode: string; r: Result; failed?: string }[] = [];
   const notes: string[] = portkeyNote ? [portkeyNote] : [];
   const modes = (process.env.BENCH_MODES ?? 'json,stream').split(',');
   const only = process.env.BENCH_TARGETS?.split(',');
@@ -221,7 +246,16 @@ async function main(): Promise<void> {
         await load(t, stream, WARMUP);
         live.push(t);
       } catch (err) {
-        notes.push(`${t.name} ${mode}: not measured, it failed its check (${(err as Error).message.slice(0, 200)})`);
+        // Tried every run (Portkey's streaming answers 500 here): the table says so in its row.
+        const msg = (err as Error).message;
+        const status = / (\d{3}) /.exec(msg)?.[1];
+        rows.push({
+          target: t.name,
+          mode,
+          r: { rps: NaN, p50: NaN, p99: NaN, errors: NaN, cpuUs: NaN },
+          failed: status ? `fails (HTTP ${status})` : 'fails',
+        });
+        notes.push(`${t.name} ${mode}: not measured, it failed its check (${msg.slice(0, 200)})`);
       }
     }
     // Alternate targets in two halves so drift (thermal, noisy neighbours) hits all alike.
@@ -238,6 +272,7 @@ async function main(): Promise<void> {
           p50: (a!.p50 + b!.p50) / 2,
           p99: Math.max(a!.p99, b!.p99),
           errors: a!.errors + b!.errors,
+          cpuUs: (a!.cpuUs + b!.cpuUs) / 2,
         },
       });
     }
@@ -248,13 +283,21 @@ async function main(): Promise<void> {
     `\nLLM chat completions, ${CONNECTIONS} connections, ${SECONDS}s per target and mode (node ${process.version})`,
   );
   console.log(
-    `${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`,
+    `${'mode'.padEnd(7)}${'target'.padEnd(10)}${pad('rps', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}${pad('CPU µs/call', 13)}${pad('vs direct', 11)}${pad('vs portkey', 12)}`,
+  );
+  rows.sort(
+    (a, b) => Number(a.mode === 'stream') - Number(b.mode === 'stream') || Number(!!a.failed) - Number(!!b.failed),
   );
   for (const row of rows) {
+    if (row.failed) {
+      console.log(`${row.mode.padEnd(7)}${row.target.padEnd(10)}  ${row.failed} — tried again every run`);
+      continue;
+    }
     const direct = rows.find((x) => x.mode === row.mode && x.target === 'direct')?.r.rps ?? NaN;
-    const pk = rows.find((x) => x.mode === row.mode && x.target === 'portkey')?.r.rps;
+    const pkRow = rows.find((x) => x.mode === row.mode && x.target === 'portkey');
+    const pk = pkRow?.failed ? undefined : pkRow?.r.rps;
     console.log(
-      `${row.mode.padEnd(7)}${row.target.padEnd(10)}${pad(row.r.rps.toFixed(0), 9)}${pad(row.r.p50.toFixed(1), 9)}${pad(row.r.p99.toFixed(1), 9)}${pad(row.r.errors, 8)}` +
+      `${row.mode.padEnd(7)}${row.target.padEnd(10)}${pad(row.r.rps.toFixed(0), 9)}${pad(row.r.p50.toFixed(1), 9)}${pad(row.r.p99.toFixed(1), 9)}${pad(row.r.errors, 8)}${pad(Number.isFinite(row.r.cpuUs) ? row.r.cpuUs.toFixed(0) : '—', 13)}` +
         `${pad(`${(row.r.rps / direct).toFixed(2)}x`, 11)}${pad(pk ? `${(row.r.rps / pk).toFixed(2)}x` : '-', 12)}`,
     );
   }

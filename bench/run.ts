@@ -29,11 +29,12 @@ import autocannon from 'autocannon';
 
 // ───────────────────────────── settings ─────────────────────────────
 
-function envNum(name: string, dflt: number): number {
+function envNum(name: string, dflt: number, allowZero = false): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero))
+    throw new Error(`${name} must be a positive number, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -47,8 +48,11 @@ const LAT_SLICES = 3; // sequential latency is measured in slices, alternating b
 const PROTOCOL_VERSION = '2025-11-25';
 const API_KEY = 'bench-key-123456';
 const ECHO_TEXT = 'hello from the tollgate bench';
-const GOAL_RATIO = 0.7;
-const GOAL_ADDED_P50_MS = 1;
+const GOAL_RATIO = 0.8;
+const GOAL_ADDED_P50_MS = 0.4;
+const GOAL_ADDED_P99_MS = 2;
+/** Tollgate's CPU per call over the minimal Node relay's (issue 20). */
+const GOAL_CPU_VS_RELAY = 1.5;
 
 // ───────────────────────────── child processes ─────────────────────────────
 
@@ -456,7 +460,11 @@ async function load(s: Session, seconds: number, cpuOf: Child[]): Promise<LoadRe
   const wall = (performance.now() - t0) / 1000;
   const self1 = process.cpuUsage(self0);
   const cpu: Record<string, number> = {};
-  cpuOf.forEach((c, i) => (cpu[c.name] = Math.round(((groupCpuSeconds(c.pid) - cpu0[i]!) / wall) * 100)));
+  const cpuSec: Record<string, number> = {};
+  cpuOf.forEach((c, i) => {
+    cpuSec[c.name] = groupCpuSeconds(c.pid) - cpu0[i]!;
+    cpu[c.name] = Math.round((cpuSec[c.name]! / wall) * 100);
+  });
   cpu.bench = Math.round(((self1.user + self1.system) / 1e6 / wall) * 100);
   // Everything else on the machine (other engineers' tests…): noise indicator.
   const ours = Object.values(cpu).reduce((a, b) => a + b, 0);
@@ -464,8 +472,9 @@ async function load(s: Session, seconds: number, cpuOf: Child[]): Promise<LoadRe
   const statusCodes: Record<string, number> = {};
   for (const [k, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[k] = v.count;
   const cpuUsPerReq: Record<string, number> = {};
-  for (const [k, v] of Object.entries(cpu))
-    if (k !== 'other' && v > 0) cpuUsPerReq[k] = Math.round(((v / 100) * wall * 1e6) / Math.max(1, r.requests.total));
+  cpuSec.bench = (self1.user + self1.system) / 1e6;
+  for (const [k, v] of Object.entries(cpuSec))
+    if (v > 0) cpuUsPerReq[k] = Math.round((v * 1e6) / Math.max(1, r.requests.total));
   return {
     rps: r.requests.average,
     p50: r.latency.p50,
@@ -619,6 +628,8 @@ const pad = (s: string, w: number, right = false) => (right ? s.padStart(w) : s.
 
 interface TargetReport {
   name: string;
+  /** The process whose CPU is this target's (direct: the upstream). */
+  proc?: string;
   url: string;
   tool: string;
   session?: string;
@@ -695,7 +706,7 @@ async function main(): Promise<number> {
   const reports: TargetReport[] = [];
   const sessions: Session[] = [];
   const addTarget = async (t: Target) => {
-    const rep: TargetReport = { name: t.name, url: t.origin + t.path, tool: t.tool, rounds: [] };
+    const rep: TargetReport = { name: t.name, proc: t.child.name, url: t.origin + t.path, tool: t.tool, rounds: [] };
     reports.push(rep);
     try {
       const s = await openSession(t, warnings);
@@ -804,6 +815,27 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     metricsUrl = `http://127.0.0.1:${gatewayPort}/metrics`;
   }
 
+  // 2b. the minimal Node relay (bench/minimal-relay.mjs): node:http → undici Pool, no steps. The
+  // floor for any Node proxy; Tollgate's CPU per call is compared with it in the same run.
+  try {
+    const relayChild = startChild('relay', process.execPath, [
+      'bench/minimal-relay.mjs',
+      `http://127.0.0.1:${upstreamPort}`,
+    ]);
+    const relayPort = Number((await waitForLine(relayChild, /^LISTENING (\d+)$/, 30_000))[1]);
+    log(`minimal relay: http://127.0.0.1:${relayPort}/mcp (pid ${relayChild.pid})`);
+    await addTarget({
+      name: 'relay',
+      origin: `http://127.0.0.1:${relayPort}`,
+      path: '/mcp',
+      tool: 'echo',
+      auth: false,
+      child: relayChild,
+    });
+  } catch (err) {
+    warnings.push(`minimal relay: ${(err as Error).message}`);
+  }
+
   // 3. nginx (optional)
   let nginxNote: string | undefined;
   try {
@@ -876,7 +908,7 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   }
 
   // 5b. memory per idle session: N more sessions (initialize only) left idle.
-  const IDLE_SESSIONS = envNum('BENCH_IDLE_SESSIONS', 10_000);
+  const IDLE_SESSIONS = envNum('BENCH_IDLE_SESSIONS', 10_000, true);
   let idle: IdleSessionsResult | undefined;
   if (gatewayPort !== undefined && IDLE_SESSIONS > 0 && gateway.pid !== undefined) {
     log(`idle sessions: opening ${IDLE_SESSIONS}…`);
@@ -919,18 +951,20 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   const direct = reports.find((r) => r.name === 'direct');
   const gw = reports.find((r) => r.name === 'gateway');
   const directRps = direct?.load?.rps ?? NaN;
+  const ownCpuUs = (r: TargetReport | undefined) => (r?.load && r.proc ? (r.load.cpuUsPerReq[r.proc] ?? NaN) : NaN);
+  const relayCpuUs = ownCpuUs(reports.find((r) => r.name === 'relay'));
   log('');
   log(
-    `${pad('target', 8)} | ${pad('rps', 8, true)} | ${pad('p50 ms', 6, true)} | ${pad('p99 ms', 6, true)} | ${pad('ratio vs direct', 26)} | non2xx | errors | cpu % of one core during the load`,
+    `${pad('target', 8)} | ${pad('rps', 8, true)} | ${pad('p50 ms', 6, true)} | ${pad('p99 ms', 6, true)} | ${pad('ratio vs direct', 26)} | ${pad('CPU µs/call', 11, true)} | ${pad('vs relay', 22)} | non2xx | errors | cpu % of one core during the load`,
   );
   log(
-    `${'-'.repeat(8)}-|-${'-'.repeat(8)}-|-${'-'.repeat(6)}-|-${'-'.repeat(6)}-|-${'-'.repeat(26)}-|--------|--------|-----------------`,
+    `${'-'.repeat(8)}-|-${'-'.repeat(8)}-|-${'-'.repeat(6)}-|-${'-'.repeat(6)}-|-${'-'.repeat(26)}-|-${'-'.repeat(11)}-|-${'-'.repeat(22)}-|--------|--------|-----------------`,
   );
   for (const rep of reports) {
     const l = rep.load;
     if (!l) {
       log(
-        `${pad(rep.name, 8)} | ${pad('FAILED', 8, true)} | ${pad('—', 6, true)} | ${pad('—', 6, true)} | ${pad('—', 26)} |      — |      — | (see error above)`,
+        `${pad(rep.name, 8)} | ${pad('FAILED', 8, true)} | ${pad('—', 6, true)} | ${pad('—', 6, true)} | ${pad('—', 26)} | ${pad('—', 11, true)} | ${pad('—', 22)} |      — |      — | (see error above)`,
       );
       continue;
     }
@@ -941,8 +975,12 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     const cpu = Object.entries(l.cpu)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
+    const own = ownCpuUs(rep);
+    let vsRelay = rep.name === 'direct' ? '(the upstream)' : `${fmt(own / relayCpuUs, 2)}×`;
+    if (rep.name === 'gateway')
+      vsRelay += ` (goal ≤ ${GOAL_CPU_VS_RELAY}× ${own / relayCpuUs <= GOAL_CPU_VS_RELAY ? 'OK' : 'MISS'})`;
     log(
-      `${pad(rep.name, 8)} | ${pad(fmt(l.rps, 0), 8, true)} | ${pad(fmt(l.p50, 0), 6, true)} | ${pad(fmt(l.p99, 0), 6, true)} | ${pad(ratioStr, 26)} | ${pad(String(l.non2xx + l.badBodies), 6, true)} | ${pad(String(l.errors + l.timeouts), 6, true)} | ${cpu}`,
+      `${pad(rep.name, 8)} | ${pad(fmt(l.rps, 0), 8, true)} | ${pad(fmt(l.p50, 0), 6, true)} | ${pad(fmt(l.p99, 0), 6, true)} | ${pad(ratioStr, 26)} | ${pad(fmt(own, 0), 11, true)} | ${pad(vsRelay, 22)} | ${pad(String(l.non2xx + l.badBodies), 6, true)} | ${pad(String(l.errors + l.timeouts), 6, true)} | ${cpu}`,
     );
   }
   if (nginxNote) log(`nginx: ${nginxNote}`);
@@ -972,9 +1010,15 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     );
   }
   const added = (gw?.seq?.p50 ?? NaN) - (direct?.seq?.p50 ?? NaN);
+  const addedP99 = (gw?.seq?.p99 ?? NaN) - (direct?.seq?.p99 ?? NaN);
   log(
-    `  gateway-added p50: ${fmt(added, 3)} ms (goal ≤ ${GOAL_ADDED_P50_MS} ms ${added <= GOAL_ADDED_P50_MS ? 'OK' : 'MISS'})`,
+    `  gateway-added p50: ${fmt(added, 3)} ms (goal ≤ ${GOAL_ADDED_P50_MS} ms ${added <= GOAL_ADDED_P50_MS ? 'OK' : 'MISS'}), p99: ${fmt(addedP99, 3)} ms (goal ≤ ${GOAL_ADDED_P99_MS} ms ${addedP99 <= GOAL_ADDED_P99_MS ? 'OK' : 'MISS'})`,
   );
+  const relaySeq = reports.find((r) => r.name === 'relay')?.seq;
+  if (relaySeq)
+    log(
+      `  minimal-relay-added p50: ${fmt(relaySeq.p50 - (direct?.seq?.p50 ?? NaN), 3)} ms, p99: ${fmt(relaySeq.p99 - (direct?.seq?.p99 ?? NaN), 3)} ms`,
+    );
   if (gatewayOverheadP50 !== undefined)
     log(`  gateway overhead p50 from its own /metrics histogram (total − upstream): ${fmt(gatewayOverheadP50, 3)} ms`);
   const gwRatio = (gw?.load?.rps ?? NaN) / directRps;
@@ -1052,12 +1096,19 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     nginx: nginxNote ?? 'ran',
     gatewayRatio: Number.isFinite(gwRatio) ? gwRatio : null,
     gatewayAddedP50Ms: Number.isFinite(added) ? added : null,
+    gatewayAddedP99Ms: Number.isFinite(addedP99) ? addedP99 : null,
+    gatewayCpuUsPerCall: Number.isFinite(ownCpuUs(gw)) ? ownCpuUs(gw) : null,
+    relayCpuUsPerCall: Number.isFinite(relayCpuUs) ? relayCpuUs : null,
     idleSessions: idle ?? null,
     goals: {
       ratioMin: GOAL_RATIO,
       ratioOk: gwRatio >= GOAL_RATIO,
       addedP50MaxMs: GOAL_ADDED_P50_MS,
       addedP50Ok: added <= GOAL_ADDED_P50_MS,
+      addedP99MaxMs: GOAL_ADDED_P99_MS,
+      addedP99Ok: addedP99 <= GOAL_ADDED_P99_MS,
+      cpuVsRelayMax: GOAL_CPU_VS_RELAY,
+      cpuVsRelayOk: ownCpuUs(gw) / relayCpuUs <= GOAL_CPU_VS_RELAY,
     },
     valid,
     invalidReasons,

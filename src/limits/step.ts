@@ -96,7 +96,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
         if (countTokens && !settled) await r.settle(0);
       }
     } finally {
-      await lease?.release();
+      if (lease) await lease.release(); // (not `await lease?.release()`: a turn per call for nothing)
     }
   };
 }

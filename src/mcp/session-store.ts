@@ -94,22 +94,30 @@ export class SessionStore {
     return this.sessions.get(id);
   }
 
+  /**
+   * A session held here, synchronously (the hot path: no promise per request); null when it is not
+   * held (adoption may apply: see resolve), undefined when it was held and has expired.
+   */
+  held(id: string): AgentSession | null | undefined {
+    const held = this.sessions.get(id);
+    if (!held) return null;
+    // max_age holds on the instance that holds the session too, not only for adoption.
+    if (this.expired(held)) {
+      this.end(id);
+      return undefined;
+    }
+    held.lastSeen = Date.now();
+    return held;
+  }
+
   /** The session for a caller: held here, or adopted from its sealed id (refused over the caps). */
   async resolve(
     id: string,
     identity: AgentIdentity,
     viewKey: string,
   ): Promise<AgentSession | GatewayError | undefined> {
-    const held = this.sessions.get(id);
-    if (held) {
-      // max_age holds on the instance that holds the session too, not only for adoption.
-      if (this.expired(held)) {
-        this.end(id);
-        return undefined;
-      }
-      held.lastSeen = Date.now();
-      return held;
-    }
+    const held = this.held(id);
+    if (held !== null) return held;
     const c = this.ended.has(id) ? undefined : this.opts.sealer.open(id);
     if (!c || c.agent !== identity.id || c.view !== viewKey) return undefined;
     const known = await this.opts.bus?.lookup(id);

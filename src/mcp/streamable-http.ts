@@ -60,11 +60,19 @@ export function streamableHttp(deps: StreamableHttpDeps) {
 
   const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
 
-  /** The session named by Mcp-Session-Id, bound to this agent and endpoint; or an error response. */
-  async function sessionOf(c: Ctx, view: View): Promise<AgentSession | Response> {
+  /**
+   * The session named by Mcp-Session-Id, bound to this agent and endpoint; or an error response.
+   * A session held here is found synchronously (no promise per request); only adoption awaits.
+   */
+  function sessionOf(c: Ctx, view: View): AgentSession | Response | Promise<AgentSession | Response> {
     const id = headerOf(c, 'mcp-session-id');
     if (!id) return errorResponse(c, 'session_required', 'Bad Request: Mcp-Session-Id header is required');
-    const s = await sessions.resolve(id, c.get('agent'), view.key);
+    const held = sessions.held(id);
+    if (held !== null) return checkSession(c, view, held);
+    return sessions.resolve(id, c.get('agent'), view.key).then((s) => checkSession(c, view, s));
+  }
+
+  function checkSession(c: Ctx, view: View, s: AgentSession | GatewayError | undefined): AgentSession | Response {
     if (s instanceof GatewayError) return gatewayErrorResponse(c, s);
     // A session of another agent or endpoint is as unknown to this caller as a made-up one.
     if (!s || s.agentId !== c.get('agent').id || s.viewKey !== view.key) {
@@ -147,7 +155,8 @@ export function streamableHttp(deps: StreamableHttpDeps) {
         return errorResponse(c, 'invalid_request', 'Invalid Request: session already initialized');
       return initialize(c, view, first as JsonRpcRequest, acceptsJson);
     }
-    const session = await sessionOf(c, view);
+    const found = sessionOf(c, view);
+    const session = found instanceof Promise ? await found : found;
     if (session instanceof Response) return session;
     if (batch && !BATCH_VERSIONS.has(session.protocolVersion)) {
       return errorResponse(

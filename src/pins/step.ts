@@ -5,7 +5,8 @@ import type { McpStep } from '../relay/scope.js';
 import type { PinGuard } from './guard.js';
 
 export function pinStep(guard: PinGuard): McpStep {
-  return async (call, next) => {
+  // Not async: passing a call on must not cost a promise and microtask turns (hot path).
+  return (call, next) => {
     const t = call.target;
     if (t?.kind !== 'tool' || call.request.method !== 'tools/call') return next();
     const held = guard.refusal(t.server, t.native);
@@ -15,11 +16,13 @@ export function pinStep(guard: PinGuard): McpStep {
     const reason = `tool ${t.canonical} is held: ${why}; an operator must approve it (tollgate pins approve ${t.server}/${t.native})`;
     const rule = held.reason === 'changed' ? 'tool.pin_mismatch' : 'tool.unpinned';
     call.decision = { decision: 'denied', rule, reason };
-    return new GatewayError('forbidden', reason, {
-      reason: 'tool_pin',
-      rule,
-      pinnedSha256: held.pinnedSha256,
-      sha256: held.sha256,
-    }).toJsonRpc(call.request.id);
+    return Promise.resolve(
+      new GatewayError('forbidden', reason, {
+        reason: 'tool_pin',
+        rule,
+        pinnedSha256: held.pinnedSha256,
+        sha256: held.sha256,
+      }).toJsonRpc(call.request.id),
+    );
   };
 }

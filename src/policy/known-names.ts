@@ -3,7 +3,7 @@
 // or after Unicode normalisation runs `denied` when asked for `DENIED` or `ｄｅｎｉｅｄ`, names no deny
 // rule matches. Exact catalog membership makes the name the policy judged the name that runs.
 import { GatewayError } from '../errors.js';
-import { isObject } from '../mcp/jsonrpc.js';
+import { isObject, type JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
 import { CAPABILITY_OF, fetchList, type Catalog, type CatalogKind, type Entry } from '../upstream/catalog.js';
 import type { Upstream } from '../upstream/upstream.js';
@@ -44,13 +44,16 @@ interface Lookup {
   asked: unknown;
 }
 
+const TOOL_LISTS: Lookup['lists'] = [{ kind: 'tools', field: 'name' }];
+const PROMPT_LISTS: Lookup['lists'] = [{ kind: 'prompts', field: 'name' }];
+
 function lookupFor(call: McpCall): Lookup | undefined {
   const p = call.request.params;
   switch (call.request.method) {
     case 'tools/call':
-      return { lists: [{ kind: 'tools', field: 'name' }], what: 'tool', asked: p?.name };
+      return { lists: TOOL_LISTS, what: 'tool', asked: p?.name };
     case 'prompts/get':
-      return { lists: [{ kind: 'prompts', field: 'name' }], what: 'prompt', asked: p?.name };
+      return { lists: PROMPT_LISTS, what: 'prompt', asked: p?.name };
     case 'completion/complete': {
       const ref = isObject(p?.ref) ? p.ref : {};
       if (call.target?.kind === 'prompt')
@@ -164,12 +167,23 @@ export function knownNames(options: KnownNamesOptions): McpStep {
     return entry.pending;
   };
 
-  return async (call, next) => {
+  // The common case (a name in the catalog) passes on synchronously: no promise of its own.
+  return (call, next) => {
     const t = call.target;
     const l = t && lookupFor(call);
     if (!t || !l) return next();
     const u = options.upstream(t.server);
     if (u && listed(u, l, t.native)) return next();
+    return unlisted(call, next, t, l, u);
+  };
+
+  async function unlisted(
+    call: McpCall,
+    next: () => Promise<JsonRpcResponse>,
+    t: NonNullable<McpCall['target']>,
+    l: Lookup,
+    u: CatalogSource | undefined,
+  ): Promise<JsonRpcResponse> {
     if (u?.state !== 'ready') {
       return new GatewayError(
         'upstream_unavailable',
@@ -185,5 +199,5 @@ export function knownNames(options: KnownNamesOptions): McpStep {
     const reason = `Unknown ${l.what}: ${String(l.asked)}`;
     call.decision = { decision: 'denied', rule: `not in the ${t.server} catalog`, reason };
     return new GatewayError('unknown_target', reason, { reason: 'unknown_name' }).toJsonRpc(call.request.id);
-  };
+  }
 }

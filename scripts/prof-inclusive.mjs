@@ -1,0 +1,47 @@
+// Inclusive (self + callees) time of our own functions in a V8 .cpuprofile, % of busy time.
+//   node scripts/prof-inclusive.mjs <file.cpuprofile> [top=40] [pattern=.bench-build|/src/]
+import { readFileSync } from 'node:fs';
+
+const [file, topArg, pat] = process.argv.slice(2);
+const prof = JSON.parse(readFileSync(file, 'utf8'));
+// PROF_SKIP=0.5 drops the first half of the busy samples (start-up, JIT warm-up): steady state only.
+{
+  const skip = Number(process.env.PROF_SKIP ?? 0);
+  if (skip > 0) {
+    const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+    const busyTotal = prof.samples.reduce((a, s, i) => a + (idleIds.has(s) ? 0 : (prof.timeDeltas[i] ?? 0)), 0);
+    let acc = 0;
+    let cut = 0;
+    while (cut < prof.samples.length && acc < skip * busyTotal) {
+      if (!idleIds.has(prof.samples[cut])) acc += prof.timeDeltas[cut] ?? 0;
+      cut++;
+    }
+    prof.samples = prof.samples.slice(cut);
+    prof.timeDeltas = prof.timeDeltas.slice(cut);
+  }
+}
+const re = new RegExp(pat ?? '\\.bench-build/|/src/');
+const parent = new Map();
+for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const key = (n) =>
+  `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(\.bench-build|src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+const incl = new Map();
+let busy = 0;
+for (let i = 0; i < prof.samples.length; i++) {
+  const dt = prof.timeDeltas[i] ?? 0;
+  let n = byId.get(prof.samples[i]);
+  if (n.callFrame.functionName === '(idle)') continue;
+  busy += dt;
+  const seen = new Set();
+  for (let id = n.id; id !== undefined; id = parent.get(id)) {
+    n = byId.get(id);
+    if (!re.test(n.callFrame.url)) continue;
+    const k = key(n);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    incl.set(k, (incl.get(k) ?? 0) + dt);
+  }
+}
+for (const [k, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, Number(topArg ?? 40)))
+  console.log(`${((100 * t) / busy).toFixed(1).padStart(5)}%  ${k}`);

@@ -1,0 +1,71 @@
+// Summarises a V8 .cpuprofile (node --cpu-prof): self time by category and the top frames.
+//   node scripts/prof-summary.mjs <file.cpuprofile> [top=30] [filter]
+// Categories: our code (.bench-build/ or src/), node_modules (by package), Node internals, GC, idle, program (native).
+import { readFileSync } from 'node:fs';
+
+const [file, topArg, filter] = process.argv.slice(2);
+if (!file) {
+  process.stderr.write('usage: node scripts/prof-summary.mjs <file.cpuprofile> [top] [filter]\n');
+  process.exit(2);
+}
+const prof = JSON.parse(readFileSync(file, 'utf8'));
+// PROF_SKIP=0.5 drops the first half of the busy samples (start-up, JIT warm-up): steady state only.
+{
+  const skip = Number(process.env.PROF_SKIP ?? 0);
+  if (skip > 0) {
+    const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+    const busyTotal = prof.samples.reduce((a, s, i) => a + (idleIds.has(s) ? 0 : (prof.timeDeltas[i] ?? 0)), 0);
+    let acc = 0;
+    let cut = 0;
+    while (cut < prof.samples.length && acc < skip * busyTotal) {
+      if (!idleIds.has(prof.samples[cut])) acc += prof.timeDeltas[cut] ?? 0;
+      cut++;
+    }
+    prof.samples = prof.samples.slice(cut);
+    prof.timeDeltas = prof.timeDeltas.slice(cut);
+  }
+}
+const top = Number(topArg ?? 30);
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const self = new Map();
+const dts = prof.timeDeltas;
+for (let i = 0; i < prof.samples.length; i++)
+  self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (dts[i] ?? 0));
+const cat = (n) => {
+  const u = n.callFrame.url;
+  const f = n.callFrame.functionName;
+  if (f === '(garbage collector)') return 'GC';
+  if (f === '(idle)') return 'idle';
+  if (f === '(program)') return 'program (native)';
+  if (u.includes('/node_modules/'))
+    return `pkg ${u
+      .split('/node_modules/')
+      .pop()
+      .split('/')
+      .slice(0, u.includes('/node_modules/@') ? 2 : 1)
+      .join('/')}`;
+  if (u.includes('.bench-build/') || u.includes('/src/')) return 'ours';
+  if (u.startsWith('node:')) return 'node internals';
+  return u ? 'other js' : 'native/builtin';
+};
+const cats = new Map();
+const frames = new Map();
+let total = 0;
+let busy = 0;
+for (const [id, t] of self) {
+  const n = byId.get(id);
+  total += t;
+  const c = cat(n);
+  if (c !== 'idle') busy += t;
+  cats.set(c, (cats.get(c) ?? 0) + t);
+  const u = n.callFrame.url.replace(/^.*\/(\.bench-build|src|node_modules)\//, '$1/').replace(/^file:\/\//, '');
+  const k = `${n.callFrame.functionName || '(anon)'} ${u}:${n.callFrame.lineNumber + 1}`;
+  if (filter && !k.includes(filter)) continue;
+  frames.set(k, (frames.get(k) ?? 0) + t);
+}
+const pct = (t) => `${((100 * t) / busy).toFixed(1)}%`.padStart(6);
+console.log(`busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s sampled`);
+for (const [c, t] of [...cats].sort((a, b) => b[1] - a[1]).slice(0, 16))
+  if (c !== 'idle') console.log(`${pct(t)}  ${c}`);
+console.log('--- top frames (self, % of busy)');
+for (const [k, t] of [...frames].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(t)}  ${k}`);
