@@ -31,6 +31,7 @@ export type ErrorKind =
   | 'rate_limited'
   | 'budget_exceeded'
   | 'over_capacity'
+  | 'authorization_required'
   | 'internal';
 
 /** Tollgate's own JSON-RPC codes live in the implementation-defined server-error range. */
@@ -49,6 +50,8 @@ export const TollgateCode = {
   RateLimited: -32029,
   BudgetExceeded: -32028,
   OverCapacity: -32030,
+  /** MCP 2025-11-25 URLElicitationRequiredError: the user must open a link (upstream authorization) first. */
+  UrlElicitationRequired: -32042,
 } as const;
 
 export function httpStatusOf(kind: ErrorKind): number {
@@ -67,6 +70,8 @@ export function httpStatusOf(kind: ErrorKind): number {
       return 401;
     case 'forbidden':
     case 'origin_denied':
+    // Not 401: that would tell the agent's client to log in to Tollgate again.
+    case 'authorization_required':
       return 403;
     case 'method_not_found':
     case 'session_not_found':
@@ -144,6 +149,8 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return TollgateCode.BudgetExceeded;
     case 'over_capacity':
       return TollgateCode.OverCapacity;
+    case 'authorization_required':
+      return TollgateCode.UrlElicitationRequired;
     case 'internal':
       return -32603;
   }

@@ -5,6 +5,7 @@ import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
+import { credentialsConfig, type CredentialsConfig } from '../credentials/runtime.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -83,6 +84,8 @@ export interface RuntimeConfig {
   metrics: { enabled: boolean; token: string | undefined };
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
   llm: LlmConfig | undefined;
+  /** Upstream credentials per user: the token vault and connection links. */
+  credentials: CredentialsConfig;
   limits: {
     store: 'memory' | 'redis';
     redis: {
@@ -188,6 +191,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
     llm:
       c.llm && keylessUpstreams(c.llm).length < Object.keys(c.llm.upstreams).length ? toLlmRuntime(c.llm) : undefined,
+    credentials: credentialsConfig(c.credentials, baseDir),
     limits: {
       store: c.limits.store,
       redis: {

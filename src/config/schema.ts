@@ -7,6 +7,7 @@ import { llmConfigSchema } from '../llm/schema.js';
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
+import { checkUpstreamAuth, credentialsSectionSchema } from '../credentials/schema.js';
 
 export { serverNameSchema };
 
@@ -198,6 +199,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     llm: llmConfigSchema.optional().describe('LLM upstreams behind /v1 (OpenAI- and Anthropic-compatible)'),
+    credentials: credentialsSectionSchema,
     admin: z
       .object({
         tokens: z
@@ -225,6 +227,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    checkUpstreamAuth(c, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     // A gateway with nothing behind it is a mistake; one for LLM traffic only is not.
     if (Object.keys(c.upstreams).length === 0 && !c.llm)
       ctx.addIssue({
