@@ -23,11 +23,17 @@ import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
+import { credentialsStep } from './credentials/credentials.js';
+import { connectionRoutes } from './credentials/routes.js';
 
 /**
  * MCP-level steps, outermost first:
  * 1. audit     — outermost, so it records what every later step decided (denials and failures
  *                too), and it writes the record before the response is released.
+ * 1a. credentials — a call to an upstream with per-user credentials (upstreams.<name>.auth) needs
+ *                the caller's own: else -32042 with the link that connects their account (oauth) or
+ *                -32041. Before known names, so the first user of an upstream whose catalog nobody
+ *                could list yet still gets the link.
  * 1b. known names — a tool/prompt name (or completion ref) not exactly in its upstream's catalog
  *                is refused as unknown: policies match exact strings, and an upstream that matches
  *                names case-insensitively or after Unicode normalisation would run a denied tool
@@ -39,10 +45,13 @@ import { adminSessionKeys } from './admin/admin-session.js';
  * 4. limits    — rate limits, token budgets, concurrency; only allowed calls consume them, and
  *                tool-result tokens are charged once the result is known.
  */
-export function mcpSteps(gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams'>): McpStep[] {
+export function mcpSteps(
+  gw: Pick<Gateway, 'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'credentials'>,
+): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
   return [
     auditStep(gw.recorder),
+    ...(gw.credentials.enabled ? [credentialsStep(gw.credentials)] : []),
     knownNames({ upstream: (server) => upstreams.get(server) }),
     authorize(),
     ...(gw.pins ? [pinStep(gw.pins)] : []),
@@ -155,6 +164,22 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.get('/sse', sse.open);
   app.get('/sse/:server', sse.open);
   app.post('/messages', sse.message);
+
+  // Upstream connections (oauth upstreams): the link an agent got starts a user's authorization.
+  if (gw.credentials.vault && gw.credentials.oauthUpstreams().length > 0) {
+    app.use('/connections', guard);
+    app.use('/connections/*', guard);
+    app.route(
+      '/connections',
+      connectionRoutes({
+        credentials: gw.credentials,
+        keys: gw.credentials.vault.keys,
+        linkTtlMs: config.credentials.linkTtlMs,
+        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
+        baseUrl: () => gw.publicBase(),
+      }),
+    );
+  }
 
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
     // The admin API and page: their own credential, the audit log, usage, upstream health.

@@ -86,6 +86,11 @@ export class PolicySet {
     return this.agents?.get(agentId)?.limits;
   }
 
+  /** The groups an agent's policy file names (per-agent upstream secrets by group). */
+  groupsOf(agentId: string): readonly string[] {
+    return this.agents?.get(agentId)?.policy.groups ?? [];
+  }
+
   /** Agents the policies name (for the admin page). */
   agentIds(): string[] {
     return [...(this.agents?.keys() ?? [])];
