@@ -209,6 +209,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         usage: (agent) => gw.usage(agent),
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
+        ...(gw.credentials.vault ? { connections: () => gw.credentials.connections() } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

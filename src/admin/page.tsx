@@ -190,6 +190,8 @@ export interface AdminPageProps {
   upstreams: UpstreamStatus[];
   /** The tool pins section, when pinning is on. */
   pins?: unknown;
+  /** Upstream connections (per-user credentials), when an upstream uses oauth. */
+  connections?: unknown;
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -244,6 +246,7 @@ export function AdminPage(props: AdminPageProps) {
           <Usage usage={props.usage} />
         </div>
         {props.pins}
+        {props.connections}
         <section class="card" aria-labelledby="h-audit">
           <div class="card-head">
             <h2 id="h-audit">Audit log</h2>

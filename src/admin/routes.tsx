@@ -15,6 +15,7 @@ import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, ty
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
 import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
+import { ConnectionsSection, type ConnectionRow } from './connections.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -51,6 +52,8 @@ export interface AdminDeps {
   reloadPolicies(): { ok: true } | { ok: false; problems: string[] };
   /** Tool pinning, when on: pending changes and their approval. */
   pins?: AdminPins;
+  /** Which users connected which upstream (per-user credentials); never tokens. */
+  connections?: () => Promise<ConnectionRow[]>;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -172,6 +175,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return r.ok ? c.json(r) : c.json(r, 422);
   });
   if (deps.pins) mountPinRoutes(api, deps.pins, { apiAuth, csrf });
+  const connections = deps.connections;
+  if (connections) api.get('/connections', apiAuth, async (c) => c.json({ connections: await connections() }));
   app.route('/api', api);
   app.route('/', api);
 
@@ -212,6 +217,13 @@ export function adminRoutes(deps: AdminDeps): Hono {
         usage={usage}
         upstreams={deps.upstreams()}
         pins={deps.pins && <PinsSection view={deps.pins.view()} />}
+        connections={
+          deps.connections &&
+          (await deps.connections().then(
+            (rows) => <ConnectionsSection rows={rows} />,
+            (err: Error) => <ConnectionsSection rows={[]} error={err.message} />,
+          ))
+        }
       />,
       200,
       nonce,

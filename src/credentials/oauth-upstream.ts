@@ -80,7 +80,7 @@ export class OAuthUpstream implements UpstreamCredentials {
   private async current(agent: string): Promise<Connection> {
     const c = await this.deps.vault.get(this.name, agent);
     if (!c) throw this.needAuth(agent, `${this.name} needs your authorization`);
-    if (c.expiresAt !== undefined && c.expiresAt - this.deps.cfg.refreshBeforeMs <= Date.now())
+    if (c.expiresAt !== undefined && c.expiresAt - (this.auth.refreshBeforeMs ?? this.deps.cfg.refreshBeforeMs) <= Date.now())
       return this.refresh(agent, c);
     return c;
   }

@@ -27,6 +27,7 @@ export type UpstreamAuth =
       client: ClientCredentials | undefined;
       scopes: readonly string[] | undefined;
       catalogHeaders: Readonly<Record<string, string>>;
+      refreshBeforeMs: number | undefined;
     }
   | {
       kind: 'token_exchange';
@@ -76,6 +77,7 @@ export function upstreamAuthConfig(a: UpstreamAuthSpec, baseDir: string): Upstre
         client: client(a.client),
         scopes: a.scopes,
         catalogHeaders: a.catalog_headers,
+        refreshBeforeMs: a.refresh_before === undefined ? undefined : toMs(a.refresh_before),
       };
     case 'token_exchange':
       return {

@@ -51,6 +51,7 @@ const oauthAuth = z
     catalog_headers: headerMap.describe(
       'an operator credential for the catalog (tools/list); empty: the first connected user lists',
     ),
+    refresh_before: duration.optional().describe('overrides credentials.refresh_before for this upstream'),
   })
   .strict();
 

@@ -22,6 +22,14 @@ const NOT_CONNECTED = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** `base` with `extra` on top, whatever the case of the names (a user's token replaces the operator's). */
+function overriding(base: Record<string, string>, extra: Record<string, string>): Record<string, string> {
+  const names = new Set(Object.keys(extra).map((k) => k.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (!names.has(k.toLowerCase())) out[k] = v;
+  return Object.assign(out, extra);
+}
+
 export class HttpChannel implements Channel {
   private readonly pool: Pool;
   private readonly path: string;
@@ -133,7 +141,7 @@ export class HttpChannel implements Channel {
   ): Promise<Dispatcher.ResponseData & { sent?: Record<string, string> }> {
     const sent = this.auth ? await this.auth.headers() : undefined;
     let h = headers ? { ...this.headers(), ...headers } : this.headers();
-    if (sent) h = { ...h, ...sent };
+    if (sent) h = overriding(h, sent);
     try {
       const res = await this.pool.request({ method: 'POST', path: this.path, headers: h, body, signal: abort });
       return sent ? Object.assign(res, { sent }) : res;
@@ -149,7 +157,7 @@ export class HttpChannel implements Channel {
   /** Headers for GET and DELETE: the session's, and the user's credentials (none when they are gone). */
   private async withAuth(h: Record<string, string>): Promise<Record<string, string>> {
     if (!this.auth) return h;
-    return { ...h, ...(await this.auth.headers()) };
+    return overriding(h, await this.auth.headers());
   }
 
   private tooLarge(): BadResponseError {
