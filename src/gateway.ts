@@ -112,7 +112,8 @@ export class Gateway {
         }),
     );
     // A revoked connection ends that user's own upstream session.
-    this.credentials.revoked = (upstream, agent) => this.upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
+    this.credentials.revoked = (upstream, agent) =>
+      this.upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
     this.policies = new PolicyStore({
       dir: opts.config.policies?.dir,
       watch: opts.config.policies?.watch ?? false,
@@ -287,7 +288,11 @@ export class Gateway {
 
   /** Where browsers reach this gateway: public_url, else the address it listens on. */
   publicBase(): string {
-    return (this.config.server.publicUrl ?? this.listenUrl ?? `http://${this.config.server.host}:${this.config.server.port}`).replace(/\/$/, '');
+    return (
+      this.config.server.publicUrl ??
+      this.listenUrl ??
+      `http://${this.config.server.host}:${this.config.server.port}`
+    ).replace(/\/$/, '');
   }
 
   /** This gateway's resource URL: the JWT audience and the metadata's `resource` (see resourceUrl). */

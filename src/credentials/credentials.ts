@@ -58,11 +58,17 @@ export class Credentials {
       if (!a) continue;
       const url = u.transport === 'stdio' ? '' : u.url;
       if (a.kind === 'per_agent') this.sources.set(u.name, new StaticSecrets(u.name, a, (id) => this.groupsOf(id)));
-      else if (a.kind === 'token_exchange') this.sources.set(u.name, new TokenExchange(u.name, url, a, c.refreshBeforeMs));
+      else if (a.kind === 'token_exchange')
+        this.sources.set(u.name, new TokenExchange(u.name, url, a, c.refreshBeforeMs));
       else if (this.vault)
         this.sources.set(
           u.name,
-          new OAuthUpstream(u.name, url, a, { vault: this.vault, cfg: c, baseUrl: () => deps.baseUrl(), log: deps.log }),
+          new OAuthUpstream(u.name, url, a, {
+            vault: this.vault,
+            cfg: c,
+            baseUrl: () => deps.baseUrl(),
+            log: deps.log,
+          }),
         );
     }
   }
@@ -110,8 +116,8 @@ export class Credentials {
     if (!s) return;
     this.remember(identity);
     if (s instanceof OAuthUpstream) await s.check(identity.id);
-    else if (s instanceof TokenExchange) s.check(identity);
-    else s.check(identity.id);
+    else if (s instanceof TokenExchange) s.accept(identity);
+    else s.require(identity.id);
   }
 
   /** Connections (never tokens): all of them (admin), or one user's (their page). */

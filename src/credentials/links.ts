@@ -46,10 +46,15 @@ export function mintLink(keys: VaultKeys, base: string, claims: Omit<LinkClaims,
   return `${base.replace(/\/$/, '')}${path}?t=${t}`;
 }
 
-export function openLink(keys: VaultKeys, t: string | undefined, p: LinkClaims['p']): LinkClaims | 'invalid' | 'expired' {
+export function openLink(
+  keys: VaultKeys,
+  t: string | undefined,
+  p: LinkClaims['p'],
+): LinkClaims | 'invalid' | 'expired' {
   if (!t) return 'invalid';
   const c = keys.open(t, 'tollgate-link') as Partial<LinkClaims> | undefined;
-  if (!c || c.p !== p || typeof c.a !== 'string' || typeof c.u !== 'string' || typeof c.j !== 'string') return 'invalid';
+  if (!c || c.p !== p || typeof c.a !== 'string' || typeof c.u !== 'string' || typeof c.j !== 'string')
+    return 'invalid';
   if (typeof c.e !== 'number' || c.e <= Date.now()) return 'expired';
   return c as LinkClaims;
 }

@@ -55,7 +55,8 @@ export async function resolveClient(
     if (!auth.client) throw new GatewayError('internal', `upstream ${upstream}: no client configured`);
     return clientFrom(auth.client, info.tokenAuthMethods);
   }
-  if (mode === 'metadata_document') return { clientId: urls.metadataDocument, clientSecret: undefined, authMethod: 'none' };
+  if (mode === 'metadata_document')
+    return { clientId: urls.metadataDocument, clientSecret: undefined, authMethod: 'none' };
   const name = `client:${upstream}:${info.issuer}:${urls.redirectUri}`;
   const kept = (await vault.getSecret(name)) as OAuthClient | undefined;
   if (kept?.clientId) return kept;
@@ -78,7 +79,10 @@ export async function resolveClient(
   });
   const id = str(r.body?.client_id);
   if ((r.status !== 201 && r.status !== 200) || !id)
-    throw new GatewayError('upstream_bad_response', `upstream ${upstream}: dynamic registration failed (HTTP ${r.status})`);
+    throw new GatewayError(
+      'upstream_bad_response',
+      `upstream ${upstream}: dynamic registration failed (HTTP ${r.status})`,
+    );
   const secret = str(r.body?.client_secret);
   const method = str(r.body?.token_endpoint_auth_method);
   const client: OAuthClient = {

@@ -74,13 +74,17 @@ export class OAuthUpstream implements UpstreamCredentials {
 
   /** Before a call: the user has a connection (else the link). */
   async check(agent: string): Promise<void> {
-    if (!(await this.deps.vault.get(this.name, agent))) throw this.needAuth(agent, `${this.name} needs your authorization`);
+    if (!(await this.deps.vault.get(this.name, agent)))
+      throw this.needAuth(agent, `${this.name} needs your authorization`);
   }
 
   private async current(agent: string): Promise<Connection> {
     const c = await this.deps.vault.get(this.name, agent);
     if (!c) throw this.needAuth(agent, `${this.name} needs your authorization`);
-    if (c.expiresAt !== undefined && c.expiresAt - (this.auth.refreshBeforeMs ?? this.deps.cfg.refreshBeforeMs) <= Date.now())
+    if (
+      c.expiresAt !== undefined &&
+      c.expiresAt - (this.auth.refreshBeforeMs ?? this.deps.cfg.refreshBeforeMs) <= Date.now()
+    )
       return this.refresh(agent, c);
     return c;
   }
@@ -148,12 +152,18 @@ export class OAuthUpstream implements UpstreamCredentials {
     if (agentId !== undefined) return this.agentAuth(agentId);
     const fixed = this.auth.catalogHeaders;
     if (Object.keys(fixed).length > 0)
-      return { headers: async () => ({ ...fixed }), rejected: () => Promise.reject(new Error('catalog credential refused')) };
+      return {
+        headers: async () => ({ ...fixed }),
+        rejected: () => Promise.reject(new Error('catalog credential refused')),
+      };
     // No operator credential: the catalog is listed with the first connected user's token.
     const first = async (): Promise<ChannelAuth> => {
       const who = (await this.deps.vault.list({ upstream: this.name }))[0]?.agent;
       if (who === undefined)
-        throw new GatewayError('upstream_unavailable', `no user has connected ${this.name} yet (its catalog needs one)`);
+        throw new GatewayError(
+          'upstream_unavailable',
+          `no user has connected ${this.name} yet (its catalog needs one)`,
+        );
       return this.agentAuth(who);
     };
     return {

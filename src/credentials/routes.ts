@@ -10,7 +10,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import { sameOrigin } from '../admin/csrf.js';
 import { GatewayError } from '../errors.js';
 import type { Credentials } from './credentials.js';
-import { browserHash, newId, openLink, openState, sameHash } from './links.js';
+import { browserHash, mintLink, newId, openLink, openState, sameHash } from './links.js';
 import type { VaultKeys } from './vault.js';
 
 const FLOW_COOKIE = 'tollgate_flow';
@@ -33,9 +33,15 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem;bo
 .err{color:#a02020}
 </style>`);
 
-function page(c: Context, status: 200 | 400 | 403 | 409 | 502, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>) {
+function page(
+  c: Context,
+  status: 200 | 400 | 403 | 409 | 502,
+  title: string,
+  body: HtmlEscapedString | Promise<HtmlEscapedString>,
+) {
   c.header('cache-control', 'no-store');
-  c.header('referrer-policy', 'no-referrer');
+  // same-origin: the form's POST names its origin (no-referrer would send Origin: null); the AS sees no Referer.
+  c.header('referrer-policy', 'same-origin');
   c.header('x-frame-options', 'DENY');
   c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
   return c.html(
@@ -95,7 +101,12 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     const vault = o.credentials.vault;
     if (!up || !vault) return badLink(c, 'invalid');
     if (!(await vault.store.claim(`link:${link.j}`, o.linkTtlMs)))
-      return page(c, 409, 'This link was used already', html`<p class="err">Ask your agent to try again: it will get a new link.</p>`);
+      return page(
+        c,
+        409,
+        'This link was used already',
+        html`<p class="err">Ask your agent to try again: it will get a new link.</p>`,
+      );
     // One random value per browser: the callback must come back to the browser that started the flow.
     let browser = getCookie(c, FLOW_COOKIE);
     if (!browser || !/^[A-Za-z0-9_-]{22,64}$/.test(browser)) {
@@ -112,11 +123,23 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
 
   app.get('/callback', async (c) => {
     const state = openState(o.keys, c.req.query('state'));
-    if (state === 'invalid') return page(c, 400, 'Authorization failed', html`<p class="err">The answer's state is not valid.</p>`);
-    if (state === 'expired') return page(c, 400, 'Authorization failed', html`<p class="err">The authorization took too long. Ask your agent for a new link.</p>`);
+    if (state === 'invalid')
+      return page(c, 400, 'Authorization failed', html`<p class="err">The answer's state is not valid.</p>`);
+    if (state === 'expired')
+      return page(
+        c,
+        400,
+        'Authorization failed',
+        html`<p class="err">The authorization took too long. Ask your agent for a new link.</p>`,
+      );
     const browser = getCookie(c, FLOW_COOKIE);
     if (!browser || !sameHash(browserHash(browser), state.b))
-      return page(c, 403, 'Authorization refused', html`<p class="err">This authorization was started in another browser. Open the link your agent gave you in this browser.</p>`);
+      return page(
+        c,
+        403,
+        'Authorization refused',
+        html`<p class="err">This authorization was started in another browser. Open the link your agent gave you in this browser.</p>`,
+      );
     const vault = o.credentials.vault;
     const up = o.credentials.oauth(state.u);
     if (!vault || !up) return page(c, 400, 'Authorization failed', html`<p class="err">Unknown upstream.</p>`);
@@ -125,7 +148,12 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     const error = c.req.query('error');
     const code = c.req.query('code');
     if (error !== undefined || !code)
-      return page(c, 400, 'Authorization refused', html`<p class="err">${state.u} answered: ${(error ?? 'no code').slice(0, 100)}</p>`);
+      return page(
+        c,
+        400,
+        'Authorization refused',
+        html`<p class="err">${state.u} answered: ${(error ?? 'no code').slice(0, 100)}</p>`,
+      );
     try {
       await up.complete(state, code, c.req.query('iss'));
     } catch (err) {
@@ -136,7 +164,8 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
       c,
       200,
       `Connected ${state.u}`,
-      html`<p id="connected">Your account at <code>${state.u}</code> is connected for <code>${state.a}</code>. You can close this window; your agent can try again.</p>`,
+      html`<p id="connected">Your account at <code>${state.u}</code> is connected for <code>${state.a}</code>. You can close this window; your agent can try again.</p>
+<p><a id="manage" href="${mintLink(o.keys, o.baseUrl(), { a: state.a, u: '', e: Date.now() + o.linkTtlMs, p: 'manage' })}">See or revoke your connections</a></p>`,
     );
   });
 
@@ -156,7 +185,8 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
       return c.redirect('/connections', 303);
     }
     const agent = userOf(c);
-    if (!agent) return page(c, 403, 'Your connections', html`<p class="err">Open the connections link your agent gave you.</p>`);
+    if (!agent)
+      return page(c, 403, 'Your connections', html`<p class="err">Open the connections link your agent gave you.</p>`);
     const list = await o.credentials.connections(agent);
     const rows = list.map(
       (x) =>

@@ -52,7 +52,10 @@ export interface CredentialsConfig {
   linkTtlMs: number;
 }
 
-const secretSet = (s: { headers: Record<string, string>; env: Record<string, string>; header_files: Record<string, string> }, baseDir: string): SecretSet => ({
+const secretSet = (
+  s: { headers: Record<string, string>; env: Record<string, string>; header_files: Record<string, string> },
+  baseDir: string,
+): SecretSet => ({
   headers: s.headers,
   env: s.env,
   headerFiles: Object.fromEntries(Object.entries(s.header_files).map(([k, v]) => [k, resolve(baseDir, v)])),

@@ -34,7 +34,7 @@ export class StaticSecrets implements UpstreamCredentials {
   }
 
   /** Before a call: the agent has a secret here. */
-  check(agentId: string): void {
+  require(agentId: string): void {
     if (!this.setFor(agentId))
       throw new GatewayError('forbidden', `no credential for agent ${agentId} at upstream ${this.name}`);
   }
@@ -48,7 +48,9 @@ export class StaticSecrets implements UpstreamCredentials {
         return s.headers;
       },
       rejected: () =>
-        Promise.reject(new GatewayError('forbidden', `upstream ${this.name} refused the credential of agent ${agentId}`)),
+        Promise.reject(
+          new GatewayError('forbidden', `upstream ${this.name} refused the credential of agent ${agentId}`),
+        ),
     };
   }
 

@@ -41,7 +41,7 @@ export class TokenExchange implements UpstreamCredentials {
   }
 
   /** Before a call: the agent authenticated with a token that can be exchanged. */
-  check(identity: AgentIdentity): void {
+  accept(identity: AgentIdentity): void {
     const t = subjectTokenOf(identity);
     if (!t)
       throw new GatewayError(
@@ -62,7 +62,11 @@ export class TokenExchange implements UpstreamCredentials {
     const subject = hash && this.tokens.get(hash);
     if (!hash || !subject) throw new GatewayError('forbidden', `no token of ${agent} to exchange for ${this.name}`);
     const have = this.exchanged.get(agent);
-    if (have && have.subject === hash && (have.expiresAt === undefined || have.expiresAt - this.refreshBeforeMs > Date.now()))
+    if (
+      have &&
+      have.subject === hash &&
+      (have.expiresAt === undefined || have.expiresAt - this.refreshBeforeMs > Date.now())
+    )
       return have;
     const key = `${agent}\u0000${hash}`;
     let p = this.pending.get(key);
@@ -101,7 +105,10 @@ export class TokenExchange implements UpstreamCredentials {
     if (agentId === undefined) {
       const fixed = this.auth.catalogHeaders;
       return Object.keys(fixed).length > 0
-        ? { headers: async () => ({ ...fixed }), rejected: () => Promise.reject(new Error('catalog credential refused')) }
+        ? {
+            headers: async () => ({ ...fixed }),
+            rejected: () => Promise.reject(new Error('catalog credential refused')),
+          }
         : undefined;
     }
     return {
