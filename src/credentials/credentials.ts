@@ -8,6 +8,8 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import { GatewayError } from '../errors.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { McpStep } from '../relay/scope.js';
+import type { AgentSession } from '../mcp/agent-session.js';
+import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { UpstreamCredentials } from '../upstream/channel-auth.js';
 import { OAuthUpstream } from './oauth-upstream.js';
@@ -68,6 +70,7 @@ export class Credentials {
             cfg: c,
             baseUrl: () => deps.baseUrl(),
             log: deps.log,
+            completed: (upstream, agent) => this.completed(upstream, agent),
           }),
         );
     }
@@ -133,9 +136,48 @@ export class Credentials {
     return had;
   }
 
+  /** Agent sessions told -32042 whose client knows URL elicitation: told again when the user connected. */
+  private readonly waiting = new Map<string, { session: AgentSession; elicitationId: string }[]>();
+
+  awaitCompletion(upstream: string, session: AgentSession, elicitationId: string): void {
+    const key = `${upstream}\u0000${session.agentId}`;
+    const list = (this.waiting.get(key) ?? []).filter((w) => !w.session.closed).slice(-7);
+    list.push({ session, elicitationId });
+    this.waiting.delete(key);
+    this.waiting.set(key, list);
+    if (this.waiting.size > MAX_REMEMBERED) this.waiting.delete(this.waiting.keys().next().value as string);
+  }
+
+  /** MCP 2025-11-25 `notifications/elicitation/complete` to the sessions that waited (this instance's). */
+  private completed(upstream: string, agent: string): void {
+    const key = `${upstream}\u0000${agent}`;
+    const list = this.waiting.get(key) ?? [];
+    this.waiting.delete(key);
+    for (const w of list)
+      w.session.send({
+        jsonrpc: '2.0',
+        method: 'notifications/elicitation/complete',
+        params: { elicitationId: w.elicitationId },
+      });
+  }
+
   async close(): Promise<void> {
     await this.vault?.close();
   }
+}
+
+/** The elicitation id of a -32042 answer, if it is one. */
+function elicitationOf(res: JsonRpcResponse): string | undefined {
+  if (!('error' in res) || res.error.code !== -32042) return undefined;
+  const data = res.error.data as { elicitations?: { elicitationId?: unknown }[] } | undefined;
+  const id = data?.elicitations?.[0]?.elicitationId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** Whether the agent's client declared URL-mode elicitation (2025-11-25). */
+function knowsUrlElicitation(caps: Record<string, unknown>): boolean {
+  const e = caps.elicitation;
+  return typeof e === 'object' && e !== null && 'url' in e;
 }
 
 /**
@@ -148,12 +190,18 @@ export function credentialsStep(credentials: Credentials): McpStep {
   return async (call, next) => {
     const server = call.target?.server;
     if (server === undefined || !credentials.forUpstream(server)) return next();
+    let res: JsonRpcResponse;
     try {
       await credentials.check(server, call.scope.identity);
+      res = await next();
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
-      return err.toJsonRpc(call.request.id);
+      res = err.toJsonRpc(call.request.id);
     }
-    return next();
+    // Missing here, or lost on a failed refresh further down: the session hears when the user is done.
+    const id = elicitationOf(res);
+    const session = call.scope.session;
+    if (id && session && knowsUrlElicitation(call.scope.capabilities)) credentials.awaitCompletion(server, session, id);
+    return res;
   };
 }

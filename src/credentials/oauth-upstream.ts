@@ -16,6 +16,8 @@ export interface OAuthUpstreamDeps {
   /** Tollgate's public base URL (links, redirect URI, client metadata document). */
   baseUrl(): string;
   log: Logger;
+  /** A user connected this upstream (agents waiting on its elicitation are told). */
+  completed?(upstream: string, agent: string): void;
 }
 
 export class OAuthUpstream implements UpstreamCredentials {
@@ -228,6 +230,7 @@ export class OAuthUpstream implements UpstreamCredentials {
     });
     this.deps.log.info({ upstream: this.name, agent: state.a }, 'user connected an upstream');
     for (const l of this.listeners) l();
+    this.deps.completed?.(this.name, state.a);
   }
 
   /** Revokes at the AS (best effort) and forgets the user's tokens. */

@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { SignJWT } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumAvailable } from '../helpers/chromium.js';
-import { connect } from '../helpers/client.js';
+import { connect, nextNotification } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -28,8 +29,8 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 const clients: Client[] = [];
 
-async function agent(key: string): Promise<Client> {
-  const c = await connect(`${gwUrl}/mcp`, { key });
+async function agent(key: string, capabilities: ClientCapabilities = {}): Promise<Client> {
+  const c = await connect(`${gwUrl}/mcp`, { key, capabilities });
   clients.push(c);
   return c;
 }
@@ -49,12 +50,12 @@ async function call(
   }
 }
 
-async function linkFor(c: Client, tool = 'notes__whoami'): Promise<{ url: string; connections: string }> {
+async function linkFor(c: Client, tool = 'notes__whoami'): Promise<{ url: string; connections: string; id: string }> {
   const r = await call(c, tool);
   expect(r.code).toBe(-32042);
-  const els = r.data?.elicitations as { mode: string; url: string }[];
+  const els = r.data?.elicitations as { mode: string; url: string; elicitationId: string }[];
   expect(els[0]?.mode).toBe('url');
-  return { url: els[0]?.url ?? '', connections: String(r.data?.connections) };
+  return { url: els[0]?.url ?? '', connections: String(r.data?.connections), id: els[0]?.elicitationId ?? '' };
 }
 
 async function newPage(): Promise<Page> {
@@ -102,7 +103,7 @@ describe.skipIf(!enabled)('upstream credentials per user', () => {
   let mallory: Client;
   let alicePage: Page;
   let bobPage: Page;
-  let aliceLinks: { url: string; connections: string };
+  let aliceLinks: { url: string; connections: string; id: string };
 
   beforeAll(async () => {
     dir = tempDir('tollgate-creds-');
@@ -156,7 +157,11 @@ upstreams:
     });
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
-    [alice, bob, mallory] = await Promise.all([agent(KEYS.alice), agent(KEYS.bob), agent(KEYS.mallory)]);
+    [alice, bob, mallory] = await Promise.all([
+      agent(KEYS.alice),
+      agent(KEYS.bob, { elicitation: { url: {} } }), // bob's client knows URL elicitation (2025-11-25)
+      agent(KEYS.mallory),
+    ]);
     [alicePage, bobPage] = await Promise.all([newPage(), newPage()]);
   });
 
@@ -183,7 +188,10 @@ upstreams:
     expect(sub((await call(alice, 'notes__whoami')).text)).toBe('alice@idp');
     // Bob has no connection: alice's does not serve him.
     const bobLink = await linkFor(bob);
+    const completed = nextNotification(bob, 'notifications/elicitation/complete');
     expect(await authorize(bobPage, bobLink.url, 'bob@idp')).toBe('Connected notes');
+    // His client is told the elicitation is complete.
+    expect((await completed).params).toEqual({ elicitationId: bobLink.id });
     expect(sub((await call(bob, 'notes__whoami')).text)).toBe('bob@idp');
     expect(sub((await call(alice, 'notes__whoami')).text)).toBe('alice@idp');
   });
