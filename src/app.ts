@@ -26,11 +26,17 @@ import { adminSessionKeys } from './admin/admin-session.js';
 import { approvalsStep } from './approvals/step.js';
 import { traceSteps } from './telemetry/steps.js';
 import { traceAuth, traceHttp } from './telemetry/http.js';
+import { credentialsStep } from './credentials/credentials.js';
+import { connectionRoutes } from './credentials/routes.js';
 
 /**
  * MCP-level steps, outermost first:
  * 1. audit     — outermost, so it records what every later step decided (denials and failures
  *                too), and it writes the record before the response is released.
+ * 1a. credentials — a call to an upstream with per-user credentials (upstreams.<name>.auth) needs
+ *                the caller's own: else -32042 with the link that connects their account (oauth) or
+ *                -32041. Before known names, so the first user of an upstream whose catalog nobody
+ *                could list yet still gets the link.
  * 1b. known names — a tool/prompt name (or completion ref) not exactly in its upstream's catalog
  *                is refused as unknown: policies match exact strings, and an upstream that matches
  *                names case-insensitively or after Unicode normalisation would run a denied tool
@@ -49,7 +55,15 @@ import { traceAuth, traceHttp } from './telemetry/http.js';
 export function mcpSteps(
   gw: Pick<
     Gateway,
-    'recorder' | 'limitsOptions' | 'pins' | 'upstreams' | 'approvals' | 'approvalStates' | 'policies' | 'tracing'
+    | 'recorder'
+    | 'limitsOptions'
+    | 'pins'
+    | 'upstreams'
+    | 'approvals'
+    | 'approvalStates'
+    | 'policies'
+    | 'tracing'
+    | 'credentials'
   >,
 ): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
@@ -61,6 +75,7 @@ export function mcpSteps(
     gw.tracing,
     [
       ['audit', auditStep(gw.recorder)],
+      ...(gw.credentials.enabled ? [['credentials', credentialsStep(gw.credentials)] as const] : []),
       ['policy', knownNames({ upstream: (server) => upstreams.get(server) })],
       ['policy', authorize()],
       ...(gw.pins ? [['policy', pinStep(gw.pins)] as const] : []),
@@ -185,6 +200,22 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.get('/sse/:server', sse.open);
   app.post('/messages', sse.message);
 
+  // Upstream connections (oauth upstreams): the link an agent got starts a user's authorization.
+  if (gw.credentials.vault && gw.credentials.oauthUpstreams().length > 0) {
+    app.use('/connections', guard);
+    app.use('/connections/*', guard);
+    app.route(
+      '/connections',
+      connectionRoutes({
+        credentials: gw.credentials,
+        keys: gw.credentials.vault.keys,
+        linkTtlMs: config.credentials.linkTtlMs,
+        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
+        baseUrl: () => gw.publicBase(),
+      }),
+    );
+  }
+
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
     // The admin API and page: their own credential, the audit log, usage, upstream health.
     app.use('/admin', guard);
@@ -215,6 +246,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
         approvals: gw.approvals,
+        ...(gw.credentials.vault ? { connections: () => gw.credentials.connections() } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

@@ -29,6 +29,7 @@ const kinds: ErrorKind[] = [
   'budget_exceeded',
   'over_capacity',
   'approval_refused',
+  'authorization_required',
   'internal',
 ];
 
@@ -47,6 +48,10 @@ describe('error mapping', () => {
     const e = asGatewayError(new Error('database password is hunter2'));
     expect(e.kind).toBe('internal');
     expect(JSON.stringify(e.toJsonRpc(1))).not.toContain('hunter2');
+  });
+  it('asks for upstream authorization with the MCP URL-elicitation code, never a 401', () => {
+    expect(rpcCodeOf('authorization_required')).toBe(-32042);
+    expect(httpStatusOf('authorization_required')).toBe(403);
   });
   it('renders a JSON-RPC error with data when present', () => {
     expect(new GatewayError('upstream_timeout', 'slow', { server: 'x' }).toJsonRpc('a')).toEqual({

@@ -32,6 +32,7 @@ export type ErrorKind =
   | 'budget_exceeded'
   | 'over_capacity'
   | 'approval_refused'
+  | 'authorization_required'
   | 'internal';
 
 /** Tollgate's own JSON-RPC codes live in the implementation-defined server-error range. */
@@ -51,6 +52,8 @@ export const TollgateCode = {
   BudgetExceeded: -32028,
   OverCapacity: -32030,
   ApprovalRefused: -32043, // a person declined, or no one decided in time (data.approval says which)
+  /** MCP 2025-11-25 URLElicitationRequiredError: the user must open a link (upstream authorization) first. */
+  UrlElicitationRequired: -32042,
 } as const;
 
 export function httpStatusOf(kind: ErrorKind): number {
@@ -70,6 +73,8 @@ export function httpStatusOf(kind: ErrorKind): number {
     case 'forbidden':
     case 'origin_denied':
     case 'approval_refused':
+    // Not 401: that would tell the agent's client to log in to Tollgate again.
+    case 'authorization_required':
       return 403;
     case 'method_not_found':
     case 'session_not_found':
@@ -149,6 +154,8 @@ export function rpcCodeOf(kind: ErrorKind): number {
       return TollgateCode.OverCapacity;
     case 'approval_refused':
       return TollgateCode.ApprovalRefused;
+    case 'authorization_required':
+      return TollgateCode.UrlElicitationRequired;
     case 'internal':
       return -32603;
   }

@@ -35,6 +35,7 @@ import { StateSealer, stateKeys } from './approvals/state.js';
 import { redactorFor } from './audit/open.js';
 import { Tracing } from './telemetry/tracing.js';
 import { llmSpans } from './telemetry/llm.js';
+import { Credentials } from './credentials/credentials.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -63,6 +64,8 @@ export class Gateway {
   readonly approvalStates: StateSealer;
   /** OpenTelemetry traces; undefined when off (then no tracing code runs at all). */
   readonly tracing: Tracing | undefined;
+  /** Upstream credentials per user (upstreams.<name>.auth): the token vault and its sources. */
+  readonly credentials: Credentials;
   private server: ServerType | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
@@ -106,6 +109,11 @@ export class Gateway {
       serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
       reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
     };
+    this.credentials = new Credentials(opts.config, {
+      log: this.log,
+      baseUrl: () => this.publicBase(),
+      policyGroups: (id) => this.policies.current().groupsOf(id),
+    });
     this.upstreams = opts.config.upstreams.map(
       (cfg) =>
         new Upstream(cfg, {
@@ -114,8 +122,12 @@ export class Gateway {
           clientInfo: { name: 'tollgate', version: VERSION },
           listener,
           sharedSessions: opts.config.sessions.shared,
+          credentials: this.credentials.forUpstream(cfg.name),
         }),
     );
+    // A revoked connection ends that user's own upstream session.
+    this.credentials.revoked = (upstream, agent) =>
+      this.upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
     this.policies = new PolicyStore({
       dir: opts.config.policies?.dir,
       watch: opts.config.policies?.watch ?? false,
@@ -222,6 +234,7 @@ export class Gateway {
 
   /** Connects upstreams (each at most its connect timeout; failures retry in the background). */
   async startUpstreams(): Promise<void> {
+    await this.credentials.start();
     await Promise.all(this.upstreams.map((u) => u.start()));
   }
 
@@ -304,10 +317,20 @@ export class Gateway {
     await this.sessionBus?.close();
     await this.tokenCounter?.close();
     await this.tracing?.close();
+    await this.credentials.close();
   }
 
   /** Where the gateway listens (`http://host:port`), once it does. */
   private listenUrl: string | undefined;
+
+  /** Where browsers reach this gateway: public_url, else the address it listens on. */
+  publicBase(): string {
+    return (
+      this.config.server.publicUrl ??
+      this.listenUrl ??
+      `http://${this.config.server.host}:${this.config.server.port}`
+    ).replace(/\/$/, '');
+  }
 
   /** This gateway's resource URL: the JWT audience and the metadata's `resource` (see resourceUrl). */
   resource(): string {

@@ -198,6 +198,8 @@ export interface AdminPageProps {
   instances?: string[];
   /** The approvals section (live). */
   approvals?: unknown;
+  /** Upstream connections (per-user credentials), when an upstream uses oauth. */
+  connections?: unknown;
 }
 
 export function AdminPage(props: AdminPageProps) {
@@ -254,6 +256,7 @@ export function AdminPage(props: AdminPageProps) {
         {props.approvals}
         {props.pins}
         {props.charts && <ChartsSection {...props.charts} />}
+        {props.connections}
         <section class="card" aria-labelledby="h-audit">
           <div class="card-head">
             <h2 id="h-audit">Audit log</h2>

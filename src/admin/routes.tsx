@@ -40,6 +40,7 @@ import { ApprovalsSection, mountApprovalRoutes } from '../approvals/admin.js';
 import type { ApprovalService } from '../approvals/service.js';
 import { bearerOf } from '../auth/operator-tokens.js';
 import { headerOf } from '../http/node-io.js';
+import { ConnectionsSection, type ConnectionRow } from './connections.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -80,6 +81,8 @@ export interface AdminDeps {
   pins?: AdminPins;
   /** Human approval of tool calls: pending approvals and their decision. */
   approvals?: ApprovalService;
+  /** Which users connected which upstream (per-user credentials); never tokens. */
+  connections?: () => Promise<ConnectionRow[]>;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -211,6 +214,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
         return { kind: 'admin', id: i >= 0 ? `admin#${i + 1}` : 'admin (page)', groups: [] };
       },
     });
+  const connections = deps.connections;
+  if (connections) api.get('/connections', apiAuth, async (c) => c.json({ connections: await connections() }));
   app.route('/api', api);
   app.route('/', api);
 
@@ -264,6 +269,13 @@ export function adminRoutes(deps: AdminDeps): Hono {
         upstreams={deps.upstreams()}
         pins={deps.pins && <PinsSection view={deps.pins.view()} />}
         approvals={deps.approvals && <ApprovalsSection nonce={nonce} />}
+        connections={
+          deps.connections &&
+          (await deps.connections().then(
+            (rows) => <ConnectionsSection rows={rows} />,
+            (err: Error) => <ConnectionsSection rows={[]} error={err.message} />,
+          ))
+        }
       />,
       200,
       nonce,

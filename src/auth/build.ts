@@ -7,6 +7,7 @@ import type { PolicySet } from '../policy/policy-set.js';
 import type { Authenticator } from './identity.js';
 import { apiKeyAuthenticator } from './api-keys.js';
 import { createJwtAuthenticator } from './jwt.js';
+import { rememberSubjectToken } from '../credentials/subject-token.js';
 
 /**
  * The resource URL tokens must be issued for (RFC 8707 audience) and the protected resource
@@ -48,7 +49,9 @@ export function buildAuthenticators(
       async authenticate(token) {
         const r = await verifier.authenticate(token);
         if (!r?.ok) return r;
-        return { ok: true, identity: { ...r.identity, id: policies().agentForJwt(r.identity.id, r.identity.claims) } };
+        const identity = { ...r.identity, id: policies().agentForJwt(r.identity.id, r.identity.claims) };
+        rememberSubjectToken(identity, token); // for upstreams with auth.kind token_exchange
+        return { ok: true, identity };
       },
     });
   }

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import type { UpstreamSpec } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
+import { upstreamAuthConfig, type UpstreamAuth } from '../credentials/runtime.js';
 
 export type PinAction = 'hide' | 'block' | 'warn';
 
@@ -23,6 +24,8 @@ interface UpstreamBase {
   pinAction: PinAction;
   /** The MCP era it speaks; `auto` probes with server/discover (legacy SSE is always 2025). */
   protocol: UpstreamProtocol;
+  /** Credentials per user (upstreams.<name>.auth); undefined: the upstream's own headers/env only. */
+  auth: UpstreamAuth | undefined;
 }
 export type UpstreamProtocol = 'auto' | '2025' | '2026';
 export interface ReplicaConfig {
@@ -81,6 +84,7 @@ export function upstreamConfig(
     },
     balance: balanceConfig(u.balance),
     protocol: u.transport === 'sse' ? '2025' : (String(u.protocol) as UpstreamProtocol),
+    auth: upstreamAuthConfig(u.auth, baseDir),
   };
   if (u.transport === 'stdio') {
     return {

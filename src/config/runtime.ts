@@ -10,6 +10,7 @@ import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.
 import { approvalsRuntime } from '../approvals/schema.js';
 import type { ApprovalsConfig } from '../approvals/service.js';
 import { toTelemetryRuntime, type TelemetryConfig } from '../telemetry/config.js';
+import { credentialsConfig, type CredentialsConfig } from '../credentials/runtime.js';
 
 export { toMs, toRates, type Rate } from './runtime-units.js';
 export type {
@@ -93,6 +94,8 @@ export interface RuntimeConfig {
   telemetry: TelemetryConfig | undefined;
   admin: { tokens: readonly string[]; tokenHashes: readonly string[] };
   llm: LlmConfig | undefined;
+  /** Upstream credentials per user: the token vault and connection links. */
+  credentials: CredentialsConfig;
   limits: {
     store: 'memory' | 'redis';
     redis: {
@@ -207,6 +210,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
     admin: { tokens: c.admin.tokens, tokenHashes: c.admin.token_hashes },
     llm:
       c.llm && keylessUpstreams(c.llm).length < Object.keys(c.llm.upstreams).length ? toLlmRuntime(c.llm) : undefined,
+    credentials: credentialsConfig(c.credentials, baseDir),
     limits: {
       store: c.limits.store,
       redis: {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ratesSchema } from '../limits/schema.js';
 import { duration } from './primitives.js';
 import { balanceSchema, replicaSchema } from './balance-schema.js';
+import { upstreamAuthSchema } from '../credentials/schema.js';
 
 export const pinAction = z
   .enum(['hide', 'block', 'warn'])
@@ -68,6 +69,7 @@ const upstreamCommon = {
     ),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
+  auth: upstreamAuthSchema,
 };
 
 const stdioUpstream = z

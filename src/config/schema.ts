@@ -11,6 +11,7 @@ import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
 import { ageSchema, auditPostgresSchema, checkAuditSpool } from '../audit/pg/config.js';
 import { approvalsConfigSchema } from '../approvals/schema.js';
+import { checkUpstreamAuth, credentialsSectionSchema } from '../credentials/schema.js';
 
 export { serverNameSchema };
 
@@ -208,6 +209,7 @@ export const configSchema = z
       .superRefine(checkAuditSpool)
       .prefault({}),
     llm: llmConfigSchema.optional().describe('LLM upstreams behind /v1 (OpenAI- and Anthropic-compatible)'),
+    credentials: credentialsSectionSchema,
     admin: z
       .object({
         tokens: z
@@ -236,6 +238,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    checkUpstreamAuth(c, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     // A gateway with nothing behind it is a mistake; one for LLM traffic only is not.
     if (Object.keys(c.upstreams).length === 0 && !c.llm)
       ctx.addIssue({

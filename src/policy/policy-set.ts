@@ -94,6 +94,11 @@ export class PolicySet {
     return e && e.approvals.size > 0 ? { rules: e.approvals, groups: e.policy.groups } : undefined;
   }
 
+  /** The groups an agent's policy file names (per-agent upstream secrets by group). */
+  groupsOf(agentId: string): readonly string[] {
+    return this.agents?.get(agentId)?.policy.groups ?? [];
+  }
+
   /** Agents the policies name (for the admin page). */
   agentIds(): string[] {
     return [...(this.agents?.keys() ?? [])];

@@ -16,7 +16,7 @@ import type { LimitStore } from '../limits/store.js';
 import { type StoreTime, timedStore } from './store-time.js';
 
 /** The steps that get a span; consecutive steps with one name share it (policy = names + authorize + pins). */
-export type StepSpan = 'audit' | 'policy' | 'approvals' | 'limits';
+export type StepSpan = 'audit' | 'credentials' | 'policy' | 'approvals' | 'limits';
 /** A pipeline entry: a step with its span name, or a plain step (timed as part of nothing). */
 export type TracedStep = McpStep | readonly [StepSpan, McpStep];
 

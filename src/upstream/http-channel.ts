@@ -10,6 +10,7 @@ import { SseEventTooLarge, readSse } from './sse-reader.js';
 import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
+import type { ChannelAuth } from './channel-auth.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
 const NOT_CONNECTED = new Set([
@@ -20,6 +21,14 @@ const NOT_CONNECTED = new Set([
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/** `base` with `extra` on top, whatever the case of the names (a user's token replaces the operator's). */
+function overriding(base: Record<string, string>, extra: Record<string, string>): Record<string, string> {
+  const names = new Set(Object.keys(extra).map((k) => k.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (!names.has(k.toLowerCase())) out[k] = v;
+  return Object.assign(out, extra);
+}
 
 export class HttpChannel implements Channel {
   private readonly pool: Pool;
@@ -38,6 +47,8 @@ export class HttpChannel implements Channel {
     extraHeaders: Readonly<Record<string, string>> = {},
     /** One replica of the upstream; default its first. */
     replicaUrl: string = cfg.url,
+    /** Per-user credentials: headers asked for on every request; a 401 refreshes them once. */
+    private readonly auth?: ChannelAuth,
   ) {
     const url = new URL(replicaUrl);
     this.path = url.pathname + url.search;
@@ -80,21 +91,18 @@ export class HttpChannel implements Channel {
   async send(msg: JsonRpcMessage, headers?: Readonly<Record<string, string>>, abort?: RequestAbort): Promise<void> {
     if (this.closed) throw new ChannelError('channel closed', true);
     const requestId = isRequest(msg) ? msg.id : undefined;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await this.pool.request({
-        method: 'POST',
-        path: this.path,
-        headers: headers ? { ...this.headers(), ...headers } : this.headers(),
-        body: JSON.stringify(msg),
-        signal: abort,
-      });
-    } catch (err) {
-      throw new ChannelError(
-        `cannot reach upstream: ${(err as Error).message}`,
-        false,
-        NOT_CONNECTED.has((err as { code?: string }).code ?? ''),
-      );
+    const body = JSON.stringify(msg);
+    let res = await this.post(body, headers, abort);
+    if (res.statusCode === 401 && this.auth && res.sent) {
+      // The user's token was refused (expired, revoked upstream): refresh once and send again.
+      await res.body.dump();
+      await this.auth.rejected(res.sent);
+      res = await this.post(body, headers, abort);
+      if (res.statusCode === 401 && res.sent) {
+        await res.body.dump();
+        await this.auth.rejected(res.sent);
+        throw new ChannelError('upstream refused the refreshed credentials (HTTP 401)');
+      }
     }
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.sessionId && 'method' in msg && msg.method === 'initialize') {
@@ -123,6 +131,33 @@ export class HttpChannel implements Channel {
         `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${text.slice(0, 200)}`,
       );
     throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  }
+
+  /** One POST, with the user's credentials when the upstream has per-user auth. */
+  private async post(
+    body: string,
+    headers: Readonly<Record<string, string>> | undefined,
+    abort: RequestAbort | undefined,
+  ): Promise<Dispatcher.ResponseData & { sent?: Record<string, string> }> {
+    const sent = this.auth ? await this.auth.headers() : undefined;
+    let h = headers ? { ...this.headers(), ...headers } : this.headers();
+    if (sent) h = overriding(h, sent);
+    try {
+      const res = await this.pool.request({ method: 'POST', path: this.path, headers: h, body, signal: abort });
+      return sent ? Object.assign(res, { sent }) : res;
+    } catch (err) {
+      throw new ChannelError(
+        `cannot reach upstream: ${(err as Error).message}`,
+        false,
+        NOT_CONNECTED.has((err as { code?: string }).code ?? ''),
+      );
+    }
+  }
+
+  /** Headers for GET and DELETE: the session's, and the user's credentials (none when they are gone). */
+  private async withAuth(h: Record<string, string>): Promise<Record<string, string>> {
+    if (!this.auth) return h;
+    return overriding(h, await this.auth.headers());
   }
 
   private tooLarge(): BadResponseError {
@@ -195,7 +230,7 @@ export class HttpChannel implements Channel {
         const res = await this.pool.request({
           method: 'GET',
           path: this.path,
-          headers: this.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId }),
+          headers: await this.withAuth(this.headers({ accept: 'text/event-stream', 'last-event-id': lastEventId })),
         });
         if (res.statusCode !== 200) {
           await res.body.dump();
@@ -234,10 +269,12 @@ export class HttpChannel implements Channel {
         const res = await this.pool.request({
           method: 'GET',
           path: this.path,
-          headers: this.headers(
-            lastEventId
-              ? { accept: 'text/event-stream', 'last-event-id': lastEventId }
-              : { accept: 'text/event-stream' },
+          headers: await this.withAuth(
+            this.headers(
+              lastEventId
+                ? { accept: 'text/event-stream', 'last-event-id': lastEventId }
+                : { accept: 'text/event-stream' },
+            ),
           ),
           signal: this.getStream.signal,
         });
@@ -284,7 +321,7 @@ export class HttpChannel implements Channel {
         const res = await this.pool.request({
           method: 'DELETE',
           path: this.path,
-          headers: this.headers(),
+          headers: await this.withAuth(this.headers()),
           signal: AbortSignal.timeout(1000),
         });
         await res.body.dump();

@@ -40,7 +40,7 @@ export class OwnSessions {
 
   private make(r: Replica, origin: Origin): UpstreamSession {
     const session: UpstreamSession = new UpstreamSession(
-      r.newChannel(),
+      r.newChannel(origin.agentId),
       {
         unrelated: (msg) => this.deps.unrelated(msg, { session, ...origin }),
         closed: () => this.deps.closed(session, origin),
@@ -65,6 +65,8 @@ export class OwnSessions {
       return session;
     } catch (err) {
       await session.close().catch(() => undefined);
+      // Per-user credentials missing or refused: the agent gets that answer (and its link) as it is.
+      if (err instanceof GatewayError && (err.kind === 'authorization_required' || err.kind === 'forbidden')) throw err;
       throw new GatewayError('upstream_unavailable', `upstream ${this.deps.upstream}: ${(err as Error).message}`);
     }
   }

@@ -7,6 +7,7 @@ import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import type { UpstreamConfig, UpstreamProtocol } from '../config/runtime.js';
 import type { Channel } from './channel.js';
 import { createChannel } from './create-channel.js';
+import type { UpstreamCredentials } from './channel-auth.js';
 import { UpstreamSession, type InitializeOutcome, type SessionHooks } from './session.js';
 
 export type ReplicaState = 'connecting' | 'ready' | 'down';
@@ -28,6 +29,8 @@ export interface ReplicaDeps {
   capabilities: Record<string, unknown>;
   hooks: ReplicaHooks;
   sessionHooks: SessionHooks;
+  /** Per-user credentials (upstreams.<name>.auth). */
+  credentials?: UpstreamCredentials | undefined;
 }
 
 const MAX_RETRY_MS = 30_000;
@@ -92,8 +95,18 @@ export class Replica {
   }
   private detected: '2025' | '2026' | undefined;
 
-  newChannel(): Channel {
-    return createChannel(this.cfg, this.deps.env, this.log, this.url);
+  /** A channel to this replica; `agentId` names whose own session it carries (per-user credentials). */
+  newChannel(agentId?: string): Channel {
+    const of = this.deps.credentials;
+    return createChannel(this.cfg, this.deps.env, this.log, this.url, of && { of, agentId });
+  }
+
+  /** Connect now rather than at the next backoff step (a user just connected: the catalog may load). */
+  retryNow(): void {
+    if (this.stopped || this.state !== 'down') return;
+    clearTimeout(this.retryTimer);
+    this.retryDelay = 500;
+    void this.connect();
   }
 
   async start(): Promise<void> {

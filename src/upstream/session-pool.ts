@@ -79,6 +79,8 @@ export class SessionPool {
       return { session, reopened };
     } catch (err) {
       if (this.entries.get(key) === entry) this.drop(key, entry);
+      // One user's missing credentials are theirs alone: no back-off for everybody else.
+      if (err instanceof GatewayError && (err.kind === 'authorization_required' || err.kind === 'forbidden')) throw err;
       // Back off a crashing command: 0.5 s, 1 s, 2 s… up to 30 s between attempts.
       this.retryAt = Date.now() + Math.min(500 * 2 ** this.openFailures++, 30_000);
       throw err;

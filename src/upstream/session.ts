@@ -198,6 +198,8 @@ export class UpstreamSession {
       });
       this.sendSafely(msg, headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
+        // Per-user credentials: "authorize first" (with its link) reaches the agent as it is.
+        if (err instanceof GatewayError) return fail(err, false);
         const kind =
           err instanceof BadResponseError
             ? 'upstream_bad_response'

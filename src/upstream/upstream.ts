@@ -17,6 +17,7 @@ import { OwnSessions } from './own-sessions.js';
 import { SubscriptionHolds } from './subscription-holds.js';
 import type { Placement, ServerMessageOrigin, UpstreamState } from './upstream-types.js';
 import { SharedAffinity } from './shared-affinity.js';
+import type { UpstreamCredentials } from './channel-auth.js';
 
 export type { Placement, ServerMessageOrigin, UpstreamState } from './upstream-types.js';
 
@@ -35,6 +36,8 @@ export interface UpstreamDeps {
   listener: UpstreamListener;
   /** Agent sessions are shared by several gateway instances (sessions.shared). */
   sharedSessions?: boolean;
+  /** Per-user credentials (upstreams.<name>.auth; see src/credentials/). */
+  credentials?: UpstreamCredentials | undefined;
 }
 
 /** What a shared upstream session may ask of agents: only what we can attribute to one request. */
@@ -96,8 +99,12 @@ export class Upstream {
           capabilities,
           hooks,
           sessionHooks: this.sessionHooks,
+          credentials: deps.credentials,
         }),
     );
+    deps.credentials?.onConnected?.(() => {
+      for (const r of this.replicas) r.retryNow();
+    });
     this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
     this.own = new OwnSessions({
       upstream: cfg.name,
@@ -292,6 +299,11 @@ export class Upstream {
     if (this.cfg.isolation === 'per_agent' && agentId !== undefined) return this.pool.live(agentId);
     const r = (agentSessionId && this.affinity.pinned(agentSessionId)) || this.source;
     return r?.shared?.isAlive ? r.shared : undefined;
+  }
+
+  /** An agent's credentials went away (revoked): its own upstream session ends with them. */
+  releaseAgent(agentId: string): void {
+    if (this.cfg.isolation === 'per_agent') this.pool.release(agentId);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../config/load.js';
+import { challengeParams } from './discovery.js';
+import { browserHash, mintLink, openLink, openState, sealState } from './links.js';
+import { VaultKeys } from './vault.js';
+
+const KEY = `k1:${randomBytes(32).toString('base64')}`;
+
+const problems = (text: string): string[] => {
+  try {
+    parseConfigText(text, '/etc/tollgate.yaml', {});
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+};
+
+const config = (upstream: string, credentials = `credentials: { vault: { keys: ["${KEY}"] } }`) => `
+auth: { api_keys: [{ agent: a, key: a-key-0123456789 }] }
+${credentials}
+upstreams:
+  gh: ${upstream}
+`;
+
+describe('upstream credentials config', () => {
+  it('refuses per-user credentials on a shared upstream session (calls would cross users)', () => {
+    expect(
+      problems(config('{ transport: streamable_http, url: "https://x.example/mcp", auth: { kind: oauth } }')).join(),
+    ).toMatch(/isolation per_agent or per_session/);
+  });
+
+  it('refuses oauth without a vault key, and on stdio', () => {
+    expect(
+      problems(
+        config(
+          '{ transport: streamable_http, url: "https://x.example/mcp", isolation: per_agent, auth: { kind: oauth } }',
+          '',
+        ),
+      ).join(),
+    ).toMatch(/vault key/);
+    expect(
+      problems(config('{ transport: stdio, command: node, isolation: per_agent, auth: { kind: oauth } }')).join(),
+    ).toMatch(/streamable_http/);
+  });
+
+  it('accepts per-agent secrets on stdio and turns them into runtime form', () => {
+    const { config: c } = parseConfigText(
+      config(
+        '{ transport: stdio, command: node, isolation: per_agent, auth: { kind: per_agent, agents: { a: { env: { TOKEN: t } } } } }',
+      ),
+      '/etc/tollgate.yaml',
+      {},
+    );
+    const auth = c.upstreams[0]?.auth;
+    expect(auth?.kind === 'per_agent' && auth.agents.a?.env).toEqual({ TOKEN: 't' });
+    expect(c.credentials.vault.keys[0]?.id).toBe('k1');
+    expect(c.credentials.vault.file).toBe('/etc/tollgate-vault.json');
+  });
+});
+
+describe('links and state', () => {
+  const keys = new VaultKeys([{ id: 'k1', key: randomBytes(32).toString('base64') }]);
+
+  it('opens a link for its purpose only, and not once expired', () => {
+    const url = mintLink(keys, 'http://gw', { a: 'alice', u: 'gh', e: Date.now() + 60_000, p: 'connect' });
+    const t = new URL(url).searchParams.get('t') ?? '';
+    expect(openLink(keys, t, 'connect')).toMatchObject({ a: 'alice', u: 'gh', p: 'connect' });
+    expect(openLink(keys, t, 'manage')).toBe('invalid');
+    const old = new URL(mintLink(keys, 'http://gw', { a: 'alice', u: 'gh', e: Date.now() - 1, p: 'connect' }));
+    expect(openLink(keys, old.searchParams.get('t') ?? '', 'connect')).toBe('expired');
+    // A link is no state, and a state is no link.
+    expect(openState(keys, t)).toBe('invalid');
+    const s = sealState(keys, {
+      a: 'alice',
+      u: 'gh',
+      v: 'verifier',
+      b: browserHash('c'),
+      n: 'n1',
+      e: Date.now() + 1000,
+      i: 'https://as',
+    });
+    expect(openLink(keys, s, 'connect')).toBe('invalid');
+    expect(openState(keys, s)).toMatchObject({ a: 'alice', b: browserHash('c') });
+  });
+
+  it("reads a Bearer challenge's parameters, quoted or not", () => {
+    expect(
+      challengeParams(
+        'Bearer error="invalid_token", resource_metadata="https://x.example/.well-known/oauth-protected-resource/mcp", scope=notes',
+      ),
+    ).toEqual({
+      error: 'invalid_token',
+      resource_metadata: 'https://x.example/.well-known/oauth-protected-resource/mcp',
+      scope: 'notes',
+    });
+    expect(challengeParams('Basic realm="x"')).toEqual({});
+    expect(challengeParams(null)).toEqual({});
+  });
+});
