@@ -23,6 +23,7 @@ import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { adminSessionKeys } from './admin/admin-session.js';
+import { oauthRoutes } from './oauth/routes.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -102,12 +103,16 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     publicBase: config.server.publicUrl,
     // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
     resource: () => gw.resource(),
-    authorizationServers: config.auth.authorizationServers,
+    // With auth.oauth Tollgate is (the first of) its own authorization server(s).
+    authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
     scopes: config.auth.jwt?.requiredScopes ?? [],
   });
   app.get('/.well-known/oauth-protected-resource', prm);
   app.get('/.well-known/oauth-protected-resource/mcp', prm);
   app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
+
+  // Tollgate's own authorization server (auth.oauth): metadata, login and consent pages, tokens.
+  if (gw.oauth) app.route('/', oauthRoutes(gw.oauth));
 
   const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages', ...(gw.llm ? ['/v1/*'] : [])];
   for (const path of agentRoutes) {

@@ -7,6 +7,7 @@ import { llmConfigSchema } from '../llm/schema.js';
 import { duration, serverNameSchema } from './primitives.js';
 import { pinAction, upstreamSchema } from './schema-upstreams.js';
 import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
+import { oauthConfigSchema } from '../oauth/schema.js';
 
 export { serverNameSchema };
 
@@ -63,6 +64,7 @@ export const configSchema = z
           .optional()
           .describe("this gateway's protected resource URL (RFC 8707/9728); default <public_url>/mcp"),
         authorization_servers: z.array(z.url()).default([]).describe('listed in the protected resource metadata'),
+        oauth: oauthConfigSchema.optional(),
         forward_identity_header: z
           .string()
           .regex(/^[A-Za-z0-9-]+$/)

@@ -1,0 +1,253 @@
+// Tollgate as the OAuth authorization server (auth.oauth): the MCP SDK client's own OAuth support
+// logging in through the login and consent pages in real Chromium, then the protocol's attacks over
+// plain HTTP. One gateway (in-process, stdio upstream) and one browser for the whole file.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import type { BrowserContext } from 'playwright-core';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthClientMetadata,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { hashPassword } from '../../src/oauth/users.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+import { tempDir } from '../helpers/tmp.js';
+import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
+import { waitUntil } from '../helpers/wait.js';
+import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
+
+const ALICE = { name: 'alice', password: 'alice-password-1' };
+const BOB = { name: 'bob', password: 'bob-password-2' };
+const API_KEY = 'api-key-still-works-0123';
+const browserOk = chromiumAvailable();
+
+let gw: TestGateway & { auditFile: string };
+let base: string;
+let callback: { url: string; codes: string[]; close(): Promise<void> };
+
+function callbackServer(): Promise<typeof callback> {
+  const codes: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const code = new URL(req.url ?? '/', 'http://x').searchParams.get('code');
+    if (code) codes.push(code);
+    res.end('done');
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
+        codes,
+        close: () => new Promise((r) => server.close(() => r())),
+      }),
+    ),
+  );
+}
+
+beforeAll(async () => {
+  const dir = tempDir('tollgate-oauth-');
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  writeFileSync(
+    join(policies, 'alice.yaml'),
+    'agent: alice-agent\nidentities: { oauth_subjects: [alice] }\ntools: { allow: ["feat__echo"] }\n',
+  );
+  writeFileSync(join(policies, 'eng.yaml'), 'group: eng\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\n');
+  writeFileSync(join(policies, 'keyed.yaml'), 'agent: keyed\ntools: { allow: ["*"] }\n');
+  callback = await callbackServer();
+  gw = await startGateway(`
+upstreams:
+  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
+auth:
+  api_keys: [{ agent: keyed, key: ${API_KEY} }]
+  oauth:
+    enabled: true
+    users:
+      - { name: alice, password: ${ALICE.password} }
+      - { name: bob, password_hash: "${hashPassword(BOB.password)}", groups: [eng] }
+    login_attempts: { max: 3, window: 1h }
+policies: { dir: ${policies}, watch: false }
+`);
+  base = gw.url;
+});
+afterAll(async () => {
+  await gw?.close();
+  await callback?.close();
+});
+
+const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
+
+/** An MCP SDK OAuthClientProvider that keeps everything in memory and hands the login URL to the test. */
+class MemoryProvider implements OAuthClientProvider {
+  info: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = '';
+  authUrl: URL | undefined;
+  constructor(
+    readonly redirectUrl: string,
+    readonly clientMetadataUrl?: string,
+  ) {}
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: 'SDK test client',
+      redirect_uris: [this.redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(i: OAuthClientInformationMixed) {
+    this.info = i;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(t: OAuthTokens) {
+    this.saved = t;
+  }
+  redirectToAuthorization(u: URL) {
+    this.authUrl = u;
+  }
+  saveCodeVerifier(v: string) {
+    this.verifier = v;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+
+/** A registered public client (DCR) with our callback as its redirect URI. */
+async function newClient(redirectUris = [callback.url]): Promise<string> {
+  const r = await register(base, {
+    client_name: 'raw test',
+    redirect_uris: redirectUris,
+    token_endpoint_auth_method: 'none',
+  });
+  expect(r.status).toBe(201);
+  return r.body.client_id as string;
+}
+
+/** Tokens for a fresh client and login (over HTTP). */
+async function tokensFor(user = ALICE, resource = `${base}/mcp`) {
+  const clientId = await newClient();
+  const { verifier, challenge } = pkce();
+  const code = await codeFor(base, { clientId, redirectUri: callback.url, challenge, resource }, user);
+  const t = await tokenRequest(base, {
+    grant_type: 'authorization_code',
+    code,
+    code_verifier: verifier,
+    client_id: clientId,
+    redirect_uri: callback.url,
+    resource,
+  });
+  expect(t.status).toBe(200);
+  return { clientId, code, verifier, ...(t.body as { access_token: string; refresh_token: string }) };
+}
+
+const mcpStatus = async (token: string, path = '/mcp') =>
+  (
+    await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    })
+  ).status;
+
+describe('discovery', () => {
+  it('serves RFC 8414 metadata at both discovery paths, and the resource metadata names Tollgate', async () => {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      const m = (await (await fetch(`${base}${path}`)).json()) as Record<string, unknown>;
+      expect(m).toMatchObject({
+        issuer: base,
+        authorization_endpoint: `${base}/authorize`,
+        token_endpoint: `${base}/token`,
+        registration_endpoint: `${base}/register`,
+        code_challenge_methods_supported: ['S256'],
+        client_id_metadata_document_supported: true,
+      });
+    }
+    const prm = (await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(prm.authorization_servers).toEqual([base]);
+    const jwks = (await (await fetch(`${base}/oauth/jwks`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.length).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chromium', () => {
+  let browser: { context: BrowserContext; close(): Promise<void> };
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('registers, logs in, consents, lists and calls tools; API keys keep working', async () => {
+    const provider = new MemoryProvider(callback.url);
+    const url = new URL(`${base}/mcp`);
+    const first = new Client({ name: 'sdk-oauth', version: '1.0.0' });
+    await expect(first.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }))).rejects.toThrow(
+      UnauthorizedError,
+    );
+    expect(provider.authUrl?.href).toContain(`${base}/authorize?`);
+    const page = await browser.context.newPage();
+    await page.goto(provider.authUrl?.href ?? '');
+    await page.fill('#username', BOB.name);
+    await page.fill('#password', BOB.password);
+    await page.click('#login');
+    await page.waitForSelector('#allow');
+    expect(await page.textContent('#client-name')).toBe('SDK test client');
+    expect(await page.textContent('#resource')).toBe(`${base}/mcp`);
+    expect(await page.textContent('#redirect-host')).toBe(new URL(callback.url).host);
+    const before = callback.codes.length;
+    await page.click('#allow');
+    await waitUntil(() => callback.codes.length > before, 30_000);
+    const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+    await transport.finishAuth(callback.codes.at(-1) ?? '');
+    const client = new Client({ name: 'sdk-oauth', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+    // bob is in group eng: feat__* except feat__crash.
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('feat__echo');
+    expect(names).not.toContain('feat__crash');
+    expect(textOf(await client.callTool({ name: 'feat__echo', arguments: { text: 'hi' } }))).toContain('hi');
+    await client.close();
+
+    // Consent is remembered: the next authorization for this client returns at once.
+    const again = new MemoryProvider(callback.url);
+    again.info = provider.info;
+    await expect(
+      new Client({ name: 'x', version: '1' }).connect(new StreamableHTTPClientTransport(url, { authProvider: again })),
+    ).rejects.toThrow(UnauthorizedError);
+    const n = callback.codes.length;
+    await page.goto(again.authUrl?.href ?? '');
+    await waitUntil(() => callback.codes.length > n, 30_000);
+    await page.close();
+
+    // API keys beside OAuth.
+    expect(await mcpStatus(API_KEY)).toBe(200);
+  });
+});
