@@ -75,6 +75,9 @@ auth:
       - { name: bob, password_hash: "${hashPassword(BOB.password)}", groups: [eng] }
     login_attempts: { max: 3, window: 1h }
 policies: { dir: ${policies}, watch: false }
+llm:
+  upstreams:
+    openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
 `);
   base = gw.url;
 });
@@ -249,5 +252,187 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
 
     // API keys beside OAuth.
     expect(await mcpStatus(API_KEY)).toBe(200);
+  });
+});
+
+describe('attacks on the authorization server', () => {
+  it('a code is redeemed once; a replay is refused and revokes the tokens the first redemption got', async () => {
+    const t = await tokensFor();
+    expect(await mcpStatus(t.access_token)).toBe(200);
+    const replay = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: t.code,
+      code_verifier: t.verifier,
+      client_id: t.clientId,
+      redirect_uri: callback.url,
+    });
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await mcpStatus(t.access_token)).toBe(401);
+  });
+
+  it('a code_verifier that does not match the challenge is refused', async () => {
+    const clientId = await newClient();
+    const { challenge } = pkce();
+    const code = await codeFor(base, { clientId, redirectUri: callback.url, challenge }, ALICE);
+    const r = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: pkce().verifier,
+      client_id: clientId,
+      redirect_uri: callback.url,
+    });
+    expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  it('PKCE is required and only S256; a resource Tollgate does not serve is refused with invalid_target', async () => {
+    const clientId = await newClient();
+    const { challenge } = pkce();
+    const jar = new Jar();
+    for (const [extra, error] of [
+      [{ resource: 'https://elsewhere.example/mcp' }, 'invalid_target'],
+      [{ resource: `${base}/mcp/nosuchserver` }, 'invalid_target'],
+      [{ code_challenge_method: 'plain' }, 'invalid_request'],
+      [{ code_challenge: '' }, 'invalid_request'],
+    ] as const) {
+      const res = await get(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge, extra }), jar);
+      expect(res.status).toBe(302);
+      const back = new URL(res.headers.get('location') ?? '');
+      expect(back.origin + back.pathname).toBe(callback.url);
+      expect(back.searchParams.get('error')).toBe(error);
+      expect(back.searchParams.get('state')).toBe('st-1');
+    }
+  });
+
+  it('redirect URI tricks are refused on a page of our own, never redirected', async () => {
+    const clientId = await newClient([callback.url, 'https://app.example.com/cb']);
+    const { challenge } = pkce();
+    const loopbackOtherPort = callback.url.replace(/:\d+\//, ':1/');
+    for (const redirectUri of [
+      'https://evil.example/cb', // open redirect
+      'https://app.example.com:8443/cb', // other port on a non-loopback host
+      'https://app.example.com/cb/../evil',
+      'https://app.example.com/cb?x=1',
+      'https://app.example.com.evil.example/cb',
+      `${callback.url}#frag`,
+    ]) {
+      const res = await get(authorizeUrl(base, { clientId, redirectUri, challenge }), new Jar());
+      expect(res.status, redirectUri).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+      expect(await res.text()).toContain('invalid_request');
+    }
+    // A loopback redirect URI may come back on another port (RFC 8252 §7.3).
+    const ok = await get(authorizeUrl(base, { clientId, redirectUri: loopbackOtherPort, challenge }), new Jar());
+    expect(ok.status).toBe(200);
+    // Registration refuses what could never be safe.
+    for (const uri of ['http://evil.example/cb', 'javascript:alert(1)', 'https://a.example/cb#x'])
+      expect((await register(base, { redirect_uris: [uri], token_endpoint_auth_method: 'none' })).body.error).toBe(
+        'invalid_redirect_uri',
+      );
+  });
+
+  it('refresh tokens rotate; presenting a spent one revokes the whole family', async () => {
+    const t = await tokensFor();
+    const r1 = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: t.refresh_token,
+      client_id: t.clientId,
+    });
+    expect(r1.status).toBe(200);
+    const fresh = r1.body as { access_token: string; refresh_token: string };
+    expect(fresh.refresh_token).not.toBe(t.refresh_token);
+    expect(await mcpStatus(fresh.access_token)).toBe(200);
+    const reuse = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: t.refresh_token,
+      client_id: t.clientId,
+    });
+    expect(reuse).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // The family is gone: the newest refresh token and access token too.
+    expect(await mcpStatus(fresh.access_token)).toBe(401);
+    const after = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: fresh.refresh_token,
+      client_id: t.clientId,
+    });
+    expect(after.body.error).toBe('invalid_grant');
+  });
+
+  it('a token is bound to its resource: /v1 is refused on /mcp, /mcp/feat only on /mcp/feat', async () => {
+    const v1 = await tokensFor(ALICE, `${base}/v1`);
+    expect(await mcpStatus(v1.access_token)).toBe(401);
+    const feat = await tokensFor(BOB, `${base}/mcp/feat`);
+    expect(await mcpStatus(feat.access_token, '/mcp/feat')).toBe(200);
+    expect(await mcpStatus(feat.access_token, '/mcp')).toBe(401);
+    const all = await tokensFor(BOB);
+    expect(await mcpStatus(all.access_token, '/mcp/feat')).toBe(200);
+  });
+
+  it('expired and revoked tokens are refused', async () => {
+    const t = await tokensFor();
+    expect(await mcpStatus(t.access_token)).toBe(200);
+    // The same claims, signed by Tollgate's own key, but expired.
+    const as = gw.gw.oauth;
+    if (!as) throw new Error('oauth is off');
+    const key = await as.keys.current();
+    const claims = JSON.parse(Buffer.from(t.access_token.split('.')[1] ?? '', 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
+    const expired = await new SignJWT({ ...claims, exp: Math.floor(Date.now() / 1000) - 120 })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+      .sign(key.privateKey);
+    const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${expired}` } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('token expired');
+    const revoke = await postForm(`${base}/revoke`, new Jar(), { token: t.refresh_token, client_id: t.clientId });
+    expect(revoke.status).toBe(200);
+    expect(await mcpStatus(t.access_token)).toBe(401);
+  });
+
+  it('the consent form refuses a forged post: wrong CSRF token, foreign Origin, no login cookie', async () => {
+    const clientId = await newClient();
+    const { challenge } = pkce();
+    const jar = new Jar();
+    const first = await get(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge }), jar);
+    const html = await first.text();
+    const login = await postForm(`${base}/authorize/login`, jar, {
+      txn: hidden(html, 'txn'),
+      csrf: hidden(html, 'csrf'),
+      username: ALICE.name,
+      password: ALICE.password,
+    });
+    const consent = await login.text();
+    const form = { txn: hidden(consent, 'txn'), csrf: hidden(consent, 'csrf'), decision: 'allow' };
+    const noTxnCookie = new Jar();
+    for (const [k, v] of jar.cookies) if (k !== 'tg_oauth_txn') noTxnCookie.cookies.set(k, v);
+    for (const [j, f, h] of [
+      [jar, { ...form, csrf: 'forged' }, {}],
+      [jar, form, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }],
+      [noTxnCookie, form, {}],
+    ] as const) {
+      const r = await postForm(`${base}/authorize/consent`, j, f, h);
+      expect(r.status).toBe(403);
+      expect(r.headers.get('location')).toBeNull();
+    }
+    // The genuine post still works.
+    const ok = await postForm(`${base}/authorize/consent`, jar, form);
+    expect(new URL(ok.headers.get('location') ?? '').searchParams.get('code')).toBeTruthy();
+  });
+
+  it('login brute force is limited per user name (even the right password waits)', async () => {
+    const clientId = await newClient();
+    const { challenge } = pkce();
+    const jar = new Jar();
+    const html = await (await get(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge }), jar)).text();
+    const attempt = (password: string) =>
+      postForm(`${base}/authorize/login`, jar, {
+        txn: hidden(html, 'txn'),
+        csrf: hidden(html, 'csrf'),
+        username: 'carol',
+        password,
+      });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await attempt(`guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 });
