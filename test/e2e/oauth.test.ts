@@ -2,8 +2,10 @@
 // logging in through the login and consent pages in real Chromium, then the protocol's attacks over
 // plain HTTP. One gateway (in-process, stdio upstream) and one browser for the whole file.
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
@@ -33,6 +35,75 @@ const browserOk = chromiumAvailable();
 let gw: TestGateway & { auditFile: string };
 let base: string;
 let callback: { url: string; codes: string[]; close(): Promise<void> };
+/** An https server (certificate from a test CA the gateway trusts through client_id_metadata.ca_file) serving client metadata documents. */
+let docs: { base: string; port: number; close(): Promise<void> };
+
+function testCa(dir: string): { caFile: string; key: Buffer; cert: Buffer } {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=tollgate test CA');
+  run('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'srv.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'srv.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  );
+  return {
+    caFile: join(dir, 'ca.pem'),
+    key: readFileSync(join(dir, 'srv.key')),
+    cert: readFileSync(join(dir, 'srv.pem')),
+  };
+}
+
+function metadataServer(tls: { key: Buffer; cert: Buffer }): Promise<typeof docs> {
+  const server = createHttpsServer(tls, (req, res) => {
+    const self = `https://localhost:${(server.address() as AddressInfo).port}${req.url}`;
+    const doc = (body: unknown) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
+    const meta = { client_name: 'Metadata client', redirect_uris: [callback.url], token_endpoint_auth_method: 'none' };
+    if (req.url === '/client.json') return doc({ ...meta, client_id: self });
+    if (req.url === '/mismatch.json') return doc({ ...meta, client_id: 'https://localhost/someone-else.json' });
+    if (req.url === '/other-redirect.json')
+      return doc({ ...meta, client_id: self, redirect_uris: ['https://other.example/cb'] });
+    if (req.url === '/big.json') return doc({ ...meta, client_id: self, padding: 'x'.repeat(64 * 1024) });
+    if (req.url === '/slow.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      return; // never ends
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        base: `https://localhost:${port}`,
+        port,
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    }),
+  );
+}
 
 function callbackServer(): Promise<typeof callback> {
   const codes: string[] = [];
@@ -63,6 +134,8 @@ beforeAll(async () => {
   writeFileSync(join(policies, 'eng.yaml'), 'group: eng\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\n');
   writeFileSync(join(policies, 'keyed.yaml'), 'agent: keyed\ntools: { allow: ["*"] }\n');
   callback = await callbackServer();
+  const tls = testCa(dir);
+  docs = await metadataServer(tls);
   gw = await startGateway(`
 upstreams:
   feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
@@ -74,6 +147,7 @@ auth:
       - { name: alice, password: ${ALICE.password} }
       - { name: bob, password_hash: "${hashPassword(BOB.password)}", groups: [eng] }
     login_attempts: { max: 3, window: 1h }
+    client_id_metadata: { ca_file: ${tls.caFile}, allow_private_hosts: [localhost], timeout: 3s, max_bytes: 8192 }
 policies: { dir: ${policies}, watch: false }
 llm:
   upstreams:
@@ -84,6 +158,7 @@ llm:
 afterAll(async () => {
   await gw?.close();
   await callback?.close();
+  await docs?.close();
 });
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
@@ -434,5 +509,75 @@ describe('attacks on the authorization server', () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await attempt(`guess-${i}`)).status);
     expect(statuses).toEqual([401, 401, 401, 429]);
+  });
+});
+
+describe('Client ID Metadata Documents', () => {
+  it('a client whose client_id is an https URL logs in (MCP SDK client, document fetched by the gateway)', async () => {
+    const provider = new MemoryProvider(callback.url, `${docs.base}/client.json`);
+    const url = new URL(`${base}/mcp`);
+    await expect(
+      new Client({ name: 'cimd', version: '1' }).connect(
+        new StreamableHTTPClientTransport(url, { authProvider: provider }),
+      ),
+    ).rejects.toThrow(UnauthorizedError);
+    const auth = provider.authUrl;
+    if (!auth) throw new Error('no authorization URL');
+    expect(auth.searchParams.get('client_id')).toBe(`${docs.base}/client.json`);
+    const jar = new Jar();
+    const loginPage = await (await get(auth.href, jar)).text();
+    expect(loginPage).toContain('Metadata client');
+    const consent = await (
+      await postForm(`${base}/authorize/login`, jar, {
+        txn: hidden(loginPage, 'txn'),
+        csrf: hidden(loginPage, 'csrf'),
+        username: ALICE.name,
+        password: ALICE.password,
+      })
+    ).text();
+    const done = await postForm(`${base}/authorize/consent`, jar, {
+      txn: hidden(consent, 'txn'),
+      csrf: hidden(consent, 'csrf'),
+      decision: 'allow',
+    });
+    const code = new URL(done.headers.get('location') ?? '').searchParams.get('code') ?? '';
+    await new StreamableHTTPClientTransport(url, { authProvider: provider }).finishAuth(code);
+    const client = new Client({ name: 'cimd', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+    // alice is mapped to agent alice-agent (identities.oauth_subjects): echo only.
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['feat__echo']);
+    await client.close();
+  });
+
+  it.each([
+    ['on a private address', () => `https://127.0.0.1:${docs.port}/client.json`, 'private address'],
+    ['oversized', () => `${docs.base}/big.json`, 'larger than 8192 bytes'],
+    ['slow', () => `${docs.base}/slow.json`, 'not fetched within 3000 ms'],
+    ['naming another client_id', () => `${docs.base}/mismatch.json`, 'client_id is not its own URL'],
+    ['over plain http', () => `http://localhost:${docs.port}/client.json`, 'https only'],
+  ])('a metadata document %s is refused with invalid_client', async (_, clientId, reason) => {
+    const res = await get(
+      authorizeUrl(base, { clientId: clientId(), redirectUri: callback.url, challenge: pkce().challenge }),
+      new Jar(),
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    const html = await res.text();
+    expect(html).toContain('invalid_client');
+    expect(html).toContain(reason);
+  });
+
+  it('a redirect URI the document does not list is refused (no redirect)', async () => {
+    const res = await get(
+      authorizeUrl(base, {
+        clientId: `${docs.base}/other-redirect.json`,
+        redirectUri: callback.url,
+        challenge: pkce().challenge,
+      }),
+      new Jar(),
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('redirect_uri is not one the client registered');
   });
 });
