@@ -313,6 +313,20 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
     expect(names).not.toContain('feat__crash');
     expect(textOf(await client.callTool({ name: 'feat__echo', arguments: { text: 'hi' } }))).toContain('hi');
     await client.close();
+    // The audit record names the user and the client; the agent is user:bob (no file maps bob).
+    const clientId = provider.info?.client_id;
+    const audited = () =>
+      readFileSync(gw.auditFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((r) => r['gen_ai.tool.name'] === 'feat__echo' && r['tollgate.auth.user'] === 'bob');
+    await waitUntil(() => audited() !== undefined, 30_000);
+    expect(audited()).toMatchObject({
+      'gen_ai.agent.id': 'user:bob',
+      'tollgate.auth.method': 'oauth',
+      'tollgate.auth.client': clientId,
+    });
 
     // Consent is remembered: the next authorization for this client returns at once.
     const again = new MemoryProvider(callback.url);
