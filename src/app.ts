@@ -189,6 +189,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         usage: (agent) => gw.usage(agent),
         reloadPolicies: () => gw.policies.reload('admin API'),
         ...(gw.pins ? { pins: gw.pins } : {}),
+        ...(gw.oauth ? { oauth: gw.oauth.admin() } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

@@ -15,6 +15,7 @@ import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, ty
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
 import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
+import { mountOAuthRoutes, OAuthSection, type AdminOAuth } from './oauth.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -51,6 +52,8 @@ export interface AdminDeps {
   reloadPolicies(): { ok: true } | { ok: false; problems: string[] };
   /** Tool pinning, when on: pending changes and their approval. */
   pins?: AdminPins;
+  /** Grants and clients of Tollgate's own authorization server (auth.oauth). */
+  oauth?: AdminOAuth;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -172,6 +175,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return r.ok ? c.json(r) : c.json(r, 422);
   });
   if (deps.pins) mountPinRoutes(api, deps.pins, { apiAuth, csrf });
+  if (deps.oauth) mountOAuthRoutes(api, deps.oauth, { apiAuth, csrf });
   app.route('/api', api);
   app.route('/', api);
 
@@ -211,7 +215,12 @@ export function adminRoutes(deps: AdminDeps): Hono {
         agents={known}
         usage={usage}
         upstreams={deps.upstreams()}
-        pins={deps.pins && <PinsSection view={deps.pins.view()} />}
+        pins={
+          <>
+            {deps.pins && <PinsSection view={deps.pins.view()} />}
+            {deps.oauth && <OAuthSection grants={await deps.oauth.grants()} clients={await deps.oauth.clients()} />}
+          </>
+        }
       />,
       200,
       nonce,

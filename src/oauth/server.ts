@@ -11,6 +11,7 @@ import { LocalUsers } from './users.js';
 import type { ResourceSpace } from './resources.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
+import type { AdminOAuth } from '../admin/oauth.js';
 
 export interface OAuthServerOptions {
   config: OAuthConfig;
@@ -82,6 +83,19 @@ export class OAuthServer {
   /** Whether tokens/cookies travel over https only. */
   get secure(): boolean {
     return this.issuer().startsWith('https:');
+  }
+
+  /** What the admin API and page list and revoke. */
+  admin(): AdminOAuth {
+    return {
+      grants: () => this.grants.list(),
+      clients: async () => (await this.clients.registered()).map(({ secret_hash: _s, ...c }) => c),
+      revokeGrant: (gid) => this.grants.revoke(gid),
+      removeClient: async (clientId) => {
+        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.grants.revoke(g.gid);
+        return this.clients.remove(clientId);
+      },
+    };
   }
 
   close(): Promise<void> {

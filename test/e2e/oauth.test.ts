@@ -30,6 +30,7 @@ import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, toke
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
 const API_KEY = 'api-key-still-works-0123';
+const ADMIN = 'admin-token-for-oauth-tests';
 const browserOk = chromiumAvailable();
 
 let gw: TestGateway & { auditFile: string };
@@ -149,6 +150,7 @@ auth:
     login_attempts: { max: 3, window: 1h }
     client_id_metadata: { ca_file: ${tls.caFile}, allow_private_hosts: [localhost], timeout: 3s, max_bytes: 8192 }
 policies: { dir: ${policies}, watch: false }
+admin: { tokens: [${ADMIN}] }
 llm:
   upstreams:
     openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
@@ -593,5 +595,37 @@ describe('Client ID Metadata Documents', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
     expect(await res.text()).toContain('redirect_uri is not one the client registered');
+  });
+});
+
+describe('admin', () => {
+  it('lists grants and registered clients, and revokes them', async () => {
+    const t = await tokensFor(BOB);
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const grants = (await (await fetch(`${base}/admin/api/oauth/grants`, { headers: auth })).json()) as {
+      grants: { gid: string; sub: string; clientId: string }[];
+    };
+    const mine = grants.grants.find((g) => g.clientId === t.clientId);
+    expect(mine?.sub).toBe('bob');
+    const clients = (await (await fetch(`${base}/admin/api/oauth/clients`, { headers: auth })).json()) as {
+      clients: Record<string, unknown>[];
+    };
+    const client = clients.clients.find((c) => c.client_id === t.clientId);
+    expect(client).toBeDefined();
+    expect(JSON.stringify(clients)).not.toContain('secret_hash');
+    expect(await mcpStatus(t.access_token)).toBe(200);
+    const revoke = await fetch(`${base}/admin/api/oauth/grants/${mine?.gid}/revoke`, { method: 'POST', headers: auth });
+    expect(revoke.status).toBe(200);
+    expect(await mcpStatus(t.access_token)).toBe(401);
+    const removed = await fetch(`${base}/admin/api/oauth/clients/${encodeURIComponent(t.clientId)}/revoke`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(removed.status).toBe(200);
+    const again = await get(
+      authorizeUrl(base, { clientId: t.clientId, redirectUri: callback.url, challenge: pkce().challenge }),
+      new Jar(),
+    );
+    expect(again.status).toBe(400);
   });
 });
