@@ -14,6 +14,7 @@ import { ConsentPage, ErrorPage, LoginPage } from './pages.js';
 import type { OAuthServer } from './server.js';
 import type { Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
+import { oidcRoutes } from './oidc.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -155,7 +156,10 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const session = await sessionOf(c);
     if (session && (await consented(session, pending))) return issue(c, txn, pending, session);
     if (session) return consentPage(c, txn, pending, session);
-    return page(c, <LoginPage txn={txn} csrf={pending.csrf} clientName={clientName(client)} />);
+    return page(
+      c,
+      <LoginPage txn={txn} csrf={pending.csrf} clientName={clientName(client)} oidcName={cfg.oidc?.name} />,
+    );
   });
 
   /** The pending login a form names, when the cookie and the CSRF token agree with it. */
@@ -183,7 +187,14 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const login = (error: string, status: 401 | 429, extra = {}) =>
       page(
         c,
-        <LoginPage txn={txn} csrf={p.csrf} clientName={clientName(cl)} error={error} username={username} />,
+        <LoginPage
+          txn={txn}
+          csrf={p.csrf}
+          clientName={clientName(cl)}
+          error={error}
+          username={username}
+          oidcName={cfg.oidc?.name}
+        />,
         status,
         extra,
       );
@@ -202,12 +213,27 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       return login('Wrong user name or password.', 401);
     }
     await as.store.del(keys[0] ?? '');
-    const subject: Subject = { sub: user.name, groups: user.groups, idp: 'local' };
+    return finishLogin(c, txn, p, { sub: user.name, groups: user.groups, idp: 'local' });
+  });
+
+  /** A user is known (local password or the company IdP): a login session, then consent or the code. */
+  const finishLogin = async (c: Context, txn: string, p: Pending, subject: Subject) => {
     const sid = randomBytes(32).toString('base64url');
     await as.store.set(`session:${digest(sid)}`, subject, cfg.sessionTtlMs);
     setCookie(c, SESSION_COOKIE, sid, { ...cookieOpts(), maxAge: Math.ceil(cfg.sessionTtlMs / 1000) });
     if (await consented(subject, p)) return issue(c, txn, p, subject);
     return consentPage(c, txn, p, subject);
+  };
+
+  oidcRoutes(app, as, {
+    txnCookie: TXN_COOKIE,
+    pending: (txn) => as.store.get<Pending>(`txn:${txn}`),
+    finish: async (c, txn, subject) => {
+      const p = await as.store.get<Pending>(`txn:${txn}`);
+      if (!p) return forged(c);
+      return finishLogin(c, txn, p, subject);
+    },
+    fail: (c, error, description) => errorPage(c, error, description),
   });
 
   app.post('/authorize/consent', async (c) => {

@@ -7,6 +7,7 @@ main{max-width:420px;margin:8vh auto;background:#fff;border-radius:10px;padding:
 h1{font-size:20px;margin:0 0 16px}label{display:block;margin:12px 0 4px;font-weight:600}
 input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:8px;border:1px solid #bbb;border-radius:6px}
 button{margin-top:18px;padding:9px 18px;border:0;border-radius:6px;background:#2456d3;color:#fff;font-weight:600;cursor:pointer}
+a.button{display:inline-block;padding:9px 18px;border-radius:6px;background:#1d2430;color:#fff;text-decoration:none;font-weight:600}
 button.secondary{background:#e3e6ec;color:#1d2430;margin-left:8px}.err{color:#b3261e;margin:8px 0}
 dl{display:grid;grid-template-columns:auto 1fr;gap:6px 12px}dt{font-weight:600}dd{margin:0;word-break:break-all}
 .client{display:flex;gap:12px;align-items:center}.client img{width:40px;height:40px;border-radius:6px}`;
@@ -34,6 +35,8 @@ export interface LoginPageProps {
   clientName: string;
   error?: string | undefined;
   username?: string | undefined;
+  /** When a company identity provider is configured: its button's name. */
+  oidcName?: string | undefined;
 }
 
 export function LoginPage(p: LoginPageProps) {
@@ -46,6 +49,13 @@ export function LoginPage(p: LoginPageProps) {
       {p.error ? (
         <p class="err" id="error">
           {p.error}
+        </p>
+      ) : null}
+      {p.oidcName ? (
+        <p>
+          <a id="oidc" class="button" href={`/authorize/oidc?txn=${encodeURIComponent(p.txn)}`}>
+            Log in with {p.oidcName}
+          </a>
         </p>
       ) : null}
       <form method="post" action="/authorize/login">

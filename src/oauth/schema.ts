@@ -75,6 +75,21 @@ export const oauthConfigSchema = z
       })
       .strict()
       .prefault({}),
+    oidc: z
+      .object({
+        issuer: z
+          .url()
+          .describe("the company identity provider's issuer (its /.well-known/openid-configuration is read)"),
+        client_id: z.string().min(1),
+        client_secret: z.string().min(1).describe('usually ${ENV}'),
+        name: z.string().default('your company account').describe('shown on the login button'),
+        scopes: z.array(z.string()).default(['openid', 'profile', 'email']),
+        subject_claim: z.string().default('sub').describe('the id_token claim that names the user'),
+        groups_claim: z.string().default('groups').describe('the id_token claim with the policy groups'),
+      })
+      .strict()
+      .optional()
+      .describe('log users in through an OpenID Connect provider (authorization code flow); local users still work'),
     identity: z
       .object({
         agent_prefix: z.string().default('user:').describe('an unmapped user becomes agent <prefix><sub>'),
@@ -118,6 +133,17 @@ export interface OAuthConfig {
   users: readonly OAuthUser[];
   loginAttempts: { max: number; maxPerAddress: number; windowMs: number };
   agentPrefix: string;
+  oidc:
+    | {
+        issuer: string;
+        clientId: string;
+        clientSecret: string;
+        name: string;
+        scopes: readonly string[];
+        subjectClaim: string;
+        groupsClaim: string;
+      }
+    | undefined;
 }
 
 export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): OAuthConfig | undefined {
@@ -156,5 +182,14 @@ export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): 
       windowMs: toMs(c.login_attempts.window),
     },
     agentPrefix: c.identity.agent_prefix,
+    oidc: c.oidc && {
+      issuer: c.oidc.issuer.replace(/\/$/, ''),
+      clientId: c.oidc.client_id,
+      clientSecret: c.oidc.client_secret,
+      name: c.oidc.name,
+      scopes: c.oidc.scopes,
+      subjectClaim: c.oidc.subject_claim,
+      groupsClaim: c.oidc.groups_claim,
+    },
   };
 }
