@@ -1,6 +1,7 @@
 // Tollgate as the OAuth authorization server (auth.oauth): the MCP SDK client's own OAuth support
-// logging in through the login and consent pages in real Chromium, then the protocol's attacks over
-// plain HTTP. One gateway (in-process, stdio upstream) and one browser for the whole file.
+// logging in through the login and consent pages in real Chromium, company login through a real
+// OpenID Provider (oidc-provider in its own process), then the protocol's attacks over plain HTTP and
+// Client ID Metadata Documents. One gateway (in-process, stdio upstream), one IdP and one browser.
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import type {
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { hashPassword } from '../../src/oauth/users.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/tmp.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
@@ -34,6 +36,9 @@ const ADMIN = 'admin-token-for-oauth-tests';
 const browserOk = chromiumAvailable();
 
 let gw: TestGateway & { auditFile: string };
+/** The company IdP: oidc-provider as a separate process (test/fixtures/oidc-idp.ts). */
+let idp: Spawned;
+const IDP_SECRET = 'tollgate-idp-client-secret-0123456789';
 let base: string;
 let callback: { url: string; codes: string[]; close(): Promise<void> };
 /** An https server (certificate from a test CA the gateway trusts through client_id_metadata.ca_file) serving client metadata documents. */
@@ -135,6 +140,7 @@ beforeAll(async () => {
   writeFileSync(join(policies, 'eng.yaml'), 'group: eng\ntools: { allow: ["feat__*"], deny: ["feat__crash"] }\n');
   writeFileSync(join(policies, 'keyed.yaml'), 'agent: keyed\ntools: { allow: ["*"] }\n');
   callback = await callbackServer();
+  idp = await spawnListening(['test/fixtures/oidc-idp.ts', '--secret', IDP_SECRET]);
   const tls = testCa(dir);
   docs = await metadataServer(tls);
   gw = await startGateway(`
@@ -148,6 +154,7 @@ auth:
       - { name: alice, password: ${ALICE.password} }
       - { name: bob, password_hash: "${hashPassword(BOB.password)}", groups: [eng] }
     login_attempts: { max: 3, window: 1h }
+    oidc: { issuer: "http://127.0.0.1:${idp.port}", client_id: tollgate, client_secret: ${IDP_SECRET}, name: Example Corp, scopes: [openid, groups] }
     client_id_metadata: { ca_file: ${tls.caFile}, allow_private_hosts: [localhost], timeout: 3s, max_bytes: 8192 }
 policies: { dir: ${policies}, watch: false }
 admin: { tokens: [${ADMIN}] }
@@ -161,6 +168,7 @@ afterAll(async () => {
   await gw?.close();
   await callback?.close();
   await docs?.close();
+  await idp?.kill();
 });
 
 const textOf = (r: unknown): string => ((r as CallToolResult).content[0] as { text: string }).text;
@@ -343,6 +351,51 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
 
     // API keys beside OAuth.
     expect(await mcpStatus(API_KEY)).toBe(200);
+  });
+
+  it('company login: a user logs in through the OpenID Provider; its groups claim selects the policy group', async () => {
+    await browser.context.clearCookies(); // no Tollgate login session from the test before
+    const clientId = await newClient();
+    const { verifier, challenge } = pkce();
+    const page = await browser.context.newPage();
+    await page.goto(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge, resource: `${base}/mcp` }));
+    expect(await page.textContent('#oidc')).toContain('Example Corp');
+    await page.click('#oidc');
+    // oidc-provider's own login page (any password), its consent step when it asks, then Tollgate's consent.
+    await page.waitForSelector('input[name=login]');
+    expect(page.url()).toContain(`127.0.0.1:${idp.port}`);
+    await page.fill('input[name=login]', 'carol');
+    await page.fill('input[name=password]', 'any-password');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#allow, button[type=submit]');
+    if (!(await page.$('#allow'))) {
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#allow');
+    }
+    expect(await page.textContent('#user')).toBe('carol');
+    const before = callback.codes.length;
+    await page.click('#allow');
+    await waitUntil(() => callback.codes.length > before, 30_000);
+    await page.close();
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: callback.codes.at(-1) ?? '',
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: callback.url,
+    });
+    expect(t.status).toBe(200);
+    const client = new Client({ name: 'oidc-user', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${t.body.access_token as string}` } },
+      }),
+    );
+    // user:carol, groups [eng] from the IdP's claim: group eng's allow-list applies (feat__* but not crash).
+    const names = (await client.listTools()).tools.map((x) => x.name);
+    expect(names).toContain('feat__echo');
+    expect(names).not.toContain('feat__crash');
+    await client.close();
   });
 });
 
