@@ -28,6 +28,7 @@ import { traceSteps } from './telemetry/steps.js';
 import { traceAuth, traceHttp } from './telemetry/http.js';
 import { credentialsStep } from './credentials/credentials.js';
 import { connectionRoutes } from './credentials/routes.js';
+import { oauthRoutes } from './oauth/routes.js';
 
 /**
  * MCP-level steps, outermost first:
@@ -141,12 +142,16 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     publicBase: config.server.publicUrl,
     // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
     resource: () => gw.resource(),
-    authorizationServers: config.auth.authorizationServers,
+    // With auth.oauth Tollgate is (the first of) its own authorization server(s).
+    authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
     scopes: config.auth.jwt?.requiredScopes ?? [],
   });
   app.get('/.well-known/oauth-protected-resource', prm);
   app.get('/.well-known/oauth-protected-resource/mcp', prm);
   app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
+
+  // Tollgate's own authorization server (auth.oauth): metadata, login and consent pages, tokens.
+  if (gw.oauth) app.route('/', oauthRoutes(gw.oauth));
 
   const agentRoutes = ['/mcp', '/mcp/:server', '/sse', '/sse/:server', '/messages', ...(gw.llm ? ['/v1/*'] : [])];
   for (const path of agentRoutes) {
@@ -247,6 +252,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         ...(gw.pins ? { pins: gw.pins } : {}),
         approvals: gw.approvals,
         ...(gw.credentials.vault ? { connections: () => gw.credentials.connections() } : {}),
+        ...(gw.oauth ? { oauth: gw.oauth.admin() } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

@@ -36,6 +36,8 @@ import { redactorFor } from './audit/open.js';
 import { Tracing } from './telemetry/tracing.js';
 import { llmSpans } from './telemetry/llm.js';
 import { Credentials } from './credentials/credentials.js';
+import { OAuthServer } from './oauth/server.js';
+import { oauthAuthenticator } from './oauth/authenticator.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -66,6 +68,8 @@ export class Gateway {
   readonly tracing: Tracing | undefined;
   /** Upstream credentials per user (upstreams.<name>.auth): the token vault and its sources. */
   readonly credentials: Credentials;
+  /** Tollgate's own OAuth authorization server (auth.oauth); undefined when off. */
+  readonly oauth: OAuthServer | undefined;
   private server: ServerType | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
@@ -134,7 +138,21 @@ export class Gateway {
       log: this.log,
       env: opts.env,
     });
-    this.authenticators = buildAuthenticators(opts.config, () => this.policies.current(), this.log);
+    const oc = opts.config.auth.oauth;
+    this.oauth =
+      oc &&
+      new OAuthServer({
+        config: oc,
+        baseUrl: () => this.config.server.publicUrl ?? this.listenUrl ?? `http://${srv.host}:${srv.port}`,
+        resources: {
+          mcp: () => this.resource(),
+          servers: opts.config.upstreams.map((u) => u.name),
+          llm: opts.config.llm !== undefined,
+        },
+        log: this.log,
+        store: OAuthServer.openStore(oc, opts.config.limits.redis),
+      });
+    this.authenticators = this.buildAuthenticators(opts.config);
     this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);
     this.limitStore = opts.limitStore ?? new MemoryStore();
     const trt = opts.config.limits.toolResultTokens;
@@ -255,15 +273,29 @@ export class Gateway {
     const { url, port: listenedPort } = listenedAt(server, host);
     // The JWT audience and the metadata's resource follow the address really listened on.
     this.listenUrl = url;
-    this.authenticators.splice(
-      0,
-      this.authenticators.length,
-      ...buildAuthenticators(this.config, () => this.policies.current(), this.log, url),
-    );
+    this.authenticators.splice(0, this.authenticators.length, ...this.buildAuthenticators(this.config, url));
     return { url, port: listenedPort };
   }
 
   private readonly acceptFailures: AcceptFailureLog;
+
+  /** Tollgate's own tokens first (an auth.jwt verifier would refuse them as another issuer's), then the configured ones. */
+  private buildAuthenticators(config: RuntimeConfig, listenUrl?: string): Authenticator[] {
+    const as = this.oauth;
+    const own = as
+      ? [
+          oauthAuthenticator({
+            keys: as.keys,
+            grants: as.grants,
+            issuer: () => as.issuer(),
+            resources: as.resources,
+            policies: () => this.policies.current(),
+            agentPrefix: as.config.agentPrefix,
+          }),
+        ]
+      : [];
+    return [...own, ...buildAuthenticators(config, () => this.policies.current(), this.log, listenUrl)];
+  }
 
   /**
    * Applies a re-read config file (SIGHUP) without a restart: agent credentials (API keys, JWT),
@@ -274,11 +306,7 @@ export class Gateway {
     const { applied, restartNeeded } = applyChangedSections(this.config, next, {
       // In place: the authentication middleware reads this array on every request.
       auth: () =>
-        this.authenticators.splice(
-          0,
-          this.authenticators.length,
-          ...buildAuthenticators(next, () => this.policies.current(), this.log, this.listenUrl),
-        ),
+        this.authenticators.splice(0, this.authenticators.length, ...this.buildAuthenticators(next, this.listenUrl)),
       log: () => {
         this.log.level = next.log.level;
       },
@@ -318,6 +346,7 @@ export class Gateway {
     await this.tokenCounter?.close();
     await this.tracing?.close();
     await this.credentials.close();
+    await this.oauth?.close();
   }
 
   /** Where the gateway listens (`http://host:port`), once it does. */

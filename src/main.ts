@@ -7,6 +7,7 @@ import { HELP } from './cli/help.js';
 import { serveCommand } from './cli/serve.js';
 import { checkCommand } from './cli/check.js';
 import { keyNewCommand } from './cli/key.js';
+import { userAddCommand } from './cli/user.js';
 import { auditCommand } from './cli/audit.js';
 import { pinsCommand } from './cli/pins.js';
 import { VERSION } from './version.js';
@@ -85,6 +86,25 @@ async function main(argv: readonly string[]): Promise<number> {
         (l) => process.stdout.write(l),
         (l) => process.stderr.write(l),
       );
+    case 'user': {
+      if (args.positionals[0] !== 'add') {
+        process.stderr.write('usage: tollgate user add NAME [--groups a,b] < password-file\n');
+        return 2;
+      }
+      // The password: the first line of standard input (a pipe or a file; never an argument).
+      const chunks: Buffer[] = [];
+      if (!process.stdin.isTTY) for await (const c of process.stdin) chunks.push(c as Buffer);
+      else process.stderr.write('password (then Enter, Ctrl-D): ');
+      if (process.stdin.isTTY) for await (const c of process.stdin) chunks.push(c as Buffer);
+      const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+      return userAddCommand(
+        args.positionals[1],
+        typeof args.flags.groups === 'string' ? args.flags.groups : undefined,
+        password,
+        (l) => process.stdout.write(l),
+        (l) => process.stderr.write(l),
+      );
+    }
     case 'serve': {
       const loaded = loadConfig(configPath, env, configGiven);
       const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;

@@ -41,6 +41,7 @@ import type { ApprovalService } from '../approvals/service.js';
 import { bearerOf } from '../auth/operator-tokens.js';
 import { headerOf } from '../http/node-io.js';
 import { ConnectionsSection, type ConnectionRow } from './connections.js';
+import { mountOAuthRoutes, OAuthSection, type AdminOAuth } from './oauth.js';
 
 export const ADMIN_BASE = '/admin';
 
@@ -83,6 +84,8 @@ export interface AdminDeps {
   approvals?: ApprovalService;
   /** Which users connected which upstream (per-user credentials); never tokens. */
   connections?: () => Promise<ConnectionRow[]>;
+  /** Grants and clients of Tollgate's own authorization server (auth.oauth). */
+  oauth?: AdminOAuth;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -216,6 +219,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     });
   const connections = deps.connections;
   if (connections) api.get('/connections', apiAuth, async (c) => c.json({ connections: await connections() }));
+  if (deps.oauth) mountOAuthRoutes(api, deps.oauth, { apiAuth, csrf });
   app.route('/api', api);
   app.route('/', api);
 
@@ -267,7 +271,12 @@ export function adminRoutes(deps: AdminDeps): Hono {
         agents={known}
         usage={usage}
         upstreams={deps.upstreams()}
-        pins={deps.pins && <PinsSection view={deps.pins.view()} />}
+        pins={
+          <>
+            {deps.pins && <PinsSection view={deps.pins.view()} />}
+            {deps.oauth && <OAuthSection grants={await deps.oauth.grants()} clients={await deps.oauth.clients()} />}
+          </>
+        }
         approvals={deps.approvals && <ApprovalsSection nonce={nonce} />}
         connections={
           deps.connections &&

@@ -58,6 +58,9 @@ export interface AuditRecord {
   'gen_ai.agent.id': string;
   /** `api_key` | `jwt` | `anonymous`. */
   'tollgate.auth.method': string;
+  /** `oauth`: the user who logged in (token subject) and the OAuth client acting for them; else null. */
+  'tollgate.auth.user': string | null;
+  'tollgate.auth.client': string | null;
   'mcp.session.id': string | null;
   /** `clientInfo` from initialize. */
   'tollgate.client.name': string | null;
@@ -124,6 +127,8 @@ const TEMPLATE: AuditRecord = {
   'jsonrpc.request.id': null,
   'gen_ai.agent.id': '',
   'tollgate.auth.method': '',
+  'tollgate.auth.user': null,
+  'tollgate.auth.client': null,
   'mcp.session.id': null,
   'tollgate.client.name': null,
   'tollgate.client.version': null,

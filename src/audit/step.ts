@@ -70,6 +70,8 @@ export function scopeFields(scope: RequestScope): AuditFields {
   return {
     'gen_ai.agent.id': scope.agentId,
     'tollgate.auth.method': scope.identity.method,
+    'tollgate.auth.user': scope.identity.user ?? null,
+    'tollgate.auth.client': scope.identity.client ?? null,
     'mcp.session.id': s?.ref ?? null,
     'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
     'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
@@ -119,6 +121,8 @@ export function auditStep(recorder: AuditRecorder): McpStep {
       'jsonrpc.request.id': call.request.id,
       'gen_ai.agent.id': call.scope.agentId,
       'tollgate.auth.method': call.scope.identity.method,
+      'tollgate.auth.user': call.scope.identity.user ?? null,
+      'tollgate.auth.client': call.scope.identity.client ?? null,
       'mcp.session.id': s?.ref ?? null,
       'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
       'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,

@@ -17,6 +17,7 @@ export function parseCli(argv: readonly string[]): ParsedArgs {
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
       agent: { type: 'string' },
+      groups: { type: 'string' },
       connect: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },

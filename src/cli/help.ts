@@ -5,6 +5,7 @@ Usage:
   tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
                                                          (--connect: also match patterns against the upstreams' tools)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file
+  tollgate user add NAME [--groups a,b] < password       hash a local user's password for auth.oauth.users
   tollgate audit [FILE|DIR | -c PATH] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)
   tollgate audit stats [FILE|DIR] [filters]              counts, tokens and latency per agent/tool/decision
   tollgate audit verify [FILE|DIR]                       check the hash chain; exit 1 at the first broken link

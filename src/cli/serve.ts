@@ -144,6 +144,18 @@ function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
         : `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer <its API key>  (keys are not printed)`
       : '  (anonymous access)',
   );
+  const oauth = config.auth.oauth;
+  if (oauth) {
+    const demoUser = oauth.users.find((u) => u.password !== undefined && demoSecrets.has(u.password));
+    lines.push(
+      `  OAuth login: clients without a key log in at ${gw.oauth?.issuer() ?? url}/authorize (they find it themselves: npx mcp-remote ${url}/mcp)`,
+      ...(demoUser
+        ? [
+            `  user "${demoUser.name}" logs in with password ${demoUser.password}  (the demo password: set its variable before exposing the gateway)`,
+          ]
+        : []),
+    );
+  }
   if (adminToken)
     lines.push(
       `  admin page: ${url}/admin/  (sign in with the admin token${demoSecrets.has(adminToken) ? `: ${adminToken}, the demo token` : ''})`,

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import type { ParsedConfig } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
 import { upstreamConfig, type UpstreamConfig } from './runtime-upstreams.js';
+import { oauthRuntime, type OAuthConfig } from '../oauth/schema.js';
 import { keylessUpstreams, toLlmRuntime, type LlmConfig } from '../llm/runtime.js';
 import { toAuditSignRuntime, type AuditSignRuntime } from '../audit/sign-schema.js';
 import { approvalsRuntime } from '../approvals/schema.js';
@@ -82,6 +83,8 @@ export interface RuntimeConfig {
     resource: string | undefined;
     authorizationServers: readonly string[];
     forwardIdentityHeader: string | undefined;
+    /** Tollgate's own authorization server (auth.oauth); undefined when off. */
+    oauth: OAuthConfig | undefined;
   };
   policies: { dir: string; watch: boolean } | undefined;
   /** Seal keys stay base64 here (a frozen config cannot hold Buffers); the gateway decodes them. */
@@ -198,6 +201,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       resource: c.auth.resource,
       authorizationServers: c.auth.authorization_servers,
       forwardIdentityHeader: c.auth.forward_identity_header,
+      oauth: oauthRuntime(c.auth.oauth, baseDir),
     },
     policies: c.policies && { dir: resolve(baseDir, c.policies.dir), watch: c.policies.watch },
     sessions: { sealKeys: c.sessions.seal_keys, maxAgeMs: toMs(c.sessions.max_age), shared: c.sessions.shared },

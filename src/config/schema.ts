@@ -12,6 +12,7 @@ import { mcpSectionSchema, serverSectionSchema } from './schema-server.js';
 import { ageSchema, auditPostgresSchema, checkAuditSpool } from '../audit/pg/config.js';
 import { approvalsConfigSchema } from '../approvals/schema.js';
 import { checkUpstreamAuth, credentialsSectionSchema } from '../credentials/schema.js';
+import { oauthConfigSchema } from '../oauth/schema.js';
 
 export { serverNameSchema };
 
@@ -68,6 +69,7 @@ export const configSchema = z
           .optional()
           .describe("this gateway's protected resource URL (RFC 8707/9728); default <public_url>/mcp"),
         authorization_servers: z.array(z.url()).default([]).describe('listed in the protected resource metadata'),
+        oauth: oauthConfigSchema.optional(),
         forward_identity_header: z
           .string()
           .regex(/^[A-Za-z0-9-]+$/)

@@ -43,7 +43,7 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
       return errorResponse(c, 'unauthorized', 'missing bearer token', { 'www-authenticate': challenge(c.req.url) });
     }
     for (const a of opts.authenticators) {
-      const r = await a.authenticate(token);
+      const r = await a.authenticate(token, { path: c.req.path });
       if (r === undefined) continue;
       if (r.ok) {
         c.set('agent', r.identity);

@@ -7,7 +7,8 @@ export interface ProtectedResourceOptions {
   publicBase: string | undefined;
   /** The resource URL of `/mcp` (the JWT audience); default `<base>/mcp`. A function: known once listening. */
   resource: string | undefined | (() => string | undefined);
-  authorizationServers: readonly string[];
+  /** A function when one of them (Tollgate's own) is known only once listening. */
+  authorizationServers: readonly string[] | (() => readonly string[]);
   scopes: readonly string[];
 }
 
@@ -32,7 +33,8 @@ export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handl
     const resource = own ?? `${base}/mcp`;
     const body: Record<string, unknown> = {
       resource,
-      authorization_servers: opts.authorizationServers,
+      authorization_servers:
+        typeof opts.authorizationServers === 'function' ? opts.authorizationServers() : opts.authorizationServers,
       bearer_methods_supported: ['header'],
       resource_name: 'Tollgate MCP gateway',
     };

@@ -42,6 +42,8 @@ export function llmAuditFields(r: LlmCallRecord): AuditFields {
     'gen_ai.operation.name': r.op,
     'gen_ai.agent.id': r.agent.id,
     'tollgate.auth.method': r.agent.method,
+    'tollgate.auth.user': r.agent.user ?? null,
+    'tollgate.auth.client': r.agent.client ?? null,
     'tollgate.upstream.name': r.upstream ?? null,
     'tollgate.target.native': r.native ?? null,
     'gen_ai.request.model': r.model,

@@ -33,10 +33,24 @@ export class PolicySet {
     private readonly subjects: ReadonlyMap<string, string>,
     private readonly claimRules: readonly { claims: Record<string, unknown>; agent: string }[],
     readonly files: readonly string[],
+    private readonly oauthSubjects: ReadonlyMap<string, string> = new Map(),
+    private readonly groups: ReadonlyMap<string, GroupPolicyFile> = new Map(),
   ) {}
 
   static allowAll(): PolicySet {
     return new PolicySet(undefined, new Map(), new Map(), [], []);
+  }
+
+  /**
+   * The agent a user who logged in through Tollgate's authorization server acts as: the agent
+   * whose `identities.oauth_subjects` lists them, else `<prefix><sub>` (whose access is the union of
+   * the group policies their groups name). `client` undefined: the agent's `oauth_clients` refuse it.
+   */
+  agentForOAuth(sub: string, client: string, prefix: string): { agent: string; clientAllowed: boolean } {
+    const agent = this.oauthSubjects.get(sub);
+    if (agent === undefined) return { agent: `${prefix}${sub}`, clientAllowed: true };
+    const clients = this.agents?.get(agent)?.policy.identities.oauth_clients ?? [];
+    return { agent, clientAllowed: clients.length === 0 || clients.includes(client) };
   }
 
   get enforcing(): boolean {
@@ -56,7 +70,7 @@ export class PolicySet {
     return subject;
   }
 
-  access(identity: Pick<AgentIdentity, 'id'>): AgentAccess {
+  access(identity: Pick<AgentIdentity, 'id' | 'groups'>): AgentAccess {
     if (!this.agents) {
       let a = this.accessCache.get(identity.id);
       if (!a) this.accessCache.set(identity.id, (a = allowAllAccess(identity.id)));
@@ -64,6 +78,7 @@ export class PolicySet {
     }
     const entry = this.agents.get(identity.id);
     if (entry) return entry.access;
+    if (identity.groups?.length) return this.groupAccess(identity.id, identity.groups);
     let none = this.accessCache.get(identity.id);
     if (!none) {
       // No policy names this agent: it may authenticate but sees and calls nothing.
@@ -81,6 +96,30 @@ export class PolicySet {
       this.accessCache.set(identity.id, none);
     }
     return none;
+  }
+
+  /** An agent no file names (an OAuth user) whose groups come from login: the union of those groups' policies. */
+  private groupAccess(id: string, names: readonly string[]): AgentAccess {
+    const key = `${id}\u0000${names.join('\u0000')}`;
+    let a = this.accessCache.get(key);
+    if (a) return a;
+    const parts = names.flatMap((g) => {
+      const p = this.groups.get(g);
+      return p ? [p] : [];
+    });
+    const union = (kind: 'tools' | 'prompts' | 'resources' | 'models') => ({
+      allow: parts.flatMap((p) => p[kind].allow),
+      deny: parts.flatMap((p) => p[kind].deny),
+    });
+    a = new AgentAccess(
+      id,
+      { tool: union('tools'), prompt: union('prompts'), resource: union('resources'), model: union('models') },
+      parts.flatMap((p) => p.constraints.map((c) => ({ ...c, message: c.message, source: `group ${p.group}` }))),
+      { agent: { id, groups: [...names] } },
+    );
+    if (this.accessCache.size > 10_000) this.accessCache.clear();
+    this.accessCache.set(key, a);
+    return a;
   }
 
   /** The agent's limits: its own, else its first group's that has some. */
@@ -172,6 +211,7 @@ export class PolicySet {
     const keyHashes = new Map<string, string>();
     const subjects = new Map<string, string>();
     const claimRules: { claims: Record<string, unknown>; agent: string }[] = [];
+    const oauthSubjects = new Map<string, string>();
     const claim = (map: Map<string, string>, key: string, agent: string, file: string, what: string): void => {
       const other = map.get(key);
       if (other !== undefined && other !== agent) problems.push(`${file}: ${what} already belongs to agent ${other}`);
@@ -197,6 +237,8 @@ export class PolicySet {
       );
       for (const h of policy.identities.api_key_hashes) claim(keyHashes, h, policy.agent, file, 'api key hash');
       for (const s of policy.identities.jwt_subjects) claim(subjects, s, policy.agent, file, `jwt subject ${s}`);
+      for (const s of policy.identities.oauth_subjects)
+        claim(oauthSubjects, s, policy.agent, file, `oauth subject ${s}`);
       if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });
       if (problems.length > 0) continue;
       const context = { agent: { id: policy.agent, groups: policy.groups } };
@@ -224,6 +266,7 @@ export class PolicySet {
       });
     }
     if (problems.length > 0) throw new ConfigError('policies', problems);
-    return new PolicySet(byId, keyHashes, subjects, claimRules, files);
+    const groupPolicies = new Map([...groups].map(([name, g]) => [name, g.policy]));
+    return new PolicySet(byId, keyHashes, subjects, claimRules, files, oauthSubjects, groupPolicies);
   }
 }

@@ -58,6 +58,14 @@ export const agentPolicySchema = z
           .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
           .optional()
           .describe('a JWT whose claims all equal these is this agent'),
+        oauth_subjects: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('users who log in through Tollgate (auth.oauth) and act as this agent'),
+        oauth_clients: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('when set, only these OAuth client ids may act as this agent'),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@ const SLOW_FIRST = [
   'test/e2e/cli-startup.test.ts', // ~45
   'test/hardening/slow-agents.test.ts', // ~31: waits out the gateway's 30 s cut-off
   'test/e2e/limits.test.ts', // ~29
+  'test/e2e/oauth.test.ts', // ~20-38: one gateway, an OpenID Provider process and Chromium
   'test/hardening/descriptors.test.ts', // ~23
   'test/e2e/tool-result-budget.test.ts', // ~22
   'test/e2e/limits-redis.test.ts', // ~22

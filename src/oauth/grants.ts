@@ -1,0 +1,175 @@
+// Codes, grants and tokens. A grant is one user's consent to one client for one resource; it holds
+// the current refresh token. Refresh tokens rotate on every use; presenting a spent one (a stolen
+// copy, or the thief's after the owner used it) revokes the whole grant — every token of that
+// family stops working, access tokens included (the authenticator checks the grant is alive).
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { OAuthStore } from './store.js';
+import type { SigningKeys } from './keys.js';
+import { OAuthError } from './clients.js';
+
+export interface Subject {
+  sub: string;
+  groups: readonly string[];
+  /** How the user logged in: `local` or the upstream identity provider. */
+  idp: string;
+}
+
+export interface CodeRecord extends Subject {
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  resource: string;
+  scope: string;
+}
+
+export interface Grant extends Subject {
+  gid: string;
+  clientId: string;
+  resource: string;
+  scope: string;
+  createdAt: number;
+  refreshedAt: number;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+const digest = (s: string): string => createHash('sha256').update(s).digest('base64url');
+
+export interface GrantServiceOptions {
+  store: OAuthStore;
+  keys: SigningKeys;
+  issuer: () => string;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  codeTtlMs: number;
+}
+
+export class GrantService {
+  constructor(private readonly o: GrantServiceOptions) {}
+
+  async issueCode(rec: CodeRecord): Promise<string> {
+    const code = `tga_${randomBytes(32).toString('base64url')}`;
+    await this.o.store.set(`code:${digest(code)}`, rec, this.o.codeTtlMs);
+    return code;
+  }
+
+  /**
+   * Redeems a code once. A second redemption finds it spent and revokes the grant the first one
+   * made (RFC 6749 §4.1.2: a replayed code may mean it was stolen).
+   */
+  async redeemCode(code: string): Promise<CodeRecord> {
+    const h = digest(code);
+    const rec = await this.o.store.take<CodeRecord>(`code:${h}`);
+    if (!rec) {
+      const gid = await this.o.store.get<string>(`code-used:${h}`);
+      if (gid) await this.revoke(gid);
+      throw new OAuthError('invalid_grant', gid ? 'authorization code already used' : 'unknown or expired code');
+    }
+    return rec;
+  }
+
+  /** A new grant for a redeemed code, with its first tokens. */
+  async start(code: string, rec: CodeRecord): Promise<TokenResponse> {
+    const now = Date.now();
+    const grant: Grant = {
+      gid: randomBytes(16).toString('base64url'),
+      sub: rec.sub,
+      groups: rec.groups,
+      idp: rec.idp,
+      clientId: rec.clientId,
+      resource: rec.resource,
+      scope: rec.scope,
+      createdAt: now,
+      refreshedAt: now,
+    };
+    await this.o.store.set(`code-used:${digest(code)}`, grant.gid, this.o.codeTtlMs * 10);
+    return this.#tokens(grant);
+  }
+
+  async #tokens(grant: Grant): Promise<TokenResponse> {
+    await this.o.store.set(`grant:${grant.gid}`, grant, this.o.refreshTokenTtlMs);
+    const refresh = `tgr_${randomBytes(32).toString('base64url')}`;
+    await this.o.store.set(`rt:${digest(refresh)}`, grant.gid, this.o.refreshTokenTtlMs);
+    return {
+      access_token: await this.accessToken(grant),
+      token_type: 'Bearer',
+      expires_in: Math.floor(this.o.accessTokenTtlMs / 1000),
+      refresh_token: refresh,
+      scope: grant.scope,
+    };
+  }
+
+  async accessToken(grant: Grant): Promise<string> {
+    const key = await this.o.keys.current();
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({
+      client_id: grant.clientId,
+      scope: grant.scope,
+      groups: [...grant.groups],
+      gid: grant.gid,
+      idp: grant.idp,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(this.o.issuer())
+      .setAudience(grant.resource)
+      .setSubject(grant.sub)
+      .setIssuedAt(now)
+      .setExpirationTime(now + Math.floor(this.o.accessTokenTtlMs / 1000))
+      .setJti(randomBytes(12).toString('base64url'))
+      .sign(key.privateKey);
+  }
+
+  /** Rotates a refresh token; a spent one revokes its grant. */
+  async refresh(token: string, clientId: string, resource: string | undefined): Promise<TokenResponse> {
+    const h = digest(token);
+    const gid = await this.o.store.take<string>(`rt:${h}`);
+    if (!gid) {
+      const spent = await this.o.store.get<string>(`rt-used:${h}`);
+      if (spent) {
+        await this.revoke(spent);
+        throw new OAuthError('invalid_grant', 'refresh token already used: the grant is revoked');
+      }
+      throw new OAuthError('invalid_grant', 'unknown or expired refresh token');
+    }
+    await this.o.store.set(`rt-used:${h}`, gid, this.o.refreshTokenTtlMs);
+    const grant = await this.o.store.get<Grant>(`grant:${gid}`);
+    if (!grant) throw new OAuthError('invalid_grant', 'the grant was revoked');
+    if (grant.clientId !== clientId) {
+      await this.revoke(gid);
+      throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
+    }
+    if (resource !== undefined && resource !== grant.resource)
+      throw new OAuthError('invalid_target', 'resource differs from the one granted');
+    return this.#tokens({ ...grant, refreshedAt: Date.now() });
+  }
+
+  /** The grant a refresh token belongs to, if it is current. */
+  async grantOfRefresh(token: string): Promise<string | undefined> {
+    return this.o.store.get<string>(`rt:${digest(token)}`);
+  }
+
+  async get(gid: string): Promise<Grant | undefined> {
+    return this.o.store.get<Grant>(`grant:${gid}`);
+  }
+
+  async alive(gid: string): Promise<boolean> {
+    return (await this.o.store.get<Grant>(`grant:${gid}`)) !== undefined;
+  }
+
+  async revoke(gid: string): Promise<boolean> {
+    const had = await this.alive(gid);
+    await this.o.store.del(`grant:${gid}`);
+    return had;
+  }
+
+  async list(): Promise<Grant[]> {
+    return (await this.o.store.list<Grant>('grant:')).map((e) => e.value);
+  }
+}

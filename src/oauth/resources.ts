@@ -1,0 +1,44 @@
+// RFC 8707 resource indicators: which resources Tollgate issues tokens for, and which of them a
+// request path accepts. `/mcp` (the whole gateway; also valid on every /mcp/<server>, which the
+// protected resource metadata points at /mcp), `/mcp/<server>` (one server only) and `/v1` (the
+// LLM API). A token for one is refused on the others.
+
+export interface ResourceSpace {
+  /** The gateway's /mcp resource URL (auth.resource or <base>/mcp). */
+  mcp(): string;
+  servers: readonly string[];
+  llm: boolean;
+}
+
+const trim = (s: string): string => s.replace(/\/$/, '');
+
+/** The base the other resources hang off: the /mcp resource without its `/mcp`. */
+function baseOf(space: ResourceSpace): string {
+  return trim(space.mcp()).replace(/\/mcp$/, '');
+}
+
+/** The canonical resource a client asked for, or undefined when Tollgate does not serve it. */
+export function knownResource(space: ResourceSpace, asked: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(asked);
+  } catch {
+    return undefined;
+  }
+  if (u.hash || u.search) return undefined;
+  const r = trim(u.href);
+  const mcp = trim(space.mcp());
+  if (r === mcp) return mcp;
+  for (const s of space.servers) if (r === `${mcp}/${s}`) return r;
+  if (space.llm && r === `${baseOf(space)}/v1`) return r;
+  return undefined;
+}
+
+/** The audiences a request to `path` accepts. */
+export function audiencesFor(space: ResourceSpace, path: string): string[] {
+  const mcp = trim(space.mcp());
+  if (path.startsWith('/v1/') || path === '/v1') return [`${baseOf(space)}/v1`];
+  const m = /^\/(?:mcp|sse)\/([^/]+)$/.exec(path);
+  if (m) return [mcp, `${mcp}/${decodeURIComponent(m[1] ?? '')}`];
+  return [mcp];
+}

@@ -1,0 +1,104 @@
+// Tollgate's authorization server, assembled: its store, signing keys, clients, grants and users, and
+// the Hono routes (metadata, /authorize + login/consent, /token, /revoke, /register, JWKS).
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { OAuthConfig } from './schema.js';
+import { MemoryOAuthStore, RedisOAuthStore, type OAuthStore } from './store.js';
+import { SigningKeys } from './keys.js';
+import { ClientRegistry } from './clients.js';
+import { GrantService } from './grants.js';
+import { LocalUsers } from './users.js';
+import type { ResourceSpace } from './resources.js';
+import { redisClient } from '../limits/redis-client.js';
+import type { RuntimeConfig } from '../config/runtime.js';
+import type { AdminOAuth } from '../admin/oauth.js';
+
+export interface OAuthServerOptions {
+  config: OAuthConfig;
+  /** The gateway's base URL once known (public_url or the address listened on). */
+  baseUrl: () => string;
+  resources: ResourceSpace;
+  log: Logger;
+  store?: OAuthStore;
+}
+
+export class OAuthServer {
+  readonly config: OAuthConfig;
+  readonly store: OAuthStore;
+  readonly keys: SigningKeys;
+  readonly clients: ClientRegistry;
+  readonly grants: GrantService;
+  readonly users: LocalUsers;
+  readonly resources: ResourceSpace;
+  readonly log: Logger;
+  readonly #baseUrl: () => string;
+
+  constructor(o: OAuthServerOptions & { store: OAuthStore }) {
+    this.config = o.config;
+    this.store = o.store;
+    this.log = o.log;
+    this.resources = o.resources;
+    this.#baseUrl = o.baseUrl;
+    this.keys = new SigningKeys(this.store, o.config.keyRotationMs);
+    const m = o.config.clientIdMetadata;
+    this.clients = new ClientRegistry({
+      store: this.store,
+      metadataDocuments: {
+        enabled: m.enabled,
+        allowHttp: m.allowHttp,
+        allowPrivateHosts: m.allowPrivateHosts,
+        ca: m.caFile === undefined ? undefined : readFileSync(m.caFile, 'utf8'),
+        timeoutMs: m.timeoutMs,
+        maxBytes: m.maxBytes,
+        cacheTtlMs: m.cacheTtlMs,
+      },
+      maxRegistered: 10_000,
+    });
+    this.grants = new GrantService({
+      store: this.store,
+      keys: this.keys,
+      issuer: () => this.issuer(),
+      accessTokenTtlMs: o.config.accessTokenTtlMs,
+      refreshTokenTtlMs: o.config.refreshTokenTtlMs,
+      codeTtlMs: o.config.codeTtlMs,
+    });
+    this.users = new LocalUsers(o.config.users);
+  }
+
+  /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */
+  static openStore(config: OAuthConfig, redis: RuntimeConfig['limits']['redis']): OAuthStore {
+    if (config.store === 'redis')
+      return new RedisOAuthStore(
+        redisClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+        `${redis.prefix}oauth:`,
+      );
+    return new MemoryOAuthStore(config.store === 'file' ? config.file : undefined);
+  }
+
+  /** The issuer: auth.oauth.issuer, else the gateway's base URL. */
+  issuer(): string {
+    return this.config.issuer ?? this.#baseUrl().replace(/\/$/, '');
+  }
+
+  /** Whether tokens/cookies travel over https only. */
+  get secure(): boolean {
+    return this.issuer().startsWith('https:');
+  }
+
+  /** What the admin API and page list and revoke. */
+  admin(): AdminOAuth {
+    return {
+      grants: () => this.grants.list(),
+      clients: async () => (await this.clients.registered()).map(({ secret_hash: _s, ...c }) => c),
+      revokeGrant: (gid) => this.grants.revoke(gid),
+      removeClient: async (clientId) => {
+        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.grants.revoke(g.gid);
+        return this.clients.remove(clientId);
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}

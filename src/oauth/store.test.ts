@@ -1,0 +1,63 @@
+// The authorization server's store, in memory (with its file) and in Redis: the operations a login
+// relies on — one-time take (codes), first-writer-wins (signing keys), counters (login attempts).
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryOAuthStore, RedisOAuthStore, type OAuthStore } from './store.js';
+import { ensureRedis, REDIS_PORT } from '../../test/helpers/redis.js';
+import { tempDir } from '../../test/helpers/tmp.js';
+
+const prefix = `tollgate-test:${randomBytes(6).toString('hex')}:oauth:`;
+const redisUp = await ensureRedis();
+const redis = redisUp ? new Redis({ port: REDIS_PORT, host: '127.0.0.1' }) : undefined;
+
+afterAll(async () => {
+  if (!redis) return;
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const stores: [string, () => OAuthStore][] = [
+  ['memory', () => new MemoryOAuthStore()],
+  ...(redis ? ([['redis', () => new RedisOAuthStore(redis.duplicate(), prefix)]] as [string, () => OAuthStore][]) : []),
+];
+
+describe.each(stores)('%s store', (_, make) => {
+  it('takes a value once, stores first-writer-wins, counts, lists and expires', async () => {
+    const s = make();
+    const k = randomBytes(4).toString('hex');
+    await s.set(`code:${k}`, { a: 1 }, 60_000);
+    const [first, second] = await Promise.all([s.take(`code:${k}`), s.take(`code:${k}`)]);
+    expect([first, second].filter(Boolean)).toEqual([{ a: 1 }]);
+    expect(await s.setIfAbsent(`key:${k}`, 'one')).toBe(true);
+    expect(await s.setIfAbsent(`key:${k}`, 'two')).toBe(false);
+    expect(await s.get(`key:${k}`)).toBe('one');
+    expect(await s.incr(`n:${k}`, 60_000)).toBe(1);
+    expect(await s.incr(`n:${k}`, 60_000)).toBe(2);
+    await s.set(`grant:${k}:1`, { g: 1 });
+    await s.set(`grant:${k}:2`, { g: 2 });
+    expect(
+      (await s.list(`grant:${k}:`))
+        .map((e) => e.value)
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([{ g: 1 }, { g: 2 }]);
+    await s.set(`short:${k}`, 'x', 1);
+    await new Promise((r) => setTimeout(r, 5)); // outlive a 1 ms entry: expiry is what is tested
+    expect(await s.get(`short:${k}`)).toBeUndefined();
+    await s.close();
+  });
+});
+
+it('the file store keeps its entries across a restart, expired ones not', async () => {
+  const file = join(tempDir('tollgate-oauth-store-'), 'oauth.json');
+  const clock = { ms: 1_000_000 };
+  const a = new MemoryOAuthStore(file, () => clock.ms);
+  await a.set('client:x', { id: 'x' });
+  await a.set('code:y', 'gone', 1000);
+  clock.ms += 1000;
+  const b = new MemoryOAuthStore(file, () => clock.ms);
+  expect(await b.get('client:x')).toEqual({ id: 'x' });
+  expect(await b.get('code:y')).toBeUndefined();
+});

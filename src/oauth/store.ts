@@ -1,0 +1,169 @@
+// Where the authorization server keeps its state: clients, pending logins, codes, grants, refresh
+// tokens, consents, login sessions, signing keys. One small interface; in memory (optionally
+// persisted to a file) for one instance, in Redis when instances share it, so any instance serves
+// any step of a login.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+export interface OAuthStore {
+  get<T>(key: string): Promise<T | undefined>;
+  /** `ttlMs` undefined: kept until deleted. */
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /** Stores only when the key is absent; true when it did (first writer wins). */
+  setIfAbsent(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+  /** Reads and deletes in one step: a one-time value (a code) is taken by exactly one caller. */
+  take<T>(key: string): Promise<T | undefined>;
+  del(key: string): Promise<void>;
+  /** Adds one to a counter that expires `ttlMs` after its first increment; the new count. */
+  incr(key: string, ttlMs: number): Promise<number>;
+  /** Every live entry whose key starts with `prefix` (admin listings; bounded by `max`). */
+  list<T>(prefix: string, max?: number): Promise<{ key: string; value: T }[]>;
+  close(): Promise<void>;
+}
+
+interface Entry {
+  value: unknown;
+  until: number | undefined;
+}
+
+/** In memory; with `file`, entries are written there after each change and read back at start. */
+export class MemoryOAuthStore implements OAuthStore {
+  readonly #entries = new Map<string, Entry>();
+  constructor(
+    private readonly file?: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!file) return;
+    let text: string | undefined;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return; // no file yet
+    }
+    const saved = JSON.parse(text) as Record<string, Entry>;
+    for (const [k, e] of Object.entries(saved)) this.#entries.set(k, e);
+  }
+
+  #live(key: string): Entry | undefined {
+    const e = this.#entries.get(key);
+    if (e && e.until !== undefined && this.now() >= e.until) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  #save(): void {
+    if (!this.file) return;
+    const out: Record<string, Entry> = {};
+    for (const [k, e] of this.#entries) if (e.until === undefined || e.until > this.now()) out[k] = e;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(out), { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return this.#live(key)?.value as T | undefined;
+  }
+  async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.#entries.set(key, {
+      value: structuredClone(value),
+      until: ttlMs === undefined ? undefined : this.now() + ttlMs,
+    });
+    this.#save();
+  }
+  async setIfAbsent(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
+    if (this.#live(key)) return false;
+    await this.set(key, value, ttlMs);
+    return true;
+  }
+  async take<T>(key: string): Promise<T | undefined> {
+    const e = this.#live(key);
+    if (!e) return undefined;
+    this.#entries.delete(key);
+    this.#save();
+    return e.value as T;
+  }
+  async del(key: string): Promise<void> {
+    if (this.#entries.delete(key)) this.#save();
+  }
+  async incr(key: string, ttlMs: number): Promise<number> {
+    const e = this.#live(key);
+    const n = (typeof e?.value === 'number' ? e.value : 0) + 1;
+    this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs });
+    return n;
+  }
+  async list<T>(prefix: string, max = 1000): Promise<{ key: string; value: T }[]> {
+    const out: { key: string; value: T }[] = [];
+    for (const k of [...this.#entries.keys()]) {
+      if (out.length >= max) break;
+      const e = k.startsWith(prefix) ? this.#live(k) : undefined;
+      if (e) out.push({ key: k, value: e.value as T });
+    }
+    return out;
+  }
+  async close(): Promise<void> {}
+}
+
+/** In Redis under `prefix` (JSON values; codes taken with GETDEL). */
+export class RedisOAuthStore implements OAuthStore {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly prefix: string,
+  ) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const v = await this.redis.get(this.prefix + key);
+    return v === null ? undefined : (JSON.parse(v) as T);
+  }
+  async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const k = this.prefix + key;
+    if (ttlMs === undefined) await this.redis.set(k, JSON.stringify(value));
+    else await this.redis.set(k, JSON.stringify(value), 'PX', Math.max(1, Math.ceil(ttlMs)));
+  }
+  async setIfAbsent(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
+    const k = this.prefix + key;
+    const r =
+      ttlMs === undefined
+        ? await this.redis.set(k, JSON.stringify(value), 'NX')
+        : await this.redis.set(k, JSON.stringify(value), 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return r === 'OK';
+  }
+  async take<T>(key: string): Promise<T | undefined> {
+    const v = await this.redis.getdel(this.prefix + key);
+    return v === null ? undefined : (JSON.parse(v) as T);
+  }
+  async del(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+  async incr(key: string, ttlMs: number): Promise<number> {
+    const k = this.prefix + key;
+    const [[, n] = []] =
+      (await this.redis
+        .multi()
+        .incr(k)
+        .pexpire(k, Math.max(1, Math.ceil(ttlMs)), 'NX')
+        .exec()) ?? [];
+    return Number(n);
+  }
+  async list<T>(prefix: string, max = 1000): Promise<{ key: string; value: T }[]> {
+    const out: { key: string; value: T }[] = [];
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.prefix}${prefix}*`, 'COUNT', 200);
+        cursor = next;
+        for (const k of keys) {
+          if (out.length >= max) return out;
+          const v = await this.redis.get(k);
+          if (v !== null) out.push({ key: k.slice(this.prefix.length), value: JSON.parse(v) as T });
+        }
+      } while (cursor !== '0');
+    }
+    return out;
+  }
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
