@@ -3,6 +3,8 @@
 // OpenID Provider (oidc-provider in its own process), then the protocol's attacks over plain HTTP and
 // Client ID Metadata Documents. One gateway (in-process, stdio upstream), one IdP and one browser.
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { createServer as createHttpsServer } from 'node:https';
 import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +15,7 @@ import { SignJWT } from 'jose';
 import type { BrowserContext } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type {
   OAuthClientInformationMixed,
@@ -351,6 +354,55 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
 
     // API keys beside OAuth.
     expect(await mcpStatus(API_KEY)).toBe(200);
+  });
+
+  it("mcp-remote with no header (Claude Desktop's bridge) registers, sends its user to the login page, then lists and calls", async () => {
+    await browser.context.clearCookies();
+    // mcp-remote's OAuth callback listens on a port of its own: a free one, so parallel runs never meet.
+    const port = await new Promise<number>((done) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as AddressInfo).port;
+        probe.close(() => done(p));
+      });
+    });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [resolvePath('node_modules/mcp-remote/dist/proxy.js'), `${base}/mcp`, String(port), '--allow-http'],
+      // Its client registration and tokens go under this folder; no browser opens here (none is installed),
+      // so it prints the login URL, which the test opens in Chromium as the user would.
+      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: tempDir('tollgate-mcp-remote-'), BROWSER: 'none' } as Record<
+        string,
+        string
+      >,
+      stderr: 'pipe',
+    });
+    let said = '';
+    transport.stderr?.on('data', (d: Buffer) => (said += d.toString()));
+    const client = new Client({ name: 'desktop-like', version: '1.0.0' });
+    const connected = client.connect(transport, { timeout: 120_000 });
+    try {
+      await waitUntil(() => /visiting:\s*(http\S+)/.test(said), 60_000);
+      const authUrl = /visiting:\s*(http\S+)/.exec(said)?.[1] ?? '';
+      expect(authUrl).toContain(`${base}/authorize?`);
+      const page = await browser.context.newPage();
+      await page.goto(authUrl);
+      await page.fill('#username', ALICE.name);
+      await page.fill('#password', ALICE.password);
+      await page.click('#login');
+      await page.waitForSelector('#allow');
+      expect(await page.textContent('#redirect-host')).toBe(`localhost:${port}`);
+      await page.click('#allow');
+      await connected;
+      await page.close();
+      // alice acts as alice-agent (identities.oauth_subjects), whose policy allows feat__echo only.
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['feat__echo']);
+      expect(textOf(await client.callTool({ name: 'feat__echo', arguments: { text: 'via mcp-remote' } }))).toContain(
+        'via mcp-remote',
+      );
+      await expect(client.callTool({ name: 'feat__crash', arguments: {} })).rejects.toThrow(/-32041|-32602/);
+    } finally {
+      await client.close();
+    }
   });
 
   it('company login: a user logs in through the OpenID Provider; its groups claim selects the policy group', async () => {
