@@ -44,6 +44,8 @@ export interface ChainOptions {
   publicKeys?: ReadonlyMap<string, KeyObject>;
   /** For the tail's age (default Date.now()). */
   now?: number;
+  /** What a position is called in messages: a file's `line` (default) or a table's `row`. */
+  unit?: 'line' | 'row';
 }
 
 export interface SignedHead {
@@ -126,7 +128,8 @@ export async function verifyChain(
           l,
           `prev does not match the last record of ${before.file === undefined ? 'the previous source' : basename(before.file)}: a file is missing or out of order, or that record was edited`,
         );
-      const n = before ? `line ${before.line}` : 'the line before';
+      const unit = opts.unit ?? 'line';
+      const n = before ? `${unit} ${before.line}` : `the ${unit} before`;
       return fail(l, `prev does not match ${n}: ${n} was edited, or records were deleted, inserted or reordered here`);
     }
     if (isCheckpointObject(rec)) {

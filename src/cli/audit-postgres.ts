@@ -1,15 +1,18 @@
 // `tollgate audit --postgres URL` (or --config with audit.postgres): the fleet's records from
 // PostgreSQL — list (oldest first, like the file form), --follow (live, every instance), stats, and
-// verify (each instance's chain on its own).
+// verify: each instance's chain on its own, with verifyChain (links, signed checkpoints with
+// --public-key, unsigned tail, stale end) and checkAnchors (--anchor), printed as the file form prints.
 import { once } from 'node:events';
-import { sha256Hex } from '../sha256.js';
-import { GENESIS_HASH, type AuditLine } from '../audit/record.js';
+import type { AuditLine } from '../audit/record.js';
+import { verifyChain, type ChainLine, type ChainReport } from '../audit/verify-chain.js';
+import type { VerifyOptions } from '../audit/verify.js';
 import { matcher, type AuditQuery } from '../audit/query.js';
 import { auditStats } from '../audit/stats.js';
 import { PgAuditStore } from '../audit/pg/store.js';
 import { PgFeed } from '../audit/pg/feed.js';
 import { auditPool } from '../audit/pg/fleet.js';
 import { Table, renderStats } from './audit-format.js';
+import { verifyCommand, type VerifiedLog, type VerifyCommandOptions } from './audit-sign.js';
 
 export interface PgSource {
   url: string;
@@ -23,52 +26,73 @@ export interface PgAuditIo {
   signal?: AbortSignal;
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
+export interface PgVerifyResult {
+  ok: boolean;
+  chains: number;
+  /** Audit records (checkpoint rows not included). */
+  records: number;
+  checkpoints: number;
+  /** The first break: the chain, its row (1 = the chain's first row still in the table) and why. */
+  broken?: { chain: string; row: number; reason: string };
+  /** One report per chain read (stem: "chain <id>"), up to the broken one. */
+  sets: (ChainReport & { stem: string })[];
+}
 
-/** Walks every chain: each line's `prev` is the hash of the chain's line before it (genesis first). */
+/**
+ * Verifies every chain in the table (one per writer instance) as verifyChain does a log set: links,
+ * signed checkpoints (with keys), the unsigned tail and a stale end. Stops at the first broken chain.
+ */
 export async function verifyPgChains(
   store: PgAuditStore,
   partial: boolean,
-): Promise<{ ok: boolean; chains: number; records: number; broken?: { chain: string; row: number; reason: string } }> {
-  let records = 0;
+  opts: Pick<VerifyOptions, 'publicKeys' | 'now'> = {},
+): Promise<PgVerifyResult> {
   const chains = await store.chains();
+  const result: PgVerifyResult = { ok: true, chains: chains.length, records: 0, checkpoints: 0, sets: [] };
   for (const chain of chains) {
-    let expected: string | undefined = partial ? undefined : GENESIS_HASH;
-    let row = 0;
-    for await (const line of store.chainLines(chain)) {
-      row++;
-      let prev: unknown;
-      try {
-        prev = (JSON.parse(line) as { prev?: unknown }).prev;
-      } catch {
-        return { ok: false, chains: chains.length, records, broken: { chain, row, reason: 'not valid JSON' } };
-      }
-      if (typeof prev !== 'string' || !HEX64.test(prev))
-        return {
-          ok: false,
-          chains: chains.length,
-          records,
-          broken: { chain, row, reason: 'missing or malformed "prev"' },
-        };
-      if (expected !== undefined && prev !== expected)
-        return {
-          ok: false,
-          chains: chains.length,
-          records,
-          broken: {
-            chain,
-            row,
-            reason:
-              row === 1
-                ? 'the first row does not start the chain: earlier rows are missing (use --partial after retention)'
-                : `prev does not match row ${row - 1}: it was edited, or rows were deleted or inserted here`,
-          },
-        };
-      expected = sha256Hex(line);
-      records++;
+    const report = await verifyChain(rowsOf(store, chain), {
+      requireGenesis: !partial,
+      unit: 'row',
+      ...(opts.publicKeys && { publicKeys: opts.publicKeys }),
+      ...(opts.now !== undefined && { now: opts.now }),
+    });
+    result.sets.push({ ...report, stem: `chain ${chain}` });
+    result.records += report.records;
+    result.checkpoints += report.checkpoints;
+    if (!report.ok && report.firstBroken) {
+      const { line: row, reason } = report.firstBroken;
+      result.ok = false;
+      result.broken = {
+        chain,
+        row,
+        reason: row === 1 && !partial ? `${reason} (after retention deleted old rows: use --partial)` : reason,
+      };
+      return result;
     }
   }
-  return { ok: true, chains: chains.length, records };
+  return result;
+}
+
+async function* rowsOf(store: PgAuditStore, chain: string): AsyncGenerator<ChainLine> {
+  let row = 0;
+  for await (const line of store.chainLines(chain)) yield { bytes: Buffer.from(line, 'utf8'), line: ++row };
+}
+
+/** The PostgreSQL chains for the verify output shared with the file form (audit-sign.ts). */
+async function verifiedChains(
+  store: PgAuditStore,
+  opts: VerifyOptions & { requireGenesis: boolean },
+): Promise<VerifiedLog> {
+  const r = await verifyPgChains(store, !opts.requireGenesis, opts);
+  return {
+    records: r.records,
+    checkpoints: r.checkpoints,
+    extent: `${r.chains} chains`,
+    intact: 'every chain intact',
+    ...(r.broken && { broken: { at: `in chain ${r.broken.chain} at row ${r.broken.row}`, reason: r.broken.reason } }),
+    sets: r.sets,
+    at: (w) => `row ${w.line}`,
+  };
 }
 
 async function write(stream: NodeJS.WritableStream, s: string): Promise<void> {
@@ -79,7 +103,7 @@ export async function pgAuditCommand(
   src: PgSource,
   sub: 'list' | 'stats' | 'verify',
   q: AuditQuery,
-  flags: { follow: boolean; json: boolean; partial: boolean },
+  flags: { follow: boolean; json: boolean } & VerifyCommandOptions,
   io: PgAuditIo,
 ): Promise<number> {
   const pool = auditPool(src.url, () => {}, 2);
@@ -87,15 +111,18 @@ export async function pgAuditCommand(
   const out = (s: string) => write(io.stdout, s);
   let feed: PgFeed | undefined;
   try {
-    if (sub === 'verify') {
-      const r = await verifyPgChains(store, flags.partial);
-      if (!r.ok && r.broken) {
-        await out(`BROKEN in chain ${r.broken.chain} at row ${r.broken.row}: ${r.broken.reason}\n`);
-        return 1;
-      }
-      await out(`OK: ${r.records} records in ${r.chains} chains, every chain intact\n`);
-      return 0;
-    }
+    if (sub === 'verify')
+      return await verifyCommand(
+        (opts) => verifiedChains(store, opts),
+        {
+          partial: flags.partial,
+          publicKeys: flags.publicKeys,
+          anchors: flags.anchors,
+          ...(flags.now !== undefined && { now: flags.now }),
+        },
+        out,
+        (s) => io.stderr.write(s),
+      );
     if (sub === 'stats') {
       const s = await auditStats(store.records(q));
       await out(flags.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));

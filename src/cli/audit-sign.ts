@@ -1,5 +1,6 @@
 // `tollgate audit keygen` (an Ed25519 key pair for signed checkpoints) and the output of
-// `tollgate audit verify [--public-key FILE]… [--anchor FILE]…`.
+// `tollgate audit verify [--public-key FILE]… [--anchor FILE]…`, for JSONL files and (through
+// verifyCommand, with a verifier of its own) for the chains in PostgreSQL.
 //
 // Exit codes of verify: 0 the chain is intact (with --public-key: and every record is covered by a
 // valid signed checkpoint, the end is not stale, the anchor agrees); 1 it is broken (a link, a
@@ -18,8 +19,8 @@ import {
   parseCheckpoint,
   type CheckpointLine,
 } from '../audit/checkpoint.js';
-import { checkAnchors } from '../audit/verify-chain.js';
-import { verifyAudit } from '../audit/verify.js';
+import { checkAnchors, type ChainReport, type Where } from '../audit/verify-chain.js';
+import { verifyAudit, type VerifyOptions } from '../audit/verify.js';
 
 export const KEYGEN_HELP = `Usage: tollgate audit keygen [--out FILE]
   Writes an Ed25519 private key (PKCS#8 PEM, mode 0600) to FILE (default ./audit-signing-key.pem) and
@@ -118,8 +119,63 @@ const age = (ms: number) =>
       ? `${Math.round(ms / 60_000)} min`
       : `${(ms / 3_600_000).toFixed(1)} h`;
 
-export async function auditVerify(
+/** What the verify output needs from a verified log: JSONL files (verify.ts) or PostgreSQL chains. */
+export interface VerifiedLog {
+  records: number;
+  checkpoints: number;
+  /** How much was read: "3 files", "2 chains". */
+  extent: string;
+  /** "chain intact", "every chain intact". */
+  intact: string;
+  /** The first break, with its position ("at FILE:LINE", "in chain C at row N"). */
+  broken?: { at: string; reason: string };
+  /** For stderr, before the verdict (an incomplete last line). */
+  note?: string;
+  /** One report per chain, in the order read. */
+  sets: (ChainReport & { stem: string })[];
+  /** A position inside a chain, for the unsigned tail ("FILE:LINE", "row N"). */
+  at(w: Where): string;
+}
+
+/** Verifies one log (files, PostgreSQL) as the options say. */
+export type LogVerifier = (opts: VerifyOptions & { requireGenesis: boolean }) => Promise<VerifiedLog>;
+
+/** `tollgate audit verify FILE|DIR`. */
+export function auditVerify(
   path: string,
+  o: VerifyCommandOptions,
+  out: (s: string) => Promise<void>,
+  err: (s: string) => void,
+): Promise<number> {
+  return verifyCommand((opts) => verifiedFiles(path, opts), o, out, err);
+}
+
+async function verifiedFiles(path: string, opts: VerifyOptions): Promise<VerifiedLog> {
+  const r = await verifyAudit(path, opts);
+  const t = r.incompleteTail;
+  return {
+    records: r.records,
+    checkpoints: r.checkpoints,
+    extent: `${r.files} files`,
+    intact: 'chain intact',
+    ...(!r.ok &&
+      r.firstBroken && {
+        broken: { at: `at ${r.firstBroken.file}:${r.firstBroken.line}`, reason: r.firstBroken.reason },
+      }),
+    ...(t && {
+      note: `${t.file}:${t.line} is an incomplete last line (a write cut short by a crash, never acknowledged)`,
+    }),
+    sets: r.sets,
+    at: (w) => `${w.file ?? ''}:${w.line}`,
+  };
+}
+
+/**
+ * The verify command on any log: loads the keys and anchors (exit 2 if unusable), runs the verifier,
+ * and prints the findings — the same wording and exit codes for files and for PostgreSQL.
+ */
+export async function verifyCommand(
+  verify: LogVerifier,
   o: VerifyCommandOptions,
   out: (s: string) => Promise<void>,
   err: (s: string) => void,
@@ -133,22 +189,19 @@ export async function auditVerify(
     err(`tollgate audit verify: ${(e as Error).message}\n`);
     return 2;
   }
-  const r = await verifyAudit(path, {
+  const r = await verify({
     requireGenesis: !o.partial,
     ...(keys && { publicKeys: keys }),
     ...(o.now !== undefined && { now: o.now }),
   });
-  if (r.incompleteTail)
-    err(
-      `note: ${r.incompleteTail.file}:${r.incompleteTail.line} is an incomplete last line (a write cut short by a crash, never acknowledged)\n`,
-    );
-  if (!r.ok && r.firstBroken) {
-    await out(`BROKEN at ${r.firstBroken.file}:${r.firstBroken.line}: ${r.firstBroken.reason}\n`);
+  if (r.note) err(`note: ${r.note}\n`);
+  if (r.broken) {
+    await out(`BROKEN ${r.broken.at}: ${r.broken.reason}\n`);
     return 1;
   }
   if (!keys && anchors.length === 0) {
     await out(
-      `OK: ${r.records} records in ${r.files} files, chain intact${r.checkpoints > 0 ? ` (${r.checkpoints} checkpoints; signatures not checked: give --public-key)` : ''}\n`,
+      `OK: ${r.records} records in ${r.extent}, ${r.intact}${r.checkpoints > 0 ? ` (${r.checkpoints} checkpoints; signatures not checked: give --public-key)` : ''}\n`,
     );
     return 0;
   }
@@ -164,7 +217,7 @@ export async function auditVerify(
     if (t && keys) {
       uncovered++;
       await out(
-        `  UNSIGNED TAIL: ${t.records} record${t.records === 1 ? '' : 's'} after ${last ? `checkpoint #${last.seq}` : 'the start (no checkpoint at all)'}, from ${t.file ?? ''}:${t.line}${
+        `  UNSIGNED TAIL: ${t.records} record${t.records === 1 ? '' : 's'} after ${last ? `checkpoint #${last.seq}` : 'the start (no checkpoint at all)'}, from ${r.at(t)}${
           t.ageMs !== undefined ? `, the oldest ${age(t.ageMs)} old` : ''
         }${t.overdue ? ` — OVERDUE: ${t.overdue}: the writer crashed, or a checkpoint after them was deleted` : ' (a running writer signs them at its next checkpoint)'}\n`,
       );
@@ -181,11 +234,11 @@ export async function auditVerify(
     return 1;
   }
   if (uncovered > 0) {
-    await out(`INCOMPLETE: ${r.records} records in ${r.files} files, chain intact, but not every record is signed\n`);
+    await out(`INCOMPLETE: ${r.records} records in ${r.extent}, ${r.intact}, but not every record is signed\n`);
     return 3;
   }
   await out(
-    `OK: ${r.records} records in ${r.files} files, chain intact${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${anchors.length} anchored checkpoints agree` : ''}\n`,
+    `OK: ${r.records} records in ${r.extent}, ${r.intact}${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${anchors.length} anchored checkpoints agree` : ''}\n`,
   );
   return 0;
 }

@@ -16,7 +16,8 @@ export const AUDIT_HELP = `Usage:
   tollgate audit stats [FILE|DIR] [filters] [--json]        counts, tokens, latency per agent/tool/decision
   tollgate audit verify [FILE|DIR] [--partial]              check the hash chain; exit 1 if broken
         [--public-key PUB.pem]… [--anchor FILE]…           and the signed checkpoints: exit 3 if records are unsigned
-  tollgate audit [stats|verify] --postgres URL [--table T]  the fleet's records in PostgreSQL (every instance)
+  tollgate audit [stats|verify] --postgres URL [--table T]  the fleet's records in PostgreSQL (every instance;
+                                                            verify: each instance's chain, options as above)
   tollgate audit keygen [--out FILE]                        an Ed25519 key pair for signed checkpoints
 
 Without FILE|DIR: the audit.file of --config, else $TOLLGATE_AUDIT_FILE, else the audit.file of
@@ -38,7 +39,7 @@ Filters:
   --limit N          only the last N matching records
   -f, --follow       keep printing records as they are written (across rotation)
   --json             JSON Lines (stats: one JSON object)
-  --partial          verify: older files were removed on purpose; do not require the chain's genesis
+  --partial          verify: older files (rows) were removed on purpose; do not require the chain's genesis
   --public-key F     verify: check checkpoint signatures with this public key (repeat for older keys)
   --anchor F         verify: checkpoints kept elsewhere (gateway log, webhook bodies): a cut-off log shows
 `;
@@ -152,7 +153,14 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
       pg,
       sub,
       q,
-      { follow: v.follow === true, json: v.json === true, partial: v.partial === true },
+      {
+        follow: v.follow === true,
+        json: v.json === true,
+        partial: v.partial === true,
+        publicKeys: v['public-key'] ?? [],
+        anchors: v.anchor ?? [],
+        ...(io.now && { now: io.now() }),
+      },
       { stdout: io.stdout, stderr: io.stderr, isTTY: io.isTTY, ...(io.signal ? { signal: io.signal } : {}) },
     );
   if (!(await stat(path).catch(() => undefined))) {
