@@ -168,22 +168,38 @@ export class PgShipper {
     if (changed) this.o.onState?.(s, err);
   }
 
-  /** Spool files in chain order (rotated by seq, then the active file), with their inodes. */
+  /**
+   * Spool files in chain order (rotated by seq, then the active file), with their inodes. The active
+   * file is looked at before and after listing the rotated ones: a rotation in between would leave
+   * the file it renamed out of both, and its lines would never be shipped; then it lists again.
+   */
   private async files(): Promise<{ path: string; ino: number }[]> {
-    const paths = [...(await rotatedFilesOf(this.o.spool)).map((f) => f.path), this.o.spool];
-    const out: { path: string; ino: number }[] = [];
-    for (const path of paths) {
-      const st = await stat(path).catch(() => undefined);
-      if (st) out.push({ path, ino: st.ino });
+    for (;;) {
+      const before = await stat(this.o.spool).catch(() => undefined);
+      const rotated = (await rotatedFilesOf(this.o.spool)).map((f) => f.path);
+      const active = await stat(this.o.spool).catch(() => undefined);
+      if (before?.ino !== active?.ino) continue;
+      const out: { path: string; ino: number }[] = [];
+      for (const path of rotated) {
+        const st = await stat(path).catch(() => undefined);
+        if (st) out.push({ path, ino: st.ino });
+      }
+      if (active) out.push({ path: this.o.spool, ino: active.ino });
+      return out;
     }
-    return out;
   }
 
-  private async openAt(path: string, offset: number): Promise<void> {
+  /** Opens `path` at `offset`; false when it is no longer the file listed (rotated since): list again. */
+  private async openAt(path: string, offset: number, ino?: number): Promise<boolean> {
     const fh = await open(path, 'r');
-    const ino = (await fh.stat()).ino;
+    const opened = (await fh.stat()).ino;
+    if (ino !== undefined && opened !== ino) {
+      await fh.close();
+      return false;
+    }
     await this.pos?.fh.close().catch(() => {});
-    this.pos = { fh, ino, offset };
+    this.pos = { fh, ino: opened, offset };
+    return true;
   }
 
   /** Right after the chain's last row, if the spool holds it; else the start of the oldest file. */
@@ -193,19 +209,26 @@ export class PgShipper {
       [this.o.chain],
     );
     const last = r.rows[0]?.hash;
-    const files = await this.files();
-    if (last !== undefined) {
-      for (let i = files.length - 1; i >= 0; i--) {
-        const f = files[i]!;
-        let end: number | undefined;
-        for await (const raw of readRawLines(f.path)) {
-          if (raw.complete && sha256Hex(raw.bytes) === last) end = raw.end;
+    // Again from the listing when a file was rotated between listing and opening it.
+    for (;;) {
+      const files = await this.files();
+      let at: { path: string; ino: number; end: number } | undefined;
+      if (last !== undefined) {
+        for (let i = files.length - 1; i >= 0 && !at; i--) {
+          const f = files[i]!;
+          let end: number | undefined;
+          for await (const raw of readRawLines(f.path)) {
+            if (raw.complete && sha256Hex(raw.bytes) === last) end = raw.end;
+          }
+          if (end !== undefined) at = { ...f, end };
         }
-        if (end !== undefined) return this.openAt(f.path, end);
       }
+      const first = files[0];
+      if (
+        at ? await this.openAt(at.path, at.end, at.ino) : await this.openAt(first?.path ?? this.o.spool, 0, first?.ino)
+      )
+        return;
     }
-    const first = files[0]?.path ?? this.o.spool;
-    await this.openAt(first, 0);
   }
 
   /** Ships complete lines from the position to the end of the spool, moving across rotations. */
@@ -251,7 +274,8 @@ export class PgShipper {
     const idx = files.findIndex((f) => f.ino === pos.ino);
     const next = idx >= 0 ? files[idx + 1] : files.at(-1);
     if (!next || next.ino === pos.ino) return false;
-    await this.openAt(next.path, 0);
+    // Not the file listed any more (rotated again meanwhile): the caller comes back here and lists again.
+    await this.openAt(next.path, 0, next.ino);
     return true;
   }
 
