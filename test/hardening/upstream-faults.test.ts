@@ -70,6 +70,10 @@ upstreams:
     url: "http://127.0.0.1:${bad.port}/mcp"
     connections: ${POOL}
     timeouts: { request: ${REQUEST_TIMEOUT_MS}ms, max_total: 20s }
+  big: # the huge answers: the cap must cut them, not the request timeout (32 MiB take seconds on a busy machine)
+    transport: streamable_http
+    url: "http://127.0.0.1:${bad.port}/mcp"
+    timeouts: { request: 60s, max_total: 2m }
   small:
     transport: streamable_http
     url: "http://127.0.0.1:${bad.port}/mcp"
@@ -110,7 +114,7 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
   });
 
   it('a JSON response far over 32 MiB (1 GiB streamed) is cut at the cap: clear error, bounded memory, connection dropped', async () => {
-    const o = await call('bad__huge_json', { mb: 1024 });
+    const o = await call('big__huge_json', { mb: 1024 });
     report('1 GiB JSON response', o);
     const s = (await stats()).huge_json!;
     console.log(
@@ -118,7 +122,7 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
     );
     expect(o.ok).toBe(false);
     expect(o.code).toBe(-32052);
-    expect(o.message).toMatch(/exceeds 33554432 bytes \(upstreams\.bad\.max_response_bytes\)/);
+    expect(o.message).toMatch(/exceeds 33554432 bytes \(upstreams\.big\.max_response_bytes\)/);
     expect(o.rssPeakMiB).toBeLessThan(128);
     expect(s.lastCut).toBe(true);
     expect(s.lastWritten).toBeLessThan(256 * 2 ** 20);
@@ -126,7 +130,7 @@ describe('a Streamable HTTP upstream that misbehaves', () => {
   });
 
   it('an SSE event far over 32 MiB (256 MiB, no newline) is cut too: clear error, bounded memory, connection dropped', async () => {
-    const o = await call('bad__huge_sse', { mb: 256 });
+    const o = await call('big__huge_sse', { mb: 256 });
     report('256 MiB SSE event', o);
     await waitUntil(async () => (await stats()).huge_sse!.open === 0, 5000).catch(() => undefined);
     const s = (await stats()).huge_sse!;
@@ -277,7 +281,7 @@ describe('after the faults', () => {
     const failed = calls.filter((r) => r['tollgate.outcome'] !== 'ok');
     for (const tool of [
       'bad__invalid_json',
-      'bad__huge_json',
+      'big__huge_json',
       'bad__sse_forever',
       'bad__slow_body',
       'bad__no_headers',
