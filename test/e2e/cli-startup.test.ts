@@ -58,7 +58,7 @@ describe('tollgate check --connect', () => {
   }, 30_000);
 });
 
-describe('tollgate key new and check wording', () => {
+describe.concurrent('tollgate key new and check wording', () => {
   it('refuses an agent name a policy file would refuse, naming the allowed pattern', async () => {
     const r = await tollgate(['key', 'new', '--agent', 'bad name!']);
     expect(r.code).toBe(2);
@@ -84,7 +84,7 @@ describe('tollgate key new and check wording', () => {
   });
 });
 
-describe('tollgate serve start-up failures: one line, a hint, exit 1, no stack', () => {
+describe.concurrent('tollgate serve start-up failures: one line, a hint, exit 1, no stack', () => {
   /** A config whose stdio upstream leaves a file behind when it is spawned. */
   function config(dir: string, audit: string): { file: string; spawned: string } {
     const spawned = join(dir, 'spawned');

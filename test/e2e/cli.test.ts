@@ -27,7 +27,7 @@ async function tollgate(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-describe('tollgate CLI', () => {
+describe.concurrent('tollgate CLI', () => {
   it('prints help', async () => {
     const r = await tollgate(['--help']);
     expect(r.code).toBe(0);
