@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeArgs } from '../helpers/compiled.js';
+import { quickstartEnv } from '../helpers/quickstart.js';
 
 const run = promisify(execFile);
 const BIN = 'bin/tollgate.mjs';
@@ -233,13 +234,8 @@ describe('tollgate serve: LLM traffic and the banner', () => {
   }, 60_000);
 
   it('the quickstart serves /v1 when OPENAI_API_KEY is set and says so; the demo key is flagged as the demo key', async () => {
-    const memory = join(tempDir(), 'memory.jsonl');
     const quickstart = ['--config', 'examples/quickstart/tollgate.yaml'];
-    const env = {
-      TOLLGATE_DEMO_KEY: '',
-      TOLLGATE_MEMORY_FILE: memory,
-      TOLLGATE_AUDIT_FILE: join(tempDir(), 'a.jsonl'),
-    };
+    const env = { TOLLGATE_DEMO_KEY: '', ...quickstartEnv() };
     const plain = await serveUntilBanner(quickstart, env);
     try {
       expect(plain.out).not.toContain('LLM API');

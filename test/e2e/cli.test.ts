@@ -10,6 +10,7 @@ import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { nodeArgs, nodeArgsYaml } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/tmp.js';
+import { quickstartEnv } from '../helpers/quickstart.js';
 
 const run = promisify(execFile);
 // The real bin script; the helpers run it from this run's compiled copy (no tsx compile per process).
@@ -105,6 +106,7 @@ describe.concurrent('tollgate CLI', () => {
   it('serves the quickstart: two real npm MCP servers behind /mcp, demo key works', async () => {
     const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'], {
       TOLLGATE_DEMO_KEY: '',
+      ...quickstartEnv(),
     });
     try {
       const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'demo-key' });
@@ -250,7 +252,10 @@ describe('tollgate serve lifecycle', () => {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`stops on ${signal} and leaves no stdio children behind`, async () => {
-      const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0']);
+      const gw = await spawnListening(
+        [BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'],
+        quickstartEnv(),
+      );
       const kids = childrenOf(gw.child.pid!);
       expect(kids.length).toBe(2); // the quickstart's two stdio servers
       const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));

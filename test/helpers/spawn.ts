@@ -14,12 +14,31 @@ export interface Spawned {
 /** Node flags that run TypeScript through tsx; prefer nodeArgs(file) from compiled.ts for children. */
 export const TSX_NODE = ['--import', 'tsx'];
 
+/** Every process started here that has not exited: killed after each test file (test/setup/each-file.ts). */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs what a test file left running (a test that failed before its own kill): never a leaked gateway. */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((r) => {
+          if (child.exitCode !== null || child.signalCode !== null) return r();
+          child.once('exit', () => r());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
 export function spawnListening(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
   const [file = '', ...rest] = args;
   const child = spawn(process.execPath, [...nodeArgs(file), ...rest], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     // Generous: on a loaded 2-core machine compiling and starting a gateway can take tens of seconds.

@@ -2,5 +2,9 @@
 // (hooks after tests run in reverse order), so servers and gateways are closed before their folders go.
 import { afterAll } from 'vitest';
 import { removeTempDirs } from '../helpers/tmp.js';
+import { killLeftovers } from '../helpers/spawn.js';
 
-afterAll(() => removeTempDirs());
+afterAll(async () => {
+  await killLeftovers();
+  removeTempDirs();
+});

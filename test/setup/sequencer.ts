@@ -3,18 +3,23 @@
 // the run, with two of the three workers idle.
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-/** Longest first, as measured in CI runs (seconds in a 3-worker run on the 2-core machine). */
+/** Longest first, as measured in a whole-suite run (seconds, 3 workers on the 2-core machine, lightly loaded). */
 const SLOW_FIRST = [
-  'test/e2e/conformance-2026.test.ts', // ~75
-  'test/e2e/cli.test.ts', // ~70
-  'test/e2e/conformance.test.ts', // ~30-60
-  'test/e2e/cli-startup.test.ts', // ~45
-  'test/hardening/slow-agents.test.ts', // ~31: waits out the gateway's 30 s cut-off
-  'test/e2e/limits.test.ts', // ~29
-  'test/e2e/oauth.test.ts', // ~20-38: one gateway, an OpenID Provider process and Chromium
-  'test/hardening/descriptors.test.ts', // ~23
-  'test/e2e/tool-result-budget.test.ts', // ~22
-  'test/e2e/limits-redis.test.ts', // ~22
+  'test/e2e/conformance-2026.test.ts', // ~40
+  'test/e2e/image-smoke.test.ts', // ~38
+  'test/e2e/pins.test.ts', // ~37
+  'test/e2e/audit-fleet.test.ts', // ~30: two gateways, PostgreSQL, Chromium
+  'test/hardening/fuzz.test.ts', // ~29
+  'test/e2e/limits-redis.test.ts', // ~28
+  'test/e2e/conformance.test.ts', // ~26
+  'test/e2e/cli.test.ts', // ~25 (its commands run concurrently)
+  'test/e2e/oauth.test.ts', // ~25: IdP process, Chromium, mcp-remote
+  'test/hardening/upstream-faults.test.ts', // ~22
+  'test/e2e/approvals.test.ts', // ~21: two gateways, Redis, Chromium
+  'test/e2e/limits.test.ts', // ~21
+  'test/hardening/descriptors.test.ts', // ~21
+  'test/e2e/cli-startup.test.ts', // ~20
+  'test/e2e/upstream-credentials.test.ts', // ~18: IdP process, Chromium
 ];
 
 export class SlowFirstSequencer extends BaseSequencer {
