@@ -37,7 +37,8 @@ import { oauthRoutes } from './oauth/routes.js';
  * 1a. credentials — a call to an upstream with per-user credentials (upstreams.<name>.auth) needs
  *                the caller's own: else -32042 with the link that connects their account (oauth) or
  *                -32041. Before known names, so the first user of an upstream whose catalog nobody
- *                could list yet still gets the link.
+ *                could list yet still gets the link; a call the policy refuses is left to the policy
+ *                steps (no link to connect an account to an upstream the agent may not use).
  * 1b. known names — a tool/prompt name (or completion ref) not exactly in its upstream's catalog
  *                is refused as unknown: policies match exact strings, and an upstream that matches
  *                names case-insensitively or after Unicode normalisation would run a denied tool

@@ -4,6 +4,10 @@ import { ConfigError, parseConfigText } from '../config/load.js';
 import { challengeParams } from './discovery.js';
 import { browserHash, mintLink, openLink, openState, sealState } from './links.js';
 import { VaultKeys } from './vault.js';
+import { credentialsStep, type Credentials } from './credentials.js';
+import { GatewayError } from '../errors.js';
+import type { McpCall } from '../relay/scope.js';
+import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 
 const KEY = `k1:${randomBytes(32).toString('base64')}`;
 
@@ -97,5 +101,36 @@ describe('links and state', () => {
     });
     expect(challengeParams('Basic realm="x"')).toEqual({});
     expect(challengeParams(null)).toEqual({});
+  });
+});
+
+describe('credentialsStep', () => {
+  // Only what the step touches: the upstream has per-user credentials and this user has none.
+  const missing = {
+    forUpstream: () => true,
+    check: async () => {
+      throw new GatewayError('authorization_required', 'connect your account first', { url: 'https://link' });
+    },
+    awaitCompletion: () => {},
+  } as unknown as Credentials;
+  const callFor = (allowed: boolean) =>
+    ({
+      request: { jsonrpc: '2.0', id: 1, method: 'tools/call' },
+      target: { server: 'notes', native: 'read', kind: 'tool', canonical: 'notes__read', args: {} },
+      scope: {
+        identity: { id: 'eve' },
+        capabilities: {},
+        access: { decide: () => ({ allowed, rule: 'r', reason: 'x' }) },
+      },
+    }) as unknown as McpCall;
+  const after = (): Promise<JsonRpcResponse> => Promise.resolve({ jsonrpc: '2.0', id: 1, result: { passed: true } });
+
+  it('asks a user the policy allows to connect their account (-32042)', async () => {
+    const res = await credentialsStep(missing)(callFor(true), after);
+    expect(res).toMatchObject({ error: { code: -32042 } });
+  });
+
+  it('never offers a link for an upstream the policy refuses: the policy steps answer that call', async () => {
+    expect(await credentialsStep(missing)(callFor(false), after)).toMatchObject({ result: { passed: true } });
   });
 });

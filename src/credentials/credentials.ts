@@ -188,8 +188,12 @@ function knowsUrlElicitation(caps: Record<string, unknown>): boolean {
  */
 export function credentialsStep(credentials: Credentials): McpStep {
   return async (call, next) => {
-    const server = call.target?.server;
-    if (server === undefined || !credentials.forUpstream(server)) return next();
+    const t = call.target;
+    const server = t?.server;
+    if (t === undefined || server === undefined || !credentials.forUpstream(server)) return next();
+    // A call the agent's policy refuses is refused by the policy steps (after this one): never offer a
+    // link that connects an account to an upstream the agent may not use.
+    if (!call.scope.access.decide(t.kind, t.canonical, t.args).allowed) return next();
     let res: JsonRpcResponse;
     try {
       await credentials.check(server, call.scope.identity);
