@@ -106,6 +106,8 @@ export async function openConfiguredAudit(config: RuntimeConfig, log: Logger): P
     const shipper = fleet.shipper;
     writer = new AuditWriter(new SpoolSink(sink, () => shipper.wake()), start, opts, spool);
     shipper.start();
+    // fail_closed refuses tool calls until PostgreSQL is known to be reachable: know it before serving.
+    if (a.postgres.mode === 'fail_closed') await shipper.settled(10_000);
   } else writer = await openAuditWriter(opts);
 
   const file = a.stdout ? undefined : a.file;

@@ -54,6 +54,7 @@ export class PgShipper {
   private retryTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private idle: (() => void)[] = [];
+  private firstState: (() => void)[] = [];
   private readonly insertSql: string;
   private readonly notifyChannel: string;
 
@@ -66,6 +67,23 @@ export class PgShipper {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * Resolves once the first shipment has succeeded or failed (state no longer 'starting'), or after
+   * `maxMs`: a fail_closed gateway waits for it before it serves, so its first calls are not
+   * refused only because the first shipment had not finished yet.
+   */
+  settled(maxMs: number): Promise<void> {
+    if (this.state !== 'starting') return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      timer.unref();
+      this.firstState.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** The writer added lines to the spool. */
@@ -165,6 +183,7 @@ export class PgShipper {
   private setState(s: ShipperState, err?: Error): void {
     const changed = s !== this.state;
     this.state = s;
+    if (changed) for (const r of this.firstState.splice(0)) r();
     if (changed) this.o.onState?.(s, err);
   }
 
