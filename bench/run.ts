@@ -14,7 +14,7 @@
  * sequential-latency time per target; BENCH_CONNECTIONS (32); BENCH_ROUNDS (1) alternating load rounds;
  * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -26,6 +26,7 @@ import { Client } from 'undici';
 import { overheadP50FromMetrics } from './overhead.js';
 import { measureIdleSessions, type IdleSessionsResult } from './idle-sessions.js';
 import autocannon from 'autocannon';
+import { compileGateway } from './build.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -762,19 +763,7 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   // Measure what production runs: the compiled JavaScript (tsx adds per-closure helpers), built
   // into .bench-build/ so a stale dist/ never shadows the sources for `npm start`.
   log('compiling the gateway (tsc) into .bench-build/ …');
-  execFileSync(
-    process.execPath,
-    [
-      'node_modules/typescript/bin/tsc',
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      '.bench-build',
-      '--sourceMap',
-      'false',
-    ],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
+  compileGateway(ROOT);
   const gateway = startChild('gateway', process.execPath, [
     ...gwNodeArgs,
     '.bench-build/main.js',

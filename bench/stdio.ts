@@ -8,8 +8,8 @@
  * Prints calls/s, latency, and CPU µs per call of each process (the gateway alone, not its child).
  * Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (32).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import autocannon from 'autocannon';
+import { compileGateway } from './build.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (name: string, d: number): number => (process.env[name] ? Number(process.env[name]) : d);
@@ -122,21 +123,7 @@ async function post(url: string, headers: Record<string, string>, body: unknown)
 }
 
 async function throughGateway(dir: string): Promise<Row> {
-  if (!existsSync(join(ROOT, '.bench-build', 'main.js'))) {
-    execFileSync(
-      process.execPath,
-      [
-        'node_modules/typescript/bin/tsc',
-        '-p',
-        'tsconfig.build.json',
-        '--outDir',
-        '.bench-build',
-        '--sourceMap',
-        'false',
-      ],
-      { cwd: ROOT, stdio: 'inherit' },
-    );
-  }
+  compileGateway(ROOT, { ifMissing: true });
   mkdirSync(join(dir, 'policies'));
   writeFileSync(
     join(dir, 'policies', 'bench.yaml'),

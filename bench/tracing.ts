@@ -8,7 +8,7 @@
  * BENCH_TRACING=steps runs only the in-process step measurement.
  * Env: BENCH_SECONDS (5) per target per round, BENCH_ROUNDS (2), BENCH_CONNECTIONS (32), BENCH_LAT_REQUESTS (300).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { request } from 'undici';
+import { compileGateway } from './build.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (n: string, d: number) => (process.env[n] ? Number(process.env[n]) : d);
@@ -186,22 +187,7 @@ async function main(): Promise<void> {
     );
     const upPort = (await start(['--import', 'tsx', 'bench/upstream-server.ts'], /^LISTENING (\d+)$/)).port;
     console.log('compiling the gateway (tsc) into .bench-build/ …');
-    execFileSync(
-      process.execPath,
-      [
-        'node_modules/typescript/bin/tsc',
-        '-p',
-        'tsconfig.build.json',
-        '--outDir',
-        '.bench-build',
-        '--sourceMap',
-        'false',
-      ],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-      },
-    );
+    compileGateway(ROOT);
     mkdirSync(join(dir, 'policies'));
     writeFileSync(
       join(dir, 'policies', 'bench.yaml'),
