@@ -1,25 +1,9 @@
 // Inclusive (self + callees) time of our own functions in a V8 .cpuprofile, % of busy time.
 //   node scripts/prof-inclusive.mjs <file.cpuprofile> [top=40] [pattern=.bench-build|/src/]
-import { readFileSync } from 'node:fs';
+import { loadProfile } from './prof-load.mjs';
 
 const [file, topArg, pat] = process.argv.slice(2);
-const prof = JSON.parse(readFileSync(file, 'utf8'));
-// PROF_SKIP=0.5 drops the first half of the busy samples (start-up, JIT warm-up): steady state only.
-{
-  const skip = Number(process.env.PROF_SKIP ?? 0);
-  if (skip > 0) {
-    const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
-    const busyTotal = prof.samples.reduce((a, s, i) => a + (idleIds.has(s) ? 0 : (prof.timeDeltas[i] ?? 0)), 0);
-    let acc = 0;
-    let cut = 0;
-    while (cut < prof.samples.length && acc < skip * busyTotal) {
-      if (!idleIds.has(prof.samples[cut])) acc += prof.timeDeltas[cut] ?? 0;
-      cut++;
-    }
-    prof.samples = prof.samples.slice(cut);
-    prof.timeDeltas = prof.timeDeltas.slice(cut);
-  }
-}
+const prof = loadProfile(file);
 const re = new RegExp(pat ?? '\\.bench-build/|/src/');
 const parent = new Map();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -1,30 +1,14 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof): self time by category and the top frames.
 //   node scripts/prof-summary.mjs <file.cpuprofile> [top=30] [filter]
 // Categories: our code (.bench-build/ or src/), node_modules (by package), Node internals, GC, idle, program (native).
-import { readFileSync } from 'node:fs';
+import { loadProfile } from './prof-load.mjs';
 
 const [file, topArg, filter] = process.argv.slice(2);
 if (!file) {
   process.stderr.write('usage: node scripts/prof-summary.mjs <file.cpuprofile> [top] [filter]\n');
   process.exit(2);
 }
-const prof = JSON.parse(readFileSync(file, 'utf8'));
-// PROF_SKIP=0.5 drops the first half of the busy samples (start-up, JIT warm-up): steady state only.
-{
-  const skip = Number(process.env.PROF_SKIP ?? 0);
-  if (skip > 0) {
-    const idleIds = new Set(prof.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
-    const busyTotal = prof.samples.reduce((a, s, i) => a + (idleIds.has(s) ? 0 : (prof.timeDeltas[i] ?? 0)), 0);
-    let acc = 0;
-    let cut = 0;
-    while (cut < prof.samples.length && acc < skip * busyTotal) {
-      if (!idleIds.has(prof.samples[cut])) acc += prof.timeDeltas[cut] ?? 0;
-      cut++;
-    }
-    prof.samples = prof.samples.slice(cut);
-    prof.timeDeltas = prof.timeDeltas.slice(cut);
-  }
-}
+const prof = loadProfile(file);
 const top = Number(topArg ?? 30);
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const self = new Map();
