@@ -413,17 +413,21 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
     await page.goto(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge, resource: `${base}/mcp` }));
     expect(await page.textContent('#oidc')).toContain('Example Corp');
     await page.click('#oidc');
-    // oidc-provider's own login page (any password), its consent step when it asks, then Tollgate's consent.
+    // oidc-provider's own login page (any password), then its consent page (it always asks a native
+    // client), then Tollgate's consent. Each click waits for the next page: the IdP's two pages have
+    // the same submit button, so waiting for a selector alone could click the login form twice.
     await page.waitForSelector('input[name=login]');
     expect(page.url()).toContain(`127.0.0.1:${idp.port}`);
     await page.fill('input[name=login]', 'carol');
     await page.fill('input[name=password]', 'any-password');
-    await page.click('button[type=submit]');
-    await page.waitForSelector('#allow, button[type=submit]');
-    if (!(await page.$('#allow'))) {
+    const submitAndLeave = async () => {
+      const from = page.url();
       await page.click('button[type=submit]');
-      await page.waitForSelector('#allow');
-    }
+      await page.waitForURL((u) => u.href !== from, { waitUntil: 'commit' });
+    };
+    await submitAndLeave();
+    if (new URL(page.url()).port === String(idp.port)) await submitAndLeave();
+    await page.waitForSelector('#allow');
     expect(await page.textContent('#user')).toBe('carol');
     const before = callback.codes.length;
     await page.click('#allow');
