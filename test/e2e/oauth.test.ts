@@ -10,9 +10,9 @@ import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { SignJWT } from 'jose';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -406,12 +406,19 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
   });
 
   it('company login: a user logs in through the OpenID Provider; its groups claim selects the policy group', async () => {
+    // Which step a failure (or a hang cut by the test timeout) stopped at, and where the page was.
+    let step = 'start';
+    let shown: Page | undefined;
+    onTestFailed(() => console.error(`company login stopped at: ${step}; page at ${shown?.url() ?? '-'}`));
     await browser.context.clearCookies(); // no Tollgate login session from the test before
     const clientId = await newClient();
     const { verifier, challenge } = pkce();
+    step = 'authorize page';
     const page = await browser.context.newPage();
+    shown = page;
     await page.goto(authorizeUrl(base, { clientId, redirectUri: callback.url, challenge, resource: `${base}/mcp` }));
     expect(await page.textContent('#oidc')).toContain('Example Corp');
+    step = 'IdP login page';
     await page.click('#oidc');
     // oidc-provider's own login page (any password), then its consent page (it always asks a native
     // client), then Tollgate's consent. Each click waits for the next page: the IdP's two pages have
@@ -425,13 +432,16 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
       await page.click('button[type=submit]');
       await page.waitForURL((u) => u.href !== from, { waitUntil: 'commit' });
     };
+    step = 'IdP consent page';
     await submitAndLeave();
     if (new URL(page.url()).port === String(idp.port)) await submitAndLeave();
+    step = 'Tollgate consent page';
     await page.waitForSelector('#allow');
     expect(await page.textContent('#user')).toBe('carol');
     const before = callback.codes.length;
     await page.click('#allow');
     await waitUntil(() => callback.codes.length > before, 30_000);
+    step = 'code exchange';
     await page.close();
     const t = await tokenRequest(base, {
       grant_type: 'authorization_code',
@@ -441,6 +451,7 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
       redirect_uri: callback.url,
     });
     expect(t.status).toBe(200);
+    step = 'MCP initialize';
     const client = new Client({ name: 'oidc-user', version: '1' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
@@ -448,11 +459,13 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
       }),
     );
     // user:carol, groups [eng] from the IdP's claim: group eng's allow-list applies (feat__* but not crash).
+    step = 'tools/list';
     const names = (await client.listTools()).tools.map((x) => x.name);
     expect(names).toContain('feat__echo');
     expect(names).not.toContain('feat__crash');
+    step = 'close';
     await client.close();
-  });
+  }, 150_000);
 });
 
 describe('attacks on the authorization server', () => {
