@@ -104,7 +104,10 @@ export async function openConfiguredAudit(config: RuntimeConfig, log: Logger): P
       start = (await fleet.store.chainHead(fleet.chain).catch(() => undefined)) ?? GENESIS_HASH;
     }
     const shipper = fleet.shipper;
-    writer = new AuditWriter(new SpoolSink(sink, () => shipper.wake()), start, opts, spool);
+    const store = fleet.store;
+    const chain = fleet.chain;
+    const earlier = { start, lines: (hash: string) => store.chainLinesBackFrom(chain, hash) };
+    writer = new AuditWriter(new SpoolSink(sink, () => shipper.wake(), earlier), start, opts, spool);
     shipper.start();
     // fail_closed refuses tool calls until PostgreSQL is known to be reachable: know it before serving.
     if (a.postgres.mode === 'fail_closed') await shipper.settled(10_000);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { splitLogPath } from '../files.js';
+import { GENESIS_HASH } from '../record.js';
 import type { Sink } from '../sinks.js';
 import type { AuditPostgresConfig } from './config.js';
 import { PgFeed } from './feed.js';
@@ -56,10 +57,20 @@ async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<stri
 }
 
 /** A sink that tells the shipper after each batch reaches the spool. */
+/** The `prev` a chain line ends with (`…,"prev":"<64 hex>"}`). */
+const prevOf = (line: Buffer): string | undefined =>
+  /"prev":"([0-9a-f]{64})"\}$/.exec(line.subarray(-80).toString('latin1'))?.[1];
+
 export class SpoolSink implements Sink {
+  /**
+   * @param earlier the chain's lines in the table, newest first from the line with a given hash:
+   *   a spool that continues a chain the table already has (a fresh disk) has only part of it, and
+   *   the checkpoint count must go on from the whole chain's (`start`: the head it continued from).
+   */
   constructor(
     private readonly inner: Sink,
     private readonly written: () => void,
+    private readonly earlier?: { start: string; lines: (hash: string) => AsyncIterable<Buffer> },
   ) {}
   get rotations(): number {
     return this.inner.rotations;
@@ -72,8 +83,15 @@ export class SpoolSink implements Sink {
     return this.inner.close();
   }
   // Signed checkpoints: the file's own lines, its rotation and sealing (see Sink).
-  lastLines(): AsyncIterable<Buffer> {
-    return this.inner.lastLines?.() ?? (async function* () {})();
+  async *lastLines(): AsyncIterable<Buffer> {
+    // The spool's own lines, then (when it continues the table's chain) the table's from where the
+    // spool's oldest line links to. The reader stops at the first checkpoint, usually in the spool.
+    let oldestPrev = this.earlier?.start;
+    for await (const line of this.inner.lastLines?.() ?? []) {
+      yield line;
+      oldestPrev = prevOf(line);
+    }
+    if (this.earlier && oldestPrev !== undefined && oldestPrev !== GENESIS_HASH) yield* this.earlier.lines(oldestPrev);
   }
   rotationDue(incoming: number, now: number): boolean {
     return this.inner.rotationDue?.(incoming, now) ?? false;

@@ -191,6 +191,28 @@ export class PgAuditStore {
     }
   }
 
+  /**
+   * A chain's lines newest first, from the line whose hash is `hash` back to the chain's start (none
+   * when no line has it): where a spool that continues this chain finds its last signed checkpoint.
+   */
+  async *chainLinesBackFrom(chain: string, hash: string): AsyncGenerator<Buffer> {
+    const from = await this.pool.query<{ rid: string }>(
+      `SELECT id::text AS rid FROM ${this.t} WHERE chain = $1 AND hash = $2 ORDER BY id DESC LIMIT 1`,
+      [chain, hash],
+    );
+    let upTo = from.rows[0]?.rid;
+    while (upTo !== undefined) {
+      const rows = (
+        await this.pool.query<{ rid: string; line: string }>(
+          `SELECT id::text AS rid, line FROM ${this.t} WHERE chain = $1 AND id <= $2::bigint ORDER BY id DESC LIMIT ${CHUNK}`,
+          [chain, upTo],
+        )
+      ).rows;
+      for (const r of rows) yield Buffer.from(r.line);
+      upTo = rows.length < CHUNK ? undefined : String(BigInt(rows.at(-1)!.rid) - 1n);
+    }
+  }
+
   /** The hash of a chain's last line (where a fresh spool of that chain continues), if any. */
   async chainHead(chain: string): Promise<string | undefined> {
     const r = await this.pool.query<{ hash: string }>(

@@ -4,12 +4,15 @@
 // recomputed, a deleted checkpoint row (relinked), a cut end (unsigned tail; cut-off against the
 // anchor) — with the file form's wording and exit codes.
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditCommand } from '../../cli/audit.js';
+import { parseConfigText } from '../../config/load.js';
+import { openConfiguredAudit } from '../open.js';
 import { verifyPgChains } from '../../cli/audit-postgres.js';
 import { sha256Hex } from '../../sha256.js';
 import { loadPublicKeys, loadSigningKey } from '../checkpoint.js';
@@ -232,5 +235,37 @@ describe.skipIf(!enabled)('tollgate audit verify --postgres', () => {
     expect(anchored.code).toBe(1);
 
     expect((await run([...pgArgs, ...signed])).code).toBe(0); // every change was undone
+  });
+
+  it('a fresh spool (new disk, same chain id) goes on counting from the chain in the table: still every record signed', async () => {
+    const dir = tempDir('pg-fresh-');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(join(dir, 'k.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const { config } = parseConfigText(
+      `server: { instance_id: gw-stateful-0 }
+upstreams: { a: { transport: streamable_http, url: "http://127.0.0.1:1/mcp" } }
+audit:
+  file: spool/audit.jsonl
+  signing_key_file: k.pem
+  checkpoint: { every_records: 2 }
+  postgres: { url: "${db.url}", table: audit_fresh }
+`,
+      join(dir, 'tollgate.yaml'),
+      {},
+    );
+    const life = async (records: number) => {
+      const audit = await openConfiguredAudit(config, pino({ level: 'silent' }));
+      for (let i = 0; i < records; i++) await audit.writer!.append(rec('gw-stateful-0'));
+      await audit.writer!.close();
+      await audit.close();
+    };
+    await life(3); // 3 records, checkpoints #1 (after 2) and #2 (shutdown)
+    rmSync(join(dir, 'spool'), { recursive: true }); // the pod comes back on a new disk
+    await life(3); // continues the table's chain: #3, #4 (shutdown)
+    const store = new PgAuditStore(pool, 'audit_fresh');
+    const result = await verifyPgChains(store, false, { publicKeys: loadPublicKeys([join(dir, 'k.pub.pem')]) });
+    expect(result).toMatchObject({ ok: true, chains: 1, records: 6, checkpoints: 4 });
+    expect(result.sets[0]?.unsignedTail).toBeUndefined();
   });
 });
