@@ -53,7 +53,10 @@ async function protectedResource(upstreamUrl: string): Promise<{ prm: Record<str
   });
   const challenge = challengeParams(probe.headers.get('www-authenticate'));
   const candidates: string[] = [];
-  if (challenge.resource_metadata) candidates.push(challenge.resource_metadata);
+  // Only on the upstream's own origin: a hostile upstream must not aim the gateway at another host
+  // (a cloud metadata service, an internal admin port). Elsewhere: the well-known URIs below.
+  const named = challenge.resource_metadata;
+  if (named && URL.canParse(named) && new URL(named).origin === up.origin) candidates.push(named);
   const path = up.pathname.replace(/\/$/, '');
   if (path) candidates.push(`${up.origin}/.well-known/oauth-protected-resource${path}`);
   candidates.push(`${up.origin}/.well-known/oauth-protected-resource`);
