@@ -1,0 +1,100 @@
+// Per-user upstream credentials and requests without an agent session (MCP 2026-07-28 stateless
+// requests): with `isolation: per_session` such a request has no agent session to key an upstream
+// session by. It must still carry the caller's own credential, never the shared (catalog) session's:
+// the operator's catalog header, or the first connected user's token.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileVaultStore } from '../../src/credentials/vault-store.js';
+import { Vault, VaultKeys } from '../../src/credentials/vault.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { spawnListening, type Spawned } from '../helpers/spawn.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const V = '2026-07-28';
+const KEYS = { alice: 'alice-key-0123456789', bob: 'bob-key-0123456789' };
+
+let as: Spawned;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  const dir = tempDir('tollgate-creds-stateless-');
+  as = await spawnListening([
+    'test/fixtures/upstream-as.ts',
+    '--subject-secret',
+    randomBytes(32).toString('base64url'),
+  ]);
+  const asUrl = `http://127.0.0.1:${as.port}`;
+  // Both users connected `notes` already (the fixture takes `static-<x>` as a token whose subject is itself).
+  const key = randomBytes(32).toString('base64');
+  const vaultFile = join(dir, 'vault.json');
+  const vault = new Vault(new VaultKeys([{ id: 'k1', key }]), new FileVaultStore(vaultFile));
+  for (const who of ['bob', 'alice'] as const)
+    await vault.put('notes', who, { accessToken: `static-${who}`, issuer: asUrl, connectedAt: Date.now() });
+  await vault.close();
+  const up = `transport: streamable_http, url: "${asUrl}/mcp", protocol: 2025, isolation: per_session`;
+  gw = await startGateway(`
+auth:
+  api_keys:
+    - { agent: alice, key: ${KEYS.alice} }
+    - { agent: bob, key: ${KEYS.bob} }
+credentials:
+  vault: { file: ${vaultFile}, keys: ["k1:${key}"] }
+upstreams:
+  notes: { ${up}, auth: { kind: oauth, client: { id: tollgate-web, secret: web-secret-0123456789 } } }
+  team:
+    ${up.replace(/, /g, '\n    ')}
+    headers: { authorization: "Bearer static-operator" }
+    auth: { kind: per_agent, agents: { alice: { headers: { authorization: "Bearer static-alice" } } } }
+`);
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await as?.kill();
+});
+
+/** A stateless 2026 tools/call (no session): the subject the upstream saw, or the error. */
+async function whoami(key: string, tool: string): Promise<string> {
+  const r = await fetch(`${gw.url}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': V,
+      'mcp-method': 'tools/call',
+      'mcp-name': tool,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: tool,
+        arguments: {},
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': V,
+          'io.modelcontextprotocol/clientCapabilities': {},
+          'io.modelcontextprotocol/clientInfo': { name: 'stateless', version: '1' },
+        },
+      },
+    }),
+  });
+  const body = (await r.json()) as { result?: { content?: { text: string }[] }; error?: { code: number } };
+  if (body.error) return `error ${body.error.code}`;
+  return /sub=(\S+)/.exec(body.result?.content?.[0]?.text ?? '')?.[1] ?? JSON.stringify(body);
+}
+
+describe('per-user credentials on per_session upstreams, stateless requests', () => {
+  it("each user's call carries that user's own oauth token, never the catalog session's (another user's)", async () => {
+    expect(await whoami(KEYS.alice, 'notes__whoami')).toBe('static-alice');
+    expect(await whoami(KEYS.bob, 'notes__whoami')).toBe('static-bob');
+  });
+
+  it("a per_agent secret is the agent's own, never the operator's catalog header", async () => {
+    expect(await whoami(KEYS.alice, 'team__whoami')).toBe('static-alice');
+    // Bob has no secret there: refused, not served with the operator's credential.
+    expect(await whoami(KEYS.bob, 'team__whoami')).toMatch(/^error /);
+  });
+});
