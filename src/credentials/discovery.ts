@@ -3,6 +3,7 @@
 // server, whose metadata (RFC 8414, or OpenID discovery) gives the endpoints. PKCE S256 is required.
 import { GatewayError } from '../errors.js';
 import { checkUrl, fetchJson, str, strings } from './fetch-json.js';
+import { hostOf, type Reach } from './reach.js';
 
 export interface AuthServerInfo {
   /** The upstream's resource URL, sent as `resource` (RFC 8707) in every authorization and token request. */
@@ -15,6 +16,8 @@ export interface AuthServerInfo {
   revocationEndpoint: string | undefined;
   tokenAuthMethods: string[];
   clientIdMetadataDocumentSupported: boolean;
+  /** Where the AS's endpoints may be reached (public addresses, the upstream's host, allowed hosts). */
+  reach: Reach;
 }
 
 /** `key="value"` parameters of a Bearer challenge. */
@@ -82,8 +85,15 @@ function asMetadataUrls(issuer: URL): string[] {
   ];
 }
 
-export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
+export async function discover(
+  upstreamUrl: string,
+  opts: { allowPrivateHosts?: readonly string[] } = {},
+): Promise<AuthServerInfo> {
   const up = new URL(upstreamUrl);
+  // The upstream's own host is the operator's choice; any other host its metadata names is not.
+  const reach: Reach = {
+    privateHosts: [hostOf(up), ...(opts.allowPrivateHosts ?? []).map((h) => h.replace(/^\[|\]$/g, '').toLowerCase())],
+  };
   const { prm, scope } = await protectedResource(upstreamUrl);
   const resource = str(prm.resource) ?? upstreamUrl;
   // RFC 9728 §3.3: the metadata must be about this server, not another one's.
@@ -93,7 +103,7 @@ export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
   if (!issuerText) throw bad('protected resource metadata names no authorization server');
   const issuer = sameSchemeOrBetter(issuerText, up, 'authorization server');
   for (const url of asMetadataUrls(issuer)) {
-    const r = await fetchJson(url, { what: 'authorization server metadata' });
+    const r = await fetchJson(url, { what: 'authorization server metadata', reach });
     if (r.status !== 200 || !r.body) continue;
     const m = r.body;
     if (str(m.issuer)?.replace(/\/$/, '') !== issuerText.replace(/\/$/, ''))
@@ -119,6 +129,7 @@ export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
       revocationEndpoint: endpoint('revocation_endpoint', false),
       tokenAuthMethods: strings(m.token_endpoint_auth_methods_supported),
       clientIdMetadataDocumentSupported: m.client_id_metadata_document_supported === true,
+      reach,
     };
   }
   throw bad(`authorization server ${issuerText} publishes no metadata`);
