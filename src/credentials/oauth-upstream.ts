@@ -32,6 +32,11 @@ export class OAuthUpstream implements UpstreamCredentials {
     private readonly deps: OAuthUpstreamDeps,
   ) {}
 
+  /** Without catalog_headers the catalog is listed with the first connected user's token. */
+  get catalogAsUser(): boolean {
+    return Object.keys(this.auth.catalogHeaders).length === 0;
+  }
+
   onConnected(listener: () => void): void {
     this.listeners.push(listener);
   }

@@ -88,6 +88,8 @@ export class Upstream {
       log: this.log,
       source: () => this.source?.shared,
       changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
+      // Listed with a user's own token: that user's resources are not everyone's list.
+      withheld: deps.credentials?.catalogAsUser ? ['resources'] : [],
     });
     const capabilities = cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
     this.replicas = urls.map(

@@ -54,8 +54,8 @@ afterAll(async () => {
   await as?.kill();
 });
 
-/** A stateless 2026 tools/call (no session): the subject the upstream saw, or the error. */
-async function whoami(key: string, tool: string): Promise<string> {
+/** A stateless 2026 request (no session). */
+async function stateless(key: string, method: string, params: Record<string, unknown>, name?: string) {
   const r = await fetch(`${gw.url}/mcp`, {
     method: 'POST',
     headers: {
@@ -63,16 +63,15 @@ async function whoami(key: string, tool: string): Promise<string> {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': V,
-      'mcp-method': 'tools/call',
-      'mcp-name': tool,
+      'mcp-method': method,
+      ...(name ? { 'mcp-name': name } : {}),
     },
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
-      method: 'tools/call',
+      method,
       params: {
-        name: tool,
-        arguments: {},
+        ...params,
         _meta: {
           'io.modelcontextprotocol/protocolVersion': V,
           'io.modelcontextprotocol/clientCapabilities': {},
@@ -81,9 +80,15 @@ async function whoami(key: string, tool: string): Promise<string> {
       },
     }),
   });
-  const body = (await r.json()) as { result?: { content?: { text: string }[] }; error?: { code: number } };
+  return (await r.json()) as { result?: Record<string, unknown>; error?: { code: number } };
+}
+
+/** A stateless tools/call: the subject the upstream saw, or the error. */
+async function whoami(key: string, tool: string): Promise<string> {
+  const body = await stateless(key, 'tools/call', { name: tool, arguments: {} }, tool);
   if (body.error) return `error ${body.error.code}`;
-  return /sub=(\S+)/.exec(body.result?.content?.[0]?.text ?? '')?.[1] ?? JSON.stringify(body);
+  const content = body.result?.content as { text: string }[] | undefined;
+  return /sub=(\S+)/.exec(content?.[0]?.text ?? '')?.[1] ?? JSON.stringify(body);
 }
 
 describe('per-user credentials on per_session upstreams, stateless requests', () => {
@@ -96,5 +101,15 @@ describe('per-user credentials on per_session upstreams, stateless requests', ()
     expect(await whoami(KEYS.alice, 'team__whoami')).toBe('static-alice');
     // Bob has no secret there: refused, not served with the operator's credential.
     expect(await whoami(KEYS.bob, 'team__whoami')).toMatch(/^error /);
+  });
+
+  it("never lists one user's resources (their account's data) to another user", async () => {
+    for (const [me, other] of [
+      ['alice', 'bob'],
+      ['bob', 'alice'],
+    ] as const) {
+      const listed = JSON.stringify((await stateless(KEYS[me], 'resources/list', {})).result);
+      expect(listed).not.toContain(`static-${other}`);
+    }
   });
 });
