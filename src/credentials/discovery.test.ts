@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { discover } from './discovery.js';
 import { tokenRequest } from './oauth-client.js';
+import { upstreamReach } from './reach.js';
 
 const servers: Server[] = [];
 
@@ -122,5 +123,15 @@ describe('discovery', () => {
     const upstream = await upstreamNaming(() => as);
     const info = await discover(`${upstream}/mcp`, { allowPrivateHosts: ['localhost'] });
     expect(info.tokenEndpoint).toBe(`${as}/token`);
+  });
+
+  it("exempts the upstream's host only when the operator wrote a private address, never a DNS name", () => {
+    // Whoever runs evil.example answers its DNS: the name may resolve inside at token time.
+    expect(upstreamReach(new URL('https://evil.example/mcp'), []).privateHosts).toEqual([]);
+    expect(upstreamReach(new URL('http://127.0.0.1:9000/mcp'), []).privateHosts).toEqual(['127.0.0.1']);
+    expect(upstreamReach(new URL('http://[::1]:9000/mcp'), ['KC.internal']).privateHosts).toEqual([
+      '::1',
+      'kc.internal',
+    ]);
   });
 });

@@ -3,7 +3,7 @@
 // server, whose metadata (RFC 8414, or OpenID discovery) gives the endpoints. PKCE S256 is required.
 import { GatewayError } from '../errors.js';
 import { checkUrl, fetchJson, str, strings } from './fetch-json.js';
-import { hostOf, type Reach } from './reach.js';
+import { type Reach, upstreamReach } from './reach.js';
 
 export interface AuthServerInfo {
   /** The upstream's resource URL, sent as `resource` (RFC 8707) in every authorization and token request. */
@@ -90,10 +90,7 @@ export async function discover(
   opts: { allowPrivateHosts?: readonly string[] } = {},
 ): Promise<AuthServerInfo> {
   const up = new URL(upstreamUrl);
-  // The upstream's own host is the operator's choice; any other host its metadata names is not.
-  const reach: Reach = {
-    privateHosts: [hostOf(up), ...(opts.allowPrivateHosts ?? []).map((h) => h.replace(/^\[|\]$/g, '').toLowerCase())],
-  };
+  const reach = upstreamReach(up, opts.allowPrivateHosts ?? []);
   const { prm, scope } = await protectedResource(upstreamUrl);
   const resource = str(prm.resource) ?? upstreamUrl;
   // RFC 9728 §3.3: the metadata must be about this server, not another one's.

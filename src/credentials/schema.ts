@@ -56,7 +56,7 @@ const oauthAuth = z
       .array(z.string().min(1))
       .default([])
       .describe(
-        "host names of the upstream's authorization server that may be private/loopback addresses (the upstream's own host always may)",
+        "host names of the upstream's authorization server that may be private/loopback addresses (so may the upstream's own host when its URL is a private IP literal or localhost)",
       ),
   })
   .strict();
