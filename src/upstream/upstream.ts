@@ -123,6 +123,11 @@ export class Upstream {
     });
   }
 
+  /** Per-user credentials: the shared session carries no agent's own (see listen.ts). */
+  get perUserCredentials(): boolean {
+    return this.deps.credentials !== undefined;
+  }
+
   get catalog(): Catalog {
     return this.catalogs.catalog;
   }

@@ -112,4 +112,41 @@ describe('per-user credentials on per_session upstreams, stateless requests', ()
       expect(listed).not.toContain(`static-${other}`);
     }
   });
+
+  it('never subscribes to resource updates for one user with the catalog session (another credential)', async () => {
+    const r = await fetch(`${gw.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEYS.bob}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': V,
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'subscriptions/listen',
+        params: {
+          notifications: { resourceSubscriptions: ['notes+notes://static-alice/diary'] },
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': V,
+            'io.modelcontextprotocol/clientCapabilities': {},
+            'io.modelcontextprotocol/clientInfo': { name: 'stateless', version: '1' },
+          },
+        },
+      }),
+    });
+    // The first event is the acknowledgement: what the stream honours.
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    const ack = JSON.parse(/^data: (.*)$/m.exec(text)?.[1] ?? '{}') as { params?: { notifications?: unknown } };
+    expect(ack.params?.notifications).toEqual({});
+  });
 });
