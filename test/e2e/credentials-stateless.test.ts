@@ -149,4 +149,27 @@ describe('per-user credentials on per_session upstreams, stateless requests', ()
     const ack = JSON.parse(/^data: (.*)$/m.exec(text)?.[1] ?? '{}') as { params?: { notifications?: unknown } };
     expect(ack.params?.notifications).toEqual({});
   });
+
+  it('the unauthenticated /connections/start form reads at most a small body (no memory for a stranger to fill)', async () => {
+    const origin = gw.url;
+    // (/connections/revoke reads its form only for a user with a session cookie, and as capped.)
+    for (const path of ['/connections/start']) {
+      // Sent in chunks without Content-Length: the cap must hold while reading, not only on the header.
+      const big = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('t='));
+          for (let i = 0; i < 64; i++) c.enqueue(new Uint8Array(16 * 1024).fill(0x61));
+          c.close();
+        },
+      });
+      const r = await fetch(`${gw.url}${path}`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: big,
+        duplex: 'half',
+      } as RequestInit);
+      expect(r.status, path).toBe(413);
+      await r.body?.cancel();
+    }
+  });
 });
