@@ -25,17 +25,25 @@ export function canElicitForm(capabilities: Record<string, unknown>): boolean {
   return !('url' in e) || 'form' in e;
 }
 
+const LAST_LINE = 'Accept runs the call; decline refuses it.';
+const ARGS_CUT = '… [the arguments are too long to show in full: decline unless you know the rest]';
+
+/**
+ * The question. The agent writes the arguments and the upstream the description, so neither may
+ * hide the other or the end of the question: the arguments come right after the tool (before the
+ * description), and when they do not fit the message says so instead of ending mid-value.
+ */
 export function elicitationParams(f: AskFacts): Record<string, unknown> {
-  const args = JSON.stringify(f.args, null, 2);
-  let message = [
-    `Approve this tool call?`,
-    `Tool: ${f.tool}`,
-    ...(f.description ? [`Description: ${f.description.slice(0, 1000)}`] : []),
-    `Arguments: ${args}`,
-    ...(f.message ? [`Policy: ${f.message}`] : []),
-    'Accept runs the call; decline refuses it.',
-  ].join('\n');
-  if (message.length > MAX_MESSAGE_CHARS) message = `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…`;
+  const head = ['Approve this tool call?', `Tool: ${f.tool.slice(0, 200)}`].join('\n');
+  const policy = f.message ? `\nPolicy: ${f.message}` : '';
+  const tail = `\n${LAST_LINE}`;
+  let args = `\nArguments: ${JSON.stringify(f.args, null, 2)}`;
+  const room = MAX_MESSAGE_CHARS - head.length - policy.length - tail.length;
+  if (args.length > room) args = `${args.slice(0, Math.max(0, room - ARGS_CUT.length))}${ARGS_CUT}`;
+  let description = f.description ? `\nDescription: ${f.description.slice(0, 1000)}` : '';
+  const left = room - args.length;
+  if (description.length > left) description = left > 1 ? `${description.slice(0, left - 1)}…` : '';
+  const message = `${head}${args}${policy}${description}${tail}`;
   return {
     mode: 'form',
     message,

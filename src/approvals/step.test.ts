@@ -35,7 +35,13 @@ function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> =
     registry: new Registry(),
     log: pino({ level: 'silent' }),
   });
-  const rules = new ApprovalRules([{ ...approvalRuleSchema.parse(rule), index: 0, source: 'a.yaml' }]);
+  const compile = (r: Record<string, unknown>) =>
+    new ApprovalRules([{ ...approvalRuleSchema.parse(r), index: 0, source: 'a.yaml' }]);
+  let rules = compile(rule);
+  /** A policy reload: the agent's rule is now this one. */
+  const setRule = (r: Record<string, unknown>) => {
+    rules = compile(r);
+  };
   const policies = { approvalsFor: () => ({ rules, groups: [] }) } as unknown as PolicySet;
   const step = approvalsStep({ service: svc, policies: () => policies, sealer: new StateSealer(stateKeys([])) });
   let ran = 0;
@@ -64,7 +70,7 @@ function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> =
     });
     return { call, res };
   };
-  return { svc, store, run, ran: () => ran, seen };
+  return { svc, store, run, setRule, ran: () => ran, seen };
 }
 
 const admin = { kind: 'admin' as const, id: 'admin#1', groups: [] };
@@ -153,5 +159,24 @@ describe('approvals step', () => {
     await expect(
       t.run({ amount: 1 }, caps(probe.call), { requestState: `${state.slice(0, -2)}xx`, inputResponses: {} }).res,
     ).rejects.toThrow(/requestState is not valid/);
+  });
+
+  it("2026: a user's yes given under an ask: user rule does not stand in for operators once the rule asks them", async () => {
+    const t = setup({ tool: 'pay__*', ask: 'user' });
+    const caps = (c: McpCall) => ({ scope: { ...c.scope, capabilities: { elicitation: {} } } });
+    const probe = t.run({ amount: 1 });
+    await probe.res.catch(() => undefined);
+    const first = await t.run({ amount: 1 }, caps(probe.call)).res;
+    const state = (first as unknown as { result: { requestState: string } }).result.requestState;
+    // The operators tighten the rule (policy reload) while the agent holds a state it can accept itself.
+    t.setRule({ tool: 'pay__*', ask: 'operators', timeout: '50ms' });
+    const retry = await t.run({ amount: 1 }, caps(probe.call), {
+      requestState: state,
+      inputResponses: { tollgate_approval: { action: 'accept' } },
+    }).res;
+    expect(retry).toMatchObject({
+      error: { code: -32043, data: { approval: { ask: 'operators', status: 'timed_out' } } },
+    });
+    expect(t.ran()).toBe(0);
   });
 });

@@ -41,6 +41,16 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
   const svc = opts.service;
   if (!(svc instanceof ApprovalService)) throw new Error('approvalsStep: service required');
 
+  /** The agent's approval rule for this tool call under the current policies, if any. */
+  const ruleFor = (call: McpCall): ApprovalRule | undefined => {
+    const t = call.target!;
+    const found = opts.policies().approvalsFor(call.scope.agentId);
+    return found?.rules.match(t.canonical, t.args, {
+      agent: { id: call.scope.agentId, groups: found.groups },
+      user: userOf(call),
+    });
+  };
+
   /** 2026: ask in an input_required result; the retry comes back through `resume`. */
   const askInRound = async (
     call: McpCall,
@@ -153,6 +163,10 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     else delete p.inputResponses;
     if (s.i !== undefined) p.requestState = s.i;
     else delete p.requestState;
+    // The rule as it is now (a reload may have tightened it): a yes from the agent's side never
+    // stands in for operators.
+    const now = ruleFor(call);
+    if (now?.ask === 'operators') return askOperators(call, now, sha, next, false);
     svc.approved(
       call,
       'user',
@@ -243,11 +257,7 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     if (t?.kind !== 'tool' || call.request.method !== 'tools/call') return next();
     const token = call.params?.requestState;
     if (isApprovalState(token) && call.params) return resume(call, next, token);
-    const found = opts.policies().approvalsFor(call.scope.agentId);
-    const rule = found?.rules.match(t.canonical, t.args, {
-      agent: { id: call.scope.agentId, groups: found.groups },
-      user: userOf(call),
-    });
+    const rule = ruleFor(call);
     if (!rule) return next();
     const sha256 = argsHash(t.args);
     if (sha256 === undefined)

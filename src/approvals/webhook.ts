@@ -10,11 +10,19 @@ export interface WebhookConfig {
   timeoutMs: number;
 }
 
+/**
+ * Text from the agent or the upstream inside a Slack code span: Slack's own escapes for `&`, `<`,
+ * `>` (else `<https://…|text>` is a link and `<!channel>` a ping), and no backtick to end the span
+ * (the rest would render as mrkdwn: a fake "decide here" link in the operators' channel).
+ */
+const inert = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/`/g, '\u02cb');
+
 export function webhookBody(a: Approval, link: string | undefined, format: WebhookConfig['format']): unknown {
   if (format === 'json') return { type: 'approval_requested', approval: a, ...(link ? { url: link } : {}) };
-  const args = JSON.stringify(a.args);
+  const args = inert(JSON.stringify(a.args));
   const lines = [
-    `*Approval needed*: agent \`${a.agent}\` wants to call \`${a.tool}\``,
+    `*Approval needed*: agent \`${inert(a.agent)}\` wants to call \`${inert(a.tool)}\``,
     ...(a.message ? [a.message] : []),
     `Arguments: \`${args.length > 500 ? `${args.slice(0, 499)}…` : args}\``,
     `Expires ${new Date(a.expiresAt).toISOString()}${link ? ` · <${link}|Decide on the admin page>` : ''}`,

@@ -4,7 +4,9 @@ import { ConfigError, parseConfigText } from '../config/load.js';
 import { challengeParams } from './discovery.js';
 import { browserHash, mintLink, openLink, openState, sealState } from './links.js';
 import { VaultKeys } from './vault.js';
-import { credentialsStep, type Credentials } from './credentials.js';
+import { Credentials, credentialsStep } from './credentials.js';
+import pino from 'pino';
+import type { AgentIdentity } from '../auth/identity.js';
 import { GatewayError } from '../errors.js';
 import type { McpCall } from '../relay/scope.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
@@ -132,5 +134,33 @@ describe('credentialsStep', () => {
 
   it('never offers a link for an upstream the policy refuses: the policy steps answer that call', async () => {
     expect(await credentialsStep(missing)(callFor(false), after)).toMatchObject({ result: { passed: true } });
+  });
+});
+
+describe('per_agent secrets by group', () => {
+  it("a group's secret goes with the group: a later token without the groups claim no longer has it", async () => {
+    const { config: c } = parseConfigText(
+      config(
+        '{ transport: streamable_http, url: "https://x.example/mcp", isolation: per_agent, auth: { kind: per_agent, groups: { payments: { headers: { authorization: "Bearer team" } } } } }',
+      ),
+      '/etc/tollgate.yaml',
+      {},
+    );
+    const creds = new Credentials(c, {
+      log: pino({ level: 'silent' }),
+      baseUrl: () => 'http://gw',
+      policyGroups: () => [],
+    });
+    const token = (claims: Record<string, unknown>): AgentIdentity => ({
+      id: 'eve',
+      method: 'jwt',
+      scopes: [],
+      claims,
+    });
+    await creds.check('gh', token({ groups: ['payments'] }));
+    // She left the group: her IdP now issues tokens without the claim (many omit an empty one).
+    await expect(creds.check('gh', token({}))).rejects.toThrow(/no credential for agent eve/);
+    await expect(creds.forUpstream('gh')?.channelAuth('eve')?.headers()).rejects.toThrow(/no credential/);
+    await creds.close();
   });
 });

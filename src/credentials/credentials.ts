@@ -106,8 +106,9 @@ export class Credentials {
 
   private remember(identity: AgentIdentity): void {
     const g = identity.claims.groups;
-    if (!Array.isArray(g)) return;
-    const groups = g.filter((x): x is string => typeof x === 'string').slice(0, 64);
+    // A token without the claim has no groups (IdPs often omit an empty one): the previous token's
+    // groups must not outlive a membership the IdP took away.
+    const groups = Array.isArray(g) ? g.filter((x): x is string => typeof x === 'string').slice(0, 64) : [];
     this.claimGroups.delete(identity.id);
     this.claimGroups.set(identity.id, groups);
     if (this.claimGroups.size > MAX_REMEMBERED) this.claimGroups.delete(this.claimGroups.keys().next().value as string);

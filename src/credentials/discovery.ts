@@ -3,6 +3,7 @@
 // server, whose metadata (RFC 8414, or OpenID discovery) gives the endpoints. PKCE S256 is required.
 import { GatewayError } from '../errors.js';
 import { checkUrl, fetchJson, str, strings } from './fetch-json.js';
+import { type Reach, upstreamReach } from './reach.js';
 
 export interface AuthServerInfo {
   /** The upstream's resource URL, sent as `resource` (RFC 8707) in every authorization and token request. */
@@ -15,6 +16,8 @@ export interface AuthServerInfo {
   revocationEndpoint: string | undefined;
   tokenAuthMethods: string[];
   clientIdMetadataDocumentSupported: boolean;
+  /** Where the AS's endpoints may be reached (public addresses, the upstream's host, allowed hosts). */
+  reach: Reach;
 }
 
 /** `key="value"` parameters of a Bearer challenge. */
@@ -53,7 +56,10 @@ async function protectedResource(upstreamUrl: string): Promise<{ prm: Record<str
   });
   const challenge = challengeParams(probe.headers.get('www-authenticate'));
   const candidates: string[] = [];
-  if (challenge.resource_metadata) candidates.push(challenge.resource_metadata);
+  // Only on the upstream's own origin: a hostile upstream must not aim the gateway at another host
+  // (a cloud metadata service, an internal admin port). Elsewhere: the well-known URIs below.
+  const named = challenge.resource_metadata;
+  if (named && URL.canParse(named) && new URL(named).origin === up.origin) candidates.push(named);
   const path = up.pathname.replace(/\/$/, '');
   if (path) candidates.push(`${up.origin}/.well-known/oauth-protected-resource${path}`);
   candidates.push(`${up.origin}/.well-known/oauth-protected-resource`);
@@ -79,8 +85,12 @@ function asMetadataUrls(issuer: URL): string[] {
   ];
 }
 
-export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
+export async function discover(
+  upstreamUrl: string,
+  opts: { allowPrivateHosts?: readonly string[] } = {},
+): Promise<AuthServerInfo> {
   const up = new URL(upstreamUrl);
+  const reach = upstreamReach(up, opts.allowPrivateHosts ?? []);
   const { prm, scope } = await protectedResource(upstreamUrl);
   const resource = str(prm.resource) ?? upstreamUrl;
   // RFC 9728 §3.3: the metadata must be about this server, not another one's.
@@ -90,7 +100,7 @@ export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
   if (!issuerText) throw bad('protected resource metadata names no authorization server');
   const issuer = sameSchemeOrBetter(issuerText, up, 'authorization server');
   for (const url of asMetadataUrls(issuer)) {
-    const r = await fetchJson(url, { what: 'authorization server metadata' });
+    const r = await fetchJson(url, { what: 'authorization server metadata', reach });
     if (r.status !== 200 || !r.body) continue;
     const m = r.body;
     if (str(m.issuer)?.replace(/\/$/, '') !== issuerText.replace(/\/$/, ''))
@@ -116,6 +126,7 @@ export async function discover(upstreamUrl: string): Promise<AuthServerInfo> {
       revocationEndpoint: endpoint('revocation_endpoint', false),
       tokenAuthMethods: strings(m.token_endpoint_auth_methods_supported),
       clientIdMetadataDocumentSupported: m.client_id_metadata_document_supported === true,
+      reach,
     };
   }
   throw bad(`authorization server ${issuerText} publishes no metadata`);

@@ -1,6 +1,8 @@
 // Bounded HTTP for the OAuth client: what an upstream or its authorization server answers is hostile
 // (size, time, shape), and only http(s) URLs are followed.
+import { fetch as undiciFetch } from 'undici';
 import { GatewayError } from '../errors.js';
+import { checkLiteral, reachAgent, ReachRefused, type Reach } from './reach.js';
 
 const MAX_BYTES = 256 * 1024;
 const TIMEOUT_MS = 15_000;
@@ -42,24 +44,43 @@ async function readCappedText(res: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** One request; JSON object body when there is one. Never follows redirects. */
+/**
+ * One request; JSON object body when there is one. Never follows redirects. With `reach` (a URL the
+ * upstream named, not the operator), only to public addresses or the hosts it allows (reach.ts).
+ */
 export async function fetchJson(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string; what: string },
+  init: { method?: string; headers?: Record<string, string>; body?: string; what: string; reach?: Reach | undefined },
 ): Promise<JsonAnswer> {
-  checkUrl(url, init.what);
-  let res: Response;
+  const u = checkUrl(url, init.what);
+  const request = {
+    method: init.method ?? 'GET',
+    headers: { accept: 'application/json', ...init.headers },
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    redirect: 'manual' as const,
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  };
+  const agent = init.reach && reachAgent(init.reach);
   try {
-    res = await fetch(url, {
-      method: init.method ?? 'GET',
-      headers: { accept: 'application/json', ...init.headers },
-      ...(init.body !== undefined ? { body: init.body } : {}),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (err) {
-    throw new GatewayError('upstream_unavailable', `${init.what}: ${(err as Error).message}`);
+    let res: Response;
+    try {
+      if (init.reach) checkLiteral(u, init.reach);
+      res = agent
+        ? ((await undiciFetch(url, { ...request, dispatcher: agent })) as unknown as Response)
+        : await fetch(url, request);
+    } catch (err) {
+      const refused = err instanceof ReachRefused ? err : (err as { cause?: unknown }).cause;
+      if (refused instanceof ReachRefused)
+        throw new GatewayError('upstream_bad_response', `${init.what}: ${refused.message}`);
+      throw new GatewayError('upstream_unavailable', `${init.what}: ${(err as Error).message}`);
+    }
+    return await answerOf(res);
+  } finally {
+    void agent?.destroy().catch(() => undefined);
   }
+}
+
+async function answerOf(res: Response): Promise<JsonAnswer> {
   const text = await readCappedText(res);
   let body: Record<string, unknown> | undefined;
   try {

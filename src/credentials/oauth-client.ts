@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { AuthServerInfo } from './discovery.js';
 import { fetchJson, form, str } from './fetch-json.js';
+import type { Reach } from './reach.js';
 import type { ClientCredentials, UpstreamAuth } from './runtime.js';
 import type { Vault } from './vault.js';
 
@@ -68,6 +69,7 @@ export async function resolveClient(
   const r = await fetchJson(info.registrationEndpoint, {
     method: 'POST',
     what: 'dynamic client registration',
+    reach: info.reach,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       client_name: 'Tollgate',
@@ -106,15 +108,25 @@ function clientAuth(c: OAuthClient, body: Record<string, string | undefined>): R
   return {};
 }
 
-/** One token endpoint call; the answer's tokens, or GrantRefused when the AS says the grant is bad. */
+/**
+ * One token endpoint call; the answer's tokens, or GrantRefused when the AS says the grant is bad.
+ * `reach`: the endpoint came from discovery (the upstream named it), not from the config.
+ */
 export async function tokenRequest(
   tokenEndpoint: string,
   client: OAuthClient,
   params: Record<string, string | undefined>,
+  reach?: Reach,
 ): Promise<TokenSet> {
   const body = { ...params };
   const headers = { 'content-type': 'application/x-www-form-urlencoded', ...clientAuth(client, body) };
-  const r = await fetchJson(tokenEndpoint, { method: 'POST', what: 'token endpoint', headers, body: form(body) });
+  const r = await fetchJson(tokenEndpoint, {
+    method: 'POST',
+    what: 'token endpoint',
+    headers,
+    body: form(body),
+    reach,
+  });
   const access = str(r.body?.access_token);
   if (r.status === 200 && access) {
     const expiresIn = Number(r.body?.expires_in);
@@ -136,11 +148,18 @@ export async function revokeToken(
   client: OAuthClient,
   token: string,
   hint: 'refresh_token' | 'access_token',
+  reach: Reach,
 ): Promise<boolean> {
   const body: Record<string, string | undefined> = { token, token_type_hint: hint };
   const headers = { 'content-type': 'application/x-www-form-urlencoded', ...clientAuth(client, body) };
   try {
-    const r = await fetchJson(endpoint, { method: 'POST', what: 'revocation endpoint', headers, body: form(body) });
+    const r = await fetchJson(endpoint, {
+      method: 'POST',
+      what: 'revocation endpoint',
+      headers,
+      body: form(body),
+      reach,
+    });
     return r.status === 200;
   } catch {
     return false;

@@ -32,6 +32,11 @@ export class OAuthUpstream implements UpstreamCredentials {
     private readonly deps: OAuthUpstreamDeps,
   ) {}
 
+  /** Without catalog_headers the catalog is listed with the first connected user's token. */
+  get catalogAsUser(): boolean {
+    return Object.keys(this.auth.catalogHeaders).length === 0;
+  }
+
   onConnected(listener: () => void): void {
     this.listeners.push(listener);
   }
@@ -47,7 +52,7 @@ export class OAuthUpstream implements UpstreamCredentials {
   /** The upstream's authorization server, discovered once (again after a failure). */
   discovered(): Promise<AuthServerInfo> {
     if (!this.info) {
-      this.info = discover(this.url);
+      this.info = discover(this.url, { allowPrivateHosts: this.auth.allowPrivateHosts });
       this.info.catch(() => (this.info = undefined));
     }
     return this.info;
@@ -117,11 +122,16 @@ export class OAuthUpstream implements UpstreamCredentials {
     const info = await this.discovered();
     if (info.issuer !== stale.issuer) return lost(`${this.name} moved to another authorization server`);
     try {
-      const t = await tokenRequest(info.tokenEndpoint, await this.client(info), {
-        grant_type: 'refresh_token',
-        refresh_token: stale.refreshToken,
-        resource: info.resource,
-      });
+      const t = await tokenRequest(
+        info.tokenEndpoint,
+        await this.client(info),
+        {
+          grant_type: 'refresh_token',
+          refresh_token: stale.refreshToken,
+          resource: info.resource,
+        },
+        info.reach,
+      );
       const next: Connection = {
         ...stale,
         accessToken: t.accessToken,
@@ -213,13 +223,18 @@ export class OAuthUpstream implements UpstreamCredentials {
     const info = await this.discovered();
     if (info.issuer !== state.i || (iss !== undefined && iss !== info.issuer))
       throw new GatewayError('forbidden', 'the answer came from another authorization server');
-    const t = await tokenRequest(info.tokenEndpoint, await this.client(info), {
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: this.redirectUri(),
-      code_verifier: state.v,
-      resource: info.resource,
-    });
+    const t = await tokenRequest(
+      info.tokenEndpoint,
+      await this.client(info),
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: this.redirectUri(),
+        code_verifier: state.v,
+        resource: info.resource,
+      },
+      info.reach,
+    );
     await this.deps.vault.put(this.name, state.a, {
       accessToken: t.accessToken,
       refreshToken: t.refreshToken,
@@ -242,8 +257,9 @@ export class OAuthUpstream implements UpstreamCredentials {
       if (info?.revocationEndpoint && info.issuer === c.issuer) {
         const client = await this.client(info).catch(() => undefined);
         if (client) {
-          if (c.refreshToken) await revokeToken(info.revocationEndpoint, client, c.refreshToken, 'refresh_token');
-          await revokeToken(info.revocationEndpoint, client, c.accessToken, 'access_token');
+          const at = info.revocationEndpoint;
+          if (c.refreshToken) await revokeToken(at, client, c.refreshToken, 'refresh_token', info.reach);
+          await revokeToken(at, client, c.accessToken, 'access_token', info.reach);
         }
       }
     }

@@ -9,11 +9,14 @@ import { html, raw } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
 import { sameOrigin } from '../admin/csrf.js';
 import { GatewayError } from '../errors.js';
+import { readBody } from '../http/node-io.js';
 import type { Credentials } from './credentials.js';
 import { browserHash, mintLink, newId, openLink, openState, sameHash } from './links.js';
 import type { VaultKeys } from './vault.js';
 
 const FLOW_COOKIE = 'tollgate_flow';
+/** The forms hold a link (at most 8192 characters, see VaultKeys.open) or an upstream name. */
+const MAX_FORM_BYTES = 16 * 1024;
 const USER_COOKIE = 'tollgate_user';
 
 export interface ConnectionRoutesOptions {
@@ -35,7 +38,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem;bo
 
 function page(
   c: Context,
-  status: 200 | 400 | 403 | 409 | 502,
+  status: 200 | 400 | 403 | 409 | 413 | 502,
   title: string,
   body: HtmlEscapedString | Promise<HtmlEscapedString>,
 ) {
@@ -91,10 +94,20 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     );
   });
 
+  /** A posted form, read up to MAX_FORM_BYTES (whoever reaches the page may post: no memory of ours to fill). */
+  const formOf = (c: Context): Promise<URLSearchParams | undefined> =>
+    readBody(c, MAX_FORM_BYTES).then(
+      (b) => new URLSearchParams(b),
+      () => undefined,
+    );
+  const tooLarge = (c: Context) =>
+    page(c, 413, 'Refused', html`<p class="err">The form is larger than ${MAX_FORM_BYTES} bytes.</p>`);
+
   app.post('/start', async (c) => {
     if (!sameOrigin(c)) return page(c, 403, 'Refused', html`<p class="err">This form must be sent from this page.</p>`);
-    const form = await c.req.parseBody();
-    const t = typeof form.t === 'string' ? form.t : undefined;
+    const form = await formOf(c);
+    if (!form) return tooLarge(c);
+    const t = form.get('t') ?? undefined;
     const link = openLink(o.keys, t, 'connect');
     if (typeof link === 'string') return badLink(c, link);
     const up = o.credentials.oauth(link.u);
@@ -208,8 +221,9 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     if (!sameOrigin(c)) return page(c, 403, 'Refused', html`<p class="err">This form must be sent from this page.</p>`);
     const agent = userOf(c);
     if (!agent) return page(c, 403, 'Refused', html`<p class="err">Open the connections link your agent gave you.</p>`);
-    const form = await c.req.parseBody();
-    const upstream = typeof form.upstream === 'string' ? form.upstream : '';
+    const form = await formOf(c);
+    if (!form) return tooLarge(c);
+    const upstream = form.get('upstream') ?? '';
     await o.credentials.revoke(upstream, agent);
     return c.redirect('/connections', 303);
   });

@@ -28,6 +28,8 @@ export type UpstreamAuth =
       scopes: readonly string[] | undefined;
       catalogHeaders: Readonly<Record<string, string>>;
       refreshBeforeMs: number | undefined;
+      /** AS hosts that may be private addresses besides the upstream's own (reach.ts). */
+      allowPrivateHosts: readonly string[];
     }
   | {
       kind: 'token_exchange';
@@ -81,6 +83,7 @@ export function upstreamAuthConfig(a: UpstreamAuthSpec, baseDir: string): Upstre
         scopes: a.scopes,
         catalogHeaders: a.catalog_headers,
         refreshBeforeMs: a.refresh_before === undefined ? undefined : toMs(a.refresh_before),
+        allowPrivateHosts: a.allow_private_hosts,
       };
     case 'token_exchange':
       return {

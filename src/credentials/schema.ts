@@ -52,6 +52,12 @@ const oauthAuth = z
       'an operator credential for the catalog (tools/list); empty: the first connected user lists',
     ),
     refresh_before: duration.optional().describe('overrides credentials.refresh_before for this upstream'),
+    allow_private_hosts: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "host names of the upstream's authorization server that may be private/loopback addresses (so may the upstream's own host when its URL is a private IP literal or localhost)",
+      ),
   })
   .strict();
 

@@ -88,11 +88,13 @@ export class ListenHub {
       if (uris.size >= maxResourceUris) break;
       const t = view.resolveUri(uri);
       const caps = t?.upstream.init?.capabilities.resources;
-      // Only what the upstream can announce and the policy lets this agent read.
+      // Only what the upstream can announce and the policy lets this agent read; never on an
+      // upstream with per-user credentials (the shared session subscribes with someone else's).
       if (
         !t ||
         !isObject(caps) ||
         caps.subscribe !== true ||
+        t.upstream.perUserCredentials ||
         !access.visible('resource', this.deps.canonical(t.upstream.name, 'resource', t.native))
       )
         continue;

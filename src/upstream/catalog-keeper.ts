@@ -14,6 +14,8 @@ export interface CatalogKeeperOptions {
   source(): UpstreamSession | undefined;
   /** A ttl refresh found a list changed. */
   changed(kinds: readonly CatalogKind[]): void;
+  /** Lists never kept (they would be one user's data; see UpstreamCredentials.catalogAsUser). */
+  withheld?: readonly CatalogKind[];
 }
 
 export class CatalogKeeper {
@@ -64,7 +66,7 @@ export class CatalogKeeper {
       kinds.map(async (k) => {
         const gen = ++this.generation[k];
         const fetched =
-          CAPABILITY_OF[k] in caps
+          CAPABILITY_OF[k] in caps && !this.opts.withheld?.includes(k)
             ? await fetchList(session, k, this.opts.requestMs)
             : { entries: [], ttlMs: undefined };
         if (gen !== this.generation[k] || this.opts.source() !== session) return;

@@ -20,6 +20,11 @@ export interface UpstreamCredentials {
   env(agentId: string | undefined): Record<string, string> | undefined;
   /** A user just connected: the catalog session may now be able to connect. */
   onConnected?(listener: () => void): void;
+  /**
+   * The shared (catalog) session carries one user's own credential (no operator credential): what
+   * it lists of that user's account (resources) must not be shown to everyone.
+   */
+  readonly catalogAsUser?: boolean;
 }
 
 export type { GatewayError };

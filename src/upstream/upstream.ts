@@ -88,6 +88,8 @@ export class Upstream {
       log: this.log,
       source: () => this.source?.shared,
       changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
+      // Listed with a user's own token: that user's resources are not everyone's list.
+      withheld: deps.credentials?.catalogAsUser ? ['resources'] : [],
     });
     const capabilities = cfg.sharedRoots ? { ...SHARED_CLIENT_CAPABILITIES, roots: {} } : SHARED_CLIENT_CAPABILITIES;
     this.replicas = urls.map(
@@ -113,13 +115,17 @@ export class Upstream {
       sessionHooks: this.sessionHooks,
       init: () => this.init,
       unrelated: (msg, origin) => this.onUnrelated(msg, origin, undefined),
-      closed: (session, origin) =>
-        this.pool.forget(
-          this.cfg.isolation === 'per_agent' ? origin.agentId : (origin.agentSessionId ?? origin.agentId),
-          session,
-        ),
+      closed: (session, origin) => {
+        const key = this.ownKey(origin.agentSessionId, origin.agentId);
+        if (key !== undefined) this.pool.forget(key, session);
+      },
       opened: (session, r) => this.replicaOfOwn.set(session, r),
     });
+  }
+
+  /** Per-user credentials: the shared session carries no agent's own (see listen.ts). */
+  get perUserCredentials(): boolean {
+    return this.deps.credentials !== undefined;
   }
 
   get catalog(): Catalog {
@@ -225,6 +231,19 @@ export class Upstream {
   }
 
   /**
+   * The key of the upstream session of its own that serves this agent (session), or undefined for
+   * the shared one. A request without an agent session (2026 stateless) to a `per_session` upstream
+   * with per-user credentials gets one per agent: the shared session carries the catalog's
+   * credential (the operator's, or the first connected user's token), never a caller's. The NUL
+   * keeps it apart from every agent session id.
+   */
+  private ownKey(agentSessionId: string | undefined, agentId: string): string | undefined {
+    if (this.cfg.isolation === 'per_agent') return agentId;
+    if (this.cfg.isolation !== 'per_session') return undefined;
+    return agentSessionId ?? (this.deps.credentials ? `\u0000agent:${agentId}` : undefined);
+  }
+
+  /**
    * The upstream session that serves an agent. `shared`: the gateway's session with the replica the
    * agent session is pinned to (re-pinned when that replica stops being usable). `per_agent` /
    * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
@@ -237,8 +256,7 @@ export class Upstream {
     placement?: Placement,
   ): Promise<UpstreamSession> {
     if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
-    const own =
-      this.cfg.isolation === 'per_agent' ? agentId : this.cfg.isolation === 'per_session' ? agentSessionId : undefined;
+    const own = this.ownKey(agentSessionId, agentId);
     if (own === undefined) return this.affinity.sessionFor(agentSessionId, agentId, placement);
     const placed = placement && this.replicas[placement[0]];
     const { session, reopened } = await this.pool.acquire(
@@ -303,7 +321,8 @@ export class Upstream {
 
   /** An agent's credentials went away (revoked): its own upstream session ends with them. */
   releaseAgent(agentId: string): void {
-    if (this.cfg.isolation === 'per_agent') this.pool.release(agentId);
+    const key = this.ownKey(undefined, agentId);
+    if (key !== undefined) this.pool.release(key);
   }
 
   async close(): Promise<void> {

@@ -250,6 +250,9 @@ upstreams:
     const link = await linkFor(alice, 'fresh__whoami');
     // Alice is still logged in at the provider: no form this time.
     expect(await authorize(alicePage, link.url, 'alice@idp')).toBe('Connected fresh');
+    // The catalog session connects with her token once she is connected; a call before it has the
+    // tools is -32050 "its tools are not known yet" (the flake this wait removes).
+    await waitUntil(async () => (await alice.listTools()).tools.some((t) => t.name === 'fresh__whoami'), 30_000);
     const refreshes = (await stats()).refresh_token ?? 0;
     const first = await call(alice, 'fresh__whoami');
     const second = await call(alice, 'fresh__whoami');
