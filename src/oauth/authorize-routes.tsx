@@ -200,19 +200,23 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       );
     const ip = getConnInfo(c).remote.address ?? 'unknown';
     const { max, maxPerAddress, windowMs } = cfg.loginAttempts;
-    const keys = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
-    const counts = await Promise.all(keys.map((k) => as.store.get<number>(k)));
-    if ((counts[0] ?? 0) >= max || (counts[1] ?? 0) >= maxPerAddress)
+    const [userKey, ipKey] = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
+    // Each attempt takes its place in both counters before the (slow) password check: counted after
+    // it, guesses sent at once would all pass the bound. A refused attempt gives its places back, a
+    // successful one its place in the address's counter (the bounds count failures).
+    const [byUser, byAddress] = await Promise.all([as.store.incr(userKey, windowMs), as.store.incr(ipKey, windowMs)]);
+    if (byUser > max || byAddress > maxPerAddress) {
+      await Promise.all([as.store.incr(userKey, windowMs, -1), as.store.incr(ipKey, windowMs, -1)]);
       return login('Too many failed logins. Try again later.', 429, {
         'retry-after': String(Math.ceil(windowMs / 1000)),
       });
+    }
     const user = await as.users.verify(username, password);
     if (!user) {
-      await Promise.all(keys.map((k) => as.store.incr(k, windowMs)));
       as.log.warn({ username, ip }, 'oauth login failed');
       return login('Wrong user name or password.', 401);
     }
-    await as.store.del(keys[0] ?? '');
+    await Promise.all([as.store.del(userKey), as.store.incr(ipKey, windowMs, -1)]);
     return finishLogin(c, txn, p, { sub: user.name, groups: user.groups, idp: 'local' });
   });
 

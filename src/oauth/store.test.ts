@@ -36,6 +36,7 @@ describe.each(stores)('%s store', (_, make) => {
     expect(await s.get(`key:${k}`)).toBe('one');
     expect(await s.incr(`n:${k}`, 60_000)).toBe(1);
     expect(await s.incr(`n:${k}`, 60_000)).toBe(2);
+    expect(await s.incr(`n:${k}`, 60_000, -1)).toBe(1); // a place given back (login attempts)
     await s.set(`grant:${k}:1`, { g: 1 });
     await s.set(`grant:${k}:2`, { g: 2 });
     expect(

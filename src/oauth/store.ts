@@ -14,8 +14,8 @@ export interface OAuthStore {
   /** Reads and deletes in one step: a one-time value (a code) is taken by exactly one caller. */
   take<T>(key: string): Promise<T | undefined>;
   del(key: string): Promise<void>;
-  /** Adds one to a counter that expires `ttlMs` after its first increment; the new count. */
-  incr(key: string, ttlMs: number): Promise<number>;
+  /** Adds `by` (default 1) to a counter that expires `ttlMs` after its first increment; the new count. */
+  incr(key: string, ttlMs: number, by?: number): Promise<number>;
   /** Every live entry whose key starts with `prefix` (admin listings; bounded by `max`). */
   list<T>(prefix: string, max?: number): Promise<{ key: string; value: T }[]>;
   close(): Promise<void>;
@@ -87,9 +87,9 @@ export class MemoryOAuthStore implements OAuthStore {
   async del(key: string): Promise<void> {
     if (this.#entries.delete(key)) this.#save();
   }
-  async incr(key: string, ttlMs: number): Promise<number> {
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
     const e = this.#live(key);
-    const n = (typeof e?.value === 'number' ? e.value : 0) + 1;
+    const n = (typeof e?.value === 'number' ? e.value : 0) + by;
     this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs });
     return n;
   }
@@ -136,12 +136,12 @@ export class RedisOAuthStore implements OAuthStore {
   async del(key: string): Promise<void> {
     await this.redis.del(this.prefix + key);
   }
-  async incr(key: string, ttlMs: number): Promise<number> {
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
     const k = this.prefix + key;
     const [[, n] = []] =
       (await this.redis
         .multi()
-        .incr(k)
+        .incrby(k, by)
         .pexpire(k, Math.max(1, Math.ceil(ttlMs)), 'NX')
         .exec()) ?? [];
     return Number(n);
