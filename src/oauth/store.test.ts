@@ -62,3 +62,15 @@ it('the file store keeps its entries across a restart, expired ones not', async 
   expect(await b.get('client:x')).toEqual({ id: 'x' });
   expect(await b.get('code:y')).toBeUndefined();
 });
+
+it('the memory store forgets expired entries nobody reads again (abandoned logins, spent tokens)', async () => {
+  const clock = { ms: 1_000_000 };
+  const s = new MemoryOAuthStore(undefined, () => clock.ms);
+  await s.set('client:x', { id: 'x' });
+  for (let i = 0; i < 1000; i++) await s.set(`txn:${i}`, { i }, 60_000);
+  for (let i = 0; i < 1000; i++) await s.incr(`login-fail:u:${i}`, 60_000);
+  expect(s.size).toBe(2001);
+  clock.ms += 10 * 60_000;
+  await s.set('txn:new', { i: 'new' }, 60_000);
+  expect(s.size).toBe(2); // the client and the new login: never read, the expired ones are gone anyway
+});

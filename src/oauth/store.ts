@@ -26,9 +26,13 @@ interface Entry {
   until: number | undefined;
 }
 
+/** How often the memory store drops expired entries that nobody read again. */
+const SWEEP_EVERY_MS = 60_000;
+
 /** In memory; with `file`, entries are written there after each change and read back at start. */
 export class MemoryOAuthStore implements OAuthStore {
   readonly #entries = new Map<string, Entry>();
+  #nextSweep = 0;
   constructor(
     private readonly file?: string,
     private readonly now: () => number = Date.now,
@@ -53,6 +57,23 @@ export class MemoryOAuthStore implements OAuthStore {
     return e;
   }
 
+  /**
+   * Drops every expired entry, at most once a minute: an entry is otherwise dropped only when read,
+   * and most never are again (abandoned logins, spent codes and refresh tokens, failure counters), so
+   * memory would grow with every request ever made.
+   */
+  #sweep(): void {
+    const now = this.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + SWEEP_EVERY_MS;
+    for (const [k, e] of this.#entries) if (e.until !== undefined && now >= e.until) this.#entries.delete(k);
+  }
+
+  /** Entries held, expired ones not yet dropped included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   #save(): void {
     if (!this.file) return;
     const out: Record<string, Entry> = {};
@@ -66,6 +87,7 @@ export class MemoryOAuthStore implements OAuthStore {
     return this.#live(key)?.value as T | undefined;
   }
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.#sweep();
     this.#entries.set(key, {
       value: structuredClone(value),
       until: ttlMs === undefined ? undefined : this.now() + ttlMs,
@@ -88,6 +110,7 @@ export class MemoryOAuthStore implements OAuthStore {
     if (this.#entries.delete(key)) this.#save();
   }
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
+    this.#sweep();
     const e = this.#live(key);
     const n = (typeof e?.value === 'number' ? e.value : 0) + by;
     this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs });
