@@ -15,6 +15,7 @@ import type { OAuthServer } from './server.js';
 import type { Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
+import { addressBucket } from './address.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -25,6 +26,8 @@ interface Pending {
   resource: string;
   scope: string;
   csrf: string;
+  /** The client address it counts against (pending_logins), given back when it ends. */
+  addr?: string;
 }
 
 interface Consent {
@@ -60,6 +63,9 @@ function errorPage(c: Context, error: string, description: string, status: 400 |
 
 const clientName = (cl: OAuthClient): string => cl.client_name ?? cl.client_id;
 
+/** What per-address bounds count the caller by (an IPv6 /64 is one address). */
+const addressOf = (c: Context): string => addressBucket(getConnInfo(c).remote.address ?? 'unknown');
+
 export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const cfg = as.config;
   const cookieOpts = () => ({ httpOnly: true, sameSite: 'Lax' as const, path: '/authorize', secure: as.secure });
@@ -84,9 +90,23 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     return c?.resources.includes(p.resource) === true && p.scope.split(' ').every((x) => c.scopes.includes(x));
   };
 
+  // Pending logins are bounded overall and per address (pending_logins): each authorization request
+  // holds a place until it ends with a code or a denial (or its login_ttl window passes), so a flood of
+  // GET /authorize cannot grow the store without bound.
+  const PENDING_ALL = 'pending-logins';
+  const pendingKey = (addr: string) => `pending-logins:ip:${addr}`;
+  const endPending = async (txn: string, p: Pending) => {
+    await as.store.del(`txn:${txn}`);
+    const ttl = cfg.loginTtlMs;
+    await Promise.all([
+      as.store.incr(PENDING_ALL, ttl, -1),
+      ...(p.addr === undefined ? [] : [as.store.incr(pendingKey(p.addr), ttl, -1)]),
+    ]);
+  };
+
   /** Ends a pending login with a code sent to the client. */
   const issue = async (c: Context, txn: string, p: Pending, s: Subject) => {
-    await as.store.del(`txn:${txn}`);
+    await endPending(txn, p);
     const code = await as.grants.issueCode({
       ...s,
       clientId: p.clientId,
@@ -141,6 +161,19 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const scopes = (q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean);
     const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
     if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
+    const addr = addressOf(c);
+    const [all, mine] = await Promise.all([
+      as.store.incr(PENDING_ALL, cfg.loginTtlMs),
+      as.store.incr(pendingKey(addr), cfg.loginTtlMs),
+    ]);
+    if (all > cfg.pendingLogins.max || mine > cfg.pendingLogins.maxPerAddress) {
+      await Promise.all([
+        as.store.incr(PENDING_ALL, cfg.loginTtlMs, -1),
+        as.store.incr(pendingKey(addr), cfg.loginTtlMs, -1),
+      ]);
+      as.log.warn({ addr, pendingAddress: mine, pendingAll: all }, 'oauth: too many pending logins');
+      return fail('temporarily_unavailable', 'too many logins in progress; try again in a few minutes');
+    }
     const pending: Pending = {
       clientId: client.client_id,
       redirectUri,
@@ -149,6 +182,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       resource,
       scope: scopes.join(' '),
       csrf: randomBytes(24).toString('base64url'),
+      addr,
     };
     const txn = randomBytes(24).toString('base64url');
     await as.store.set(`txn:${txn}`, pending, cfg.loginTtlMs);
@@ -198,7 +232,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
         status,
         extra,
       );
-    const ip = getConnInfo(c).remote.address ?? 'unknown';
+    const ip = addressOf(c);
     const { max, maxPerAddress, windowMs } = cfg.loginAttempts;
     const [userKey, ipKey] = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
     // Each attempt takes its place in both counters before the (slow) password check: counted after
@@ -247,7 +281,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     if (!found || !session) return forged(c);
     const { txn, p } = found;
     if (form.decision !== 'allow') {
-      await as.store.del(`txn:${txn}`);
+      await endPending(txn, p);
       return c.redirect(back(p, { error: 'access_denied', error_description: 'the user denied access' }), 303);
     }
     const key = consentKey(session.sub, p.clientId);

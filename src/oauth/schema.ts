@@ -75,6 +75,23 @@ export const oauthConfigSchema = z
       })
       .strict()
       .prefault({}),
+    pending_logins: z
+      .object({
+        max: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('authorization requests waiting for login or consent, overall (then temporarily_unavailable)'),
+        max_per_address: z
+          .number()
+          .int()
+          .positive()
+          .default(100)
+          .describe('the same, per client address (an IPv6 /64 is one address)'),
+      })
+      .strict()
+      .prefault({}),
     oidc: z
       .object({
         issuer: z
@@ -132,6 +149,7 @@ export interface OAuthConfig {
   };
   users: readonly OAuthUser[];
   loginAttempts: { max: number; maxPerAddress: number; windowMs: number };
+  pendingLogins: { max: number; maxPerAddress: number };
   agentPrefix: string;
   oidc:
     | {
@@ -181,6 +199,7 @@ export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): 
       maxPerAddress: c.login_attempts.max_per_address,
       windowMs: toMs(c.login_attempts.window),
     },
+    pendingLogins: { max: c.pending_logins.max, maxPerAddress: c.pending_logins.max_per_address },
     agentPrefix: c.identity.agent_prefix,
     oidc: c.oidc && {
       issuer: c.oidc.issuer.replace(/\/$/, ''),

@@ -3,7 +3,6 @@
 // gateway with a memory store and two local users; no browser.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { nodeArgsYaml } from '../helpers/compiled.js';
 import { Jar, authorizeUrl, get, hidden, pkce, postForm, register } from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
@@ -13,10 +12,12 @@ const CALLBACK = 'http://127.0.0.1:9/callback';
 let gw: TestGateway;
 let base: string;
 
-beforeAll(async () => {
-  gw = await startGateway(`
-upstreams:
-  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
+/** A gateway with an authorization server (no upstream process: an llm block is enough). */
+const oauthGateway = (extra: string) =>
+  startGateway(`
+llm:
+  upstreams:
+    openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
 auth:
   api_keys: [{ agent: keyed, key: api-key-for-oauth-abuse-0123 }]
   oauth:
@@ -24,16 +25,19 @@ auth:
     users:
       - { name: alice, password: ${ALICE.password} }
       - { name: bob, password: ${BOB.password} }
-    login_attempts: { max: 3, max_per_address: 6, window: 1h }
+${extra}
 `);
+
+beforeAll(async () => {
+  gw = await oauthGateway('    login_attempts: { max: 3, max_per_address: 6, window: 1h }');
   base = gw.url;
 });
 afterAll(async () => {
   await gw?.close();
 });
 
-async function newClient(): Promise<string> {
-  const r = await register(base, {
+async function newClient(at = base): Promise<string> {
+  const r = await register(at, {
     client_name: 'abuse',
     redirect_uris: [CALLBACK],
     token_endpoint_auth_method: 'none',
@@ -43,9 +47,9 @@ async function newClient(): Promise<string> {
 }
 
 /** A fresh login page: its cookie jar and form tokens. */
-async function loginForm(clientId: string) {
+async function loginForm(clientId: string, at = base) {
   const jar = new Jar();
-  const res = await get(authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge }), jar);
+  const res = await get(authorizeUrl(at, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge }), jar);
   expect(res.status).toBe(200);
   const html = await res.text();
   return { jar, txn: hidden(html, 'txn'), csrf: hidden(html, 'csrf') };
@@ -83,3 +87,45 @@ describe('login throttling', () => {
 });
 
 const loginOf = (u: { name: string; password: string }) => ({ username: u.name, password: u.password });
+
+describe('pending logins', () => {
+  it('a flood of authorization requests is bounded per address and overall; a finished login gives its place back', async () => {
+    const perAddress = await oauthGateway('    pending_logins: { max: 100, max_per_address: 3 }');
+    const total = await oauthGateway('    pending_logins: { max: 2, max_per_address: 100 }');
+    try {
+      for (const [g, bound] of [
+        [perAddress, 3],
+        [total, 2],
+      ] as const) {
+        const clientId = await newClient(g.url);
+        const open = [];
+        for (let i = 0; i < bound; i++) open.push(await loginForm(clientId, g.url));
+        const url = authorizeUrl(g.url, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+        const refused = await get(url, new Jar());
+        expect(refused.status).toBe(302); // client and redirect URI are known good: the error goes back to it
+        expect(new URL(refused.headers.get('location') ?? '').searchParams.get('error')).toBe(
+          'temporarily_unavailable',
+        );
+        // The user denies one of the pending logins: its place is free again.
+        const f = open[0];
+        if (!f) throw new Error('no login form');
+        const login = await postForm(`${g.url}/authorize/login`, f.jar, {
+          txn: f.txn,
+          csrf: f.csrf,
+          ...loginOf(ALICE),
+        });
+        const consent = await login.text();
+        const deny = await postForm(`${g.url}/authorize/consent`, f.jar, {
+          txn: hidden(consent, 'txn'),
+          csrf: hidden(consent, 'csrf'),
+          decision: 'deny',
+        });
+        expect(deny.status).toBe(303);
+        expect((await get(url, new Jar())).status).toBe(200);
+      }
+    } finally {
+      await perAddress.close();
+      await total.close();
+    }
+  });
+});
