@@ -49,6 +49,12 @@ export interface GrantServiceOptions {
   accessTokenTtlMs: number;
   refreshTokenTtlMs: number;
   codeTtlMs: number;
+  /**
+   * The user as the configuration has them now (undefined: no longer allowed to log in). A refresh
+   * carries it into the new tokens, so removing a user or changing their groups is not undone by a
+   * grant that outlives the change.
+   */
+  subjectNow?: (s: Subject) => Subject | undefined;
 }
 
 export class GrantService {
@@ -147,7 +153,12 @@ export class GrantService {
     }
     if (resource !== undefined && resource !== grant.resource)
       throw new OAuthError('invalid_target', 'resource differs from the one granted');
-    return this.#tokens({ ...grant, refreshedAt: Date.now() });
+    const now = this.o.subjectNow ? this.o.subjectNow(grant) : grant;
+    if (!now) {
+      await this.revoke(gid);
+      throw new OAuthError('invalid_grant', 'the user may no longer log in: the grant is revoked');
+    }
+    return this.#tokens({ ...grant, groups: now.groups, refreshedAt: Date.now() });
   }
 
   /** The grant a refresh token belongs to, if it is current. */

@@ -61,6 +61,13 @@ export class OAuthServer {
       accessTokenTtlMs: o.config.accessTokenTtlMs,
       refreshTokenTtlMs: o.config.refreshTokenTtlMs,
       codeTtlMs: o.config.codeTtlMs,
+      // A local user removed from the config loses their grants at the next refresh, and one whose
+      // groups changed gets the new ones; a company (OIDC) login keeps what the IdP said at login.
+      subjectNow: (s) => {
+        if (s.idp !== 'local') return s;
+        const u = this.users.get(s.sub);
+        return u && { ...s, groups: u.groups };
+      },
     });
     this.users = new LocalUsers(o.config.users);
   }

@@ -3,7 +3,10 @@
 // gateway with a memory store and two local users; no browser.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { Jar, authorizeUrl, get, hidden, pkce, postForm, register } from '../helpers/oauth.js';
+import { join } from 'node:path';
+import { decodeJwt } from 'jose';
+import { tempDir } from '../helpers/tmp.js';
+import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
@@ -12,9 +15,8 @@ const CALLBACK = 'http://127.0.0.1:9/callback';
 let gw: TestGateway;
 let base: string;
 
-/** A gateway with an authorization server (no upstream process: an llm block is enough). */
-const oauthGateway = (extra: string) =>
-  startGateway(`
+/** A gateway config with an authorization server (no upstream process: an llm block is enough). */
+const oauthConfig = (oauth: string) => `
 llm:
   upstreams:
     openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
@@ -22,11 +24,16 @@ auth:
   api_keys: [{ agent: keyed, key: api-key-for-oauth-abuse-0123 }]
   oauth:
     enabled: true
-    users:
-      - { name: alice, password: ${ALICE.password} }
-      - { name: bob, password: ${BOB.password} }
-${extra}
-`);
+${oauth}
+`;
+
+/** A gateway with alice and bob as local users. */
+const oauthGateway = (extra: string) =>
+  startGateway(
+    oauthConfig(
+      `    users:\n      - { name: alice, password: ${ALICE.password} }\n      - { name: bob, password: ${BOB.password} }\n${extra}`,
+    ),
+  );
 
 beforeAll(async () => {
   gw = await oauthGateway('    login_attempts: { max: 3, max_per_address: 6, window: 1h }');
@@ -126,6 +133,58 @@ describe('pending logins', () => {
     } finally {
       await perAddress.close();
       await total.close();
+    }
+  });
+});
+
+describe('users removed or changed in the config', () => {
+  it("a removed local user's grants end at the next refresh; a changed user's groups follow the config", async () => {
+    const file = join(tempDir('tollgate-oauth-users-'), 'oauth.json');
+    const store = `    store: file\n    file: ${file}\n`;
+    const users = (carolGroups: string) =>
+      `${store}    users:\n      - { name: carol, password: carol-password-3, groups: [${carolGroups}] }\n      - { name: dave, password: dave-password-4 }\n`;
+    const first = await startGateway(oauthConfig(users('eng')));
+    const tokens: Record<string, { clientId: string; refresh: string }> = {};
+    try {
+      for (const name of ['carol', 'dave']) {
+        const clientId = await newClient(first.url);
+        const { verifier, challenge } = pkce();
+        const code = await codeFor(
+          first.url,
+          { clientId, redirectUri: CALLBACK, challenge },
+          { name, password: `${name}-password-${name === 'carol' ? 3 : 4}` },
+        );
+        const t = await tokenRequest(first.url, {
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          client_id: clientId,
+          redirect_uri: CALLBACK,
+        });
+        expect(t.status).toBe(200);
+        tokens[name] = { clientId, refresh: t.body.refresh_token as string };
+      }
+    } finally {
+      await first.close();
+    }
+    // Restarted with dave removed and carol no longer in eng.
+    const second = await startGateway(
+      oauthConfig(`${store}    users:\n      - { name: carol, password: carol-password-3, groups: [ops] }\n`),
+    );
+    try {
+      const refresh = (name: string) =>
+        tokenRequest(second.url, {
+          grant_type: 'refresh_token',
+          refresh_token: tokens[name]?.refresh ?? '',
+          client_id: tokens[name]?.clientId ?? '',
+        });
+      expect(await refresh('dave')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      const carol = await refresh('carol');
+      expect(carol.status).toBe(200);
+      const claims = decodeJwt(carol.body.access_token as string);
+      expect(claims.groups).toEqual(['ops']);
+    } finally {
+      await second.close();
     }
   });
 });
