@@ -28,7 +28,7 @@ export class OAuthServer {
   readonly keys: SigningKeys;
   readonly clients: ClientRegistry;
   readonly grants: GrantService;
-  readonly users: LocalUsers;
+  #users: LocalUsers;
   readonly resources: ResourceSpace;
   readonly log: Logger;
   readonly #baseUrl: () => string;
@@ -69,7 +69,20 @@ export class OAuthServer {
         return u && { ...s, groups: u.groups };
       },
     });
-    this.users = new LocalUsers(o.config.users);
+    this.#users = new LocalUsers(o.config.users);
+  }
+
+  /** The local users who may log in (auth.oauth.users, as last applied). */
+  get users(): LocalUsers {
+    return this.#users;
+  }
+
+  /**
+   * Applies a re-read auth.oauth.users (SIGHUP): a removed user can no longer log in, a changed
+   * password is the only one accepted, and their grants follow at the next refresh.
+   */
+  setUsers(users: OAuthConfig['users']): void {
+    this.#users = new LocalUsers(users);
   }
 
   /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */

@@ -3,6 +3,7 @@
 // gateway with a memory store and two local users; no browser.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { tempDir } from '../helpers/tmp.js';
@@ -185,6 +186,40 @@ describe('users removed or changed in the config', () => {
       expect(claims.groups).toEqual(['ops']);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('reloading the config (SIGHUP)', () => {
+  it('applies changed local users at once, and reports other auth.oauth changes as needing a restart', async () => {
+    const users = (erin: string) =>
+      `    users:\n      - { name: erin, password: ${erin} }\n      - { name: frank, password: frank-password-6 }\n`;
+    const g = await startGateway(oauthConfig(users('erin-password-5')));
+    const reparse = (oauth: string) =>
+      parseConfigText(oauthConfig(oauth), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+    const loginStatus = async (username: string, password: string) => {
+      const clientId = await newClient(g.url);
+      const f = await loginForm(clientId, g.url);
+      return (await postForm(`${g.url}/authorize/login`, f.jar, { txn: f.txn, csrf: f.csrf, username, password }))
+        .status;
+    };
+    try {
+      expect(await loginStatus('frank', 'frank-password-6')).toBe(200);
+      // frank removed, erin's password changed.
+      const r = g.gw.applyConfig(reparse('    users:\n      - { name: erin, password: erin-new-password-7 }\n'));
+      expect(r.applied).toContain('auth');
+      expect(r.restartNeeded).not.toContain('auth.oauth');
+      expect(await loginStatus('frank', 'frank-password-6')).toBe(401);
+      expect(await loginStatus('erin', 'erin-password-5')).toBe(401);
+      expect(await loginStatus('erin', 'erin-new-password-7')).toBe(200);
+      // What cannot change in place is said so.
+      const ttl = g.gw.applyConfig(reparse(`${users('erin-password-5')}    access_token_ttl: 1m\n`));
+      expect(ttl.restartNeeded).toContain('auth.oauth');
+    } finally {
+      await g.close();
     }
   });
 });
