@@ -81,7 +81,8 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const sessionOf = async (c: Context): Promise<Subject | undefined> => {
     const id = getCookie(c, SESSION_COOKIE);
     if (!id || id.length > 100) return undefined;
-    return as.store.get<Subject>(`session:${digest(id)}`);
+    const s = await as.store.get<Subject>(`session:${digest(id)}`);
+    return s && as.subjectNow(s); // a user removed from the config since is logged out
   };
 
   const consentKey = (sub: string, clientId: string) => `consent:${digest(`${sub}\u0000${clientId}`)}`;

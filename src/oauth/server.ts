@@ -9,6 +9,7 @@ import { ClientRegistry } from './clients.js';
 import { GrantService } from './grants.js';
 import { LocalUsers } from './users.js';
 import type { ResourceSpace } from './resources.js';
+import type { Subject } from './grants.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
@@ -61,13 +62,7 @@ export class OAuthServer {
       accessTokenTtlMs: o.config.accessTokenTtlMs,
       refreshTokenTtlMs: o.config.refreshTokenTtlMs,
       codeTtlMs: o.config.codeTtlMs,
-      // A local user removed from the config loses their grants at the next refresh, and one whose
-      // groups changed gets the new ones; a company (OIDC) login keeps what the IdP said at login.
-      subjectNow: (s) => {
-        if (s.idp !== 'local') return s;
-        const u = this.users.get(s.sub);
-        return u && { ...s, groups: u.groups };
-      },
+      subjectNow: (s) => this.subjectNow(s),
     });
     this.#users = new LocalUsers(o.config.users);
   }
@@ -83,6 +78,17 @@ export class OAuthServer {
    */
   setUsers(users: OAuthConfig['users']): void {
     this.#users = new LocalUsers(users);
+  }
+
+  /**
+   * A user who logged in earlier (login session, grant), as the config has them now: a local user
+   * removed from it is undefined (no more silent logins, the grant ends at its next refresh), one
+   * whose groups changed gets the new ones; a company (OIDC) login keeps what the IdP said then.
+   */
+  subjectNow(s: Subject): Subject | undefined {
+    if (s.idp !== 'local') return s;
+    const u = this.#users.get(s.sub);
+    return u && { ...s, groups: u.groups };
   }
 
   /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */

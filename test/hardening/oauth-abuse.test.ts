@@ -208,11 +208,23 @@ describe('reloading the config (SIGHUP)', () => {
     };
     try {
       expect(await loginStatus('frank', 'frank-password-6')).toBe(200);
+      // frank's browser keeps a login session: after the reload it must not get past the login page.
+      const clientId = await newClient(g.url);
+      const frank = await loginForm(clientId, g.url);
+      await postForm(`${g.url}/authorize/login`, frank.jar, {
+        txn: frank.txn,
+        csrf: frank.csrf,
+        username: 'frank',
+        password: 'frank-password-6',
+      });
+      const again = authorizeUrl(g.url, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+      expect(await (await get(again, frank.jar)).text()).toContain('action="/authorize/consent"');
       // frank removed, erin's password changed.
       const r = g.gw.applyConfig(reparse('    users:\n      - { name: erin, password: erin-new-password-7 }\n'));
       expect(r.applied).toContain('auth');
       expect(r.restartNeeded).not.toContain('auth.oauth');
       expect(await loginStatus('frank', 'frank-password-6')).toBe(401);
+      expect(await (await get(again, frank.jar)).text()).toContain('action="/authorize/login"');
       expect(await loginStatus('erin', 'erin-password-5')).toBe(401);
       expect(await loginStatus('erin', 'erin-new-password-7')).toBe(200);
       // What cannot change in place is said so.
