@@ -75,12 +75,24 @@ export function secretMatches(client: OAuthClient, secret: string | undefined): 
 
 export interface ClientRegistryOptions {
   store: OAuthStore;
-  metadataDocuments: (SafeFetchOptions & { enabled: boolean; cacheTtlMs: number }) | undefined;
+  metadataDocuments:
+    | (SafeFetchOptions & {
+        enabled: boolean;
+        cacheTtlMs: number;
+        /** Documents cached per cache_ttl window (beyond, fetched on each use). Default 1000. */
+        maxCached?: number;
+        /** Document fetches in flight at once (beyond, invalid_client at once). Default 32. */
+        maxFetches?: number;
+      })
+    | undefined;
   maxRegistered: number;
 }
 
 /** Looks clients up and registers new ones. */
 export class ClientRegistry {
+  /** Metadata document fetches in flight: anyone can name a URL, so each is a socket held for them. */
+  #fetching = 0;
+
   constructor(private readonly o: ClientRegistryOptions) {}
 
   /** True when `clientId` names a metadata document (an https URL with a path). */
@@ -109,13 +121,18 @@ export class ClientRegistry {
     const key = `cimd:${secretHash(url)}`;
     const cached = await this.o.store.get<OAuthClient>(key);
     if (cached) return cached;
+    if (this.#fetching >= (o.maxFetches ?? 32))
+      throw new OAuthError('invalid_client', 'client metadata document: too many fetches in progress; try again');
     let doc: unknown;
+    this.#fetching++;
     try {
       doc = await safeFetchJson(url, o);
     } catch (err) {
       if (err instanceof FetchRefused)
         throw new OAuthError('invalid_client', `client metadata document: ${err.message}`);
       throw err;
+    } finally {
+      this.#fetching--;
     }
     const id = (doc as { client_id?: unknown } | null)?.client_id;
     if (id !== url) throw new OAuthError('invalid_client', 'client metadata document: client_id is not its own URL');
@@ -132,7 +149,10 @@ export class ClientRegistry {
       token_endpoint_auth_method: 'none',
       kind: 'metadata',
     };
-    await this.o.store.set(key, client, o.cacheTtlMs);
+    // Every URL is a client to whoever serves it: the cache is bounded per window (a document beyond
+    // the bound still works, fetched again at each use), so distinct URLs cannot fill the store.
+    if ((await this.o.store.incr('cimd-count', o.cacheTtlMs)) <= (o.maxCached ?? 1000))
+      await this.o.store.set(key, client, o.cacheTtlMs);
     return client;
   }
 
