@@ -5,7 +5,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { OAuthError, type OAuthClient } from './clients.js';
 import { redirectUriMatches } from './redirect.js';
 import { CHALLENGE } from './pkce.js';
@@ -15,7 +14,7 @@ import type { OAuthServer } from './server.js';
 import type { Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
-import { addressBucket } from './address.js';
+import { clientAddress } from './address.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -62,9 +61,6 @@ function errorPage(c: Context, error: string, description: string, status: 400 |
 }
 
 const clientName = (cl: OAuthClient): string => cl.client_name ?? cl.client_id;
-
-/** What per-address bounds count the caller by (an IPv6 /64 is one address). */
-const addressOf = (c: Context): string => addressBucket(getConnInfo(c).remote.address ?? 'unknown');
 
 export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const cfg = as.config;
@@ -162,7 +158,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const scopes = (q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean);
     const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
     if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
-    const addr = addressOf(c);
+    const addr = clientAddress(c);
     const [all, mine] = await Promise.all([
       as.store.incr(PENDING_ALL, cfg.loginTtlMs),
       as.store.incr(pendingKey(addr), cfg.loginTtlMs),
@@ -233,7 +229,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
         status,
         extra,
       );
-    const ip = addressOf(c);
+    const ip = clientAddress(c);
     const { max, maxPerAddress, windowMs } = cfg.loginAttempts;
     const [userKey, ipKey] = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
     // Each attempt takes its place in both counters before the (slow) password check: counted after

@@ -73,3 +73,26 @@ it('has at most maxFetches documents in flight; more are refused at once with in
   // The places are free again.
   expect((await clients.find(`${base}/c/after.json`)).client_id).toBe(`${base}/c/after.json`);
 });
+
+it('dynamic registration: bounded per address per hour, and a removed client gives its place back', async () => {
+  const clients = new ClientRegistry({
+    store: new MemoryOAuthStore(),
+    metadataDocuments: undefined,
+    maxRegistered: 3,
+    maxRegisteredPerAddress: 2,
+  });
+  const meta = { redirect_uris: ['http://127.0.0.1:9/cb'], token_endpoint_auth_method: 'none' };
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as OAuthError,
+    );
+  const a = await clients.register(meta, '203.0.113.1');
+  await clients.register(meta, '203.0.113.1');
+  expect(await refusal(clients.register(meta, '203.0.113.1'))).toMatchObject({ status: 429 });
+  await clients.register(meta, '203.0.113.2');
+  expect(await refusal(clients.register(meta, '203.0.113.3'))).toMatchObject({ status: 503 });
+  // The operator removes a client (admin page): there is room again.
+  expect(await clients.remove(String(a.client_id))).toBe(true);
+  expect((await clients.register(meta, '203.0.113.3')).client_id).toBeTruthy();
+});

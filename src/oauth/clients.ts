@@ -86,6 +86,8 @@ export interface ClientRegistryOptions {
       })
     | undefined;
   maxRegistered: number;
+  /** Registrations per client address per hour (auth.oauth.registrations_per_address). Default 100. */
+  maxRegisteredPerAddress?: number;
 }
 
 /** Looks clients up and registers new ones. */
@@ -156,12 +158,27 @@ export class ClientRegistry {
     return client;
   }
 
-  /** RFC 7591: registers a client; the answer (with a secret for confidential clients). */
-  async register(raw: unknown): Promise<Record<string, unknown>> {
+  /**
+   * RFC 7591: registers a client; the answer (with a secret for confidential clients). `address`:
+   * who asks (registration is open to anyone), bounded per hour so one address cannot take every
+   * place of `maxRegistered`.
+   */
+  async register(raw: unknown, address?: string): Promise<Record<string, unknown>> {
     const m = checkMetadata(raw, 'invalid_client_metadata');
+    if (address !== undefined) {
+      const mine = await this.o.store.incr(`client-reg:ip:${address}`, 3600_000);
+      if (mine > (this.o.maxRegisteredPerAddress ?? 100))
+        throw new OAuthError(
+          'invalid_client_metadata',
+          'too many registrations from this address; try again later',
+          429,
+        );
+    }
     const count = await this.o.store.incr('client-count', 365 * 24 * 3600_000);
-    if (count > this.o.maxRegistered)
+    if (count > this.o.maxRegistered) {
+      await this.o.store.incr('client-count', 365 * 24 * 3600_000, -1);
       throw new OAuthError('invalid_client_metadata', 'too many registered clients', 503);
+    }
     const method = m.token_endpoint_auth_method ?? 'client_secret_basic';
     const secret = method === 'none' ? undefined : `tgs_${randomBytes(32).toString('base64url')}`;
     const client: OAuthClient = {
@@ -186,8 +203,9 @@ export class ClientRegistry {
   }
 
   async remove(clientId: string): Promise<boolean> {
-    const had = await this.o.store.get(`client:${clientId}`);
-    await this.o.store.del(`client:${clientId}`);
+    const had = await this.o.store.take(`client:${clientId}`);
+    // Its place among maxRegistered is free again (before, removing clients never made room).
+    if (had !== undefined) await this.o.store.incr('client-count', 365 * 24 * 3600_000, -1);
     return had !== undefined;
   }
 

@@ -46,6 +46,12 @@ export const oauthConfigSchema = z
     file: z.string().default('tollgate-oauth.json').describe('state file for store: file, relative to this config'),
     scopes: z.array(z.string().min(1)).default(['mcp']).describe('scopes clients may ask for'),
     dynamic_registration: z.boolean().default(true).describe('RFC 7591 POST /register'),
+    registrations_per_address: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('POST /register per client address per hour (an IPv6 /64 is one address; a proxy in front is one)'),
     client_id_metadata: z
       .object({
         enabled: z.boolean().default(true).describe('accept https URLs as client_id (Client ID Metadata Documents)'),
@@ -138,6 +144,7 @@ export interface OAuthConfig {
   file: string;
   scopes: readonly string[];
   dynamicRegistration: boolean;
+  registrationsPerAddress: number;
   clientIdMetadata: {
     enabled: boolean;
     allowHttp: boolean;
@@ -179,6 +186,7 @@ export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): 
     file: resolve(baseDir, c.file),
     scopes: c.scopes,
     dynamicRegistration: c.dynamic_registration,
+    registrationsPerAddress: c.registrations_per_address,
     clientIdMetadata: {
       enabled: m.enabled,
       allowHttp: m.allow_http,

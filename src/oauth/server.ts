@@ -54,6 +54,7 @@ export class OAuthServer {
         cacheTtlMs: m.cacheTtlMs,
       },
       maxRegistered: 10_000,
+      maxRegisteredPerAddress: o.config.registrationsPerAddress,
     });
     this.grants = new GrantService({
       store: this.store,
