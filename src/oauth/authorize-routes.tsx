@@ -11,7 +11,7 @@ import { CHALLENGE } from './pkce.js';
 import { knownResource } from './resources.js';
 import { ConsentPage, ErrorPage, LoginPage } from './pages.js';
 import type { OAuthServer } from './server.js';
-import type { Subject } from './grants.js';
+import { consentKey, type Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
 import { clientAddress } from './address.js';
@@ -81,7 +81,6 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     return s && as.subjectNow(s); // a user removed from the config since is logged out
   };
 
-  const consentKey = (sub: string, clientId: string) => `consent:${digest(`${sub}\u0000${clientId}`)}`;
   const consented = async (s: Subject, p: Pending): Promise<boolean> => {
     const c = await as.store.get<Consent>(consentKey(s.sub, p.clientId));
     return c?.resources.includes(p.resource) === true && p.scope.split(' ').every((x) => c.scopes.includes(x));

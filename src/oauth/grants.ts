@@ -42,6 +42,9 @@ export interface TokenResponse {
 
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url');
 
+/** Where a user's remembered consent to a client is kept (scopes and resources allowed). */
+export const consentKey = (sub: string, clientId: string): string => `consent:${digest(`${sub}\u0000${clientId}`)}`;
+
 export interface GrantServiceOptions {
   store: OAuthStore;
   keys: SigningKeys;

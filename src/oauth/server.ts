@@ -9,7 +9,7 @@ import { ClientRegistry } from './clients.js';
 import { GrantService } from './grants.js';
 import { LocalUsers } from './users.js';
 import type { ResourceSpace } from './resources.js';
-import type { Subject } from './grants.js';
+import { consentKey, type Subject } from './grants.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
@@ -112,14 +112,25 @@ export class OAuthServer {
     return this.issuer().startsWith('https:');
   }
 
+  /**
+   * An operator's revocation: the grant and the user's remembered consent to that client. Without
+   * the consent gone, the client would get a new grant at once through the user's login session,
+   * with no click (the user is asked again instead).
+   */
+  async #revokeByOperator(gid: string): Promise<boolean> {
+    const g = await this.grants.get(gid);
+    if (g) await this.store.del(consentKey(g.sub, g.clientId));
+    return this.grants.revoke(gid);
+  }
+
   /** What the admin API and page list and revoke. */
   admin(): AdminOAuth {
     return {
       grants: () => this.grants.list(),
       clients: async () => (await this.clients.registered()).map(({ secret_hash: _s, ...c }) => c),
-      revokeGrant: (gid) => this.grants.revoke(gid),
+      revokeGrant: (gid) => this.#revokeByOperator(gid),
       removeClient: async (clientId) => {
-        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.grants.revoke(g.gid);
+        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.#revokeByOperator(g.gid);
         return this.clients.remove(clientId);
       },
     };

@@ -12,12 +12,14 @@ import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, toke
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
 const CALLBACK = 'http://127.0.0.1:9/callback';
+const ADMIN = 'admin-token-for-oauth-abuse';
 
 let gw: TestGateway;
 let base: string;
 
 /** A gateway config with an authorization server (no upstream process: an llm block is enough). */
 const oauthConfig = (oauth: string) => `
+admin: { tokens: [${ADMIN}] }
 llm:
   upstreams:
     openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
@@ -233,5 +235,36 @@ describe('reloading the config (SIGHUP)', () => {
     } finally {
       await g.close();
     }
+  });
+});
+
+describe('revocation by an operator', () => {
+  it('a grant revoked on the admin page is not silently given back: the user is asked again', async () => {
+    const clientId = await newClient();
+    const jar = new Jar();
+    const ask = () => authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge }, ALICE, jar);
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: CALLBACK,
+    });
+    expect(t.status).toBe(200);
+    // With the browser's login session and the remembered consent, a new code comes without a click.
+    expect((await get(ask(), jar)).status).toBe(303);
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const { grants } = (await (await fetch(`${base}/admin/api/oauth/grants`, { headers: auth })).json()) as {
+      grants: { gid: string; clientId: string }[];
+    };
+    for (const g of grants.filter((x) => x.clientId === clientId))
+      expect(
+        (await fetch(`${base}/admin/api/oauth/grants/${g.gid}/revoke`, { method: 'POST', headers: auth })).status,
+      ).toBe(200);
+    const after = await get(ask(), jar);
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain('action="/authorize/consent"');
   });
 });
