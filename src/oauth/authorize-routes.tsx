@@ -91,18 +91,20 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   // GET /authorize cannot grow the store without bound.
   const PENDING_ALL = 'pending-logins';
   const pendingKey = (addr: string) => `pending-logins:ip:${addr}`;
-  const endPending = async (txn: string, p: Pending) => {
-    await as.store.del(`txn:${txn}`);
+  /** Takes the pending login once (false: a concurrent post already ended it) and gives its place back. */
+  const endPending = async (txn: string, p: Pending): Promise<boolean> => {
+    if ((await as.store.take(`txn:${txn}`)) === undefined) return false;
     const ttl = cfg.loginTtlMs;
     await Promise.all([
       as.store.incr(PENDING_ALL, ttl, -1),
       ...(p.addr === undefined ? [] : [as.store.incr(pendingKey(p.addr), ttl, -1)]),
     ]);
+    return true;
   };
 
-  /** Ends a pending login with a code sent to the client. */
+  /** Ends a pending login with a code sent to the client: one authorization request, one code. */
   const issue = async (c: Context, txn: string, p: Pending, s: Subject) => {
-    await endPending(txn, p);
+    if (!(await endPending(txn, p))) return forged(c);
     const code = await as.grants.issueCode({
       ...s,
       clientId: p.clientId,
@@ -277,7 +279,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     if (!found || !session) return forged(c);
     const { txn, p } = found;
     if (form.decision !== 'allow') {
-      await endPending(txn, p);
+      if (!(await endPending(txn, p))) return forged(c);
       return c.redirect(back(p, { error: 'access_denied', error_description: 'the user denied access' }), 303);
     }
     const key = consentKey(session.sub, p.clientId);

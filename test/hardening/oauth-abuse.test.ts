@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
+import { Redis } from 'ioredis';
+import { REDIS_HOST, REDIS_PORT, ensureRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/tmp.js';
 import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
 
@@ -266,5 +269,37 @@ describe('revocation by an operator', () => {
     const after = await get(ask(), jar);
     expect(after.status).toBe(200);
     expect(await after.text()).toContain('action="/authorize/consent"');
+  });
+});
+
+describe('one authorization request, one answer', () => {
+  it('a consent form sent twice at once gives one code; the other posts are refused (memory and Redis stores)', async () => {
+    expect(await ensureRedis()).toBe(true);
+    const prefix = `tollgate-test:oauth-abuse:${randomUUID().slice(0, 8)}:`;
+    const shared = await oauthGateway(
+      `    store: redis\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
+    );
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    try {
+      for (const at of [base, shared.url]) {
+        const clientId = await newClient(at);
+        const f = await loginForm(clientId, at);
+        const consent = await (
+          await postForm(`${at}/authorize/login`, f.jar, { txn: f.txn, csrf: f.csrf, ...loginOf(ALICE) })
+        ).text();
+        const form = { txn: hidden(consent, 'txn'), csrf: hidden(consent, 'csrf'), decision: 'allow' };
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, () => postForm(`${at}/authorize/consent`, f.jar, form)),
+        );
+        const codes = answers.map((r) => new URL(r.headers.get('location') ?? 'x:/').searchParams.get('code'));
+        expect(codes.filter(Boolean), at).toHaveLength(1);
+        expect(answers.map((r) => r.status).sort()).toEqual([303, 403, 403, 403]);
+      }
+    } finally {
+      await shared.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 });
