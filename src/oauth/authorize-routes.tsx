@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
+import { bodyLimit } from 'hono/body-limit';
 import { OAuthError, type OAuthClient } from './clients.js';
 import { redirectUriMatches } from './redirect.js';
 import { CHALLENGE } from './pkce.js';
@@ -52,7 +53,12 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function page(c: Context, body: ReturnType<typeof ErrorPage>, status: 200 | 400 | 401 | 403 | 429 = 200, extra = {}) {
+function page(
+  c: Context,
+  body: ReturnType<typeof ErrorPage>,
+  status: 200 | 400 | 401 | 403 | 413 | 429 = 200,
+  extra = {},
+) {
   return c.html(body, status, { ...PAGE_HEADERS, ...extra });
 }
 
@@ -64,6 +70,18 @@ const clientName = (cl: OAuthClient): string => cl.client_name ?? cl.client_id;
 
 export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const cfg = as.config;
+  // The forms are a few hundred bytes; without a cap, parseBody would buffer whatever anyone sends.
+  app.use(
+    '/authorize/*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      // The rest of the body is never read: the connection cannot carry another request.
+      onError: (c) =>
+        page(c, <ErrorPage error="invalid_request" description="the form is too large" />, 413, {
+          connection: 'close',
+        }),
+    }),
+  );
   const cookieOpts = () => ({ httpOnly: true, sameSite: 'Lax' as const, path: '/authorize', secure: as.secure });
 
   const back = (p: Pick<Pending, 'redirectUri' | 'state'>, params: Record<string, string>): string => {
@@ -156,7 +174,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       return fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
     const resource = knownResource(as.resources, q.resource ?? as.resources.mcp());
     if (!resource) return fail('invalid_target', 'resource is not served by this gateway');
-    const scopes = (q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean);
+    const scopes = [...new Set((q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean))];
     const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
     if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
     const addr = clientAddress(c);

@@ -303,3 +303,39 @@ describe('one authorization request, one answer', () => {
     }
   });
 });
+
+describe('request bodies', () => {
+  it('login and consent posts are capped (16 KiB): a huge form is refused before it is read', async () => {
+    const clientId = await newClient();
+    const f = await loginForm(clientId);
+    for (const path of ['/authorize/login', '/authorize/consent']) {
+      const r = await postForm(`${base}${path}`, f.jar, {
+        txn: f.txn,
+        csrf: f.csrf,
+        username: 'alice',
+        password: 'x'.repeat(2 * 1024 * 1024),
+      });
+      expect(r.status, path).toBe(413);
+      expect(r.headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('repeated scopes are kept once', async () => {
+    const clientId = await newClient();
+    const jar = new Jar();
+    const page = await get(
+      authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge, scope: 'mcp mcp mcp' }),
+      jar,
+    );
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const consent = await (
+      await postForm(`${base}/authorize/login`, jar, {
+        txn: hidden(html, 'txn'),
+        csrf: hidden(html, 'csrf'),
+        ...loginOf(ALICE),
+      })
+    ).text();
+    expect(consent).toContain('id="scopes">mcp</dd>');
+  });
+});
