@@ -339,3 +339,57 @@ describe('request bodies', () => {
     expect(consent).toContain('id="scopes">mcp</dd>');
   });
 });
+
+describe('refresh tokens (checked sound; kept as regression tests)', () => {
+  async function grant(resource = `${base}/mcp`) {
+    const clientId = await newClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge, resource }, ALICE);
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: CALLBACK,
+    });
+    expect(t.status).toBe(200);
+    return { clientId, refresh: t.body.refresh_token as string };
+  }
+
+  it('another client presenting a refresh token gets nothing and ends the grant', async () => {
+    const g = await grant();
+    const thief = await newClient();
+    const stolen = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: thief,
+    });
+    expect(stolen).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const owner = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: g.clientId,
+    });
+    expect(owner.body.error).toBe('invalid_grant');
+  });
+
+  it('a refresh cannot widen the scope or move the token to another resource', async () => {
+    const g = await grant();
+    const wider = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: g.clientId,
+      scope: 'mcp admin',
+    });
+    expect(wider.status).toBe(200);
+    expect(wider.body.scope).toBe('mcp');
+    expect(decodeJwt(wider.body.access_token as string).scope).toBe('mcp');
+    const moved = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: wider.body.refresh_token as string,
+      client_id: g.clientId,
+      resource: `${base}/v1`,
+    });
+    expect(moved.body.error).toBe('invalid_target');
+  });
+});
