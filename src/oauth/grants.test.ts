@@ -1,7 +1,7 @@
 // Refresh-token rotation as a busy (or hostile) client drives it: what the store keeps must not grow
 // with the number of refreshes, and reuse of a spent token must still end the grant.
 import { expect, it } from 'vitest';
-import { GrantService, type CodeRecord } from './grants.js';
+import { GrantService, MAX_GRANTS_PER_CLIENT, type CodeRecord } from './grants.js';
 import { SigningKeys } from './keys.js';
 import { MemoryOAuthStore } from './store.js';
 
@@ -53,4 +53,21 @@ it('a made-up refresh token that names a grant does not revoke it', async () => 
   for (const forged of [`tgr_${'A'.repeat(43)}.${gid}`, `${t.refresh_token.slice(0, -2)}xx`, `tgr_.${gid}.`])
     await expect(grants.refresh(forged, REC.clientId, undefined)).rejects.toMatchObject({ error: 'invalid_grant' });
   expect((await grants.refresh(t.refresh_token, REC.clientId, undefined)).access_token).toBeTruthy();
+});
+
+it('grants per user and client are bounded: the oldest ends when a new one passes the bound', async () => {
+  const { grants } = service();
+  const startFor = async (clientId: string) => {
+    const code = await grants.issueCode({ ...REC, clientId });
+    return grants.start(code, await grants.redeemCode(code));
+  };
+  const first = await startFor('tgc_x');
+  for (let i = 1; i < MAX_GRANTS_PER_CLIENT + 5; i++) await startFor('tgc_x');
+  await startFor('tgc_y');
+  const live = await grants.list();
+  expect(live.filter((g) => g.clientId === 'tgc_x')).toHaveLength(MAX_GRANTS_PER_CLIENT);
+  expect(live.filter((g) => g.clientId === 'tgc_y')).toHaveLength(1);
+  await expect(grants.refresh(first.refresh_token, 'tgc_x', undefined)).rejects.toMatchObject({
+    error: 'invalid_grant',
+  });
 });

@@ -63,6 +63,9 @@ export interface GrantServiceOptions {
   subjectNow?: (s: Subject) => Subject | undefined;
 }
 
+/** Live grants one user may have given one client (several devices, several logins). */
+export const MAX_GRANTS_PER_CLIENT = 25;
+
 const REFRESH = /^tgr_([A-Za-z0-9_-]{43}\.([A-Za-z0-9_-]{1,64}))\.([A-Za-z0-9_-]{43})$/;
 
 export class GrantService {
@@ -129,7 +132,25 @@ export class GrantService {
       refreshedAt: now,
     };
     await this.o.store.set(`code-used:${digest(code)}`, grant.gid, this.o.codeTtlMs * 10);
+    await this.#bound(grant);
     return this.#tokens(grant);
+  }
+
+  /**
+   * Keeps at most MAX_GRANTS_PER_CLIENT live grants per user and client, ending the oldest: with a
+   * login session a code needs no password, so a client could otherwise pile up grants for as long
+   * as refresh_token_ttl keeps each one.
+   */
+  async #bound(grant: Grant): Promise<void> {
+    const key = `grants-of:${digest(`${grant.sub}\u0000${grant.clientId}`)}`;
+    const live: string[] = [];
+    for (const gid of (await this.o.store.get<string[]>(key)) ?? []) if (await this.alive(gid)) live.push(gid);
+    live.push(grant.gid);
+    while (live.length > MAX_GRANTS_PER_CLIENT) {
+      const oldest = live.shift();
+      if (oldest !== undefined) await this.revoke(oldest);
+    }
+    await this.o.store.set(key, live, this.o.refreshTokenTtlMs);
   }
 
   async #tokens(grant: Grant): Promise<TokenResponse> {
