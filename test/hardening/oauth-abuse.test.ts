@@ -6,6 +6,8 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
 import { REDIS_HOST, REDIS_PORT, ensureRedis } from '../helpers/redis.js';
@@ -391,5 +393,44 @@ describe('refresh tokens (checked sound; kept as regression tests)', () => {
       resource: `${base}/v1`,
     });
     expect(moved.body.error).toBe('invalid_target');
+  });
+});
+
+describe('company login (OIDC) starts', () => {
+  it('sending the browser to the IdP again and again for one login keeps one upstream state', async () => {
+    // A stand-in IdP: discovery only (the flow is not followed past the redirect).
+    const idp = createServer((_req, res) => {
+      const self = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          issuer: self,
+          authorization_endpoint: `${self}/auth`,
+          token_endpoint: `${self}/token`,
+          jwks_uri: `${self}/jwks`,
+        }),
+      );
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const g = await oauthGateway(
+      `    oidc: { issuer: "${issuer}", client_id: tollgate, client_secret: not-used-0123456789 }`,
+    );
+    try {
+      const clientId = await newClient(g.url);
+      const f = await loginForm(clientId, g.url);
+      const states = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        const r = await get(`${g.url}/authorize/oidc?txn=${encodeURIComponent(f.txn)}`, f.jar);
+        expect(r.status).toBe(302);
+        states.add(new URL(r.headers.get('location') ?? '').searchParams.get('state') ?? '');
+      }
+      expect(states.size).toBe(1);
+      expect(await g.gw.oauth?.store.list('oidc:')).toHaveLength(1);
+    } finally {
+      await g.close();
+      idp.closeAllConnections();
+      await new Promise((r) => idp.close(r));
+    }
   });
 });
