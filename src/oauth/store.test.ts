@@ -1,6 +1,7 @@
 // The authorization server's store, in memory (with its file) and in Redis: the operations a login
 // relies on — one-time take (codes), first-writer-wins (signing keys), counters (login attempts).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -73,4 +74,23 @@ it('the memory store forgets expired entries nobody reads again (abandoned login
   clock.ms += 10 * 60_000;
   await s.set('txn:new', { i: 'new' }, 60_000);
   expect(s.size).toBe(2); // the client and the new login: never read, the expired ones are gone anyway
+});
+
+it('the file store writes only what must survive a restart: a pending login does not rewrite the file', async () => {
+  const file = join(tempDir('tollgate-oauth-store-'), 'oauth.json');
+  const a = new MemoryOAuthStore(file);
+  await a.set('client:x', { id: 'x' });
+  await a.set('grant:g', { g: 1 }, 30 * 24 * 3600_000);
+  const written = readFileSync(file, 'utf8');
+  // What anyone can make by opening /authorize (or a code, a counter): memory only.
+  await a.set('txn:t', { t: 1 }, 600_000);
+  await a.set('code:c', 'c', 60_000);
+  await a.take('code:c');
+  await a.del('txn:t');
+  expect(readFileSync(file, 'utf8')).toBe(written);
+  await a.set('txn:u', { t: 2 }, 600_000);
+  const b = new MemoryOAuthStore(file);
+  expect(await b.get('client:x')).toEqual({ id: 'x' });
+  expect(await b.get('grant:g')).toEqual({ g: 1 });
+  expect(await b.get('txn:u')).toBeUndefined();
 });

@@ -24,7 +24,16 @@ export interface OAuthStore {
 interface Entry {
   value: unknown;
   until: number | undefined;
+  /** Lives under an hour (pending logins, codes, upstream login states, caches): never written to the file. */
+  volatile?: boolean;
 }
+
+/**
+ * Entries shorter-lived than this stay in memory only. Anyone can make them (opening /authorize) and
+ * a restart losing them costs a login at most, while writing them would rewrite the whole file on
+ * every such request.
+ */
+const PERSIST_MIN_TTL_MS = 3600_000;
 
 /** How often the memory store drops expired entries that nobody read again. */
 const SWEEP_EVERY_MS = 60_000;
@@ -77,7 +86,8 @@ export class MemoryOAuthStore implements OAuthStore {
   #save(): void {
     if (!this.file) return;
     const out: Record<string, Entry> = {};
-    for (const [k, e] of this.#entries) if (e.until === undefined || e.until > this.now()) out[k] = e;
+    for (const [k, e] of this.#entries)
+      if (!e.volatile && (e.until === undefined || e.until > this.now())) out[k] = { value: e.value, until: e.until };
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(out), { mode: 0o600 });
     renameSync(tmp, this.file);
@@ -88,11 +98,14 @@ export class MemoryOAuthStore implements OAuthStore {
   }
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
     this.#sweep();
+    const volatile = ttlMs !== undefined && ttlMs < PERSIST_MIN_TTL_MS;
+    const replaced = this.#entries.get(key);
     this.#entries.set(key, {
       value: structuredClone(value),
       until: ttlMs === undefined ? undefined : this.now() + ttlMs,
+      ...(volatile ? { volatile } : {}),
     });
-    this.#save();
+    if (!volatile || (replaced && !replaced.volatile)) this.#save();
   }
   async setIfAbsent(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
     if (this.#live(key)) return false;
@@ -103,17 +116,21 @@ export class MemoryOAuthStore implements OAuthStore {
     const e = this.#live(key);
     if (!e) return undefined;
     this.#entries.delete(key);
-    this.#save();
+    if (!e.volatile) this.#save();
     return e.value as T;
   }
   async del(key: string): Promise<void> {
-    if (this.#entries.delete(key)) this.#save();
+    const e = this.#entries.get(key);
+    if (this.#entries.delete(key) && !e?.volatile) this.#save();
   }
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
     this.#sweep();
     const e = this.#live(key);
     const n = (typeof e?.value === 'number' ? e.value : 0) + by;
-    this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs });
+    // Written with the next change, as other entries: short-lived counters never (login failures,
+    // pending logins), the registered-clients count (a year) yes.
+    const volatile = ttlMs < PERSIST_MIN_TTL_MS;
+    this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs, ...(volatile ? { volatile } : {}) });
     return n;
   }
   async list<T>(prefix: string, max = 1000): Promise<{ key: string; value: T }[]> {
