@@ -434,3 +434,34 @@ describe('company login (OIDC) starts', () => {
     }
   });
 });
+
+describe('pages, cookies and token answers (checked sound; kept as regression tests)', () => {
+  it('pages refuse framing and caching; cookies are HttpOnly, SameSite=Lax, on /authorize, Secure under https', async () => {
+    const clientId = await newClient();
+    const url = authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+    const res = await get(url, new Jar());
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('tg_oauth_txn=')) ?? '';
+    for (const attr of ['HttpOnly', 'SameSite=Lax', 'Path=/authorize']) expect(cookie).toContain(attr);
+    expect(cookie).not.toContain('Secure');
+    const tls = await oauthGateway('    issuer: https://gateway.example');
+    try {
+      const id = await newClient(tls.url);
+      const r = await get(
+        authorizeUrl(tls.url, { clientId: id, redirectUri: CALLBACK, challenge: pkce().challenge }),
+        new Jar(),
+      );
+      expect(r.headers.getSetCookie().find((c) => c.startsWith('tg_oauth_txn='))).toContain('Secure');
+    } finally {
+      await tls.close();
+    }
+    const token = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'tgr_nothing', client_id: clientId }),
+    });
+    expect(token.headers.get('cache-control')).toBe('no-store');
+  });
+});
