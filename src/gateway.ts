@@ -311,9 +311,24 @@ export class Gateway {
         this.log.level = next.log.level;
       },
     });
+    if (applied.includes('auth')) this.applyOAuth(next, restartNeeded);
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
     void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
+  }
+
+  /**
+   * auth.oauth on reload: its local users apply in place (removing a user must take effect, not
+   * only be reported as applied); anything else in it shapes the running authorization server.
+   */
+  private applyOAuth(next: RuntimeConfig, restartNeeded: string[]): void {
+    const prev = this.config.auth.oauth;
+    const now = next.auth.oauth;
+    if (JSON.stringify(prev) === JSON.stringify(now)) return;
+    const { users: _p, ...prevRest } = prev ?? { users: [] };
+    const { users: _n, ...nowRest } = now ?? { users: [] };
+    if (this.oauth && now && JSON.stringify(prevRest) === JSON.stringify(nowRest)) this.oauth.setUsers(now.users);
+    else restartNeeded.push('auth.oauth');
   }
 
   /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */

@@ -5,16 +5,17 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { getConnInfo } from '@hono/node-server/conninfo';
+import { bodyLimit } from 'hono/body-limit';
 import { OAuthError, type OAuthClient } from './clients.js';
 import { redirectUriMatches } from './redirect.js';
 import { CHALLENGE } from './pkce.js';
 import { knownResource } from './resources.js';
 import { ConsentPage, ErrorPage, LoginPage } from './pages.js';
 import type { OAuthServer } from './server.js';
-import type { Subject } from './grants.js';
+import { consentKey, type Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
+import { clientAddress } from './address.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -25,6 +26,8 @@ interface Pending {
   resource: string;
   scope: string;
   csrf: string;
+  /** The client address it counts against (pending_logins), given back when it ends. */
+  addr?: string;
 }
 
 interface Consent {
@@ -50,7 +53,12 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function page(c: Context, body: ReturnType<typeof ErrorPage>, status: 200 | 400 | 401 | 403 | 429 = 200, extra = {}) {
+function page(
+  c: Context,
+  body: ReturnType<typeof ErrorPage>,
+  status: 200 | 400 | 401 | 403 | 413 | 429 = 200,
+  extra = {},
+) {
   return c.html(body, status, { ...PAGE_HEADERS, ...extra });
 }
 
@@ -62,6 +70,18 @@ const clientName = (cl: OAuthClient): string => cl.client_name ?? cl.client_id;
 
 export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const cfg = as.config;
+  // The forms are a few hundred bytes; without a cap, parseBody would buffer whatever anyone sends.
+  app.use(
+    '/authorize/*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      // The rest of the body is never read: the connection cannot carry another request.
+      onError: (c) =>
+        page(c, <ErrorPage error="invalid_request" description="the form is too large" />, 413, {
+          connection: 'close',
+        }),
+    }),
+  );
   const cookieOpts = () => ({ httpOnly: true, sameSite: 'Lax' as const, path: '/authorize', secure: as.secure });
 
   const back = (p: Pick<Pending, 'redirectUri' | 'state'>, params: Record<string, string>): string => {
@@ -75,18 +95,34 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   const sessionOf = async (c: Context): Promise<Subject | undefined> => {
     const id = getCookie(c, SESSION_COOKIE);
     if (!id || id.length > 100) return undefined;
-    return as.store.get<Subject>(`session:${digest(id)}`);
+    const s = await as.store.get<Subject>(`session:${digest(id)}`);
+    return s && as.subjectNow(s); // a user removed from the config since is logged out
   };
 
-  const consentKey = (sub: string, clientId: string) => `consent:${digest(`${sub}\u0000${clientId}`)}`;
   const consented = async (s: Subject, p: Pending): Promise<boolean> => {
     const c = await as.store.get<Consent>(consentKey(s.sub, p.clientId));
     return c?.resources.includes(p.resource) === true && p.scope.split(' ').every((x) => c.scopes.includes(x));
   };
 
-  /** Ends a pending login with a code sent to the client. */
+  // Pending logins are bounded overall and per address (pending_logins): each authorization request
+  // holds a place until it ends with a code or a denial (or its login_ttl window passes), so a flood of
+  // GET /authorize cannot grow the store without bound.
+  const PENDING_ALL = 'pending-logins';
+  const pendingKey = (addr: string) => `pending-logins:ip:${addr}`;
+  /** Takes the pending login once (false: a concurrent post already ended it) and gives its place back. */
+  const endPending = async (txn: string, p: Pending): Promise<boolean> => {
+    if ((await as.store.take(`txn:${txn}`)) === undefined) return false;
+    const ttl = cfg.loginTtlMs;
+    await Promise.all([
+      as.store.incr(PENDING_ALL, ttl, -1),
+      ...(p.addr === undefined ? [] : [as.store.incr(pendingKey(p.addr), ttl, -1)]),
+    ]);
+    return true;
+  };
+
+  /** Ends a pending login with a code sent to the client: one authorization request, one code. */
   const issue = async (c: Context, txn: string, p: Pending, s: Subject) => {
-    await as.store.del(`txn:${txn}`);
+    if (!(await endPending(txn, p))) return forged(c);
     const code = await as.grants.issueCode({
       ...s,
       clientId: p.clientId,
@@ -138,9 +174,22 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       return fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
     const resource = knownResource(as.resources, q.resource ?? as.resources.mcp());
     if (!resource) return fail('invalid_target', 'resource is not served by this gateway');
-    const scopes = (q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean);
+    const scopes = [...new Set((q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean))];
     const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
     if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
+    const addr = clientAddress(c);
+    const [all, mine] = await Promise.all([
+      as.store.incr(PENDING_ALL, cfg.loginTtlMs),
+      as.store.incr(pendingKey(addr), cfg.loginTtlMs),
+    ]);
+    if (all > cfg.pendingLogins.max || mine > cfg.pendingLogins.maxPerAddress) {
+      await Promise.all([
+        as.store.incr(PENDING_ALL, cfg.loginTtlMs, -1),
+        as.store.incr(pendingKey(addr), cfg.loginTtlMs, -1),
+      ]);
+      as.log.warn({ addr, pendingAddress: mine, pendingAll: all }, 'oauth: too many pending logins');
+      return fail('temporarily_unavailable', 'too many logins in progress; try again in a few minutes');
+    }
     const pending: Pending = {
       clientId: client.client_id,
       redirectUri,
@@ -149,6 +198,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       resource,
       scope: scopes.join(' '),
       csrf: randomBytes(24).toString('base64url'),
+      addr,
     };
     const txn = randomBytes(24).toString('base64url');
     await as.store.set(`txn:${txn}`, pending, cfg.loginTtlMs);
@@ -198,21 +248,25 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
         status,
         extra,
       );
-    const ip = getConnInfo(c).remote.address ?? 'unknown';
+    const ip = clientAddress(c);
     const { max, maxPerAddress, windowMs } = cfg.loginAttempts;
-    const keys = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
-    const counts = await Promise.all(keys.map((k) => as.store.get<number>(k)));
-    if ((counts[0] ?? 0) >= max || (counts[1] ?? 0) >= maxPerAddress)
+    const [userKey, ipKey] = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
+    // Each attempt takes its place in both counters before the (slow) password check: counted after
+    // it, guesses sent at once would all pass the bound. A refused attempt gives its places back, a
+    // successful one its place in the address's counter (the bounds count failures).
+    const [byUser, byAddress] = await Promise.all([as.store.incr(userKey, windowMs), as.store.incr(ipKey, windowMs)]);
+    if (byUser > max || byAddress > maxPerAddress) {
+      await Promise.all([as.store.incr(userKey, windowMs, -1), as.store.incr(ipKey, windowMs, -1)]);
       return login('Too many failed logins. Try again later.', 429, {
         'retry-after': String(Math.ceil(windowMs / 1000)),
       });
+    }
     const user = await as.users.verify(username, password);
     if (!user) {
-      await Promise.all(keys.map((k) => as.store.incr(k, windowMs)));
       as.log.warn({ username, ip }, 'oauth login failed');
       return login('Wrong user name or password.', 401);
     }
-    await as.store.del(keys[0] ?? '');
+    await Promise.all([as.store.del(userKey), as.store.incr(ipKey, windowMs, -1)]);
     return finishLogin(c, txn, p, { sub: user.name, groups: user.groups, idp: 'local' });
   });
 
@@ -243,7 +297,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     if (!found || !session) return forged(c);
     const { txn, p } = found;
     if (form.decision !== 'allow') {
-      await as.store.del(`txn:${txn}`);
+      if (!(await endPending(txn, p))) return forged(c);
       return c.redirect(back(p, { error: 'access_denied', error_description: 'the user denied access' }), 303);
     }
     const key = consentKey(session.sub, p.clientId);

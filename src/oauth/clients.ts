@@ -75,12 +75,26 @@ export function secretMatches(client: OAuthClient, secret: string | undefined): 
 
 export interface ClientRegistryOptions {
   store: OAuthStore;
-  metadataDocuments: (SafeFetchOptions & { enabled: boolean; cacheTtlMs: number }) | undefined;
+  metadataDocuments:
+    | (SafeFetchOptions & {
+        enabled: boolean;
+        cacheTtlMs: number;
+        /** Documents cached per cache_ttl window (beyond, fetched on each use). Default 1000. */
+        maxCached?: number;
+        /** Document fetches in flight at once (beyond, invalid_client at once). Default 32. */
+        maxFetches?: number;
+      })
+    | undefined;
   maxRegistered: number;
+  /** Registrations per client address per hour (auth.oauth.registrations_per_address). Default 100. */
+  maxRegisteredPerAddress?: number;
 }
 
 /** Looks clients up and registers new ones. */
 export class ClientRegistry {
+  /** Metadata document fetches in flight: anyone can name a URL, so each is a socket held for them. */
+  #fetching = 0;
+
   constructor(private readonly o: ClientRegistryOptions) {}
 
   /** True when `clientId` names a metadata document (an https URL with a path). */
@@ -109,13 +123,18 @@ export class ClientRegistry {
     const key = `cimd:${secretHash(url)}`;
     const cached = await this.o.store.get<OAuthClient>(key);
     if (cached) return cached;
+    if (this.#fetching >= (o.maxFetches ?? 32))
+      throw new OAuthError('invalid_client', 'client metadata document: too many fetches in progress; try again');
     let doc: unknown;
+    this.#fetching++;
     try {
       doc = await safeFetchJson(url, o);
     } catch (err) {
       if (err instanceof FetchRefused)
         throw new OAuthError('invalid_client', `client metadata document: ${err.message}`);
       throw err;
+    } finally {
+      this.#fetching--;
     }
     const id = (doc as { client_id?: unknown } | null)?.client_id;
     if (id !== url) throw new OAuthError('invalid_client', 'client metadata document: client_id is not its own URL');
@@ -132,16 +151,34 @@ export class ClientRegistry {
       token_endpoint_auth_method: 'none',
       kind: 'metadata',
     };
-    await this.o.store.set(key, client, o.cacheTtlMs);
+    // Every URL is a client to whoever serves it: the cache is bounded per window (a document beyond
+    // the bound still works, fetched again at each use), so distinct URLs cannot fill the store.
+    if ((await this.o.store.incr('cimd-count', o.cacheTtlMs)) <= (o.maxCached ?? 1000))
+      await this.o.store.set(key, client, o.cacheTtlMs);
     return client;
   }
 
-  /** RFC 7591: registers a client; the answer (with a secret for confidential clients). */
-  async register(raw: unknown): Promise<Record<string, unknown>> {
+  /**
+   * RFC 7591: registers a client; the answer (with a secret for confidential clients). `address`:
+   * who asks (registration is open to anyone), bounded per hour so one address cannot take every
+   * place of `maxRegistered`.
+   */
+  async register(raw: unknown, address?: string): Promise<Record<string, unknown>> {
     const m = checkMetadata(raw, 'invalid_client_metadata');
+    if (address !== undefined) {
+      const mine = await this.o.store.incr(`client-reg:ip:${address}`, 3600_000);
+      if (mine > (this.o.maxRegisteredPerAddress ?? 100))
+        throw new OAuthError(
+          'invalid_client_metadata',
+          'too many registrations from this address; try again later',
+          429,
+        );
+    }
     const count = await this.o.store.incr('client-count', 365 * 24 * 3600_000);
-    if (count > this.o.maxRegistered)
+    if (count > this.o.maxRegistered) {
+      await this.o.store.incr('client-count', 365 * 24 * 3600_000, -1);
       throw new OAuthError('invalid_client_metadata', 'too many registered clients', 503);
+    }
     const method = m.token_endpoint_auth_method ?? 'client_secret_basic';
     const secret = method === 'none' ? undefined : `tgs_${randomBytes(32).toString('base64url')}`;
     const client: OAuthClient = {
@@ -166,8 +203,9 @@ export class ClientRegistry {
   }
 
   async remove(clientId: string): Promise<boolean> {
-    const had = await this.o.store.get(`client:${clientId}`);
-    await this.o.store.del(`client:${clientId}`);
+    const had = await this.o.store.take(`client:${clientId}`);
+    // Its place among maxRegistered is free again (before, removing clients never made room).
+    if (had !== undefined) await this.o.store.incr('client-count', 365 * 24 * 3600_000, -1);
     return had !== undefined;
   }
 

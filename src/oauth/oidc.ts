@@ -50,6 +50,32 @@ export function oidcRoutes(app: Hono, as: OAuthServer, hooks: OidcHooks): void {
   };
   const callbackUrl = () => `${as.issuer()}/authorize/oidc/callback`;
 
+  /**
+   * The upstream state of a pending login: made once per login (first writer wins), so sending the
+   * browser to the IdP again reuses it instead of storing one more each time (anyone holding a login
+   * page could otherwise grow the store without bound).
+   */
+  const startFor = async (txn: string): Promise<{ state: string; started: Started }> => {
+    const ttl = as.config.loginTtlMs;
+    const known = await as.store.get<string>(`oidc-of:${txn}`);
+    const existing = known === undefined ? undefined : await as.store.get<Started>(`oidc:${known}`);
+    if (known !== undefined && existing) return { state: known, started: existing };
+    const state = randomBytes(24).toString('base64url');
+    const started: Started = {
+      txn,
+      nonce: randomBytes(16).toString('base64url'),
+      verifier: randomBytes(32).toString('base64url'),
+    };
+    await as.store.set(`oidc:${state}`, started, ttl);
+    // A spent state (a callback that failed) is replaced; a concurrent start's is taken over.
+    if (known !== undefined) await as.store.set(`oidc-of:${txn}`, state, ttl);
+    else if (!(await as.store.setIfAbsent(`oidc-of:${txn}`, state, ttl))) {
+      await as.store.del(`oidc:${state}`);
+      return startFor(txn);
+    }
+    return { state, started };
+  };
+
   app.get('/authorize/oidc', async (c) => {
     const txn = c.req.query('txn') ?? '';
     if (!txn || getCookie(c, hooks.txnCookie) !== txn || !(await hooks.pending(txn)))
@@ -61,13 +87,7 @@ export function oidcRoutes(app: Hono, as: OAuthServer, hooks: OidcHooks): void {
       as.log.warn({ err: (err as Error).message }, 'oidc discovery failed');
       return hooks.fail(c, 'temporarily_unavailable', 'the identity provider cannot be reached');
     }
-    const state = randomBytes(24).toString('base64url');
-    const started: Started = {
-      txn,
-      nonce: randomBytes(16).toString('base64url'),
-      verifier: randomBytes(32).toString('base64url'),
-    };
-    await as.store.set(`oidc:${state}`, started, as.config.loginTtlMs);
+    const { state, started } = await startFor(txn);
     const u = new URL(d.authorization_endpoint);
     u.search = new URLSearchParams({
       response_type: 'code',

@@ -46,6 +46,12 @@ export const oauthConfigSchema = z
     file: z.string().default('tollgate-oauth.json').describe('state file for store: file, relative to this config'),
     scopes: z.array(z.string().min(1)).default(['mcp']).describe('scopes clients may ask for'),
     dynamic_registration: z.boolean().default(true).describe('RFC 7591 POST /register'),
+    registrations_per_address: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe('POST /register per client address per hour (an IPv6 /64 is one address; a proxy in front is one)'),
     client_id_metadata: z
       .object({
         enabled: z.boolean().default(true).describe('accept https URLs as client_id (Client ID Metadata Documents)'),
@@ -72,6 +78,23 @@ export const oauthConfigSchema = z
           .default(20)
           .describe('failed logins per client address per window'),
         window: duration.default('5m'),
+      })
+      .strict()
+      .prefault({}),
+    pending_logins: z
+      .object({
+        max: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('authorization requests waiting for login or consent, overall (then temporarily_unavailable)'),
+        max_per_address: z
+          .number()
+          .int()
+          .positive()
+          .default(100)
+          .describe('the same, per client address (an IPv6 /64 is one address)'),
       })
       .strict()
       .prefault({}),
@@ -121,6 +144,7 @@ export interface OAuthConfig {
   file: string;
   scopes: readonly string[];
   dynamicRegistration: boolean;
+  registrationsPerAddress: number;
   clientIdMetadata: {
     enabled: boolean;
     allowHttp: boolean;
@@ -132,6 +156,7 @@ export interface OAuthConfig {
   };
   users: readonly OAuthUser[];
   loginAttempts: { max: number; maxPerAddress: number; windowMs: number };
+  pendingLogins: { max: number; maxPerAddress: number };
   agentPrefix: string;
   oidc:
     | {
@@ -161,6 +186,7 @@ export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): 
     file: resolve(baseDir, c.file),
     scopes: c.scopes,
     dynamicRegistration: c.dynamic_registration,
+    registrationsPerAddress: c.registrations_per_address,
     clientIdMetadata: {
       enabled: m.enabled,
       allowHttp: m.allow_http,
@@ -181,6 +207,7 @@ export function oauthRuntime(c: OAuthConfigInput | undefined, baseDir: string): 
       maxPerAddress: c.login_attempts.max_per_address,
       windowMs: toMs(c.login_attempts.window),
     },
+    pendingLogins: { max: c.pending_logins.max, maxPerAddress: c.pending_logins.max_per_address },
     agentPrefix: c.identity.agent_prefix,
     oidc: c.oidc && {
       issuer: c.oidc.issuer.replace(/\/$/, ''),

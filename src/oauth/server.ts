@@ -9,6 +9,7 @@ import { ClientRegistry } from './clients.js';
 import { GrantService } from './grants.js';
 import { LocalUsers } from './users.js';
 import type { ResourceSpace } from './resources.js';
+import { consentKey, type Subject } from './grants.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
@@ -28,7 +29,7 @@ export class OAuthServer {
   readonly keys: SigningKeys;
   readonly clients: ClientRegistry;
   readonly grants: GrantService;
-  readonly users: LocalUsers;
+  #users: LocalUsers;
   readonly resources: ResourceSpace;
   readonly log: Logger;
   readonly #baseUrl: () => string;
@@ -53,6 +54,7 @@ export class OAuthServer {
         cacheTtlMs: m.cacheTtlMs,
       },
       maxRegistered: 10_000,
+      maxRegisteredPerAddress: o.config.registrationsPerAddress,
     });
     this.grants = new GrantService({
       store: this.store,
@@ -61,8 +63,33 @@ export class OAuthServer {
       accessTokenTtlMs: o.config.accessTokenTtlMs,
       refreshTokenTtlMs: o.config.refreshTokenTtlMs,
       codeTtlMs: o.config.codeTtlMs,
+      subjectNow: (s) => this.subjectNow(s),
     });
-    this.users = new LocalUsers(o.config.users);
+    this.#users = new LocalUsers(o.config.users);
+  }
+
+  /** The local users who may log in (auth.oauth.users, as last applied). */
+  get users(): LocalUsers {
+    return this.#users;
+  }
+
+  /**
+   * Applies a re-read auth.oauth.users (SIGHUP): a removed user can no longer log in, a changed
+   * password is the only one accepted, and their grants follow at the next refresh.
+   */
+  setUsers(users: OAuthConfig['users']): void {
+    this.#users = new LocalUsers(users);
+  }
+
+  /**
+   * A user who logged in earlier (login session, grant), as the config has them now: a local user
+   * removed from it is undefined (no more silent logins, the grant ends at its next refresh), one
+   * whose groups changed gets the new ones; a company (OIDC) login keeps what the IdP said then.
+   */
+  subjectNow(s: Subject): Subject | undefined {
+    if (s.idp !== 'local') return s;
+    const u = this.#users.get(s.sub);
+    return u && { ...s, groups: u.groups };
   }
 
   /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */
@@ -85,14 +112,25 @@ export class OAuthServer {
     return this.issuer().startsWith('https:');
   }
 
+  /**
+   * An operator's revocation: the grant and the user's remembered consent to that client. Without
+   * the consent gone, the client would get a new grant at once through the user's login session,
+   * with no click (the user is asked again instead).
+   */
+  async #revokeByOperator(gid: string): Promise<boolean> {
+    const g = await this.grants.get(gid);
+    if (g) await this.store.del(consentKey(g.sub, g.clientId));
+    return this.grants.revoke(gid);
+  }
+
   /** What the admin API and page list and revoke. */
   admin(): AdminOAuth {
     return {
       grants: () => this.grants.list(),
       clients: async () => (await this.clients.registered()).map(({ secret_hash: _s, ...c }) => c),
-      revokeGrant: (gid) => this.grants.revoke(gid),
+      revokeGrant: (gid) => this.#revokeByOperator(gid),
       removeClient: async (clientId) => {
-        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.grants.revoke(g.gid);
+        for (const g of await this.grants.list()) if (g.clientId === clientId) await this.#revokeByOperator(g.gid);
         return this.clients.remove(clientId);
       },
     };

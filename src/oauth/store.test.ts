@@ -1,6 +1,7 @@
 // The authorization server's store, in memory (with its file) and in Redis: the operations a login
 // relies on — one-time take (codes), first-writer-wins (signing keys), counters (login attempts).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,7 @@ describe.each(stores)('%s store', (_, make) => {
     expect(await s.get(`key:${k}`)).toBe('one');
     expect(await s.incr(`n:${k}`, 60_000)).toBe(1);
     expect(await s.incr(`n:${k}`, 60_000)).toBe(2);
+    expect(await s.incr(`n:${k}`, 60_000, -1)).toBe(1); // a place given back (login attempts)
     await s.set(`grant:${k}:1`, { g: 1 });
     await s.set(`grant:${k}:2`, { g: 2 });
     expect(
@@ -60,4 +62,35 @@ it('the file store keeps its entries across a restart, expired ones not', async 
   const b = new MemoryOAuthStore(file, () => clock.ms);
   expect(await b.get('client:x')).toEqual({ id: 'x' });
   expect(await b.get('code:y')).toBeUndefined();
+});
+
+it('the memory store forgets expired entries nobody reads again (abandoned logins, spent tokens)', async () => {
+  const clock = { ms: 1_000_000 };
+  const s = new MemoryOAuthStore(undefined, () => clock.ms);
+  await s.set('client:x', { id: 'x' });
+  for (let i = 0; i < 1000; i++) await s.set(`txn:${i}`, { i }, 60_000);
+  for (let i = 0; i < 1000; i++) await s.incr(`login-fail:u:${i}`, 60_000);
+  expect(s.size).toBe(2001);
+  clock.ms += 10 * 60_000;
+  await s.set('txn:new', { i: 'new' }, 60_000);
+  expect(s.size).toBe(2); // the client and the new login: never read, the expired ones are gone anyway
+});
+
+it('the file store writes only what must survive a restart: a pending login does not rewrite the file', async () => {
+  const file = join(tempDir('tollgate-oauth-store-'), 'oauth.json');
+  const a = new MemoryOAuthStore(file);
+  await a.set('client:x', { id: 'x' });
+  await a.set('grant:g', { g: 1 }, 30 * 24 * 3600_000);
+  const written = readFileSync(file, 'utf8');
+  // What anyone can make by opening /authorize (or a code, a counter): memory only.
+  await a.set('txn:t', { t: 1 }, 600_000);
+  await a.set('code:c', 'c', 60_000);
+  await a.take('code:c');
+  await a.del('txn:t');
+  expect(readFileSync(file, 'utf8')).toBe(written);
+  await a.set('txn:u', { t: 2 }, 600_000);
+  const b = new MemoryOAuthStore(file);
+  expect(await b.get('client:x')).toEqual({ id: 'x' });
+  expect(await b.get('grant:g')).toEqual({ g: 1 });
+  expect(await b.get('txn:u')).toBeUndefined();
 });

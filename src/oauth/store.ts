@@ -14,8 +14,8 @@ export interface OAuthStore {
   /** Reads and deletes in one step: a one-time value (a code) is taken by exactly one caller. */
   take<T>(key: string): Promise<T | undefined>;
   del(key: string): Promise<void>;
-  /** Adds one to a counter that expires `ttlMs` after its first increment; the new count. */
-  incr(key: string, ttlMs: number): Promise<number>;
+  /** Adds `by` (default 1) to a counter that expires `ttlMs` after its first increment; the new count. */
+  incr(key: string, ttlMs: number, by?: number): Promise<number>;
   /** Every live entry whose key starts with `prefix` (admin listings; bounded by `max`). */
   list<T>(prefix: string, max?: number): Promise<{ key: string; value: T }[]>;
   close(): Promise<void>;
@@ -24,11 +24,24 @@ export interface OAuthStore {
 interface Entry {
   value: unknown;
   until: number | undefined;
+  /** Lives under an hour (pending logins, codes, upstream login states, caches): never written to the file. */
+  volatile?: boolean;
 }
+
+/**
+ * Entries shorter-lived than this stay in memory only. Anyone can make them (opening /authorize) and
+ * a restart losing them costs a login at most, while writing them would rewrite the whole file on
+ * every such request.
+ */
+const PERSIST_MIN_TTL_MS = 3600_000;
+
+/** How often the memory store drops expired entries that nobody read again. */
+const SWEEP_EVERY_MS = 60_000;
 
 /** In memory; with `file`, entries are written there after each change and read back at start. */
 export class MemoryOAuthStore implements OAuthStore {
   readonly #entries = new Map<string, Entry>();
+  #nextSweep = 0;
   constructor(
     private readonly file?: string,
     private readonly now: () => number = Date.now,
@@ -53,10 +66,28 @@ export class MemoryOAuthStore implements OAuthStore {
     return e;
   }
 
+  /**
+   * Drops every expired entry, at most once a minute: an entry is otherwise dropped only when read,
+   * and most never are again (abandoned logins, spent codes and refresh tokens, failure counters), so
+   * memory would grow with every request ever made.
+   */
+  #sweep(): void {
+    const now = this.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + SWEEP_EVERY_MS;
+    for (const [k, e] of this.#entries) if (e.until !== undefined && now >= e.until) this.#entries.delete(k);
+  }
+
+  /** Entries held, expired ones not yet dropped included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   #save(): void {
     if (!this.file) return;
     const out: Record<string, Entry> = {};
-    for (const [k, e] of this.#entries) if (e.until === undefined || e.until > this.now()) out[k] = e;
+    for (const [k, e] of this.#entries)
+      if (!e.volatile && (e.until === undefined || e.until > this.now())) out[k] = { value: e.value, until: e.until };
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(out), { mode: 0o600 });
     renameSync(tmp, this.file);
@@ -66,11 +97,15 @@ export class MemoryOAuthStore implements OAuthStore {
     return this.#live(key)?.value as T | undefined;
   }
   async set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.#sweep();
+    const volatile = ttlMs !== undefined && ttlMs < PERSIST_MIN_TTL_MS;
+    const replaced = this.#entries.get(key);
     this.#entries.set(key, {
       value: structuredClone(value),
       until: ttlMs === undefined ? undefined : this.now() + ttlMs,
+      ...(volatile ? { volatile } : {}),
     });
-    this.#save();
+    if (!volatile || (replaced && !replaced.volatile)) this.#save();
   }
   async setIfAbsent(key: string, value: unknown, ttlMs?: number): Promise<boolean> {
     if (this.#live(key)) return false;
@@ -81,16 +116,21 @@ export class MemoryOAuthStore implements OAuthStore {
     const e = this.#live(key);
     if (!e) return undefined;
     this.#entries.delete(key);
-    this.#save();
+    if (!e.volatile) this.#save();
     return e.value as T;
   }
   async del(key: string): Promise<void> {
-    if (this.#entries.delete(key)) this.#save();
+    const e = this.#entries.get(key);
+    if (this.#entries.delete(key) && !e?.volatile) this.#save();
   }
-  async incr(key: string, ttlMs: number): Promise<number> {
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
+    this.#sweep();
     const e = this.#live(key);
-    const n = (typeof e?.value === 'number' ? e.value : 0) + 1;
-    this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs });
+    const n = (typeof e?.value === 'number' ? e.value : 0) + by;
+    // Written with the next change, as other entries: short-lived counters never (login failures,
+    // pending logins), the registered-clients count (a year) yes.
+    const volatile = ttlMs < PERSIST_MIN_TTL_MS;
+    this.#entries.set(key, { value: n, until: e?.until ?? this.now() + ttlMs, ...(volatile ? { volatile } : {}) });
     return n;
   }
   async list<T>(prefix: string, max = 1000): Promise<{ key: string; value: T }[]> {
@@ -136,12 +176,12 @@ export class RedisOAuthStore implements OAuthStore {
   async del(key: string): Promise<void> {
     await this.redis.del(this.prefix + key);
   }
-  async incr(key: string, ttlMs: number): Promise<number> {
+  async incr(key: string, ttlMs: number, by = 1): Promise<number> {
     const k = this.prefix + key;
     const [[, n] = []] =
       (await this.redis
         .multi()
-        .incr(k)
+        .incrby(k, by)
         .pexpire(k, Math.max(1, Math.ceil(ttlMs)), 'NX')
         .exec()) ?? [];
     return Number(n);

@@ -60,6 +60,11 @@ export class LocalUsers {
     return this.#users.size;
   }
 
+  /** The configured user `name`, if any (a grant's user is looked up again at each refresh). */
+  get(name: string): LocalUser | undefined {
+    return this.#users.get(name)?.user;
+  }
+
   /** The user when name and password match; undefined otherwise (same cost either way). */
   async verify(name: string, password: string): Promise<LocalUser | undefined> {
     const entry = this.#users.get(name);

@@ -1,0 +1,467 @@
+// A hostile client against Tollgate's own authorization server (auth.oauth), over plain HTTP: what
+// the bounds on logins and pending authorizations hold under concurrency and floods. One in-process
+// gateway with a memory store and two local users; no browser.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeJwt } from 'jose';
+import { Redis } from 'ioredis';
+import { REDIS_HOST, REDIS_PORT, ensureRedis } from '../helpers/redis.js';
+import { tempDir } from '../helpers/tmp.js';
+import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
+
+const ALICE = { name: 'alice', password: 'alice-password-1' };
+const BOB = { name: 'bob', password: 'bob-password-2' };
+const CALLBACK = 'http://127.0.0.1:9/callback';
+const ADMIN = 'admin-token-for-oauth-abuse';
+
+let gw: TestGateway;
+let base: string;
+
+/** A gateway config with an authorization server (no upstream process: an llm block is enough). */
+const oauthConfig = (oauth: string) => `
+admin: { tokens: [${ADMIN}] }
+llm:
+  upstreams:
+    openai: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: not-used-here, models: [gpt-test] }
+auth:
+  api_keys: [{ agent: keyed, key: api-key-for-oauth-abuse-0123 }]
+  oauth:
+    enabled: true
+${oauth}
+`;
+
+/** A gateway with alice and bob as local users. */
+const oauthGateway = (extra: string) =>
+  startGateway(
+    oauthConfig(
+      `    users:\n      - { name: alice, password: ${ALICE.password} }\n      - { name: bob, password: ${BOB.password} }\n${extra}`,
+    ),
+  );
+
+beforeAll(async () => {
+  gw = await oauthGateway('    login_attempts: { max: 3, max_per_address: 6, window: 1h }');
+  base = gw.url;
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+async function newClient(at = base): Promise<string> {
+  const r = await register(at, {
+    client_name: 'abuse',
+    redirect_uris: [CALLBACK],
+    token_endpoint_auth_method: 'none',
+  });
+  expect(r.status).toBe(201);
+  return r.body.client_id as string;
+}
+
+/** A fresh login page: its cookie jar and form tokens. */
+async function loginForm(clientId: string, at = base) {
+  const jar = new Jar();
+  const res = await get(authorizeUrl(at, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge }), jar);
+  expect(res.status).toBe(200);
+  const html = await res.text();
+  return { jar, txn: hidden(html, 'txn'), csrf: hidden(html, 'csrf') };
+}
+
+describe('login throttling', () => {
+  it('concurrent guesses cannot overtake the per-user bound: at most `max` are checked', async () => {
+    const clientId = await newClient();
+    const f = await loginForm(clientId);
+    // Ten guesses in flight at once: the bound is taken before the (slow) password check, so only three
+    // are ever checked; the rest are refused without trying the password.
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        postForm(`${base}/authorize/login`, f.jar, {
+          txn: f.txn,
+          csrf: f.csrf,
+          username: 'carol',
+          password: `guess-${i}`,
+        }).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+  });
+
+  it('successful logins do not use up the per-address bound', async () => {
+    const clientId = await newClient();
+    // More successful logins from one address than max_per_address (6) allows failures.
+    for (let i = 0; i < 8; i++) {
+      const f = await loginForm(clientId);
+      const r = await postForm(`${base}/authorize/login`, f.jar, { txn: f.txn, csrf: f.csrf, ...loginOf(BOB) });
+      expect(r.status, `login ${i}`).toBe(200);
+    }
+  });
+});
+
+const loginOf = (u: { name: string; password: string }) => ({ username: u.name, password: u.password });
+
+describe('pending logins', () => {
+  it('a flood of authorization requests is bounded per address and overall; a finished login gives its place back', async () => {
+    const perAddress = await oauthGateway('    pending_logins: { max: 100, max_per_address: 3 }');
+    const total = await oauthGateway('    pending_logins: { max: 2, max_per_address: 100 }');
+    try {
+      for (const [g, bound] of [
+        [perAddress, 3],
+        [total, 2],
+      ] as const) {
+        const clientId = await newClient(g.url);
+        const open = [];
+        for (let i = 0; i < bound; i++) open.push(await loginForm(clientId, g.url));
+        const url = authorizeUrl(g.url, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+        const refused = await get(url, new Jar());
+        expect(refused.status).toBe(302); // client and redirect URI are known good: the error goes back to it
+        expect(new URL(refused.headers.get('location') ?? '').searchParams.get('error')).toBe(
+          'temporarily_unavailable',
+        );
+        // The user denies one of the pending logins: its place is free again.
+        const f = open[0];
+        if (!f) throw new Error('no login form');
+        const login = await postForm(`${g.url}/authorize/login`, f.jar, {
+          txn: f.txn,
+          csrf: f.csrf,
+          ...loginOf(ALICE),
+        });
+        const consent = await login.text();
+        const deny = await postForm(`${g.url}/authorize/consent`, f.jar, {
+          txn: hidden(consent, 'txn'),
+          csrf: hidden(consent, 'csrf'),
+          decision: 'deny',
+        });
+        expect(deny.status).toBe(303);
+        expect((await get(url, new Jar())).status).toBe(200);
+      }
+    } finally {
+      await perAddress.close();
+      await total.close();
+    }
+  });
+});
+
+describe('users removed or changed in the config', () => {
+  it("a removed local user's grants end at the next refresh; a changed user's groups follow the config", async () => {
+    const file = join(tempDir('tollgate-oauth-users-'), 'oauth.json');
+    const store = `    store: file\n    file: ${file}\n`;
+    const users = (carolGroups: string) =>
+      `${store}    users:\n      - { name: carol, password: carol-password-3, groups: [${carolGroups}] }\n      - { name: dave, password: dave-password-4 }\n`;
+    const first = await startGateway(oauthConfig(users('eng')));
+    const tokens: Record<string, { clientId: string; refresh: string }> = {};
+    try {
+      for (const name of ['carol', 'dave']) {
+        const clientId = await newClient(first.url);
+        const { verifier, challenge } = pkce();
+        const code = await codeFor(
+          first.url,
+          { clientId, redirectUri: CALLBACK, challenge },
+          { name, password: `${name}-password-${name === 'carol' ? 3 : 4}` },
+        );
+        const t = await tokenRequest(first.url, {
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          client_id: clientId,
+          redirect_uri: CALLBACK,
+        });
+        expect(t.status).toBe(200);
+        tokens[name] = { clientId, refresh: t.body.refresh_token as string };
+      }
+    } finally {
+      await first.close();
+    }
+    // Restarted with dave removed and carol no longer in eng.
+    const second = await startGateway(
+      oauthConfig(`${store}    users:\n      - { name: carol, password: carol-password-3, groups: [ops] }\n`),
+    );
+    try {
+      const refresh = (name: string) =>
+        tokenRequest(second.url, {
+          grant_type: 'refresh_token',
+          refresh_token: tokens[name]?.refresh ?? '',
+          client_id: tokens[name]?.clientId ?? '',
+        });
+      expect(await refresh('dave')).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      const carol = await refresh('carol');
+      expect(carol.status).toBe(200);
+      const claims = decodeJwt(carol.body.access_token as string);
+      expect(claims.groups).toEqual(['ops']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('reloading the config (SIGHUP)', () => {
+  it('applies changed local users at once, and reports other auth.oauth changes as needing a restart', async () => {
+    const users = (erin: string) =>
+      `    users:\n      - { name: erin, password: ${erin} }\n      - { name: frank, password: frank-password-6 }\n`;
+    const g = await startGateway(oauthConfig(users('erin-password-5')));
+    const reparse = (oauth: string) =>
+      parseConfigText(oauthConfig(oauth), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+    const loginStatus = async (username: string, password: string) => {
+      const clientId = await newClient(g.url);
+      const f = await loginForm(clientId, g.url);
+      return (await postForm(`${g.url}/authorize/login`, f.jar, { txn: f.txn, csrf: f.csrf, username, password }))
+        .status;
+    };
+    try {
+      expect(await loginStatus('frank', 'frank-password-6')).toBe(200);
+      // frank's browser keeps a login session: after the reload it must not get past the login page.
+      const clientId = await newClient(g.url);
+      const frank = await loginForm(clientId, g.url);
+      await postForm(`${g.url}/authorize/login`, frank.jar, {
+        txn: frank.txn,
+        csrf: frank.csrf,
+        username: 'frank',
+        password: 'frank-password-6',
+      });
+      const again = authorizeUrl(g.url, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+      expect(await (await get(again, frank.jar)).text()).toContain('action="/authorize/consent"');
+      // frank removed, erin's password changed.
+      const r = g.gw.applyConfig(reparse('    users:\n      - { name: erin, password: erin-new-password-7 }\n'));
+      expect(r.applied).toContain('auth');
+      expect(r.restartNeeded).not.toContain('auth.oauth');
+      expect(await loginStatus('frank', 'frank-password-6')).toBe(401);
+      expect(await (await get(again, frank.jar)).text()).toContain('action="/authorize/login"');
+      expect(await loginStatus('erin', 'erin-password-5')).toBe(401);
+      expect(await loginStatus('erin', 'erin-new-password-7')).toBe(200);
+      // What cannot change in place is said so.
+      const ttl = g.gw.applyConfig(reparse(`${users('erin-password-5')}    access_token_ttl: 1m\n`));
+      expect(ttl.restartNeeded).toContain('auth.oauth');
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('revocation by an operator', () => {
+  it('a grant revoked on the admin page is not silently given back: the user is asked again', async () => {
+    const clientId = await newClient();
+    const jar = new Jar();
+    const ask = () => authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge }, ALICE, jar);
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: CALLBACK,
+    });
+    expect(t.status).toBe(200);
+    // With the browser's login session and the remembered consent, a new code comes without a click.
+    expect((await get(ask(), jar)).status).toBe(303);
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const { grants } = (await (await fetch(`${base}/admin/api/oauth/grants`, { headers: auth })).json()) as {
+      grants: { gid: string; clientId: string }[];
+    };
+    for (const g of grants.filter((x) => x.clientId === clientId))
+      expect(
+        (await fetch(`${base}/admin/api/oauth/grants/${g.gid}/revoke`, { method: 'POST', headers: auth })).status,
+      ).toBe(200);
+    const after = await get(ask(), jar);
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain('action="/authorize/consent"');
+  });
+});
+
+describe('one authorization request, one answer', () => {
+  it('a consent form sent twice at once gives one code; the other posts are refused (memory and Redis stores)', async () => {
+    expect(await ensureRedis()).toBe(true);
+    const prefix = `tollgate-test:oauth-abuse:${randomUUID().slice(0, 8)}:`;
+    const shared = await oauthGateway(
+      `    store: redis\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
+    );
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    try {
+      for (const at of [base, shared.url]) {
+        const clientId = await newClient(at);
+        const f = await loginForm(clientId, at);
+        const consent = await (
+          await postForm(`${at}/authorize/login`, f.jar, { txn: f.txn, csrf: f.csrf, ...loginOf(ALICE) })
+        ).text();
+        const form = { txn: hidden(consent, 'txn'), csrf: hidden(consent, 'csrf'), decision: 'allow' };
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, () => postForm(`${at}/authorize/consent`, f.jar, form)),
+        );
+        const codes = answers.map((r) => new URL(r.headers.get('location') ?? 'x:/').searchParams.get('code'));
+        expect(codes.filter(Boolean), at).toHaveLength(1);
+        expect(answers.map((r) => r.status).sort()).toEqual([303, 403, 403, 403]);
+      }
+    } finally {
+      await shared.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('login and consent posts are capped (16 KiB): a huge form is refused before it is read', async () => {
+    const clientId = await newClient();
+    const f = await loginForm(clientId);
+    for (const path of ['/authorize/login', '/authorize/consent']) {
+      const r = await postForm(`${base}${path}`, f.jar, {
+        txn: f.txn,
+        csrf: f.csrf,
+        username: 'alice',
+        password: 'x'.repeat(2 * 1024 * 1024),
+      });
+      expect(r.status, path).toBe(413);
+      expect(r.headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('repeated scopes are kept once', async () => {
+    const clientId = await newClient();
+    const jar = new Jar();
+    const page = await get(
+      authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge, scope: 'mcp mcp mcp' }),
+      jar,
+    );
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const consent = await (
+      await postForm(`${base}/authorize/login`, jar, {
+        txn: hidden(html, 'txn'),
+        csrf: hidden(html, 'csrf'),
+        ...loginOf(ALICE),
+      })
+    ).text();
+    expect(consent).toContain('id="scopes">mcp</dd>');
+  });
+});
+
+describe('refresh tokens (checked sound; kept as regression tests)', () => {
+  async function grant(resource = `${base}/mcp`) {
+    const clientId = await newClient();
+    const { verifier, challenge } = pkce();
+    const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge, resource }, ALICE);
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: CALLBACK,
+    });
+    expect(t.status).toBe(200);
+    return { clientId, refresh: t.body.refresh_token as string };
+  }
+
+  it('another client presenting a refresh token gets nothing and ends the grant', async () => {
+    const g = await grant();
+    const thief = await newClient();
+    const stolen = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: thief,
+    });
+    expect(stolen).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    const owner = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: g.clientId,
+    });
+    expect(owner.body.error).toBe('invalid_grant');
+  });
+
+  it('a refresh cannot widen the scope or move the token to another resource', async () => {
+    const g = await grant();
+    const wider = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: g.refresh,
+      client_id: g.clientId,
+      scope: 'mcp admin',
+    });
+    expect(wider.status).toBe(200);
+    expect(wider.body.scope).toBe('mcp');
+    expect(decodeJwt(wider.body.access_token as string).scope).toBe('mcp');
+    const moved = await tokenRequest(base, {
+      grant_type: 'refresh_token',
+      refresh_token: wider.body.refresh_token as string,
+      client_id: g.clientId,
+      resource: `${base}/v1`,
+    });
+    expect(moved.body.error).toBe('invalid_target');
+  });
+});
+
+describe('company login (OIDC) starts', () => {
+  it('sending the browser to the IdP again and again for one login keeps one upstream state', async () => {
+    // A stand-in IdP: discovery only (the flow is not followed past the redirect).
+    const idp = createServer((_req, res) => {
+      const self = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          issuer: self,
+          authorization_endpoint: `${self}/auth`,
+          token_endpoint: `${self}/token`,
+          jwks_uri: `${self}/jwks`,
+        }),
+      );
+    });
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    const g = await oauthGateway(
+      `    oidc: { issuer: "${issuer}", client_id: tollgate, client_secret: not-used-0123456789 }`,
+    );
+    try {
+      const clientId = await newClient(g.url);
+      const f = await loginForm(clientId, g.url);
+      const states = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        const r = await get(`${g.url}/authorize/oidc?txn=${encodeURIComponent(f.txn)}`, f.jar);
+        expect(r.status).toBe(302);
+        states.add(new URL(r.headers.get('location') ?? '').searchParams.get('state') ?? '');
+      }
+      expect(states.size).toBe(1);
+      expect(await g.gw.oauth?.store.list('oidc:')).toHaveLength(1);
+    } finally {
+      await g.close();
+      idp.closeAllConnections();
+      await new Promise((r) => idp.close(r));
+    }
+  });
+});
+
+describe('pages, cookies and token answers (checked sound; kept as regression tests)', () => {
+  it('pages refuse framing and caching; cookies are HttpOnly, SameSite=Lax, on /authorize, Secure under https', async () => {
+    const clientId = await newClient();
+    const url = authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+    const res = await get(url, new Jar());
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('tg_oauth_txn=')) ?? '';
+    for (const attr of ['HttpOnly', 'SameSite=Lax', 'Path=/authorize']) expect(cookie).toContain(attr);
+    expect(cookie).not.toContain('Secure');
+    const tls = await oauthGateway('    issuer: https://gateway.example');
+    try {
+      const id = await newClient(tls.url);
+      const r = await get(
+        authorizeUrl(tls.url, { clientId: id, redirectUri: CALLBACK, challenge: pkce().challenge }),
+        new Jar(),
+      );
+      expect(r.headers.getSetCookie().find((c) => c.startsWith('tg_oauth_txn='))).toContain('Secure');
+    } finally {
+      await tls.close();
+    }
+    const token = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'tgr_nothing', client_id: clientId }),
+    });
+    expect(token.headers.get('cache-control')).toBe('no-store');
+  });
+});
