@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditLine } from '../../src/audit/record.js';
@@ -17,7 +16,7 @@ import { echoRows, startLoad } from '../helpers/audit-load.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { connect } from '../helpers/client.js';
 import { nodeArgs } from '../helpers/compiled.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, postgresAvailable, testPool, type TestDatabase } from '../helpers/postgres.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -184,7 +183,7 @@ describe.skipIf(!enabled)('fleet audit in PostgreSQL: two gateway processes', ()
     }, 30_000);
     const rows = await echoRows(db.url, TABLE, 'kill');
     expect([...rows.values()].filter((n) => n !== 1)).toEqual([]);
-    const pool = new pg.Pool({ connectionString: db.url });
+    const pool = testPool(db.url);
     try {
       expect(await verifyPgChains(new PgAuditStore(pool, TABLE), false)).toMatchObject({ ok: true, chains: 2 });
     } finally {

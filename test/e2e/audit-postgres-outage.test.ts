@@ -3,14 +3,13 @@
 // again. A gateway in `spool` mode keeps answering (records wait in its spool) and catches up after,
 // without losing an acknowledged record or duplicating one; a gateway in `fail_closed` mode refuses
 // tool calls with a clear error meanwhile, and serves again once PostgreSQL is back.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgAuditStore } from '../../src/audit/pg/store.js';
 import { verifyPgChains } from '../../src/cli/audit-postgres.js';
 import { echoRows, startLoad } from '../helpers/audit-load.js';
 import { connect } from '../helpers/client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, postgresAvailable, testPool, type TestDatabase } from '../helpers/postgres.js';
 import { startProxy, type TcpProxy } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -94,7 +93,7 @@ describe.skipIf(!enabled)('PostgreSQL stopped mid-load and restarted', () => {
     expect([...rows.values()].filter((n) => n !== 1)).toEqual([]);
     await waitUntil(async () => (await echo(closed, 'after')) === 'ok', 30_000);
 
-    const pool = new pg.Pool({ connectionString: db.url });
+    const pool = testPool(db.url);
     try {
       expect(await verifyPgChains(new PgAuditStore(pool, TABLE), false)).toMatchObject({ ok: true, chains: 2 });
       // The refused call is on record too (decision error, with the reason), shipped after the outage.

@@ -53,3 +53,15 @@ export async function createTestDatabase(prefix = 'tollgate_test'): Promise<Test
     },
   };
 }
+
+/**
+ * A pool for a test's own queries. pool.end() resolves once its clients are removed, not once their
+ * connections have closed, so the FORCE drop after it can end one still closing: the server's FATAL
+ * then reaches the pool as an 'error' event, which must have a listener (unheard, it is an uncaught
+ * exception that fails the run after every test passed).
+ */
+export function testPool(url: string, max = 4): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => {});
+  return pool;
+}

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { parseConfigText } from '../../config/load.js';
 import { openConfiguredAudit } from '../open.js';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditRecord, type AuditLine, type AuditRecord } from '../record.js';
 import { FileSink } from '../sinks.js';
@@ -20,7 +20,7 @@ import { SpoolSink } from './fleet.js';
 import { migrate } from './migrate.js';
 import { PgShipper } from './shipper.js';
 import { PgAuditStore } from './store.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../test/helpers/postgres.js';
+import { createTestDatabase, postgresAvailable, testPool, type TestDatabase } from '../../../test/helpers/postgres.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 
 const enabled = await postgresAvailable();
@@ -32,7 +32,7 @@ let store: PgAuditStore;
 beforeAll(async () => {
   if (!enabled) return;
   db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  pool = testPool(db.url);
   store = new PgAuditStore(pool, TABLE);
   // Two instances starting at once: the advisory lock makes them take turns.
   await Promise.all([migrate(pool, TABLE), migrate(pool, TABLE)]);

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditCommand } from '../../cli/audit.js';
@@ -23,7 +23,7 @@ import { SpoolSink } from './fleet.js';
 import { migrate } from './migrate.js';
 import { PgShipper } from './shipper.js';
 import { PgAuditStore } from './store.js';
-import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../test/helpers/postgres.js';
+import { createTestDatabase, postgresAvailable, testPool, type TestDatabase } from '../../../test/helpers/postgres.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 
 const enabled = await postgresAvailable();
@@ -33,7 +33,7 @@ let pool: pg.Pool;
 beforeAll(async () => {
   if (!enabled) return;
   db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  pool = testPool(db.url);
 });
 afterAll(async () => {
   await pool?.end();
