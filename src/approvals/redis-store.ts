@@ -7,6 +7,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { KEEP_DECIDED, type Approval, type ApprovalStore, type Decision } from './store.js';
+import { DecisionWatchers } from './watchers.js';
 
 type Client = Redis | Cluster;
 
@@ -45,7 +46,7 @@ export class RedisApprovalStore implements ApprovalStore {
   readonly kind = 'redis';
   private readonly key: string;
   private readonly decisions: string;
-  private readonly watchers = new Map<string, Set<(a: Approval) => void>>();
+  private readonly watchers = new DecisionWatchers();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly startedAt = Date.now();
@@ -63,7 +64,7 @@ export class RedisApprovalStore implements ApprovalStore {
     });
     // Decisions published while we were disconnected are lost: look again at everything watched.
     opts.subscriber.on('ready', () => {
-      for (const id of this.watchers.keys()) this.changed(id);
+      for (const id of this.watchers.ids()) this.changed(id);
     });
     this.subscribed = opts.subscriber.subscribe(this.key).then(
       () => undefined,
@@ -86,10 +87,9 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   private changed(id: string): void {
-    const set = this.watchers.get(id);
-    if (!set) return;
+    if (!this.watchers.has(id)) return;
     void this.get(id).then((a) => {
-      if (a && a.status !== 'pending') for (const w of [...set]) w(a);
+      if (a && a.status !== 'pending') this.watchers.notify(id, a);
     });
   }
 
@@ -167,13 +167,7 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {
-    let set = this.watchers.get(id);
-    if (!set) this.watchers.set(id, (set = new Set()));
-    set.add(onDecided);
-    return () => {
-      set.delete(onDecided);
-      if (set.size === 0) this.watchers.delete(id);
-    };
+    return this.watchers.watch(id, onDecided);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 // A decision is made once (the first of approve/deny/timeout/withdraw/void wins, on any instance)
 // and reaches the instance holding the call through `watch`.
 import type { AuditJson } from '../audit/record.js';
+import { DecisionWatchers } from './watchers.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'timed_out' | 'withdrawn' | 'void';
 
@@ -61,7 +62,7 @@ export const KEEP_DECIDED = 100;
 export class MemoryApprovalStore implements ApprovalStore {
   readonly kind = 'memory';
   private readonly all = new Map<string, Approval>();
-  private readonly watchers = new Map<string, Set<(a: Approval) => void>>();
+  private readonly watchers = new DecisionWatchers();
 
   async add(a: Approval): Promise<void> {
     this.all.set(a.id, a);
@@ -89,7 +90,7 @@ export class MemoryApprovalStore implements ApprovalStore {
     this.all.delete(id); // re-inserted: the map's order is the order of last change
     this.all.set(id, decided);
     this.prune();
-    for (const w of this.watchers.get(id) ?? []) w(decided);
+    this.watchers.notify(id, decided);
     return decided;
   }
 
@@ -98,13 +99,7 @@ export class MemoryApprovalStore implements ApprovalStore {
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {
-    let set = this.watchers.get(id);
-    if (!set) this.watchers.set(id, (set = new Set()));
-    set.add(onDecided);
-    return () => {
-      set.delete(onDecided);
-      if (set.size === 0) this.watchers.delete(id);
-    };
+    return this.watchers.watch(id, onDecided);
   }
 
   private prune(): void {
