@@ -30,7 +30,18 @@ import { nodeArgsYaml } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/tmp.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { waitUntil } from '../helpers/wait.js';
-import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
+import {
+  Jar,
+  authorizeUrl,
+  codeFor,
+  get,
+  hidden,
+  pkce,
+  postForm,
+  register,
+  redeemCode,
+  tokenRequest,
+} from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
@@ -234,14 +245,7 @@ async function tokensFor(user = ALICE, resource = `${base}/mcp`) {
   const clientId = await newClient();
   const { verifier, challenge } = pkce();
   const code = await codeFor(base, { clientId, redirectUri: callback.url, challenge, resource }, user);
-  const t = await tokenRequest(base, {
-    grant_type: 'authorization_code',
-    code,
-    code_verifier: verifier,
-    client_id: clientId,
-    redirect_uri: callback.url,
-    resource,
-  });
+  const t = await redeemCode(base, { code, verifier, clientId, redirectUri: callback.url, resource });
   expect(t.status).toBe(200);
   return { clientId, code, verifier, ...(t.body as { access_token: string; refresh_token: string }) };
 }
@@ -445,12 +449,11 @@ describe.skipIf(!browserOk)('the MCP SDK client logs in through the pages in Chr
     // after the callback had its code, at page.close() or the code exchange, and the code exchange
     // worked in every test after it.
     step = 'code exchange';
-    const t = await tokenRequest(base, {
-      grant_type: 'authorization_code',
+    const t = await redeemCode(base, {
       code: callback.codes.at(-1) ?? '',
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: callback.url,
+      verifier,
+      clientId,
+      redirectUri: callback.url,
     });
     expect(t.status).toBe(200);
     step = 'MCP initialize';
@@ -474,12 +477,11 @@ describe('attacks on the authorization server', () => {
   it('a code is redeemed once; a replay is refused and revokes the tokens the first redemption got', async () => {
     const t = await tokensFor();
     expect(await mcpStatus(t.access_token)).toBe(200);
-    const replay = await tokenRequest(base, {
-      grant_type: 'authorization_code',
+    const replay = await redeemCode(base, {
       code: t.code,
-      code_verifier: t.verifier,
-      client_id: t.clientId,
-      redirect_uri: callback.url,
+      verifier: t.verifier,
+      clientId: t.clientId,
+      redirectUri: callback.url,
     });
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await mcpStatus(t.access_token)).toBe(401);
@@ -489,13 +491,7 @@ describe('attacks on the authorization server', () => {
     const clientId = await newClient();
     const { challenge } = pkce();
     const code = await codeFor(base, { clientId, redirectUri: callback.url, challenge }, ALICE);
-    const r = await tokenRequest(base, {
-      grant_type: 'authorization_code',
-      code,
-      code_verifier: pkce().verifier,
-      client_id: clientId,
-      redirect_uri: callback.url,
-    });
+    const r = await redeemCode(base, { code, verifier: pkce().verifier, clientId, redirectUri: callback.url });
     expect(r).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 

@@ -12,7 +12,18 @@ import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
 import { REDIS_HOST, REDIS_PORT, ensureRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/tmp.js';
-import { Jar, authorizeUrl, codeFor, get, hidden, pkce, postForm, register, tokenRequest } from '../helpers/oauth.js';
+import {
+  Jar,
+  authorizeUrl,
+  codeFor,
+  get,
+  hidden,
+  pkce,
+  postForm,
+  register,
+  redeemCode,
+  tokenRequest,
+} from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
@@ -162,13 +173,7 @@ describe('users removed or changed in the config', () => {
           { clientId, redirectUri: CALLBACK, challenge },
           { name, password: `${name}-password-${name === 'carol' ? 3 : 4}` },
         );
-        const t = await tokenRequest(first.url, {
-          grant_type: 'authorization_code',
-          code,
-          code_verifier: verifier,
-          client_id: clientId,
-          redirect_uri: CALLBACK,
-        });
+        const t = await redeemCode(first.url, { code, verifier, clientId, redirectUri: CALLBACK });
         expect(t.status).toBe(200);
         tokens[name] = { clientId, refresh: t.body.refresh_token as string };
       }
@@ -250,13 +255,7 @@ describe('revocation by an operator', () => {
     const ask = () => authorizeUrl(base, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
     const { verifier, challenge } = pkce();
     const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge }, ALICE, jar);
-    const t = await tokenRequest(base, {
-      grant_type: 'authorization_code',
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: CALLBACK,
-    });
+    const t = await redeemCode(base, { code, verifier, clientId, redirectUri: CALLBACK });
     expect(t.status).toBe(200);
     // With the browser's login session and the remembered consent, a new code comes without a click.
     expect((await get(ask(), jar)).status).toBe(303);
@@ -347,13 +346,7 @@ describe('refresh tokens (checked sound; kept as regression tests)', () => {
     const clientId = await newClient();
     const { verifier, challenge } = pkce();
     const code = await codeFor(base, { clientId, redirectUri: CALLBACK, challenge, resource }, ALICE);
-    const t = await tokenRequest(base, {
-      grant_type: 'authorization_code',
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: CALLBACK,
-    });
+    const t = await redeemCode(base, { code, verifier, clientId, redirectUri: CALLBACK });
     expect(t.status).toBe(200);
     return { clientId, refresh: t.body.refresh_token as string };
   }

@@ -117,6 +117,21 @@ export async function tokenRequest(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** Redeems an authorization code at /token, as a client does after the redirect. */
+export function redeemCode(
+  base: string,
+  c: { code: string; verifier: string; clientId: string; redirectUri: string; resource?: string },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return tokenRequest(base, {
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    client_id: c.clientId,
+    redirect_uri: c.redirectUri,
+    ...(c.resource === undefined ? {} : { resource: c.resource }),
+  });
+}
+
 export async function register(
   base: string,
   meta: Record<string, unknown>,
