@@ -38,6 +38,7 @@ import { llmSpans } from './telemetry/llm.js';
 import { Credentials } from './credentials/credentials.js';
 import { OAuthServer } from './oauth/server.js';
 import { oauthAuthenticator } from './oauth/authenticator.js';
+import { oauthReload } from './oauth/reload.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -311,24 +312,14 @@ export class Gateway {
         this.log.level = next.log.level;
       },
     });
-    if (applied.includes('auth')) this.applyOAuth(next, restartNeeded);
+    if (applied.includes('auth')) {
+      const oauth = oauthReload(this.config.auth.oauth, next.auth.oauth);
+      if (oauth.kind === 'users' && this.oauth) this.oauth.setUsers(oauth.users);
+      else if (oauth.kind !== 'unchanged') restartNeeded.push('auth.oauth');
+    }
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
     void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
-  }
-
-  /**
-   * auth.oauth on reload: its local users apply in place (removing a user must take effect, not
-   * only be reported as applied); anything else in it shapes the running authorization server.
-   */
-  private applyOAuth(next: RuntimeConfig, restartNeeded: string[]): void {
-    const prev = this.config.auth.oauth;
-    const now = next.auth.oauth;
-    if (JSON.stringify(prev) === JSON.stringify(now)) return;
-    const { users: _p, ...prevRest } = prev ?? { users: [] };
-    const { users: _n, ...nowRest } = now ?? { users: [] };
-    if (this.oauth && now && JSON.stringify(prevRest) === JSON.stringify(nowRest)) this.oauth.setUsers(now.users);
-    else restartNeeded.push('auth.oauth');
   }
 
   /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */
