@@ -185,6 +185,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
           authenticators: gw.authenticators,
           allowAnonymous: config.auth.allowAnonymous,
           resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+          // A legacy SSE message is judged by the endpoint its stream was opened on.
+          ...(path === '/messages' && { resourcePath: sse.resourcePath }),
         }),
       ),
     );

@@ -14,6 +14,7 @@ import { operatorTokens } from '../auth/operator-tokens.js';
 import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
 import { AdminPage, LoginPage, type AgentUsage } from './page.js';
 import { sameOrigin } from './csrf.js';
+import { ADMIN_MAX_BODY_BYTES, adminBodyCap } from './body-cap.js';
 import { chartRange, chartsFromRecords, type ChartData, type ChartRange } from '../audit/charts.js';
 import { readAudit, type AuditQuery } from '../audit/query.js';
 import type { PgAuditStore } from '../audit/pg/store.js';
@@ -100,6 +101,8 @@ export interface AdminDeps {
   sessionKeys?: readonly Buffer[];
   /** Mark the cookie `Secure` on every response (the public URL is https, TLS ends in front of us). */
   secureCookies?: boolean;
+  /** Larger request bodies are refused with 413 on every admin route (default 1 MiB; see body-cap.ts). */
+  maxBodyBytes?: number;
 }
 
 const MAX_FORM_BYTES = 8 * 1024;
@@ -151,6 +154,8 @@ export function adminRoutes(deps: AdminDeps): Hono {
   };
   const app = new Hono();
   app.use('*', hardening);
+  // Before credentials: whoever reaches /admin can send a body, with or without a token.
+  app.use('*', adminBodyCap(deps.maxBodyBytes ?? ADMIN_MAX_BODY_BYTES));
 
   // --- Login and logout (the page's cookie) ---
   app.get('/login', (c) => html(c, <LoginPage />, 200));

@@ -1,7 +1,7 @@
 // Bearer-token authentication (RFC 6750 + MCP authorization): every agent request names a known
 // agent. Failures answer 401/403 with WWW-Authenticate pointing at our protected resource metadata
 // (RFC 9728), so MCP clients can discover where to get a token.
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.js';
 import type { Authenticator, AuthFailure } from '../auth/identity.js';
 import { errorResponse } from './respond.js';
@@ -13,6 +13,11 @@ export interface AuthenticateOptions {
   allowAnonymous: boolean;
   /** URL of the protected resource metadata document, for WWW-Authenticate. */
   resourceMetadataUrl: (requestUrl: string) => string;
+  /**
+   * The path a token's resource is judged against, when it is not the request's own: a legacy SSE
+   * `POST /messages` belongs to the stream its session was opened on (`/sse/<server>`).
+   */
+  resourcePath?: (c: Context<AppEnv>) => string;
 }
 
 const quote = (s: string): string => s.replace(/["\\]/g, '');
@@ -42,8 +47,9 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
       }
       return errorResponse(c, 'unauthorized', 'missing bearer token', { 'www-authenticate': challenge(c.req.url) });
     }
+    const path = opts.resourcePath ? opts.resourcePath(c) : c.req.path;
     for (const a of opts.authenticators) {
-      const r = await a.authenticate(token, { path: c.req.path });
+      const r = await a.authenticate(token, { path });
       if (r === undefined) continue;
       if (r.ok) {
         c.set('agent', r.identity);

@@ -16,16 +16,38 @@ export function headerOf(c: Context, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+const tooLarge = (maxBytes: number): GatewayError =>
+  new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
+
+/** Bodies a middleware read before the route (readAhead); the stream itself has ended by then. */
+const readAheadBodies = new WeakMap<IncomingMessage, string>();
+
 /** The body as text, refusing more than `maxBytes` even when no Content-Length announced the size. */
 export async function readBody(c: Context, maxBytes: number): Promise<string> {
   const incoming = incomingOf(c);
   if (!incoming) {
     const text = await c.req.text();
-    if (Buffer.byteLength(text) > maxBytes)
-      throw new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
+    if (Buffer.byteLength(text) > maxBytes) throw tooLarge(maxBytes);
     return text;
   }
+  const ahead = readAheadBodies.get(incoming);
+  if (ahead !== undefined) {
+    if (Buffer.byteLength(ahead) > maxBytes) throw tooLarge(maxBytes);
+    return ahead;
+  }
   return readCapped(incoming, maxBytes);
+}
+
+/**
+ * Reads the body now, up to `maxBytes` (rejects with payload_too_large beyond, having kept no more),
+ * and keeps it for readBody: for a middleware that must cap a body sent without Content-Length
+ * whether or not its route ever reads it.
+ */
+export async function readAhead(c: Context, maxBytes: number): Promise<void> {
+  const incoming = incomingOf(c);
+  // Without a Node request (app.request in tests) Hono keeps the text for the route's c.req.text().
+  if (!incoming) return void (await readBody(c, maxBytes));
+  readAheadBodies.set(incoming, await readCapped(incoming, maxBytes));
 }
 
 /** Collects a Node stream's bytes up to a cap (event-based: cheaper than an async iterator). */
@@ -41,7 +63,7 @@ export function readCapped(
       if (size > maxBytes) {
         stream.removeListener('data', onData);
         stream.resume();
-        reject(new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`));
+        reject(tooLarge(maxBytes));
         return;
       }
       chunks.push(chunk);

@@ -48,6 +48,19 @@ export function legacySse(deps: {
     });
   }
 
+  /**
+   * The endpoint a `POST /messages` is authenticated for: the `/sse` or `/sse/<server>` its session's
+   * stream was opened on, so a token bound to `/mcp/<server>` may post into that server's session and
+   * into no other (its path names no server). Unknown sessions keep `/messages` (the /mcp resource
+   * only); `message` answers them 404 after authentication.
+   */
+  function resourcePath(c: Ctx): string {
+    const id = c.req.query('sessionId');
+    const session = id ? sessions.peek(id) : undefined;
+    if (!session) return c.req.path;
+    return session.viewKey === '' ? '/sse' : `/sse/${encodeURIComponent(session.viewKey)}`;
+  }
+
   async function message(c: Ctx): Promise<Response> {
     const id = c.req.query('sessionId');
     const session = id ? sessions.peek(id) : undefined;
@@ -98,5 +111,5 @@ export function legacySse(deps: {
     void relay.handleRequest(scope, m, exchange).then((res) => session.send(res));
   }
 
-  return { open, message };
+  return { open, message, resourcePath };
 }
