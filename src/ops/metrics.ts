@@ -1,7 +1,8 @@
 // Prometheus metrics. Request metrics are derived from audit records (one source of truth for what
 // happened); gauges are read from live state at scrape time. Label values are bounded: agents past
 // a cap become "other", and nothing per-session or per-argument is ever a label.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 import type { AuditRecord } from '../audit/record.js';
 
 export interface MetricsSources {
@@ -20,25 +21,28 @@ const PIN_EVENTS = new Set(['tool.pin_mismatch', 'tool.unpinned', 'tool.pin_appr
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly agents = new Set<string>();
-  private readonly requests: Counter<'agent' | 'server' | 'method' | 'decision'>;
+  private readonly requests: FastCounter;
   private readonly rejections: Counter<'agent' | 'reason'>;
   private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
-  private readonly toolCall: Histogram<'server' | 'part'>;
+  private readonly toolCall: FastHistogram;
   private readonly cost: Counter<'agent' | 'model'>;
   private readonly pinEvents: Counter<'server' | 'kind'>;
-  readonly auditWrite: Histogram;
+  /** Observed on every audited call. */
+  readonly auditWrite: { observe(seconds: number): void };
   readonly limitsErrors: Counter<'op'>;
   readonly notificationsDropped: Counter<'reason'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
-    this.requests = new Counter({
-      name: 'tollgate_mcp_requests_total',
-      help: 'MCP requests and LLM calls by agent, upstream, method and decision',
-      labelNames: ['agent', 'server', 'method', 'decision'],
-      registers,
-    });
+    // The three metrics fed on every call are FastCounter/FastHistogram (same exposition, no
+    // per-observation label hashing).
+    this.requests = new FastCounter(
+      'tollgate_mcp_requests_total',
+      'MCP requests and LLM calls by agent, upstream, method and decision',
+      ['agent', 'server', 'method', 'decision'],
+      this.registry,
+    );
     this.rejections = new Counter({
       name: 'tollgate_rejections_total',
       help: 'Requests refused by policy, rate limits or budgets',
@@ -63,19 +67,20 @@ export class GatewayMetrics {
       labelNames: ['server', 'kind'],
       registers,
     });
-    this.toolCall = new Histogram({
-      name: 'tollgate_tool_call_duration_seconds',
-      help: 'tools/call latency: total, upstream, and overhead (what the gateway added)',
-      labelNames: ['server', 'part'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
-    this.auditWrite = new Histogram({
-      name: 'tollgate_audit_write_seconds',
-      help: 'Time to write one audit record (until it is acknowledged)',
-      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
-      registers,
-    });
+    this.toolCall = new FastHistogram(
+      'tollgate_tool_call_duration_seconds',
+      'tools/call latency: total, upstream, and overhead (what the gateway added)',
+      ['server', 'part'],
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      this.registry,
+    );
+    this.auditWrite = new FastHistogram(
+      'tollgate_audit_write_seconds',
+      'Time to write one audit record (until it is acknowledged)',
+      [],
+      [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      this.registry,
+    ).child({});
     this.limitsErrors = new Counter({
       name: 'tollgate_limits_store_errors_total',
       help: 'Errors talking to the limits store (Redis)',
@@ -125,9 +130,9 @@ export class GatewayMetrics {
     let h = this.toolCallChildren.get(server);
     if (!h) {
       h = {
-        total: this.toolCall.labels({ server, part: 'total' }),
-        upstream: this.toolCall.labels({ server, part: 'upstream' }),
-        overhead: this.toolCall.labels({ server, part: 'overhead' }),
+        total: this.toolCall.child({ server, part: 'total' }),
+        upstream: this.toolCall.child({ server, part: 'upstream' }),
+        overhead: this.toolCall.child({ server, part: 'overhead' }),
       };
       this.toolCallChildren.set(server, h);
     }
@@ -146,7 +151,7 @@ export class GatewayMetrics {
   private requestCounter(agent: string, server: string, method: string, decision: string): { inc(v?: number): void } {
     const key = `${agent}\u0000${server}\u0000${method}\u0000${decision}`;
     let child = this.children.get(key);
-    if (!child) this.children.set(key, (child = this.requests.labels({ agent, server, method, decision })));
+    if (!child) this.children.set(key, (child = this.requests.child({ agent, server, method, decision })));
     return child;
   }
 
