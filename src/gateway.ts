@@ -1,7 +1,7 @@
 // Assembles a running gateway from config: upstreams, relay, sessions, HTTP server; and stops it.
 import type { ServerType } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
-import type { RuntimeConfig } from './config/runtime.js';
+import type { Rate, RuntimeConfig } from './config/runtime.js';
 import { Upstream, type UpstreamListener } from './upstream/upstream.js';
 import { Relay } from './relay/relay.js';
 import { SessionStore } from './mcp/session-store.js';
@@ -375,10 +375,12 @@ export class Gateway {
   /** The MCP-level steps' dependencies (see app.ts for their order). */
   limitsOptions(): LimitsStepOptions {
     const rates = new Map(this.config.upstreams.map((u) => [u.name, u.rates]));
+    const none: readonly Rate[] = Object.freeze([]);
     return {
       store: this.limitStore,
       policies: () => this.policies.current(),
-      serverRates: (server) => rates.get(server) ?? [],
+      // The same array each time: request plans are cached while their rates stay the same object.
+      serverRates: (server) => rates.get(server) ?? none,
       global: this.config.limits.global,
       tokenCounter: this.tokenCounter,
       defaultResultEstimate: this.config.limits.toolResultTokens.defaultEstimate,

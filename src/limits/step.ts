@@ -8,7 +8,8 @@ import type { Rate } from '../config/runtime.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { LimitStore, CheckResult } from './store.js';
-import { planRequest, type RequestPlan } from './plan.js';
+import type { RequestPlan } from './plan.js';
+import { PlanCache } from './plan-cache.js';
 import { reserve } from './reservation.js';
 import { resultText, type TokenCounter } from './token-counter.js';
 import { ResultEstimator } from './result-estimate.js';
@@ -45,13 +46,14 @@ function refusal(call: McpCall, plan: RequestPlan, result: CheckResult, reserved
 
 export function limitsStep(opts: LimitsStepOptions): McpStep {
   const estimates = new ResultEstimator({ defaultTokens: opts.defaultResultEstimate });
+  const plans = new PlanCache();
   return async (call, next) => {
     const t = call.target;
     if (!t) return next();
     const agentId = call.scope.agentId;
     const store = call.limitsStore ?? opts.store;
     const isToolCall = call.request.method === 'tools/call';
-    const plan = planRequest(
+    const plan = plans.plan(
       agentId,
       opts.policies().limitsFor(agentId),
       { server: t.server, tool: isToolCall ? t.canonical : undefined },
