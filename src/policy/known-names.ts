@@ -23,7 +23,7 @@ export interface CatalogSource {
    * a client that declares more (e.g. a roots tool), so a name missing from the shared catalog is
    * looked up in what this session lists. Undefined for shared upstreams.
    */
-  ownSession?(scope: RequestScope): Promise<UpstreamSession>;
+  ownSession?(scope: RequestScope): UpstreamSession | Promise<UpstreamSession>;
   readonly requestMs?: number;
 }
 

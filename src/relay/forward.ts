@@ -40,12 +40,13 @@ export async function forward(
   headers: Readonly<Record<string, string>> | undefined,
   call: McpCall,
 ): Promise<JsonRpcResponse> {
-  let session = await upstream.sessionFor(
+  const found = upstream.sessionFor(
     scope.session?.id,
     scope.capabilities,
     scope.agentId,
     scope.session?.placement?.[upstream.name],
   );
+  let session = found instanceof Promise ? await found : found;
   // Agents share upstream sessions: subscribe upstream with the first of them, unsubscribe with the last.
   const holding = SUBSCRIPTION.get(req.method);
   const holder = scope.session?.id ?? scope.agentId;

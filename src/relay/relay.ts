@@ -207,8 +207,8 @@ export class Relay {
       scope,
       req,
       target,
-      async (call) => {
-        const res = await forward(
+      (call) => {
+        const sent = forward(
           scope,
           req,
           t.upstream,
@@ -217,7 +217,8 @@ export class Relay {
           tracedHeaders(headers, call),
           call,
         );
-        return shape && 'result' in res ? { ...res, result: shape(res.result) } : res;
+        // Only completions are reshaped: other calls cost no extra promise here.
+        return shape ? sent.then((res) => ('result' in res ? { ...res, result: shape(res.result) } : res)) : sent;
       },
       { exchange, params },
     );

@@ -23,13 +23,23 @@ export class SharedAffinity {
   }
 
   /** The gateway's session with the replica the agent session is pinned to (re-pinned when that replica stops being usable). */
-  async sessionFor(
+  /** The pinned replica's session as it is (the common case); a promise only when one is picked. */
+  sessionFor(
     agentSessionId: string | undefined,
     agentId: string,
     placement: Placement | undefined,
-  ): Promise<UpstreamSession> {
+  ): UpstreamSession | Promise<UpstreamSession> {
     const pinned = agentSessionId === undefined ? undefined : this.affinity.get(agentSessionId);
     if (pinned?.usable && pinned.shared) return pinned.shared;
+    return this.pin(agentSessionId, agentId, placement, pinned);
+  }
+
+  private async pin(
+    agentSessionId: string | undefined,
+    agentId: string,
+    placement: Placement | undefined,
+    pinned: Replica | undefined,
+  ): Promise<UpstreamSession> {
     // First sight of the session on this instance: the replica its seal names, if still usable.
     const placed = !pinned && placement ? this.deps.replicas()[placement[0]] : undefined;
     const next = placed?.usable ? placed : this.deps.pick(agentId);

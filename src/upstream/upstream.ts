@@ -249,15 +249,30 @@ export class Upstream {
    * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
    * and subscriptions stay the agent's.
    */
-  async sessionFor(
+  /**
+   * The upstream session for this agent (session). A shared session already pinned is returned as
+   * it is, not in a promise: that is every call after the first (a promise per call was measured).
+   */
+  sessionFor(
     agentSessionId: string | undefined,
     agentCapabilities: Record<string, unknown>,
     agentId: string,
     placement?: Placement,
-  ): Promise<UpstreamSession> {
-    if (!this.cfg.enabled) throw new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`);
+  ): UpstreamSession | Promise<UpstreamSession> {
+    if (!this.cfg.enabled)
+      return Promise.reject(new GatewayError('upstream_unavailable', `upstream ${this.name} is disabled`));
     const own = this.ownKey(agentSessionId, agentId);
     if (own === undefined) return this.affinity.sessionFor(agentSessionId, agentId, placement);
+    return this.ownSessionFor(own, agentSessionId, agentCapabilities, agentId, placement);
+  }
+
+  private async ownSessionFor(
+    own: NonNullable<ReturnType<Upstream['ownKey']>>,
+    agentSessionId: string | undefined,
+    agentCapabilities: Record<string, unknown>,
+    agentId: string,
+    placement: Placement | undefined,
+  ): Promise<UpstreamSession> {
     const placed = placement && this.replicas[placement[0]];
     const { session, reopened } = await this.pool.acquire(
       own,
