@@ -26,7 +26,18 @@ export interface Sink {
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+// The UTC day of a time, kept for the day it was made in: every batch asks (twice), and formatting
+// a Date each time showed in the write path's profile.
+let dayFrom = 0;
+let dayTo = -1;
+let dayName = '';
+function utcDay(ms: number): string {
+  if (ms >= dayFrom && ms < dayTo) return dayName;
+  dayFrom = ms - (((ms % 86_400_000) + 86_400_000) % 86_400_000);
+  dayTo = dayFrom + 86_400_000;
+  dayName = new Date(ms).toISOString().slice(0, 10);
+  return dayName;
+}
 
 /** fsync a directory so a created or renamed entry is durable (best effort: not every OS allows it). */
 async function syncDir(dir: string): Promise<void> {
