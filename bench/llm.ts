@@ -2,20 +2,20 @@
  * LLM proxy benchmark: `node --import tsx bench/llm.ts`.
  *
  * Starts, as child processes on 127.0.0.1: the mock OpenAI upstream (test/fixtures/mock-llm.ts),
- * Tollgate's LLM routes in front of it (API-key auth, a token budget on a MemoryStore, a real audit
- * log in a temp file), and @portkey-ai/gateway in front of the same mock, if it is installed. Each
+ * Tollgate's LLM routes in front of it (bench/llm-gateway.mjs on the compiled build: API-key auth, a
+ * token budget on a MemoryStore, a real audit log in a temp file), and @portkey-ai/gateway in front of the same mock, if it is installed. Each
  * target gets chat completions, JSON and streaming, from autocannon (32 connections); the table
  * shows rps / p50 / p99 and ratios. Env: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (32),
  * BENCH_MODES (json,stream), BENCH_TARGETS (direct,tollgate,portkey),
  * BENCH_GATEWAY_NODE_ARGS (extra node flags for the Tollgate child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer, type AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
+import { compileGateway } from './build.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (name: string, d: number): number => (process.env[name] ? Number(process.env[name]) : d);
@@ -24,57 +24,6 @@ const WARMUP = num('BENCH_WARMUP_SECONDS', 2);
 const CONNECTIONS = num('BENCH_CONNECTIONS', 32);
 const KEY = 'tg_bench-llm-key-0123456789';
 const PORTKEY = join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js');
-
-// ─────────────── gateway mode: this file, re-run as the Tollgate child ───────────────
-
-async function serveGateway(mockUrl: string): Promise<void> {
-  const { Hono } = await import('hono');
-  const { serve } = await import('@hono/node-server');
-  const pino = (await import('pino')).default;
-  const { authenticate } = await import('../src/http/authenticate.js');
-  const { apiKeyAuthenticator } = await import('../src/auth/api-keys.js');
-  const { PolicySet } = await import('../src/policy/policy-set.js');
-  const { MemoryStore } = await import('../src/limits/memory-store.js');
-  const { AuditRecorder } = await import('../src/audit/step.js');
-  const { openAuditWriter } = await import('../src/audit/writer.js');
-  const { llmConfigSchema, llmRoutes, toLlmRuntime } = await import('../src/llm/index.js');
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-bench-'));
-  mkdirSync(join(dir, 'policies'));
-  writeFileSync(
-    join(dir, 'policies', 'bench.yaml'),
-    'agent: bench\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000000000000, per: 1d }]\n',
-  );
-  const policies = PolicySet.load(join(dir, 'policies'));
-  const recorder = new AuditRecorder(
-    await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') } }),
-    'bench',
-  );
-  const config = toLlmRuntime(
-    llmConfigSchema.parse({
-      upstreams: { mock: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock', models: ['gpt-4o-mini'] } },
-    }),
-  );
-  const app = new Hono<import('../src/http/env.js').AppEnv>();
-  app.use(
-    '/v1/*',
-    authenticate({
-      authenticators: [apiKeyAuthenticator({ inline: [{ agent: 'bench', key: KEY }], policies: () => policies })],
-      allowAnonymous: false,
-      resourceMetadataUrl: () => '',
-    }),
-  );
-  app.route(
-    '/',
-    llmRoutes({ config, store: new MemoryStore(), policies: () => policies, recorder, log: pino({ level: 'warn' }) }),
-  );
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
-    console.log(`GATEWAY_URL http://127.0.0.1:${(server.address() as AddressInfo).port}`),
-  );
-  process.on('SIGTERM', () => {
-    rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  });
-}
 
 // ─────────────── harness ───────────────
 
@@ -195,14 +144,12 @@ async function load(t: Target, stream: boolean, seconds: number): Promise<Result
 }
 
 async function main(): Promise<void> {
+  // The Tollgate child runs the compiled build (bench/llm-gateway.mjs), as bench/run.ts's does.
+  compileGateway(ROOT);
   const mock = await start('mock', ['--import', 'tsx', 'test/fixtures/mock-llm.ts'], /MOCK_LLM_URL (\S+)/);
   const mockUrl = mock.match[1]!;
   const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const gw = await start(
-    'tollgate',
-    [...extra, '--import', 'tsx', 'bench/llm.ts', '--serve', mockUrl],
-    /GATEWAY_URL (\S+)/,
-  );
+  const gw = await start('tollgate', [...extra, 'bench/llm-gateway.mjs', mockUrl, KEY], /GATEWAY_URL (\S+)/);
   const json = { 'content-type': 'application/json' };
   const targets: Target[] = [
     { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' }, pid: mock.proc.pid },
@@ -305,22 +252,20 @@ async function main(): Promise<void> {
   console.log(`BENCH_JSON ${JSON.stringify(rows)}`);
 }
 
-if (process.argv[2] === '--serve') void serveGateway(process.argv[3]!);
-else
-  main()
-    .then(async () => {
-      // SIGTERM first so children exit cleanly (and write --cpu-prof profiles).
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((r) =>
-              c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'), setTimeout(r, 3000).unref()),
-            ),
-        ),
-      );
-      process.exit(0);
-    })
-    .catch((err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    });
+main()
+  .then(async () => {
+    // SIGTERM first so children exit cleanly (and write --cpu-prof profiles).
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((r) =>
+            c.exitCode !== null ? r() : (c.once('exit', () => r()), c.kill('SIGTERM'), setTimeout(r, 3000).unref()),
+          ),
+      ),
+    );
+    process.exit(0);
+  })
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -1,0 +1,56 @@
+// The Tollgate side of bench/llm.ts: its LLM routes (API-key auth, a token budget on a MemoryStore,
+// a real audit log in a temp file) in front of the mock upstream, run from the compiled build
+// (.bench-build/, what production runs: plain JavaScript, no transpiler helpers per closure).
+//   node bench/llm-gateway.mjs <mock url> <api key>   # prints "GATEWAY_URL <url>"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { serve } from '@hono/node-server';
+import pino from 'pino';
+import { authenticate } from '../.bench-build/http/authenticate.js';
+import { apiKeyAuthenticator } from '../.bench-build/auth/api-keys.js';
+import { PolicySet } from '../.bench-build/policy/policy-set.js';
+import { MemoryStore } from '../.bench-build/limits/memory-store.js';
+import { AuditRecorder } from '../.bench-build/audit/step.js';
+import { openAuditWriter } from '../.bench-build/audit/writer.js';
+import { llmConfigSchema, llmRoutes, toLlmRuntime } from '../.bench-build/llm/index.js';
+
+const [mockUrl, key] = process.argv.slice(2);
+if (!mockUrl || !key) {
+  process.stderr.write('usage: node bench/llm-gateway.mjs <mock url> <api key>\n');
+  process.exit(2);
+}
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-llm-bench-'));
+mkdirSync(join(dir, 'policies'));
+writeFileSync(
+  join(dir, 'policies', 'bench.yaml'),
+  'agent: bench\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000000000000, per: 1d }]\n',
+);
+const policies = PolicySet.load(join(dir, 'policies'));
+const recorder = new AuditRecorder(await openAuditWriter({ destination: { path: join(dir, 'audit.jsonl') } }), 'bench');
+const config = toLlmRuntime(
+  llmConfigSchema.parse({
+    upstreams: { mock: { kind: 'openai', base_url: `${mockUrl}/v1`, api_key: 'sk-mock', models: ['gpt-4o-mini'] } },
+  }),
+);
+const app = new Hono();
+app.use(
+  '/v1/*',
+  authenticate({
+    authenticators: [apiKeyAuthenticator({ inline: [{ agent: 'bench', key }], policies: () => policies })],
+    allowAnonymous: false,
+    resourceMetadataUrl: () => '',
+  }),
+);
+app.route(
+  '/',
+  llmRoutes({ config, store: new MemoryStore(), policies: () => policies, recorder, log: pino({ level: 'warn' }) }),
+);
+const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
+  console.log(`GATEWAY_URL http://127.0.0.1:${server.address().port}`),
+);
+process.on('SIGTERM', () => {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+});
