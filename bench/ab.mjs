@@ -1,0 +1,150 @@
+// A/B of gateway builds by CPU per call: the same upstream and load for each, rounds alternated, CPU
+// time of each gateway process read from /proc (user and system) and divided by its calls. For
+// changes too small for `npm run bench`'s one run per target to show (the README's session 6 table).
+//
+//   node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir .bench-A --sourceMap false
+//   (change, then the same into .bench-B)
+//   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
+//
+// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections. Each
+// gateway gets the bench's config (every step on: API key, policy with a CEL constraint, limits,
+// the audit file, metrics). `relay` is bench/minimal-relay.mjs.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+
+const num = (name, d) => Number(process.env[name] ?? d);
+const CALLS = num('CALLS', 8000);
+const WARM = num('WARM', 8000);
+const ROUNDS = num('ROUNDS', 6);
+const CONN = num('CONN', 16);
+const KEY = 'bench-key-123456';
+const dirs = [];
+const procs = [];
+process.on('exit', () => {
+  for (const p of procs) p.kill();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function start(args, ready) {
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(p);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d) => {
+      out += d;
+      const m = out.match(ready);
+      if (m) resolve({ proc: p, port: m[1] });
+    };
+    p.stdout.on('data', onData);
+    p.stderr.on('data', onData);
+    p.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out.slice(-400)}`)));
+  });
+}
+
+/** User and system CPU of a process so far, in µs (/proc ticks are 10 ms). */
+function cpu(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(f[11]) * 10_000, sys: Number(f[12]) * 10_000 };
+}
+
+const upstream = await start(['--import', 'tsx', 'bench/upstream-server.ts'], /LISTENING (\d+)/);
+const origin = `http://127.0.0.1:${upstream.port}`;
+
+const targets = [];
+for (const spec of process.argv.slice(2)) {
+  const [name, dir] = spec.split('=');
+  if (!name || !dir) throw new Error(`expected name=builddir or name=relay, got ${spec}`);
+  if (dir === 'relay') {
+    const r = await start(['bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
+    targets.push({ name, ...r, auth: false, tool: 'echo' });
+    continue;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'tollgate-ab-'));
+  dirs.push(tmp);
+  mkdirSync(join(tmp, 'policies'));
+  writeFileSync(
+    join(tmp, 'policies', 'bench.yaml'),
+    `agent: bench\ntools:\n  allow: ["bench__*"]\n  deny: ["bench__admin_*"]\nconstraints:\n  - tool: bench__echo\n    when: 'size(args.text) < 1000'\n` +
+      `limits:\n  requests: [{ limit: 1000000000, per: 1m }]\n  tools: [{ tool: "bench__*", requests: [{ limit: 1000000000, per: 1h }] }]\n`,
+  );
+  writeFileSync(
+    join(tmp, 'tollgate.yaml'),
+    `server: { host: 127.0.0.1, port: 0 }\nlog: { level: warn }\nupstreams:\n  bench:\n    transport: streamable_http\n    url: ${origin}/mcp\n` +
+      `auth:\n  api_keys:\n    - { agent: bench, key: ${KEY} }\npolicies: { dir: policies }\naudit: { file: ${join(tmp, 'audit.jsonl')} }\n`,
+  );
+  const g = await start(
+    [`${dir}/main.js`, 'serve', '--config', join(tmp, 'tollgate.yaml')],
+    /listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/,
+  );
+  targets.push({ name, ...g, auth: true, tool: 'bench__echo' });
+}
+
+async function openSession(t) {
+  t.pool = new Pool(`http://127.0.0.1:${t.port}`, { connections: CONN, pipelining: 1 });
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...(t.auth ? { authorization: `Bearer ${KEY}` } : {}),
+  };
+  const post = async (h, body) => {
+    const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: h, body: JSON.stringify(body) });
+    await r.body.text();
+    return r;
+  };
+  const init = await post(headers, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'ab', version: '1' } },
+  });
+  t.headers = { ...headers, 'mcp-session-id': init.headers['mcp-session-id'], 'mcp-protocol-version': '2025-11-25' };
+  await post(t.headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
+}
+
+async function load(t, n) {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 7,
+    method: 'tools/call',
+    params: { name: t.tool, arguments: { text: 'hello from the tollgate bench' } },
+  });
+  let next = 0;
+  const worker = async () => {
+    while (next++ < n) {
+      const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: t.headers, body });
+      const text = await r.body.text();
+      if (r.statusCode !== 200 || !text.includes('hello')) throw new Error(`${t.name}: ${r.statusCode} ${text}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONN }, worker));
+}
+
+for (const t of targets) {
+  await openSession(t);
+  await load(t, WARM);
+  t.perCall = [];
+}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const t of targets) {
+    const before = cpu(t.proc.pid);
+    await load(t, CALLS);
+    const after = cpu(t.proc.pid);
+    const user = (after.user - before.user) / CALLS;
+    const sys = (after.sys - before.sys) / CALLS;
+    t.perCall.push(user + sys);
+    console.log(
+      `${t.name.padEnd(8)} round ${round}: ${(user + sys).toFixed(0)} µs/call (user ${user.toFixed(0)}, sys ${sys.toFixed(0)})`,
+    );
+  }
+}
+for (const t of targets) {
+  const sorted = [...t.perCall].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  console.log(
+    `${t.name.padEnd(8)} median ${median.toFixed(0)} µs/call  [${t.perCall.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
+}
+process.exit(0);
