@@ -288,6 +288,7 @@ export class Gateway {
           oauthAuthenticator({
             keys: as.keys,
             grants: as.grants,
+            subjectNow: (s) => as.subjectNow(s),
             issuer: () => as.issuer(),
             resources: as.resources,
             policies: () => this.policies.current(),

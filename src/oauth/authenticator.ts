@@ -1,17 +1,21 @@
 // Accepts the access tokens Tollgate's own authorization server signs: ES256 with a key from its
 // JWKS, `typ: at+jwt`, our issuer, an audience the requested path accepts (a /v1 token is refused
 // on /mcp), not expired, and a grant that is still alive (revocation and refresh-token reuse end a
-// token before its exp). The user becomes an agent through the policies.
+// token before its exp), whose user may still log in (a local user removed from the config by a
+// reload loses their tokens at once, not at the grant's next refresh). The user becomes an agent
+// through the policies.
 import { decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import type { Authenticator, AuthResult } from '../auth/identity.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { SigningKeys } from './keys.js';
-import type { GrantService } from './grants.js';
+import type { GrantService, Subject } from './grants.js';
 import { audiencesFor, type ResourceSpace } from './resources.js';
 
 export interface OAuthAuthenticatorOptions {
   keys: SigningKeys;
   grants: GrantService;
+  /** The grant's user as the config has them now; undefined when they may no longer log in. */
+  subjectNow: (s: Subject) => Subject | undefined;
   issuer: () => string;
   resources: ResourceSpace;
   policies: () => PolicySet;
@@ -53,7 +57,12 @@ export function oauthAuthenticator(o: OAuthAuthenticatorOptions): Authenticator 
       }
       const sub = String(payload.sub);
       const client = String(payload.client_id);
-      if (!(await o.grants.alive(String(payload.gid)))) return fail('token revoked');
+      // The grant is read on every request (the store's Map in memory; one GET with Redis, which
+      // is how a revocation on another instance ends this token at once). Its user is looked up in
+      // the users as last applied, a Map: company (OIDC) logins are not listed and pass as they are.
+      const grant = await o.grants.get(String(payload.gid));
+      if (!grant) return fail('token revoked');
+      if (!o.subjectNow(grant)) return fail('the user may no longer log in');
       const groups = Array.isArray(payload.groups)
         ? payload.groups.filter((g): g is string => typeof g === 'string')
         : [];

@@ -248,6 +248,107 @@ describe('reloading the config (SIGHUP)', () => {
   });
 });
 
+/** The status and WWW-Authenticate of an MCP initialize sent with `token` to `at`. */
+async function mcpWith(at: string, token: string): Promise<{ status: number; challenge: string | null }> {
+  const res = await fetch(`${at}/mcp`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  await res.body?.cancel();
+  return { status: res.status, challenge: res.headers.get('www-authenticate') };
+}
+
+/** A fresh client, a login as `user` at `at`, and the tokens with the grant's id (from the admin API). */
+async function loginAt(at: string, user: { name: string; password: string }) {
+  const clientId = await newClient(at);
+  const { verifier, challenge } = pkce();
+  const code = await codeFor(at, { clientId, redirectUri: CALLBACK, challenge }, user);
+  const t = await redeemCode(at, { code, verifier, clientId, redirectUri: CALLBACK });
+  expect(t.status).toBe(200);
+  const { grants } = (await (
+    await fetch(`${at}/admin/api/oauth/grants`, { headers: { authorization: `Bearer ${ADMIN}` } })
+  ).json()) as { grants: { gid: string; clientId: string }[] };
+  const gid = grants.find((g) => g.clientId === clientId)?.gid ?? '';
+  return { clientId, gid, access: t.body.access_token as string };
+}
+
+const revokeGrant = async (at: string, gid: string) =>
+  (
+    await fetch(`${at}/admin/api/oauth/grants/${gid}/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    })
+  ).status;
+
+const refused = { status: 401, challenge: expect.stringContaining('error="invalid_token"') };
+
+describe('access tokens end with their user or their grant, not at their exp', () => {
+  it('a local user removed by a reload and a grant revoked by an operator: their access tokens are refused at once, others keep working', async () => {
+    const GINA = { name: 'gina', password: 'gina-password-8' };
+    const HANK = { name: 'hank', password: 'hank-password-9' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const g = await startGateway(oauthConfig(users([GINA, HANK])));
+    try {
+      const gina1 = await loginAt(g.url, GINA);
+      const gina2 = await loginAt(g.url, GINA);
+      const hank = await loginAt(g.url, HANK);
+      for (const t of [gina1, gina2, hank]) expect((await mcpWith(g.url, t.access)).status).toBe(200);
+      // hank removed from the config (what SIGHUP applies): his access token stops now, not at its exp.
+      const next = parseConfigText(oauthConfig(users([GINA])), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+      expect(g.gw.applyConfig(next).applied).toContain('auth');
+      expect(await mcpWith(g.url, hank.access)).toEqual(refused);
+      expect((await mcpWith(g.url, gina1.access)).status).toBe(200);
+      // One of gina's grants revoked on the admin API: that grant's access token stops, her other one works.
+      expect(await revokeGrant(g.url, gina1.gid)).toBe(200);
+      expect(await mcpWith(g.url, gina1.access)).toEqual(refused);
+      expect((await mcpWith(g.url, gina2.access)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('with the redis store, a grant revoked on one instance is refused on another at once', async () => {
+    expect(await ensureRedis()).toBe(true);
+    const prefix = `tollgate-test:oauth-revoke:${randomUUID().slice(0, 8)}:`;
+    // Two instances of one gateway: shared store, issuer and resource, as behind a load balancer.
+    const instance = () =>
+      oauthGateway(
+        `    store: redis\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
+      );
+    const a = await instance();
+    const b = await instance();
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    try {
+      const alice = await loginAt(a.url, ALICE);
+      const bob = await loginAt(a.url, BOB);
+      for (const t of [alice, bob]) expect((await mcpWith(b.url, t.access)).status).toBe(200);
+      expect(await revokeGrant(a.url, alice.gid)).toBe(200);
+      expect(await mcpWith(b.url, alice.access)).toEqual(refused);
+      expect((await mcpWith(b.url, bob.access)).status).toBe(200);
+    } finally {
+      await a.close();
+      await b.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+});
+
 describe('revocation by an operator', () => {
   it('a grant revoked on the admin page is not silently given back: the user is asked again', async () => {
     const clientId = await newClient();
