@@ -39,6 +39,8 @@ import { Credentials } from './credentials/credentials.js';
 import { OAuthServer } from './oauth/server.js';
 import { oauthAuthenticator } from './oauth/authenticator.js';
 import { oauthReload } from './oauth/reload.js';
+import { clientAddressOf } from './http/client-address.js';
+import { CidrSet } from './http/cidr.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -152,6 +154,7 @@ export class Gateway {
         },
         log: this.log,
         store: OAuthServer.openStore(oc, opts.config.limits.redis),
+        addressOf: clientAddressOf(new CidrSet(opts.config.server.trustedProxies)),
       });
     this.authenticators = this.buildAuthenticators(opts.config);
     this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);

@@ -73,6 +73,20 @@ describe('config loading', () => {
     expect(problems(minimal('server: { headers_timeout: 0 }')).join('\n')).toMatch(/server\.headers_timeout/);
   });
 
+  it('trusts no proxy by default, and refuses a trusted_proxies entry that is not an address or range', () => {
+    expect(parseConfigText(minimal(''), '/etc/tollgate.yaml', {}).config.server.trustedProxies).toEqual([]);
+    const ok = parseConfigText(
+      minimal('server: { trusted_proxies: [10.0.0.0/8, "2001:db8::/32", 192.0.2.1] }'),
+      '/etc/tollgate.yaml',
+      {},
+    );
+    expect(ok.config.server.trustedProxies).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.1']);
+    const p = problems(minimal('server:\n  trusted_proxies: [10.0.0.0/8, lb.internal, 10.0.0.0/40]'));
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/server\.trusted_proxies\.1: "lb\.internal" is not an IPv4 or IPv6 address or CIDR range/);
+    expect(p[1]).toMatch(/server\.trusted_proxies\.2: "10\.0\.0\.0\/40": the prefix length must be 0 to 32/);
+  });
+
   it('ships JSON Schemas that match the zod schemas (run npm run schema when this fails)', () => {
     expect(readFileSync(new URL('../../schema/tollgate.schema.json', import.meta.url), 'utf8')).toBe(
       renderJsonSchema(),

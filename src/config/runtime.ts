@@ -54,6 +54,8 @@ export interface RuntimeConfig {
     publicUrl: string | undefined;
     allowedOrigins: readonly string[] | undefined;
     allowedHosts: readonly string[] | undefined;
+    /** Peers whose X-Forwarded-For names the client (per-address bounds); empty: the TCP peer. */
+    trustedProxies: readonly string[];
     maxBodyBytes: number;
     /** Slow-client bounds of the HTTP server: headers, and the whole request. */
     headersTimeoutMs: number;
@@ -154,6 +156,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       publicUrl: c.server.public_url,
       allowedOrigins: c.server.allowed_origins,
       allowedHosts: c.server.allowed_hosts,
+      trustedProxies: c.server.trusted_proxies,
       maxBodyBytes: c.server.max_body_bytes,
       headersTimeoutMs: toMs(c.server.headers_timeout),
       requestTimeoutMs: toMs(c.server.request_timeout),

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from './primitives.js';
 import { toMs } from './runtime-units.js';
+import { parseCidr } from '../http/cidr.js';
 
 /** `server:` where and how the gateway listens, and its caps on agent sessions and streams. */
 export const serverSectionSchema = z
@@ -18,6 +19,17 @@ export const serverSectionSchema = z
       .array(z.string())
       .optional()
       .describe('Host header values accepted; default: loopback names on the listening port'),
+    trusted_proxies: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const r = parseCidr(entry);
+          if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+        }),
+      )
+      .default([])
+      .describe(
+        'reverse proxies / load balancers (IPs or CIDR ranges) whose X-Forwarded-For names the client for per-address bounds; default none: the TCP peer',
+      ),
     max_body_bytes: z
       .number()
       .int()

@@ -1,9 +1,9 @@
 // The client address that per-address bounds (failed logins, pending logins) count by. An IPv4
 // address is itself; an IPv6 address counts as its /64, since one host is routinely given a whole
-// /64 and could otherwise take a fresh address for every request.
+// /64 and could otherwise take a fresh address for every request. Which address a request came from
+// (the TCP peer, or the client behind trusted proxies) is src/http/client-address.ts's; the server
+// combines the two in OAuthServer.clientAddress.
 import { isIP } from 'node:net';
-import type { Context } from 'hono';
-import { getConnInfo } from '@hono/node-server/conninfo';
 
 /** The groups of an IPv6 address, `::` expanded (an embedded IPv4 tail counts as two groups). */
 function groups(ip: string): string[] | undefined {
@@ -27,6 +27,3 @@ export function addressBucket(ip: string): string {
     .map((x) => Number.parseInt(x, 16).toString(16))
     .join(':')}::/64`;
 }
-
-/** The bucket of the address a request came from (the TCP peer: a proxy in front counts as one). */
-export const clientAddress = (c: Context): string => addressBucket(getConnInfo(c).remote.address ?? 'unknown');

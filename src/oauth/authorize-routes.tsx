@@ -15,7 +15,6 @@ import type { OAuthServer } from './server.js';
 import { consentKey, type Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
-import { clientAddress } from './address.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -177,7 +176,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const scopes = [...new Set((q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean))];
     const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
     if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
-    const addr = clientAddress(c);
+    const addr = as.clientAddress(c);
     const [all, mine] = await Promise.all([
       as.store.incr(PENDING_ALL, cfg.loginTtlMs),
       as.store.incr(pendingKey(addr), cfg.loginTtlMs),
@@ -248,7 +247,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
         status,
         extra,
       );
-    const ip = clientAddress(c);
+    const ip = as.clientAddress(c);
     const { max, maxPerAddress, windowMs } = cfg.loginAttempts;
     const [userKey, ipKey] = [`login-fail:u:${digest(username)}`, `login-fail:ip:${ip}`];
     // Each attempt takes its place in both counters before the (slow) password check: counted after

@@ -2,6 +2,7 @@
 // the Hono routes (metadata, /authorize + login/consent, /token, /revoke, /register, JWKS).
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { Context } from 'hono';
 import type { OAuthConfig } from './schema.js';
 import { MemoryOAuthStore, RedisOAuthStore, type OAuthStore } from './store.js';
 import { SigningKeys } from './keys.js';
@@ -13,6 +14,8 @@ import { consentKey, type Subject } from './grants.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
+import { addressBucket } from './address.js';
+import { peerAddress } from '../http/client-address.js';
 
 export interface OAuthServerOptions {
   config: OAuthConfig;
@@ -21,6 +24,8 @@ export interface OAuthServerOptions {
   resources: ResourceSpace;
   log: Logger;
   store?: OAuthStore;
+  /** Where a request came from (server.trusted_proxies, src/http/client-address.ts); default the TCP peer. */
+  addressOf?: (c: Context) => string;
 }
 
 export class OAuthServer {
@@ -33,6 +38,7 @@ export class OAuthServer {
   readonly resources: ResourceSpace;
   readonly log: Logger;
   readonly #baseUrl: () => string;
+  readonly #addressOf: (c: Context) => string;
 
   constructor(o: OAuthServerOptions & { store: OAuthStore }) {
     this.config = o.config;
@@ -40,6 +46,7 @@ export class OAuthServer {
     this.log = o.log;
     this.resources = o.resources;
     this.#baseUrl = o.baseUrl;
+    this.#addressOf = o.addressOf ?? peerAddress;
     this.keys = new SigningKeys(this.store, o.config.keyRotationMs);
     const m = o.config.clientIdMetadata;
     this.clients = new ClientRegistry({
@@ -66,6 +73,11 @@ export class OAuthServer {
       subjectNow: (s) => this.subjectNow(s),
     });
     this.#users = new LocalUsers(o.config.users);
+  }
+
+  /** What per-address bounds count a request by: its client's address, an IPv6 one as its /64. */
+  clientAddress(c: Context): string {
+    return addressBucket(this.#addressOf(c));
   }
 
   /** The local users who may log in (auth.oauth.users, as last applied). */

@@ -10,7 +10,6 @@ import { OAuthError, secretMatches, type OAuthClient } from './clients.js';
 import { pkceMatches } from './pkce.js';
 import { knownResource } from './resources.js';
 import type { OAuthServer } from './server.js';
-import { clientAddress } from './address.js';
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
@@ -168,7 +167,7 @@ export function tokenRoutes(app: Hono, as: OAuthServer): void {
         } catch {
           throw new OAuthError('invalid_client_metadata', 'the body is not JSON');
         }
-        return c.json(await as.clients.register(body, clientAddress(c)), 201, NO_STORE);
+        return c.json(await as.clients.register(body, as.clientAddress(c)), 201, NO_STORE);
       } catch (err) {
         if (err instanceof OAuthError) return oauthError(c, err);
         throw err;

@@ -559,3 +559,67 @@ describe('pages, cookies and token answers (checked sound; kept as regression te
     expect(token.headers.get('cache-control')).toBe('no-store');
   });
 });
+
+describe('behind a reverse proxy (server.trusted_proxies)', () => {
+  /** A gateway allowing 2 registrations and 2 pending logins per address, with these trusted proxies. */
+  const proxied = (trusted: string | undefined) =>
+    startGateway(
+      `${trusted === undefined ? '' : `server:\n  trusted_proxies: ${trusted}\n`}${oauthConfig(
+        `    users:\n      - { name: alice, password: ${ALICE.password} }\n    registrations_per_address: 2\n    pending_logins: { max: 100, max_per_address: 2 }\n`,
+      )}`,
+    );
+  /** POST /register as the client the X-Forwarded-For header names (every request comes from 127.0.0.1). */
+  const registerAs = async (at: string, forwardedFor: string) =>
+    (
+      await fetch(`${at}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+        body: JSON.stringify({ client_name: 'proxied', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' }),
+      })
+    ).status;
+  /** GET /authorize as that client: 200 (a login page, a pending login taken) or the error it is sent back with. */
+  const authorizeAs = async (at: string, clientId: string, forwardedFor: string) => {
+    const url = authorizeUrl(at, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
+    const res = await fetch(url, { redirect: 'manual', headers: { 'x-forwarded-for': forwardedFor } });
+    return res.status === 200 ? 200 : new URL(res.headers.get('location') ?? '').searchParams.get('error');
+  };
+
+  it('clients behind a trusted proxy get allowances of their own; a spoofed left-most entry changes nothing', async () => {
+    const g = await proxied('[127.0.0.1]');
+    try {
+      expect(await registerAs(g.url, '198.51.100.1')).toBe(201);
+      expect(await registerAs(g.url, '198.51.100.1')).toBe(201);
+      expect(await registerAs(g.url, '198.51.100.1')).toBe(429);
+      // A second client behind the same proxy is not locked out by the first.
+      expect(await registerAs(g.url, '198.51.100.2')).toBe(201);
+      // The first client naming someone else in front of its real address is still itself.
+      expect(await registerAs(g.url, '198.51.100.77, 198.51.100.1')).toBe(429);
+      // An IPv6 client counts as its /64, behind the proxy as without it.
+      expect(await registerAs(g.url, '2001:db8:1:2::1')).toBe(201);
+      expect(await registerAs(g.url, '2001:db8:1:2::2')).toBe(201);
+      expect(await registerAs(g.url, '[2001:db8:1:2::3]:4711')).toBe(429);
+
+      const clientId = await newClient(g.url);
+      expect(await authorizeAs(g.url, clientId, '198.51.100.1')).toBe(200);
+      expect(await authorizeAs(g.url, clientId, '198.51.100.1')).toBe(200);
+      expect(await authorizeAs(g.url, clientId, '198.51.100.1')).toBe('temporarily_unavailable');
+      expect(await authorizeAs(g.url, clientId, '198.51.100.2')).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('X-Forwarded-For is ignored without trusted proxies and from a peer that is not one', async () => {
+    for (const trusted of [undefined, '[10.0.0.0/8, "2001:db8::/32"]']) {
+      const g = await proxied(trusted);
+      try {
+        expect(await registerAs(g.url, '198.51.100.1')).toBe(201);
+        expect(await registerAs(g.url, '198.51.100.2')).toBe(201);
+        // Everyone is 127.0.0.1, whatever the header says: the shared allowance is spent.
+        expect(await registerAs(g.url, '198.51.100.3'), String(trusted)).toBe(429);
+      } finally {
+        await g.close();
+      }
+    }
+  });
+});
