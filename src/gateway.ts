@@ -1,46 +1,43 @@
 // Assembles a running gateway from config: upstreams, relay, sessions, HTTP server; and stops it.
 import type { ServerType } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
-import type { Rate, RuntimeConfig } from './config/runtime.js';
-import { Upstream, type UpstreamListener } from './upstream/upstream.js';
+import type { RuntimeConfig } from './config/runtime.js';
+import type { Upstream } from './upstream/upstream.js';
 import { Relay } from './relay/relay.js';
-import { SessionStore } from './mcp/session-store.js';
+import type { SessionStore } from './mcp/session-store.js';
 import { buildApp, mcpSteps } from './app.js';
-import { VERSION } from './version.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
-import { registerExportMetrics } from './audit/export/metrics.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
-import { applyPeerMessage, type BusMessage, type SessionBus } from './mcp/session-bus.js';
-import { SessionSealer } from './mcp/session-seal.js';
-import { createTokenCounter, type TokenCounter } from './limits/token-counter.js';
+import type { BusMessage, SessionBus } from './mcp/session-bus.js';
+import type { TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
-import { agentUsage, type AgentUsage } from './limits/usage.js';
-import { GatewayMetrics } from './ops/metrics.js';
-import { llmRoutes, type LlmRoutes } from './llm/routes.js';
-import { liveProcesses } from './upstream/stdio-channel.js';
-import { buildAuthenticators, resourceUrl } from './auth/build.js';
+import type { AgentUsage } from './limits/usage.js';
+import type { GatewayMetrics } from './ops/metrics.js';
+import type { LlmRoutes } from './llm/routes.js';
+import { resourceUrl } from './auth/build.js';
 import type { PinStore } from './pins/store.js';
-import { PinGuard } from './pins/guard.js';
+import type { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
 import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, listenOn } from './gateway-server.js';
 import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
 import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
-import { ApprovalService } from './approvals/service.js';
-import { MemoryApprovalStore } from './approvals/store.js';
+import type { ApprovalService } from './approvals/service.js';
 import { openApprovalStore } from './approvals/open.js';
 import { StateSealer, stateKeys } from './approvals/state.js';
-import { redactorFor } from './audit/open.js';
 import { Tracing } from './telemetry/tracing.js';
-import { llmSpans } from './telemetry/llm.js';
 import { Credentials } from './credentials/credentials.js';
-import { OAuthServer } from './oauth/server.js';
-import { oauthAuthenticator } from './oauth/authenticator.js';
-import { oauthReload } from './oauth/reload.js';
-import { clientAddressOf } from './http/client-address.js';
-import { CidrSet } from './http/cidr.js';
+import type { OAuthServer } from './oauth/server.js';
+import { gatewayAuthenticators, openOAuthServer, reloadOAuthUsers } from './gateway-auth.js';
+import { gatewayUpstreams, upstreamListener } from './gateway-upstreams.js';
+import { gatewayApprovalService } from './gateway-approvals.js';
+import { gatewaySessionStore, peerMessageDelivery } from './gateway-sessions.js';
+import { limitsStepOptions, toolResultTokenCounter, usageOf, loadTokenizers } from './gateway-limits.js';
+import { gatewayMetrics } from './gateway-metrics.js';
+import { gatewayPinGuard } from './gateway-pins.js';
+import { gatewayLlmRoutes } from './gateway-llm.js';
 
 export type { GatewayOptions } from './gateway-open.js';
 
@@ -74,6 +71,11 @@ export class Gateway {
   /** Tollgate's own OAuth authorization server (auth.oauth); undefined when off. */
   readonly oauth: OAuthServer | undefined;
   private server: ServerType | undefined;
+  private readonly acceptFailures: AcceptFailureLog;
+  /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */
+  private draining = false;
+  /** Where the gateway listens (`http://host:port`), once it does. */
+  private listenUrl: string | undefined;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
@@ -91,11 +93,7 @@ export class Gateway {
       pinStore,
       approvalStore: openApprovalStore(opts.config, log),
     });
-    deliver = (m) =>
-      applyPeerMessage(m, gw.sessions, (session, answer) => {
-        const view = gw.relay.view(session.viewKey);
-        if (view) void gw.relay.handleResponse(gw.relay.scopeFor(session.identity, session, view), answer);
-      });
+    deliver = peerMessageDelivery(gw.sessions, gw.relay);
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
     return gw;
   }
@@ -107,31 +105,21 @@ export class Gateway {
     this.pinStore = opts.pinStore;
     const srv = opts.config.server;
     this.sseStreams = new ConnectionCap('SSE streams', srv.maxSseStreams, srv.maxSseStreamsPerAgent);
-    const listener = {
-      catalogChanged: (...a: Parameters<UpstreamListener['catalogChanged']>) => {
-        // Judge the new tools (audit, pending changes) before agents are told to list them.
-        if (a[1].includes('tools')) this.pins?.held(a[0]);
-        this.relay.fanout.catalogChanged(...a);
-      },
-      serverMessage: (...a: Parameters<UpstreamListener['serverMessage']>) => this.relay.fanout.serverMessage(...a),
-      reattached: (...a: Parameters<UpstreamListener['reattached']>) => this.relay.fanout.reattached(...a),
-    };
+    const listener = upstreamListener(
+      () => this.pins,
+      () => this.relay.fanout,
+    );
     this.credentials = new Credentials(opts.config, {
       log: this.log,
       baseUrl: () => this.publicBase(),
       policyGroups: (id) => this.policies.current().groupsOf(id),
     });
-    this.upstreams = opts.config.upstreams.map(
-      (cfg) =>
-        new Upstream(cfg, {
-          log: this.log,
-          env: opts.env,
-          clientInfo: { name: 'tollgate', version: VERSION },
-          listener,
-          sharedSessions: opts.config.sessions.shared,
-          credentials: this.credentials.forUpstream(cfg.name),
-        }),
-    );
+    this.upstreams = gatewayUpstreams(opts.config, {
+      log: this.log,
+      env: opts.env,
+      listener,
+      credentials: this.credentials,
+    });
     // A revoked connection ends that user's own upstream session.
     this.credentials.revoked = (upstream, agent) =>
       this.upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
@@ -141,59 +129,31 @@ export class Gateway {
       log: this.log,
       env: opts.env,
     });
-    const oc = opts.config.auth.oauth;
-    this.oauth =
-      oc &&
-      new OAuthServer({
-        config: oc,
-        baseUrl: () => this.config.server.publicUrl ?? this.listenUrl ?? `http://${srv.host}:${srv.port}`,
-        resources: {
-          mcp: () => this.resource(),
-          servers: opts.config.upstreams.map((u) => u.name),
-          llm: opts.config.llm !== undefined,
-        },
-        log: this.log,
-        store: OAuthServer.openStore(oc, opts.config.limits.redis),
-        addressOf: clientAddressOf(new CidrSet(opts.config.server.trustedProxies)),
-      });
+    this.oauth = openOAuthServer(opts.config, {
+      baseUrl: () => this.config.server.publicUrl ?? this.listenUrl ?? `http://${srv.host}:${srv.port}`,
+      resource: () => this.resource(),
+      log: this.log,
+    });
     this.authenticators = this.buildAuthenticators(opts.config);
     this.recorder = opts.recorder ?? new AuditRecorder(undefined, opts.config.instanceId);
     this.limitStore = opts.limitStore ?? new MemoryStore();
-    const trt = opts.config.limits.toolResultTokens;
-    this.tokenCounter = trt.enabled ? createTokenCounter(trt.encoding) : undefined;
-    this.metrics = new GatewayMetrics({
+    this.tokenCounter = toolResultTokenCounter(opts.config);
+    this.metrics = gatewayMetrics(this.recorder, {
       upstreams: () => this.upstreams,
       sessions: () => this.sessions.size,
       sseStreams: () => this.sseStreams.total,
-      stdioProcesses: liveProcesses,
       limitsDegraded: () => (this.limitStore as { state?: string }).state === 'degraded',
     });
-    this.recorder.onRecord((r) => this.metrics.observe(r));
-    this.recorder.observeWrite = (seconds) => this.metrics.auditWrite.observe(seconds);
-    registerExportMetrics(this.metrics.registry, () => this.recorder.exporters);
-    this.pins =
-      opts.pinStore &&
-      new PinGuard({
-        store: opts.pinStore,
-        upstreams: this.upstreams,
-        recorder: this.recorder,
-        log: this.log,
-        autoPinNew: opts.config.pins?.autoPinNew ?? true,
-        canonical: (server, tool) => this.relay.canonical(server, 'tool', tool),
-        toolsChanged: (u) => this.relay.fanout.catalogChanged(u, ['tools']),
-      });
-    this.approvals = new ApprovalService({
-      store: opts.approvalStore ?? new MemoryApprovalStore(),
-      config: opts.config.approvals,
+    this.pins = gatewayPinGuard(opts.config, opts.pinStore, {
+      upstreams: this.upstreams,
       recorder: this.recorder,
-      redact: redactorFor(opts.config),
-      describe: (server, native) => {
-        const d = this.upstreams
-          .find((u) => u.name === server)
-          ?.catalog.tools.find((t) => t.name === native)?.description;
-        return typeof d === 'string' ? d : undefined;
-      },
-      instance: opts.config.instanceId,
+      log: this.log,
+      relay: () => this.relay,
+    });
+    this.approvals = gatewayApprovalService(opts.config, {
+      store: opts.approvalStore,
+      recorder: this.recorder,
+      upstreams: this.upstreams,
       baseUrl: () => this.config.server.publicUrl ?? this.listenUrl,
       registry: this.metrics.registry,
       log: this.log,
@@ -204,35 +164,17 @@ export class Gateway {
     const pins = this.pins;
     if (pins) this.relay.toolListed = (u, tool) => pins.listed(u, tool);
     this.relay.notificationDropped = (reason) => this.metrics.notificationsDropped.inc({ reason });
-    this.llm = opts.config.llm
-      ? llmRoutes({
-          config: opts.config.llm,
-          store: this.limitStore,
-          policies: () => this.policies.current(),
-          recorder: this.recorder,
-          log: this.log,
-          globalRates: opts.config.limits.global,
-          traced: this.tracing && llmSpans(this.tracing),
-        })
-      : undefined;
+    this.llm = gatewayLlmRoutes(opts.config, {
+      store: this.limitStore,
+      policies: () => this.policies.current(),
+      recorder: this.recorder,
+      log: this.log,
+      tracing: this.tracing,
+    });
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
-    const sc = opts.config.sessions;
     this.sessionBus = opts.sessionBus;
-    this.sessions = new SessionStore({
-      idleMs: opts.config.server.sessionIdleTimeoutMs,
-      maxAgeMs: sc.maxAgeMs,
-      replayEvents: opts.config.server.sseReplayEvents,
-      sealer: sc.sealKeys.length
-        ? new SessionSealer(
-            sc.sealKeys.map((k) => Buffer.from(k, 'base64')),
-            sc.maxAgeMs,
-          )
-        : SessionSealer.ephemeral(sc.maxAgeMs),
-      bus: opts.sessionBus,
-      cap: new ConnectionCap('sessions', srv.maxSessions, srv.maxSessionsPerAgent),
-      onEnd: (s, everywhere) => {
-        for (const u of this.upstreams) u.release(s.id, everywhere);
-      },
+    this.sessions = gatewaySessionStore(opts.config, opts.sessionBus, (s, everywhere) => {
+      for (const u of this.upstreams) u.release(s.id, everywhere);
     });
     this.relay.attachSessions(this.sessions);
   }
@@ -242,16 +184,9 @@ export class Gateway {
     return readinessOf(this.upstreams, this.config.limits, this.limitStore, this.draining);
   }
 
-  /**
-   * Loads the tokenizers LLM budgets and tool-result token limits count with (tiktoken: ~2 s,
-   * synchronous), so no agent's first call pays for it. Called at start, before listening.
-   */
+  /** Loads the tokenizers before listening, so no agent's first call pays for it (see loadTokenizers). */
   warmTokenizers(): void {
-    const started = performance.now();
-    const encodings = this.llm?.proxy.warmTokenizers() ?? [];
-    this.tokenCounter?.warm();
-    if (encodings.length > 0 || this.tokenCounter)
-      this.log.info({ encodings, ms: Math.round(performance.now() - started) }, 'tokenizers loaded');
+    loadTokenizers(this.llm, this.tokenCounter, this.log);
   }
 
   /** Connects upstreams (each at most its connect timeout; failures retry in the background). */
@@ -281,25 +216,9 @@ export class Gateway {
     return { url, port: listenedPort };
   }
 
-  private readonly acceptFailures: AcceptFailureLog;
-
-  /** Tollgate's own tokens first (an auth.jwt verifier would refuse them as another issuer's), then the configured ones. */
+  /** Tollgate's own tokens first, then the configured ones (see gatewayAuthenticators). */
   private buildAuthenticators(config: RuntimeConfig, listenUrl?: string): Authenticator[] {
-    const as = this.oauth;
-    const own = as
-      ? [
-          oauthAuthenticator({
-            keys: as.keys,
-            grants: as.grants,
-            subjectNow: (s) => as.subjectNow(s),
-            issuer: () => as.issuer(),
-            resources: as.resources,
-            policies: () => this.policies.current(),
-            agentPrefix: as.config.agentPrefix,
-          }),
-        ]
-      : [];
-    return [...own, ...buildAuthenticators(config, () => this.policies.current(), this.log, listenUrl)];
+    return gatewayAuthenticators(config, this.oauth, () => this.policies.current(), this.log, listenUrl);
   }
 
   /**
@@ -316,18 +235,12 @@ export class Gateway {
         this.log.level = next.log.level;
       },
     });
-    if (applied.includes('auth')) {
-      const oauth = oauthReload(this.config.auth.oauth, next.auth.oauth);
-      if (oauth.kind === 'users' && this.oauth) this.oauth.setUsers(oauth.users);
-      else if (oauth.kind !== 'unchanged') restartNeeded.push('auth.oauth');
-    }
+    if (applied.includes('auth') && !reloadOAuthUsers(this.oauth, this.config.auth.oauth, next.auth.oauth))
+      restartNeeded.push('auth.oauth');
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
     void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };
   }
-
-  /** Set once shutdown begins: readiness fails so load balancers stop sending traffic. */
-  private draining = false;
 
   /**
    * Graceful stop: refuse new connections, let calls in flight finish (up to `drainMs`), end
@@ -359,9 +272,6 @@ export class Gateway {
     await this.oauth?.close();
   }
 
-  /** Where the gateway listens (`http://host:port`), once it does. */
-  private listenUrl: string | undefined;
-
   /** Where browsers reach this gateway: public_url, else the address it listens on. */
   publicBase(): string {
     return (
@@ -378,22 +288,11 @@ export class Gateway {
 
   /** The MCP-level steps' dependencies (see app.ts for their order). */
   limitsOptions(): LimitsStepOptions {
-    const rates = new Map(this.config.upstreams.map((u) => [u.name, u.rates]));
-    const none: readonly Rate[] = Object.freeze([]);
-    return {
-      store: this.limitStore,
-      policies: () => this.policies.current(),
-      // The same array each time: request plans are cached while their rates stay the same object.
-      serverRates: (server) => rates.get(server) ?? none,
-      global: this.config.limits.global,
-      tokenCounter: this.tokenCounter,
-      defaultResultEstimate: this.config.limits.toolResultTokens.defaultEstimate,
-      concurrencyTtlMs: this.config.limits.concurrencyTtlMs,
-    };
+    return limitsStepOptions(this.config, this.limitStore, () => this.policies.current(), this.tokenCounter);
   }
 
   /** An agent's usage against each of its limits (admin API and page). */
   async usage(agentId: string): Promise<AgentUsage[]> {
-    return agentUsage(this.limitStore, agentId, this.policies.current().limitsFor(agentId));
+    return usageOf(this.limitStore, this.policies.current(), agentId);
   }
 }

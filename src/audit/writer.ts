@@ -1,9 +1,6 @@
 // Audit log writer: JSON Lines through pino, hash-chained, batched, acknowledged only once written.
 //
-// - Serialization: at append time (a caller mutating its objects later cannot change what is
-//   logged, and a bad record fails here, alone). A record is plain JSON data in key order, so one
-//   native JSON.stringify writes its line; pino, into a synchronous destination we own, renders only
-//   what that cannot (cycles or BigInts in unredacted arguments), as it did for every record before.
+// - Serialization: at append time, alone per record (serialize.ts).
 // - Chain: every line ends with `"prev":"<hex SHA-256 of the previous line's bytes, without \n>"`;
 //   the first line of a log has GENESIS_HASH; the first line after a rotation chains to the last line
 //   of the rotated file. `prev` is appended when a batch is written, so a failed write is rolled back
@@ -20,13 +17,14 @@
 //   rotated file's last line) and at close. Every written line, checkpoints too, then goes to the
 //   exporters (they queue, never block; export/queue.ts).
 // One writer per log: several processes appending to one file would interleave their chains.
-import pino, { type Logger } from 'pino';
-import { GENESIS_HASH, newRecordId, type AuditJson, type AuditRecord } from './record.js';
+import { GENESIS_HASH, type AuditRecord } from './record.js';
 import { sha256Hex } from '../sha256.js';
 import { FileSink, StreamSink, type Sink } from './sinks.js';
 import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import type { CheckpointReason } from './checkpoint.js';
 import type { AuditExporter } from './export/queue.js';
+import { RecordSerializer, type RecordRedactor } from './serialize.js';
+import { byteLength, chain, newBatch, type Batch } from './batch.js';
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
 
@@ -42,7 +40,7 @@ export interface AuditWriterOptions {
    * Applied to `tollgate.request.arguments` (e.g. createRedactor(…)); its `text`, when present, to
    * `mcp.resource.uri` (a URI can carry `?token=…` or `user:password@`).
    */
-  redact?: ((value: unknown) => AuditJson) & { text?: (s: string) => string };
+  redact?: RecordRedactor;
   now?: () => number;
   /** Non-fatal problems: unserializable records, repaired torn tails, failed writes, failed renames. */
   onError?: (err: Error) => void;
@@ -63,13 +61,6 @@ export interface AuditWriterStats {
   checkpoints: number;
 }
 
-interface Batch {
-  bodies: string[];
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 export async function openAuditWriter(opts: AuditWriterOptions): Promise<AuditWriter> {
   const now = opts.now ?? Date.now;
   const onError = opts.onError ?? (() => {});
@@ -83,15 +74,13 @@ export async function openAuditWriter(opts: AuditWriterOptions): Promise<AuditWr
 export class AuditWriter {
   private readonly counts = { records: 0, writes: 0, bytes: 0, failedBatches: 0, checkpoints: 0 };
   private readonly cp: Checkpointer | undefined;
+  private readonly serializer: RecordSerializer;
   private head: string;
   private pending: Batch | undefined;
   private inflight: Batch | undefined;
   private draining = false;
   private scheduled = false;
   private closed = false;
-  private line = '';
-  private ts = '';
-  private readonly logger: Logger;
   private readonly now: () => number;
   private readonly onError: (err: Error) => void;
 
@@ -105,18 +94,7 @@ export class AuditWriter {
     this.head = head;
     this.now = opts.now ?? Date.now;
     this.onError = opts.onError ?? (() => {});
-    const dest = { write: (s: string) => void (this.line = s) };
-    // pino renders the record's own timestamp as the first key (its "time" slot), no level/pid/host.
-    this.logger = pino(
-      {
-        base: null,
-        level: 'info',
-        timestamp: () => `"timestamp":${JSON.stringify(this.ts)}`,
-        formatters: { level: () => ({}) },
-        serializers: { timestamp: omit, prev: omit },
-      },
-      dest,
-    );
+    this.serializer = new RecordSerializer(opts.redact, this.now, this.onError);
     const c = opts.checkpoints;
     this.cp =
       c &&
@@ -143,7 +121,7 @@ export class AuditWriter {
   /** Resolves once the record's line is written to the OS. Rejects only if that write fails. */
   append(record: AuditRecord): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit writer is closed'));
-    const body = this.serialize(record);
+    const body = this.serializer.serialize(record);
     let batch = this.pending;
     if (!batch) {
       batch = this.pending = newBatch();
@@ -187,59 +165,6 @@ export class AuditWriter {
     }
     await this.sink.close();
     await Promise.all(this.exporters.map((e) => e.close()));
-  }
-
-  /** The record's JSON text (no newline, no `prev`: the batch adds those). */
-  private serialize(record: AuditRecord): string {
-    try {
-      const args = record['tollgate.request.arguments'];
-      let r =
-        this.opts.redact && args !== null && args !== undefined
-          ? { ...record, 'tollgate.request.arguments': this.opts.redact(args) }
-          : record;
-      const uri = record['mcp.resource.uri'];
-      const text = this.opts.redact?.text;
-      if (text && uri) {
-        const clean = text(uri);
-        if (clean !== uri) r = { ...r, 'mcp.resource.uri': clean };
-      }
-      // The fast path, on every call: pino's rendering costs ~1.5x a native stringify (measured).
-      if (typeof r.timestamp === 'string') {
-        try {
-          return JSON.stringify(r);
-        } catch {
-          // a cycle or a BigInt: pino below writes "[Circular]" and the number
-        }
-      }
-      return this.render(r, r.timestamp);
-    } catch (err) {
-      // Never throw into the request path: keep who/what/decision, say why the rest is missing.
-      this.onError(new Error(`audit record not serializable: ${(err as Error).message}`));
-      const rec = record as unknown as Record<string, unknown>;
-      const s = (k: string) => (typeof rec[k] === 'string' ? (rec[k] as string) : null);
-      const id = rec['jsonrpc.request.id'];
-      return this.render(
-        {
-          'tollgate.record.id': s('tollgate.record.id') ?? newRecordId(this.now()),
-          'service.instance.id': s('service.instance.id'),
-          'mcp.method.name': s('mcp.method.name'),
-          'jsonrpc.request.id': typeof id === 'string' || typeof id === 'number' ? id : null,
-          'gen_ai.agent.id': s('gen_ai.agent.id'),
-          'tollgate.decision': s('tollgate.decision') ?? 'error',
-          'tollgate.outcome': s('tollgate.outcome'),
-          'tollgate.audit_error': `record not serializable: ${String((err as Error)?.message ?? err)}`,
-        },
-        s('timestamp'),
-      );
-    }
-  }
-
-  private render(obj: object, timestamp: unknown): string {
-    this.ts = typeof timestamp === 'string' ? timestamp : new Date(this.now()).toISOString();
-    this.line = '';
-    this.logger.info(obj);
-    if (!this.line.endsWith('}\n')) throw new Error('pino produced no line');
-    return this.line.slice(0, -1);
   }
 
   private async drain(): Promise<void> {
@@ -325,36 +250,4 @@ export class AuditWriter {
   get exporters(): readonly AuditExporter[] {
     return this.opts.exporters ?? [];
   }
-}
-
-/** Lines with their `prev` links from `head`, and the hash of the last. */
-function chain(bodies: readonly string[], head: string): { lines: string[]; hash: string } {
-  let hash = head;
-  const lines: string[] = new Array(bodies.length);
-  for (let i = 0; i < bodies.length; i++) {
-    const body = bodies[i]!;
-    const line = `${body.slice(0, -1)},"prev":"${hash}"}`;
-    hash = sha256Hex(line);
-    lines[i] = line;
-  }
-  return { lines, hash };
-}
-
-function byteLength(lines: readonly string[]): number {
-  let n = lines.length;
-  for (const l of lines) n += Buffer.byteLength(l, 'utf8');
-  return n;
-}
-
-const omit = (): undefined => undefined;
-
-function newBatch(): Batch {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {}); // a caller that drops the promise must not crash the process
-  return { bodies: [], promise, resolve, reject };
 }
