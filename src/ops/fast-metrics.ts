@@ -1,7 +1,7 @@
 // Counters and histograms observed on every call, as plain arithmetic on children made once per
-// label set. prom-client's own hash the label object, validate it and allocate on each observation
-// (several µs per tools/call, measured); these keep the same exposition: the registry formats the
-// values they hand it exactly as it does prom-client's metrics.
+// label set. prom-client's own metrics hash the label object, validate it and allocate on each
+// observation (several µs per tools/call, measured); these keep the same exposition: the registry
+// formats the values they hand it exactly as it does prom-client's metrics.
 import type { Registry } from 'prom-client';
 
 type Labels = Record<string, string>;
@@ -32,7 +32,7 @@ abstract class FastMetric<Child> {
     readonly labelNames: readonly string[],
     registry: Registry,
   ) {
-    // The registry asks each metric for get() at scrape time; nothing else of the class is used.
+    // The registry uses name, help, get() at scrape time and reset(); nothing else of the class.
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
