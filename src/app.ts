@@ -3,7 +3,7 @@
 // target (so policy can see `server` and the native tool name).
 import { Hono } from 'hono';
 import type { AppEnv } from './http/env.js';
-import { originGuard } from './http/origin-guard.js';
+import { originCheck, originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
 import { authenticate } from './http/authenticate.js';
 import { metadataUrlFor, protectedResourceMetadata } from './http/protected-resource.js';
@@ -29,6 +29,8 @@ import { traceAuth, traceHttp } from './telemetry/http.js';
 import { credentialsStep } from './credentials/credentials.js';
 import { connectionRoutes } from './credentials/routes.js';
 import { oauthRoutes } from './oauth/routes.js';
+import { fastPost } from './mcp/fast-post.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * MCP-level steps, outermost first:
@@ -89,6 +91,35 @@ export function mcpSteps(
     ],
     { upstreams: gw.upstreams, limitsStore: limits.store },
   );
+}
+
+type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The `/mcp` fast lane in front of the Hono app (src/mcp/fast-post.ts): a JSON-RPC request on a
+ * session held here, answered in JSON, runs the agent routes' steps below (0–3, same order, same
+ * checks) and the MCP steps above on node:http directly; any other request, and any request one of
+ * those steps would refuse, is Hono's. Off with tracing (its HTTP span is a Hono middleware).
+ */
+export function mcpFastLane(gw: Gateway): ((hono: NodeListener) => NodeListener) | undefined {
+  if (gw.tracing) return undefined;
+  const { config } = gw;
+  const options = {
+    relay: gw.relay,
+    sessions: gw.sessions,
+    originProblem: originCheck({
+      allowedOrigins: config.server.allowedOrigins,
+      allowedHosts: config.server.allowedHosts,
+      publicUrl: config.server.publicUrl,
+    }),
+    maxBodyBytes: config.server.maxBodyBytes,
+    // The gateway's own array: it is refilled in place once the listen address is known.
+    authenticators: gw.authenticators,
+    keepaliveMs: config.server.sseKeepaliveMs,
+    streams: gw.sseStreams,
+    onError: (err: unknown) => gw.log.error({ err }, 'unhandled error'),
+  };
+  return (hono) => fastPost(options, hono);
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {

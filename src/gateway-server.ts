@@ -1,5 +1,5 @@
 // The gateway's HTTP server: creating it, listening, logging failed accepts, draining connections; separate so gateway.ts keeps to assembly.
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { getRequestListener, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -19,10 +19,12 @@ export function createGatewayServer(
   fetch: Parameters<typeof getRequestListener>[0],
   host: string,
   timeouts: { headersTimeoutMs: number; requestTimeoutMs: number },
+  /** A lane in front of the app for requests it serves itself (the /mcp fast lane), else the app. */
+  inFront?: (app: RequestListener) => RequestListener,
 ): ServerType {
-  const listener = getRequestListener(fetch, { hostname: host, errorHandler: unparseableRequest });
+  const app = getRequestListener(fetch, { hostname: host, errorHandler: unparseableRequest });
   const limits = slowClientLimits(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
-  return createServer({ ...limits, requireHostHeader: false }, listener);
+  return createServer({ ...limits, requireHostHeader: false }, inFront ? inFront(app) : app);
 }
 
 /** Listens on port/host; resolves once listening. */

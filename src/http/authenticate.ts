@@ -22,6 +22,16 @@ export interface AuthenticateOptions {
 
 const quote = (s: string): string => s.replace(/["\\]/g, '');
 
+/**
+ * The credential of a request: a Bearer token, or (Anthropic's clients send their key so) X-Api-Key
+ * when there is no Authorization at all; undefined when neither holds one.
+ */
+export function bearerToken(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  if (authorization !== undefined)
+    return authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+  return apiKey?.trim();
+}
+
 export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEnv> {
   if (opts.authenticators.length === 0 && !opts.allowAnonymous) {
     throw new Error('auth: configure api keys, policies with key hashes, or jwt; or set allow_anonymous: true');
@@ -34,12 +44,7 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
   };
   return async (c, next) => {
     const header = headerOf(c, 'authorization');
-    // Anthropic's clients send their key as x-api-key; it is the same bearer credential.
-    const token = header?.startsWith('Bearer ')
-      ? header.slice(7).trim()
-      : header === undefined
-        ? headerOf(c, 'x-api-key')?.trim()
-        : undefined;
+    const token = bearerToken(header, header === undefined ? headerOf(c, 'x-api-key') : undefined);
     if (!token) {
       if (opts.allowAnonymous && header === undefined) {
         c.set('agent', { id: 'anonymous', method: 'anonymous', scopes: [], claims: {} });

@@ -47,7 +47,12 @@ export async function readAhead(c: Context, maxBytes: number): Promise<void> {
   const incoming = incomingOf(c);
   // Without a Node request (app.request in tests) Hono keeps the text for the route's c.req.text().
   if (!incoming) return void (await readBody(c, maxBytes));
-  readAheadBodies.set(incoming, await readCapped(incoming, maxBytes));
+  holdBody(incoming, await readCapped(incoming, maxBytes));
+}
+
+/** A body already read from `incoming` (by the /mcp fast lane), for the route that reads it next. */
+export function holdBody(incoming: IncomingMessage, text: string): void {
+  readAheadBodies.set(incoming, text);
 }
 
 /** Collects a Node stream's bytes up to a cap (event-based: cheaper than an async iterator). */

@@ -23,7 +23,10 @@ function hostOnly(hostHeader: string): string {
   return colon >= 0 ? h.slice(0, colon) : h;
 }
 
-export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
+/** Why a request's Origin or Host is refused, or undefined when both pass (for originGuard and the /mcp fast lane). */
+export function originCheck(
+  opts: OriginGuardOptions,
+): (origin: string | undefined, host: string | undefined) => string | undefined {
   const origins = new Set((opts.allowedOrigins ?? []).map((o) => o.toLowerCase().replace(/\/$/, '')));
   const hosts = new Set((opts.allowedHosts ?? []).map((h) => h.toLowerCase()));
   if (opts.publicUrl) {
@@ -48,22 +51,26 @@ export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
     }
   };
   const checkHost = opts.allowedHosts !== undefined || opts.publicUrl !== undefined;
-  // Not async: passing a request on must not cost a promise of its own (hot path).
-  return (c, next) => {
-    const origin = headerOf(c, 'origin');
-    if (origin !== undefined && !originAllowed(origin)) {
-      return Promise.resolve(errorResponse(c, 'origin_denied', `Origin ${origin} is not allowed`));
-    }
-    const host = headerOf(c, 'host');
+  return (origin, host) => {
+    if (origin !== undefined && !originAllowed(origin)) return `Origin ${origin} is not allowed`;
     // With no configured names, only loopback Hosts are trusted: that is what a rebinding attack
     // cannot fake on a loopback-bound gateway, and it is the default bind.
     if (
       host !== undefined &&
       !(checkHost ? hostAllowed(host) : LOOPBACK.has(hostOnly(host)) || isIpLiteral(hostOnly(host)))
     ) {
-      return Promise.resolve(errorResponse(c, 'origin_denied', `Host ${host} is not allowed`));
+      return `Host ${host} is not allowed`;
     }
-    return next();
+    return undefined;
+  };
+}
+
+export function originGuard(opts: OriginGuardOptions): MiddlewareHandler {
+  const check = originCheck(opts);
+  // Not async: passing a request on must not cost a promise of its own (hot path).
+  return (c, next) => {
+    const problem = check(headerOf(c, 'origin'), headerOf(c, 'host'));
+    return problem === undefined ? next() : Promise.resolve(errorResponse(c, 'origin_denied', problem));
   };
 }
 

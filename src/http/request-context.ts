@@ -36,11 +36,14 @@ export const echoHeaders = (c: Context<AppEnv>): Record<string, string> => {
   return id ? { 'x-request-id': id } : {};
 };
 
+/** The agent's X-Request-Id when well-formed, else a new one. */
+export const requestIdOf = (given: string | undefined): string =>
+  given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+
 export function requestContext(): MiddlewareHandler<AppEnv> {
   // Not async: passing a request on must not cost a promise of its own (hot path).
   return (c, next) => {
-    const given = headerOf(c, 'x-request-id');
-    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdOf(headerOf(c, 'x-request-id'));
     c.set('requestId', requestId);
     c.set('traceparent', childTraceparent(headerOf(c, 'traceparent')));
     return next();

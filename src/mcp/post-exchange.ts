@@ -19,6 +19,11 @@ export interface PostExchangeOptions {
   headers: Record<string, string>;
   batch: boolean;
   count: number;
+  /**
+   * Takes a plain JSON answer as it is, instead of a Response (the /mcp fast lane writes it on the
+   * Node response itself); `response` then settles only if the exchange switches to SSE.
+   */
+  plain?: (status: number, headers: Record<string, string>, body: string) => void;
 }
 
 export class PostExchange implements Exchange {
@@ -68,6 +73,8 @@ export class PostExchange implements Exchange {
     this.answers.push(res);
     if (this.remaining > 0) return;
     const body = this.opts.batch ? JSON.stringify(this.answers) : JSON.stringify(res);
-    this.settle(new Response(body, { status, headers: { 'content-type': 'application/json', ...this.opts.headers } }));
+    const headers = { 'content-type': 'application/json', ...this.opts.headers };
+    if (this.opts.plain) this.opts.plain(status, headers, body);
+    else this.settle(new Response(body, { status, headers }));
   }
 }
