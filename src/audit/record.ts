@@ -10,6 +10,7 @@
 // the same columns). The writer appends `prev` — the hex SHA-256 of the previous line (see writer.ts).
 import { randomFillSync } from 'node:crypto';
 import { sha256Hex } from '../sha256.js';
+import { resultJson } from '../mcp/result-json.js';
 
 export type AuditDecision = 'allowed' | 'denied' | 'rate_limited' | 'budget_exceeded' | 'error' | ApprovalDecision;
 
@@ -200,6 +201,12 @@ let poolAt = POOL.length;
 export function resultDigest(result: unknown): { bytes: number; sha256: string } {
   if (result instanceof Uint8Array) return { bytes: result.byteLength, sha256: sha256Hex(result) };
   // Text is hashed as it is (no copy into a Buffer first): this runs on every relayed result.
-  const text = typeof result === 'string' ? result : (JSON.stringify(result) ?? 'null');
+  // An object's text is remembered: the agent's JSON answer embeds the same text (src/mcp/result-json.ts).
+  const text =
+    typeof result === 'string'
+      ? result
+      : typeof result === 'object' && result !== null
+        ? resultJson(result)
+        : (JSON.stringify(result) ?? 'null');
   return { bytes: Buffer.byteLength(text, 'utf8'), sha256: sha256Hex(text) };
 }

@@ -2,6 +2,7 @@
 // saying anything else (the fast, common case), and switches to SSE the moment a related message
 // (progress, log, sampling request) must reach the agent before the final response.
 import { EventStream } from './event-stream.js';
+import { responseJson } from './result-json.js';
 import { sseResponse } from './sse-response.js';
 import type { JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
 import type { AgentSession } from './agent-session.js';
@@ -72,7 +73,7 @@ export class PostExchange implements Exchange {
     }
     this.answers.push(res);
     if (this.remaining > 0) return;
-    const body = this.opts.batch ? JSON.stringify(this.answers) : JSON.stringify(res);
+    const body = this.opts.batch ? JSON.stringify(this.answers) : responseJson(res);
     const headers = { 'content-type': 'application/json', ...this.opts.headers };
     if (this.opts.plain) this.opts.plain(status, headers, body);
     else this.settle(new Response(body, { status, headers }));
