@@ -351,6 +351,28 @@ describe('access tokens end with their user or their grant, not at their exp', (
     }
   });
 
+  it('a user added by one reload and removed by the next (the file back as it was at start) loses access', async () => {
+    const JO = { name: 'jo', password: 'jo-password-12' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const g = await startGateway(oauthConfig(users([GINA_])));
+    const reparse = (list: { name: string; password: string }[]) =>
+      parseConfigText(oauthConfig(users(list)), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+    try {
+      expect(g.gw.applyConfig(reparse([GINA_, JO])).applied).toContain('auth');
+      const jo = await loginAt(g.url, JO);
+      expect((await mcpWith(g.url, jo.access)).status).toBe(200);
+      // Compared with the config last applied, not the one the gateway started with.
+      expect(g.gw.applyConfig(reparse([GINA_])).applied).toContain('auth');
+      expect(await mcpWith(g.url, jo.access)).toEqual(refused);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('with the redis store, a grant revoked on one instance is refused on another at once', async () => {
     expect(await ensureRedis()).toBe(true);
     const prefix = `tollgate-test:oauth-revoke:${randomUUID().slice(0, 8)}:`;
