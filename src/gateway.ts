@@ -76,6 +76,12 @@ export class Gateway {
   private draining = false;
   /** Where the gateway listens (`http://host:port`), once it does. */
   private listenUrl: string | undefined;
+  /**
+   * The config as running: at start, then with each reload's sections applied in place. A reload is
+   * compared with this, not with `config` (the file at start): else a change undone by a later
+   * reload (a user or key added, then removed again) would look unchanged and stay in force.
+   */
+  private appliedConfig: RuntimeConfig;
 
   /** A gateway with its audit log open (the constructor alone records nowhere). */
   static async open(opts: GatewayOptions): Promise<Gateway> {
@@ -100,6 +106,7 @@ export class Gateway {
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
+    this.appliedConfig = opts.config;
     this.log = opts.logger ?? pino({ level: opts.config.log.level });
     this.acceptFailures = new AcceptFailureLog(this.log);
     this.pinStore = opts.pinStore;
@@ -227,7 +234,8 @@ export class Gateway {
    * upstreams, limits store, audit, admin) are reported as needing a restart, and keep their values.
    */
   applyConfig(next: RuntimeConfig): { applied: string[]; restartNeeded: string[] } {
-    const { applied, restartNeeded } = applyChangedSections(this.config, next, {
+    const prev = this.appliedConfig;
+    const { applied, restartNeeded } = applyChangedSections(prev, next, {
       // In place: the authentication middleware reads this array on every request.
       auth: () =>
         this.authenticators.splice(0, this.authenticators.length, ...this.buildAuthenticators(next, this.listenUrl)),
@@ -235,8 +243,13 @@ export class Gateway {
         this.log.level = next.log.level;
       },
     });
-    if (applied.includes('auth') && !reloadOAuthUsers(this.oauth, this.config.auth.oauth, next.auth.oauth))
-      restartNeeded.push('auth.oauth');
+    let auth = prev.auth;
+    if (applied.includes('auth')) {
+      const oauthApplied = reloadOAuthUsers(this.oauth, prev.auth.oauth, next.auth.oauth);
+      if (!oauthApplied) restartNeeded.push('auth.oauth');
+      auth = { ...next.auth, oauth: oauthApplied ? next.auth.oauth : prev.auth.oauth };
+    }
+    this.appliedConfig = { ...prev, auth, log: applied.includes('log') ? next.log : prev.log };
     if (this.policies.reload('SIGHUP').ok) applied.push('policies');
     void this.pinStore?.reload('SIGHUP');
     return { applied, restartNeeded };

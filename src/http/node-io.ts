@@ -19,8 +19,11 @@ export function headerOf(c: Context, name: string): string | undefined {
 const tooLarge = (maxBytes: number): GatewayError =>
   new GatewayError('payload_too_large', `Payload Too Large: the body exceeds ${maxBytes} bytes`);
 
-/** Bodies a middleware read before the route (readAhead); the stream itself has ended by then. */
-const readAheadBodies = new WeakMap<IncomingMessage, string>();
+/**
+ * Bodies a middleware read before the route (readAhead): the text, or the byte count of one longer
+ * than it would keep (no route reads that much, so readBody refuses it). The stream has ended by then.
+ */
+const readAheadBodies = new WeakMap<IncomingMessage, string | number>();
 
 /** The body as text, refusing more than `maxBytes` even when no Content-Length announced the size. */
 export async function readBody(c: Context, maxBytes: number): Promise<string> {
@@ -31,6 +34,7 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
     return text;
   }
   const ahead = readAheadBodies.get(incoming);
+  if (typeof ahead === 'number') throw tooLarge(maxBytes);
   if (ahead !== undefined) {
     if (Buffer.byteLength(ahead) > maxBytes) throw tooLarge(maxBytes);
     return ahead;
@@ -39,21 +43,26 @@ export async function readBody(c: Context, maxBytes: number): Promise<string> {
 }
 
 /**
- * Reads the body now, up to `maxBytes` (rejects with payload_too_large beyond, having kept no more),
- * and keeps it for readBody: for a middleware that must cap a body sent without Content-Length
- * whether or not its route ever reads it.
+ * Reads the body now, up to `maxBytes` (rejects with payload_too_large beyond), and keeps it for
+ * readBody: for a middleware that must cap a body sent without Content-Length whether or not its
+ * route ever reads it. At most `keepBytes` are kept (they must cover the largest body a route
+ * reads): a middleware that runs before credentials must not hold `maxBytes` for anyone who asks.
  */
-export async function readAhead(c: Context, maxBytes: number): Promise<void> {
+export async function readAhead(c: Context, maxBytes: number, keepBytes = maxBytes): Promise<void> {
   const incoming = incomingOf(c);
   // Without a Node request (app.request in tests) Hono keeps the text for the route's c.req.text().
   if (!incoming) return void (await readBody(c, maxBytes));
-  holdBody(incoming, await readCapped(incoming, maxBytes));
+  const r = await collect(incoming, maxBytes, keepBytes);
+  holdBody(incoming, typeof r === 'number' ? r : text(r));
 }
 
-/** A body already read from `incoming` (by the /mcp fast lane), for the route that reads it next. */
-export function holdBody(incoming: IncomingMessage, text: string): void {
-  readAheadBodies.set(incoming, text);
+/** A body already read from `incoming` (readAhead, the /mcp fast lane), for the route that reads it next: its text, or its byte count when too long to keep. */
+export function holdBody(incoming: IncomingMessage, body: string | number): void {
+  readAheadBodies.set(incoming, body);
 }
+
+const text = (chunks: Buffer[]): string =>
+  chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
 
 /** Collects a Node stream's bytes up to a cap (event-based: cheaper than an async iterator). */
 export function readCapped(
@@ -74,9 +83,36 @@ export function readCapped(
       chunks.push(chunk);
     };
     stream.on('data', onData);
-    stream.once('end', () =>
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')),
-    );
+    stream.once('end', () => resolve(text(chunks)));
+    stream.once('error', reject);
+  });
+}
+
+/**
+ * readCapped for readAhead: past `keepBytes` the chunks are dropped and only counted (up to
+ * `maxBytes`, rejected beyond), and the byte count is what it resolves with.
+ */
+function collect(
+  stream: NodeJS.ReadableStream & { destroy?: () => void },
+  maxBytes: number,
+  keepBytes: number,
+): Promise<Buffer[] | number> {
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] | undefined = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stream.removeListener('data', onData);
+        stream.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      if (size > keepBytes) chunks = undefined;
+      else chunks?.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => resolve(chunks ?? size));
     stream.once('error', reject);
   });
 }

@@ -15,3 +15,17 @@ it('counts IPv4 by address and IPv6 by /64, however the address is written', () 
   expect(addressBucket('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
   expect(addressBucket('unknown')).toBe('unknown');
 });
+
+it('counts an IPv4-mapped IPv6 address as its IPv4 address in every spelling (not all IPv4 clients as one /64)', () => {
+  for (const spelling of [
+    '::ffff:203.0.113.7',
+    '::ffff:cb00:7107',
+    '0:0:0:0:0:ffff:203.0.113.7',
+    '0:0:0:0:0:FFFF:CB00:7107',
+  ])
+    expect(addressBucket(spelling), spelling).toBe('203.0.113.7');
+  expect(addressBucket('::ffff:cb00:7108')).toBe('203.0.113.8');
+  // Not mapped: ::ffff itself, and an address with ffff elsewhere.
+  expect(addressBucket('::ffff')).toBe('0:0:0:0::/64');
+  expect(addressBucket('::1:ffff:cb00:7107')).toBe('0:0:0:0::/64');
+});

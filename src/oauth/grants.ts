@@ -234,7 +234,7 @@ export class GrantService {
     return had;
   }
 
-  async list(): Promise<Grant[]> {
-    return (await this.o.store.list<Grant>('grant:')).map((e) => e.value);
+  async list(max?: number): Promise<Grant[]> {
+    return (await this.o.store.list<Grant>('grant:', max)).map((e) => e.value);
   }
 }

@@ -39,6 +39,7 @@ export class OAuthServer {
   readonly log: Logger;
   readonly #baseUrl: () => string;
   readonly #addressOf: (c: Context) => string;
+  #ending: Promise<void> = Promise.resolve();
 
   constructor(o: OAuthServerOptions & { store: OAuthStore }) {
     this.config = o.config;
@@ -87,10 +88,36 @@ export class OAuthServer {
 
   /**
    * Applies a re-read auth.oauth.users (SIGHUP): a removed user can no longer log in, a changed
-   * password is the only one accepted, and their grants follow at the next refresh.
+   * password is the only one accepted, and a removed user's grants and login sessions are ended in
+   * the store (usersApplied settles once done), so listing the name again does not revive them.
    */
   setUsers(users: OAuthConfig['users']): void {
+    const before = this.#users;
     this.#users = new LocalUsers(users);
+    const removed = new Set(before.names().filter((name) => !this.#users.get(name)));
+    if (removed.size > 0) this.#ending = this.#ending.then(() => this.#endLoginsOf(removed));
+  }
+
+  /** Settles once the logins of users removed by setUsers have been ended in the store. */
+  usersApplied(): Promise<void> {
+    return this.#ending;
+  }
+
+  /**
+   * Ends what removed local users left in the store: grants (and the consent that would hand the
+   * client a new one), and login sessions. Refusing them while the name is unlisted is not enough:
+   * a name listed again (often for someone else) would bring them all back.
+   */
+  async #endLoginsOf(removed: ReadonlySet<string>): Promise<void> {
+    const gone = (s: Subject) => s.idp === 'local' && removed.has(s.sub);
+    try {
+      for (const g of await this.grants.list(Number.POSITIVE_INFINITY))
+        if (gone(g)) await Promise.all([this.grants.revoke(g.gid), this.store.del(consentKey(g.sub, g.clientId))]);
+      for (const { key, value } of await this.store.list<Subject>('session:', Number.POSITIVE_INFINITY))
+        if (gone(value)) await this.store.del(key);
+    } catch (err) {
+      this.log.warn({ err }, 'oauth: could not end the logins of removed users; they are refused while unlisted');
+    }
   }
 
   /**

@@ -60,6 +60,11 @@ export class LocalUsers {
     return this.#users.size;
   }
 
+  /** The configured user names. */
+  names(): string[] {
+    return [...this.#users.keys()];
+  }
+
   /** The configured user `name`, if any (a grant's user is looked up again at each refresh). */
   get(name: string): LocalUser | undefined {
     return this.#users.get(name)?.user;

@@ -279,7 +279,7 @@ async function loginAt(at: string, user: { name: string; password: string }) {
     await fetch(`${at}/admin/api/oauth/grants`, { headers: { authorization: `Bearer ${ADMIN}` } })
   ).json()) as { grants: { gid: string; clientId: string }[] };
   const gid = grants.find((g) => g.clientId === clientId)?.gid ?? '';
-  return { clientId, gid, access: t.body.access_token as string };
+  return { clientId, gid, access: t.body.access_token as string, refresh: t.body.refresh_token as string };
 }
 
 const revokeGrant = async (at: string, gid: string) =>
@@ -293,6 +293,8 @@ const revokeGrant = async (at: string, gid: string) =>
 const refused = { status: 401, challenge: expect.stringContaining('error="invalid_token"') };
 
 describe('access tokens end with their user or their grant, not at their exp', () => {
+  const GINA_ = { name: 'gina', password: 'gina-password-8' };
+
   it('a local user removed by a reload and a grant revoked by an operator: their access tokens are refused at once, others keep working', async () => {
     const GINA = { name: 'gina', password: 'gina-password-8' };
     const HANK = { name: 'hank', password: 'hank-password-9' };
@@ -316,6 +318,56 @@ describe('access tokens end with their user or their grant, not at their exp', (
       expect(await revokeGrant(g.url, gina1.gid)).toBe(200);
       expect(await mcpWith(g.url, gina1.access)).toEqual(refused);
       expect((await mcpWith(g.url, gina2.access)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('a local user removed and later added again does not get the old tokens back (the name may be a new person)', async () => {
+    const IVY = { name: 'ivy', password: 'ivy-password-10' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const g = await startGateway(oauthConfig(users([GINA_, IVY])));
+    const reparse = (list: { name: string; password: string }[]) =>
+      parseConfigText(oauthConfig(users(list)), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+    try {
+      const ivy = await loginAt(g.url, IVY);
+      const gina = await loginAt(g.url, GINA_);
+      expect(g.gw.applyConfig(reparse([GINA_])).applied).toContain('auth');
+      await g.gw.oauth?.usersApplied();
+      // The name given to someone else: the old ivy's access and refresh tokens stay dead.
+      expect(g.gw.applyConfig(reparse([GINA_, { name: 'ivy', password: 'another-ivy-11' }])).applied).toContain('auth');
+      await g.gw.oauth?.usersApplied();
+      expect(await mcpWith(g.url, ivy.access)).toEqual(refused);
+      expect(
+        await tokenRequest(g.url, { grant_type: 'refresh_token', refresh_token: ivy.refresh, client_id: ivy.clientId }),
+      ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      expect((await mcpWith(g.url, gina.access)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('a user added by one reload and removed by the next (the file back as it was at start) loses access', async () => {
+    const JO = { name: 'jo', password: 'jo-password-12' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const g = await startGateway(oauthConfig(users([GINA_])));
+    const reparse = (list: { name: string; password: string }[]) =>
+      parseConfigText(oauthConfig(users(list)), `${process.cwd()}/test-config.yaml`, {
+        TOLLGATE_AUDIT_FILE: g.auditFile,
+        TOLLGATE_PINS_FILE: g.pinsFile,
+      }).config;
+    try {
+      expect(g.gw.applyConfig(reparse([GINA_, JO])).applied).toContain('auth');
+      const jo = await loginAt(g.url, JO);
+      expect((await mcpWith(g.url, jo.access)).status).toBe(200);
+      // Compared with the config last applied, not the one the gateway started with.
+      expect(g.gw.applyConfig(reparse([GINA_])).applied).toContain('auth');
+      expect(await mcpWith(g.url, jo.access)).toEqual(refused);
     } finally {
       await g.close();
     }
