@@ -52,8 +52,10 @@ export async function readAhead(c: Context, maxBytes: number, keepBytes = maxByt
   const incoming = incomingOf(c);
   // Without a Node request (app.request in tests) Hono keeps the text for the route's c.req.text().
   if (!incoming) return void (await readBody(c, maxBytes));
-  const r = await collect(incoming, maxBytes, keepBytes);
-  holdBody(incoming, typeof r === 'number' ? r : text(r));
+  holdBody(
+    incoming,
+    await collect(incoming, maxBytes, keepBytes, (kept) => (typeof kept === 'number' ? kept : text(kept))),
+  );
 }
 
 /** A body already read from `incoming` (readAhead, the /mcp fast lane), for the route that reads it next: its text, or its byte count when too long to keep. */
@@ -69,34 +71,19 @@ export function readCapped(
   stream: NodeJS.ReadableStream & { destroy?: () => void },
   maxBytes: number,
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        stream.removeListener('data', onData);
-        stream.resume();
-        reject(tooLarge(maxBytes));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    stream.on('data', onData);
-    stream.once('end', () => resolve(text(chunks)));
-    stream.once('error', reject);
-  });
+  return collect(stream, maxBytes, maxBytes, (kept) => text(kept as Buffer[]));
 }
 
 /**
- * readCapped for readAhead: past `keepBytes` the chunks are dropped and only counted (up to
- * `maxBytes`, rejected beyond), and the byte count is what it resolves with.
+ * The bytes of a stream up to `maxBytes` (rejected beyond): past `keepBytes` the chunks are dropped
+ * and only counted, and `done` gets the byte count instead of the chunks (readAhead).
  */
-function collect(
+function collect<T>(
   stream: NodeJS.ReadableStream & { destroy?: () => void },
   maxBytes: number,
   keepBytes: number,
-): Promise<Buffer[] | number> {
+  done: (kept: Buffer[] | number) => T,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] | undefined = [];
     let size = 0;
@@ -112,7 +99,7 @@ function collect(
       else chunks?.push(chunk);
     };
     stream.on('data', onData);
-    stream.once('end', () => resolve(chunks ?? size));
+    stream.once('end', () => resolve(done(chunks ?? size)));
     stream.once('error', reject);
   });
 }
