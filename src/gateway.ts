@@ -101,6 +101,8 @@ export class Gateway {
     });
     deliver = peerMessageDelivery(gw.sessions, gw.relay);
     hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
+    // Logins of local users no longer listed are ended before the first request (file store).
+    await gw.oauth?.endLoginsOfUnlisted();
     return gw;
   }
 

@@ -95,10 +95,32 @@ export class OAuthServer {
     const before = this.#users;
     this.#users = new LocalUsers(users);
     const removed = new Set(before.names().filter((name) => !this.#users.get(name)));
-    if (removed.size > 0) this.#ending = this.#ending.then(() => this.#endLoginsOf(removed));
+    if (removed.size > 0)
+      this.#ending = this.#ending.then(() => this.#endLoginsOf((sub) => removed.has(sub)).then(() => {}));
   }
 
-  /** Settles once the logins of users removed by setUsers have been ended in the store. */
+  /**
+   * At start (Gateway.open, not `tollgate check`): ends in the store the grants and login sessions of
+   * local users the config no longer lists, removed while the gateway was stopped, as a reload would,
+   * before the name can be listed again. Only with the file store: it has one instance, whose config
+   * is the truth. A shared Redis store is left alone: an instance started with an older config cannot
+   * tell a removed user from one a newer config on another instance added (SECURITY.md says how to
+   * remove users there). The memory store starts empty.
+   */
+  endLoginsOfUnlisted(): Promise<void> {
+    if (this.config.store !== 'file') return this.#ending;
+    const listed = this.#users;
+    this.#ending = this.#ending.then(async () => {
+      const n = await this.#endLoginsOf((sub) => !listed.get(sub));
+      if (n > 0) this.log.info({ ended: n }, 'oauth: ended the grants and login sessions of users no longer listed');
+    });
+    return this.#ending;
+  }
+
+  /**
+   * Settles once the logins of users removed by setUsers (or unlisted at start) have been ended in
+   * the store.
+   */
   usersApplied(): Promise<void> {
     return this.#ending;
   }
@@ -106,18 +128,27 @@ export class OAuthServer {
   /**
    * Ends what removed local users left in the store: grants (and the consent that would hand the
    * client a new one), and login sessions. Refusing them while the name is unlisted is not enough:
-   * a name listed again (often for someone else) would bring them all back.
+   * a name listed again (often for someone else) would bring them all back. Company (OIDC) logins
+   * are never touched. How many grants and sessions it ended.
    */
-  async #endLoginsOf(removed: ReadonlySet<string>): Promise<void> {
-    const gone = (s: Subject) => s.idp === 'local' && removed.has(s.sub);
+  async #endLoginsOf(removed: (sub: string) => boolean): Promise<number> {
+    const gone = (s: Subject) => s.idp === 'local' && removed(s.sub);
+    let ended = 0;
     try {
       for (const g of await this.grants.list(Number.POSITIVE_INFINITY))
-        if (gone(g)) await Promise.all([this.grants.revoke(g.gid), this.store.del(consentKey(g.sub, g.clientId))]);
+        if (gone(g)) {
+          await Promise.all([this.grants.revoke(g.gid), this.store.del(consentKey(g.sub, g.clientId))]);
+          ended++;
+        }
       for (const { key, value } of await this.store.list<Subject>('session:', Number.POSITIVE_INFINITY))
-        if (gone(value)) await this.store.del(key);
+        if (gone(value)) {
+          await this.store.del(key);
+          ended++;
+        }
     } catch (err) {
       this.log.warn({ err }, 'oauth: could not end the logins of removed users; they are refused while unlisted');
     }
+    return ended;
   }
 
   /**

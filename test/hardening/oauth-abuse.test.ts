@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -370,6 +371,89 @@ describe('access tokens end with their user or their grant, not at their exp', (
       expect(await mcpWith(g.url, jo.access)).toEqual(refused);
     } finally {
       await g.close();
+    }
+  });
+
+  it('with the file store, a local user removed while the gateway was stopped and later added again does not get the old tokens or login session back', async () => {
+    const IVY = { name: 'ivy', password: 'ivy-password-10' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const file = join(tempDir('tollgate-oauth-purge-'), 'oauth.json');
+    // One issuer and resource across restarts (the port changes), the state in the file.
+    const start = (list: { name: string; password: string }[]) =>
+      startGateway(
+        oauthConfig(
+          `${users(list)}    store: file\n    file: ${file}\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp`,
+        ),
+      );
+    let g = await start([GINA_, IVY]);
+    const jar = new Jar();
+    let ivy: Awaited<ReturnType<typeof loginAt>>;
+    let gina: Awaited<ReturnType<typeof loginAt>>;
+    try {
+      ivy = await loginAt(g.url, IVY);
+      gina = await loginAt(g.url, GINA_);
+      // ivy's browser keeps a login session too.
+      await codeFor(g.url, { clientId: ivy.clientId, redirectUri: CALLBACK, challenge: pkce().challenge }, IVY, jar);
+    } finally {
+      await g.close();
+    }
+    // A company (OIDC) login of the same name is not a local user: never ended for the users list.
+    const company = { sub: 'ivy', groups: [], idp: 'https://idp.example', gid: 'company-ivy', clientId: ivy.clientId };
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...saved, 'grant:company-ivy': { value: company } }));
+    // Restarted without ivy, then with the name given to someone else.
+    g = await start([GINA_]);
+    await g.close();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveProperty(['grant:company-ivy']);
+    g = await start([GINA_, { name: 'ivy', password: 'another-ivy-11' }]);
+    try {
+      expect(await mcpWith(g.url, ivy.access)).toEqual(refused);
+      expect(
+        await tokenRequest(g.url, { grant_type: 'refresh_token', refresh_token: ivy.refresh, client_id: ivy.clientId }),
+      ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      // The old browser is asked to log in, not handed a code as the new ivy.
+      const again = await get(
+        authorizeUrl(g.url, { clientId: ivy.clientId, redirectUri: CALLBACK, challenge: pkce().challenge }),
+        jar,
+      );
+      expect(again.status).toBe(200);
+      expect(await again.text()).toContain('action="/authorize/login"');
+      // gina, listed all along, keeps her tokens.
+      expect((await mcpWith(g.url, gina.access)).status).toBe(200);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('with the redis store, an instance started with an older users list does not end the logins of a user a newer one added', async () => {
+    expect(await ensureRedis()).toBe(true);
+    const IVY = { name: 'ivy', password: 'ivy-password-10' };
+    const users = (list: { name: string; password: string }[]) =>
+      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+    const prefix = `tollgate-test:oauth-older:${randomUUID().slice(0, 8)}:`;
+    const instance = (list: { name: string; password: string }[]) =>
+      startGateway(
+        oauthConfig(
+          `${users(list)}    store: redis\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
+        ),
+      );
+    const newer = await instance([GINA_, IVY]);
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    let older: TestGateway | undefined;
+    try {
+      const ivy = await loginAt(newer.url, IVY);
+      older = await instance([GINA_]);
+      await older.gw.oauth?.usersApplied();
+      // Refused where ivy is unlisted, still working where she is: her grant is left in the store.
+      expect(await mcpWith(older.url, ivy.access)).toEqual(refused);
+      expect((await mcpWith(newer.url, ivy.access)).status).toBe(200);
+    } finally {
+      await newer.close();
+      await older?.close();
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
     }
   });
 
