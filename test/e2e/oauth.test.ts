@@ -41,6 +41,7 @@ import {
   register,
   redeemCode,
   tokenRequest,
+  initializeWith,
 } from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
@@ -250,23 +251,7 @@ async function tokensFor(user = ALICE, resource = `${base}/mcp`) {
   return { clientId, code, verifier, ...(t.body as { access_token: string; refresh_token: string }) };
 }
 
-const mcpStatus = async (token: string, path = '/mcp') =>
-  (
-    await fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-      }),
-    })
-  ).status;
+const mcpStatus = async (token: string, path = '/mcp') => (await initializeWith(`${base}${path}`, token)).status;
 
 describe('discovery', () => {
   it('serves RFC 8414 metadata at both discovery paths, and the resource metadata names Tollgate', async () => {

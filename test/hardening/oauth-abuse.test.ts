@@ -24,6 +24,7 @@ import {
   register,
   redeemCode,
   tokenRequest,
+  initializeWith,
 } from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
@@ -250,24 +251,7 @@ describe('reloading the config (SIGHUP)', () => {
 });
 
 /** The status and WWW-Authenticate of an MCP initialize sent with `token` to `at`. */
-async function mcpWith(at: string, token: string): Promise<{ status: number; challenge: string | null }> {
-  const res = await fetch(`${at}/mcp`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
-  await res.body?.cancel();
-  return { status: res.status, challenge: res.headers.get('www-authenticate') };
-}
+const mcpWith = (at: string, token: string) => initializeWith(`${at}/mcp`, token);
 
 /** A fresh client, a login as `user` at `at`, and the tokens with the grant's id (from the admin API). */
 async function loginAt(at: string, user: { name: string; password: string }) {
@@ -293,14 +277,25 @@ const revokeGrant = async (at: string, gid: string) =>
 
 const refused = { status: 401, challenge: expect.stringContaining('error="invalid_token"') };
 
+type LocalUser = { name: string; password: string };
+
+/** The `auth.oauth.users` lines of a config for these local users. */
+const users = (list: LocalUser[]) =>
+  `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+
+/** A config text parsed as the gateway `g` would re-read it on SIGHUP. */
+const reparsed = (g: { auditFile: string; pinsFile: string }, yaml: string) =>
+  parseConfigText(yaml, `${process.cwd()}/test-config.yaml`, {
+    TOLLGATE_AUDIT_FILE: g.auditFile,
+    TOLLGATE_PINS_FILE: g.pinsFile,
+  }).config;
+
 describe('access tokens end with their user or their grant, not at their exp', () => {
   const GINA_ = { name: 'gina', password: 'gina-password-8' };
 
   it('a local user removed by a reload and a grant revoked by an operator: their access tokens are refused at once, others keep working', async () => {
     const GINA = { name: 'gina', password: 'gina-password-8' };
     const HANK = { name: 'hank', password: 'hank-password-9' };
-    const users = (list: { name: string; password: string }[]) =>
-      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
     const g = await startGateway(oauthConfig(users([GINA, HANK])));
     try {
       const gina1 = await loginAt(g.url, GINA);
@@ -326,14 +321,8 @@ describe('access tokens end with their user or their grant, not at their exp', (
 
   it('a local user removed and later added again does not get the old tokens back (the name may be a new person)', async () => {
     const IVY = { name: 'ivy', password: 'ivy-password-10' };
-    const users = (list: { name: string; password: string }[]) =>
-      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
     const g = await startGateway(oauthConfig(users([GINA_, IVY])));
-    const reparse = (list: { name: string; password: string }[]) =>
-      parseConfigText(oauthConfig(users(list)), `${process.cwd()}/test-config.yaml`, {
-        TOLLGATE_AUDIT_FILE: g.auditFile,
-        TOLLGATE_PINS_FILE: g.pinsFile,
-      }).config;
+    const reparse = (list: LocalUser[]) => reparsed(g, oauthConfig(users(list)));
     try {
       const ivy = await loginAt(g.url, IVY);
       const gina = await loginAt(g.url, GINA_);
@@ -354,14 +343,8 @@ describe('access tokens end with their user or their grant, not at their exp', (
 
   it('a user added by one reload and removed by the next (the file back as it was at start) loses access', async () => {
     const JO = { name: 'jo', password: 'jo-password-12' };
-    const users = (list: { name: string; password: string }[]) =>
-      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
     const g = await startGateway(oauthConfig(users([GINA_])));
-    const reparse = (list: { name: string; password: string }[]) =>
-      parseConfigText(oauthConfig(users(list)), `${process.cwd()}/test-config.yaml`, {
-        TOLLGATE_AUDIT_FILE: g.auditFile,
-        TOLLGATE_PINS_FILE: g.pinsFile,
-      }).config;
+    const reparse = (list: LocalUser[]) => reparsed(g, oauthConfig(users(list)));
     try {
       expect(g.gw.applyConfig(reparse([GINA_, JO])).applied).toContain('auth');
       const jo = await loginAt(g.url, JO);
@@ -376,11 +359,9 @@ describe('access tokens end with their user or their grant, not at their exp', (
 
   it('with the file store, a local user removed while the gateway was stopped and later added again does not get the old tokens or login session back', async () => {
     const IVY = { name: 'ivy', password: 'ivy-password-10' };
-    const users = (list: { name: string; password: string }[]) =>
-      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
     const file = join(tempDir('tollgate-oauth-purge-'), 'oauth.json');
     // One issuer and resource across restarts (the port changes), the state in the file.
-    const start = (list: { name: string; password: string }[]) =>
+    const start = (list: LocalUser[]) =>
       startGateway(
         oauthConfig(
           `${users(list)}    store: file\n    file: ${file}\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp`,
@@ -429,10 +410,8 @@ describe('access tokens end with their user or their grant, not at their exp', (
   it('with the redis store, an instance started with an older users list does not end the logins of a user a newer one added', async () => {
     expect(await ensureRedis()).toBe(true);
     const IVY = { name: 'ivy', password: 'ivy-password-10' };
-    const users = (list: { name: string; password: string }[]) =>
-      `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
     const prefix = `tollgate-test:oauth-older:${randomUUID().slice(0, 8)}:`;
-    const instance = (list: { name: string; password: string }[]) =>
+    const instance = (list: LocalUser[]) =>
       startGateway(
         oauthConfig(
           `${users(list)}    store: redis\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,

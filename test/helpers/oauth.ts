@@ -143,3 +143,26 @@ export async function register(
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/** The status and WWW-Authenticate of an MCP initialize sent with `token` to the endpoint `url`. */
+export async function initializeWith(
+  url: string,
+  token: string,
+): Promise<{ status: number; challenge: string | null }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  await res.body?.cancel();
+  return { status: res.status, challenge: res.headers.get('www-authenticate') };
+}
