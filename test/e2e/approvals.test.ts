@@ -18,7 +18,7 @@ import { ElicitRequestSchema, type McpError } from '@modelcontextprotocol/sdk/ty
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
-import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
+import { ensureRedis, REDIS_HOST, REDIS_PORT, dropPrefix } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -136,8 +136,7 @@ ${authYaml()}`;
     await b?.close();
     await feat?.kill();
     await new Promise((r) => hook?.close(r));
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
+    await dropPrefix(redis, prefix);
     await redis.quit();
   });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect, nextNotification } from '../helpers/client.js';
-import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
+import { ensureRedis, REDIS_HOST, REDIS_PORT, dropPrefix } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 
 const available = await ensureRedis();
@@ -46,8 +46,7 @@ ${authYaml()}`;
     await a?.close();
     await b?.close();
     await feat?.kill();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
+    await dropPrefix(redis, prefix);
     await redis.quit();
   });
 

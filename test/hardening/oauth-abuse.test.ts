@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { Redis } from 'ioredis';
-import { REDIS_HOST, REDIS_PORT, ensureRedis } from '../helpers/redis.js';
+import { REDIS_HOST, REDIS_PORT, ensureRedis, dropPrefix } from '../helpers/redis.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   Jar,
@@ -430,8 +430,7 @@ describe('access tokens end with their user or their grant, not at their exp', (
     } finally {
       await newer.close();
       await older?.close();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await dropPrefix(redis, prefix);
       redis.disconnect();
     }
   });
@@ -457,8 +456,7 @@ describe('access tokens end with their user or their grant, not at their exp', (
     } finally {
       await a.close();
       await b.close();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await dropPrefix(redis, prefix);
       redis.disconnect();
     }
   });
@@ -514,8 +512,7 @@ describe('one authorization request, one answer', () => {
       }
     } finally {
       await shared.close();
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await dropPrefix(redis, prefix);
       redis.disconnect();
     }
   });

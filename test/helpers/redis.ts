@@ -9,6 +9,15 @@ import { tempDir } from './tmp.js';
 export const REDIS_HOST = '127.0.0.1';
 export const REDIS_PORT = 6379;
 
+/** Deletes a test run's keys (everything under `prefix`): tests leave the shared Redis as they found it. */
+export async function dropPrefix(
+  redis: { keys(p: string): Promise<string[]>; del(...k: string[]): Promise<number> },
+  prefix: string,
+): Promise<void> {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
 function ping(port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, REDIS_HOST);
