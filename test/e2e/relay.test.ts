@@ -6,6 +6,7 @@ import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/g
 import { connect, listAllTools, nextNotification } from '../helpers/client.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
 const MEMORY = 'node_modules/@modelcontextprotocol/server-memory/dist/index.js';
@@ -39,6 +40,10 @@ upstreams:
 ${authYaml()}`,
     { FEAT_SECRET: 's3cret-from-env' },
   );
+  // The gateway serves while upstreams still start (server-everything registers its tools only
+  // after `initialized`): these tests read every catalog, so they start once all are in.
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready' && u.catalog.tools.length > 0), 30_000);
+  await gw.gw.catalogsSettled(15_000);
   client = await connect(`${gw.url}/mcp`, { capabilities: { sampling: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => ({
     role: 'assistant',
