@@ -6,7 +6,7 @@
 //   (change, then the same into .bench-B)
 //   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
 //
-// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections. Each
+// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS. Each
 // gateway gets the bench's config (every step on: API key, policy with a CEL constraint, limits,
 // the audit file, metrics). `relay` is bench/minimal-relay.mjs.
 import { spawn } from 'node:child_process';
@@ -20,6 +20,8 @@ const CALLS = num('CALLS', 8000);
 const WARM = num('WARM', 8000);
 const ROUNDS = num('ROUNDS', 6);
 const CONN = num('CONN', 16);
+/** Extra node flags for the gateways (say `--trace-gc` or `--perf-basic-prof`), split on spaces. */
+const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY = 'bench-key-123456';
 const dirs = [];
 const procs = [];
@@ -76,7 +78,7 @@ for (const spec of process.argv.slice(2)) {
       `auth:\n  api_keys:\n    - { agent: bench, key: ${KEY} }\npolicies: { dir: policies }\naudit: { file: ${join(tmp, 'audit.jsonl')} }\n`,
   );
   const g = await start(
-    [`${dir}/main.js`, 'serve', '--config', join(tmp, 'tollgate.yaml')],
+    [...NODE_ARGS, `${dir}/main.js`, 'serve', '--config', join(tmp, 'tollgate.yaml')],
     /listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/,
   );
   targets.push({ name, ...g, auth: true, tool: 'bench__echo' });

@@ -35,6 +35,19 @@ export type {
 } from './session-types.js';
 export { UndeliveredError } from './session-types.js';
 
+const ignore = (): void => undefined;
+
+/**
+ * A settled request's entry lets go of the request. V8 allocates a Map's next table in the old
+ * generation once its table is there, and a table it replaces keeps pointing at the entries it held
+ * until a full GC: a live entry's whole request (closures, agent exchange, HTTP objects) was then
+ * promoted with it, ~1.5 MB per young-generation GC, with 7 ms pauses (README "Session 7").
+ */
+function letGo(entry: Pending): void {
+  entry.resolve = entry.reject = entry.touch = ignore;
+  entry.onRelated = undefined;
+}
+
 export class UpstreamSession {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -156,6 +169,7 @@ export class UpstreamSession {
         if (!this.pending.has(id)) return;
         clearTimeout(timer);
         this.pending.delete(id);
+        letGo(entry);
         abort?.abort(); // free the upstream connection a stuck request holds
         if (opts.cancellation) opts.cancellation.cancel = opts.cancellation.rearm = undefined;
         if (notifyUpstream) this.cancelUpstream(id, err.message);
@@ -182,20 +196,27 @@ export class UpstreamSession {
       };
       arm();
       if (opts.cancellation) {
-        opts.cancellation.cancel = () => fail(new GatewayError('cancelled', 'request cancelled'), true);
+        // Not `opts.cancellation.cancel = () => …`: V8 allocates a function literal assigned straight
+        // to a property in old space, and that dead closure then kept each request's objects alive
+        // through every young-generation GC until a full one (~1.6 MB promoted per scavenge, 7 ms
+        // pauses, ~35 µs of CPU per call; README "Session 7").
+        const cancel = (): void => fail(new GatewayError('cancelled', 'request cancelled'), true);
+        opts.cancellation.cancel = cancel;
         opts.cancellation.rearm = arm;
       }
-      this.pending.set(id, {
+      const entry: Pending = {
         resolve: (r) => {
           clearTimeout(timer);
           this.pending.delete(id);
+          letGo(entry);
           if (opts.cancellation) opts.cancellation.cancel = opts.cancellation.rearm = undefined;
           resolve(r);
         },
         reject: (e) => fail(e, false),
         onRelated: opts.onRelated,
         touch: () => arm(),
-      });
+      };
+      this.pending.set(id, entry);
       this.sendSafely(msg, headers, abort).catch((err: Error) => {
         if (err instanceof ChannelError && err.undelivered) return fail(new UndeliveredError(err.message), false);
         // Per-user credentials: "authorize first" (with its link) reaches the agent as it is.
