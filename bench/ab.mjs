@@ -1,6 +1,7 @@
 // A/B of gateway builds by CPU per call: the same upstream and load for each, rounds alternated, CPU
 // time of each gateway process read from /proc (user and system) and divided by its calls. For
 // changes too small for `npm run bench`'s one run per target to show (the README's session 6 table).
+// Each round also prints the client-side latency p50/p99 (CONN=1 gives the sequential latency).
 //
 //   node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir .bench-A --sourceMap false
 //   (change, then the same into .bench-B)
@@ -114,31 +115,39 @@ async function load(t, n) {
     params: { name: t.tool, arguments: { text: 'hello from the tollgate bench' } },
   });
   let next = 0;
+  const ms = [];
   const worker = async () => {
     while (next++ < n) {
+      const started = performance.now();
       const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: t.headers, body });
       const text = await r.body.text();
+      ms.push(performance.now() - started);
       if (r.statusCode !== 200 || !text.includes('hello')) throw new Error(`${t.name}: ${r.statusCode} ${text}`);
     }
   };
   await Promise.all(Array.from({ length: CONN }, worker));
+  ms.sort((a, b) => a - b);
+  return { p50: ms[Math.floor(ms.length * 0.5)], p99: ms[Math.floor(ms.length * 0.99)] };
 }
 
 for (const t of targets) {
   await openSession(t);
   await load(t, WARM);
   t.perCall = [];
+  t.p99 = [];
 }
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of targets) {
     const before = cpu(t.proc.pid);
-    await load(t, CALLS);
+    const lat = await load(t, CALLS);
     const after = cpu(t.proc.pid);
     const user = (after.user - before.user) / CALLS;
     const sys = (after.sys - before.sys) / CALLS;
     t.perCall.push(user + sys);
+    t.p99.push(lat.p99);
     console.log(
-      `${t.name.padEnd(8)} round ${round}: ${(user + sys).toFixed(0)} µs/call (user ${user.toFixed(0)}, sys ${sys.toFixed(0)})`,
+      `${t.name.padEnd(8)} round ${round}: ${(user + sys).toFixed(0)} µs/call (user ${user.toFixed(0)}, sys ${sys.toFixed(0)}), ` +
+        `latency p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms`,
     );
   }
 }
@@ -146,7 +155,8 @@ for (const t of targets) {
   const sorted = [...t.perCall].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   console.log(
-    `${t.name.padEnd(8)} median ${median.toFixed(0)} µs/call  [${t.perCall.map((x) => x.toFixed(0)).join(', ')}]`,
+    `${t.name.padEnd(8)} median ${median.toFixed(0)} µs/call  [${t.perCall.map((x) => x.toFixed(0)).join(', ')}]` +
+      `  p99 ms [${t.p99.map((x) => x.toFixed(2)).join(', ')}]`,
   );
 }
 process.exit(0);

@@ -30,6 +30,20 @@ describe('jsonShapeProblem', () => {
     );
   });
 
+  it('counts every message afresh (the per-level key counts are shared between checks)', () => {
+    const limits = { maxDepth: 4, maxKeys: 3, maxValues: 1000 };
+    // Three keys in an object, then text with keys at the top level (not JSON, but a key count).
+    for (let i = 0; i < 5; i++) {
+      expect(jsonShapeProblem('{"a":1,"b":2,"c":3}', limits)).toBeUndefined();
+      expect(jsonShapeProblem('"a":1,"b":2,"c":3', limits)).toBeUndefined();
+    }
+    expect(jsonShapeProblem('{"a":1,"b":2,"c":3,"d":4}', limits)).toBe('an object in the message has more than 3 keys');
+    expect(jsonShapeProblem('[{"a":1},{"b":2,"c":3,"d":4,"e":5}]', limits)).toBe(
+      'an object in the message has more than 3 keys',
+    );
+    expect(jsonShapeProblem('[{"a":1,"b":2,"c":3},{"d":4}]', limits)).toBeUndefined();
+  });
+
   it('parseBounded tells shape, invalid and value apart', () => {
     expect(parseBounded('[[[[[1]]]]]', L)).toEqual({ shape: 'message nests deeper than 4 levels' });
     expect(parseBounded('{"a":', L)).toEqual({ invalid: true });

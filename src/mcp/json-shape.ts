@@ -27,6 +27,13 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
+ * Keys counted per open level, shared by every check (they are synchronous, so never overlap): a
+ * new Int32Array of 129 entries per message is an off-heap allocation V8 tracks and sweeps, twice
+ * per relayed call. Levels are reset as they open, so nothing needs clearing between checks.
+ */
+let keysScratch = new Int32Array(129);
+
+/**
  * Why `text` exceeds the limits, or undefined. Strings are skipped with indexOf (their content is
  * never looked at char by char); malformed text is left for JSON.parse to refuse.
  */
@@ -34,7 +41,9 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
   const n = text.length;
   // Every level, key and element costs at least one character.
   if (n <= limits.maxDepth && n <= limits.maxKeys && n <= limits.maxValues) return undefined;
-  const keys = new Int32Array(limits.maxDepth + 1);
+  if (keysScratch.length <= limits.maxDepth) keysScratch = new Int32Array(limits.maxDepth + 1);
+  const keys = keysScratch;
+  keys[0] = 0;
   let depth = 0;
   let values = 0;
   for (let i = 0; i < n; i++) {
