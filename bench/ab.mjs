@@ -7,11 +7,13 @@
 //   (change, then the same into .bench-B)
 //   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
 //
-// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS. Each
-// gateway gets the bench's config (every step on: API key, policy with a CEL constraint, limits,
-// the audit file, metrics). `relay` is bench/minimal-relay.mjs.
+// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS
+// (node flags for the gateways) and GATEWAY_LOG (a file for their output). Young-generation GC per
+// build: NODE_ARGS=--trace-gc-nvp GATEWAY_LOG=gc.log node bench/ab.mjs …, then
+// node scripts/gc-summary.mjs gc.log. Each gateway gets the bench's config (every step on: API key,
+// policy with a CEL constraint, limits, the audit file, metrics). `relay` is bench/minimal-relay.mjs.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -21,8 +23,10 @@ const CALLS = num('CALLS', 8000);
 const WARM = num('WARM', 8000);
 const ROUNDS = num('ROUNDS', 6);
 const CONN = num('CONN', 16);
-/** Extra node flags for the gateways (say `--trace-gc` or `--perf-basic-prof`), split on spaces. */
+/** Extra node flags for the gateways (say `--trace-gc-nvp` or `--perf-basic-prof`), split on spaces. */
 const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** Where the gateways' own output goes (GC traces), when set: scripts/gc-summary.mjs reads it. */
+const GATEWAY_LOG = process.env.GATEWAY_LOG;
 const KEY = 'bench-key-123456';
 const dirs = [];
 const procs = [];
@@ -31,12 +35,14 @@ process.on('exit', () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function start(args, ready) {
+function start(args, ready, log) {
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(p);
   let out = '';
+  if (log) p.stdout.on('data', (d) => appendFileSync(log, d));
   return new Promise((resolve, reject) => {
     const onData = (d) => {
+      if (out.length > 100_000) return; // ready long ago: only the log wants the rest
       out += d;
       const m = out.match(ready);
       if (m) resolve({ proc: p, port: m[1] });
@@ -81,6 +87,7 @@ for (const spec of process.argv.slice(2)) {
   const g = await start(
     [...NODE_ARGS, `${dir}/main.js`, 'serve', '--config', join(tmp, 'tollgate.yaml')],
     /listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/,
+    GATEWAY_LOG,
   );
   targets.push({ name, ...g, auth: true, tool: 'bench__echo' });
 }
