@@ -114,19 +114,17 @@ async function openSession(t) {
   await post(t.headers, { jsonrpc: '2.0', method: 'notifications/initialized' });
 }
 
+let nextId = 1;
 async function load(t, n) {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 7,
-    method: 'tools/call',
-    params: { name: t.tool, arguments: { text: 'hello from the tollgate bench' } },
-  });
+  const params = JSON.stringify({ name: t.tool, arguments: { text: 'hello from the tollgate bench' } });
+  // A new id per call, as clients send them (the gateway keys calls in flight by id).
+  const body = () => `{"jsonrpc":"2.0","id":${nextId++},"method":"tools/call","params":${params}}`;
   let next = 0;
   const ms = [];
   const worker = async () => {
     while (next++ < n) {
       const started = performance.now();
-      const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: t.headers, body });
+      const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: t.headers, body: body() });
       const text = await r.body.text();
       ms.push(performance.now() - started);
       if (r.statusCode !== 200 || !text.includes('hello')) throw new Error(`${t.name}: ${r.statusCode} ${text}`);
