@@ -29,7 +29,8 @@ const BACKSLASH = 0x5c;
 /**
  * Keys counted per open level, shared by every check (they are synchronous, so never overlap): a
  * new Int32Array of 129 entries per message is an off-heap allocation V8 tracks and sweeps, twice
- * per relayed call. Levels are reset as they open, so nothing needs clearing between checks.
+ * per relayed call. Levels are reset as they open and the top level at the start, so nothing
+ * needs clearing between checks.
  */
 let keysScratch = new Int32Array(129);
 

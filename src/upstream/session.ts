@@ -198,8 +198,7 @@ export class UpstreamSession {
       if (opts.cancellation) {
         // Not `opts.cancellation.cancel = () => …`: V8 allocates a function literal assigned straight
         // to a property in old space, and that dead closure then kept each request's objects alive
-        // through every young-generation GC until a full one (~1.6 MB promoted per scavenge, 7 ms
-        // pauses, ~35 µs of CPU per call; README "Session 7").
+        // through every young-generation GC until a full one (README "Session 7").
         const cancel = (): void => fail(new GatewayError('cancelled', 'request cancelled'), true);
         opts.cancellation.cancel = cancel;
         opts.cancellation.rearm = arm;
