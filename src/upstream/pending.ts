@@ -1,4 +1,4 @@
-// A session's requests awaiting their answer, and which one a message tied to no request belongs to; separate so session.ts keeps to the session.
+// A session's requests awaiting their answer, which one a message tied to no request belongs to, and how a settled one lets go of its request; separate so session.ts keeps to the session.
 import type { JsonRpcMessage, JsonRpcResponse } from '../mcp/jsonrpc.js';
 
 export interface Pending {
@@ -22,4 +22,17 @@ export function soleListener(pending: ReadonlyMap<number, Pending>): Pending | u
     found = p;
   }
   return found;
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * A settled request's entry lets go of the request. V8 allocates a Map's next table in the old
+ * generation once its table is there, and a table it replaces keeps pointing at the entries it held
+ * until a full GC: a live entry's whole request (closures, agent exchange, HTTP objects) was then
+ * promoted with it, ~1.5 MB per young-generation GC, with 7 ms pauses (README "Session 7").
+ */
+export function letGo(entry: Pending): void {
+  entry.resolve = entry.reject = entry.touch = ignore;
+  entry.onRelated = undefined;
 }

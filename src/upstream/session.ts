@@ -23,7 +23,7 @@ import {
   type UpstreamSessionEvents,
 } from './session-types.js';
 import { ModernLink, probeDiscover } from './modern-link.js';
-import { soleListener, type Pending } from './pending.js';
+import { letGo, soleListener, type Pending } from './pending.js';
 
 export type {
   RequestOptions,
@@ -34,19 +34,6 @@ export type {
   InitializeOutcome,
 } from './session-types.js';
 export { UndeliveredError } from './session-types.js';
-
-const ignore = (): void => undefined;
-
-/**
- * A settled request's entry lets go of the request. V8 allocates a Map's next table in the old
- * generation once its table is there, and a table it replaces keeps pointing at the entries it held
- * until a full GC: a live entry's whole request (closures, agent exchange, HTTP objects) was then
- * promoted with it, ~1.5 MB per young-generation GC, with 7 ms pauses (README "Session 7").
- */
-function letGo(entry: Pending): void {
-  entry.resolve = entry.reject = entry.touch = ignore;
-  entry.onRelated = undefined;
-}
 
 export class UpstreamSession {
   private nextId = 1;
