@@ -104,6 +104,44 @@ describe('LLM budgets and access', () => {
     }
   });
 
+  it('charges the reservation, not the partial usage of message_start, for an Anthropic stream cut before its end', async () => {
+    // message_start reports the input and `output_tokens: 1`; the real output count comes only in
+    // message_delta. An agent that walks away from a long answer must not be charged as if the
+    // model had written one token.
+    const g = await startLlmGateway(
+      {
+        upstreams: { an: { kind: 'anthropic', base_url: mock.url, models: ['claude-sonnet-4-5'] } },
+        drain_timeout: 50,
+      },
+      { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' },
+    );
+    try {
+      mock.next({ kind: 'default', gate: new Promise<void>(() => undefined) });
+      const abort = new AbortController();
+      const res = await fetch(`${g.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': AGENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          stream: true,
+          max_tokens: 500,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        signal: abort.signal,
+      });
+      const first = await res.body!.getReader().read();
+      expect(Buffer.from(first.value!).toString()).toContain('message_start');
+      const closed = g.agentConnectionClosed();
+      abort.abort();
+      await closed;
+      const rec = await g.record((r) => r['tollgate.outcome'] === 'timeout');
+      expect(rec['tollgate.tokens.charged']).toBeGreaterThanOrEqual(500); // the reservation: prompt + max_tokens
+      expect(1000 - (await remaining(g))).toBe(rec['tollgate.tokens.charged']);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('refuses a call that does not fit the budget: 429, Retry-After and RateLimit-* headers, OpenAI error shape', async () => {
     const left = await remaining(gw);
     const err = (await client.chat.completions
