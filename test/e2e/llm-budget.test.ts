@@ -211,6 +211,27 @@ describe('LLM budgets and access', () => {
     expect((await client.models.retrieve('smart')).id).toBe('smart');
   });
 
+  it('sends the upstream one reading of a body with duplicate keys: the one the policy and budget judged', async () => {
+    // JSON.parse keeps the last of duplicate keys; parsers that keep the first exist (and others
+    // refuse them). Forwarded as received, this body would run the denied model with 5000 output
+    // tokens on such an upstream, after the gateway allowed gpt-4o and reserved 10.
+    const before = await remaining(gw);
+    const raw =
+      '{"model":"gpt-4o-secret","max_tokens":5000,"messages":[{"role":"user","content":"hi"}],"max_tokens":10,"model":"gpt-4o"}';
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    expect(mock.requests).toHaveLength(1);
+    const sent = mock.requests[0]!.raw;
+    expect(sent.match(/"model"/g)).toHaveLength(1);
+    expect(sent.match(/"max_tokens"/g)).toHaveLength(1);
+    expect(mock.requests[0]!.body).toMatchObject({ model: 'gpt-4o', max_tokens: 10 });
+    expect(before - (await remaining(gw))).toBe(18); // the mock's usage, 11 + 7
+  });
+
   it('counts LLM calls against the agent request limits', async () => {
     const g = await startLlmGateway(
       { upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } } },
