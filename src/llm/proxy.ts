@@ -17,7 +17,7 @@ import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
 import { encodingFor, errorBody, isErrorShape, usageFromBody } from './dialect.js';
-import { Pools, isTimeout, readAll, requestHeaders, responseHeaders } from './upstream.js';
+import { Pools, TooLargeError, isTimeout, readWhole, requestHeaders, responseHeaders } from './upstream.js';
 import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
 import { readRequest, sha256 } from './request-body.js';
 import { hasDuplicateKeys } from './duplicate-keys.js';
@@ -222,15 +222,18 @@ export class LlmProxy {
 
     let out: Buffer;
     try {
-      out = await readAll(r.body);
+      out = await readWhole(r.body, this.deps.config.maxResponseBytes);
     } catch (err) {
       r.done();
       // Consumed upstream, lost on the way: charge the reservation rather than nothing.
       await reservation?.settle(reservation.estimate);
       const timeout = isTimeout(err);
-      const why = timeout
-        ? `upstream ${r.target.name} timed out while sending its answer`
-        : `upstream ${r.target.name} failed while sending its answer`;
+      const why =
+        err instanceof TooLargeError
+          ? `upstream ${r.target.name} answered more than ${err.maxBytes} bytes`
+          : timeout
+            ? `upstream ${r.target.name} timed out while sending its answer`
+            : `upstream ${r.target.name} failed while sending its answer`;
       return fail(timeout ? 504 : 502, why, {
         decision: 'allowed',
         outcome: timeout ? 'timeout' : 'is_error',

@@ -142,6 +142,35 @@ describe('LLM budgets and access', () => {
     }
   });
 
+  it('cuts off a non-streaming answer past llm.max_response_bytes: 502, the reservation charged', async () => {
+    // An agent sets how large an answer is (n × max_tokens, logprobs with top_logprobs: 20 is
+    // ~1 KiB a token): read whole, one answer could hold gigabytes in the gateway's memory.
+    const g = await startLlmGateway(
+      {
+        upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } },
+        max_response_bytes: 1024 * 1024,
+      },
+      { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' },
+    );
+    try {
+      mock.next({ kind: 'default', pad: 4 * 1024 * 1024 });
+      const res = await fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        'upstream oa answered more than 1048576 bytes',
+      );
+      const rec = await g.record((r) => r['rpc.response.status_code'] === '502');
+      expect(rec['tollgate.tokens.charged']).toBe(108); // prompt 8 + max_tokens 100
+      expect(1000 - (await remaining(g))).toBe(108);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('refuses a call that does not fit the budget: 429, Retry-After and RateLimit-* headers, OpenAI error shape', async () => {
     const left = await remaining(gw);
     const err = (await client.chat.completions
