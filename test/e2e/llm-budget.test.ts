@@ -261,6 +261,32 @@ describe('LLM budgets and access', () => {
     expect(before - (await remaining(gw))).toBe(18); // the mock's usage, 11 + 7
   });
 
+  it('counts function definitions and response schemas in the prompt, as tools are', async () => {
+    // The model reads (and the upstream bills) them as input: left out, a call reserved a few
+    // tokens while its schemas alone could fill the context window.
+    const big = 'lorem ipsum dolor sit amet '.repeat(300); // ~1500 tokens
+    for (const extra of [
+      { functions: [{ name: 'f', description: big, parameters: { type: 'object', properties: {} } }] },
+      { response_format: { type: 'json_schema', json_schema: { name: 's', description: big, schema: {} } } },
+    ]) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o',
+          max_tokens: 10,
+          messages: [{ role: 'user', content: 'hi' }],
+          ...extra,
+        }),
+      });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /more than the budget allows/,
+      );
+    }
+    expect(mock.requests).toHaveLength(0);
+  });
+
   it('counts LLM calls against the agent request limits', async () => {
     const g = await startLlmGateway(
       { upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } } },
