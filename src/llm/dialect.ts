@@ -163,7 +163,11 @@ export function promptText(
     pushContent(out, m.content);
     if (Array.isArray(m.tool_calls)) out.push(JSON.stringify(m.tool_calls));
   }
+  // Definitions the model reads as input and the upstream bills as such: tools (both APIs), the
+  // older OpenAI `functions`, and a structured-output schema.
   if (Array.isArray(body.tools)) out.push(JSON.stringify(body.tools));
+  if (Array.isArray(body.functions)) out.push(JSON.stringify(body.functions));
+  if (isObj(body.response_format)) out.push(JSON.stringify(body.response_format));
   return { text: out.join('\n'), messages: messages.length, tokenIds: 0 };
 }
 

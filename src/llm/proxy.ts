@@ -17,9 +17,10 @@ import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
 import { encodingFor, errorBody, isErrorShape, usageFromBody } from './dialect.js';
-import { Pools, isTimeout, readAll, requestHeaders, responseHeaders } from './upstream.js';
+import { Pools, TooLargeError, isTimeout, readWhole, requestHeaders, responseHeaders } from './upstream.js';
 import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
 import { readRequest, sha256 } from './request-body.js';
+import { hasDuplicateKeys } from './duplicate-keys.js';
 import { streamResponse } from './stream-response.js';
 
 export interface LlmDeps {
@@ -147,20 +148,22 @@ export class LlmProxy {
     const bodies = new Map<string, Buffer>();
     const headers = new Map<string, Record<string, string>>();
     const agentHeaders: IncomingHttpHeaders = incoming?.headers ?? Object.fromEntries(c.req.raw.headers);
+    let duplicated: boolean | undefined;
     const request = (t: Target): { headers: Record<string, string>; body: Buffer } => {
       let b = bodies.get(t.model);
       if (!b) {
-        // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as received.
-        b =
-          t.model === model && !addUsage
-            ? raw
-            : Buffer.from(
-                JSON.stringify({
-                  ...body,
-                  model: t.model,
-                  ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}),
-                }),
-              );
+        // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as
+        // received, unless a key is named twice: then the upstream gets the reading judged here.
+        const asReceived = t.model === model && !addUsage && !(duplicated ??= hasDuplicateKeys(text));
+        b = asReceived
+          ? raw
+          : Buffer.from(
+              JSON.stringify({
+                ...body,
+                model: t.model,
+                ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}),
+              }),
+            );
         bodies.set(t.model, b);
       }
       let h = headers.get(t.name);
@@ -219,15 +222,18 @@ export class LlmProxy {
 
     let out: Buffer;
     try {
-      out = await readAll(r.body);
+      out = await readWhole(r.body, this.deps.config.maxResponseBytes);
     } catch (err) {
       r.done();
       // Consumed upstream, lost on the way: charge the reservation rather than nothing.
       await reservation?.settle(reservation.estimate);
       const timeout = isTimeout(err);
-      const why = timeout
-        ? `upstream ${r.target.name} timed out while sending its answer`
-        : `upstream ${r.target.name} failed while sending its answer`;
+      const why =
+        err instanceof TooLargeError
+          ? `upstream ${r.target.name} answered more than ${err.maxBytes} bytes`
+          : timeout
+            ? `upstream ${r.target.name} timed out while sending its answer`
+            : `upstream ${r.target.name} failed while sending its answer`;
       return fail(timeout ? 504 : 502, why, {
         decision: 'allowed',
         outcome: timeout ? 'timeout' : 'is_error',

@@ -45,6 +45,8 @@ export interface LlmConfig {
   defaultMaxTokens: number;
   drainTimeoutMs: number;
   maxBodyBytes: number;
+  /** Cap on a non-streaming upstream answer (it is read whole before the agent gets it). */
+  maxResponseBytes: number;
 }
 
 const DEFAULT_BASE: Record<ApiKind, string> = {
@@ -120,5 +122,6 @@ export function toLlmRuntime(p: ParsedLlmConfig): LlmConfig {
     defaultMaxTokens: p.default_max_tokens,
     drainTimeoutMs: toMs(p.drain_timeout),
     maxBodyBytes: p.max_body_bytes,
+    maxResponseBytes: p.max_response_bytes,
   };
 }

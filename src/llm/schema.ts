@@ -112,6 +112,12 @@ export const llmConfigSchema = z
       .int()
       .positive()
       .default(16 * 1024 * 1024),
+    max_response_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024)
+      .describe('cap on a non-streaming upstream answer, which is read whole (502 beyond)'),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -24,7 +24,10 @@ export function streamResponse(
     drainTimeoutMs: deps.drainTimeoutMs,
     finish: async (end) => {
       r.done();
-      const charged = end.usage ? end.usage.input + end.usage.output : estimate;
+      const reported = end.usage ? end.usage.input + end.usage.output : undefined;
+      // A count is final only from a stream that ended: one cut short may have produced (and been
+      // billed) up to the reservation, whatever its first events said.
+      const charged = reported !== undefined && !end.cut ? reported : Math.max(estimate, reported ?? 0);
       await settle(charged);
       const reason = end.agentLeft ? (end.message ?? 'agent disconnected before the end of the stream') : end.message;
       await deps.audit({

@@ -13,6 +13,11 @@ export interface StreamEnd {
   outcome: 'ok' | 'error' | 'timeout';
   /** The agent disconnected before the end. */
   agentLeft: boolean;
+  /**
+   * The upstream stream broke off or was abandoned (timeout, lost connection, drain_timeout) before
+   * its end: `usage` is then at most a running count (Anthropic's message_start says 1 output token).
+   */
+  cut: boolean;
   message: string | undefined;
   /** What the agent was sent (or, at the final event, is about to be). */
   bytes: number;
@@ -50,6 +55,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
       usage: inspector.usage,
       outcome: errored ? 'error' : outcome,
       agentLeft: cancelled,
+      cut: outcome !== 'ok',
       message: errored ? 'the upstream sent an error event' : message,
       bytes,
       sha256: hash.copy().digest('hex'),

@@ -135,6 +135,35 @@ export function readAll(body: UpstreamBody, maxBytes = Infinity): Promise<Buffer
   });
 }
 
+/** A body longer than the cap readWhole was given (the upstream's answer was cut off). */
+export class TooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`body exceeds ${maxBytes} bytes`);
+  }
+}
+
+/**
+ * Reads a body whole, up to `maxBytes`: beyond, the body is destroyed (the upstream connection
+ * freed) and the read rejects with TooLargeError, so no answer is held in memory past the cap.
+ */
+export function readWhole(body: UpstreamBody, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      body.off('data', onData);
+      chunks.length = 0;
+      reject(new TooLargeError(maxBytes));
+      body.destroy();
+    };
+    body.on('data', onData);
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once('error', reject);
+  });
+}
+
 export interface SendOptions {
   path: string;
   headers: Record<string, string>;

@@ -104,6 +104,73 @@ describe('LLM budgets and access', () => {
     }
   });
 
+  it('charges the reservation, not the partial usage of message_start, for an Anthropic stream cut before its end', async () => {
+    // message_start reports the input and `output_tokens: 1`; the real output count comes only in
+    // message_delta. An agent that walks away from a long answer must not be charged as if the
+    // model had written one token.
+    const g = await startLlmGateway(
+      {
+        upstreams: { an: { kind: 'anthropic', base_url: mock.url, models: ['claude-sonnet-4-5'] } },
+        drain_timeout: 50,
+      },
+      { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' },
+    );
+    try {
+      mock.next({ kind: 'default', gate: new Promise<void>(() => undefined) });
+      const abort = new AbortController();
+      const res = await fetch(`${g.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': AGENT_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          stream: true,
+          max_tokens: 500,
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+        signal: abort.signal,
+      });
+      const first = await res.body!.getReader().read();
+      expect(Buffer.from(first.value!).toString()).toContain('message_start');
+      const closed = g.agentConnectionClosed();
+      abort.abort();
+      await closed;
+      const rec = await g.record((r) => r['tollgate.outcome'] === 'timeout');
+      expect(rec['tollgate.tokens.charged']).toBeGreaterThanOrEqual(500); // the reservation: prompt + max_tokens
+      expect(1000 - (await remaining(g))).toBe(rec['tollgate.tokens.charged']);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('cuts off a non-streaming answer past llm.max_response_bytes: 502, the reservation charged', async () => {
+    // An agent sets how large an answer is (n × max_tokens, logprobs with top_logprobs: 20 is
+    // ~1 KiB a token): read whole, one answer could hold gigabytes in the gateway's memory.
+    const g = await startLlmGateway(
+      {
+        upstreams: { oa: { kind: 'openai', base_url: `${mock.url}/v1`, models: ['gpt-4o'] } },
+        max_response_bytes: 1024 * 1024,
+      },
+      { policy: 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 1000, per: 1d }]\n' },
+    );
+    try {
+      mock.next({ kind: 'default', pad: 4 * 1024 * 1024 });
+      const res = await fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+        'upstream oa answered more than 1048576 bytes',
+      );
+      const rec = await g.record((r) => r['rpc.response.status_code'] === '502');
+      expect(rec['tollgate.tokens.charged']).toBe(108); // prompt 8 + max_tokens 100
+      expect(1000 - (await remaining(g))).toBe(108);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('refuses a call that does not fit the budget: 429, Retry-After and RateLimit-* headers, OpenAI error shape', async () => {
     const left = await remaining(gw);
     const err = (await client.chat.completions
@@ -171,6 +238,53 @@ describe('LLM budgets and access', () => {
     expect(ids.sort()).toEqual(['gpt-4o', 'smart']);
     await expect(client.models.retrieve('o3')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     expect((await client.models.retrieve('smart')).id).toBe('smart');
+  });
+
+  it('sends the upstream one reading of a body with duplicate keys: the one the policy and budget judged', async () => {
+    // JSON.parse keeps the last of duplicate keys; parsers that keep the first exist (and others
+    // refuse them). Forwarded as received, this body would run the denied model with 5000 output
+    // tokens on such an upstream, after the gateway allowed gpt-4o and reserved 10.
+    const before = await remaining(gw);
+    const raw =
+      '{"model":"gpt-4o-secret","max_tokens":5000,"messages":[{"role":"user","content":"hi"}],"max_tokens":10,"model":"gpt-4o"}';
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+      body: raw,
+    });
+    expect(res.status).toBe(200);
+    expect(mock.requests).toHaveLength(1);
+    const sent = mock.requests[0]!.raw;
+    expect(sent.match(/"model"/g)).toHaveLength(1);
+    expect(sent.match(/"max_tokens"/g)).toHaveLength(1);
+    expect(mock.requests[0]!.body).toMatchObject({ model: 'gpt-4o', max_tokens: 10 });
+    expect(before - (await remaining(gw))).toBe(18); // the mock's usage, 11 + 7
+  });
+
+  it('counts function definitions and response schemas in the prompt, as tools are', async () => {
+    // The model reads (and the upstream bills) them as input: left out, a call reserved a few
+    // tokens while its schemas alone could fill the context window.
+    const big = 'lorem ipsum dolor sit amet '.repeat(300); // ~1500 tokens
+    for (const extra of [
+      { functions: [{ name: 'f', description: big, parameters: { type: 'object', properties: {} } }] },
+      { response_format: { type: 'json_schema', json_schema: { name: 's', description: big, schema: {} } } },
+    ]) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${AGENT_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o',
+          max_tokens: 10,
+          messages: [{ role: 'user', content: 'hi' }],
+          ...extra,
+        }),
+      });
+      expect(res.status).toBe(429);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /more than the budget allows/,
+      );
+    }
+    expect(mock.requests).toHaveLength(0);
   });
 
   it('counts LLM calls against the agent request limits', async () => {
