@@ -256,7 +256,9 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   }
 
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
-    // The admin API and page: their own credential, the audit log, usage, upstream health.
+    // The admin API and page: their own credential, the audit log, usage, upstream health; and with
+    // auth.oauth, users signing in with their account to decide the approvals that name them.
+    const adminSignIn = gw.oauth?.adminSignIn();
     app.use('/admin', guard);
     app.use('/admin/*', guard);
     app.route(
@@ -287,6 +289,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         approvals: gw.approvals,
         ...(gw.credentials.vault ? { connections: () => gw.credentials.connections() } : {}),
         ...(gw.oauth ? { oauth: gw.oauth.admin() } : {}),
+        ...(adminSignIn ? { signIn: adminSignIn } : {}),
         sseKeepaliveMs: config.server.sseKeepaliveMs,
         sessionKeys: adminSessionKeys(config.sessions.sealKeys),
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,

@@ -31,6 +31,8 @@ export function openOAuthServer(
       store: OAuthServer.openStore(oc, config.limits.redis),
       // Per-address bounds count the client behind trusted proxies (server.trusted_proxies).
       addressOf: clientAddressOf(new CidrSet(config.server.trustedProxies)),
+      // Users sign in to the admin side (to decide approvals) only where it is mounted.
+      adminSignIn: config.admin.tokens.length + config.admin.tokenHashes.length > 0,
     })
   );
 }

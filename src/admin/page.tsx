@@ -3,10 +3,10 @@
 import { AUDIT_DECISIONS, AUDIT_FIELDS, type AuditLine } from '../audit/record.js';
 import { CLIENT_JS } from './client.js';
 import { decisionLabel, Filters, RecordsTable } from './records.js';
-import { CSS } from './styles.js';
 import { ChartsSection } from './charts.js';
 import type { ChartData } from '../audit/charts.js';
 import type { UpstreamStatus, UsageLimit } from './routes.js';
+import { Logo, Shell } from './shell.js';
 
 export interface AgentUsage {
   agent: string;
@@ -25,51 +25,6 @@ function duration(ms: number): string {
   ];
   for (const [size, unit] of units) if (ms >= size) return `${Math.round((ms / size) * 10) / 10} ${unit}`;
   return `${Math.max(0, Math.round(ms))} ms`;
-}
-
-function Shell(props: { title: string; children?: unknown; bodyClass?: string }) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light" />
-        <title>{props.title}</title>
-        <link rel="icon" href="data:," />
-        <style dangerouslySetInnerHTML={{ __html: CSS }} />
-      </head>
-      <body class={props.bodyClass}>{props.children}</body>
-    </html>
-  );
-}
-
-const Logo = () => <span class="logo" aria-hidden="true" />;
-
-export function LoginPage(props: { error?: string }) {
-  return (
-    <Shell title="Sign in · Tollgate admin" bodyClass="login">
-      <main class="login-card">
-        <div class="brand">
-          <Logo /> Tollgate <span class="brand-sub">admin</span>
-        </div>
-        <p class="muted">Sign in with an admin token (agent keys do not work here).</p>
-        {props.error && (
-          <p class="alert" role="alert">
-            {props.error}
-          </p>
-        )}
-        <form method="post" action="/admin/login">
-          <label>
-            <span>Admin token</span>
-            <input type="password" name="token" autocomplete="current-password" required autofocus />
-          </label>
-          <button type="submit" class="btn primary wide">
-            Sign in
-          </button>
-        </form>
-      </main>
-    </Shell>
-  );
 }
 
 const STATE_CLASS: Record<string, string> = { ready: 'good', connecting: 'warn', down: 'bad', disabled: 'idle' };

@@ -4,15 +4,17 @@ import { randomBytes } from 'node:crypto';
 import type { AgentUsage as LimitUsage } from '../limits/usage.js';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { AuditRecord } from '../audit/record.js';
 import { errorResponse } from '../http/respond.js';
 import { readBody } from '../http/node-io.js';
-import { ADMIN_COOKIE, adminAuth } from './admin-auth.js';
+import { ADMIN_COOKIE, adminAuth, approverOf, unauthorized } from './admin-auth.js';
 import { AdminSessions } from './admin-session.js';
 import { operatorTokens } from '../auth/operator-tokens.js';
 import { liveTailResponse, parseAuditParams, readAuditPage, type ParsedQuery, type Redact } from './audit-api.js';
-import { AdminPage, LoginPage, type AgentUsage } from './page.js';
+import { AdminPage, type AgentUsage } from './page.js';
+import { ApproverPage, LoginPage } from './shell.js';
+import { html } from './html.js';
+import { endUserSession, mountUserSignIn, userOf, type AdminSignIn } from './user-signin.js';
 import { sameOrigin } from './csrf.js';
 import { ADMIN_MAX_BODY_BYTES, adminBodyCap } from './body-cap.js';
 import { chartRange, chartsFromRecords, type ChartData, type ChartRange } from '../audit/charts.js';
@@ -39,8 +41,6 @@ async function chartsOf(deps: AdminDeps, q: AuditQuery, range: ChartRange): Prom
 import { mountPinRoutes, PinsSection, type AdminPins } from './pins.js';
 import { ApprovalsSection, mountApprovalRoutes } from '../approvals/admin.js';
 import type { ApprovalService } from '../approvals/service.js';
-import { bearerOf } from '../auth/operator-tokens.js';
-import { headerOf } from '../http/node-io.js';
 import { ConnectionsSection, type ConnectionRow } from './connections.js';
 import { mountOAuthRoutes, OAuthSection, type AdminOAuth } from './oauth.js';
 
@@ -87,6 +87,8 @@ export interface AdminDeps {
   connections?: () => Promise<ConnectionRow[]>;
   /** Grants and clients of Tollgate's own authorization server (auth.oauth). */
   oauth?: AdminOAuth;
+  /** Users sign in with their account to decide their approvals (auth.oauth; user-signin.tsx). */
+  signIn?: AdminSignIn;
   /**
    * The audit writer's redactor. Live records reach listeners BEFORE the writer redacts them, so
    * without this the live tail would show arguments the log itself hides.
@@ -125,17 +127,6 @@ const hardening: MiddlewareHandler = async (c, next) => {
   c.header('x-frame-options', 'DENY');
 };
 
-function csp(nonce: string | undefined): string {
-  const script = nonce ? `'nonce-${nonce}'` : "'none'";
-  return `default-src 'none'; script-src ${script}; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
-}
-
-async function html(c: Context, node: JSX.Element, status: 200 | 401, nonce?: string): Promise<Response> {
-  const body = await (await node).toString();
-  c.header('content-security-policy', csp(nonce));
-  return c.html(`<!doctype html>${body}`, status);
-}
-
 export function adminRoutes(deps: AdminDeps): Hono {
   const now = deps.now ?? Date.now;
   const tokens = operatorTokens(deps.tokens, deps.tokenHashes);
@@ -147,6 +138,17 @@ export function adminRoutes(deps: AdminDeps): Hono {
   const apiAuth = adminAuth({ tokens, sessions, page: false });
   const pageAuth = adminAuth({ tokens, sessions, page: true });
   const secure = (c: Context) => isHttps(c, deps.secureCookies === true);
+  // Only the approvals routes and the page ask for users; every other route is admin-token only.
+  const signIn = deps.approvals ? deps.signIn : undefined;
+  const approver = (c: Context) => approverOf(c, { tokens, sessions }, signIn && ((c) => userOf(c, signIn)));
+  /** A user signed in with their account (and no admin credential) gets the approver's page. */
+  const userPage: MiddlewareHandler = async (c, next) => {
+    const who = signIn ? await approver(c) : undefined;
+    if (who?.kind !== 'user') return next();
+    const nonce = randomBytes(16).toString('base64');
+    const section = <ApprovalsSection nonce={nonce} />;
+    return html(c, <ApproverPage name={deps.name ?? 'Tollgate'} who={who} approvals={section} />, 200, nonce);
+  };
   const csrf: MiddlewareHandler = async (c, next) => {
     if (!sameOrigin(c))
       return errorResponse(c, 'forbidden', 'cross-origin request refused (send the Origin header, or a Bearer token)');
@@ -158,7 +160,9 @@ export function adminRoutes(deps: AdminDeps): Hono {
   app.use('*', adminBodyCap(deps.maxBodyBytes ?? ADMIN_MAX_BODY_BYTES));
 
   // --- Login and logout (the page's cookie) ---
-  app.get('/login', (c) => html(c, <LoginPage />, 200));
+  const accounts = signIn !== undefined;
+  if (signIn) mountUserSignIn(app, signIn, secure);
+  app.get('/login', (c) => html(c, <LoginPage accounts={accounts} />, 200));
   app.post('/login', async (c) => {
     // Login CSRF: a form posted from another site must not log this browser in.
     if (!sameOrigin(c, { allowMissing: true })) return errorResponse(c, 'forbidden', 'cross-origin login refused');
@@ -166,7 +170,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     if (form === undefined)
       return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
     const which = tokens.match(new URLSearchParams(form).get('token')?.trim());
-    if (which < 0) return html(c, <LoginPage error="That token is not an admin token." />, 401);
+    if (which < 0) return html(c, <LoginPage accounts={accounts} error="That token is not an admin token." />, 401);
     // An opaque session, not the token: it expires, and ends when its token is removed.
     setCookie(c, ADMIN_COOKIE, sessions.issue(which), {
       httpOnly: true,
@@ -177,9 +181,10 @@ export function adminRoutes(deps: AdminDeps): Hono {
     });
     return c.redirect(`${ADMIN_BASE}/`, 303);
   });
-  app.post('/logout', csrf, (c) => {
+  app.post('/logout', csrf, async (c) => {
     sessions.end(getCookie(c, ADMIN_COOKIE));
     deleteCookie(c, ADMIN_COOKIE, { path: ADMIN_BASE, secure: secure(c) });
+    if (signIn) await endUserSession(c, signIn, secure(c));
     return c.redirect(`${ADMIN_BASE}/login`, 303);
   });
 
@@ -212,16 +217,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
     return r.ok ? c.json(r) : c.json(r, 422);
   });
   if (deps.pins) mountPinRoutes(api, deps.pins, { apiAuth, csrf });
-  if (deps.approvals)
-    mountApprovalRoutes(api, deps.approvals, {
-      apiAuth,
-      csrf,
-      // An admin token decides anything (approver.ts); named by its position, never by its value.
-      who: (c) => {
-        const i = tokens.match(bearerOf(headerOf(c, 'authorization')));
-        return { kind: 'admin', id: i >= 0 ? `admin#${i + 1}` : 'admin (page)', groups: [] };
-      },
-    });
+  if (deps.approvals) mountApprovalRoutes(api, deps.approvals, { csrf, approver, unauthorized });
   const connections = deps.connections;
   if (connections) api.get('/connections', apiAuth, async (c) => c.json({ connections: await connections() }));
   if (deps.oauth) mountOAuthRoutes(api, deps.oauth, { apiAuth, csrf });
@@ -295,9 +291,9 @@ export function adminRoutes(deps: AdminDeps): Hono {
       nonce,
     );
   };
-  app.get('/', pageAuth, page);
+  app.get('/', userPage, pageAuth, page);
   // `/admin/` (the strict router keeps it apart from `/admin`); anything else under /admin is unknown.
   const rootOnly: MiddlewareHandler = async (c, next) => (c.req.path === `${ADMIN_BASE}/` ? next() : c.notFound());
-  app.get('/*', rootOnly, pageAuth, page);
+  app.get('/*', rootOnly, userPage, pageAuth, page);
   return app;
 }

@@ -5,7 +5,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { readBody } from '../http/node-io.js';
 import { errorResponse } from '../http/respond.js';
-import type { ApproverIdentity } from './approver.js';
+import { mayApprove, type ApproverIdentity } from './approver.js';
 import type { ApprovalService } from './service.js';
 
 const MAX_DECISION_BYTES = 8 * 1024;
@@ -35,16 +35,26 @@ function parseDecision(body: string): Parsed {
 export function mountApprovalRoutes(
   api: Hono,
   svc: ApprovalService,
-  mw: { apiAuth: MiddlewareHandler; csrf: MiddlewareHandler; who: (c: Context) => ApproverIdentity },
+  mw: {
+    csrf: MiddlewareHandler;
+    /** Who asks: an admin token, a user signed in with their account, or nobody (401). */
+    approver: (c: Context) => Promise<ApproverIdentity | undefined>;
+    unauthorized: (c: Context) => Response;
+  },
 ): void {
-  api.get('/approvals', mw.apiAuth, async (c) => {
+  api.get('/approvals', async (c) => {
+    const who = await mw.approver(c);
+    if (!who) return mw.unauthorized(c);
     try {
-      return c.json({ approvals: await svc.store.list() });
+      // A user sees only what they may decide (an admin token, everything).
+      return c.json({ approvals: (await svc.store.list()).filter((a) => mayApprove(who, a.approvers)) });
     } catch (err) {
       return errorResponse(c, 'upstream_unavailable', `the approvals store is unavailable: ${(err as Error).message}`);
     }
   });
-  api.post('/approvals/:id', mw.csrf, mw.apiAuth, async (c) => {
+  api.post('/approvals/:id', mw.csrf, async (c) => {
+    const who = await mw.approver(c);
+    if (!who) return mw.unauthorized(c);
     const id = c.req.param('id');
     if (!ID.test(id)) return errorResponse(c, 'invalid_params', 'not an approval id');
     const body = await readBody(c, MAX_DECISION_BYTES).catch(() => undefined);
@@ -52,7 +62,8 @@ export function mountApprovalRoutes(
       return errorResponse(c, 'payload_too_large', `a decision is limited to ${MAX_DECISION_BYTES} bytes`);
     const d = parseDecision(body);
     if (typeof d === 'string') return errorResponse(c, 'invalid_params', d);
-    const r = await svc.decide(id, mw.who(c), d.decision, d.reason, d.sha256).catch((err: Error) => err);
+    // decide.ts refuses (403) an approval whose rule does not name this user or their groups.
+    const r = await svc.decide(id, who, d.decision, d.reason, d.sha256).catch((err: Error) => err);
     if (r instanceof Error)
       return errorResponse(c, 'upstream_unavailable', `the approvals store is unavailable: ${r.message}`);
     if (!r.ok) return c.json({ error: r.error, ...(r.approval ? { approval: r.approval } : {}) }, r.status);

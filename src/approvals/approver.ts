@@ -1,6 +1,6 @@
 // Who may decide an approval. One small function over an approver identity, so the admin side can
-// hand it whoever signed in: an admin token today, an OAuth user with groups once `src/oauth/`
-// (issue 16) lands — map the signed-in user to {kind: 'user', id, groups} and call mayApprove.
+// hand it whoever signed in: an admin token, or a user signed in with their account (auth.oauth,
+// src/admin/user-signin.tsx) as {kind: 'user', id, groups}.
 export interface ApproverIdentity {
   /** `admin`: an admin token (may decide anything); `user`: a person signed in with groups. */
   kind: 'admin' | 'user';

@@ -16,8 +16,11 @@ export interface OAuthClient {
   /** sha256 hex of the secret, for confidential registered clients. */
   secret_hash?: string | undefined;
   client_id_issued_at?: number | undefined;
-  /** `registered` (RFC 7591) or `metadata` (a Client ID Metadata Document). */
-  kind: 'registered' | 'metadata';
+  /**
+   * `registered` (RFC 7591), `metadata` (a Client ID Metadata Document) or `builtin` (the admin
+   * side's own sign-in, src/oauth/admin-client.ts: its codes are redeemed inside the gateway only).
+   */
+  kind: 'registered' | 'metadata' | 'builtin';
 }
 
 /** An OAuth error in RFC 6749/7591 terms. */
@@ -88,6 +91,8 @@ export interface ClientRegistryOptions {
   maxRegistered: number;
   /** Registrations per client address per hour (auth.oauth.registrations_per_address). Default 100. */
   maxRegisteredPerAddress?: number;
+  /** Clients of the gateway itself (the admin side's sign-in), found before the store is asked. */
+  builtIn?: () => readonly OAuthClient[];
 }
 
 /** Looks clients up and registers new ones. */
@@ -109,6 +114,8 @@ export class ClientRegistry {
   async find(clientId: string): Promise<OAuthClient> {
     if (clientId.length === 0 || clientId.length > 2000) throw new OAuthError('invalid_client', 'unknown client');
     if (ClientRegistry.isMetadataUrl(clientId)) return this.#fromDocument(clientId);
+    const own = this.o.builtIn?.().find((c) => c.client_id === clientId);
+    if (own) return own;
     const c = await this.o.store.get<OAuthClient>(`client:${clientId}`);
     if (!c) throw new OAuthError('invalid_client', 'unknown client', 401);
     return c;

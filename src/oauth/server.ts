@@ -16,6 +16,8 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
 import { addressBucket } from './address.js';
 import { peerAddress } from '../http/client-address.js';
+import type { AdminSignIn } from '../admin/user-signin.js';
+import { ADMIN_SESSION_PREFIX, adminClient, adminSignIn } from './admin-client.js';
 
 export interface OAuthServerOptions {
   config: OAuthConfig;
@@ -26,6 +28,8 @@ export interface OAuthServerOptions {
   store?: OAuthStore;
   /** Where a request came from (server.trusted_proxies, src/http/client-address.ts); default the TCP peer. */
   addressOf?: (c: Context) => string;
+  /** The admin side is mounted (admin tokens configured): its built-in sign-in client exists (admin-client.ts). */
+  adminSignIn?: boolean;
 }
 
 export class OAuthServer {
@@ -39,6 +43,7 @@ export class OAuthServer {
   readonly log: Logger;
   readonly #baseUrl: () => string;
   readonly #addressOf: (c: Context) => string;
+  readonly #adminSignIn: boolean;
   #ending: Promise<void> = Promise.resolve();
 
   constructor(o: OAuthServerOptions & { store: OAuthStore }) {
@@ -48,6 +53,7 @@ export class OAuthServer {
     this.resources = o.resources;
     this.#baseUrl = o.baseUrl;
     this.#addressOf = o.addressOf ?? peerAddress;
+    this.#adminSignIn = o.adminSignIn === true;
     this.keys = new SigningKeys(this.store, o.config.keyRotationMs);
     const m = o.config.clientIdMetadata;
     this.clients = new ClientRegistry({
@@ -63,6 +69,7 @@ export class OAuthServer {
       },
       maxRegistered: 10_000,
       maxRegisteredPerAddress: o.config.registrationsPerAddress,
+      ...(o.adminSignIn === true ? { builtIn: () => [adminClient(this.issuer())] } : {}),
     });
     this.grants = new GrantService({
       store: this.store,
@@ -140,11 +147,13 @@ export class OAuthServer {
           await Promise.all([this.grants.revoke(g.gid), this.store.del(consentKey(g.sub, g.clientId))]);
           ended++;
         }
-      for (const { key, value } of await this.store.list<Subject>('session:', Number.POSITIVE_INFINITY))
-        if (gone(value)) {
-          await this.store.del(key);
-          ended++;
-        }
+      // Login sessions at /authorize and admin-side sessions (admin-client.ts) alike.
+      for (const prefix of ['session:', ADMIN_SESSION_PREFIX])
+        for (const { key, value } of await this.store.list<Subject>(prefix, Number.POSITIVE_INFINITY))
+          if (gone(value)) {
+            await this.store.del(key);
+            ended++;
+          }
     } catch (err) {
       this.log.warn({ err }, 'oauth: could not end the logins of removed users; they are refused while unlisted');
     }
@@ -191,6 +200,11 @@ export class OAuthServer {
     const g = await this.grants.get(gid);
     if (g) await this.store.del(consentKey(g.sub, g.clientId));
     return this.grants.revoke(gid);
+  }
+
+  /** The admin side's sign-in for users (admin-client.ts); only with `adminSignIn` set. */
+  adminSignIn(): AdminSignIn | undefined {
+    return this.#adminSignIn ? adminSignIn(this) : undefined;
   }
 
   /** What the admin API and page list and revoke. */

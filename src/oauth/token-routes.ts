@@ -43,6 +43,9 @@ async function clientOf(as: OAuthServer, c: Context, form: Record<string, unknow
     throw err;
   }
   if (!secretMatches(client, secret)) throw new OAuthError('invalid_client', 'client authentication failed', 401);
+  // The admin side's sign-in redeems its codes inside the gateway: over HTTP its code (with the
+  // browser's verifier) must not buy an access token for /mcp.
+  if (client.kind === 'builtin') throw new OAuthError('invalid_client', 'this client has no token endpoint', 401);
   return client;
 }
 
