@@ -67,6 +67,11 @@ export interface Lease {
 export interface LimitStore {
   /** All-or-nothing: charges every key or none. */
   check(req: CheckRequest): Promise<CheckResult>;
+  /**
+   * The same check answered in the calling turn, by stores that need no I/O (MemoryStore); throws
+   * where check rejects. Lets the limits step pass a call on without a promise of its own.
+   */
+  checkNow?(req: CheckRequest): CheckResult;
   /** Like check (same result shape, `allowed` = would it pass) but charges nothing. */
   peek(keys: LimitKey[]): Promise<CheckResult>;
   /** Moves each TAT back by cost·T, never before now. Never throws. */
