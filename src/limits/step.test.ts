@@ -87,7 +87,7 @@ function setup(
     );
     return { admitted, refused };
   }
-  return { step, call, result, used, burst };
+  return { step, call, result, used, burst, store };
 }
 
 describe('tool-result token budget', () => {
@@ -162,6 +162,9 @@ describe('request limits', () => {
         data: { retryAfterSeconds: 30, limit: 'agent requests 2/1m', remaining: 0 },
       },
     });
+    // The same bucket as the admin usage page sees it, through a key object of its own.
+    const bucket = { key: 'a:tester:req:2:60000', tag: 'tester', limit: 2, periodMs: 60_000, cost: 0 };
+    expect((await s.store.peek([bucket])).results[0]).toMatchObject({ remaining: 0, resetMs: 60_000 });
   });
 
   it('a failure before the check rejects the returned promise; it never throws at the caller', async () => {
