@@ -8,7 +8,7 @@
 // below 2^53, so JS numbers and Lua doubles compute identical, exact results. Time resolution is
 // 1 ms (Redis TIME is truncated to ms). Admission is always exact; `remaining` is a display value,
 // exact while limit·periodMs < 2^53 and approximate (by a unit at most) beyond.
-import { bucketId, type KeyResult, type LimitKey } from './store.js';
+import { bucketId, type CheckResult, type KeyResult, type LimitKey, type Via } from './store.js';
 
 export interface Tat {
   ms: number;
@@ -63,11 +63,12 @@ function add(t: Tat, s: Spec): Tat {
   return { ms, frac, den: s.limit };
 }
 
-/** Units admissible now and ms until full, for a TAT ≥ now. */
-export function usage(t: Tat, s: Spec, now: number): { remaining: number; resetMs: number } {
+/** A key's result: units admissible now and ms until full, for a TAT ≥ now. */
+function keyResult(k: LimitKey, t: Tat, now: number, allowed: boolean): KeyResult {
   const d = t.ms - now;
-  const avail = (s.periodMs - d) * s.limit - t.frac;
-  return { remaining: avail <= 0 ? 0 : Math.floor(avail / s.periodMs), resetMs: d + (t.frac > 0 ? 1 : 0) };
+  const avail = (k.periodMs - d) * k.limit - t.frac;
+  const remaining = avail <= 0 ? 0 : Math.floor(avail / k.periodMs);
+  return { key: k.key, limit: k.limit, remaining, resetMs: d + (t.frac > 0 ? 1 : 0), allowed };
 }
 
 export interface Decision {
@@ -110,50 +111,81 @@ export function ttlMs(t: Tat, now: number): number {
   return Math.max(1, t.ms - now + (t.frac > 0 ? 1 : 0));
 }
 
-export interface Evaluation {
-  allowed: boolean;
-  retryAfterMs: number;
-  reason?: 'limited' | 'cost_exceeds_limit';
-  results: KeyResult[];
-  /** TATs to store (only when allowed and charging). */
-  writes: Array<[string, Tat]>;
-}
+/** A stored TAT by bucket id (undefined: none, or already in the past). */
+export type TatReader = (id: string, now: number) => Tat | undefined;
+/** Stores a bucket's new TAT. */
+export type TatWriter = (id: string, t: Tat) => void;
 
 /**
  * All-or-nothing over keys. A key listed twice sees its own earlier tentative charge (its wait is
  * then a lower bound). The request waits for its slowest key: retryAfter = max of per-key waits,
- * -1 if any can never pass.
+ * -1 if any can never pass. `write` (none for a peek) gets each bucket's new TAT, only when the
+ * whole request is admitted. `via` is the caller's backend, passed through to the result.
+ *
+ * The tentative state is kept by position, not in a Map keyed by id (as lua.ts does): ids almost
+ * never repeat and a request has a handful of keys, so looking back along the list allocates less
+ * than Maps per call (this runs on every relayed call).
  */
 export function evaluate(
-  get: (id: string) => Tat | undefined,
-  keys: LimitKey[],
+  read: TatReader,
+  keys: readonly LimitKey[],
   now: number,
-  charge: boolean,
-): Evaluation {
-  const pending = new Map<string, Tat>();
-  const decisions: Decision[] = [];
+  write: TatWriter | undefined,
+  via: Via,
+): CheckResult {
+  const n = keys.length;
+  // Sized up front: arrays grown by push start at 17 slots, most of the bytes of a check.
+  const ids = keys.map(bucketId);
+  const after = new Array<Tat | undefined>(n); // the bucket's tentative TAT once key i is decided
+  const admits = new Array<boolean>(n);
   let allowed = true;
   let wait = 0;
-  const used = new Map<string, number>(); // a key listed twice can never pass if its costs sum above the limit
-  for (const k of keys) {
-    const id = bucketId(k);
-    const d = decide(pending.get(id) ?? get(id), k, now);
-    const sum = (used.get(id) ?? 0) + k.cost;
-    used.set(id, sum);
-    decisions.push(d);
-    if (d.allowed) pending.set(id, d.next);
-    else {
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    const j = previous(ids, i);
+    const cur = j < 0 ? read(ids[i]!, now) : after[j];
+    const d = decide(cur, k, now);
+    after[i] = d.allowed ? d.next : cur;
+    admits[i] = d.allowed;
+    if (!d.allowed) {
       allowed = false;
-      const w = sum > k.limit ? -1 : d.waitMs;
+      // A key listed twice can never pass if its costs sum above the limit.
+      const w = costSoFar(keys, ids, i) > k.limit ? -1 : d.waitMs;
       wait = wait === -1 || w === -1 ? -1 : Math.max(wait, w);
     }
   }
-  const results = keys.map((k, i): KeyResult => {
-    const id = bucketId(k);
+  const charging = allowed && write !== undefined;
+  const results = new Array<KeyResult>(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
     // Final charged state if the whole request is admitted (and charging); otherwise as it is.
-    const t = base(allowed && charge ? pending.get(id) : get(id), k.limit, now);
-    return { key: k.key, limit: k.limit, ...usage(t, k, now), allowed: decisions[i]!.allowed };
-  });
-  if (allowed) return { allowed, retryAfterMs: 0, results, writes: charge ? [...pending] : [] };
-  return { allowed, retryAfterMs: wait, reason: wait === -1 ? 'cost_exceeds_limit' : 'limited', results, writes: [] };
+    const t = base(charging ? after[last(ids, i)] : read(ids[i]!, now), k.limit, now);
+    results[i] = keyResult(k, t, now, admits[i]!);
+  }
+  if (charging) {
+    // One write per bucket: its last tentative TAT.
+    for (let i = 0; i < n; i++) if (last(ids, i) === i) write(ids[i]!, after[i]!);
+    return { allowed, retryAfterMs: 0, results, via };
+  }
+  if (allowed) return { allowed, retryAfterMs: 0, results, via };
+  return { allowed, retryAfterMs: wait, reason: wait === -1 ? 'cost_exceeds_limit' : 'limited', results, via };
+}
+
+/** The previous key with key i's bucket, or -1. */
+function previous(ids: readonly string[], i: number): number {
+  for (let j = i - 1; j >= 0; j--) if (ids[j] === ids[i]) return j;
+  return -1;
+}
+
+/** The last key with key i's bucket (i itself unless the bucket is listed again later). */
+function last(ids: readonly string[], i: number): number {
+  for (let j = ids.length - 1; j > i; j--) if (ids[j] === ids[i]) return j;
+  return i;
+}
+
+/** Total cost of key i's bucket over keys 0..i. */
+function costSoFar(keys: readonly LimitKey[], ids: readonly string[], i: number): number {
+  let sum = 0;
+  for (let j = 0; j <= i; j++) if (ids[j] === ids[i]) sum += keys[j]!.cost;
+  return sum;
 }

@@ -97,6 +97,42 @@ describe('GCRA (memory store)', () => {
     expect(out[6]).toMatchObject({ allowed: true, results: [r(1, 0)] });
   });
 
+  it('a bucket listed twice is decided against its own earlier charge, all or nothing', async () => {
+    const s = mem(clock().now);
+    const a = { key: 'a', tag: 't', limit: 5, periodMs: 1000, cost: 1 }; // T = 200 ms
+    const b = { key: 'b', tag: 't', limit: 5, periodMs: 1000, cost: 1 };
+    // Admitted: a is charged for both listings, and each listing shows the bucket's final state.
+    expect(pick(await s.check({ keys: [a, b, { ...a, cost: 2 }] }))).toEqual({
+      allowed: true,
+      retryAfterMs: 0,
+      reason: undefined,
+      results: [r(2, 600), r(4, 200), r(2, 600)],
+    });
+    // The second listing does not fit after the first (3 + 1 + 2 > 5): nothing is charged.
+    expect(pick(await s.check({ keys: [a, b, { ...a, cost: 2 }] }))).toEqual({
+      allowed: false,
+      retryAfterMs: 200,
+      reason: 'limited',
+      results: [r(2, 600), r(4, 200), r(2, 600, false)],
+    });
+    expect(pick(await s.peek([a, b]))).toMatchObject({ results: [r(2, 600), r(4, 200)] });
+    // Listings that together cost more than the limit can never pass (each alone would, in time).
+    expect(
+      pick(
+        await s.check({
+          keys: [
+            { ...a, cost: 3 },
+            { ...a, cost: 3 },
+          ],
+        }),
+      ),
+    ).toMatchObject({
+      allowed: false,
+      retryAfterMs: -1,
+      reason: 'cost_exceeds_limit',
+    });
+  });
+
   it('refunds move the TAT back by cost·T, never before now; charges can go into debt', async () => {
     const out = (await run('refunds')).map(pick);
     expect(out[0]!.results).toEqual([r(8, 200)]);

@@ -27,6 +27,9 @@ export class MemoryStore implements LimitStore {
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
   private nextLease = 1;
+  // Made once, not per check (evaluate runs on every relayed call).
+  private readonly read = (id: string, now: number): Tat | undefined => this.get(id, now);
+  private readonly write = (id: string, t: Tat): void => void this.tats.set(id, t);
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -38,18 +41,18 @@ export class MemoryStore implements LimitStore {
   }
 
   async check(req: CheckRequest): Promise<CheckResult> {
+    return this.checkNow(req);
+  }
+
+  checkNow(req: CheckRequest): CheckResult {
     validateKeys(req.keys);
     const now = this.now();
-    const { writes, ...ev } = evaluate((id) => this.get(id, now), req.keys, now, true);
-    for (const [id, t] of writes) this.tats.set(id, t);
-    return { ...ev, via: 'store' };
+    return evaluate(this.read, req.keys, now, this.write, 'store');
   }
 
   async peek(keys: LimitKey[]): Promise<CheckResult> {
     validateKeys(keys);
-    const now = this.now();
-    const { writes: _, ...ev } = evaluate((id) => this.get(id, now), keys, now, false);
-    return { ...ev, via: 'store' };
+    return evaluate(this.read, keys, this.now(), undefined, 'store');
   }
 
   async refund(keys: LimitKey[], via: Via = 'store'): Promise<void> {

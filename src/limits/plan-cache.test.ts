@@ -37,4 +37,16 @@ describe('PlanCache', () => {
     const withRate = cache.plan('alice', agent, call, [{ limit: 10, periodMs: 1000 }], global);
     expect(withRate.requests.map((k) => k.name)).toContain('upstream srv requests 10/1s');
   });
+
+  it('keeps a tool call and a call naming no tool apart, even when the tool is named like an upstream', () => {
+    const cache = new PlanCache();
+    const agent = limits();
+    const none: [] = []; // the same rates each time, as the gateway passes them
+    const toolCall = cache.plan('alice', agent, call, none, none);
+    const upstreamCall = cache.plan('alice', agent, { server: 'srv__read', tool: undefined }, none, none);
+    expect(upstreamCall).toEqual(planRequest('alice', agent, { server: 'srv__read', tool: undefined }, [], []));
+    expect(cache.plan('alice', agent, call, none, none)).toEqual(toolCall);
+    expect(toolCall.requests).toHaveLength(2); // the agent's limit and the srv__* one
+    expect(upstreamCall.requests).toHaveLength(1);
+  });
 });

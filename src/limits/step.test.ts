@@ -8,6 +8,7 @@ import { MemoryStore } from './memory-store.js';
 import { compileAgentLimits } from './plan.js';
 import { agentLimitsSchema } from './schema.js';
 import { limitsStep } from './step.js';
+import type { LimitStore } from './store.js';
 import type { TokenCounter } from './token-counter.js';
 
 const BUDGET = 2000;
@@ -22,8 +23,13 @@ const budgetKey = {
 // One token per character: result sizes are exact and obvious.
 const counter: TokenCounter = { count: async (t) => t.length, warm: () => undefined, close: async () => undefined };
 
-function setup(defaultResultEstimate: number, extra: Record<string, unknown> = {}) {
-  const store = new MemoryStore({ now: () => 1_000_000, sweepIntervalMs: 0 }); // frozen clock: no refill
+function setup(
+  defaultResultEstimate: number,
+  extra: Record<string, unknown> = {},
+  wrap: (s: MemoryStore) => LimitStore = (s) => s,
+) {
+  const memory = new MemoryStore({ now: () => 1_000_000, sweepIntervalMs: 0 }); // frozen clock: no refill
+  const store = wrap(memory);
   const limits = compileAgentLimits(agentLimitsSchema.parse({ tokens: [{ limit: BUDGET, per: '1d' }], ...extra }));
   const policies = { limitsFor: () => limits } as Pick<PolicySet, 'limitsFor'> as PolicySet;
   const step = limitsStep({
@@ -81,7 +87,7 @@ function setup(defaultResultEstimate: number, extra: Record<string, unknown> = {
     );
     return { admitted, refused };
   }
-  return { step, call, result, used, burst };
+  return { step, call, result, used, burst, store };
 }
 
 describe('tool-result token budget', () => {
@@ -124,5 +130,60 @@ describe('tool-result token budget', () => {
     ).rejects.toThrow('relay failed');
     await s.step(s.call(), async () => ({ jsonrpc: '2.0', id: 1, error: { code: -32050, message: 'down' } }));
     expect(await s.used()).toBe(0);
+  });
+});
+
+/** The memory store answering only in promises, as the Redis store does (no checkNow). */
+const promised = (s: MemoryStore): LimitStore => ({
+  check: (r) => s.check(r),
+  peek: (k) => s.peek(k),
+  refund: (k, via) => s.refund(k, via),
+  charge: (k, via) => s.charge(k, via),
+  acquire: (k, max, ttl) => s.acquire(k, max, ttl),
+  close: () => s.close(),
+});
+
+describe('request limits', () => {
+  const requestsOnly = { tokens: [], requests: [{ limit: 2, per: '1m' }] };
+
+  it.each([
+    ['at once (memory store)', (s: MemoryStore): LimitStore => s],
+    ['in a promise (Redis store)', promised],
+  ])('admit up to the limit, then refuse with the retry time, for a store answering %s', async (_, wrap) => {
+    const s = setup(100, requestsOnly, wrap);
+    const ok = s.result(1);
+    const out: JsonRpcResponse[] = [];
+    for (let i = 0; i < 3; i++) out.push(await s.step(s.call(), async () => ok));
+    expect(out.slice(0, 2)).toEqual([ok, ok]);
+    expect(out[2]).toMatchObject({
+      error: {
+        code: -32029,
+        message: 'rate limit reached (agent requests 2/1m)',
+        data: { retryAfterSeconds: 30, limit: 'agent requests 2/1m', remaining: 0 },
+      },
+    });
+    // The same bucket as the admin usage page sees it, through a key object of its own.
+    const bucket = { key: 'a:tester:req:2:60000', tag: 'tester', limit: 2, periodMs: 60_000, cost: 0 };
+    expect((await s.store.peek([bucket])).results[0]).toMatchObject({ remaining: 0, resetMs: 60_000 });
+  });
+
+  it('a failure before the check rejects the returned promise; it never throws at the caller', async () => {
+    const step = limitsStep({
+      store: new MemoryStore({ sweepIntervalMs: 0 }),
+      policies: () => {
+        throw new Error('no policies');
+      },
+      serverRates: () => [],
+      global: [],
+      tokenCounter: undefined,
+      defaultResultEstimate: 100,
+      concurrencyTtlMs: 60_000,
+    });
+    const s = setup(100, requestsOnly);
+    let p: Promise<JsonRpcResponse> | undefined;
+    expect(() => {
+      p = step(s.call(), async () => s.result(1));
+    }).not.toThrow();
+    await expect(p).rejects.toThrow('no policies');
   });
 });

@@ -14,6 +14,8 @@ import { reserve } from './reservation.js';
 import { resultText, type TokenCounter } from './token-counter.js';
 import { ResultEstimator } from './result-estimate.js';
 
+type McpNext = Parameters<McpStep>[1];
+
 export interface LimitsStepOptions {
   store: LimitStore;
   policies: () => PolicySet;
@@ -44,10 +46,24 @@ function refusal(call: McpCall, plan: RequestPlan, result: CheckResult, reserved
   );
 }
 
+/** Request counts only: one check, and nothing to settle once the call returns. */
+function countRequests(store: LimitStore, call: McpCall, plan: RequestPlan, next: McpNext): Promise<JsonRpcResponse> {
+  const req = { keys: plan.requests };
+  const checked = store.checkNow ? store.checkNow(req) : store.check(req);
+  if (checked instanceof Promise) return checked.then((r) => admit(r, call, plan, next));
+  return admit(checked, call, plan, next);
+}
+
+const admit = (r: CheckResult, call: McpCall, plan: RequestPlan, next: McpNext): Promise<JsonRpcResponse> =>
+  r.allowed ? next() : Promise.resolve(refusal(call, plan, r, 0));
+
 export function limitsStep(opts: LimitsStepOptions): McpStep {
   const estimates = new ResultEstimator({ defaultTokens: opts.defaultResultEstimate });
   const plans = new PlanCache();
-  return async (call, next) => {
+
+  // Not async, like the relay's other pass-through steps: a call with request limits only (the
+  // common case) on the memory store goes on without a promise and microtask turns of this step.
+  const step: McpStep = (call, next) => {
     const t = call.target;
     if (!t) return next();
     const agentId = call.scope.agentId;
@@ -61,10 +77,24 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
       opts.global,
     );
     const countTokens = opts.tokenCounter !== undefined && isToolCall && plan.tokens.length > 0;
-    if (plan.requests.length === 0 && !countTokens && !(plan.concurrency && isToolCall)) return next();
+    const leased = plan.concurrency && isToolCall;
+    if (plan.requests.length === 0 && !countTokens && !leased) return next();
+    if (!countTokens && !leased) return countRequests(store, call, plan, next);
+    return guarded(call, next, store, plan, countTokens, Boolean(leased));
+  };
 
+  /** With a concurrency lease or a token reservation: both are settled once the call returns. */
+  async function guarded(
+    call: McpCall,
+    next: McpNext,
+    store: LimitStore,
+    plan: RequestPlan,
+    countTokens: boolean,
+    leased: boolean,
+  ): Promise<JsonRpcResponse> {
+    const agentId = call.scope.agentId;
     const lease =
-      plan.concurrency && isToolCall
+      leased && plan.concurrency
         ? await store.acquire(`a:${agentId}:inflight`, plan.concurrency, opts.concurrencyTtlMs)
         : undefined;
     if (lease && !lease.ok) {
@@ -77,7 +107,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
       }).toJsonRpc(call.request.id);
     }
     // Never more than the smallest budget: a guess must not make a tool uncallable for good.
-    const estimateKey = countTokens ? `${agentId}\u0000${t.canonical}` : '';
+    const estimateKey = countTokens ? `${agentId}\u0000${call.target?.canonical}` : '';
     const estimate = countTokens ? Math.min(estimates.estimate(estimateKey), ...plan.tokens.map((k) => k.limit)) : 0;
     try {
       const r = await reserve(store, countTokens ? plan.tokens : [], estimate, plan.requests);
@@ -99,6 +129,14 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
       }
     } finally {
       if (lease) await lease.release(); // (not `await lease?.release()`: a turn per call for nothing)
+    }
+  }
+
+  return (call, next) => {
+    try {
+      return step(call, next);
+    } catch (err) {
+      return Promise.reject(err); // as from the async step this was: callers get a rejection, not a throw
     }
   };
 }

@@ -67,6 +67,11 @@ export interface Lease {
 export interface LimitStore {
   /** All-or-nothing: charges every key or none. */
   check(req: CheckRequest): Promise<CheckResult>;
+  /**
+   * The same check answered in the calling turn, by stores that need no I/O (MemoryStore); throws
+   * where check rejects. Lets the limits step pass a call on without a promise of its own.
+   */
+  checkNow?(req: CheckRequest): CheckResult;
   /** Like check (same result shape, `allowed` = would it pass) but charges nothing. */
   peek(keys: LimitKey[]): Promise<CheckResult>;
   /** Moves each TAT back by cost·T, never before now. Never throws. */
@@ -103,7 +108,17 @@ export function validateLease(key: string, max: number, ttlMs: number): void {
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new RangeError('ttlMs must be a positive integer');
 }
 
+/** Ids of keys checked again and again (cached plans): a check then joins no id string per key. */
+const knownIds = new WeakMap<LimitKey, string>();
+
+const idOf = (k: LimitKey): string => (k.tag === undefined ? k.key : `${k.tag}\u0000${k.key}`);
+
 /** Bucket identity shared by both stores (Redis adds prefix and hash-tag braces). */
 export function bucketId(k: LimitKey): string {
-  return k.tag === undefined ? k.key : `${k.tag}\u0000${k.key}`;
+  return knownIds.get(k) ?? idOf(k);
+}
+
+/** Makes k's bucket id once, for keys that are reused; k must not change afterwards. */
+export function rememberBucketId(k: LimitKey): void {
+  knownIds.set(k, idOf(k));
 }
