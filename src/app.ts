@@ -241,6 +241,17 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
 
   // Upstream connections (oauth upstreams): the link an agent got starts a user's authorization.
   if (gw.credentials.vault && gw.credentials.oauthUpstreams().length > 0) {
+    // With auth.oauth its users sign in to these pages, and links naming them need that sign-in.
+    const as = gw.oauth;
+    const flow = as?.connectionsSignIn();
+    const signIn = as &&
+      flow && {
+        flow,
+        isUserAgent: (agent: string) => gw.policies.current().isOAuthAgent(agent, as.config.agentPrefix),
+        agentOf: (user: { sub: string }) =>
+          // No MCP client here (its oauth_clients do not apply): the agent the user acts as.
+          gw.policies.current().agentForOAuth(user.sub, '', as.config.agentPrefix).agent,
+      };
     app.use('/connections', guard);
     app.use('/connections/*', guard);
     app.route(
@@ -251,6 +262,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         linkTtlMs: config.credentials.linkTtlMs,
         secureCookies: config.server.publicUrl?.startsWith('https:') === true,
         baseUrl: () => gw.publicBase(),
+        ...(signIn ? { signIn } : {}),
       }),
     );
   }

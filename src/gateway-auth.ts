@@ -33,6 +33,9 @@ export function openOAuthServer(
       addressOf: clientAddressOf(new CidrSet(config.server.trustedProxies)),
       // Users sign in to the admin side (to decide approvals) only where it is mounted.
       adminSignIn: config.admin.tokens.length + config.admin.tokenHashes.length > 0,
+      // Users sign in to the connections pages where they are mounted (app.ts: a vault and an oauth upstream).
+      connectionsSignIn:
+        config.credentials.vault.keys.length > 0 && config.upstreams.some((u) => u.auth?.kind === 'oauth'),
     })
   );
 }

@@ -2,21 +2,32 @@
 // authorization at the upstream's AS, the callback stores the user's tokens, and a small page lets a
 // user see and revoke their connections. Who the user is comes from a sealed link Tollgate gave
 // that user's agent (single-use for connecting); the flow is bound to the browser that opened it.
+// With auth.oauth, a link naming a user of the front door also needs the browser signed in as that
+// user, and the page is that signed-in user's (signed-in.ts).
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
-import { html, raw } from 'hono/html';
-import type { HtmlEscapedString } from 'hono/utils/html';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { html } from 'hono/html';
 import { sameOrigin } from '../admin/csrf.js';
 import { GatewayError } from '../errors.js';
 import { readBody } from '../http/node-io.js';
 import type { Credentials } from './credentials.js';
 import { browserHash, mintLink, newId, openLink, openState, sameHash } from './links.js';
+import { page } from './page.js';
+import {
+  browserFor,
+  mountConnectionsSignIn,
+  notYours,
+  signedInAgent,
+  toSignIn,
+  type ConnectionsSignIn,
+} from './signed-in.js';
 import type { VaultKeys } from './vault.js';
 
 const FLOW_COOKIE = 'tollgate_flow';
 /** The forms hold a link (at most 8192 characters, see VaultKeys.open) or an upstream name. */
 const MAX_FORM_BYTES = 16 * 1024;
+/** The page's user from a sealed manage link (identities without a sign-in here). */
 const USER_COOKIE = 'tollgate_user';
 
 export interface ConnectionRoutesOptions {
@@ -26,36 +37,15 @@ export interface ConnectionRoutesOptions {
   secureCookies: boolean;
   /** Tollgate's public base URL. */
   baseUrl(): string;
-}
-
-const STYLE = raw(`<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d2433}
-h1{font-size:1.3rem}code{background:#eef1f6;padding:.1rem .3rem;border-radius:3px}
-button{font:inherit;padding:.4rem 1rem;border-radius:4px;border:1px solid #445;background:#2b4c7e;color:#fff;cursor:pointer}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem;border-bottom:1px solid #dde}
-.err{color:#a02020}
-</style>`);
-
-function page(
-  c: Context,
-  status: 200 | 400 | 403 | 409 | 413 | 502,
-  title: string,
-  body: HtmlEscapedString | Promise<HtmlEscapedString>,
-) {
-  c.header('cache-control', 'no-store');
-  // same-origin: the form's POST names its origin (no-referrer would send Origin: null); the AS sees no Referer.
-  c.header('referrer-policy', 'same-origin');
-  c.header('x-frame-options', 'DENY');
-  c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-  return c.html(
-    html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>${STYLE}</head><body><h1>${title}</h1>${body}</body></html>`,
-    status,
-  );
+  /** With auth.oauth: the front door's users sign in, and links naming them need it (signed-in.ts). */
+  signIn?: ConnectionsSignIn;
 }
 
 export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
   const app = new Hono();
   const cookieBase = { httpOnly: true, secure: o.secureCookies, path: '/connections' } as const;
+  const si = o.signIn;
+  if (si) mountConnectionsSignIn(app, si, { secure: o.secureCookies, legacyCookie: USER_COOKIE });
 
   // Client ID Metadata Document: Tollgate's client_id at authorization servers that support them.
   app.get('/client-metadata.json', (c) => {
@@ -81,15 +71,21 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
 
   // Opening the link shows whose connection it makes; nothing happens until the user confirms (so a
   // link preview or prefetch cannot use up the single-use link).
-  app.get('/start', (c) => {
+  // A browser not (visibly) signed in sees the same page: a link followed from another site does not
+  // carry the Strict session cookie, and the same-origin POST that does decides (and may sign in).
+  app.get('/start', async (c) => {
     const t = c.req.query('t');
     const link = openLink(o.keys, t, 'connect');
     if (typeof link === 'string') return badLink(c, link);
+    const browser = await browserFor(c, si, link.a);
+    if (typeof browser === 'object') return notYours(c, link.a, browser.other);
     return page(
       c,
       200,
       `Connect ${link.u}`,
-      html`<p>Tollgate will ask <code>${link.u}</code> for access on behalf of <code>${link.a}</code>. Continue only if that is you.</p>
+      html`<p>Tollgate will ask <code>${link.u}</code> for access on behalf of <code>${link.a}</code>. Continue only if that is you.</p>${
+        browser === 'same' ? html`<p id="signed-in-as">You are signed in as <code>${link.a}</code>.</p>` : ''
+      }
 <form method="post" action="/connections/start"><input type="hidden" name="t" value="${t}"><button id="continue">Continue</button></form>`,
     );
   });
@@ -113,6 +109,10 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     const up = o.credentials.oauth(link.u);
     const vault = o.credentials.vault;
     if (!up || !vault) return badLink(c, 'invalid');
+    // Before the link is used up: someone else's browser leaves it to its user.
+    const at = await browserFor(c, si, link.a);
+    if (at === 'none') return toSignIn(c, `/connections/start?${new URLSearchParams({ t: t ?? '' })}`);
+    if (typeof at === 'object') return notYours(c, link.a, at.other);
     if (!(await vault.store.claim(`link:${link.j}`, o.linkTtlMs)))
       return page(
         c,
@@ -173,19 +173,27 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
       const msg = err instanceof GatewayError ? err.message : err instanceof Error ? err.message : 'failed';
       return page(c, 502, 'Authorization failed', html`<p class="err">${msg.slice(0, 200)}</p>`);
     }
+    // A user who signs in here reaches the page by signing in; others by a sealed link.
+    const manage = si?.isUserAgent(state.a)
+      ? `${o.baseUrl().replace(/\/$/, '')}/connections`
+      : mintLink(o.keys, o.baseUrl(), { a: state.a, u: '', e: Date.now() + o.linkTtlMs, p: 'manage' });
     return page(
       c,
       200,
       `Connected ${state.u}`,
       html`<p id="connected">Your account at <code>${state.u}</code> is connected for <code>${state.a}</code>. You can close this window; your agent can try again.</p>
-<p><a id="manage" href="${mintLink(o.keys, o.baseUrl(), { a: state.a, u: '', e: Date.now() + o.linkTtlMs, p: 'manage' })}">See or revoke your connections</a></p>`,
+<p><a id="manage" href="${manage}">See or revoke your connections</a></p>`,
     );
   });
 
-  const userOf = (c: Context): string | undefined => {
+  /** The page's user: a sealed manage link's (identities without a sign-in here), else the signed-in user's. */
+  const userOf = async (c: Context): Promise<string | undefined> => {
     const v = getCookie(c, USER_COOKIE);
     const s = v ? (o.keys.open(v, 'tollgate-user') as { a?: unknown; e?: unknown } | undefined) : undefined;
-    return s && typeof s.a === 'string' && typeof s.e === 'number' && s.e > Date.now() ? s.a : undefined;
+    const linked = s && typeof s.a === 'string' && typeof s.e === 'number' && s.e > Date.now() ? s.a : undefined;
+    // A cookie naming a front-door user (set before sign-in was required) is no longer enough.
+    if (linked !== undefined && !si?.isUserAgent(linked)) return linked;
+    return si && signedInAgent(c, si);
   };
 
   app.get('/', async (c) => {
@@ -193,11 +201,18 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
     if (t !== undefined) {
       const link = openLink(o.keys, t, 'manage');
       if (typeof link === 'string') return badLink(c, link);
-      const session = o.keys.seal({ a: link.a, e: Date.now() + 3_600_000 }, 'tollgate-user');
-      setCookie(c, USER_COOKIE, session, { ...cookieBase, sameSite: 'Strict', maxAge: 3600 });
+      const browser = await browserFor(c, si, link.a);
+      if (browser === 'none') return toSignIn(c, `/connections?${new URLSearchParams({ t })}`);
+      if (typeof browser === 'object') return notYours(c, link.a, browser.other);
+      if (browser === 'same') deleteCookie(c, USER_COOKIE, { path: '/connections', secure: o.secureCookies });
+      else {
+        const session = o.keys.seal({ a: link.a, e: Date.now() + 3_600_000 }, 'tollgate-user');
+        setCookie(c, USER_COOKIE, session, { ...cookieBase, sameSite: 'Strict', maxAge: 3600 });
+      }
       return c.redirect('/connections', 303);
     }
-    const agent = userOf(c);
+    const agent = await userOf(c);
+    if (!agent && si) return toSignIn(c, '/connections');
     if (!agent)
       return page(c, 403, 'Your connections', html`<p class="err">Open the connections link your agent gave you.</p>`);
     const list = await o.credentials.connections(agent);
@@ -219,7 +234,7 @@ export function connectionRoutes(o: ConnectionRoutesOptions): Hono {
 
   app.post('/revoke', async (c) => {
     if (!sameOrigin(c)) return page(c, 403, 'Refused', html`<p class="err">This form must be sent from this page.</p>`);
-    const agent = userOf(c);
+    const agent = await userOf(c);
     if (!agent) return page(c, 403, 'Refused', html`<p class="err">Open the connections link your agent gave you.</p>`);
     const form = await formOf(c);
     if (!form) return tooLarge(c);

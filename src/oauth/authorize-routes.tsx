@@ -15,7 +15,6 @@ import type { OAuthServer } from './server.js';
 import { consentKey, type Subject } from './grants.js';
 import { sameOrigin } from '../admin/csrf.js';
 import { oidcRoutes } from './oidc.js';
-import { ADMIN_CLIENT_ID } from './admin-client.js';
 
 /** A login in progress: the checked authorization request, until the code is issued. */
 interface Pending {
@@ -100,8 +99,8 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
   };
 
   const consented = async (s: Subject, p: Pending): Promise<boolean> => {
-    // The admin side's own sign-in is the gateway itself: nothing is handed to a third party.
-    if (p.clientId === ADMIN_CLIENT_ID) return true;
+    // The gateway's own sign-ins (admin side, connections pages): nothing is handed to a third party.
+    if (as.clients.isBuiltIn(p.clientId)) return true;
     const c = await as.store.get<Consent>(consentKey(s.sub, p.clientId));
     return c?.resources.includes(p.resource) === true && p.scope.split(' ').every((x) => c.scopes.includes(x));
   };

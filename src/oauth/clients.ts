@@ -17,8 +17,8 @@ export interface OAuthClient {
   secret_hash?: string | undefined;
   client_id_issued_at?: number | undefined;
   /**
-   * `registered` (RFC 7591), `metadata` (a Client ID Metadata Document) or `builtin` (the admin
-   * side's own sign-in, src/oauth/admin-client.ts: its codes are redeemed inside the gateway only).
+   * `registered` (RFC 7591), `metadata` (a Client ID Metadata Document) or `builtin` (the
+   * gateway's own sign-ins, src/oauth/first-party.ts: their codes are redeemed inside the gateway only).
    */
   kind: 'registered' | 'metadata' | 'builtin';
 }
@@ -91,7 +91,7 @@ export interface ClientRegistryOptions {
   maxRegistered: number;
   /** Registrations per client address per hour (auth.oauth.registrations_per_address). Default 100. */
   maxRegisteredPerAddress?: number;
-  /** Clients of the gateway itself (the admin side's sign-in), found before the store is asked. */
+  /** Clients of the gateway itself (its pages' sign-ins), found before the store is asked. */
   builtIn?: () => readonly OAuthClient[];
 }
 
@@ -105,6 +105,11 @@ export class ClientRegistry {
   /** True when `clientId` names a metadata document (an https URL with a path). */
   static isMetadataUrl(clientId: string): boolean {
     return /^https?:\/\//.test(clientId);
+  }
+
+  /** Whether `clientId` is one of the gateway's own (first-party.ts): no consent, no /token. */
+  isBuiltIn(clientId: string): boolean {
+    return this.o.builtIn?.().some((c) => c.client_id === clientId) === true;
   }
 
   /**

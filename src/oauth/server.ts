@@ -16,8 +16,9 @@ import type { RuntimeConfig } from '../config/runtime.js';
 import type { AdminOAuth } from '../admin/oauth.js';
 import { addressBucket } from './address.js';
 import { peerAddress } from '../http/client-address.js';
-import type { AdminSignIn } from '../admin/user-signin.js';
+import type { FirstPartySignIn } from './first-party.js';
 import { ADMIN_SESSION_PREFIX, adminClient, adminSignIn } from './admin-client.js';
+import { CONNECTIONS_SESSION_PREFIX, connectionsClient, connectionsSignIn } from './connections-client.js';
 
 export interface OAuthServerOptions {
   config: OAuthConfig;
@@ -30,6 +31,8 @@ export interface OAuthServerOptions {
   addressOf?: (c: Context) => string;
   /** The admin side is mounted (admin tokens configured): its built-in sign-in client exists (admin-client.ts). */
   adminSignIn?: boolean;
+  /** The connections pages are mounted (oauth upstreams): their built-in sign-in client exists (connections-client.ts). */
+  connectionsSignIn?: boolean;
 }
 
 export class OAuthServer {
@@ -44,6 +47,7 @@ export class OAuthServer {
   readonly #baseUrl: () => string;
   readonly #addressOf: (c: Context) => string;
   readonly #adminSignIn: boolean;
+  readonly #connectionsSignIn: boolean;
   #ending: Promise<void> = Promise.resolve();
 
   constructor(o: OAuthServerOptions & { store: OAuthStore }) {
@@ -54,6 +58,7 @@ export class OAuthServer {
     this.#baseUrl = o.baseUrl;
     this.#addressOf = o.addressOf ?? peerAddress;
     this.#adminSignIn = o.adminSignIn === true;
+    this.#connectionsSignIn = o.connectionsSignIn === true;
     this.keys = new SigningKeys(this.store, o.config.keyRotationMs);
     const m = o.config.clientIdMetadata;
     this.clients = new ClientRegistry({
@@ -69,7 +74,10 @@ export class OAuthServer {
       },
       maxRegistered: 10_000,
       maxRegisteredPerAddress: o.config.registrationsPerAddress,
-      ...(o.adminSignIn === true ? { builtIn: () => [adminClient(this.issuer())] } : {}),
+      builtIn: () => [
+        ...(this.#adminSignIn ? [adminClient(this.issuer())] : []),
+        ...(this.#connectionsSignIn ? [connectionsClient(this.issuer())] : []),
+      ],
     });
     this.grants = new GrantService({
       store: this.store,
@@ -147,8 +155,8 @@ export class OAuthServer {
           await Promise.all([this.grants.revoke(g.gid), this.store.del(consentKey(g.sub, g.clientId))]);
           ended++;
         }
-      // Login sessions at /authorize and admin-side sessions (admin-client.ts) alike.
-      for (const prefix of ['session:', ADMIN_SESSION_PREFIX])
+      // Login sessions at /authorize and first-party sessions (admin side, connections pages) alike.
+      for (const prefix of ['session:', ADMIN_SESSION_PREFIX, CONNECTIONS_SESSION_PREFIX])
         for (const { key, value } of await this.store.list<Subject>(prefix, Number.POSITIVE_INFINITY))
           if (gone(value)) {
             await this.store.del(key);
@@ -203,8 +211,13 @@ export class OAuthServer {
   }
 
   /** The admin side's sign-in for users (admin-client.ts); only with `adminSignIn` set. */
-  adminSignIn(): AdminSignIn | undefined {
+  adminSignIn(): FirstPartySignIn | undefined {
     return this.#adminSignIn ? adminSignIn(this) : undefined;
+  }
+
+  /** The connections pages' sign-in for users (connections-client.ts); only with `connectionsSignIn` set. */
+  connectionsSignIn(): FirstPartySignIn | undefined {
+    return this.#connectionsSignIn ? connectionsSignIn(this) : undefined;
   }
 
   /** What the admin API and page list and revoke. */

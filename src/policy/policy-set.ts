@@ -46,6 +46,17 @@ export class PolicySet {
    * whose `identities.oauth_subjects` lists them, else `<prefix><sub>` (whose access is the union of
    * the group policies their groups name). `client` undefined: the agent's `oauth_clients` refuse it.
    */
+  /**
+   * Whether the id is one users of the OAuth front door act as: an agent listing oauth subjects, or
+   * any id in the front door's namespace (`<prefix><sub>`; also one no user can reach because its
+   * `<sub>` is listed for another agent: whatever else named it so shares that user's namespace).
+   */
+  isOAuthAgent(agent: string, prefix: string): boolean {
+    if (agent.startsWith(prefix)) return true;
+    for (const a of this.oauthSubjects.values()) if (a === agent) return true;
+    return false;
+  }
+
   agentForOAuth(sub: string, client: string, prefix: string): { agent: string; clientAllowed: boolean } {
     const agent = this.oauthSubjects.get(sub);
     if (agent === undefined) return { agent: `${prefix}${sub}`, clientAllowed: true };
