@@ -1,0 +1,65 @@
+// Hardening: one configured upstream is hostile (test/fixtures/hostile-server.ts) while the other
+// upstreams and the agents are honest. What it says must reach only the agent whose call it
+// concerns, must not make the gateway work without bound, and must not get around pinning or
+// another server's name space.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { connect } from '../helpers/client.js';
+import { waitUntil } from '../helpers/wait.js';
+import { nodeArgsYaml } from '../helpers/compiled.js';
+
+const hostile = (extra = '') =>
+  `{ transport: stdio, command: ${process.execPath}, args: [${nodeArgsYaml('test/fixtures/hostile-server.ts')}${extra}], cwd: ${process.cwd()}, timeouts: { connect: 60s, request: 30s } }`;
+
+let gw: TestGateway;
+let agent: Client;
+const clients: Client[] = [];
+
+/** An agent whose every incoming message (notifications included) is recorded. */
+async function recordingAgent(url: string, key?: string): Promise<{ client: Client; seen: JSONRPCMessage[] }> {
+  const client = await connect(url, key ? { key } : {});
+  clients.push(client);
+  const seen: JSONRPCMessage[] = [];
+  const transport = client.transport as NonNullable<Client['transport']>;
+  const deliver = transport.onmessage;
+  transport.onmessage = (m, extra) => {
+    seen.push(m);
+    deliver?.(m, extra);
+  };
+  return { client, seen };
+}
+const methodsOf = (seen: JSONRPCMessage[], method: string) => seen.filter((m) => 'method' in m && m.method === method);
+const marked = (seen: JSONRPCMessage[], text: string) =>
+  methodsOf(seen, 'notifications/message').some((m) => JSON.stringify(m).includes(`MARKER ${text}`));
+const _textOf = (r: unknown) => ((r as { content: { text: string }[] }).content[0] as { text: string }).text;
+
+beforeAll(async () => {
+  gw = await startGateway(`
+upstreams:
+  evil: ${hostile()}
+  good: ${hostile()}
+${authYaml()}`);
+  await waitUntil(() => gw.gw.upstreams.every((u) => u.state === 'ready' && u.catalog.tools.length > 0), 90_000);
+  agent = await connect(`${gw.url}/mcp`);
+  clients.push(agent);
+}, 120_000);
+afterAll(async () => {
+  for (const c of clients) await c.close().catch(() => undefined);
+  await gw?.close();
+});
+
+describe('notifications a hostile upstream sends about requests that are not its caller’s', () => {
+  it('progress on tokens it was never given and cancellations of ids it never sent reach no other agent', async () => {
+    const victim = await recordingAgent(`${gw.url}/mcp`);
+    // The victim's GET stream is open once the gateway has delivered something on it.
+    await agent.callTool({ name: 'evil__mark', arguments: { text: 'ready' } });
+    await waitUntil(() => marked(victim.seen, 'ready'), 10_000);
+    await agent.callTool({ name: 'evil__spoof', arguments: {} });
+    await agent.callTool({ name: 'evil__mark', arguments: { text: 'after-spoof' } });
+    await waitUntil(() => marked(victim.seen, 'after-spoof'), 10_000);
+    expect(methodsOf(victim.seen, 'notifications/progress')).toEqual([]);
+    expect(methodsOf(victim.seen, 'notifications/cancelled')).toEqual([]);
+  }, 60_000);
+});
