@@ -35,6 +35,8 @@ const marked = (seen: JSONRPCMessage[], text: string) =>
   methodsOf(seen, 'notifications/message').some((m) => JSON.stringify(m).includes(`MARKER ${text}`));
 const _textOf = (r: unknown) => ((r as { content: { text: string }[] }).content[0] as { text: string }).text;
 
+const textOf = (r: unknown) => ((r as { content: { text: string }[] }).content[0] as { text: string }).text;
+
 beforeAll(async () => {
   gw = await startGateway(`
 upstreams:
@@ -61,5 +63,33 @@ describe('notifications a hostile upstream sends about requests that are not its
     await waitUntil(() => marked(victim.seen, 'after-spoof'), 10_000);
     expect(methodsOf(victim.seen, 'notifications/progress')).toEqual([]);
     expect(methodsOf(victim.seen, 'notifications/cancelled')).toEqual([]);
+  }, 60_000);
+});
+
+describe('a list_changed storm', () => {
+  it('500 announcements at once: the list is fetched a bounded number of times and agents are told a bounded number of times', async () => {
+    const watcher = await recordingAgent(`${gw.url}/mcp`);
+    await agent.callTool({ name: 'evil__mark', arguments: { text: 'watching' } });
+    await waitUntil(() => marked(watcher.seen, 'watching'), 10_000);
+    const evil = gw.gw.upstreams.find((u) => u.name === 'evil');
+    const before = JSON.parse(textOf(await agent.callTool({ name: 'evil__stats', arguments: {} }))) as {
+      toolLists: number;
+    };
+    await agent.callTool({ name: 'evil__storm', arguments: { n: 500 } });
+    await evil?.catalogSettled(30_000);
+    await agent.callTool({ name: 'evil__mark', arguments: { text: 'stormed' } });
+    await waitUntil(() => marked(watcher.seen, 'stormed'), 10_000);
+    const after = JSON.parse(textOf(await agent.callTool({ name: 'evil__stats', arguments: {} }))) as {
+      toolLists: number;
+    };
+    const fetches = after.toolLists - before.toolLists;
+    const told = methodsOf(watcher.seen, 'notifications/tools/list_changed').length;
+    console.log(`[hardening] list_changed storm of 500: ${fetches} tools/list fetches, ${told} agent notifications`);
+    expect(fetches).toBeGreaterThanOrEqual(1);
+    expect(fetches).toBeLessThanOrEqual(3);
+    expect(told).toBeGreaterThanOrEqual(1);
+    expect(told).toBeLessThanOrEqual(3);
+    // The gateway still serves the upstream's tools.
+    expect(textOf(await agent.callTool({ name: 'evil__echo', arguments: { text: 'x' } }))).toBe('echo: x');
   }, 60_000);
 });
