@@ -9,7 +9,7 @@ import type { AccessKind } from '../policy/access.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { CatalogKind } from '../upstream/catalog.js';
 import type { ServerMessageOrigin, Upstream, UpstreamListener } from '../upstream/upstream.js';
-import { deliverServerRequest, levelAllows } from './forward.js';
+import { deliverServerRequest, levelAllows, withdrawServerRequest } from './forward.js';
 import type { RequestScope } from './scope.js';
 import type { View } from './view.js';
 import type { ListenHub } from './listen.js';
@@ -100,6 +100,7 @@ export class Fanout implements UpstreamListener {
       deliverServerRequest(scope, origin.session, upstream.name, msg, (m) => only.send(m));
       return;
     }
+    if (msg.method === 'notifications/cancelled') return withdrawServerRequest(targets, origin.session, msg);
     if (msg.method === 'notifications/resources/updated') this.listen.resourceUpdated(upstream, msg);
     for (const s of targets) {
       const view = this.ctx.view(s.viewKey);

@@ -6,10 +6,11 @@ import {
   isObject,
   progressTokenOf,
   type JsonRpcMessage,
+  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
 } from '../mcp/jsonrpc.js';
-import { LOG_LEVELS } from '../mcp/agent-session.js';
+import { LOG_LEVELS, type AgentSession } from '../mcp/agent-session.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { UndeliveredError, type Cancellation, type UpstreamSession } from '../upstream/session.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
@@ -176,6 +177,10 @@ function relayRelated(
       exchange.emit({ ...m, params: { ...m.params, progressToken: agentToken } });
       return;
     }
+    if (m.method === 'notifications/cancelled') {
+      if (scope.session) withdrawServerRequest([scope.session], upstreamSession, m);
+      return;
+    }
     if (
       m.method === 'notifications/message' &&
       !levelAllows(scope.session ? scope.session.logLevel : scope.logLevel, m)
@@ -191,6 +196,29 @@ function relayRelated(
     return;
   }
   deliverServerRequest(scope, upstreamSession, upstreamName, m, (msg) => exchange.emit(msg));
+}
+
+/**
+ * The upstream withdrew (`notifications/cancelled`) a request it sent us: the agent it was forwarded
+ * to hears of it under the id it was given. Nobody else does, and a request id this upstream session
+ * never sent us cancels nothing (relayed as it is, it would name another request of the agent's:
+ * one another upstream sent, or its own call).
+ */
+export function withdrawServerRequest(
+  sessions: Iterable<AgentSession>,
+  upstreamSession: UpstreamSession,
+  m: JsonRpcNotification,
+): void {
+  const rid = isObject(m.params) ? m.params.requestId : undefined;
+  if (typeof rid !== 'string' && typeof rid !== 'number') return;
+  for (const s of sessions) {
+    for (const [id, r] of s.serverRequests) {
+      if (r.upstreamSession !== upstreamSession || r.upstreamRequestId !== rid) continue;
+      s.serverRequests.delete(id);
+      s.send({ ...m, params: { ...m.params, requestId: id } });
+      return;
+    }
+  }
 }
 
 /** Forwards an upstream's request to the agent, or answers it with a clear error when we cannot. */

@@ -36,7 +36,11 @@ export function listEntries(
   const all: Entry[] = [];
   for (const u of view.upstreams) {
     if (u.state !== 'ready') continue;
-    for (const e of u.catalog[kind]) if (visible(u, kind, e)) all.push(rewriteEntry(view, u, kind, e));
+    // A tool or prompt whose namespaced name spells another server's is not listed: it would show
+    // this upstream's description under a name that calls (and a policy that admits) the other.
+    const named = kind === 'tools' || kind === 'prompts';
+    for (const e of u.catalog[kind])
+      if (visible(u, kind, e) && (!named || view.owns(u, String(e.name)))) all.push(rewriteEntry(view, u, kind, e));
   }
   const offset = decodeCursor(cursor);
   const page = all.slice(offset, offset + pageSize);

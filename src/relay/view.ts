@@ -14,6 +14,8 @@ export interface View {
   readonly namespaced: boolean;
   name(upstream: Upstream, native: string): string;
   resolveName(agentName: string): Target | undefined;
+  /** Whether this upstream's name, once namespaced, still names it (lists show no other's). */
+  owns(upstream: Upstream, native: string): boolean;
   uri(upstream: Upstream, native: string): string;
   resolveUri(agentUri: string): Target | undefined;
 }
@@ -25,6 +27,7 @@ export function singleView(upstream: Upstream): View {
     namespaced: false,
     name: (_u, n) => n,
     resolveName: (n) => ({ upstream, native: n }),
+    owns: () => true,
     uri: (_u, n) => n,
     resolveUri: (n) => ({ upstream, native: n }),
   };
@@ -41,6 +44,16 @@ export function aggregateView(upstreams: readonly Upstream[], separator: string,
   const prefixes = [...upstreams]
     .sort((a, b) => b.name.length - a.name.length)
     .map((u) => ({ u, p: u.name + separator }));
+  // With a separator that server names may contain (`-`), server `a`'s `b-x` is `a-b-x`, which
+  // names server `a-b`'s `x`: per upstream, the longer prefixes that would take its names.
+  const longer = new Map(
+    upstreams.map((u) => [
+      u,
+      prefixes
+        .filter(({ p }) => p.length > u.name.length + separator.length && p.startsWith(u.name + separator))
+        .map(({ p }) => p),
+    ]),
+  );
   return {
     key: '',
     upstreams,
@@ -50,6 +63,10 @@ export function aggregateView(upstreams: readonly Upstream[], separator: string,
       for (const { u, p } of prefixes)
         if (agentName.startsWith(p)) return { upstream: u, native: agentName.slice(p.length) };
       return undefined;
+    },
+    owns(u, native) {
+      const name = u.name + separator + native;
+      return !longer.get(u)?.some((p) => name.startsWith(p));
     },
     uri: (u, n) => (prefixUris ? `${u.name}+${n}` : n),
     resolveUri(agentUri) {

@@ -33,8 +33,33 @@ export class CatalogKeeper {
 
   constructor(private readonly opts: CatalogKeeperOptions) {}
 
+  /** Per set of lists: the fetch running, and the one queued to start after it. */
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly queued = new Map<string, Promise<void>>();
+
+  /**
+   * Fetches these lists again. Calls while a fetch of them runs share one fetch queued after it
+   * (the running one may have read the list before the change): an upstream announcing changes
+   * 500 times at once costs two fetches, not 500 (each up to 100 pages) and 500 waves of
+   * list_changed to every agent. Callers get the same promise for the same fetch.
+   */
   refresh(kinds: readonly CatalogKind[]): Promise<void> {
-    const p = this.fetch(kinds);
+    const key = kinds.join();
+    const queued = this.queued.get(key);
+    if (queued) return queued;
+    const running = this.running.get(key);
+    const start = (): Promise<void> => {
+      this.queued.delete(key);
+      const p = this.fetch(kinds);
+      this.running.set(key, p);
+      const done = (): void => {
+        if (this.running.get(key) === p) this.running.delete(key);
+      };
+      p.then(done, done);
+      return p;
+    };
+    const p = running ? running.then(start, start) : start();
+    if (running) this.queued.set(key, p);
     this.inFlight.add(p);
     const done = (): void => void this.inFlight.delete(p);
     p.then(done, done);

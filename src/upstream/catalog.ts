@@ -34,6 +34,18 @@ export const emptyCatalog = (): Catalog => ({ tools: [], prompts: [], resources:
 
 const MAX_PAGES = 100;
 
+/**
+ * The field that names each entry. An entry without a string there is not kept: nothing can call
+ * it by that name, and a tool named by a number was listed (as `<server>__7`) but never pinned, so
+ * its description reached agents and could change unseen.
+ */
+const KEY_OF: Record<CatalogKind, string> = {
+  tools: 'name',
+  prompts: 'name',
+  resources: 'uri',
+  resourceTemplates: 'uriTemplate',
+};
+
 export interface FetchedList {
   entries: Entry[];
   /** 2026 cache hint: the shortest `ttlMs` of its pages (undefined when none gave one). */
@@ -53,7 +65,9 @@ export async function fetchList(session: UpstreamSession, kind: CatalogKind, tim
       throw new Error(`${LIST_METHOD[kind]} failed: ${res.error.message}`);
     }
     const items = res.result[kind];
-    if (Array.isArray(items)) for (const it of items) if (isObject(it)) out.entries.push(it);
+    const key = KEY_OF[kind];
+    if (Array.isArray(items))
+      for (const it of items) if (isObject(it) && typeof it[key] === 'string') out.entries.push(it);
     const ttl = res.result.ttlMs;
     if (typeof ttl === 'number' && ttl >= 0) out.ttlMs = Math.min(out.ttlMs ?? ttl, ttl);
     cursor = typeof res.result.nextCursor === 'string' && res.result.nextCursor ? res.result.nextCursor : undefined;

@@ -254,10 +254,14 @@ export class UpstreamSession {
       return;
     }
     let target: Pending | undefined;
-    if (msg.method === 'notifications/progress' && isObject(msg.params)) {
-      const token = msg.params.progressToken;
+    if (msg.method === 'notifications/progress') {
+      // Progress is only ever about a request of ours in flight (its token is our id). Any other
+      // token names nothing we sent: relayed, it would reach every agent, whose own tokens an
+      // upstream can guess (SDKs use their message ids).
+      const token = isObject(msg.params) ? msg.params.progressToken : undefined;
       target = typeof token === 'number' ? this.pending.get(token) : undefined;
-      target?.touch();
+      if (!target) return;
+      target.touch();
     } else if (typeof relatedTo === 'number') {
       target = this.pending.get(relatedTo);
     } else if (relatedTo === undefined && ('id' in msg || msg.method === 'notifications/message')) {

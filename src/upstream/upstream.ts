@@ -217,7 +217,11 @@ export class Upstream {
     if (kinds) {
       // Every replica announces the same change: the catalog's own replica speaks for all.
       if (replica && replica !== this.source) return;
-      this.refresh(kinds).then(
+      const fetching = this.refresh(kinds);
+      // Announcements that share one fetch are told to agents once.
+      if (this.announced.has(fetching)) return;
+      this.announced.add(fetching);
+      fetching.then(
         () => this.deps.listener.catalogChanged(this, kinds),
         (err: Error) => this.log.warn({ err: err.message }, 'catalog refresh failed'),
       );
@@ -225,6 +229,9 @@ export class Upstream {
     }
     this.deps.listener.serverMessage(this, msg, origin);
   }
+
+  /** Catalog fetches whose end agents will hear of (see onUnrelated). */
+  private readonly announced = new WeakSet<Promise<void>>();
 
   private pickReplica(key: string): Replica | undefined {
     return pick(this.replicas, this.cfg.balance.strategy, key, this.balance);
