@@ -5,6 +5,7 @@
 import { isObject, resultMessage, type JsonRpcResponse } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
+import { neverThrows } from '../relay/never-throws.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { ApprovalRule } from './rules.js';
 import { ApprovalService } from './service.js';
@@ -252,7 +253,7 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     return next();
   };
 
-  return async (call, next) => {
+  const step: McpStep = (call, next) => {
     const t = call.target;
     if (t?.kind !== 'tool' || call.request.method !== 'tools/call') return next();
     const token = call.params?.requestState;
@@ -266,11 +267,16 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     if (canElicitForm(call.scope.capabilities) && call.exchange && call.params)
       return askUser(call, rule, sha256, next);
     if (rule.fallback === 'operators') return askOperators(call, rule, sha256, next, true);
-    return svc.refuse(
-      call,
-      { id: '', status: 'unavailable', ask: 'user', rule: rule.name },
-      'approval_denied',
-      "approval unavailable: this call needs its user's approval and the agent cannot be asked (no elicitation capability)",
+    return Promise.resolve(
+      svc.refuse(
+        call,
+        { id: '', status: 'unavailable', ask: 'user', rule: rule.name },
+        'approval_denied',
+        "approval unavailable: this call needs its user's approval and the agent cannot be asked (no elicitation capability)",
+      ),
     );
   };
+
+  // Not async: a call no rule names goes on without a promise of this step's own (hot path).
+  return neverThrows(step);
 }

@@ -13,7 +13,8 @@ import type { AuditWriter } from './writer.js';
 import type { AuditFleet } from './pg/fleet.js';
 import type { AuditExporter } from './export/queue.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
-import type { McpStep, RequestScope } from '../relay/scope.js';
+import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
+import { neverThrows } from '../relay/never-throws.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;
@@ -45,12 +46,18 @@ export class AuditRecorder {
     return this.write(createAuditRecord(fields as AuditRecordInput));
   }
 
-  /** Writes a record that is already complete (the hot path builds it in one go). */
-  async write(rec: AuditRecord): Promise<void> {
+  /**
+   * Writes a record that is already complete (the hot path builds it in one go). Not async: one
+   * promise per record rather than an async function's and its await's (hot path).
+   */
+  write(rec: AuditRecord): Promise<void> {
     const started = performance.now();
-    await this.writer?.append(rec);
-    this.observeWrite?.((performance.now() - started) / 1000);
-    for (const l of this.listeners) l(rec);
+    const written = (): void => {
+      this.observeWrite?.((performance.now() - started) / 1000);
+      for (const l of this.listeners) l(rec);
+    };
+    if (!this.writer) return Promise.resolve().then(written);
+    return this.writer.append(rec).then(written);
   }
 
   async close(): Promise<void> {
@@ -93,67 +100,85 @@ function outcomeOf(res: JsonRpcResponse): { outcome: AuditOutcome; code: string 
 }
 
 export function auditStep(recorder: AuditRecorder): McpStep {
-  return async (call, next) => {
+  // Not async: the answer's record is written in a continuation of the call, one promise for each
+  // instead of an async function's, its awaits' and the recorder's (hot path).
+  return neverThrows((call, next) => {
     const started = performance.now();
     const receivedAt = Date.now();
     // audit.postgres.mode fail_closed: no tool runs while its record cannot reach the fleet store.
     const refusal = call.request.method === 'tools/call' ? recorder.fleet?.refusal() : undefined;
-    const res = refusal ? new GatewayError('over_capacity', refusal).toJsonRpc(call.request.id) : await next();
-    const { outcome, code } = outcomeOf(res);
-    // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
-    const decision: AuditDecision =
-      call.decision?.decision ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
-    const digest = 'result' in res ? resultDigest(res.result) : undefined;
-    const s = call.scope.session;
-    const t = call.target;
-    const p = call.request.params;
-    const kind = t?.kind;
-    // Not routed (e.g. an unknown tool): keep the name or URI the agent asked for.
-    const askedTool = !t && call.request.method === 'tools/call' && typeof p?.name === 'string' ? p.name : null;
-    const askedUri = !t && typeof p?.uri === 'string' ? p.uri : null;
-    // One object literal in the record's key order: this runs on every call (measured).
-    const rec: AuditRecord = {
-      timestamp: new Date(receivedAt).toISOString(),
-      'tollgate.record.id': newRecordId(receivedAt),
-      'service.instance.id': recorder.instanceId,
-      'gen_ai.operation.name': call.request.method === 'tools/call' ? 'execute_tool' : null,
-      'mcp.method.name': call.request.method,
-      'jsonrpc.request.id': call.request.id,
-      'gen_ai.agent.id': call.scope.agentId,
-      'tollgate.auth.method': call.scope.identity.method,
-      'tollgate.auth.user': call.scope.identity.user ?? null,
-      'tollgate.auth.client': call.scope.identity.client ?? null,
-      'mcp.session.id': s?.ref ?? null,
-      'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
-      'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
-      'tollgate.upstream.name': t?.server ?? null,
-      'tollgate.upstream.replica': null,
-      'gen_ai.tool.name': kind === 'tool' ? t!.canonical : askedTool,
-      'gen_ai.prompt.name': kind === 'prompt' ? t!.canonical : null,
-      'mcp.resource.uri': kind === 'resource' ? t!.canonical : askedUri,
-      'tollgate.target.native': t?.native ?? null,
-      'tollgate.request.arguments': (t?.args ?? null) as AuditRecord['tollgate.request.arguments'],
-      'gen_ai.request.model': null,
-      'tollgate.decision': decision,
-      'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
-      'tollgate.decision_rule': call.decision?.rule ?? null,
-      'tollgate.outcome': outcome,
-      'rpc.response.status_code': code,
-      'tollgate.result.bytes': digest?.bytes ?? null,
-      'tollgate.result.sha256': digest?.sha256 ?? null,
-      'tollgate.tokens.charged': call.tokensCharged ?? 0,
-      'gen_ai.usage.input_tokens': null,
-      'gen_ai.usage.output_tokens': null,
-      'tollgate.cost.usd': null,
-      'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
-      'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
-    };
-    try {
-      await recorder.write(rec);
-    } catch {
-      // No record, no result: an answer the audit log cannot show is withheld.
-      return new GatewayError('internal', 'audit log unavailable: the result is withheld').toJsonRpc(call.request.id);
-    }
-    return res;
+    if (refusal)
+      return recorded(
+        recorder,
+        call,
+        new GatewayError('over_capacity', refusal).toJsonRpc(call.request.id),
+        started,
+        receivedAt,
+      );
+    return next().then((res) => recorded(recorder, call, res, started, receivedAt));
+  });
+}
+
+/** Writes the record of a call's answer; the answer goes on only once it is written. */
+function recorded(
+  recorder: AuditRecorder,
+  call: McpCall,
+  res: JsonRpcResponse,
+  started: number,
+  receivedAt: number,
+): Promise<JsonRpcResponse> {
+  const { outcome, code } = outcomeOf(res);
+  // Failures before any step decided (unknown tool, upstream down) are the gateway's `error`.
+  const decision: AuditDecision =
+    call.decision?.decision ?? ('error' in res && call.upstreamMs === undefined ? 'error' : 'allowed');
+  const digest = 'result' in res ? resultDigest(res.result) : undefined;
+  const s = call.scope.session;
+  const t = call.target;
+  const p = call.request.params;
+  const kind = t?.kind;
+  // Not routed (e.g. an unknown tool): keep the name or URI the agent asked for.
+  const askedTool = !t && call.request.method === 'tools/call' && typeof p?.name === 'string' ? p.name : null;
+  const askedUri = !t && typeof p?.uri === 'string' ? p.uri : null;
+  // One object literal in the record's key order: this runs on every call (measured).
+  const rec: AuditRecord = {
+    timestamp: new Date(receivedAt).toISOString(),
+    'tollgate.record.id': newRecordId(receivedAt),
+    'service.instance.id': recorder.instanceId,
+    'gen_ai.operation.name': call.request.method === 'tools/call' ? 'execute_tool' : null,
+    'mcp.method.name': call.request.method,
+    'jsonrpc.request.id': call.request.id,
+    'gen_ai.agent.id': call.scope.agentId,
+    'tollgate.auth.method': call.scope.identity.method,
+    'tollgate.auth.user': call.scope.identity.user ?? null,
+    'tollgate.auth.client': call.scope.identity.client ?? null,
+    'mcp.session.id': s?.ref ?? null,
+    'tollgate.client.name': typeof s?.clientInfo.name === 'string' ? s.clientInfo.name : null,
+    'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
+    'tollgate.upstream.name': t?.server ?? null,
+    'tollgate.upstream.replica': null,
+    'gen_ai.tool.name': kind === 'tool' ? t!.canonical : askedTool,
+    'gen_ai.prompt.name': kind === 'prompt' ? t!.canonical : null,
+    'mcp.resource.uri': kind === 'resource' ? t!.canonical : askedUri,
+    'tollgate.target.native': t?.native ?? null,
+    'tollgate.request.arguments': (t?.args ?? null) as AuditRecord['tollgate.request.arguments'],
+    'gen_ai.request.model': null,
+    'tollgate.decision': decision,
+    'tollgate.decision_reason': call.decision?.reason ?? ('error' in res ? res.error.message : null),
+    'tollgate.decision_rule': call.decision?.rule ?? null,
+    'tollgate.outcome': outcome,
+    'rpc.response.status_code': code,
+    'tollgate.result.bytes': digest?.bytes ?? null,
+    'tollgate.result.sha256': digest?.sha256 ?? null,
+    'tollgate.tokens.charged': call.tokensCharged ?? 0,
+    'gen_ai.usage.input_tokens': null,
+    'gen_ai.usage.output_tokens': null,
+    'tollgate.cost.usd': null,
+    'tollgate.latency.total_ms': Math.round((performance.now() - started) * 1000) / 1000,
+    'tollgate.latency.upstream_ms': call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 1000) / 1000,
   };
+  return recorder.write(rec).then(
+    () => res,
+    // No record, no result: an answer the audit log cannot show is withheld.
+    () => new GatewayError('internal', 'audit log unavailable: the result is withheld').toJsonRpc(call.request.id),
+  );
 }

@@ -4,6 +4,7 @@
 // does not fit, and settles to the counted result afterwards.
 import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
+import { neverThrows } from '../relay/never-throws.js';
 import type { Rate } from '../config/runtime.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
@@ -132,11 +133,5 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     }
   }
 
-  return (call, next) => {
-    try {
-      return step(call, next);
-    } catch (err) {
-      return Promise.reject(err); // as from the async step this was: callers get a rejection, not a throw
-    }
-  };
+  return neverThrows(step);
 }
