@@ -230,6 +230,24 @@ describe('tollgate audit', () => {
     expect(line['gen_ai.tool.name']).toBe(`github__x${clipboard}\u202e\u009b2J`);
   });
 
+  it('skips a crafted line nested too deep to print, rather than failing the listing', async () => {
+    // Parsed, a line of 100 000 nested arrays overflows the stack where it is printed (--json, the
+    // admin page's record details): one such line in the log would stop every listing that reaches it.
+    const dir = await fixture();
+    const file = join(dir, 'tollgate-audit.jsonl');
+    const deep = `{"timestamp":"2025-03-10T11:59:30.000Z","gen_ai.agent.id":"mallory","tollgate.request.arguments":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    writeFileSync(file, `${readFileSync(file, 'utf8')}${deep}\n`);
+    const r = await run([dir, '--json']);
+    expect(r.err).toBe('warning: skipped 1 line(s) that are not JSON records\n');
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toHaveLength(5);
+    const { readAuditPage } = await import('../admin/audit-api.js');
+    const { RecordRows } = await import('../admin/records.js');
+    const page = await readAuditPage(file, { limit: 10 });
+    expect(page.records).toHaveLength(5);
+    expect(String(await RecordRows({ records: page.records }))).toContain('carol');
+  });
+
   it('verify: exit 0 when intact, 1 with the position when broken', async () => {
     const dir = await fixture(1500);
     const ok = await run(['verify', dir]);
