@@ -130,6 +130,13 @@ export interface LiveTailOptions {
 const MAX_QUEUED = 10_000;
 const encoder = new TextEncoder();
 
+/**
+ * The event's `id:` line. Ids are the writer's ULIDs, but a record from the fleet table is whatever
+ * its row's text says: an id with a line break would end the line and add events of its own.
+ */
+const eventId = (id: unknown): string =>
+  typeof id === 'string' && /^[0-9A-Za-z_-]{1,64}$/.test(id) ? `id: ${id}\n` : '';
+
 /** Each matching record as `data: <json>` the moment it is written; keep-alive comments between. */
 export function liveTailResponse(opts: LiveTailOptions): Response {
   const match = matcher(opts.query);
@@ -144,7 +151,7 @@ export function liveTailResponse(opts: LiveTailOptions): Response {
       };
       const off = opts.recorder.onRecord((rec) => {
         const r = redacted(rec, opts.redact);
-        if (match(r as AuditLine)) send(`id: ${r['tollgate.record.id']}\ndata: ${JSON.stringify(r)}\n\n`);
+        if (match(r as AuditLine)) send(`${eventId(r['tollgate.record.id'])}data: ${JSON.stringify(r)}\n\n`);
       });
       const timer = setInterval(() => send(': keep-alive\n\n'), opts.keepaliveMs);
       timer.unref();

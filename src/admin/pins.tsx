@@ -29,7 +29,9 @@ function selectorOf(body: string, form: boolean): Selector | undefined {
   }
   if (v.all === true || v.all === 'true') return {};
   if (typeof v.server !== 'string' || v.server === '') return undefined;
-  return typeof v.tool === 'string' && v.tool !== '' ? { server: v.server, tool: v.tool } : { server: v.server };
+  // A tool field names one tool even when empty: upstreams name their tools, "" included, and the
+  // Approve button of a tool named "" must not approve every pending change of its server.
+  return typeof v.tool === 'string' ? { server: v.server, tool: v.tool } : { server: v.server };
 }
 
 export function mountPinRoutes(

@@ -35,4 +35,16 @@ describe('webhook notice (slack)', () => {
     // The gateway's own link is still a link.
     expect(text).toContain('<https://gw.example/admin/#approval-x|Decide on the admin page>');
   });
+
+  it("keeps the upstream's tool name and the agent id on their line: no line of their own in the notice", () => {
+    // A newline ends Slack's inline code: what follows renders as mrkdwn, bare URLs become links.
+    const fake = '\n:white_check_mark: *Approved by admin#1*, nothing to do. Details: https://evil.example/decide\n';
+    const a = { ...approval({ n: 1 }), tool: `shell__run${fake}`, agent: `agent-1\r${fake}` };
+    const { text } = webhookBody(a, undefined, 'slack') as { text: string };
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(3); // the request, the arguments, the expiry
+    expect(lines[0]).toMatch(/^\*Approval needed\*: agent `[^`]*` wants to call `[^`]*`$/);
+    expect(lines[0]).toContain('shell__run\\n:white_check_mark:');
+    expect(text).not.toMatch(/[\r\u2028\u2029]/);
+  });
 });

@@ -12,11 +12,20 @@ export interface WebhookConfig {
 
 /**
  * Text from the agent or the upstream inside a Slack code span: Slack's own escapes for `&`, `<`,
- * `>` (else `<https://…|text>` is a link and `<!channel>` a ping), and no backtick to end the span
- * (the rest would render as mrkdwn: a fake "decide here" link in the operators' channel).
+ * `>` (else `<https://…|text>` is a link and `<!channel>` a ping), and no backtick or line break to
+ * end the span (the rest would render as mrkdwn: a fake "decide here" link in the operators' channel).
  */
 const inert = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/`/g, '\u02cb');
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/`/g, '\u02cb')
+    // A line break ends the code span too (an upstream's tool name, an agent id): spelled out.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what goes
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+      c === '\n' ? '\\n' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
 
 export function webhookBody(a: Approval, link: string | undefined, format: WebhookConfig['format']): unknown {
   if (format === 'json') return { type: 'approval_requested', approval: a, ...(link ? { url: link } : {}) };

@@ -110,19 +110,26 @@ export async function* readRawLines(
     highWaterMark: 256 * 1024,
   });
   let lineNo = (opts.firstLineNo ?? 1) - 1;
-  let rest: Buffer | undefined;
+  // The current line's bytes from earlier chunks, joined once at its end: a line of many chunks costs
+  // its size, not its size squared (whoever writes the log may write one of hundreds of MiB).
+  let parts: Buffer[] = [];
   let offset = start;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
     let pos = 0;
-    for (let nl = buf.indexOf(10, pos); nl !== -1; nl = buf.indexOf(10, pos)) {
-      offset += nl - pos + 1;
-      yield { bytes: buf.subarray(pos, nl), lineNo: ++lineNo, complete: true, end: offset };
+    for (let nl = chunk.indexOf(10, pos); nl !== -1; nl = chunk.indexOf(10, pos)) {
+      const piece = chunk.subarray(pos, nl);
+      const bytes = parts.length > 0 ? Buffer.concat([...parts, piece]) : piece;
+      parts = [];
+      offset += bytes.length + 1;
+      yield { bytes, lineNo: ++lineNo, complete: true, end: offset };
       pos = nl + 1;
     }
-    rest = pos < buf.length ? buf.subarray(pos) : undefined;
+    if (pos < chunk.length) parts.push(chunk.subarray(pos));
   }
-  if (rest) yield { bytes: rest, lineNo: ++lineNo, complete: false, end: offset + rest.length };
+  if (parts.length > 0) {
+    const rest = Buffer.concat(parts);
+    yield { bytes: rest, lineNo: ++lineNo, complete: false, end: offset + rest.length };
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AuditLine } from './record.js';
+import { parseAuditLine } from './parse-line.js';
 import { listLogSets, parseRotatedName, readRawLines, rotatedFilesOf } from './files.js';
 
 export interface AuditQuery {
@@ -102,14 +103,7 @@ export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
   };
 }
 
-function parseLine(bytes: Buffer): AuditLine | undefined {
-  try {
-    const v: unknown = JSON.parse(bytes.toString('utf8'));
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as AuditLine) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parseLine = (bytes: Buffer): AuditLine | undefined => parseAuditLine(bytes.toString('utf8'));
 
 /** Matching records of a file or directory, oldest first (rotation order). */
 export async function* readAudit(path: string, q: AuditQuery = {}, opts: ReadOptions = {}): AsyncGenerator<AuditLine> {

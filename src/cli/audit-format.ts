@@ -2,6 +2,7 @@
 import type { AuditLine } from '../audit/record.js';
 import { targetOf } from '../audit/query.js';
 import type { auditStats, StatsRow } from '../audit/stats.js';
+import { printable } from './terminal-text.js';
 
 const COLORS: Record<string, string> = {
   allowed: '32',
@@ -23,7 +24,12 @@ function fmtMs(ms: unknown): string {
   return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)}ms`;
 }
 
+/** A record's cells, each one line with its control characters spelled out (agents chose most of them). */
 function cells(r: AuditLine): string[] {
+  return rawCells(r).map(printable);
+}
+
+function rawCells(r: AuditLine): string[] {
   const s = (x: unknown) => (typeof x === 'string' || typeof x === 'number' ? String(x) : '-');
   const time = typeof r.timestamp === 'string' ? r.timestamp.replace('T', ' ').replace(/Z$/, '') : '-';
   const outcome =
@@ -116,7 +122,7 @@ export function renderStats(s: Awaited<ReturnType<typeof auditStats>>): string {
         ? [d('allowed'), d('denied') + d('rate_limited') + d('budget_exceeded'), d('error')].map(String)
         : [];
       return [
-        r.key,
+        printable(r.key),
         String(r.count),
         ...counts,
         String(r.tokens),

@@ -12,6 +12,7 @@ import { PgAuditStore } from '../audit/pg/store.js';
 import { PgFeed } from '../audit/pg/feed.js';
 import { auditPool } from '../audit/pg/fleet.js';
 import { Table, renderStats } from './audit-format.js';
+import { printableJson } from './terminal-text.js';
 import { verifyCommand, type VerifiedLog, type VerifyCommandOptions } from './audit-sign.js';
 
 export interface PgSource {
@@ -125,7 +126,7 @@ export async function pgAuditCommand(
       );
     if (sub === 'stats') {
       const s = await auditStats(store.records(q));
-      await out(flags.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));
+      await out(flags.json ? `${printableJson(JSON.stringify(s, null, 2))}\n` : renderStats(s));
       return 0;
     }
     const table = flags.json ? undefined : new Table(io.isTTY, flags.follow);
@@ -133,7 +134,7 @@ export async function pgAuditCommand(
       if (table) {
         const text = table.push(r);
         if (text) await out(text);
-      } else await out(`${JSON.stringify(r)}\n`);
+      } else await out(`${printableJson(JSON.stringify(r))}\n`);
     };
     if (!flags.follow) {
       for await (const r of store.records(q)) await emit(r);

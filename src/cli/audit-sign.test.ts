@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { createAuditRecord } from '../audit/record.js';
 import { openAuditWriter } from '../audit/writer.js';
 import { auditCommand } from './audit.js';
 import { tempDir } from '../../test/helpers/tmp.js';
+import { sha256Hex } from '../sha256.js';
 
 async function run(argv: string[], now = Date.now()) {
   const stdout = new PassThrough();
@@ -93,5 +94,61 @@ describe('tollgate audit keygen / verify --public-key', () => {
     expect(bad.out).toMatch(/^BROKEN at .*tollgate-audit\.jsonl:2: prev does not match line 1/);
 
     expect((await run(['verify', logDir, '--public-key', join(dir, 'nope.pem')])).code).toBe(2);
+  });
+
+  it('verify prints what the log says inert: a forged checkpoint cannot paint an OK over its BROKEN', async () => {
+    // Whoever can write the log chooses the checkpoint's key id and chain id, and the verdict quotes them.
+    const dir = tempDir('audit-sign-hostile-');
+    const keyFile = join(dir, 'audit-key.pem');
+    expect((await run(['keygen', '--out', keyFile])).code).toBe(0);
+    const file = join(dir, 'tollgate-audit.jsonl');
+    const w = await openAuditWriter({ destination: { path: file }, instanceId: 'gw-1' });
+    for (let i = 0; i < 3; i++)
+      await w.append(
+        createAuditRecord({
+          'service.instance.id': 'gw-1',
+          'gen_ai.agent.id': 'alice',
+          'tollgate.auth.method': 'api_key',
+          'tollgate.decision': 'allowed',
+          'tollgate.outcome': 'ok',
+          'tollgate.latency.total_ms': i,
+        }),
+      );
+    await w.close();
+    const last = readFileSync(file, 'utf8').trimEnd().split('\n').at(-1)!;
+    const paint = '\r\x1b[2K\x1b[1AOK: 3 records in 1 files, chain intact, every record signed\x1b[8m';
+    const checkpoint = (kid: string, chain: string, prev: string, seq: number, records: number) =>
+      JSON.stringify({
+        timestamp: new Date().toISOString(),
+        'service.instance.id': 'gw-1',
+        'tollgate.record.kind': 'checkpoint',
+        'tollgate.checkpoint.chain': chain,
+        'tollgate.checkpoint.seq': seq,
+        'tollgate.checkpoint.records': records,
+        'tollgate.checkpoint.head': prev,
+        'tollgate.checkpoint.reason': 'shutdown',
+        'tollgate.checkpoint.every_records': 1000,
+        'tollgate.checkpoint.every_ms': 60_000,
+        'tollgate.checkpoint.heartbeat_ms': 3_600_000,
+        'tollgate.checkpoint.key_id': kid,
+        'tollgate.checkpoint.signature': 'AAAA',
+        prev,
+      });
+    const first = checkpoint(`k${paint}`, 'c1', sha256Hex(Buffer.from(last)), 1, 3);
+    appendFileSync(file, `${first}\n`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not reach the terminal
+    const control = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const signed = await run(['verify', file, '--public-key', join(dir, 'audit-key.pub.pem')]);
+    expect(signed.code).toBe(1);
+    expect(signed.out).not.toMatch(control);
+    expect(signed.out).toMatch(/^BROKEN at .*:4: checkpoint #1 is signed with key id k\\r\\u001b\[2K/);
+    expect(signed.out.trimEnd().split('\n')).toHaveLength(1);
+    // Without keys the structure is checked: a second checkpoint naming another chain is quoted too.
+    const second = checkpoint('k', `c2\n${paint}`, sha256Hex(Buffer.from(first)), 2, 4);
+    appendFileSync(file, `${second}\n`);
+    const plain = await run(['verify', file]);
+    expect(plain.code).toBe(1);
+    expect(plain.out).not.toMatch(control);
+    expect(plain.out).toMatch(/belongs to another chain \(c2\\n\\r\\u001b\[2K/);
   });
 });

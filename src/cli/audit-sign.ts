@@ -21,6 +21,7 @@ import {
 } from '../audit/checkpoint.js';
 import { checkAnchors, type ChainReport, type Where } from '../audit/verify-chain.js';
 import { verifyAudit, type VerifyOptions } from '../audit/verify.js';
+import { printable } from './terminal-text.js';
 
 export const KEYGEN_HELP = `Usage: tollgate audit keygen [--out FILE]
   Writes an Ed25519 private key (PKCS#8 PEM, mode 0600) to FILE (default ./audit-signing-key.pem) and
@@ -177,9 +178,13 @@ async function verifiedFiles(path: string, opts: VerifyOptions): Promise<Verifie
 export async function verifyCommand(
   verify: LogVerifier,
   o: VerifyCommandOptions,
-  out: (s: string) => Promise<void>,
-  err: (s: string) => void,
+  print: (s: string) => Promise<void>,
+  printErr: (s: string) => void,
 ): Promise<number> {
+  // Each message is one line ending in "\n" and quotes what the log holds (key ids, chain ids, file
+  // names): whoever rewrote the log must not paint an "OK" over the "BROKEN" with control characters.
+  const out = (s: string) => print(`${printable(s.replace(/\n$/, ''))}\n`);
+  const err = (s: string) => printErr(`${printable(s.replace(/\n$/, ''))}\n`);
   let keys;
   let anchors: CheckpointLine[] = [];
   try {

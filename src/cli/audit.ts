@@ -6,6 +6,7 @@ import { followAudit, parseTimeSpec, readAudit, type AuditQuery } from '../audit
 import { auditStats } from '../audit/stats.js';
 import { auditKeygen, auditVerify } from './audit-sign.js';
 import { Table, renderStats } from './audit-format.js';
+import { printableJson } from './terminal-text.js';
 import { loadConfigFile } from '../config/load.js';
 import { pgAuditCommand, type PgSource } from './audit-postgres.js';
 
@@ -185,7 +186,7 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
       );
     if (sub === 'stats') {
       const s = await auditStats(readAudit(path, q, { onBadLine }));
-      await out(v.json ? `${JSON.stringify(s, null, 2)}\n` : renderStats(s));
+      await out(v.json ? `${printableJson(JSON.stringify(s, null, 2))}\n` : renderStats(s));
     } else {
       const records = v.follow
         ? followAudit(path, q, { onBadLine, ...(io.signal ? { signal: io.signal } : {}) })
@@ -195,7 +196,7 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
         if (table) {
           const text = table.push(r);
           if (text) await out(text);
-        } else await out(`${JSON.stringify(r)}\n`);
+        } else await out(`${printableJson(JSON.stringify(r))}\n`);
       }
       if (table) await out(table.end());
     }

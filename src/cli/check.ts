@@ -7,6 +7,7 @@ import { compileGlob } from '../policy/glob.js';
 import { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
+import { printable } from './terminal-text.js';
 
 /** How long `--connect` waits for upstreams that keep announcing catalog changes. */
 const CATALOG_WAIT_MS = 10_000;
@@ -70,7 +71,8 @@ function flagInjections(gw: Gateway, err: (s: string) => void): string {
       if (markers.length > 0) flagged++;
       for (const m of markers)
         err(
-          `warning: tool ${gw.relay.canonical(u.name, 'tool', String(t.name))}: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`,
+          // The upstream's own text, inert: it must not erase or fake the warning it triggers.
+          `warning: tool ${printable(gw.relay.canonical(u.name, 'tool', String(t.name)))}: possible prompt injection in ${printable(m.path)}: ${m.kind}: ${printable(m.excerpt)}`,
         );
     }
   }
@@ -83,7 +85,7 @@ function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => v
   for (const u of gw.upstreams) {
     if (u.state !== 'ready')
       err(
-        `warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${u.lastError}` : ''}; its names are not checked`,
+        `warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${printable(u.lastError)}` : ''}; its names are not checked`,
       );
     for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
     for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { FilePinBackend } from '../pins/file-backend.js';
 import { redisPinBackend } from '../pins/open.js';
 import type { PinBackend } from '../pins/store.js';
+import { printable as p, printableJson } from './terminal-text.js';
 
 export const PINS_HELP = `Usage:
   tollgate pins list [--json]                      pinned tools and changes waiting for approval
@@ -127,7 +128,7 @@ function list(book: PinBook, file: string, json: boolean, io: PinsIo): number {
   }
   rows.sort((a, b) => (`${a.server}\0${a.tool}` < `${b.server}\0${b.tool}` ? -1 : 1));
   if (json) {
-    io.out(JSON.stringify({ file, tools: rows }, null, 2));
+    io.out(printableJson(JSON.stringify({ file, tools: rows }, null, 2)));
     return 0;
   }
   if (rows.length === 0) {
@@ -136,7 +137,8 @@ function list(book: PinBook, file: string, json: boolean, io: PinsIo): number {
   }
   const table = [
     ['SERVER', 'TOOL', 'STATUS', 'PINNED', 'PENDING', 'SINCE'],
-    ...rows.map((r) => [r.server, r.tool, r.status, short(r.pinned), short(r.pending), r.since]),
+    // Server and tool names come from the upstream: shown with their control characters escaped.
+    ...rows.map((r) => [p(r.server), p(r.tool), r.status, short(r.pinned), short(r.pending), p(r.since)]),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   for (const r of table) io.out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
@@ -156,15 +158,18 @@ function diff(book: PinBook, sel: Selector, io: PinsIo): number {
   }
   for (const { server, tool, change } of pending) {
     const pin = pinOf(book, server, tool);
+    // Everything below but our own words is the upstream's: printed inert, so no control sequence in
+    // a name or description can erase or fake a line (the injection warning above all).
+    const name = `${p(server)}/${p(tool)}`;
     io.out(
-      `${server}/${tool}: ${pin ? `definition changed (pinned ${short(pin.sha256)}, now ${short(change.sha256)})` : `new tool (${short(change.sha256)})`}, first seen ${change.seenAt}`,
+      `${name}: ${pin ? `definition changed (pinned ${short(pin.sha256)}, now ${short(change.sha256)})` : `new tool (${short(change.sha256)})`}, first seen ${p(change.seenAt)}`,
     );
     if (pin && !pin.definition) io.out(`  (the pin holds only the hash; the whole new definition follows)`);
     io.out(`--- pinned\n+++ current`);
-    for (const l of definitionDiff(pin?.definition, change.definition)) io.out(`${l.op} ${l.text}`);
+    for (const l of definitionDiff(pin?.definition, change.definition)) io.out(`${l.op} ${p(l.text)}`);
     for (const m of injectionMarkers(change.definition))
-      io.out(`warning: possible prompt injection in ${m.path}: ${m.kind}: ${m.excerpt}`);
-    io.out(`approve with: tollgate pins approve ${server}/${tool}\n`);
+      io.out(`warning: possible prompt injection in ${p(m.path)}: ${m.kind}: ${p(m.excerpt)}`);
+    io.out(`approve with: tollgate pins approve ${name}\n`);
   }
   return 0;
 }
@@ -180,11 +185,11 @@ async function approveCommand(book: PinBook, backend: PinBackend, selectors: Sel
       io.err(
         sel.server === undefined
           ? 'no pending changes'
-          : `no pending change for ${sel.server}${sel.tool === undefined ? '' : `/${sel.tool}`}`,
+          : `no pending change for ${p(sel.server)}${sel.tool === undefined ? '' : `/${p(sel.tool)}`}`,
       );
     }
     for (const a of r.approved)
-      io.out(`approved ${a.server}/${a.tool} (${short(a.pinnedSha256 ?? undefined)} → ${short(a.sha256)})`);
+      io.out(`approved ${p(a.server)}/${p(a.tool)} (${short(a.pinnedSha256 ?? undefined)} → ${short(a.sha256)})`);
     next = r.book;
   }
   if (next !== book) {

@@ -4,6 +4,7 @@
 //
 // Row ids are assigned at insert but commits of different instances can land out of id order, so each
 // read looks back LOOKBACK ids below the highest seen and drops ids it has already delivered.
+import { parseAuditLine } from '../parse-line.js';
 import pg from 'pg';
 import type { AuditRecord } from '../record.js';
 import { derivedName, quoteTable } from './migrate.js';
@@ -119,12 +120,8 @@ export class PgFeed {
       if (this.seen.has(id) || id <= low) continue;
       this.seen.add(id);
       if (id > this.high) this.high = id;
-      let rec: AuditRecord;
-      try {
-        rec = JSON.parse(row.line) as AuditRecord;
-      } catch {
-        continue;
-      }
+      const rec = parseAuditLine(row.line) as AuditRecord | undefined;
+      if (rec === undefined) continue;
       for (const l of this.listeners) l(rec);
     }
     const floor = this.high > LOOKBACK ? this.high - BigInt(LOOKBACK) : 0n;

@@ -1,6 +1,7 @@
 // Reading the fleet's audit records from PostgreSQL: pages newest first (the admin API and page),
 // all matching records oldest first (the CLI), chart aggregates, and each chain's lines in order
 // (for verify: every instance's chain is its own).
+import { parseAuditLine } from '../parse-line.js';
 import type { Pool } from 'pg';
 import type { AuditLine } from '../record.js';
 import type { AuditQuery } from '../query.js';
@@ -23,14 +24,7 @@ const CHUNK = 1000;
 /** Cursor of a page: the (ts, id) of the oldest record shown, as `<epoch ms>.<id>`. */
 const CURSOR = /^(\d{1,15})\.(\d{1,18})$/;
 
-const parse = (line: string): AuditLine | undefined => {
-  try {
-    const v: unknown = JSON.parse(line);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as AuditLine) : undefined;
-  } catch {
-    return undefined;
-  }
-};
+const parse = parseAuditLine;
 
 export class PgAuditStore {
   private readonly t: string;
