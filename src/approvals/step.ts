@@ -5,7 +5,7 @@
 import { isObject, resultMessage, type JsonRpcResponse } from '../mcp/jsonrpc.js';
 import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
-import { neverThrows } from '../relay/never-throws.js';
+import { neverThrows } from '../never-throws.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { ApprovalRule } from './rules.js';
 import { ApprovalService } from './service.js';

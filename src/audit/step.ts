@@ -14,7 +14,7 @@ import type { AuditFleet } from './pg/fleet.js';
 import type { AuditExporter } from './export/queue.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
-import { neverThrows } from '../relay/never-throws.js';
+import { neverThrows } from '../never-throws.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;

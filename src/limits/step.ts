@@ -4,7 +4,7 @@
 // does not fit, and settles to the counted result afterwards.
 import { GatewayError } from '../errors.js';
 import type { McpCall, McpStep } from '../relay/scope.js';
-import { neverThrows } from '../relay/never-throws.js';
+import { neverThrows } from '../never-throws.js';
 import type { Rate } from '../config/runtime.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';

@@ -15,6 +15,8 @@ import { holdBody, readCapped } from '../http/node-io.js';
 import { childTraceparent, requestIdOf } from '../http/request-context.js';
 import { writeResponse } from '../http/write-response.js';
 import type { Relay } from '../relay/relay.js';
+import type { View } from '../relay/view.js';
+import type { AgentSession } from './agent-session.js';
 import type { ConnectionCap } from './connection-cap.js';
 import { classify } from './era.js';
 import { AGENT_JSON, parseBounded } from './json-shape.js';
@@ -36,6 +38,7 @@ export interface FastPostOptions {
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+type Candidate = { path: string; server: string; token: string };
 
 /** `/mcp` or `/mcp/<server>` with a plain server name (anything encoded or odd goes to Hono). */
 const MCP_PATH = /^\/mcp(?:\/([A-Za-z0-9_.-]+))?$/;
@@ -54,7 +57,7 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
     throw new Error('fastPost: maxBodyBytes must be a positive integer');
 
   /** The path and token when the headers alone say the request is the common case. */
-  function candidate(req: IncomingMessage): { path: string; server: string; token: string } | undefined {
+  function candidate(req: IncomingMessage): Candidate | undefined {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
     const m = MCP_PATH.exec(req.url);
     if (!m) return undefined;
@@ -72,28 +75,57 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
     return { path: req.url, server: m[1] ?? '', token };
   }
 
-  /** The agent a token names, or undefined (refused or unknown: Hono answers that). */
-  async function identify(token: string, path: string): Promise<AgentIdentity | undefined> {
-    for (const a of opts.authenticators) {
-      const found = a.authenticate(token, { path });
-      const r = found instanceof Promise ? await found : found;
-      if (r !== undefined) return r.ok ? r.identity : undefined;
+  /**
+   * The agent a token names, or undefined (refused or unknown: Hono answers that). A promise only
+   * when an authenticator needs one (API keys and cached JWTs answer at once).
+   */
+  function identify(
+    token: string,
+    path: string,
+    from = 0,
+  ): AgentIdentity | undefined | Promise<AgentIdentity | undefined> {
+    for (let i = from; i < opts.authenticators.length; i++) {
+      const found = (opts.authenticators[i] as Authenticator).authenticate(token, { path });
+      if (found instanceof Promise)
+        return found.then((r) => (r === undefined ? identify(token, path, i + 1) : r.ok ? r.identity : undefined));
+      if (found !== undefined) return found.ok ? found.identity : undefined;
     }
     return undefined;
   }
 
-  async function serve(req: IncomingMessage, res: ServerResponse, c: NonNullable<ReturnType<typeof candidate>>) {
-    const identity = await identify(c.token, c.path);
+  // serve, admitted and relayed are plain functions, a promise only where a step waits (the body,
+  // an authenticator that fetches): an async function per step cost promises and microtask turns
+  // per call (README "Benchmark").
+  function serve(req: IncomingMessage, res: ServerResponse, c: Candidate): void | Promise<void> {
+    const found = identify(c.token, c.path);
+    if (found instanceof Promise) return found.then((identity) => admitted(req, res, c, identity));
+    return admitted(req, res, c, found);
+  }
+
+  function admitted(
+    req: IncomingMessage,
+    res: ServerResponse,
+    c: Candidate,
+    identity: AgentIdentity | undefined,
+  ): void | Promise<void> {
     const view = opts.relay.view(c.server);
     const session = identity && view ? opts.sessions.held(req.headers['mcp-session-id'] as string) : undefined;
     if (!identity || !view || !session || session.agentId !== identity.id || session.viewKey !== view.key)
       return hono(req, res);
-    let text: string;
-    try {
-      text = await readCapped(req, opts.maxBodyBytes);
-    } catch {
-      return res.destroy(); // the body broke off (Content-Length was within the cap)
-    }
+    return readCapped(req, opts.maxBodyBytes).then(
+      (text) => relayed(req, res, identity, view, session, text),
+      () => void res.destroy(), // the body broke off (Content-Length was within the cap)
+    );
+  }
+
+  function relayed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: AgentIdentity,
+    view: View,
+    session: AgentSession,
+    text: string,
+  ): void {
     const parsed = parseBounded(text, AGENT_JSON);
     const msg = 'value' in parsed ? validateMessage(parsed.value) : undefined;
     if (
@@ -136,12 +168,17 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
   return (req, res) => {
     const c = candidate(req);
     if (!c) return hono(req, res);
-    serve(req, res, c).catch((e: unknown) => {
+    const failed = (e: unknown): void => {
       opts.onError(e);
       // As the app's onError answers (the relay itself never rejects; this is a bug's last stop).
       const err = new GatewayError('internal', 'internal gateway error');
       if (!res.headersSent) res.writeHead(err.httpStatus, { 'content-type': 'application/json' });
       res.end(JSON.stringify(err.toJsonRpc(null)));
-    });
+    };
+    try {
+      serve(req, res, c)?.catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   };
 }

@@ -128,33 +128,38 @@ export class Relay {
     );
   }
 
-  /** Handles one agent request (not initialize, which the transport owns). Never throws. */
   /** Agent requests being handled now (a graceful shutdown waits for them). */
   inFlight = 0;
 
-  async handleRequest(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
+  /** Handles one agent request (not initialize, which the transport owns). Never rejects. */
+  handleRequest(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
     this.inFlight++;
+    let routed: Promise<JsonRpcResponse>;
     try {
-      return await this.route(scope, req, exchange);
+      routed = routeRequest(this.routeHost, scope, req, exchange);
     } catch (err) {
-      // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
-      // audit records the refused call. Never rejects: a transport always gets an answer.
-      return this.runSteps(scope, req, undefined, () => Promise.reject(err)).catch((e: unknown) =>
-        this.failure(e, req),
-      );
-    } finally {
-      this.inFlight--;
+      routed = Promise.reject(err);
     }
+    return routed.then(
+      (res) => {
+        this.inFlight--;
+        return res;
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        // Routing failed before the pipeline ran (unknown tool, bad params): still run it, so the
+        // audit records the refused call. Never rejects: a transport always gets an answer.
+        return this.runSteps(scope, req, undefined, () => Promise.reject(err)).catch((e: unknown) =>
+          this.failure(e, req),
+        );
+      },
+    );
   }
 
   private failure(err: unknown, req: JsonRpcRequest): JsonRpcResponse {
     const ge = asGatewayError(err);
     if (ge.kind === 'internal') this.log.error({ err, method: req.method }, 'relay failure');
     return ge.toJsonRpc(req.id);
-  }
-
-  private route(scope: RequestScope, req: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
-    return routeRequest(this.routeHost, scope, req, exchange);
   }
 
   private readonly routeHost: RouteHost;

@@ -52,7 +52,12 @@ export interface RouteHost {
   ): Promise<JsonRpcResponse>;
 }
 
-export async function routeRequest(
+/**
+ * The request's handler and its answer. Not async (a promise and microtask turns per call on the
+ * hot path): a request that cannot be routed throws, and the relay's handleRequest runs the
+ * pipeline for its audit record either way.
+ */
+export function routeRequest(
   r: RouteHost,
   scope: RequestScope,
   req: JsonRpcRequest,
@@ -74,7 +79,7 @@ export async function routeRequest(
   }
   switch (req.method) {
     case 'ping':
-      return resultMessage(req.id, {});
+      return Promise.resolve(resultMessage(req.id, {}));
     case 'tools/call':
     case 'prompts/get': {
       const t = mustResolve(
