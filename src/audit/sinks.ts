@@ -1,6 +1,6 @@
 // Where the writer's batches go: a file (with rotation and chain-resume on open) or a stream.
 import { createHash } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { ftruncateSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH } from './record.js';
@@ -16,6 +16,11 @@ export interface SinkOptions {
 export interface Sink {
   readonly rotations: number;
   write(buf: Buffer, now: number): Promise<void>;
+  /**
+   * Writes `buf` at once when nothing needs waiting for (no rotation, no fsync); false when it must
+   * go through write(). Throws when the write fails, rolled back as write() does.
+   */
+  writeNow?(buf: Buffer, now: number): boolean;
   close(): Promise<void>;
   /** The chain's lines, newest first (for signed checkpoints: the writer resumes from the last one). */
   lastLines?(): AsyncIterable<Buffer>;
@@ -144,6 +149,24 @@ export class FileSink implements Sink {
   }
 
   private sealing = false;
+
+  writeNow(buf: Buffer, now: number): boolean {
+    const fh = this.fh;
+    if (!fh || this.opts.fsync || this.sealing || this.size === 0 || this.rotationDue(buf.length, now)) return false;
+    const before = this.size;
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(fh.fd, buf, off, buf.length - off);
+    } catch (err) {
+      try {
+        ftruncateSync(fh.fd, before); // drop a partial batch: its records were never acknowledged
+      } catch {
+        // the write's own error is the one to report
+      }
+      throw err;
+    }
+    this.size += buf.length;
+    return true;
+  }
 
   async write(buf: Buffer, now: number): Promise<void> {
     if (!this.sealing) await this.maybeRotate(buf.length, now);

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GENESIS_HASH, createAuditRecord, type AuditLine, type AuditRecord } from './record.js';
 import { createRedactor } from './redact.js';
-import { openAuditWriter } from './writer.js';
+import { AuditWriter, openAuditWriter } from './writer.js';
 import { verifyAudit } from './verify.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 
@@ -236,6 +236,32 @@ describe('AuditWriter', () => {
     await expect(w.append(rec())).rejects.toThrow('disk full');
     await w.append(rec());
     expect(w.stats.failedBatches).toBe(1);
+    expectChained(out.join('').split('\n').filter(Boolean));
+  });
+
+  it('writes a batch at once when the sink can, and rolls the chain back when that write fails', async () => {
+    // The file sink's common case (no rotation, no fsync) is written without drain's promise chain;
+    // a failure there must reject its batch and keep the chain, as on the async path.
+    const out: string[] = [];
+    let fail = true;
+    const sink = {
+      rotations: 0,
+      writeNow(buf: Buffer): boolean {
+        if (fail) {
+          fail = false;
+          throw new Error('disk full');
+        }
+        out.push(buf.toString());
+        return true;
+      },
+      write: (): Promise<void> => Promise.reject(new Error('the batch took the async path')),
+      close: (): Promise<void> => Promise.resolve(),
+    };
+    const w = new AuditWriter(sink, GENESIS_HASH, { destination: 'stdout' }, undefined);
+    await expect(w.append(rec())).rejects.toThrow('disk full');
+    await Promise.all([w.append(rec()), w.append(rec())]);
+    await w.append(rec());
+    expect(w.stats).toMatchObject({ failedBatches: 1, records: 3, writes: 2 });
     expectChained(out.join('').split('\n').filter(Boolean));
   });
 
