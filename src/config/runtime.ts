@@ -63,6 +63,8 @@ export interface RuntimeConfig {
     sessionIdleTimeoutMs: number;
     sseKeepaliveMs: number;
     sseReplayEvents: number;
+    /** Bytes one SSE stream may queue beyond its socket, and keep for replay (see stream-bounds.ts). */
+    sseMaxQueuedBytes: number;
     /** Caps on what agents hold open (sessions, SSE streams), per agent and in total. */
     maxSessions: number;
     maxSessionsPerAgent: number;
@@ -163,6 +165,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       sessionIdleTimeoutMs: toMs(c.server.session_idle_timeout),
       sseKeepaliveMs: toMs(c.server.sse_keepalive),
       sseReplayEvents: c.server.sse_replay_events,
+      sseMaxQueuedBytes: c.server.sse_max_queued_bytes,
       maxSessions: c.server.max_sessions,
       maxSessionsPerAgent: c.server.max_sessions_per_agent,
       maxSseStreams: c.server.max_sse_streams,

@@ -49,6 +49,14 @@ export const serverSectionSchema = z
       .nonnegative()
       .default(256)
       .describe('events kept per stream for Last-Event-ID resumption'),
+    sse_max_queued_bytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(8 * 1024 * 1024)
+      .describe(
+        'bytes one SSE stream to an agent may queue beyond what its socket took (and keep for replay); beyond: log/progress notifications are dropped, anything else closes the stream',
+      ),
     max_sessions: z
       .number()
       .int()

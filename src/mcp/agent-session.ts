@@ -4,6 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
+import { DEFAULT_STREAM_BOUNDS, type StreamBounds } from './stream-bounds.js';
+import { errorMessage } from './jsonrpc.js';
+import { TollgateCode } from '../errors.js';
 import type { SessionBus, SessionState } from './session-bus.js';
 import type { Placement } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
@@ -75,6 +78,9 @@ export class AgentSession {
    */
   bus: SessionBus | undefined;
 
+  /** How much each of its SSE streams may hold (server.sse_max_queued_bytes). */
+  streamBounds: StreamBounds = DEFAULT_STREAM_BOUNDS;
+
   /** Replicas and upstream sessions chosen at initialize (sealed in the id when instances share sessions). */
   placement: Readonly<Record<string, Placement>> | undefined;
 
@@ -83,7 +89,8 @@ export class AgentSession {
   }
 
   newStream(): EventStream {
-    const s = new EventStream(`${INSTANCE_TAG}${this.nextStream++}`, this.replayEvents);
+    const s = new EventStream(`${INSTANCE_TAG}${this.nextStream++}`, this.replayEvents, this.streamBounds);
+    s.onOverflow = (msg) => this.undelivered(msg);
     this.streams.set(s.id, s);
     // Keep only a bounded number of finished streams around for resumption.
     if (this.streams.size > 64) {
@@ -129,6 +136,24 @@ export class AgentSession {
   /** A message another instance had for this session (never sent on again). */
   sendHere(msg: JsonRpcMessage): void {
     if (!this.closed && this.hasStandaloneListener) this.standaloneStream().push(msg);
+  }
+
+  /**
+   * A message its stream could not take (the agent fell too far behind). A request the upstream
+   * made of the agent is answered for it with an error now, rather than left waiting.
+   */
+  private undelivered(msg: JsonRpcMessage): void {
+    if (!('method' in msg) || !('id' in msg)) return;
+    const key = String(msg.id);
+    const pending = this.serverRequests.get(key);
+    if (!pending) return;
+    this.serverRequests.delete(key);
+    pending.upstreamSession.respond(
+      errorMessage(pending.upstreamRequestId, {
+        code: TollgateCode.OverCapacity,
+        message: `the agent's stream fell too far behind to take ${msg.method}`,
+      }),
+    );
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // Agent sessions this gateway instance holds, with idle expiry. Session ids are sealed (see
 // session-seal.ts): an instance that has not seen a session adopts it from its id, after checking
 // it is genuine, the caller's, for this endpoint, unexpired and not ended (DELETE) anywhere.
+import type { StreamBounds } from './stream-bounds.js';
 import { AgentSession } from './agent-session.js';
 import { keptClientInfo, sealedCapabilities } from './declarations.js';
 import type { SessionBus } from './session-bus.js';
@@ -15,6 +16,8 @@ export interface SessionStoreOptions {
   idleMs: number;
   maxAgeMs: number;
   replayEvents: number;
+  /** How much each session's SSE streams may hold. */
+  streamBounds?: StreamBounds | undefined;
   sealer: SessionSealer;
   /** Other instances (Redis); undefined when this instance is the only one. */
   bus: SessionBus | undefined;
@@ -72,6 +75,7 @@ export class SessionStore {
 
   private wire(s: AgentSession): AgentSession {
     s.bus = this.opts.bus;
+    if (this.opts.streamBounds) s.streamBounds = this.opts.streamBounds;
     return s;
   }
 

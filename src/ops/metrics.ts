@@ -31,6 +31,10 @@ export class GatewayMetrics {
   readonly auditWrite: { observe(seconds: number): void };
   readonly limitsErrors: Counter<'op'>;
   readonly notificationsDropped: Counter<'reason'>;
+  /** Log/progress notifications not sent to an agent whose SSE stream held too much. */
+  readonly sseEventsDropped: Counter;
+  /** SSE streams closed because their agent fell too far behind. */
+  readonly sseStreamsOverflowed: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -91,6 +95,16 @@ export class GatewayMetrics {
       name: 'tollgate_agent_notifications_dropped_total',
       help: 'Agent notifications forwarded nowhere: not one the gateway relays, or not about the agent’s own request',
       labelNames: ['reason'],
+      registers,
+    });
+    this.sseEventsDropped = new Counter({
+      name: 'tollgate_sse_events_dropped_total',
+      help: 'Log and progress notifications dropped because the agent’s SSE stream held server.sse_max_queued_bytes',
+      registers,
+    });
+    this.sseStreamsOverflowed = new Counter({
+      name: 'tollgate_sse_streams_overflowed_total',
+      help: 'SSE streams closed because a message did not fit within server.sse_max_queued_bytes (agent too slow)',
       registers,
     });
     new Gauge({
