@@ -6,7 +6,7 @@ import { FastCounter, FastHistogram } from './fast-metrics.js';
 import type { AuditRecord } from '../audit/record.js';
 
 export interface MetricsSources {
-  upstreams(): { name: string; state: string }[];
+  upstreams(): { name: string; state: string; catalogTruncated?: readonly string[] }[];
   sessions(): number;
   sseStreams(): number;
   stdioProcesses(): number;
@@ -115,6 +115,17 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const u of sources.upstreams()) this.set({ server: u.name }, u.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tollgate_upstream_catalog_truncated',
+      help: "1 for each list of an upstream's catalog cut at its max_catalog_entries (the rest not listed)",
+      labelNames: ['server', 'list'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of sources.upstreams())
+          for (const list of u.catalogTruncated ?? []) this.set({ server: u.name, list }, 1);
       },
     });
     const gauge = (name: string, help: string, read: () => number) =>
