@@ -24,6 +24,7 @@ export function gatewaySessionStore(
     maxAgeMs: sc.maxAgeMs,
     replayEvents: srv.sseReplayEvents,
     streamBounds,
+    serverRequestLimits: config.mcp.serverRequests,
     sealer: sc.sealKeys.length
       ? new SessionSealer(
           sc.sealKeys.map((k) => Buffer.from(k, 'base64')),

@@ -114,6 +114,23 @@ export const mcpSectionSchema = z
       .strict()
       .prefault({})
       .describe("2026 agents: a 2025 upstream's sampling/elicitation/roots requests become input_required rounds"),
+    server_requests: z
+      .object({
+        max_per_session: z
+          .number()
+          .int()
+          .positive()
+          .default(64)
+          .describe(
+            "upstream requests (sampling, elicitation, roots) waiting for one agent session's answer; beyond: refused",
+          ),
+        timeout: duration
+          .default('10m')
+          .describe('how long such a request waits for the agent; then the upstream gets a timeout error'),
+      })
+      .strict()
+      .prefault({})
+      .describe('2025 agents: requests upstreams send them through the gateway'),
     listen: z
       .object({
         max_per_agent: z.number().int().positive().default(8).describe('open subscriptions/listen streams per agent'),

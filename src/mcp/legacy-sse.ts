@@ -34,6 +34,7 @@ export function legacySse(deps: {
     if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
     const session = new AgentSession(c.get('agent'), viewKey, '2024-11-05', {}, {}, 0);
     session.streamBounds = relay.streamBounds;
+    session.serverRequestLimits = relay.serverRequestLimits;
     const refused = sessions.add(session);
     if (refused) {
       slot.release();
