@@ -291,6 +291,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
             tools: u.catalog.tools.length,
             prompts: u.catalog.prompts.length,
             resources: u.catalog.resources.length,
+            ...(u.catalogTruncated.length > 0 ? { truncated: [...u.catalogTruncated] } : {}),
             ...(u.replicas.length > 1 ? { replicas: u.replicas.map((r) => r.describe()) } : {}),
             ...(u.cfg.isolation !== 'shared' ? { ownSessions: u.ownSessions } : {}),
           })),

@@ -1,5 +1,8 @@
 // The gateway's MCP sessions: the store (sealed ids, caps) and messages from other instances (sessions.shared);
 // separate so gateway.ts keeps to assembly.
+import type { StreamBounds, StreamPressure } from './mcp/stream-bounds.js';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from './ops/metrics.js';
 import type { RuntimeConfig } from './config/runtime.js';
 import { SessionStore, type SessionStoreOptions } from './mcp/session-store.js';
 import { SessionSealer } from './mcp/session-seal.js';
@@ -12,6 +15,7 @@ export function gatewaySessionStore(
   config: RuntimeConfig,
   bus: SessionBus | undefined,
   onEnd: SessionStoreOptions['onEnd'],
+  streamBounds?: StreamBounds,
 ): SessionStore {
   const sc = config.sessions;
   const srv = config.server;
@@ -19,6 +23,8 @@ export function gatewaySessionStore(
     idleMs: srv.sessionIdleTimeoutMs,
     maxAgeMs: sc.maxAgeMs,
     replayEvents: srv.sseReplayEvents,
+    streamBounds,
+    serverRequestLimits: config.mcp.serverRequests,
     sealer: sc.sealKeys.length
       ? new SessionSealer(
           sc.sealKeys.map((k) => Buffer.from(k, 'base64')),
@@ -41,4 +47,22 @@ export function peerMessageDelivery(sessions: SessionStore, relay: Relay): (m: B
       const view = relay.view(session.viewKey);
       if (view) void relay.handleResponse(relay.scopeFor(session.identity, session, view), answer);
     });
+}
+
+/**
+ * Who hears of agents' SSE streams falling behind: the metrics, and the log (once per stream for
+ * dropped notifications, each time a stream is closed).
+ */
+export function streamPressure(metrics: GatewayMetrics, log: Logger): StreamPressure {
+  return {
+    dropped(streamId, first) {
+      metrics.sseEventsDropped.inc();
+      if (first)
+        log.warn({ stream: streamId }, 'agent SSE stream is behind: dropping its log and progress notifications');
+    },
+    overflowed(streamId, method) {
+      metrics.sseStreamsOverflowed.inc();
+      log.warn({ stream: streamId, method }, 'agent SSE stream fell too far behind: closed');
+    },
+  };
 }

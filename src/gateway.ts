@@ -33,7 +33,7 @@ import type { OAuthServer } from './oauth/server.js';
 import { gatewayAuthenticators, openOAuthServer, reloadOAuthUsers } from './gateway-auth.js';
 import { gatewayUpstreams, upstreamListener } from './gateway-upstreams.js';
 import { gatewayApprovalService } from './gateway-approvals.js';
-import { gatewaySessionStore, peerMessageDelivery } from './gateway-sessions.js';
+import { gatewaySessionStore, peerMessageDelivery, streamPressure } from './gateway-sessions.js';
 import { limitsStepOptions, toolResultTokenCounter, usageOf, loadTokenizers } from './gateway-limits.js';
 import { gatewayMetrics } from './gateway-metrics.js';
 import { gatewayPinGuard } from './gateway-pins.js';
@@ -182,9 +182,15 @@ export class Gateway {
     });
     this.policies.onChange((prev, next) => this.relay.fanout.policiesChanged(prev, next));
     this.sessionBus = opts.sessionBus;
-    this.sessions = gatewaySessionStore(opts.config, opts.sessionBus, (s, everywhere) => {
-      for (const u of this.upstreams) u.release(s.id, everywhere);
-    });
+    this.relay.streamBounds.pressure = streamPressure(this.metrics, this.log);
+    this.sessions = gatewaySessionStore(
+      opts.config,
+      opts.sessionBus,
+      (s, everywhere) => {
+        for (const u of this.upstreams) u.release(s.id, everywhere);
+      },
+      this.relay.streamBounds,
+    );
     this.relay.attachSessions(this.sessions);
   }
 

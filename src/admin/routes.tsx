@@ -57,6 +57,8 @@ export interface UpstreamStatus {
   tools: number;
   prompts: number;
   resources: number;
+  /** Lists cut at the upstream's max_catalog_entries. */
+  truncated?: string[];
   /** Present when the upstream has several replicas. */
   replicas?: { url: string; state: string; healthy: boolean; ejected: boolean; sessions: number; error?: string }[];
   /** Upstream sessions of single agents or sessions (isolation per_agent / per_session). */

@@ -15,6 +15,8 @@ interface UpstreamBase {
   maxSessions: number;
   /** Largest single message accepted from the upstream (JSON body, SSE event, stdio line). */
   maxResponseBytes: number;
+  /** Entries kept per list of the catalog (the rest dropped, see catalog.ts). */
+  maxCatalogEntries: number;
   idleTimeoutMs: number;
   /** Declare roots on the shared session (roots/list then goes to the asking agent). */
   sharedRoots: boolean;
@@ -75,6 +77,7 @@ export function upstreamConfig(
     isolation: u.isolation,
     maxSessions: u.max_sessions,
     maxResponseBytes: u.max_response_bytes,
+    maxCatalogEntries: u.max_catalog_entries,
     idleTimeoutMs: toMs(u.idle_timeout),
     sharedRoots: u.shared_roots,
     timeouts: {

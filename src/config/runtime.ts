@@ -1,4 +1,5 @@
 // Parsed config → the frozen runtime objects the gateway runs on (durations in ms, camelCase).
+import type { ServerRequestLimits } from '../mcp/agent-session.js';
 import { resolve } from 'node:path';
 import { ageToMs, toPostgresConfig, type AuditPostgresConfig } from '../audit/pg/config.js';
 import { hostname } from 'node:os';
@@ -63,6 +64,8 @@ export interface RuntimeConfig {
     sessionIdleTimeoutMs: number;
     sseKeepaliveMs: number;
     sseReplayEvents: number;
+    /** Bytes one SSE stream may queue beyond its socket, and keep for replay (see stream-bounds.ts). */
+    sseMaxQueuedBytes: number;
     /** Caps on what agents hold open (sessions, SSE streams), per agent and in total. */
     maxSessions: number;
     maxSessionsPerAgent: number;
@@ -76,6 +79,8 @@ export interface RuntimeConfig {
     serverName: string;
     inputRequired: { ttlMs: number; maxPerAgent: number; maxParked: number };
     listen: { maxPerAgent: number; maxStreams: number; maxResourceUris: number };
+    /** Upstream requests forwarded to a 2025 agent session: how many may wait, and how long. */
+    serverRequests: ServerRequestLimits;
   };
   upstreams: readonly UpstreamConfig[];
   auth: {
@@ -163,6 +168,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       sessionIdleTimeoutMs: toMs(c.server.session_idle_timeout),
       sseKeepaliveMs: toMs(c.server.sse_keepalive),
       sseReplayEvents: c.server.sse_replay_events,
+      sseMaxQueuedBytes: c.server.sse_max_queued_bytes,
       maxSessions: c.server.max_sessions,
       maxSessionsPerAgent: c.server.max_sessions_per_agent,
       maxSseStreams: c.server.max_sse_streams,
@@ -182,6 +188,10 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
         maxPerAgent: c.mcp.listen.max_per_agent,
         maxStreams: c.mcp.listen.max_streams,
         maxResourceUris: c.mcp.listen.max_resource_uris,
+      },
+      serverRequests: {
+        maxPerSession: c.mcp.server_requests.max_per_session,
+        timeoutMs: toMs(c.mcp.server_requests.timeout),
       },
     },
     upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir, c.pins.action)),

@@ -49,6 +49,14 @@ export const serverSectionSchema = z
       .nonnegative()
       .default(256)
       .describe('events kept per stream for Last-Event-ID resumption'),
+    sse_max_queued_bytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(8 * 1024 * 1024)
+      .describe(
+        'bytes one SSE stream to an agent may queue beyond what its socket took (and keep for replay); beyond: log/progress notifications are dropped, anything else closes the stream',
+      ),
     max_sessions: z
       .number()
       .int()
@@ -106,6 +114,23 @@ export const mcpSectionSchema = z
       .strict()
       .prefault({})
       .describe("2026 agents: a 2025 upstream's sampling/elicitation/roots requests become input_required rounds"),
+    server_requests: z
+      .object({
+        max_per_session: z
+          .number()
+          .int()
+          .positive()
+          .default(64)
+          .describe(
+            "upstream requests (sampling, elicitation, roots) waiting for one agent session's answer; beyond: refused",
+          ),
+        timeout: duration
+          .default('10m')
+          .describe('how long such a request waits for the agent; then the upstream gets a timeout error'),
+      })
+      .strict()
+      .prefault({})
+      .describe('2025 agents: requests upstreams send them through the gateway'),
     listen: z
       .object({
         max_per_agent: z.number().int().positive().default(8).describe('open subscriptions/listen streams per agent'),

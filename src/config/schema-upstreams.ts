@@ -67,6 +67,14 @@ const upstreamCommon = {
     .describe(
       'largest single message accepted from this upstream (a JSON body, an SSE event, a stdio line); beyond: -32052',
     ),
+  max_catalog_entries: z
+    .number()
+    .int()
+    .positive()
+    .default(5000)
+    .describe(
+      "entries kept per list (tools, prompts, resources, templates) of this upstream's catalog; the rest is dropped with a warning",
+    ),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
   auth: upstreamAuthSchema,

@@ -9,6 +9,12 @@ export const incomingOf = (c: Context): IncomingMessage | undefined =>
   (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 
 /** A request header (lower-case name), without materialising web Headers. */
+/** Destroys the request's connection (an SSE stream cut for falling behind); undefined off Node. */
+export function cutOf(c: Context): (() => void) | undefined {
+  const incoming = incomingOf(c);
+  return incoming ? () => incoming.socket.destroy() : undefined;
+}
+
 export function headerOf(c: Context, name: string): string | undefined {
   const incoming = incomingOf(c);
   if (!incoming) return c.req.header(name);

@@ -4,6 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonRpcMessage, RequestId } from './jsonrpc.js';
 import { EventStream } from './event-stream.js';
+import { DEFAULT_STREAM_BOUNDS, type StreamBounds } from './stream-bounds.js';
+import { errorMessage } from './jsonrpc.js';
+import { TollgateCode } from '../errors.js';
 import type { SessionBus, SessionState } from './session-bus.js';
 import type { Placement } from '../upstream/upstream.js';
 import type { Cancellation, UpstreamSession } from '../upstream/session.js';
@@ -19,7 +22,17 @@ export interface ForwardedServerRequest {
   upstream: string;
   /** Relays the agent's progress on this request to the upstream that asked (under its own token). */
   progress?: (update: { progress: number; total?: number; message?: string }) => void;
+  /** Set for requests an upstream made: answered with a timeout error when it fires. */
+  expiry?: NodeJS.Timeout;
 }
+
+/** How many upstream requests may wait for one agent session's answer, and for how long. */
+export interface ServerRequestLimits {
+  maxPerSession: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_SERVER_REQUEST_LIMITS: ServerRequestLimits = { maxPerSession: 64, timeoutMs: 10 * 60_000 };
 
 /** An agent request in flight upstream; `cancel` is set while it can still be cancelled. */
 export type InFlight = Cancellation;
@@ -75,6 +88,12 @@ export class AgentSession {
    */
   bus: SessionBus | undefined;
 
+  /** Upstream requests waiting for this session's answer: how many, how long (mcp.server_requests). */
+  serverRequestLimits: ServerRequestLimits = DEFAULT_SERVER_REQUEST_LIMITS;
+
+  /** How much each of its SSE streams may hold (server.sse_max_queued_bytes). */
+  streamBounds: StreamBounds = DEFAULT_STREAM_BOUNDS;
+
   /** Replicas and upstream sessions chosen at initialize (sealed in the id when instances share sessions). */
   placement: Readonly<Record<string, Placement>> | undefined;
 
@@ -83,7 +102,8 @@ export class AgentSession {
   }
 
   newStream(): EventStream {
-    const s = new EventStream(`${INSTANCE_TAG}${this.nextStream++}`, this.replayEvents);
+    const s = new EventStream(`${INSTANCE_TAG}${this.nextStream++}`, this.replayEvents, this.streamBounds);
+    s.onOverflow = (msg) => this.undelivered(msg);
     this.streams.set(s.id, s);
     // Keep only a bounded number of finished streams around for resumption.
     if (this.streams.size > 64) {
@@ -131,8 +151,64 @@ export class AgentSession {
     if (!this.closed && this.hasStandaloneListener) this.standaloneStream().push(msg);
   }
 
+  /**
+   * A message its stream could not take (the agent fell too far behind). A request the upstream
+   * made of the agent is answered for it with an error now, rather than left waiting.
+   */
+  private undelivered(msg: JsonRpcMessage): void {
+    if (!('method' in msg) || !('id' in msg)) return;
+    this.failServerRequest(
+      String(msg.id),
+      TollgateCode.OverCapacity,
+      `the agent's stream fell too far behind to take ${msg.method}`,
+    );
+  }
+
+  /**
+   * Remembers an upstream's request forwarded to this agent until it is answered, or refuses it
+   * (false) when `maxPerSession` already wait. It expires after `timeoutMs`: the upstream gets a
+   * timeout error and the agent a cancellation.
+   */
+  trackServerRequest(id: string, request: ForwardedServerRequest): boolean {
+    const { maxPerSession, timeoutMs } = this.serverRequestLimits;
+    if (this.closed || this.serverRequests.size >= maxPerSession) return false;
+    const expiry = setTimeout(() => {
+      if (
+        this.failServerRequest(id, TollgateCode.UpstreamTimeout, `the agent did not answer ${request.method} in time`)
+      )
+        this.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: 'timed out' },
+        });
+    }, timeoutMs);
+    expiry.unref();
+    this.serverRequests.set(id, { ...request, expiry });
+    return true;
+  }
+
+  /** Takes a forwarded request out (answered or withdrawn), stopping its expiry. */
+  takeServerRequest(id: string): ForwardedServerRequest | undefined {
+    const r = this.serverRequests.get(id);
+    if (!r) return undefined;
+    this.serverRequests.delete(id);
+    clearTimeout(r.expiry);
+    return r;
+  }
+
+  /** Ends a forwarded request the agent will not answer: its upstream gets this error. */
+  private failServerRequest(id: string, code: number, message: string): boolean {
+    const r = this.takeServerRequest(id);
+    if (!r) return false;
+    r.upstreamSession.respond(errorMessage(r.upstreamRequestId, { code, message }));
+    return true;
+  }
+
   close(): void {
     this.closed = true;
+    // Requests upstreams made of this agent will never be answered now: tell them.
+    for (const id of [...this.serverRequests.keys()])
+      this.failServerRequest(id, TollgateCode.Cancelled, "the agent's session ended");
     for (const s of this.streams.values()) s.hangUp(1000);
     for (const f of this.inFlight.values()) f.cancel?.();
     this.inFlight.clear();

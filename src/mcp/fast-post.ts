@@ -153,7 +153,8 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
       agent: session.agentId,
       headers: { 'mcp-session-id': session.id, 'x-request-id': requestId },
       batch: false,
-      count: 1,
+      ids: [(msg as JsonRpcRequest).id],
+      cut: () => res.destroy(),
       plain: (status, headers, body) => {
         headers['content-length'] = String(Buffer.byteLength(body));
         res.writeHead(status, headers);

@@ -7,7 +7,7 @@ import { GatewayError, asGatewayError } from '../errors.js';
 import { AGENT_JSON, parseBounded } from './json-shape.js';
 import { declarationProblem, keptClientInfo } from './declarations.js';
 import type { ConnectionCap } from './connection-cap.js';
-import { readBody } from '../http/node-io.js';
+import { cutOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { Exchange, RequestScope } from '../relay/scope.js';
 import { AgentSession } from './agent-session.js';
@@ -33,6 +33,8 @@ export function legacySse(deps: {
     const slot = deps.streams.take(c.get('agent').id);
     if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
     const session = new AgentSession(c.get('agent'), viewKey, '2024-11-05', {}, {}, 0);
+    session.streamBounds = relay.streamBounds;
+    session.serverRequestLimits = relay.serverRequestLimits;
     const refused = sessions.add(session);
     if (refused) {
       slot.release();
@@ -45,6 +47,7 @@ export function legacySse(deps: {
       onOpen: (sink) => sink.write(`event: endpoint\ndata: ${deps.messagesPath}?sessionId=${session.id}\n\n`),
       // The session lives as long as its connection: a reconnecting client gets a new one.
       onCancel: () => sessions.end(session.id),
+      cut: cutOf(c),
     });
   }
 

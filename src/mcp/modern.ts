@@ -1,9 +1,10 @@
 // Agent-facing MCP 2026-07-28 (stateless): every request carries its own envelope (protocol
 // version, client capabilities) and mirrors method and name in headers. No session: the relay gets
 // a scope built from the request alone, so any gateway instance can serve it.
+import type { StreamBounds } from './stream-bounds.js';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
-import { headerOf, incomingOf } from '../http/node-io.js';
+import { cutOf, headerOf, incomingOf } from '../http/node-io.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
@@ -63,6 +64,7 @@ export interface ModernDeps {
   keepaliveMs: number;
   streams: ConnectionCap;
   serverName: string;
+  streamBounds: StreamBounds;
 }
 
 const reply = (c: Ctx, err: GatewayError, id: RequestId | null): Response => {
@@ -227,6 +229,7 @@ export function modernPost(deps: ModernDeps) {
         headers: echoHeaders(c),
         slot,
         onCancel: () => relay.listen.close(opened),
+        cut: cutOf(c),
       });
     }
     const agent = scope.identity.id;
@@ -240,7 +243,9 @@ export function modernPost(deps: ModernDeps) {
       slot,
       headers: echoHeaders(c),
       batch: false,
-      count: 1,
+      ids: [req.id],
+      bounds: deps.streamBounds,
+      cut: cutOf(c),
     });
     const answer =
       req.method === 'server/discover'

@@ -4,7 +4,9 @@
 import { EventStream } from './event-stream.js';
 import { responseJson } from './result-json.js';
 import { sseResponse } from './sse-response.js';
-import type { JsonRpcMessage, JsonRpcResponse } from './jsonrpc.js';
+import { errorMessage, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
+import { TollgateCode } from '../errors.js';
+import { DEFAULT_STREAM_BOUNDS, type StreamBounds } from './stream-bounds.js';
 import type { AgentSession } from './agent-session.js';
 import type { Exchange } from '../relay/scope.js';
 import type { ConnectionCap, Slot } from './connection-cap.js';
@@ -19,7 +21,12 @@ export interface PostExchangeOptions {
   slot?: Slot | undefined;
   headers: Record<string, string>;
   batch: boolean;
-  count: number;
+  /** The ids of the POST's requests: each gets exactly one answer. */
+  ids: readonly RequestId[];
+  /** For a stream without a session (2026): how much it may hold (sessions bring their own). */
+  bounds?: StreamBounds | undefined;
+  /** Destroys the POST's connection (a stream cut for falling behind). */
+  cut?: (() => void) | undefined;
   /**
    * Takes a plain JSON answer as it is, instead of a Response (the /mcp fast lane writes it on the
    * Node response itself); `response` then settles only if the exchange switches to SSE.
@@ -33,24 +40,38 @@ export class PostExchange implements Exchange {
   readonly response: Promise<Response>;
   private remaining: number;
   private readonly answers: JsonRpcResponse[] = [];
+  /** Requests not answered yet (by id as a string key: 1 and "1" are one agent's, never both). */
+  private readonly open = new Map<string, RequestId>();
+  /** The SSE stream was cut (the agent fell too far behind): answers from now on were given. */
+  private cut = false;
 
   constructor(
     private readonly session: AgentSession | undefined,
     private readonly opts: PostExchangeOptions,
   ) {
     this.response = new Promise((r) => (this.settle = r));
-    this.remaining = opts.count;
+    this.remaining = opts.ids.length;
+    for (const id of opts.ids) this.open.set(`${typeof id}:${id}`, id);
     if (!opts.acceptsJson) this.startSse();
   }
 
   private startSse(): EventStream {
     if (this.stream) return this.stream;
-    const stream = this.session ? this.session.newStream() : new EventStream('0', 0);
+    const stream = this.session
+      ? this.session.newStream()
+      : new EventStream('0', 0, this.opts.bounds ?? DEFAULT_STREAM_BOUNDS);
     this.stream = stream;
+    const before = stream.onOverflow;
+    stream.onOverflow = (msg) => {
+      before?.(msg);
+      this.overflowed(stream);
+    };
     // Switching mid-call is not refused over the cap: the call was admitted, and its answer must
     // reach the agent. Such streams are bounded by the agent's calls in flight.
     const slot = this.opts.slot ?? this.opts.streams.force(this.opts.agent);
-    this.settle(sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers, slot }));
+    this.settle(
+      sseResponse(stream, { keepaliveMs: this.opts.keepaliveMs, headers: this.opts.headers, slot, cut: this.opts.cut }),
+    );
     if (this.session && this.session.protocolVersion >= '2025-11-25') stream.prime(1000);
     for (const a of this.answers) stream.push(a);
     return stream;
@@ -65,6 +86,8 @@ export class PostExchange implements Exchange {
    * `status` applies only when the answer still goes out as plain JSON.
    */
   answer(res: JsonRpcResponse, status = 200): void {
+    if (this.cut) return; // answered with an error when the stream was cut
+    this.open.delete(`${typeof res.id}:${res.id}`);
     this.remaining--;
     if (this.stream) {
       this.stream.push(res);
@@ -77,5 +100,28 @@ export class PostExchange implements Exchange {
     const headers = { 'content-type': 'application/json', ...this.opts.headers };
     if (this.opts.plain) this.opts.plain(status, headers, body);
     else this.settle(new Response(body, { status, headers }));
+  }
+
+  /**
+   * The agent did not read its stream and it held too much: the connection is cut, the calls still
+   * running are cancelled upstream and each is answered with a clear error, kept on the stream for
+   * a client that resumes it (Last-Event-ID).
+   */
+  private overflowed(stream: EventStream): void {
+    if (this.cut) return;
+    this.cut = true;
+    const max = stream.bounds.maxQueuedBytes;
+    for (const id of this.open.values()) {
+      this.session?.inFlight.get(id)?.cancel?.();
+      stream.push(
+        errorMessage(id, {
+          code: TollgateCode.OverCapacity,
+          message: `the agent's SSE stream fell more than ${max} bytes behind (server.sse_max_queued_bytes): the stream was closed and this call ended`,
+        }),
+      );
+    }
+    this.open.clear();
+    this.remaining = 0;
+    stream.finish();
   }
 }

@@ -1,6 +1,8 @@
 // Agent sessions this gateway instance holds, with idle expiry. Session ids are sealed (see
 // session-seal.ts): an instance that has not seen a session adopts it from its id, after checking
 // it is genuine, the caller's, for this endpoint, unexpired and not ended (DELETE) anywhere.
+import type { ServerRequestLimits } from './agent-session.js';
+import type { StreamBounds } from './stream-bounds.js';
 import { AgentSession } from './agent-session.js';
 import { keptClientInfo, sealedCapabilities } from './declarations.js';
 import type { SessionBus } from './session-bus.js';
@@ -15,6 +17,10 @@ export interface SessionStoreOptions {
   idleMs: number;
   maxAgeMs: number;
   replayEvents: number;
+  /** How much each session's SSE streams may hold. */
+  streamBounds?: StreamBounds | undefined;
+  /** Upstream requests that may wait for each session's answer, and for how long. */
+  serverRequestLimits?: ServerRequestLimits | undefined;
   sealer: SessionSealer;
   /** Other instances (Redis); undefined when this instance is the only one. */
   bus: SessionBus | undefined;
@@ -72,6 +78,8 @@ export class SessionStore {
 
   private wire(s: AgentSession): AgentSession {
     s.bus = this.opts.bus;
+    if (this.opts.streamBounds) s.streamBounds = this.opts.streamBounds;
+    if (this.opts.serverRequestLimits) s.serverRequestLimits = this.opts.serverRequestLimits;
     return s;
   }
 

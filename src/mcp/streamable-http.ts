@@ -6,7 +6,7 @@ import type { AppEnv } from '../http/env.js';
 import { errorResponse, gatewayErrorResponse } from '../http/respond.js';
 import { GatewayError, asGatewayError } from '../errors.js';
 import type { ConnectionCap, Slot } from './connection-cap.js';
-import { headerOf, readBody } from '../http/node-io.js';
+import { cutOf, headerOf, readBody } from '../http/node-io.js';
 import type { Relay } from '../relay/relay.js';
 import type { View } from '../relay/view.js';
 import type { RequestScope } from '../relay/scope.js';
@@ -56,6 +56,7 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     keepaliveMs: deps.keepaliveMs,
     streams: deps.streams,
     serverName: deps.serverName,
+    streamBounds: relay.streamBounds,
   });
 
   const viewOf = (c: Ctx): View | undefined => relay.view(c.req.param('server') ?? '');
@@ -187,7 +188,8 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       slot,
       headers: { 'mcp-session-id': session.id, ...echoHeaders(c) },
       batch,
-      count: requests.length,
+      ids: requests.map((r) => r.id),
+      cut: cutOf(c),
     });
     for (const r of requests) {
       if (r.method === 'initialize') {
@@ -235,7 +237,8 @@ export function streamableHttp(deps: StreamableHttpDeps) {
       slot,
       headers: { 'mcp-session-id': session.id, ...echoHeaders(c) },
       batch: false,
-      count: 1,
+      ids: [req.id],
+      cut: cutOf(c),
     });
     exchange.answer(resultMessage(req.id, relay.initializeResult(view, version)));
     return exchange.response;
@@ -258,12 +261,14 @@ export function streamableHttp(deps: StreamableHttpDeps) {
     }
     const slot: Slot | GatewayError = deps.streams.take(session.agentId);
     if (slot instanceof GatewayError) return gatewayErrorResponse(c, slot);
-    if (resumed) return sseResponse(resumed, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, slot });
+    const cut = cutOf(c);
+    if (resumed) return sseResponse(resumed, { keepaliveMs: deps.keepaliveMs, headers, afterSeq: at.seq, slot, cut });
     return sseResponse(session.standaloneStream(), {
       keepaliveMs: deps.keepaliveMs,
       headers,
       afterSeq: last ? 0 : undefined,
       slot,
+      cut,
     });
   }
 

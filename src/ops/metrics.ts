@@ -6,7 +6,7 @@ import { FastCounter, FastHistogram } from './fast-metrics.js';
 import type { AuditRecord } from '../audit/record.js';
 
 export interface MetricsSources {
-  upstreams(): { name: string; state: string }[];
+  upstreams(): { name: string; state: string; catalogTruncated?: readonly string[] }[];
   sessions(): number;
   sseStreams(): number;
   stdioProcesses(): number;
@@ -31,6 +31,10 @@ export class GatewayMetrics {
   readonly auditWrite: { observe(seconds: number): void };
   readonly limitsErrors: Counter<'op'>;
   readonly notificationsDropped: Counter<'reason'>;
+  /** Log/progress notifications not sent to an agent whose SSE stream held too much. */
+  readonly sseEventsDropped: Counter;
+  /** SSE streams closed because their agent fell too far behind. */
+  readonly sseStreamsOverflowed: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -93,6 +97,16 @@ export class GatewayMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.sseEventsDropped = new Counter({
+      name: 'tollgate_sse_events_dropped_total',
+      help: 'Log and progress notifications dropped because the agent’s SSE stream held server.sse_max_queued_bytes',
+      registers,
+    });
+    this.sseStreamsOverflowed = new Counter({
+      name: 'tollgate_sse_streams_overflowed_total',
+      help: 'SSE streams closed because a message did not fit within server.sse_max_queued_bytes (agent too slow)',
+      registers,
+    });
     new Gauge({
       name: 'tollgate_upstream_up',
       help: '1 when the upstream is connected and ready',
@@ -101,6 +115,17 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const u of sources.upstreams()) this.set({ server: u.name }, u.state === 'ready' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tollgate_upstream_catalog_truncated',
+      help: "1 for each list of an upstream's catalog cut at its max_catalog_entries (the rest not listed)",
+      labelNames: ['server', 'list'],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of sources.upstreams())
+          for (const list of u.catalogTruncated ?? []) this.set({ server: u.name, list }, 1);
       },
     });
     const gauge = (name: string, help: string, read: () => number) =>

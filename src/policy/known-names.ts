@@ -25,6 +25,8 @@ export interface CatalogSource {
    */
   ownSession?(scope: RequestScope): UpstreamSession | Promise<UpstreamSession>;
   readonly requestMs?: number;
+  /** max_catalog_entries: an own session's lists are capped as the shared catalog is. */
+  readonly maxCatalogEntries?: number;
 }
 
 export interface KnownNamesOptions {
@@ -107,7 +109,7 @@ async function listedByOwnSession(
     if (!(CAPABILITY_OF[kind] in (session.init?.capabilities ?? {}))) continue;
     let got = lists.get(kind);
     if (!got || performance.now() - got.at >= intervalMs) {
-      const entries = fetchList(session, kind, u.requestMs ?? 10_000).then(
+      const entries = fetchList(session, kind, u.requestMs ?? 10_000, u.maxCatalogEntries).then(
         (f) => f.entries,
         () => [],
       );
@@ -134,6 +136,7 @@ export function catalogSourceOf(u: Upstream): CatalogSource {
     },
     refreshCatalog: (kinds) => u.refreshCatalog(kinds),
     requestMs: u.cfg.timeouts.requestMs,
+    maxCatalogEntries: u.cfg.maxCatalogEntries,
     ...(own
       ? {
           ownSession: (scope: RequestScope) =>

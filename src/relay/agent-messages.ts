@@ -85,7 +85,7 @@ export async function relayAgentAnswer(
       scope.session.bus?.publish({ t: 'response', s: scope.session.id, m: r });
     return;
   }
-  scope.session.serverRequests.delete(String(r.id));
+  scope.session.takeServerRequest(String(r.id));
   await recorder
     .record({
       ...scopeFields(scope),

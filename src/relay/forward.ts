@@ -15,7 +15,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import { UndeliveredError, type Cancellation, type UpstreamSession } from '../upstream/session.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
 import { rewriteResult } from './rewrite.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, TollgateCode } from '../errors.js';
 import { bridgeInput, isInputRequired } from './input-bridge.js';
 import type { AgentEnvelope } from '../upstream/modern-wire.js';
 
@@ -214,7 +214,7 @@ export function withdrawServerRequest(
   for (const s of sessions) {
     for (const [id, r] of s.serverRequests) {
       if (r.upstreamSession !== upstreamSession || r.upstreamRequestId !== rid) continue;
-      s.serverRequests.delete(id);
+      s.takeServerRequest(id);
       s.send({ ...m, params: { ...m.params, requestId: id } });
       return;
     }
@@ -245,7 +245,7 @@ export function deliverServerRequest(
   const meta = isObject(m.params) && isObject(m.params._meta) ? m.params._meta : undefined;
   const token = meta?.progressToken;
   const tracked = typeof token === 'string' || typeof token === 'number';
-  session.serverRequests.set(id, {
+  const waiting = session.trackServerRequest(id, {
     upstreamSession,
     upstreamRequestId: m.id,
     method: m.method,
@@ -254,5 +254,14 @@ export function deliverServerRequest(
       ? { progress: (u) => upstreamSession.notify('notifications/progress', { ...u, progressToken: token }) }
       : {}),
   });
+  if (!waiting) {
+    upstreamSession.respond(
+      errorMessage(m.id, {
+        code: TollgateCode.OverCapacity,
+        message: `${session.serverRequestLimits.maxPerSession} requests already wait for this agent's answer`,
+      }),
+    );
+    return;
+  }
   send(tracked ? { ...m, id, params: { ...m.params, _meta: { ...meta, progressToken: id } } } : { ...m, id });
 }

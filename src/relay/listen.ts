@@ -3,6 +3,7 @@
 // resources/updated for the URIs it named. Resource subscriptions map onto the upstream's own
 // `resources/subscribe` on the shared session: subscribed with the first listener of a URI,
 // unsubscribed when the last one goes.
+import type { StreamBounds } from '../mcp/stream-bounds.js';
 import type { Logger } from 'pino';
 import { isObject, type JsonRpcNotification, type RequestId } from '../mcp/jsonrpc.js';
 import { EventStream } from '../mcp/event-stream.js';
@@ -54,6 +55,7 @@ export interface ListenHubDeps {
   serverInfo: Record<string, unknown>;
   limits: { maxPerAgent: number; maxStreams: number; maxResourceUris: number };
   log: Logger;
+  streamBounds: StreamBounds;
 }
 
 /** The hub holds upstream subscriptions for all its listeners together. */
@@ -102,7 +104,15 @@ export class ListenHub {
     }
     if (uris.size > 0) honoured.resourceSubscriptions = [...uris.keys()];
     // A few events kept: the acknowledgement is queued before the HTTP response attaches.
-    const listener: Listener = { id, identity, access, view, honoured, stream: new EventStream('0', 4), uris };
+    const listener: Listener = {
+      id,
+      identity,
+      access,
+      view,
+      honoured,
+      stream: new EventStream('0', 4, this.deps.streamBounds),
+      uris,
+    };
     this.send(listener, {
       jsonrpc: '2.0',
       method: 'notifications/subscriptions/acknowledged',

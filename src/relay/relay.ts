@@ -1,6 +1,8 @@
 // The message-level relay: decides what each agent message means, answers what the gateway can
 // answer itself (initialize, ping, lists), routes the rest to one upstream, and fans upstream
 // events out to the agent sessions allowed to see them.
+import type { ServerRequestLimits } from '../mcp/agent-session.js';
+import type { StreamBounds } from '../mcp/stream-bounds.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { resultMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
@@ -47,7 +49,10 @@ export class Relay {
     this.upstreams = upstreams;
     this.aggregate = aggregateView(upstreams, cfg.mcp.nameSeparator, cfg.mcp.prefixResourceUris);
     for (const u of upstreams) this.single.set(u.name, singleView(u));
+    this.streamBounds = { maxQueuedBytes: cfg.server.sseMaxQueuedBytes };
+    this.serverRequestLimits = cfg.mcp.serverRequests;
     this.listen = new ListenHub({
+      streamBounds: this.streamBounds,
       canonical: (server, kind, native) => this.canonical(server, kind, native),
       serverInfo: { name: cfg.mcp.serverName, title: 'Tollgate MCP gateway', version: VERSION },
       limits: cfg.mcp.listen,
@@ -77,6 +82,10 @@ export class Relay {
   readonly fanout: Fanout;
   /** 2026 agents' subscriptions/listen streams. */
   readonly listen: ListenHub;
+  /** How much each SSE stream to an agent may hold; the gateway adds who hears of overflows. */
+  readonly streamBounds: StreamBounds;
+  /** mcp.server_requests: for sessions made outside the session store (legacy SSE). */
+  readonly serverRequestLimits: ServerRequestLimits;
   /** 2026 agents' calls parked on an input_required round. */
   readonly inputFlows: InputFlows;
   private readonly inputDeps: InputForwardDeps;

@@ -9,6 +9,8 @@ const MIN_TTL_REFRESH_MS = 1000;
 
 export interface CatalogKeeperOptions {
   requestMs: number;
+  /** Entries kept per list (max_catalog_entries). */
+  maxEntries: number;
   log: Logger;
   /** The session the catalog comes from now (undefined: nothing to fetch from). */
   source(): UpstreamSession | undefined;
@@ -20,6 +22,8 @@ export interface CatalogKeeperOptions {
 
 export class CatalogKeeper {
   catalog: Catalog = emptyCatalog();
+  /** Lists whose last fetch found more entries than `maxEntries` (only the first were kept). */
+  readonly truncated = new Set<CatalogKind>();
   /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
   private readonly generation: Record<CatalogKind, number> = {
     tools: 0,
@@ -92,9 +96,17 @@ export class CatalogKeeper {
         const gen = ++this.generation[k];
         const fetched =
           CAPABILITY_OF[k] in caps && !this.opts.withheld?.includes(k)
-            ? await fetchList(session, k, this.opts.requestMs)
-            : { entries: [], ttlMs: undefined };
+            ? await fetchList(session, k, this.opts.requestMs, this.opts.maxEntries)
+            : { entries: [], ttlMs: undefined, truncated: false };
         if (gen !== this.generation[k] || this.opts.source() !== session) return;
+        if (fetched.truncated) {
+          if (!this.truncated.has(k))
+            this.opts.log.warn(
+              { list: k, kept: fetched.entries.length },
+              `upstream lists more than max_catalog_entries (${this.opts.maxEntries}) ${k}: the rest is dropped`,
+            );
+          this.truncated.add(k);
+        } else this.truncated.delete(k);
         this.catalog = { ...this.catalog, [k]: fetched.entries };
         this.expireAfter(k, fetched.ttlMs);
       }),
@@ -103,6 +115,7 @@ export class CatalogKeeper {
 
   clear(): void {
     this.catalog = emptyCatalog();
+    this.truncated.clear();
   }
 
   /** A 2026 list says how long it stays fresh: fetch it again then (and tell agents if it changed). */

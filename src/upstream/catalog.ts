@@ -35,6 +35,13 @@ export const emptyCatalog = (): Catalog => ({ tools: [], prompts: [], resources:
 const MAX_PAGES = 100;
 
 /**
+ * Entries kept per list per upstream unless configured (`max_catalog_entries`). Each is judged,
+ * pinned and merged into every agent's list: an upstream listing millions must not make that work
+ * (and the pin file) grow without bound.
+ */
+export const DEFAULT_MAX_CATALOG_ENTRIES = 5000;
+
+/**
  * The field that names each entry. An entry without a string there is not kept: nothing can call
  * it by that name, and a tool named by a number was listed (as `<server>__7`) but never pinned, so
  * its description reached agents and could change unseen.
@@ -50,10 +57,17 @@ export interface FetchedList {
   entries: Entry[];
   /** 2026 cache hint: the shortest `ttlMs` of its pages (undefined when none gave one). */
   ttlMs: number | undefined;
+  /** The upstream listed more than `maxEntries`: the rest was not fetched or kept. */
+  truncated: boolean;
 }
 
-export async function fetchList(session: UpstreamSession, kind: CatalogKind, timeoutMs: number): Promise<FetchedList> {
-  const out: FetchedList = { entries: [], ttlMs: undefined };
+export async function fetchList(
+  session: UpstreamSession,
+  kind: CatalogKind,
+  timeoutMs: number,
+  maxEntries = DEFAULT_MAX_CATALOG_ENTRIES,
+): Promise<FetchedList> {
+  const out: FetchedList = { entries: [], ttlMs: undefined, truncated: false };
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
     const res = await session.request(LIST_METHOD[kind], cursor ? { cursor } : undefined, {
@@ -67,11 +81,23 @@ export async function fetchList(session: UpstreamSession, kind: CatalogKind, tim
     const items = res.result[kind];
     const key = KEY_OF[kind];
     if (Array.isArray(items))
-      for (const it of items) if (isObject(it) && typeof it[key] === 'string') out.entries.push(it);
+      for (const it of items) {
+        if (!isObject(it) || typeof it[key] !== 'string') continue;
+        if (out.entries.length >= maxEntries) {
+          out.truncated = true;
+          break;
+        }
+        out.entries.push(it);
+      }
     const ttl = res.result.ttlMs;
     if (typeof ttl === 'number' && ttl >= 0) out.ttlMs = Math.min(out.ttlMs ?? ttl, ttl);
     cursor = typeof res.result.nextCursor === 'string' && res.result.nextCursor ? res.result.nextCursor : undefined;
     if (!cursor) return out;
+    // Full: more pages would only be dropped (an entry-less page past the cap is not asked for).
+    if (out.entries.length >= maxEntries) {
+      out.truncated = true;
+      return out;
+    }
   }
   return out;
 }

@@ -85,6 +85,7 @@ export class Upstream {
     const urls = cfg.transport === 'stdio' ? [{ url: undefined, weight: 1 }] : cfg.replicas;
     this.catalogs = new CatalogKeeper({
       requestMs: cfg.timeouts.requestMs,
+      maxEntries: cfg.maxCatalogEntries,
       log: this.log,
       source: () => this.source?.shared,
       changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
@@ -130,6 +131,11 @@ export class Upstream {
 
   get catalog(): Catalog {
     return this.catalogs.catalog;
+  }
+
+  /** Lists cut at max_catalog_entries (health: /admin/upstreams, tollgate_upstream_catalog_truncated). */
+  get catalogTruncated(): readonly CatalogKind[] {
+    return [...this.catalogs.truncated];
   }
 
   /** Waits (at most `timeoutMs`) until catalog fetches in flight are done: the catalog is current. */
