@@ -50,7 +50,7 @@ export class CatalogKeeper {
   refresh(kinds: readonly CatalogKind[]): Promise<void> {
     const key = kinds.join();
     const queued = this.queued.get(key);
-    if (queued) return queued;
+    if (queued !== undefined) return queued;
     const running = this.running.get(key);
     const start = (): Promise<void> => {
       this.queued.delete(key);
@@ -62,8 +62,8 @@ export class CatalogKeeper {
       p.then(done, done);
       return p;
     };
-    const p = running ? running.then(start, start) : start();
-    if (running) this.queued.set(key, p);
+    const p = running !== undefined ? running.then(start, start) : start();
+    if (running !== undefined) this.queued.set(key, p);
     this.inFlight.add(p);
     const done = (): void => void this.inFlight.delete(p);
     p.then(done, done);
