@@ -43,6 +43,16 @@ export interface FirstPartySignIn {
 }
 
 const digest = (s: string): string => createHash('sha256').update(s).digest('base64url');
+
+/**
+ * Live sessions one user keeps per first-party client; a sign-in beyond ends the oldest. With a login
+ * session at /authorize a sign-in costs three cheap requests (no password, no consent) and its
+ * pending-login place is given back, so without a bound one user could leave a session in the store
+ * for every round, an hour each (and with the file store rewrite the whole file each time). Ending
+ * the oldest, not refusing, keeps the newest browser signed in even when a page elsewhere makes
+ * this one sign in over and over.
+ */
+export const MAX_SESSIONS_PER_USER = 10;
 const plausible = (sid: string | undefined): sid is string => sid !== undefined && sid.length > 0 && sid.length <= 100;
 
 export function firstPartyClient(issuer: string, spec: FirstPartySpec): OAuthClient {
@@ -58,6 +68,21 @@ export function firstPartyClient(issuer: string, spec: FirstPartySpec): OAuthCli
 export function firstPartySignIn(as: OAuthServer, spec: FirstPartySpec): FirstPartySignIn {
   const callback = () => `${as.issuer()}${spec.callbackPath}`;
   const key = (sid: string) => `${spec.sessionPrefix}${digest(sid)}`;
+  // Apart from the session prefix: the removal of a user lists sessions by it (server.ts).
+  const ofUser = (s: Subject) => `sessions-of:${spec.clientId}:${digest(`${s.idp}\u0000${s.sub}`)}`;
+  /** Records the new session among the user's live ones, ending the oldest beyond the bound. */
+  const bound = async (s: Subject, k: string): Promise<void> => {
+    const list = ofUser(s);
+    const live: string[] = [];
+    for (const known of (await as.store.get<string[]>(list)) ?? [])
+      if ((await as.store.get(known)) !== undefined) live.push(known);
+    live.push(k);
+    while (live.length > MAX_SESSIONS_PER_USER) {
+      const oldest = live.shift();
+      if (oldest !== undefined) await as.store.del(oldest);
+    }
+    await as.store.set(list, live, spec.ttlMs);
+  };
   return {
     ttlSeconds: Math.floor(spec.ttlMs / 1000),
     authorizeUrl: (state, challenge) =>
@@ -85,6 +110,7 @@ export function firstPartySignIn(as: OAuthServer, spec: FirstPartySpec): FirstPa
     async startSession(s) {
       const sid = randomBytes(32).toString('base64url');
       await as.store.set(key(sid), { sub: s.sub, groups: [...s.groups], idp: s.idp }, spec.ttlMs);
+      await bound(s, key(sid));
       return sid;
     },
     async sessionOf(sid) {

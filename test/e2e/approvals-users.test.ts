@@ -269,3 +269,32 @@ describe('approvers signed in with their account', () => {
     await expect(call).rejects.toThrow(/not now/);
   });
 });
+
+describe('signing in again and again', () => {
+  /** One more admin-side sign-in through the login session at /authorize alone: no password, no consent. */
+  async function silentSignIn(loginSession: string): Promise<string> {
+    const jar = new Jar();
+    jar.cookies.set('tg_oauth_session', loginSession);
+    const start = await get(`${base}/admin/oauth/start`, jar);
+    const code = await get(start.headers.get('location') ?? '', jar);
+    expect(code.status).toBe(303);
+    expect((await get(code.headers.get('location') ?? '', jar)).status).toBe(200);
+    return jar.cookies.get('tollgate_admin_user') ?? '';
+  }
+
+  it("keeps a bounded number of a user's sessions in the store: the oldest end", async () => {
+    const first = await signIn(ANN);
+    const loginSession = first.cookies.get('tg_oauth_session') ?? '';
+    expect(loginSession).not.toBe('');
+    // Each round costs three cheap requests; without a bound every one left a session for an hour
+    // (and with the file store rewrote the whole file).
+    let last = '';
+    for (let i = 0; i < 40; i++) last = await silentSignIn(loginSession);
+    const held = (await gw.gw.oauth?.store.list<{ sub: string }>('admin-session:', Number.POSITIVE_INFINITY)) ?? [];
+    expect(held.filter((e) => e.value.sub === ANN.name).length).toBeLessThanOrEqual(10);
+    // The newest session works; the first one was ended to make room.
+    const newest = await fetch(`${base}/admin/approvals`, { headers: { cookie: `tollgate_admin_user=${last}` } });
+    expect(newest.status).toBe(200);
+    expect((await fetch(`${base}/admin/approvals`, { headers: as(first) })).status).toBe(401);
+  });
+});
