@@ -1,6 +1,6 @@
 // Young-generation GC per process from a `--trace-gc-nvp` log (bench/ab.mjs GATEWAY_LOG): how many
 // scavenges, what each promoted to the old generation and how long it paused. Promotion is the
-// figure to watch: a finished request's objects should die young (README "Session 7").
+// figure to watch: a finished request's objects should die young (docs/benchmark-history.md, session 7).
 //
 //   node scripts/gc-summary.mjs gc.log [skip fraction, default 0.3: the warm-up's scavenges]
 import { readFileSync } from 'node:fs';

@@ -5,7 +5,7 @@
 // or, once the body is read, with the body handed on (holdBody): errors, initialize, batches,
 // notifications, 2026 requests and sessions held elsewhere keep exactly one implementation.
 // Why: Hono's context, its adapter's Request and Response objects and a promise per middleware are
-// ~10 µs of CPU per call (measured against a bare relay); see README "Benchmark".
+// ~10 µs of CPU per call (measured against a bare relay); see docs/benchmark-history.md.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Authenticator, AgentIdentity } from '../auth/identity.js';
@@ -95,7 +95,7 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
 
   // serve, admitted and relayed are plain functions, a promise only where a step waits (the body,
   // an authenticator that fetches): an async function per step cost promises and microtask turns
-  // per call (README "Benchmark").
+  // per call (docs/benchmark-history.md, session 8).
   function serve(req: IncomingMessage, res: ServerResponse, c: Candidate): void | Promise<void> {
     const found = identify(c.token, c.path);
     if (found instanceof Promise) return found.then((identity) => admitted(req, res, c, identity));

@@ -137,7 +137,7 @@ export class HttpChannel implements Channel {
     const body = JSON.stringify(msg);
     if (this.auth) return this.sendWithAuth(msg, body, headers, abort);
     // The common case as one promise: undici's callback form and the answer's handling in it (an
-    // async chain here was ~9 promises and their microtask turns per call: README "Benchmark").
+    // async chain here was ~9 promises and their microtask turns per call: docs/benchmark-history.md, session 8).
     return new Promise((resolve, reject) => {
       this.pool.request(
         { method: 'POST', path: this.path, headers: this.postHeadersWith(headers), body, signal: abort },

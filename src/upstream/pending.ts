@@ -30,7 +30,7 @@ const ignore = (): void => undefined;
  * A settled request's entry lets go of the request. V8 allocates a Map's next table in the old
  * generation once its table is there, and a table it replaces keeps pointing at the entries it held
  * until a full GC: a live entry's whole request (closures, agent exchange, HTTP objects) was then
- * promoted with it, ~1.5 MB per young-generation GC, with 7 ms pauses (README "Session 7").
+ * promoted with it, ~1.5 MB per young-generation GC, with 7 ms pauses (docs/benchmark-history.md, session 7).
  */
 export function letGo(entry: Pending): void {
   entry.resolve = entry.reject = entry.touch = ignore;

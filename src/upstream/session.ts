@@ -185,7 +185,7 @@ export class UpstreamSession {
       if (opts.cancellation) {
         // Not `opts.cancellation.cancel = () => …`: V8 allocates a function literal assigned straight
         // to a property in old space, and that dead closure then kept each request's objects alive
-        // through every young-generation GC until a full one (README "Session 7").
+        // through every young-generation GC until a full one (docs/benchmark-history.md, session 7).
         const cancel = (): void => fail(new GatewayError('cancelled', 'request cancelled'), true);
         opts.cancellation.cancel = cancel;
         opts.cancellation.rearm = arm;
