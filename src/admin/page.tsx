@@ -6,7 +6,7 @@ import { decisionLabel, Filters, RecordsTable } from './records.js';
 import { ChartsSection } from './charts.js';
 import type { ChartData } from '../audit/charts.js';
 import type { UpstreamStatus, UsageLimit } from './routes.js';
-import { Logo, Shell } from './shell.js';
+import { Logo, Shell, SignOut } from './shell.js';
 
 export interface AgentUsage {
   agent: string;
@@ -195,11 +195,7 @@ export function AdminPage(props: AdminPageProps) {
           <button id="reload-policies" type="button" class="btn dark">
             Reload policies
           </button>
-          <form method="post" action="/admin/logout">
-            <button type="submit" class="btn dark">
-              Sign out
-            </button>
-          </form>
+          <SignOut />
         </div>
       </header>
       <div id="toast" class="toast" role="status" hidden />

@@ -22,6 +22,15 @@ export function Shell(props: { title: string; children?: unknown; bodyClass?: st
 
 export const Logo = () => <span class="logo" aria-hidden="true" />;
 
+/** The header's sign-out button (admin token or user session alike). */
+export const SignOut = () => (
+  <form method="post" action="/admin/logout">
+    <button type="submit" class="btn dark">
+      Sign out
+    </button>
+  </form>
+);
+
 /** Where the account link leads (user-signin.tsx). */
 export const SIGN_IN_PATH = '/admin/oauth/start';
 
@@ -73,11 +82,7 @@ export function ApproverPage(props: { name: string; who: ApproverIdentity; appro
             user:{props.who.id}
             {props.who.groups.length > 0 ? ` (${props.who.groups.join(', ')})` : ''}
           </span>
-          <form method="post" action="/admin/logout">
-            <button type="submit" class="btn dark">
-              Sign out
-            </button>
-          </form>
+          <SignOut />
         </div>
       </header>
       <main class="wrap">{props.approvals}</main>
