@@ -160,9 +160,9 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
         res.writeHead(status, headers);
         res.end(body);
       },
+      // Progress or a question for the agent before the answer: the exchange turns into SSE.
+      streamed: (r) => void writeResponse(res, r).catch(opts.onError),
     });
-    // Progress or a question for the agent before the answer: the exchange turns into SSE.
-    void exchange.response.then((r) => writeResponse(res, r));
     void opts.relay.handleRequest(scope, msg as JsonRpcRequest, exchange).then((r) => exchange.answer(r));
   }
 

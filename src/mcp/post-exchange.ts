@@ -32,16 +32,25 @@ export interface PostExchangeOptions {
    * Node response itself); `response` then settles only if the exchange switches to SSE.
    */
   plain?: (status: number, headers: Record<string, string>, body: string) => void;
+  /**
+   * Takes the SSE response, when the exchange switches to one, instead of `response` (the fast
+   * lane): no promise per exchange for what is rarely used.
+   */
+  streamed?: (r: Response) => void;
 }
 
 export class PostExchange implements Exchange {
   private stream: EventStream | undefined;
-  private settle!: (r: Response) => void;
-  readonly response: Promise<Response>;
+  private settled: Response | undefined;
+  private resolve: ((r: Response) => void) | undefined;
+  private promised: Promise<Response> | undefined;
   private remaining: number;
   private readonly answers: JsonRpcResponse[] = [];
-  /** Requests not answered yet (by id as a string key: 1 and "1" are one agent's, never both). */
-  private readonly open = new Map<string, RequestId>();
+  /**
+   * A batch's requests not answered yet (by id as a string key: 1 and "1" are one agent's, never
+   * both). A single request is open while it is unanswered (no map per call on the hot path).
+   */
+  private readonly open: Map<string, RequestId> | undefined;
   /** The SSE stream was cut (the agent fell too far behind): answers from now on were given. */
   private cut = false;
 
@@ -49,10 +58,24 @@ export class PostExchange implements Exchange {
     private readonly session: AgentSession | undefined,
     private readonly opts: PostExchangeOptions,
   ) {
-    this.response = new Promise((r) => (this.settle = r));
     this.remaining = opts.ids.length;
-    for (const id of opts.ids) this.open.set(`${typeof id}:${id}`, id);
+    if (opts.ids.length > 1) {
+      this.open = new Map();
+      for (const id of opts.ids) this.open.set(`${typeof id}:${id}`, id);
+    }
     if (!opts.acceptsJson) this.startSse();
+  }
+
+  /** The HTTP answer: plain JSON once every request is answered, or SSE from the first message before. */
+  get response(): Promise<Response> {
+    this.promised ??= this.settled ? Promise.resolve(this.settled) : new Promise((r) => (this.resolve = r));
+    return this.promised;
+  }
+
+  private settle(r: Response): void {
+    if (this.opts.streamed) return this.opts.streamed(r);
+    this.settled = r;
+    this.resolve?.(r);
   }
 
   private startSse(): EventStream {
@@ -87,7 +110,7 @@ export class PostExchange implements Exchange {
    */
   answer(res: JsonRpcResponse, status = 200): void {
     if (this.cut) return; // answered with an error when the stream was cut
-    this.open.delete(`${typeof res.id}:${res.id}`);
+    this.open?.delete(`${typeof res.id}:${res.id}`);
     this.remaining--;
     if (this.stream) {
       this.stream.push(res);
@@ -111,7 +134,8 @@ export class PostExchange implements Exchange {
     if (this.cut) return;
     this.cut = true;
     const max = stream.bounds.maxQueuedBytes;
-    for (const id of this.open.values()) {
+    const open = this.open ? [...this.open.values()] : this.remaining > 0 ? this.opts.ids : [];
+    for (const id of open) {
       this.session?.inFlight.get(id)?.cancel?.();
       stream.push(
         errorMessage(id, {
@@ -120,7 +144,7 @@ export class PostExchange implements Exchange {
         }),
       );
     }
-    this.open.clear();
+    this.open?.clear();
     this.remaining = 0;
     stream.finish();
   }
