@@ -105,12 +105,22 @@ export function routeRequest(
         mustResolve(view.resolveUri(stringParam(params.uri, 'params.uri')), 'resource', params.uri),
       );
       const uri = view.uri(t.upstream, t.native); // what its resources/updated will be matched against
-      if (req.method !== 'resources/read' && scope.session) {
-        if (req.method === 'resources/subscribe') scope.session.subscriptions.add(uri);
-        else scope.session.subscriptions.delete(uri);
-        scope.session.shareState(r.cfg.sessions.maxAgeMs);
+      const session = scope.session;
+      if (req.method === 'resources/unsubscribe' && session) {
+        session.subscriptions.delete(uri);
+        session.shareState(r.cfg.sessions.maxAgeMs);
       }
-      return r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
+      const sent = r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
+      if (req.method !== 'resources/subscribe' || !session) return sent;
+      // Recorded only once policy, limits and the upstream said yes: a refused subscription must not
+      // bring the agent updates of a resource it may not read, nor grow the state shared in Redis.
+      return sent.then((res) => {
+        if ('result' in res && !session.subscriptions.has(uri)) {
+          session.subscriptions.add(uri);
+          session.shareState(r.cfg.sessions.maxAgeMs);
+        }
+        return res;
+      });
     }
     case 'completion/complete':
       return complete(r, scope, req, exchange, params);
