@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJwtAuthenticator, type JwtAuthOptions } from './jwt.js';
 import { startJwksServer, type JwksServer } from '../../test/fixtures/jwks-server.js';
-import { AUD, base, ISS, pair, sign, type Pair } from '../../test/helpers/jwt.js';
+import { AUD, base, clock, ISS, pair, sign, T0, type Pair } from '../../test/helpers/jwt.js';
 
 let rsa: Pair;
 let rsaB: Pair;
@@ -57,6 +57,24 @@ describe('createJwtAuthenticator: key sources', () => {
       });
     }
     expect(jwks.requests()).toBe(before + 1);
+  });
+
+  it('stops accepting a cached token once its key left the JWKS and the key set was refetched', async () => {
+    // An IdP removes a key (rotated out, or leaked): tokens it signed, even with a far exp, must not
+    // live on in the verification cache longer than the key set itself is trusted without a refetch.
+    jwks.setKeys({ keys: [rsa.jwk] });
+    const a = createJwtAuthenticator({ ...base(), jwksUrl: jwks.url, cooldownMs: 0, cacheMaxAgeMs: 60_000 });
+    const old = await sign(rsa.privateKey, { sub: 'agent-1' }, { kid: 'a', exp: T0 + 86_400 });
+    expect(await a.authenticate(old)).toMatchObject({ ok: true });
+    jwks.setKeys({ keys: [rsaB.jwk] });
+    // A token with the new kid makes the authenticator fetch the key set without key a.
+    expect(await a.authenticate(await sign(rsaB.privateKey, undefined, { kid: 'b' }))).toMatchObject({ ok: true });
+    clock.ms = T0 * 1000 + 61_000;
+    try {
+      expect(await a.authenticate(old)).toEqual({ ok: false, error: 'invalid_token', description: 'unknown key id' });
+    } finally {
+      clock.ms = T0 * 1000;
+    }
   });
 
   it('reports an unreachable key set without throwing', async () => {

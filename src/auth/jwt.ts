@@ -39,13 +39,13 @@ export interface JwtAuthOptions {
   typ?: string;
   /** JWKS: minimum ms between refetches triggered by an unknown `kid` (default 30 000). */
   cooldownMs?: number;
-  /** JWKS: ms after which cached keys are refetched anyway (default 600 000). */
+  /** JWKS: ms after which cached keys are refetched anyway (default 600 000); also caps the token cache. */
   cacheMaxAgeMs?: number;
   /** JWKS: fetch timeout in ms (default 5 000). */
   jwksTimeoutMs?: number;
   /** Permit an `http:` jwksUrl on a non-loopback host (keys fetched in clear text can be forged). */
   allowInsecureJwksUrl?: boolean;
-  /** Verified tokens remembered until their `exp` (default 10 000; 0 disables the cache). */
+  /** Verified tokens remembered until their `exp`, with a JWKS at most `cacheMaxAgeMs` (default 10 000; 0 disables the cache). */
   cacheMaxEntries?: number;
   /** Sees the underlying error of every rejection, for logs (clients only get `description`). */
   onError?: (err: unknown, description: string) => void;
@@ -110,6 +110,9 @@ export function createJwtAuthenticator(options: JwtAuthOptions): JwtAuthenticato
     fail('requiredScopes must be non-empty strings without spaces');
   }
   const now = options.now ?? Date.now;
+  // A key the IdP removes from its JWKS (rotated out, leaked) must stop working once the key set is
+  // fetched again: a verified token is remembered no longer than the key set is trusted unfetched.
+  const keyTrustMs = options.jwksUrl !== undefined ? (options.cacheMaxAgeMs ?? 600_000) : Number.POSITIVE_INFINITY;
   const cache = new ExpiringCache<AgentIdentity>(options.cacheMaxEntries ?? 10_000);
   // Concurrent requests with the same new token share one verification.
   const inflight = new Map<string, Promise<AuthResult>>();
@@ -149,7 +152,7 @@ export function createJwtAuthenticator(options: JwtAuthOptions): JwtAuthenticato
       ...(typeof payload.exp === 'number' && { expiresAt: payload.exp * 1000 }),
     };
     // Cache until exp exactly; past it, re-verification applies the clock tolerance and rejects.
-    cache.set(cacheKey, identity, identity.expiresAt ?? at + NO_EXP_TTL_MS);
+    cache.set(cacheKey, identity, Math.min(identity.expiresAt ?? at + NO_EXP_TTL_MS, at + keyTrustMs));
     return { ok: true, identity };
   }
 

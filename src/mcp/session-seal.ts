@@ -70,8 +70,11 @@ export class SessionSealer {
     const dot = id.indexOf('.');
     const k = dot > 0 ? this.keys.find((x) => x.id === id.slice(0, dot)) : undefined;
     if (!k) return undefined;
-    const body = Buffer.from(id.slice(dot + 1), 'base64url');
-    if (body.length < IV_BYTES + TAG_BYTES + 2) return undefined;
+    const text = id.slice(dot + 1);
+    const body = Buffer.from(text, 'base64url');
+    // One spelling per seal: decoding skips padding and stray characters, and ids are remembered as
+    // text (ended here, ended in Redis, audit ref), so `<id>=` must not revive a DELETEd session.
+    if (body.length < IV_BYTES + TAG_BYTES + 2 || body.toString('base64url') !== text) return undefined;
     let plain: string;
     try {
       const decipher = createDecipheriv('aes-256-gcm', k.key, body.subarray(0, IV_BYTES)).setAAD(AAD);
