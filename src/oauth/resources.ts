@@ -39,6 +39,15 @@ export function audiencesFor(space: ResourceSpace, path: string): string[] {
   const mcp = trim(space.mcp());
   if (path.startsWith('/v1/') || path === '/v1') return [`${baseOf(space)}/v1`];
   const m = /^\/(?:mcp|sse)\/([^/]+)$/.exec(path);
-  if (m) return [mcp, `${mcp}/${decodeURIComponent(m[1] ?? '')}`];
+  if (m) return [mcp, `${mcp}/${decodedSegment(m[1] ?? '')}`];
   return [mcp];
+}
+
+/** A path segment decoded; one that is no valid percent-encoding names no server, so it stays as sent. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
