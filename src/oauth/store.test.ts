@@ -25,6 +25,19 @@ const stores: [string, () => OAuthStore][] = [
   ...(redis ? ([['redis', () => new RedisOAuthStore(redis.duplicate(), prefix)]] as [string, () => OAuthStore][]) : []),
 ];
 
+it.skipIf(!redis)('redis store: a counter expires with its window, which the first increment starts', async () => {
+  // Counted and expired by a script, not PEXPIRE NX (Redis 7 only: on older servers the counters of
+  // login failures and pending logins never expired).
+  const s = new RedisOAuthStore(redis!.duplicate(), prefix);
+  const k = `n:${randomBytes(4).toString('hex')}`;
+  await s.incr(k, 60_000);
+  const first = await redis!.pttl(prefix + k);
+  expect(first).toBeGreaterThan(0);
+  expect(first).toBeLessThanOrEqual(60_000);
+  await s.incr(k, 3_600_000);
+  expect(await redis!.pttl(prefix + k)).toBeLessThanOrEqual(60_000); // the window is not restarted
+});
+
 describe.each(stores)('%s store', (_, make) => {
   it('takes a value once, stores first-writer-wins, counts, lists and expires', async () => {
     const s = make();

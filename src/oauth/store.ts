@@ -145,7 +145,15 @@ export class MemoryOAuthStore implements OAuthStore {
   async close(): Promise<void> {}
 }
 
-/** In Redis under `prefix` (JSON values; codes taken with GETDEL). */
+// Scripts rather than GETDEL (Redis 6.2) and PEXPIRE NX (Redis 7): on an older server those fail
+// quietly inside MULTI, and counters such as login failures and pending logins never expired.
+/** Get and delete in one step (a code is redeemed once). */
+const TAKE = "local v = redis.call('GET', KEYS[1]); if v then redis.call('DEL', KEYS[1]) end; return v";
+/** Add, and start the window's expiry when the counter has none. */
+const INCR =
+  "local n = redis.call('INCRBY', KEYS[1], ARGV[1]); if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end; return n";
+
+/** In Redis under `prefix` (JSON values; codes taken with a script: get and delete at once). */
 export class RedisOAuthStore implements OAuthStore {
   constructor(
     private readonly redis: Redis | Cluster,
@@ -170,21 +178,14 @@ export class RedisOAuthStore implements OAuthStore {
     return r === 'OK';
   }
   async take<T>(key: string): Promise<T | undefined> {
-    const v = await this.redis.getdel(this.prefix + key);
+    const v = (await this.redis.eval(TAKE, 1, this.prefix + key)) as string | null;
     return v === null ? undefined : (JSON.parse(v) as T);
   }
   async del(key: string): Promise<void> {
     await this.redis.del(this.prefix + key);
   }
   async incr(key: string, ttlMs: number, by = 1): Promise<number> {
-    const k = this.prefix + key;
-    const [[, n] = []] =
-      (await this.redis
-        .multi()
-        .incrby(k, by)
-        .pexpire(k, Math.max(1, Math.ceil(ttlMs)), 'NX')
-        .exec()) ?? [];
-    return Number(n);
+    return Number(await this.redis.eval(INCR, 1, this.prefix + key, by, Math.max(1, Math.ceil(ttlMs))));
   }
   async list<T>(prefix: string, max = 1000): Promise<{ key: string; value: T }[]> {
     const out: { key: string; value: T }[] = [];
