@@ -5,7 +5,7 @@
 import pino, { type Logger } from 'pino';
 import { newRecordId, type AuditJson, type AuditRecord } from './record.js';
 
-/** Applied to `tollgate.request.arguments`; its `text`, when present, to `mcp.resource.uri`. */
+/** Applied to `tollgate.request.arguments`; its `text`, when present, to `mcp.resource.uri` and that resource's `tollgate.target.native`. */
 export type RecordRedactor = ((value: unknown) => AuditJson) & { text?: (s: string) => string };
 
 export class RecordSerializer {
@@ -45,6 +45,10 @@ export class RecordSerializer {
       if (text && uri) {
         const clean = text(uri);
         if (clean !== uri) r = { ...r, 'mcp.resource.uri': clean };
+        // A resource's native name is its URI as the upstream has it: the same secrets, unprefixed.
+        const native = record['tollgate.target.native'];
+        const cleanNative = native && text(native);
+        if (cleanNative !== native) r = { ...r, 'tollgate.target.native': cleanNative };
       }
       // The fast path, on every call: pino's rendering costs ~1.5x a native stringify (measured).
       if (typeof r.timestamp === 'string') {
