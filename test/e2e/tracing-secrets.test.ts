@@ -7,7 +7,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { authYaml, startGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { waitUntil } from '../helpers/wait.js';
+import { attrs, startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 
 const TOKEN = 'resource-token-9c2e7b41d0';
 const URI = `https://files.example/report.pdf?token=${TOKEN}`;
@@ -71,4 +72,14 @@ it('the audit record names the resource without its token, native name included'
   expect(read.length).toBe(1);
   expect(read[0]).toContain('report.pdf'); // the resource is still named…
   expect(lines.filter((l) => l.includes(TOKEN))).toEqual([]); // …without its token (README "Audit log")
+});
+
+it('trace spans (request and upstream) name the resource without its token', async () => {
+  const uri = (await agent.listResources()).resources[0]!.uri;
+  await agent.readResource({ uri });
+  await waitUntil(() => otlp.spans.some((s) => s.name.startsWith('resources/read ')), 10_000);
+  const named = otlp.spans.filter((s) => s.name.startsWith('resources/read ') || attrs(s)['mcp.resource.uri']);
+  expect(named.length).toBeGreaterThanOrEqual(2); // the request span and the upstream span
+  expect(JSON.stringify(named)).toContain('report.pdf'); // the resource is still named…
+  expect(JSON.stringify(otlp.spans)).not.toContain(TOKEN); // …without its token
 });
