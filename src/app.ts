@@ -68,6 +68,7 @@ export function mcpSteps(
     | 'policies'
     | 'tracing'
     | 'credentials'
+    | 'config'
   >,
 ): McpStep[] {
   const upstreams = new Map(gw.upstreams.map((u) => [u.name, catalogSourceOf(u)]));
@@ -89,7 +90,7 @@ export function mcpSteps(
       ],
       ['limits', limitsStep(limits)],
     ],
-    { upstreams: gw.upstreams, limitsStore: limits.store },
+    { upstreams: gw.upstreams, limitsStore: limits.store, redactUri: redactorFor(gw.config).text },
   );
 }
 

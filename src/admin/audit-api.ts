@@ -2,6 +2,7 @@
 // live tail as Server-Sent Events.
 import { AUDIT_DECISIONS, type AuditJson, type AuditLine, type AuditRecord } from '../audit/record.js';
 import { globToRegExp, matcher, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
+import { withUriRedacted } from '../audit/serialize.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -110,12 +111,14 @@ export async function readAuditPage(path: string | undefined, q: PageQuery): Pro
   return more && oldest ? { records, nextCursor: oldest['tollgate.record.id'] } : { records };
 }
 
-export type Redact = (value: unknown) => AuditJson;
+export type Redact = ((value: unknown) => AuditJson) & { text?: (s: string) => string };
 
-/** What a live record looks like to admins: arguments redacted as the log writer redacts them. */
+/** What a live record looks like to admins: arguments and resource URI redacted as the log writer redacts them. */
 export function redacted(r: AuditRecord, redact: Redact | undefined): AuditRecord {
+  if (!redact) return r;
   const args = r['tollgate.request.arguments'];
-  return redact && args !== null ? { ...r, 'tollgate.request.arguments': redact(args) } : r;
+  const out = args !== null ? { ...r, 'tollgate.request.arguments': redact(args) } : r;
+  return redact.text ? withUriRedacted(out, redact.text) : out;
 }
 
 export interface LiveTailOptions {

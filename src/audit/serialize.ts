@@ -5,8 +5,21 @@
 import pino, { type Logger } from 'pino';
 import { newRecordId, type AuditJson, type AuditRecord } from './record.js';
 
-/** Applied to `tollgate.request.arguments`; its `text`, when present, to `mcp.resource.uri`. */
+/** Applied to `tollgate.request.arguments`; its `text`, when present, to `mcp.resource.uri` and that resource's `tollgate.target.native`. */
 export type RecordRedactor = ((value: unknown) => AuditJson) & { text?: (s: string) => string };
+
+/** The record with secrets in its resource URI redacted (the same record when there are none). */
+export function withUriRedacted(r: AuditRecord, text: (s: string) => string): AuditRecord {
+  const uri = r['mcp.resource.uri'];
+  if (!uri) return r;
+  const clean = text(uri);
+  // A resource's native name is its URI as the upstream has it: the same secrets, unprefixed.
+  const native = r['tollgate.target.native'];
+  const cleanNative = native && text(native);
+  return clean === uri && cleanNative === native
+    ? r
+    : { ...r, 'mcp.resource.uri': clean, 'tollgate.target.native': cleanNative };
+}
 
 export class RecordSerializer {
   private line = '';
@@ -40,12 +53,8 @@ export class RecordSerializer {
         this.redact && args !== null && args !== undefined
           ? { ...record, 'tollgate.request.arguments': this.redact(args) }
           : record;
-      const uri = record['mcp.resource.uri'];
       const text = this.redact?.text;
-      if (text && uri) {
-        const clean = text(uri);
-        if (clean !== uri) r = { ...r, 'mcp.resource.uri': clean };
-      }
+      if (text) r = withUriRedacted(r, text);
       // The fast path, on every call: pino's rendering costs ~1.5x a native stringify (measured).
       if (typeof r.timestamp === 'string') {
         try {

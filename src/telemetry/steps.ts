@@ -23,6 +23,8 @@ export type TracedStep = McpStep | readonly [StepSpan, McpStep];
 interface CallSpans {
   span: Span;
   ctx: Context;
+  /** Resource URIs as the audit log writes them (`?token=…`, `user:pass@` redacted). */
+  redactUri: (uri: string) => string;
 }
 const calls = new WeakMap<McpCall, CallSpans>();
 
@@ -30,11 +32,16 @@ const calls = new WeakMap<McpCall, CallSpans>();
 export function traceSteps(
   tracing: Tracing | undefined,
   steps: readonly TracedStep[],
-  deps: { upstreams: readonly Upstream[]; limitsStore?: LimitStore },
+  deps: {
+    upstreams: readonly Upstream[];
+    limitsStore?: LimitStore;
+    /** Spans leave the host: resource URIs get the audit log's redaction. */
+    redactUri?: (uri: string) => string;
+  },
 ): McpStep[] {
   const plain = (s: TracedStep): McpStep => (typeof s === 'function' ? s : s[1]);
   if (!tracing) return steps.map(plain);
-  const out: McpStep[] = [requestSpan(tracing)];
+  const out: McpStep[] = [requestSpan(tracing, deps.redactUri ?? ((u) => u))];
   for (let i = 0; i < steps.length; ) {
     const s = steps[i]!;
     if (typeof s === 'function') {
@@ -66,7 +73,7 @@ function chain(steps: readonly McpStep[]): McpStep {
 const short = (s: string, n = 120): string => (s.length > n ? s.slice(0, n) : s);
 
 /** The MCP request's SERVER span: continues the agent's trace (params._meta first, then HTTP headers). */
-function requestSpan(tracing: Tracing): McpStep {
+function requestSpan(tracing: Tracing, redactUri: CallSpans['redactUri']): McpStep {
   const tracer = tracing.tracer;
   return (call, next) => {
     const http = call.scope.trace?.http;
@@ -85,7 +92,7 @@ function requestSpan(tracing: Tracing): McpStep {
       call.upstreamTrace = carrierOf(span.spanContext());
       return next();
     }
-    return recorded(tracer, call, next, span, http);
+    return recorded(tracer, call, next, span, http, redactUri);
   };
 }
 
@@ -95,12 +102,13 @@ async function recorded(
   next: () => Promise<JsonRpcResponse>,
   span: Span,
   http: HttpTrace | undefined,
+  redactUri: CallSpans['redactUri'],
 ): Promise<JsonRpcResponse> {
   const t = call.target;
   const method = short(call.request.method, 100);
   span.updateName(t && t.kind !== 'resource' ? `${method} ${short(t.canonical)}` : method);
   const ctx = trace.setSpan(parentContext(undefined), span);
-  calls.set(call, { span, ctx });
+  calls.set(call, { span, ctx, redactUri });
   if (http?.authFrom !== undefined && http.authTo !== undefined) {
     tracer
       .startSpan(
@@ -111,13 +119,13 @@ async function recorded(
       .end(hr(http.authTo));
   }
   const res = await next();
-  span.setAttributes(requestAttributes(call, res));
+  span.setAttributes(requestAttributes(call, res, redactUri));
   if ('error' in res) span.setStatus({ code: SpanStatusCode.ERROR, message: short(res.error.message, 200) });
   span.end(hr(performance.now()));
   return res;
 }
 
-function requestAttributes(call: McpCall, res: JsonRpcResponse): Attributes {
+function requestAttributes(call: McpCall, res: JsonRpcResponse, redactUri: CallSpans['redactUri']): Attributes {
   const t = call.target;
   const s = call.scope.session;
   const a: Attributes = {
@@ -136,7 +144,7 @@ function requestAttributes(call: McpCall, res: JsonRpcResponse): Attributes {
     a['tollgate.upstream.name'] = t.server;
     if (t.kind === 'tool') a['gen_ai.tool.name'] = t.canonical;
     else if (t.kind === 'prompt') a['gen_ai.prompt.name'] = t.canonical;
-    else if (t.kind === 'resource') a['mcp.resource.uri'] = t.canonical;
+    else if (t.kind === 'resource') a['mcp.resource.uri'] = redactUri(t.canonical);
   }
   if (call.decision) a['tollgate.decision_rule'] = call.decision.rule;
   if ('error' in res) {
@@ -232,8 +240,9 @@ async function clientSpan(
 ): Promise<JsonRpcResponse> {
   const t = call.target!;
   const u = upstreams.get(t.server);
+  const native = t.kind === 'resource' ? c.redactUri(t.native) : t.native;
   const span = tracer.startSpan(
-    `${short(call.request.method, 100)} ${short(t.native)}`,
+    `${short(call.request.method, 100)} ${short(native)}`,
     { kind: SpanKind.CLIENT, startTime: hr(performance.now()) },
     c.ctx,
   );
@@ -245,7 +254,7 @@ async function clientSpan(
       'mcp.method.name': short(call.request.method, 100),
       'tollgate.upstream.name': t.server,
       'tollgate.upstream.transport': u?.cfg.transport ?? 'unknown',
-      'tollgate.target.native': short(t.native, 200),
+      'tollgate.target.native': short(native, 200),
     };
     const url = replica?.url ? safeUrl(replica.url) : undefined;
     if (url) {

@@ -11,6 +11,7 @@ import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 import type { ChannelAuth } from './channel-auth.js';
+import { quoteWithout, sentSecrets } from './sent-secrets.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
 const NOT_CONNECTED = new Set([
@@ -45,6 +46,8 @@ export class HttpChannel implements Channel {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly baseHeaders: Record<string, string>;
+  /** Our credentials (headers, URL query), cut out of upstream text we repeat. */
+  private readonly secrets: string[];
   private events: ChannelEvents | undefined;
   private sessionId: string | undefined;
   private protocolVersion: string | undefined;
@@ -78,6 +81,12 @@ export class HttpChannel implements Channel {
       accept: 'application/json, text/event-stream',
     };
     this.describe = `http:${url.origin}${url.pathname}`;
+    this.secrets = sentSecrets([cfg.headers, extraHeaders], url);
+  }
+
+  /** The start of an upstream's answer, for an error message: without what we sent it. */
+  private quote(text: string, sent: Readonly<Record<string, string>> | undefined): string {
+    return quoteWithout(text, 200, sent ? sentSecrets([sent]).concat(this.secrets) : this.secrets);
   }
 
   /** What the SSE readers (http-streams.ts) need of this channel. */
@@ -169,7 +178,11 @@ export class HttpChannel implements Channel {
   }
 
   /** A POST's answer: its message(s) delivered, or why there is none. */
-  private received(msg: JsonRpcMessage, res: Dispatcher.ResponseData, abort: RequestAbort | undefined): Promise<void> {
+  private received(
+    msg: JsonRpcMessage,
+    res: Dispatcher.ResponseData & { sent?: Record<string, string> },
+    abort: RequestAbort | undefined,
+  ): Promise<void> {
     const requestId = isRequest(msg) ? msg.id : undefined;
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.sessionId && 'method' in msg && msg.method === 'initialize') {
@@ -194,9 +207,9 @@ export class HttpChannel implements Channel {
         // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
         if (ok)
           throw new BadResponseError(
-            `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${text.slice(0, 200)}`,
+            `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${this.quote(text, res.sent)}`,
           );
-        throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+        throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${this.quote(text, res.sent)}`);
       },
       (err: unknown) => {
         throw this.bodyError(res.body, err);

@@ -6,6 +6,7 @@ import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
+import { quoteWithout, sentSecrets } from './sent-secrets.js';
 import { readSse } from './sse-reader.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
@@ -102,7 +103,9 @@ export class LegacySseChannel implements Channel {
     });
     if (res.statusCode === 404) throw new ChannelError('upstream session expired', true);
     if (res.statusCode >= 300)
-      throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+      throw new ChannelError(
+        `upstream answered HTTP ${res.statusCode}: ${quoteWithout(text, 200, sentSecrets([this.cfg.headers, this.extraHeaders], this.url))}`,
+      );
   }
 
   initialized(): void {}

@@ -312,6 +312,10 @@ describe('Kubernetes example', () => {
     expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(m.map((x) => x.mountPath)).toEqual(expect.arrayContaining(image.volumes));
   });
+
+  it('gives the gateway no Kubernetes API token (it needs none, and its stdio upstreams could read it)', () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
 });
 
 /**

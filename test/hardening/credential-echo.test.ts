@@ -1,0 +1,96 @@
+// Hardening: an upstream (or a proxy before it) whose error page quotes the request's headers back.
+// The gateway repeats an HTTP upstream's error body in what it reports (the agent's error, the audit
+// record, /readyz, `tollgate check`), so the credential it sent there from `headers:` must not come
+// back with it: /readyz needs no credentials at all, and agents must never see the operator's token.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { connect } from '../helpers/client.js';
+
+const SECRET = 'upstream-operator-secret-4f1c9a7e';
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** /ok: a working MCP server whose tools/call fails with a page quoting the headers; /always: that page for everything. */
+function echoingUpstream(): Server {
+  return createServer(async (req, res) => {
+    const body = await readBody(req);
+    const quote = () => {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(
+        `Bad request. You sent Authorization: ${req.headers.authorization} and x-api-key: ${req.headers['x-api-key']}`,
+      );
+    };
+    if (req.method !== 'POST' || req.url === '/always') return quote();
+    const msg = JSON.parse(body) as { id?: number; method: string };
+    if (msg.id === undefined) return res.writeHead(202).end();
+    const answer = (result: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+    };
+    if (msg.method === 'initialize')
+      return answer({
+        protocolVersion: '2025-06-18',
+        capabilities: { tools: {} },
+        serverInfo: { name: 'e', version: '1' },
+      });
+    if (msg.method === 'tools/list')
+      return answer({ tools: [{ name: 'act', description: 'does it', inputSchema: { type: 'object' } }] });
+    if (msg.method === 'tools/call') return quote();
+    answer({});
+  });
+}
+
+let upstream: Server;
+let gw: TestGateway & { auditFile: string };
+let agent: Client;
+
+beforeAll(async () => {
+  upstream = echoingUpstream();
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const headers = '{ authorization: "Bearer ${UP_TOKEN}", x-api-key: "${UP_TOKEN}" }';
+  gw = await startGateway(
+    `upstreams:
+  works: { transport: streamable_http, url: "${base}/ok", protocol: "2025", headers: ${headers} }
+  quotes: { transport: streamable_http, url: "${base}/always", protocol: "2025", headers: ${headers} }
+${authYaml()}`,
+    { UP_TOKEN: SECRET },
+  );
+  agent = await connect(`${gw.url}/mcp`);
+});
+
+afterAll(async () => {
+  await agent?.close();
+  await gw?.close();
+  await new Promise((r) => upstream?.close(r));
+});
+
+describe('an upstream quoting our credential in its error page', () => {
+  it('/readyz (no credentials needed) reports the failure without the credential', async () => {
+    const text = await (await fetch(`${gw.url}/readyz`)).text();
+    expect(text).toContain('HTTP 400'); // the failure is still reported…
+    expect(text).not.toContain(SECRET); // …without what we sent
+    const quotes = gw.gw.upstreams.find((u) => u.name === 'quotes');
+    expect(quotes?.lastError).not.toContain(SECRET); // `tollgate check --connect` prints this
+  });
+
+  it('the agent and the audit log get the error without the credential', async () => {
+    const err = await agent.callTool({ name: 'works__act', arguments: {} }).then(
+      (r) => JSON.stringify(r),
+      (e: Error) => e.message,
+    );
+    expect(err).toContain('HTTP 400');
+    expect(err).not.toContain(SECRET);
+    expect(readFileSync(gw.auditFile, 'utf8')).not.toContain(SECRET);
+  });
+});
