@@ -3,8 +3,8 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { isRequest, validateMessage, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
-import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
+import { isRequest, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
+import { deliverJsonAnswer } from './json-answer.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents, type RequestAbort } from './channel.js';
 import { consumePostStream, listenGetStream, type StreamHost } from './http-streams.js';
 import { readCapped } from '../http/node-io.js';
@@ -88,6 +88,9 @@ export class HttpChannel implements Channel {
   private quote(text: string, sent: Readonly<Record<string, string>> | undefined): string {
     return quoteWithout(text, 200, sent ? sentSecrets([sent]).concat(this.secrets) : this.secrets);
   }
+
+  private readonly deliver = (msg: JsonRpcMessage, related: RequestId | undefined): void =>
+    this.events?.message(msg, related);
 
   /** What the SSE readers (http-streams.ts) need of this channel. */
   private readonly streams: StreamHost = (() => {
@@ -202,7 +205,7 @@ export class HttpChannel implements Channel {
     }
     return readCapped(res.body, this.cfg.maxResponseBytes).then(
       (text) => {
-        if (type.includes('json') && this.deliverJson(text, requestId)) return;
+        if (type.includes('json') && deliverJsonAnswer(text, requestId, this.deliver)) return;
         const ok = res.statusCode >= 200 && res.statusCode < 300;
         // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
         if (ok)
@@ -257,24 +260,6 @@ export class HttpChannel implements Channel {
     if (err instanceof GatewayError && err.kind === 'payload_too_large') return this.tooLarge();
     // Not the cap: the body broke off (shorter than its Content-Length, connection reset).
     return new BadResponseError(`upstream response body incomplete: ${(err as Error).message}`);
-  }
-
-  /** Delivers a JSON body's message(s). false when it holds no JSON-RPC message. */
-  private deliverJson(text: string, requestId: RequestId | undefined): boolean {
-    const bounded = parseBounded(text, UPSTREAM_JSON);
-    if (!('value' in bounded)) return false;
-    const parsed = bounded.value;
-    const list = Array.isArray(parsed) ? parsed : [parsed];
-    let delivered = false;
-    for (const item of list) {
-      const msg = validateMessage(item);
-      if (typeof msg === 'string') continue;
-      // A 4xx JSON-RPC error without id still answers the request that caused it.
-      if (!('method' in msg) && msg.id === null && requestId !== undefined) (msg as { id: RequestId }).id = requestId;
-      this.events?.message(msg, requestId);
-      delivered = true;
-    }
-    return delivered;
   }
 
   initialized(info: { sessionId?: string | undefined; protocolVersion: string; stateless?: boolean }): void {
