@@ -8,6 +8,7 @@ import { HELP } from './cli/help.js';
 // `--help`, `key new`, `user add` or `audit` never need.
 import { VERSION } from './version.js';
 import { StartupError, formatStartupError, quickstartConfig } from './cli/startup-error.js';
+import { tuneGcForServing } from './cli/gc-tuning.js';
 
 /** The config file, or a one-line error naming the quickstart's when there is none. */
 function loadConfig(path: string, env: NodeJS.ProcessEnv, given: boolean) {
@@ -109,6 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
       );
     }
     case 'serve': {
+      tuneGcForServing();
       const loaded = loadConfig(configPath, env, configGiven);
       const port = typeof args.flags.port === 'string' ? Number(args.flags.port) : undefined;
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
