@@ -19,15 +19,16 @@ import type { McpStep } from './relay/scope.js';
 import type { Gateway } from './gateway.js';
 import { redactorFor } from './audit/open.js';
 import { adminRoutes } from './admin/routes.js';
+import { adminDeps } from './app-admin.js';
 import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
-import { adminSessionKeys } from './admin/admin-session.js';
 import { approvalsStep } from './approvals/step.js';
 import { traceSteps } from './telemetry/steps.js';
 import { traceAuth, traceHttp } from './telemetry/http.js';
 import { credentialsStep } from './credentials/credentials.js';
 import { connectionRoutes } from './credentials/routes.js';
+import { connectionOptions } from './app-connections.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { fastPost } from './mcp/fast-post.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -241,74 +242,21 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   app.post('/messages', sse.message);
 
   // Upstream connections (oauth upstreams): the link an agent got starts a user's authorization.
-  if (gw.credentials.vault && gw.credentials.oauthUpstreams().length > 0) {
-    // With auth.oauth its users sign in to these pages, and links naming them need that sign-in.
-    const as = gw.oauth;
-    const flow = as?.connectionsSignIn();
-    const signIn = as &&
-      flow && {
-        flow,
-        isUserAgent: (agent: string) => gw.policies.current().isOAuthAgent(agent, as.config.agentPrefix),
-        agentOf: (user: { sub: string }) =>
-          // No MCP client here (its oauth_clients do not apply): the agent the user acts as.
-          gw.policies.current().agentForOAuth(user.sub, '', as.config.agentPrefix).agent,
-      };
+  // With auth.oauth its users sign in to these pages (what they are given: src/app-connections.ts).
+  const vault = gw.credentials.vault;
+  if (vault && gw.credentials.oauthUpstreams().length > 0) {
     app.use('/connections', guard);
     app.use('/connections/*', guard);
-    app.route(
-      '/connections',
-      connectionRoutes({
-        credentials: gw.credentials,
-        keys: gw.credentials.vault.keys,
-        linkTtlMs: config.credentials.linkTtlMs,
-        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
-        baseUrl: () => gw.publicBase(),
-        ...(signIn ? { signIn } : {}),
-      }),
-    );
+    app.route('/connections', connectionRoutes(connectionOptions(gw, vault)));
   }
 
   if (config.admin.tokens.length + config.admin.tokenHashes.length > 0) {
     // The admin API and page: their own credential, the audit log, usage, upstream health; and with
     // auth.oauth, users signing in with their account to decide the approvals that name them.
-    const adminSignIn = gw.oauth?.adminSignIn();
+    // What they are given from the gateway: src/app-admin.ts.
     app.use('/admin', guard);
     app.use('/admin/*', guard);
-    app.route(
-      '/admin',
-      adminRoutes({
-        tokens: config.admin.tokens,
-        tokenHashes: config.admin.tokenHashes,
-        auditPath: config.audit.stdout ? undefined : config.audit.file,
-        recorder: gw.recorder,
-        ...(gw.recorder.fleet ? { fleet: { store: gw.recorder.fleet.store, feed: gw.recorder.fleet.feed } } : {}),
-        redact: redactorFor(config),
-        upstreams: () =>
-          gw.upstreams.map((u) => ({
-            name: u.name,
-            transport: u.cfg.transport,
-            state: u.state,
-            ...(u.lastError && u.state !== 'ready' ? { error: u.lastError } : {}),
-            tools: u.catalog.tools.length,
-            prompts: u.catalog.prompts.length,
-            resources: u.catalog.resources.length,
-            ...(u.catalogTruncated.length > 0 ? { truncated: [...u.catalogTruncated] } : {}),
-            ...(u.replicas.length > 1 ? { replicas: u.replicas.map((r) => r.describe()) } : {}),
-            ...(u.cfg.isolation !== 'shared' ? { ownSessions: u.ownSessions } : {}),
-          })),
-        agents: () => gw.policies.current().agentIds(),
-        usage: (agent) => gw.usage(agent),
-        reloadPolicies: () => gw.policies.reload('admin API'),
-        ...(gw.pins ? { pins: gw.pins } : {}),
-        approvals: gw.approvals,
-        ...(gw.credentials.vault ? { connections: () => gw.credentials.connections() } : {}),
-        ...(gw.oauth ? { oauth: gw.oauth.admin() } : {}),
-        ...(adminSignIn ? { signIn: adminSignIn } : {}),
-        sseKeepaliveMs: config.server.sseKeepaliveMs,
-        sessionKeys: adminSessionKeys(config.sessions.sealKeys),
-        secureCookies: config.server.publicUrl?.startsWith('https:') === true,
-      }),
-    );
+    app.route('/admin', adminRoutes(adminDeps(gw)));
   }
 
   app.notFound((c) => errorResponse(c, 'method_not_found', `no route for ${c.req.method} ${c.req.path}`));

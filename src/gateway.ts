@@ -11,7 +11,7 @@ import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
 import type { LimitStore } from './limits/store.js';
 import { MemoryStore } from './limits/memory-store.js';
-import type { BusMessage, SessionBus } from './mcp/session-bus.js';
+import type { SessionBus } from './mcp/session-bus.js';
 import type { TokenCounter } from './limits/token-counter.js';
 import type { LimitsStepOptions } from './limits/step.js';
 import type { AgentUsage } from './limits/usage.js';
@@ -21,19 +21,22 @@ import { resourceUrl } from './auth/build.js';
 import type { PinStore } from './pins/store.js';
 import type { PinGuard } from './pins/guard.js';
 import { ConnectionCap } from './mcp/connection-cap.js';
-import { AcceptFailureLog, createGatewayServer, drainConnections, listenedAt, listenOn } from './gateway-server.js';
-import { applyChangedSections, readinessOf, type Readiness } from './gateway-health.js';
-import { openGatewayStores, type GatewayOptions } from './gateway-open.js';
+import { AcceptFailureLog, createGatewayServer, listenedAt, listenOn } from './gateway-server.js';
+import { drainGateway } from './gateway-drain.js';
+import { readinessOf, type Readiness } from './gateway-health.js';
+import type { GatewayOptions } from './gateway-open.js';
+import { openGateway } from './gateway-start.js';
+import { reloadGateway } from './gateway-reload.js';
 import type { ApprovalService } from './approvals/service.js';
-import { openApprovalStore } from './approvals/open.js';
 import { StateSealer, stateKeys } from './approvals/state.js';
 import { Tracing } from './telemetry/tracing.js';
-import { Credentials } from './credentials/credentials.js';
+import type { Credentials } from './credentials/credentials.js';
+import { credentialedUpstreams } from './gateway-credentials.js';
 import type { OAuthServer } from './oauth/server.js';
-import { gatewayAuthenticators, openOAuthServer, reloadOAuthUsers } from './gateway-auth.js';
-import { gatewayUpstreams, upstreamListener } from './gateway-upstreams.js';
+import { gatewayAuthenticators, openOAuthServer } from './gateway-auth.js';
+import { upstreamListener } from './gateway-upstreams.js';
 import { gatewayApprovalService } from './gateway-approvals.js';
-import { gatewaySessionStore, peerMessageDelivery, streamPressure } from './gateway-sessions.js';
+import { gatewaySessionStore, streamPressure } from './gateway-sessions.js';
 import { limitsStepOptions, toolResultTokenCounter, usageOf, loadTokenizers } from './gateway-limits.js';
 import { gatewayMetrics } from './gateway-metrics.js';
 import { gatewayPinGuard } from './gateway-pins.js';
@@ -83,27 +86,9 @@ export class Gateway {
    */
   private appliedConfig: RuntimeConfig;
 
-  /** A gateway with its audit log open (the constructor alone records nowhere). */
-  static async open(opts: GatewayOptions): Promise<Gateway> {
-    const log = opts.logger ?? pino({ level: opts.config.log.level });
-    let deliver: (m: BusMessage) => void = () => undefined;
-    const { pinStore, audit, hooks, limitStore, sessionBus } = await openGatewayStores(opts.config, log, (m) =>
-      deliver(m),
-    );
-    const gw = new Gateway({
-      ...opts,
-      logger: log,
-      recorder: new AuditRecorder(audit.writer, opts.config.instanceId, audit),
-      limitStore,
-      sessionBus,
-      pinStore,
-      approvalStore: openApprovalStore(opts.config, log),
-    });
-    deliver = peerMessageDelivery(gw.sessions, gw.relay);
-    hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
-    // Logins of local users no longer listed are ended before the first request (file store).
-    await gw.oauth?.endLoginsOfUnlisted();
-    return gw;
+  /** A gateway with its audit log open (the constructor alone records nowhere); see gateway-start.ts. */
+  static open(opts: GatewayOptions): Promise<Gateway> {
+    return openGateway(opts, (o) => new Gateway(o));
   }
 
   constructor(opts: GatewayOptions) {
@@ -114,24 +99,16 @@ export class Gateway {
     this.pinStore = opts.pinStore;
     const srv = opts.config.server;
     this.sseStreams = new ConnectionCap('SSE streams', srv.maxSseStreams, srv.maxSseStreamsPerAgent);
-    const listener = upstreamListener(
-      () => this.pins,
-      () => this.relay.fanout,
-    );
-    this.credentials = new Credentials(opts.config, {
-      log: this.log,
-      baseUrl: () => this.publicBase(),
-      policyGroups: (id) => this.policies.current().groupsOf(id),
-    });
-    this.upstreams = gatewayUpstreams(opts.config, {
+    ({ credentials: this.credentials, upstreams: this.upstreams } = credentialedUpstreams(opts.config, {
       log: this.log,
       env: opts.env,
-      listener,
-      credentials: this.credentials,
-    });
-    // A revoked connection ends that user's own upstream session.
-    this.credentials.revoked = (upstream, agent) =>
-      this.upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
+      listener: upstreamListener(
+        () => this.pins,
+        () => this.relay.fanout,
+      ),
+      baseUrl: () => this.publicBase(),
+      policyGroups: (id) => this.policies.current().groupsOf(id),
+    }));
     this.policies = new PolicyStore({
       dir: opts.config.policies?.dir,
       watch: opts.config.policies?.watch ?? false,
@@ -242,25 +219,17 @@ export class Gateway {
    * upstreams, limits store, audit, admin) are reported as needing a restart, and keep their values.
    */
   applyConfig(next: RuntimeConfig): { applied: string[]; restartNeeded: string[] } {
-    const prev = this.appliedConfig;
-    const { applied, restartNeeded } = applyChangedSections(prev, next, {
+    const { running, ...result } = reloadGateway(this.appliedConfig, next, {
       // In place: the authentication middleware reads this array on every request.
-      auth: () =>
-        this.authenticators.splice(0, this.authenticators.length, ...this.buildAuthenticators(next, this.listenUrl)),
-      log: () => {
-        this.log.level = next.log.level;
-      },
+      auth: (config) =>
+        this.authenticators.splice(0, this.authenticators.length, ...this.buildAuthenticators(config, this.listenUrl)),
+      oauth: this.oauth,
+      log: this.log,
+      policies: this.policies,
+      pinStore: this.pinStore,
     });
-    let auth = prev.auth;
-    if (applied.includes('auth')) {
-      const oauthApplied = reloadOAuthUsers(this.oauth, prev.auth.oauth, next.auth.oauth);
-      if (!oauthApplied) restartNeeded.push('auth.oauth');
-      auth = { ...next.auth, oauth: oauthApplied ? next.auth.oauth : prev.auth.oauth };
-    }
-    this.appliedConfig = { ...prev, auth, log: applied.includes('log') ? next.log : prev.log };
-    if (this.policies.reload('SIGHUP').ok) applied.push('policies');
-    void this.pinStore?.reload('SIGHUP');
-    return { applied, restartNeeded };
+    this.appliedConfig = running;
+    return result;
   }
 
   /**
@@ -271,16 +240,7 @@ export class Gateway {
   async close(drainMs = 0): Promise<void> {
     this.draining = true;
     this.policies.close();
-    const server = this.server;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    const deadline = Date.now() + drainMs;
-    // Calls held for an approval would hold the drain: they are refused (void) first.
-    await this.approvals.close();
-    while (this.relay.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    this.relay.closeStateless();
-    this.sessions.close();
-    await drainConnections(server);
-    await closed;
+    await drainGateway(this.server, this, drainMs);
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.llm?.close();
     await this.pinStore?.close();
