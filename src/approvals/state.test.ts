@@ -8,8 +8,12 @@ describe('approval requestState', () => {
     const sealer = new StateSealer(stateKeys([]), () => 1_000);
     const token = sealer.seal(s);
     expect(isApprovalState(token)).toBe(true);
-    expect(sealer.open(token)).toMatchObject(s);
+    const opened = sealer.open(token);
+    expect(opened).toMatchObject(s);
+    expect(sealer.open(token)).toMatchObject(s); // opening alone does not spend it
+    expect(sealer.spend(opened as Exclude<typeof opened, string>)).toBe(true);
     expect(sealer.open(token)).toBe('spent'); // a replay is refused
+    expect(sealer.spend(opened as Exclude<typeof opened, string>)).toBe(false);
   });
 
   it('refuses a forged or altered state, and one past its expiry', () => {

@@ -50,7 +50,10 @@ export class StateSealer {
     return `${PREFIX}${body}.${mac(this.keys[0] as Buffer, body)}`;
   }
 
-  /** The state, or why not: `invalid` (forged, malformed), `expired`, `spent` (used before). */
+  /**
+   * The state, or why not: `invalid` (forged, malformed), `expired`, `spent` (used before). Not
+   * spent by opening: the caller spends it (`spend`) once it has checked the state is the call's.
+   */
   open(token: string): OpenedState | 'invalid' | 'expired' | 'spent' {
     if (token.length > MAX_STATE_CHARS) return 'invalid';
     const dot = token.lastIndexOf('.');
@@ -72,9 +75,15 @@ export class StateSealer {
     if (s.e <= now) return 'expired';
     for (const [n, until] of this.spent) if (until <= now) this.spent.delete(n);
     if (this.spent.has(s.n)) return 'spent';
+    return s;
+  }
+
+  /** Marks an opened state used on this instance; false when it already was (a concurrent retry). */
+  spend(s: OpenedState): boolean {
+    if (this.spent.has(s.n)) return false;
     if (this.spent.size >= MAX_SPENT) this.spent.delete(this.spent.keys().next().value as string);
     this.spent.set(s.n, s.e);
-    return s;
+    return true;
   }
 }
 

@@ -179,4 +179,29 @@ describe('approvals step', () => {
     });
     expect(t.ran()).toBe(0);
   });
+
+  it('2026: a state presented with other arguments, tool or agent is refused without spending it for the rightful retry', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'user' });
+    const caps = (c: McpCall) => ({ scope: { ...c.scope, capabilities: { elicitation: {} } } });
+    const probe = t.run({ amount: 1 });
+    await probe.res.catch(() => undefined);
+    const first = await t.run({ amount: 1 }, caps(probe.call)).res;
+    const state = (first as unknown as { result: { requestState: string } }).result.requestState;
+    const answer = { requestState: state, inputResponses: { tollgate_approval: { action: 'accept' } } };
+    // Other arguments: refused as a mismatch, as before.
+    expect(await t.run({ amount: 1000 }, caps(probe.call), answer).res).toMatchObject({
+      error: { code: -32043, data: { approval: { status: 'mismatch' } } },
+    });
+    // Another tool, another agent: not this state's call.
+    const c = caps(probe.call);
+    const otherTool = { ...probe.call.target!, canonical: 'pay__drain', native: 'drain' };
+    await expect(t.run({ amount: 1 }, { ...c, target: otherTool }, answer).res).rejects.toThrow(/another call/);
+    const otherAgent = { scope: { ...c.scope, agentId: 'b' } };
+    await expect(t.run({ amount: 1 }, otherAgent, answer).res).rejects.toThrow(/another call/);
+    expect(t.ran()).toBe(0);
+    // The call the state was issued for still goes through, once.
+    expect('result' in (await t.run({ amount: 1 }, caps(probe.call), answer).res)).toBe(true);
+    expect(t.ran()).toBe(1);
+    await expect(t.run({ amount: 1 }, caps(probe.call), answer).res).rejects.toThrow(/already used/);
+  });
 });

@@ -121,9 +121,6 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
         'invalid_params',
         `Invalid params: requestState is ${opened === 'spent' ? 'already used' : 'not valid'}`,
       );
-    // Good once for every instance that shares the store (the sealer alone knows only this one).
-    if (opened !== 'expired' && !(await svc.store.spend(opened.n, opened.e)))
-      throw new GatewayError('invalid_params', 'Invalid params: requestState is already used');
     const base = { ask: 'user' as const };
     if (opened === 'expired') {
       return svc.refuse(
@@ -145,6 +142,11 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
         'approval refused: the arguments differ from the ones approved',
       );
     }
+    // Spent only now it is known to be this call's: a state presented with another tool, other
+    // arguments or by another agent must not burn it for the rightful retry. Good once here and on
+    // every instance that shares the store (the sealer alone knows only this one).
+    if (!opts.sealer.spend(s) || !(await svc.store.spend(s.n, s.e)))
+      throw new GatewayError('invalid_params', 'Invalid params: requestState is already used');
     const responses = isObject(p.inputResponses) ? p.inputResponses : {};
     if (s.k === 'ask') {
       const answer = answerOf(isObject(responses[INPUT_KEY]) ? responses[INPUT_KEY] : undefined);

@@ -17,6 +17,8 @@ interface UpstreamBase {
   maxResponseBytes: number;
   /** Entries kept per list of the catalog (the rest dropped, see catalog.ts). */
   maxCatalogEntries: number;
+  /** Bytes fetched per list of the catalog (pages past it not asked for, see catalog.ts). */
+  maxCatalogBytes: number;
   idleTimeoutMs: number;
   /** Declare roots on the shared session (roots/list then goes to the asking agent). */
   sharedRoots: boolean;
@@ -78,6 +80,7 @@ export function upstreamConfig(
     maxSessions: u.max_sessions,
     maxResponseBytes: u.max_response_bytes,
     maxCatalogEntries: u.max_catalog_entries,
+    maxCatalogBytes: u.max_catalog_bytes,
     idleTimeoutMs: toMs(u.idle_timeout),
     sharedRoots: u.shared_roots,
     timeouts: {

@@ -76,6 +76,8 @@ export interface RuntimeConfig {
     nameSeparator: string;
     prefixResourceUris: boolean;
     listPageSize: number;
+    /** Resource subscriptions one agent session may hold (each republishes the session's list). */
+    maxSubscriptionsPerSession: number;
     serverName: string;
     inputRequired: { ttlMs: number; maxPerAgent: number; maxParked: number };
     listen: { maxPerAgent: number; maxStreams: number; maxResourceUris: number };
@@ -178,6 +180,7 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
       nameSeparator: c.mcp.name_separator,
       prefixResourceUris: c.mcp.prefix_resource_uris,
       listPageSize: c.mcp.list_page_size,
+      maxSubscriptionsPerSession: c.mcp.max_subscriptions_per_session,
       serverName: c.mcp.server_name,
       inputRequired: {
         ttlMs: toMs(c.mcp.input_required.ttl),

@@ -102,6 +102,14 @@ export const mcpSectionSchema = z
       .default(true)
       .describe('rewrite resource URIs as <server>+<uri> on /mcp so equal URIs of two servers stay apart'),
     list_page_size: z.number().int().positive().default(1000),
+    max_subscriptions_per_session: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe(
+        'resource URIs one agent session may be subscribed to (resources/subscribe); beyond: -32602 until it unsubscribes one',
+      ),
     server_name: z.string().default('tollgate'),
     input_required: z
       .object({

@@ -75,6 +75,14 @@ const upstreamCommon = {
     .describe(
       "entries kept per list (tools, prompts, resources, templates) of this upstream's catalog; the rest is dropped with a warning",
     ),
+  max_catalog_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024)
+    .describe(
+      "bytes (serialized JSON) fetched per list of this upstream's catalog, all pages together; no further page is asked for and the rest is dropped with a warning",
+    ),
   enabled: z.boolean().default(true),
   pin_action: pinAction.optional().describe("overrides pins.action for this upstream's tools"),
   auth: upstreamAuthSchema,

@@ -66,7 +66,9 @@ export function legacySse(deps: {
 
   async function message(c: Ctx): Promise<Response> {
     const id = c.req.query('sessionId');
-    const session = id ? sessions.peek(id) : undefined;
+    // held, not peek: sessions.max_age holds here as on /mcp (a Streamable HTTP session's id may be
+    // posted here too), and an expired session is ended rather than served.
+    const session = id ? (sessions.held(id) ?? undefined) : undefined;
     if (!session || session.agentId !== c.get('agent').id)
       return errorResponse(c, 'session_not_found', 'Session not found');
     const view = relay.view(session.viewKey);

@@ -119,7 +119,7 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'tollgate_upstream_catalog_truncated',
-      help: "1 for each list of an upstream's catalog cut at its max_catalog_entries (the rest not listed)",
+      help: "1 for each list of an upstream's catalog cut at its max_catalog_entries or max_catalog_bytes (the rest not listed)",
       labelNames: ['server', 'list'],
       registers,
       collect() {

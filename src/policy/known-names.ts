@@ -27,6 +27,8 @@ export interface CatalogSource {
   readonly requestMs?: number;
   /** max_catalog_entries: an own session's lists are capped as the shared catalog is. */
   readonly maxCatalogEntries?: number;
+  /** max_catalog_bytes, likewise. */
+  readonly maxCatalogBytes?: number;
 }
 
 export interface KnownNamesOptions {
@@ -109,7 +111,7 @@ async function listedByOwnSession(
     if (!(CAPABILITY_OF[kind] in (session.init?.capabilities ?? {}))) continue;
     let got = lists.get(kind);
     if (!got || performance.now() - got.at >= intervalMs) {
-      const entries = fetchList(session, kind, u.requestMs ?? 10_000, u.maxCatalogEntries).then(
+      const entries = fetchList(session, kind, u.requestMs ?? 10_000, u.maxCatalogEntries, u.maxCatalogBytes).then(
         (f) => f.entries,
         () => [],
       );
@@ -137,6 +139,7 @@ export function catalogSourceOf(u: Upstream): CatalogSource {
     refreshCatalog: (kinds) => u.refreshCatalog(kinds),
     requestMs: u.cfg.timeouts.requestMs,
     maxCatalogEntries: u.cfg.maxCatalogEntries,
+    maxCatalogBytes: u.cfg.maxCatalogBytes,
     ...(own
       ? {
           ownSession: (scope: RequestScope) =>

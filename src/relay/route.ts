@@ -8,6 +8,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { Target } from './view.js';
 import { listEntries } from './lists.js';
 import type { Exchange, McpCall, RequestScope } from './scope.js';
+import type { AgentSession } from '../mcp/agent-session.js';
 import { ACCESS_OF } from './fanout.js';
 import { setLogLevel } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
@@ -27,6 +28,46 @@ const LIST_KIND = new Map<string, CatalogKind>([
   ['resources/list', 'resources'],
   ['resources/templates/list', 'resourceTemplates'],
 ]);
+
+/** Subscribes asked for per session and not answered yet: they count against the cap too. */
+const subscribing = new WeakMap<AgentSession, number>();
+
+/**
+ * A new subscription, within mcp.max_subscriptions_per_session: each one is kept on the session
+ * and, with sessions.shared, the whole list is republished to Redis and every instance. Recorded
+ * only once policy, limits and the upstream said yes: a refused subscription must not bring the
+ * agent updates of a resource it may not read, nor grow the state shared in Redis.
+ */
+function subscribeWithin(
+  r: RouteHost,
+  session: AgentSession,
+  uri: string,
+  send: () => Promise<JsonRpcResponse>,
+): Promise<JsonRpcResponse> {
+  const max = r.cfg.mcp.maxSubscriptionsPerSession;
+  const pending = subscribing.get(session) ?? 0;
+  if (session.subscriptions.size + pending >= max)
+    throw new GatewayError(
+      'invalid_params',
+      `too many resource subscriptions on this session (limit ${max}); unsubscribe from one first`,
+    );
+  subscribing.set(session, pending + 1);
+  const done = (): void => void subscribing.set(session, (subscribing.get(session) ?? 1) - 1);
+  return send().then(
+    (res) => {
+      done();
+      if ('result' in res && !session.subscriptions.has(uri)) {
+        session.subscriptions.add(uri);
+        session.shareState(r.cfg.sessions.maxAgeMs);
+      }
+      return res;
+    },
+    (err: unknown) => {
+      done();
+      throw err;
+    },
+  );
+}
 
 /** What routing needs from the relay. */
 export interface RouteHost {
@@ -110,17 +151,11 @@ export function routeRequest(
         session.subscriptions.delete(uri);
         session.shareState(r.cfg.sessions.maxAgeMs);
       }
-      const sent = r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
-      if (req.method !== 'resources/subscribe' || !session) return sent;
-      // Recorded only once policy, limits and the upstream said yes: a refused subscription must not
-      // bring the agent updates of a resource it may not read, nor grow the state shared in Redis.
-      return sent.then((res) => {
-        if ('result' in res && !session.subscriptions.has(uri)) {
-          session.subscriptions.add(uri);
-          session.shareState(r.cfg.sessions.maxAgeMs);
-        }
-        return res;
-      });
+      if (req.method === 'resources/subscribe' && session && !session.subscriptions.has(uri))
+        return subscribeWithin(r, session, uri, () =>
+          r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource'),
+        );
+      return r.routed(scope, req, exchange, t, { ...params, uri: t.native }, 'resource');
     }
     case 'completion/complete':
       return complete(r, scope, req, exchange, params);

@@ -11,6 +11,8 @@ export interface CatalogKeeperOptions {
   requestMs: number;
   /** Entries kept per list (max_catalog_entries). */
   maxEntries: number;
+  /** Bytes fetched per list (max_catalog_bytes). */
+  maxBytes: number;
   log: Logger;
   /** The session the catalog comes from now (undefined: nothing to fetch from). */
   source(): UpstreamSession | undefined;
@@ -22,7 +24,7 @@ export interface CatalogKeeperOptions {
 
 export class CatalogKeeper {
   catalog: Catalog = emptyCatalog();
-  /** Lists whose last fetch found more entries than `maxEntries` (only the first were kept). */
+  /** Lists whose last fetch found more than `maxEntries` or `maxBytes` (only the first were kept). */
   readonly truncated = new Set<CatalogKind>();
   /** Fetch generation per list: a slower, older fetch must not overwrite a newer one. */
   private readonly generation: Record<CatalogKind, number> = {
@@ -96,14 +98,16 @@ export class CatalogKeeper {
         const gen = ++this.generation[k];
         const fetched =
           CAPABILITY_OF[k] in caps && !this.opts.withheld?.includes(k)
-            ? await fetchList(session, k, this.opts.requestMs, this.opts.maxEntries)
+            ? await fetchList(session, k, this.opts.requestMs, this.opts.maxEntries, this.opts.maxBytes)
             : { entries: [], ttlMs: undefined, truncated: false };
         if (gen !== this.generation[k] || this.opts.source() !== session) return;
         if (fetched.truncated) {
           if (!this.truncated.has(k))
             this.opts.log.warn(
               { list: k, kept: fetched.entries.length },
-              `upstream lists more than max_catalog_entries (${this.opts.maxEntries}) ${k}: the rest is dropped`,
+              fetched.cutBy === 'bytes'
+                ? `upstream lists more than max_catalog_bytes (${this.opts.maxBytes}) of ${k}: the rest is dropped`
+                : `upstream lists more than max_catalog_entries (${this.opts.maxEntries}) ${k}: the rest is dropped`,
             );
           this.truncated.add(k);
         } else this.truncated.delete(k);

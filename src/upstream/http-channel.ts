@@ -11,7 +11,7 @@ import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 import type { ChannelAuth } from './channel-auth.js';
-import { quoteWithout, sentSecrets } from './sent-secrets.js';
+import { ChannelSecrets, quoteWithout, scrubbingErrors, sentSecrets } from './sent-secrets.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
 const NOT_CONNECTED = new Set([
@@ -46,8 +46,8 @@ export class HttpChannel implements Channel {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly baseHeaders: Record<string, string>;
-  /** Our credentials (headers, URL query), cut out of upstream text we repeat. */
-  private readonly secrets: string[];
+  /** Our credentials (headers, URL query, a user's token), cut out of upstream text we repeat. */
+  private readonly secrets: ChannelSecrets;
   private events: ChannelEvents | undefined;
   private sessionId: string | undefined;
   private protocolVersion: string | undefined;
@@ -81,12 +81,12 @@ export class HttpChannel implements Channel {
       accept: 'application/json, text/event-stream',
     };
     this.describe = `http:${url.origin}${url.pathname}`;
-    this.secrets = sentSecrets([cfg.headers, extraHeaders], url);
+    this.secrets = new ChannelSecrets(sentSecrets([cfg.headers, extraHeaders], url));
   }
 
   /** The start of an upstream's answer, for an error message: without what we sent it. */
   private quote(text: string, sent: Readonly<Record<string, string>> | undefined): string {
-    return quoteWithout(text, 200, sent ? sentSecrets([sent]).concat(this.secrets) : this.secrets);
+    return quoteWithout(text, 200, sent ? sentSecrets([sent]).concat(this.secrets.fixed) : this.secrets.fixed);
   }
 
   private readonly deliver = (msg: JsonRpcMessage, related: RequestId | undefined): void =>
@@ -126,7 +126,7 @@ export class HttpChannel implements Channel {
   })();
 
   open(events: ChannelEvents): Promise<void> {
-    this.events = events;
+    this.events = scrubbingErrors(events, () => this.secrets.all());
     return Promise.resolve();
   }
 
@@ -231,7 +231,7 @@ export class HttpChannel implements Channel {
     headers: Readonly<Record<string, string>> | undefined,
     abort: RequestAbort | undefined,
   ): Promise<Dispatcher.ResponseData & { sent?: Record<string, string> }> {
-    const sent = this.auth ? await this.auth.headers() : undefined;
+    const sent = this.auth ? this.secrets.remember(await this.auth.headers()) : undefined;
     let h = this.postHeadersWith(headers);
     if (sent) h = overriding(h, sent);
     try {
@@ -244,8 +244,7 @@ export class HttpChannel implements Channel {
 
   /** Headers for GET and DELETE: the session's, and the user's credentials (none when they are gone). */
   private async withAuth(h: Record<string, string>): Promise<Record<string, string>> {
-    if (!this.auth) return h;
-    return overriding(h, await this.auth.headers());
+    return this.auth ? overriding(h, this.secrets.remember(await this.auth.headers())) : h;
   }
 
   private tooLarge(): BadResponseError {

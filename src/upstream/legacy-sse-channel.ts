@@ -6,7 +6,7 @@ import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
-import { quoteWithout, sentSecrets } from './sent-secrets.js';
+import { quoteWithout, scrubbingErrors, sentSecrets } from './sent-secrets.js';
 import { readSse } from './sse-reader.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
@@ -33,7 +33,9 @@ export class LegacySseChannel implements Channel {
     this.describe = `sse:${this.url.href}`;
   }
 
-  async open(events: ChannelEvents): Promise<void> {
+  async open(given: ChannelEvents): Promise<void> {
+    const secrets = sentSecrets([this.cfg.headers, this.extraHeaders], this.url);
+    const events = scrubbingErrors(given, () => secrets);
     const res = await this.pool
       .request({
         method: 'GET',

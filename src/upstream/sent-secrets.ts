@@ -1,7 +1,10 @@
-// An HTTP upstream's error page is repeated in what the gateway reports: the agent's error, the audit
-// record, /readyz (open to anyone) and `tollgate check`. Servers and proxies in front of them often
-// quote the request they refused, credentials included, so the values the gateway itself sent (its
-// `headers`, a user's token, the URL's query) are cut out of that text first.
+// An HTTP upstream's error page, and the error of a JSON-RPC answer, are repeated in what the gateway
+// reports: the agent's error, the audit record, /readyz (open to anyone) and `tollgate check`.
+// Servers and proxies in front of them often quote the request they refused, credentials included,
+// so the values the gateway itself sent (its `headers`, a user's token, the URL's query) are cut out
+// of that text first. Results are the upstream's data and are relayed as they came.
+import { isObject, type JsonRpcMessage } from '../mcp/jsonrpc.js';
+import type { ChannelEvents } from './channel.js';
 
 /** Shorter values are no credentials, and cutting them would garble ordinary words. */
 const MIN_SECRET_LENGTH = 8;
@@ -31,4 +34,45 @@ export function quoteWithout(text: string, max: number, secrets: readonly string
   let t = text.slice(0, max + longest);
   for (const s of secrets) t = t.replaceAll(s, '[REDACTED]');
   return t.slice(0, max);
+}
+
+/**
+ * An answer's `error` (message and data) with every secret replaced by `[REDACTED]`; any other
+ * message, or an error naming none of them, is returned as it came.
+ */
+export function errorWithout(msg: JsonRpcMessage, secrets: readonly string[]): JsonRpcMessage {
+  if (!('error' in msg) || !isObject(msg.error) || secrets.length === 0) return msg;
+  const text = JSON.stringify(msg.error);
+  let out = text;
+  // As the secrets appear inside JSON strings; longest first, so one containing another goes whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length))
+    out = out.replaceAll(JSON.stringify(s).slice(1, -1), '[REDACTED]');
+  return out === text ? msg : { ...msg, error: JSON.parse(out) };
+}
+
+/** A channel's events with upstream errors scrubbed of `secrets()` (read at each message). */
+export function scrubbingErrors(events: ChannelEvents, secrets: () => readonly string[]): ChannelEvents {
+  return {
+    message: (msg, related) => events.message('error' in msg ? errorWithout(msg, secrets()) : msg, related),
+    closed: (reason) => events.closed(reason),
+    ...(events.discarded
+      ? { discarded: (reason, related, response) => events.discarded?.(reason, related, response) }
+      : {}),
+  };
+}
+
+/** One channel's secrets: its fixed ones, and the per-user headers it sent last (a user's token). */
+export class ChannelSecrets {
+  private lastSent: string[] = [];
+  constructor(readonly fixed: readonly string[]) {}
+
+  /** Notes headers about to be sent; returns them. */
+  remember(sent: Record<string, string>): Record<string, string> {
+    this.lastSent = sentSecrets([sent]);
+    return sent;
+  }
+
+  all(): string[] {
+    return this.lastSent.concat(this.fixed);
+  }
 }

@@ -86,6 +86,7 @@ export class Upstream {
     this.catalogs = new CatalogKeeper({
       requestMs: cfg.timeouts.requestMs,
       maxEntries: cfg.maxCatalogEntries,
+      maxBytes: cfg.maxCatalogBytes,
       log: this.log,
       source: () => this.source?.shared,
       changed: (kinds) => this.deps.listener.catalogChanged(this, kinds),
@@ -133,7 +134,7 @@ export class Upstream {
     return this.catalogs.catalog;
   }
 
-  /** Lists cut at max_catalog_entries (health: /admin/upstreams, tollgate_upstream_catalog_truncated). */
+  /** Lists cut at max_catalog_entries or max_catalog_bytes (health: /admin/upstreams, tollgate_upstream_catalog_truncated). */
   get catalogTruncated(): readonly CatalogKind[] {
     return [...this.catalogs.truncated];
   }

@@ -31,12 +31,20 @@ function echoingUpstream(): Server {
       );
     };
     if (req.method !== 'POST' || req.url === '/always') return quote();
-    const msg = JSON.parse(body) as { id?: number; method: string };
+    const msg = JSON.parse(body) as { id?: number; method: string; params?: { name?: string } };
     if (msg.id === undefined) return res.writeHead(202).end();
     const answer = (result: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
     };
+    // A JSON-RPC error (HTTP 200) quoting the request's headers, in its message and its data.
+    const rpcError = () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const said = `You sent Authorization: ${req.headers.authorization}`;
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32000, message: said, data: { said } } }));
+    };
+    if (req.url === '/rpc-refuses') return rpcError(); // initialize itself fails
+    if (msg.method === 'tools/call' && msg.params?.name === 'act_rpc') return rpcError();
     if (msg.method === 'initialize')
       return answer({
         protocolVersion: '2025-06-18',
@@ -44,7 +52,9 @@ function echoingUpstream(): Server {
         serverInfo: { name: 'e', version: '1' },
       });
     if (msg.method === 'tools/list')
-      return answer({ tools: [{ name: 'act', description: 'does it', inputSchema: { type: 'object' } }] });
+      return answer({
+        tools: ['act', 'act_rpc'].map((name) => ({ name, description: 'does it', inputSchema: { type: 'object' } })),
+      });
     if (msg.method === 'tools/call') return quote();
     answer({});
   });
@@ -63,6 +73,7 @@ beforeAll(async () => {
     `upstreams:
   works: { transport: streamable_http, url: "${base}/ok", protocol: "2025", headers: ${headers} }
   quotes: { transport: streamable_http, url: "${base}/always", protocol: "2025", headers: ${headers} }
+  refuses: { transport: streamable_http, url: "${base}/rpc-refuses", protocol: "2025", headers: ${headers} }
 ${authYaml()}`,
     { UP_TOKEN: SECRET },
   );
@@ -92,5 +103,28 @@ describe('an upstream quoting our credential in its error page', () => {
     expect(err).toContain('HTTP 400');
     expect(err).not.toContain(SECRET);
     expect(readFileSync(gw.auditFile, 'utf8')).not.toContain(SECRET);
+  });
+});
+
+describe('an upstream quoting our credential in a JSON-RPC error', () => {
+  it('a refused initialize reaches /readyz and lastError without the credential', async () => {
+    const text = await (await fetch(`${gw.url}/readyz`)).text();
+    expect(text).toContain('upstream refused initialize: You sent Authorization: [REDACTED]');
+    expect(text).not.toContain(SECRET);
+    const refuses = gw.gw.upstreams.find((u) => u.name === 'refuses');
+    expect(refuses?.lastError).toContain('[REDACTED]');
+    expect(refuses?.lastError).not.toContain(SECRET);
+  });
+
+  it('a tools/call error reaches the agent and the audit log without the credential', async () => {
+    const err = await agent.callTool({ name: 'works__act_rpc', arguments: {} }).then(
+      (r) => JSON.stringify(r),
+      (e: Error) => e.message,
+    );
+    expect(err).toContain('You sent Authorization: [REDACTED]');
+    expect(err).not.toContain(SECRET);
+    const audit = readFileSync(gw.auditFile, 'utf8');
+    expect(audit).toContain('act_rpc');
+    expect(audit).not.toContain(SECRET);
   });
 });
