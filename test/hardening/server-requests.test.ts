@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openRawSession, rawHeaders } from '../helpers/raw-session.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import type { AgentSession } from '../../src/mcp/agent-session.js';
 
@@ -26,33 +27,13 @@ ${authYaml()}`);
   return gw;
 }
 
-const headers = {
-  authorization: `Bearer ${TEST_KEY}`,
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-11-25',
-};
+const headers = rawHeaders(TEST_KEY);
 
 /** An agent that declares sampling and never answers what it is asked: raw HTTP. */
 async function silentAgent(
   gw: TestGateway,
 ): Promise<{ id: string; call(name: string, args: object): Promise<string> }> {
-  const r = await fetch(`${gw.url}/mcp`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: { sampling: {} },
-        clientInfo: { name: 'mute', version: '1' },
-      },
-    }),
-  });
-  const id = r.headers.get('mcp-session-id') as string;
-  await r.text();
+  const id = await openRawSession(`${gw.url}/mcp`, TEST_KEY, { sampling: {} }, 'mute');
   let n = 1;
   const call = async (name: string, args: object): Promise<string> => {
     const res = await fetch(`${gw.url}/mcp`, {

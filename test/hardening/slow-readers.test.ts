@@ -10,6 +10,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
+import { openRawSession, rawHeaders } from '../helpers/raw-session.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import type { AgentSession } from '../../src/mcp/agent-session.js';
 import type { EventStream } from '../../src/mcp/event-stream.js';
@@ -40,34 +41,11 @@ afterAll(async () => {
   await gw?.close();
 });
 
-const headers = {
-  authorization: `Bearer ${TEST_KEY}`,
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-11-25',
-};
+const headers = rawHeaders(TEST_KEY);
 
 /** A 2025-11-25 session opened over plain fetch; its id. */
-async function openSession(capabilities: Record<string, unknown> = {}): Promise<string> {
-  const r = await fetch(`${gw.url}/mcp`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: 'slow', version: '1' } },
-    }),
-  });
-  const id = r.headers.get('mcp-session-id') as string;
-  await r.text();
-  await fetch(`${gw.url}/mcp`, {
-    method: 'POST',
-    headers: { ...headers, 'mcp-session-id': id },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  }).then((x) => x.text());
-  return id;
-}
+const openSession = (capabilities: Record<string, unknown> = {}): Promise<string> =>
+  openRawSession(`${gw.url}/mcp`, TEST_KEY, capabilities, 'slow');
 
 interface Stalled {
   socket: Socket;

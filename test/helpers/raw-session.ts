@@ -1,0 +1,37 @@
+// A 2025-11-25 agent session opened over plain fetch (no SDK client): for tests that need an agent
+// that misbehaves on purpose (never reads, never answers), where a real client would not.
+export const rawHeaders = (key: string): Record<string, string> => ({
+  authorization: `Bearer ${key}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-11-25',
+});
+
+/** Opens a session (initialize, then notifications/initialized); its id. */
+export async function openRawSession(
+  mcpUrl: string,
+  key: string,
+  capabilities: Record<string, unknown> = {},
+  clientName = 'raw',
+): Promise<string> {
+  const headers = rawHeaders(key);
+  const r = await fetch(mcpUrl, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name: clientName, version: '1' } },
+    }),
+  });
+  const id = r.headers.get('mcp-session-id');
+  await r.text();
+  if (!id) throw new Error(`initialize answered HTTP ${r.status} without a session id`);
+  await fetch(mcpUrl, {
+    method: 'POST',
+    headers: { ...headers, 'mcp-session-id': id },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  }).then((x) => x.text());
+  return id;
+}
