@@ -255,13 +255,18 @@ export class LlmProxy {
     return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
   }
 
-  private async audit(rec: LlmCallRecord): Promise<void> {
+  /** `rec` is the call's own copy (every caller spreads one): its cost is set on it, not on another copy. */
+  private audit(rec: LlmCallRecord): Promise<void> {
     const cost = rec.usage
       ? costUsd(this.deps.config.prices, [rec.native, rec.model ?? undefined], rec.usage)
       : undefined;
-    await recordCall(this.deps.recorder, { ...rec, costUsd: cost }, (err) =>
-      this.deps.log.error({ err }, 'llm audit record failed'),
-    );
+    rec.costUsd = cost;
+    return recordCall(this.deps.recorder, rec, this.onAuditError).then(() => this.afterAudit(rec, cost));
+  }
+
+  private readonly onAuditError = (err: unknown): void => this.deps.log.error({ err }, 'llm audit record failed');
+
+  private afterAudit(rec: LlmCallRecord, cost: number | undefined): void {
     this.deps.traced?.(rec);
     if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
       this.deps.onCall({
