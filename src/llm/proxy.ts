@@ -129,7 +129,8 @@ export class LlmProxy {
 
     const ceiling = outputCeiling(op, body, this.deps.config.defaultMaxTokens);
     if (!ceiling.ok) return fail(400, ceiling.message, {}, {}, 'invalid_request');
-    const admission = await this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body, ceiling);
+    let admission = this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body, ceiling);
+    if (admission instanceof Promise) admission = await admission; // (not always: a turn per call for nothing)
     if (!admission.ok)
       return fail(
         429,
