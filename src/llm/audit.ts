@@ -35,6 +35,23 @@ export interface LlmCallRecord {
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
 
+// toISOString's text up to the seconds' dot, for the last second seen: calls in one second share
+// it (a Date and its formatting per record were ~1.4 µs a call, measured).
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/** `new Date(msEpoch).toISOString()`, with the part up to the second made once per second. */
+export function isoTimestamp(msEpoch: number): string {
+  if (!Number.isSafeInteger(msEpoch)) return new Date(msEpoch).toISOString();
+  const r = ((msEpoch % 1000) + 1000) % 1000;
+  const second = msEpoch - r;
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second).toISOString().slice(0, -4); // "…T12:34:56."
+    isoSecond = second;
+  }
+  return `${isoPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
+}
+
 /**
  * The call's complete audit record, in one object literal in the log's key order (what
  * createAuditRecord would make of these fields, without its template copy and key loop: this runs
@@ -43,7 +60,7 @@ const ms = (x: number): number => Math.round(x * 1000) / 1000;
 export function llmAuditRecord(r: LlmCallRecord, instanceId: string, now = Date.now()): AuditRecord {
   const at = performance.now();
   return {
-    timestamp: new Date(r.startedAt).toISOString(),
+    timestamp: isoTimestamp(r.startedAt),
     'tollgate.record.id': newRecordId(now),
     'service.instance.id': instanceId,
     'gen_ai.operation.name': r.op,
