@@ -35,7 +35,7 @@ export function reserve(
   estimate: number,
   fixed: LimitKey[] = [],
 ): Reservation | Promise<Reservation> {
-  const budget = keys.map((k): LimitKey => ({ ...k, cost: estimate }));
+  const budget = keys.map((k) => atCost(k, estimate));
   const req = { keys: budget.length === 0 ? fixed : fixed.length === 0 ? budget : [...budget, ...fixed] };
   if (!store.checkNow) return store.check(req).then((result) => reservation(store, budget, fixed, estimate, result));
   try {
@@ -44,6 +44,12 @@ export function reserve(
     return Promise.reject(err); // where check would have rejected
   }
 }
+
+/** k at this cost, its store fields only: a literal, not a spread (that was ~1 µs a reservation, measured). */
+const atCost = (k: BudgetKey, cost: number): LimitKey =>
+  k.tag === undefined
+    ? { key: k.key, limit: k.limit, periodMs: k.periodMs, cost }
+    : { key: k.key, limit: k.limit, periodMs: k.periodMs, cost, tag: k.tag };
 
 const DONE: Promise<void> = Promise.resolve();
 const ignore = (): void => {};
@@ -76,7 +82,7 @@ function reservation(
       const used = Number.isFinite(actual) && actual >= 0 ? Math.ceil(actual) : estimate;
       const delta = used - estimate;
       if (delta === 0 || budget.length === 0) return DONE;
-      const adjusted = budget.map((k) => ({ ...k, cost: Math.abs(delta) }));
+      const adjusted = budget.map((k) => atCost(k, Math.abs(delta)));
       return quietly(() => (delta > 0 ? store.charge(adjusted, via) : store.refund(adjusted, via)));
     },
     cancel: () => {
