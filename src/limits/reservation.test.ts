@@ -107,4 +107,15 @@ describe('reserve / settle / cancel', () => {
     await c.cancel();
     expect(seen).toEqual(['charge:store', 'refund:fallback', 'refund:none']);
   });
+
+  it('on a store that answers in the calling turn, reserves without a promise; its refusals still reject', async () => {
+    store = new MemoryStore({ now: clock().now });
+    const r = reserve(store, [budget], 100, [calls]);
+    expect(r).not.toBeInstanceOf(Promise);
+    expect([await left(), await left(calls)]).toEqual([900, 9]);
+    // An invalid key is a programming error: rejected as store.check rejects it, not thrown at the caller.
+    const bad = reserve(store, [{ ...budget, limit: 0 }], 1);
+    expect(bad).toBeInstanceOf(Promise);
+    await expect(bad).rejects.toThrow(RangeError);
+  });
 });
