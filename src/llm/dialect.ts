@@ -1,6 +1,6 @@
 // What differs between the OpenAI and Anthropic APIs: error bodies, where usage is reported, what
 // text a prompt holds (for the token estimate), and which tokenizer a model name implies.
-import type { ApiKind } from './runtime.js';
+import type { ApiKind, LlmConfig } from './runtime.js';
 import type { Encoding } from '../limits/token-counter.js';
 
 export interface Usage {
@@ -177,4 +177,15 @@ export function encodingFor(model: string): Encoding | undefined {
   if (/^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-oss|o\d)/.test(m)) return 'o200k_base';
   if (/^(gpt-4|gpt-3\.5|text-embedding-3|text-embedding-ada-002)/.test(m)) return 'cl100k_base';
   return undefined;
+}
+
+/** The tokenizers the configured OpenAI models count with (an upstream without a model list may serve any: the current family's o200k_base). */
+export function configuredEncodings(c: LlmConfig): Set<Encoding> {
+  const models = [
+    ...c.upstreams.flatMap((u) => (u.kind === 'openai' ? u.models : [])),
+    ...c.aliases.flatMap((a) => a.deployments.map((d) => d.model)),
+  ];
+  const encodings = new Set(models.map(encodingFor).filter((e): e is Encoding => e !== undefined));
+  if (c.upstreams.some((u) => u.kind === 'openai' && u.models.length === 0)) encodings.add('o200k_base');
+  return encodings;
 }

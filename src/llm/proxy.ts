@@ -16,7 +16,7 @@ import { Health, Resolver, type Target } from './balancer.js';
 import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
-import { encodingFor, errorBody, isErrorShape, usageFromBody } from './dialect.js';
+import { configuredEncodings, errorBody, isErrorShape, usageFromBody } from './dialect.js';
 import { Pools, TooLargeError, isTimeout, readWhole, requestHeaders, responseHeaders } from './upstream.js';
 import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
 import { readRequest, sha256 } from './request-body.js';
@@ -267,43 +267,35 @@ export class LlmProxy {
     return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
   }
 
-  /** `rec` is the call's own (a copy, or the call's record at its end): its cost is set on it, not on another copy. */
+  /**
+   * `rec` is the call's own (a copy, or the call's record at its end): its cost is set on it, not on
+   * another copy. Once it is written, tracing and the usage listener hear of the call.
+   */
   private audit(rec: LlmCallRecord): Promise<void> {
     const cost = rec.usage
       ? costUsd(this.deps.config.prices, [rec.native, rec.model ?? undefined], rec.usage)
       : undefined;
     rec.costUsd = cost;
-    return recordCall(this.deps.recorder, rec, this.onAuditError).then(() => this.afterAudit(rec, cost));
+    return recordCall(this.deps.recorder, rec, this.onAuditError).then(() => {
+      this.deps.traced?.(rec);
+      const u = rec.usage;
+      if (rec.outcome !== 'ok' || !u || rec.model === null) return;
+      this.deps.onCall?.({
+        agent: rec.agent.id,
+        model: rec.model,
+        upstream: rec.upstream ?? '',
+        input: u.input,
+        output: u.output,
+        costUsd: cost,
+      });
+    });
   }
 
   private readonly onAuditError = (err: unknown): void => this.deps.log.error({ err }, 'llm audit record failed');
 
-  private afterAudit(rec: LlmCallRecord, cost: number | undefined): void {
-    this.deps.traced?.(rec);
-    if (rec.outcome === 'ok' && rec.usage && rec.model !== null && this.deps.onCall) {
-      this.deps.onCall({
-        agent: rec.agent.id,
-        model: rec.model,
-        upstream: rec.upstream ?? '',
-        input: rec.usage.input,
-        output: rec.usage.output,
-        costUsd: cost,
-      });
-    }
-  }
-
-  /**
-   * Loads the tokenizers the configured OpenAI models count with (an upstream without a model list
-   * may serve any: the current family's o200k_base). Returns the encodings loaded.
-   */
+  /** Loads the tokenizers the configured models count with (configuredEncodings); returns them. */
   warmTokenizers(): Encoding[] {
-    const c = this.deps.config;
-    const models = [
-      ...c.upstreams.flatMap((u) => (u.kind === 'openai' ? u.models : [])),
-      ...c.aliases.flatMap((a) => a.deployments.map((d) => d.model)),
-    ];
-    const encodings = new Set(models.map(encodingFor).filter((e): e is Encoding => e !== undefined));
-    if (c.upstreams.some((u) => u.kind === 'openai' && u.models.length === 0)) encodings.add('o200k_base');
+    const encodings = configuredEncodings(this.deps.config);
     this.budgets.warm(encodings);
     return [...encodings];
   }
