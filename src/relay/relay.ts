@@ -1,12 +1,11 @@
 // The message-level relay: decides what each agent message means, answers what the gateway can
 // answer itself (initialize, ping, lists), routes the rest to one upstream, and fans upstream
 // events out to the agent sessions allowed to see them.
-import type { ServerRequestLimits } from '../mcp/agent-session.js';
 import type { StreamBounds } from '../mcp/stream-bounds.js';
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { resultMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../mcp/jsonrpc.js';
-import type { AgentSession } from '../mcp/agent-session.js';
+import type { AgentSession, ServerRequestLimits } from '../mcp/agent-session.js';
 import { asGatewayError } from '../errors.js';
 import type { RuntimeConfig } from '../config/runtime.js';
 import type { Entry } from '../upstream/catalog.js';
@@ -26,6 +25,7 @@ import { Fanout } from './fanout.js';
 import { discoverResult, initializeResult } from './capabilities.js';
 import { relayAgentAnswer, relayAgentNotification, type DroppedNotification } from './agent-messages.js';
 import { routeRequest, type RouteHost } from './route.js';
+import { forwardHeaders } from './forward-headers.js';
 import { tracedHeaders, tracedParams } from '../telemetry/propagate.js';
 
 export interface SessionDirectory {
@@ -191,13 +191,9 @@ export class Relay {
       canonical: this.canonical(t.upstream.name, kind, t.native),
       args,
     };
-    const identityHeader = this.cfg.auth.forwardIdentityHeader;
-    let headers: Record<string, string> | undefined;
-    if (scope.trace) headers = { 'x-request-id': scope.trace.requestId, traceparent: scope.trace.traceparent };
-    if (identityHeader) headers = { ...headers, [identityHeader.toLowerCase()]: scope.agentId };
+    const headers = forwardHeaders(scope, this.cfg.auth.forwardIdentityHeader);
     // A stateless (2026) agent of a 2025 upstream is asked for input in input_required rounds, not by requests.
     // (A 2026 upstream asks in input_required results itself: those pass through unchanged.)
-    if (scope.paramHeaders) headers = { ...scope.paramHeaders, ...headers };
     if (!scope.session && INPUT_METHODS.has(req.method) && !t.upstream.modern) {
       return this.runSteps(
         scope,
