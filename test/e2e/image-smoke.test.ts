@@ -7,7 +7,7 @@
 // the Kubernetes ConfigMap); a tool is then called through it with the MCP SDK client. What cannot
 // run here is swapped for a local stand-in: the `everything` MCP server (a fixture) and Redis
 // (127.0.0.1, a per-run key prefix). Image paths are prefixed with the temporary root.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
@@ -66,6 +66,24 @@ const RUN = `tollgate-test:image:${randomUUID().slice(0, 8)}:`;
 const redisUp = await ensureRedis();
 if (!redisUp) console.warn('!!! SKIPPING the scale-out and Kubernetes image smoke tests: no Redis at 127.0.0.1:6379');
 if (!asRoot) console.warn('!!! image smoke tests run as the current user (not root: no setpriv to uid 1000)');
+// The image's node_modules is this checkout's (a symlink): its user must be able to reach it. Say so
+// plainly when a folder above the checkout is closed to other users (mktemp -d makes one 0700).
+if (asRoot) {
+  const probe = join(REPO, 'node_modules', 'tsx', 'package.json');
+  const seen = spawnSync('setpriv', [
+    `--reuid=${ids.uid}`,
+    `--regid=${ids.gid}`,
+    '--clear-groups',
+    '--',
+    'test',
+    '-r',
+    probe,
+  ]);
+  if (seen.status !== 0)
+    throw new Error(
+      `the image user (uid ${ids.uid}) cannot read ${probe}: a folder above the checkout is closed to other users; make it 0755 to run the image smoke tests`,
+    );
+}
 
 const roots: string[] = [];
 const children: ChildProcess[] = [];
