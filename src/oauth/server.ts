@@ -180,13 +180,13 @@ export class OAuthServer {
   }
 
   /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */
-  static openStore(config: OAuthConfig, redis: RuntimeConfig['limits']['redis']): OAuthStore {
+  static openStore(config: OAuthConfig, redis: RuntimeConfig['limits']['redis'], log?: Logger): OAuthStore {
     if (config.store === 'redis')
       return new RedisOAuthStore(
         redisClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
         `${redis.prefix}oauth:`,
       );
-    return new MemoryOAuthStore(config.store === 'file' ? config.file : undefined);
+    return new MemoryOAuthStore(config.store === 'file' ? config.file : undefined, Date.now, log);
   }
 
   /** The issuer: auth.oauth.issuer, else the gateway's base URL. */
