@@ -28,7 +28,7 @@ export function openOAuthServer(
         llm: config.llm !== undefined,
       },
       log: deps.log,
-      store: OAuthServer.openStore(oc, config.limits.redis),
+      store: OAuthServer.openStore(oc, config.limits.redis, deps.log),
       // Per-address bounds count the client behind trusted proxies (server.trusted_proxies).
       addressOf: clientAddressOf(new CidrSet(config.server.trustedProxies)),
       // Users sign in to the admin side (to decide approvals) only where it is mounted.

@@ -42,7 +42,7 @@ export async function openGateway<G extends Opened>(
   });
   deliver = peerMessageDelivery(gw.sessions, gw.relay);
   hooks.onError = (op) => gw.metrics.limitsErrors.inc({ op });
-  // Logins of local users no longer listed are ended before the first request (file store).
+  // Logins of local users no longer listed are ended before the first request (file and redis stores).
   await gw.oauth?.endLoginsOfUnlisted();
   return gw;
 }

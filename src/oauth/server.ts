@@ -115,15 +115,18 @@ export class OAuthServer {
   }
 
   /**
-   * At start (Gateway.open, not `tollgate check`): ends in the store the grants and login sessions of
-   * local users the config no longer lists, removed while the gateway was stopped, as a reload would,
-   * before the name can be listed again. Only with the file store: it has one instance, whose config
-   * is the truth. A shared Redis store is left alone: an instance started with an older config cannot
-   * tell a removed user from one a newer config on another instance added (SECURITY.md says how to
-   * remove users there). The memory store starts empty.
+   * At start (Gateway.open, not `tollgate check`): ends in the store the grants, consents and login
+   * sessions of local users the config does not list (removed while the gateway was stopped, or by
+   * a restart alone), as a reload removing them would, before the name can be listed again: a name
+   * listed again later (often for someone else) would otherwise bring them all back. With the shared
+   * Redis store this instance's list is taken as the truth for the fleet: an instance started with a
+   * list lacking a name another instance still lists (an older config) ends that user's logins
+   * everywhere; they log in again where they are listed (SECURITY.md). A scan rather than a record of
+   * the names last applied: that record would miss the logins a not yet restarted instance still
+   * listing a removed user made after a peer's restart had ended the others. The memory store
+   * starts empty (nothing to end).
    */
   endLoginsOfUnlisted(): Promise<void> {
-    if (this.config.store !== 'file') return this.#ending;
     const listed = this.#users;
     this.#ending = this.#ending.then(async () => {
       const n = await this.#endLoginsOf((sub) => !listed.get(sub));
@@ -180,13 +183,13 @@ export class OAuthServer {
   }
 
   /** Opens the configured store (Redis: limits.redis under `<prefix>oauth:`). */
-  static openStore(config: OAuthConfig, redis: RuntimeConfig['limits']['redis']): OAuthStore {
+  static openStore(config: OAuthConfig, redis: RuntimeConfig['limits']['redis'], log?: Logger): OAuthStore {
     if (config.store === 'redis')
       return new RedisOAuthStore(
         redisClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
         `${redis.prefix}oauth:`,
       );
-    return new MemoryOAuthStore(config.store === 'file' ? config.file : undefined);
+    return new MemoryOAuthStore(config.store === 'file' ? config.file : undefined, Date.now, log);
   }
 
   /** The issuer: auth.oauth.issuer, else the gateway's base URL. */

@@ -2,8 +2,9 @@
 // tokens, consents, login sessions, signing keys. One small interface; in memory (optionally
 // persisted to a file) for one instance, in Redis when instances share it, so any instance serves
 // any step of a login.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { readStoreFile, writeStoreFile } from './store-file.js';
 
 export interface OAuthStore {
   get<T>(key: string): Promise<T | undefined>;
@@ -38,21 +39,21 @@ const PERSIST_MIN_TTL_MS = 3600_000;
 /** How often the memory store drops expired entries that nobody read again. */
 const SWEEP_EVERY_MS = 60_000;
 
-/** In memory; with `file`, entries are written there after each change and read back at start. */
+/**
+ * In memory; with `file`, entries are written there after each change and read back at start (kept
+ * 0600, written through a fresh temporary file: store-file.ts).
+ */
 export class MemoryOAuthStore implements OAuthStore {
   readonly #entries = new Map<string, Entry>();
   #nextSweep = 0;
   constructor(
     private readonly file?: string,
     private readonly now: () => number = Date.now,
+    log?: Pick<Logger, 'warn'>,
   ) {
     if (!file) return;
-    let text: string | undefined;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return; // no file yet
-    }
+    const text = readStoreFile(file, log);
+    if (text === undefined) return; // no file yet
     const saved = JSON.parse(text) as Record<string, Entry>;
     for (const [k, e] of Object.entries(saved)) this.#entries.set(k, e);
   }
@@ -88,9 +89,7 @@ export class MemoryOAuthStore implements OAuthStore {
     const out: Record<string, Entry> = {};
     for (const [k, e] of this.#entries)
       if (!e.volatile && (e.until === undefined || e.until > this.now())) out[k] = { value: e.value, until: e.until };
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(out), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeStoreFile(this.file, JSON.stringify(out));
   }
 
   async get<T>(key: string): Promise<T | undefined> {

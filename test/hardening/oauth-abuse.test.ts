@@ -407,29 +407,88 @@ describe('access tokens end with their user or their grant, not at their exp', (
     }
   });
 
-  it('with the redis store, an instance started with an older users list does not end the logins of a user a newer one added', async () => {
+  /** A gateway on the shared redis store under `prefix`, with these local users (one issuer across restarts). */
+  const onRedis = (prefix: string, list: LocalUser[]) =>
+    startGateway(
+      oauthConfig(
+        `${users(list)}    store: redis\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
+      ),
+    );
+
+  it('with the redis store, a local user removed by a restart alone (no SIGHUP) and later added again does not get the old tokens or login session back', async () => {
     expect(await ensureRedis()).toBe(true);
     const IVY = { name: 'ivy', password: 'ivy-password-10' };
-    const prefix = `tollgate-test:oauth-older:${randomUUID().slice(0, 8)}:`;
-    const instance = (list: LocalUser[]) =>
-      startGateway(
-        oauthConfig(
-          `${users(list)}    store: redis\n    issuer: http://tollgate.test\n  resource: http://tollgate.test/mcp\nlimits: { redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }`,
-        ),
-      );
-    const newer = await instance([GINA_, IVY]);
+    const prefix = `tollgate-test:oauth-restart:${randomUUID().slice(0, 8)}:`;
     const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
-    let older: TestGateway | undefined;
+    const jar = new Jar();
+    let g = await onRedis(prefix, [GINA_, IVY]);
     try {
-      const ivy = await loginAt(newer.url, IVY);
-      older = await instance([GINA_]);
-      await older.gw.oauth?.usersApplied();
-      // Refused where ivy is unlisted, still working where she is: her grant is left in the store.
-      expect(await mcpWith(older.url, ivy.access)).toEqual(refused);
-      expect((await mcpWith(newer.url, ivy.access)).status).toBe(200);
+      const ivy = await loginAt(g.url, IVY);
+      const gina = await loginAt(g.url, GINA_);
+      // ivy's browser keeps a login session too.
+      await codeFor(g.url, { clientId: ivy.clientId, redirectUri: CALLBACK, challenge: pkce().challenge }, IVY, jar);
+      // Restarted without ivy, then with the name given to someone else.
+      await g.close();
+      g = await onRedis(prefix, [GINA_]);
+      await g.close();
+      g = await onRedis(prefix, [GINA_, { name: 'ivy', password: 'another-ivy-11' }]);
+      expect(await mcpWith(g.url, ivy.access)).toEqual(refused);
+      expect(
+        await tokenRequest(g.url, { grant_type: 'refresh_token', refresh_token: ivy.refresh, client_id: ivy.clientId }),
+      ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      // The old browser is asked to log in, not handed a code as the new ivy.
+      const again = await get(
+        authorizeUrl(g.url, { clientId: ivy.clientId, redirectUri: CALLBACK, challenge: pkce().challenge }),
+        jar,
+      );
+      expect(again.status).toBe(200);
+      expect(await again.text()).toContain('action="/authorize/login"');
+      // gina, listed all along, keeps her tokens.
+      expect((await mcpWith(g.url, gina.access)).status).toBe(200);
     } finally {
-      await newer.close();
-      await older?.close();
+      await g.close();
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  it('with the redis store, an instance restarted without a user ends their logins for every instance, those another instance made meanwhile too', async () => {
+    expect(await ensureRedis()).toBe(true);
+    const IVY = { name: 'ivy', password: 'ivy-password-10' };
+    const prefix = `tollgate-test:oauth-fleet:${randomUUID().slice(0, 8)}:`;
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    let a = await onRedis(prefix, [GINA_, IVY]);
+    let b = await onRedis(prefix, [GINA_, IVY]);
+    try {
+      const gina = await loginAt(a.url, GINA_);
+      const ivy = await loginAt(a.url, IVY);
+      // A rolling change removing ivy: a restarted first. The instance's list is the truth for the
+      // store: ivy's grant ends on b too, which still lists her.
+      await a.close();
+      a = await onRedis(prefix, [GINA_]);
+      expect(await mcpWith(b.url, ivy.access)).toEqual(refused);
+      expect(await mcpWith(a.url, ivy.access)).toEqual(refused);
+      // Until b is restarted too, ivy can log in there again; that login ends at b's restart.
+      const meanwhile = await loginAt(b.url, IVY);
+      expect((await mcpWith(b.url, meanwhile.access)).status).toBe(200);
+      await b.close();
+      b = await onRedis(prefix, [GINA_]);
+      // The name listed again later (perhaps for someone else) revives nothing.
+      await a.close();
+      a = await onRedis(prefix, [GINA_, { name: 'ivy', password: 'another-ivy-11' }]);
+      expect(await mcpWith(a.url, meanwhile.access)).toEqual(refused);
+      expect(
+        await tokenRequest(a.url, {
+          grant_type: 'refresh_token',
+          refresh_token: meanwhile.refresh,
+          client_id: meanwhile.clientId,
+        }),
+      ).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      // gina, listed everywhere all along, keeps her tokens on both.
+      for (const at of [a.url, b.url]) expect((await mcpWith(at, gina.access)).status).toBe(200);
+    } finally {
+      await a.close();
+      await b.close();
       await dropPrefix(redis, prefix);
       redis.disconnect();
     }
