@@ -8,7 +8,7 @@
 //   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
 //
 // Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS
-// (node flags for the gateways) and GATEWAY_LOG (a file for their output). Young-generation GC per
+// (node flags for the gateways; RELAY_ARGS for the relay) and GATEWAY_LOG (a file for their output). Young-generation GC per
 // build: NODE_ARGS=--trace-gc-nvp GATEWAY_LOG=gc.log node bench/ab.mjs …, then
 // node scripts/gc-summary.mjs gc.log. Each gateway gets the bench's config (every step on: API key,
 // policy with a CEL constraint, limits, the audit file, metrics). `relay` is bench/minimal-relay.mjs.
@@ -25,6 +25,8 @@ const ROUNDS = num('ROUNDS', 6);
 const CONN = num('CONN', 16);
 /** Extra node flags for the gateways (say `--trace-gc-nvp` or `--perf-basic-prof`), split on spaces. */
 const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** The same for the minimal relay (RELAY_ARGS=--cpu-prof to profile it beside a gateway). */
+const RELAY_ARGS = (process.env.RELAY_ARGS ?? '').split(' ').filter(Boolean);
 /** Where the gateways' own output goes (GC traces), when set: scripts/gc-summary.mjs reads it. */
 const GATEWAY_LOG = process.env.GATEWAY_LOG;
 const KEY = 'bench-key-123456';
@@ -67,7 +69,7 @@ for (const spec of process.argv.slice(2)) {
   const [name, dir] = spec.split('=');
   if (!name || !dir) throw new Error(`expected name=builddir or name=relay, got ${spec}`);
   if (dir === 'relay') {
-    const r = await start(['bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
+    const r = await start([...RELAY_ARGS, 'bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
     targets.push({ name, ...r, auth: false, tool: 'echo' });
     continue;
   }
@@ -164,4 +166,8 @@ for (const t of targets) {
       `  p99 ms [${t.p99.map((x) => x.toFixed(2)).join(', ')}]`,
   );
 }
+// The gateways are stopped and waited for, so that what they write at exit (`--cpu-prof` profiles) is
+// written before the temp dirs go.
+for (const t of targets) t.pool.destroy();
+await Promise.all(procs.map((p) => new Promise((resolve) => (p.exitCode !== null ? resolve() : (p.once('exit', resolve), p.kill())))));
 process.exit(0);

@@ -53,3 +53,5 @@ const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   req.on('end', () => relay(req, res, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
 });
 server.listen(0, '127.0.0.1', () => process.stdout.write(`LISTENING ${server.address().port}\n`));
+// Exit normally on SIGTERM, so that `--cpu-prof` (RELAY_ARGS in bench/ab.mjs) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
