@@ -11,7 +11,7 @@ import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 import type { ChannelAuth } from './channel-auth.js';
-import { ChannelSecrets, quoteWithout, scrubbingErrors, sentSecrets } from './sent-secrets.js';
+import { ChannelSecrets, quoteWithout, scrubbingEchoes, sentSecrets } from './sent-secrets.js';
 
 /** Errors raised before a connection existed: the request was never sent. */
 const NOT_CONNECTED = new Set([
@@ -46,7 +46,7 @@ export class HttpChannel implements Channel {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly baseHeaders: Record<string, string>;
-  /** Our credentials (headers, URL query, a user's token), cut out of upstream text we repeat. */
+  /** Our credentials (headers, URL query, a user's recent tokens), cut out of upstream text we repeat. */
   private readonly secrets: ChannelSecrets;
   private events: ChannelEvents | undefined;
   private sessionId: string | undefined;
@@ -86,7 +86,7 @@ export class HttpChannel implements Channel {
 
   /** The start of an upstream's answer, for an error message: without what we sent it. */
   private quote(text: string, sent: Readonly<Record<string, string>> | undefined): string {
-    return quoteWithout(text, 200, sent ? sentSecrets([sent]).concat(this.secrets.fixed) : this.secrets.fixed);
+    return quoteWithout(text, 200, this.secrets.including(sent));
   }
 
   private readonly deliver = (msg: JsonRpcMessage, related: RequestId | undefined): void =>
@@ -126,7 +126,9 @@ export class HttpChannel implements Channel {
   })();
 
   open(events: ChannelEvents): Promise<void> {
-    this.events = scrubbingErrors(events, () => this.secrets.all());
+    // Nothing to cut (no headers, query or user token): messages go straight through.
+    this.events =
+      this.auth || this.secrets.fixed.length > 0 ? scrubbingEchoes(events, () => this.secrets.all()) : events;
     return Promise.resolve();
   }
 

@@ -6,7 +6,7 @@ import type { JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { BadResponseError, ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { readCapped } from '../http/node-io.js';
 import { GatewayError } from '../errors.js';
-import { quoteWithout, scrubbingErrors, sentSecrets } from './sent-secrets.js';
+import { quoteWithout, scrubbingEchoes, sentSecrets } from './sent-secrets.js';
 import { readSse } from './sse-reader.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 
@@ -17,6 +17,8 @@ export class LegacySseChannel implements Channel {
   private readonly stream = new AbortController();
   private closed = false;
   readonly describe: string;
+  /** Our credentials (headers, URL query and password), cut out of upstream text we repeat. */
+  private readonly secrets: readonly string[];
 
   constructor(
     private readonly cfg: HttpUpstreamConfig,
@@ -31,11 +33,12 @@ export class LegacySseChannel implements Channel {
       bodyTimeout: 0,
     });
     this.describe = `sse:${this.url.href}`;
+    this.secrets = sentSecrets([cfg.headers, extraHeaders], this.url);
   }
 
   async open(given: ChannelEvents): Promise<void> {
-    const secrets = sentSecrets([this.cfg.headers, this.extraHeaders], this.url);
-    const events = scrubbingErrors(given, () => secrets);
+    const secrets = this.secrets;
+    const events = secrets.length > 0 ? scrubbingEchoes(given, () => secrets) : given;
     const res = await this.pool
       .request({
         method: 'GET',
@@ -105,9 +108,7 @@ export class LegacySseChannel implements Channel {
     });
     if (res.statusCode === 404) throw new ChannelError('upstream session expired', true);
     if (res.statusCode >= 300)
-      throw new ChannelError(
-        `upstream answered HTTP ${res.statusCode}: ${quoteWithout(text, 200, sentSecrets([this.cfg.headers, this.extraHeaders], this.url))}`,
-      );
+      throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${quoteWithout(text, 200, this.secrets)}`);
   }
 
   initialized(): void {}

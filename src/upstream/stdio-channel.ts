@@ -6,6 +6,7 @@ import { validateMessage, type JsonRpcMessage } from '../mcp/jsonrpc.js';
 import { UPSTREAM_JSON, parseBounded } from '../mcp/json-shape.js';
 import { ChannelError, type Channel, type ChannelEvents } from './channel.js';
 import { LineSplitter, headFacts } from './line-splitter.js';
+import { quoteWithout, scrubbingEchoes, sentSecrets, textWithout } from './sent-secrets.js';
 import type { StdioUpstreamConfig } from '../config/runtime.js';
 
 /** A log line is for people: longer stderr lines are skipped (counted in the log), not kept. */
@@ -45,6 +46,12 @@ export class StdioChannel implements Channel {
   private closing = false;
   readonly describe: string;
   /**
+   * The values of the process's `env:` (an API token, a user's secret) long enough to be secrets: a
+   * server may quote them in an error or a log line, which the gateway repeats to agents, the audit
+   * record, /readyz and `tollgate check`, and in its own log. The inherited PATH, HOME… are no secrets.
+   */
+  private readonly secrets: readonly string[];
+  /**
    * Messages sent in one turn of the event loop go to the process in one write. A write to the
    * child's stdin is a system call that wakes the child: measured under 32 concurrent calls, one
    * write per message was 31% of the gateway's busy time (and the server read one message per
@@ -65,10 +72,13 @@ export class StdioChannel implements Channel {
     private readonly log: Logger,
   ) {
     this.describe = `stdio:${cfg.command}`;
+    this.secrets = sentSecrets([cfg.env]);
   }
 
-  open(events: ChannelEvents): Promise<void> {
+  open(given: ChannelEvents): Promise<void> {
     killAllOnExit();
+    const secrets = this.secrets;
+    const events = secrets.length > 0 ? scrubbingEchoes(given, () => secrets) : given;
     return new Promise((resolve, reject) => {
       let child: ChildProcessWithoutNullStreams;
       try {
@@ -103,7 +113,7 @@ export class StdioChannel implements Channel {
       });
       child.stdout.on('data', (chunk: Buffer) => stdoutLines.push(chunk));
       const stderrLines = new LineSplitter(STDERR_LINE_BYTES, {
-        line: (l) => this.log.info({ stderr: l }, 'upstream stderr'),
+        line: (l) => this.log.info({ stderr: textWithout(l, this.secrets) }, 'upstream stderr'),
         cut: ({ bytes, final }) => {
           if (final) this.log.info({ bytes }, `upstream stderr line over ${STDERR_LINE_BYTES} bytes; skipped`);
         },
@@ -123,7 +133,7 @@ export class StdioChannel implements Channel {
   private deliver(line: string, events: ChannelEvents): void {
     const parsed = parseBounded(line, UPSTREAM_JSON);
     if ('invalid' in parsed) {
-      this.log.warn({ line: line.slice(0, 200) }, 'upstream wrote a non-JSON line; ignored');
+      this.log.warn({ line: quoteWithout(line, 200, this.secrets) }, 'upstream wrote a non-JSON line; ignored');
       return;
     }
     if ('shape' in parsed) {

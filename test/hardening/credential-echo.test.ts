@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 
@@ -31,7 +32,11 @@ function echoingUpstream(): Server {
       );
     };
     if (req.method !== 'POST' || req.url === '/always') return quote();
-    const msg = JSON.parse(body) as { id?: number; method: string; params?: { name?: string } };
+    const msg = JSON.parse(body) as {
+      id?: number;
+      method: string;
+      params?: { name?: string; _meta?: { progressToken?: string | number } };
+    };
     if (msg.id === undefined) return res.writeHead(202).end();
     const answer = (result: unknown) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -45,15 +50,35 @@ function echoingUpstream(): Server {
     };
     if (req.url === '/rpc-refuses') return rpcError(); // initialize itself fails
     if (msg.method === 'tools/call' && msg.params?.name === 'act_rpc') return rpcError();
+    // A log line and progress quoting the request's headers, on the call's SSE stream, then the result.
+    if (msg.method === 'tools/call' && msg.params?.name === 'act_log') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const said = `calling with Authorization: ${req.headers.authorization}`;
+      const event = (m: unknown) => res.write(`event: message\ndata: ${JSON.stringify(m)}\n\n`);
+      event({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: { said } } });
+      const token = msg.params._meta?.progressToken;
+      if (token !== undefined)
+        event({
+          jsonrpc: '2.0',
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: 1, message: said },
+        });
+      event({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: 'done' }] } });
+      return res.end();
+    }
     if (msg.method === 'initialize')
       return answer({
         protocolVersion: '2025-06-18',
-        capabilities: { tools: {} },
+        capabilities: { tools: {}, logging: {} },
         serverInfo: { name: 'e', version: '1' },
       });
     if (msg.method === 'tools/list')
       return answer({
-        tools: ['act', 'act_rpc'].map((name) => ({ name, description: 'does it', inputSchema: { type: 'object' } })),
+        tools: ['act', 'act_rpc', 'act_log'].map((name) => ({
+          name,
+          description: 'does it',
+          inputSchema: { type: 'object' },
+        })),
       });
     if (msg.method === 'tools/call') return quote();
     answer({});
@@ -126,5 +151,19 @@ describe('an upstream quoting our credential in a JSON-RPC error', () => {
     const audit = readFileSync(gw.auditFile, 'utf8');
     expect(audit).toContain('act_rpc');
     expect(audit).not.toContain(SECRET);
+  });
+});
+
+describe('an upstream quoting our credential in its log lines and progress', () => {
+  it('the agent gets them without the credential', async () => {
+    const logs: unknown[] = [];
+    const progress: unknown[] = [];
+    agent.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+    const r = await agent.callTool({ name: 'works__act_log', arguments: {} }, undefined, {
+      onprogress: (p) => void progress.push(p.message),
+    });
+    expect(r.content).toEqual([{ type: 'text', text: 'done' }]);
+    expect(logs).toEqual([{ said: 'calling with Authorization: [REDACTED]' }]);
+    expect(progress).toEqual(['calling with Authorization: [REDACTED]']);
   });
 });
