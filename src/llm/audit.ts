@@ -33,6 +33,38 @@ export interface LlmCallRecord {
   http?: HttpTrace | undefined;
 }
 
+/**
+ * A call's record as it starts: every field from the start, in one shape. The success path completes
+ * this object in place (spreading it with five more fields, and adding the cost after, was ~4 µs a
+ * call, measured).
+ */
+export function newCallRecord(
+  agent: AgentIdentity,
+  op: LlmCallRecord['op'],
+  http: HttpTrace | undefined,
+): LlmCallRecord {
+  return {
+    agent,
+    op,
+    model: null,
+    startedAt: Date.now(),
+    started: performance.now(),
+    upstream: undefined,
+    native: undefined,
+    decision: 'error',
+    reason: undefined,
+    rule: undefined,
+    outcome: 'is_error',
+    status: undefined,
+    usage: undefined,
+    charged: undefined,
+    digest: undefined,
+    sentAt: undefined,
+    costUsd: undefined,
+    http,
+  };
+}
+
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
 
 // toISOString's text up to the seconds' dot, for the last second seen: calls in one second share

@@ -1,26 +1,31 @@
 // One LLM call, start to end: parse, check the model allow-list, resolve the pool, reserve tokens,
 // dispatch (with retries and fallback), then settle usage and write the audit record — before the
-// response is released (JSON) or before the final event goes out (streaming).
-import { jsonShapeProblem, LLM_JSON } from '../mcp/json-shape.js';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+// response is released (JSON) or before the final event goes out (streaming). `handle` is that
+// pipeline; each step is a function here or in a file of its own (parse-request.ts,
+// forward-request.ts, stream-response.ts, refusal.ts). Hot path: the steps are plain calls, and every
+// await is in `handle` itself (an async helper would add a promise and a turn per call).
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import type { AppEnv } from '../http/env.js';
+import type { AgentIdentity, AppEnv } from '../http/env.js';
 import type { AuditRecorder } from '../audit/step.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { LimitStore } from '../limits/store.js';
 import type { Encoding, TokenCounter } from '../limits/token-counter.js';
 import type { Rate } from '../config/runtime.js';
+import type { Reservation } from '../limits/reservation.js';
 import type { ApiKind, LlmConfig } from './runtime.js';
-import { Health, Resolver, type Target } from './balancer.js';
+import { Health, Resolver, type Pool } from './balancer.js';
 import { Budgets } from './budget.js';
 import { outputCeiling } from './ceiling.js';
 import { dispatch, type Failure, type Success } from './dispatch.js';
-import { configuredEncodings, errorBody, isErrorShape, usageFromBody } from './dialect.js';
-import { Pools, TooLargeError, isTimeout, readWhole, requestHeaders, responseHeaders } from './upstream.js';
-import { costUsd, recordCall, type LlmCallRecord } from './audit.js';
+import { configuredEncodings, errorBody, type Usage, usageFromBody } from './dialect.js';
+import { Pools, readWhole, responseHeaders } from './upstream.js';
+import { costUsd, newCallRecord, recordCall, type LlmCallRecord } from './audit.js';
 import { readRequest, sha256 } from './request-body.js';
-import { hasDuplicateKeys } from './duplicate-keys.js';
+import { parseRequest, wantsUsage } from './parse-request.js';
+import { upstreamRequests } from './forward-request.js';
+import { answerLost, overLimit, Refusal, upstreamFailed } from './refusal.js';
 import { streamResponse } from './stream-response.js';
 
 export interface LlmDeps {
@@ -49,7 +54,6 @@ export interface LlmDeps {
 }
 
 export type Op = 'chat' | 'embeddings';
-type Json = Record<string, unknown>;
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
@@ -72,118 +76,41 @@ export class LlmProxy {
   }
 
   async handle(c: Context<AppEnv>, kind: ApiKind, op: Op, path: string): Promise<Response> {
-    // Every field from the start, in one shape: the success path completes this object in place
-    // (spreading it with five more fields, and adding the cost after, was ~4 µs a call, measured).
-    const rec: LlmCallRecord = {
-      agent: c.get('agent'),
-      op,
-      model: null,
-      startedAt: Date.now(),
-      started: performance.now(),
-      upstream: undefined,
-      native: undefined,
-      decision: 'error',
-      reason: undefined,
-      rule: undefined,
-      outcome: 'is_error',
-      status: undefined,
-      usage: undefined,
-      charged: undefined,
-      digest: undefined,
-      sentAt: undefined,
-      costUsd: undefined,
-      http: c.get('telemetry'),
-    };
-    const fail = async (
-      status: number,
-      message: string,
-      extra: Partial<LlmCallRecord> = {},
-      headers: Record<string, string> = {},
-      code: string | null = null,
-    ): Promise<Response> => {
-      await this.audit({ ...rec, reason: message, status, ...extra });
-      return new Response(JSON.stringify(errorBody(kind, status, message, code)), {
-        status,
-        headers: { ...JSON_HEADERS, ...headers },
-      });
-    };
+    const rec = newCallRecord(c.get('agent'), op, c.get('telemetry'));
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+
+    // 1. Read the body, bounded: an agent cannot make the gateway buffer more than maxBodyBytes.
     let raw: Buffer;
     try {
       raw = await readRequest(c, incoming, this.deps.config.maxBodyBytes);
     } catch {
-      return fail(413, `request body exceeds ${this.deps.config.maxBodyBytes} bytes`);
+      return this.refuse(rec, kind, new Refusal(413, `request body exceeds ${this.deps.config.maxBodyBytes} bytes`));
     }
-    let body: Json;
+    // 2. Parse it, shape checked first: every later decision is taken on this reading.
     const text = raw.toString('utf8');
-    const shapeProblem = jsonShapeProblem(text, LLM_JSON);
-    if (shapeProblem !== undefined) return fail(400, `the request body is refused: ${shapeProblem}`);
-    try {
-      body = JSON.parse(text) as Json;
-    } catch {
-      return fail(400, 'the request body is not valid JSON');
-    }
-    if (typeof body !== 'object' || body === null || typeof body.model !== 'string')
-      return fail(400, 'the request names no model');
-    const model = body.model;
-    rec.model = model;
+    const body = parseRequest(text);
+    if (body instanceof Refusal) return this.refuse(rec, kind, body);
+    rec.model = body.model;
 
-    const decision = this.deps.policies().access(rec.agent).decide('model', model);
-    if (!decision.allowed)
-      return fail(403, decision.reason, { decision: 'denied', rule: decision.rule }, {}, 'model_not_allowed');
-    const pool = this.resolver.resolve(kind, model);
-    if (!pool) {
-      const why = this.resolver.known(model)
-        ? `model ${model} is not served through this API`
-        : `model ${model} does not exist`;
-      return fail(404, why, {}, {}, 'model_not_found');
-    }
+    // 3. Route: the agent's model allow-list, then the pool that serves the model through this API.
+    const pool = this.route(rec.agent, kind, body.model);
+    if (pool instanceof Refusal) return this.refuse(rec, kind, pool);
 
+    // 4. Reserve the worst case (prompt + output ceiling) against the budgets before a byte is sent.
     const ceiling = outputCeiling(op, body, this.deps.config.defaultMaxTokens);
-    if (!ceiling.ok) return fail(400, ceiling.message, {}, {}, 'invalid_request');
+    if (!ceiling.ok) return this.refuse(rec, kind, new Refusal(400, ceiling.message, 'invalid_request'));
     let admission = this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body, ceiling);
     if (admission instanceof Promise) admission = await admission; // (not always: a turn per call for nothing)
-    if (!admission.ok)
-      return fail(
-        429,
-        admission.reason,
-        { decision: admission.decision, rule: admission.rule },
-        admission.headers,
-        admission.decision,
-      );
+    if (!admission.ok) return this.refuse(rec, kind, overLimit(admission));
     const reservation = admission.reservation;
     rec.decision = 'allowed';
 
+    // 5. Forward, with retries and fallback across the pool; an OpenAI stream is asked for the usage
+    //    the settlement needs even when the agent did not ask (then it is filtered out, sse.ts).
     const stream = op === 'chat' && body.stream === true;
-    const so = body.stream_options;
-    const agentWantsUsage = typeof so === 'object' && so !== null && (so as Json).include_usage === true;
+    const agentWantsUsage = wantsUsage(body);
     const addUsage = stream && kind === 'openai' && !agentWantsUsage;
-    const bodies = new Map<string, Buffer>();
-    const headers = new Map<string, Record<string, string>>();
-    const agentHeaders: IncomingHttpHeaders = incoming?.headers ?? Object.fromEntries(c.req.raw.headers);
-    let duplicated: boolean | undefined;
-    const request = (t: Target): { headers: Record<string, string>; body: Buffer } => {
-      let b = bodies.get(t.model);
-      if (!b) {
-        // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as
-        // received, unless a key is named twice: then the upstream gets the reading judged here.
-        const asReceived = t.model === model && !addUsage && !(duplicated ??= hasDuplicateKeys(text));
-        b = asReceived
-          ? raw
-          : Buffer.from(
-              JSON.stringify({
-                ...body,
-                model: t.model,
-                ...(addUsage ? { stream_options: { ...(so as Json | undefined), include_usage: true } } : {}),
-              }),
-            );
-        bodies.set(t.model, b);
-      }
-      let h = headers.get(t.name);
-      if (!h) headers.set(t.name, (h = requestHeaders(agentHeaders, t.upstream.config)));
-      return { headers: h, body: b };
-    };
-
+    const agentHeaders = incoming?.headers ?? Object.fromEntries(c.req.raw.headers);
     let r: Success | Failure;
     try {
       r = await dispatch({
@@ -193,46 +120,25 @@ export class LlmProxy {
         retries: this.deps.config.retries,
         stream,
         path,
-        request,
+        request: upstreamRequests(raw, text, body, addUsage, agentHeaders),
       });
     } catch (err) {
       await reservation?.cancel();
       this.deps.log.error({ err }, 'llm dispatch failed');
-      return fail(500, 'internal gateway error');
+      return this.refuse(rec, kind, new Refusal(500, 'internal gateway error'));
     }
-    if (!r.ok) {
-      await reservation?.cancel();
-      rec.upstream = r.target?.name;
-      rec.native = r.target?.model;
-      rec.sentAt = r.sentAt;
-      // The upstream answered in the API's shape: the agent gets that answer as it is.
-      if (r.body !== undefined && isErrorShape(kind, r.body)) {
-        await this.audit({ ...rec, decision: 'allowed', outcome: 'is_error', status: r.status, reason: r.message });
-        return new Response(r.body, { status: r.status, headers: responseHeaders(r.headers) });
-      }
-      const extra: Partial<LlmCallRecord> = {
-        decision: r.body !== undefined ? 'allowed' : 'error',
-        outcome: r.timeout ? 'timeout' : 'is_error',
-      };
-      const keep: Record<string, string> =
-        r.headers['retry-after'] !== undefined ? { 'retry-after': String(r.headers['retry-after']) } : {};
-      return fail(r.status, r.message, extra, keep);
-    }
-
-    rec.upstream = r.target.name;
-    rec.native = r.target.model;
+    rec.upstream = r.target?.name;
+    rec.native = r.target?.model;
     rec.sentAt = r.sentAt;
-    if (stream && r.first && r.rest)
-      return streamResponse(
-        { drainTimeoutMs: this.deps.config.drainTimeoutMs, audit: (rec) => this.audit(rec) },
-        kind,
-        rec,
-        r,
-        reservation?.estimate ?? 0,
-        agentWantsUsage,
-        (n) => reservation?.settle(n) ?? Promise.resolve(),
-      );
+    if (!r.ok) {
+      await reservation?.cancel(); // no answer was produced: the reserved tokens go back
+      return this.refuse(rec, kind, upstreamFailed(kind, r));
+    }
 
+    // 6a. Streaming: relayed as it comes; usage is settled and the call audited at the stream's end.
+    if (stream && r.first && r.rest) return this.streamed(kind, rec, r, reservation, agentWantsUsage);
+
+    // 6b. JSON: read whole, settle the reported usage, and write the record before the answer goes out.
     let out: Buffer;
     try {
       out = await readWhole(r.body, this.deps.config.maxResponseBytes);
@@ -240,31 +146,57 @@ export class LlmProxy {
       r.done();
       // Consumed upstream, lost on the way: charge the reservation rather than nothing.
       await reservation?.settle(reservation.estimate);
-      const timeout = isTimeout(err);
-      const why =
-        err instanceof TooLargeError
-          ? `upstream ${r.target.name} answered more than ${err.maxBytes} bytes`
-          : timeout
-            ? `upstream ${r.target.name} timed out while sending its answer`
-            : `upstream ${r.target.name} failed while sending its answer`;
-      return fail(timeout ? 504 : 502, why, {
-        decision: 'allowed',
-        outcome: timeout ? 'timeout' : 'is_error',
-        charged: reservation?.estimate,
-      });
+      return this.refuse(rec, kind, answerLost(r.target.name, err, reservation?.estimate));
     }
     r.done();
     const usage = usageFromBody(kind, out);
     const charged = usage ? usage.input + usage.output : (reservation?.estimate ?? 0);
     await reservation?.settle(charged);
-    // The call's last record: nothing else holds `rec` any more, so it is completed in place.
-    rec.outcome = 'ok';
-    rec.status = r.status;
-    rec.usage = usage;
-    rec.charged = charged;
-    rec.digest = { bytes: out.length, sha256: sha256(out) };
+    completed(rec, r.status, usage, charged, out);
     await this.audit(rec);
     return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
+  }
+
+  /** The pool for the model, if the agent may use it and this API serves it. */
+  private route(agent: AgentIdentity, kind: ApiKind, model: string): Pool | Refusal {
+    const decision = this.deps.policies().access(agent).decide('model', model);
+    if (!decision.allowed)
+      return new Refusal(403, decision.reason, 'model_not_allowed', { decision: 'denied', rule: decision.rule });
+    const pool = this.resolver.resolve(kind, model);
+    if (pool) return pool;
+    const why = this.resolver.known(model)
+      ? `model ${model} is not served through this API`
+      : `model ${model} does not exist`;
+    return new Refusal(404, why, 'model_not_found');
+  }
+
+  /** Ends a refused or failed call: its record (a copy, with the reason), then the error response. */
+  private async refuse(rec: LlmCallRecord, kind: ApiKind, x: Refusal): Promise<Response> {
+    await this.audit({ ...rec, reason: x.message, status: x.status, ...x.extra });
+    if (x.body !== undefined) return new Response(x.body, { status: x.status, headers: x.headers });
+    return new Response(JSON.stringify(errorBody(kind, x.status, x.message, x.code)), {
+      status: x.status,
+      headers: { ...JSON_HEADERS, ...x.headers },
+    });
+  }
+
+  /** The streaming answer (stream-response.ts): settled against the reservation at the stream's end. */
+  private streamed(
+    kind: ApiKind,
+    rec: LlmCallRecord,
+    r: Success,
+    reservation: Reservation | undefined,
+    agentWantsUsage: boolean,
+  ): Response {
+    return streamResponse(
+      { drainTimeoutMs: this.deps.config.drainTimeoutMs, audit: (rec) => this.audit(rec) },
+      kind,
+      rec,
+      r,
+      reservation?.estimate ?? 0,
+      agentWantsUsage,
+      (n) => reservation?.settle(n) ?? Promise.resolve(),
+    );
   }
 
   /**
@@ -304,4 +236,13 @@ export class LlmProxy {
     await this.pools.close();
     await this.budgets.close();
   }
+}
+
+/** The call's last record: nothing else holds `rec` any more, so it is completed in place. */
+function completed(rec: LlmCallRecord, status: number, usage: Usage | undefined, charged: number, out: Buffer): void {
+  rec.outcome = 'ok';
+  rec.status = status;
+  rec.usage = usage;
+  rec.charged = charged;
+  rec.digest = { bytes: out.length, sha256: sha256(out) };
 }
