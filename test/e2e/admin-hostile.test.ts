@@ -1,6 +1,6 @@
 // The admin surface against whoever reaches it without being an operator: someone guessing the admin
-// or metrics token, a page's live tail outliving the session that opened it, and query times that
-// broke the page. A real gateway over HTTP; clients are told apart by X-Forwarded-For from a trusted
+// or metrics token, a page's live tail outliving the session that opened it, query times that broke
+// the page, and method names an agent makes up turned into /metrics series. A real gateway over HTTP; clients are told apart by X-Forwarded-For from a trusted
 // proxy (the test itself, on 127.0.0.1).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,6 +8,7 @@ import { startGateway, TEST_KEY } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import { OPERATOR_MAX_FAILURES } from '../../src/auth/operator-attempts.js';
+import { openRawSession, rawHeaders } from '../helpers/raw-session.js';
 
 const ADMIN = 'admin-token-0123456789';
 const METRICS = 'metrics-token-0123456789';
@@ -142,5 +143,26 @@ describe('query times', () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as { problems: string[] }).problems[0]).toMatch(/^(since|until): /);
     }
+  });
+});
+
+describe('/metrics labels', () => {
+  it('method names an agent makes up do not become series of their own', async () => {
+    const sid = await openRawSession(`${gw.url}/mcp`, TEST_KEY);
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${gw.url}/mcp`, {
+        method: 'POST',
+        headers: { ...rawHeaders(TEST_KEY), 'mcp-session-id': sid },
+        body: JSON.stringify({ jsonrpc: '2.0', id: i + 1, method: `made/up-${i}-${'x'.repeat(200)}`, params: {} }),
+      });
+      expect(res.status).toBeLessThan(500);
+      await res.text();
+    }
+    const res = await api('/metrics', METRICS, '203.0.113.10');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    // Before, each name (up to 256 characters) was a series for the life of the process, on every scrape.
+    expect(text).not.toContain('made/up-');
+    expect(text).toMatch(/^tollgate_mcp_requests_total\{[^}]*method="other"[^}]*\} 40$/m);
   });
 });
