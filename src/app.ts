@@ -23,6 +23,9 @@ import { adminDeps } from './app-admin.js';
 import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
 import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
+import { OperatorAttempts } from './auth/operator-attempts.js';
+import { clientAddressOf } from './http/client-address.js';
+import { CidrSet } from './http/cidr.js';
 import { approvalsStep } from './approvals/step.js';
 import { traceSteps } from './telemetry/steps.js';
 import { traceAuth, traceHttp } from './telemetry/http.js';
@@ -159,14 +162,24 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     allowedHosts: config.server.allowedHosts,
     publicUrl: config.server.publicUrl,
   });
+  // Wrong admin and metrics tokens, counted per client address together (429 past the bound).
+  const operatorAttempts = new OperatorAttempts({
+    addressOf: clientAddressOf(new CidrSet(config.server.trustedProxies)),
+  });
   if (config.metrics.enabled) {
     // Metrics have their own credential (never an agent key), compared in constant time; open when
     // no token is configured.
     const token = config.metrics.token === undefined ? undefined : operatorTokens([config.metrics.token]);
     app.use('/metrics', guard);
     app.get('/metrics', async (c) => {
-      if (token !== undefined && token.match(bearerOf(headerOf(c, 'authorization'))) < 0) {
-        return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
+      if (token !== undefined) {
+        const refused = operatorAttempts.refused(c);
+        if (refused) return refused;
+        const presented = bearerOf(headerOf(c, 'authorization'));
+        if (token.match(presented) < 0) {
+          if (presented) operatorAttempts.failed(c); // no token is no guess (a scraper not set up yet)
+          return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
+        }
       }
       return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
     });
@@ -256,7 +269,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // What they are given from the gateway: src/app-admin.ts.
     app.use('/admin', guard);
     app.use('/admin/*', guard);
-    app.route('/admin', adminRoutes(adminDeps(gw)));
+    app.route('/admin', adminRoutes({ ...adminDeps(gw), attempts: operatorAttempts }));
   }
 
   app.notFound((c) => errorResponse(c, 'method_not_found', `no route for ${c.req.method} ${c.req.path}`));

@@ -9,12 +9,15 @@ import { headerOf } from '../http/node-io.js';
 import { bearerOf, type OperatorTokens } from '../auth/operator-tokens.js';
 import type { ApproverIdentity } from '../approvals/approver.js';
 import type { AdminSessions } from './admin-session.js';
+import type { OperatorAttempts } from '../auth/operator-attempts.js';
 
 export const ADMIN_COOKIE = 'tollgate_admin';
 
 export interface AdminAuthOptions {
   tokens: OperatorTokens;
   sessions: AdminSessions;
+  /** Wrong Bearer tokens count against the request's address (routes.tsx refuses it past the bound). */
+  attempts: OperatorAttempts;
   /** The page redirects to the login form; the API answers 401. */
   page: boolean;
 }
@@ -23,10 +26,15 @@ export interface AdminAuthOptions {
  * The admin credential a request carries: the token's index (Bearer), `page` (the login's session
  * cookie), or undefined. A Bearer header decides alone: a wrong one is not rescued by a cookie.
  */
-function adminCredential(c: Context, opts: Pick<AdminAuthOptions, 'tokens' | 'sessions'>): number | 'page' | undefined {
+function adminCredential(
+  c: Context,
+  opts: Pick<AdminAuthOptions, 'tokens' | 'sessions' | 'attempts'>,
+): number | 'page' | undefined {
   const header = headerOf(c, 'authorization');
   if (header?.startsWith('Bearer ') === true) {
-    const i = opts.tokens.match(bearerOf(header));
+    const presented = bearerOf(header);
+    const i = opts.tokens.match(presented);
+    if (i < 0 && presented) opts.attempts.failed(c);
     return i >= 0 ? i : undefined;
   }
   return opts.sessions.valid(getCookie(c, ADMIN_COOKIE)) ? 'page' : undefined;
@@ -52,7 +60,7 @@ export function adminAuth(opts: AdminAuthOptions): MiddlewareHandler {
  */
 export async function approverOf(
   c: Context,
-  opts: Pick<AdminAuthOptions, 'tokens' | 'sessions'>,
+  opts: Pick<AdminAuthOptions, 'tokens' | 'sessions' | 'attempts'>,
   user: ((c: Context) => Promise<ApproverIdentity | undefined>) | undefined,
 ): Promise<ApproverIdentity | undefined> {
   const admin = adminCredential(c, opts);

@@ -1,11 +1,13 @@
 // The audit as the admin API serves it: query parameters, newest-first pages with a cursor, and the
 // live tail as Server-Sent Events.
 import { AUDIT_DECISIONS, type AuditJson, type AuditLine, type AuditRecord } from '../audit/record.js';
-import { globToRegExp, matcher, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
+import { globMatcher, matcher, parseTimeSpec, readAudit, type AuditQuery } from '../audit/query.js';
 import { withUriRedacted } from '../audit/serialize.js';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
+/** The last millisecond of 9999 (times as ISO 8601 keep four-digit years). */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export interface PageQuery extends AuditQuery {
   limit: number;
@@ -31,7 +33,7 @@ export function parseAuditParams(get: (name: string) => string[], now: number): 
     .map((d) => d.trim())
     .filter((d) => d !== '');
   // A glob (`approval_*`) is fine when it names at least one decision.
-  const unknown = decisions.filter((d) => !AUDIT_DECISIONS.some((k) => globToRegExp(d).test(k)));
+  const unknown = decisions.filter((d) => !AUDIT_DECISIONS.some((k) => globMatcher(d).test(k)));
   if (unknown.length > 0)
     problems.push(`decision: unknown ${unknown.join(', ')} (one of ${AUDIT_DECISIONS.join(', ')})`);
   else if (decisions.length > 0) query.decision = decisions;
@@ -39,7 +41,10 @@ export function parseAuditParams(get: (name: string) => string[], now: number): 
     const v = one(key);
     if (v === undefined) continue;
     try {
-      query[key] = /^\d{10,}$/.test(v) ? Number(v) : parseTimeSpec(v, now);
+      const t = /^\d{10,}$/.test(v) ? Number(v) : parseTimeSpec(v, now);
+      // Outside dates' range (`1e30`, `9999999w`) a time breaks the SQL parameters and the charts' axes.
+      if (!(t >= 0 && t <= MAX_TIME_MS)) throw new Error(`${v} is not between 1970 and 9999`);
+      query[key] = t;
     } catch (err) {
       problems.push(`${key}: ${(err as Error).message}`);
     }
@@ -127,6 +132,11 @@ export interface LiveTailOptions {
   redact: Redact | undefined;
   keepaliveMs: number;
   signal?: AbortSignal;
+  /**
+   * Whether the credential that opened the stream still holds (a page's session: logout or expiry
+   * end it). Asked before each record and keep-alive; false ends the stream.
+   */
+  alive?: () => boolean;
 }
 
 /** Queued events beyond which a client is too slow to keep: it is cut off and may reconnect. */
@@ -149,6 +159,7 @@ export function liveTailResponse(opts: LiveTailOptions): Response {
       let open = true;
       const send = (s: string): void => {
         if (!open) return;
+        if (opts.alive && !opts.alive()) return stop();
         if ((ctrl.desiredSize ?? 0) < -MAX_QUEUED) return stop();
         ctrl.enqueue(encoder.encode(s));
       };

@@ -17,6 +17,9 @@ import { html } from './html.js';
 import { endUserSession, mountUserSignIn, userOf, type AdminSignIn } from './user-signin.js';
 import { sameOrigin } from './csrf.js';
 import { ADMIN_MAX_BODY_BYTES, adminBodyCap } from './body-cap.js';
+import { bearerBound, hardening, isHttps } from './hardening.js';
+import { OperatorAttempts } from '../auth/operator-attempts.js';
+import { peerAddress } from '../http/client-address.js';
 import { chartRange, chartsFromRecords, type ChartData, type ChartRange } from '../audit/charts.js';
 import { readAudit, type AuditQuery } from '../audit/query.js';
 import type { PgAuditStore } from '../audit/pg/store.js';
@@ -105,6 +108,8 @@ export interface AdminDeps {
   sessionKeys?: readonly Buffer[];
   /** Mark the cookie `Secure` on every response (the public URL is https, TLS ends in front of us). */
   secureCookies?: boolean;
+  /** Wrong admin tokens per client address (shared with /metrics); default: counted by TCP peer. */
+  attempts?: OperatorAttempts;
   /** Larger request bodies are refused with 413 on every admin route (default 1 MiB; see body-cap.ts). */
   maxBodyBytes?: number;
 }
@@ -116,19 +121,6 @@ function query(c: Context, now: number): ParsedQuery {
   return parseAuditParams((name) => c.req.queries(name) ?? [], now);
 }
 
-const isHttps = (c: Context, always = false): boolean =>
-  always || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-
-/** Headers for every admin response: no caching of audit data, no framing, no sniffing. */
-const hardening: MiddlewareHandler = async (c, next) => {
-  await next();
-  if (!c.res.headers.has('cache-control')) c.header('cache-control', 'no-store'); // the live tail sets its own
-  c.header('x-content-type-options', 'nosniff');
-  // Not `no-referrer`: with it Chromium sends `Origin: null` on form POSTs, which CSRF must refuse.
-  c.header('referrer-policy', 'same-origin');
-  c.header('x-frame-options', 'DENY');
-};
-
 export function adminRoutes(deps: AdminDeps): Hono {
   const now = deps.now ?? Date.now;
   const tokens = operatorTokens(deps.tokens, deps.tokenHashes);
@@ -137,12 +129,13 @@ export function adminRoutes(deps: AdminDeps): Hono {
     tokenDigests: tokens.digests,
     now,
   });
-  const apiAuth = adminAuth({ tokens, sessions, page: false });
-  const pageAuth = adminAuth({ tokens, sessions, page: true });
+  const attempts = deps.attempts ?? new OperatorAttempts({ addressOf: peerAddress });
+  const apiAuth = adminAuth({ tokens, sessions, attempts, page: false });
+  const pageAuth = adminAuth({ tokens, sessions, attempts, page: true });
   const secure = (c: Context) => isHttps(c, deps.secureCookies === true);
   // Only the approvals routes and the page ask for users; every other route is admin-token only.
   const signIn = deps.approvals ? deps.signIn : undefined;
-  const approver = (c: Context) => approverOf(c, { tokens, sessions }, signIn && ((c) => userOf(c, signIn)));
+  const approver = (c: Context) => approverOf(c, { tokens, sessions, attempts }, signIn && ((c) => userOf(c, signIn)));
   /** A user signed in with their account (and no admin credential) gets the approver's page. */
   const userPage: MiddlewareHandler = async (c, next) => {
     const who = signIn ? await approver(c) : undefined;
@@ -158,6 +151,7 @@ export function adminRoutes(deps: AdminDeps): Hono {
   };
   const app = new Hono();
   app.use('*', hardening);
+  app.use('*', bearerBound(attempts));
   // Before credentials: whoever reaches /admin can send a body, with or without a token.
   app.use('*', adminBodyCap(deps.maxBodyBytes ?? ADMIN_MAX_BODY_BYTES));
 
@@ -171,8 +165,15 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const form = await readBody(c, MAX_FORM_BYTES).catch(() => undefined);
     if (form === undefined)
       return errorResponse(c, 'payload_too_large', `the login form is limited to ${MAX_FORM_BYTES} bytes`);
-    const which = tokens.match(new URLSearchParams(form).get('token')?.trim());
-    if (which < 0) return html(c, <LoginPage accounts={accounts} error="That token is not an admin token." />, 401);
+    // Right before the comparison (after the body is read): guesses sent at once cannot overtake it.
+    const refused = attempts.refused(c);
+    if (refused) return refused;
+    const token = new URLSearchParams(form).get('token')?.trim();
+    const which = tokens.match(token);
+    if (which < 0) {
+      if (token) attempts.failed(c);
+      return html(c, <LoginPage accounts={accounts} error="That token is not an admin token." />, 401);
+    }
     // An opaque session, not the token: it expires, and ends when its token is removed.
     setCookie(c, ADMIN_COOKIE, sessions.issue(which), {
       httpOnly: true,
@@ -201,12 +202,16 @@ export function adminRoutes(deps: AdminDeps): Hono {
     const q = query(c, now());
     if (!q.ok) return c.json({ error: 'invalid query', problems: q.problems }, 400);
     const { limit: _limit, cursor: _cursor, ...filters } = q.query;
+    // Opened with the page's cookie (a Bearer header decides alone): the stream ends with that session.
+    const bearer = c.req.header('authorization')?.startsWith('Bearer ') === true;
+    const cookie = bearer ? undefined : getCookie(c, ADMIN_COOKIE);
     return liveTailResponse({
       recorder: deps.fleet?.feed ?? deps.recorder,
       query: filters,
       redact: deps.redact,
       keepaliveMs: deps.sseKeepaliveMs ?? 15_000,
       signal: c.req.raw.signal,
+      ...(cookie === undefined ? {} : { alive: () => sessions.valid(cookie) }),
     });
   });
   api.get('/agents/:id/usage', apiAuth, async (c) => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditRecord, type AuditDecision, type AuditLine } from './record.js';
 import { openAuditWriter } from './writer.js';
-import { followAudit, globToRegExp, parseTimeSpec, readAudit } from './query.js';
+import { followAudit, globMatcher, parseTimeSpec, readAudit } from './query.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -91,11 +91,29 @@ describe('query', () => {
   });
 
   it('globs match whole names with * and ?', () => {
-    expect(globToRegExp('github__*').test('github__search')).toBe(true);
-    expect(globToRegExp('*search').test('github__search')).toBe(true);
-    expect(globToRegExp('fs__rea?').test('fs__read')).toBe(true);
-    expect(globToRegExp('fs__re').test('fs__read')).toBe(false);
-    expect(globToRegExp('a.b').test('axb')).toBe(false);
+    expect(globMatcher('github__*').test('github__search')).toBe(true);
+    expect(globMatcher('*search').test('github__search')).toBe(true);
+    expect(globMatcher('fs__rea?').test('fs__read')).toBe(true);
+    expect(globMatcher('fs__re').test('fs__read')).toBe(false);
+    expect(globMatcher('a.b').test('axb')).toBe(false);
+    // Several stars, prefix and suffix that must not overlap, `?` inside a part, the empty name.
+    expect(globMatcher('*github*delete*').test('x_github__delete_repo')).toBe(true);
+    expect(globMatcher('*github*delete*').test('delete_github')).toBe(false);
+    expect(globMatcher('a*a').test('a')).toBe(false);
+    expect(globMatcher('a*a').test('aa')).toBe(true);
+    expect(globMatcher('*?e?d*').test('fs__read')).toBe(true);
+    expect(globMatcher('*?e?d*').test('fs__red')).toBe(false);
+    expect(globMatcher('**').test('')).toBe(true);
+    expect(globMatcher('').test('')).toBe(true);
+    expect(globMatcher('?').test('')).toBe(false);
+  });
+
+  it('a glob over a long agent-written name takes time in proportion to it', () => {
+    // A backtracking RegExp took over a minute on these 600 000 characters (quadratic in the name),
+    // the event loop held the whole time.
+    const name = 'github'.repeat(100_000);
+    expect(globMatcher('*github*delete*').test(name)).toBe(false);
+    expect(globMatcher('*g?thub*d?lete*').test(name)).toBe(false);
   });
 
   it('reads across rotated files in order and filters', async () => {

@@ -14,6 +14,19 @@ export interface MetricsSources {
 }
 
 const MAX_AGENTS = 500;
+/** Models an upstream without a model list serves whatever an agent names: bounded like agents. */
+const MAX_MODELS = 100;
+const MAX_LABEL_CHARS = 128;
+/**
+ * The method label: MCP's request methods as spelled, the LLM operations, else `other`. An agent may
+ * send any method name (refused, and audited as sent): each one a series held for the process's life
+ * and printed on every scrape.
+ */
+const METHOD_LABELS = new Set(
+  'initialize ping tools/list tools/call prompts/list prompts/get resources/list resources/templates/list resources/read resources/subscribe resources/unsubscribe completion/complete logging/setLevel server/discover subscriptions/listen sampling/createMessage elicitation/create roots/list tasks/get tasks/list tasks/result tasks/cancel chat embeddings unknown'.split(
+    ' ',
+  ),
+);
 
 /** The audit decision_rule of pin events (src/pins/guard.ts), recorded under `@` ids. */
 const PIN_EVENTS = new Set(['tool.pin_mismatch', 'tool.unpinned', 'tool.pin_approved']);
@@ -21,6 +34,7 @@ const PIN_EVENTS = new Set(['tool.pin_mismatch', 'tool.unpinned', 'tool.pin_appr
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly agents = new Set<string>();
+  private readonly models = new Set<string>();
   private readonly requests: FastCounter;
   private readonly rejections: Counter<'agent' | 'reason'>;
   private readonly tokens: Counter<'agent' | 'model' | 'direction'>;
@@ -165,10 +179,7 @@ export class GatewayMetrics {
   }
 
   private agent(id: string): string {
-    if (this.agents.has(id)) return id;
-    if (this.agents.size >= MAX_AGENTS) return 'other';
-    this.agents.add(id);
-    return id;
+    return bounded(this.agents, id, MAX_AGENTS);
   }
 
   // Labelled children, cached: prom-client hashes the label object on every call otherwise.
@@ -194,12 +205,13 @@ export class GatewayMetrics {
     // tollgate_approvals_total counts it.
     if (r['gen_ai.operation.name'] === 'request_approval') return;
     const agent = this.agent(r['gen_ai.agent.id']);
-    const method = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
+    const asked = r['mcp.method.name'] ?? r['gen_ai.operation.name'] ?? 'unknown';
+    const method = METHOD_LABELS.has(asked) ? asked : 'other';
     this.requestCounter(agent, server, method, r['tollgate.decision']).inc();
     const d = r['tollgate.decision'];
     if (d !== 'allowed' && d !== 'error' && d !== 'approval_approved' && d !== 'approval_requested')
       this.rejections.inc({ agent, reason: d });
-    const model = r['gen_ai.request.model'] ?? '';
+    const model = bounded(this.models, r['gen_ai.request.model'] ?? '', MAX_MODELS);
     if (r['gen_ai.usage.input_tokens'])
       this.tokens.inc({ agent, model, direction: 'input' }, r['gen_ai.usage.input_tokens']);
     if (r['gen_ai.usage.output_tokens'])
@@ -216,4 +228,12 @@ export class GatewayMetrics {
       h.overhead.observe(Math.max(0, total - upstream));
     }
   }
+}
+
+/** A label value among at most `max` distinct ones (and not too long), else `other`. */
+function bounded(seen: Set<string>, value: string, max: number): string {
+  if (seen.has(value)) return value;
+  if (seen.size >= max || value.length > MAX_LABEL_CHARS) return 'other';
+  seen.add(value);
+  return value;
 }
