@@ -196,13 +196,18 @@ export function knownNames(options: KnownNamesOptions): McpStep {
         `upstream ${t.server} is unavailable${u?.lastError ? `: ${u.lastError}` : ''} (its ${l.what}s are not known yet)`,
       ).toJsonRpc(call.request.id);
     }
-    await refresh(
-      u,
-      l.lists.map((x) => x.kind),
-    );
-    if (listed(u, l, t.native)) return next();
-    if (u.ownSession && (await listedByOwnSession(u, l, t.native, call.scope, intervalMs))) return next();
+    // A name the policy refuses anyway is not looked for upstream: fetching lists again, or opening
+    // an upstream session of the agent's own (a process, for stdio) to ask it, would let an agent
+    // that may not use this upstream start its sessions and fill its max_sessions for the others.
     const reason = `Unknown ${l.what}: ${String(l.asked)}`;
+    if (call.scope.access.visible(t.kind, t.canonical)) {
+      await refresh(
+        u,
+        l.lists.map((x) => x.kind),
+      );
+      if (listed(u, l, t.native)) return next();
+      if (u.ownSession && (await listedByOwnSession(u, l, t.native, call.scope, intervalMs))) return next();
+    }
     call.decision = { decision: 'denied', rule: `not in the ${t.server} catalog`, reason };
     return new GatewayError('unknown_target', reason, { reason: 'unknown_name' }).toJsonRpc(call.request.id);
   }

@@ -103,7 +103,11 @@ export async function relayAgentAnswer(
   );
 }
 
-/** `logging/setLevel`: the session's own filter, and each upstream session it uses (2025 upstreams). */
+/**
+ * `logging/setLevel`: the session's own filter, and each upstream session of its own (2025
+ * upstreams). A shared upstream session is every agent's: one agent's level there would silence (or
+ * flood) the others' logs, so it keeps the upstream's own and each agent session filters for itself.
+ */
 export async function setLogLevel(
   scope: RequestScope,
   req: JsonRpcRequest,
@@ -123,7 +127,7 @@ export async function setLogLevel(
   await Promise.all(
     scope.view.upstreams
       // 2026 upstreams take the level per request, in the envelope.
-      .filter((u) => u.init && 'logging' in u.init.capabilities && !u.modern)
+      .filter((u) => u.cfg.isolation !== 'shared' && u.init && 'logging' in u.init.capabilities && !u.modern)
       .map(async (u) => {
         const s = await u.liveSessionFor(scope.session?.id, scope.agentId);
         await s

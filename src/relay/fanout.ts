@@ -129,8 +129,9 @@ export class Fanout implements UpstreamListener {
       if (t?.upstream === upstream && upstream.holds.hold(session, t.native, s.id))
         restore.push(session.request('resources/subscribe', { uri: t.native }, opts));
     }
+    // A shared session is every agent's: no one agent's level (see setLogLevel).
     const level = s.logLevel === undefined ? undefined : LOG_LEVELS[s.logLevel];
-    if (level && upstream.init && 'logging' in upstream.init.capabilities)
+    if (level && upstream.cfg.isolation !== 'shared' && upstream.init && 'logging' in upstream.init.capabilities)
       restore.push(session.request('logging/setLevel', { level }, opts));
     // Best effort: a failure here must not fail the call that triggered the move.
     await Promise.allSettled(restore);

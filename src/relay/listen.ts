@@ -15,6 +15,7 @@ import type { CatalogKind } from '../upstream/catalog.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { UpstreamSession } from '../upstream/session.js';
 import type { View } from './view.js';
+import { normalizeUri } from '../policy/normalize.js';
 
 export const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 
@@ -46,7 +47,7 @@ export interface Listener {
   readonly view: View;
   readonly honoured: ListenFilter;
   readonly stream: EventStream;
-  /** Honoured resource URIs (as the agent names them) and where each lives upstream. */
+  /** Honoured resource URIs (normalised, as its updates name them) and where each lives upstream. */
   readonly uris: Map<string, { upstream: Upstream; native: string }>;
 }
 
@@ -90,17 +91,22 @@ export class ListenHub {
       if (uris.size >= maxResourceUris) break;
       const t = view.resolveUri(uri);
       const caps = t?.upstream.init?.capabilities.resources;
+      // Judged and subscribed in normal form, as reads are: `pub/../secret` is `secret` to a
+      // server that resolves it, whatever a glob on the raw spelling says. A URI that cannot be
+      // normalised is not honoured.
+      const n = t ? normalizeUri(t.native) : undefined;
       // Only what the upstream can announce and the policy lets this agent read; never on an
       // upstream with per-user credentials (the shared session subscribes with someone else's).
       if (
         !t ||
+        !n?.ok ||
         !isObject(caps) ||
         caps.subscribe !== true ||
         t.upstream.perUserCredentials ||
-        !access.visible('resource', this.deps.canonical(t.upstream.name, 'resource', t.native))
+        !access.visible('resource', this.deps.canonical(t.upstream.name, 'resource', n.value))
       )
         continue;
-      uris.set(uri, { upstream: t.upstream, native: t.native });
+      uris.set(view.uri(t.upstream, n.value), { upstream: t.upstream, native: n.value });
     }
     if (uris.size > 0) honoured.resourceSubscriptions = [...uris.keys()];
     // A few events kept: the acknowledgement is queued before the HTTP response attaches.

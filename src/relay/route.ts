@@ -14,12 +14,22 @@ import { setLogLevel } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
 import { completionShaper } from './completion-filter.js';
 
-/** MCP request methods, folded (lower case, NFKC): other spellings of them are never relayed. */
+/** MCP request methods, folded (see `fold`): other spellings of them are never relayed. */
 const MCP_METHODS = new Set(
   'initialize ping tools/list tools/call prompts/list prompts/get resources/list resources/templates/list resources/read resources/subscribe resources/unsubscribe completion/complete logging/setlevel server/discover subscriptions/listen sampling/createmessage elicitation/create roots/list tasks/get tasks/list tasks/result tasks/cancel'.split(
     ' ',
   ),
 );
+
+/**
+ * A method name as MCP_METHODS holds it: NFKC, lower case, without the white space, controls and
+ * invisible format characters (zero-width space, …) a server trimming or cleaning names would drop.
+ */
+const fold = (method: string): string =>
+  method
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\s\p{Cc}\p{Cf}]/gu, '');
 
 // Maps, not object literals: method names come from agents (`constructor` is not a list).
 const LIST_KIND = new Map<string, CatalogKind>([
@@ -164,7 +174,7 @@ export function routeRequest(
     default: {
       // A spelling of an MCP method (`Tools/Call`) is not relayed: an upstream matching methods
       // loosely would run it without the checks the gateway gives the real one.
-      if (MCP_METHODS.has(req.method.normalize('NFKC').toLowerCase()))
+      if (MCP_METHODS.has(fold(req.method)))
         throw new GatewayError('method_not_found', `method not found: ${req.method}`);
       // Unknown methods are relayed: to the one upstream of a per-server view, or wherever the
       // params name or URI points.

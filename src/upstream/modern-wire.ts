@@ -68,13 +68,17 @@ function primitive(v: unknown): string | undefined {
   return undefined;
 }
 
-/** The headers a 2026 request mirrors from its body; `toolSchema` finds a tool's inputSchema. */
+/**
+ * The headers a 2026 request mirrors from its body, on top of the call's own `carried` ones (trace
+ * context, an agent's `Mcp-Param-*`); `toolSchema` finds a tool's inputSchema.
+ */
 export function mirroredHeaders(
   method: string,
   params: Record<string, unknown> | undefined,
   toolSchema: (name: string) => unknown,
+  carried?: Readonly<Record<string, string>>,
 ): Record<string, string> {
-  const h: Record<string, string> = { 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': method };
+  const h: Record<string, string> = { ...carried, 'mcp-protocol-version': MODERN_VERSION, 'mcp-method': method };
   const param = NAME_PARAM.get(method);
   const named = param ? params?.[param] : undefined;
   if (typeof named === 'string') h['mcp-name'] = encodeHeaderValue(named);
@@ -83,7 +87,12 @@ export function mirroredHeaders(
     let v: unknown = params?.arguments;
     for (const k of path) v = isObject(v) ? v[k] : undefined;
     const s = primitive(v);
-    if (s !== undefined) h[`mcp-param-${header.toLowerCase()}`] = encodeHeaderValue(s);
+    const key = `mcp-param-${header.toLowerCase()}`;
+    if (s !== undefined) h[key] = encodeHeaderValue(s);
+    // A declared parameter's header says what the body says, or is absent: an agent's own (passed on
+    // for parameters we do not know) must not stand in for a missing or non-primitive argument, which
+    // the policy judged as such (infrastructure may route on the header).
+    else delete h[key];
   }
   return h;
 }

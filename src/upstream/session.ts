@@ -143,7 +143,7 @@ export class UpstreamSession {
       const local = this.modern.answerLocally(method, params);
       if (local) return Promise.resolve({ jsonrpc: '2.0', id, result: local });
       outParams = withEnvelope(outParams, this.clientInfo, opts.agent);
-      headers = { ...opts.headers, ...mirroredHeaders(method, params, this.hooks.toolSchema ?? (() => undefined)) };
+      headers = mirroredHeaders(method, params, this.hooks.toolSchema ?? (() => undefined), opts.headers);
     }
     const msg: JsonRpcRequest =
       outParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: outParams };

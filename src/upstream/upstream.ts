@@ -247,14 +247,15 @@ export class Upstream {
   /**
    * The key of the upstream session of its own that serves this agent (session), or undefined for
    * the shared one. A request without an agent session (2026 stateless) to a `per_session` upstream
-   * with per-user credentials gets one per agent: the shared session carries the catalog's
-   * credential (the operator's, or the first connected user's token), never a caller's. The NUL
-   * keeps it apart from every agent session id.
+   * gets one per agent: the shared session is the catalog's, used by every stateless agent at once
+   * (one agent's server-side state, another's to read), and with per-user credentials it carries the
+   * catalog's credential (the operator's, or the first connected user's token), never a caller's.
+   * The NUL keeps it apart from every agent session id.
    */
   private ownKey(agentSessionId: string | undefined, agentId: string): string | undefined {
     if (this.cfg.isolation === 'per_agent') return agentId;
     if (this.cfg.isolation !== 'per_session') return undefined;
-    return agentSessionId ?? (this.deps.credentials ? `\u0000agent:${agentId}` : undefined);
+    return agentSessionId ?? `\u0000agent:${agentId}`;
   }
 
   /**

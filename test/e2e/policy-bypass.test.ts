@@ -104,8 +104,17 @@ describe('names not exactly in the catalog never reach the upstream (item 4)', (
   });
 
   it('does not relay another spelling of an MCP method (an upstream matching methods loosely)', async () => {
-    const call = { method: 'Tools/Call', params: { name: 'srv__denied', arguments: {} } };
-    await expect(alice.request(call as never, CallToolResultSchema)).rejects.toThrow(/-32601/);
+    // Case and width, and what a server trimming or cleaning names would drop: spaces, controls,
+    // invisible format characters. Each is the gateway's -32601, never forwarded (policies would
+    // judge it as a custom method `srv__<method>`, which `srv__*` allows).
+    for (const method of ['Tools/Call', 'tools/call ', '\ttools/call', 'tools/call\u0000', 'tools/\u200bcall']) {
+      const call = { method, params: { name: 'srv__denied', arguments: {} } };
+      await expect(alice.request(call as never, CallToolResultSchema)).rejects.toThrow(`method not found: ${method}`);
+      expect(audit().findLast((r) => r['mcp.method.name'] === method)).toMatchObject({
+        'tollgate.upstream.name': null,
+        'tollgate.latency.upstream_ms': null,
+      });
+    }
   });
 
   it('refuses prompt name variants on /mcp', async () => {
