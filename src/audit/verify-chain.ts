@@ -11,7 +11,8 @@
 //     checkpoint was edited or forged, or the whole chain was recomputed: no one without the key can
 //     sign the new heads).
 // After the last checkpoint: the unsigned tail (its size and age, and whether it is overdue by the
-// writer's own schedule), and a newest checkpoint that is neither a shutdown one nor recent (stale).
+// writer's own schedule), and a newest checkpoint that is neither a shutdown one nor recent, or that
+// is a rotation checkpoint (the file after it is gone) (stale).
 // A cut-off end that falls exactly on a checkpoint is only visible against an anchor: checkAnchors.
 import type { KeyObject } from 'node:crypto';
 import { basename } from 'node:path';
@@ -46,6 +47,8 @@ export interface ChainOptions {
   now?: number;
   /** What a position is called in messages: a file's `line` (default) or a table's `row`. */
   unit?: 'line' | 'row';
+  /** What a chain ending on a rotation checkpoint lacks, for messages (default: "the lines after it are missing"). */
+  afterRotation?: string;
 }
 
 export interface SignedHead {
@@ -204,6 +207,12 @@ export async function verifyChain(
         t.overdue = `unsigned for longer than the writer's interval (${ms / 1000} s)`;
     }
     r.unsignedTail = t;
+  } else if (last && last['tollgate.checkpoint.reason'] === 'rotation') {
+    // The writer seals a file only on its way to writing the batch that did not fit (writer.ts): a
+    // rotation checkpoint is never a log's last line for long. As the last line, what followed it
+    // (the active file: its records and checkpoints, even a shutdown one) is gone.
+    const at = r.lastCheckpoint?.file === undefined ? '' : ` of ${basename(r.lastCheckpoint.file)}`;
+    r.stale = `the log ends on the rotation checkpoint #${last['tollgate.checkpoint.seq']}${at}, which the writer writes only right before the next records: ${opts.afterRotation ?? 'the lines after it are missing'} (deleted, or cut off), or the write right after the rotation failed (a full disk) and nothing was written since`;
   } else if (last && last['tollgate.checkpoint.reason'] !== 'shutdown') {
     const age = now - Date.parse(last.timestamp);
     const hb = last['tollgate.checkpoint.heartbeat_ms'];

@@ -54,6 +54,7 @@ export async function verifyPgChains(
     const report = await verifyChain(rowsOf(store, chain), {
       requireGenesis: !partial,
       unit: 'row',
+      afterRotation: 'the rows after it are missing (or not shipped yet)',
       ...(opts.publicKeys && { publicKeys: opts.publicKeys }),
       ...(opts.now !== undefined && { now: opts.now }),
     });
