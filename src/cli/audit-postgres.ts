@@ -94,6 +94,8 @@ async function verifiedChains(
     ...(r.broken && { broken: { at: `in chain ${r.broken.chain} at row ${r.broken.row}`, reason: r.broken.reason } }),
     sets: r.sets,
     at: (w) => `row ${w.line}`,
+    // The table holds every instance's chain: one the anchor knows that is gone was deleted whole.
+    all: { oldestMs: await store.oldestMs(), name: 'the table' },
   };
 }
 

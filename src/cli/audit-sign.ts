@@ -19,7 +19,7 @@ import {
   parseCheckpoint,
   type CheckpointLine,
 } from '../audit/checkpoint.js';
-import { checkAnchors, type ChainReport, type Where } from '../audit/verify-chain.js';
+import { checkAnchors, type AllChains, type ChainReport, type Where } from '../audit/verify-chain.js';
 import { verifyAudit, type VerifyOptions } from '../audit/verify.js';
 import { printable } from './terminal-text.js';
 
@@ -136,6 +136,8 @@ export interface VerifiedLog {
   sets: (ChainReport & { stem: string })[];
   /** A position inside a chain, for the unsigned tail ("FILE:LINE", "row N"). */
   at(w: Where): string;
+  /** Every chain there is was read (PostgreSQL): an anchored chain missing from it was deleted. */
+  all?: AllChains;
 }
 
 /** Verifies one log (files, PostgreSQL) as the options say. */
@@ -232,7 +234,7 @@ export async function verifyCommand(
       await out(`  STALE: ${s.stale}\n`);
     }
   }
-  const findings = anchors.length > 0 ? checkAnchors(r.sets, anchors, keys) : [];
+  const findings = anchors.length > 0 ? checkAnchors(r.sets, anchors, keys, r.all) : [];
   for (const f of findings) await out(`  ${f.ok ? 'note' : 'ANCHOR'}: ${f.message}\n`);
   if (findings.some((f) => !f.ok)) {
     await out(`BROKEN: the log does not match its anchor\n`);
