@@ -63,7 +63,7 @@ describe.skipIf(!enabled)('the PostgreSQL shipper and hostile lines', () => {
     // a long key, which is never cut — make a line of ~2.5 MB from a 2.5 MB request (under 4 MiB).
     const redact = createRedactor({ keys: [], maxValueBytes: 2048 });
     const wopts = { destination: { path: spool }, redact };
-    const { sink } = await FileSink.open(spool, wopts, Date.now, () => {});
+    const { sink } = await FileSink.open(spool, {}, Date.now, () => {});
     const failures: Error[] = [];
     const shipper = new PgShipper({
       pool,
