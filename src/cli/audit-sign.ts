@@ -244,6 +244,11 @@ export async function verifyCommand(
     await out(`INCOMPLETE: ${r.records} records in ${r.extent}, ${r.intact}, but not every record is signed\n`);
     return 3;
   }
+  // What OK does not prove without an anchor: say so where it is read, not only in the docs.
+  if (keys && anchors.length === 0)
+    await out(
+      `  note: no --anchor given: a log cut off right after one of its checkpoints (younger than the heartbeat) would look whole\n`,
+    );
   await out(
     `OK: ${r.records} records in ${r.extent}, ${r.intact}${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${anchors.length} anchored checkpoints agree` : ''}\n`,
   );
