@@ -48,6 +48,9 @@ export function auditPool(url: string, onError: (err: Error) => void, max = 4): 
   return pool;
 }
 
+/** What ownChain adds to a chain id. */
+const OWN_SUFFIX = /^\.[0-9a-f]{8}$/;
+
 const chainIdFile = (spool: string): string => {
   const { dir, stem } = splitLogPath(spool);
   return join(dir, `${stem}.chain-id`);
@@ -63,10 +66,14 @@ async function writeChainId(spool: string, id: string): Promise<void> {
  * spool (made once, when the spool is new).
  */
 async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<string> {
-  const existing = (await readFile(chainIdFile(spool), 'utf8').catch(() => '')).trim();
-  const valid = /^[A-Za-z0-9._:-]{1,128}$/.test(existing);
-  if (cfg.chainId) return valid && existing.startsWith(`${cfg.chainId}.`) ? existing : cfg.chainId;
-  if (valid) return existing;
+  const existing = (await readFile(chainIdFile(spool), 'utf8').catch(() => '')).replace(/\n$/, '');
+  if (cfg.chainId) {
+    // server.instance_id may be any text: match the own chain ownChain made of it exactly.
+    const own = existing.startsWith(`${cfg.chainId}.`) && OWN_SUFFIX.test(existing.slice(cfg.chainId.length));
+    return own ? existing : cfg.chainId;
+  }
+  const kept = existing.trim();
+  if (/^[A-Za-z0-9._:-]{1,128}$/.test(kept)) return kept;
   const id = `${hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')
     .slice(0, 60)}-${randomBytes(6).toString('hex')}`;
@@ -162,7 +169,7 @@ export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, lo
     },
     mode: cfg.mode,
     async ownChain() {
-      const own = `${chain.slice(0, 119)}.${randomBytes(4).toString('hex')}`;
+      const own = `${chain}.${randomBytes(4).toString('hex')}`;
       await writeChainId(spool, own);
       shipper.chain = own;
       log.warn(

@@ -55,7 +55,7 @@ describe.skipIf(!enabled)('a fresh spool while PostgreSQL is down', () => {
     writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(join(dir, 'k.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     const { config } = parseConfigText(
-      `server: { instance_id: gw-stateful-0 }
+      `server: { instance_id: "gw stateful/0" }
 upstreams: { a: { transport: streamable_http, url: "http://127.0.0.1:1/mcp" } }
 audit:
   file: spool/audit.jsonl
