@@ -101,7 +101,15 @@ export async function openConfiguredAudit(config: RuntimeConfig, log: Logger): P
     let start = head;
     if (head === GENESIS_HASH) {
       // A new spool of a chain the table already has (a fresh disk, same chain id): continue that chain.
-      start = (await fleet.store.chainHead(fleet.chain).catch(() => undefined)) ?? GENESIS_HASH;
+      let known = true;
+      const head = await fleet.store.chainHead(fleet.chain).catch((err: unknown) => {
+        // No table yet (42P01: the shipper creates it) holds no chain either; anything else: unknown.
+        known = (err as { code?: unknown }).code === '42P01';
+        return undefined;
+      });
+      // Where the chain ended is unknown: this spool's records start a chain of their own.
+      if (!known) await fleet.ownChain();
+      start = head ?? GENESIS_HASH;
     }
     const shipper = fleet.shipper;
     const store = fleet.store;

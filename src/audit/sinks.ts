@@ -5,6 +5,7 @@ import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GENESIS_HASH } from './record.js';
 import { logLinesBackward } from './files-backward.js';
+import { lockAuditLog } from './lock.js';
 import { lastCompleteLine, rotatedFileName, rotatedFilesOf, splitLogPath } from './files.js';
 
 export interface SinkOptions {
@@ -76,6 +77,7 @@ export class FileSink implements Sink {
     fh: FileHandle,
     size: number,
     day: string,
+    private readonly unlock: () => void,
   ) {
     this.fh = fh;
     this.size = size;
@@ -89,7 +91,11 @@ export class FileSink implements Sink {
     onError: (err: Error) => void,
   ): Promise<{ sink: FileSink; head: string }> {
     await mkdir(splitLogPath(path).dir, { recursive: true });
-    const fh = await open(path, 'a+', 0o640);
+    const unlock = lockAuditLog(path, onError);
+    const fh = await open(path, 'a+', 0o640).catch((err: unknown) => {
+      unlock();
+      throw err;
+    });
     try {
       const st = await fh.stat();
       let { line, completeEnd } = await lastCompleteLine(fh, st.size);
@@ -113,11 +119,12 @@ export class FileSink implements Sink {
       if (opts.fsync && st.size === 0) await syncDir(splitLogPath(path).dir);
       const day = utcDay(completeEnd > 0 ? st.mtimeMs : now());
       return {
-        sink: new FileSink(path, opts, onError, fh, completeEnd, day),
+        sink: new FileSink(path, opts, onError, fh, completeEnd, day, unlock),
         head: line ? sha256(line) : GENESIS_HASH,
       };
     } catch (err) {
       await fh.close();
+      unlock();
       throw err;
     }
   }
@@ -222,5 +229,10 @@ export class FileSink implements Sink {
     const fh = this.fh;
     this.fh = undefined;
     if (fh) await fh.close();
+    try {
+      this.unlock();
+    } catch (err) {
+      this.onError(new Error(`audit log lock not released: ${(err as Error).message}`));
+    }
   }
 }

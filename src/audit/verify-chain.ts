@@ -11,7 +11,8 @@
 //     checkpoint was edited or forged, or the whole chain was recomputed: no one without the key can
 //     sign the new heads).
 // After the last checkpoint: the unsigned tail (its size and age, and whether it is overdue by the
-// writer's own schedule), and a newest checkpoint that is neither a shutdown one nor recent (stale).
+// writer's own schedule), and a newest checkpoint that is neither a shutdown one nor recent, or that
+// is a rotation checkpoint (the file after it is gone) (stale).
 // A cut-off end that falls exactly on a checkpoint is only visible against an anchor: checkAnchors.
 import type { KeyObject } from 'node:crypto';
 import { basename } from 'node:path';
@@ -46,6 +47,8 @@ export interface ChainOptions {
   now?: number;
   /** What a position is called in messages: a file's `line` (default) or a table's `row`. */
   unit?: 'line' | 'row';
+  /** What a chain ending on a rotation checkpoint lacks, for messages (default: "the lines after it are missing"). */
+  afterRotation?: string;
 }
 
 export interface SignedHead {
@@ -204,6 +207,12 @@ export async function verifyChain(
         t.overdue = `unsigned for longer than the writer's interval (${ms / 1000} s)`;
     }
     r.unsignedTail = t;
+  } else if (last && last['tollgate.checkpoint.reason'] === 'rotation') {
+    // The writer seals a file only on its way to writing the batch that did not fit (writer.ts): a
+    // rotation checkpoint is never a log's last line for long. As the last line, what followed it
+    // (the active file: its records and checkpoints, even a shutdown one) is gone.
+    const at = r.lastCheckpoint?.file === undefined ? '' : ` of ${basename(r.lastCheckpoint.file)}`;
+    r.stale = `the log ends on the rotation checkpoint #${last['tollgate.checkpoint.seq']}${at}, which the writer writes only right before the next records: ${opts.afterRotation ?? 'the lines after it are missing'} (deleted, or cut off), or the write right after the rotation failed (a full disk) and nothing was written since`;
   } else if (last && last['tollgate.checkpoint.reason'] !== 'shutdown') {
     const age = now - Date.parse(last.timestamp);
     const hb = last['tollgate.checkpoint.heartbeat_ms'];
@@ -222,21 +231,32 @@ export interface AnchorFinding {
   message: string;
 }
 
+/** The chains read are every chain there is (a fleet's table), not a selection (a folder of logs). */
+export interface AllChains {
+  /** The time of the oldest line kept (ms), undefined when none: retention removes lines older first. */
+  oldestMs: number | undefined;
+  /** What holds them, for messages: "the table". */
+  name: string;
+}
+
 /**
  * Compares checkpoints kept elsewhere (the anchor: a log pipeline, a SIEM) with the chains read. A
  * checkpoint the anchor holds must be in its chain with the same head and line count: missing at the
  * end is a cut-off log, different is a rewritten one. Checkpoints older than a chain's first one
- * (files removed by retention) and chains not read here are only noted.
+ * (files removed by retention) are only noted. A chain not read here is only noted too — unless
+ * `all` says every chain was read: then a chain whose anchored checkpoints are younger than the oldest
+ * line kept (retention removes the oldest first, across chains) was deleted whole.
  */
 export function checkAnchors(
   reports: readonly ChainReport[],
   anchors: readonly CheckpointLine[],
   keys?: ReadonlyMap<string, KeyObject>,
+  all?: AllChains,
 ): AnchorFinding[] {
   const out: AnchorFinding[] = [];
   const byChain = new Map<string, ChainReport>();
   for (const r of reports) if (r.chain) byChain.set(r.chain, r);
-  const unknown = new Map<string, number>();
+  const unknown = new Map<string, { seq: number; at: string }>();
   for (const a of anchors) {
     const chain = a['tollgate.checkpoint.chain'];
     const seq = a['tollgate.checkpoint.seq'];
@@ -247,7 +267,8 @@ export function checkAnchors(
     }
     const r = byChain.get(chain);
     if (!r) {
-      unknown.set(chain, Math.max(unknown.get(chain) ?? 0, seq));
+      const u = unknown.get(chain);
+      if (!u || seq > u.seq) unknown.set(chain, { seq, at: a.timestamp });
       continue;
     }
     const mine = r.signed.find((s) => s.seq === seq);
@@ -266,7 +287,24 @@ export function checkAnchors(
         message: `chain ${chain}: checkpoint #${seq} in the log differs from the anchor's: the log was rewritten`,
       });
   }
-  for (const [chain, seq] of unknown)
-    out.push({ ok: true, message: `anchor: chain ${chain} (up to checkpoint #${seq}) is not in the log read here` });
+  for (const [chain, { seq, at }] of unknown) {
+    if (!all) {
+      out.push({ ok: true, message: `anchor: chain ${chain} (up to checkpoint #${seq}) is not in the log read here` });
+      continue;
+    }
+    const t = Date.parse(at);
+    const agedOut = all.oldestMs !== undefined && Number.isFinite(t) && t < all.oldestMs;
+    out.push(
+      agedOut
+        ? {
+            ok: true,
+            message: `anchor: chain ${chain} (up to checkpoint #${seq}, ${at}) is not in ${all.name}: older than every line it keeps (retention)`,
+          }
+        : {
+            ok: false,
+            message: `chain ${chain} (up to checkpoint #${seq}, ${at}) is not in ${all.name}: its rows were deleted (retention removes the oldest first, and ${all.name} keeps older ones)`,
+          },
+    );
+  }
   return out;
 }

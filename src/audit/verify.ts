@@ -45,6 +45,7 @@ export async function verifyAudit(path: string, opts: VerifyOptions = {}): Promi
       ...(opts.requireGenesis !== undefined ? { requireGenesis: opts.requireGenesis } : {}),
       ...(opts.publicKeys ? { publicKeys: opts.publicKeys } : {}),
       ...(opts.now !== undefined ? { now: opts.now } : {}),
+      afterRotation: `the file after it (${activeName(set)}) is missing or was emptied`,
     });
     // A rotated file read alone ends with its rotation checkpoint, however old: not a stale end.
     if (isFile && parseRotatedName(basename(path))) delete report.stale;
@@ -59,6 +60,13 @@ export async function verifyAudit(path: string, opts: VerifyOptions = {}): Promi
     }
   }
   return result;
+}
+
+/** The name of a set's active file (present or not): what follows its last rotated file. */
+function activeName(set: { files: readonly string[] }): string {
+  const last = basename(set.files.at(-1) ?? '');
+  const r = parseRotatedName(last);
+  return r ? r.stem + r.ext : last;
 }
 
 /** The lines of a log set's files in order; a torn line is only allowed at the very end. */

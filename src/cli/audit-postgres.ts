@@ -54,6 +54,7 @@ export async function verifyPgChains(
     const report = await verifyChain(rowsOf(store, chain), {
       requireGenesis: !partial,
       unit: 'row',
+      afterRotation: 'the rows after it are missing (or not shipped yet)',
       ...(opts.publicKeys && { publicKeys: opts.publicKeys }),
       ...(opts.now !== undefined && { now: opts.now }),
     });
@@ -93,6 +94,8 @@ async function verifiedChains(
     ...(r.broken && { broken: { at: `in chain ${r.broken.chain} at row ${r.broken.row}`, reason: r.broken.reason } }),
     sets: r.sets,
     at: (w) => `row ${w.line}`,
+    // The table holds every instance's chain: one the anchor knows that is gone was deleted whole.
+    all: { oldestMs: await store.oldestMs(), name: 'the table' },
   };
 }
 

@@ -19,7 +19,7 @@ import {
   parseCheckpoint,
   type CheckpointLine,
 } from '../audit/checkpoint.js';
-import { checkAnchors, type ChainReport, type Where } from '../audit/verify-chain.js';
+import { checkAnchors, type AllChains, type ChainReport, type Where } from '../audit/verify-chain.js';
 import { verifyAudit, type VerifyOptions } from '../audit/verify.js';
 import { printable } from './terminal-text.js';
 
@@ -136,6 +136,8 @@ export interface VerifiedLog {
   sets: (ChainReport & { stem: string })[];
   /** A position inside a chain, for the unsigned tail ("FILE:LINE", "row N"). */
   at(w: Where): string;
+  /** Every chain there is was read (PostgreSQL): an anchored chain missing from it was deleted. */
+  all?: AllChains;
 }
 
 /** Verifies one log (files, PostgreSQL) as the options say. */
@@ -232,7 +234,7 @@ export async function verifyCommand(
       await out(`  STALE: ${s.stale}\n`);
     }
   }
-  const findings = anchors.length > 0 ? checkAnchors(r.sets, anchors, keys) : [];
+  const findings = anchors.length > 0 ? checkAnchors(r.sets, anchors, keys, r.all) : [];
   for (const f of findings) await out(`  ${f.ok ? 'note' : 'ANCHOR'}: ${f.message}\n`);
   if (findings.some((f) => !f.ok)) {
     await out(`BROKEN: the log does not match its anchor\n`);
@@ -242,6 +244,11 @@ export async function verifyCommand(
     await out(`INCOMPLETE: ${r.records} records in ${r.extent}, ${r.intact}, but not every record is signed\n`);
     return 3;
   }
+  // What OK does not prove without an anchor: say so where it is read, not only in the docs.
+  if (keys && anchors.length === 0)
+    await out(
+      `  note: no --anchor given: a log cut off right after one of its checkpoints (younger than the heartbeat) would look whole\n`,
+    );
   await out(
     `OK: ${r.records} records in ${r.extent}, ${r.intact}${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${anchors.length} anchored checkpoints agree` : ''}\n`,
   );

@@ -21,6 +21,13 @@ export interface AuditFleet {
   readonly shipper: PgShipper;
   readonly chain: string;
   readonly mode: 'spool' | 'fail_closed';
+  /**
+   * A fresh spool that could not learn where its chain ended (PostgreSQL unreachable at start) starts
+   * a chain of its own, `<chain>.<random>`, kept beside the spool: started again from genesis under
+   * the old id, the table would hold the chain, then a second genesis — broken for `verify` for ever.
+   * Call before the shipper starts.
+   */
+  ownChain(): Promise<void>;
   /** Why a tool call must be refused now (fail_closed and PostgreSQL unreachable), else undefined. */
   refusal(): string | undefined;
   close(): Promise<void>;
@@ -41,18 +48,36 @@ export function auditPool(url: string, onError: (err: Error) => void, max = 4): 
   return pool;
 }
 
-/** The chain id: configured, else one kept beside the spool (made once, when the spool is new). */
-async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<string> {
-  if (cfg.chainId) return cfg.chainId;
+/** What ownChain adds to a chain id. */
+const OWN_SUFFIX = /^\.[0-9a-f]{8}$/;
+
+const chainIdFile = (spool: string): string => {
   const { dir, stem } = splitLogPath(spool);
-  const file = join(dir, `${stem}.chain-id`);
-  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
-  if (/^[A-Za-z0-9._:-]{1,128}$/.test(existing)) return existing;
-  await mkdir(dir, { recursive: true });
+  return join(dir, `${stem}.chain-id`);
+};
+
+async function writeChainId(spool: string, id: string): Promise<void> {
+  await mkdir(splitLogPath(spool).dir, { recursive: true });
+  await writeFile(chainIdFile(spool), `${id}\n`, { mode: 0o640 });
+}
+
+/**
+ * The chain id: configured (or this spool's own chain of it: see ownChain), else one kept beside the
+ * spool (made once, when the spool is new).
+ */
+async function chainIdFor(cfg: AuditPostgresConfig, spool: string): Promise<string> {
+  const existing = (await readFile(chainIdFile(spool), 'utf8').catch(() => '')).replace(/\n$/, '');
+  if (cfg.chainId) {
+    // server.instance_id may be any text: match the own chain ownChain made of it exactly.
+    const own = existing.startsWith(`${cfg.chainId}.`) && OWN_SUFFIX.test(existing.slice(cfg.chainId.length));
+    return own ? existing : cfg.chainId;
+  }
+  const kept = existing.trim();
+  if (/^[A-Za-z0-9._:-]{1,128}$/.test(kept)) return kept;
   const id = `${hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')
     .slice(0, 60)}-${randomBytes(6).toString('hex')}`;
-  await writeFile(file, `${id}\n`, { mode: 0o640 });
+  await writeChainId(spool, id);
   return id;
 }
 
@@ -139,8 +164,19 @@ export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, lo
     store,
     feed,
     shipper,
-    chain,
+    get chain() {
+      return shipper.chain;
+    },
     mode: cfg.mode,
+    async ownChain() {
+      const own = `${chain}.${randomBytes(4).toString('hex')}`;
+      await writeChainId(spool, own);
+      shipper.chain = own;
+      log.warn(
+        { chain: own, continues: chain },
+        'audit PostgreSQL unreachable at start with a new spool: its records start a chain of their own',
+      );
+    },
     refusal: () =>
       cfg.mode === 'fail_closed' && shipper.state !== 'up'
         ? `the audit store (PostgreSQL) is unreachable: tool calls are refused until it is back (audit.postgres.mode: fail_closed)`

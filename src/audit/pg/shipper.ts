@@ -47,8 +47,11 @@ export class PgShipper {
   private readonly insertSql: string;
   private readonly notifyChannel: string;
   private readonly cursor: SpoolCursor;
+  /** The chain the spool's lines go to (set before start: see AuditFleet.ownChain). */
+  chain: string;
 
   constructor(private readonly o: ShipperOptions) {
+    this.chain = o.chain;
     this.cursor = new SpoolCursor(o.spool);
     const cols = UNNEST_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
     this.notifyChannel = derivedName(o.table, 'new');
@@ -174,7 +177,7 @@ export class PgShipper {
   private async findStart(): Promise<void> {
     const r = await this.o.pool.query<{ hash: string }>(
       `SELECT hash FROM ${quoteTable(this.o.table)} WHERE chain = $1 ORDER BY id DESC LIMIT 1`,
-      [this.o.chain],
+      [this.chain],
     );
     await this.cursor.placeAfter(r.rows[0]?.hash);
   }
@@ -182,7 +185,7 @@ export class PgShipper {
   private async insert(lines: string[]): Promise<void> {
     const now = Date.now();
     const rows = lines.map((l) => rowOf(l, now));
-    const r = await this.o.pool.query<{ n: number }>(this.insertSql, columnsOf(rows, this.o.chain));
+    const r = await this.o.pool.query<{ n: number }>(this.insertSql, columnsOf(rows, this.chain));
     this.shipped += r.rows[0]?.n ?? 0;
   }
 }

@@ -12,6 +12,10 @@ interface Position {
 }
 
 const READ_CHUNK = 1024 * 1024;
+// A line is read whole however long (an agent chooses how long its record is: argument keys are never
+// cut, and up to 5000 values of audit.max_value_bytes each are kept); past this it cannot be a row
+// (PostgreSQL text holds at most 1 GB) and shipping stops there with this reason.
+const MAX_LINE = 512 * 1024 * 1024;
 
 export class SpoolCursor {
   private pos: Position | undefined;
@@ -63,7 +67,7 @@ export class SpoolCursor {
    * moving across rotations; the position moves past a batch only once `send` has resolved.
    */
   async readToEnd(batch: number, send: (lines: string[]) => Promise<void>): Promise<void> {
-    const buf = Buffer.alloc(READ_CHUNK);
+    let buf = Buffer.alloc(READ_CHUNK);
     for (;;) {
       const pos = this.pos!;
       const start = pos.offset;
@@ -79,8 +83,14 @@ export class SpoolCursor {
         }
         at = nl + 1;
       }
-      if (at === 0 && bytesRead === READ_CHUNK)
-        throw new Error(`a spool line longer than ${READ_CHUNK} bytes at offset ${start}`);
+      if (at === 0 && bytesRead === buf.length) {
+        // No end of line in a full buffer: a line longer than it. Read it again into one twice the size
+        // (rare; the chunk returns to its usual size after it) rather than stop every record after it.
+        if (buf.length >= MAX_LINE) throw new Error(`a spool line longer than ${MAX_LINE} bytes at offset ${start}`);
+        buf = Buffer.alloc(Math.min(buf.length * 2, MAX_LINE));
+        continue;
+      }
+      if (buf.length > READ_CHUNK && at > 0) buf = Buffer.alloc(READ_CHUNK);
       for (let i = 0; i < lines.length; i += batch) {
         const last = Math.min(i + batch, lines.length) - 1;
         await send(lines.slice(i, last + 1));

@@ -207,6 +207,15 @@ export class PgAuditStore {
     }
   }
 
+  /** The time of the oldest row (ms since the epoch), undefined when the table is empty. */
+  async oldestMs(): Promise<number | undefined> {
+    const r = await this.pool.query<{ ms: string | null }>(
+      `SELECT (extract(epoch from min(ts)) * 1000)::bigint::text AS ms FROM ${this.t}`,
+    );
+    const ms = r.rows[0]?.ms;
+    return ms === null || ms === undefined ? undefined : Number(ms);
+  }
+
   /** The hash of a chain's last line (where a fresh spool of that chain continues), if any. */
   async chainHead(chain: string): Promise<string | undefined> {
     const r = await this.pool.query<{ hash: string }>(
