@@ -169,5 +169,11 @@ for (const t of targets) {
 // The gateways are stopped and waited for, so that what they write at exit (`--cpu-prof` profiles) is
 // written before the temp dirs go.
 for (const t of targets) t.pool.destroy();
-await Promise.all(procs.map((p) => new Promise((resolve) => (p.exitCode !== null ? resolve() : (p.once('exit', resolve), p.kill())))));
+const stopped = (p) =>
+  new Promise((resolve) => {
+    if (p.exitCode !== null) return resolve();
+    p.once('exit', resolve);
+    p.kill();
+  });
+await Promise.all(procs.map(stopped));
 process.exit(0);
