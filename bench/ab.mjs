@@ -23,10 +23,14 @@ const CALLS = num('CALLS', 8000);
 const WARM = num('WARM', 8000);
 const ROUNDS = num('ROUNDS', 6);
 const CONN = num('CONN', 16);
-/** Extra node flags for the gateways (say `--trace-gc-nvp` or `--perf-basic-prof`), split on spaces. */
-const NODE_ARGS = (process.env.NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * Node flags for the gateways (say `--trace-gc-nvp` or `--perf-basic-prof`), split on spaces, after
+ * the young-generation size `tollgate serve` is started with (src/cli/gc-tuning.ts); BARE=1 leaves it out.
+ */
+const YOUNG = process.env.BARE === '1' ? [] : ['--max-semi-space-size=32'];
+const NODE_ARGS = [...YOUNG, ...(process.env.NODE_ARGS ?? '').split(' ').filter(Boolean)];
 /** The same for the minimal relay (RELAY_ARGS=--cpu-prof to profile it beside a gateway). */
-const RELAY_ARGS = (process.env.RELAY_ARGS ?? '').split(' ').filter(Boolean);
+const RELAY_ARGS = [...YOUNG, ...(process.env.RELAY_ARGS ?? '').split(' ').filter(Boolean)];
 /** Where the gateways' own output goes (GC traces), when set: scripts/gc-summary.mjs reads it. */
 const GATEWAY_LOG = process.env.GATEWAY_LOG;
 const KEY = 'bench-key-123456';

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer, type AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { compileGateway } from './build.js';
+import { YOUNG_GENERATION_FLAG } from '../src/cli/gc-tuning.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (name: string, d: number): number => (process.env[name] ? Number(process.env[name]) : d);
@@ -149,7 +150,11 @@ async function main(): Promise<void> {
   const mock = await start('mock', ['--import', 'tsx', 'test/fixtures/mock-llm.ts'], /MOCK_LLM_URL (\S+)/);
   const mockUrl = mock.match[1]!;
   const extra = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const gw = await start('tollgate', [...extra, 'bench/llm-gateway.mjs', mockUrl, KEY], /GATEWAY_URL (\S+)/);
+  const gw = await start(
+    'tollgate',
+    [YOUNG_GENERATION_FLAG, ...extra, 'bench/llm-gateway.mjs', mockUrl, KEY],
+    /GATEWAY_URL (\S+)/,
+  );
   const json = { 'content-type': 'application/json' };
   const targets: Target[] = [
     { name: 'direct', url: mockUrl, headers: { ...json, authorization: 'Bearer sk-mock' }, pid: mock.proc.pid },

@@ -13,6 +13,8 @@
  * Env: BENCH_SECONDS (10) load duration per target; BENCH_WARMUP_SECONDS (2); BENCH_LAT_SECONDS (3)
  * sequential-latency time per target; BENCH_CONNECTIONS (32); BENCH_ROUNDS (1) alternating load rounds;
  * BENCH_GATEWAY_NODE_ARGS extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+ * The gateway and the minimal relay both run with the young-generation size `tollgate serve` is
+ * started with (YOUNG_GENERATION_FLAG), so the relay is the same Node, tuned the same way.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -27,6 +29,7 @@ import { overheadP50FromMetrics } from './overhead.js';
 import { measureIdleSessions, type IdleSessionsResult } from './idle-sessions.js';
 import autocannon from 'autocannon';
 import { compileGateway } from './build.js';
+import { YOUNG_GENERATION_FLAG } from '../src/cli/gc-tuning.js';
 
 // ───────────────────────────── settings ─────────────────────────────
 
@@ -765,6 +768,7 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   log('compiling the gateway (tsc) into .bench-build/ …');
   compileGateway(ROOT);
   const gateway = startChild('gateway', process.execPath, [
+    YOUNG_GENERATION_FLAG,
     ...gwNodeArgs,
     '.bench-build/main.js',
     'serve',
@@ -808,6 +812,7 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
   // floor for any Node proxy; Tollgate's CPU per call is compared with it in the same run.
   try {
     const relayChild = startChild('relay', process.execPath, [
+      YOUNG_GENERATION_FLAG,
       'bench/minimal-relay.mjs',
       `http://127.0.0.1:${upstreamPort}`,
     ]);

@@ -18,6 +18,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import autocannon from 'autocannon';
 import { compileGateway } from './build.js';
+import { YOUNG_GENERATION_FLAG } from '../src/cli/gc-tuning.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (name: string, d: number): number => (process.env[name] ? Number(process.env[name]) : d);
@@ -147,10 +148,14 @@ auth:
 policies: { dir: policies }
 `,
   );
-  const gw: ChildProcess = spawn(process.execPath, ['.bench-build/main.js', 'serve', '--config', cfg, '--port', '0'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const gw: ChildProcess = spawn(
+    process.execPath,
+    [YOUNG_GENERATION_FLAG, '.bench-build/main.js', 'serve', '--config', cfg, '--port', '0'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   try {
     const origin = await new Promise<string>((resolve, reject) => {
       let out = '';

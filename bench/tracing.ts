@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { request } from 'undici';
 import { compileGateway } from './build.js';
+import { YOUNG_GENERATION_FLAG } from '../src/cli/gc-tuning.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const num = (n: string, d: number) => (process.env[n] ? Number(process.env[n]) : d);
@@ -212,7 +213,7 @@ async function main(): Promise<void> {
         `server: { host: 127.0.0.1, port: 0 }\nlog: { level: warn }\nupstreams:\n  bench: { transport: streamable_http, url: http://127.0.0.1:${upPort}/mcp }\nauth:\n  api_keys:\n    - { agent: bench, key: ${KEY} }\npolicies: { dir: policies }\naudit: { file: ${join(dir, `audit-${targets.length}.jsonl`)} }\n${telemetry}`,
       );
       const { port, pid } = await start(
-        ['.bench-build/main.js', 'serve', '--config', cfg, '--port', '0'],
+        [YOUNG_GENERATION_FLAG, '.bench-build/main.js', 'serve', '--config', cfg, '--port', '0'],
         /listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/i,
       );
       const url = `http://127.0.0.1:${port}/mcp`;

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
+// The flag sizes V8's young generation for serving (src/cli/gc-tuning.ts); env -S passes it on.
 // Runs the compiled gateway when built (npm run build), else the TypeScript sources through tsx.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -8,7 +8,7 @@ import { HELP } from './cli/help.js';
 // `--help`, `key new`, `user add` or `audit` never need.
 import { VERSION } from './version.js';
 import { StartupError, formatStartupError, quickstartConfig } from './cli/startup-error.js';
-import { tuneGcForServing } from './cli/gc-tuning.js';
+import { tuneGcForServing, youngGenerationHint } from './cli/gc-tuning.js';
 
 /** The config file, or a one-line error naming the quickstart's when there is none. */
 function loadConfig(path: string, env: NodeJS.ProcessEnv, given: boolean) {
@@ -126,6 +126,7 @@ async function main(argv: readonly string[]): Promise<number> {
         print: (l) => process.stdout.write(`${l}\n`),
         pretty: process.stdout.isTTY === true,
         reload: () => loadConfig(configPath, env, configGiven),
+        notes: [youngGenerationHint(process.execArgv, env.NODE_OPTIONS)].filter((n) => n !== undefined),
       });
       return -1; // keep running
     }

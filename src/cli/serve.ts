@@ -16,6 +16,8 @@ export interface ServeOptions {
   pretty: boolean;
   /** Reads and validates the config file again (SIGHUP); throws ConfigError when it is invalid. */
   reload: () => LoadedConfig;
+  /** Advice for the log at start (how node was started). */
+  notes?: readonly string[];
 }
 
 /** How long a shutdown waits for calls in flight. */
@@ -57,6 +59,7 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
     }
   });
   for (const w of o.loaded.warnings) gw.log.warn(w);
+  for (const n of o.notes ?? []) gw.log.info(n);
   gw.warmTokenizers(); // off the request path: an agent's first LLM call would wait ~2 s
   // Listen before any stdio upstream is spawned: a port in use stops the start with nothing to clean up.
   const { url } = await listen(gw, o);
