@@ -50,6 +50,16 @@ describe('config loading', () => {
     );
   });
 
+  it('an unset variable is one problem, not also the value it left empty (too short, wrong type)', () => {
+    const p = problems(
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth:\n  api_keys:\n    - agent: a\n      key: ${NOPE_KEY}\nserver: { port: "${NOPE_PORT}" }\n',
+    );
+    expect(p).toEqual([
+      '/etc/tollgate.yaml:6:7 auth.api_keys.0.key: environment variable NOPE_KEY is not set (use ${NOPE_KEY:-default})',
+      '/etc/tollgate.yaml:7:11 server.port: environment variable NOPE_PORT is not set (use ${NOPE_PORT:-default})',
+    ]);
+  });
+
   it('rejects upstream names that cannot be namespaced, and YAML syntax errors with a line', () => {
     expect(
       problems(`upstreams:\n  bad_name: { transport: stdio, command: x }\nauth: { allow_anonymous: true }`).join(),

@@ -64,7 +64,16 @@ export function parseYaml<S extends z.ZodType>(
       `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
   );
   const parsed = (pick?.(value) ?? schema).safeParse(value);
-  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, where));
+  // A value an unset variable left empty fails its own checks too (too short, not a number): the
+  // variable is the one problem to fix there, so only it is said.
+  const unset = new Set(missing.map((m) => m.path.join('.')));
+  if (!parsed.success)
+    problems.push(
+      ...formatIssues(
+        parsed.error.issues.filter((i) => !unset.has(i.path.join('.'))),
+        where,
+      ),
+    );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
   return { value: parsed.data as z.output<S>, defaulted, defaults, where };
 }
