@@ -30,7 +30,7 @@ export async function checkCommand(
   const { out, err } = io;
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
-  let summary = `${count(config.upstreams.length, 'upstream')}, ${count(config.auth.apiKeys.length, 'api key')}`;
+  let summary = `${count(config.upstreams.length, 'upstream')}${config.llm ? `, ${count(config.llm.upstreams.length, 'llm upstream')}` : ''}, ${count(config.auth.apiKeys.length, 'api key')}`;
   let set: PolicySet | undefined;
   if (config.policies) {
     set = PolicySet.load(config.policies.dir, env); // throws ConfigError with every problem

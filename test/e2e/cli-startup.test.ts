@@ -280,7 +280,7 @@ describe('tollgate serve: LLM traffic and the banner', () => {
     expect(noneYet).not.toMatch(/anonymous/);
     expect(noneYet).toContain('no agent has a key yet: every request is refused (401) until a policy file lists one');
     const keysCheck = await tollgate(['check', '--config', join(dir, 'keys.yaml')]);
-    expect(keysCheck.stdout).toMatch(/OK \(0 upstreams, 0 api keys, 1 policy file with 1 api key\)$/m);
+    expect(keysCheck.stdout).toMatch(/OK \(0 upstreams, 1 llm upstream, 0 api keys, 1 policy file with 1 api key\)$/m);
     expect(keysCheck.stderr).not.toMatch(/refused/);
     const noneYetCheck = await tollgate(['check', '--config', join(dir, 'none-yet.yaml')]);
     expect(noneYetCheck.code).toBe(0);
