@@ -43,6 +43,26 @@ describe('config loading', () => {
     expect(p[0]).toMatch(/^\/etc\/tollgate\.yaml:9:3 server\.prot: /);
   });
 
+  it('suggests the accepted key closest to an unknown one, at its own place in the schema', () => {
+    expect(problems(minimal('limits:\n  store: redis\n  redis: { key_prefix: "x:" }'))).toEqual([
+      '/etc/tollgate.yaml:10:12 limits.redis.key_prefix: Unrecognized key: "key_prefix" (did you mean prefix?)',
+    ]);
+    expect(problems(minimal('serve:\n  port: 1'))[0]).toMatch(
+      /serve: Unrecognized key: "serve" \(did you mean server\?\)$/,
+    );
+    // Inside an upstream (a record of a union by transport).
+    expect(
+      problems(
+        minimal('').replace(
+          'fs: { transport: stdio, command: node }',
+          'fs: { transport: stdio, command: node, arg: [x] }',
+        ),
+      ),
+    ).toEqual(['/etc/tollgate.yaml:3:42 upstreams.fs.arg: Unrecognized key: "arg" (did you mean args?)']);
+    // Nothing close: no guess.
+    expect(problems(minimal('server:\n  zzzzzz: 1'))[0]).toMatch(/server\.zzzzzz: Unrecognized key: "zzzzzz"$/);
+  });
+
   it('names the key for a wrong type and for an unset variable without default', () => {
     expect(problems(minimal('server: { port: "eighty" }'))[0]).toMatch(/:8:\d+ server\.port: .*number/);
     expect(problems(minimal('mcp:\n  server_name: ${NOPE}')).join()).toMatch(
