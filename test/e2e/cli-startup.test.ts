@@ -136,20 +136,6 @@ describe.concurrent('tollgate serve start-up failures: one line, a hint, exit 1,
     expect(existsSync(spawned)).toBe(false);
   }, 30_000);
 
-  it('no agent credential at all: serve and check both say so in one line with a hint', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'tollgate.yaml');
-    writeFileSync(file, 'upstreams:\n  a: { transport: stdio, command: node }\naudit: { file: null }\n');
-    const served = await tollgate(['serve', '--port', '0', '--config', file]);
-    expect(served.code).toBe(1);
-    noStack(served);
-    expect(served.stderr).toContain('tollgate: no agent can authenticate: configure auth.api_keys');
-    expect(served.stderr).toContain('hint: make a key with `tollgate key new --agent NAME`');
-    const checked = await tollgate(['check', '--config', file]);
-    expect(checked.code).toBe(1);
-    expect(checked.stderr).toContain(`${file}: no agent can authenticate`);
-  });
-
   it('no config file: points to the quickstart config and --config', async () => {
     const dir = tempDir();
     const r = await tollgate(['serve', '--config', join(dir, 'missing.yaml')]);
@@ -183,6 +169,23 @@ describe('tollgate check: policy files that cannot both be right', () => {
     const p = (f: string) => join(dir, 'policies', f);
     expect(r.stderr).toContain(`${p('alice.yaml')}: agent alice is already defined in ${p('alice-copy.yaml')}`);
     expect(r.stderr).toContain(`${p('bob.yaml')}:6:5 constraints.0.when: invalid CEL expression`);
+  });
+});
+
+describe('tollgate serve and check: a config no agent can authenticate with', () => {
+  it('no agent credential at all: serve and check both say so in one line with a hint', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(file, 'upstreams:\n  a: { transport: stdio, command: node }\naudit: { file: null }\n');
+    const served = await tollgate(['serve', '--port', '0', '--config', file]);
+    expect(served.code).toBe(1);
+    expect(served.stderr).not.toMatch(/\n\s+at /);
+    expect(served.stderr.trim().split('\n')).toHaveLength(2); // the problem and the hint
+    expect(served.stderr).toContain('tollgate: no agent can authenticate: configure auth.api_keys');
+    expect(served.stderr).toContain('hint: make a key with `tollgate key new --agent NAME`');
+    const checked = await tollgate(['check', '--config', file]);
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toContain(`${file}: no agent can authenticate`);
   });
 });
 
