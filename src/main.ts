@@ -20,7 +20,20 @@ function loadConfig(path: string, env: NodeJS.ProcessEnv, given: boolean) {
   return loadConfigFile(path, env);
 }
 
+/**
+ * A reader that stops early (`tollgate audit | head`, `tollgate pins list | less` quit) closes the pipe:
+ * end quietly as a process killed by SIGPIPE would (exit 141), not with a stack trace or an error line.
+ * Not for `serve`, whose log also goes to stdout: a closed pipe must not stop a gateway.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] !== 'serve') quietOnClosedPipe();
   // `audit` has its own flags (--agent, --tool, …): it parses its own arguments.
   if (argv[0] === 'audit') {
     const stop = new AbortController();

@@ -13,7 +13,7 @@ import { PgFeed } from '../audit/pg/feed.js';
 import { auditPool } from '../audit/pg/fleet.js';
 import { Table, renderStats } from './audit-format.js';
 import { printableJson } from './terminal-text.js';
-import { verifyCommand, type VerifiedLog, type VerifyCommandOptions } from './audit-sign.js';
+import { plural, verifyCommand, type VerifiedLog, type VerifyCommandOptions } from './audit-sign.js';
 
 export interface PgSource {
   url: string;
@@ -89,7 +89,7 @@ async function verifiedChains(
   return {
     records: r.records,
     checkpoints: r.checkpoints,
-    extent: `${r.chains} chains`,
+    extent: plural(r.chains, 'chain'),
     intact: 'every chain intact',
     ...(r.broken && { broken: { at: `in chain ${r.broken.chain} at row ${r.broken.row}`, reason: r.broken.reason } }),
     sets: r.sets,

@@ -159,7 +159,7 @@ async function verifiedFiles(path: string, opts: VerifyOptions): Promise<Verifie
   return {
     records: r.records,
     checkpoints: r.checkpoints,
-    extent: `${r.files} files`,
+    extent: plural(r.files, 'file'),
     intact: 'chain intact',
     ...(!r.ok &&
       r.firstBroken && {
@@ -208,7 +208,7 @@ export async function verifyCommand(
   }
   if (!keys && anchors.length === 0) {
     await out(
-      `OK: ${r.records} records in ${r.extent}, ${r.intact}${r.checkpoints > 0 ? ` (${r.checkpoints} checkpoints; signatures not checked: give --public-key)` : ''}\n`,
+      `OK: ${plural(r.records, 'record')} in ${r.extent}, ${r.intact}${r.checkpoints > 0 ? ` (${plural(r.checkpoints, 'checkpoint')}; signatures not checked: give --public-key)` : ''}\n`,
     );
     return 0;
   }
@@ -241,7 +241,9 @@ export async function verifyCommand(
     return 1;
   }
   if (uncovered > 0) {
-    await out(`INCOMPLETE: ${r.records} records in ${r.extent}, ${r.intact}, but not every record is signed\n`);
+    await out(
+      `INCOMPLETE: ${plural(r.records, 'record')} in ${r.extent}, ${r.intact}, but not every record is signed\n`,
+    );
     return 3;
   }
   // What OK does not prove without an anchor: say so where it is read, not only in the docs.
@@ -250,7 +252,10 @@ export async function verifyCommand(
       `  note: no --anchor given: a log cut off right after one of its checkpoints (younger than the heartbeat) would look whole\n`,
     );
   await out(
-    `OK: ${r.records} records in ${r.extent}, ${r.intact}${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${anchors.length} anchored checkpoints agree` : ''}\n`,
+    `OK: ${plural(r.records, 'record')} in ${r.extent}, ${r.intact}${keys ? ', every record signed' : ''}${anchors.length > 0 ? `, ${plural(anchors.length, 'anchored checkpoint')} agree` : ''}\n`,
   );
   return 0;
 }
+
+/** "1 file", "2 files": the verdict is read by people. */
+export const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

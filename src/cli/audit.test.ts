@@ -254,6 +254,9 @@ describe('tollgate audit', () => {
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/^OK: 5 records in \d+ files, chain intact\n$/);
     const file = join(dir, 'tollgate-audit.jsonl');
+    // Counted in the singular when there is one (not "1 files").
+    const one = await run(['verify', await fixture()]);
+    expect(one.out).toBe('OK: 5 records in 1 file, chain intact\n');
     const single = await fixture();
     const f = join(single, 'tollgate-audit.jsonl');
     const lines = readFileSync(f, 'utf8').split('\n');

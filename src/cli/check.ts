@@ -8,6 +8,8 @@ import { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
 import { printable } from './terminal-text.js';
+import { NO_CREDENTIALS_HINT } from './banner-auth.js';
+import { noCredentialsProblem } from '../auth/build.js';
 
 /** How long `--connect` waits for upstreams that keep announcing catalog changes. */
 const CATALOG_WAIT_MS = 10_000;
@@ -28,7 +30,7 @@ export async function checkCommand(
   const { out, err } = io;
   const { config } = loaded;
   for (const w of loaded.warnings) err(`warning: ${w}`);
-  let summary = `${count(config.upstreams.length, 'upstream')}, ${count(config.auth.apiKeys.length, 'api key')}`;
+  let summary = `${count(config.upstreams.length, 'upstream')}${config.llm ? `, ${count(config.llm.upstreams.length, 'llm upstream')}` : ''}, ${count(config.auth.apiKeys.length, 'api key')}`;
   let set: PolicySet | undefined;
   if (config.policies) {
     set = PolicySet.load(config.policies.dir, env); // throws ConfigError with every problem
@@ -44,8 +46,20 @@ export async function checkCommand(
         `warning: ${f}: ${kind} pattern ${JSON.stringify(pattern)} names no configured server (servers: ${servers.join(', ')})`,
       );
     }
-    summary += `, ${count(set.files.length, 'policy file')}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
+    const hashes = set.apiKeyHashCount;
+    summary += `, ${count(set.files.length, 'policy file')}${hashes ? ` with ${count(hashes, 'api key')}` : ''}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
   }
+  const { auth } = config;
+  const noCredentials = noCredentialsProblem(config);
+  if (noCredentials) {
+    // `serve` refuses this config: so does the check.
+    err(`${file}: ${noCredentials}\n  hint: ${NO_CREDENTIALS_HINT}`);
+    return 1;
+  }
+  if (auth.apiKeys.length === 0 && !set?.apiKeyHashCount && !auth.jwt && !auth.oauth && !auth.allowAnonymous)
+    err(
+      'warning: no policy file lists api_key_hashes (and no other credential is configured): every request is refused (401) until one does; make a key with `tollgate key new --agent NAME`',
+    );
   if (io.connect) {
     // Without Gateway.open: nothing is pinned or audited by a check.
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });

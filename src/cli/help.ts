@@ -3,15 +3,17 @@ export const HELP = `tollgate — an MCP gateway for AI agents
 Usage:
   tollgate serve [--config PATH] [--host H] [--port P]   run the gateway
   tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
-                                                         (--connect: also match patterns against the upstreams' tools)
+                                                         (--connect: also start the upstreams, match patterns against
+                                                         their names and flag tool descriptions with injection markers)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file
   tollgate user add NAME [--groups a,b] < password       hash a local user's password for auth.oauth.users
   tollgate audit [FILE|DIR | -c PATH] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)
-  tollgate audit stats [FILE|DIR] [filters]              counts, tokens and latency per agent/tool/decision
-  tollgate audit verify [FILE|DIR]                       check the hash chain; exit 1 at the first broken link
+  tollgate audit stats [FILE|DIR] [filters] [--json]     counts, tokens and latency per agent/tool/decision
+  tollgate audit verify [FILE|DIR] [--partial]           check the hash chain; exit 1 at the first broken link
                        [--public-key PUB] [--anchor F]   and the signed checkpoints (exit 3: unsigned records)
+  tollgate audit [stats|verify] --postgres URL [--table T]   the fleet's records in PostgreSQL
   tollgate audit keygen [--out FILE]                     an Ed25519 key pair for signed audit checkpoints
-  tollgate pins list [--json]                            pinned tool definitions and changes waiting for approval
+  tollgate pins list [--config PATH | --file PATH] [--json]   pinned tools and changes waiting for approval
   tollgate pins diff [SERVER[/TOOL]]                     old vs new definition of each pending change
   tollgate pins approve SERVER[/TOOL]… | --all           approve pending definitions (a running gateway applies it)
   tollgate --help | --version

@@ -5,6 +5,8 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
 import { StartupError, reasonOf } from './startup-error.js';
+import { NO_CREDENTIALS_HINT, bannerAuth } from './banner-auth.js';
+import { noCredentialsProblem } from '../auth/build.js';
 
 export interface ServeOptions {
   loaded: LoadedConfig;
@@ -24,6 +26,8 @@ export interface ServeOptions {
 const DRAIN_MS = 10_000;
 
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
+  const noCredentials = noCredentialsProblem(o.loaded.config);
+  if (noCredentials) throw new StartupError(noCredentials, NO_CREDENTIALS_HINT);
   const level = o.loaded.config.log.level;
   // Readable lines for a person at a terminal; JSON for everything else (log shippers).
   const logger = o.pretty
@@ -122,9 +126,7 @@ function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
   const { config, demoSecrets } = loaded;
   const ready = gw.upstreams.filter((u) => u.state === 'ready');
   const tools = ready.reduce((n, u) => n + u.catalog.tools.length, 0);
-  const firstKey = config.auth.apiKeys[0];
-  const demo = firstKey !== undefined && demoSecrets.has(firstKey.key);
-  const bearer = demo ? firstKey.key : '<its API key>';
+  const auth = bannerAuth(config, gw.policies.current().apiKeyHashCount, demoSecrets);
   const adminToken = config.admin.tokens[0];
   const mcp = gw.upstreams.length > 0;
   const lines = [''];
@@ -140,13 +142,7 @@ function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
     lines.push(
       `  LLM API: ${url}/v1 (OpenAI: /v1/chat/completions, /v1/embeddings; Anthropic: /v1/messages) — models: ${gw.llm?.proxy.resolver.names.join(', ') || 'none'}`,
     );
-  lines.push(
-    firstKey
-      ? demo
-        ? `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer ${firstKey.key}  (the demo key: set its variable before exposing the gateway)`
-        : `  agent "${firstKey.agent}" connects with header:  Authorization: Bearer <its API key>  (keys are not printed)`
-      : '  (anonymous access)',
-  );
+  lines.push(...auth.lines);
   const oauth = config.auth.oauth;
   if (oauth) {
     const demoUser = oauth.users.find((u) => u.password !== undefined && demoSecrets.has(u.password));
@@ -178,10 +174,12 @@ function banner(gw: Gateway, url: string, loaded: LoadedConfig): string[] {
     lines.push(`  audit log: ${config.audit.file}  (tollgate audit ${config.audit.file})`);
   lines.push('', 'Try it:');
   if (mcp)
-    lines.push(`  claude mcp add --transport http tollgate ${url}/mcp --header "Authorization: Bearer ${bearer}"`);
+    lines.push(
+      `  claude mcp add --transport http tollgate ${url}/mcp${auth.header ? ` --header "${auth.header}"` : ''}`,
+    );
   if (config.llm)
     lines.push(
-      `  curl ${url}/v1/models -H "Authorization: Bearer ${bearer}"   (OpenAI SDK: base_url ${url}/v1, api_key: the agent key)`,
+      `  curl ${url}/v1/models${auth.header ? ` -H "${auth.header}"` : ''}   (OpenAI SDK: base_url ${url}/v1, api_key: the agent key)`,
     );
   lines.push('');
   return lines;

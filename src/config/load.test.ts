@@ -43,11 +43,41 @@ describe('config loading', () => {
     expect(p[0]).toMatch(/^\/etc\/tollgate\.yaml:9:3 server\.prot: /);
   });
 
+  it('suggests the accepted key closest to an unknown one, at its own place in the schema', () => {
+    expect(problems(minimal('limits:\n  store: redis\n  redis: { key_prefix: "x:" }'))).toEqual([
+      '/etc/tollgate.yaml:10:12 limits.redis.key_prefix: Unrecognized key: "key_prefix" (did you mean prefix?)',
+    ]);
+    expect(problems(minimal('serve:\n  port: 1'))[0]).toMatch(
+      /serve: Unrecognized key: "serve" \(did you mean server\?\)$/,
+    );
+    // Inside an upstream (a record of a union by transport).
+    expect(
+      problems(
+        minimal('').replace(
+          'fs: { transport: stdio, command: node }',
+          'fs: { transport: stdio, command: node, arg: [x] }',
+        ),
+      ),
+    ).toEqual(['/etc/tollgate.yaml:3:42 upstreams.fs.arg: Unrecognized key: "arg" (did you mean args?)']);
+    // Nothing close: no guess.
+    expect(problems(minimal('server:\n  zzzzzz: 1'))[0]).toMatch(/server\.zzzzzz: Unrecognized key: "zzzzzz"$/);
+  });
+
   it('names the key for a wrong type and for an unset variable without default', () => {
     expect(problems(minimal('server: { port: "eighty" }'))[0]).toMatch(/:8:\d+ server\.port: .*number/);
     expect(problems(minimal('mcp:\n  server_name: ${NOPE}')).join()).toMatch(
       /mcp\.server_name: environment variable NOPE is not set/,
     );
+  });
+
+  it('an unset variable is one problem, not also the value it left empty (too short, wrong type)', () => {
+    const p = problems(
+      'upstreams:\n  fs: { transport: stdio, command: node }\nauth:\n  api_keys:\n    - agent: a\n      key: ${NOPE_KEY}\nserver: { port: "${NOPE_PORT}" }\n',
+    );
+    expect(p).toEqual([
+      '/etc/tollgate.yaml:6:7 auth.api_keys.0.key: environment variable NOPE_KEY is not set (use ${NOPE_KEY:-default})',
+      '/etc/tollgate.yaml:7:11 server.port: environment variable NOPE_PORT is not set (use ${NOPE_PORT:-default})',
+    ]);
   });
 
   it('rejects upstream names that cannot be namespaced, and YAML syntax errors with a line', () => {

@@ -3,6 +3,7 @@
 import { LineCounter, parseDocument, isMap, isNode, isScalar } from 'yaml';
 import type { z } from 'zod';
 import { interpolate } from './interpolate.js';
+import { suggestKey } from './suggest.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -63,17 +64,29 @@ export function parseYaml<S extends z.ZodType>(
     (m) =>
       `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
   );
-  const parsed = (pick?.(value) ?? schema).safeParse(value);
-  if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, where));
+  const chosen = pick?.(value) ?? schema;
+  const parsed = chosen.safeParse(value);
+  // A value an unset variable left empty fails its own checks too (too short, not a number): the
+  // variable is the one problem to fix there, so only it is said.
+  const unset = new Set(missing.map((m) => m.path.join('.')));
+  if (!parsed.success)
+    problems.push(
+      ...formatIssues(
+        parsed.error.issues.filter((i) => !unset.has(i.path.join('.'))),
+        where,
+        chosen,
+      ),
+    );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
   return { value: parsed.data as z.output<S>, defaulted, defaults, where };
 }
 
-function formatIssues(issues: z.core.$ZodIssue[], where: (p: Path) => string): string[] {
+function formatIssues(issues: z.core.$ZodIssue[], where: (p: Path) => string, schema: z.ZodType): string[] {
   return issues.map((issue) => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const path = keys.length === 1 ? [...issue.path, keys[0] as string] : issue.path;
     const key = path.length > 0 ? path.map(String).join('.') : '(top level)';
-    return `${where(path)} ${key}: ${issue.message}`;
+    const hint = keys.length === 1 ? suggestKey(schema, issue.path, keys[0] as string) : undefined;
+    return `${where(path)} ${key}: ${issue.message}${hint ? ` (did you mean ${hint}?)` : ''}`;
   });
 }

@@ -68,6 +68,11 @@ export class PolicySet {
     return this.agents !== undefined;
   }
 
+  /** How many API key hashes the policy files list (what `serve` and `check` say agents connect with). */
+  get apiKeyHashCount(): number {
+    return this.keyHashes.size;
+  }
+
   /** The agent an API key hash (`sha256:<hex>`) belongs to. */
   agentForKeyHash(hash: string): string | undefined {
     return this.keyHashes.get(hash);

@@ -172,6 +172,23 @@ describe('tollgate check: policy files that cannot both be right', () => {
   });
 });
 
+describe('tollgate serve and check: a config no agent can authenticate with', () => {
+  it('no agent credential at all: serve and check both say so in one line with a hint', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tollgate.yaml');
+    writeFileSync(file, 'upstreams:\n  a: { transport: stdio, command: node }\naudit: { file: null }\n');
+    const served = await tollgate(['serve', '--port', '0', '--config', file]);
+    expect(served.code).toBe(1);
+    expect(served.stderr).not.toMatch(/\n\s+at /);
+    expect(served.stderr.trim().split('\n')).toHaveLength(2); // the problem and the hint
+    expect(served.stderr).toContain('tollgate: no agent can authenticate: configure auth.api_keys');
+    expect(served.stderr).toContain('hint: make a key with `tollgate key new --agent NAME`');
+    const checked = await tollgate(['check', '--config', file]);
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toContain(`${file}: no agent can authenticate`);
+  });
+});
+
 /** Runs `tollgate serve` until its banner is complete; returns the output so far and a stopper. */
 async function serveUntilBanner(
   args: string[],
@@ -232,6 +249,48 @@ describe('tollgate serve: LLM traffic and the banner', () => {
       await gw.stop();
     }
   }, 60_000);
+
+  it('says how agents really authenticate: keys in policy files, anonymous access, or none yet', async () => {
+    const llm =
+      'llm:\n  upstreams:\n    oa: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-x, models: [gpt-4o-mini] }\naudit: { file: null }\n';
+    const dir = tempDir();
+    mkdirSync(join(dir, 'policies'));
+    mkdirSync(join(dir, 'empty'));
+    writeFileSync(
+      join(dir, 'policies', 'a.yaml'),
+      `agent: a\nidentities:\n  api_key_hashes: ["sha256:${'0'.repeat(64)}"]\n`,
+    );
+    writeFileSync(join(dir, 'keys.yaml'), `policies: { dir: policies }\n${llm}`);
+    writeFileSync(join(dir, 'anonymous.yaml'), `auth: { allow_anonymous: true }\n${llm}`);
+    writeFileSync(join(dir, 'none-yet.yaml'), `policies: { dir: empty }\n${llm}`);
+    const banner = async (file: string): Promise<string> => {
+      const gw = await serveUntilBanner(['--config', join(dir, file)], {});
+      await gw.stop();
+      return gw.out;
+    };
+    const [keys, anonymous, noneYet] = await Promise.all([
+      banner('keys.yaml'),
+      banner('anonymous.yaml'),
+      banner('none-yet.yaml'),
+    ]);
+    // Keys only in a policy file: no anonymous access, which the gateway does not grant (401 without a key).
+    expect(keys).not.toMatch(/anonymous/);
+    expect(keys).toContain(
+      'agents with a key in their policy file (1) connect with header:  Authorization: Bearer <its API key>',
+    );
+    expect(anonymous).toContain('anonymous access: a request without a token acts as agent "anonymous"');
+    expect(anonymous).toMatch(/curl http:\/\/\S+\/v1\/models {3}\(OpenAI SDK/); // no header to send
+    expect(noneYet).not.toMatch(/anonymous/);
+    expect(noneYet).toContain('no agent has a key yet: every request is refused (401) until a policy file lists one');
+    const keysCheck = await tollgate(['check', '--config', join(dir, 'keys.yaml')]);
+    expect(keysCheck.stdout).toMatch(/OK \(0 upstreams, 1 llm upstream, 0 api keys, 1 policy file with 1 api key\)$/m);
+    expect(keysCheck.stderr).not.toMatch(/refused/);
+    const noneYetCheck = await tollgate(['check', '--config', join(dir, 'none-yet.yaml')]);
+    expect(noneYetCheck.code).toBe(0);
+    expect(noneYetCheck.stderr).toMatch(
+      /warning: no policy file lists api_key_hashes .*every request is refused \(401\)/,
+    );
+  }, 90_000);
 
   it('the quickstart serves /v1 when OPENAI_API_KEY is set and says so; the demo key is flagged as the demo key', async () => {
     const quickstart = ['--config', 'examples/quickstart/tollgate.yaml'];
