@@ -19,7 +19,8 @@ export interface Sink {
   write(buf: Buffer, now: number): Promise<void>;
   /**
    * Writes `buf` at once when nothing needs waiting for (no rotation, no fsync); false when it must
-   * go through write(). Throws when the write fails, rolled back as write() does.
+   * go through write(). Throws when the write fails, rolled back as write() does. Done with `buf`
+   * on return: the writer reuses its memory for the next batch (chainInto).
    */
   writeNow?(buf: Buffer, now: number): boolean;
   close(): Promise<void>;

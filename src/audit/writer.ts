@@ -24,7 +24,10 @@ import { Checkpointer, type CheckpointOptions } from './checkpointer.js';
 import type { CheckpointReason } from './checkpoint.js';
 import type { AuditExporter } from './export/queue.js';
 import { RecordSerializer, type RecordRedactor } from './serialize.js';
-import { byteLength, chain, newBatch, type Batch } from './batch.js';
+import { byteLength, chain, chainInto, newBatch, type Batch } from './batch.js';
+
+/** The lines a batch hands to exporters when there are none. */
+const NO_LINES: string[] = [];
 
 export type AuditDestination = { path: string } | 'stdout' | { stream: NodeJS.WritableStream };
 
@@ -148,8 +151,10 @@ export class AuditWriter {
   private writeNow(): boolean {
     const batch = this.pending;
     if (!batch || this.cp || this.draining || !this.sink.writeNow) return false;
-    const { lines, hash } = chain(batch.bodies, this.head);
-    const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    // Exporters take the lines as text; without any, the lines go from the bodies into the bytes.
+    const linked = this.exporters.length === 0 ? chainInto(batch.bodies, this.head) : undefined;
+    const { lines, hash } = linked ? { lines: NO_LINES, hash: linked.hash } : chain(batch.bodies, this.head);
+    const buf = linked ? linked.bytes : Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     try {
       if (!this.sink.writeNow(buf, this.now())) return false;
     } catch (err) {

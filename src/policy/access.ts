@@ -7,11 +7,13 @@ import { normalizePath } from './normalize.js';
 export type AccessKind = 'tool' | 'prompt' | 'resource' | 'model';
 
 export interface Decision {
-  allowed: boolean;
+  readonly allowed: boolean;
+  /** The same as a call's decision (the audit's word for it). */
+  readonly decision: 'allowed' | 'denied';
   /** The rule that decided, e.g. `deny github__delete_*` or `no allow rule matched`. */
-  rule: string;
+  readonly rule: string;
   /** A sentence for the agent: names the reason, no internal detail. */
-  reason: string;
+  readonly reason: string;
 }
 
 export interface AccessRules {
@@ -81,24 +83,28 @@ export class AgentAccess {
     }));
   }
 
-  /** Allow/deny by name alone: what list calls show. */
+  /**
+   * The allowed answer of each allow rule, made once: an allowed name's answer depends only on the
+   * rule that matched (every call asks; the answer held no more than that rule's text). Bounded by
+   * the policy's rules, unlike a cache by name (agents choose names).
+   */
+  private readonly allowedBy = new Map<string, Decision>();
+
+  /** Allow/deny by name alone: what list calls show. The answer may be shared: never change it. */
   byName(kind: AccessKind, name: string): Decision {
     const lists = this.lists[kind];
     const denied = lists.deny(name);
     if (denied !== undefined)
-      return {
-        allowed: false,
-        rule: `deny ${denied}`,
-        reason: `${kind} ${name} is not allowed for agent ${this.agentId}`,
-      };
+      return refused(`deny ${denied}`, `${kind} ${name} is not allowed for agent ${this.agentId}`);
     const allowed = lists.allow(name);
     if (allowed === undefined)
-      return {
-        allowed: false,
-        rule: 'no allow rule matched',
-        reason: `${kind} ${name} is not allowed for agent ${this.agentId}`,
-      };
-    return { allowed: true, rule: `allow ${allowed}`, reason: 'allowed' };
+      return refused('no allow rule matched', `${kind} ${name} is not allowed for agent ${this.agentId}`);
+    let d = this.allowedBy.get(allowed);
+    if (d === undefined) {
+      d = Object.freeze({ allowed: true, decision: 'allowed', rule: `allow ${allowed}`, reason: 'allowed' });
+      this.allowedBy.set(allowed, d);
+    }
+    return d;
   }
 
   visible(kind: AccessKind, name: string): boolean {
@@ -117,16 +123,18 @@ export class AgentAccess {
       } catch {
         ok = false; // a missing or mistyped argument fails the constraint rather than bypassing it
       }
-      if (ok !== true) {
-        return {
-          allowed: false,
-          rule: `constraint ${c.rule.when} (${c.rule.source})`,
-          reason: c.rule.message ?? `the arguments of ${name} do not satisfy the policy for agent ${this.agentId}`,
-        };
-      }
+      if (ok !== true)
+        return refused(
+          `constraint ${c.rule.when} (${c.rule.source})`,
+          c.rule.message ?? `the arguments of ${name} do not satisfy the policy for agent ${this.agentId}`,
+        );
     }
     return byName;
   }
+}
+
+function refused(rule: string, reason: string): Decision {
+  return Object.freeze({ allowed: false, decision: 'denied', rule, reason });
 }
 
 /** Everything allowed: the gateway's behaviour when no policies are configured. */

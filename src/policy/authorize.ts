@@ -10,15 +10,14 @@ export function authorize(): McpStep {
     const t = call.target;
     if (!t) return next();
     const d = call.scope.access.decide(t.kind, t.canonical, t.args);
+    call.decision = d; // the same shape, shared and frozen: later steps replace it, never change it
     if (!d.allowed) {
-      call.decision = { decision: 'denied', rule: d.rule, reason: d.reason };
       return Promise.resolve(
         new GatewayError('forbidden', `access denied: ${d.reason}`, { reason: 'policy', rule: d.rule }).toJsonRpc(
           call.request.id,
         ),
       );
     }
-    call.decision = { decision: 'allowed', rule: d.rule, reason: d.reason };
     return next();
   };
 }
