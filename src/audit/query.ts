@@ -61,7 +61,7 @@ function findSegment(s: string, seg: string, from: number, end: number): number 
 
 /**
  * A glob (`*` any run, `?` any one character) as a matcher. Not a RegExp: the names it is tested
- * against are written by agents (an unknown tool's name is audited as sent, up to the body cap), and
+ * against are written by agents (an unknown tool's name, quoted up to 2048 characters: mcp/quoted-name.ts), and
  * a backtracking `^.*github.*delete.*$` over 240 000 characters of `github…` took 19 s on the event
  * loop, the live tail's filter included. Here the parts between stars are found leftmost in turn
  * (enough for a glob), each at most once over the name: time grows with the name times the pattern.

@@ -16,6 +16,7 @@ import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
 import { neverThrows } from '../never-throws.js';
 import { GatewayError, TollgateCode } from '../errors.js';
+import { quotedName } from '../mcp/quoted-name.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;
 
@@ -136,9 +137,11 @@ function recorded(
   const t = call.target;
   const p = call.request.params;
   const kind = t?.kind;
-  // Not routed (e.g. an unknown tool): keep the name or URI the agent asked for.
-  const askedTool = !t && call.request.method === 'tools/call' && typeof p?.name === 'string' ? p.name : null;
-  const askedUri = !t && typeof p?.uri === 'string' ? p.uri : null;
+  // Not routed (e.g. an unknown tool): keep the name or URI the agent asked for. Names and URIs are
+  // quoted with a bound (quotedName): one not in the catalog is whatever the agent wrote.
+  const askedTool =
+    !t && call.request.method === 'tools/call' && typeof p?.name === 'string' ? quotedName(p.name) : null;
+  const askedUri = !t && typeof p?.uri === 'string' ? quotedName(p.uri) : null;
   // One object literal in the record's key order: this runs on every call (measured).
   const rec: AuditRecord = {
     timestamp: new Date(receivedAt).toISOString(),
@@ -156,10 +159,10 @@ function recorded(
     'tollgate.client.version': typeof s?.clientInfo.version === 'string' ? s.clientInfo.version : null,
     'tollgate.upstream.name': t?.server ?? null,
     'tollgate.upstream.replica': null,
-    'gen_ai.tool.name': kind === 'tool' ? t!.canonical : askedTool,
-    'gen_ai.prompt.name': kind === 'prompt' ? t!.canonical : null,
-    'mcp.resource.uri': kind === 'resource' ? t!.canonical : askedUri,
-    'tollgate.target.native': t?.native ?? null,
+    'gen_ai.tool.name': kind === 'tool' ? quotedName(t!.canonical) : askedTool,
+    'gen_ai.prompt.name': kind === 'prompt' ? quotedName(t!.canonical) : null,
+    'mcp.resource.uri': kind === 'resource' ? quotedName(t!.canonical) : askedUri,
+    'tollgate.target.native': t ? quotedName(t.native) : null,
     'tollgate.request.arguments': (t?.args ?? null) as AuditRecord['tollgate.request.arguments'],
     'gen_ai.request.model': null,
     'tollgate.decision': decision,

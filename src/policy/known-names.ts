@@ -4,6 +4,7 @@
 // rule matches. Exact catalog membership makes the name the policy judged the name that runs.
 import { GatewayError } from '../errors.js';
 import { isObject, type JsonRpcResponse } from '../mcp/jsonrpc.js';
+import { quotedName } from '../mcp/quoted-name.js';
 import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
 import { CAPABILITY_OF, fetchList, type Catalog, type CatalogKind, type Entry } from '../upstream/catalog.js';
 import type { Upstream } from '../upstream/upstream.js';
@@ -199,7 +200,7 @@ export function knownNames(options: KnownNamesOptions): McpStep {
     // A name the policy refuses anyway is not looked for upstream: fetching lists again, or opening
     // an upstream session of the agent's own (a process, for stdio) to ask it, would let an agent
     // that may not use this upstream start its sessions and fill its max_sessions for the others.
-    const reason = `Unknown ${l.what}: ${String(l.asked)}`;
+    const reason = `Unknown ${l.what}: ${quotedName(l.asked)}`;
     if (call.scope.access.visible(t.kind, t.canonical)) {
       await refresh(
         u,

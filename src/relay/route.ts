@@ -13,6 +13,7 @@ import { ACCESS_OF } from './fanout.js';
 import { setLogLevel } from './agent-messages.js';
 import { listedUri, normalizedTarget } from './resource-uris.js';
 import { completionShaper } from './completion-filter.js';
+import { quotedName } from '../mcp/quoted-name.js';
 
 /** MCP request methods, folded (see `fold`): other spellings of them are never relayed. */
 const MCP_METHODS = new Set(
@@ -195,7 +196,7 @@ export function routeRequest(
 }
 
 function mustResolve(t: Target | undefined, what: string, given: unknown): Target {
-  if (!t) throw new GatewayError('unknown_target', `unknown ${what}: ${String(given)}`);
+  if (!t) throw new GatewayError('unknown_target', `unknown ${what}: ${quotedName(given)}`);
   return t;
 }
 
