@@ -1,7 +1,7 @@
 // Request ids and W3C trace context: accepted from the agent when well-formed, made up otherwise,
 // echoed back (by whoever makes the response: see echoHeaders), passed on to HTTP upstreams so one call can be followed across
 // agent, gateway and server.
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './env.js';
 import { headerOf } from './node-io.js';
@@ -36,9 +36,9 @@ export const echoHeaders = (c: Context<AppEnv>): Record<string, string> => {
   return id ? { 'x-request-id': id } : {};
 };
 
-/** The agent's X-Request-Id when well-formed, else a new one. */
+/** The agent's X-Request-Id when well-formed, else a new one (128 random bits as hex, from the pool). */
 export const requestIdOf = (given: string | undefined): string =>
-  given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+  given !== undefined && REQUEST_ID.test(given) ? given : randomHex(16);
 
 export function requestContext(): MiddlewareHandler<AppEnv> {
   // Not async: passing a request on must not cost a promise of its own (hot path).
