@@ -17,6 +17,7 @@ import type { McpCall, McpStep, RequestScope } from '../relay/scope.js';
 import { neverThrows } from '../never-throws.js';
 import { GatewayError, TollgateCode } from '../errors.js';
 import { quotedName } from '../mcp/quoted-name.js';
+import { isoTimestamp } from './timestamp.js';
 
 export type AuditFields = Omit<AuditRecordInput, 'service.instance.id'>;
 
@@ -144,7 +145,7 @@ function recorded(
   const askedUri = !t && typeof p?.uri === 'string' ? quotedName(p.uri) : null;
   // One object literal in the record's key order: this runs on every call (measured).
   const rec: AuditRecord = {
-    timestamp: new Date(receivedAt).toISOString(),
+    timestamp: isoTimestamp(receivedAt),
     'tollgate.record.id': newRecordId(receivedAt),
     'service.instance.id': recorder.instanceId,
     'gen_ai.operation.name': call.request.method === 'tools/call' ? 'execute_tool' : null,

@@ -4,6 +4,7 @@ import type { AuditRecorder } from '../audit/step.js';
 import type { AgentIdentity } from '../http/env.js';
 import type { Usage } from './dialect.js';
 import type { HttpTrace } from '../telemetry/http.js';
+import { isoTimestamp } from '../audit/timestamp.js';
 
 export interface LlmCallRecord {
   agent: AgentIdentity;
@@ -66,23 +67,6 @@ export function newCallRecord(
 }
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
-
-// toISOString's text up to the seconds' dot, for the last second seen: calls in one second share
-// it (a Date and its formatting per record were ~1.4 µs a call, measured).
-let isoSecond = Number.NaN;
-let isoPrefix = '';
-
-/** `new Date(msEpoch).toISOString()`, with the part up to the second made once per second. */
-export function isoTimestamp(msEpoch: number): string {
-  if (!Number.isSafeInteger(msEpoch)) return new Date(msEpoch).toISOString();
-  const r = ((msEpoch % 1000) + 1000) % 1000;
-  const second = msEpoch - r;
-  if (second !== isoSecond) {
-    isoPrefix = new Date(second).toISOString().slice(0, -4); // "…T12:34:56."
-    isoSecond = second;
-  }
-  return `${isoPrefix}${r < 10 ? '00' : r < 100 ? '0' : ''}${r}Z`;
-}
 
 /**
  * The call's complete audit record, in one object literal in the log's key order (what
