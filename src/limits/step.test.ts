@@ -44,7 +44,7 @@ function setup(
   let id = 0;
   const call = (tool = 'srv__read'): McpCall =>
     ({
-      scope: { agentId: 'tester' } as McpCall['scope'], // the step reads only the agent id
+      scope: { agentId: 'tester', identity: { id: 'tester' } } as McpCall['scope'], // the step reads only the agent and its groups
       request: { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: tool } },
       target: { server: 'srv', native: tool.slice(5), kind: 'tool', canonical: tool, args: {} },
     }) as McpCall;

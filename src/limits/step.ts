@@ -72,7 +72,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     const isToolCall = call.request.method === 'tools/call';
     const plan = plans.plan(
       agentId,
-      opts.policies().limitsFor(agentId),
+      opts.policies().limitsFor(agentId, call.scope.identity.groups),
       { server: t.server, tool: isToolCall ? t.canonical : undefined },
       opts.serverRates(t.server),
       opts.global,

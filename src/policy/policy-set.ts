@@ -25,6 +25,8 @@ interface AgentEntry {
 
 export class PolicySet {
   private readonly accessCache = new Map<string, AgentAccess>();
+  /** Group name → its compiled limits, for agents no file names (users with groups from their login). */
+  private readonly groupLimits = new Map<string, AgentLimits>();
 
   private constructor(
     /** undefined: no policies configured, every agent may do everything. */
@@ -35,7 +37,10 @@ export class PolicySet {
     readonly files: readonly string[],
     private readonly oauthSubjects: ReadonlyMap<string, string> = new Map(),
     private readonly groups: ReadonlyMap<string, GroupPolicyFile> = new Map(),
-  ) {}
+  ) {
+    // Compiled once per set: the limits step caches request plans by the limits object's identity.
+    for (const [name, g] of groups) if (g.limits) this.groupLimits.set(name, compileAgentLimits(g.limits));
+  }
 
   static allowAll(): PolicySet {
     return new PolicySet(undefined, new Map(), new Map(), [], []);
@@ -133,9 +138,18 @@ export class PolicySet {
     return a;
   }
 
-  /** The agent's limits: its own, else its first group's that has some. */
-  limitsFor(agentId: string): AgentLimits | undefined {
-    return this.agents?.get(agentId)?.limits;
+  /**
+   * The agent's limits: its own, else its first group's that has some. An agent no file names gets
+   * its access from `groups` (its login's), and so its limits: the first of those groups with some.
+   */
+  limitsFor(agentId: string, groups?: readonly string[]): AgentLimits | undefined {
+    const entry = this.agents?.get(agentId);
+    if (entry || !this.agents || !groups) return entry?.limits;
+    for (const g of groups) {
+      const l = this.groupLimits.get(g);
+      if (l) return l;
+    }
+    return undefined;
   }
 
   /** The agent's approval rules (its own first, then its groups'); undefined: none apply. */

@@ -13,6 +13,8 @@ import { connectFresh } from '../helpers/fresh-client.js';
 import { dropPrefix, ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startGateway } from '../helpers/gateway.js';
+import { codeFor, pkce, redeemCode, register } from '../helpers/oauth.js';
 
 const CONC_KEY = 'hostile-conc-0123456789';
 const RELOAD_KEY = 'hostile-reload-012345678';
@@ -46,6 +48,10 @@ describe('a hostile agent against limits shared by two gateways', async () => {
       `agent: conc\ntools: { allow: ["*"] }\nlimits: { concurrency: ${CONCURRENCY} }\n`,
     );
     writeFileSync(join(root, 'policies', 'reload.yaml'), reloadPolicy(4));
+    writeFileSync(
+      join(root, 'policies', 'team.yaml'),
+      'group: team\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: 2, per: 1d }] }\n',
+    );
     upstream = await spawnListening(['test/fixtures/inflight-server.ts']);
     spawned.push(upstream);
     writeFileSync(
@@ -157,6 +163,51 @@ describe('a hostile agent against limits shared by two gateways', async () => {
       console.log(`[limits-hostile] reload: before ${JSON.stringify(spent)}, after ${JSON.stringify(after)}`);
       expect(after).toEqual([-32029, -32029, -32029, -32029]);
       expect((await stats()).calls - before).toBe(4);
+    },
+    120_000,
+  );
+
+  it.skipIf(!redis)(
+    "a signed-in user who is an agent by their groups gets the group's limits",
+    async () => {
+      // A user no agent file names is agent user:<name> with the union of its groups' policies: the
+      // group's allow-list applied, and so must its limits (an in-process gateway with the same store).
+      const bob = { name: 'bob', password: 'bob-password-0123' };
+      const callback = 'http://127.0.0.1:9/callback';
+      const gw = await startGateway(
+        `upstreams:\n  up: { transport: streamable_http, url: "http://127.0.0.1:${upstream.port}/mcp" }\n` +
+          `auth:\n  oauth:\n    enabled: true\n    users: [{ name: bob, password: ${bob.password}, groups: [team] }]\n` +
+          `policies: { dir: ${join(root, 'policies')}, watch: false }\naudit: { file: null }\npins: { enabled: false }\n` +
+          `limits: { store: redis, redis: { url: "redis://${REDIS_HOST}:${REDIS_PORT}", prefix: "${prefix}" } }\n`,
+      );
+      try {
+        const reg = await register(gw.url, {
+          client_name: 'hostile',
+          redirect_uris: [callback],
+          token_endpoint_auth_method: 'none',
+        });
+        const clientId = reg.body.client_id as string;
+        const { verifier, challenge } = pkce();
+        const resource = `${gw.url}/mcp`;
+        const code = await codeFor(gw.url, { clientId, redirectUri: callback, challenge, resource }, bob);
+        const t = await redeemCode(gw.url, { code, verifier, clientId, redirectUri: callback, resource });
+        const c = await connectFresh(resource, t.body.access_token as string);
+        clients.push(c);
+        const before = (await stats()).calls;
+        const outcomes: Array<'ok' | number | string> = [];
+        for (let i = 0; i < 4; i++)
+          outcomes.push(
+            await c.callTool({ name: 'up__echo', arguments: { text: 'x' } }).then(
+              () => 'ok' as const,
+              (err: { code?: number; message?: string }) => err.code ?? err.message ?? 'error',
+            ),
+          );
+        console.log(`[limits-hostile] group user: ${JSON.stringify(outcomes)}`);
+        expect(outcomes).toEqual(['ok', 'ok', -32029, -32029]);
+        expect((await stats()).calls - before).toBe(2);
+      } finally {
+        await gw.close();
+      }
     },
     120_000,
   );
