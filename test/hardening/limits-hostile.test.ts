@@ -50,7 +50,8 @@ describe('a hostile agent against limits shared by two gateways', async () => {
     writeFileSync(join(root, 'policies', 'reload.yaml'), reloadPolicy(4));
     writeFileSync(
       join(root, 'policies', 'team.yaml'),
-      'group: team\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: 2, per: 1d }] }\n',
+      'group: team\ntools: { allow: ["*"] }\nlimits: { requests: [{ limit: 2, per: 1d }] }\n' +
+        'approvals: [{ tool: "up__hold", ask: operators, timeout: 1s }]\n',
     );
     upstream = await spawnListening(['test/fixtures/inflight-server.ts']);
     spawned.push(upstream);
@@ -168,10 +169,11 @@ describe('a hostile agent against limits shared by two gateways', async () => {
   );
 
   it.skipIf(!redis)(
-    "a signed-in user who is an agent by their groups gets the group's limits",
+    "a signed-in user who is an agent by their groups gets the group's limits and approvals",
     async () => {
       // A user no agent file names is agent user:<name> with the union of its groups' policies: the
-      // group's allow-list applied, and so must its limits (an in-process gateway with the same store).
+      // group's allow-list applied, and so must its limits and approval rules (an in-process gateway
+      // with the same store).
       const bob = { name: 'bob', password: 'bob-password-0123' };
       const callback = 'http://127.0.0.1:9/callback';
       const gw = await startGateway(
@@ -202,8 +204,14 @@ describe('a hostile agent against limits shared by two gateways', async () => {
               (err: { code?: number; message?: string }) => err.code ?? err.message ?? 'error',
             ),
           );
-        console.log(`[limits-hostile] group user: ${JSON.stringify(outcomes)}`);
+        // Held for an operator nobody is: refused when the rule's 1 s runs out, never run.
+        const held = await c.callTool({ name: 'up__hold', arguments: { ms: 1 } }).then(
+          () => 'ok' as const,
+          (err: { code?: number; message?: string }) => err.code ?? err.message ?? 'error',
+        );
+        console.log(`[limits-hostile] group user: ${JSON.stringify(outcomes)}, held tool: ${held}`);
         expect(outcomes).toEqual(['ok', 'ok', -32029, -32029]);
+        expect(held).toBe(-32043);
         expect((await stats()).calls - before).toBe(2);
       } finally {
         await gw.close();
