@@ -45,7 +45,7 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
   /** The agent's approval rule for this tool call under the current policies, if any. */
   const ruleFor = (call: McpCall): ApprovalRule | undefined => {
     const t = call.target!;
-    const found = opts.policies().approvalsFor(call.scope.agentId);
+    const found = opts.policies().approvalsFor(call.scope.agentId, call.scope.identity.groups);
     return found?.rules.match(t.canonical, t.args, {
       agent: { id: call.scope.agentId, groups: found.groups },
       user: userOf(call),

@@ -28,7 +28,7 @@ describe('PlanCache', () => {
     const global: [] = [];
     const a = cache.plan('alice', agent, call, rates, global);
     expect(cache.plan('alice', agent, call, rates, global)).toBe(a);
-    expect(cache.plan('bob', agent, call, rates, global).requests[0]?.key).toBe('a:bob:req:60:60000');
+    expect(cache.plan('bob', agent, call, rates, global).requests[0]?.key).toBe('a:bob:req:60000');
     expect(cache.plan('alice', agent, { server: 'srv', tool: 'srv__write' }, rates, global)).not.toBe(a);
     // A policy reload compiles new limits; a config with other upstream rates gives another array.
     const reloaded = cache.plan('alice', limits(), call, rates, global);

@@ -42,14 +42,26 @@ export interface NamedKey extends LimitKey {
   name: string;
 }
 
-const key = (name: string, id: string, tag: string, r: Rate, cost = 1): NamedKey => ({
-  name: `${name} ${r.limit}/${span(r.periodMs)}`,
-  key: `${id}:${r.limit}:${r.periodMs}`,
-  tag,
-  limit: r.limit,
-  periodMs: r.periodMs,
-  cost,
-});
+/**
+ * A bucket per rate, named by its period and not its limit: a reload that changes a limit keeps the
+ * bucket and what was spent in it (gcra.ts rebases it to the new limit), where a new bucket would
+ * hand an agent whose limit was just lowered a fresh allowance. A second rate of the same period in
+ * one list gets its own bucket (`:2`, …).
+ */
+function keys(name: string, id: string, tag: string, rates: readonly Rate[], out: NamedKey[], cost = 1): void {
+  rates.forEach((r, i) => {
+    let n = 1;
+    for (let j = 0; j < i; j++) if (rates[j]!.periodMs === r.periodMs) n++;
+    out.push({
+      name: `${name} ${r.limit}/${span(r.periodMs)}`,
+      key: n === 1 ? `${id}:${r.periodMs}` : `${id}:${r.periodMs}:${n}`,
+      tag,
+      limit: r.limit,
+      periodMs: r.periodMs,
+      cost,
+    });
+  });
+}
 
 export interface RequestPlan {
   requests: NamedKey[];
@@ -65,20 +77,16 @@ export function planRequest(
   global: readonly Rate[],
 ): RequestPlan {
   const requests: NamedKey[] = [];
-  for (const r of agent?.requests ?? []) requests.push(key('agent requests', `a:${agentId}:req`, agentId, r));
+  keys('agent requests', `a:${agentId}:req`, agentId, agent?.requests ?? [], requests);
   if (call.tool !== undefined) {
-    for (const t of agent?.tools ?? []) {
-      if (!t.matches(call.tool)) continue;
-      for (const r of t.requests)
-        requests.push(key(`agent requests to ${t.pattern}`, `a:${agentId}:tool:${t.pattern}`, agentId, r));
-    }
+    for (const t of agent?.tools ?? [])
+      if (t.matches(call.tool))
+        keys(`agent requests to ${t.pattern}`, `a:${agentId}:tool:${t.pattern}`, agentId, t.requests, requests);
   }
-  for (const r of server)
-    requests.push(key(`upstream ${call.server} requests`, `s:${call.server}:req`, `s:${call.server}`, r));
-  for (const r of global) requests.push(key('global requests', 'g:req', 'global', r));
-  const tokens = (agent?.tokens ?? []).map((r) => {
-    const { cost: _cost, ...k } = key('agent tokens', `a:${agentId}:tok`, agentId, r);
-    return k;
-  });
+  keys(`upstream ${call.server} requests`, `s:${call.server}:req`, `s:${call.server}`, server, requests);
+  keys('global requests', 'g:req', 'global', global, requests);
+  const named: NamedKey[] = [];
+  keys('agent tokens', `a:${agentId}:tok`, agentId, agent?.tokens ?? [], named);
+  const tokens = named.map(({ cost: _cost, ...k }) => k);
   return { requests, tokens, concurrency: agent?.concurrency };
 }

@@ -3,7 +3,9 @@ import { z } from 'zod';
 
 const per = z
   .union([z.number().int().positive(), z.string().regex(/^\d*(ms|s|m|h|d)$/)])
-  .describe('the rolling period: ms as a number, or "1s", "1m", "1h", "1d" (a bare unit means 1)');
+  .describe(
+    'the period (limit per period on average, bursts up to limit): ms as a number, or "1s", "1m", "1h", "1d" (a bare unit means 1)',
+  );
 
 export const rateSchema = z.object({ limit: z.number().int().positive(), per }).strict();
 export const ratesSchema = z.array(rateSchema).default([]);

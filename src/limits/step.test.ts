@@ -14,7 +14,7 @@ import type { TokenCounter } from './token-counter.js';
 const BUDGET = 2000;
 const CALLS = 64;
 const budgetKey = {
-  key: `a:tester:tok:${BUDGET}:86400000`,
+  key: 'a:tester:tok:86400000',
   tag: 'tester',
   limit: BUDGET,
   periodMs: 86_400_000,
@@ -44,7 +44,7 @@ function setup(
   let id = 0;
   const call = (tool = 'srv__read'): McpCall =>
     ({
-      scope: { agentId: 'tester' } as McpCall['scope'], // the step reads only the agent id
+      scope: { agentId: 'tester', identity: { id: 'tester' } } as McpCall['scope'], // the step reads only the agent and its groups
       request: { jsonrpc: '2.0', id: ++id, method: 'tools/call', params: { name: tool } },
       target: { server: 'srv', native: tool.slice(5), kind: 'tool', canonical: tool, args: {} },
     }) as McpCall;
@@ -163,7 +163,7 @@ describe('request limits', () => {
       },
     });
     // The same bucket as the admin usage page sees it, through a key object of its own.
-    const bucket = { key: 'a:tester:req:2:60000', tag: 'tester', limit: 2, periodMs: 60_000, cost: 0 };
+    const bucket = { key: 'a:tester:req:60000', tag: 'tester', limit: 2, periodMs: 60_000, cost: 0 };
     expect((await s.store.peek([bucket])).results[0]).toMatchObject({ remaining: 0, resetMs: 60_000 });
   });
 

@@ -72,7 +72,7 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
     const isToolCall = call.request.method === 'tools/call';
     const plan = plans.plan(
       agentId,
-      opts.policies().limitsFor(agentId),
+      opts.policies().limitsFor(agentId, call.scope.identity.groups),
       { server: t.server, tool: isToolCall ? t.canonical : undefined },
       opts.serverRates(t.server),
       opts.global,
@@ -129,7 +129,10 @@ export function limitsStep(opts: LimitsStepOptions): McpStep {
         if (countTokens && !settled) await r.settle(0);
       }
     } finally {
-      if (lease) await lease.release(); // (not `await lease?.release()`: a turn per call for nothing)
+      // A cancelled call may still run upstream: its slot is freed when the upstream would have
+      // timed out, not now (else cancel-and-call again runs any number of calls at the upstream).
+      if (lease && call.lingerMs !== undefined) setTimeout(() => void lease.release(), call.lingerMs).unref();
+      else if (lease) await lease.release(); // (not `await lease?.release()`: a turn per call for nothing)
     }
   }
 

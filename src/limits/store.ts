@@ -1,12 +1,13 @@
 // The rate-limit / token-budget store contract, shared by the in-memory and Redis stores.
 //
-// Every limit is GCRA (generic cell rate algorithm): `limit` units per rolling `periodMs`, burst up
-// to `limit`. Why GCRA: one timestamp (the theoretical arrival time, TAT) per key, so O(1) state and
-// one read + one write per check; it is exact (no fixed-window boundary where 2×limit gets through);
-// integer costs make the same code serve request counts (cost 1) and token budgets (cost = tokens);
-// and a refund is just moving the TAT back. See gcra.ts for the arithmetic.
+// Every limit is GCRA (generic cell rate algorithm): `limit` units per `periodMs` on average, burst
+// up to `limit` — so up to 2·limit − 1 within one period (a burst, then the refill; README). Why
+// GCRA: one timestamp (the theoretical arrival time, TAT) per key, so O(1) state and one read + one
+// write per check; no fixed-window boundary where 2×limit gets through at once; integer costs make
+// the same code serve request counts (cost 1) and token budgets (cost = tokens); and a refund is
+// just moving the TAT back. See gcra.ts for the arithmetic.
 
-/** One limit to charge: `cost` units against `limit` per rolling `periodMs`. */
+/** One limit to charge: `cost` units against `limit` per `periodMs` (GCRA). */
 export interface LimitKey {
   /** Identity of the bucket, e.g. `agent:a1:calls`. */
   key: string;

@@ -88,6 +88,7 @@ export class Budgets {
    */
   admit(
     agentId: string,
+    groups: readonly string[] | undefined,
     kind: ApiKind,
     op: 'chat' | 'embeddings',
     countModel: string,
@@ -96,7 +97,7 @@ export class Budgets {
   ): Admission | Promise<Admission> {
     const plan = this.plans.plan(
       agentId,
-      this.o.policies().limitsFor(agentId),
+      this.o.policies().limitsFor(agentId, groups),
       LLM_CALL,
       NO_SERVER_RATES,
       this.o.globalRates,

@@ -99,7 +99,15 @@ export class LlmProxy {
     // 4. Reserve the worst case (prompt + output ceiling) against the budgets before a byte is sent.
     const ceiling = outputCeiling(op, body, this.deps.config.defaultMaxTokens);
     if (!ceiling.ok) return this.refuse(rec, kind, new Refusal(400, ceiling.message, 'invalid_request'));
-    let admission = this.budgets.admit(rec.agent.id, kind, op, pool.members[0]!.target.model, body, ceiling);
+    let admission = this.budgets.admit(
+      rec.agent.id,
+      rec.agent.groups,
+      kind,
+      op,
+      pool.members[0]!.target.model,
+      body,
+      ceiling,
+    );
     if (admission instanceof Promise) admission = await admission; // (not always: a turn per call for nothing)
     if (!admission.ok) return this.refuse(rec, kind, overLimit(admission));
     const reservation = admission.reservation;

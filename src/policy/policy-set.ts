@@ -25,6 +25,10 @@ interface AgentEntry {
 
 export class PolicySet {
   private readonly accessCache = new Map<string, AgentAccess>();
+  /** Group name → its compiled limits, for agents no file names (users with groups from their login). */
+  private readonly groupLimits = new Map<string, AgentLimits>();
+  /** Login groups (joined) → their approval rules, made once per combination. */
+  private readonly groupApprovals = new Map<string, { rules: ApprovalRules; groups: readonly string[] } | undefined>();
 
   private constructor(
     /** undefined: no policies configured, every agent may do everything. */
@@ -35,7 +39,12 @@ export class PolicySet {
     readonly files: readonly string[],
     private readonly oauthSubjects: ReadonlyMap<string, string> = new Map(),
     private readonly groups: ReadonlyMap<string, GroupPolicyFile> = new Map(),
-  ) {}
+    /** Group name → its policy file (names a group's approval rules). */
+    private readonly groupFiles: ReadonlyMap<string, string> = new Map(),
+  ) {
+    // Compiled once per set: the limits step caches request plans by the limits object's identity.
+    for (const [name, g] of groups) if (g.limits) this.groupLimits.set(name, compileAgentLimits(g.limits));
+  }
 
   static allowAll(): PolicySet {
     return new PolicySet(undefined, new Map(), new Map(), [], []);
@@ -138,15 +147,47 @@ export class PolicySet {
     return a;
   }
 
-  /** The agent's limits: its own, else its first group's that has some. */
-  limitsFor(agentId: string): AgentLimits | undefined {
-    return this.agents?.get(agentId)?.limits;
+  /**
+   * The agent's limits: its own, else its first group's that has some. An agent no file names gets
+   * its access from `groups` (its login's), and so its limits: the first of those groups with some.
+   */
+  limitsFor(agentId: string, groups?: readonly string[]): AgentLimits | undefined {
+    const entry = this.agents?.get(agentId);
+    if (entry || !this.agents || !groups) return entry?.limits;
+    for (const g of groups) {
+      const l = this.groupLimits.get(g);
+      if (l) return l;
+    }
+    return undefined;
   }
 
-  /** The agent's approval rules (its own first, then its groups'); undefined: none apply. */
-  approvalsFor(agentId: string): { rules: ApprovalRules; groups: readonly string[] } | undefined {
+  /**
+   * The agent's approval rules (its own first, then its groups'); undefined: none apply. An agent
+   * no file names (a signed-in user) gets the rules of `groups`, its login's, in their order.
+   */
+  approvalsFor(
+    agentId: string,
+    groups?: readonly string[],
+  ): { rules: ApprovalRules; groups: readonly string[] } | undefined {
     const e = this.agents?.get(agentId);
-    return e && e.approvals.size > 0 ? { rules: e.approvals, groups: e.policy.groups } : undefined;
+    if (e || !this.agents || !groups?.length) {
+      return e && e.approvals.size > 0 ? { rules: e.approvals, groups: e.policy.groups } : undefined;
+    }
+    const key = groups.join('\u0000');
+    if (this.groupApprovals.has(key)) return this.groupApprovals.get(key);
+    const rules = new ApprovalRules(
+      groups.flatMap((g) =>
+        (this.groups.get(g)?.approvals ?? []).map((r, index) => ({
+          ...r,
+          index,
+          source: this.groupFiles.get(g) ?? `group ${g}`,
+        })),
+      ),
+    );
+    const found = rules.size > 0 ? { rules, groups: [...groups] } : undefined;
+    if (this.groupApprovals.size > 10_000) this.groupApprovals.clear();
+    this.groupApprovals.set(key, found);
+    return found;
   }
 
   /** The groups an agent's policy file names (per-agent upstream secrets by group). */
@@ -283,6 +324,7 @@ export class PolicySet {
     }
     if (problems.length > 0) throw new ConfigError('policies', problems);
     const groupPolicies = new Map([...groups].map(([name, g]) => [name, g.policy]));
-    return new PolicySet(byId, keyHashes, subjects, claimRules, files, oauthSubjects, groupPolicies);
+    const groupFiles = new Map([...groups].map(([name, g]) => [name, g.file]));
+    return new PolicySet(byId, keyHashes, subjects, claimRules, files, oauthSubjects, groupPolicies, groupFiles);
   }
 }

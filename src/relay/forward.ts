@@ -128,6 +128,7 @@ export async function forward(
     call.upstreamMs = performance.now() - started; // it was forwarded: a timeout is the upstream's
     if (err instanceof GatewayError && (err.kind === 'upstream_unavailable' || err.kind === 'upstream_timeout'))
       upstream.report(session, 'failed');
+    if (err instanceof GatewayError && err.kind === 'cancelled') call.lingerMs = upstream.cfg.timeouts.requestMs;
     throw missing ?? err;
   } finally {
     scope.session?.inFlight.delete(req.id);

@@ -55,6 +55,12 @@ export interface McpCall {
   upstreamMs?: number;
   /** Tokens charged against the agent's budgets for this request. */
   tokensCharged?: number;
+  /**
+   * Set when the call was cancelled after it was sent: the upstream was asked to stop but may go on
+   * running it (cancellation is advisory) for up to this many ms, its request timeout. The limits
+   * step keeps the call's concurrency slot that long, so cancelling cannot start more calls at once.
+   */
+  lingerMs?: number;
   /** Tracing (src/telemetry): the upstream call's trace context, sent in headers and params._meta. */
   upstreamTrace?: TraceCarrier;
   /** The upstream session the call was last sent on (tracing names its replica). */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { AGENT_KEY, MockLlm, startLlmGateway, type LlmTestGateway } from '../fixtures/mock-llm.js';
 
-const BUDGET = { key: 'a:tester:tok:1000:86400000', tag: 'tester', limit: 1000, periodMs: 86_400_000, cost: 0 };
+const BUDGET = { key: 'a:tester:tok:86400000', tag: 'tester', limit: 1000, periodMs: 86_400_000, cost: 0 };
 
 let mock: MockLlm;
 let gw: LlmTestGateway;

@@ -17,7 +17,7 @@ import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 const BUDGET = 10_000;
 const PERIOD_MS = 30 * 86_400_000;
 const BUDGET_KEY = {
-  key: `a:tester:tok:${BUDGET}:${PERIOD_MS}`,
+  key: `a:tester:tok:${PERIOD_MS}`,
   tag: 'tester',
   limit: BUDGET,
   periodMs: PERIOD_MS,
