@@ -2,6 +2,7 @@
 // MCP-level steps run once per JSON-RPC request, inside the relay, after routing has named the
 // target (so policy can see `server` and the native tool name).
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { AppEnv } from './http/env.js';
 import { originCheck, originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
@@ -189,13 +190,26 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     publicBase: config.server.publicUrl,
     // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
     resource: () => gw.resource(),
+    // Only Tollgate's own server knows `localhost` and 127.0.0.1 name one resource (another
+    // authorization server would put the other name in the token's audience).
+    loopbackAliases: gw.oauth?.resources.loopbackAliases === true,
     // With auth.oauth Tollgate is (the first of) its own authorization server(s).
     authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
-    scopes: config.auth.jwt?.requiredScopes ?? [],
+    // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
+    // scopes when it is the authorization server, and the scopes auth.jwt tokens must carry.
+    scopes: [...new Set([...(gw.oauth?.config.scopes ?? []), ...(config.auth.jwt?.requiredScopes ?? [])])],
   });
-  app.get('/.well-known/oauth-protected-resource', prm);
-  app.get('/.well-known/oauth-protected-resource/mcp', prm);
-  app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
+  // Open to every origin, preflight included: browser-based clients (MCP Inspector) read it from
+  // their own origin, and it holds nothing but public metadata.
+  const prmCors = cors({ origin: '*', allowMethods: ['GET', 'OPTIONS'], maxAge: 600 });
+  for (const path of [
+    '/.well-known/oauth-protected-resource',
+    '/.well-known/oauth-protected-resource/mcp',
+    '/.well-known/oauth-protected-resource/mcp/:server',
+  ]) {
+    app.use(path, prmCors);
+    app.get(path, prm);
+  }
 
   // Tollgate's own authorization server (auth.oauth): metadata, login and consent pages, tokens.
   if (gw.oauth) app.route('/', oauthRoutes(gw.oauth));

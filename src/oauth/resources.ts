@@ -8,9 +8,38 @@ export interface ResourceSpace {
   mcp(): string;
   servers: readonly string[];
   llm: boolean;
+  /**
+   * The resource is the loopback address listened on (neither auth.resource nor server.public_url
+   * set): a client that reached the gateway as `localhost` asks for `http://localhost:<port>/mcp`,
+   * which is the same resource (see loopbackAlias).
+   */
+  loopbackAliases?: boolean;
 }
 
 const trim = (s: string): string => s.replace(/\/$/, '');
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * `url` with `canonical`'s origin, when both are the same port on loopback names (localhost,
+ * 127.0.0.1, [::1]): one gateway on this machine, whatever name the client used. Otherwise
+ * undefined. Clients check the protected resource metadata's `resource` against the URL they were
+ * given (the MCP SDK refuses a login otherwise), so a gateway known as 127.0.0.1 must still answer
+ * `claude mcp add … http://localhost:8080/mcp`.
+ */
+export function loopbackAlias(canonical: string, url: string): string | undefined {
+  let c: URL;
+  let u: URL;
+  try {
+    c = new URL(canonical);
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (c.protocol !== u.protocol || c.port !== u.port || !LOOPBACK.has(c.hostname) || !LOOPBACK.has(u.hostname))
+    return undefined;
+  return `${c.origin}${u.pathname}${u.search}${u.hash}`;
+}
 
 /** The base the other resources hang off: the /mcp resource without its `/mcp`. */
 function baseOf(space: ResourceSpace): string {
@@ -26,7 +55,7 @@ export function knownResource(space: ResourceSpace, asked: string): string | und
     return undefined;
   }
   if (u.hash || u.search) return undefined;
-  const r = trim(u.href);
+  const r = trim((space.loopbackAliases && loopbackAlias(space.mcp(), u.href)) || u.href);
   const mcp = trim(space.mcp());
   if (r === mcp) return mcp;
   for (const s of space.servers) if (r === `${mcp}/${s}`) return r;
