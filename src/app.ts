@@ -193,6 +193,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     // Only Tollgate's own server knows `localhost` and 127.0.0.1 name one resource (another
     // authorization server would put the other name in the token's audience).
     loopbackAliases: gw.oauth?.resources.loopbackAliases === true,
+    // Likewise only Tollgate's own server takes `<base>/sse` for the /mcp resource.
+    sseResource: gw.oauth !== undefined,
     // With auth.oauth Tollgate is (the first of) its own authorization server(s).
     authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
     // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
@@ -206,6 +208,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     '/.well-known/oauth-protected-resource',
     '/.well-known/oauth-protected-resource/mcp',
     '/.well-known/oauth-protected-resource/mcp/:server',
+    '/.well-known/oauth-protected-resource/sse',
+    '/.well-known/oauth-protected-resource/sse/:server',
   ]) {
     app.use(path, prmCors);
     app.get(path, prm);

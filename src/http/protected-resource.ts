@@ -17,6 +17,12 @@ export interface ProtectedResourceOptions {
    * resource by that name, the one its client was given (src/oauth/resources.ts, loopbackAlias).
    */
   loopbackAliases?: boolean;
+  /**
+   * The metadata of the legacy SSE endpoints names `<base>/sse` (Tollgate's own server takes it for
+   * the /mcp resource, src/oauth/resources.ts): clients refuse a resource that is no prefix of the
+   * URL they were given, so `/mcp` there stopped every SSE client's login.
+   */
+  sseResource?: boolean;
 }
 
 export function baseUrlOf(requestUrl: string, configured: string | undefined): string {
@@ -26,7 +32,7 @@ export function baseUrlOf(requestUrl: string, configured: string | undefined): s
 /** The metadata URL for the endpoint a request hit (used in WWW-Authenticate). */
 export function metadataUrlFor(requestUrl: string, publicBase: string | undefined): string {
   const u = new URL(requestUrl);
-  const path = u.pathname.startsWith('/mcp') ? u.pathname : '';
+  const path = /^\/(?:mcp|sse)(?:\/|$)/.test(u.pathname) ? u.pathname : '';
   return `${baseUrlOf(requestUrl, publicBase)}/.well-known/oauth-protected-resource${path}`;
 }
 
@@ -44,7 +50,9 @@ export function protectedResourceMetadata(opts: ProtectedResourceOptions): Handl
     // One resource (the JWT audience) for /mcp and every /mcp/<server>: advertising `/mcp/<server>`
     // sent clients after tokens the gateway then refused as "wrong audience". Clients accept a
     // resource that is a path prefix of the endpoint they use (RFC 9728 §3.3, MCP SDK).
-    const resource = own === undefined ? `${base}/mcp` : aliased(own, c.req.url, opts.loopbackAliases === true);
+    const mcp = own === undefined ? `${base}/mcp` : aliased(own, c.req.url, opts.loopbackAliases === true);
+    const sse = opts.sseResource === true && /\/oauth-protected-resource\/sse(?:\/|$)/.test(c.req.path);
+    const resource = sse ? mcp.replace(/\/mcp$/, '/sse') : mcp;
     const body: Record<string, unknown> = {
       resource,
       authorization_servers:

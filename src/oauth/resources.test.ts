@@ -36,3 +36,11 @@ describe('knownResource by another loopback name', () => {
     expect(knownResource({ ...listened, loopbackAliases: false }, 'http://localhost:8080/mcp')).toBeUndefined();
   });
 });
+
+describe('knownResource for the legacy SSE endpoints', () => {
+  it('takes <base>/sse (what their metadata names) as the /mcp resource, and no /sse/<server>', () => {
+    expect(knownResource(space, 'https://gw.example/sse')).toBe('https://gw.example/mcp');
+    expect(knownResource(space, 'https://gw.example/sse/files')).toBeUndefined();
+    expect(knownResource(space, 'https://other.example/sse')).toBeUndefined();
+  });
+});

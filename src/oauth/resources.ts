@@ -1,7 +1,7 @@
 // RFC 8707 resource indicators: which resources Tollgate issues tokens for, and which of them a
 // request path accepts. `/mcp` (the whole gateway; also valid on every /mcp/<server>, which the
-// protected resource metadata points at /mcp), `/mcp/<server>` (one server only) and `/v1` (the
-// LLM API). A token for one is refused on the others.
+// protected resource metadata points at /mcp; `/sse` names it too), `/mcp/<server>` (one server
+// only) and `/v1` (the LLM API). A token for one is refused on the others.
 
 export interface ResourceSpace {
   /** The gateway's /mcp resource URL (auth.resource or <base>/mcp). */
@@ -58,6 +58,9 @@ export function knownResource(space: ResourceSpace, asked: string): string | und
   const r = trim((space.loopbackAliases && loopbackAlias(space.mcp(), u.href)) || u.href);
   const mcp = trim(space.mcp());
   if (r === mcp) return mcp;
+  // The legacy SSE endpoints' metadata names `<base>/sse` (src/http/protected-resource.ts): the same
+  // resource as /mcp, whose tokens /sse and /sse/<server> accept.
+  if (mcp.endsWith('/mcp') && r === `${baseOf(space)}/sse`) return mcp;
   for (const s of space.servers) if (r === `${mcp}/${s}`) return r;
   if (space.llm && r === `${baseOf(space)}/v1`) return r;
   return undefined;

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { auth, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type {
   OAuthClientInformationMixed,
@@ -144,6 +145,21 @@ describe('the MCP SDK client (Claude Code, Inspector) logs in the first time', (
     expect(await auth(provider, { serverUrl })).toBe('AUTHORIZED');
     expect(provider.saved?.refresh_token).not.toBe(first);
     expect((await initializeWith(serverUrl, provider.saved?.access_token ?? '')).status).toBe(200);
+  });
+
+  it('at the legacy SSE endpoint /sse/feat (older Claude Desktop configs, mcp-remote sse-only): logs in and lists', async () => {
+    const serverUrl = `${base}/sse/feat`;
+    const provider = new MemoryProvider();
+    // The SDK refuses a resource metadata whose resource is no prefix of the URL it was given.
+    expect(await auth(provider, { serverUrl })).toBe('REDIRECT');
+    const asked = provider.authUrl as URL;
+    expect(await auth(provider, { serverUrl, authorizationCode: await loginAt(asked.href) })).toBe('AUTHORIZED');
+    const client = new Client({ name: 'interop-sse', version: '1.0.0' });
+    await client.connect(new SSEClientTransport(new URL(serverUrl), { authProvider: provider }));
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+    await client.close();
+    // The token is the gateway's /mcp one: it opens the Streamable HTTP endpoints too.
+    expect((await initializeWith(`${base}/mcp/feat`, provider.saved?.access_token ?? '')).status).toBe(200);
   });
 
   it("VS Code's registration (it also asks for the device_code grant) registers and logs in on a loopback port", async () => {
