@@ -19,6 +19,8 @@ export interface AuthorizeRequest extends ClientRedirect {
   client: OAuthClient;
   codeChallenge: string;
   resource: string;
+  /** The request named no redirect_uri (the client's only one is used): /token then needs none either. */
+  redirectUriOmitted?: true;
   /** The requested scopes Tollgate issues (others ignored; none: all of auth.oauth.scopes), deduplicated, space-separated. */
   scope: string;
 }
@@ -69,7 +71,15 @@ export async function checkAuthorizeRequest(as: OAuthServer, q: Record<string, s
   const scopes = asked.length > 0 ? asked : [...cfg.scopes];
   return {
     ok: true,
-    request: { client, redirectUri, state, codeChallenge: q.code_challenge ?? '', resource, scope: scopes.join(' ') },
+    request: {
+      client,
+      redirectUri,
+      ...(q.redirect_uri === undefined && { redirectUriOmitted: true }),
+      state,
+      codeChallenge: q.code_challenge ?? '',
+      resource,
+      scope: scopes.join(' '),
+    },
   };
 }
 

@@ -15,7 +15,19 @@ import type {
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
-import { Jar, codeFor, get, hidden, initializeWith, pkce, postForm, redeemCode, register } from '../helpers/oauth.js';
+import {
+  Jar,
+  authorizeUrl,
+  codeFor,
+  get,
+  hidden,
+  initializeWith,
+  pkce,
+  postForm,
+  redeemCode,
+  register,
+  tokenRequest,
+} from '../helpers/oauth.js';
 
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const browserOk = chromiumAvailable();
@@ -38,7 +50,7 @@ afterAll(async () => {
   await gw?.close();
 });
 
-/** Logs in and consents at an authorization URL a client built; the code from the redirect. */
+/** Logs in (and consents, unless already given) at an authorization URL a client built; the code from the redirect. */
 async function loginAt(url: string, user = ALICE): Promise<string> {
   const jar = new Jar();
   let res = await get(url, jar);
@@ -50,12 +62,15 @@ async function loginAt(url: string, user = ALICE): Promise<string> {
     username: user.name,
     password: user.password,
   });
-  html = await res.text();
-  res = await postForm(`${base}/authorize/consent`, jar, {
-    txn: hidden(html, 'txn'),
-    csrf: hidden(html, 'csrf'),
-    decision: 'allow',
-  });
+  // A consent already given to this client: the login itself answers with the code.
+  if (res.status === 200) {
+    html = await res.text();
+    res = await postForm(`${base}/authorize/consent`, jar, {
+      txn: hidden(html, 'txn'),
+      csrf: hidden(html, 'csrf'),
+      decision: 'allow',
+    });
+  }
   const to = new URL(res.headers.get('location') ?? 'about:blank');
   const code = to.searchParams.get('code');
   if (!code) throw new Error(`no code: ${to.href}`);
@@ -189,6 +204,35 @@ describe('the MCP SDK client (Claude Code, Inspector) logs in the first time', (
     const t = await redeemCode(base, { code, verifier, clientId, redirectUri, resource });
     expect(t.status).toBe(200);
     expect((await initializeWith(resource, t.body.access_token as string)).status).toBe(200);
+  });
+
+  it('a client with one redirect URI may leave redirect_uri out of both requests (RFC 6749 §4.1.3), not out of one', async () => {
+    const redirectUri = 'http://127.0.0.1:8976/callback';
+    const r = await register(base, { redirect_uris: [redirectUri], token_endpoint_auth_method: 'none' });
+    const clientId = r.body.client_id as string;
+    const login = async (omit: boolean) => {
+      const { verifier, challenge } = pkce();
+      const url = new URL(authorizeUrl(base, { clientId, redirectUri, challenge }));
+      if (omit) url.searchParams.delete('redirect_uri');
+      return { code: await loginAt(url.href), verifier };
+    };
+    const omitted = await login(true);
+    const t = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: omitted.code,
+      code_verifier: omitted.verifier,
+      client_id: clientId,
+    });
+    expect(t.status, JSON.stringify(t.body)).toBe(200);
+    // Sent at /authorize: /token must send it too.
+    const sent = await login(false);
+    const refused = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      code: sent.code,
+      code_verifier: sent.verifier,
+      client_id: clientId,
+    });
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
 
   it('a client asking for nothing but the grant types Tollgate lacks is still refused', async () => {
