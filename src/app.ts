@@ -185,6 +185,10 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
       return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
     });
   }
+  // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
+  // scopes when it is the authorization server, and the scopes auth.jwt tokens must carry. In the
+  // protected resource metadata and in the 401 challenge.
+  const clientScopes = [...new Set([...(gw.oauth?.config.scopes ?? []), ...(config.auth.jwt?.requiredScopes ?? [])])];
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,
@@ -197,9 +201,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
     sseResource: gw.oauth !== undefined,
     // With auth.oauth Tollgate is (the first of) its own authorization server(s).
     authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
-    // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
-    // scopes when it is the authorization server, and the scopes auth.jwt tokens must carry.
-    scopes: [...new Set([...(gw.oauth?.config.scopes ?? []), ...(config.auth.jwt?.requiredScopes ?? [])])],
+    scopes: clientScopes,
   });
   // Open to every origin, preflight included: browser-based clients (MCP Inspector) read it from
   // their own origin, and it holds nothing but public metadata.
@@ -249,6 +251,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
           authenticators: gw.authenticators,
           allowAnonymous: config.auth.allowAnonymous,
           resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+          scopes: clientScopes,
           // A legacy SSE message is judged by the endpoint its stream was opened on.
           ...(path === '/messages' && { resourcePath: sse.resourcePath }),
         }),

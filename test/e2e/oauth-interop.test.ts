@@ -118,6 +118,8 @@ class MemoryProvider implements OAuthClientProvider {
 describe('the MCP SDK client (Claude Code, Inspector) logs in the first time', () => {
   it('with auth.jwt beside auth.oauth: asks for the advertised scopes, gets a token for /mcp/feat, refreshes', async () => {
     const serverUrl = `${base}/mcp/feat`;
+    // The 401 names the scopes to ask for, which 2025-11-25 clients take before the metadata's.
+    expect((await initializeWith(serverUrl, 'not-a-token')).challenge).toContain('scope="mcp tools"');
     const provider = new MemoryProvider();
     expect(await auth(provider, { serverUrl })).toBe('REDIRECT');
     const asked = provider.authUrl as URL;
