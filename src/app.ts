@@ -2,6 +2,7 @@
 // MCP-level steps run once per JSON-RPC request, inside the relay, after routing has named the
 // target (so policy can see `server` and the native tool name).
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { AppEnv } from './http/env.js';
 import { originCheck, originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
@@ -184,18 +185,37 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
       return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
     });
   }
+  // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
+  // scopes when it is the authorization server, and the scopes auth.jwt tokens must carry. In the
+  // protected resource metadata and in the 401 challenge.
+  const clientScopes = [...new Set([...(gw.oauth?.config.scopes ?? []), ...(config.auth.jwt?.requiredScopes ?? [])])];
   // Protected resource metadata is public by definition: clients read it to learn how to log in.
   const prm = protectedResourceMetadata({
     publicBase: config.server.publicUrl,
     // The same URL the JWT audience is (auth.resource, public_url or the address listened on).
     resource: () => gw.resource(),
+    // Only Tollgate's own server knows `localhost` and 127.0.0.1 name one resource (another
+    // authorization server would put the other name in the token's audience).
+    loopbackAliases: gw.oauth?.resources.loopbackAliases === true,
+    // Likewise only Tollgate's own server takes `<base>/sse` for the /mcp resource.
+    sseResource: gw.oauth !== undefined,
     // With auth.oauth Tollgate is (the first of) its own authorization server(s).
     authorizationServers: () => [...(gw.oauth ? [gw.oauth.issuer()] : []), ...config.auth.authorizationServers],
-    scopes: config.auth.jwt?.requiredScopes ?? [],
+    scopes: clientScopes,
   });
-  app.get('/.well-known/oauth-protected-resource', prm);
-  app.get('/.well-known/oauth-protected-resource/mcp', prm);
-  app.get('/.well-known/oauth-protected-resource/mcp/:server', prm);
+  // Open to every origin, preflight included: browser-based clients (MCP Inspector) read it from
+  // their own origin, and it holds nothing but public metadata.
+  const prmCors = cors({ origin: '*', allowMethods: ['GET', 'OPTIONS'], maxAge: 600 });
+  for (const path of [
+    '/.well-known/oauth-protected-resource',
+    '/.well-known/oauth-protected-resource/mcp',
+    '/.well-known/oauth-protected-resource/mcp/:server',
+    '/.well-known/oauth-protected-resource/sse',
+    '/.well-known/oauth-protected-resource/sse/:server',
+  ]) {
+    app.use(path, prmCors);
+    app.get(path, prm);
+  }
 
   // Tollgate's own authorization server (auth.oauth): metadata, login and consent pages, tokens.
   if (gw.oauth) app.route('/', oauthRoutes(gw.oauth));
@@ -231,6 +251,7 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
           authenticators: gw.authenticators,
           allowAnonymous: config.auth.allowAnonymous,
           resourceMetadataUrl: (url) => metadataUrlFor(url, config.server.publicUrl),
+          scopes: clientScopes,
           // A legacy SSE message is judged by the endpoint its stream was opened on.
           ...(path === '/messages' && { resourcePath: sse.resourcePath }),
         }),

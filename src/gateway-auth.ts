@@ -26,6 +26,8 @@ export function openOAuthServer(
         mcp: deps.resource,
         servers: config.upstreams.map((u) => u.name),
         llm: config.llm !== undefined,
+        // The resource follows the address listened on: `localhost` and 127.0.0.1 name the same one.
+        loopbackAliases: config.auth.resource === undefined && config.server.publicUrl === undefined,
       },
       log: deps.log,
       store: OAuthServer.openStore(oc, config.limits.redis, deps.log),

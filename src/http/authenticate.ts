@@ -18,6 +18,12 @@ export interface AuthenticateOptions {
    * `POST /messages` belongs to the stream its session was opened on (`/sse/<server>`).
    */
   resourcePath?: (c: Context<AppEnv>) => string;
+  /**
+   * The scopes a client should ask for (the protected resource metadata's scopes_supported), named
+   * in the 401 challenge as MCP 2025-11-25 asks (RFC 6750 §3 `scope`): its clients take the
+   * challenge's scope before the metadata's.
+   */
+  scopes?: readonly string[];
 }
 
 const quote = (s: string): string => s.replace(/["\\]/g, '');
@@ -40,6 +46,7 @@ export function authenticate(opts: AuthenticateOptions): MiddlewareHandler<AppEn
     const parts = [`resource_metadata="${opts.resourceMetadataUrl(url)}"`];
     if (failure) parts.push(`error="${failure.error}"`, `error_description="${quote(failure.description)}"`);
     if (failure?.error === 'insufficient_scope') parts.push(`scope="${quote(failure.scope)}"`);
+    else if (opts.scopes !== undefined && opts.scopes.length > 0) parts.push(`scope="${quote(opts.scopes.join(' '))}"`);
     return `Bearer ${parts.join(', ')}`;
   };
   return async (c, next) => {

@@ -19,7 +19,9 @@ export interface AuthorizeRequest extends ClientRedirect {
   client: OAuthClient;
   codeChallenge: string;
   resource: string;
-  /** The requested scopes, known ones only, deduplicated, space-separated. */
+  /** The request named no redirect_uri (the client's only one is used): /token then needs none either. */
+  redirectUriOmitted?: true;
+  /** The requested scopes Tollgate issues (others ignored; none: all of auth.oauth.scopes), deduplicated, space-separated. */
   scope: string;
 }
 
@@ -61,12 +63,23 @@ export async function checkAuthorizeRequest(as: OAuthServer, q: Record<string, s
     return fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
   const resource = knownResource(as.resources, q.resource ?? as.resources.mcp());
   if (!resource) return fail('invalid_target', 'resource is not served by this gateway');
-  const scopes = [...new Set((q.scope ?? cfg.scopes.join(' ')).split(' ').filter(Boolean))];
-  const unknown = scopes.filter((s) => !cfg.scopes.includes(s));
-  if (unknown.length > 0) return fail('invalid_scope', `unknown scope ${unknown.join(' ')}`);
+  // Scopes Tollgate does not issue are ignored, not refused (RFC 6749 §3.3 lets the server grant
+  // fewer; the token answer says which): MCP clients ask for the protected resource metadata's
+  // scopes_supported, which also lists auth.jwt's required scopes, and some add OIDC scopes
+  // (`openid`, `offline_access`). Asking for none Tollgate issues is as asking for no scope: all of them.
+  const asked = [...new Set((q.scope ?? '').split(' ').filter((s) => cfg.scopes.includes(s)))];
+  const scopes = asked.length > 0 ? asked : [...cfg.scopes];
   return {
     ok: true,
-    request: { client, redirectUri, state, codeChallenge: q.code_challenge ?? '', resource, scope: scopes.join(' ') },
+    request: {
+      client,
+      redirectUri,
+      ...(q.redirect_uri === undefined && { redirectUriOmitted: true }),
+      state,
+      codeChallenge: q.code_challenge ?? '',
+      resource,
+      scope: scopes.join(' '),
+    },
   };
 }
 

@@ -31,6 +31,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
       ...s,
       clientId: p.clientId,
       redirectUri: p.redirectUri,
+      ...(p.redirectUriOmitted && { redirectUriOmitted: true }),
       codeChallenge: p.codeChallenge,
       resource: p.resource,
       scope: p.scope,
@@ -51,6 +52,7 @@ export function authorizeRoutes(app: Hono, as: OAuthServer): void {
     const p: Pending = {
       clientId: q.client.client_id,
       redirectUri: q.redirectUri,
+      ...(q.redirectUriOmitted && { redirectUriOmitted: true }),
       state: q.state,
       codeChallenge: q.codeChallenge,
       resource: q.resource,

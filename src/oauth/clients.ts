@@ -59,9 +59,13 @@ function checkMetadata(raw: unknown, error: string): z.output<typeof clientMetad
     const problem = redirectUriProblem(uri);
     if (problem) throw new OAuthError('invalid_redirect_uri', problem);
   }
-  if (m.grant_types?.some((g) => g !== 'authorization_code' && g !== 'refresh_token'))
-    throw new OAuthError(error, 'client metadata: only authorization_code and refresh_token grants are supported');
-  if (m.response_types?.some((r) => r !== 'code'))
+  // Grant and response types Tollgate does not offer are dropped, not refused (RFC 7591 §3.2.1: the
+  // server may replace requested values; the answer lists what was registered). VS Code 1.101 asks
+  // for the device_code grant too whatever the metadata says, and was refused outright before. A
+  // client that cannot use the code flow at all is still refused.
+  if (m.grant_types !== undefined && !m.grant_types.includes('authorization_code'))
+    throw new OAuthError(error, 'client metadata: the authorization_code grant is the one supported');
+  if (m.response_types !== undefined && !m.response_types.includes('code'))
     throw new OAuthError(error, 'client metadata: only the code response type is supported');
   return m;
 }

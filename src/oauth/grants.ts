@@ -21,6 +21,11 @@ export interface Subject {
 export interface CodeRecord extends Subject {
   clientId: string;
   redirectUri: string;
+  /**
+   * The authorization request named no redirect_uri (the client's only registered one was used):
+   * the token request may then omit it too (RFC 6749 §4.1.3 asks for it only when it was sent).
+   */
+  redirectUriOmitted?: true;
   codeChallenge: string;
   resource: string;
   scope: string;

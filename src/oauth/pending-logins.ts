@@ -12,6 +12,8 @@ import type { OAuthServer } from './server.js';
 export interface Pending {
   clientId: string;
   redirectUri: string;
+  /** The authorization request named no redirect_uri (authorize-request.ts). */
+  redirectUriOmitted?: true;
   state: string | undefined;
   codeChallenge: string;
   resource: string;

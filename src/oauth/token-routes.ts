@@ -111,7 +111,9 @@ export function tokenRoutes(app: Hono, as: OAuthServer): void {
         const rec = await as.grants.redeemCode(code);
         if (rec.clientId !== client.client_id)
           throw new OAuthError('invalid_grant', 'code was issued to another client');
-        if (str(form.redirect_uri) !== rec.redirectUri)
+        // RFC 6749 §4.1.3: required (and identical) only when the authorization request sent one.
+        const redirectUri = str(form.redirect_uri);
+        if (redirectUri === undefined ? rec.redirectUriOmitted !== true : redirectUri !== rec.redirectUri)
           throw new OAuthError('invalid_grant', 'redirect_uri differs from the authorization request');
         if (!pkceMatches(str(form.code_verifier) ?? '', rec.codeChallenge))
           throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');

@@ -71,7 +71,7 @@ describe('JWT agents', () => {
     });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe(
-      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="wrong audience"',
+      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="wrong audience", scope="mcp"',
     );
   });
 
@@ -87,7 +87,7 @@ describe('JWT agents', () => {
     expect(await r.json()).toMatchObject({ error: { code: -32041 } });
   });
 
-  it('answers 401 with the challenge when no token is sent', async () => {
+  it('answers 401 with the challenge when no token is sent, naming the scopes to ask for (MCP 2025-11-25)', async () => {
     const r = await fetch(`${gw.url}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -95,7 +95,7 @@ describe('JWT agents', () => {
     });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe(
-      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"',
+      'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp", scope="mcp"',
     );
   });
 
