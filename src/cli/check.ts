@@ -8,6 +8,7 @@ import { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
 import { printable } from './terminal-text.js';
+import { filesToWrite, whyUnwritable } from './check-writable.js';
 
 /** How long `--connect` waits for upstreams that keep announcing catalog changes. */
 const CATALOG_WAIT_MS = 10_000;
@@ -46,6 +47,18 @@ export async function checkCommand(
     }
     summary += `, ${count(set.files.length, 'policy file')}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
   }
+  let unwritable = 0;
+  for (const f of filesToWrite(config)) {
+    const why = whyUnwritable(f.path);
+    if (why === undefined) continue;
+    const uid = process.getuid?.() ?? '?';
+    if (f.fatal) unwritable++;
+    err(
+      `${f.fatal ? 'error' : 'warning'}: ${f.key} ${f.path} cannot be written by this user (uid ${uid}): ${why}; ${
+        f.fatal ? 'serve would not start' : 'serve would keep it in memory only, lost at restart'
+      } — point it at a writable folder (in the container image: /var/lib/tollgate, the data volume)`,
+    );
+  }
   if (io.connect) {
     // Without Gateway.open: nothing is pinned or audited by a check.
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
@@ -57,6 +70,10 @@ export async function checkCommand(
     } finally {
       await gw.close();
     }
+  }
+  if (unwritable > 0) {
+    err(`${file}: ${count(unwritable, 'file')} serve must write cannot be written (${summary})`);
+    return 1;
   }
   out(`${file}: OK (${summary})`);
   return 0;

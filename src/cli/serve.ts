@@ -1,5 +1,7 @@
 // `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
+import { dirname } from 'node:path';
 import { SigningKeyError } from '../audit/checkpoint.js';
+import { AuditLogInUseError } from '../audit/lock.js';
 import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -77,11 +79,15 @@ async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
         err.message,
         'make a key pair: tollgate audit keygen --out FILE, and set audit.signing_key_file to FILE',
       );
+    if (err instanceof AuditLogInUseError)
+      throw new StartupError(err.message, 'each gateway instance needs its own audit.file (env TOLLGATE_AUDIT_FILE)');
     const path = (err as NodeJS.ErrnoException).path;
-    if (!file || path === undefined || !file.startsWith(path)) throw err;
+    // The lock beside the log (`<file>.lock`) is the first thing written there: its failure is the log's.
+    const lock = file !== undefined && path === `${file}.lock`;
+    if (!file || path === undefined || !(lock || file.startsWith(path))) throw err;
     throw new StartupError(
       `cannot write the audit log ${file}: ${reasonOf(err)}`,
-      `${path} must be a ${path === file ? 'file' : 'folder'} that this user (uid ${process.getuid?.() ?? '?'}) can write, or point audit.file (env TOLLGATE_AUDIT_FILE) elsewhere; audit.file: null turns the log off`,
+      `${lock ? dirname(file) : path} must be a ${path === file ? 'file' : 'folder'} that this user (uid ${process.getuid?.() ?? '?'}) can write, or point audit.file (env TOLLGATE_AUDIT_FILE) elsewhere (in the container image: /var/lib/tollgate/audit.jsonl, the data volume; the config's folder is mounted read-only); audit.file: null turns the log off`,
     );
   }
 }
