@@ -536,8 +536,9 @@ describe.runIf(redisUp)('the image, as the Kubernetes Deployment runs it (exampl
     expect(await initializeWithHost(gw.port, 'tollgate.default.svc.cluster.local:8080')).toBe(200);
     expect(await initializeWithHost(gw.port, 'mcp.example.com')).toBe(200);
     expect(await initializeWithHost(gw.port, 'evil.example')).toBe(403);
-    // readiness as the probe asks it
-    expect((await fetch(`http://127.0.0.1:${gw.port}${container.readinessProbe.httpGet.path}`)).status).toBe(200);
+    // every probe as the kubelet asks it: the routes exist and answer 200 on a ready pod
+    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+      expect((await fetch(`http://127.0.0.1:${gw.port}${probe.httpGet.path}`)).status).toBe(200);
     await waitUntil(() => gw.stdout.some((l) => l.includes('"gen_ai.tool.name":"everything__echo"')), 15_000);
     expect(await gw.stop()).toBe(0);
   });
