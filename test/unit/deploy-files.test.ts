@@ -319,7 +319,10 @@ describe('Kubernetes example', () => {
     expect(sleep?.[0]).toBe('sleep');
     const drainSeconds = 10; // src/cli/serve.ts DRAIN_MS
     expect(read('src/cli/serve.ts')).toMatch(new RegExp(`DRAIN_MS = ${drainSeconds}_000`));
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(sleep?.[1]) + drainSeconds);
+    // With audit.postgres, a clean stop then ships the spool's tail (src/audit/pg/fleet.ts, bounded).
+    const shipSeconds = 5;
+    expect(read('src/audit/pg/fleet.ts')).toContain(`setTimeout(r, ${shipSeconds}000)`);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(sleep?.[1]) + drainSeconds + shipSeconds);
   });
 
   it('requests at least the memory the gateway uses (~140 MB resident under load)', () => {
