@@ -1,7 +1,8 @@
 // `tollgate check`: the files `tollgate serve` will write must be writable by this user. Their defaults
 // sit beside the config file (audit.file, auth.oauth.file) or in the policies folder (pins.file), which
 // a container mounts read-only: without this, check said OK and serve then stopped (audit) or lost
-// every pin and OAuth grant at the next restart (pins, OAuth store), said only in a log line.
+// every pin at the next restart (pins) or answered every OAuth sign-in with a 500 (OAuth store), said
+// only in a log line.
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RuntimeConfig } from '../config/runtime.js';
@@ -13,17 +14,31 @@ export interface WrittenFile {
   path: string;
   /** serve refuses to start when it cannot write it (else it runs on with the state in memory). */
   fatal: boolean;
+  /** What serve does when it cannot, for the message. */
+  consequence: string;
 }
 
 /** What a gateway with this config writes to the filesystem. */
 export function filesToWrite(config: RuntimeConfig): WrittenFile[] {
   const out: WrittenFile[] = [];
   if (config.audit.file !== undefined && !config.audit.stdout)
-    out.push({ key: 'audit.file (env TOLLGATE_AUDIT_FILE)', path: config.audit.file, fatal: true });
+    out.push({
+      key: 'audit.file (env TOLLGATE_AUDIT_FILE)',
+      path: config.audit.file,
+      fatal: true,
+      consequence: 'serve would not start',
+    });
   if (config.pins?.store === 'file')
-    out.push({ key: 'pins.file (env TOLLGATE_PINS_FILE)', path: config.pins.file, fatal: false });
+    out.push({
+      key: 'pins.file (env TOLLGATE_PINS_FILE)',
+      path: config.pins.file,
+      fatal: false,
+      consequence: 'serve would keep new pins in memory only, lost at restart',
+    });
   const oauth = config.auth.oauth;
-  if (oauth?.store === 'file') out.push({ key: 'auth.oauth.file', path: oauth.file, fatal: false });
+  // Every OAuth write (a client registering, a grant) would fail: serve refuses to start instead.
+  if (oauth?.store === 'file')
+    out.push({ key: 'auth.oauth.file', path: oauth.file, fatal: true, consequence: 'serve would not start' });
   return out;
 }
 

@@ -54,9 +54,7 @@ export async function checkCommand(
     const uid = process.getuid?.() ?? '?';
     if (f.fatal) unwritable++;
     err(
-      `${f.fatal ? 'error' : 'warning'}: ${f.key} ${f.path} cannot be written by this user (uid ${uid}): ${why}; ${
-        f.fatal ? 'serve would not start' : 'serve would keep it in memory only, lost at restart'
-      } — point it at a writable folder (in the container image: /var/lib/tollgate, the data volume)`,
+      `${f.fatal ? 'error' : 'warning'}: ${f.key} ${f.path} cannot be written by this user (uid ${uid}): ${why}; ${f.consequence} — point it at a writable folder (in the container image: /var/lib/tollgate, the data volume)`,
     );
   }
   if (io.connect) {

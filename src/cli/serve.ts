@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
+import { whyUnwritable } from './check-writable.js';
 import { StartupError, reasonOf } from './startup-error.js';
 
 export interface ServeOptions {
@@ -71,6 +72,14 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
 /** Gateway.open, with the audit log's open failure said in one line. */
 async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
   const file = o.loaded.config.audit.stdout ? undefined : o.loaded.config.audit.file;
+  // The OAuth file store is written on the first registration or grant, each then a 500: say it now.
+  const oauth = o.loaded.config.auth.oauth;
+  const oauthUnwritable = oauth?.store === 'file' ? whyUnwritable(oauth.file) : undefined;
+  if (oauth && oauthUnwritable)
+    throw new StartupError(
+      `cannot write the OAuth store ${oauth.file}: ${oauthUnwritable}`,
+      `point auth.oauth.file at a folder this user (uid ${process.getuid?.() ?? '?'}) can write (in the container image: /var/lib/tollgate/tollgate-oauth.json, the data volume), or use auth.oauth.store: redis`,
+    );
   try {
     return await Gateway.open({ config: o.loaded.config, env: o.env, logger });
   } catch (err) {

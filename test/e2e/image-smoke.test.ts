@@ -389,14 +389,18 @@ describe('the image, as compose runs it (examples/compose)', () => {
 describe.runIf(asRoot || process.getuid?.() !== 0)(
   "the image with an operator's own config that sets no data paths",
   () => {
-    const prepare = () => {
+    /** `oauth`: also the OAuth login with the file store, whose file defaults beside the config too. */
+    const prepare = (opts: { oauth?: boolean } = {}) => {
       const img = imageRoot();
       const config = [
-        'server: { host: 0.0.0.0, port: 8080 }',
+        'server: { host: 0.0.0.0, port: 8080, public_url: "https://mcp.example.com" }',
         'upstreams:',
         `  everything: { transport: streamable_http, url: "http://127.0.0.1:${ports.everything}/mcp" }`,
         'auth:',
         '  api_keys: [{ agent: demo, key: "${TOLLGATE_DEMO_KEY}" }]',
+        ...(opts.oauth
+          ? ['  oauth: { enabled: true, store: file, users: [{ name: demo, password: demo-password-1 }] }']
+          : []),
         'policies: { dir: /etc/tollgate/policies }',
         '',
       ].join('\n');
@@ -405,13 +409,14 @@ describe.runIf(asRoot || process.getuid?.() !== 0)(
     };
     const env = { TOLLGATE_DEMO_KEY: secrets.TOLLGATE_DEMO_KEY };
 
-    it('tollgate check fails, naming the audit log and the pin file it cannot write and the data volume', async () => {
-      const img = prepare();
+    it('tollgate check fails, naming the audit log, the OAuth store and the pin file it cannot write and the data volume', async () => {
+      const img = prepare({ oauth: true });
       const r = await runLikeImage(img, env, ['check']);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(
         `error: audit.file (env TOLLGATE_AUDIT_FILE) ${img.at('/etc/tollgate/tollgate-audit.jsonl')}`,
       );
+      expect(r.stderr).toContain(`error: auth.oauth.file ${img.at('/etc/tollgate/tollgate-oauth.json')}`);
       expect(r.stderr).toContain(
         `warning: pins.file (env TOLLGATE_PINS_FILE) ${img.at('/etc/tollgate/policies/tool-pins.json')}`,
       );
@@ -446,6 +451,25 @@ describe.runIf(asRoot || process.getuid?.() !== 0)(
       await client.close();
       await waitUntil(() => existsSync(img.at('/var/lib/tollgate/tool-pins.json')), 15_000);
       expect(await gw.stop()).toBe(0);
+    });
+
+    it('with the OAuth file store beside the read-only config, serve stops with one line rather than answer every sign-in 500', async () => {
+      const img = prepare({ oauth: true });
+      const r = await runLikeImage(
+        img,
+        {
+          ...env,
+          TOLLGATE_AUDIT_FILE: img.at('/var/lib/tollgate/audit.jsonl'),
+          TOLLGATE_PINS_FILE: img.at('/var/lib/tollgate/tool-pins.json'),
+        },
+        stage.cmd,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `tollgate: cannot write the OAuth store ${img.at('/etc/tollgate/tollgate-oauth.json')}`,
+      );
+      expect(r.stderr).toMatch(/hint: .*\/var\/lib\/tollgate\/tollgate-oauth\.json/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
     });
   },
 );
