@@ -10,6 +10,7 @@ import { injectionMarkers } from '../pins/markers.js';
 import { printable } from './terminal-text.js';
 import { NO_CREDENTIALS_HINT } from './banner-auth.js';
 import { noCredentialsProblem } from '../auth/build.js';
+import { filesToWrite, whyUnwritable } from './check-writable.js';
 
 /** How long `--connect` waits for upstreams that keep announcing catalog changes. */
 const CATALOG_WAIT_MS = 10_000;
@@ -60,6 +61,16 @@ export async function checkCommand(
     err(
       'warning: no policy file lists api_key_hashes (and no other credential is configured): every request is refused (401) until one does; make a key with `tollgate key new --agent NAME`',
     );
+  let unwritable = 0;
+  for (const f of filesToWrite(config)) {
+    const why = whyUnwritable(f.path);
+    if (why === undefined) continue;
+    const uid = process.getuid?.() ?? '?';
+    if (f.fatal) unwritable++;
+    err(
+      `${f.fatal ? 'error' : 'warning'}: ${f.key} ${f.path} cannot be written by this user (uid ${uid}): ${why}; ${f.consequence} — point it at a writable folder (in the container image: /var/lib/tollgate, the data volume)`,
+    );
+  }
   if (io.connect) {
     // Without Gateway.open: nothing is pinned or audited by a check.
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
@@ -71,6 +82,10 @@ export async function checkCommand(
     } finally {
       await gw.close();
     }
+  }
+  if (unwritable > 0) {
+    err(`${file}: ${count(unwritable, 'file')} serve must write cannot be written (${summary})`);
+    return 1;
   }
   out(`${file}: OK (${summary})`);
   return 0;

@@ -3,6 +3,7 @@ export const HELP = `tollgate — an MCP gateway for AI agents
 Usage:
   tollgate serve [--config PATH] [--host H] [--port P]   run the gateway
   tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
+                                                         (and when this user cannot write the audit log or OAuth store)
                                                          (--connect: also start the upstreams, match patterns against
                                                          their names and flag tool descriptions with injection markers)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file

@@ -1,9 +1,12 @@
 // `tollgate serve`: start the gateway, print how to connect, stop cleanly on SIGINT/SIGTERM.
+import { dirname } from 'node:path';
 import { SigningKeyError } from '../audit/checkpoint.js';
+import { AuditLogInUseError } from '../audit/lock.js';
 import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
+import { whyUnwritable } from './check-writable.js';
 import { StartupError, reasonOf } from './startup-error.js';
 import { NO_CREDENTIALS_HINT, bannerAuth } from './banner-auth.js';
 import { noCredentialsProblem } from '../auth/build.js';
@@ -76,6 +79,14 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
 /** Gateway.open, with the audit log's open failure said in one line. */
 async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
   const file = o.loaded.config.audit.stdout ? undefined : o.loaded.config.audit.file;
+  // The OAuth file store is written on the first registration or grant, each then a 500: say it now.
+  const oauth = o.loaded.config.auth.oauth;
+  const oauthUnwritable = oauth?.store === 'file' ? whyUnwritable(oauth.file) : undefined;
+  if (oauth && oauthUnwritable)
+    throw new StartupError(
+      `cannot write the OAuth store ${oauth.file}: ${oauthUnwritable}`,
+      `point auth.oauth.file at a folder this user (uid ${process.getuid?.() ?? '?'}) can write (in the container image: /var/lib/tollgate/tollgate-oauth.json, the data volume), or use auth.oauth.store: redis`,
+    );
   try {
     return await Gateway.open({ config: o.loaded.config, env: o.env, logger });
   } catch (err) {
@@ -84,11 +95,15 @@ async function openGateway(o: ServeOptions, logger: Logger): Promise<Gateway> {
         err.message,
         'make a key pair: tollgate audit keygen --out FILE, and set audit.signing_key_file to FILE',
       );
+    if (err instanceof AuditLogInUseError)
+      throw new StartupError(err.message, 'each gateway instance needs its own audit.file (env TOLLGATE_AUDIT_FILE)');
     const path = (err as NodeJS.ErrnoException).path;
-    if (!file || path === undefined || !file.startsWith(path)) throw err;
+    // The lock beside the log (`<file>.lock`) is the first thing written there: its failure is the log's.
+    const lock = file !== undefined && path === `${file}.lock`;
+    if (!file || path === undefined || !(lock || file.startsWith(path))) throw err;
     throw new StartupError(
       `cannot write the audit log ${file}: ${reasonOf(err)}`,
-      `${path} must be a ${path === file ? 'file' : 'folder'} that this user (uid ${process.getuid?.() ?? '?'}) can write, or point audit.file (env TOLLGATE_AUDIT_FILE) elsewhere; audit.file: null turns the log off`,
+      `${lock ? dirname(file) : path} must be a ${path === file ? 'file' : 'folder'} that this user (uid ${process.getuid?.() ?? '?'}) can write, or point audit.file (env TOLLGATE_AUDIT_FILE) elsewhere (in the container image: /var/lib/tollgate/audit.jsonl, the data volume; the config's folder is mounted read-only); audit.file: null turns the log off`,
     );
   }
 }

@@ -253,6 +253,35 @@ function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<St
   });
 }
 
+/** ENTRYPOINT with another command (`check`, or `serve` expected to fail) run to its end, as the image user. */
+function runLikeImage(
+  img: ImageRoot,
+  env: Record<string, string>,
+  cmd: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let argv = [...stage.entrypoint, ...cmd];
+  if (!existsSync(argv[0]!)) argv = argv.slice(argv.indexOf('--') + 1);
+  argv = argv.map((a) => (a === 'node' ? process.execPath : a));
+  if (asRoot) argv = ['setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', ...argv];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: img.at(stage.workdir),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: img.at('/home/node'),
+      ...Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, rootPaths(img, v)])),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 class ExitedError extends Error {
   constructor(
     readonly code: number | null,
@@ -354,6 +383,97 @@ describe('the image, as compose runs it (examples/compose)', () => {
   );
 });
 
+// The README's `docker run` with the operator's own config, which sets no data paths: the defaults
+// (audit.file, pins.file) lie beside the config and the policies, mounted read-only. Root would
+// write there anyway: the image user cannot.
+describe.runIf(asRoot || process.getuid?.() !== 0)(
+  "the image with an operator's own config that sets no data paths",
+  () => {
+    /** `oauth`: also the OAuth login with the file store, whose file defaults beside the config too. */
+    const prepare = (opts: { oauth?: boolean } = {}) => {
+      const img = imageRoot();
+      const config = [
+        'server: { host: 0.0.0.0, port: 8080, public_url: "https://mcp.example.com" }',
+        'upstreams:',
+        `  everything: { transport: streamable_http, url: "http://127.0.0.1:${ports.everything}/mcp" }`,
+        'auth:',
+        '  api_keys: [{ agent: demo, key: "${TOLLGATE_DEMO_KEY}" }]',
+        ...(opts.oauth
+          ? ['  oauth: { enabled: true, store: file, users: [{ name: demo, password: demo-password-1 }] }']
+          : []),
+        'policies: { dir: /etc/tollgate/policies }',
+        '',
+      ].join('\n');
+      mountReadOnly(img, { '/etc/tollgate/tollgate.yaml': rootPaths(img, config), ...policiesDir() });
+      return img;
+    };
+    const env = { TOLLGATE_DEMO_KEY: secrets.TOLLGATE_DEMO_KEY };
+
+    it('tollgate check fails, naming the audit log, the OAuth store and the pin file it cannot write and the data volume', async () => {
+      const img = prepare({ oauth: true });
+      const r = await runLikeImage(img, env, ['check']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `error: audit.file (env TOLLGATE_AUDIT_FILE) ${img.at('/etc/tollgate/tollgate-audit.jsonl')}`,
+      );
+      expect(r.stderr).toContain(`error: auth.oauth.file ${img.at('/etc/tollgate/tollgate-oauth.json')}`);
+      expect(r.stderr).toContain(
+        `warning: pins.file (env TOLLGATE_PINS_FILE) ${img.at('/etc/tollgate/policies/tool-pins.json')}`,
+      );
+      expect(r.stderr).toContain('/var/lib/tollgate');
+      expect(r.stdout).not.toContain('OK');
+    });
+
+    it('tollgate serve stops with one line naming the audit log and a hint, no stack trace', async () => {
+      const img = prepare();
+      const r = await runLikeImage(img, env, stage.cmd);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `tollgate: cannot write the audit log ${img.at('/etc/tollgate/tollgate-audit.jsonl')}: permission denied (EACCES)`,
+      );
+      expect(r.stderr).toMatch(/hint: .*\/var\/lib\/tollgate\/audit\.jsonl/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+
+    it('with TOLLGATE_AUDIT_FILE and TOLLGATE_PINS_FILE on the data volume, check passes and serve serves', async () => {
+      const img = prepare();
+      const data = {
+        ...env,
+        TOLLGATE_AUDIT_FILE: img.at('/var/lib/tollgate/audit.jsonl'),
+        TOLLGATE_PINS_FILE: img.at('/var/lib/tollgate/tool-pins.json'),
+      };
+      const r = await runLikeImage(img, data, ['check']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const gw = await startLikeImage(img, data);
+      const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: secrets.TOLLGATE_DEMO_KEY });
+      expect(await echo(client, 'own')).toBe('everything:own');
+      await client.close();
+      await waitUntil(() => existsSync(img.at('/var/lib/tollgate/tool-pins.json')), 15_000);
+      expect(await gw.stop()).toBe(0);
+    });
+
+    it('with the OAuth file store beside the read-only config, serve stops with one line rather than answer every sign-in 500', async () => {
+      const img = prepare({ oauth: true });
+      const r = await runLikeImage(
+        img,
+        {
+          ...env,
+          TOLLGATE_AUDIT_FILE: img.at('/var/lib/tollgate/audit.jsonl'),
+          TOLLGATE_PINS_FILE: img.at('/var/lib/tollgate/tool-pins.json'),
+        },
+        stage.cmd,
+      );
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `tollgate: cannot write the OAuth store ${img.at('/etc/tollgate/tollgate-oauth.json')}`,
+      );
+      expect(r.stderr).toMatch(/hint: .*\/var\/lib\/tollgate\/tollgate-oauth\.json/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  },
+);
+
 describe.runIf(redisUp)('the image, as scale-out runs it (examples/scale-out)', () => {
   let front: Front | undefined;
   afterAll(async () => front?.close());
@@ -440,8 +560,9 @@ describe.runIf(redisUp)('the image, as the Kubernetes Deployment runs it (exampl
     expect(await initializeWithHost(gw.port, 'tollgate.default.svc.cluster.local:8080')).toBe(200);
     expect(await initializeWithHost(gw.port, 'mcp.example.com')).toBe(200);
     expect(await initializeWithHost(gw.port, 'evil.example')).toBe(403);
-    // readiness as the probe asks it
-    expect((await fetch(`http://127.0.0.1:${gw.port}${container.readinessProbe.httpGet.path}`)).status).toBe(200);
+    // every probe as the kubelet asks it: the routes exist and answer 200 on a ready pod
+    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+      expect((await fetch(`http://127.0.0.1:${gw.port}${probe.httpGet.path}`)).status).toBe(200);
     await waitUntil(() => gw.stdout.some((l) => l.includes('"gen_ai.tool.name":"everything__echo"')), 15_000);
     expect(await gw.stop()).toBe(0);
   });

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import type { RuntimeConfig } from '../../src/config/runtime.js';
-import { runtimeStage } from '../helpers/dockerfile.js';
+import { instructions, runtimeStage } from '../helpers/dockerfile.js';
 
 const read = (p: string) => readFileSync(p, 'utf8');
 const env = {
@@ -127,12 +127,58 @@ describe('Dockerfile', () => {
 
   it('starts node under an init (tini) that forwards SIGTERM and reaps, and checks /readyz', () => {
     expect(image.entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
-    expect(image.entrypoint.slice(2)).toEqual(['node', 'bin/tollgate.mjs']);
+    expect(image.entrypoint.slice(2)).toEqual(['node', '--max-semi-space-size=32', 'bin/tollgate.mjs']);
     expect(read('Dockerfile')).toMatch(/apt-get install[^\n]*\btini\b/);
     expect(image.cmd).toEqual(['serve', '--host', '0.0.0.0']);
     expect(image.healthcheck[0]).toBe('node');
     expect(image.healthcheck.join(' ')).toContain('http://127.0.0.1:8080/readyz');
     expect(image.exposed).toContain(8080);
+  });
+});
+
+describe('.dockerignore (the build context)', () => {
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  /** Docker's matching, enough for these patterns: `**` any folders, `*` within a name, a match excludes what is below. */
+  const ignored = (path: string) =>
+    patterns.some((p) => {
+      const re = p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\?/g, '[^/]')
+        .replace(/\*\*\//g, '\0')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\0/g, '(?:.*/)?');
+      return new RegExp(`^${re}(?:/.*)?$`).test(path);
+    });
+
+  it('sends none of node_modules, a local build, or local state that holds secrets', () => {
+    for (const p of [
+      'node_modules/zod/package.json',
+      'dist/main.js',
+      'examples/quickstart/tollgate-oauth.json',
+      'examples/quickstart/tollgate-audit.jsonl',
+      'examples/quickstart/tool-pins.json',
+      'tollgate-audit.jsonl',
+      '.env',
+    ])
+      expect(ignored(p), p).toBe(true);
+  });
+
+  it('keeps every file the Dockerfile copies from the context', () => {
+    const sources = instructions(read('Dockerfile'))
+      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+      .flatMap((i) =>
+        i.args
+          .split(/\s+/)
+          .filter((w) => !w.startsWith('--'))
+          .slice(0, -1),
+      );
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'src', 'bin', 'schema']));
+    for (const s of sources) expect(ignored(s), s).toBe(false);
+    for (const f of ['src/main.ts', 'bin/tollgate.mjs', 'schema/tollgate.schema.json'])
+      expect(ignored(f), f).toBe(false);
   });
 });
 
@@ -252,11 +298,37 @@ describe('Kubernetes example', () => {
   it('probes /healthz and /readyz, runs as the image user, and drains within the grace period', () => {
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(container.startupProbe.httpGet.path).toBe('/readyz');
+    // A failing startup or liveness probe kills the container: neither may wait for an upstream
+    // (a pod started during an upstream outage would be restarted in a loop).
+    expect(container.startupProbe.httpGet.path).toBe('/healthz');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBe(1000); // uid of `node` in node:20 images
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(10);
     expect(find('Service', 'tollgate').spec.ports[0].targetPort).toBe('http');
+  });
+
+  it('probes and the Service reach the port the config listens on', () => {
+    const named = (container.ports as { name: string; containerPort: number }[]).find((p) => p.name === 'http');
+    expect(named?.containerPort).toBe(config.server.port);
+    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+      expect(probe.httpGet.port).toBe('http');
+    expect(image.healthcheck.join(' ')).toContain(`:${config.server.port}/readyz`);
+  });
+
+  it('keeps serving while the endpoints drop the pod, then drains, all within the grace period', () => {
+    const sleep = container.lifecycle?.preStop?.exec?.command as string[] | undefined;
+    expect(sleep?.[0]).toBe('sleep');
+    const drainSeconds = 10; // src/cli/serve.ts DRAIN_MS
+    expect(read('src/cli/serve.ts')).toMatch(new RegExp(`DRAIN_MS = ${drainSeconds}_000`));
+    // With audit.postgres, a clean stop then ships the spool's tail (src/audit/pg/fleet.ts, bounded).
+    const shipSeconds = 5;
+    expect(read('src/audit/pg/fleet.ts')).toContain(`setTimeout(r, ${shipSeconds}000)`);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(sleep?.[1]) + drainSeconds + shipSeconds);
+  });
+
+  it('requests at least the memory the gateway uses (~140 MB resident under load)', () => {
+    const mi = (q: string) => Number.parseInt(q, 10) * (q.endsWith('Gi') ? 1024 : 1);
+    expect(mi(container.resources.requests.memory)).toBeGreaterThanOrEqual(256);
+    expect(mi(container.resources.limits.memory)).toBeGreaterThanOrEqual(mi(container.resources.requests.memory));
   });
 
   it('uses an image tag it documents how to build, not a :latest that would be pulled', () => {
