@@ -260,7 +260,8 @@ function runLikeImage(
   cmd: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let argv = [...stage.entrypoint, ...cmd];
-  if (!existsSync(argv[0]!)) argv = argv.slice(argv.indexOf('--') + 1);
+  const init = existsSync(argv[0]!);
+  if (!init) argv = argv.slice(argv.indexOf('--') + 1);
   argv = argv.map((a) => (a === 'node' ? process.execPath : a));
   if (asRoot) argv = ['setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', ...argv];
   const child = spawn(argv[0]!, argv.slice(1), {
@@ -269,6 +270,8 @@ function runLikeImage(
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: img.at('/home/node'),
       ...Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, rootPaths(img, v)])),
+      // Not PID 1 here (as startLikeImage): without it tini warns on stderr, which these runs read.
+      ...(init ? { TINI_SUBREAPER: '1' } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
