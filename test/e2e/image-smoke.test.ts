@@ -210,9 +210,9 @@ function killGroup(c: ChildProcess): void {
   }
 }
 
-/** ENTRYPOINT + CMD as the image runs them, as the image user, in WORKDIR, on a free port. */
-function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<Started> {
-  let argv = [...stage.entrypoint, ...stage.cmd, '--port', '0'];
+/** ENTRYPOINT + `cmd` as the image runs them: as the image user, in WORKDIR, with its environment. */
+function spawnLikeImage(img: ImageRoot, env: Record<string, string>, cmd: string[]): ChildProcess {
+  let argv = [...stage.entrypoint, ...cmd];
   // tini, when this machine has it; else node is started directly (the signal handling under test is node's).
   const init = existsSync(argv[0]!);
   if (!init) argv = argv.slice(argv.indexOf('--') + 1);
@@ -224,7 +224,8 @@ function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<St
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: img.at('/home/node'),
       ...Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, rootPaths(img, v)])),
-      // Not PID 1 here: as a subreaper tini still reaps orphans, as it does in the container.
+      // Not PID 1 here: as a subreaper tini still reaps orphans, as it does in the container (and
+      // without it tini warns on the stderr these runs read).
       ...(init ? { TINI_SUBREAPER: '1' } : {}),
       ...env,
     },
@@ -232,6 +233,12 @@ function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<St
     detached: true, // its own process group, so cleanup reaches node under tini
   });
   children.push(child);
+  return child;
+}
+
+/** ENTRYPOINT + CMD as the image runs them, on a free port. */
+function startLikeImage(img: ImageRoot, env: Record<string, string>): Promise<Started> {
+  const child = spawnLikeImage(img, env, [...stage.cmd, '--port', '0']);
   const stdout: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -259,25 +266,7 @@ function runLikeImage(
   env: Record<string, string>,
   cmd: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let argv = [...stage.entrypoint, ...cmd];
-  const init = existsSync(argv[0]!);
-  if (!init) argv = argv.slice(argv.indexOf('--') + 1);
-  argv = argv.map((a) => (a === 'node' ? process.execPath : a));
-  if (asRoot) argv = ['setpriv', `--reuid=${ids.uid}`, `--regid=${ids.gid}`, '--clear-groups', '--', ...argv];
-  const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: img.at(stage.workdir),
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: img.at('/home/node'),
-      ...Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, rootPaths(img, v)])),
-      // Not PID 1 here (as startLikeImage): without it tini warns on stderr, which these runs read.
-      ...(init ? { TINI_SUBREAPER: '1' } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  children.push(child);
+  const child = spawnLikeImage(img, env, cmd);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
