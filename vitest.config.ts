@@ -24,10 +24,9 @@ const RUN_ALONE = [
   'test/hardening/faults-under-load.test.ts',
 ];
 // Files at a time in the parallel group; TOLLGATE_TEST_WORKERS overrides it (e.g. 2 on a machine busy
-// with other work, 1 to run every file in turn). 4 on 2 cores: the files wait on child processes most
-// of the time; with 3 the cores sat ~18% idle and the run took 266–274 s on session 9's host, with 4
-// 241 s.
-const PARALLEL_WORKERS = Number(process.env.TOLLGATE_TEST_WORKERS) || 4;
+// with other work, 1 to run every file in turn). 4 was tried in session 9: the cores sit ~18% idle with
+// 3, but the whole CI run then used more CPU (535 and 588 s against 483 s) and took longer.
+const PARALLEL_WORKERS = Number(process.env.TOLLGATE_TEST_WORKERS) || 3;
 
 // Options every project shares (projects do not use `extends: true`: it would concatenate `include`).
 const shared = {
