@@ -40,6 +40,8 @@ process.on('exit', () => {
   for (const p of procs) p.kill();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+// Stopped early (Ctrl-C, kill): the gateways, the relay and the upstream go too.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 function start(args, ready, log) {
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -62,12 +62,14 @@ export class AgentAccess {
     { allow: (s: string) => string | undefined; deny: (s: string) => string | undefined }
   >;
   private readonly constraints: CompiledConstraint[];
+  /** What constraints see: the agent's context and the call's `args`. */
+  private readonly variables: Record<string, unknown>;
 
   constructor(
     readonly agentId: string,
     rules: Record<AccessKind, AccessRules>,
     constraints: readonly ConstraintRule[],
-    private readonly context: Record<string, unknown>,
+    context: Record<string, unknown>,
   ) {
     const compile = (r: AccessRules) => ({ allow: compileGlobs(r.allow), deny: compileGlobs(r.deny) });
     this.lists = {
@@ -76,6 +78,7 @@ export class AgentAccess {
       resource: compile(rules.resource),
       model: compile(rules.model),
     };
+    this.variables = { ...context, args: undefined };
     this.constraints = constraints.map((rule) => ({
       rule,
       matches: compileGlob(rule.tool),
@@ -118,10 +121,15 @@ export class AgentAccess {
     for (const c of this.constraints) {
       if (!c.matches(name)) continue;
       let ok: unknown;
+      // One variables object per agent, its args set for this evaluation and cleared after: no copy
+      // of the context per call. Evaluation is synchronous, so no other call sees these args.
+      this.variables.args = args ?? {};
       try {
-        ok = c.evaluate({ ...this.context, args: args ?? {} });
+        ok = c.evaluate(this.variables);
       } catch {
         ok = false; // a missing or mistyped argument fails the constraint rather than bypassing it
+      } finally {
+        this.variables.args = undefined;
       }
       if (ok !== true)
         return refused(
