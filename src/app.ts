@@ -3,6 +3,7 @@
 // target (so policy can see `server` and the native tool name).
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { agentCors } from './http/cors.js';
 import type { AppEnv } from './http/env.js';
 import { originCheck, originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
@@ -235,6 +236,10 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
         publicUrl: config.server.publicUrl,
       }),
     );
+    // 1b. CORS for agents in a browser page, from the origins step 1 admitted: the preflight is
+    // answered here (browsers send it without credentials), and answers expose Mcp-Session-Id and
+    // WWW-Authenticate to the page.
+    app.use(path, agentCors({ methods: ['GET', 'POST', 'DELETE'], maxAgeSeconds: 600 }));
     // 2. Body cap — before anything reads the body.
     app.use(
       path,

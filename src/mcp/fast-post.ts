@@ -68,7 +68,8 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
     if (!h['content-type']?.includes('application/json') || !prefersJson(h.accept)) return undefined;
     const pv = h['mcp-protocol-version'];
     if (typeof pv === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(pv)) return undefined;
-    if (opts.originProblem(h.origin, h.host) !== undefined) return undefined;
+    // A browser page (any Origin) gets its CORS headers from the Hono route (src/http/cors.ts).
+    if (h.origin !== undefined || opts.originProblem(undefined, h.host) !== undefined) return undefined;
     const auth = h.authorization;
     const token = auth === undefined ? undefined : bearerToken(auth, undefined);
     if (!token) return undefined;
