@@ -6,6 +6,7 @@
 //   node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir .bench-A --sourceMap false
 //   (change, then the same into .bench-B)
 //   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
+//   node bench/ab.mjs A=.bench-A bare=.bench-A:noaudit,nopolicy  # the same build without audit and policy
 //
 // Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS
 // (node flags for the gateways; RELAY_ARGS for the relay) and GATEWAY_LOG (a file for their output). Young-generation GC per
@@ -72,7 +73,9 @@ const origin = `http://127.0.0.1:${upstream.port}`;
 
 const targets = [];
 for (const spec of process.argv.slice(2)) {
-  const [name, dir] = spec.split('=');
+  const [name, build] = spec.split('=');
+  // `name=dir:noaudit,nopolicy`: the same build without the audit log and/or the policy (what the steps cost).
+  const [dir, variant = ''] = (build ?? '').split(':');
   if (!name || !dir) throw new Error(`expected name=builddir or name=relay, got ${spec}`);
   if (dir === 'relay') {
     const r = await start([...RELAY_ARGS, 'bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
@@ -90,7 +93,9 @@ for (const spec of process.argv.slice(2)) {
   writeFileSync(
     join(tmp, 'tollgate.yaml'),
     `server: { host: 127.0.0.1, port: 0 }\nlog: { level: warn }\nupstreams:\n  bench:\n    transport: streamable_http\n    url: ${origin}/mcp\n` +
-      `auth:\n  api_keys:\n    - { agent: bench, key: ${KEY} }\npolicies: { dir: policies }\naudit: { file: ${join(tmp, 'audit.jsonl')} }\n`,
+      `auth:\n  api_keys:\n    - { agent: bench, key: ${KEY} }\n` +
+      (variant.includes('nopolicy') ? '' : 'policies: { dir: policies }\n') +
+      `audit: { file: ${variant.includes('noaudit') ? 'null' : join(tmp, 'audit.jsonl')} }\n`,
   );
   const g = await start(
     [...NODE_ARGS, `${dir}/main.js`, 'serve', '--config', join(tmp, 'tollgate.yaml')],
