@@ -8,6 +8,8 @@ export interface InterpolationResult<T> {
   defaults: Record<string, string>;
   /** Variables that were unset with no default (an error for the caller to report). */
   missing: { variable: string; path: (string | number)[] }[];
+  /** Each value a set variable put into the config, and where (values that may be credentials). */
+  expanded: { path: (string | number)[]; value: string }[];
 }
 
 const PATTERN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -20,6 +22,7 @@ export function interpolate<T>(input: T, env: Readonly<Record<string, string | u
   const defaulted = new Set<string>();
   const defaults: Record<string, string> = {};
   const missing: InterpolationResult<T>['missing'] = [];
+  const expanded: InterpolationResult<T>['expanded'] = [];
 
   const walk = (v: unknown, path: (string | number)[]): unknown => {
     if (typeof v === 'string') {
@@ -27,7 +30,10 @@ export function interpolate<T>(input: T, env: Readonly<Record<string, string | u
         if (whole === '$${') return '${';
         const name_ = name ?? '';
         const set = env[name_];
-        if (set !== undefined && set !== '') return set;
+        if (set !== undefined && set !== '') {
+          expanded.push({ path, value: set });
+          return set;
+        }
         if (fallback !== undefined) {
           defaulted.add(name_);
           defaults[name_] = fallback;
@@ -49,5 +55,5 @@ export function interpolate<T>(input: T, env: Readonly<Record<string, string | u
     return v;
   };
 
-  return { value: walk(input, []) as T, defaulted: [...defaulted], defaults, missing };
+  return { value: walk(input, []) as T, defaulted: [...defaulted], defaults, missing, expanded };
 }

@@ -35,7 +35,7 @@ export function parseConfigText(
   file: string,
   env: Readonly<Record<string, string | undefined>>,
 ): LoadedConfig {
-  const { value, defaulted, defaults } = parseYaml(text, file, configSchema, env);
+  const { value, defaulted, defaults, expanded } = parseYaml(text, file, configSchema, env);
   if (env.TOLLGATE_AUDIT_FILE) value.audit.file = env.TOLLGATE_AUDIT_FILE;
   if (env.TOLLGATE_PINS_FILE) value.pins.file = env.TOLLGATE_PINS_FILE;
   // `${OPENAI_API_KEY:-}`: empty on purpose (that LLM upstream is off), not a weak default.
@@ -47,5 +47,12 @@ export function parseConfigText(
     for (const name of keylessUpstreams(value.llm))
       warnings.push(`llm upstream ${name} is off: its api_key is empty (set its variable to serve it on /v1)`);
   const demoSecrets = new Set(secrets.map((v) => defaults[v] ?? '').filter((d) => d !== ''));
-  return { config: toRuntimeConfig(value, dirname(file)), warnings, demoSecrets };
+  // What `${VAR}`s put into each upstream's command line: cut from what that upstream says (arg-secrets.ts).
+  const expandedArgs = new Map<string, string[]>();
+  for (const e of expanded) {
+    const [top, name, key] = e.path;
+    if (top !== 'upstreams' || typeof name !== 'string' || key !== 'args') continue;
+    expandedArgs.set(name, [...(expandedArgs.get(name) ?? []), e.value]);
+  }
+  return { config: toRuntimeConfig(value, dirname(file), expandedArgs), warnings, demoSecrets };
 }

@@ -1,4 +1,5 @@
 // The runtime form of one upstream (stdio, Streamable HTTP, SSE; replicas and balancing) and its conversion from the parsed config; separate so runtime.ts keeps to the whole config.
+import { argSecrets } from './arg-secrets.js';
 import { resolve } from 'node:path';
 import type { UpstreamSpec } from './schema.js';
 import { toMs, toRates, type Rate } from './runtime-units.js';
@@ -52,6 +53,8 @@ export interface StdioUpstreamConfig extends UpstreamBase {
   transport: 'stdio';
   command: string;
   args: readonly string[];
+  /** The credentials among `args` (src/config/arg-secrets.ts), cut from what the server says. */
+  argSecrets: readonly string[];
   env: Readonly<Record<string, string>>;
   cwd: string;
 }
@@ -70,6 +73,8 @@ export function upstreamConfig(
   u: UpstreamSpec,
   baseDir: string,
   defaultPinAction: PinAction,
+  /** Values `${VAR}`s put into its `args`. */
+  expandedArgs: readonly string[] = [],
 ): UpstreamConfig {
   const base: UpstreamBase = {
     name,
@@ -98,6 +103,7 @@ export function upstreamConfig(
       transport: 'stdio',
       command: u.command,
       args: u.args,
+      argSecrets: argSecrets(u.args, expandedArgs),
       env: u.env,
       cwd: resolve(baseDir, u.cwd ?? '.'), // relative paths in args mean the same wherever tollgate runs
     };

@@ -155,7 +155,12 @@ function pinFilePath(c: ParsedConfig, baseDir: string): string {
 
 export const PIN_FILE_NAME = 'tool-pins.json';
 
-export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig {
+export function toRuntimeConfig(
+  c: ParsedConfig,
+  baseDir: string,
+  /** Values `${VAR}`s put into each upstream's `args`, by upstream name. */
+  expandedArgs: ReadonlyMap<string, readonly string[]> = new Map(),
+): RuntimeConfig {
   return deepFreeze({
     server: {
       host: c.server.host,
@@ -197,7 +202,9 @@ export function toRuntimeConfig(c: ParsedConfig, baseDir: string): RuntimeConfig
         timeoutMs: toMs(c.mcp.server_requests.timeout),
       },
     },
-    upstreams: Object.entries(c.upstreams).map(([name, u]) => upstreamConfig(name, u, baseDir, c.pins.action)),
+    upstreams: Object.entries(c.upstreams).map(([name, u]) =>
+      upstreamConfig(name, u, baseDir, c.pins.action, expandedArgs.get(name)),
+    ),
     auth: {
       apiKeys: c.auth.api_keys,
       allowAnonymous: c.auth.allow_anonymous,

@@ -23,6 +23,8 @@ export interface ParsedYaml<T> {
   defaulted: string[];
   /** The default each of those took. */
   defaults: Record<string, string>;
+  /** Each value a set variable put into the config, and where. */
+  expanded: { path: (string | number)[]; value: string }[];
   /** `file:line:col` of a key path, for problems found after parsing (e.g. a CEL expression). */
   where: (path: Path) => string;
 }
@@ -59,7 +61,7 @@ export function parseYaml<S extends z.ZodType>(
     );
   }
   const raw: unknown = doc.toJS() ?? {};
-  const { value, defaulted, defaults, missing } = interpolate(raw, env);
+  const { value, defaulted, defaults, missing, expanded } = interpolate(raw, env);
   const problems = missing.map(
     (m) =>
       `${where(m.path)} ${m.path.join('.')}: environment variable ${m.variable} is not set (use \${${m.variable}:-default})`,
@@ -78,7 +80,7 @@ export function parseYaml<S extends z.ZodType>(
       ),
     );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
-  return { value: parsed.data as z.output<S>, defaulted, defaults, where };
+  return { value: parsed.data as z.output<S>, defaulted, defaults, expanded, where };
 }
 
 function formatIssues(issues: z.core.$ZodIssue[], where: (p: Path) => string, schema: z.ZodType): string[] {

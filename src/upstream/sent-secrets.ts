@@ -18,10 +18,15 @@ function longestFirst(values: Iterable<string>): string[] {
 }
 
 /**
- * The values worth hiding among headers (or a stdio process's environment) we send and the
- * upstream URL's query and password; longest first.
+ * The values worth hiding among headers (or a stdio process's environment) we send, the upstream
+ * URL's query and password, and other values we gave it (a stdio command line's credentials);
+ * longest first.
  */
-export function sentSecrets(headers: readonly Readonly<Record<string, string>>[], url?: URL): string[] {
+export function sentSecrets(
+  headers: readonly Readonly<Record<string, string>>[],
+  url?: URL,
+  values: readonly string[] = [],
+): string[] {
   const out: string[] = [];
   const add = (v: string) => {
     if (v.length >= MIN_SECRET_LENGTH) out.push(v);
@@ -30,6 +35,7 @@ export function sentSecrets(headers: readonly Readonly<Record<string, string>>[]
     if (space > 0 && v.length - space - 1 >= MIN_SECRET_LENGTH) out.push(v.slice(space + 1).trim());
   };
   for (const h of headers) for (const v of Object.values(h)) add(v);
+  for (const v of values) add(v);
   if (url) {
     for (const v of url.searchParams.values()) add(v);
     if (url.password) add(decodeURIComponent(url.password));

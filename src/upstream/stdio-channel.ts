@@ -72,7 +72,7 @@ export class StdioChannel implements Channel {
     private readonly log: Logger,
   ) {
     this.describe = `stdio:${cfg.command}`;
-    this.secrets = sentSecrets([cfg.env]);
+    this.secrets = sentSecrets([cfg.env], undefined, cfg.argSecrets);
   }
 
   open(given: ChannelEvents): Promise<void> {

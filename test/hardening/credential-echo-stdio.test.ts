@@ -13,6 +13,10 @@ import { nodeArgsYaml } from '../helpers/compiled.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'stdio-operator-secret-8d2e61b0';
+/** Given on the command line: through `\${VAR}`, written in the config after a token flag, in a URL. */
+const ARG_SECRET = 'arg-api-key-5c1f09aa';
+const LITERAL = 'literal-token-77e3b2c4';
+const DB_PASSWORD = 'db-password-91d0f6e2';
 const SERVER = nodeArgsYaml('test/fixtures/env-echo-server.ts');
 const upstream = (extraArgs = '') =>
   `{ transport: stdio, command: ${process.execPath}, args: [${SERVER}${extraArgs}], cwd: ${resolve('.')}, protocol: "2025", env: { UP_TOKEN: "\${STDIO_TOKEN}", DEBUG: "true" }, timeouts: { connect: 60s, request: 60s } }`;
@@ -25,8 +29,9 @@ beforeAll(async () => {
     `upstreams:
   works: ${upstream()}
   refuses: ${upstream(', --refuse')}
+  cli: ${upstream(`, --api-key, "\${STDIO_ARG_KEY}", "--token=${LITERAL}", --db, "postgres://app:${DB_PASSWORD}@127.0.0.1/app", --verbose, --name, report-writer`)}
 ${authYaml()}`,
-    { STDIO_TOKEN: SECRET },
+    { STDIO_TOKEN: SECRET, STDIO_ARG_KEY: ARG_SECRET },
   );
   await waitUntil(
     () =>
@@ -63,6 +68,18 @@ describe('a stdio server quoting its env: secret', () => {
     const audit = readFileSync(gw.auditFile, 'utf8');
     expect(audit).toContain('fail');
     expect(audit).not.toContain(SECRET);
+  });
+
+  it('credentials on its command line are cut from its errors; other arguments stay', async () => {
+    const err = await agent.callTool({ name: 'cli__argv', arguments: {} }).then(
+      (r) => JSON.stringify(r),
+      (e: Error) => e.message,
+    );
+    expect(err).toContain('bad usage: ');
+    expect(err).toContain('--api-key [REDACTED] --token=[REDACTED] --db postgres://app:[REDACTED]@127.0.0.1/app');
+    expect(err).toContain('--verbose --name report-writer');
+    for (const s of [ARG_SECRET, LITERAL, DB_PASSWORD]) expect(err).not.toContain(s);
+    expect(readFileSync(gw.auditFile, 'utf8')).not.toContain(ARG_SECRET);
   });
 
   it('log lines and progress messages reach the agent without the secret', async () => {
