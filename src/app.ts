@@ -13,7 +13,6 @@ import { authorize } from './policy/authorize.js';
 import { auditStep } from './audit/step.js';
 import { limitsStep } from './limits/step.js';
 import { errorResponse } from './http/respond.js';
-import { headerOf } from './http/node-io.js';
 import { requestContext } from './http/request-context.js';
 import { streamableHttp } from './mcp/streamable-http.js';
 import { legacySse } from './mcp/legacy-sse.js';
@@ -24,7 +23,6 @@ import { adminRoutes } from './admin/routes.js';
 import { adminDeps } from './app-admin.js';
 import { pinStep } from './pins/step.js';
 import { catalogSourceOf, knownNames } from './policy/known-names.js';
-import { bearerOf, operatorTokens } from './auth/operator-tokens.js';
 import { OperatorAttempts } from './auth/operator-attempts.js';
 import { clientAddressOf } from './http/client-address.js';
 import { CidrSet } from './http/cidr.js';
@@ -34,6 +32,7 @@ import { traceAuth, traceHttp } from './telemetry/http.js';
 import { credentialsStep } from './credentials/credentials.js';
 import { connectionRoutes } from './credentials/routes.js';
 import { connectionOptions } from './app-connections.js';
+import { metricsRoute } from './app-metrics.js';
 import { oauthRoutes } from './oauth/routes.js';
 import { fastPost } from './mcp/fast-post.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -168,24 +167,8 @@ export function buildApp(gw: Gateway): Hono<AppEnv> {
   const operatorAttempts = new OperatorAttempts({
     addressOf: clientAddressOf(new CidrSet(config.server.trustedProxies)),
   });
-  if (config.metrics.enabled) {
-    // Metrics have their own credential (never an agent key), compared in constant time; open when
-    // no token is configured.
-    const token = config.metrics.token === undefined ? undefined : operatorTokens([config.metrics.token]);
-    app.use('/metrics', guard);
-    app.get('/metrics', async (c) => {
-      if (token !== undefined) {
-        const refused = operatorAttempts.refused(c);
-        if (refused) return refused;
-        const presented = bearerOf(headerOf(c, 'authorization'));
-        if (token.match(presented) < 0) {
-          if (presented) operatorAttempts.failed(c); // no token is no guess (a scraper not set up yet)
-          return c.text('metrics token required\n', 401, { 'www-authenticate': 'Bearer realm="tollgate-metrics"' });
-        }
-      }
-      return c.body(await gw.metrics.registry.metrics(), 200, { 'content-type': gw.metrics.registry.contentType });
-    });
-  }
+  // Metrics: their own credential, open when none is configured (src/app-metrics.ts).
+  if (config.metrics.enabled) metricsRoute(app, gw, guard, operatorAttempts);
   // What a client should ask for (MCP 2025-11-25 clients request exactly these): Tollgate's own
   // scopes when it is the authorization server, and the scopes auth.jwt tokens must carry. In the
   // protected resource metadata and in the 401 challenge.
