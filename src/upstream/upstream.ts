@@ -234,6 +234,9 @@ export class Upstream {
       );
       return;
     }
+    // A catalog session carrying the first connected user's token is that user's account: what it
+    // says of it (log lines, resource updates) is nobody else's. Its requests are still refused.
+    if (origin.agentId === undefined && this.deps.credentials?.catalogAsUser && !('id' in msg)) return;
     this.deps.listener.serverMessage(this, msg, origin);
   }
 
