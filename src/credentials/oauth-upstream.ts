@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { ChannelAuth, UpstreamCredentials } from '../upstream/channel-auth.js';
 import { discover, type AuthServerInfo } from './discovery.js';
+import { exclusively } from './exclusive.js';
 import { mintLink, newId, sealState, type StateClaims } from './links.js';
 import { GrantRefused, pkcePair, resolveClient, revokeToken, tokenRequest, type OAuthClient } from './oauth-client.js';
 import type { CredentialsConfig, UpstreamAuth } from './runtime.js';
@@ -107,19 +108,33 @@ export class OAuthUpstream implements UpstreamCredentials {
   }
 
   private async doRefresh(agent: string, stale: Connection): Promise<Connection> {
-    const again = await this.deps.vault.get(this.name, agent);
-    if (!again) throw this.needAuth(agent, `${this.name} needs your authorization`);
-    if (again.accessToken !== stale.accessToken) return again;
-    const lost = async (why: string): Promise<Connection> => {
-      // A refresh another instance made meanwhile rotated the refresh token: theirs is good.
+    // The token someone else refreshed meanwhile (another call here, another instance), else undefined.
+    const refreshed = async (): Promise<Connection | undefined> => {
       const now = await this.deps.vault.get(this.name, agent);
-      if (now && now.accessToken !== stale.accessToken) return now;
+      if (!now) throw this.needAuth(agent, `${this.name} needs your authorization`);
+      return now.accessToken !== stale.accessToken ? now : undefined;
+    };
+    const theirs = await refreshed();
+    if (theirs) return theirs;
+    const info = await this.discovered();
+    // One instance at a time presents the user's refresh token; the others use what it got.
+    return exclusively(
+      this.deps.vault.store,
+      `refresh:${this.name}\u0000${agent}`,
+      refreshed,
+      () => this.refreshAt(info, agent, stale),
+      `the token refresh of ${this.name}`,
+    );
+  }
+
+  /** The refresh itself (under the lock): new tokens in the vault, or the connection is gone. */
+  private async refreshAt(info: AuthServerInfo, agent: string, stale: Connection): Promise<Connection> {
+    const lost = async (why: string): Promise<Connection> => {
       await this.deps.vault.delete(this.name, agent);
       this.deps.log.info({ upstream: this.name, agent }, 'upstream authorization lost; the user must authorize again');
       throw this.needAuth(agent, why);
     };
     if (!stale.refreshToken) return lost(`your authorization at ${this.name} expired`);
-    const info = await this.discovered();
     if (info.issuer !== stale.issuer) return lost(`${this.name} moved to another authorization server`);
     try {
       const t = await tokenRequest(

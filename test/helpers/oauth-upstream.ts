@@ -32,6 +32,8 @@ export interface OAuthUpstream {
   push(user: string, msg: unknown): number;
   /** GET streams open per user. */
   streams(user: string): number;
+  /** Tokens issued to `user` as if they had just authorized. */
+  grant(user: string): { accessToken: string; refreshToken: string };
   close(): Promise<void>;
 }
 
@@ -96,6 +98,11 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
     const own = fixture.tokenAnswer?.(p);
     if (own) return json(res, own.status, own.body);
     const r = refreshOf.get(rt);
+    if (r?.used) {
+      // Reuse detection: a spent refresh token revokes every token of its user.
+      for (const [t, u] of valid) if (u === r.user) valid.delete(t);
+      for (const x of refreshOf.values()) if (x.user === r.user) x.used = true;
+    }
     if (!r || r.used) return json(res, 400, { error: 'invalid_grant' });
     r.used = true;
     json(res, 200, issue(r.user));
@@ -208,6 +215,10 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
       return set.size;
     },
     streams: (user) => getStreams.get(user)?.size ?? 0,
+    grant(user) {
+      const t = issue(user);
+      return { accessToken: t.access_token, refreshToken: t.refresh_token };
+    },
     close: () =>
       new Promise<void>((r) => {
         for (const set of getStreams.values()) for (const res of set) res.destroy();
