@@ -155,8 +155,17 @@ export class OAuthUpstream implements UpstreamCredentials {
         scope: t.scope ?? stale.scope,
         refreshedAt: Date.now(),
       };
-      await this.deps.vault.put(this.name, agent, next);
-      return next;
+      if (await this.deps.vault.replace(this.name, agent, stale, next)) return next;
+      // Revoked (or connected again) meanwhile: these tokens are nobody's; the AS forgets them too.
+      const client = await this.client(info);
+      if (info.revocationEndpoint) {
+        if (t.refreshToken)
+          await revokeToken(info.revocationEndpoint, client, t.refreshToken, 'refresh_token', info.reach);
+        await revokeToken(info.revocationEndpoint, client, t.accessToken, 'access_token', info.reach);
+      }
+      const now = await this.deps.vault.get(this.name, agent);
+      if (now) return now;
+      throw this.needAuth(agent, `${this.name} needs your authorization`);
     } catch (err) {
       if (err instanceof GrantRefused) return lost(`your authorization at ${this.name} could not be renewed`);
       throw err;

@@ -9,6 +9,8 @@ import type { Cluster, Redis } from 'ioredis';
 export interface VaultStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /** Sets `key` only while it still holds `expected`: true when it did. */
+  replace(key: string, expected: string, value: string): Promise<boolean>;
   /** true when there was something to delete. */
   delete(key: string): Promise<boolean>;
   /** Every record whose key starts with `prefix`. */
@@ -27,6 +29,8 @@ export interface VaultStore {
 const NO_LOCK = async (): Promise<void> => undefined;
 /** Deletes the lock only while it is still ours (it may have expired and been taken by another). */
 const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const REPLACE =
+  "if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hset', KEYS[1], ARGV[1], ARGV[3]) return 1 else return 0 end";
 
 /** Markers kept in memory (a file vault serves one instance). Bounded: expired ones are swept. */
 class Markers {
@@ -68,6 +72,12 @@ export class FileVaultStore implements VaultStore {
     this.records.set(key, value);
     this.persist();
   }
+  async replace(key: string, expected: string, value: string): Promise<boolean> {
+    if (this.records.get(key) !== expected) return false;
+    this.records.set(key, value);
+    this.persist();
+    return true;
+  }
   async delete(key: string): Promise<boolean> {
     const had = this.records.delete(key);
     if (had) this.persist();
@@ -98,6 +108,9 @@ export class RedisVaultStore implements VaultStore {
   }
   async set(key: string, value: string): Promise<void> {
     await this.redis.hset(this.hash, key, value);
+  }
+  async replace(key: string, expected: string, value: string): Promise<boolean> {
+    return (await this.redis.eval(REPLACE, 1, this.hash, key, expected, value)) === 1;
   }
   async delete(key: string): Promise<boolean> {
     return (await this.redis.hdel(this.hash, key)) > 0;

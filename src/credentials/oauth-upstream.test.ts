@@ -1,0 +1,69 @@
+// The OAuth client of one upstream under races a user or the gateway's own concurrency can cause:
+// a revocation while a refresh is on its way.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOAuthUpstream, type OAuthUpstream as Fixture } from '../../test/helpers/oauth-upstream.js';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { OAuthUpstream } from './oauth-upstream.js';
+import type { CredentialsConfig, UpstreamAuth } from './runtime.js';
+import { Vault, VaultKeys } from './vault.js';
+import { FileVaultStore } from './vault-store.js';
+
+let up: Fixture;
+beforeAll(async () => {
+  up = await startOAuthUpstream();
+});
+afterAll(() => up?.close());
+
+function client(registration: 'pre_registered' | 'dynamic'): { o: OAuthUpstream; vault: Vault } {
+  const file = join(tempDir('tollgate-oauth-up-'), 'vault.json');
+  const vault = new Vault(
+    new VaultKeys([{ id: 'k1', key: randomBytes(32).toString('base64') }]),
+    new FileVaultStore(file),
+  );
+  const cfg: CredentialsConfig = {
+    vault: { store: 'file', file, keys: [] },
+    refreshBeforeMs: 60_000,
+    linkTtlMs: 600_000,
+  };
+  const auth: Extract<UpstreamAuth, { kind: 'oauth' }> = {
+    kind: 'oauth',
+    registration,
+    client: registration === 'pre_registered' ? { id: 'tollgate', secret: 'tollgate-secret-0123' } : undefined,
+    scopes: undefined,
+    catalogHeaders: {},
+    refreshBeforeMs: undefined,
+    allowPrivateHosts: [],
+  };
+  const o = new OAuthUpstream('acct', up.mcpUrl, auth, {
+    vault,
+    cfg,
+    baseUrl: () => 'http://127.0.0.1:9',
+    log: pino({ level: 'silent' }),
+  });
+  return { o, vault };
+}
+
+describe('OAuth client of an upstream', () => {
+  it('a connection revoked while its refresh is on its way stays revoked', async () => {
+    const { o, vault } = client('pre_registered');
+    const t = up.grant('alice');
+    await vault.put('acct', 'alice', {
+      accessToken: t.accessToken,
+      refreshToken: t.refreshToken,
+      expiresAt: Date.now() - 1000,
+      issuer: up.origin,
+      connectedAt: Date.now(),
+    });
+    const held = up.hold('refresh');
+    const headers = o.channelAuth('alice')?.headers();
+    await held.arrived;
+    // The user revokes on their page meanwhile.
+    expect(await o.revoke('alice')).toBe(true);
+    held.release();
+    await expect(headers).rejects.toMatchObject({ kind: 'authorization_required' });
+    expect(await vault.get('acct', 'alice')).toBeUndefined();
+  });
+});
