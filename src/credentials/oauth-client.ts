@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { AuthServerInfo } from './discovery.js';
+import { exclusively } from './exclusive.js';
 import { fetchJson, form, str } from './fetch-json.js';
 import type { Reach } from './reach.js';
 import type { ClientCredentials, UpstreamAuth } from './runtime.js';
@@ -59,8 +60,31 @@ export async function resolveClient(
   if (mode === 'metadata_document')
     return { clientId: urls.metadataDocument, clientSecret: undefined, authMethod: 'none' };
   const name = `client:${upstream}:${info.issuer}:${urls.redirectUri}`;
-  const kept = (await vault.getSecret(name)) as OAuthClient | undefined;
-  if (kept?.clientId) return kept;
+  const kept = async () => {
+    const c = (await vault.getSecret(name)) as OAuthClient | undefined;
+    return c?.clientId ? c : undefined;
+  };
+  // One registration for every instance: flows started with a client the vault no longer names
+  // would fail at the token endpoint, and the tokens they got could not be refreshed.
+  return (
+    (await kept()) ??
+    exclusively(
+      vault.store,
+      `register:${name}`,
+      kept,
+      () => register(upstream, info, vault, name, urls),
+      'the client registration',
+    )
+  );
+}
+
+async function register(
+  upstream: string,
+  info: AuthServerInfo,
+  vault: Vault,
+  name: string,
+  urls: { redirectUri: string },
+): Promise<OAuthClient> {
   if (!info.registrationEndpoint)
     throw new GatewayError(
       'upstream_bad_response',

@@ -1,5 +1,5 @@
 // The OAuth client of one upstream under races a user or the gateway's own concurrency can cause:
-// a revocation while a refresh is on its way.
+// a revocation while a refresh is on its way, several users starting their first flow at once.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -65,5 +65,14 @@ describe('OAuth client of an upstream', () => {
     held.release();
     await expect(headers).rejects.toMatchObject({ kind: 'authorization_required' });
     expect(await vault.get('acct', 'alice')).toBeUndefined();
+  });
+
+  it('users starting their first flows at once register one client (dynamic registration)', async () => {
+    const { o } = client('dynamic');
+    const before = up.seen.filter((k) => k === 'register').length;
+    const urls = await Promise.all(['alice', 'bob', 'carol'].map((a) => o.authorizationUrl(a, `browser-${a}`)));
+    expect(up.seen.filter((k) => k === 'register').length - before).toBe(1);
+    const ids = new Set(urls.map((u) => new URL(u).searchParams.get('client_id')));
+    expect(ids.size).toBe(1);
   });
 });

@@ -59,12 +59,17 @@ export class OAuthUpstream implements UpstreamCredentials {
     return this.info;
   }
 
-  private async client(info: AuthServerInfo): Promise<OAuthClient> {
-    return resolveClient(this.name, this.auth, info, this.deps.vault, {
-      redirectUri: this.redirectUri(),
-      metadataDocument: this.metadataDocumentUrl(),
-    });
+  /** Which client Tollgate is at the AS; one lookup (or registration) at a time in this process. */
+  private client(info: AuthServerInfo): Promise<OAuthClient> {
+    if (!this.resolving) {
+      this.resolving = resolveClient(this.name, this.auth, info, this.deps.vault, {
+        redirectUri: this.redirectUri(),
+        metadataDocument: this.metadataDocumentUrl(),
+      }).finally(() => (this.resolving = undefined));
+    }
+    return this.resolving;
   }
+  private resolving: Promise<OAuthClient> | undefined;
 
   /** The -32042 answer: a fresh single-use link for this user (URL-mode elicitation, MCP 2025-11-25). */
   needAuth(agent: string, why: string): GatewayError {

@@ -24,21 +24,37 @@ const clients: Client[] = [];
 let redis: Redis;
 let vault: Vault;
 
-const whoami = async (c: Client): Promise<string> => {
+const whoami = async (c: Client, tool = 'acct__whoami'): Promise<string> => {
   try {
-    const r = await c.callTool({ name: 'acct__whoami', arguments: {} });
+    const r = await c.callTool({ name: tool, arguments: {} });
     return (r.content as { text: string }[])[0]?.text ?? '';
   } catch (err) {
-    return `error ${(err as { code?: number }).code}`;
+    const e = err as { code?: number; data?: { elicitations?: { url?: string }[] } };
+    return `error ${e.code} ${e.data?.elicitations?.[0]?.url ?? ''}`.trim();
   }
 };
+
+/** The connect link a -32042 names, confirmed on its instance: where the browser is sent next. */
+async function start(gw: TestGateway, client: Client): Promise<string> {
+  const link = /^error -32042 (\S+)$/.exec(await whoami(client, 'fresh__whoami'))?.[1] ?? '';
+  const res = await fetch(`${gw.url}/connections/start`, {
+    method: 'POST',
+    headers: { origin: gw.url, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ t: new URL(link).searchParams.get('t') ?? '' }).toString(),
+    redirect: 'manual',
+  });
+  expect(res.status).toBe(303);
+  return res.headers.get('location') ?? '';
+}
 
 describe.skipIf(!available)('per-user credentials, two instances on one Redis vault', () => {
   beforeAll(async () => {
     up = await startOAuthUpstream();
     redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
     vault = new Vault(new VaultKeys([{ id: 'k1', key }]), new RedisVaultStore(redis, prefix));
+    // One public URL for both, as behind a load balancer: one redirect URI, so one client to register.
     const config = `
+server: { public_url: "http://tollgate.test" }
 auth:
   api_keys:
     - { agent: alice, key: ${ALICE} }
@@ -55,6 +71,12 @@ upstreams:
       kind: oauth
       client: { id: tollgate, secret: tollgate-secret-0123 }
       catalog_headers: { authorization: "Bearer static-operator" }
+  fresh:
+    transport: streamable_http
+    url: "${up.mcpUrl}"
+    protocol: "2025"
+    isolation: per_agent
+    auth: { kind: oauth, registration: dynamic, catalog_headers: { authorization: "Bearer static-operator" } }
 `;
     gws.push(await startGateway(config), await startGateway(config));
     for (const g of gws) clients.push(await connect(`${g.url}/mcp`, { key: ALICE }));
@@ -91,5 +113,18 @@ upstreams:
     expect(up.refreshTokens).toEqual([t.refreshToken]);
     // And the connection goes on working on both.
     expect([await whoami(clients[0]!), await whoami(clients[1]!)]).toEqual(['sub=alice', 'sub=alice']);
+  });
+
+  it('first flows started on both instances at once register one client (dynamic registration)', async () => {
+    const held = up.hold('register');
+    const first = start(gws[0]!, clients[0]!);
+    await held.arrived;
+    const metadata = up.seen.filter((k) => k === 'metadata').length;
+    const second = start(gws[1]!, clients[1]!);
+    await waitUntil(() => up.seen.filter((k) => k === 'metadata').length > metadata, 30_000);
+    held.release();
+    const clientIds = (await Promise.all([first, second])).map((u) => new URL(u).searchParams.get('client_id'));
+    expect(up.seen.filter((k) => k === 'register')).toHaveLength(1);
+    expect(clientIds[0]).toBe(clientIds[1]);
   });
 });
