@@ -133,6 +133,17 @@ function clientAuth(c: OAuthClient, body: Record<string, string | undefined>): R
 }
 
 /**
+ * The `error` of an AS answer when it is an error code (RFC 6749 §5.2: `invalid_grant`…), never other
+ * text: it goes on into the agent's error and trace spans, and an AS (or a proxy before it) that
+ * quotes what it was sent would put the user's refresh token or our client secret there.
+ */
+function errorCode(v: unknown, sent: readonly (string | undefined)[]): string | undefined {
+  const code = str(v);
+  if (!code || !/^[a-z][a-z_]{0,63}$/.test(code)) return undefined;
+  return sent.some((x) => x !== undefined && x.length >= 8 && code.includes(x)) ? undefined : code;
+}
+
+/**
  * One token endpoint call; the answer's tokens, or GrantRefused when the AS says the grant is bad.
  * `reach`: the endpoint came from discovery (the upstream named it), not from the config.
  */
@@ -161,7 +172,7 @@ export async function tokenRequest(
       scope: str(r.body?.scope),
     };
   }
-  const error = str(r.body?.error) ?? `HTTP ${r.status}`;
+  const error = errorCode(r.body?.error, [...Object.values(body), client.clientSecret]) ?? `HTTP ${r.status}`;
   if (r.status === 400 || r.status === 401) throw new GrantRefused(`token endpoint refused: ${error.slice(0, 100)}`);
   throw new GatewayError('upstream_unavailable', `token endpoint failed: ${error.slice(0, 100)}`);
 }
