@@ -109,7 +109,13 @@ export class Upstream {
     deps.credentials?.onConnected?.(() => {
       for (const r of this.replicas) r.retryNow();
     });
-    this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
+    this.pool = new SessionPool(
+      cfg.name,
+      cfg.maxSessions,
+      cfg.idleTimeoutMs,
+      deps.sharedSessions,
+      deps.credentials !== undefined,
+    );
     this.own = new OwnSessions({
       upstream: cfg.name,
       clientInfo: deps.clientInfo,

@@ -32,6 +32,8 @@ export interface OAuthUpstream {
   push(user: string, msg: unknown): number;
   /** GET streams open per user. */
   streams(user: string): number;
+  /** Users whose (valid) tokens the MCP server answers 403: their account may not use it. */
+  readonly forbidden: Set<string>;
   /** Tokens issued to `user` as if they had just authorized. */
   grant(user: string): { accessToken: string; refreshToken: string };
   close(): Promise<void>;
@@ -120,6 +122,10 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
         { 'www-authenticate': `Bearer resource_metadata="${origin}/.well-known/oauth-protected-resource/mcp"` },
       );
     }
+    if (fixture.forbidden.has(user)) {
+      await read(req);
+      return json(res, 403, { error: 'insufficient_scope' });
+    }
     if (req.method === 'DELETE') return void res.writeHead(200).end();
     if (req.method === 'GET') {
       seen.push('get');
@@ -201,6 +207,7 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
     seen,
     refreshTokens,
     tokenAnswer: undefined,
+    forbidden: new Set(),
     hold(kind) {
       let arrivedNow: () => void = () => undefined;
       const arrived = new Promise<void>((r) => (arrivedNow = r));
