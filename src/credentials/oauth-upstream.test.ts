@@ -75,4 +75,22 @@ describe('OAuth client of an upstream', () => {
     const ids = new Set(urls.map((u) => new URL(u).searchParams.get('client_id')));
     expect(ids.size).toBe(1);
   });
+
+  it("lists the catalog with the first user's token without reading every connection per request", async () => {
+    const { o, vault } = client('pre_registered');
+    for (let i = 0; i < 50; i++)
+      await vault.put('acct', `user${i}`, { accessToken: `static-user${i}`, issuer: up.origin, connectedAt: 1000 + i });
+    let listed = 0;
+    const list = vault.store.list.bind(vault.store);
+    vault.store.list = (prefix) => {
+      listed++;
+      return list(prefix);
+    };
+    const catalog = o.channelAuth(undefined);
+    for (let i = 0; i < 5; i++) expect(await catalog?.headers()).toEqual({ authorization: 'Bearer static-user0' });
+    expect(listed).toBe(1);
+    // That user's connection gone: the next one's token lists it.
+    await vault.delete('acct', 'user0');
+    expect(await catalog?.headers()).toEqual({ authorization: 'Bearer static-user1' });
+  });
 });

@@ -70,6 +70,8 @@ export class OAuthUpstream implements UpstreamCredentials {
     return this.resolving;
   }
   private resolving: Promise<OAuthClient> | undefined;
+  /** Whose token lists the catalog (no catalog_headers), see channelAuth. */
+  private catalogUser: string | undefined;
 
   /** The -32042 answer: a fresh single-use link for this user (URL-mode elicitation, MCP 2025-11-25). */
   needAuth(agent: string, why: string): GatewayError {
@@ -197,9 +199,13 @@ export class OAuthUpstream implements UpstreamCredentials {
         headers: async () => ({ ...fixed }),
         rejected: () => Promise.reject(new Error('catalog credential refused')),
       };
-    // No operator credential: the catalog is listed with the first connected user's token.
+    // No operator credential: the catalog is listed with the first connected user's token. Found
+    // once and kept while that connection lasts: listing reads every connection in the vault (a
+    // Redis scan of all of them), too much for each catalog request an upstream can cause.
     const first = async (): Promise<ChannelAuth> => {
-      const who = (await this.deps.vault.list({ upstream: this.name }))[0]?.agent;
+      let who = this.catalogUser;
+      if (who === undefined || !(await this.deps.vault.get(this.name, who)))
+        who = this.catalogUser = (await this.deps.vault.list({ upstream: this.name }))[0]?.agent;
       if (who === undefined)
         throw new GatewayError(
           'upstream_unavailable',
