@@ -11,6 +11,8 @@ export function credentialedUpstreams(
   deps: CredentialsDeps & {
     env: Readonly<Record<string, string | undefined>>;
     listener: UpstreamListener;
+    /** The agent sessions on this instance (made after the upstreams, so asked for when needed). */
+    agentSessions: () => Iterable<{ id: string; agentId: string }>;
   },
 ): { credentials: Credentials; upstreams: Upstream[] } {
   const credentials = new Credentials(config, {
@@ -24,7 +26,13 @@ export function credentialedUpstreams(
     listener: deps.listener,
     credentials,
   });
-  // A revoked connection ends that user's own upstream session.
-  credentials.revoked = (upstream, agent) => upstreams.find((u) => u.name === upstream)?.releaseAgent(agent);
+  // A revoked connection ends that user's own upstream sessions here: per_agent's one, and per_session's
+  // one for each of the user's agent sessions (still open at the upstream, a GET stream relaying it).
+  credentials.revoked = (upstream, agent) => {
+    const u = upstreams.find((x) => x.name === upstream);
+    u?.releaseAgent(agent);
+    if (u?.cfg.isolation === 'per_session')
+      for (const s of deps.agentSessions()) if (s.agentId === agent) u.release(s.id);
+  };
   return { credentials, upstreams };
 }

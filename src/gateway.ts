@@ -108,6 +108,7 @@ export class Gateway {
       ),
       baseUrl: () => this.publicBase(),
       policyGroups: (id) => this.policies.current().groupsOf(id),
+      agentSessions: () => this.sessions.all(),
     }));
     this.policies = new PolicyStore({
       dir: opts.config.policies?.dir,

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { AuthServerInfo } from './discovery.js';
+import { exclusively } from './exclusive.js';
 import { fetchJson, form, str } from './fetch-json.js';
 import type { Reach } from './reach.js';
 import type { ClientCredentials, UpstreamAuth } from './runtime.js';
@@ -59,8 +60,31 @@ export async function resolveClient(
   if (mode === 'metadata_document')
     return { clientId: urls.metadataDocument, clientSecret: undefined, authMethod: 'none' };
   const name = `client:${upstream}:${info.issuer}:${urls.redirectUri}`;
-  const kept = (await vault.getSecret(name)) as OAuthClient | undefined;
-  if (kept?.clientId) return kept;
+  const kept = async () => {
+    const c = (await vault.getSecret(name)) as OAuthClient | undefined;
+    return c?.clientId ? c : undefined;
+  };
+  // One registration for every instance: flows started with a client the vault no longer names
+  // would fail at the token endpoint, and the tokens they got could not be refreshed.
+  return (
+    (await kept()) ??
+    exclusively(
+      vault.store,
+      `register:${name}`,
+      kept,
+      () => register(upstream, info, vault, name, urls),
+      'the client registration',
+    )
+  );
+}
+
+async function register(
+  upstream: string,
+  info: AuthServerInfo,
+  vault: Vault,
+  name: string,
+  urls: { redirectUri: string },
+): Promise<OAuthClient> {
   if (!info.registrationEndpoint)
     throw new GatewayError(
       'upstream_bad_response',
@@ -109,6 +133,17 @@ function clientAuth(c: OAuthClient, body: Record<string, string | undefined>): R
 }
 
 /**
+ * The `error` of an AS answer when it is an error code (RFC 6749 §5.2: `invalid_grant`…), never other
+ * text: it goes on into the agent's error and trace spans, and an AS (or a proxy before it) that
+ * quotes what it was sent would put the user's refresh token or our client secret there.
+ */
+function errorCode(v: unknown, sent: readonly (string | undefined)[]): string | undefined {
+  const code = str(v);
+  if (!code || !/^[a-z][a-z_]{0,63}$/.test(code)) return undefined;
+  return sent.some((x) => x !== undefined && x.length >= 8 && code.includes(x)) ? undefined : code;
+}
+
+/**
  * One token endpoint call; the answer's tokens, or GrantRefused when the AS says the grant is bad.
  * `reach`: the endpoint came from discovery (the upstream named it), not from the config.
  */
@@ -137,7 +172,7 @@ export async function tokenRequest(
       scope: str(r.body?.scope),
     };
   }
-  const error = str(r.body?.error) ?? `HTTP ${r.status}`;
+  const error = errorCode(r.body?.error, [...Object.values(body), client.clientSecret]) ?? `HTTP ${r.status}`;
   if (r.status === 400 || r.status === 401) throw new GrantRefused(`token endpoint refused: ${error.slice(0, 100)}`);
   throw new GatewayError('upstream_unavailable', `token endpoint failed: ${error.slice(0, 100)}`);
 }

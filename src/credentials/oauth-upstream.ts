@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { ChannelAuth, UpstreamCredentials } from '../upstream/channel-auth.js';
 import { discover, type AuthServerInfo } from './discovery.js';
+import { exclusively } from './exclusive.js';
 import { mintLink, newId, sealState, type StateClaims } from './links.js';
 import { GrantRefused, pkcePair, resolveClient, revokeToken, tokenRequest, type OAuthClient } from './oauth-client.js';
 import type { CredentialsConfig, UpstreamAuth } from './runtime.js';
@@ -58,12 +59,19 @@ export class OAuthUpstream implements UpstreamCredentials {
     return this.info;
   }
 
-  private async client(info: AuthServerInfo): Promise<OAuthClient> {
-    return resolveClient(this.name, this.auth, info, this.deps.vault, {
-      redirectUri: this.redirectUri(),
-      metadataDocument: this.metadataDocumentUrl(),
-    });
+  /** Which client Tollgate is at the AS; one lookup (or registration) at a time in this process. */
+  private client(info: AuthServerInfo): Promise<OAuthClient> {
+    if (!this.resolving) {
+      this.resolving = resolveClient(this.name, this.auth, info, this.deps.vault, {
+        redirectUri: this.redirectUri(),
+        metadataDocument: this.metadataDocumentUrl(),
+      }).finally(() => (this.resolving = undefined));
+    }
+    return this.resolving;
   }
+  private resolving: Promise<OAuthClient> | undefined;
+  /** Whose token lists the catalog (no catalog_headers), see channelAuth. */
+  private catalogUser: string | undefined;
 
   /** The -32042 answer: a fresh single-use link for this user (URL-mode elicitation, MCP 2025-11-25). */
   needAuth(agent: string, why: string): GatewayError {
@@ -107,19 +115,33 @@ export class OAuthUpstream implements UpstreamCredentials {
   }
 
   private async doRefresh(agent: string, stale: Connection): Promise<Connection> {
-    const again = await this.deps.vault.get(this.name, agent);
-    if (!again) throw this.needAuth(agent, `${this.name} needs your authorization`);
-    if (again.accessToken !== stale.accessToken) return again;
-    const lost = async (why: string): Promise<Connection> => {
-      // A refresh another instance made meanwhile rotated the refresh token: theirs is good.
+    // The token someone else refreshed meanwhile (another call here, another instance), else undefined.
+    const refreshed = async (): Promise<Connection | undefined> => {
       const now = await this.deps.vault.get(this.name, agent);
-      if (now && now.accessToken !== stale.accessToken) return now;
+      if (!now) throw this.needAuth(agent, `${this.name} needs your authorization`);
+      return now.accessToken !== stale.accessToken ? now : undefined;
+    };
+    const theirs = await refreshed();
+    if (theirs) return theirs;
+    const info = await this.discovered();
+    // One instance at a time presents the user's refresh token; the others use what it got.
+    return exclusively(
+      this.deps.vault.store,
+      `refresh:${this.name}\u0000${agent}`,
+      refreshed,
+      () => this.refreshAt(info, agent, stale),
+      `the token refresh of ${this.name}`,
+    );
+  }
+
+  /** The refresh itself (under the lock): new tokens in the vault, or the connection is gone. */
+  private async refreshAt(info: AuthServerInfo, agent: string, stale: Connection): Promise<Connection> {
+    const lost = async (why: string): Promise<Connection> => {
       await this.deps.vault.delete(this.name, agent);
       this.deps.log.info({ upstream: this.name, agent }, 'upstream authorization lost; the user must authorize again');
       throw this.needAuth(agent, why);
     };
     if (!stale.refreshToken) return lost(`your authorization at ${this.name} expired`);
-    const info = await this.discovered();
     if (info.issuer !== stale.issuer) return lost(`${this.name} moved to another authorization server`);
     try {
       const t = await tokenRequest(
@@ -140,8 +162,17 @@ export class OAuthUpstream implements UpstreamCredentials {
         scope: t.scope ?? stale.scope,
         refreshedAt: Date.now(),
       };
-      await this.deps.vault.put(this.name, agent, next);
-      return next;
+      if (await this.deps.vault.replace(this.name, agent, stale, next)) return next;
+      // Revoked (or connected again) meanwhile: these tokens are nobody's; the AS forgets them too.
+      const client = await this.client(info);
+      if (info.revocationEndpoint) {
+        if (t.refreshToken)
+          await revokeToken(info.revocationEndpoint, client, t.refreshToken, 'refresh_token', info.reach);
+        await revokeToken(info.revocationEndpoint, client, t.accessToken, 'access_token', info.reach);
+      }
+      const now = await this.deps.vault.get(this.name, agent);
+      if (now) return now;
+      throw this.needAuth(agent, `${this.name} needs your authorization`);
     } catch (err) {
       if (err instanceof GrantRefused) return lost(`your authorization at ${this.name} could not be renewed`);
       throw err;
@@ -168,9 +199,13 @@ export class OAuthUpstream implements UpstreamCredentials {
         headers: async () => ({ ...fixed }),
         rejected: () => Promise.reject(new Error('catalog credential refused')),
       };
-    // No operator credential: the catalog is listed with the first connected user's token.
+    // No operator credential: the catalog is listed with the first connected user's token. Found
+    // once and kept while that connection lasts: listing reads every connection in the vault (a
+    // Redis scan of all of them), too much for each catalog request an upstream can cause.
     const first = async (): Promise<ChannelAuth> => {
-      const who = (await this.deps.vault.list({ upstream: this.name }))[0]?.agent;
+      let who = this.catalogUser;
+      if (who === undefined || !(await this.deps.vault.get(this.name, who)))
+        who = this.catalogUser = (await this.deps.vault.list({ upstream: this.name }))[0]?.agent;
       if (who === undefined)
         throw new GatewayError(
           'upstream_unavailable',

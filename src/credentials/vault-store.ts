@@ -1,20 +1,36 @@
 // Where the token vault keeps its (already encrypted) records: a local file (one instance, mode
 // 0600, written atomically) or a Redis hash (shared by every instance). Also single-use markers,
-// so a connection link or a callback `state` works once across all instances.
+// so a connection link or a callback `state` works once across all instances, and locks, so one
+// instance at a time refreshes a user's token.
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 
 export interface VaultStore {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /** Sets `key` only while it still holds `expected`: true when it did. */
+  replace(key: string, expected: string, value: string): Promise<boolean>;
   /** true when there was something to delete. */
   delete(key: string): Promise<boolean>;
   /** Every record whose key starts with `prefix`. */
   list(prefix: string): Promise<[string, string][]>;
   /** true the first time `marker` is claimed within `ttlMs`, false after (replays). */
   claim(marker: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes `name` for at most `ttlMs` across the instances sharing this store: the release, or
+   * undefined while another holds it. A file vault serves one instance: always granted (the callers
+   * are single-flight within an instance).
+   */
+  lock(name: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
   close(): Promise<void>;
 }
+
+const NO_LOCK = async (): Promise<void> => undefined;
+/** Deletes the lock only while it is still ours (it may have expired and been taken by another). */
+const UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const REPLACE =
+  "if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('hset', KEYS[1], ARGV[1], ARGV[3]) return 1 else return 0 end";
 
 /** Markers kept in memory (a file vault serves one instance). Bounded: expired ones are swept. */
 class Markers {
@@ -56,6 +72,12 @@ export class FileVaultStore implements VaultStore {
     this.records.set(key, value);
     this.persist();
   }
+  async replace(key: string, expected: string, value: string): Promise<boolean> {
+    if (this.records.get(key) !== expected) return false;
+    this.records.set(key, value);
+    this.persist();
+    return true;
+  }
   async delete(key: string): Promise<boolean> {
     const had = this.records.delete(key);
     if (had) this.persist();
@@ -66,6 +88,9 @@ export class FileVaultStore implements VaultStore {
   }
   async claim(marker: string, ttlMs: number): Promise<boolean> {
     return this.markers.claim(marker, ttlMs);
+  }
+  async lock(): Promise<() => Promise<void>> {
+    return NO_LOCK;
   }
   async close(): Promise<void> {}
 }
@@ -83,6 +108,9 @@ export class RedisVaultStore implements VaultStore {
   }
   async set(key: string, value: string): Promise<void> {
     await this.redis.hset(this.hash, key, value);
+  }
+  async replace(key: string, expected: string, value: string): Promise<boolean> {
+    return (await this.redis.eval(REPLACE, 1, this.hash, key, expected, value)) === 1;
   }
   async delete(key: string): Promise<boolean> {
     return (await this.redis.hdel(this.hash, key)) > 0;
@@ -102,6 +130,14 @@ export class RedisVaultStore implements VaultStore {
   }
   async claim(marker: string, ttlMs: number): Promise<boolean> {
     return (await this.redis.set(`${this.prefix}vault-once:${marker}`, '1', 'PX', Math.max(ttlMs, 1), 'NX')) === 'OK';
+  }
+  async lock(name: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    const key = `${this.prefix}vault-lock:${name}`;
+    const mine = randomBytes(16).toString('base64url');
+    if ((await this.redis.set(key, mine, 'PX', Math.max(ttlMs, 1), 'NX')) !== 'OK') return undefined;
+    return async () => {
+      await this.redis.eval(UNLOCK, 1, key, mine);
+    };
   }
   async close(): Promise<void> {
     this.redis.disconnect();

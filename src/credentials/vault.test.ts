@@ -109,5 +109,20 @@ describe('token vault', () => {
       const raw = JSON.stringify(await reader.hgetall(`${prefix}vault`));
       expect(raw).not.toContain('bob-token');
     });
+
+    it.skipIf(!up)('a lock is one instance’s at a time, and a release frees only the holder’s own', async () => {
+      const keys = new VaultKeys([key('k1')]);
+      const a = instance(keys);
+      const b = instance(keys);
+      const mine = await a.store.lock('refresh:x', 60_000);
+      expect(mine).toBeTypeOf('function');
+      expect(await b.store.lock('refresh:x', 60_000)).toBeUndefined();
+      await mine?.();
+      const theirs = await b.store.lock('refresh:x', 60_000);
+      expect(theirs).toBeTypeOf('function');
+      await mine?.(); // a late second release must not free b's lock
+      expect(await a.store.lock('refresh:x', 60_000)).toBeUndefined();
+      await theirs?.();
+    });
   });
 });

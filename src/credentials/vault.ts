@@ -117,6 +117,18 @@ export class Vault {
     await this.store.set(id, JSON.stringify(env));
   }
 
+  /**
+   * Stores `next` only while the record still holds `was`'s access token: a refresh must not bring
+   * back a connection revoked (or replace one made again) while it was on its way.
+   */
+  async replace(upstream: string, agent: string, was: Connection, next: Connection): Promise<boolean> {
+    const id = Vault.key(upstream, agent);
+    const raw = await this.store.get(id);
+    if (raw === undefined || this.openRecord(id, raw)?.accessToken !== was.accessToken) return false;
+    const env: Envelope = { ...this.keys.encrypt(JSON.stringify(next), id), at: next.connectedAt };
+    return this.store.replace(id, raw, JSON.stringify(env));
+  }
+
   async get(upstream: string, agent: string): Promise<Connection | undefined> {
     const id = Vault.key(upstream, agent);
     const raw = await this.store.get(id);

@@ -83,6 +83,17 @@ describe('OtlpJsonExporter', () => {
     expect(e.counts.failed).toBe(1);
   });
 
+  it('follows no redirect: the spans and the export headers go to the configured collector only', async () => {
+    const elsewhere: string[] = [];
+    const other = await collector((b, res) => {
+      elsewhere.push(b);
+      res.end('{}');
+    });
+    const url = await collector((_b, res) => res.writeHead(307, { location: other }).end());
+    expect(await exported(exporter(url), await spans())).toBe(1);
+    expect(elsewhere).toEqual([]);
+  });
+
   it('an error status or a refused connection fails the batch without throwing', async () => {
     const url = await collector((_b, res) => res.writeHead(503).end('busy'));
     expect(await exported(exporter(url), await spans())).toBe(1);

@@ -49,6 +49,9 @@ export class OtlpJsonExporter implements SpanExporter {
       method: 'POST',
       headers: { ...this.opts.headers, 'content-type': 'application/json' },
       body: encodeSpans(spans, this.opts.resource, this.opts.scope),
+      // A redirect is a failed export: followed, it would resend the spans and the export headers
+      // (a collector key: fetch drops only Authorization across origins) wherever it points.
+      redirect: 'manual',
       signal: AbortSignal.timeout(this.opts.timeoutMs),
     });
     // The body (a partial-success report, or an error) is not read: it could be anything.

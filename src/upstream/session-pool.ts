@@ -22,8 +22,9 @@ export class SessionPool {
   /** Keys that had a session (until released): a new one for them must get their state back. */
   private readonly known = new Set<string>();
   private readonly reaper: NodeJS.Timeout;
-  private openFailures = 0;
-  private retryAt = 0;
+  /** Failed opens in a row and when the next may be tried: the upstream's, or each key's (perUser). */
+  private readonly backoff = { openFailures: 0, retryAt: 0 };
+  private readonly keyBackoff = new Map<string, { openFailures: number; retryAt: number }>();
 
   constructor(
     private readonly label: string,
@@ -31,6 +32,11 @@ export class SessionPool {
     private readonly idleMs: number,
     /** Other gateway instances may use the same upstream sessions: idle ones are let go, not ended. */
     private readonly shared = false,
+    /**
+     * Per-user credentials: a session that fails to open may fail for its user alone (a token or an
+     * account the upstream refuses), so the back-off is that key's, not everybody's.
+     */
+    private readonly perUser = false,
   ) {
     this.reaper = setInterval(() => this.reap(), Math.max(Math.min(idleMs / 2, 30_000), 250));
     this.reaper.unref();
@@ -59,7 +65,8 @@ export class SessionPool {
         'upstream_unavailable',
         `upstream ${this.label} has reached its session cap (${this.cap})`,
       );
-    const wait = this.retryAt - Date.now();
+    const backoff = this.backoffOf(key);
+    const wait = backoff.retryAt - Date.now();
     if (wait > 0)
       throw new GatewayError(
         'upstream_unavailable',
@@ -73,7 +80,8 @@ export class SessionPool {
     try {
       const session = await entry.session;
       entry.lastUsed = Date.now(); // a slow start must not look idle
-      this.openFailures = 0;
+      backoff.openFailures = 0;
+      if (this.perUser) this.keyBackoff.delete(key);
       const reopened = this.known.has(key);
       this.known.add(key);
       return { session, reopened };
@@ -82,9 +90,21 @@ export class SessionPool {
       // One user's missing credentials are theirs alone: no back-off for everybody else.
       if (err instanceof GatewayError && (err.kind === 'authorization_required' || err.kind === 'forbidden')) throw err;
       // Back off a crashing command: 0.5 s, 1 s, 2 s… up to 30 s between attempts.
-      this.retryAt = Date.now() + Math.min(500 * 2 ** this.openFailures++, 30_000);
+      backoff.retryAt = Date.now() + Math.min(500 * 2 ** backoff.openFailures++, 30_000);
       throw err;
     }
+  }
+
+  private backoffOf(key: string): { openFailures: number; retryAt: number } {
+    if (!this.perUser) return this.backoff;
+    let b = this.keyBackoff.get(key);
+    if (!b) {
+      b = { openFailures: 0, retryAt: 0 };
+      this.keyBackoff.set(key, b);
+      // Bounded: the oldest key's back-off is forgotten first.
+      if (this.keyBackoff.size > 10_000) this.keyBackoff.delete(this.keyBackoff.keys().next().value as string);
+    }
+    return b;
   }
 
   /** A session opened ahead of its first use (at initialize, to seal its id into the agent's). */

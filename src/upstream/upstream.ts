@@ -109,7 +109,13 @@ export class Upstream {
     deps.credentials?.onConnected?.(() => {
       for (const r of this.replicas) r.retryNow();
     });
-    this.pool = new SessionPool(cfg.name, cfg.maxSessions, cfg.idleTimeoutMs, deps.sharedSessions);
+    this.pool = new SessionPool(
+      cfg.name,
+      cfg.maxSessions,
+      cfg.idleTimeoutMs,
+      deps.sharedSessions,
+      deps.credentials !== undefined,
+    );
     this.own = new OwnSessions({
       upstream: cfg.name,
       clientInfo: deps.clientInfo,
@@ -234,6 +240,9 @@ export class Upstream {
       );
       return;
     }
+    // A catalog session carrying the first connected user's token is that user's account: what it
+    // says of it (log lines, resource updates) is nobody else's. Its requests are still refused.
+    if (origin.agentId === undefined && this.deps.credentials?.catalogAsUser && !('id' in msg)) return;
     this.deps.listener.serverMessage(this, msg, origin);
   }
 

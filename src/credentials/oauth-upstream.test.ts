@@ -1,0 +1,96 @@
+// The OAuth client of one upstream under races a user or the gateway's own concurrency can cause:
+// a revocation while a refresh is on its way, several users starting their first flow at once.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOAuthUpstream, type OAuthUpstream as Fixture } from '../../test/helpers/oauth-upstream.js';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { OAuthUpstream } from './oauth-upstream.js';
+import type { CredentialsConfig, UpstreamAuth } from './runtime.js';
+import { Vault, VaultKeys } from './vault.js';
+import { FileVaultStore } from './vault-store.js';
+
+let up: Fixture;
+beforeAll(async () => {
+  up = await startOAuthUpstream();
+});
+afterAll(() => up?.close());
+
+function client(registration: 'pre_registered' | 'dynamic'): { o: OAuthUpstream; vault: Vault } {
+  const file = join(tempDir('tollgate-oauth-up-'), 'vault.json');
+  const vault = new Vault(
+    new VaultKeys([{ id: 'k1', key: randomBytes(32).toString('base64') }]),
+    new FileVaultStore(file),
+  );
+  const cfg: CredentialsConfig = {
+    vault: { store: 'file', file, keys: [] },
+    refreshBeforeMs: 60_000,
+    linkTtlMs: 600_000,
+  };
+  const auth: Extract<UpstreamAuth, { kind: 'oauth' }> = {
+    kind: 'oauth',
+    registration,
+    client: registration === 'pre_registered' ? { id: 'tollgate', secret: 'tollgate-secret-0123' } : undefined,
+    scopes: undefined,
+    catalogHeaders: {},
+    refreshBeforeMs: undefined,
+    allowPrivateHosts: [],
+  };
+  const o = new OAuthUpstream('acct', up.mcpUrl, auth, {
+    vault,
+    cfg,
+    baseUrl: () => 'http://127.0.0.1:9',
+    log: pino({ level: 'silent' }),
+  });
+  return { o, vault };
+}
+
+describe('OAuth client of an upstream', () => {
+  it('a connection revoked while its refresh is on its way stays revoked', async () => {
+    const { o, vault } = client('pre_registered');
+    const t = up.grant('alice');
+    await vault.put('acct', 'alice', {
+      accessToken: t.accessToken,
+      refreshToken: t.refreshToken,
+      expiresAt: Date.now() - 1000,
+      issuer: up.origin,
+      connectedAt: Date.now(),
+    });
+    const held = up.hold('refresh');
+    const headers = o.channelAuth('alice')?.headers();
+    await held.arrived;
+    // The user revokes on their page meanwhile.
+    expect(await o.revoke('alice')).toBe(true);
+    held.release();
+    await expect(headers).rejects.toMatchObject({ kind: 'authorization_required' });
+    expect(await vault.get('acct', 'alice')).toBeUndefined();
+  });
+
+  it('users starting their first flows at once register one client (dynamic registration)', async () => {
+    const { o } = client('dynamic');
+    const before = up.seen.filter((k) => k === 'register').length;
+    const urls = await Promise.all(['alice', 'bob', 'carol'].map((a) => o.authorizationUrl(a, `browser-${a}`)));
+    expect(up.seen.filter((k) => k === 'register').length - before).toBe(1);
+    const ids = new Set(urls.map((u) => new URL(u).searchParams.get('client_id')));
+    expect(ids.size).toBe(1);
+  });
+
+  it("lists the catalog with the first user's token without reading every connection per request", async () => {
+    const { o, vault } = client('pre_registered');
+    for (let i = 0; i < 50; i++)
+      await vault.put('acct', `user${i}`, { accessToken: `static-user${i}`, issuer: up.origin, connectedAt: 1000 + i });
+    let listed = 0;
+    const list = vault.store.list.bind(vault.store);
+    vault.store.list = (prefix) => {
+      listed++;
+      return list(prefix);
+    };
+    const catalog = o.channelAuth(undefined);
+    for (let i = 0; i < 5; i++) expect(await catalog?.headers()).toEqual({ authorization: 'Bearer static-user0' });
+    expect(listed).toBe(1);
+    // That user's connection gone: the next one's token lists it.
+    await vault.delete('acct', 'user0');
+    expect(await catalog?.headers()).toEqual({ authorization: 'Bearer static-user1' });
+  });
+});
