@@ -71,3 +71,22 @@ it('grants per user and client are bounded: the oldest ends when a new one passe
     error: 'invalid_grant',
   });
 });
+
+it('a refresh asking for another resource is refused and leaves the refresh token usable', async () => {
+  const { grants } = service();
+  const code = await grants.issueCode(REC);
+  const t = await grants.start(code, await grants.redeemCode(code));
+  // The MCP SDK refreshes for the URL it connects to: a login for /mcp tried on another endpoint.
+  await expect(grants.refresh(t.refresh_token, REC.clientId, 'http://127.0.0.1:9/v1')).rejects.toMatchObject({
+    error: 'invalid_target',
+  });
+  // The token is still the current one: no "already used", no revoked grant.
+  const next = await grants.refresh(t.refresh_token, REC.clientId, REC.resource);
+  expect(next.access_token).toBeTruthy();
+  expect(await grants.list()).toHaveLength(1);
+  // Another client presenting it still ends the grant (a stolen token), whatever resource it names.
+  await expect(grants.refresh(next.refresh_token, 'tgc_thief', 'http://127.0.0.1:9/v1')).rejects.toMatchObject({
+    error: 'invalid_grant',
+  });
+  expect(await grants.list()).toHaveLength(0);
+});

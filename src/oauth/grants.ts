@@ -195,6 +195,15 @@ export class GrantService {
   /** Rotates a refresh token; a spent one revokes its grant. */
   async refresh(token: string, clientId: string, resource: string | undefined): Promise<TokenResponse> {
     const h = digest(token);
+    // Asking its own grant for another resource is refused before the token is taken: a client
+    // trying its login on another server (the MCP SDK refreshes for the URL it connects to) keeps
+    // its refresh token, whose next use would otherwise find it spent and revoke the grant.
+    if (resource !== undefined) {
+      const current = await this.o.store.get<string>(`rt:${h}`);
+      const grant = current === undefined ? undefined : await this.o.store.get<Grant>(`grant:${current}`);
+      if (grant?.clientId === clientId && grant.resource !== resource)
+        throw new OAuthError('invalid_target', 'resource differs from the one granted');
+    }
     const gid = await this.o.store.take<string>(`rt:${h}`);
     if (!gid) {
       // Not current: one of ours that was spent (or `rt-used`, how tokens issued before the MAC were

@@ -16,8 +16,9 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   // Tests never leave the machine: a third-party page (oidc-provider's login page imports a web font)
-  // must not wait on DNS or a filtered network. Every name but localhost and 127.0.0.1 fails at once.
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+  // must not wait on DNS or a filtered network. Every name but localhost and 127.0.0.1 fails at once;
+  // 127.0.0.2 too: a loopback page (a secure context) from an origin the gateway does not admit.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2',
 ];
 
 /** True when Chromium is installed; otherwise warns so a skipped browser test is never silent. */
