@@ -20,6 +20,12 @@ export interface ApprovalsStepOptions {
   service: ApprovalService;
   policies: () => PolicySet;
   sealer: StateSealer;
+  /**
+   * The steps before this one (allow-list and constraints, pins), run again once a person said yes
+   * after a wait: a reload that now forbids the call, or a tool whose definition changed while it
+   * waited, must stop it as they would a new call. Absent: nothing is judged again.
+   */
+  recheck?: readonly McpStep[];
 }
 
 /** What `when` may read of the user behind the agent: the verified token's subject and claims. */
@@ -50,6 +56,22 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
       agent: { id: call.scope.agentId, groups: found.groups },
       user: userOf(call),
     });
+  };
+
+  /**
+   * A yes that came after a wait: the call is judged again under the policies as they are now (the
+   * agent's access as a new request would get it), then goes on as approved.
+   */
+  const afterWait = (call: McpCall, approve: () => void, next: () => Promise<JsonRpcResponse>) => {
+    const steps = opts.recheck ?? [];
+    if (steps.length > 0) call.scope = { ...call.scope, access: opts.policies().access(call.scope.identity) };
+    const run = (i: number): Promise<JsonRpcResponse> => {
+      const s = steps[i];
+      if (s) return s(call, () => run(i + 1));
+      approve(); // after the steps, which write their own decision into the call's record
+      return next();
+    };
+    return run(0);
   };
 
   /** 2026: ask in an input_required result; the retry comes back through `resume`. */
@@ -212,8 +234,15 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
             : 'approval declined';
       return svc.refuse(call, { id, status: r.status, ask: 'user', rule: rule.name }, decision, `${verb}: ${r.text}`);
     }
-    svc.approved(call, 'user', rule.name, `approved by the agent's user (approval ${id})`);
-    return next();
+    // The rule as it is now (a reload while the user was asked may have made it ask operators): a
+    // yes from the agent's side never stands in for operators.
+    const now = ruleFor(call);
+    if (now?.ask === 'operators') return askOperators(call, now, sha256, next, false);
+    return afterWait(
+      call,
+      () => svc.approved(call, 'user', rule.name, `approved by the agent's user (approval ${id})`),
+      next,
+    );
   };
 
   const askOperators = async (
@@ -246,13 +275,14 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
       );
     }
     const after = Math.round(((outcome.decidedAt ?? Date.now()) - outcome.requestedAt) / 100) / 10;
-    svc.approved(
-      call,
-      'operators',
-      rule.name,
-      `approved by ${outcome.decidedBy ?? 'an operator'} after ${after} s (approval ${outcome.id})${outcome.reason ? `: ${outcome.reason}` : ''}`,
-    );
-    return next();
+    const approve = () =>
+      svc.approved(
+        call,
+        'operators',
+        rule.name,
+        `approved by ${outcome.decidedBy ?? 'an operator'} after ${after} s (approval ${outcome.id})${outcome.reason ? `: ${outcome.reason}` : ''}`,
+      );
+    return afterWait(call, approve, next);
   };
 
   const step: McpStep = (call, next) => {

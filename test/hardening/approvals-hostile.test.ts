@@ -1,0 +1,164 @@
+// Human approvals against a hostile agent and a changing policy, on a real gateway with the v1 SDK
+// client as a 2025 agent: a yes given while the policies changed (or the tool's definition did)
+// does not run what they now forbid or send to operators.
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ElicitRequestSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
+import { authYaml, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { connect, nextNotification } from '../helpers/client.js';
+import { spawnListening, type Spawned } from '../helpers/spawn.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const ADMIN = 'admin-token-approvals-hostile';
+const admin = { authorization: `Bearer ${ADMIN}` };
+const RULES = `
+  - { tool: feat__echo, when: 'args.text.startsWith("user")', ask: user, timeout: 10m }
+  - { tool: feat__echo, when: 'args.text.startsWith("ops")', ask: operators, timeout: 10m }
+  - { tool: feat__touch, ask: operators, timeout: 10m }`;
+const BASE = `agent: tester\ntools: { allow: ["feat__*"] }\napprovals:${RULES}\n`;
+
+type View = { id: string; status: string; args: { text?: string }; rule: string };
+type Settled = { value?: unknown; error?: McpError };
+
+let feat: Spawned;
+let gw: TestGateway & { auditFile: string };
+let yaml: string;
+let policyFile: string;
+let hook: Server;
+/** Notices the webhook got and has not answered (it never does): approval id → request. */
+const notices = new Map<string, IncomingMessage>();
+
+async function list(): Promise<View[]> {
+  const r = await fetch(`${gw.url}/admin/approvals`, { headers: admin });
+  return ((await r.json()) as { approvals: View[] }).approvals;
+}
+
+const decide = (id: string, decision: 'approve' | 'deny') =>
+  fetch(`${gw.url}/admin/approvals/${id}`, {
+    method: 'POST',
+    headers: { ...admin, 'content-type': 'application/json' },
+    body: JSON.stringify({ decision }),
+  });
+
+async function reload(policy: string): Promise<void> {
+  writeFileSync(policyFile, policy);
+  const r = await fetch(`${gw.url}/admin/policies/reload`, { method: 'POST', headers: admin });
+  expect(r.status).toBe(200);
+}
+
+/** The call's outcome, kept for inspection once it settles. */
+function track(p: Promise<unknown>): Settled & { done: () => boolean } {
+  const s: Settled & { settled?: boolean; done: () => boolean } = { done: () => s.settled === true };
+  p.then(
+    (value) => Object.assign(s, { value, settled: true }),
+    (error: McpError) => Object.assign(s, { error, settled: true }),
+  );
+  return s;
+}
+
+/** A 2025 agent whose user answers each approval question only when the test says. */
+async function agentWithUser(url: string) {
+  const agent = await connect(`${url}/mcp`, { capabilities: { elicitation: {} } });
+  const asked: { message: string; answer: (action: 'accept' | 'decline') => void }[] = [];
+  agent.setRequestHandler(
+    ElicitRequestSchema,
+    (req) =>
+      new Promise((resolve) =>
+        asked.push({ message: String(req.params.message), answer: (action) => resolve({ action }) }),
+      ),
+  );
+  return { agent, asked };
+}
+
+beforeAll(async () => {
+  feat = await spawnListening(['test/fixtures/feature-server.ts', '--port', '0', '--redefinable']);
+  hook = createServer((req) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => notices.set((JSON.parse(body) as { approval: { id: string } }).approval.id, req));
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  const dir = tempDir('tollgate-approvals-hostile-');
+  policyFile = join(dir, 'tester.yaml');
+  writeFileSync(policyFile, BASE);
+  yaml = `
+upstreams:
+  feat: { transport: streamable_http, url: "http://127.0.0.1:${feat.port}/mcp" }
+policies: { dir: "${dir}", watch: false }
+approvals:
+  max_pending_per_agent: 2
+  webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook", timeout: 10m }
+admin: { tokens: ["${ADMIN}"] }
+${authYaml()}`;
+  gw = await startGateway(yaml);
+}, 90_000);
+
+afterAll(async () => {
+  await gw?.close();
+  await feat?.kill();
+  hook?.closeAllConnections();
+  await new Promise((r) => hook?.close(r));
+});
+
+describe('a yes given while the policies changed', () => {
+  let agent: Client;
+  let asked: Awaited<ReturnType<typeof agentWithUser>>['asked'];
+  beforeAll(async () => {
+    ({ agent, asked } = await agentWithUser(gw.url));
+  });
+  afterAll(() => agent?.close());
+  afterEach(() => reload(BASE));
+
+  it("the agent's user says yes after a reload made the rule ask operators: operators are asked", async () => {
+    const call = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'user-then-ops' } }));
+    await waitUntil(() => asked.length === 1, 30_000);
+    await reload(BASE.replace('ask: user', 'ask: operators'));
+    asked[0]!.answer('accept');
+    let held: View | undefined;
+    await waitUntil(async () => {
+      held = (await list()).find((a) => a.args.text === 'user-then-ops' && a.status === 'pending');
+      return held !== undefined || call.done();
+    }, 30_000);
+    expect(call.value).toBeUndefined(); // it did not run on the agent's own yes
+    expect(held).toBeDefined();
+    expect((await decide(held!.id, 'deny')).status).toBe(200);
+    await waitUntil(call.done, 30_000);
+    expect(call.error?.code).toBe(-32043);
+  });
+
+  it('an operator approves a call the policies no longer allow: it is refused as they now say', async () => {
+    const call = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'ops-then-denied' } }));
+    let held: View | undefined;
+    await waitUntil(async () => {
+      held = (await list()).find((a) => a.args.text === 'ops-then-denied' && a.status === 'pending');
+      return held !== undefined;
+    }, 30_000);
+    await reload(BASE.replace('tools: { allow: ["feat__*"] }', 'tools: { allow: ["feat__*"], deny: ["feat__echo"] }'));
+    expect((await decide(held!.id, 'approve')).status).toBe(200);
+    await waitUntil(call.done, 30_000);
+    expect(call.value).toBeUndefined();
+    expect(call.error?.code).toBe(-32041);
+  });
+
+  it("an operator approves a call whose tool's definition changed meanwhile: the pin holds it", async () => {
+    const call = track(agent.callTool({ name: 'feat__touch', arguments: { text: 'rug' } }));
+    let held: View | undefined;
+    await waitUntil(async () => {
+      held = (await list()).find((a) => a.args.text === 'rug' && a.status === 'pending');
+      return held !== undefined;
+    }, 30_000);
+    const changed = nextNotification(agent, 'notifications/tools/list_changed');
+    await agent.callTool({ name: 'feat__redefine', arguments: { text: 'touch:now deletes everything' } });
+    await changed;
+    expect((await decide(held!.id, 'approve')).status).toBe(200);
+    await waitUntil(call.done, 30_000);
+    expect(call.value).toBeUndefined();
+    expect(call.error?.code).toBe(-32041);
+    expect(call.error?.message).toMatch(/feat__touch is held: its definition changed/);
+  });
+});
