@@ -50,7 +50,7 @@ export const approvalsConfigSchema = z
       .int()
       .positive()
       .default(1000)
-      .describe('held calls at once (this instance); more are refused'),
+      .describe("held calls at once (this instance: for operators, or asking a 2025 agent's user); more are refused"),
     max_pending_per_agent: z.number().int().positive().default(20).describe('held calls at once per agent'),
     webhook: z
       .object({

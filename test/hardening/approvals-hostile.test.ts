@@ -1,6 +1,7 @@
 // Human approvals against a hostile agent and a changing policy, on a real gateway with the v1 SDK
 // client as a 2025 agent: a yes given while the policies changed (or the tool's definition did)
-// does not run what they now forbid or send to operators.
+// does not run what they now forbid or send to operators; calls waiting for the agent's own user
+// count against the approval caps and end at once (void) when the instance stops.
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -160,5 +161,49 @@ describe('a yes given while the policies changed', () => {
     expect(call.value).toBeUndefined();
     expect(call.error?.code).toBe(-32041);
     expect(call.error?.message).toMatch(/feat__touch is held: its definition changed/);
+  });
+});
+
+describe("calls waiting for the agent's own user", () => {
+  it('count against max_pending_per_agent: one more is refused at once', async () => {
+    const { agent, asked } = await agentWithUser(gw.url);
+    try {
+      const first = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'user-1' } }));
+      const second = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'user-2' } }));
+      await waitUntil(() => asked.length === 2, 30_000);
+      const third = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'user-3' } }));
+      await waitUntil(() => asked.length === 3 || third.done(), 30_000);
+      expect(asked.length).toBe(2);
+      expect(third.error?.code).toBe(-32043);
+      expect(third.error?.data).toMatchObject({ approval: { status: 'unavailable', ask: 'user' } });
+      for (const q of asked) q.answer('decline');
+      await waitUntil(() => first.done() && second.done(), 30_000);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('end at once as void when the instance stops, and the audit says so', async () => {
+    const other = await startGateway(yaml);
+    const { agent, asked } = await agentWithUser(other.url);
+    try {
+      const call = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'user-stop' } }));
+      await waitUntil(() => asked.length === 1, 30_000);
+      // As `serve` stops (SIGTERM): calls in flight get up to the drain to finish.
+      const stopped = track(other.gw.close(10_000));
+      await waitUntil(call.done, 30_000);
+      await waitUntil(stopped.done, 30_000);
+      expect(call.error?.code).toBe(-32043);
+      expect(call.error?.data).toMatchObject({ approval: { status: 'void', ask: 'user' } });
+      const { readFileSync } = await import('node:fs');
+      const records = readFileSync(other.auditFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => (r['tollgate.request.arguments'] as { text?: string } | null)?.text === 'user-stop');
+      expect(records.map((r) => r['tollgate.decision'])).toEqual(['approval_requested', 'approval_void']);
+    } finally {
+      await agent.close().catch(() => undefined);
+    }
   });
 });
