@@ -162,9 +162,16 @@ export class ApprovalService {
       `held for operators (approval ${a.id}${rule.approvers.length ? `, approvers ${rule.approvers.join(', ')}` : ''})`,
     );
     this.count('operators', 'requested');
-    const link = this.link(a.id);
-    if (this.opts.config.webhook) void notifyWebhook(this.opts.config.webhook, a, link, this.opts.log);
-    return this.wait(call, a, rule, slot);
+    // The notice lives no longer than the approval: an agent raising and withdrawing approvals in
+    // a loop cannot pile up requests to a slow webhook.
+    const decided = new AbortController();
+    const hook = this.opts.config.webhook;
+    if (hook) void notifyWebhook(hook, a, this.link(a.id), this.opts.log, decided.signal);
+    try {
+      return await this.wait(call, a, rule, slot);
+    } finally {
+      decided.abort();
+    }
   }
 
   private link(id: string): string | undefined {

@@ -1,7 +1,9 @@
 // Human approvals against a hostile agent and a changing policy, on a real gateway with the v1 SDK
 // client as a 2025 agent: a yes given while the policies changed (or the tool's definition did)
 // does not run what they now forbid or send to operators; calls waiting for the agent's own user
-// count against the approval caps and end at once (void) when the instance stops.
+// count against the approval caps and end at once (void) when the instance stops; and a notice to a
+// webhook that never answers does not outlive its approval (an agent raising and withdrawing
+// approvals cannot pile up sockets).
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -204,6 +206,38 @@ describe("calls waiting for the agent's own user", () => {
       expect(records.map((r) => r['tollgate.decision'])).toEqual(['approval_requested', 'approval_void']);
     } finally {
       await agent.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('a webhook that never answers', () => {
+  it('a withdrawn approval takes its notice with it: an agent cannot pile up sockets', async () => {
+    const agent = await connect(`${gw.url}/mcp`);
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const ac = new AbortController();
+        const call = track(
+          agent.callTool({ name: 'feat__echo', arguments: { text: `ops-cycle-${i}` } }, undefined, {
+            signal: ac.signal,
+          }),
+        );
+        let held: View | undefined;
+        await waitUntil(async () => {
+          held = (await list()).find((a) => a.args.text === `ops-cycle-${i}`);
+          return held !== undefined && notices.has(held.id);
+        }, 30_000);
+        ids.push(held!.id);
+        ac.abort();
+        await waitUntil(
+          async () => call.done() && (await list()).some((a) => a.id === held!.id && a.status === 'withdrawn'),
+          30_000,
+        );
+      }
+      // Each notice's connection is closed by the gateway once its approval is decided.
+      await waitUntil(() => ids.every((id) => notices.get(id)?.socket?.destroyed !== false), 30_000);
+    } finally {
+      await agent.close();
     }
   });
 });
