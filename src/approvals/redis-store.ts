@@ -50,6 +50,8 @@ export class RedisApprovalStore implements ApprovalStore {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly startedAt = Date.now();
+  /** Watched approvals whose decision was announced but could not be read then: read at each heartbeat. */
+  private readonly unread = new Set<string>();
   /** Settles once the first subscription is in place (or failed; it is renewed on reconnection). */
   readonly subscribed: Promise<void>;
 
@@ -71,6 +73,10 @@ export class RedisApprovalStore implements ApprovalStore {
       (err: Error) => opts.log.warn({ err: err.message }, 'approvals: subscribe failed'),
     );
     const beat = (): void => {
+      for (const id of [...this.unread]) {
+        this.unread.delete(id);
+        this.changed(id);
+      }
       // Also tidies: old decisions go, a dead instance's approvals are marked void without a page visit.
       this.list().catch((err: Error) => opts.log.debug({ err: err.message }, 'approvals: tidy failed'));
       opts.client
@@ -88,9 +94,20 @@ export class RedisApprovalStore implements ApprovalStore {
 
   private changed(id: string): void {
     if (!this.watchers.has(id)) return;
-    void this.get(id).then((a) => {
-      if (a && a.status !== 'pending') this.watchers.notify(id, a);
-    });
+    this.get(id).then(
+      (a) => {
+        if (a && a.status !== 'pending') this.watchers.notify(id, a);
+      },
+      (err: Error) => {
+        // Redis too slow or gone for this read (a rejection left unhandled would end the process):
+        // the decision is in Redis, so the held call is told at a later heartbeat.
+        if (this.watchers.has(id)) this.unread.add(id);
+        this.opts.log.warn(
+          { err: err.message, approval: id },
+          'approvals: cannot read the decision of a held call now; reading it again at the next heartbeat',
+        );
+      },
+    );
   }
 
   async add(a: Approval): Promise<void> {
