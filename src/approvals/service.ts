@@ -19,6 +19,7 @@ import type { ApprovalData } from './outcome.js';
 export { argsHash, type ApprovalData } from './outcome.js';
 import { notifyWebhook, type WebhookConfig } from './webhook.js';
 import { HeldCalls, type HeldSlot } from './held.js';
+import { shownArgs, shownDescription } from './shown.js';
 
 export interface ApprovalsConfig {
   store: 'memory' | 'redis';
@@ -137,8 +138,9 @@ export class ApprovalService {
       agent,
       tool: t?.canonical ?? '',
       server: t?.server ?? '',
-      description: this.description(call),
-      args: this.redactedArgs(call),
+      // What the deciders see is bounded (shown.ts); the decision binds the full arguments' hash.
+      description: shownDescription(this.description(call)),
+      args: shownArgs(this.redactedArgs(call)),
       sha256,
       rule: rule.name,
       message: rule.message ?? null,

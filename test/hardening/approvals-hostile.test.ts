@@ -241,3 +241,32 @@ describe('a webhook that never answers', () => {
     }
   });
 });
+
+describe('huge arguments', () => {
+  it('an approval shows at most 16 KiB of them (held in memory or Redis, listed every 2 s), bound to all', async () => {
+    const agent = await connect(`${gw.url}/mcp`);
+    try {
+      // 1 MB of values each under audit.max_value_bytes, so the audit's redaction keeps them all.
+      const blob = Array.from({ length: 500 }, (_, i) => `${i}-`.padEnd(2000, 'x'));
+      const call = track(agent.callTool({ name: 'feat__echo', arguments: { text: 'ops-huge', blob } }));
+      let held: View | undefined;
+      let listed = 0;
+      await waitUntil(async () => {
+        const r = await fetch(`${gw.url}/admin/approvals`, { headers: admin });
+        const body = await r.text();
+        listed = body.length;
+        held = (JSON.parse(body) as { approvals: View[] }).approvals.find((a) => a.status === 'pending');
+        return held !== undefined;
+      }, 30_000);
+      expect(listed).toBeLessThan(32 * 1024);
+      expect(held!.args).toMatchObject({ __truncated: true, length: expect.any(Number) });
+      expect((held!.args as { length: number }).length).toBeGreaterThan(1_000_000);
+      expect((held!.args as { head: string }).head).toContain('"text":"ops-huge"'); // the start stays readable
+      expect((await decide(held!.id, 'approve')).status).toBe(200);
+      await waitUntil(call.done, 30_000);
+      expect(call.value).toMatchObject({ content: [{ text: 'feat:ops-huge' }] });
+    } finally {
+      await agent.close();
+    }
+  });
+});
