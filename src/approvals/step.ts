@@ -52,16 +52,29 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
    * A yes that came after a wait: the call is judged again under the policies as they are now (the
    * agent's access as a new request would get it), then goes on as approved.
    */
-  const afterWait = (call: McpCall, approve: () => void, next: () => Promise<JsonRpcResponse>) => {
+  const afterWait = async (
+    call: McpCall,
+    yes: { ask: 'user' | 'operators'; rule: string; reason: string },
+    next: () => Promise<JsonRpcResponse>,
+  ): Promise<JsonRpcResponse> => {
     const steps = opts.recheck ?? [];
     if (steps.length > 0) call.scope = { ...call.scope, access: opts.policies().access(call.scope.identity) };
+    let passed = false;
     const run = (i: number): Promise<JsonRpcResponse> => {
       const s = steps[i];
       if (s) return s(call, () => run(i + 1));
-      approve(); // after the steps, which write their own decision into the call's record
+      passed = true;
+      svc.approved(call, yes.ask, yes.rule, yes.reason); // after the steps, which write their own decision
       return next();
     };
-    return run(0);
+    const res = await run(0);
+    // Refused after all: the record says so, and that someone had said yes.
+    if (!passed && call.decision)
+      call.decision = {
+        ...call.decision,
+        reason: `${call.decision.reason} (refused after it was ${yes.reason}: the policies or the tool changed while it waited)`,
+      };
+    return res;
   };
 
   // 2026 agents: the question and its answer travel in an input_required round (round.ts).
@@ -107,7 +120,7 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     if (now?.ask === 'operators') return askOperators(call, now, sha256, next, false);
     return afterWait(
       call,
-      () => svc.approved(call, 'user', rule.name, `approved by the agent's user (approval ${id})`),
+      { ask: 'user', rule: rule.name, reason: `approved by the agent's user (approval ${id})` },
       next,
     );
   };
@@ -168,14 +181,9 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
       );
     }
     const after = Math.round(((outcome.decidedAt ?? Date.now()) - outcome.requestedAt) / 100) / 10;
-    const approve = () =>
-      svc.approved(
-        call,
-        'operators',
-        rule.name,
-        `approved by ${outcome.decidedBy ?? 'an operator'} after ${after} s (approval ${outcome.id})${outcome.reason ? `: ${outcome.reason}` : ''}`,
-      );
-    return afterWait(call, approve, next);
+    const by = outcome.decidedBy ?? 'an operator';
+    const reason = `approved by ${by} after ${after} s (approval ${outcome.id})${outcome.reason ? `: ${outcome.reason}` : ''}`;
+    return afterWait(call, { ask: 'operators', rule: rule.name, reason }, next);
   };
 
   const step: McpStep = (call, next) => {

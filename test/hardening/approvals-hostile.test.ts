@@ -4,7 +4,7 @@
 // count against the approval caps and end at once (void) when the instance stops; and a notice to a
 // webhook that never answers does not outlive its approval (an agent raising and withdrawing
 // approvals cannot pile up sockets).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -146,6 +146,19 @@ describe('a yes given while the policies changed', () => {
     await waitUntil(call.done, 30_000);
     expect(call.value).toBeUndefined();
     expect(call.error?.code).toBe(-32041);
+    // The call's record says it was refused, by what, and that an operator had said yes.
+    const record = readFileSync(gw.auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find(
+        (r) =>
+          r['mcp.method.name'] === 'tools/call' &&
+          (r['tollgate.request.arguments'] as { text?: string } | null)?.text === 'ops-then-denied' &&
+          r['tollgate.decision'] !== 'approval_requested',
+      );
+    expect(record).toMatchObject({ 'tollgate.decision': 'denied' });
+    expect(record?.['tollgate.decision_reason']).toMatch(/refused after it was approved by admin#1 after [\d.]+ s/);
   });
 
   it("an operator approves a call whose tool's definition changed meanwhile: the pin holds it", async () => {
@@ -197,7 +210,6 @@ describe("calls waiting for the agent's own user", () => {
       await waitUntil(stopped.done, 30_000);
       expect(call.error?.code).toBe(-32043);
       expect(call.error?.data).toMatchObject({ approval: { status: 'void', ask: 'user' } });
-      const { readFileSync } = await import('node:fs');
       const records = readFileSync(other.auditFile, 'utf8')
         .trim()
         .split('\n')
