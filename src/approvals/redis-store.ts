@@ -26,6 +26,7 @@ return {1, ARGV[2]}`;
 interface StoredDecision {
   status: Decision['status'];
   by: string;
+  groups?: readonly string[];
   reason?: string;
   at: number;
 }
@@ -169,7 +170,13 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   async decide(id: string, d: Decision, at: number): Promise<Approval | undefined> {
-    const stored: StoredDecision = { status: d.status, by: d.by, at, ...(d.reason ? { reason: d.reason } : {}) };
+    const stored: StoredDecision = {
+      status: d.status,
+      by: d.by,
+      at,
+      ...(d.groups ? { groups: d.groups } : {}),
+      ...(d.reason ? { reason: d.reason } : {}),
+    };
     const r = (await this.opts.client.eval(DECIDE, 2, this.key, this.decisions, id, JSON.stringify(stored))) as
       | [number, string]
       | null;
@@ -199,5 +206,12 @@ function merge(raw: string, decision: string | null): Approval {
   const a = JSON.parse(raw) as Approval;
   if (decision === null) return a;
   const d = JSON.parse(decision) as StoredDecision;
-  return { ...a, status: d.status, decidedBy: d.by, decidedAt: d.at, ...(d.reason ? { reason: d.reason } : {}) };
+  return {
+    ...a,
+    status: d.status,
+    decidedBy: d.by,
+    decidedAt: d.at,
+    ...(d.groups ? { decidedByGroups: d.groups } : {}),
+    ...(d.reason ? { reason: d.reason } : {}),
+  };
 }

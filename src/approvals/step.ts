@@ -15,6 +15,7 @@ import { isApprovalState, type StateSealer } from './state.js';
 import type { HeldSlot } from './held.js';
 import type { AgentSession } from '../mcp/agent-session.js';
 import { approvalRound } from './round.js';
+import { mayApprove } from './approver.js';
 
 export interface ApprovalsStepOptions {
   service: ApprovalService;
@@ -180,6 +181,16 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
         'approval refused: the arguments differ from the ones approved',
       );
     }
+    // A reload while it waited may have changed who may decide: a signed-in user's yes counts only
+    // when the rule as it is now still names them (else the call is asked of operators again).
+    const now = ruleFor(call);
+    const user = outcome.decidedBy?.startsWith('user:') ? outcome.decidedBy.slice('user:'.length) : undefined;
+    if (
+      now?.ask === 'operators' &&
+      user !== undefined &&
+      !mayApprove({ kind: 'user', id: user, groups: outcome.decidedByGroups ?? [] }, now.approvers)
+    )
+      return askOperators(call, now, sha256, next, false);
     const after = Math.round(((outcome.decidedAt ?? Date.now()) - outcome.requestedAt) / 100) / 10;
     const by = outcome.decidedBy ?? 'an operator';
     const reason = `approved by ${by} after ${after} s (approval ${outcome.id})${outcome.reason ? `: ${outcome.reason}` : ''}`;
