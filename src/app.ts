@@ -91,7 +91,13 @@ export function mcpSteps(
       ...(gw.pins ? [['policy', pinStep(gw.pins)] as const] : []),
       [
         'approvals',
-        approvalsStep({ service: gw.approvals, policies: () => gw.policies.current(), sealer: gw.approvalStates }),
+        approvalsStep({
+          service: gw.approvals,
+          policies: () => gw.policies.current(),
+          sealer: gw.approvalStates,
+          // Judged again after a wait for a person (a reload or a changed tool while it waited).
+          recheck: [authorize(), ...(gw.pins ? [pinStep(gw.pins)] : [])],
+        }),
       ],
       ['limits', limitsStep(limits)],
     ],

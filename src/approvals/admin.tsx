@@ -7,6 +7,7 @@ import { readBody } from '../http/node-io.js';
 import { errorResponse } from '../http/respond.js';
 import { mayApprove, type ApproverIdentity } from './approver.js';
 import type { ApprovalService } from './service.js';
+import type { Approval } from './store.js';
 
 const MAX_DECISION_BYTES = 8 * 1024;
 const MAX_REASON_CHARS = 500;
@@ -32,6 +33,9 @@ function parseDecision(body: string): Parsed {
   return { decision: o.decision, reason, sha256: o.sha256 as string | undefined };
 }
 
+/** An approval as the admin side shows it: without the groups of the user who decided. */
+const listed = ({ decidedByGroups: _, ...a }: Approval): Omit<Approval, 'decidedByGroups'> => a;
+
 export function mountApprovalRoutes(
   api: Hono,
   svc: ApprovalService,
@@ -47,7 +51,8 @@ export function mountApprovalRoutes(
     if (!who) return mw.unauthorized(c);
     try {
       // A user sees only what they may decide (an admin token, everything).
-      return c.json({ approvals: (await svc.store.list()).filter((a) => mayApprove(who, a.approvers)) });
+      const mine = (await svc.store.list()).filter((a) => mayApprove(who, a.approvers));
+      return c.json({ approvals: mine.map(listed) });
     } catch (err) {
       return errorResponse(c, 'upstream_unavailable', `the approvals store is unavailable: ${(err as Error).message}`);
     }
@@ -66,8 +71,8 @@ export function mountApprovalRoutes(
     const r = await svc.decide(id, who, d.decision, d.reason, d.sha256).catch((err: Error) => err);
     if (r instanceof Error)
       return errorResponse(c, 'upstream_unavailable', `the approvals store is unavailable: ${r.message}`);
-    if (!r.ok) return c.json({ error: r.error, ...(r.approval ? { approval: r.approval } : {}) }, r.status);
-    return c.json({ approval: r.approval });
+    if (!r.ok) return c.json({ error: r.error, ...(r.approval ? { approval: listed(r.approval) } : {}) }, r.status);
+    return c.json({ approval: listed(r.approval) });
   });
 }
 

@@ -51,7 +51,8 @@ export function elicitationParams(f: AskFacts): Record<string, unknown> {
   };
 }
 
-export type UserAnswer = 'accept' | 'decline' | 'cancel' | 'timeout' | 'withdrawn';
+/** `withdrawn`: the agent cancelled its call; `void`: this instance stopped while the user was asked. */
+export type UserAnswer = 'accept' | 'decline' | 'cancel' | 'timeout' | 'withdrawn' | 'void';
 
 /** What an elicitation answer (a result or an error) says. */
 export function answerOf(res: JsonRpcResponse | Record<string, unknown> | undefined): 'accept' | 'decline' | 'cancel' {
@@ -61,27 +62,32 @@ export function answerOf(res: JsonRpcResponse | Record<string, unknown> | undefi
 }
 
 /**
- * Sends the elicitation to a 2025 agent on its call's stream and waits for the answer, the timeout
- * or the agent's cancel of its call (whichever first). The answer arrives through the session's
- * server-request map, on this instance or from another over the session bus.
+ * Sends the elicitation to a 2025 agent on its call's stream and waits for the answer, the timeout,
+ * or an end from outside (the agent's cancel of its call, this instance stopping), whichever first.
+ * The answer arrives through the session's server-request map, on this instance or from another
+ * over the session bus. `onEnd` gets the function that ends the wait, then undefined once it ended.
  */
 export function askAgent(
   session: AgentSession,
   exchange: Exchange,
   params: Record<string, unknown>,
   timeoutMs: number,
-  onCancel: (cancel: (() => void) | undefined) => void,
+  onEnd: (end: ((why: 'withdrawn' | 'void') => void) | undefined) => void,
 ): Promise<UserAnswer> {
   const id = session.newServerRequestId();
   return new Promise<UserAnswer>((resolve) => {
+    let settled = false;
     const done = (a: UserAnswer): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       session.serverRequests.delete(id);
-      onCancel(undefined);
+      onEnd(undefined);
       resolve(a);
     };
     const timer = setTimeout(() => done('timeout'), timeoutMs);
-    onCancel(() => done('withdrawn'));
+    onEnd(done);
+    if (settled) return; // ended already (the instance is stopping): nothing is asked
     session.serverRequests.set(id, {
       upstreamSession: { respond: (answer: JsonRpcResponse) => done(answerOf(answer)) },
       upstreamRequestId: id,

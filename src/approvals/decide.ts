@@ -31,7 +31,8 @@ export async function decideApproval(store: ApprovalStore, now: number, r: Decis
   if (a.status !== 'pending')
     return { ok: false, status: 409, error: `approval ${r.id} is already ${a.status}`, approval: a };
   const status = r.decision === 'approve' ? 'approved' : 'denied';
-  const d = await store.decide(r.id, { status, by, ...(r.reason ? { reason: r.reason } : {}) }, now);
+  const groups = r.who.kind === 'user' ? { groups: [...r.who.groups] } : {};
+  const d = await store.decide(r.id, { status, by, ...groups, ...(r.reason ? { reason: r.reason } : {}) }, now);
   if (!d) return { ok: false, status: 404, error: `no approval ${r.id}` };
   // Another decision (or the timeout) came first.
   if (d.decidedBy !== by || d.status !== status)

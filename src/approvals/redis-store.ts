@@ -26,6 +26,7 @@ return {1, ARGV[2]}`;
 interface StoredDecision {
   status: Decision['status'];
   by: string;
+  groups?: readonly string[];
   reason?: string;
   at: number;
 }
@@ -50,6 +51,8 @@ export class RedisApprovalStore implements ApprovalStore {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly startedAt = Date.now();
+  /** Watched approvals whose decision was announced but could not be read then: read at each heartbeat. */
+  private readonly unread = new Set<string>();
   /** Settles once the first subscription is in place (or failed; it is renewed on reconnection). */
   readonly subscribed: Promise<void>;
 
@@ -71,6 +74,10 @@ export class RedisApprovalStore implements ApprovalStore {
       (err: Error) => opts.log.warn({ err: err.message }, 'approvals: subscribe failed'),
     );
     const beat = (): void => {
+      for (const id of [...this.unread]) {
+        this.unread.delete(id);
+        this.changed(id);
+      }
       // Also tidies: old decisions go, a dead instance's approvals are marked void without a page visit.
       this.list().catch((err: Error) => opts.log.debug({ err: err.message }, 'approvals: tidy failed'));
       opts.client
@@ -88,9 +95,20 @@ export class RedisApprovalStore implements ApprovalStore {
 
   private changed(id: string): void {
     if (!this.watchers.has(id)) return;
-    void this.get(id).then((a) => {
-      if (a && a.status !== 'pending') this.watchers.notify(id, a);
-    });
+    this.get(id).then(
+      (a) => {
+        if (a && a.status !== 'pending') this.watchers.notify(id, a);
+      },
+      (err: Error) => {
+        // Redis too slow or gone for this read (a rejection left unhandled would end the process):
+        // the decision is in Redis, so the held call is told at a later heartbeat.
+        if (this.watchers.has(id)) this.unread.add(id);
+        this.opts.log.warn(
+          { err: err.message, approval: id },
+          'approvals: cannot read the decision of a held call now; reading it again at the next heartbeat',
+        );
+      },
+    );
   }
 
   async add(a: Approval): Promise<void> {
@@ -152,7 +170,13 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   async decide(id: string, d: Decision, at: number): Promise<Approval | undefined> {
-    const stored: StoredDecision = { status: d.status, by: d.by, at, ...(d.reason ? { reason: d.reason } : {}) };
+    const stored: StoredDecision = {
+      status: d.status,
+      by: d.by,
+      at,
+      ...(d.groups ? { groups: d.groups } : {}),
+      ...(d.reason ? { reason: d.reason } : {}),
+    };
     const r = (await this.opts.client.eval(DECIDE, 2, this.key, this.decisions, id, JSON.stringify(stored))) as
       | [number, string]
       | null;
@@ -182,5 +206,12 @@ function merge(raw: string, decision: string | null): Approval {
   const a = JSON.parse(raw) as Approval;
   if (decision === null) return a;
   const d = JSON.parse(decision) as StoredDecision;
-  return { ...a, status: d.status, decidedBy: d.by, decidedAt: d.at, ...(d.reason ? { reason: d.reason } : {}) };
+  return {
+    ...a,
+    status: d.status,
+    decidedBy: d.by,
+    decidedAt: d.at,
+    ...(d.groups ? { decidedByGroups: d.groups } : {}),
+    ...(d.reason ? { reason: d.reason } : {}),
+  };
 }

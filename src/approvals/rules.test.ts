@@ -5,7 +5,7 @@ import { tempDir } from '../../test/helpers/tmp.js';
 import { PolicySet } from '../policy/policy-set.js';
 import { ConfigError } from '../config/yaml.js';
 import { ApprovalRules } from './rules.js';
-import { approvalRuleSchema } from './schema.js';
+import { approvalRuleSchema, approvalsConfigSchema } from './schema.js';
 
 const ctx = { agent: { id: 'a', groups: [] }, user: {} };
 const rules = (...r: Record<string, unknown>[]) =>
@@ -54,6 +54,17 @@ describe('approval rules', () => {
     expect((err as ConfigError).problems.join('\n')).toMatch(
       /a\.yaml:\d+:\d+ approvals\.0\.when: invalid CEL expression/,
     );
+  });
+
+  it('refuses waits longer than a timer can hold (they would end at once: every call timed out)', () => {
+    const rule = (timeout: string | number) => approvalRuleSchema.safeParse({ tool: 'x', ask: 'operators', timeout });
+    expect(rule('720h').success).toBe(false);
+    expect(rule(2 ** 31).success).toBe(false);
+    expect(rule('576h').success).toBe(true); // 24 days
+    const section = (v: Record<string, unknown>) => approvalsConfigSchema.safeParse(v).success;
+    expect(section({ keepalive: '600h' })).toBe(false); // else a progress notification every millisecond
+    expect(section({ webhook: { url: 'https://hooks.example/x', timeout: '600h' } })).toBe(false);
+    expect(section({ keepalive: '1h', webhook: { url: 'https://hooks.example/x', timeout: '1h' } })).toBe(true);
   });
 
   it("an agent's rules come first, then its groups'", () => {

@@ -4,6 +4,15 @@ import { duration } from '../config/primitives.js';
 import { toMs } from '../config/runtime-units.js';
 import type { ApprovalsConfig } from './service.js';
 
+/**
+ * The longest wait a Node timer holds (24 days; 2^31-1 ms is 24.8): beyond, setTimeout fires at once,
+ * so a rule with `timeout: 720h` would time every call out immediately and `keepalive: 600h` would
+ * send a progress notification every millisecond.
+ */
+const MAX_WAIT_MS = 24 * 24 * 3_600_000;
+const timer = (d: typeof duration) =>
+  d.refine((v) => toMs(v) <= MAX_WAIT_MS, { message: 'at most 24 days (576h): longer does not fit a timer' });
+
 /** `group:<name>` or `user:<id>`: who besides admin tokens may decide (OAuth users, see approver.ts). */
 const APPROVER = /^(group|user):[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/;
 
@@ -18,7 +27,9 @@ export const approvalRuleSchema = z
     ask: z
       .enum(['user', 'operators'])
       .describe("user: the agent's own user, through MCP elicitation; operators: held for a person on the admin side"),
-    timeout: duration.default('5m').describe('no decision by then: the call is refused (-32043, timed_out)'),
+    timeout: timer(duration)
+      .default('5m')
+      .describe('no decision by then: the call is refused (-32043, timed_out); at most 576h'),
     approvers: z
       .array(z.string().regex(APPROVER, 'an approver is group:<name> or user:<id>'))
       .max(32)
@@ -42,7 +53,7 @@ export const approvalsConfigSchema = z
       .describe(
         'where pending approvals live: memory (one instance) or redis (limits.redis; every instance lists them, a decision reaches the instance holding the call)',
       ),
-    keepalive: duration
+    keepalive: timer(duration)
       .default('15s')
       .describe('how often a held call sends the agent a progress notification (when the agent sent a progress token)'),
     max_pending: z
@@ -50,13 +61,13 @@ export const approvalsConfigSchema = z
       .int()
       .positive()
       .default(1000)
-      .describe('held calls at once (this instance); more are refused'),
+      .describe("held calls at once (this instance: for operators, or asking a 2025 agent's user); more are refused"),
     max_pending_per_agent: z.number().int().positive().default(20).describe('held calls at once per agent'),
     webhook: z
       .object({
         url: z.url().describe('POSTed a JSON notice for each approval requested'),
         format: z.enum(['json', 'slack']).default('json').describe('slack: a body Slack incoming webhooks accept'),
-        timeout: duration.default('5s'),
+        timeout: timer(duration).default('5s'),
       })
       .strict()
       .optional(),

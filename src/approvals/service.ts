@@ -18,6 +18,8 @@ import type { ApprovalData } from './outcome.js';
 
 export { argsHash, type ApprovalData } from './outcome.js';
 import { notifyWebhook, type WebhookConfig } from './webhook.js';
+import { HeldCalls, type HeldSlot } from './held.js';
+import { shownArgs, shownDescription } from './shown.js';
 
 export interface ApprovalsConfig {
   store: 'memory' | 'redis';
@@ -43,22 +45,17 @@ export interface ApprovalServiceOptions {
   now?: () => number;
 }
 
-interface Held {
-  agent: string;
-  /** Refuses the held call as void; resolves once its answer is settled. */
-  void: (reason: string) => Promise<void>;
-}
-
 export class ApprovalService {
   readonly store: ApprovalStore;
   private readonly now: () => number;
-  private readonly held = new Map<string, Held>();
+  /** Calls waiting for a person here (operators, or a 2025 agent's user): bounded, voided at shutdown. */
+  readonly held: HeldCalls;
   private readonly counter: Counter<'ask' | 'outcome'>;
-  private closing = false;
 
   constructor(private readonly opts: ApprovalServiceOptions) {
     this.store = opts.store;
     this.now = opts.now ?? Date.now;
+    this.held = new HeldCalls(opts.config.maxPending, opts.config.maxPendingPerAgent);
     this.counter = new Counter({
       name: 'tollgate_approvals_total',
       help: 'Human approvals of tool calls by who was asked (user, operators) and outcome',
@@ -131,13 +128,9 @@ export class ApprovalService {
   async hold(call: McpCall, rule: ApprovalRule, sha256: string): Promise<Approval | ApprovalData> {
     const agent = call.scope.agentId;
     const base = { ask: 'operators' as const, rule: rule.name };
-    const mine = [...this.held.values()].filter((h) => h.agent === agent).length;
-    if (this.closing || this.held.size >= this.opts.config.maxPending || mine >= this.opts.config.maxPendingPerAgent) {
-      const why = this.closing
-        ? 'the gateway is shutting down'
-        : `too many calls are waiting for approval (${mine >= this.opts.config.maxPendingPerAgent ? `agent ${agent}` : 'this gateway'})`;
-      return { id: '', status: 'unavailable', ...base, reason: why };
-    }
+    // The place is taken now, before anything waits: a burst of calls cannot all pass the cap.
+    const slot = this.held.take(agent);
+    if (typeof slot === 'string') return { id: '', status: 'unavailable', ...base, reason: slot };
     const t = call.target;
     const at = this.now();
     const a: Approval = {
@@ -145,8 +138,9 @@ export class ApprovalService {
       agent,
       tool: t?.canonical ?? '',
       server: t?.server ?? '',
-      description: this.description(call),
-      args: this.redactedArgs(call),
+      // What the deciders see is bounded (shown.ts); the decision binds the full arguments' hash.
+      description: shownDescription(this.description(call)),
+      args: shownArgs(this.redactedArgs(call)),
       sha256,
       rule: rule.name,
       message: rule.message ?? null,
@@ -156,12 +150,10 @@ export class ApprovalService {
       expiresAt: at + rule.timeoutMs,
       status: 'pending',
     };
-    // The slot is taken now, before anything waits: a burst of calls cannot all pass the cap.
-    this.held.set(a.id, { agent, void: async () => undefined });
     try {
       await this.store.add(a);
     } catch (err) {
-      this.held.delete(a.id);
+      slot.release();
       this.opts.log.error({ err: (err as Error).message }, 'approvals: store unavailable');
       return { id: a.id, status: 'unavailable', ...base, reason: 'the approvals store is unavailable' };
     }
@@ -172,9 +164,16 @@ export class ApprovalService {
       `held for operators (approval ${a.id}${rule.approvers.length ? `, approvers ${rule.approvers.join(', ')}` : ''})`,
     );
     this.count('operators', 'requested');
-    const link = this.link(a.id);
-    if (this.opts.config.webhook) void notifyWebhook(this.opts.config.webhook, a, link, this.opts.log);
-    return this.wait(call, a, rule);
+    // The notice lives no longer than the approval: an agent raising and withdrawing approvals in
+    // a loop cannot pile up requests to a slow webhook.
+    const decided = new AbortController();
+    const hook = this.opts.config.webhook;
+    if (hook) void notifyWebhook(hook, a, this.link(a.id), this.opts.log, decided.signal);
+    try {
+      return await this.wait(call, a, rule, slot);
+    } finally {
+      decided.abort();
+    }
   }
 
   private link(id: string): string | undefined {
@@ -182,7 +181,7 @@ export class ApprovalService {
     return base ? `${base.replace(/\/$/, '')}/admin/#approval-${id}` : undefined;
   }
 
-  private wait(call: McpCall, a: Approval, rule: ApprovalRule): Promise<Approval> {
+  private wait(call: McpCall, a: Approval, rule: ApprovalRule, slot: HeldSlot): Promise<Approval> {
     const session = call.scope.session;
     const token = progressTokenOf(call.request.params);
     return new Promise<Approval>((resolve) => {
@@ -194,7 +193,7 @@ export class ApprovalService {
         clearTimeout(timer);
         clearInterval(keepalive);
         unwatch();
-        this.held.delete(a.id);
+        slot.release();
         if (session?.inFlight.get(call.request.id) === cancellation) session.inFlight.delete(call.request.id);
         resolve(
           d ?? { ...a, status: 'void', decidedBy: '@gateway', reason: 'the approval disappeared from the store' },
@@ -227,8 +226,8 @@ export class ApprovalService {
         cancel: () => void decide('withdrawn', `agent:${a.agent}`, 'the agent cancelled the call'),
       };
       session?.inFlight.set(call.request.id, cancellation);
-      this.held.set(a.id, { agent: a.agent, void: (reason) => decide('void', '@gateway', reason) });
-      if (this.closing) void decide('void', '@gateway', 'the gateway instance holding the call shut down');
+      // At shutdown (now, if it already began): void, for every admin page.
+      slot.onVoid((reason) => decide('void', '@gateway', reason));
       // Decided before the watch was in place (another instance was quick): look once.
       void this.store.get(a.id).then(finish, () => undefined);
     });
@@ -247,9 +246,8 @@ export class ApprovalService {
 
   /** Shutdown: held calls are refused at once and their approvals marked void (for every admin page). */
   async close(): Promise<void> {
-    this.closing = true;
     // The void decisions reach the store (and the other instances) before it closes.
-    await Promise.all([...this.held.values()].map((h) => h.void('the gateway instance holding the call shut down')));
+    await this.held.voidAll();
     await this.store.close();
   }
 }

@@ -123,6 +123,24 @@ describe('approvals step', () => {
     expect('result' in (await res)).toBe(true);
   });
 
+  it('a signed-in approver whom a reload took out of the rule cannot release a call held before it', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators', approvers: ['group:finance'] });
+    const { res } = t.run({ amount: 1 });
+    await waitUntil(async () => (await t.store.list()).length === 1);
+    const [a] = await t.store.list();
+    // The operators now want security to decide (finance accounts were phished, say).
+    t.setRule({ tool: 'pay__*', ask: 'operators', approvers: ['group:security'], timeout: '50ms' });
+    const fay = { kind: 'user' as const, id: 'fay', groups: ['finance'] };
+    expect(await t.svc.decide(a!.id, fay, 'approve', undefined, undefined)).toMatchObject({ ok: true });
+    // Not run on fay's yes: asked again under the rule as it is (no one decides: timed out).
+    expect(await res).toMatchObject({
+      error: { code: -32043, data: { approval: { ask: 'operators', status: 'timed_out' } } },
+    });
+    expect(t.ran()).toBe(0);
+    const again = (await t.store.list()).find((x) => x.id !== a!.id);
+    expect(again?.approvers).toEqual(['group:security']);
+  });
+
   it('no decision within the timeout: -32043 timed_out, marked so in the store', async () => {
     const t = setup({ tool: 'pay__*', ask: 'operators', timeout: '50ms' });
     expect(await t.run({ amount: 1 }).res).toMatchObject({

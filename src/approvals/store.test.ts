@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../../test/helpers/redis.js';
+import { ensureRedis, REDIS_HOST, REDIS_PORT, startProxy } from '../../test/helpers/redis.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 import { RedisApprovalStore } from './redis-store.js';
 import { MemoryApprovalStore, type Approval, type ApprovalStore } from './store.js';
 
@@ -86,6 +87,42 @@ describe.runIf(available)('Redis approval store (two instances)', () => {
     } finally {
       await gone.close();
       await other.close();
+    }
+  });
+
+  it('a decision it cannot read when told (Redis too slow) does not end the process; it is read at the next heartbeat', async () => {
+    const proxy = await startProxy();
+    const lines: string[] = [];
+    const holder = new RedisApprovalStore({
+      // The holder's commands go through a link the test can stall; its subscription does not.
+      client: new Redis(proxy.port, REDIS_HOST, { commandTimeout: 300, maxRetriesPerRequest: 0 }),
+      subscriber: new Redis(REDIS_PORT, REDIS_HOST),
+      prefix,
+      instance: 'slow',
+      log: pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }),
+      heartbeatMs: 200,
+    });
+    const other = make('other-slow');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => void unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await holder.subscribed;
+      await holder.add(approval('apr_5', 'slow'));
+      const told = new Promise<Approval>((r) => holder.watch('apr_5', r));
+      proxy.pause();
+      await other.decide('apr_5', { status: 'approved', by: 'admin#1' }, 10);
+      // Told of the decision on its subscription, the holder cannot read it over the stalled link.
+      await waitUntil(() => unhandled.length > 0 || lines.some((l) => l.includes('cannot read the decision')), 10_000);
+      expect(unhandled).toEqual([]);
+      proxy.resume();
+      expect(await told).toMatchObject({ status: 'approved', decidedBy: 'admin#1' });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      proxy.resume();
+      await holder.close();
+      await other.close();
+      await proxy.close();
     }
   });
 });

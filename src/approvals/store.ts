@@ -25,6 +25,11 @@ export interface Approval {
   expiresAt: number;
   status: ApprovalStatus;
   decidedBy?: string;
+  /**
+   * A signed-in user's groups when they decided: the holder checks them against the rule as it is
+   * when the call goes on (a reload may have changed who may decide). Not listed on the admin side.
+   */
+  decidedByGroups?: readonly string[];
   reason?: string;
   decidedAt?: number;
 }
@@ -32,6 +37,8 @@ export interface Approval {
 export interface Decision {
   status: Exclude<ApprovalStatus, 'pending'>;
   by: string;
+  /** A signed-in user's groups (see Approval.decidedByGroups). */
+  groups?: readonly string[];
   reason?: string;
 }
 
@@ -85,6 +92,7 @@ export class MemoryApprovalStore implements ApprovalStore {
       status: d.status,
       decidedBy: d.by,
       decidedAt: at,
+      ...(d.groups ? { decidedByGroups: d.groups } : {}),
       ...(d.reason ? { reason: d.reason } : {}),
     };
     this.all.delete(id); // re-inserted: the map's order is the order of last change

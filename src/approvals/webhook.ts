@@ -1,6 +1,8 @@
 // A notice to a webhook for each approval asked of operators: JSON (the approval as the admin API
 // lists it, plus a link to the admin page) or a body Slack incoming webhooks accept. Best effort:
-// bounded by a timeout, failures logged, never holding the call.
+// bounded by a timeout and by the approval's own life (a notice still in flight when the approval
+// is decided is dropped, so notices in flight never outnumber held calls), failures logged, never
+// holding the call.
 import type { Logger } from 'pino';
 import type { Approval } from './store.js';
 
@@ -39,23 +41,27 @@ export function webhookBody(a: Approval, link: string | undefined, format: Webho
   return { text: lines.join('\n') };
 }
 
+/** Sends the notice; `decided` aborts it when the approval is decided before the webhook answered. */
 export async function notifyWebhook(
   cfg: WebhookConfig,
   a: Approval,
   link: string | undefined,
   log: Logger,
+  decided: AbortSignal,
 ): Promise<void> {
+  if (decided.aborted) return;
   try {
     const res = await fetch(cfg.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(webhookBody(a, link, cfg.format)),
-      signal: AbortSignal.timeout(cfg.timeoutMs),
+      signal: AbortSignal.any([AbortSignal.timeout(cfg.timeoutMs), decided]),
       redirect: 'error',
     });
     await res.body?.cancel();
     if (!res.ok) log.warn({ status: res.status, approval: a.id }, 'approvals: webhook refused the notice');
   } catch (err) {
-    log.warn({ err: (err as Error).message, approval: a.id }, 'approvals: webhook notice failed');
+    if (decided.aborted) log.debug({ approval: a.id }, 'approvals: webhook notice dropped, the approval is decided');
+    else log.warn({ err: (err as Error).message, approval: a.id }, 'approvals: webhook notice failed');
   }
 }
