@@ -18,6 +18,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -65,8 +66,11 @@ function externalPackages(inline: RegExp, withDependencies = false): import('esb
  *   packages stay external: they load from node_modules as they do in the image.
  * - Each fixture, with the MCP SDKs, zod and what they import inlined (fixtures are stand-ins, not what
  *   ships); other packages stay external (some find files next to their own modules).
- * Both overwrite the file-for-file output of the same path; what else imports src/ (the fixtures that
- * use the gateway's modules) keeps importing the file-for-file copies.
+ * Both overwrite the file-for-file output of the same path (the rest of that copy stays for whatever
+ * imports it). In a bundle a module's import.meta.url is its bundle's or chunk's, in the same folder
+ * tree: src/ uses it only to resolve packages and, in main.ts, for the quickstart's path, which the
+ * bundle's entry keeps at src/main.js; a fixture that checks it to know it is the main module is an
+ * entry that no other fixture imports, so its code stays in its own file.
  */
 async function bundleEntries(esbuild: Esbuild, out: string): Promise<void> {
   const common = {
@@ -91,11 +95,12 @@ async function bundleEntries(esbuild: Esbuild, out: string): Promise<void> {
     }),
     esbuild.build({
       ...common,
-      entryPoints: readdirSync(join(ROOT, 'test/fixtures'))
-        .filter((f) => /\.ts$/.test(f))
-        .map((f) => join('test/fixtures', f)),
+      entryPoints: fixtureEntries(),
       outdir: join(out, 'test/fixtures'),
       outbase: 'test/fixtures',
+      splitting: true, // the SDKs once, in chunks the fixtures share: half the build time
+      chunkNames: 'chunks/[name]-[hash]',
+      sourcemap: false, // megabytes per fixture, for stack traces nobody asks for (no --enable-source-maps)
       plugins: [externalPackages(/^(@modelcontextprotocol\/(sdk|server)|zod)(\/|$)/, true)],
       // Inlined CommonJS modules (ajv, …) require node's own modules: ESM has no `require` of its own.
       banner: {
@@ -103,6 +108,18 @@ async function bundleEntries(esbuild: Esbuild, out: string): Promise<void> {
       },
     }),
   ]);
+}
+
+/** The fixtures a test starts as a process: every test/fixtures/*.ts that no other fixture imports. */
+function fixtureEntries(): string[] {
+  const dir = join(ROOT, 'test/fixtures');
+  const files = readdirSync(dir).filter((f) => /\.ts$/.test(f));
+  const imported = new Set(
+    files.flatMap((f) =>
+      [...readFileSync(join(dir, f), 'utf8').matchAll(/from '\.\/([\w.-]+)\.js'/g)].map((m) => `${m[1]}.ts`),
+    ),
+  );
+  return files.filter((f) => !imported.has(f)).map((f) => join('test/fixtures', f));
 }
 
 async function buildGateway(out: string): Promise<void> {
