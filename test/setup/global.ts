@@ -4,7 +4,7 @@
 //    a gateway, a fixture or a child process (audit files, pin files, conformance results, Chromium
 //    profiles, Redis Cluster folders) lands there, and teardown removes it even when a test crashed
 //    before its own cleanup. Two runs never share a path.
-// 2. One compiled copy of the gateway and the test fixtures (esbuild, ~1 s): spawned processes run
+// 2. One compiled copy of the gateway and the test fixtures (esbuild, 1–2 s): spawned processes run
 //    plain JavaScript instead of compiling TypeScript through tsx at every start, which cost ~1 s of
 //    CPU per child and, on a loaded machine, several seconds of wall time (and made slow starts hit
 //    the gateway's 10 s discovery cap). The entries children start from are bundled (bundleEntries).
