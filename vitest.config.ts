@@ -8,7 +8,8 @@ import { SlowFirstSequencer } from './test/setup/sequencer.js';
 //   Files listed in RUN_ALONE run afterwards, one at a time, with nothing else running (`alone`
 //   project): add a file there when it loads the CPU on purpose or stops/starts something the others
 //   share (the local Redis, …).
-// - Child processes: test/setup/global.ts compiles src/ and test/fixtures/ once per run (esbuild, ~1 s).
+// - Child processes: test/setup/global.ts compiles src/ and test/fixtures/ once per run (esbuild,
+//   1–2 s; the gateway's entry and each fixture bundled).
 //   Start a gateway or a fixture as a process through the helpers, never `node --import tsx …` by hand:
 //     spawnListening(['bin/tollgate.mjs', 'serve', '--config', file, '--port', '0'])   // test/helpers/spawn.ts
 //     spawnListening(['test/fixtures/feature-server.ts', '--port', '0'])

@@ -60,15 +60,3 @@ export function buildAuthenticators(
     out.push(apiKeyAuthenticator({ inline: config.auth.apiKeys, policies }));
   return out;
 }
-
-/**
- * Why no agent could ever authenticate with this config (what `authenticate` refuses to start
- * with), said in the config's own key names; undefined when some credential is configured.
- * `serve` stops on it before anything is spawned and `check` fails on it, so an operator learns it
- * from one line rather than from a stack trace or a 401 on every request.
- */
-export function noCredentialsProblem(config: RuntimeConfig): string | undefined {
-  const { auth } = config;
-  if (auth.apiKeys.length > 0 || config.policies || auth.jwt || auth.oauth || auth.allowAnonymous) return undefined;
-  return 'no agent can authenticate: configure auth.api_keys, a policies.dir whose files list api_key_hashes, auth.jwt or auth.oauth (or set auth.allow_anonymous: true)';
-}

@@ -7,8 +7,9 @@ import { auditStats } from '../audit/stats.js';
 import { auditKeygen, auditVerify } from './audit-sign.js';
 import { Table, renderStats } from './audit-format.js';
 import { printableJson } from './terminal-text.js';
-import { loadConfigFile } from '../config/load.js';
-import { pgAuditCommand, type PgSource } from './audit-postgres.js';
+// Imported when used: the config loader (zod, yaml) only to find the log through a config, the
+// PostgreSQL reader (pg) only for the fleet. Reading a file needs neither.
+import type { PgSource } from './audit-postgres.js';
 
 export const DEFAULT_AUDIT_PATH = './tollgate-audit.jsonl';
 
@@ -111,8 +112,12 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   let pg: PgSource | undefined;
   try {
     pg = v.postgres !== undefined ? { url: v.postgres, table: v.table ?? 'tollgate_audit' } : undefined;
-    if (!pg && rest[0] === undefined) pg = pgSourceOf(v.config, io);
-    if (!pg) path = rest[0] ?? auditPathOf(v.config, io);
+    if (!pg && rest[0] !== undefined) path = rest[0];
+    else if (!pg) {
+      const source = await configuredSource(v.config, io);
+      if ('pg' in source) pg = source.pg;
+      else path = source.path;
+    }
   } catch (err) {
     io.stderr.write(`tollgate audit: ${(err as Error).message}\n`);
     return 1;
@@ -149,7 +154,8 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
     return usage(io, (err as Error).message);
   }
 
-  if (pg)
+  if (pg) {
+    const { pgAuditCommand } = await import('./audit-postgres.js');
     return pgAuditCommand(
       pg,
       sub,
@@ -164,6 +170,7 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
       },
       { stdout: io.stdout, stderr: io.stderr, isTTY: io.isTTY, ...(io.signal ? { signal: io.signal } : {}) },
     );
+  }
   if (!(await stat(path).catch(() => undefined))) {
     io.stderr.write(`tollgate audit: no audit log at ${path}\n`);
     return 1;
@@ -208,23 +215,22 @@ export async function auditCommand(argv: string[], io: AuditIo): Promise<number>
   return 0;
 }
 
-/** The audit file the gateway writes, as the running gateway would find it. */
-function auditPathOf(configFlag: string | undefined, io: AuditIo): string {
+/**
+ * Where the records are when no FILE|DIR is given, as the running gateway would find them: the
+ * config's audit.postgres (the fleet) when set, else its audit.file; without a config, the default path.
+ */
+async function configuredSource(
+  configFlag: string | undefined,
+  io: AuditIo,
+): Promise<{ pg: PgSource } | { path: string }> {
   const configPath =
     configFlag ?? (io.defaultPath === undefined && io.defaultConfig?.exists ? io.defaultConfig.path : undefined);
-  if (configPath === undefined) return io.defaultPath ?? DEFAULT_AUDIT_PATH;
-  const { config } = loadConfigFile(configPath, io.env ?? {});
-  if (!config.audit.file) throw new Error(`${configPath} writes no audit file (audit.file: null)`);
-  return config.audit.file;
-}
-
-/** With --config (or the default config) whose audit.postgres is set: read the fleet from there. */
-function pgSourceOf(configFlag: string | undefined, io: AuditIo): PgSource | undefined {
-  const configPath =
-    configFlag ?? (io.defaultPath === undefined && io.defaultConfig?.exists ? io.defaultConfig.path : undefined);
-  if (configPath === undefined) return undefined;
-  const p = loadConfigFile(configPath, io.env ?? {}).config.audit.postgres;
-  return p ? { url: p.url, table: p.table } : undefined;
+  if (configPath === undefined) return { path: io.defaultPath ?? DEFAULT_AUDIT_PATH };
+  const { loadConfigFile } = await import('../config/load.js');
+  const { audit } = loadConfigFile(configPath, io.env ?? {}).config;
+  if (audit.postgres) return { pg: { url: audit.postgres.url, table: audit.postgres.table } };
+  if (!audit.file) throw new Error(`${configPath} writes no audit file (audit.file: null)`);
+  return { path: audit.file };
 }
 
 function usage(io: AuditIo, message: string): number {

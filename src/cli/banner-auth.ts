@@ -6,6 +6,19 @@ import type { RuntimeConfig } from '../config/runtime.js';
 export const NO_CREDENTIALS_HINT =
   'make a key with `tollgate key new --agent NAME` and put its hash in policies/NAME.yaml (with policies.dir set), or see README: Agents: authentication and policies';
 
+/**
+ * Why no agent could ever authenticate with this config (what `authenticate` refuses to start
+ * with), said in the config's own key names; undefined when some credential is configured.
+ * `serve` stops on it before anything is spawned and `check` fails on it, so an operator learns it
+ * from one line rather than from a stack trace or a 401 on every request. (Here, not in src/auth:
+ * `check` reads it without importing the authenticators and their JWT library.)
+ */
+export function noCredentialsProblem(config: RuntimeConfig): string | undefined {
+  const { auth } = config;
+  if (auth.apiKeys.length > 0 || config.policies || auth.jwt || auth.oauth || auth.allowAnonymous) return undefined;
+  return 'no agent can authenticate: configure auth.api_keys, a policies.dir whose files list api_key_hashes, auth.jwt or auth.oauth (or set auth.allow_anonymous: true)';
+}
+
 export interface BannerAuth {
   lines: string[];
   /** The header the "Try it" line shows; undefined when a client connects without one. */

@@ -1,15 +1,15 @@
 // `tollgate check`: validates the config and the policy files, and points out patterns that name
 // no configured server (a typo there silently grants or denies nothing).
-import pino from 'pino';
+// The gateway (the MCP SDK, Hono, every upstream transport: ~0.5 s of CPU to import) is loaded only
+// for --connect; the plain check needs the config and the policy files.
 import type { LoadedConfig } from '../config/load.js';
 import { PolicySet } from '../policy/policy-set.js';
 import { compileGlob } from '../policy/glob.js';
-import { Gateway } from '../gateway.js';
+import type { Gateway } from '../gateway.js';
 import { toolDefinition } from '../pins/canonical.js';
 import { injectionMarkers } from '../pins/markers.js';
 import { printable } from './terminal-text.js';
-import { NO_CREDENTIALS_HINT } from './banner-auth.js';
-import { noCredentialsProblem } from '../auth/build.js';
+import { NO_CREDENTIALS_HINT, noCredentialsProblem } from './banner-auth.js';
 import { filesToWrite, whyUnwritable } from './check-writable.js';
 
 /** How long `--connect` waits for upstreams that keep announcing catalog changes. */
@@ -72,6 +72,7 @@ export async function checkCommand(
     );
   }
   if (io.connect) {
+    const [{ Gateway }, { default: pino }] = await Promise.all([import('../gateway.js'), import('pino')]);
     // Without Gateway.open: nothing is pinned or audited by a check.
     const gw = new Gateway({ config, env, logger: pino({ level: 'silent' }) });
     try {

@@ -1,6 +1,6 @@
 // `tollgate key new [--agent NAME]`: a fresh API key, and the line that goes into the policy file.
 import { generateApiKey, hashApiKey } from '../auth/api-keys.js';
-import { AGENT_ID } from '../policy/schema.js';
+import { AGENT_ID } from '../policy/agent-id.js';
 
 export function keyNewCommand(
   agent: string | undefined,

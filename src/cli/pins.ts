@@ -2,14 +2,11 @@
 // alone (the gateway writes each changed definition into its `pending` section), so it needs no
 // running gateway; a running one applies approvals when it sees the file change.
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/load.js';
-import { ConfigError } from '../config/yaml.js';
 import { approve, parseSelector, pendingList, pinOf, type PinBook, type Selector } from '../pins/book.js';
 import { definitionDiff } from '../pins/diff.js';
 import { injectionMarkers } from '../pins/markers.js';
 import pino from 'pino';
 import { FilePinBackend } from '../pins/file-backend.js';
-import { redisPinBackend } from '../pins/open.js';
 import type { PinBackend } from '../pins/store.js';
 import { printable as p, printableJson } from './terminal-text.js';
 
@@ -66,7 +63,7 @@ export async function pinsCommand(argv: string[], io: PinsIo): Promise<number> {
   let backend: PinBackend | undefined;
   let book: PinBook;
   try {
-    backend = v.file ? new FilePinBackend(v.file, fileOpts) : pinBackendOf(v.config ?? io.defaultConfig, io.env);
+    backend = v.file ? new FilePinBackend(v.file, fileOpts) : await pinBackendOf(v.config ?? io.defaultConfig, io.env);
     book = await backend.load();
   } catch (err) {
     await backend?.close();
@@ -85,12 +82,20 @@ export async function pinsCommand(argv: string[], io: PinsIo): Promise<number> {
 
 const fileOpts = { watch: false, log: pino({ level: 'silent' }) };
 
-function pinBackendOf(configPath: string, env: Readonly<Record<string, string | undefined>>): PinBackend {
+/** The pin store the config names. Its loader (zod, yaml) and the Redis client are imported only here: `--file` needs neither. */
+async function pinBackendOf(
+  configPath: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<PinBackend> {
+  const [{ loadConfigFile }, { ConfigError }] = await Promise.all([
+    import('../config/load.js'),
+    import('../config/yaml.js'),
+  ]);
   const { config } = loadConfigFile(configPath, env);
   if (!config.pins) throw new ConfigError(configPath, ['pinning is off in this config (pins.enabled: false)']);
-  return config.pins.store === 'redis'
-    ? redisPinBackend(config.limits.redis, fileOpts.log, false)
-    : new FilePinBackend(config.pins.file, fileOpts);
+  if (config.pins.store !== 'redis') return new FilePinBackend(config.pins.file, fileOpts);
+  const { redisPinBackend } = await import('../pins/open.js');
+  return redisPinBackend(config.limits.redis, fileOpts.log, false);
 }
 
 function usage(io: PinsIo, message: string): number {

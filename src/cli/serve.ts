@@ -4,12 +4,10 @@ import { SigningKeyError } from '../audit/checkpoint.js';
 import { AuditLogInUseError } from '../audit/lock.js';
 import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { Gateway } from '../gateway.js';
 import { whyUnwritable } from './check-writable.js';
 import { StartupError, reasonOf } from './startup-error.js';
-import { NO_CREDENTIALS_HINT, bannerAuth } from './banner-auth.js';
-import { noCredentialsProblem } from '../auth/build.js';
+import { NO_CREDENTIALS_HINT, bannerAuth, noCredentialsProblem } from './banner-auth.js';
 
 export interface ServeOptions {
   loaded: LoadedConfig;
@@ -32,11 +30,17 @@ export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const noCredentials = noCredentialsProblem(o.loaded.config);
   if (noCredentials) throw new StartupError(noCredentials, NO_CREDENTIALS_HINT);
   const level = o.loaded.config.log.level;
-  // Readable lines for a person at a terminal; JSON for everything else (log shippers).
+  // Readable lines for a person at a terminal; JSON for everything else (log shippers), which does
+  // not import the formatter.
   const logger = o.pretty
     ? pino(
         { level },
-        pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }),
+        (await import('pino-pretty')).default({
+          colorize: true,
+          singleLine: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+        }),
       )
     : pino({ level });
   const gw = await openGateway(o, logger);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { agentLimitsSchema } from '../limits/schema.js';
 import { approvalRuleSchema } from '../approvals/schema.js';
+import { AGENT_ID } from './agent-id.js';
 
 const patterns = z.array(z.string().min(1)).default([]);
 const accessList = z
@@ -40,9 +41,6 @@ const common = {
     .optional()
     .describe("an agent's own limits replace its groups'; else the first group with limits applies"),
 };
-
-/** An agent id: also a policy file name and a metrics label, hence no spaces, slashes or quotes. */
-export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/;
 
 export const agentPolicySchema = z
   .object({

@@ -1,6 +1,6 @@
 // The `tollgate` binary at start-up and in its small commands: what an operator sees when something
 // is wrong, and commands that must not race the upstreams they connect to.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeArgs } from '../helpers/compiled.js';
-import { quickstartEnv } from '../helpers/quickstart.js';
+import { serveUntilBanner } from '../helpers/serve-banner.js';
 
 const run = promisify(execFile);
 const BIN = 'bin/tollgate.mjs';
@@ -189,42 +189,6 @@ describe('tollgate serve and check: a config no agent can authenticate with', ()
   });
 });
 
-/** Runs `tollgate serve` until its banner is complete; returns the output so far and a stopper. */
-async function serveUntilBanner(
-  args: string[],
-  env: Record<string, string | undefined>,
-  /** Also wait for this in the output (log lines may come after the banner). */
-  until = /(?:)/,
-): Promise<{ out: string; url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [...nodeArgs(BIN), 'serve', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENAI_API_KEY: '', ANTHROPIC_API_KEY: '', ...env },
-  });
-  const stop = () =>
-    new Promise<void>((r) => {
-      if (child.exitCode !== null || child.signalCode !== null) return r();
-      child.once('exit', () => r());
-      child.kill('SIGKILL');
-    });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (/Try it:\n(.*\n)*\n/.test(out) && until.test(out)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const url = /listening on (http:\/\/[^\s/]+)/.exec(out)?.[1] ?? '';
-  return { out, url, stop };
-}
-
 describe('tollgate serve: LLM traffic and the banner', () => {
   it('serves LLM traffic only (no MCP upstream): ready, /v1 in the banner, tokenizer loaded at start, key not printed', async () => {
     const dir = tempDir();
@@ -242,6 +206,7 @@ describe('tollgate serve: LLM traffic and the banner', () => {
       expect(gw.out).toContain(`LLM API: ${gw.url}/v1`);
       expect(gw.out).not.toContain(key);
       expect(gw.out).toContain('Authorization: Bearer <its API key>');
+      expect(gw.out).toMatch(/metrics: http:\/\/127\.0\.0\.1:\d+\/metrics {2}\(OPEN: no metrics\.token set/);
       expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
       const models = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
       expect(((await models.json()) as { data: { id: string }[] }).data.map((m) => m.id)).toEqual(['gpt-4o-mini']);
@@ -260,7 +225,8 @@ describe('tollgate serve: LLM traffic and the banner', () => {
       join(dir, 'policies', 'a.yaml'),
       `agent: a\nidentities:\n  api_key_hashes: ["sha256:${'0'.repeat(64)}"]\n`,
     );
-    writeFileSync(join(dir, 'keys.yaml'), `policies: { dir: policies }\n${llm}`);
+    // keys.yaml also closes /metrics with a token: the banner says how to reach it.
+    writeFileSync(join(dir, 'keys.yaml'), `policies: { dir: policies }\nmetrics: { token: metrics-token-123 }\n${llm}`);
     writeFileSync(join(dir, 'anonymous.yaml'), `auth: { allow_anonymous: true }\n${llm}`);
     writeFileSync(join(dir, 'none-yet.yaml'), `policies: { dir: empty }\n${llm}`);
     const banner = async (file: string): Promise<string> => {
@@ -275,6 +241,8 @@ describe('tollgate serve: LLM traffic and the banner', () => {
     ]);
     // Keys only in a policy file: no anonymous access, which the gateway does not grant (401 without a key).
     expect(keys).not.toMatch(/anonymous/);
+    expect(keys).toContain('/metrics  (Authorization: Bearer <metrics.token>)');
+    expect(keys).not.toContain('OPEN');
     expect(keys).toContain(
       'agents with a key in their policy file (1) connect with header:  Authorization: Bearer <its API key>',
     );
@@ -290,27 +258,5 @@ describe('tollgate serve: LLM traffic and the banner', () => {
     expect(noneYetCheck.stderr).toMatch(
       /warning: no policy file lists api_key_hashes .*every request is refused \(401\)/,
     );
-  }, 90_000);
-
-  it('the quickstart serves /v1 when OPENAI_API_KEY is set and says so; the demo key is flagged as the demo key', async () => {
-    const quickstart = ['--config', 'examples/quickstart/tollgate.yaml'];
-    const env = { TOLLGATE_DEMO_KEY: '', ...quickstartEnv() };
-    const plain = await serveUntilBanner(quickstart, env);
-    try {
-      expect(plain.out).not.toContain('LLM API');
-      expect(plain.out).toMatch(/Authorization: Bearer demo-key {2}\(the demo key/);
-    } finally {
-      await plain.stop();
-    }
-    const withLlm = await serveUntilBanner(quickstart, { ...env, OPENAI_API_KEY: 'sk-quickstart' });
-    try {
-      expect(withLlm.out).toContain(`LLM API: ${withLlm.url}/v1`);
-      expect(withLlm.out).toMatch(/models: gpt-4o-mini, gpt-4o, text-embedding-3-small/);
-      expect(withLlm.out).not.toContain('sk-quickstart');
-      const models = await fetch(`${withLlm.url}/v1/models`, { headers: { authorization: 'Bearer demo-key' } });
-      expect(models.status).toBe(200);
-    } finally {
-      await withLlm.stop();
-    }
   }, 90_000);
 });

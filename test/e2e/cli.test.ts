@@ -1,16 +1,16 @@
 // The `tollgate` binary as an operator runs it.
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { spawnListening } from '../helpers/spawn.js';
+import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
 import { nodeArgs, nodeArgsYaml } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/tmp.js';
 import { quickstartEnv } from '../helpers/quickstart.js';
+import { serveUntilBanner, type Served } from '../helpers/serve-banner.js';
 
 const run = promisify(execFile);
 // The real bin script; the helpers run it from this run's compiled copy (no tsx compile per process).
@@ -102,63 +102,21 @@ describe.concurrent('tollgate CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command: frobnicate/);
   });
-
-  it('serves the quickstart: two real npm MCP servers behind /mcp, demo key works', async () => {
-    const gw = await spawnListening([BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'], {
-      TOLLGATE_DEMO_KEY: '',
-      ...quickstartEnv(),
-    });
-    try {
-      const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'demo-key' });
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      expect(names).toContain('everything__echo');
-      expect(names).toContain('memory__read_graph');
-      await client.close();
-    } finally {
-      await gw.kill();
-    }
-  });
 });
 
-/** Runs `tollgate serve` until its banner is printed; returns the banner and kills the process. */
-async function bannerOf(yaml: string, extraArgs: string[] = []): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-banner-'));
-  const file = join(dir, 'tollgate.yaml');
-  writeFileSync(file, yaml);
-  const child = spawn(process.execPath, [...nodeArgs(BIN), 'serve', '--config', file, '--port', '0', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+/** Resolves once `gw` prints `text` on stdout (from now on). */
+function logged(gw: Spawned, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (!seen.includes(text)) return;
+      gw.child.stdout!.off('data', onData);
+      resolve();
+    };
+    gw.child.stdout!.on('data', onData);
   });
-  try {
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Try it:')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-    });
-    return out;
-  } finally {
-    await new Promise<void>((r) => {
-      if (child.exitCode !== null) return r();
-      child.once('exit', () => r());
-      child.kill('SIGKILL');
-    });
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
-
-describe('tollgate serve banner', () => {
-  const upstream = `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }\nauth: { api_keys: [{ agent: a, key: key-0123456789 }] }\n`;
-
-  it('says when /metrics is open (no metrics.token), and not when it has a token', async () => {
-    const open = await bannerOf(upstream);
-    expect(open).toMatch(/metrics: http:\/\/127\.0\.0\.1:\d+\/metrics {2}\(OPEN: no metrics\.token set/);
-    const closed = await bannerOf(`${upstream}metrics: { token: metrics-token-123 }\n`);
-    expect(closed).toContain('/metrics  (Authorization: Bearer <metrics.token>)');
-    expect(closed).not.toContain('OPEN');
-  }, 60_000);
-});
 
 describe('tollgate serve lifecycle', () => {
   const childrenOf = (pid: number): number[] => {
@@ -219,11 +177,16 @@ describe('tollgate serve lifecycle', () => {
     try {
       expect(await status('first-key-0123456789')).toBe(200);
       write('second-key-0123456789');
+      // The gateway logs each reload once it has applied it (or rejected it): no polling.
+      const reloaded = logged(gw, 'config reloaded');
       gw.child.kill('SIGHUP');
-      await waitUntil(async () => (await status('second-key-0123456789')) === 200);
+      await reloaded;
+      expect(await status('second-key-0123456789')).toBe(200);
       expect(await status('first-key-0123456789')).toBe(401);
       writeFileSync(cfg, 'upstreams: [broken\n');
+      const rejected = logged(gw, 'config reload rejected');
       gw.child.kill('SIGHUP');
+      await rejected;
       expect(await status('second-key-0123456789')).toBe(200);
       expect(gw.child.exitCode).toBeNull();
     } finally {
@@ -250,18 +213,49 @@ describe('tollgate serve lifecycle', () => {
     await waitUntil(() => kids.every((k) => !alive(k)), 10_000);
   });
 
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`stops on ${signal} and leaves no stdio children behind`, async () => {
-      const gw = await spawnListening(
-        [BIN, 'serve', '--config', 'examples/quickstart/tollgate.yaml', '--port', '0'],
-        quickstartEnv(),
-      );
-      const kids = childrenOf(gw.child.pid!);
-      expect(kids.length).toBe(2); // the quickstart's two stdio servers
-      const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
-      gw.child.kill(signal);
-      expect(await exited).toBe('0/null');
-      await waitUntil(() => kids.every((k) => !alive(k)));
-    });
+  /** Stops `gw` with `signal`: it exits 0 and its two stdio servers (the quickstart's) go with it. */
+  async function stopsCleanly(gw: Served, signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
+    const kids = childrenOf(gw.child.pid!);
+    expect(kids.length).toBe(2); // the quickstart's two stdio servers
+    const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
+    gw.child.kill(signal);
+    expect(await exited).toBe('0/null');
+    await waitUntil(() => kids.every((k) => !alive(k)));
   }
+  const QUICKSTART = ['--config', 'examples/quickstart/tollgate.yaml'];
+
+  // One quickstart gateway per test (each starts two npm MCP servers): what it serves and says, then how it stops.
+  it('serves the quickstart: two real npm MCP servers behind /mcp, the demo key works and is flagged as the demo key; stops on SIGTERM and leaves no stdio children behind', async () => {
+    const gw = await serveUntilBanner(QUICKSTART, { TOLLGATE_DEMO_KEY: '', ...quickstartEnv() });
+    try {
+      expect(gw.out).not.toContain('LLM API');
+      expect(gw.out).toMatch(/Authorization: Bearer demo-key {2}\(the demo key/);
+      const client = await connect(`${gw.url}/mcp`, { key: 'demo-key' });
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toContain('everything__echo');
+      expect(names).toContain('memory__read_graph');
+      await client.close();
+      await stopsCleanly(gw, 'SIGTERM');
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('the quickstart serves /v1 when OPENAI_API_KEY is set and says so; stops on SIGINT and leaves no stdio children behind', async () => {
+    const gw = await serveUntilBanner(QUICKSTART, {
+      TOLLGATE_DEMO_KEY: '',
+      ...quickstartEnv(),
+      OPENAI_API_KEY: 'sk-quickstart',
+    });
+    try {
+      expect(gw.out).toContain(`LLM API: ${gw.url}/v1`);
+      expect(gw.out).toMatch(/models: gpt-4o-mini, gpt-4o, text-embedding-3-small/);
+      expect(gw.out).not.toContain('sk-quickstart');
+      const models = await fetch(`${gw.url}/v1/models`, { headers: { authorization: 'Bearer demo-key' } });
+      expect(models.status).toBe(200);
+      await stopsCleanly(gw, 'SIGINT');
+    } finally {
+      await gw.stop();
+    }
+  });
 });

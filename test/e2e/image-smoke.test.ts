@@ -32,6 +32,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { connect } from '../helpers/client.js';
+import { buildDir } from '../helpers/compiled.js';
 import { runtimeStage } from '../helpers/dockerfile.js';
 import { startFront, freePort, type Front } from '../helpers/front.js';
 import { ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
@@ -59,31 +60,36 @@ const secrets = {
   TOLLGATE_ADMIN_TOKEN: 'admin-token-0123456789abcdef',
   TOLLGATE_SESSION_KEY: Buffer.alloc(32, 9).toString('base64'),
 };
-/** Starting the gateway through tsx on a loaded 2-core machine takes 10–20 s: not a timing assertion. */
+/** Starting the gateway on a loaded 2-core machine can take 10–20 s: not a timing assertion. */
 const SLOW = 120_000;
 vi.setConfig({ testTimeout: SLOW, hookTimeout: SLOW });
 const RUN = `tollgate-test:image:${randomUUID().slice(0, 8)}:`;
 const redisUp = await ensureRedis();
 if (!redisUp) console.warn('!!! SKIPPING the scale-out and Kubernetes image smoke tests: no Redis at 127.0.0.1:6379');
 if (!asRoot) console.warn('!!! image smoke tests run as the current user (not root: no setpriv to uid 1000)');
-// The image's node_modules is this checkout's (a symlink): its user must be able to reach it. Say so
-// plainly when a folder above the checkout is closed to other users (mktemp -d makes one 0700).
-if (asRoot) {
-  const probe = join(REPO, 'node_modules', 'tsx', 'package.json');
-  const seen = spawnSync('setpriv', [
-    `--reuid=${ids.uid}`,
-    `--regid=${ids.gid}`,
-    '--clear-groups',
-    '--',
-    'test',
-    '-r',
-    probe,
-  ]);
-  if (seen.status !== 0)
-    throw new Error(
-      `the image user (uid ${ids.uid}) cannot read ${probe}: a folder above the checkout is closed to other users; make it 0755 to run the image smoke tests`,
-    );
-}
+// The image's node_modules is this checkout's and its dist/ the run's compiled copy (symlinks): its
+// user must be able to reach both. Say so plainly when a folder above them is closed to other users
+// (mktemp -d makes one 0700).
+const build = buildDir();
+if (asRoot)
+  for (const probe of [
+    join(REPO, 'node_modules', 'tsx', 'package.json'),
+    ...(build ? [join(build, 'src', 'main.js')] : []),
+  ]) {
+    const seen = spawnSync('setpriv', [
+      `--reuid=${ids.uid}`,
+      `--regid=${ids.gid}`,
+      '--clear-groups',
+      '--',
+      'test',
+      '-r',
+      probe,
+    ]);
+    if (seen.status !== 0)
+      throw new Error(
+        `the image user (uid ${ids.uid}) cannot read ${probe}: a folder above it is closed to other users; make it 0755 to run the image smoke tests`,
+      );
+  }
 
 const roots: string[] = [];
 const children: ChildProcess[] = [];
@@ -127,9 +133,10 @@ interface ImageRoot {
 
 /**
  * The image's filesystem: WORKDIR with what the runtime stage copies into it (the build stage's
- * dist/ is replaced by the sources, which bin/tollgate.mjs runs through tsx when there is no dist),
- * and the directories RUN creates, owned as RUN chowns them — or, `freshVolume`, the data volume
- * as Docker makes it when the image did not prepare it: owned by root.
+ * dist/ is this run's compiled copy of src/, see test/setup/global.ts: compiled JavaScript that
+ * bin/tollgate.mjs runs as it runs the image's; without that copy, the sources, which it runs through
+ * tsx, ~1 s more CPU per start), and the directories RUN creates, owned as RUN chowns them — or,
+ * `freshVolume`, the data volume as Docker makes it when the image did not prepare it: owned by root.
  */
 function imageRoot(opts: { freshVolume?: boolean } = {}): ImageRoot {
   const root = mkdtempSync(join(tmpdir(), 'tollgate-image-'));
@@ -141,7 +148,8 @@ function imageRoot(opts: { freshVolume?: boolean } = {}): ImageRoot {
   for (const { sources, dest } of stage.copies)
     for (const s of sources)
       cpSync(join(REPO, s), s.endsWith('/') || sources.length > 1 ? join(at(dest), s) : at(dest), { recursive: true });
-  symlinkSync(join(REPO, 'src'), join(app, 'src'));
+  if (build) symlinkSync(join(build, 'src'), join(app, 'dist'));
+  else symlinkSync(join(REPO, 'src'), join(app, 'src'));
   symlinkSync(join(REPO, 'node_modules'), join(app, 'node_modules'));
   for (const d of stage.created) {
     mkdirSync(at(d), { recursive: true });

@@ -14,7 +14,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
-import { nodeArgsYaml } from '../helpers/compiled.js';
+import { nodeArgs, nodeArgsYaml } from '../helpers/compiled.js';
 
 const LINE_SERVER = resolve('test/fixtures/line-server.ts');
 const cleanup: (() => unknown)[] = [];
@@ -41,7 +41,8 @@ async function cliGateway(configYaml: string, fds: number): Promise<CliGateway> 
       `ulimit -n ${fds}; exec "$@"`,
       'bash',
       process.execPath,
-      'bin/tollgate.mjs',
+      // The run's compiled copy (compiled.ts): the repository's bin would compile src/ through tsx.
+      ...nodeArgs('bin/tollgate.mjs'),
       'serve',
       '--config',
       join(dir, 'tollgate.yaml'),

@@ -16,6 +16,7 @@ import { tempDir } from '../helpers/tmp.js';
 import {
   Jar,
   authorizeUrl,
+  cheapPasswordHash,
   codeFor,
   get,
   hidden,
@@ -27,6 +28,8 @@ import {
   initializeWith,
 } from '../helpers/oauth.js';
 
+/** A user's password in the config: as a cheap hash (scrypt N=1024), since this file starts and reloads many gateways. */
+const pw = (password: string) => `password_hash: "${cheapPasswordHash(password)}"`;
 const ALICE = { name: 'alice', password: 'alice-password-1' };
 const BOB = { name: 'bob', password: 'bob-password-2' };
 const CALLBACK = 'http://127.0.0.1:9/callback';
@@ -52,7 +55,7 @@ ${oauth}
 const oauthGateway = (extra: string) =>
   startGateway(
     oauthConfig(
-      `    users:\n      - { name: alice, password: ${ALICE.password} }\n      - { name: bob, password: ${BOB.password} }\n${extra}`,
+      `    users:\n      - { name: alice, ${pw(ALICE.password)} }\n      - { name: bob, ${pw(BOB.password)} }\n${extra}`,
     ),
   );
 
@@ -163,7 +166,7 @@ describe('users removed or changed in the config', () => {
     const file = join(tempDir('tollgate-oauth-users-'), 'oauth.json');
     const store = `    store: file\n    file: ${file}\n`;
     const users = (carolGroups: string) =>
-      `${store}    users:\n      - { name: carol, password: carol-password-3, groups: [${carolGroups}] }\n      - { name: dave, password: dave-password-4 }\n`;
+      `${store}    users:\n      - { name: carol, ${pw('carol-password-3')}, groups: [${carolGroups}] }\n      - { name: dave, ${pw('dave-password-4')} }\n`;
     const first = await startGateway(oauthConfig(users('eng')));
     const tokens: Record<string, { clientId: string; refresh: string }> = {};
     try {
@@ -184,7 +187,7 @@ describe('users removed or changed in the config', () => {
     }
     // Restarted with dave removed and carol no longer in eng.
     const second = await startGateway(
-      oauthConfig(`${store}    users:\n      - { name: carol, password: carol-password-3, groups: [ops] }\n`),
+      oauthConfig(`${store}    users:\n      - { name: carol, ${pw('carol-password-3')}, groups: [ops] }\n`),
     );
     try {
       const refresh = (name: string) =>
@@ -207,7 +210,7 @@ describe('users removed or changed in the config', () => {
 describe('reloading the config (SIGHUP)', () => {
   it('applies changed local users at once, and reports other auth.oauth changes as needing a restart', async () => {
     const users = (erin: string) =>
-      `    users:\n      - { name: erin, password: ${erin} }\n      - { name: frank, password: frank-password-6 }\n`;
+      `    users:\n      - { name: erin, ${pw(erin)} }\n      - { name: frank, ${pw('frank-password-6')} }\n`;
     const g = await startGateway(oauthConfig(users('erin-password-5')));
     const reparse = (oauth: string) =>
       parseConfigText(oauthConfig(oauth), `${process.cwd()}/test-config.yaml`, {
@@ -234,7 +237,7 @@ describe('reloading the config (SIGHUP)', () => {
       const again = authorizeUrl(g.url, { clientId, redirectUri: CALLBACK, challenge: pkce().challenge });
       expect(await (await get(again, frank.jar)).text()).toContain('action="/authorize/consent"');
       // frank removed, erin's password changed.
-      const r = g.gw.applyConfig(reparse('    users:\n      - { name: erin, password: erin-new-password-7 }\n'));
+      const r = g.gw.applyConfig(reparse(`    users:\n      - { name: erin, ${pw('erin-new-password-7')} }\n`));
       expect(r.applied).toContain('auth');
       expect(r.restartNeeded).not.toContain('auth.oauth');
       expect(await loginStatus('frank', 'frank-password-6')).toBe(401);
@@ -281,7 +284,7 @@ type LocalUser = { name: string; password: string };
 
 /** The `auth.oauth.users` lines of a config for these local users. */
 const users = (list: LocalUser[]) =>
-  `    users:\n${list.map((u) => `      - { name: ${u.name}, password: ${u.password} }\n`).join('')}`;
+  `    users:\n${list.map((u) => `      - { name: ${u.name}, ${pw(u.password)} }\n`).join('')}`;
 
 /** A config text parsed as the gateway `g` would re-read it on SIGHUP. */
 const reparsed = (g: { auditFile: string; pinsFile: string }, yaml: string) =>
@@ -736,7 +739,7 @@ describe('behind a reverse proxy (server.trusted_proxies)', () => {
   const proxied = (trusted: string | undefined) =>
     startGateway(
       `${trusted === undefined ? '' : `server:\n  trusted_proxies: ${trusted}\n`}${oauthConfig(
-        `    users:\n      - { name: alice, password: ${ALICE.password} }\n    registrations_per_address: 2\n    pending_logins: { max: 100, max_per_address: 2 }\n`,
+        `    users:\n      - { name: alice, ${pw(ALICE.password)} }\n    registrations_per_address: 2\n    pending_logins: { max: 100, max_per_address: 2 }\n`,
       )}`,
     );
   /** POST /register as the client the X-Forwarded-For header names (every request comes from 127.0.0.1). */

@@ -1,10 +1,29 @@
 // Drives Tollgate's authorization server over plain HTTP, as a browser would (cookies, forms), for
 // tests about the protocol rather than the pages; and a PKCE pair.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
 
 export function pkce(): { verifier: string; challenge: string } {
   const verifier = randomBytes(32).toString('base64url');
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+const cheapHashes = new Map<string, string>();
+
+/**
+ * A `password_hash` for auth.oauth.users at the lowest cost the gateway accepts (scrypt N=1024), the
+ * same for a password each time. A plain `password:` entry is hashed at N=16384 at every start and
+ * reload (~40 ms of CPU) and each login derives at the entry's cost: tests that start many gateways
+ * with local users give them this instead (tests about plain passwords keep `password:`).
+ */
+export function cheapPasswordHash(password: string): string {
+  let hash = cheapHashes.get(password);
+  if (hash === undefined) {
+    const salt = randomBytes(16);
+    const key = scryptSync(password, salt, 32, { N: 1024, r: 8, p: 1 });
+    hash = `scrypt$1024$8$1$${salt.toString('base64url')}$${key.toString('base64url')}`;
+    cheapHashes.set(password, hash);
+  }
+  return hash;
 }
 
 /** A cookie jar for one "browser". */
