@@ -1,6 +1,7 @@
 // The Tollgate side of bench/llm.ts: its LLM routes (API-key auth, a token budget on a MemoryStore,
 // a real audit log in a temp file) in front of the mock upstream, run from the compiled build
-// (.bench-build/, what production runs: plain JavaScript, no transpiler helpers per closure).
+// (.bench-build/, what production runs: plain JavaScript, no transpiler helpers per closure; another
+// build with TOLLGATE_BUILD=<dir>, as bench/llm-ab.mjs does for before/after pairs).
 //   node bench/llm-gateway.mjs <mock url> <api key>   # prints "GATEWAY_URL <url>"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,13 +9,16 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import pino from 'pino';
-import { authenticate } from '../.bench-build/http/authenticate.js';
-import { apiKeyAuthenticator } from '../.bench-build/auth/api-keys.js';
-import { PolicySet } from '../.bench-build/policy/policy-set.js';
-import { MemoryStore } from '../.bench-build/limits/memory-store.js';
-import { AuditRecorder } from '../.bench-build/audit/step.js';
-import { openAuditWriter } from '../.bench-build/audit/writer.js';
-import { llmConfigSchema, llmRoutes, toLlmRuntime } from '../.bench-build/llm/index.js';
+// The build under test: .bench-build unless TOLLGATE_BUILD names another (relative to the repository).
+const build = new URL(`../${process.env.TOLLGATE_BUILD ?? '.bench-build'}/`, import.meta.url);
+const from = (path) => import(new URL(path, build).href);
+const { authenticate } = await from('http/authenticate.js');
+const { apiKeyAuthenticator } = await from('auth/api-keys.js');
+const { PolicySet } = await from('policy/policy-set.js');
+const { MemoryStore } = await from('limits/memory-store.js');
+const { AuditRecorder } = await from('audit/step.js');
+const { openAuditWriter } = await from('audit/writer.js');
+const { llmConfigSchema, llmRoutes, toLlmRuntime } = await from('llm/index.js');
 
 const [mockUrl, key] = process.argv.slice(2);
 if (!mockUrl || !key) {
