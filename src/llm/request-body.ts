@@ -16,6 +16,11 @@ export function readRequest(c: Context<AppEnv>, incoming: IncomingMessage | unde
       return Buffer.from(ab);
     });
   }
+  return readIncoming(incoming, max);
+}
+
+/** The body of a node:http request, refusing more than `max` bytes. */
+export function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
