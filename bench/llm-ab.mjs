@@ -5,12 +5,16 @@
 //
 //   node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir .bench-A --sourceMap false
 //   (change, then the same into .bench-B)
-//   node bench/llm-ab.mjs A=.bench-A B=.bench-B        # Linux only (/proc)
+//   node bench/llm-ab.mjs A=.bench-A B=.bench-B [relay=relay]   # Linux only (/proc)
+//
+// `relay` is bench/minimal-relay.mjs in front of the same mock (node:http → undici Pool, no steps):
+// the floor for a Node proxy of these completions (JSON only: it does not stream).
 //
 // Env: CALLS (20000) completions per round and build, WARM (10000) first, ROUNDS (6), CONN (32)
-// connections, MODE (json or stream), NODE_ARGS (node flags for the gateways, e.g. --cpu-prof).
+// connections, MODE (json or stream), NODE_ARGS (node flags for the gateways, e.g. --cpu-prof) and
+// GATEWAY_LOG (a file for their output: NODE_ARGS=--trace-gc-nvp, then scripts/gc-summary.mjs).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 const num = (name, d) => Number(process.env[name] ?? d);
@@ -27,9 +31,10 @@ process.on('exit', () => {
   for (const p of procs) p.kill('SIGKILL');
 });
 
-function start(args, ready, env = {}) {
+function start(args, ready, env = {}, log = undefined) {
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   procs.push(p);
+  if (log) p.stdout.on('data', (d) => appendFileSync(log, d));
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (d) => {
@@ -82,12 +87,23 @@ const mock = await start(['--import', 'tsx', 'test/fixtures/mock-llm.ts'], /MOCK
 const targets = [];
 for (const spec of process.argv.slice(2)) {
   const [name, dir] = spec.split('=');
-  if (!name || !dir) throw new Error(`expected name=builddir, got ${spec}`);
-  const g = await start([...NODE_ARGS, 'bench/llm-gateway.mjs', mock.url, KEY], /GATEWAY_URL (\S+)/, {
-    TOLLGATE_BUILD: dir,
-  });
+  if (!name || !dir) throw new Error(`expected name=builddir or name=relay, got ${spec}`);
+  if (dir === 'relay') {
+    const origin = new URL(mock.url).origin;
+    const r = await start([...NODE_ARGS, 'bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
+    targets.push({ name, proc: r.proc, url: `http://127.0.0.1:${r.url}`, perCall: [], rps: [] });
+    continue;
+  }
+  const g = await start(
+    [...NODE_ARGS, 'bench/llm-gateway.mjs', mock.url, KEY],
+    /GATEWAY_URL (\S+)/,
+    { TOLLGATE_BUILD: dir },
+    process.env.GATEWAY_LOG,
+  );
   targets.push({ name, ...g, perCall: [], rps: [] });
 }
+// The pids, for `perf record -p` beside a run (NODE_ARGS=--perf-basic-prof names the JIT frames).
+for (const t of targets) console.log(`${t.name.padEnd(8)} pid ${t.proc.pid}`);
 for (const t of targets) await load(t, WARM);
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of targets) {

@@ -114,8 +114,9 @@ export class LlmProxy {
     }
     // 2. Parse it, shape checked first: every later decision is taken on this reading.
     const text = raw.toString('utf8');
-    const body = parseRequest(text);
-    if (body instanceof Refusal) return this.refuse(rec, kind, body);
+    const parsed = parseRequest(text);
+    if (parsed instanceof Refusal) return this.refuse(rec, kind, parsed);
+    const body = parsed.body;
     rec.model = body.model;
 
     // 3. Route: the agent's model allow-list, then the pool that serves the model through this API.
@@ -153,7 +154,7 @@ export class LlmProxy {
         retries: this.deps.config.retries,
         stream,
         path,
-        request: upstreamRequests(raw, text, body, addUsage, call.headers),
+        request: upstreamRequests(raw, parsed, addUsage, call.headers),
       });
     } catch (err) {
       await reservation?.cancel();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { AGENT_KEY, MockLlm, startLlmGateway, type LlmTestGateway } from '../fixtures/mock-llm.js';
 import type { AuditRecord } from '../../src/audit/record.js';
+import { MemoryStore } from '../../src/limits/memory-store.js';
 
 let mock: MockLlm;
 let lane: LlmTestGateway;
@@ -22,8 +23,10 @@ beforeAll(async () => {
     max_body_bytes: 4096,
   };
   const policy = 'agent: tester\nmodels: { allow: ["*"] }\nlimits:\n  tokens: [{ limit: 100000, per: 1d }]\n';
-  lane = await startLlmGateway(config, { policy });
-  hono = await startLlmGateway(config, { policy, lane: false });
+  // Budgets on a stopped clock: both gateways' remaining tokens depend on their charges alone.
+  const store = (): MemoryStore => new MemoryStore({ now: () => 1_700_000_000_000, sweepIntervalMs: 0 });
+  lane = await startLlmGateway(config, { policy, store: store() });
+  hono = await startLlmGateway(config, { policy, store: store(), lane: false });
 });
 afterAll(async () => {
   await lane?.close();
