@@ -88,20 +88,22 @@ export function relaySource(o: RelayOptions): RelaySource {
   /** What to send for one upstream chunk; settles and audits before a final event goes out. */
   const process = async (chunk: Buffer): Promise<Buffer | undefined> => {
     const buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-    const { events, rest } = splitEvents(buf);
+    const { events, texts, rest } = splitEvents(buf, buf.toString('latin1'));
     pending = rest;
     if (events.length === 0) return undefined;
     let changed = false;
     const parts: Buffer[] = [];
-    for (const ev of events) {
-      const out = inspector.inspect(ev);
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i] as Buffer;
+      const text = texts[i] as string;
+      const out = inspector.inspect(ev, text);
       if (out !== ev) changed = true;
       if (out && !cancelled) {
         hash.update(out);
         bytes += out.length;
         parts.push(out);
       }
-      if (!finished && inspector.isFinal(ev)) await finish('ok');
+      if (!finished && inspector.isFinal(ev, text)) await finish('ok');
     }
     if (!changed) return buf.subarray(0, buf.length - rest.length);
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
