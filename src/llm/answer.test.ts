@@ -84,4 +84,14 @@ describe('writeAnswer', () => {
     expect(src.pulls).toBe(1);
     expect(res.ended).toBe(false);
   });
+
+  it('cancels at once a relay whose agent left before the answer started', async () => {
+    const res = new FakeResponse(10);
+    res.destroyed = true;
+    const src = source(5);
+    writeAnswer(res as unknown as ServerResponse, { status: 200, headers: {}, stream: src }, () => undefined);
+    await settled();
+    expect(src.cancelled).toBe(true);
+    expect(src.pulls).toBe(0);
+  });
 });

@@ -33,6 +33,8 @@ export function writeAnswer(res: ServerResponse, a: LlmAnswer, onError: (err: un
 }
 
 async function pipeToNode(src: RelaySource, res: ServerResponse): Promise<void> {
+  // The agent left while the upstream's first chunk was awaited: its 'close' has come and gone.
+  if (res.destroyed) return src.cancel();
   let ended = false;
   let gone = false;
   let full = false;
