@@ -4,12 +4,12 @@ import { loadProfile } from './prof-load.mjs';
 
 const [file, topArg, pat] = process.argv.slice(2);
 const prof = loadProfile(file);
-const re = new RegExp(pat ?? '\\.bench-build/|/src/');
+const re = new RegExp(pat ?? '\\.bench-[^/]+/|/src/');
 const parent = new Map();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const key = (n) =>
-  `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(\.bench-build|src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+  `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(\.bench-[^/]+|src|node_modules)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
 const incl = new Map();
 let busy = 0;
 for (let i = 0; i < prof.samples.length; i++) {

@@ -28,7 +28,7 @@ const cat = (n) => {
       .split('/')
       .slice(0, u.includes('/node_modules/@') ? 2 : 1)
       .join('/')}`;
-  if (u.includes('.bench-build/') || u.includes('/src/')) return 'ours';
+  if (/\/\.bench-[^/]+\/|\/src\//.test(u)) return 'ours';
   if (u.startsWith('node:')) return 'node internals';
   return u ? 'other js' : 'native/builtin';
 };
@@ -42,7 +42,7 @@ for (const [id, t] of self) {
   const c = cat(n);
   if (c !== 'idle') busy += t;
   cats.set(c, (cats.get(c) ?? 0) + t);
-  const u = n.callFrame.url.replace(/^.*\/(\.bench-build|src|node_modules)\//, '$1/').replace(/^file:\/\//, '');
+  const u = n.callFrame.url.replace(/^.*\/(\.bench-[^/]+|src|node_modules)\//, '$1/').replace(/^file:\/\//, '');
   const k = `${n.callFrame.functionName || '(anon)'} ${u}:${n.callFrame.lineNumber + 1}`;
   if (filter && !k.includes(filter)) continue;
   frames.set(k, (frames.get(k) ?? 0) + t);

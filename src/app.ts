@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { agentCors } from './http/cors.js';
 import type { AppEnv } from './http/env.js';
-import { originCheck, originGuard } from './http/origin-guard.js';
+import { originGuard } from './http/origin-guard.js';
 import { bodyLimit } from './http/body-limit.js';
 import { authenticate } from './http/authenticate.js';
 import { metadataUrlFor, protectedResourceMetadata } from './http/protected-resource.js';
@@ -34,8 +34,6 @@ import { connectionRoutes } from './credentials/routes.js';
 import { connectionOptions } from './app-connections.js';
 import { metricsRoute } from './app-metrics.js';
 import { oauthRoutes } from './oauth/routes.js';
-import { fastPost } from './mcp/fast-post.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * MCP-level steps, outermost first:
@@ -103,35 +101,6 @@ export function mcpSteps(
     ],
     { upstreams: gw.upstreams, limitsStore: limits.store, redactUri: redactorFor(gw.config).text },
   );
-}
-
-type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
-
-/**
- * The `/mcp` fast lane in front of the Hono app (src/mcp/fast-post.ts): a JSON-RPC request on a
- * session held here, answered in JSON, runs the agent routes' steps below (0–3, same order, same
- * checks) and the MCP steps above on node:http directly; any other request, and any request one of
- * those steps would refuse, is Hono's. Off with tracing (its HTTP span is a Hono middleware).
- */
-export function mcpFastLane(gw: Gateway): ((hono: NodeListener) => NodeListener) | undefined {
-  if (gw.tracing) return undefined;
-  const { config } = gw;
-  const options = {
-    relay: gw.relay,
-    sessions: gw.sessions,
-    originProblem: originCheck({
-      allowedOrigins: config.server.allowedOrigins,
-      allowedHosts: config.server.allowedHosts,
-      publicUrl: config.server.publicUrl,
-    }),
-    maxBodyBytes: config.server.maxBodyBytes,
-    // The gateway's own array: it is refilled in place once the listen address is known.
-    authenticators: gw.authenticators,
-    keepaliveMs: config.server.sseKeepaliveMs,
-    streams: gw.sseStreams,
-    onError: (err: unknown) => gw.log.error({ err }, 'unhandled error'),
-  };
-  return (hono) => fastPost(options, hono);
 }
 
 export function buildApp(gw: Gateway): Hono<AppEnv> {

@@ -5,7 +5,8 @@ import type { RuntimeConfig } from './config/runtime.js';
 import type { Upstream } from './upstream/upstream.js';
 import { Relay } from './relay/relay.js';
 import type { SessionStore } from './mcp/session-store.js';
-import { buildApp, mcpFastLane, mcpSteps } from './app.js';
+import { buildApp, mcpSteps } from './app.js';
+import { fastLanes } from './app-lanes.js';
 import { PolicyStore } from './policy/store.js';
 import type { Authenticator } from './auth/identity.js';
 import { AuditRecorder } from './audit/step.js';
@@ -199,7 +200,7 @@ export class Gateway {
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<{ url: string; port: number }> {
     const app = buildApp(this);
-    const server = createGatewayServer(app.fetch, host, this.config.server, mcpFastLane(this));
+    const server = createGatewayServer(app.fetch, host, this.config.server, fastLanes(this));
     this.server = server;
     await listenOn(server, port, host, (err) => this.acceptFailures.failed(err));
     const { url, port: listenedPort } = listenedAt(server, host);

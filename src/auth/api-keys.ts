@@ -15,6 +15,14 @@ export function hashApiKey(key: string): string {
   return `sha256:${sha256Hex(key)}`; // on every request: one-shot, no Hash object
 }
 
+/** Exactly two dots, as a JWT's three parts have (no array made per request, as split would). */
+function isJwtShaped(token: string): boolean {
+  const first = token.indexOf('.');
+  if (first < 0) return false;
+  const second = token.indexOf('.', first + 1);
+  return second >= 0 && token.indexOf('.', second + 1) < 0;
+}
+
 export interface ApiKeyOptions {
   /** Keys given in the gateway config (usually from env): agent by plaintext key. */
   inline: readonly { agent: string; key: string }[];
@@ -42,7 +50,7 @@ export function apiKeyAuthenticator(opts: ApiKeyOptions): Authenticator {
       }
       const known = accepted.get(token);
       if (known) return known;
-      if (token.split('.').length === 3 && !token.startsWith(API_KEY_PREFIX)) return undefined; // a JWT
+      if (isJwtShaped(token) && !token.startsWith(API_KEY_PREFIX)) return undefined; // a JWT
       const hash = hashApiKey(token);
       const agent = inline.get(hash) ?? policies.agentForKeyHash(hash);
       if (agent === undefined) return { ok: false, error: 'invalid_token', description: 'unknown API key' };

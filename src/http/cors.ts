@@ -15,9 +15,19 @@ export interface AgentCorsOptions {
   maxAgeSeconds: number;
 }
 
-/** Request headers an MCP or LLM client sends: MCP's own, credentials, body type, trace context. */
+/**
+ * Request headers an MCP or LLM client sends: MCP's own, credentials, body type, trace context, and
+ * what the OpenAI and Anthropic SDKs add in a browser (the gateway ignores those).
+ */
 const ALLOWED_HEADERS = [
   'authorization',
+  'x-api-key',
+  'anthropic-version',
+  'anthropic-beta',
+  'anthropic-dangerous-direct-browser-access',
+  'openai-organization',
+  'openai-project',
+  'openai-beta',
   'content-type',
   'accept',
   'mcp-session-id',
@@ -30,8 +40,11 @@ const ALLOWED_HEADERS = [
   'tracestate',
 ];
 
-/** `Mcp-Param-<name>` headers (2026) mirror tool arguments: their names are the tool's to choose. */
-const MCP_PARAM = /^mcp-param-[a-z0-9_.-]{1,64}$/;
+/**
+ * `Mcp-Param-<name>` headers (2026) mirror tool arguments: their names are the tool's to choose. The
+ * OpenAI and Anthropic SDKs name their platform (`X-Stainless-OS`, `X-Stainless-Retry-Count`, …).
+ */
+const OPEN_ENDED = /^(mcp-param-[a-z0-9_.-]{1,64}|x-stainless-[a-z0-9-]{1,64})$/;
 
 /** Response headers a page must be able to read. */
 const EXPOSED_HEADERS = [
@@ -53,7 +66,7 @@ function allowedRequestHeaders(requested: string | undefined): string | undefine
   if (!requested) return '';
   const names = requested.split(',', MAX_REQUESTED_HEADERS + 1).map((h) => h.trim().toLowerCase());
   if (names.length > MAX_REQUESTED_HEADERS) return undefined;
-  for (const n of names) if (n !== '' && !ALLOWED_HEADERS.includes(n) && !MCP_PARAM.test(n)) return undefined;
+  for (const n of names) if (n !== '' && !ALLOWED_HEADERS.includes(n) && !OPEN_ENDED.test(n)) return undefined;
   return names.filter((n) => n !== '').join(', ');
 }
 

@@ -21,7 +21,12 @@ const budgetKey = {
   cost: 0,
 };
 // One token per character: result sizes are exact and obvious.
-const counter: TokenCounter = { count: async (t) => t.length, warm: () => undefined, close: async () => undefined };
+const counter: TokenCounter = {
+  count: async (t) => t.length,
+  countEach: (ts) => ts.map((t) => t.length),
+  warm: () => undefined,
+  close: async () => undefined,
+};
 
 function setup(
   defaultResultEstimate: number,

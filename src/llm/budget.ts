@@ -8,7 +8,8 @@ import { PlanCache } from '../limits/plan-cache.js';
 import { reserve, type Reservation } from '../limits/reservation.js';
 import type { LimitStore } from '../limits/store.js';
 import { createTokenCounter, type Encoding, type TokenCounter } from '../limits/token-counter.js';
-import { encodingFor, promptText } from './dialect.js';
+import { encodingFor, joinedLength, promptText } from './dialect.js';
+import { PromptCounts } from './prompt-counts.js';
 import type { Ceiling } from './ceiling.js';
 import type { ApiKind } from './runtime.js';
 
@@ -48,6 +49,7 @@ export class Budgets {
   private readonly own = new Map<Encoding, TokenCounter>();
   /** An agent's plan is the same for every call until its policy changes: made once, not per call. */
   private readonly plans = new PlanCache();
+  private readonly counts = new PromptCounts((e) => this.counter(e));
 
   constructor(private readonly o: BudgetOptions) {}
 
@@ -63,20 +65,27 @@ export class Budgets {
     for (const e of encodings) this.counter(e).warm();
   }
 
-  /** Prompt tokens: tiktoken for OpenAI families (a promise), ~4 characters per token otherwise. */
+  /**
+   * Prompt tokens: tiktoken for OpenAI families, ~4 characters per token otherwise. A number when
+   * the prompt's pieces were counted before for this agent or are short (prompt-counts.ts), else a
+   * promise.
+   */
   promptTokens(
+    agentId: string,
     kind: ApiKind,
     op: 'chat' | 'embeddings',
     model: string,
     body: Record<string, unknown>,
   ): number | Promise<number> {
-    const { text, messages, tokenIds } = promptText(kind, op, body);
+    const { parts, messages, tokenIds } = promptText(kind, op, body);
     const framing = tokenIds + (op === 'chat' ? PER_MESSAGE * messages + PER_REPLY : 0);
     const enc = kind === 'openai' ? encodingFor(model) : undefined;
-    if (!enc) return framing + Math.ceil(text.length / 4);
-    return this.counter(enc)
-      .count(text)
-      .then((n) => framing + n);
+    // Text the encoder rejects still costs something: estimate ~4 characters per token.
+    const estimate = (): number => framing + Math.ceil(joinedLength(parts) / 4);
+    if (!enc) return estimate();
+    const n = this.counts.count(agentId, enc, parts);
+    if (typeof n === 'number') return n >= 0 ? framing + n : estimate();
+    return n.then((x) => (x >= 0 ? framing + x : estimate()));
   }
 
   /**
@@ -104,7 +113,7 @@ export class Budgets {
     );
     if (plan.tokens.length === 0 && plan.requests.length === 0) return UNLIMITED;
     if (plan.tokens.length === 0) return this.reserve(plan, 0, output);
-    const prompt = this.promptTokens(kind, op, countModel, body);
+    const prompt = this.promptTokens(agentId, kind, op, countModel, body);
     return typeof prompt === 'number'
       ? this.reserve(plan, prompt, output)
       : prompt.then((n) => this.reserve(plan, n, output));

@@ -41,10 +41,10 @@ describe('outputCeiling', () => {
 
 describe('promptText for embeddings', () => {
   it('counts token-id inputs by their length and keeps every string', () => {
-    expect(promptText('openai', 'embeddings', { input: [1, 2, 3] })).toEqual({ text: '', messages: 0, tokenIds: 3 });
+    expect(promptText('openai', 'embeddings', { input: [1, 2, 3] })).toEqual({ parts: [], messages: 0, tokenIds: 3 });
     expect(promptText('openai', 'embeddings', { input: [[1, 2], [3, 4, 5], []] })).toMatchObject({ tokenIds: 5 });
     expect(promptText('openai', 'embeddings', { input: ['a', 'b'] })).toEqual({
-      text: 'a\nb',
+      parts: ['a', 'b'],
       messages: 0,
       tokenIds: 0,
     });

@@ -134,15 +134,15 @@ function pushContent(out: string[], content: unknown): void {
 }
 
 /**
- * The prompt's text as the model will read it (roughly: tokens for message framing are added by the
- * caller), and the count of inputs already given as token ids (embeddings: an array of token ids,
- * or an array of such arrays, each id one token).
+ * The prompt's text as the model will read it, in parts (the text is `parts.join('\n')`; roughly:
+ * tokens for message framing are added by the caller), and the count of inputs already given as
+ * token ids (embeddings: an array of token ids, or an array of such arrays, each id one token).
  */
 export function promptText(
   kind: ApiKind,
   op: 'chat' | 'embeddings',
   body: Json,
-): { text: string; messages: number; tokenIds: number } {
+): { parts: string[]; messages: number; tokenIds: number } {
   const out: string[] = [];
   if (op === 'embeddings') {
     const input = body.input;
@@ -154,7 +154,7 @@ export function promptText(
         else if (Array.isArray(x)) tokenIds += x.length;
         else if (typeof x === 'number') tokenIds++;
       }
-    return { text: out.join('\n'), messages: 0, tokenIds };
+    return { parts: out, messages: 0, tokenIds };
   }
   if (kind === 'anthropic') pushContent(out, body.system);
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -168,7 +168,14 @@ export function promptText(
   if (Array.isArray(body.tools)) out.push(JSON.stringify(body.tools));
   if (Array.isArray(body.functions)) out.push(JSON.stringify(body.functions));
   if (isObj(body.response_format)) out.push(JSON.stringify(body.response_format));
-  return { text: out.join('\n'), messages: messages.length, tokenIds: 0 };
+  return { parts: out, messages: messages.length, tokenIds: 0 };
+}
+
+/** The length of `parts.join('\n')`, without joining them. */
+export function joinedLength(parts: readonly string[]): number {
+  let n = parts.length > 0 ? parts.length - 1 : 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /** The tiktoken encoding for an OpenAI model family; undefined means estimate (Claude, unknown). */

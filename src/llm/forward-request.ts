@@ -4,21 +4,21 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Target } from './balancer.js';
 import type { DispatchOptions } from './dispatch.js';
-import { hasDuplicateKeys } from './duplicate-keys.js';
-import type { Json, LlmRequest } from './parse-request.js';
+import { namesKeyTwice } from './duplicate-keys.js';
+import type { Json, ParsedRequest } from './parse-request.js';
 import { requestHeaders } from './upstream.js';
 
 /**
- * `raw` and `text` are the body as received, `body` its parsed reading; `addUsage`: ask an OpenAI
- * stream for usage on the agent's behalf (the settlement needs it).
+ * `raw` is the body as received, `parsed` its reading; `addUsage`: ask an OpenAI stream for usage
+ * on the agent's behalf (the settlement needs it).
  */
 export function upstreamRequests(
   raw: Buffer,
-  text: string,
-  body: LlmRequest,
+  parsed: ParsedRequest,
   addUsage: boolean,
   agentHeaders: IncomingHttpHeaders,
 ): DispatchOptions['request'] {
+  const body = parsed.body;
   const model = body.model;
   const bodies = new Map<string, Buffer>();
   const headers = new Map<string, Record<string, string>>();
@@ -28,7 +28,7 @@ export function upstreamRequests(
     if (!b) {
       // Only the model name (and, streaming, the usage option) changes; unchanged bodies go as
       // received, unless a key is named twice: then the upstream gets the reading judged here.
-      const asReceived = t.model === model && !addUsage && !(duplicated ??= hasDuplicateKeys(text));
+      const asReceived = t.model === model && !addUsage && !(duplicated ??= namesKeyTwice(parsed));
       b = asReceived
         ? raw
         : Buffer.from(

@@ -3,11 +3,14 @@
 // response is released (JSON) or before the final event goes out (streaming). `handle` is that
 // pipeline; each step is a function here or in a file of its own (parse-request.ts,
 // forward-request.ts, stream-response.ts, refusal.ts). Hot path: the steps are plain calls, and every
-// await is in `handle` itself (an async helper would add a promise and a turn per call).
-import type { IncomingMessage } from 'node:http';
+// await is in `serve` itself (an async helper would add a promise and a turn per call). `serve`
+// answers an LlmAnswer (answer.ts): `handle` makes it a Response for the Hono route, the fast lane
+// (fast-lane.ts) writes it to node:http's response.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { AgentIdentity, AppEnv } from '../http/env.js';
+import type { HttpTrace } from '../telemetry/http.js';
 import type { AuditRecorder } from '../audit/step.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { LimitStore } from '../limits/store.js';
@@ -23,6 +26,7 @@ import { configuredEncodings, errorBody, type Usage, usageFromBody } from './dia
 import { Pools, readWhole, responseHeaders } from './upstream.js';
 import { costUsd, newCallRecord, recordCall, type LlmCallRecord } from './audit.js';
 import { readRequest, sha256 } from './request-body.js';
+import { toResponse, type LlmAnswer } from './answer.js';
 import { parseRequest, wantsUsage } from './parse-request.js';
 import { upstreamRequests } from './forward-request.js';
 import { answerLost, overLimit, Refusal, upstreamFailed } from './refusal.js';
@@ -55,6 +59,17 @@ export interface LlmDeps {
 
 export type Op = 'chat' | 'embeddings';
 
+/** One call as the HTTP side hands it over: authenticated, its body being read. */
+export interface LlmCall {
+  agent: AgentIdentity;
+  /** Tracing (when on): the HTTP request's arrival, trace context and authentication times. */
+  http: HttpTrace | undefined;
+  /** The agent's request headers (lower-case names). */
+  headers: IncomingHttpHeaders;
+  /** The body, read with the cap (maxBodyBytes): rejects beyond it. */
+  body: Promise<Buffer>;
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 export class LlmProxy {
@@ -75,21 +90,33 @@ export class LlmProxy {
     });
   }
 
-  async handle(c: Context<AppEnv>, kind: ApiKind, op: Op, path: string): Promise<Response> {
-    const rec = newCallRecord(c.get('agent'), op, c.get('telemetry'));
+  /** The Hono route's handler: the call from the context, its answer as a web Response. */
+  handle(c: Context<AppEnv>, kind: ApiKind, op: Op, path: string): Promise<Response> {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const call: LlmCall = {
+      agent: c.get('agent'),
+      http: c.get('telemetry'),
+      headers: incoming?.headers ?? Object.fromEntries(c.req.raw.headers),
+      body: readRequest(c, incoming, this.deps.config.maxBodyBytes),
+    };
+    return this.serve(call, kind, op, path).then(toResponse);
+  }
+
+  async serve(call: LlmCall, kind: ApiKind, op: Op, path: string): Promise<LlmAnswer> {
+    const rec = newCallRecord(call.agent, op, call.http);
 
     // 1. Read the body, bounded: an agent cannot make the gateway buffer more than maxBodyBytes.
     let raw: Buffer;
     try {
-      raw = await readRequest(c, incoming, this.deps.config.maxBodyBytes);
+      raw = await call.body;
     } catch {
       return this.refuse(rec, kind, new Refusal(413, `request body exceeds ${this.deps.config.maxBodyBytes} bytes`));
     }
     // 2. Parse it, shape checked first: every later decision is taken on this reading.
     const text = raw.toString('utf8');
-    const body = parseRequest(text);
-    if (body instanceof Refusal) return this.refuse(rec, kind, body);
+    const parsed = parseRequest(text);
+    if (parsed instanceof Refusal) return this.refuse(rec, kind, parsed);
+    const body = parsed.body;
     rec.model = body.model;
 
     // 3. Route: the agent's model allow-list, then the pool that serves the model through this API.
@@ -118,7 +145,6 @@ export class LlmProxy {
     const stream = op === 'chat' && body.stream === true;
     const agentWantsUsage = wantsUsage(body);
     const addUsage = stream && kind === 'openai' && !agentWantsUsage;
-    const agentHeaders = incoming?.headers ?? Object.fromEntries(c.req.raw.headers);
     let r: Success | Failure;
     try {
       r = await dispatch({
@@ -128,7 +154,7 @@ export class LlmProxy {
         retries: this.deps.config.retries,
         stream,
         path,
-        request: upstreamRequests(raw, text, body, addUsage, agentHeaders),
+        request: upstreamRequests(raw, parsed, addUsage, call.headers),
       });
     } catch (err) {
       await reservation?.cancel();
@@ -162,7 +188,7 @@ export class LlmProxy {
     await reservation?.settle(charged);
     completed(rec, r.status, usage, charged, out);
     await this.audit(rec);
-    return new Response(out, { status: r.status, headers: responseHeaders(r.headers) });
+    return { status: r.status, headers: responseHeaders(r.headers), body: out };
   }
 
   /** The pool for the model, if the agent may use it and this API serves it. */
@@ -178,14 +204,15 @@ export class LlmProxy {
     return new Refusal(404, why, 'model_not_found');
   }
 
-  /** Ends a refused or failed call: its record (a copy, with the reason), then the error response. */
-  private async refuse(rec: LlmCallRecord, kind: ApiKind, x: Refusal): Promise<Response> {
+  /** Ends a refused or failed call: its record (a copy, with the reason), then the error answer. */
+  private async refuse(rec: LlmCallRecord, kind: ApiKind, x: Refusal): Promise<LlmAnswer> {
     await this.audit({ ...rec, reason: x.message, status: x.status, ...x.extra });
-    if (x.body !== undefined) return new Response(x.body, { status: x.status, headers: x.headers });
-    return new Response(JSON.stringify(errorBody(kind, x.status, x.message, x.code)), {
+    if (x.body !== undefined) return { status: x.status, headers: { ...x.headers }, body: x.body };
+    return {
       status: x.status,
       headers: { ...JSON_HEADERS, ...x.headers },
-    });
+      body: JSON.stringify(errorBody(kind, x.status, x.message, x.code)),
+    };
   }
 
   /** The streaming answer (stream-response.ts): settled against the reservation at the stream's end. */
@@ -195,7 +222,7 @@ export class LlmProxy {
     r: Success,
     reservation: Reservation | undefined,
     agentWantsUsage: boolean,
-  ): Response {
+  ): LlmAnswer {
     return streamResponse(
       { drainTimeoutMs: this.deps.config.drainTimeoutMs, audit: (rec) => this.audit(rec) },
       kind,

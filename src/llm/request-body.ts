@@ -1,11 +1,12 @@
 // Reading an LLM request's body (bounded) and digesting bodies; separate so proxy.ts keeps to the call's flow.
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/env.js';
+import { sha256Hex } from '../sha256.js';
 
+/** A body's digest for the audit record (one-shot: no Hash object per call). */
 export function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
+  return sha256Hex(b);
 }
 
 /** The request body, refusing more than `max` bytes (event-based: cheaper than an async iterator). */
@@ -16,6 +17,11 @@ export function readRequest(c: Context<AppEnv>, incoming: IncomingMessage | unde
       return Buffer.from(ab);
     });
   }
+  return readIncoming(incoming, max);
+}
+
+/** The body of a node:http request, refusing more than `max` bytes. */
+export function readIncoming(incoming: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,28 +1,36 @@
 // Server-sent events as they pass through: split into whole events without decoding them, look
-// only at the few that carry usage or end the stream, and forward the rest byte for byte.
+// only at the few that carry usage or end the stream, and forward the rest byte for byte. Markers
+// are looked for in the chunk's latin1 text (one character per byte, so offsets are byte offsets,
+// and no byte of a multi-byte UTF-8 character reads as ASCII): one conversion per chunk instead of a
+// Buffer.indexOf call per marker and event (~12 µs for a short completion's six events, measured).
 import { usageOf, type Usage } from './dialect.js';
 import type { ApiKind } from './runtime.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Splits off the complete events (each with its terminating blank line) and the incomplete rest. */
-export function splitEvents(buf: Buffer): { events: Buffer[]; rest: Buffer } {
+/**
+ * Splits off the complete events (each with its terminating blank line) and the incomplete rest;
+ * `text` is `buf` as latin1, and `texts` each event's.
+ */
+export function splitEvents(buf: Buffer, text: string): { events: Buffer[]; texts: string[]; rest: Buffer } {
   const out: Buffer[] = [];
+  const texts: string[] = [];
   let start = 0;
-  let i = buf.indexOf(LF);
+  let i = text.indexOf('\n');
   while (i !== -1) {
-    const next = buf[i + 1];
-    const end = next === LF ? i + 2 : next === CR && buf[i + 2] === LF ? i + 3 : -1;
+    const next = text.charCodeAt(i + 1);
+    const end = next === LF ? i + 2 : next === CR && text.charCodeAt(i + 2) === LF ? i + 3 : -1;
     if (end !== -1) {
       out.push(buf.subarray(start, end));
+      texts.push(text.slice(start, end));
       start = end;
-      i = buf.indexOf(LF, end);
+      i = text.indexOf('\n', end);
     } else {
-      i = buf.indexOf(LF, i + 1);
+      i = text.indexOf('\n', i + 1);
     }
   }
-  return { events: out, rest: start === buf.length ? EMPTY : buf.subarray(start) };
+  return { events: out, texts, rest: start === buf.length ? EMPTY : buf.subarray(start) };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -44,16 +52,16 @@ export interface StreamInspector {
   usage: Usage | undefined;
   /** An error event came through (the call failed after it started). */
   errored: boolean;
-  /** The event to forward in place of `ev` (the same buffer when unchanged), or null to drop it. */
-  inspect(ev: Buffer): Buffer | null;
+  /** The event to forward in place of `ev` (the same buffer when unchanged), or null to drop it; `text`: `ev` as latin1. */
+  inspect(ev: Buffer, text: string): Buffer | null;
   /** Whether `ev` ends the stream (audit and settle before it is released). */
-  isFinal(ev: Buffer): boolean;
+  isFinal(ev: Buffer, text: string): boolean;
 }
 
-const USAGE = Buffer.from('"usage"');
-const USAGE_NULL = Buffer.from(',"usage":null');
-const DONE = Buffer.from('[DONE]');
-const ERROR_START = Buffer.from('{"error"');
+const USAGE = '"usage"';
+const USAGE_NULL = ',"usage":null';
+const DONE = '[DONE]';
+const ERROR_START = '{"error"';
 
 /**
  * OpenAI chat streams. We always ask for usage (`stream_options.include_usage`); when the agent did
@@ -64,10 +72,10 @@ export function openaiInspector(agentWantsUsage: boolean): StreamInspector {
   const self: StreamInspector = {
     usage: undefined,
     errored: false,
-    inspect(ev) {
-      if (ev.indexOf(ERROR_START) !== -1 && fieldsOf(ev).data.startsWith('{"error"')) self.errored = true;
-      if (ev.indexOf(USAGE) === -1) return ev;
-      const nulled = ev.indexOf(USAGE_NULL);
+    inspect(ev, text) {
+      if (text.indexOf(ERROR_START) !== -1 && fieldsOf(ev).data.startsWith('{"error"')) self.errored = true;
+      if (text.indexOf(USAGE) === -1) return ev;
+      const nulled = text.indexOf(USAGE_NULL);
       if (nulled !== -1)
         return agentWantsUsage ? ev : Buffer.concat([ev.subarray(0, nulled), ev.subarray(nulled + USAGE_NULL.length)]);
       let chunk: { usage?: unknown; choices?: unknown };
@@ -81,26 +89,26 @@ export function openaiInspector(agentWantsUsage: boolean): StreamInspector {
       self.usage = u;
       return agentWantsUsage || (Array.isArray(chunk.choices) && chunk.choices.length > 0) ? ev : null;
     },
-    isFinal(ev) {
-      return ev.indexOf(DONE) !== -1 && fieldsOf(ev).data === '[DONE]';
+    isFinal(ev, text) {
+      return text.indexOf(DONE) !== -1 && fieldsOf(ev).data === '[DONE]';
     },
   };
   return self;
 }
 
-const MESSAGE_ = Buffer.from('message_');
-const ERROR_EVENT = Buffer.from('event: error');
+const MESSAGE_ = 'message_';
+const ERROR_EVENT = 'event: error';
 
 /** Anthropic message streams: usage from `message_start` and (cumulative) `message_delta`. */
 export function anthropicInspector(): StreamInspector {
   const self: StreamInspector = {
     usage: undefined,
     errored: false,
-    inspect(ev) {
+    inspect(ev, text) {
       // Only message_* and error events matter; content deltas are forwarded without parsing.
-      const at = ev.indexOf(MESSAGE_);
+      const at = text.indexOf(MESSAGE_);
       if (at === -1 || at > 32) {
-        if (ev.indexOf(ERROR_EVENT) === 0) self.errored = true;
+        if (text.startsWith(ERROR_EVENT)) self.errored = true;
         return ev;
       }
       const f = fieldsOf(ev);
@@ -122,8 +130,8 @@ export function anthropicInspector(): StreamInspector {
       }
       return ev;
     },
-    isFinal(ev) {
-      const at = ev.indexOf(MESSAGE_);
+    isFinal(ev, text) {
+      const at = text.indexOf(MESSAGE_);
       return at !== -1 && at <= 32 && fieldsOf(ev).event === 'message_stop';
     },
   };

@@ -2,7 +2,8 @@
 import type { ApiKind } from './runtime.js';
 import type { Success } from './dispatch.js';
 import { inspectorFor } from './sse.js';
-import { relayStream } from './stream.js';
+import { relaySource } from './stream.js';
+import type { LlmAnswer } from './answer.js';
 import { responseHeaders } from './upstream.js';
 import type { LlmCallRecord } from './audit.js';
 
@@ -14,8 +15,8 @@ export function streamResponse(
   estimate: number,
   agentWantsUsage: boolean,
   settle: (n: number) => Promise<void>,
-): Response {
-  const body = relayStream({
+): LlmAnswer {
+  const stream = relaySource({
     kind,
     first: r.first!,
     rest: r.rest!,
@@ -41,12 +42,13 @@ export function streamResponse(
       });
     },
   });
-  // transfer-encoding set here makes node-server stream at once instead of probing for a length.
+  // transfer-encoding set here makes node-server stream at once instead of probing for a length (and
+  // node:http chunk the fast lane's answer).
   const headers = {
     ...responseHeaders(r.headers),
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
     'transfer-encoding': 'chunked',
   };
-  return new Response(body, { status: r.status, headers });
+  return { status: r.status, headers, stream };
 }

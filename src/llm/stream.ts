@@ -1,7 +1,9 @@
 // The agent's side of a streaming call. Chunks are forwarded as they arrive (whole events only: a
 // partial event waits for its end), pulled one at a time so a slow agent slows the upstream read
 // instead of filling memory. When the agent leaves, the upstream is still read to its end (bounded
-// by the drain timeout) so the real usage is charged and audited.
+// by the drain timeout) so the real usage is charged and audited. The relay is a RelaySource, pulled
+// by either adapter: a web ReadableStream (the Hono route) or node:http's response (the fast lane,
+// answer.ts).
 import { createHash } from 'node:crypto';
 import { streamErrorEvent, type Usage } from './dialect.js';
 import { splitEvents, type StreamInspector } from './sse.js';
@@ -35,9 +37,30 @@ export interface RelayOptions {
   finish(end: StreamEnd): Promise<void>;
 }
 
+/** Where a pull puts its output: a ReadableStream's controller, or the fast lane's response. */
+export interface ChunkSink {
+  enqueue(chunk: Buffer): void;
+  close(): void;
+}
+
+export interface RelaySource {
+  /** Puts the next chunk into the sink (at most one), or closes it; one pull at a time. */
+  pull(sink: ChunkSink): Promise<void>;
+  /** The agent left: what is left of the upstream is read (bounded by the drain timeout) for its usage. */
+  cancel(): void;
+}
+
 const EMPTY: Buffer = Buffer.alloc(0);
 
-export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
+/** The relay as a web stream (pulled one chunk at a time: a slow agent slows the upstream read). */
+export function readableOf(src: RelaySource): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    { pull: (controller) => src.pull(controller), cancel: () => src.cancel() },
+    { highWaterMark: 0 },
+  );
+}
+
+export function relaySource(o: RelayOptions): RelaySource {
   const { inspector } = o;
   let pending: Buffer = EMPTY;
   let first: Buffer | undefined = o.first;
@@ -65,20 +88,22 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
   /** What to send for one upstream chunk; settles and audits before a final event goes out. */
   const process = async (chunk: Buffer): Promise<Buffer | undefined> => {
     const buf = pending.length > 0 ? Buffer.concat([pending, chunk]) : chunk;
-    const { events, rest } = splitEvents(buf);
+    const { events, texts, rest } = splitEvents(buf, buf.toString('latin1'));
     pending = rest;
     if (events.length === 0) return undefined;
     let changed = false;
     const parts: Buffer[] = [];
-    for (const ev of events) {
-      const out = inspector.inspect(ev);
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i] as Buffer;
+      const text = texts[i] as string;
+      const out = inspector.inspect(ev, text);
       if (out !== ev) changed = true;
       if (out && !cancelled) {
         hash.update(out);
         bytes += out.length;
         parts.push(out);
       }
-      if (!finished && inspector.isFinal(ev)) await finish('ok');
+      if (!finished && inspector.isFinal(ev, text)) await finish('ok');
     }
     if (!changed) return buf.subarray(0, buf.length - rest.length);
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
@@ -89,7 +114,7 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     return cancelled ? `agent disconnected; ${what} (or drain_timeout passed)` : what;
   };
 
-  const pullOnce = async (controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> => {
+  const pullOnce = async (controller: ChunkSink): Promise<void> => {
     try {
       for (;;) {
         let chunk: Buffer;
@@ -143,23 +168,20 @@ export function relayStream(o: RelayOptions): ReadableStream<Uint8Array> {
     }
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        current = pullOnce(controller);
-        return current;
-      },
-      cancel() {
-        cancelled = true;
-        // The bound starts now, also for a pull still waiting on the upstream.
-        const timer = setTimeout(
-          () => o.body.destroy(new DOMException('drain timeout', 'TimeoutError')),
-          o.drainTimeoutMs,
-        );
-        // After the pull in progress (it shares the upstream iterator), read the rest for its usage.
-        current = current.then(drain, drain).finally(() => clearTimeout(timer));
-      },
+  return {
+    pull(controller) {
+      current = pullOnce(controller);
+      return current;
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      cancelled = true;
+      // The bound starts now, also for a pull still waiting on the upstream.
+      const timer = setTimeout(
+        () => o.body.destroy(new DOMException('drain timeout', 'TimeoutError')),
+        o.drainTimeoutMs,
+      );
+      // After the pull in progress (it shares the upstream iterator), read the rest for its usage.
+      current = current.then(drain, drain).finally(() => clearTimeout(timer));
+    },
+  };
 }

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { MockLlm } from '../fixtures/mock-llm.js';
 
 const enabled = chromiumAvailable();
 let gw: TestGateway;
+let llm: MockLlm;
 let browser: { context: BrowserContext; close(): Promise<void> };
 const pages: Server[] = [];
 
@@ -79,9 +81,13 @@ async function sessionFromPage(pageUrl: string, mcpUrl: string, key: string | un
 
 beforeAll(async () => {
   if (!enabled) return;
+  llm = await MockLlm.start();
   gw = await startGateway(`
 upstreams:
   feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio] }
+llm:
+  upstreams:
+    oa: { kind: openai, base_url: "${llm.url}/v1", api_key: sk-upstream-secret, models: [gpt-4o] }
 ${authYaml()}`);
   browser = await launchChromium();
 });
@@ -89,6 +95,7 @@ ${authYaml()}`);
 afterAll(async () => {
   await browser?.close();
   await gw?.close();
+  await llm?.close();
   for (const s of pages) s.close();
 });
 
@@ -106,6 +113,45 @@ describe.skipIf(!enabled)('an agent in a browser page', () => {
     expect(seen.tools).toContain('feat__echo');
     expect(seen.call).toContain('from the page');
     expect(seen.requestId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('a chat completion from the page, with the headers the OpenAI SDK adds in a browser', async () => {
+    const port = await pageServer('127.0.0.1');
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`http://localhost:${port}/`);
+      const seen = await page.evaluate(
+        async ({ url, key }) => {
+          try {
+            const r = await fetch(url, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${key}`,
+                'content-type': 'application/json',
+                'x-stainless-lang': 'js',
+                'x-stainless-os': 'Linux',
+                'x-stainless-retry-count': '0',
+              },
+              body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi from the page' }] }),
+            });
+            const body = (await r.json()) as { choices?: { message: { content: string } }[] };
+            return {
+              status: r.status,
+              requestId: r.headers.get('x-request-id'),
+              text: body.choices?.[0]?.message.content,
+            };
+          } catch (e) {
+            return { error: String(e) };
+          }
+        },
+        { url: `${gw.url}/v1/chat/completions`, key: TEST_KEY },
+      );
+      // The upstream's own request id, passed through (readable: exposed to the page).
+      expect(seen).toMatchObject({ status: 200, requestId: 'req_mock' });
+      expect((seen as { text?: string }).text).toBeTruthy();
+    } finally {
+      await page.close();
+    }
   });
 
   it('without a key the page can read where to log in', async () => {

@@ -1,6 +1,7 @@
 // The LLM API mounted in the real gateway: the same agent keys, policies, budgets, audit and
 // metrics as MCP, with the openai client as the agent.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,26 @@ describe('LLM API in the gateway', () => {
     await expect(
       openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
     ).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('refuses a foreign Origin or Host, and a declared length over the cap, before anything reads the body', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const post = (headers: Record<string, string>, send: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers, agent: false }, (res) => {
+          resolve(res.statusCode ?? 0);
+          req.destroy(); // the 413's body was never sent whole
+        });
+        req.on('error', reject);
+        req.write(send);
+      });
+    const json = { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` };
+    const length = String(Buffer.byteLength(body));
+    const calls = mock.requests.length;
+    expect(await post({ ...json, 'content-length': length, origin: 'https://evil.example' }, body)).toBe(403);
+    expect(await post({ ...json, 'content-length': length, host: 'evil.example' }, body)).toBe(403);
+    expect(await post({ ...json, 'content-length': String(64 * 1024 * 1024) }, body)).toBe(413);
+    expect(mock.requests.length).toBe(calls);
   });
 
   it('refuses agents without a valid key', async () => {
