@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureRedis } from '../../test/helpers/redis.js';
 import { tempDir } from '../../test/helpers/tmp.js';
+import { GatewayError } from '../errors.js';
 import { Vault, VaultKeys, type Connection } from './vault.js';
 import { FileVaultStore, RedisVaultStore } from './vault-store.js';
 
@@ -59,6 +60,26 @@ describe('token vault', () => {
     expect(await onlyNew.getSecret('client:github')).toEqual({ client_id: 'c', client_secret: 's' });
     // Without any of its keys nothing opens.
     expect(await new Vault(new VaultKeys([k1]), new FileVaultStore(file)).get('github', 'alice')).toBeUndefined();
+  });
+
+  it('a vault whose Redis is away says the upstream is unavailable for now (-32050), not an internal error', async () => {
+    // Nothing listens on port 1; no offline queue: every command fails at once, as with Redis down.
+    const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const v = new Vault(new VaultKeys([key('k1')]), new RedisVaultStore(down, 'tollgate-test:'));
+    try {
+      const err = await v.get('acct', 'alice').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(GatewayError);
+      expect((err as GatewayError).toJsonRpc(1).error).toMatchObject({
+        code: -32050,
+        message: expect.stringMatching(/^the token vault is unavailable \(.+\): try again later$/),
+      });
+      await expect(v.getSecret('s')).rejects.toBeInstanceOf(GatewayError);
+    } finally {
+      down.disconnect();
+    }
   });
 
   it('seals links and state so that a changed byte or another purpose does not open', () => {

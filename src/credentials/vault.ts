@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { VaultKeyConfig } from './runtime.js';
 import type { VaultStore } from './vault-store.js';
+import { GatewayError } from '../errors.js';
 
 /** One user's connection to one upstream. Never logged, never audited, never leaves for another upstream. */
 export interface Connection {
@@ -131,8 +132,21 @@ export class Vault {
 
   async get(upstream: string, agent: string): Promise<Connection | undefined> {
     const id = Vault.key(upstream, agent);
-    const raw = await this.store.get(id);
+    const raw = await this.read(id);
     return raw === undefined ? undefined : this.openRecord(id, raw);
+  }
+
+  /**
+   * A record read on a request's way to its upstream: a store that cannot answer (Redis down) is
+   * the upstream being unavailable for now (-32050, retry later), not a fault of the gateway (-32603).
+   */
+  private async read(id: string): Promise<string | undefined> {
+    try {
+      return await this.store.get(id);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.slice(0, 200) : 'unknown error';
+      throw new GatewayError('upstream_unavailable', `the token vault is unavailable (${why}): try again later`);
+    }
   }
 
   private openRecord(id: string, raw: string): Connection | undefined {
@@ -175,7 +189,7 @@ export class Vault {
 
   async getSecret(name: string): Promise<unknown> {
     const id = `secret:${name}`;
-    const raw = await this.store.get(id);
+    const raw = await this.read(id);
     if (raw === undefined) return undefined;
     try {
       const plain = this.keys.decrypt(JSON.parse(raw) as Envelope, id);
