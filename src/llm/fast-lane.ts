@@ -9,6 +9,7 @@
 // docs/benchmark-history.md), as they did on /mcp (src/mcp/fast-post.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator, AgentIdentity } from '../auth/identity.js';
+import { identify } from '../auth/identify.js';
 import { bearerToken } from '../http/authenticate.js';
 import { GatewayError } from '../errors.js';
 import { writeAnswer } from './answer.js';
@@ -63,24 +64,6 @@ export function llmFastLane(opts: LlmLaneOptions, next: Listener): Listener {
     return { route, token };
   }
 
-  /**
-   * The agent a token names, or undefined (refused or unknown: Hono answers that). A promise only
-   * when an authenticator needs one (API keys and cached JWTs answer at once).
-   */
-  function identify(
-    token: string,
-    path: string,
-    from = 0,
-  ): AgentIdentity | undefined | Promise<AgentIdentity | undefined> {
-    for (let i = from; i < opts.authenticators.length; i++) {
-      const found = (opts.authenticators[i] as Authenticator).authenticate(token, { path });
-      if (found instanceof Promise)
-        return found.then((r) => (r === undefined ? identify(token, path, i + 1) : r.ok ? r.identity : undefined));
-      if (found !== undefined) return found.ok ? found.identity : undefined;
-    }
-    return undefined;
-  }
-
   function serve(req: IncomingMessage, res: ServerResponse, route: Route, agent: AgentIdentity | undefined): void {
     if (!agent) return next(req, res);
     const call = { agent, http: undefined, headers: req.headers, body: readIncoming(req, opts.maxBodyBytes) };
@@ -104,7 +87,7 @@ export function llmFastLane(opts: LlmLaneOptions, next: Listener): Listener {
     try {
       if (c.token === undefined)
         return serve(req, res, c.route, { id: 'anonymous', method: 'anonymous', scopes: [], claims: {} });
-      const found = identify(c.token, req.url as string);
+      const found = identify(opts.authenticators, c.token, req.url as string);
       if (found instanceof Promise)
         found.then((agent) => serve(req, res, c.route, agent)).catch((e: unknown) => failed(res, e));
       else serve(req, res, c.route, found);

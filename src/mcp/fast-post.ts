@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 import type { Authenticator, AgentIdentity } from '../auth/identity.js';
+import { identify } from '../auth/identify.js';
 import { bearerToken } from '../http/authenticate.js';
 import { GatewayError } from '../errors.js';
 import { holdBody, readCapped } from '../http/node-io.js';
@@ -76,29 +77,11 @@ export function fastPost(opts: FastPostOptions, hono: Listener): Listener {
     return { path: req.url, server: m[1] ?? '', token };
   }
 
-  /**
-   * The agent a token names, or undefined (refused or unknown: Hono answers that). A promise only
-   * when an authenticator needs one (API keys and cached JWTs answer at once).
-   */
-  function identify(
-    token: string,
-    path: string,
-    from = 0,
-  ): AgentIdentity | undefined | Promise<AgentIdentity | undefined> {
-    for (let i = from; i < opts.authenticators.length; i++) {
-      const found = (opts.authenticators[i] as Authenticator).authenticate(token, { path });
-      if (found instanceof Promise)
-        return found.then((r) => (r === undefined ? identify(token, path, i + 1) : r.ok ? r.identity : undefined));
-      if (found !== undefined) return found.ok ? found.identity : undefined;
-    }
-    return undefined;
-  }
-
   // serve, admitted and relayed are plain functions, a promise only where a step waits (the body,
   // an authenticator that fetches): an async function per step cost promises and microtask turns
   // per call (docs/benchmark-history.md, session 8).
   function serve(req: IncomingMessage, res: ServerResponse, c: Candidate): void | Promise<void> {
-    const found = identify(c.token, c.path);
+    const found = identify(opts.authenticators, c.token, c.path);
     if (found instanceof Promise) return found.then((identity) => admitted(req, res, c, identity));
     return admitted(req, res, c, found);
   }

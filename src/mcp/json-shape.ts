@@ -35,6 +35,21 @@ const BACKSLASH = 0x5c;
 let keysScratch = new Int32Array(129);
 
 /**
+ * Where the JSON string opened by the quote at `open` ends (its closing quote), or -1 when it does
+ * not: found with indexOf, so a string's content is never looked at char by char.
+ */
+export function stringEnd(text: string, open: number): number {
+  let q = open;
+  for (;;) {
+    q = text.indexOf('"', q + 1);
+    if (q < 0) return -1;
+    let b = q - 1;
+    while (text.charCodeAt(b) === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q; // an even run of backslashes: the quote ends the string
+  }
+}
+
+/**
  * Why `text` exceeds the limits, or undefined. Strings are skipped with indexOf (their content is
  * never looked at char by char); malformed text is left for JSON.parse to refuse.
  */
@@ -50,15 +65,8 @@ export function jsonShapeProblem(text: string, limits: JsonShapeLimits): string 
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      let q = i;
-      for (;;) {
-        q = text.indexOf('"', q + 1);
-        if (q < 0) return undefined; // unterminated string: not JSON
-        let b = q - 1;
-        while (text.charCodeAt(b) === BACKSLASH) b--;
-        if ((q - 1 - b) % 2 === 0) break; // an even run of backslashes: the quote ends the string
-      }
-      i = q;
+      i = stringEnd(text, i);
+      if (i < 0) return undefined; // unterminated string: not JSON
     } else if (c === 0x7b || c === 0x5b) {
       // { [
       if (depth === limits.maxDepth) return `message nests deeper than ${limits.maxDepth} levels`;
