@@ -1,7 +1,8 @@
 // HTTP-level tracing: when the request arrived, the agent's trace context headers, and how long
 // authentication took. Recorded here (plain numbers, no span yet); the MCP request span made later
 // starts at the arrival and carries authentication as its first child. A request refused before any
-// MCP request was read (401, 403, 413…) gets a span of its own here.
+// MCP request was read (401, 403, 413…) gets a span of its own here: in the agent's trace once it
+// authenticated, else a trace of its own sampled by ratio.
 import type { Span, Tracer } from '@opentelemetry/api';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { MiddlewareHandler } from 'hono';
@@ -45,7 +46,10 @@ function refusedSpan(tracer: Tracer, t: HttpTrace, method: string, route: string
       startTime: hr(t.at),
       attributes: { 'http.request.method': method, 'http.route': route, 'http.response.status_code': status },
     },
-    parentContext(remoteParent(t.traceparent, t.tracestate)),
+    // Only an agent that authenticated joins its own trace (and, with parent_based, has its sampled
+    // flag honoured): anyone else who reaches the gateway would otherwise choose which of their
+    // refused requests are recorded, and fill the span queue with them. Theirs are sampled by ratio.
+    parentContext(t.authTo !== undefined ? remoteParent(t.traceparent, t.tracestate) : undefined),
   );
   if (span.isRecording() && t.authFrom !== undefined) {
     const auth = tracer.startSpan(

@@ -242,17 +242,26 @@ describe('traces', () => {
     expect(attrs(root)['gen_ai.agent.id']).toBe('mallory');
   });
 
-  it('a request refused before any MCP request (401) still gets a span, with its status', async () => {
+  it('a request refused before any MCP request (401) still gets a span, with its status, in a trace of its own', async () => {
     const traceId = 'ddf92f3577b34da6a3ce929d0e0e4736';
+    const before = new Set(otlp.spans.map((s) => s.spanId));
     const r = await fetch(`${gw.url}/mcp`, {
       method: 'POST',
       headers: { ...H, authorization: 'Bearer wrong-key-0123456789', traceparent: `00-${traceId}-4444444444444444-01` },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(r.status).toBe(401);
-    const spans = await traceOf(traceId);
-    const root = spans.find((s) => s.kind === 2)!;
-    expect(attrs(root)['http.response.status_code']).toBe(401);
+    // A caller that did not authenticate does not join (or steer the sampling of) the trace it names.
+    const isIt = (s: ReceivedSpan) =>
+      !before.has(s.spanId) && s.kind === 2 && attrs(s)['http.response.status_code'] === 401;
+    await waitUntil(async () => {
+      await gw.gw.tracing!.flush();
+      return otlp.spans.some(isIt);
+    }, 20_000);
+    const root = otlp.spans.find(isIt)!;
+    expect(root.traceId).not.toBe(traceId);
+    expect(root.parentSpanId ?? '').toBe('');
+    const spans = otlp.spans.filter((s) => s.traceId === root.traceId);
     expect(spans.map((s) => s.name).sort()).toEqual(['POST /mcp', 'authenticate']);
   });
 
