@@ -1,18 +1,14 @@
 // An upstream's authorization server that quotes what it was sent in its error answer (a buggy or
 // hostile AS, or a proxy before it): the user's refresh token must not travel on from there into
 // the agent's error, the audit record or a trace span.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FileVaultStore } from '../../src/credentials/vault-store.js';
-import { Vault, VaultKeys } from '../../src/credentials/vault.js';
 import { connect } from '../helpers/client.js';
 import { startGateway } from '../helpers/gateway.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
+import { acctUpstreamYaml, vaultWith } from '../helpers/oauth-upstream-config.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { tempDir } from '../helpers/tmp.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const ALICE = 'alice-key-0123456789';
@@ -25,20 +21,17 @@ let refreshToken: string;
 beforeAll(async () => {
   up = await startOAuthUpstream();
   otlp = await startOtlpReceiver();
-  const dir = tempDir('tollgate-as-echo-');
-  const key = randomBytes(32).toString('base64');
-  const vaultFile = join(dir, 'vault.json');
-  const vault = new Vault(new VaultKeys([{ id: 'k1', key }]), new FileVaultStore(vaultFile));
   const t = up.grant('alice');
   refreshToken = t.refreshToken;
-  await vault.put('acct', 'alice', {
-    accessToken: t.accessToken,
-    refreshToken: t.refreshToken,
-    expiresAt: Date.now() - 1000,
-    issuer: up.origin,
-    connectedAt: Date.now(),
+  const credentials = await vaultWith({
+    alice: {
+      accessToken: t.accessToken,
+      refreshToken: t.refreshToken,
+      expiresAt: Date.now() - 1000,
+      issuer: up.origin,
+      connectedAt: Date.now(),
+    },
   });
-  await vault.close();
   // Whatever it was sent, quoted back (the request body names the refresh token and the client).
   up.tokenAnswer = (p) => ({
     status: 503,
@@ -48,22 +41,11 @@ beforeAll(async () => {
 auth:
   api_keys:
     - { agent: alice, key: ${ALICE} }
-credentials:
-  vault: { file: ${vaultFile}, keys: ["k1:${key}"] }
-telemetry:
+${credentials}telemetry:
   otlp: { endpoint: ${otlp.url} }
   batch: { delay: 50ms }
 upstreams:
-  acct:
-    transport: streamable_http
-    url: "${up.mcpUrl}"
-    protocol: "2025"
-    isolation: per_agent
-    auth:
-      kind: oauth
-      client: { id: tollgate, secret: tollgate-secret-0123 }
-      catalog_headers: { authorization: "Bearer static-operator" }
-`);
+${acctUpstreamYaml(up, 'per_agent')}`);
   alice = await connect(`${gw.url}/mcp`, { key: ALICE });
 });
 

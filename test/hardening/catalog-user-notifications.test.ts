@@ -2,16 +2,12 @@
 // carries the first connected user's token: that session is that user's account. What the upstream
 // says on it (log lines, resource updates, any notification but list changes) is about that account
 // and must reach nobody, least of all every other user of the upstream.
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FileVaultStore } from '../../src/credentials/vault-store.js';
-import { Vault, VaultKeys } from '../../src/credentials/vault.js';
 import { connect } from '../helpers/client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
-import { tempDir } from '../helpers/tmp.js';
+import { acctUpstreamYaml, staticConnection, vaultWith } from '../helpers/oauth-upstream-config.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const BOB = 'bob-key-0123456789';
@@ -22,28 +18,17 @@ const heard: { method: string; params?: unknown }[] = [];
 
 beforeAll(async () => {
   up = await startOAuthUpstream();
-  const dir = tempDir('tollgate-catalog-user-');
-  const key = randomBytes(32).toString('base64');
-  const vaultFile = join(dir, 'vault.json');
-  const vault = new Vault(new VaultKeys([{ id: 'k1', key }]), new FileVaultStore(vaultFile));
   // Alice connected first: the catalog session is hers.
-  await vault.put('acct', 'alice', { accessToken: 'static-alice', issuer: up.origin, connectedAt: 1000 });
-  await vault.put('acct', 'bob', { accessToken: 'static-bob', issuer: up.origin, connectedAt: 2000 });
-  await vault.close();
+  const credentials = await vaultWith({
+    alice: staticConnection(up, 'alice', 1000),
+    bob: staticConnection(up, 'bob', 2000),
+  });
   gw = await startGateway(`
 auth:
   api_keys:
     - { agent: bob, key: ${BOB} }
-credentials:
-  vault: { file: ${vaultFile}, keys: ["k1:${key}"] }
-upstreams:
-  acct:
-    transport: streamable_http
-    url: "${up.mcpUrl}"
-    protocol: "2025"
-    isolation: per_agent
-    auth: { kind: oauth, client: { id: tollgate, secret: tollgate-secret-0123 } }
-`);
+${credentials}upstreams:
+${acctUpstreamYaml(up, 'per_agent', false)}`);
   bob = await connect(`${gw.url}/mcp`, { key: BOB });
   bob.fallbackNotificationHandler = async (n) => void heard.push(n);
   await waitUntil(() => up.streams('alice') > 0, 30_000);

@@ -1,16 +1,12 @@
 // One user whose upstream account the upstream refuses (a suspended account, a missing scope: 403 to
 // their own token) must not hold back everybody else's upstream sessions: the back-off that keeps a
 // crashing upstream from being restarted in a tight loop is about the upstream, not one user.
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FileVaultStore } from '../../src/credentials/vault-store.js';
-import { Vault, VaultKeys } from '../../src/credentials/vault.js';
 import { connect } from '../helpers/client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
-import { tempDir } from '../helpers/tmp.js';
+import { acctUpstreamYaml, staticConnection, vaultWith } from '../helpers/oauth-upstream-config.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const KEYS = { mallory: 'mallory-key-0123456789', bob: 'bob-key-0123456789' };
@@ -27,13 +23,10 @@ const call = (c: Client): Promise<string> =>
 
 beforeAll(async () => {
   up = await startOAuthUpstream();
-  const dir = tempDir('tollgate-creds-backoff-');
-  const key = randomBytes(32).toString('base64');
-  const vaultFile = join(dir, 'vault.json');
-  const vault = new Vault(new VaultKeys([{ id: 'k1', key }]), new FileVaultStore(vaultFile));
-  for (const who of ['mallory', 'bob'])
-    await vault.put('acct', who, { accessToken: `static-${who}`, issuer: up.origin, connectedAt: Date.now() });
-  await vault.close();
+  const credentials = await vaultWith({
+    mallory: staticConnection(up, 'mallory'),
+    bob: staticConnection(up, 'bob'),
+  });
   up.forbidden.add('mallory');
   gw = await startGateway(`
 auth:
@@ -41,19 +34,8 @@ auth:
 ${Object.entries(KEYS)
   .map(([a, k]) => `    - { agent: ${a}, key: ${k} }`)
   .join('\n')}
-credentials:
-  vault: { file: ${vaultFile}, keys: ["k1:${key}"] }
-upstreams:
-  acct:
-    transport: streamable_http
-    url: "${up.mcpUrl}"
-    protocol: "2025"
-    isolation: per_agent
-    auth:
-      kind: oauth
-      client: { id: tollgate, secret: tollgate-secret-0123 }
-      catalog_headers: { authorization: "Bearer static-operator" }
-`);
+${credentials}upstreams:
+${acctUpstreamYaml(up, 'per_agent')}`);
   [mallory, bob] = await Promise.all([
     connect(`${gw.url}/mcp`, { key: KEYS.mallory }),
     connect(`${gw.url}/mcp`, { key: KEYS.bob }),
