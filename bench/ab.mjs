@@ -12,7 +12,8 @@
 // (node flags for the gateways; RELAY_ARGS for the relay) and GATEWAY_LOG (a file for their output). Young-generation GC per
 // build: NODE_ARGS=--trace-gc-nvp GATEWAY_LOG=gc.log node bench/ab.mjs …, then
 // node scripts/gc-summary.mjs gc.log. Each gateway gets the bench's config (every step on: API key,
-// policy with a CEL constraint, limits, the audit file, metrics). `relay` is bench/minimal-relay.mjs.
+// policy with a CEL constraint, limits, the audit file, metrics). `relay` is bench/minimal-relay.mjs;
+// `raw-relay` is bench/raw-socket-relay.mjs (the same without undici: what undici costs).
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,9 +77,10 @@ for (const spec of process.argv.slice(2)) {
   const [name, build] = spec.split('=');
   // `name=dir:noaudit,nopolicy`: the same build without the audit log and/or the policy (what the steps cost).
   const [dir, variant = ''] = (build ?? '').split(':');
-  if (!name || !dir) throw new Error(`expected name=builddir or name=relay, got ${spec}`);
-  if (dir === 'relay') {
-    const r = await start([...RELAY_ARGS, 'bench/minimal-relay.mjs', origin], /LISTENING (\d+)/);
+  if (!name || !dir) throw new Error(`expected name=builddir, name=relay or name=raw-relay, got ${spec}`);
+  if (dir === 'relay' || dir === 'raw-relay') {
+    const script = dir === 'relay' ? 'bench/minimal-relay.mjs' : 'bench/raw-socket-relay.mjs';
+    const r = await start([...RELAY_ARGS, script, origin], /LISTENING (\d+)/);
     targets.push({ name, ...r, auth: false, tool: 'echo' });
     continue;
   }
