@@ -6,7 +6,9 @@
 // heartbeat is gone (the instance died) is listed, and decided, as void.
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Rate } from '../config/runtime-units.js';
 import { KEEP_DECIDED, type Approval, type ApprovalStore, type Decision } from './store.js';
+import { redisAdmit, type RequestAdmission } from './request-rate.js';
 import { DecisionWatchers } from './watchers.js';
 
 type Client = Redis | Cluster;
@@ -185,9 +187,27 @@ export class RedisApprovalStore implements ApprovalStore {
     return raw ? merge(raw, r[1]) : undefined;
   }
 
-  async spend(nonce: string, untilMs: number): Promise<boolean> {
+  /**
+   * A key per usable state, not per spent one: spending deletes it (one DEL, so two instances
+   * cannot both spend it), and one never answered expires with its state. Redis then holds only
+   * states that can still be used, not every spent one until its expiry.
+   */
+  async issue(nonce: string, untilMs: number): Promise<void> {
     const ttl = Math.max(1, untilMs - Date.now());
-    return (await this.opts.client.set(`${this.opts.prefix}{approvals}:spent:${nonce}`, '1', 'PX', ttl, 'NX')) === 'OK';
+    await this.opts.client.set(this.stateKey(nonce), '1', 'PX', ttl);
+  }
+
+  async spend(nonce: string): Promise<boolean> {
+    return (await this.opts.client.del(this.stateKey(nonce))) === 1;
+  }
+
+  private stateKey(nonce: string): string {
+    return `${this.opts.prefix}{approvals}:state:${nonce}`;
+  }
+
+  /** Per agent, under the approvals hash tag (one slot, as everything of the approvals). */
+  admitRequest(agent: string, rate: Rate): Promise<RequestAdmission> {
+    return redisAdmit(this.opts.client, `${this.opts.prefix}{approvals}:rate:${agent}`, rate);
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {

@@ -9,7 +9,7 @@ import type { ApprovalRule } from './rules.js';
 import type { ApprovalService } from './service.js';
 import { argsHash, USER_REFUSALS } from './outcome.js';
 import { answerOf, elicitationParams, INPUT_KEY } from './ask-user.js';
-import type { StateSealer } from './state.js';
+import { MAX_CARRIED_STATE_CHARS, newNonce, type ApprovalState, type StateSealer } from './state.js';
 
 /** How long an approved call's carried upstream round stays good (the upstream bounds its own too). */
 const CARRIED_STATE_MS = 10 * 60_000;
@@ -34,11 +34,32 @@ export function approvalRound(o: RoundOptions): {
 } {
   const svc = o.service;
 
+  /**
+   * Seals a state and makes it good once for every instance sharing the store (store.issue): the
+   * store keeps it only while it can be used. Undefined when the store cannot be reached.
+   */
+  const issue = async (s: ApprovalState): Promise<string | undefined> => {
+    const n = newNonce();
+    const token = o.sealer.seal(s, n);
+    try {
+      await svc.store.issue(n, s.e);
+    } catch (err) {
+      svc.storeFailed(err);
+      return undefined;
+    }
+    return token;
+  };
+
   /** 2026: ask in an input_required result; the retry comes back through `resume`. */
   const ask = async (call: McpCall, rule: ApprovalRule, sha256: string, inner: unknown): Promise<JsonRpcResponse> => {
+    if (typeof inner === 'string' && inner.length > MAX_CARRIED_STATE_CHARS)
+      throw new GatewayError(
+        'invalid_params',
+        `Invalid params: requestState is too long to carry through an approval (${inner.length} characters; at most ${MAX_CARRIED_STATE_CHARS})`,
+      );
     const id = svc.newId();
     const t = call.target!;
-    const requestState = o.sealer.seal({
+    const requestState = await issue({
       k: 'ask',
       id,
       a: call.scope.agentId,
@@ -48,6 +69,13 @@ export function approvalRound(o: RoundOptions): {
       r: rule.name,
       ...(typeof inner === 'string' ? { i: inner } : {}),
     });
+    if (requestState === undefined)
+      return svc.refuse(
+        call,
+        { id, status: 'unavailable', ask: 'user', rule: rule.name },
+        'approval_denied',
+        'approval unavailable: the approvals store is unavailable',
+      );
     const params = elicitationParams({
       tool: t.canonical,
       description: svc.description(call),
@@ -67,11 +95,20 @@ export function approvalRound(o: RoundOptions): {
     });
   };
 
-  /** An approved 2026 call whose upstream asks for input: its state travels inside ours. */
-  const carry = (call: McpCall, res: JsonRpcResponse, sha256: string, rule: string): JsonRpcResponse => {
+  /**
+   * An approved 2026 call whose upstream asks for input: its state travels inside ours. One beyond
+   * the bound is refused now, with why: sealed, the agent's retry would only be refused later.
+   */
+  const carry = async (call: McpCall, res: JsonRpcResponse, sha256: string, rule: string): Promise<JsonRpcResponse> => {
     if (!('result' in res) || res.result.resultType !== 'input_required' || typeof res.result.requestState !== 'string')
       return res;
-    const state = o.sealer.seal({
+    const inner = res.result.requestState;
+    if (inner.length > MAX_CARRIED_STATE_CHARS)
+      throw new GatewayError(
+        'upstream_bad_response',
+        `upstream requestState is too long to carry through the approval (${inner.length} characters; at most ${MAX_CARRIED_STATE_CHARS})`,
+      );
+    const state = await issue({
       k: 'ok',
       id: 'carried',
       a: call.scope.agentId,
@@ -79,8 +116,14 @@ export function approvalRound(o: RoundOptions): {
       h: sha256,
       e: Date.now() + CARRIED_STATE_MS,
       r: rule,
-      i: res.result.requestState,
+      i: inner,
     });
+    if (state === undefined)
+      throw new GatewayError(
+        'approval_refused',
+        "approval unavailable: the approvals store is unavailable, so the upstream's request for input cannot be carried; call again",
+        { approval: { id: 'carried', status: 'unavailable', ask: 'user', rule } },
+      );
     return { ...res, result: { ...res.result, requestState: state } };
   };
 
@@ -122,7 +165,7 @@ export function approvalRound(o: RoundOptions): {
     // Spent only now it is known to be this call's: a state presented with another tool, other
     // arguments or by another agent must not burn it for the rightful retry. Good once here and on
     // every instance that shares the store (the sealer alone knows only this one).
-    if (!o.sealer.spend(s) || !(await svc.store.spend(s.n, s.e)))
+    if (!o.sealer.spend(s) || !(await svc.store.spend(s.n)))
       throw new GatewayError('invalid_params', 'Invalid params: requestState is already used');
     const responses = isObject(p.inputResponses) ? p.inputResponses : {};
     if (s.k === 'ask') {

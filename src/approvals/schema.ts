@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from '../config/primitives.js';
 import { toMs } from '../config/runtime-units.js';
+import { perToMs, rateSchema } from '../limits/schema.js';
 import type { ApprovalsConfig } from './service.js';
 
 /**
@@ -63,6 +64,11 @@ export const approvalsConfigSchema = z
       .default(1000)
       .describe("held calls at once (this instance: for operators, or asking a 2025 agent's user); more are refused"),
     max_pending_per_agent: z.number().int().positive().default(20).describe('held calls at once per agent'),
+    requests_per_agent: rateSchema
+      .default({ limit: 60, per: '10m' })
+      .describe(
+        "new approval requests per agent (operators asked, or the agent's user), all instances together with store: redis; bursts up to limit, then limit per period; beyond, -32029",
+      ),
     webhook: z
       .object({
         url: z.url().describe('POSTed a JSON notice for each approval requested'),
@@ -85,6 +91,7 @@ export function approvalsRuntime(c: ApprovalsConfigInput): ApprovalsConfig {
     keepaliveMs: Math.max(1000, toMs(c.keepalive)),
     maxPending: c.max_pending,
     maxPendingPerAgent: c.max_pending_per_agent,
+    requestRate: { limit: c.requests_per_agent.limit, periodMs: perToMs(c.requests_per_agent.per) },
     webhook: c.webhook && { url: c.webhook.url, format: c.webhook.format, timeoutMs: toMs(c.webhook.timeout) },
   };
 }

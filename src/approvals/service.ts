@@ -15,6 +15,7 @@ import type { Approval, ApprovalStore } from './store.js';
 import type { ApproverIdentity } from './approver.js';
 import { decideApproval, type AdminDecision } from './decide.js';
 import type { ApprovalData } from './outcome.js';
+import type { Rate } from '../config/runtime-units.js';
 
 export { argsHash, type ApprovalData } from './outcome.js';
 import { notifyWebhook, type WebhookConfig } from './webhook.js';
@@ -26,6 +27,8 @@ export interface ApprovalsConfig {
   keepaliveMs: number;
   maxPending: number;
   maxPendingPerAgent: number;
+  /** New approval requests per agent over time (`requests_per_agent`). */
+  requestRate: Rate;
   webhook: WebhookConfig | undefined;
 }
 
@@ -103,6 +106,43 @@ export class ApprovalService {
       .catch((err: unknown) => this.opts.log.error({ err }, 'approvals: audit write failed'));
   }
 
+  /**
+   * A new approval request, counted against the agent's `requests_per_agent` before anyone is asked:
+   * undefined when it may go on, else the agent's answer (-32029, as the limits answer; the call's
+   * record says `rate_limited`).
+   */
+  async admitRequest(
+    call: McpCall,
+    rule: ApprovalRule,
+    ask: 'user' | 'operators',
+  ): Promise<JsonRpcResponse | undefined> {
+    const rate = this.opts.config.requestRate;
+    const agent = call.scope.agentId;
+    let retryAfterMs: number;
+    try {
+      const r = await this.store.admitRequest(agent, rate);
+      if (r.allowed) return undefined;
+      retryAfterMs = r.retryAfterMs;
+    } catch (err) {
+      this.storeFailed(err);
+      const data = { id: '', status: 'unavailable' as const, ask, rule: rule.name };
+      return this.refuse(call, data, 'approval_denied', 'approval unavailable: the approvals store is unavailable');
+    }
+    const limit = `approvals.requests_per_agent (${rate.limit} per ${rate.periodMs / 1000} s)`;
+    const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    const reason = `too many approval requests (agent ${agent}, ${limit}): ask again in ${retryAfterSeconds} s`;
+    call.decision = { decision: 'rate_limited', rule: 'approvals.requests_per_agent', reason };
+    this.count(ask, 'rate_limited');
+    return new GatewayError('rate_limited', reason, { retryAfterSeconds, limit, remaining: 0 }).toJsonRpc(
+      call.request.id,
+    );
+  }
+
+  /** The store could not be reached: logged here, the caller answers the agent. */
+  storeFailed(err: unknown): void {
+    this.opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'approvals: store unavailable');
+  }
+
   /** The agent's answer when no approval was given: -32043 with `data.approval`; the call's record says why. */
   refuse(call: McpCall, data: ApprovalData, decision: ApprovalDecision, message: string): JsonRpcResponse {
     call.decision = {
@@ -154,7 +194,7 @@ export class ApprovalService {
       await this.store.add(a);
     } catch (err) {
       slot.release();
-      this.opts.log.error({ err: (err as Error).message }, 'approvals: store unavailable');
+      this.storeFailed(err);
       return { id: a.id, status: 'unavailable', ...base, reason: 'the approvals store is unavailable' };
     }
     await this.record(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StateSealer, isApprovalState, stateKeys, type ApprovalState } from './state.js';
+import { MAX_CARRIED_STATE_CHARS, StateSealer, isApprovalState, stateKeys, type ApprovalState } from './state.js';
 
 const s: ApprovalState = { k: 'ask', id: 'apr_x', a: 'agent', t: 'x__y', h: 'a'.repeat(64), e: 2_000, r: 'rule' };
 
@@ -41,5 +41,18 @@ describe('approval requestState', () => {
     const old = new StateSealer(stateKeys([k1]), () => 1_000);
     const rotated = new StateSealer(stateKeys([k2, k1]), () => 1_000);
     expect(rotated.open(old.seal(s))).toMatchObject(s);
+  });
+
+  it('carries a layer-below state as it is, up to the bound; an altered one is refused', () => {
+    const sealer = new StateSealer(stateKeys([]), () => 1_000);
+    const inner = `${'x.y'.repeat(20_000)}"\u00e9`; // dots, quotes, non-ASCII: nothing grows or breaks
+    const token = sealer.seal({ ...s, i: inner });
+    expect(token.length).toBeLessThan(inner.length + 1_000);
+    expect(sealer.open(token)).toMatchObject({ ...s, i: inner });
+    expect(sealer.open(`${token.slice(0, -1)}z`)).toBe('invalid');
+    expect(sealer.open(token.slice(0, token.lastIndexOf('.') - 1))).toBe('invalid'); // cut inside the inner state
+    const atMost = 'a'.repeat(MAX_CARRIED_STATE_CHARS);
+    expect(sealer.open(sealer.seal({ ...s, i: atMost }))).toMatchObject({ i: atMost });
+    expect(() => sealer.seal({ ...s, i: `${atMost}a` })).toThrow(/too long/);
   });
 });

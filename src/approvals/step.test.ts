@@ -16,7 +16,9 @@ import { StateSealer, stateKeys } from './state.js';
 import { waitUntil } from '../../test/helpers/wait.js';
 
 function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> = {}) {
-  const store = new MemoryApprovalStore();
+  /** The store's clock (approval request rates), moved by the test. */
+  let clock = 1_000_000;
+  const store = new MemoryApprovalStore({ now: () => clock });
   const svc = new ApprovalService({
     store,
     config: {
@@ -24,6 +26,7 @@ function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> =
       keepaliveMs: 15_000,
       maxPending: 100,
       maxPendingPerAgent: 5,
+      requestRate: { limit: 60, periodMs: 600_000 },
       webhook: undefined,
       ...config,
     },
@@ -70,7 +73,10 @@ function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> =
     });
     return { call, res };
   };
-  return { svc, store, run, setRule, ran: () => ran, seen };
+  const advance = (ms: number) => {
+    clock += ms;
+  };
+  return { svc, store, run, setRule, advance, ran: () => ran, seen };
 }
 
 const admin = { kind: 'admin' as const, id: 'admin#1', groups: [] };
@@ -221,5 +227,52 @@ describe('approvals step', () => {
     expect('result' in (await t.run({ amount: 1 }, caps(probe.call), answer).res)).toBe(true);
     expect(t.ran()).toBe(1);
     await expect(t.run({ amount: 1 }, caps(probe.call), answer).res).rejects.toThrow(/already used/);
+  });
+
+  it('an agent asking again after each refusal is refused beyond its approval request rate, and the operators never see it', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'operators' }, { requestRate: { limit: 2, periodMs: 60_000 } });
+    for (const amount of [1, 2]) {
+      const { res } = t.run({ amount });
+      await waitUntil(async () => (await t.store.list()).some((x) => x.status === 'pending'));
+      const pending = (await t.store.list()).find((x) => x.status === 'pending');
+      await t.svc.decide(pending!.id, admin, 'deny', undefined, undefined);
+      expect(await res).toMatchObject({ error: { code: -32043, data: { approval: { status: 'denied' } } } });
+    }
+    // Nothing is held any more (max_pending_per_agent is not what stops it): the rate is.
+    const third = t.run({ amount: 3 });
+    expect(await third.res).toMatchObject({
+      error: {
+        code: -32029,
+        message: expect.stringContaining('too many approval requests'),
+        data: { retryAfterSeconds: 30, limit: 'approvals.requests_per_agent (2 per 60 s)' },
+      },
+    });
+    expect(third.call.decision).toMatchObject({ decision: 'rate_limited', rule: 'approvals.requests_per_agent' });
+    expect(await t.store.list()).toHaveLength(2); // never listed for the operators
+    // Half the period later (2 per minute: one every 30 s) the agent may ask again.
+    t.advance(30_000);
+    const fourth = t.run({ amount: 4 });
+    await waitUntil(async () => (await t.store.list()).length === 3);
+    const [asked] = await t.store.list();
+    await t.svc.decide(asked!.id, admin, 'approve', undefined, undefined);
+    expect('result' in (await fourth.res)).toBe(true);
+    expect(t.ran()).toBe(1);
+  });
+
+  it('2026: each input_required round asked of the user counts against the rate; the retry that answers does not', async () => {
+    const t = setup({ tool: 'pay__*', ask: 'user' }, { requestRate: { limit: 2, periodMs: 60_000 } });
+    const caps = (c: McpCall) => ({ scope: { ...c.scope, capabilities: { elicitation: {} } } });
+    const probe = t.run({ amount: 0 });
+    await probe.res.catch(() => undefined); // no elicitation: refused without asking anyone (not counted)
+    const state = async (amount: number) => {
+      const r = await t.run({ amount }, caps(probe.call)).res;
+      return (r as unknown as { result: { requestState: string } }).result.requestState;
+    };
+    const first = await state(1);
+    await state(2);
+    expect(await t.run({ amount: 3 }, caps(probe.call)).res).toMatchObject({ error: { code: -32029 } });
+    // Answering an asked round is not a new request.
+    const answer = { requestState: first, inputResponses: { tollgate_approval: { action: 'accept' } } };
+    expect('result' in (await t.run({ amount: 1 }, caps(probe.call), answer).res)).toBe(true);
   });
 });

@@ -197,6 +197,17 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     return afterWait(call, { ask: 'operators', rule: rule.name, reason }, next);
   };
 
+  /**
+   * A call that will ask someone counts against the agent's request rate first. Asked again after
+   * a reload changed its rule is not a new request of the agent's, so not counted again.
+   */
+  const admitted = async (
+    call: McpCall,
+    rule: ApprovalRule,
+    ask: 'user' | 'operators',
+    go: () => Promise<JsonRpcResponse>,
+  ): Promise<JsonRpcResponse> => (await svc.admitRequest(call, rule, ask)) ?? go();
+
   const step: McpStep = (call, next) => {
     const t = call.target;
     if (t?.kind !== 'tool' || call.request.method !== 'tools/call') return next();
@@ -207,10 +218,12 @@ export function approvalsStep(opts: ApprovalsStepOptions): McpStep {
     const sha256 = argsHash(t.args);
     if (sha256 === undefined)
       throw new GatewayError('invalid_params', 'Invalid params: the arguments are nested too deeply');
-    if (rule.ask === 'operators') return askOperators(call, rule, sha256, next, false);
+    if (rule.ask === 'operators')
+      return admitted(call, rule, 'operators', () => askOperators(call, rule, sha256, next, false));
     if (canElicitForm(call.scope.capabilities) && call.exchange && call.params)
-      return askUser(call, rule, sha256, next);
-    if (rule.fallback === 'operators') return askOperators(call, rule, sha256, next, true);
+      return admitted(call, rule, 'user', () => askUser(call, rule, sha256, next));
+    if (rule.fallback === 'operators')
+      return admitted(call, rule, 'operators', () => askOperators(call, rule, sha256, next, true));
     return Promise.resolve(
       svc.refuse(
         call,

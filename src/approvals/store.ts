@@ -2,6 +2,8 @@
 // A decision is made once (the first of approve/deny/timeout/withdraw/void wins, on any instance)
 // and reaches the instance holding the call through `watch`.
 import type { AuditJson } from '../audit/record.js';
+import type { Rate } from '../config/runtime-units.js';
+import { memoryRequestRate, type RequestAdmission } from './request-rate.js';
 import { DecisionWatchers } from './watchers.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'timed_out' | 'withdrawn' | 'void';
@@ -54,10 +56,20 @@ export interface ApprovalStore {
    */
   decide(id: string, d: Decision, at: number): Promise<Approval | undefined>;
   /**
-   * Spends a single-use token (a 2026 approval state's nonce) for every instance sharing the store:
-   * true the first time. The memory store leaves it to the state sealer (one instance).
+   * Makes a single-use token (a 2026 approval state's nonce) good until `untilMs` for every instance
+   * sharing the store. The store holds it only while it can be used: `spend` removes it.
    */
-  spend(nonce: string, untilMs: number): Promise<boolean>;
+  issue(nonce: string, untilMs: number): Promise<void>;
+  /**
+   * Spends an issued token: true the first time (false when spent, expired or never issued), and
+   * nothing of it is left afterwards. The memory store leaves both to the state sealer (one instance).
+   */
+  spend(nonce: string): Promise<boolean>;
+  /**
+   * Counts one new approval request of `agent` against `rate` (request-rate.ts): for every instance
+   * sharing the store at once, so two instances together admit no more than one would.
+   */
+  admitRequest(agent: string, rate: Rate): Promise<RequestAdmission>;
   /** Told when this approval is decided, wherever. Returns the unsubscribe. */
   watch(id: string, onDecided: (a: Approval) => void): () => void;
   close(): Promise<void>;
@@ -70,6 +82,12 @@ export class MemoryApprovalStore implements ApprovalStore {
   readonly kind = 'memory';
   private readonly all = new Map<string, Approval>();
   private readonly watchers = new DecisionWatchers();
+  private readonly rate: ReturnType<typeof memoryRequestRate>;
+
+  /** `now`: the request rate's clock (tests move it). */
+  constructor(opts: { now?: () => number } = {}) {
+    this.rate = memoryRequestRate(opts);
+  }
 
   async add(a: Approval): Promise<void> {
     this.all.set(a.id, a);
@@ -102,8 +120,14 @@ export class MemoryApprovalStore implements ApprovalStore {
     return decided;
   }
 
+  async issue(): Promise<void> {}
+
   async spend(): Promise<boolean> {
     return true;
+  }
+
+  async admitRequest(agent: string, rate: Rate): Promise<RequestAdmission> {
+    return this.rate.admit(agent, rate);
   }
 
   watch(id: string, onDecided: (a: Approval) => void): () => void {
@@ -124,5 +148,6 @@ export class MemoryApprovalStore implements ApprovalStore {
 
   async close(): Promise<void> {
     this.watchers.clear();
+    await this.rate.close();
   }
 }
