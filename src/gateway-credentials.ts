@@ -28,6 +28,8 @@ export function credentialedUpstreams(
   });
   // A revoked connection ends that user's own upstream sessions here: per_agent's one, and per_session's
   // one for each of the user's agent sessions (still open at the upstream, a GET stream relaying it).
+  // Revocations served by other instances sharing the Redis vault come here too (revocations.ts).
+  credentials.agentsHere = () => Array.from(deps.agentSessions(), (s) => s.agentId);
   credentials.revoked = (upstream, agent) => {
     const u = upstreams.find((x) => x.name === upstream);
     u?.releaseAgent(agent);

@@ -13,6 +13,7 @@ import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { UpstreamCredentials } from '../upstream/channel-auth.js';
 import { OAuthUpstream } from './oauth-upstream.js';
+import { RevocationChannel, type Revocation } from './revocations.js';
 import { StaticSecrets } from './static-secrets.js';
 import { TokenExchange } from './token-exchange.js';
 import { Vault, VaultKeys, type ConnectionInfo } from './vault.js';
@@ -29,32 +30,50 @@ export interface CredentialsDeps {
 }
 
 const MAX_REMEMBERED = 10_000;
+/** After a failed look-up of missed revocations, the next try. */
+const RECHECK_RETRY_MS = 1000;
 
 export class Credentials {
   readonly vault: Vault | undefined;
   private readonly sources = new Map<string, Source>();
   /** Groups from each agent's latest verified token (a JWT's `groups` claim). */
   private readonly claimGroups = new Map<string, readonly string[]>();
-  /** Told when a user revokes a connection (their upstream session ends). */
+  /** Told when a user revokes a connection, here or on another instance (their upstream sessions end). */
   revoked: (upstream: string, agent: string) => void = () => undefined;
+  /** The agents holding sessions on this instance (looked up again after missed revocations). */
+  agentsHere: () => Iterable<string> = () => [];
+  /** Revocations to and from the other instances sharing the Redis vault. */
+  private readonly revocations: RevocationChannel | undefined;
 
   constructor(
     config: RuntimeConfig,
     private readonly deps: CredentialsDeps,
   ) {
     const c = config.credentials;
+    const r = config.limits.redis;
     const needsVault = c.vault.keys.length > 0;
+    const redis =
+      needsVault && c.vault.store === 'redis'
+        ? redisClient(r, { enableOfflineQueue: true, maxRetriesPerRequest: 2 })
+        : undefined;
+    // Failed commands report themselves (a call answers -32050); connection errors are only logged here.
+    redis?.on('error', (err: Error) => deps.log.debug({ err: err.message }, 'token vault: Redis connection error'));
     this.vault = needsVault
       ? new Vault(
           new VaultKeys(c.vault.keys),
-          c.vault.store === 'redis'
-            ? new RedisVaultStore(
-                redisClient(config.limits.redis, { enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
-                config.limits.redis.prefix,
-              )
-            : new FileVaultStore(c.vault.file),
+          redis ? new RedisVaultStore(redis, r.prefix) : new FileVaultStore(c.vault.file),
         )
       : undefined;
+    this.revocations =
+      redis &&
+      new RevocationChannel({
+        pub: redis,
+        sub: redisClient(r, { enableOfflineQueue: true }),
+        prefix: r.prefix,
+        log: deps.log,
+        revoked: (x) => this.peerRevoked(x),
+        resubscribed: () => void this.recheck(),
+      });
     for (const u of config.upstreams) {
       const a = u.auth;
       if (!a) continue;
@@ -134,8 +153,44 @@ export class Credentials {
     if (!s) return false;
     const had = await s.revoke(agent);
     this.revoked(upstream, agent);
+    this.revocations?.publish({ upstream, agent });
     return had;
   }
+
+  /** Settles once revocations served by other instances are heard here (at once without a Redis vault). */
+  get listening(): Promise<void> {
+    return this.revocations?.subscribed ?? Promise.resolve();
+  }
+
+  /** Another instance served a revocation: the same sessions end here (an upstream not ours: ignored). */
+  private peerRevoked(r: Revocation): void {
+    if (this.oauth(r.upstream)) this.revoked(r.upstream, r.agent);
+  }
+
+  /**
+   * Back on the channel after a disconnection, revocations sent meanwhile were missed: each agent
+   * with sessions here whose connection is gone from the vault has them ended now. One pass at a
+   * time; at most one vault read per agent here and oauth upstream.
+   */
+  private async recheck(): Promise<void> {
+    if (this.rechecking || this.closed || !this.vault) return;
+    this.rechecking = true;
+    try {
+      const agents = new Set(this.agentsHere());
+      for (const upstream of this.oauthUpstreams())
+        for (const agent of agents) if (!(await this.vault.get(upstream, agent))) this.revoked(upstream, agent);
+    } catch (err) {
+      // The vault's own connection may not be back yet: again a little later, until it answers.
+      this.deps.log.warn({ err: (err as Error).message }, 'credential revocations: cannot look connections up again');
+      clearTimeout(this.recheckLater);
+      this.recheckLater = setTimeout(() => void this.recheck(), RECHECK_RETRY_MS).unref();
+    } finally {
+      this.rechecking = false;
+    }
+  }
+  private rechecking = false;
+  private closed = false;
+  private recheckLater: NodeJS.Timeout | undefined;
 
   /** Agent sessions told -32042 whose client knows URL elicitation: told again when the user connected. */
   private readonly waiting = new Map<string, { session: AgentSession; elicitationId: string }[]>();
@@ -163,6 +218,9 @@ export class Credentials {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.recheckLater);
+    await this.revocations?.close();
     await this.vault?.close();
   }
 }

@@ -20,6 +20,8 @@ export interface TokenSet {
   accessToken: string;
   refreshToken: string | undefined;
   expiresAt: number | undefined;
+  /** The lifetime the AS gave the access token (`expires_in`, in ms), when it gave one. */
+  lifetimeMs: number | undefined;
   scope: string | undefined;
 }
 
@@ -165,10 +167,12 @@ export async function tokenRequest(
   const access = str(r.body?.access_token);
   if (r.status === 200 && access) {
     const expiresIn = Number(r.body?.expires_in);
+    const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : undefined;
     return {
       accessToken: access,
       refreshToken: str(r.body?.refresh_token),
-      expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? Date.now() + expiresIn * 1000 : undefined,
+      expiresAt: lifetimeMs === undefined ? undefined : Date.now() + lifetimeMs,
+      lifetimeMs,
       scope: str(r.body?.scope),
     };
   }

@@ -1,9 +1,10 @@
 // The OAuth client of one upstream under races a user or the gateway's own concurrency can cause:
-// a revocation while a refresh is on its way, several users starting their first flow at once.
+// a revocation while a refresh is on its way, several users starting their first flow at once; and
+// when it refreshes tokens an authorization server issues for less than refresh_before.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startOAuthUpstream, type OAuthUpstream as Fixture } from '../../test/helpers/oauth-upstream.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { OAuthUpstream } from './oauth-upstream.js';
@@ -92,5 +93,86 @@ describe('OAuth client of an upstream', () => {
     // That user's connection gone: the next one's token lists it.
     await vault.delete('acct', 'user0');
     expect(await catalog?.headers()).toEqual({ authorization: 'Bearer static-user1' });
+  });
+
+  describe('tokens issued for less than refresh_before (60 s here)', () => {
+    /** The AS issues 30 s tokens; the clock is fake (only Date), so "later" is exact. */
+    const shortLived = () => {
+      let n = 0;
+      up.tokenAnswer = () => {
+        n++;
+        return {
+          status: 200,
+          body: { access_token: `short-${n}`, refresh_token: `short-rt-${n}`, token_type: 'Bearer', expires_in: 30 },
+        };
+      };
+      vi.useFakeTimers({ toFake: ['Date'] });
+    };
+    const restore = () => {
+      up.tokenAnswer = undefined;
+      vi.useRealTimers();
+    };
+    const later = (ms: number) => vi.setSystemTime(Date.now() + ms);
+
+    it('are used for half their lifetime, not refreshed on every request', async () => {
+      shortLived();
+      try {
+        const { o, vault } = client('pre_registered');
+        const t = up.grant('alice');
+        await vault.put('acct', 'alice', {
+          accessToken: t.accessToken,
+          refreshToken: t.refreshToken,
+          expiresAt: Date.now() - 1000,
+          issuer: up.origin,
+          connectedAt: Date.now(),
+        });
+        const auth = o.channelAuth('alice');
+        const refreshes = up.refreshTokens.length;
+        // Expired: refreshed at once, as ever.
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-1' });
+        later(10_000);
+        for (let i = 0; i < 5; i++) expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-1' });
+        expect(up.refreshTokens.length - refreshes).toBe(1);
+        later(5_000); // 15 s of its 30: the second half begins
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-2' });
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-2' });
+        expect(up.refreshTokens.slice(refreshes)).toEqual([t.refreshToken, 'short-rt-1']);
+      } finally {
+        restore();
+      }
+    });
+
+    it('a record stored before lifetimes were kept is refreshed as before, then kept half its lifetime', async () => {
+      shortLived();
+      try {
+        const { o, vault } = client('pre_registered');
+        const t = up.grant('bob');
+        // As a vault written by an older version holds it: an expiry, no lifetime.
+        await vault.put('acct', 'bob', {
+          accessToken: t.accessToken,
+          refreshToken: t.refreshToken,
+          expiresAt: Date.now() + 30_000,
+          issuer: up.origin,
+          connectedAt: Date.now(),
+        });
+        const auth = o.channelAuth('bob');
+        const refreshes = up.refreshTokens.length;
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-1' });
+        later(14_000);
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer short-1' });
+        expect(up.refreshTokens.length - refreshes).toBe(1);
+        // A record with an expiry far off is used as it is.
+        await vault.put('acct', 'bob', {
+          accessToken: 'static-bob',
+          expiresAt: Date.now() + 3_600_000,
+          issuer: up.origin,
+          connectedAt: Date.now(),
+        });
+        expect(await auth?.headers()).toEqual({ authorization: 'Bearer static-bob' });
+        expect(up.refreshTokens.length - refreshes).toBe(1);
+      } finally {
+        restore();
+      }
+    });
   });
 });

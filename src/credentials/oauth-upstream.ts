@@ -8,6 +8,7 @@ import { discover, type AuthServerInfo } from './discovery.js';
 import { exclusively } from './exclusive.js';
 import { mintLink, newId, sealState, type StateClaims } from './links.js';
 import { GrantRefused, pkcePair, resolveClient, revokeToken, tokenRequest, type OAuthClient } from './oauth-client.js';
+import { refreshDue } from './refresh-due.js';
 import type { CredentialsConfig, UpstreamAuth } from './runtime.js';
 import type { Connection, Vault } from './vault.js';
 
@@ -96,10 +97,7 @@ export class OAuthUpstream implements UpstreamCredentials {
   private async current(agent: string): Promise<Connection> {
     const c = await this.deps.vault.get(this.name, agent);
     if (!c) throw this.needAuth(agent, `${this.name} needs your authorization`);
-    if (
-      c.expiresAt !== undefined &&
-      c.expiresAt - (this.auth.refreshBeforeMs ?? this.deps.cfg.refreshBeforeMs) <= Date.now()
-    )
+    if (refreshDue(c, this.auth.refreshBeforeMs ?? this.deps.cfg.refreshBeforeMs, Date.now()))
       return this.refresh(agent, c);
     return c;
   }
@@ -159,6 +157,7 @@ export class OAuthUpstream implements UpstreamCredentials {
         accessToken: t.accessToken,
         refreshToken: t.refreshToken ?? stale.refreshToken,
         expiresAt: t.expiresAt,
+        lifetimeMs: t.lifetimeMs,
         scope: t.scope ?? stale.scope,
         refreshedAt: Date.now(),
       };
@@ -274,6 +273,7 @@ export class OAuthUpstream implements UpstreamCredentials {
       accessToken: t.accessToken,
       refreshToken: t.refreshToken,
       expiresAt: t.expiresAt,
+      lifetimeMs: t.lifetimeMs,
       scope: t.scope,
       issuer: info.issuer,
       connectedAt: Date.now(),

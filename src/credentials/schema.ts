@@ -101,7 +101,9 @@ export const credentialsSectionSchema = z
       })
       .strict()
       .prefault({}),
-    refresh_before: duration.default('60s').describe('refresh an access token this long before it expires'),
+    refresh_before: duration
+      .default('60s')
+      .describe('refresh an access token this long before it expires (at most half its issued lifetime ahead)'),
     link_ttl: duration.default('10m').describe('how long a connection link (and its flow) stays valid'),
   })
   .strict()

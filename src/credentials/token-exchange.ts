@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import type { ChannelAuth, UpstreamCredentials } from '../upstream/channel-auth.js';
 import { GrantRefused, clientFrom, tokenRequest, type OAuthClient } from './oauth-client.js';
+import { refreshDue } from './refresh-due.js';
 import type { UpstreamAuth } from './runtime.js';
 import { subjectTokenOf } from './subject-token.js';
 
@@ -16,6 +17,7 @@ interface Exchanged {
   subject: string;
   token: string;
   expiresAt: number | undefined;
+  lifetimeMs: number | undefined;
 }
 
 /** A Map that forgets its oldest entries past `max`. */
@@ -62,12 +64,7 @@ export class TokenExchange implements UpstreamCredentials {
     const subject = hash && this.tokens.get(hash);
     if (!hash || !subject) throw new GatewayError('forbidden', `no token of ${agent} to exchange for ${this.name}`);
     const have = this.exchanged.get(agent);
-    if (
-      have &&
-      have.subject === hash &&
-      (have.expiresAt === undefined || have.expiresAt - this.refreshBeforeMs > Date.now())
-    )
-      return have;
+    if (have && have.subject === hash && !refreshDue(have, this.refreshBeforeMs, Date.now())) return have;
     const key = `${agent}\u0000${hash}`;
     let p = this.pending.get(key);
     if (!p) {
@@ -93,7 +90,7 @@ export class TokenExchange implements UpstreamCredentials {
     if (!this.client) delete body.client_id;
     try {
       const t = await tokenRequest(this.auth.tokenEndpoint, client, body);
-      return { subject: hash, token: t.accessToken, expiresAt: t.expiresAt };
+      return { subject: hash, token: t.accessToken, expiresAt: t.expiresAt, lifetimeMs: t.lifetimeMs };
     } catch (err) {
       if (err instanceof GrantRefused)
         throw new GatewayError('forbidden', `token exchange for ${this.name} was refused (${err.message})`);

@@ -13,6 +13,11 @@ export interface Connection {
   refreshToken?: string | undefined;
   /** ms since epoch, when the AS said (expires_in). */
   expiresAt?: number | undefined;
+  /**
+   * The access token's lifetime as issued (expires_in, ms): a short one is refreshed ahead by half
+   * of it rather than by the whole refresh_before (refresh-due.ts). Absent in older records.
+   */
+  lifetimeMs?: number | undefined;
   scope?: string | undefined;
   /** The AS issuer the tokens belong to (refresh and revocation go there only). */
   issuer: string;

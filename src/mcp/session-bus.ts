@@ -3,9 +3,10 @@
 // another instance holds, an agent's answer to a server request another instance made, a
 // cancellation of a call running elsewhere, a session ended (DELETE) somewhere. One Redis pub/sub
 // channel, every instance subscribed: fine for a handful of instances (each message reaches each).
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { RedisChannel } from '../limits/redis-channel.js';
 import { isObject, validateMessage, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from './jsonrpc.js';
 import type { AgentSession } from './agent-session.js';
 import type { SessionStore } from './session-store.js';
@@ -39,9 +40,7 @@ export interface SessionBus {
 type Client = Redis | Cluster;
 
 export class RedisSessionBus implements SessionBus {
-  /** Tells our own messages apart when they come back. */
-  private readonly from = randomBytes(6).toString('base64url');
-  private readonly channel: string;
+  private readonly channel: RedisChannel<BusMessage>;
 
   constructor(
     private readonly pub: Client,
@@ -50,21 +49,11 @@ export class RedisSessionBus implements SessionBus {
     private readonly log: Logger,
     deliver: (msg: BusMessage) => void,
   ) {
-    this.channel = `${prefix}sessions`;
-    sub.on('message', (channel: string, text: string) => {
-      if (channel !== this.channel) return;
-      const msg = parse(text, this.from);
-      if (msg) deliver(msg);
-    });
-    sub
-      .subscribe(this.channel)
-      .catch((err: Error) => log.warn({ err: err.message }, 'session bus: subscribe failed (retried on reconnect)'));
+    this.channel = new RedisChannel({ pub, sub, name: `${prefix}sessions`, log, what: 'session bus', parse, deliver });
   }
 
   publish(msg: BusMessage): void {
-    this.pub
-      .publish(this.channel, JSON.stringify({ ...msg, f: this.from }))
-      .catch((err: Error) => this.log.warn({ err: err.message, t: msg.t }, 'session bus: publish failed'));
+    this.channel.publish(msg);
   }
 
   private key(kind: 'ended' | 'state', sessionId: string): string {
@@ -125,14 +114,8 @@ export function applyPeerMessage(
   else if (s.serverRequests.has(String(m.m.id))) answer(s, m.m);
 }
 
-function parse(text: string, self: string): BusMessage | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(v) || v.f === self || typeof v.s !== 'string') return undefined;
+function parse(v: Record<string, unknown>): BusMessage | undefined {
+  if (typeof v.s !== 'string') return undefined;
   switch (v.t) {
     case 'notify':
     case 'response': {

@@ -32,6 +32,8 @@ export interface OAuthUpstream {
   push(user: string, msg: unknown): number;
   /** GET streams open per user. */
   streams(user: string): number;
+  /** Resolves when `user` has exactly `n` GET streams open (at once if so already). */
+  streamsReach(user: string, n: number): Promise<void>;
   /** Users whose (valid) tokens the MCP server answers 403: their account may not use it. */
   readonly forbidden: Set<string>;
   /** Tokens issued to `user` as if they had just authorized. */
@@ -63,6 +65,11 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
   const refreshOf = new Map<string, { user: string; used: boolean }>();
   const holds = new Map<string, { waiting: Promise<void>; arrivedNow: () => void }>();
   const getStreams = new Map<string, Set<ServerResponse>>();
+  /** Waiters for a user's stream count, told at each stream opened or closed. */
+  const streamWaiters = new Set<() => void>();
+  const streamsChanged = () => {
+    for (const w of [...streamWaiters]) w();
+  };
   let n = 0;
   let sessions = 0;
 
@@ -134,7 +141,11 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
       let set = getStreams.get(user);
       if (!set) getStreams.set(user, (set = new Set()));
       set.add(res);
-      res.on('close', () => set.delete(res));
+      streamsChanged();
+      res.on('close', () => {
+        set.delete(res);
+        streamsChanged();
+      });
       return;
     }
     seen.push('mcp');
@@ -222,6 +233,16 @@ export async function startOAuthUpstream(): Promise<OAuthUpstream> {
       return set.size;
     },
     streams: (user) => getStreams.get(user)?.size ?? 0,
+    streamsReach: (user, n) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if ((getStreams.get(user)?.size ?? 0) !== n) return;
+          streamWaiters.delete(check);
+          resolve();
+        };
+        streamWaiters.add(check);
+        check();
+      }),
     grant(user) {
       const t = issue(user);
       return { accessToken: t.access_token, refreshToken: t.refresh_token };
