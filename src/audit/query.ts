@@ -1,27 +1,15 @@
-// Reading the audit log: filters, rotation-ordered reads, follow (tail -f across rotation).
+// Reading the audit log: rotation-ordered reads, follow (tail -f across rotation); what a query
+// selects is query-filter.ts.
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AuditLine } from './record.js';
 import { parseAuditLine } from './parse-line.js';
 import { listLogSets, parseRotatedName, readRawLines, rotatedFilesOf } from './files.js';
+import { matcher, type AuditQuery } from './query-filter.js';
 
-export interface AuditQuery {
-  agent?: string;
-  /** Glob (`*`, `?`) over the tool, prompt or resource name, namespaced or upstream-native. */
-  tool?: string;
-  server?: string;
-  /** The gateway instance that wrote the record (`service.instance.id`). */
-  instance?: string;
-  /** One decision or several. */
-  decision?: string | readonly string[];
-  /** Epoch ms, inclusive. */
-  since?: number;
-  /** Epoch ms, exclusive. */
-  until?: number;
-  /** Only the LAST n matching records (the most recent), like `tail -n`. */
-  limit?: number;
-}
+export { globMatcher } from './glob-matcher.js';
+export { fieldString, matcher, parseTimeSpec, targetOf, type AuditQuery } from './query-filter.js';
 
 export interface ReadOptions {
   /** A line that is not a JSON object is skipped and reported here. */
@@ -30,114 +18,6 @@ export interface ReadOptions {
 
 export interface FollowOptions extends ReadOptions {
   signal?: AbortSignal;
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `30m`, `1h`, `2d` (that long before `now`) or an ISO date → epoch ms. */
-export function parseTimeSpec(spec: string, now: number): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(spec.trim());
-  if (m) return now - Number(m[1]) * UNITS[m[2]!]!;
-  const t = /^\d{4}-\d{2}-\d{2}/.test(spec) ? Date.parse(spec) : NaN;
-  if (!Number.isFinite(t)) throw new Error(`invalid time "${spec}": use 30m, 1h, 2d or an ISO 8601 date`);
-  return t;
-}
-
-/** Whether `seg` (with `?` for any one character) matches `s` at `i`; the caller keeps it inside `s`. */
-function segmentAt(s: string, i: number, seg: string): boolean {
-  for (let k = 0; k < seg.length; k++) if (seg[k] !== '?' && seg[k] !== s[i + k]) return false;
-  return true;
-}
-
-/** The leftmost place from `from` where `seg` matches and ends by `end`, or -1. */
-function findSegment(s: string, seg: string, from: number, end: number): number {
-  if (!seg.includes('?')) {
-    const k = s.indexOf(seg, from);
-    return k >= 0 && k + seg.length <= end ? k : -1;
-  }
-  for (let k = from; k + seg.length <= end; k++) if (segmentAt(s, k, seg)) return k;
-  return -1;
-}
-
-/**
- * A glob (`*` any run, `?` any one character) as a matcher. Not a RegExp: the names it is tested
- * against are written by agents (an unknown tool's name, quoted up to 2048 characters: mcp/quoted-name.ts), and
- * a backtracking `^.*github.*delete.*$` over 240 000 characters of `github…` took 19 s on the event
- * loop, the live tail's filter included. Here the parts between stars are found leftmost in turn
- * (enough for a glob), each at most once over the name: time grows with the name times the pattern.
- */
-export function globMatcher(glob: string): { test(s: string): boolean } {
-  const parts = glob.split('*');
-  const first = parts[0] as string;
-  if (parts.length === 1) return { test: (s) => s.length === glob.length && segmentAt(s, 0, glob) };
-  const last = parts.at(-1) as string;
-  const middle = parts.slice(1, -1).filter((p) => p !== '');
-  return {
-    test(s) {
-      if (s.length < first.length + last.length) return false;
-      const end = s.length - last.length;
-      if (!segmentAt(s, 0, first) || !segmentAt(s, end, last)) return false;
-      let i = first.length;
-      for (const seg of middle) {
-        const k = findSegment(s, seg, i, end);
-        if (k < 0) return false;
-        i = k + seg.length;
-      }
-      return true;
-    },
-  };
-}
-
-export const fieldString = (r: AuditLine, k: keyof AuditLine): string | undefined => {
-  const v = (r as unknown as Record<string, unknown>)[k];
-  return typeof v === 'string' ? v : undefined;
-};
-
-/** The name a record is about: tool, prompt, resource URI, else the method or LLM model. */
-export function targetOf(r: AuditLine): string {
-  return (
-    fieldString(r, 'gen_ai.tool.name') ??
-    fieldString(r, 'gen_ai.prompt.name') ??
-    fieldString(r, 'mcp.resource.uri') ??
-    fieldString(r, 'gen_ai.request.model') ??
-    fieldString(r, 'mcp.method.name') ??
-    '-'
-  );
-}
-
-/** Decisions by name or glob (`approval_*`). */
-function decisionMatcher(d: string | readonly string[]): (decision: string) => boolean {
-  const globs = (typeof d === 'string' ? [d] : d).map((x) => globMatcher(x));
-  return (decision) => globs.some((g) => g.test(decision));
-}
-
-export function matcher(q: AuditQuery): (r: AuditLine) => boolean {
-  const tool = q.tool === undefined ? undefined : globMatcher(q.tool);
-  const decisions = q.decision === undefined ? undefined : decisionMatcher(q.decision);
-  return (r) => {
-    // Signed checkpoints (checkpoint.ts) are lines of the chain, not records of calls.
-    if ((r as { 'tollgate.record.kind'?: unknown })['tollgate.record.kind'] === 'checkpoint') return false;
-    if (q.agent !== undefined && fieldString(r, 'gen_ai.agent.id') !== q.agent) return false;
-    if (q.server !== undefined && fieldString(r, 'tollgate.upstream.name') !== q.server) return false;
-    if (q.instance !== undefined && fieldString(r, 'service.instance.id') !== q.instance) return false;
-    if (decisions && !decisions(fieldString(r, 'tollgate.decision') ?? '')) return false;
-    if (tool) {
-      const names = [
-        fieldString(r, 'gen_ai.tool.name'),
-        fieldString(r, 'gen_ai.prompt.name'),
-        fieldString(r, 'mcp.resource.uri'),
-        fieldString(r, 'tollgate.target.native'),
-      ];
-      if (!names.some((n) => n !== undefined && tool.test(n))) return false;
-    }
-    if (q.since !== undefined || q.until !== undefined) {
-      const t = Date.parse(fieldString(r, 'timestamp') ?? '');
-      if (!Number.isFinite(t)) return false;
-      if (q.since !== undefined && t < q.since) return false;
-      if (q.until !== undefined && t >= q.until) return false;
-    }
-    return true;
-  };
 }
 
 const parseLine = (bytes: Buffer): AuditLine | undefined => parseAuditLine(bytes.toString('utf8'));

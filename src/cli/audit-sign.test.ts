@@ -1,24 +1,14 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadSigningKey } from '../audit/checkpoint.js';
 import { createAuditRecord } from '../audit/record.js';
 import { openAuditWriter } from '../audit/writer.js';
-import { auditCommand } from './audit.js';
 import { tempDir } from '../../test/helpers/tmp.js';
+import { run as runAudit } from '../../test/helpers/audit-cli.js';
 import { sha256Hex } from '../sha256.js';
 
-async function run(argv: string[], now = Date.now()) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await auditCommand(argv, { stdout, stderr, isTTY: false, now: () => now });
-  return { code, out, err };
-}
+const run = (argv: string[], now = Date.now()) => runAudit(argv, { now: () => now });
 
 describe('tollgate audit keygen / verify --public-key', () => {
   it('keygen, a signed log, and verify exit codes: 0 signed, 3 unsigned tail, 1 tampered or cut (anchor), 2 bad key', async () => {

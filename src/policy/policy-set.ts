@@ -1,27 +1,13 @@
 // All policy files of a directory, validated together and compiled into lookups. A set is
 // immutable: a reload builds a new one and swaps it in only if every file is valid.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError, parseYaml } from '../config/yaml.js';
-import {
-  agentPolicySchema,
-  groupPolicySchema,
-  policyFileSchema,
-  type AgentPolicyFile,
-  type GroupPolicyFile,
-} from './schema.js';
-import { AgentAccess, allowAllAccess, compileCel, type AccessKind, type ConstraintRule } from './access.js';
+import { ConfigError } from '../config/yaml.js';
+import type { AgentPolicyFile, GroupPolicyFile } from './schema.js';
+import { AgentAccess, allowAllAccess, type AccessKind } from './access.js';
 import type { AgentIdentity } from '../auth/identity.js';
 import { compileAgentLimits, type AgentLimits } from '../limits/plan.js';
-import { ApprovalRules, approvalRuleProblems } from '../approvals/rules.js';
-
-interface AgentEntry {
-  file: string;
-  policy: AgentPolicyFile;
-  access: AgentAccess;
-  limits: AgentLimits | undefined;
-  approvals: ApprovalRules;
-}
+import { ApprovalRules } from '../approvals/rules.js';
+import { readPolicyFiles } from './policy-files.js';
+import { compileAgents, type AgentEntry } from './compile-agents.js';
 
 export class PolicySet {
   private readonly accessCache = new Map<string, AgentAccess>();
@@ -51,11 +37,6 @@ export class PolicySet {
   }
 
   /**
-   * The agent a user who logged in through Tollgate's authorization server acts as: the agent
-   * whose `identities.oauth_subjects` lists them, else `<prefix><sub>` (whose access is the union of
-   * the group policies their groups name). `client` undefined: the agent's `oauth_clients` refuse it.
-   */
-  /**
    * Whether the id is one users of the OAuth front door act as: an agent listing oauth subjects, or
    * any id in the front door's namespace (`<prefix><sub>`; also one no user can reach because its
    * `<sub>` is listed for another agent: whatever else named it so shares that user's namespace).
@@ -66,6 +47,11 @@ export class PolicySet {
     return false;
   }
 
+  /**
+   * The agent a user who logged in through Tollgate's authorization server acts as: the agent
+   * whose `identities.oauth_subjects` lists them, else `<prefix><sub>` (whose access is the union of
+   * the group policies their groups name). `client` undefined: the agent's `oauth_clients` refuse it.
+   */
   agentForOAuth(sub: string, client: string, prefix: string): { agent: string; clientAllowed: boolean } {
     const agent = this.oauthSubjects.get(sub);
     if (agent === undefined) return { agent: `${prefix}${sub}`, clientAllowed: true };
@@ -218,42 +204,8 @@ export class PolicySet {
   }
 
   static load(dir: string, env: Readonly<Record<string, string | undefined>> = {}): PolicySet {
-    let names: string[];
-    try {
-      names = readdirSync(dir)
-        .filter((n) => /\.ya?ml$/.test(n))
-        .sort();
-    } catch (err) {
-      throw new ConfigError(dir, [`cannot read policies directory: ${(err as Error).message}`]);
-    }
-    const problems: string[] = [];
-    const agents: { file: string; policy: AgentPolicyFile }[] = [];
-    const groups = new Map<string, { file: string; policy: GroupPolicyFile }>();
-    for (const name of names) {
-      const file = join(dir, name);
-      try {
-        const { value, where } = parseYaml(readFileSync(file, 'utf8'), file, policyFileSchema, env, (raw) =>
-          raw && typeof raw === 'object' && 'group' in raw ? groupPolicySchema : agentPolicySchema,
-        );
-        // Checked here, where positions are known: file:line:col, once per file (groups are shared).
-        value.constraints.forEach((c, i) => {
-          try {
-            compileCel(c.when);
-          } catch (err) {
-            problems.push(
-              `${where(['constraints', i, 'when'])} constraints.${i}.when: invalid CEL expression ${JSON.stringify(c.when)} (constraint for ${c.tool}): ${(err as Error).message.split('\n')[0]}`,
-            );
-          }
-        });
-        problems.push(...approvalRuleProblems(value.approvals, where));
-        if ('agent' in value) agents.push({ file, policy: value });
-        else groups.set(value.group, { file, policy: value });
-      } catch (err) {
-        if (err instanceof ConfigError) problems.push(...err.problems);
-        else problems.push(`${file}: ${(err as Error).message}`);
-      }
-    }
-    return PolicySet.build(agents, groups, problems, [...names.map((n) => join(dir, n))]);
+    const { agents, groups, problems, files } = readPolicyFiles(dir, env);
+    return PolicySet.build(agents, groups, problems, files);
   }
 
   private static build(
@@ -262,66 +214,7 @@ export class PolicySet {
     problems: string[],
     files: string[],
   ): PolicySet {
-    const byId = new Map<string, AgentEntry>();
-    /** The file that defines each agent (byId is only filled while there are no problems). */
-    const fileOf = new Map<string, string>();
-    const keyHashes = new Map<string, string>();
-    const subjects = new Map<string, string>();
-    const claimRules: { claims: Record<string, unknown>; agent: string }[] = [];
-    const oauthSubjects = new Map<string, string>();
-    const claim = (map: Map<string, string>, key: string, agent: string, file: string, what: string): void => {
-      const other = map.get(key);
-      if (other !== undefined && other !== agent) problems.push(`${file}: ${what} already belongs to agent ${other}`);
-      map.set(key, agent);
-    };
-    for (const { file, policy } of agents) {
-      const first = fileOf.get(policy.agent);
-      if (first !== undefined)
-        problems.push(`${file}: agent ${policy.agent} is already defined in ${first}; one file per agent`);
-      else fileOf.set(policy.agent, file);
-      const parts = [{ file, p: policy }];
-      for (const g of policy.groups) {
-        const group = groups.get(g);
-        if (!group) problems.push(`${file}: unknown group ${g}`);
-        else parts.push({ file: group.file, p: group.policy as unknown as AgentPolicyFile });
-      }
-      const union = (kind: 'tools' | 'prompts' | 'resources' | 'models') => ({
-        allow: parts.flatMap((x) => x.p[kind].allow),
-        deny: parts.flatMap((x) => x.p[kind].deny),
-      });
-      const constraints: ConstraintRule[] = parts.flatMap((x) =>
-        x.p.constraints.map((c) => ({ ...c, message: c.message, source: x.file })),
-      );
-      for (const h of policy.identities.api_key_hashes) claim(keyHashes, h, policy.agent, file, 'api key hash');
-      for (const s of policy.identities.jwt_subjects) claim(subjects, s, policy.agent, file, `jwt subject ${s}`);
-      for (const s of policy.identities.oauth_subjects)
-        claim(oauthSubjects, s, policy.agent, file, `oauth subject ${s}`);
-      if (policy.identities.jwt_claims) claimRules.push({ claims: policy.identities.jwt_claims, agent: policy.agent });
-      if (problems.length > 0) continue;
-      const context = { agent: { id: policy.agent, groups: policy.groups } };
-      const access = new AgentAccess(
-        policy.agent,
-        { tool: union('tools'), prompt: union('prompts'), resource: union('resources'), model: union('models') },
-        constraints,
-        context,
-      );
-      const limitsInput =
-        policy.limits ??
-        parts
-          .slice(1)
-          .map((x) => x.p.limits)
-          .find((l) => l !== undefined);
-      const approvals = new ApprovalRules(
-        parts.flatMap((x) => x.p.approvals.map((r, index) => ({ ...r, index, source: x.file }))),
-      );
-      byId.set(policy.agent, {
-        file,
-        policy,
-        access,
-        limits: limitsInput && compileAgentLimits(limitsInput),
-        approvals,
-      });
-    }
+    const { byId, keyHashes, subjects, claimRules, oauthSubjects } = compileAgents(agents, groups, problems);
     if (problems.length > 0) throw new ConfigError('policies', problems);
     const groupPolicies = new Map([...groups].map(([name, g]) => [name, g.policy]));
     const groupFiles = new Map([...groups].map(([name, g]) => [name, g.file]));

@@ -2,7 +2,7 @@
 // (agents' ids may collide on a shared session), progress tokens of our own (the same reason),
 // deadlines that stretch while progress arrives, and attribution of server messages to the
 // request that caused them.
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import {
   isObject,
   progressTokenOf,
@@ -24,6 +24,7 @@ import {
 } from './session-types.js';
 import { ModernLink, probeDiscover } from './modern-link.js';
 import { letGo, soleListener, type Pending } from './pending.js';
+import { initializeOutcomeOf } from './initialize-result.js';
 
 export type {
   RequestOptions,
@@ -92,20 +93,9 @@ export class UpstreamSession {
       { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo },
       { timeoutMs, maxTotalMs: timeoutMs },
     );
-    if ('error' in res) throw new ChannelError(`upstream refused initialize: ${res.error.message}`);
-    const r = res.result;
-    const version = typeof r.protocolVersion === 'string' ? r.protocolVersion : '';
-    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      throw new ChannelError(`upstream speaks unsupported protocol version ${JSON.stringify(version)}`);
-    }
-    this.init = {
-      protocolVersion: version,
-      capabilities: isObject(r.capabilities) ? r.capabilities : {},
-      serverInfo: isObject(r.serverInfo) ? r.serverInfo : {},
-      instructions: typeof r.instructions === 'string' ? r.instructions : undefined,
-    };
+    this.init = initializeOutcomeOf(res);
     await this.channel.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    this.channel.initialized({ protocolVersion: version });
+    this.channel.initialized({ protocolVersion: this.init.protocolVersion });
     return this.init;
   }
 
