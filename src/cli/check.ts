@@ -51,6 +51,15 @@ export async function checkCommand(
     summary += `, ${count(set.files.length, 'policy file')}${hashes ? ` with ${count(hashes, 'api key')}` : ''}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
   }
   const { auth } = config;
+  if (auth.jwt) {
+    // serve reads the JWT key file as it starts: a missing or malformed one fails the check the same
+    // way (a ConfigError naming auth.jwt.public_key_file or jwk_file), not the first start.
+    const [{ buildAuthenticators }, { default: pino }] = await Promise.all([
+      import('../auth/build.js'),
+      import('pino'),
+    ]);
+    buildAuthenticators(config, () => set ?? PolicySet.allowAll(), pino({ level: 'silent' }));
+  }
   const noCredentials = noCredentialsProblem(config);
   if (noCredentials) {
     // `serve` refuses this config: so does the check.
