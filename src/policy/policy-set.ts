@@ -224,7 +224,7 @@ export class PolicySet {
         .filter((n) => /\.ya?ml$/.test(n))
         .sort();
     } catch (err) {
-      throw new ConfigError(dir, [`cannot read policies directory: ${(err as Error).message}`]);
+      throw new ConfigError(dir, [`policies.dir: cannot read the policies folder: ${(err as Error).message}`]);
     }
     const problems: string[] = [];
     const agents: { file: string; policy: AgentPolicyFile }[] = [];
