@@ -8,6 +8,7 @@ import type { Authenticator } from './identity.js';
 import { apiKeyAuthenticator } from './api-keys.js';
 import { createJwtAuthenticator } from './jwt.js';
 import { rememberSubjectToken } from '../credentials/subject-token.js';
+import { ConfigError } from '../config/yaml.js';
 
 /**
  * The resource URL tokens must be issued for (RFC 8707 audience) and the protected resource
@@ -29,20 +30,27 @@ export function buildAuthenticators(
   const out: Authenticator[] = [];
   const jwt = config.auth.jwt;
   if (jwt) {
-    const verifier = createJwtAuthenticator({
-      issuer: jwt.issuer,
-      audience: jwt.audience ?? resourceUrl(config, listenUrl),
-      jwksUrl: jwt.jwksUrl,
-      publicKeyPem: jwt.publicKeyFile ? readFileSync(jwt.publicKeyFile, 'utf8') : undefined,
-      jwk: jwt.jwkFile ? (JSON.parse(readFileSync(jwt.jwkFile, 'utf8')) as JWK) : undefined,
-      hmacSecret: jwt.hmacSecret,
-      algorithms: jwt.algorithms,
-      clockToleranceSec: Math.round(jwt.clockSkewMs / 1000),
-      agentClaim: jwt.agentClaim,
-      requiredScopes: jwt.requiredScopes.length > 0 ? jwt.requiredScopes : undefined,
-      requireExp: jwt.requireExp,
-      onError: (err, description) => log.warn({ err: (err as Error).message, description }, 'jwt verification problem'),
-    });
+    const keyFile = jwt.publicKeyFile ?? jwt.jwkFile;
+    const keyName = jwt.publicKeyFile ? 'auth.jwt.public_key_file' : jwt.jwkFile ? 'auth.jwt.jwk_file' : 'auth.jwt';
+    // A key file that is missing or not a key is the operator's to fix: a config error naming the
+    // key and the file (one line from serve and check; SIGHUP keeps the running config), not a stack.
+    const verifier = configured(keyFile ?? 'auth.jwt', keyName, () =>
+      createJwtAuthenticator({
+        issuer: jwt.issuer,
+        audience: jwt.audience ?? resourceUrl(config, listenUrl),
+        jwksUrl: jwt.jwksUrl,
+        publicKeyPem: jwt.publicKeyFile ? readKeyFile('auth.jwt.public_key_file', jwt.publicKeyFile) : undefined,
+        jwk: jwt.jwkFile ? (readKeyFile('auth.jwt.jwk_file', jwt.jwkFile, JSON.parse) as JWK) : undefined,
+        hmacSecret: jwt.hmacSecret,
+        algorithms: jwt.algorithms,
+        clockToleranceSec: Math.round(jwt.clockSkewMs / 1000),
+        agentClaim: jwt.agentClaim,
+        requiredScopes: jwt.requiredScopes.length > 0 ? jwt.requiredScopes : undefined,
+        requireExp: jwt.requireExp,
+        onError: (err, description) =>
+          log.warn({ err: (err as Error).message, description }, 'jwt verification problem'),
+      }),
+    );
     // The token's subject becomes an agent through the policies (listed subjects, claim matches).
     out.push({
       name: 'jwt',
@@ -59,4 +67,26 @@ export function buildAuthenticators(
   if (config.auth.apiKeys.length > 0 || config.policies)
     out.push(apiKeyAuthenticator({ inline: config.auth.apiKeys, policies }));
   return out;
+}
+
+/** Reads a key file the config names; a failure names the config key (caught by `configured`). */
+function readKeyFile<T = string>(key: string, path: string, parse?: (text: string) => T): T {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return parse ? parse(text) : (text as T);
+  } catch (err) {
+    throw new Error(`${key} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `build`; what it throws (a missing file, a malformed key) becomes a ConfigError naming `key`. */
+function configured<T>(where: string, key: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // The verifier's own messages start "jwt auth: "; the key path is the config's name for it.
+    const message = (err as Error).message.replace(/^jwt auth: /, '');
+    throw new ConfigError(where, [message.startsWith('auth.jwt') ? message : `${key}: ${message}`]);
+  }
 }

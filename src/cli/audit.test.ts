@@ -84,6 +84,8 @@ describe('tollgate audit', () => {
       expect(r.err).toMatch(/Usage:/);
     }
     expect((await run(['--help'])).out).toMatch(/tollgate audit verify/);
+    // Every option's text is whole (the --anchor line once stopped mid-sentence).
+    expect((await run(['--help'])).out).toMatch(/--anchor F .*\n.*\(ANCHOR, exit 1\)\n$/);
   });
 
   it('stats: a summary per agent, tool and decision', async () => {

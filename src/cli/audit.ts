@@ -43,7 +43,8 @@ Filters:
   --json             JSON Lines (stats: one JSON object)
   --partial          verify: older files (rows) were removed on purpose; do not require the chain's genesis
   --public-key F     verify: check checkpoint signatures with this public key (repeat for older keys)
-  --anchor F         verify: checkpoints kept elsewhere (gateway log, webhook bodies): a cut-off log shows
+  --anchor F         verify: checkpoints kept elsewhere (gateway log, webhook bodies): a log cut off after
+                     one of them shows (ANCHOR, exit 1)
 `;
 
 export interface AuditIo {

@@ -51,6 +51,15 @@ export async function checkCommand(
     summary += `, ${count(set.files.length, 'policy file')}${hashes ? ` with ${count(hashes, 'api key')}` : ''}${unknown ? `, ${count(unknown, 'pattern')} naming unknown servers` : ''}`;
   }
   const { auth } = config;
+  if (auth.jwt) {
+    // serve reads the JWT key file as it starts: a missing or malformed one fails the check the same
+    // way (a ConfigError naming auth.jwt.public_key_file or jwk_file), not the first start.
+    const [{ buildAuthenticators }, { default: pino }] = await Promise.all([
+      import('../auth/build.js'),
+      import('pino'),
+    ]);
+    buildAuthenticators(config, () => set ?? PolicySet.allowAll(), pino({ level: 'silent' }));
+  }
   const noCredentials = noCredentialsProblem(config);
   if (noCredentials) {
     // `serve` refuses this config: so does the check.
@@ -78,6 +87,7 @@ export async function checkCommand(
     try {
       await gw.startUpstreams();
       await gw.catalogsSettled(CATALOG_WAIT_MS);
+      summary += reportNotReady(gw, set !== undefined, err);
       if (set) summary += checkAgainstCatalogs(gw, set, err);
       summary += flagInjections(gw, err);
     } finally {
@@ -109,14 +119,24 @@ function flagInjections(gw: Gateway, err: (s: string) => void): string {
   return flagged ? `, ${count(flagged, 'tool')} flagged for prompt-injection markers` : '';
 }
 
+/**
+ * Warns about each upstream --connect could not bring up (unreachable, a command that does not start),
+ * with or without policies: that is what an operator runs `check --connect` to learn. serve starts
+ * with such an upstream down and keeps retrying, so this is a warning, not a failed check.
+ */
+function reportNotReady(gw: Gateway, withPolicies: boolean, err: (s: string) => void): string {
+  const down = gw.upstreams.filter((u) => u.state !== 'ready');
+  for (const u of down)
+    err(
+      `warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${printable(u.lastError)}` : ''}${withPolicies ? '; its names are not checked' : ''}`,
+    );
+  return down.length ? `, ${down.length} of ${count(gw.upstreams.length, 'upstream')} not ready` : '';
+}
+
 /** Warns about exact-name or glob patterns that match nothing the connected upstreams offer. */
 function checkAgainstCatalogs(gw: Gateway, set: PolicySet, err: (s: string) => void): string {
   const names = { tool: [] as string[], prompt: [] as string[], resource: [] as string[] };
   for (const u of gw.upstreams) {
-    if (u.state !== 'ready')
-      err(
-        `warning: upstream ${u.name} is ${u.state}${u.lastError ? `: ${printable(u.lastError)}` : ''}; its names are not checked`,
-      );
     for (const t of u.catalog.tools) names.tool.push(gw.relay.canonical(u.name, 'tool', String(t.name)));
     for (const p of u.catalog.prompts) names.prompt.push(gw.relay.canonical(u.name, 'prompt', String(p.name)));
     for (const r of u.catalog.resources) names.resource.push(gw.relay.canonical(u.name, 'resource', String(r.uri)));

@@ -4,8 +4,9 @@ Usage:
   tollgate serve [--config PATH] [--host H] [--port P]   run the gateway
   tollgate check [--config PATH] [--connect]             validate the config and policies; exit 1 on errors
                                                          (and when this user cannot write the audit log or OAuth store)
-                                                         (--connect: also start the upstreams, match patterns against
-                                                         their names and flag tool descriptions with injection markers)
+                                                         (--connect: also start the upstreams, warn about each it cannot
+                                                         reach, match patterns against their names and flag tool
+                                                         descriptions with injection markers)
   tollgate key new [--agent NAME]                        make an API key and the hash for its policy file
   tollgate user add NAME [--groups a,b] < password       hash a local user's password for auth.oauth.users
   tollgate audit [FILE|DIR | -c PATH] [filters] [--follow] [--json]   review the audit log (tollgate audit --help)

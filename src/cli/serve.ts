@@ -5,6 +5,7 @@ import { AuditLogInUseError } from '../audit/lock.js';
 import type { LoadedConfig } from '../config/load.js';
 import pino, { type Logger } from 'pino';
 import { Gateway } from '../gateway.js';
+import { PolicySet } from '../policy/policy-set.js';
 import { whyUnwritable } from './check-writable.js';
 import { StartupError, reasonOf } from './startup-error.js';
 import { NO_CREDENTIALS_HINT, bannerAuth, noCredentialsProblem } from './banner-auth.js';
@@ -29,6 +30,10 @@ const DRAIN_MS = 10_000;
 export async function serveCommand(o: ServeOptions): Promise<Gateway> {
   const noCredentials = noCredentialsProblem(o.loaded.config);
   if (noCredentials) throw new StartupError(noCredentials, NO_CREDENTIALS_HINT);
+  // The policy files before anything is opened: a missing or broken policies.dir is then the one
+  // error printed, not preceded by a store's warning about it (the pin file's default folder is that
+  // dir) nor leaving an audit file behind. Gateway.open loads them again, as a reload does.
+  if (o.loaded.config.policies) PolicySet.load(o.loaded.config.policies.dir, o.env);
   const level = o.loaded.config.log.level;
   // Readable lines for a person at a terminal; JSON for everything else (log shippers), which does
   // not import the formatter.

@@ -13,6 +13,7 @@ import type { ResourceSpace } from './resources.js';
 import { consentKey, type Subject } from './grants.js';
 import { redisClient } from '../limits/redis-client.js';
 import type { RuntimeConfig } from '../config/runtime.js';
+import { ConfigError } from '../config/yaml.js';
 import type { AdminOAuth } from '../admin/oauth.js';
 import { addressBucket } from './address.js';
 import { peerAddress } from '../http/client-address.js';
@@ -67,7 +68,7 @@ export class OAuthServer {
         enabled: m.enabled,
         allowHttp: m.allowHttp,
         allowPrivateHosts: m.allowPrivateHosts,
-        ca: m.caFile === undefined ? undefined : readFileSync(m.caFile, 'utf8'),
+        ca: m.caFile === undefined ? undefined : readCaFile(m.caFile),
         timeoutMs: m.timeoutMs,
         maxBytes: m.maxBytes,
         cacheTtlMs: m.cacheTtlMs,
@@ -238,5 +239,14 @@ export class OAuthServer {
 
   close(): Promise<void> {
     return this.store.close();
+  }
+}
+
+/** The extra CA the config names: unreadable, it is the operator's config error (one line, no stack). */
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`auth.oauth.client_id_metadata.ca_file: ${(err as Error).message}`]);
   }
 }

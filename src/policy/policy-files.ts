@@ -29,7 +29,7 @@ export function readPolicyFiles(dir: string, env: Readonly<Record<string, string
       .filter((n) => /\.ya?ml$/.test(n))
       .sort();
   } catch (err) {
-    throw new ConfigError(dir, [`cannot read policies directory: ${(err as Error).message}`]);
+    throw new ConfigError(dir, [`policies.dir: cannot read the policies folder: ${(err as Error).message}`]);
   }
   const problems: string[] = [];
   const agents: { file: string; policy: AgentPolicyFile }[] = [];

@@ -189,6 +189,28 @@ describe('tollgate serve and check: a config no agent can authenticate with', ()
   });
 });
 
+describe('tollgate serve and check: a policies.dir that does not exist', () => {
+  it('is one config error naming policies.dir and the folder, before any store is opened', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tollgate.yaml');
+    const audit = join(dir, 'audit.jsonl');
+    writeFileSync(
+      file,
+      `upstreams:\n  a: { transport: stdio, command: node }\npolicies: { dir: no-such-policies }\naudit: { file: ${audit} }\n`,
+    );
+    for (const args of [['serve', '--port', '0'], ['check']]) {
+      const r = await tollgate([...args, '--config', file]);
+      expect(r.code, args[0]).toBe(1);
+      expect(r.stderr, args[0]).toContain(`invalid config ${join(dir, 'no-such-policies')}:`);
+      expect(r.stderr, args[0]).toMatch(/^ {2}policies\.dir: cannot read the policies folder: ENOENT/m);
+      // Nothing before it: serve once warned that the pin file (default: in that folder) cannot be watched.
+      expect(r.stderr.trim().split('\n'), args[0]).toHaveLength(2);
+      expect(r.stdout, args[0]).not.toMatch(/pin file/);
+    }
+    expect(existsSync(audit)).toBe(false);
+  }, 30_000);
+});
+
 describe('tollgate serve: LLM traffic and the banner', () => {
   it('serves LLM traffic only (no MCP upstream): ready, /v1 in the banner, tokenizer loaded at start, key not printed', async () => {
     const dir = tempDir();

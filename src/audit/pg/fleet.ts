@@ -128,7 +128,8 @@ export class SpoolSink implements Sink {
 }
 
 export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, log: Logger): Promise<AuditFleet> {
-  const pool = auditPool(cfg.url, (err) => log.warn({ err }, 'audit PostgreSQL connection lost'));
+  // PostgreSQL down is the operator's to fix, not a bug: its reason in one line, not the driver's stack.
+  const pool = auditPool(cfg.url, (err) => log.warn({ err: err.message }, 'audit PostgreSQL connection lost'));
   const chain = await chainIdFor(cfg, spool);
   const store = new PgAuditStore(pool, cfg.table);
   let migrated = false;
@@ -146,7 +147,7 @@ export async function openAuditFleet(cfg: AuditPostgresConfig, spool: string, lo
     onState: (state: ShipperState, err?: Error) => {
       if (state === 'down')
         log.warn(
-          { err, mode: cfg.mode },
+          { err: err?.message, mode: cfg.mode },
           cfg.mode === 'fail_closed'
             ? 'audit PostgreSQL unreachable: tool calls are refused until it is back (records wait in the spool)'
             : 'audit PostgreSQL unreachable: records wait in the local spool and are shipped when it is back',
