@@ -1,7 +1,9 @@
-// Streamable HTTP (2025-03-26+) client on an undici keep-alive Pool: global fetch costs 2.6× more
-// per request here. Messages on a POST's SSE stream are attributed to that POST's request.
+// Streamable HTTP (2025-03-26+) client: POSTs through post-transport.ts (our HTTP/1.1 client on
+// plain http, undici on https), the GET stream and DELETE on an undici keep-alive Pool (global
+// fetch costs 2.6× more per request here). Messages on a POST's SSE stream are attributed to that
+// POST's request.
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { isRequest, type JsonRpcMessage, type RequestId } from '../mcp/jsonrpc.js';
 import { deliverJsonAnswer } from './json-answer.js';
@@ -12,25 +14,8 @@ import { GatewayError } from '../errors.js';
 import type { HttpUpstreamConfig } from '../config/runtime.js';
 import type { ChannelAuth } from './channel-auth.js';
 import { ChannelSecrets, quoteWithout, scrubbingEchoes, sentSecrets } from './sent-secrets.js';
-
-/** Errors raised before a connection existed: the request was never sent. */
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Why a request could not be made: `undelivered` when no connection existed (safe to retry). */
-function unreachable(err: unknown): ChannelError {
-  return new ChannelError(
-    `cannot reach upstream: ${(err as Error).message}`,
-    false,
-    NOT_CONNECTED.has((err as { code?: string }).code ?? ''),
-  );
-}
+import { postTransport, type AnswerBody, type PostAnswer, type PostTransport } from './post-transport.js';
+import { unreachable } from './http-failures.js';
 
 const nothing = (): void => undefined;
 
@@ -42,8 +27,12 @@ function overriding(base: Record<string, string>, extra: Record<string, string>)
   return Object.assign(out, extra);
 }
 
+/** A POST's answer, and the user's credentials it was sent with (to cut them from what we quote). */
+type Answer = PostAnswer & { sent?: Record<string, string> };
+
 export class HttpChannel implements Channel {
   private readonly pool: Pool;
+  private readonly poster: PostTransport;
   private readonly path: string;
   private readonly baseHeaders: Record<string, string>;
   /** Our credentials (headers, URL query, a user's recent tokens), cut out of upstream text we repeat. */
@@ -74,6 +63,7 @@ export class HttpChannel implements Channel {
       bodyTimeout: 0,
       keepAliveTimeout: 30_000,
     });
+    this.poster = postTransport(url, cfg, this.pool);
     this.baseHeaders = {
       ...cfg.headers,
       ...extraHeaders,
@@ -153,10 +143,14 @@ export class HttpChannel implements Channel {
     // The common case as one promise: undici's callback form and the answer's handling in it (an
     // async chain here was ~9 promises and their microtask turns per call: docs/benchmark-history.md, session 8).
     return new Promise((resolve, reject) => {
-      this.pool.request(
-        { method: 'POST', path: this.path, headers: this.postHeadersWith(headers), body, signal: abort },
-        (err, res) => (err ? reject(unreachable(err)) : resolve(this.received(msg, res, abort))),
-      );
+      this.poster.post(this.path, this.headers(), headers, body, abort, (err, res) => {
+        if (err || !res) return reject(unreachable(err));
+        try {
+          resolve(this.received(msg, res, abort));
+        } catch (e) {
+          reject(e);
+        }
+      });
     });
   }
 
@@ -170,11 +164,11 @@ export class HttpChannel implements Channel {
     let res = await this.post(body, headers, abort);
     if (res.statusCode === 401 && res.sent) {
       // The user's token was refused (expired, revoked upstream): refresh once and send again.
-      await res.body.dump();
+      await res.body?.dump();
       await this.auth?.rejected(res.sent);
       res = await this.post(body, headers, abort);
       if (res.statusCode === 401 && res.sent) {
-        await res.body.dump();
+        await res.body?.dump();
         await this.auth?.rejected(res.sent);
         throw new ChannelError('upstream refused the refreshed credentials (HTTP 401)');
       }
@@ -182,44 +176,50 @@ export class HttpChannel implements Channel {
     return this.received(msg, res, abort);
   }
 
-  /** A POST's answer: its message(s) delivered, or why there is none. */
-  private received(
-    msg: JsonRpcMessage,
-    res: Dispatcher.ResponseData & { sent?: Record<string, string> },
-    abort: RequestAbort | undefined,
-  ): Promise<void> {
+  /**
+   * A POST's answer: its message(s) delivered, or why there is none. An answer that came whole is
+   * handled at once (returns, or throws); a streamed one settles when its body is read.
+   */
+  private received(msg: JsonRpcMessage, res: Answer, abort: RequestAbort | undefined): void | Promise<void> {
     const requestId = isRequest(msg) ? msg.id : undefined;
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.sessionId && 'method' in msg && msg.method === 'initialize') {
       this.sessionId = sid;
     }
     const type = String(res.headers['content-type'] ?? '');
+    const { full, body } = res;
     if (res.statusCode === 404 && this.sessionId) {
-      return res.body.dump().then(() => {
+      const expired = (): never => {
         this.events?.closed('upstream session expired (404)');
         throw new ChannelError('upstream session expired', true);
-      });
+      };
+      return body ? body.dump().then(expired) : expired();
     }
-    if (res.statusCode === 202 || (res.statusCode === 200 && !type)) return res.body.dump().then(nothing);
+    if (res.statusCode === 202 || (res.statusCode === 200 && !type)) return body?.dump().then(nothing);
     if (type.includes('text/event-stream') && res.statusCode === 200) {
-      void consumePostStream(this.streams, res.body, requestId, abort);
-      return Promise.resolve();
+      void consumePostStream(this.streams, body ?? Readable.from([full ?? Buffer.alloc(0)]), requestId, abort);
+      return;
     }
-    return readCapped(res.body, this.cfg.maxResponseBytes).then(
-      (text) => {
-        if (type.includes('json') && deliverJsonAnswer(text, requestId, this.deliver)) return;
-        const ok = res.statusCode >= 200 && res.statusCode < 300;
-        // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
-        if (ok)
-          throw new BadResponseError(
-            `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${this.quote(text, res.sent)}`,
-          );
-        throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${this.quote(text, res.sent)}`);
-      },
+    if (full) return this.answered(res, type, requestId, full.toString('utf8'));
+    const streamed = body as AnswerBody;
+    return readCapped(streamed, this.cfg.maxResponseBytes).then(
+      (text) => this.answered(res, type, requestId, text),
       (err: unknown) => {
-        throw this.bodyError(res.body, err);
+        throw this.bodyError(streamed, err);
       },
     );
+  }
+
+  /** A POST's body, read: its JSON-RPC message(s) delivered, or why it has none. */
+  private answered(res: Answer, type: string, requestId: RequestId | undefined, text: string): void {
+    if (type.includes('json') && deliverJsonAnswer(text, requestId, this.deliver)) return;
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    // A success status with a body that is no JSON-RPC message is a broken answer, not an outage.
+    if (ok)
+      throw new BadResponseError(
+        `upstream answered invalid JSON-RPC (HTTP ${res.statusCode}, ${type || 'no content-type'}): ${this.quote(text, res.sent)}`,
+      );
+    throw new ChannelError(`upstream answered HTTP ${res.statusCode}: ${this.quote(text, res.sent)}`);
   }
 
   /** The POST headers, with the call's own (trace context, identity) on top. */
@@ -232,16 +232,15 @@ export class HttpChannel implements Channel {
     body: string,
     headers: Readonly<Record<string, string>> | undefined,
     abort: RequestAbort | undefined,
-  ): Promise<Dispatcher.ResponseData & { sent?: Record<string, string> }> {
+  ): Promise<Answer> {
     const sent = this.auth ? this.secrets.remember(await this.auth.headers()) : undefined;
     let h = this.postHeadersWith(headers);
     if (sent) h = overriding(h, sent);
-    try {
-      const res = await this.pool.request({ method: 'POST', path: this.path, headers: h, body, signal: abort });
-      return sent ? Object.assign(res, { sent }) : res;
-    } catch (err) {
-      throw unreachable(err);
-    }
+    return new Promise((resolve, reject) =>
+      this.poster.post(this.path, h, undefined, body, abort, (err, res) =>
+        err || !res ? reject(unreachable(err)) : resolve(sent ? { ...res, sent } : res),
+      ),
+    );
   }
 
   /** Headers for GET and DELETE: the session's, and the user's credentials (none when they are gone). */
@@ -256,7 +255,7 @@ export class HttpChannel implements Channel {
   }
 
   /** Why a body could not be read (its connection is let go). */
-  private bodyError(body: Dispatcher.ResponseData['body'], err: unknown): Error {
+  private bodyError(body: AnswerBody, err: unknown): Error {
     body.destroy();
     if (err instanceof GatewayError && err.kind === 'payload_too_large') return this.tooLarge();
     // Not the cap: the body broke off (shorter than its Content-Length, connection reset).
@@ -293,7 +292,7 @@ export class HttpChannel implements Channel {
     }
     // Requests still running (a stuck upstream) must not hold the shutdown.
     const grace = setTimeout(() => void this.pool.destroy(), 1000);
-    await this.pool.close().catch(() => this.pool.destroy());
+    await Promise.all([this.pool.close().catch(() => this.pool.destroy()), this.poster.close(1000)]);
     clearTimeout(grace);
   }
 }
