@@ -67,7 +67,7 @@ export function parseHead(text: string): ResponseHead {
     keepAlive:
       m[1] === '1' &&
       framing.kind !== 'close' &&
-      (connection === undefined || !listOf(connection).some((t) => t.toLowerCase() === 'close')),
+      (connection === undefined || !CLOSE.test(Array.isArray(connection) ? connection.join(',') : connection)),
     idleMs: headers['keep-alive'] === undefined ? undefined : idleOf(headers['keep-alive']),
   };
 }
@@ -80,6 +80,10 @@ function trimmed(text: string, from: number, to: number): string {
   while (b > a && (text.charCodeAt(b - 1) === 0x20 || text.charCodeAt(b - 1) === 0x09)) b--;
   return text.slice(a, b);
 }
+
+/** `close` among a Connection header's options (on every answer: a regex, not a split list). */
+const CLOSE = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
+const IDLE_TIMEOUT = /(?:^|[,;\s])timeout=(\d{1,6})(?:$|[,;\s])/i;
 
 /** RFC 9112 §6.3, with every ambiguous case refused. */
 function framingOf(status: number, headers: Record<string, string | string[]>): Framing {
@@ -115,6 +119,6 @@ function listOf(value: string | string[] | undefined): string[] {
 }
 
 function idleOf(value: string | string[] | undefined): number | undefined {
-  const m = /(?:^|[,;\s])timeout=(\d{1,6})(?:$|[,;\s])/i.exec(listOf(value).join(','));
+  const m = IDLE_TIMEOUT.exec(Array.isArray(value) ? value.join(',') : (value ?? ''));
   return m ? Number(m[1]) * 1000 : undefined;
 }
