@@ -830,6 +830,29 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     warnings.push(`minimal relay: ${(err as Error).message}`);
   }
 
+  // 2c. the minimal relay without undici (bench/raw-socket-relay.mjs: raw keep-alive sockets). Not a
+  // usable proxy (it reads only this upstream's answers): what an HTTP client of our own saves, the
+  // floor Tollgate's own client (src/upstream/h1/) is measured against beside the relay.
+  try {
+    const rawChild = startChild('raw', process.execPath, [
+      YOUNG_GENERATION_FLAG,
+      'bench/raw-socket-relay.mjs',
+      `http://127.0.0.1:${upstreamPort}`,
+    ]);
+    const rawPort = Number((await waitForLine(rawChild, /^LISTENING (\d+)$/, 30_000))[1]);
+    log(`raw-socket relay: http://127.0.0.1:${rawPort}/mcp (pid ${rawChild.pid})`);
+    await addTarget({
+      name: 'raw',
+      origin: `http://127.0.0.1:${rawPort}`,
+      path: '/mcp',
+      tool: 'echo',
+      auth: false,
+      child: rawChild,
+    });
+  } catch (err) {
+    warnings.push(`raw-socket relay: ${(err as Error).message}`);
+  }
+
   // 3. nginx (optional)
   let nginxNote: string | undefined;
   try {
@@ -978,6 +1001,11 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
     );
   }
   if (nginxNote) log(`nginx: ${nginxNote}`);
+  const rawCpuUs = ownCpuUs(reports.find((r) => r.name === 'raw'));
+  if (Number.isFinite(rawCpuUs))
+    log(
+      `gateway CPU per call over the raw-socket relay's (both without undici on the upstream side): ${fmt(ownCpuUs(gw) / rawCpuUs, 2)}×`,
+    );
   log(
     `CPU µs per request: ${reports
       .filter((r) => r.load)
