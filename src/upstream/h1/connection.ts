@@ -27,6 +27,8 @@ export interface Exchange {
   done: ResponseCallback | undefined;
   /** Told when the exchange is over, response read or not (the pool drops its abort listener). */
   over(): void;
+  /** The connection it was sent on (set by send): an abort must reach it, however the exchange got there. */
+  sentOn?: Connection | undefined;
 }
 
 /** The response's body broke off (the connection closed or failed before its end). */
@@ -86,6 +88,7 @@ export class Connection {
   }
 
   send(ex: Exchange): void {
+    ex.sentOn = this;
     this.ex = ex;
     this.phase = 'head';
     this.informational = 0;

@@ -239,6 +239,35 @@ describe('H1Pool', () => {
     expect(up.connections()).toBe(2);
   });
 
+  it('an aborted request that waited in the queue closes the connection it was then sent on', async () => {
+    // Queued behind the first, then sent on its connection: the abort must reach that connection, or
+    // the slot stays taken by an exchange nobody waits for (and, with the cap reached, the pool stalls).
+    let first: Socket | undefined;
+    let arrivedFirst: () => void = () => undefined;
+    let arrivedSecond: () => void = () => undefined;
+    const firstArrived = new Promise<void>((r) => (arrivedFirst = r));
+    const secondArrived = new Promise<void>((r) => (arrivedSecond = r));
+    const up = await upstream((_req, s, i) => {
+      if (i === 0) {
+        first = s;
+        arrivedFirst();
+      } else if (i === 1) arrivedSecond();
+      else s.write(ok('{"third":1}'));
+    });
+    const p = newPool(up.origin, 1);
+    const abort = new RequestAbort();
+    const one = send(p);
+    const two = send(p, { signal: abort });
+    await firstArrived;
+    first?.write(ok('{}'));
+    await one;
+    await secondArrived;
+    abort.abort();
+    await expect(two).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await text(await send(p))).toBe('{"third":1}');
+    expect(up.connections()).toBe(2);
+  });
+
   it('reports a refused connection with its code (the request was never sent)', async () => {
     const up = await upstream(() => undefined);
     await new Promise((r) => server?.close(r));

@@ -69,11 +69,13 @@ export class H1Pool {
     }
     const signal = r.signal;
     if (signal?.aborted) return done(new AbortError('request aborted'));
-    let conn: Connection | undefined;
     const onAbort = (): void => {
       const err = new AbortError('request aborted');
       const queued = this.queue.indexOf(ex);
       if (queued >= 0) this.queue.splice(queued, 1);
+      // Where it was sent, not where it was first placed: a queued exchange is sent later, on whichever
+      // connection frees up (released, dequeue), and that connection must be closed too.
+      const conn = ex.sentOn;
       if (queued >= 0 || !conn) {
         // Queued, or its connection still being made (which then goes idle, or to the next in line).
         ex.done = undefined;
@@ -88,9 +90,9 @@ export class H1Pool {
       over: () => signal?.off('abort', onAbort),
     };
     signal?.once('abort', onAbort);
-    conn = this.take();
+    const conn = this.take();
     if (conn) return conn.send(ex);
-    if (this.open.size + this.opening < this.o.connections) return this.connect(ex, (c) => (conn = c));
+    if (this.open.size + this.opening < this.o.connections) return this.connect(ex);
     this.queue.push(ex);
   }
 
@@ -105,7 +107,7 @@ export class H1Pool {
     return undefined;
   }
 
-  private connect(ex: Exchange, bound: (c: Connection) => void): void {
+  private connect(ex: Exchange): void {
     this.opening++;
     const socket = connect({ host: this.hostname, port: this.port, noDelay: true });
     const timer = setTimeout(() => {
@@ -133,7 +135,6 @@ export class H1Pool {
       socket.on('timeout', () => this.released(c, false));
       this.open.add(c);
       if (!ex.done || this.closed) return this.released(c, !this.closed); // aborted while connecting
-      bound(c);
       c.send(ex);
     });
   }
@@ -163,7 +164,7 @@ export class H1Pool {
     if (!next) return;
     const idle = this.take();
     if (idle) return idle.send(next);
-    this.connect(next, () => undefined);
+    this.connect(next);
   }
 
   /**
