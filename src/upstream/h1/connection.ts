@@ -192,9 +192,15 @@ export class Connection {
     this.phase = 'stream';
     this.decoder = f.kind === 'chunked' ? new ChunkedDecoder() : undefined;
     this.remaining = f.kind === 'length' ? f.bytes : -1;
-    const body = new StreamedBody(
-      () => this.socket.resume(),
-      () => this.end(new IncompleteBody('response body abandoned by its reader')),
+    // Only while it is this connection's body: once read to its end the connection may carry another
+    // exchange, which a late read (resume) or a reader dropping the unread rest (end) must not touch.
+    const body: StreamedBody = new StreamedBody(
+      () => {
+        if (this.body === body) this.socket.resume();
+      },
+      () => {
+        if (this.body === body) this.end(new IncompleteBody('response body abandoned by its reader'));
+      },
     );
     this.body = body;
     this.answer({ statusCode: this.status, headers: this.headers, full: undefined, body });

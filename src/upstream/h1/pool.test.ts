@@ -268,6 +268,29 @@ describe('H1Pool', () => {
     expect(up.connections()).toBe(2);
   });
 
+  it("a streamed body given up after its connection moved on does not close the next caller's exchange", async () => {
+    // The whole chunked answer comes in one write: the connection is free (and taken by the next
+    // request) before its reader destroys the body unread.
+    let second: Socket | undefined;
+    let arrived: () => void = () => undefined;
+    const secondArrived = new Promise<void>((r) => (arrived = r));
+    const up = await upstream((_req, s, i) => {
+      if (i === 0) s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n');
+      else {
+        second = s;
+        arrived();
+      }
+    });
+    const p = newPool(up.origin, 1);
+    const res = await send(p);
+    const next = send(p);
+    await secondArrived;
+    res.body?.destroy();
+    second?.write(ok('{"next":1}'));
+    expect(await text(await next)).toBe('{"next":1}');
+    expect(up.connections()).toBe(1);
+  });
+
   it('reports a refused connection with its code (the request was never sent)', async () => {
     const up = await upstream(() => undefined);
     await new Promise((r) => server?.close(r));
