@@ -291,6 +291,25 @@ describe('H1Pool', () => {
     expect(up.connections()).toBe(1);
   });
 
+  it('close() fails a request still in flight when its grace ends (its caller is not left waiting)', async () => {
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    const up = await upstream(() => arrived());
+    const p = newPool(up.origin);
+    const pending = send(p);
+    await inFlight;
+    await p.close(0);
+    await expect(pending).rejects.toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
+
+  it('close() fails a request whose connection was still being made', async () => {
+    const up = await upstream((_req, s) => s.write(ok('{}')));
+    const p = newPool(up.origin);
+    const pending = send(p);
+    await p.close(0);
+    await expect(pending).rejects.toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
+
   it('reports a refused connection with its code (the request was never sent)', async () => {
     const up = await upstream(() => undefined);
     await new Promise((r) => server?.close(r));

@@ -60,7 +60,7 @@ export class H1Pool {
   }
 
   request(r: H1Request, done: ResponseCallback): void {
-    if (this.closed) return done(new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED'));
+    if (this.closed) return done(poolClosed());
     let text: string;
     try {
       text = requestText(r.method, r.path, this.host, r.headers, r.extra, r.body);
@@ -134,7 +134,14 @@ export class H1Pool {
       // Armed only while the connection is idle (setTimeout in released, cleared in take).
       socket.on('timeout', () => this.released(c, false));
       this.open.add(c);
-      if (!ex.done || this.closed) return this.released(c, !this.closed); // aborted while connecting
+      if (this.closed && ex.done) {
+        // The pool closed while this connection was being made: its request is told, not left waiting.
+        const done = ex.done;
+        ex.done = undefined;
+        ex.over();
+        done(poolClosed());
+      }
+      if (!ex.done) return this.released(c, !this.closed); // aborted while connecting, or closed
       c.send(ex);
     });
   }
@@ -177,13 +184,18 @@ export class H1Pool {
       const done = ex.done;
       ex.done = undefined;
       ex.over();
-      done?.(new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED'));
+      done?.(poolClosed());
     }
     for (const c of this.idle.splice(0)) this.released(c, false);
     if (this.open.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        for (const c of [...this.open]) this.released(c, false);
+        // A busy connection is aborted, so its exchange is told (and released by it); destroying it
+        // here would leave its caller, or its streamed body's reader, waiting for ever.
+        for (const c of [...this.open]) {
+          if (c.busy) c.abort(poolClosed());
+          else this.released(c, false);
+        }
       }, graceMs);
       timer.unref();
       this.closing = () => {
@@ -192,4 +204,8 @@ export class H1Pool {
       };
     });
   }
+}
+
+function poolClosed(): ConnectionLost {
+  return new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED');
 }
