@@ -313,8 +313,14 @@ export class Connection {
   }
 }
 
+/**
+ * A failure before the head, on a connection once made: the request may have reached the upstream,
+ * whatever the socket's own code says (Linux reports an ICMP error met while retransmitting as
+ * EHOSTUNREACH on an established connection, a code http-failures.ts reads as "never connected", so
+ * safe to send again). Only our own errors keep their codes.
+ */
 function asLost(err: Error): Error {
-  return err instanceof MalformedResponse || 'code' in err
+  return err instanceof MalformedResponse || err instanceof ConnectionLost || err.name === 'AbortError'
     ? err
     : new ConnectionLost(err.message, 'TOLLGATE_UPSTREAM_CLOSED');
 }

@@ -1,10 +1,11 @@
 // The HTTP/1.1 client against a hostile upstream: a raw TCP server answering each request with the
 // bytes a test scripts, counting the connections it sees.
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestAbort } from '../channel.js';
-import type { H1Response } from './connection.js';
+import { unreachable } from '../http-failures.js';
+import { Connection, type H1Response } from './connection.js';
 import { H1Pool, type H1Request } from './pool.js';
 
 type Script = (request: string, socket: Socket, index: number) => void;
@@ -308,6 +309,29 @@ describe('H1Pool', () => {
     const pending = send(p);
     await p.close(0);
     await expect(pending).rejects.toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
+
+  it('a failure on a connection once made is never "undelivered" (EHOSTUNREACH after the request was written)', async () => {
+    // Linux reports an ICMP error met while retransmitting as EHOSTUNREACH on an established
+    // connection: the request may have reached the upstream; it must not be sent again elsewhere.
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    const up = await upstream(() => arrived());
+    const url = new URL(up.origin);
+    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    await new Promise((r) => socket.once('connect', r));
+    const conn = new Connection(socket, () => undefined);
+    const failed = new Promise<Error | undefined>((resolve) =>
+      conn.send({
+        text: 'POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}',
+        fullBytes: 1024,
+        done: (err) => resolve(err),
+        over: () => undefined,
+      }),
+    );
+    await inFlight;
+    socket.destroy(Object.assign(new Error('read EHOSTUNREACH'), { code: 'EHOSTUNREACH' }));
+    expect(unreachable(await failed).undelivered).toBe(false);
   });
 
   it('reports a refused connection with its code (the request was never sent)', async () => {
