@@ -19,8 +19,8 @@ export interface H1Response {
 export type ResponseCallback = (err: Error | undefined, res?: H1Response) => void;
 
 export interface Exchange {
-  /** The request's bytes (request-text.ts). */
-  text: string;
+  /** The request's bytes (request-text.ts): a string written as UTF-8, or a Buffer. */
+  text: string | Buffer;
   /** A Content-Length body up to this many bytes is gathered whole; a longer one is streamed. */
   fullBytes: number;
   /** Told once: the response (at its end when gathered whole, at its head when streamed), or why none. */

@@ -232,6 +232,19 @@ describe('H1Pool', () => {
     expect(up.connections()).toBe(0);
   });
 
+  it('sends a header value with obs-text bytes as they came (as undici did), the body still as UTF-8', async () => {
+    // An agent's Mcp-Param-* header is passed on unchanged; Node gives its bytes as latin1 characters.
+    let seen = '';
+    const up = await upstream((req, s) => {
+      seen = req;
+      s.write(ok('{}'));
+    });
+    const body = '{"city":"Zürich"}';
+    await send(newPool(up.origin), { extra: { 'mcp-param-city': 'Z\xfcrich' }, body });
+    expect(seen).toContain('\r\nmcp-param-city: Z\xfcrich\r\n');
+    expect(seen.endsWith(Buffer.from(body, 'utf8').toString('latin1'))).toBe(true);
+  });
+
   it('does not keep a connection the server says it closes within a second', async () => {
     const up = await upstream((_req, s) => s.write(ok('{}', 'keep-alive: timeout=1\r\n')));
     const p = newPool(up.origin);

@@ -61,7 +61,7 @@ export class H1Pool {
 
   request(r: H1Request, done: ResponseCallback): void {
     if (this.closed) return done(poolClosed());
-    let text: string;
+    let text: string | Buffer;
     try {
       text = requestText(r.method, r.path, this.host, r.headers, r.extra, r.body);
     } catch (err) {
