@@ -19,14 +19,16 @@ export interface H1Response {
 export type ResponseCallback = (err: Error | undefined, res?: H1Response) => void;
 
 export interface Exchange {
-  /** The request's bytes (request-text.ts). */
-  text: string;
+  /** The request's bytes (request-text.ts): a string written as UTF-8, or a Buffer. */
+  text: string | Buffer;
   /** A Content-Length body up to this many bytes is gathered whole; a longer one is streamed. */
   fullBytes: number;
   /** Told once: the response (at its end when gathered whole, at its head when streamed), or why none. */
   done: ResponseCallback | undefined;
   /** Told when the exchange is over, response read or not (the pool drops its abort listener). */
   over(): void;
+  /** The connection it was sent on (set by send): an abort must reach it, however the exchange got there. */
+  sentOn?: Connection | undefined;
 }
 
 /** The response's body broke off (the connection closed or failed before its end). */
@@ -86,6 +88,7 @@ export class Connection {
   }
 
   send(ex: Exchange): void {
+    ex.sentOn = this;
     this.ex = ex;
     this.phase = 'head';
     this.informational = 0;
@@ -189,9 +192,15 @@ export class Connection {
     this.phase = 'stream';
     this.decoder = f.kind === 'chunked' ? new ChunkedDecoder() : undefined;
     this.remaining = f.kind === 'length' ? f.bytes : -1;
-    const body = new StreamedBody(
-      () => this.socket.resume(),
-      () => this.end(new IncompleteBody('response body abandoned by its reader')),
+    // Only while it is this connection's body: once read to its end the connection may carry another
+    // exchange, which a late read (resume) or a reader dropping the unread rest (end) must not touch.
+    const body: StreamedBody = new StreamedBody(
+      () => {
+        if (this.body === body) this.socket.resume();
+      },
+      () => {
+        if (this.body === body) this.end(new IncompleteBody('response body abandoned by its reader'));
+      },
     );
     this.body = body;
     this.answer({ statusCode: this.status, headers: this.headers, full: undefined, body });
@@ -304,8 +313,14 @@ export class Connection {
   }
 }
 
+/**
+ * A failure before the head, on a connection once made: the request may have reached the upstream,
+ * whatever the socket's own code says (Linux reports an ICMP error met while retransmitting as
+ * EHOSTUNREACH on an established connection, a code http-failures.ts reads as "never connected", so
+ * safe to send again). Only our own errors keep their codes.
+ */
 function asLost(err: Error): Error {
-  return err instanceof MalformedResponse || 'code' in err
+  return err instanceof MalformedResponse || err instanceof ConnectionLost || err.name === 'AbortError'
     ? err
     : new ConnectionLost(err.message, 'TOLLGATE_UPSTREAM_CLOSED');
 }

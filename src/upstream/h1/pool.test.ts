@@ -1,10 +1,11 @@
 // The HTTP/1.1 client against a hostile upstream: a raw TCP server answering each request with the
 // bytes a test scripts, counting the connections it sees.
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequestAbort } from '../channel.js';
-import type { H1Response } from './connection.js';
+import { unreachable } from '../http-failures.js';
+import { Connection, type H1Response } from './connection.js';
 import { H1Pool, type H1Request } from './pool.js';
 
 type Script = (request: string, socket: Socket, index: number) => void;
@@ -231,12 +232,119 @@ describe('H1Pool', () => {
     expect(up.connections()).toBe(0);
   });
 
+  it('sends a header value with obs-text bytes as they came (as undici did), the body still as UTF-8', async () => {
+    // An agent's Mcp-Param-* header is passed on unchanged; Node gives its bytes as latin1 characters.
+    let seen = '';
+    const up = await upstream((req, s) => {
+      seen = req;
+      s.write(ok('{}'));
+    });
+    const body = '{"city":"Zürich"}';
+    await send(newPool(up.origin), { extra: { 'mcp-param-city': 'Z\xfcrich' }, body });
+    expect(seen).toContain('\r\nmcp-param-city: Z\xfcrich\r\n');
+    expect(seen.endsWith(Buffer.from(body, 'utf8').toString('latin1'))).toBe(true);
+  });
+
   it('does not keep a connection the server says it closes within a second', async () => {
     const up = await upstream((_req, s) => s.write(ok('{}', 'keep-alive: timeout=1\r\n')));
     const p = newPool(up.origin);
     await send(p);
     await send(p);
     expect(up.connections()).toBe(2);
+  });
+
+  it('an aborted request that waited in the queue closes the connection it was then sent on', async () => {
+    // Queued behind the first, then sent on its connection: the abort must reach that connection, or
+    // the slot stays taken by an exchange nobody waits for (and, with the cap reached, the pool stalls).
+    let first: Socket | undefined;
+    let arrivedFirst: () => void = () => undefined;
+    let arrivedSecond: () => void = () => undefined;
+    const firstArrived = new Promise<void>((r) => (arrivedFirst = r));
+    const secondArrived = new Promise<void>((r) => (arrivedSecond = r));
+    const up = await upstream((_req, s, i) => {
+      if (i === 0) {
+        first = s;
+        arrivedFirst();
+      } else if (i === 1) arrivedSecond();
+      else s.write(ok('{"third":1}'));
+    });
+    const p = newPool(up.origin, 1);
+    const abort = new RequestAbort();
+    const one = send(p);
+    const two = send(p, { signal: abort });
+    await firstArrived;
+    first?.write(ok('{}'));
+    await one;
+    await secondArrived;
+    abort.abort();
+    await expect(two).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await text(await send(p))).toBe('{"third":1}');
+    expect(up.connections()).toBe(2);
+  });
+
+  it("a streamed body given up after its connection moved on does not close the next caller's exchange", async () => {
+    // The whole chunked answer comes in one write: the connection is free (and taken by the next
+    // request) before its reader destroys the body unread.
+    let second: Socket | undefined;
+    let arrived: () => void = () => undefined;
+    const secondArrived = new Promise<void>((r) => (arrived = r));
+    const up = await upstream((_req, s, i) => {
+      if (i === 0) s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n');
+      else {
+        second = s;
+        arrived();
+      }
+    });
+    const p = newPool(up.origin, 1);
+    const res = await send(p);
+    const next = send(p);
+    await secondArrived;
+    res.body?.destroy();
+    second?.write(ok('{"next":1}'));
+    expect(await text(await next)).toBe('{"next":1}');
+    expect(up.connections()).toBe(1);
+  });
+
+  it('close() fails a request still in flight when its grace ends (its caller is not left waiting)', async () => {
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    const up = await upstream(() => arrived());
+    const p = newPool(up.origin);
+    const pending = send(p);
+    await inFlight;
+    await p.close(0);
+    await expect(pending).rejects.toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
+
+  it('close() fails a request whose connection was still being made', async () => {
+    const up = await upstream((_req, s) => s.write(ok('{}')));
+    const p = newPool(up.origin);
+    const pending = send(p);
+    await p.close(0);
+    await expect(pending).rejects.toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
+
+  it('a failure on a connection once made is never "undelivered" (EHOSTUNREACH after the request was written)', async () => {
+    // Linux reports an ICMP error met while retransmitting as EHOSTUNREACH on an established
+    // connection: the request may have reached the upstream; it must not be sent again elsewhere.
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    const up = await upstream(() => arrived());
+    const url = new URL(up.origin);
+    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    await new Promise((r) => socket.once('connect', r));
+    const conn = new Connection(socket, () => undefined);
+    const failed = new Promise<Error | undefined>((resolve) =>
+      conn.send({
+        text: 'POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}',
+        fullBytes: 1024,
+        done: (err) => resolve(err),
+        over: () => undefined,
+      }),
+    );
+    await inFlight;
+    socket.destroy(Object.assign(new Error('read EHOSTUNREACH'), { code: 'EHOSTUNREACH' }));
+    expect(unreachable(await failed).undelivered).toBe(false);
   });
 
   it('reports a refused connection with its code (the request was never sent)', async () => {

@@ -60,8 +60,8 @@ export class H1Pool {
   }
 
   request(r: H1Request, done: ResponseCallback): void {
-    if (this.closed) return done(new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED'));
-    let text: string;
+    if (this.closed) return done(poolClosed());
+    let text: string | Buffer;
     try {
       text = requestText(r.method, r.path, this.host, r.headers, r.extra, r.body);
     } catch (err) {
@@ -69,11 +69,13 @@ export class H1Pool {
     }
     const signal = r.signal;
     if (signal?.aborted) return done(new AbortError('request aborted'));
-    let conn: Connection | undefined;
     const onAbort = (): void => {
       const err = new AbortError('request aborted');
       const queued = this.queue.indexOf(ex);
       if (queued >= 0) this.queue.splice(queued, 1);
+      // Where it was sent, not where it was first placed: a queued exchange is sent later, on whichever
+      // connection frees up (released, dequeue), and that connection must be closed too.
+      const conn = ex.sentOn;
       if (queued >= 0 || !conn) {
         // Queued, or its connection still being made (which then goes idle, or to the next in line).
         ex.done = undefined;
@@ -88,9 +90,9 @@ export class H1Pool {
       over: () => signal?.off('abort', onAbort),
     };
     signal?.once('abort', onAbort);
-    conn = this.take();
+    const conn = this.take();
     if (conn) return conn.send(ex);
-    if (this.open.size + this.opening < this.o.connections) return this.connect(ex, (c) => (conn = c));
+    if (this.open.size + this.opening < this.o.connections) return this.connect(ex);
     this.queue.push(ex);
   }
 
@@ -105,7 +107,7 @@ export class H1Pool {
     return undefined;
   }
 
-  private connect(ex: Exchange, bound: (c: Connection) => void): void {
+  private connect(ex: Exchange): void {
     this.opening++;
     const socket = connect({ host: this.hostname, port: this.port, noDelay: true });
     const timer = setTimeout(() => {
@@ -132,8 +134,14 @@ export class H1Pool {
       // Armed only while the connection is idle (setTimeout in released, cleared in take).
       socket.on('timeout', () => this.released(c, false));
       this.open.add(c);
-      if (!ex.done || this.closed) return this.released(c, !this.closed); // aborted while connecting
-      bound(c);
+      if (this.closed && ex.done) {
+        // The pool closed while this connection was being made: its request is told, not left waiting.
+        const done = ex.done;
+        ex.done = undefined;
+        ex.over();
+        done(poolClosed());
+      }
+      if (!ex.done) return this.released(c, !this.closed); // aborted while connecting, or closed
       c.send(ex);
     });
   }
@@ -163,7 +171,7 @@ export class H1Pool {
     if (!next) return;
     const idle = this.take();
     if (idle) return idle.send(next);
-    this.connect(next, () => undefined);
+    this.connect(next);
   }
 
   /**
@@ -176,13 +184,18 @@ export class H1Pool {
       const done = ex.done;
       ex.done = undefined;
       ex.over();
-      done?.(new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED'));
+      done?.(poolClosed());
     }
     for (const c of this.idle.splice(0)) this.released(c, false);
     if (this.open.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        for (const c of [...this.open]) this.released(c, false);
+        // A busy connection is aborted, so its exchange is told (and released by it); destroying it
+        // here would leave its caller, or its streamed body's reader, waiting for ever.
+        for (const c of [...this.open]) {
+          if (c.busy) c.abort(poolClosed());
+          else this.released(c, false);
+        }
       }, graceMs);
       timer.unref();
       this.closing = () => {
@@ -191,4 +204,8 @@ export class H1Pool {
       };
     });
   }
+}
+
+function poolClosed(): ConnectionLost {
+  return new ConnectionLost('upstream connection pool closed', 'TOLLGATE_POOL_CLOSED');
 }

@@ -1,11 +1,13 @@
-// A request's bytes as one string, written with one socket write. Header names and values are
+// A request's bytes as one string (a Buffer when a header value has obs-text), written with one socket write. Header names and values are
 // checked: some carry what an agent sent (a request id, a 2026 request's parameter headers), and a
 // CR or LF in one would start a header, or a request, of the agent's choosing. The channel's own
 // headers (the same object from one request to the next) are checked and rendered once.
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values (RFC 9110 §5.5) without obs-text: what is written is ASCII, so one UTF-8 write carries head and body. */
-const ASCII_VALUE = /^[\t\x20-\x7e]*$/;
+/** Field values (RFC 9110 §5.5), obs-text included (as undici and Node allow: an agent's Mcp-Param-* value is passed on as it came). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A head with obs-text is written as latin1 (its bytes), so it cannot share one UTF-8 string with the body. */
+const OBS_TEXT = /[\x80-\xff]/;
 /** Set here, from the request itself; a caller's would contradict it. */
 const OURS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect']);
 
@@ -27,7 +29,7 @@ export function requestText(
   base: Readonly<Record<string, string>>,
   extra: Readonly<Record<string, string>> | undefined,
   body: string,
-): string {
+): string | Buffer {
   let fields: string;
   if (extra && overlaps(base, extra)) {
     const kept: Record<string, string> = {};
@@ -41,7 +43,10 @@ export function requestText(
     }
     fields = extra ? block + render(extra, undefined, false) : block;
   }
-  return `${method} ${path} HTTP/1.1\r\n${fields}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const head = `${method} ${path} HTTP/1.1\r\n${fields}content-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  // The common case, ASCII headers: one string, written as UTF-8. Otherwise the head's own bytes.
+  if (!OBS_TEXT.test(fields)) return head + body;
+  return Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body, 'utf8')]);
 }
 
 function overlaps(base: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>): boolean {
@@ -61,7 +66,7 @@ function render(headers: Readonly<Record<string, string>>, host: string | undefi
     const lower = name.toLowerCase();
     if (!TOKEN.test(name) || OURS.has(lower) || (lower === 'host' && !mayNameHost))
       throw new InvalidRequestHeader(`invalid request header name ${JSON.stringify(name.slice(0, 60))}`);
-    if (!ASCII_VALUE.test(value)) throw new InvalidRequestHeader(`invalid value for request header ${name}`);
+    if (!FIELD_VALUE.test(value)) throw new InvalidRequestHeader(`invalid value for request header ${name}`);
     if (lower === 'host') named = true;
     out += `${name}: ${value}\r\n`;
   }

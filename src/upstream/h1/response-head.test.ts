@@ -49,6 +49,16 @@ describe('parseHead', () => {
     expect(() => head(...lines)).toThrow(MalformedResponse);
   });
 
+  it('reads header names that are also Object property names as headers like any other', () => {
+    // An upstream names its headers: `__proto__` must not replace the object's prototype, nor
+    // `constructor` come out as a list holding a function.
+    const h = head('HTTP/1.1 200 OK', '__proto__: x', 'constructor: y', 'toString: z', 'Content-Length: 0');
+    expect(h.headers.constructor).toBe('y');
+    expect(h.headers.tostring).toBe('z');
+    expect(Object.getOwnPropertyDescriptor(h.headers, '__proto__')?.value).toBe('x');
+    expect(Array.isArray(Object.getPrototypeOf(h.headers))).toBe(false);
+  });
+
   it('refuses a head with too many header lines', () => {
     const lines = ['HTTP/1.1 200 OK', ...Array.from({ length: 129 }, (_, i) => `X-${i}: 1`)];
     expect(() => head(...lines)).toThrow(/header lines/);

@@ -53,8 +53,13 @@ export function parseHead(text: string): ResponseHead {
     const colon = fields.indexOf(':', at);
     const key = fields.slice(at, colon).toLowerCase();
     const value = trimmed(fields, colon + 1, stop);
-    const had = headers[key];
-    headers[key] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    // Own properties only, and `__proto__` defined, not assigned: the upstream names its headers, and
+    // `constructor` must not read as an existing value, nor `__proto__` replace the object's prototype.
+    const had = Object.hasOwn(headers, key) ? headers[key] : undefined;
+    const next = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    if (key === '__proto__')
+      Object.defineProperty(headers, key, { value: next, enumerable: true, writable: true, configurable: true });
+    else headers[key] = next;
     at = stop + 2;
   }
   const code = Number(m[2]);
