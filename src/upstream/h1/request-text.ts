@@ -1,7 +1,8 @@
-// A request's bytes as one string (a Buffer when a header value has obs-text), written with one socket write. Header names and values are
-// checked: some carry what an agent sent (a request id, a 2026 request's parameter headers), and a
-// CR or LF in one would start a header, or a request, of the agent's choosing. The channel's own
-// headers (the same object from one request to the next) are checked and rendered once.
+// A request's bytes as one string (a Buffer when a header value has obs-text), written with one
+// socket write. Header names and values are checked: some carry what an agent sent (a request id, a
+// 2026 request's parameter headers), and a CR or LF in one would start a header, or a request, of
+// the agent's choosing. The channel's own headers (the same object from one request to the next)
+// are checked and rendered once.
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values (RFC 9110 §5.5), obs-text included (as undici and Node allow: an agent's Mcp-Param-* value is passed on as it came). */
