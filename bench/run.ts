@@ -810,47 +810,25 @@ ${process.env.BENCH_POLICY === 'off' ? '' : 'policies: { dir: policies }\n'}${pr
 
   // 2b. the minimal Node relay (bench/minimal-relay.mjs): node:http → undici Pool, no steps. The
   // floor for any Node proxy; Tollgate's CPU per call is compared with it in the same run.
-  try {
-    const relayChild = startChild('relay', process.execPath, [
-      YOUNG_GENERATION_FLAG,
-      'bench/minimal-relay.mjs',
-      `http://127.0.0.1:${upstreamPort}`,
-    ]);
-    const relayPort = Number((await waitForLine(relayChild, /^LISTENING (\d+)$/, 30_000))[1]);
-    log(`minimal relay: http://127.0.0.1:${relayPort}/mcp (pid ${relayChild.pid})`);
-    await addTarget({
-      name: 'relay',
-      origin: `http://127.0.0.1:${relayPort}`,
-      path: '/mcp',
-      tool: 'echo',
-      auth: false,
-      child: relayChild,
-    });
-  } catch (err) {
-    warnings.push(`minimal relay: ${(err as Error).message}`);
-  }
-
-  // 2c. the minimal relay without undici (bench/raw-socket-relay.mjs: raw keep-alive sockets). Not a
+  // 2c. the same relay without undici (bench/raw-socket-relay.mjs: raw keep-alive sockets). Not a
   // usable proxy (it reads only this upstream's answers): what an HTTP client of our own saves, the
   // floor Tollgate's own client (src/upstream/h1/) is measured against beside the relay.
-  try {
-    const rawChild = startChild('raw', process.execPath, [
-      YOUNG_GENERATION_FLAG,
-      'bench/raw-socket-relay.mjs',
-      `http://127.0.0.1:${upstreamPort}`,
-    ]);
-    const rawPort = Number((await waitForLine(rawChild, /^LISTENING (\d+)$/, 30_000))[1]);
-    log(`raw-socket relay: http://127.0.0.1:${rawPort}/mcp (pid ${rawChild.pid})`);
-    await addTarget({
-      name: 'raw',
-      origin: `http://127.0.0.1:${rawPort}`,
-      path: '/mcp',
-      tool: 'echo',
-      auth: false,
-      child: rawChild,
-    });
-  } catch (err) {
-    warnings.push(`raw-socket relay: ${(err as Error).message}`);
+  for (const [name, script, label] of [
+    ['relay', 'bench/minimal-relay.mjs', 'minimal relay'],
+    ['raw', 'bench/raw-socket-relay.mjs', 'raw-socket relay'],
+  ] as const) {
+    try {
+      const child = startChild(name, process.execPath, [
+        YOUNG_GENERATION_FLAG,
+        script,
+        `http://127.0.0.1:${upstreamPort}`,
+      ]);
+      const port = Number((await waitForLine(child, /^LISTENING (\d+)$/, 30_000))[1]);
+      log(`${label}: http://127.0.0.1:${port}/mcp (pid ${child.pid})`);
+      await addTarget({ name, origin: `http://127.0.0.1:${port}`, path: '/mcp', tool: 'echo', auth: false, child });
+    } catch (err) {
+      warnings.push(`${label}: ${(err as Error).message}`);
+    }
   }
 
   // 3. nginx (optional)

@@ -110,7 +110,12 @@ const httpUpstream = z
       .optional()
       .describe('several URLs serving the same MCP server, balanced per balance.strategy'),
     headers: headers.default({}),
-    connections: z.number().int().positive().default(64).describe('keep-alive connections per replica for POSTs (the GET stream and DELETE have a pool of their own)'),
+    connections: z
+      .number()
+      .int()
+      .positive()
+      .default(64)
+      .describe('keep-alive connections per replica for POSTs (the GET stream and DELETE have a pool of their own)'),
     protocol,
     ...upstreamCommon,
   })
