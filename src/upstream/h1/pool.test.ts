@@ -353,4 +353,15 @@ describe('H1Pool', () => {
     server = undefined;
     await expect(send(newPool(up.origin))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
+
+  it('close() called twice: both settle once the busy connection is let go', async () => {
+    let arrived: () => void = () => undefined;
+    const inFlight = new Promise<void>((r) => (arrived = r));
+    const up = await upstream(() => arrived());
+    const p = newPool(up.origin);
+    const pending = send(p).catch((err: Error) => err);
+    await inFlight;
+    await Promise.all([p.close(0), p.close(0)]);
+    expect(await pending).toMatchObject({ code: 'TOLLGATE_POOL_CLOSED' });
+  });
 });

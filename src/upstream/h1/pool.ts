@@ -179,6 +179,14 @@ export class H1Pool {
    * exchange ends or after `graceMs`.
    */
   close(graceMs: number): Promise<void> {
+    // Closed already: the same wait (a second closing would replace the first's, which never settled).
+    this.closedWait ??= this.closeNow(graceMs);
+    return this.closedWait;
+  }
+
+  private closedWait: Promise<void> | undefined;
+
+  private closeNow(graceMs: number): Promise<void> {
     this.closed = true;
     for (const ex of this.queue.splice(0)) {
       const done = ex.done;
