@@ -49,9 +49,15 @@ describe('per_session over replicas', () => {
     await replicas[first]!.kill();
     const second = await home(client);
     expect(second).not.toBe(first);
-    // The new upstream session was subscribed again: the replica's update reaches the agent.
-    const updated = nextNotification(client, 'notifications/resources/updated');
-    await client.callTool({ name: 'feat__touch', arguments: {} });
+    // The new upstream session was subscribed again: the replica's update reaches the agent. Its GET
+    // stream opens beside its first POSTs, and an update sent before it is open has nowhere to go
+    // (the server drops it): touch until one arrives.
+    let arrived = false;
+    const updated = nextNotification(client, 'notifications/resources/updated').then((n) => {
+      arrived = true;
+      return n;
+    });
+    for (let i = 0; i < 200 && !arrived; i++) await client.callTool({ name: 'feat__touch', arguments: {} });
     expect((await updated).params).toMatchObject({ uri: 'feat+mem://a' });
   });
 });
