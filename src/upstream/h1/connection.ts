@@ -6,17 +6,16 @@ import type { Socket } from 'node:net';
 import { ChunkedDecoder } from './chunked.js';
 import { MAX_HEAD_BYTES, MalformedResponse, parseHead, type ResponseHead } from './response-head.js';
 import { StreamedBody } from './streamed-body.js';
+import {
+  asLost,
+  ConnectionLost,
+  IncompleteBody,
+  incomplete,
+  type H1Response,
+  type ResponseCallback,
+} from './answer.js';
 
-export interface H1Response {
-  statusCode: number;
-  headers: Record<string, string | string[]>;
-  /** The whole body, when its Content-Length was within the exchange's `fullBytes` (no stream made). */
-  full: Buffer | undefined;
-  /** Otherwise the body as it arrives (chunked, read to the close, or longer than `fullBytes`). */
-  body: StreamedBody | undefined;
-}
-
-export type ResponseCallback = (err: Error | undefined, res?: H1Response) => void;
+export { ConnectionLost, IncompleteBody, type H1Response, type ResponseCallback } from './answer.js';
 
 export interface Exchange {
   /** The request's bytes (request-text.ts): a string written as UTF-8, or a Buffer. */
@@ -29,21 +28,6 @@ export interface Exchange {
   over(): void;
   /** The connection it was sent on (set by send): an abort must reach it, however the exchange got there. */
   sentOn?: Connection | undefined;
-}
-
-/** The response's body broke off (the connection closed or failed before its end). */
-export class IncompleteBody extends Error {
-  readonly code = 'TOLLGATE_BODY_INCOMPLETE';
-}
-
-/** The connection closed or failed before the response's head arrived. */
-export class ConnectionLost extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -311,20 +295,4 @@ export class Connection {
     }
     this.released(this, false);
   }
-}
-
-/**
- * A failure before the head, on a connection once made: the request may have reached the upstream,
- * whatever the socket's own code says (Linux reports an ICMP error met while retransmitting as
- * EHOSTUNREACH on an established connection, a code http-failures.ts reads as "never connected", so
- * safe to send again). Only our own errors keep their codes.
- */
-function asLost(err: Error): Error {
-  return err instanceof MalformedResponse || err instanceof ConnectionLost || err.name === 'AbortError'
-    ? err
-    : new ConnectionLost(err.message, 'TOLLGATE_UPSTREAM_CLOSED');
-}
-
-function incomplete(err: Error): IncompleteBody {
-  return new IncompleteBody(err.message);
 }
