@@ -14,11 +14,11 @@
 // node scripts/gc-summary.mjs gc.log. Each gateway gets the bench's config (every step on: API key,
 // policy with a CEL constraint, limits, the audit file, metrics). `relay` is bench/minimal-relay.mjs;
 // `raw-relay` is bench/raw-socket-relay.mjs (the same without undici: what undici costs).
-import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { cpu, startReady } from './processes.mjs';
 
 const num = (name, d) => Number(process.env[name] ?? d);
 const CALLS = num('CALLS', 8000);
@@ -45,29 +45,8 @@ process.on('exit', () => {
 // Stopped early (Ctrl-C, kill): the gateways, the relay and the upstream go too.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
-function start(args, ready, log) {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
-  let out = '';
-  if (log) p.stdout.on('data', (d) => appendFileSync(log, d));
-  return new Promise((resolve, reject) => {
-    const onData = (d) => {
-      if (out.length > 100_000) return; // ready long ago: only the log wants the rest
-      out += d;
-      const m = out.match(ready);
-      if (m) resolve({ proc: p, port: m[1] });
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out.slice(-400)}`)));
-  });
-}
-
-/** User and system CPU of a process so far, in µs (/proc ticks are 10 ms). */
-function cpu(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) * 10_000, sys: Number(f[12]) * 10_000 };
-}
+const start = (args, ready, log) =>
+  startReady(procs, args, ready, { log }).then(({ proc, ready: port }) => ({ proc, port }));
 
 const upstream = await start(['--import', 'tsx', 'bench/upstream-server.ts'], /LISTENING (\d+)/);
 const origin = `http://127.0.0.1:${upstream.port}`;

@@ -13,9 +13,8 @@
 // Env: CALLS (20000) completions per round and build, WARM (10000) first, ROUNDS (6), CONN (32)
 // connections, MODE (json or stream), NODE_ARGS (node flags for the gateways, e.g. --cpu-prof) and
 // GATEWAY_LOG (a file for their output: NODE_ARGS=--trace-gc-nvp, then scripts/gc-summary.mjs).
-import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { cpu, startReady } from './processes.mjs';
 
 const num = (name, d) => Number(process.env[name] ?? d);
 const CALLS = num('CALLS', 20000);
@@ -31,29 +30,8 @@ process.on('exit', () => {
   for (const p of procs) p.kill('SIGKILL');
 });
 
-function start(args, ready, env = {}, log = undefined) {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  procs.push(p);
-  if (log) p.stdout.on('data', (d) => appendFileSync(log, d));
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d) => {
-      if (out.length > 100_000) return;
-      out += d;
-      const m = out.match(ready);
-      if (m) resolve({ proc: p, url: m[1] });
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${out.slice(-400)}`)));
-  });
-}
-
-/** User and system CPU of a process so far, in µs (/proc ticks are 10 ms). */
-function cpu(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) * 10_000, sys: Number(f[12]) * 10_000 };
-}
+const start = (args, ready, env = {}, log = undefined) =>
+  startReady(procs, args, ready, { env, log }).then(({ proc, ready: url }) => ({ proc, url }));
 
 const body = JSON.stringify({
   model: 'gpt-4o-mini',

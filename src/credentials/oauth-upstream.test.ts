@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { expiredConnection } from '../../test/helpers/oauth-upstream-config.js';
 import { startOAuthUpstream, type OAuthUpstream as Fixture } from '../../test/helpers/oauth-upstream.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { OAuthUpstream } from './oauth-upstream.js';
@@ -50,14 +51,7 @@ function client(registration: 'pre_registered' | 'dynamic'): { o: OAuthUpstream;
 describe('OAuth client of an upstream', () => {
   it('a connection revoked while its refresh is on its way stays revoked', async () => {
     const { o, vault } = client('pre_registered');
-    const t = up.grant('alice');
-    await vault.put('acct', 'alice', {
-      accessToken: t.accessToken,
-      refreshToken: t.refreshToken,
-      expiresAt: Date.now() - 1000,
-      issuer: up.origin,
-      connectedAt: Date.now(),
-    });
+    await vault.put('acct', 'alice', expiredConnection(up, 'alice'));
     const held = up.hold('refresh');
     const headers = o.channelAuth('alice')?.headers();
     await held.arrived;
@@ -118,14 +112,8 @@ describe('OAuth client of an upstream', () => {
       shortLived();
       try {
         const { o, vault } = client('pre_registered');
-        const t = up.grant('alice');
-        await vault.put('acct', 'alice', {
-          accessToken: t.accessToken,
-          refreshToken: t.refreshToken,
-          expiresAt: Date.now() - 1000,
-          issuer: up.origin,
-          connectedAt: Date.now(),
-        });
+        const t = expiredConnection(up, 'alice');
+        await vault.put('acct', 'alice', t);
         const auth = o.channelAuth('alice');
         const refreshes = up.refreshTokens.length;
         // Expired: refreshed at once, as ever.

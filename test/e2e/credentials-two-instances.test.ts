@@ -10,6 +10,7 @@ import { RedisVaultStore } from '../../src/credentials/vault-store.js';
 import { Vault, VaultKeys } from '../../src/credentials/vault.js';
 import { connect } from '../helpers/client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { expiredConnection } from '../helpers/oauth-upstream-config.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
 import { dropPrefix, ensureRedis, REDIS_HOST, REDIS_PORT } from '../helpers/redis.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -93,14 +94,8 @@ upstreams:
   });
 
   it('an expired token is refreshed once for both instances: the refresh token is never presented twice', async () => {
-    const t = up.grant('alice');
-    await vault.put('acct', 'alice', {
-      accessToken: t.accessToken,
-      refreshToken: t.refreshToken,
-      expiresAt: Date.now() - 1000,
-      issuer: up.origin,
-      connectedAt: Date.now(),
-    });
+    const t = expiredConnection(up, 'alice');
+    await vault.put('acct', 'alice', t);
     const held = up.hold('refresh');
     const first = whoami(clients[0]!);
     await held.arrived; // instance 1 is refreshing (its answer held)

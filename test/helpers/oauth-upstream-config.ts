@@ -27,6 +27,18 @@ export const staticConnection = (up: OAuthUpstream, user: string, connectedAt = 
   connectedAt,
 });
 
+/** A fresh grant of the fixture's for `user` that expired a second ago: the next use refreshes it. */
+export function expiredConnection(up: OAuthUpstream, user: string): Connection {
+  const t = up.grant(user);
+  return {
+    accessToken: t.accessToken,
+    refreshToken: t.refreshToken,
+    expiresAt: Date.now() - 1000,
+    issuer: up.origin,
+    connectedAt: Date.now(),
+  };
+}
+
 /**
  * The `acct` upstream (under `upstreams:`): the fixture with per-user OAuth, a pre-registered client,
  * and (unless `catalogHeaders` is false) an operator token for its catalog.
