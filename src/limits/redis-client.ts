@@ -1,7 +1,10 @@
 // Redis clients for the limits store and the session bus: standalone or Cluster, failing fast
 // rather than holding commands while disconnected.
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { RuntimeConfig } from '../config/runtime.js';
+import { loadWhenUsed } from '../load-when-used.js';
+
+const ioredis = loadWhenUsed<typeof import('ioredis')>('ioredis');
 
 /**
  * Client options that keep Redis from holding requests: no offline queue (commands fail at once
@@ -47,12 +50,12 @@ export function redisClient(
   cluster: ClusterOptions = {},
 ): Redis | Cluster {
   return r.cluster?.length
-    ? new Cluster(
+    ? new (ioredis().Cluster)(
         r.cluster.map((n) => {
           const [host, port] = n.replace(/^redis:\/\//, '').split(':');
           return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
         }),
         limitsClusterOptions({ redisOptions: { ...limitsClusterOptions().redisOptions, ...extra }, ...cluster }),
       )
-    : new Redis(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions(extra));
+    : new (ioredis().Redis)(r.url ?? 'redis://127.0.0.1:6379', limitsRedisOptions(extra));
 }

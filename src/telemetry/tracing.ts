@@ -1,26 +1,23 @@
 // The tracer: OpenTelemetry's SDK (sampling, span objects, the bounded batch queue) with our OTLP/HTTP
 // JSON exporter. One per gateway, made only when `telemetry:` turns tracing on.
 import type { Tracer } from '@opentelemetry/api';
-import {
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  type Sampler,
-  type SpanExporter,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
+import { loadWhenUsed } from '../load-when-used.js';
 import { VERSION } from '../version.js';
 import type { TelemetryConfig } from './config.js';
 import { OtlpJsonExporter } from './exporter.js';
 
 export const SCOPE = { name: 'tollgate', version: VERSION };
 
+const sdk = loadWhenUsed<typeof import('@opentelemetry/sdk-trace')>('@opentelemetry/sdk-trace');
+
 export class Tracing {
   readonly tracer: Tracer;
   private readonly provider: TracerProvider;
 
   constructor(cfg: TelemetryConfig, log: Logger, instanceId: string, exporter?: SpanExporter) {
+    const { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } = sdk();
     const root = new TraceIdRatioBasedSampler(cfg.ratio);
     const sampler: Sampler = cfg.parentBased ? new ParentBasedSampler({ root }) : root;
     const out =

@@ -5,7 +5,8 @@
 // Row ids are assigned at insert but commits of different instances can land out of id order, so each
 // read looks back LOOKBACK ids below the highest seen and drops ids it has already delivered.
 import { parseAuditLine } from '../parse-line.js';
-import pg from 'pg';
+import type pg from 'pg';
+import { postgres } from './driver.js';
 import type { AuditRecord } from '../record.js';
 import { derivedName, quoteTable } from './migrate.js';
 
@@ -64,7 +65,7 @@ export class PgFeed {
 
   private async listen(): Promise<void> {
     if (this.stopped || this.listenClient) return;
-    const c = new pg.Client({ connectionString: this.o.url });
+    const c = new (postgres().Client)({ connectionString: this.o.url });
     this.listenClient = c;
     c.on('error', (err) => {
       this.o.onError?.(err);

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { postgres } from './driver.js';
 import type { Logger } from 'pino';
 import { splitLogPath } from '../files.js';
 import { GENESIS_HASH } from '../record.js';
@@ -35,7 +36,7 @@ export interface AuditFleet {
 
 /** A pool that never crashes the process: idle clients that lose the server report, not throw. */
 export function auditPool(url: string, onError: (err: Error) => void, max = 4): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (postgres().Pool)({
     connectionString: url,
     max,
     connectionTimeoutMillis: 5000,
