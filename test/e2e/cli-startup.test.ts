@@ -56,6 +56,8 @@ describe('tollgate check --connect', () => {
     expect(r.stdout).toMatch(/every pattern matches/);
     // The prompt-injection scan reads the same catalog.
     expect(r.stderr).toMatch(/tool late__late: possible prompt injection in description: instruction override/);
+    // (and the summary counts it in the singular: pins.test.ts checks the plural)
+    expect(r.stdout).toMatch(/, 1 tool flagged for prompt-injection markers\)/);
   }, 30_000);
 });
 
