@@ -10,35 +10,18 @@
  * stub that throws if ever called. It is a no-op where `fs.globSync` exists.
  *
  * The same file is both the registrar (main thread, via --import) and the hooks
- * module (loaded by Node on the hooks thread).
+ * module (loaded by Node on the hooks thread). The tests start the CLIs from a copy
+ * rewritten once per run instead, when they can (cli-entry.ts): no hooks thread.
  */
 import fs from 'node:fs';
 import { register } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
+import { rewriteGlobSyncImport } from './glob-sync-shim.mjs';
+
+export { rewriteGlobSyncImport };
 
 const NEEDS_SHIM = typeof fs.globSync !== 'function';
 const TARGET = /\/(@modelcontextprotocol\/conformance|conformance-next)\/dist\/.*\.m?js$/; // 0.1.x and the 0.2 alpha (installed under an alias)
-// import{a as b,globSync as o,c as d}from"fs"   (also 'node:fs', with or without spaces)
-const FS_IMPORT = /import\s*\{([^}]*)\}\s*from\s*(["'])(?:node:)?fs\2\s*;?/g;
-const GLOB_SPEC = /(^|,)\s*globSync(?:\s+as\s+([A-Za-z_$][\w$]*))?\s*(?=,|$)/;
-
-/** Rewrite the source; exported for unit tests. */
-export function rewriteGlobSyncImport(source) {
-  return source.replace(FS_IMPORT, (whole, specs, quote) => {
-    const m = GLOB_SPEC.exec(specs);
-    if (!m) return whole;
-    const local = m[2] ?? 'globSync';
-    const rest = specs
-      .replace(GLOB_SPEC, (_s, lead) => lead)
-      .replace(/^\s*,|,\s*$/g, '')
-      .replace(/,\s*,/g, ',');
-    const stub =
-      `const ${local}=(...a)=>{throw new Error("fs.globSync is unavailable on Node "+process.version+` +
-      `" (conformance tier-check needs Node >= 22)")};`;
-    return `${rest.trim() ? `import{${rest}}from${quote}fs${quote};` : ''}${stub}`;
-  });
-}
-
 export async function load(url, context, nextLoad) {
   const result = await nextLoad(url, context);
   if (!NEEDS_SHIM || !TARGET.test(url) || result.format !== 'module' || result.source == null) return result;

@@ -5,18 +5,18 @@
  *   const r = await runConformance('http://127.0.0.1:1234/mcp');
  *   expect(r.failures).toEqual([]);
  *
- * Spawns: node --import test/conformance/node20-loader.mjs <conformance>/dist/index.js
+ * Spawns: node <conformance>/dist/index.js (on Node 20 a rewritten copy, see cli-entry.ts)
  *           server --url <url> [--scenario S | --suite active] -o <tmpdir>
  * Counts come from the per-scenario checks.json files written to <tmpdir> (the CLI has
  * no JSON-to-stdout option in suite mode); stdout's "=== SUMMARY ===" block is the fallback.
  */
+import { conformanceNodeArgs } from './cli-entry.js';
 import { runCli } from './spawn-cli.js';
 import { findChecksFiles, scenarioFromDir, summarise } from './results.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 export interface RunConformanceOptions {
   /** Run one scenario (e.g. "dns-rebinding-protection") instead of a suite. */
@@ -69,12 +69,9 @@ export interface ConformanceResult {
   resultsDir?: string;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-export const NODE20_LOADER = join(here, 'node20-loader.mjs');
-
-export function conformanceCliPath(): string {
+export function conformanceDir(): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist', 'index.js');
+  return dirname(require.resolve('@modelcontextprotocol/conformance/package.json'));
 }
 
 export function parseSummary(stdout: string): ScenarioResult[] {
@@ -98,7 +95,7 @@ export function parseSummary(stdout: string): ScenarioResult[] {
 export async function runConformance(url: string, opts: RunConformanceOptions = {}): Promise<ConformanceResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const outDir = await mkdtemp(join(tmpdir(), 'tollgate-conformance-'));
-  const args = ['--import', NODE20_LOADER, conformanceCliPath(), 'server', '--url', url, '-o', outDir];
+  const args = [...conformanceNodeArgs(conformanceDir(), 'conformance'), 'server', '--url', url, '-o', outDir];
   if (opts.scenario) args.push('--scenario', opts.scenario);
   else args.push('--suite', opts.suite ?? 'active');
   if (opts.specVersion) args.push('--spec-version', opts.specVersion);

@@ -6,17 +6,18 @@
  *   const r = await runConformance2026(url, { requirements: '2026-07-28' });
  *   expect(r.failures).toEqual([]);   // r.scenarios.length === 37 for 2026-07-28, 30 for 2025-11-25
  *
- * Spawns: node --import test/conformance/node20-loader.mjs
- *           node_modules/conformance-next/dist/index.js server --url <url> --requirements <r> -o <tmpdir>
+ * Spawns: node node_modules/conformance-next/dist/index.js (on Node 20 a rewritten copy, see cli-entry.ts)
+ *           server --url <url> --requirements <r> -o <tmpdir>
  *
  * `--requirements` also runs the set's `not_scored` scenarios (tasks-* extension, pending ones);
  * the CLI's printed total includes them. The scored list is read from the package's own
  * requirements/<r>.yaml (`server:`), so counts follow the installed version. Unscored results
  * are returned separately in `unscored`.
  *
- * Node 20: the bundled CLI imports `fs.globSync` (Node >= 22); node20-loader.mjs rewrites that
+ * Node 20: the bundled CLI imports `fs.globSync` (Node >= 22); cli-entry.ts rewrites that
  * import for both the 0.1 package and this alias.
  */
+import { conformanceNodeArgs } from './cli-entry.js';
 import { runCli } from './spawn-cli.js';
 import { findChecksFiles, scenarioFromDir, summarise } from './results.js';
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { NODE20_LOADER, parseSummary, type ConformanceCheck, type ScenarioResult } from './run.js';
+import { parseSummary, type ConformanceCheck, type ScenarioResult } from './run.js';
 
 export type Requirements2026 = '2026-07-28' | '2025-11-25';
 
@@ -69,10 +70,6 @@ export function conformanceNextDir(): string {
   return dirname(require.resolve('conformance-next/package.json'));
 }
 
-export function conformanceNextCliPath(): string {
-  return join(conformanceNextDir(), 'dist', 'index.js');
-}
-
 /** The scored server scenarios of a requirement set, from the installed package. */
 export function scoredServerScenarios(requirements: Requirements2026): string[] {
   const doc = parseYaml(
@@ -84,18 +81,12 @@ export function scoredServerScenarios(requirements: Requirements2026): string[] 
   return doc.server as string[];
 }
 
-/** `--import` args that let the alpha CLI link on Node 20 (the loader covers both versions). */
-export function nodeImportArgs(): string[] {
-  return ['--import', NODE20_LOADER];
-}
-
 export async function runConformance2026(url: string, opts: RunConformance2026Options): Promise<Conformance2026Result> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const scored = scoredServerScenarios(opts.requirements);
   const outDir = await mkdtemp(join(tmpdir(), 'tollgate-conformance2026-'));
   const args = [
-    ...nodeImportArgs(),
-    conformanceNextCliPath(),
+    ...conformanceNodeArgs(conformanceNextDir(), 'conformance-next'),
     'server',
     '--url',
     url,

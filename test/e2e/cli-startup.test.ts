@@ -56,6 +56,8 @@ describe('tollgate check --connect', () => {
     expect(r.stdout).toMatch(/every pattern matches/);
     // The prompt-injection scan reads the same catalog.
     expect(r.stderr).toMatch(/tool late__late: possible prompt injection in description: instruction override/);
+    // (and the summary counts it in the singular: pins.test.ts checks the plural)
+    expect(r.stdout).toMatch(/, 1 tool flagged for prompt-injection markers\)/);
   }, 30_000);
 });
 
@@ -238,8 +240,9 @@ describe('tollgate serve: LLM traffic and the banner', () => {
   }, 60_000);
 
   it('says how agents really authenticate: keys in policy files, anonymous access, or none yet', async () => {
+    // A model no tokenizer is loaded for (the test above covers that): three gateways start lighter.
     const llm =
-      'llm:\n  upstreams:\n    oa: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-x, models: [gpt-4o-mini] }\naudit: { file: null }\n';
+      'llm:\n  upstreams:\n    oa: { kind: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-x, models: [local-model] }\naudit: { file: null }\n';
     const dir = tempDir();
     mkdirSync(join(dir, 'policies'));
     mkdirSync(join(dir, 'empty'));

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
 import { connect } from '../helpers/client.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -135,46 +135,31 @@ describe('tollgate serve lifecycle', () => {
     }
   };
 
-  it('drains on SIGTERM: a call in flight still gets its answer, then the process exits 0', async () => {
-    const dir = tempDir('tollgate-');
-    writeFileSync(
-      join(dir, 'tollgate.yaml'),
-      `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\n` +
-        `auth: { api_keys: [{ agent: a, key: drain-key-0123456789 }] }\naudit: { file: null }\n`,
-    );
-    const gw = await spawnListening([BIN, 'serve', '--config', join(dir, 'tollgate.yaml'), '--port', '0']);
-    const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'drain-key-0123456789' });
-    const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
-    let signalled = false;
-    const result = await client.callTool({ name: 'feat__slow', arguments: { ms: 1000 } }, undefined, {
-      onprogress: () => {
-        if (signalled) return;
-        signalled = true;
-        gw.child.kill('SIGTERM'); // mid-call
-      },
-    });
-    expect(signalled).toBe(true);
-    expect(JSON.stringify(result)).toContain('slow done');
-    expect(await exited).toBe('0/null');
-  });
-
-  it('reloads the config on SIGHUP (new agent keys apply) and keeps serving on a broken file', async () => {
-    const dir = tempDir('tollgate-');
-    const cfg = join(dir, 'tollgate.yaml');
+  // One gateway for both (one gateway and one stdio upstream fewer): the reload is checked first,
+  // then SIGTERM ends it. The drain uses an agent of its own whose key every reload keeps.
+  describe('one gateway, reloaded on SIGHUP then drained on SIGTERM', () => {
+    let gw: Spawned;
+    let cfg: string;
     const write = (key: string) =>
       writeFileSync(
         cfg,
-        `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\nauth: { api_keys: [{ agent: a, key: ${key} }] }\naudit: { file: null }\n`,
+        `upstreams:\n  feat: { transport: stdio, command: node, args: [${nodeArgsYaml('test/fixtures/feature-server.ts')}, --stdio], cwd: ${process.cwd()} }\n` +
+          `auth: { api_keys: [{ agent: a, key: ${key} }, { agent: d, key: drain-key-0123456789 }] }\naudit: { file: null }\n`,
       );
-    write('first-key-0123456789');
-    const gw = await spawnListening([BIN, 'serve', '--config', cfg, '--port', '0']);
-    const status = (key: string) =>
-      fetch(`http://127.0.0.1:${gw.port}/mcp`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}',
-      }).then((r) => r.status);
-    try {
+    beforeAll(async () => {
+      cfg = join(tempDir('tollgate-'), 'tollgate.yaml');
+      write('first-key-0123456789');
+      gw = await spawnListening([BIN, 'serve', '--config', cfg, '--port', '0']);
+    });
+    afterAll(async () => gw?.kill());
+
+    it('reloads the config on SIGHUP (new agent keys apply) and keeps serving on a broken file', async () => {
+      const status = (key: string) =>
+        fetch(`http://127.0.0.1:${gw.port}/mcp`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', accept: 'application/json' },
+          body: '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}',
+        }).then((r) => r.status);
       expect(await status('first-key-0123456789')).toBe(200);
       write('second-key-0123456789');
       // The gateway logs each reload once it has applied it (or rejected it): no polling.
@@ -189,9 +174,23 @@ describe('tollgate serve lifecycle', () => {
       await rejected;
       expect(await status('second-key-0123456789')).toBe(200);
       expect(gw.child.exitCode).toBeNull();
-    } finally {
-      await gw.kill();
-    }
+    });
+
+    it('drains on SIGTERM: a call in flight still gets its answer, then the process exits 0', async () => {
+      const client = await connect(`http://127.0.0.1:${gw.port}/mcp`, { key: 'drain-key-0123456789' });
+      const exited = new Promise<string>((r) => gw.child.once('exit', (code, sig) => r(`${code}/${sig}`)));
+      let signalled = false;
+      const result = await client.callTool({ name: 'feat__slow', arguments: { ms: 1000 } }, undefined, {
+        onprogress: () => {
+          if (signalled) return;
+          signalled = true;
+          gw.child.kill('SIGTERM'); // mid-call
+        },
+      });
+      expect(signalled).toBe(true);
+      expect(JSON.stringify(result)).toContain('slow done');
+      expect(await exited).toBe('0/null');
+    });
   });
 
   it('leaves no pooled stdio children behind, even when the gateway is killed with SIGKILL', async () => {
