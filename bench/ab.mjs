@@ -8,7 +8,8 @@
 //   node bench/ab.mjs A=.bench-A B=.bench-B [relay=relay]     # Linux only (/proc)
 //   node bench/ab.mjs A=.bench-A bare=.bench-A:noaudit,nopolicy  # the same build without audit and policy
 //
-// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, NODE_ARGS
+// Env: CALLS (8000) per round, WARM (8000) calls first, ROUNDS (6), CONN (16) connections, TAIL=1 (what
+// makes the latency tail: bench/tail.mjs, with CONN=1), NODE_ARGS
 // (node flags for the gateways; RELAY_ARGS for the relay) and GATEWAY_LOG (a file for their output). Young-generation GC per
 // build: NODE_ARGS=--trace-gc-nvp GATEWAY_LOG=gc.log node bench/ab.mjs …, then
 // node scripts/gc-summary.mjs gc.log. Each gateway gets the bench's config (every step on: API key,
@@ -19,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { cpu, startReady } from './processes.mjs';
+import { printTail } from './tail.mjs';
 
 const num = (name, d) => Number(process.env[name] ?? d);
 const CALLS = num('CALLS', 8000);
@@ -30,13 +32,17 @@ const CONN = num('CONN', 16);
  * the young-generation size `tollgate serve` is started with (src/cli/gc-tuning.ts); BARE=1 leaves it out.
  */
 const YOUNG = process.env.BARE === '1' ? [] : ['--max-semi-space-size=32'];
-const NODE_ARGS = [...YOUNG, ...(process.env.NODE_ARGS ?? '').split(' ').filter(Boolean)];
+/** TAIL=1: every process records its GC pauses (bench/gc-pauses.mjs) into this folder. */
+const GC_DIR = process.env.TAIL === '1' ? mkdtempSync(join(tmpdir(), 'tollgate-ab-gc-')) : undefined;
+const GC_PAUSES = GC_DIR ? ['--import', new URL('./gc-pauses.mjs', import.meta.url).href] : [];
+if (GC_DIR) process.env.GC_PAUSES_DIR = GC_DIR;
+const NODE_ARGS = [...YOUNG, ...GC_PAUSES, ...(process.env.NODE_ARGS ?? '').split(' ').filter(Boolean)];
 /** The same for the minimal relay (RELAY_ARGS=--cpu-prof to profile it beside a gateway). */
-const RELAY_ARGS = [...YOUNG, ...(process.env.RELAY_ARGS ?? '').split(' ').filter(Boolean)];
+const RELAY_ARGS = [...YOUNG, ...GC_PAUSES, ...(process.env.RELAY_ARGS ?? '').split(' ').filter(Boolean)];
 /** Where the gateways' own output goes (GC traces), when set: scripts/gc-summary.mjs reads it. */
 const GATEWAY_LOG = process.env.GATEWAY_LOG;
 const KEY = 'bench-key-123456';
-const dirs = [];
+const dirs = GC_DIR ? [GC_DIR] : [];
 const procs = [];
 process.on('exit', () => {
   for (const p of procs) p.kill();
@@ -121,6 +127,7 @@ async function load(t, n) {
       const r = await t.pool.request({ method: 'POST', path: '/mcp', headers: t.headers, body: body() });
       const text = await r.body.text();
       ms.push(performance.now() - started);
+      t.calls?.push([performance.timeOrigin + started, performance.now() - started]);
       if (r.statusCode !== 200 || !text.includes('hello')) throw new Error(`${t.name}: ${r.statusCode} ${text}`);
     }
   };
@@ -134,6 +141,7 @@ for (const t of targets) {
   await load(t, WARM);
   t.perCall = [];
   t.p99 = [];
+  if (GC_DIR) t.calls = [];
 }
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of targets) {
@@ -168,4 +176,5 @@ const stopped = (p) =>
     p.kill();
   });
 await Promise.all(procs.map(stopped));
+if (GC_DIR) for (const t of targets) printTail(t.name, t.calls, t.proc.pid, GC_DIR);
 process.exit(0);
