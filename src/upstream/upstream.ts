@@ -271,11 +271,8 @@ export class Upstream {
    * The upstream session that serves an agent. `shared`: the gateway's session with the replica the
    * agent session is pinned to (re-pinned when that replica stops being usable). `per_agent` /
    * `per_session`: one made on first use with the agent's own capabilities, so roots, logging level
-   * and subscriptions stay the agent's.
-   */
-  /**
-   * The upstream session for this agent (session). A shared session already pinned is returned as
-   * it is, not in a promise: that is every call after the first (a promise per call was measured).
+   * and subscriptions stay the agent's. A shared session already pinned is returned as it is, not in
+   * a promise: that is every call after the first (a promise per call was measured).
    */
   sessionFor(
     agentSessionId: string | undefined,
