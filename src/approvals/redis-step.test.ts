@@ -9,10 +9,9 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditRecorder } from '../audit/step.js';
 import { createRedactor } from '../audit/redact.js';
-import type { AgentAccess } from '../policy/access.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
-import type { McpCall } from '../relay/scope.js';
+import { payCall } from '../../test/helpers/pay-call.js';
 import { ensureRedis, REDIS_HOST, REDIS_PORT, dropPrefix } from '../../test/helpers/redis.js';
 import { RedisApprovalStore } from './redis-store.js';
 import { ApprovalRules } from './rules.js';
@@ -73,27 +72,11 @@ function instance(prefix: string, name: string, rate = { limit: 60, periodMs: 60
   });
   let ran = 0;
   /** A 2026 agent's tools/call (no session, can elicit). */
-  const call = (args: Record<string, unknown>, params: Record<string, unknown> = {}) => {
-    const p = { name: 'pay__send', arguments: args, ...params };
-    const c: McpCall = {
-      scope: {
-        agentId: 'a',
-        identity: { id: 'a', method: 'api_key', scopes: [], claims: {} },
-        access: {} as AgentAccess,
-        session: undefined,
-        view: {} as McpCall['scope']['view'],
-        capabilities: { elicitation: {} },
-      },
-      request: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: p },
-      target: { server: 'pay', native: 'send', kind: 'tool', canonical: 'pay__send', args },
-      exchange: { emit: () => undefined },
-      params: p,
-    };
-    return step(c, async (): Promise<JsonRpcResponse> => {
+  const call = (args: Record<string, unknown>, params: Record<string, unknown> = {}) =>
+    step(payCall(args, params, { elicitation: {} }), async (): Promise<JsonRpcResponse> => {
       ran++;
       return { jsonrpc: '2.0', id: 1, result: { content: [] } };
     });
-  };
   return { call, ran: () => ran };
 }
 

@@ -6,7 +6,7 @@ import { createRedactor } from '../audit/redact.js';
 import type { PolicySet } from '../policy/policy-set.js';
 import type { JsonRpcResponse } from '../mcp/jsonrpc.js';
 import type { McpCall } from '../relay/scope.js';
-import type { AgentAccess } from '../policy/access.js';
+import { payCall } from '../../test/helpers/pay-call.js';
 import { ApprovalRules } from './rules.js';
 import { approvalRuleSchema } from './schema.js';
 import { ApprovalService, type ApprovalsConfig } from './service.js';
@@ -50,22 +50,9 @@ function setup(rule: Record<string, unknown>, config: Partial<ApprovalsConfig> =
   let ran = 0;
   const seen: Record<string, unknown>[] = [];
   const run = (args: Record<string, unknown>, extra: Partial<McpCall> = {}, params: Record<string, unknown> = {}) => {
-    const p = { name: 'pay__send', arguments: args, ...params };
-    const call: McpCall = {
-      scope: {
-        agentId: 'a',
-        identity: { id: 'a', method: 'api_key', scopes: [], claims: {} },
-        access: {} as AgentAccess,
-        session: undefined,
-        view: {} as McpCall['scope']['view'],
-        capabilities: {},
-      },
-      request: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: p },
-      target: { server: 'pay', native: 'send', kind: 'tool', canonical: 'pay__send', args },
-      exchange: { emit: () => undefined },
-      params: p,
-      ...extra,
-    };
+    const base = payCall(args, params);
+    const p = base.params;
+    const call: McpCall = { ...base, ...extra };
     const res = step(call, async (): Promise<JsonRpcResponse> => {
       ran++;
       seen.push({ ...p });

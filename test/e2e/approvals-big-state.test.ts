@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBigStateServer, type BigStateServer } from '../fixtures/big-state-server.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { modernHeaders } from '../helpers/raw-session.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MAX_CARRIED_STATE_CHARS } from '../../src/approvals/state.js';
 
@@ -51,14 +52,7 @@ interface Answer {
 const call = (tool: string, params: Record<string, unknown>) =>
   fetch(`${gw.url}/mcp`, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${TEST_KEY}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': tool,
-    },
+    headers: modernHeaders(TEST_KEY, 'tools/call', tool),
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 1,

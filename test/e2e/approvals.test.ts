@@ -17,6 +17,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ElicitRequestSchema, type McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { modernHeaders } from '../helpers/raw-session.js';
 import { connect } from '../helpers/client.js';
 import { ensureRedis, REDIS_HOST, REDIS_PORT, dropPrefix } from '../helpers/redis.js';
 import { spawnListening, type Spawned } from '../helpers/spawn.js';
@@ -371,14 +372,7 @@ ${authYaml()}`;
       const post = (params: Record<string, unknown>, gw: TestGateway = a) =>
         fetch(`${gw.url}/mcp`, {
           method: 'POST',
-          headers: {
-            authorization: `Bearer ${TEST_KEY}`,
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            'mcp-protocol-version': '2026-07-28',
-            'mcp-method': 'tools/call',
-            'mcp-name': 'feat__echo',
-          },
+          headers: modernHeaders(TEST_KEY, 'tools/call', 'feat__echo'),
           body: JSON.stringify({
             jsonrpc: '2.0',
             id: 1,

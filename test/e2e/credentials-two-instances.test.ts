@@ -8,7 +8,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisVaultStore } from '../../src/credentials/vault-store.js';
 import { Vault, VaultKeys } from '../../src/credentials/vault.js';
-import { connect } from '../helpers/client.js';
+import { connect, toolText } from '../helpers/client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { expiredConnection } from '../helpers/oauth-upstream-config.js';
 import { startOAuthUpstream, type OAuthUpstream } from '../helpers/oauth-upstream.js';
@@ -25,15 +25,7 @@ const clients: Client[] = [];
 let redis: Redis;
 let vault: Vault;
 
-const whoami = async (c: Client, tool = 'acct__whoami'): Promise<string> => {
-  try {
-    const r = await c.callTool({ name: tool, arguments: {} });
-    return (r.content as { text: string }[])[0]?.text ?? '';
-  } catch (err) {
-    const e = err as { code?: number; data?: { elicitations?: { url?: string }[] } };
-    return `error ${e.code} ${e.data?.elicitations?.[0]?.url ?? ''}`.trim();
-  }
-};
+const whoami = (c: Client, tool = 'acct__whoami'): Promise<string> => toolText(c, tool);
 
 /** The connect link a -32042 names, confirmed on its instance: where the browser is sent next. */
 async function start(gw: TestGateway, client: Client): Promise<string> {

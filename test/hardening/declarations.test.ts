@@ -8,6 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { authYaml, startGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
+import { modernHeaders } from '../helpers/raw-session.js';
 import { waitUntil } from '../helpers/wait.js';
 import { SessionSealer } from '../../src/mcp/session-seal.js';
 import { nodeArgsYaml } from '../helpers/compiled.js';
@@ -97,13 +98,7 @@ describe('initialize declarations', () => {
     const post = (caps: Record<string, unknown>) =>
       fetch(`${gw.url}/mcp`, {
         method: 'POST',
-        headers: {
-          authorization: `Bearer ${TEST_KEY}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/list',
-        },
+        headers: modernHeaders(TEST_KEY, 'tools/list'),
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 9,

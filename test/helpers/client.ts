@@ -48,3 +48,17 @@ export async function listAllTools(client: Client): Promise<string[]> {
   } while (cursor);
   return names;
 }
+
+/**
+ * A tool's first text, or `error <code>` when the call fails, followed by the link a -32042 asks the
+ * user to open (credentials tests: which account answered, or where to connect one).
+ */
+export async function toolText(client: Client, tool: string): Promise<string> {
+  try {
+    const r = await client.callTool({ name: tool, arguments: {} });
+    return (r.content as { text: string }[])[0]?.text ?? '';
+  } catch (err) {
+    const e = err as { code?: number; data?: { elicitations?: { url?: string }[] } };
+    return `error ${e.code} ${e.data?.elicitations?.[0]?.url ?? ''}`.trim();
+  }
+}

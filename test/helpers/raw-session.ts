@@ -1,10 +1,24 @@
-// A 2025-11-25 agent session opened over plain fetch (no SDK client): for tests that need an agent
-// that misbehaves on purpose (never reads, never answers), where a real client would not.
+// Agent requests over plain fetch (no SDK client): a 2025-11-25 session, or a 2026-07-28 request's
+// headers, for tests that need an agent that misbehaves on purpose (never reads, never answers,
+// sends what a real client would not).
 export const rawHeaders = (key: string): Record<string, string> => ({
   authorization: `Bearer ${key}`,
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
   'mcp-protocol-version': '2025-11-25',
+});
+
+/**
+ * The headers of a 2026-07-28 request sent by hand (no session; the method, and the tool or prompt
+ * name, repeated in headers as that revision asks).
+ */
+export const modernHeaders = (key: string, method: string, name?: string): Record<string, string> => ({
+  authorization: `Bearer ${key}`,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': method,
+  ...(name === undefined ? {} : { 'mcp-name': name }),
 });
 
 /** Opens a session (initialize, then notifications/initialized); its id. */
